@@ -1,0 +1,16 @@
+/// Every way an Access operation can refuse. In each case nothing was written.
+public enum AccessError: Error, Sendable, Equatable {
+    /// No credentials, or a token or key that is unknown, expired or revoked.
+    case unauthenticated
+    /// Email and password do not match a user or member login. Deliberately says no more.
+    case invalidCredentials
+    /// The caller is known but lacks this permission.
+    case forbidden(Permission)
+    /// The input broke a rule: `field` and what is wrong with it.
+    case invalid(field: String, reason: String)
+    /// A user or member login with this email exists.
+    case emailTaken(String)
+    /// The member already has a login.
+    case loginExists(customerID: Int64)
+    case notFound(kind: String, id: Int64)
+}

@@ -1,0 +1,112 @@
+import Foundation
+import SharedModels
+
+/// Who may come in and what they may do: staff users, member logins, sessions and partner API keys.
+///
+/// Passwords are stored as bcrypt hashes; session tokens and API keys are 256-bit random secrets
+/// shown once and stored only as digests.
+public struct AccessService: Sendable {
+    public let store: any AccessStore
+    public let hasher: any PasswordHasher
+    public let digest: any SecretDigest
+    public let clock: Clock
+    /// How long a session token works after login.
+    public let sessionLifetime: TimeInterval
+
+    public init(
+        store: any AccessStore, hasher: any PasswordHasher, digest: any SecretDigest, clock: Clock = .system,
+        sessionLifetime: TimeInterval = 12 * 3600
+    ) {
+        self.store = store
+        self.hasher = hasher
+        self.digest = digest
+        self.clock = clock
+        self.sessionLifetime = sessionLifetime
+    }
+
+    /// API keys start with this, so they are recognisable in logs and secret scanners.
+    public static let apiKeyPrefix = "pk_"
+
+    static func validEmail(_ text: String) throws -> String {
+        guard let email = EmailAddress(text) else { throw AccessError.invalid(field: "email", reason: "'\(text)' is not an email address") }
+        return email.value
+    }
+
+    static func validPassword(_ password: String) throws {
+        guard password.count >= 8 else { throw AccessError.invalid(field: "password", reason: "must be at least 8 characters") }
+        guard password.utf8.count <= 72 else { throw AccessError.invalid(field: "password", reason: "must be at most 72 bytes") }
+    }
+
+    /// Creates a staff user. Throws ``AccessError/invalid(field:reason:)`` or ``AccessError/emailTaken(_:)``.
+    public func addUser(email: String, password: String, role: Role) async throws -> User {
+        let normalised = try Self.validEmail(email)
+        try Self.validPassword(password)
+        return try await store.insertUser(email: normalised, passwordHash: hasher.hash(password), role: role, at: clock.now)
+    }
+
+    public func users() async throws -> [User] { try await store.users() }
+
+    /// Checks email and password (staff first, then members) and opens a session.
+    /// Throws ``AccessError/invalidCredentials`` for an unknown email or a wrong password alike.
+    public func logIn(email: String, password: String) async throws -> (token: String, expiresAt: Date, principal: Principal) {
+        guard let normalised = EmailAddress(email)?.value, let login = try await store.login(email: normalised) else {
+            _ = hasher.verify(password, against: Self.decoyHash)
+            throw AccessError.invalidCredentials
+        }
+        guard hasher.verify(password, against: login.passwordHash) else { throw AccessError.invalidCredentials }
+        let token = Self.randomSecret()
+        let expiresAt = clock.now.addingTimeInterval(sessionLifetime)
+        try await store.insertSession(digest: digest.digest(token), principal: login.principal, expiresAt: expiresAt, at: clock.now)
+        return (token, expiresAt, login.principal)
+    }
+
+    /// A bcrypt hash of nothing in particular, checked for unknown emails so that they take as long as wrong passwords.
+    static let decoyHash = "$2b$12$C6UzMDM.H6dfI/f/IKcEeO5pGXHJHKb4t3bU9uHcNMzD0lWH7Ah3u"
+
+    /// The principal behind a bearer token or API key; throws ``AccessError/unauthenticated``.
+    public func authenticate(bearer token: String) async throws -> Principal {
+        guard !token.isEmpty, token.count <= 256, let principal = try await store.principal(digest: digest.digest(token), now: clock.now) else {
+            throw AccessError.unauthenticated
+        }
+        return principal
+    }
+
+    public func logOut(bearer token: String) async throws {
+        try await store.deleteSession(digest: digest.digest(token))
+    }
+
+    /// Issues a key; the secret is returned once and only its digest is kept.
+    public func createAPIKey(name: String, partner: String, scopes: [APIScope]) async throws -> (key: APIKey, secret: String) {
+        let name = name.trimmingSpaces(), partner = partner.trimmingSpaces()
+        guard (1...100).contains(name.count) else { throw AccessError.invalid(field: "name", reason: "must be 1 to 100 characters") }
+        guard (1...100).contains(partner.count) else { throw AccessError.invalid(field: "partner", reason: "must be 1 to 100 characters") }
+        guard !scopes.isEmpty else { throw AccessError.invalid(field: "scopes", reason: "give at least one scope") }
+        let secret = Self.apiKeyPrefix + Self.randomSecret()
+        let key = try await store.insertAPIKey(
+            name: name, partner: partner, scopes: Array(Set(scopes)).sorted { $0.rawValue < $1.rawValue },
+            prefix: String(secret.prefix(10)), digest: digest.digest(secret), at: clock.now)
+        return (key, secret)
+    }
+
+    public func apiKeys() async throws -> [APIKey] { try await store.apiKeys() }
+
+    public func revokeAPIKey(_ id: APIKeyID) async throws {
+        guard try await store.revokeAPIKey(id, at: clock.now) else { throw AccessError.notFound(kind: "API key", id: id.rawValue) }
+    }
+
+    /// Gives a member a portal login. The caller checks that the customer exists.
+    public func createMemberLogin(customerID: Int64, email: String, password: String) async throws -> String {
+        let normalised = try Self.validEmail(email)
+        try Self.validPassword(password)
+        try await store.insertMemberLogin(customerID: customerID, email: normalised, passwordHash: hasher.hash(password), at: clock.now)
+        return normalised
+    }
+
+    /// 32 random bytes from the system's secure generator, base64url without padding (43 characters).
+    public static func randomSecret() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

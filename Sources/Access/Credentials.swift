@@ -1,0 +1,80 @@
+import Foundation
+import SharedModels
+
+/// A staff user of the console and the API.
+public struct User: Sendable, Equatable {
+    public var id: UserID
+    public var email: String
+    public var role: Role
+    public var createdAt: Date
+
+    public init(id: UserID, email: String, role: Role, createdAt: Date) {
+        self.id = id
+        self.email = email
+        self.role = role
+        self.createdAt = createdAt
+    }
+}
+
+/// A partner's API key. Only a hash of the secret is stored; ``prefix`` lets people tell keys apart.
+public struct APIKey: Sendable, Equatable {
+    public var id: APIKeyID
+    public var name: String
+    public var partner: String
+    public var scopes: [APIScope]
+    public var prefix: String
+    public var createdAt: Date
+    public var revokedAt: Date?
+
+    public init(id: APIKeyID, name: String, partner: String, scopes: [APIScope], prefix: String, createdAt: Date, revokedAt: Date?) {
+        self.id = id
+        self.name = name
+        self.partner = partner
+        self.scopes = scopes
+        self.prefix = prefix
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// A stored password hash with the identity it unlocks.
+public struct StoredLogin: Sendable {
+    public var passwordHash: String
+    public var principal: Principal
+
+    public init(passwordHash: String, principal: Principal) {
+        self.passwordHash = passwordHash
+        self.principal = principal
+    }
+}
+
+/// Hashes and checks passwords (bcrypt in production).
+public protocol PasswordHasher: Sendable {
+    func hash(_ password: String) -> String
+    func verify(_ password: String, against hash: String) -> Bool
+}
+
+/// A one-way digest for random secrets (session tokens, API keys), e.g. SHA-256 in hex. Secrets
+/// are long and random, so a fast digest is safe, and lookups by digest are indexed.
+public protocol SecretDigest: Sendable {
+    func digest(_ secret: String) -> String
+}
+
+/// Users, logins, sessions and API keys as stored. Implemented once in Storage over SQLKit.
+public protocol AccessStore: Sendable {
+    /// Throws ``AccessError/emailTaken(_:)`` when a user has the email.
+    func insertUser(email: String, passwordHash: String, role: Role, at: Date) async throws -> User
+    func users() async throws -> [User]
+    /// The staff login or member login for this email, staff first.
+    func login(email: String) async throws -> StoredLogin?
+    func insertSession(digest: String, principal: Principal, expiresAt: Date, at: Date) async throws
+    /// The principal of an unexpired session, or of an unrevoked API key, with this digest.
+    func principal(digest: String, now: Date) async throws -> Principal?
+    func deleteSession(digest: String) async throws
+    func insertAPIKey(name: String, partner: String, scopes: [APIScope], prefix: String, digest: String, at: Date) async throws -> APIKey
+    func apiKeys() async throws -> [APIKey]
+    /// Returns false when no such key exists.
+    func revokeAPIKey(_ id: APIKeyID, at: Date) async throws -> Bool
+    /// Throws ``AccessError/emailTaken(_:)`` or ``AccessError/loginExists(customerID:)``.
+    func insertMemberLogin(customerID: Int64, email: String, passwordHash: String, at: Date) async throws
+}

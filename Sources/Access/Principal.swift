@@ -1,0 +1,106 @@
+import Foundation
+import SharedModels
+
+public typealias UserID = ID<User>
+public typealias APIKeyID = ID<APIKey>
+
+/// A staff role. Each role is a fixed set of ``Permission``s; see ``permissions``.
+public enum Role: String, Sendable, Codable, CaseIterable {
+    case admin
+    case loyaltyManager = "loyalty_manager"
+    case marketer
+    case agent
+    case analyst
+
+    /// What the role may do. Admins may do everything; analysts only read.
+    public var permissions: Set<Permission> {
+        switch self {
+        case .admin: Set(Permission.allCases)
+        case .loyaltyManager: [.customersRead, .customersWrite, .transactionsWrite, .interactionsWrite, .dataImport, .dataExport]
+        case .marketer: [.customersRead, .consentsWrite, .dataExport]
+        case .agent: [.customersRead, .customersWrite, .customersMerge, .transactionsWrite, .interactionsWrite, .consentsWrite, .memberLoginsManage]
+        case .analyst: [.customersRead, .dataExport]
+        }
+    }
+}
+
+/// One thing a caller may be allowed to do.
+public enum Permission: String, Sendable, Codable, CaseIterable {
+    case customersRead = "customers:read"
+    case customersWrite = "customers:write"
+    case customersMerge = "customers:merge"
+    case transactionsWrite = "transactions:write"
+    case interactionsWrite = "interactions:write"
+    case consentsWrite = "consents:write"
+    case usersManage = "users:manage"
+    case apiKeysManage = "api_keys:manage"
+    case memberLoginsManage = "member_logins:manage"
+    case dataImport = "data:import"
+    case dataExport = "data:export"
+}
+
+/// What a partner API key may do.
+public enum APIScope: String, Sendable, Codable, CaseIterable {
+    case transactionsWrite = "transactions:write"
+    case interactionsWrite = "interactions:write"
+    /// Find a member by identifier to check they exist (no profile details beyond the name).
+    case customersLookup = "customers:lookup"
+
+    var permission: Permission? {
+        switch self {
+        case .transactionsWrite: .transactionsWrite
+        case .interactionsWrite: .interactionsWrite
+        case .customersLookup: nil
+        }
+    }
+}
+
+/// Who is calling: a staff user with a role, a member reaching only their own records, or a partner with a scoped API key.
+public enum Principal: Sendable, Equatable {
+    case staff(id: UserID, email: String, role: Role)
+    /// `customerID` is the raw id of the member's customer record, the only one they may reach.
+    case member(customerID: Int64, email: String)
+    case partner(keyID: APIKeyID, name: String, partner: String, scopes: [APIScope])
+
+    public var permissions: Set<Permission> {
+        switch self {
+        case .staff(_, _, let role): role.permissions
+        case .member: []
+        case .partner(_, _, _, let scopes): Set(scopes.compactMap(\.permission))
+        }
+    }
+
+    public func can(_ permission: Permission) -> Bool { permissions.contains(permission) }
+
+    /// Throws ``AccessError/forbidden(_:)`` unless the caller has `permission`.
+    public func require(_ permission: Permission) throws {
+        guard can(permission) else { throw AccessError.forbidden(permission) }
+    }
+
+    /// Whether the caller may read the customer record with this raw id: staff who read customers,
+    /// or the member who is that customer.
+    public func mayRead(customer id: Int64) -> Bool {
+        switch self {
+        case .member(let own, _): own == id
+        default: can(.customersRead)
+        }
+    }
+
+    /// How the caller is named in audit trails: `ann@example.com`, `member:42`, `partner:acme/pos-key`.
+    public var actor: String {
+        switch self {
+        case .staff(_, let email, _): email
+        case .member(let id, _): "member:\(id)"
+        case .partner(_, let name, let partner, _): "partner:\(partner)/\(name)"
+        }
+    }
+
+    /// A stable key naming the caller, for idempotency records.
+    public var key: String {
+        switch self {
+        case .staff(let id, _, _): "user:\(id)"
+        case .member(let id, _): "member:\(id)"
+        case .partner(let id, _, _, _): "apikey:\(id)"
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import SharedModels
+
+/// A field of the input and what is wrong with it, e.g. `emails[1]`: "not an email address".
+public struct FieldError: Sendable, Equatable, Error {
+    public var field: String
+    public var reason: String
+
+    public init(_ field: String, _ reason: String) {
+        self.field = field
+        self.reason = reason
+    }
+}
+
+/// Every way a Customers operation can refuse. In each case nothing was written.
+public enum CustomerError: Error, Sendable, Equatable {
+    /// The input broke one or more rules; each field is named. Nothing was written.
+    case invalid([FieldError])
+    /// No such record (`kind` is "customer", "household", "account", "unmatched item"). Nothing was written.
+    case notFound(kind: String, id: Int64)
+    /// The customer was merged into another; change the survivor instead. Nothing was written.
+    case merged(CustomerID, into: CustomerID)
+    /// The identifier (e.g. a card number) already belongs to another customer. Nothing was written.
+    case identifierInUse(kind: IdentifierKind, value: String, owner: CustomerID)
+    /// A customer cannot be merged into itself. Nothing was written.
+    case mergeWithSelf
+    /// The unmatched item was already linked. Nothing was written.
+    case alreadyLinked(UnmatchedID, to: CustomerID)
+}

@@ -1,0 +1,148 @@
+import Foundation
+import SQLKit
+
+/// One named, never-edited step of the schema. Steps run in order, each in its own transaction,
+/// and are recorded in `patron_migrations` so each runs once per database.
+public struct Migration: Sendable {
+    public let name: String
+    public let statements: @Sendable (Engine, String) -> [String]
+
+    /// - Parameter statements: given the engine and its id-column DDL, the SQL to run.
+    public init(_ name: String, statements: @escaping @Sendable (Engine, String) -> [String]) {
+        self.name = name
+        self.statements = statements
+    }
+}
+
+public enum Migrations {
+    /// Every migration of every room, in the order they run. Append; never edit or reorder.
+    public static let all: [Migration] = customers + access
+
+    /// Applies the steps not yet applied; returns their names.
+    @discardableResult
+    public static func run(on database: any Database, steps: [Migration] = all) async throws -> [String] {
+        try await database.write { db in
+            try await db.raw("CREATE TABLE IF NOT EXISTS patron_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
+        }
+        let done = Set(try await database.read { db in
+            try await db.raw("SELECT name FROM patron_migrations").all().map { try $0.decode(column: "name", as: String.self) }
+        })
+        var applied: [String] = []
+        for step in steps where !done.contains(step.name) {
+            let sql = step.statements(database.engine, database.idColumn)
+            try await database.write { db in
+                for statement in sql { try await db.raw(SQLQueryString(statement)).run() }
+                try await db.raw("INSERT INTO patron_migrations (name, applied_at) VALUES (\(bind: step.name), \(bind: Date().epochSecondsValue))").run()
+            }
+            applied.append(step.name)
+        }
+        return applied
+    }
+
+    static let customers: [Migration] = [
+        Migration("customers-1-profiles") { _, id in
+            [
+                """
+                CREATE TABLE households (\(id), name TEXT NOT NULL, created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE accounts (\(id), name TEXT NOT NULL, account_class TEXT NOT NULL, key_account_manager TEXT,
+                  credit_limit_minor BIGINT, credit_currency TEXT, payment_terms_days INTEGER NOT NULL,
+                  parent_id BIGINT REFERENCES accounts(id), created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE customers (\(id), first_name TEXT, last_name TEXT, search_name TEXT NOT NULL,
+                  email TEXT, phone TEXT, birth_date TEXT, language TEXT, life_stage TEXT, home_store TEXT,
+                  latitude DOUBLE PRECISION, longitude DOUBLE PRECISION, postal_key TEXT, street_key TEXT, name_initial TEXT,
+                  completeness INTEGER NOT NULL, profile TEXT NOT NULL,
+                  household_id BIGINT REFERENCES households(id), account_id BIGINT REFERENCES accounts(id), contact_role TEXT,
+                  status TEXT NOT NULL, merged_into BIGINT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX customers_search_name ON customers (search_name)",
+                "CREATE INDEX customers_postal ON customers (postal_key, name_initial)",
+                "CREATE INDEX customers_household ON customers (household_id)",
+                "CREATE INDEX customers_account ON customers (account_id)",
+                """
+                CREATE TABLE customer_identifiers (customer_id BIGINT NOT NULL REFERENCES customers(id), kind TEXT NOT NULL,
+                  value TEXT NOT NULL, PRIMARY KEY (customer_id, kind, value))
+                """,
+                "CREATE INDEX customer_identifiers_value ON customer_identifiers (kind, value)",
+                """
+                CREATE TABLE customer_merges (\(id), survivor_id BIGINT NOT NULL, merged_id BIGINT NOT NULL,
+                  merged_by TEXT NOT NULL, merged_at BIGINT NOT NULL, snapshot TEXT NOT NULL)
+                """,
+            ]
+        },
+        Migration("customers-2-activity") { _, id in
+            [
+                """
+                CREATE TABLE interactions (\(id), customer_id BIGINT NOT NULL REFERENCES customers(id), channel TEXT NOT NULL,
+                  direction TEXT NOT NULL, outcome TEXT, agent TEXT, subject TEXT, notes TEXT, occurred_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX interactions_customer ON interactions (customer_id, occurred_at)",
+                """
+                CREATE TABLE transactions (\(id), external_id TEXT NOT NULL UNIQUE, customer_id BIGINT NOT NULL REFERENCES customers(id),
+                  kind TEXT NOT NULL, occurred_at BIGINT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL,
+                  store TEXT, channel TEXT, original_external_id TEXT)
+                """,
+                "CREATE INDEX transactions_customer ON transactions (customer_id, occurred_at)",
+                """
+                CREATE TABLE transaction_lines (transaction_id BIGINT NOT NULL REFERENCES transactions(id), line_no INTEGER NOT NULL,
+                  product TEXT NOT NULL, category TEXT, quantity INTEGER NOT NULL, amount_minor BIGINT NOT NULL,
+                  PRIMARY KEY (transaction_id, line_no))
+                """,
+                """
+                CREATE TABLE unmatched_items (\(id), kind TEXT NOT NULL, identifiers TEXT NOT NULL, payload TEXT NOT NULL,
+                  reason TEXT NOT NULL, received_at BIGINT NOT NULL, linked_customer_id BIGINT, linked_at BIGINT)
+                """,
+                "CREATE INDEX unmatched_open ON unmatched_items (linked_customer_id, id)",
+            ]
+        },
+        Migration("customers-3-consents") { _, id in
+            [
+                """
+                CREATE TABLE consent_events (\(id), customer_id BIGINT NOT NULL REFERENCES customers(id), purpose TEXT NOT NULL,
+                  channel TEXT NOT NULL, granted INTEGER NOT NULL, source TEXT NOT NULL, text TEXT, recorded_by TEXT NOT NULL,
+                  recorded_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX consent_events_customer ON consent_events (customer_id, id)",
+                """
+                CREATE TABLE contact_blocks (\(id), customer_id BIGINT NOT NULL REFERENCES customers(id), channel TEXT NOT NULL,
+                  reason TEXT NOT NULL, set_by TEXT NOT NULL, set_at BIGINT NOT NULL, cleared_by TEXT, cleared_at BIGINT)
+                """,
+                "CREATE INDEX contact_blocks_customer ON contact_blocks (customer_id, channel)",
+            ]
+        },
+    ]
+
+    static let access: [Migration] = [
+        Migration("access-1-users-sessions-keys") { _, id in
+            [
+                """
+                CREATE TABLE users (\(id), email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, role TEXT NOT NULL,
+                  created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE member_logins (customer_id BIGINT PRIMARY KEY, email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
+                  created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE sessions (digest TEXT PRIMARY KEY, user_id BIGINT, customer_id BIGINT, expires_at BIGINT NOT NULL,
+                  created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE api_keys (\(id), name TEXT NOT NULL, partner TEXT NOT NULL, scopes TEXT NOT NULL, prefix TEXT NOT NULL,
+                  digest TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, revoked_at BIGINT)
+                """,
+                """
+                CREATE TABLE idempotency_keys (caller TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, status INTEGER,
+                  content_type TEXT, body TEXT, created_at BIGINT NOT NULL, PRIMARY KEY (caller, key))
+                """,
+            ]
+        }
+    ]
+}
+
+extension Date {
+    var epochSecondsValue: Int64 { Int64(timeIntervalSince1970.rounded(.down)) }
+}

@@ -1,0 +1,196 @@
+import Access
+import Foundation
+import SQLKit
+import SharedModels
+
+/// Users, member logins, sessions, API keys and idempotency records, over SQLKit.
+public struct SQLAccessStore: AccessStore, IdempotencyStore {
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    /// Whether an error is the engine refusing a duplicate in a unique column.
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        let text = String(reflecting: error)
+        return text.contains("UNIQUE constraint failed") || text.contains("23505") || text.contains("duplicate key")
+    }
+
+    public func insertUser(email: String, passwordHash: String, role: Role, at: Date) async throws -> User {
+        do {
+            let id = try await database.write { db in
+                try await db.raw(
+                    """
+                    INSERT INTO users (email, password_hash, role, created_at)
+                    VALUES (\(bind: email), \(bind: passwordHash), \(bind: role.rawValue), \(bind: epoch(at))) RETURNING id
+                    """
+                ).first()!.int64("id")
+            }
+            return User(id: UserID(id), email: email, role: role, createdAt: Date(timeIntervalSince1970: TimeInterval(epoch(at))))
+        } catch where Self.isUniqueViolation(error) {
+            throw AccessError.emailTaken(email)
+        }
+    }
+
+    public func users() async throws -> [User] {
+        try await database.read { db in
+            try await db.raw("SELECT id, email, role, created_at FROM users ORDER BY id").all().map { row in
+                User(id: UserID(try row.int64("id")), email: try row.string("email"), role: Role(rawValue: try row.string("role")) ?? .analyst,
+                    createdAt: try row.date("created_at"))
+            }
+        }
+    }
+
+    public func login(email: String) async throws -> StoredLogin? {
+        try await database.read { db in
+            if let row = try await db.raw("SELECT id, email, role, password_hash FROM users WHERE email = \(bind: email)").first() {
+                return StoredLogin(
+                    passwordHash: try row.string("password_hash"),
+                    principal: .staff(id: UserID(try row.int64("id")), email: email, role: Role(rawValue: try row.string("role")) ?? .analyst))
+            }
+            if let row = try await db.raw("SELECT customer_id, password_hash FROM member_logins WHERE email = \(bind: email)").first() {
+                return StoredLogin(passwordHash: try row.string("password_hash"), principal: .member(customerID: try row.int64("customer_id"), email: email))
+            }
+            return nil
+        }
+    }
+
+    public func insertSession(digest: String, principal: Principal, expiresAt: Date, at: Date) async throws {
+        let (userID, customerID): (Int64?, Int64?) =
+            switch principal {
+            case .staff(let id, _, _): (id.rawValue, nil)
+            case .member(let id, _): (nil, id)
+            case .partner: preconditionFailure("partners authenticate with API keys, not sessions")
+            }
+        try await database.write { db in
+            try await db.raw(
+                """
+                INSERT INTO sessions (digest, user_id, customer_id, expires_at, created_at)
+                VALUES (\(bind: digest), \(bind: userID), \(bind: customerID), \(bind: epoch(expiresAt)), \(bind: epoch(at)))
+                """
+            ).run()
+        }
+    }
+
+    public func principal(digest: String, now: Date) async throws -> Principal? {
+        try await database.read { db in
+            if let row = try await db.raw(
+                """
+                SELECT u.id, u.email, u.role FROM sessions s JOIN users u ON u.id = s.user_id
+                WHERE s.digest = \(bind: digest) AND s.expires_at > \(bind: epoch(now))
+                """
+            ).first() {
+                return .staff(id: UserID(try row.int64("id")), email: try row.string("email"), role: Role(rawValue: try row.string("role")) ?? .analyst)
+            }
+            if let row = try await db.raw(
+                """
+                SELECT m.customer_id, m.email FROM sessions s JOIN member_logins m ON m.customer_id = s.customer_id
+                WHERE s.digest = \(bind: digest) AND s.expires_at > \(bind: epoch(now))
+                """
+            ).first() {
+                return .member(customerID: try row.int64("customer_id"), email: try row.string("email"))
+            }
+            if let row = try await db.raw(
+                "SELECT id, name, partner, scopes FROM api_keys WHERE digest = \(bind: digest) AND revoked_at IS NULL"
+            ).first() {
+                return .partner(
+                    keyID: APIKeyID(try row.int64("id")), name: try row.string("name"), partner: try row.string("partner"),
+                    scopes: try row.string("scopes").split(separator: " ").compactMap { APIScope(rawValue: String($0)) })
+            }
+            return nil
+        }
+    }
+
+    public func deleteSession(digest: String) async throws {
+        try await database.write { db in try await db.raw("DELETE FROM sessions WHERE digest = \(bind: digest)").run() }
+    }
+
+    public func insertAPIKey(name: String, partner: String, scopes: [APIScope], prefix: String, digest: String, at: Date) async throws -> APIKey {
+        let id = try await database.write { db in
+            try await db.raw(
+                """
+                INSERT INTO api_keys (name, partner, scopes, prefix, digest, created_at)
+                VALUES (\(bind: name), \(bind: partner), \(bind: scopes.map(\.rawValue).joined(separator: " ")), \(bind: prefix), \(bind: digest), \(bind: epoch(at)))
+                RETURNING id
+                """
+            ).first()!.int64("id")
+        }
+        return APIKey(id: APIKeyID(id), name: name, partner: partner, scopes: scopes, prefix: prefix, createdAt: Date(timeIntervalSince1970: TimeInterval(epoch(at))), revokedAt: nil)
+    }
+
+    public func apiKeys() async throws -> [APIKey] {
+        try await database.read { db in
+            try await db.raw("SELECT * FROM api_keys ORDER BY id").all().map { row in
+                APIKey(
+                    id: APIKeyID(try row.int64("id")), name: try row.string("name"), partner: try row.string("partner"),
+                    scopes: try row.string("scopes").split(separator: " ").compactMap { APIScope(rawValue: String($0)) }, prefix: try row.string("prefix"),
+                    createdAt: try row.date("created_at"), revokedAt: try row.optionalDate("revoked_at"))
+            }
+        }
+    }
+
+    public func revokeAPIKey(_ id: APIKeyID, at: Date) async throws -> Bool {
+        try await database.write { db in
+            try await db.raw(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, \(bind: epoch(at))) WHERE id = \(bind: id.rawValue) RETURNING id"
+            ).first() != nil
+        }
+    }
+
+    public func insertMemberLogin(customerID: Int64, email: String, passwordHash: String, at: Date) async throws {
+        try await database.write { db in
+            if try await db.raw("SELECT 1 AS one FROM member_logins WHERE customer_id = \(bind: customerID)").first() != nil {
+                throw AccessError.loginExists(customerID: customerID)
+            }
+            let taken = try await db.raw("SELECT 1 AS one FROM member_logins WHERE email = \(bind: email)").first() != nil
+            let staff = try await db.raw("SELECT 1 AS one FROM users WHERE email = \(bind: email)").first() != nil
+            if taken || staff { throw AccessError.emailTaken(email) }
+            try await db.raw(
+                """
+                INSERT INTO member_logins (customer_id, email, password_hash, created_at)
+                VALUES (\(bind: customerID), \(bind: email), \(bind: passwordHash), \(bind: epoch(at)))
+                """
+            ).run()
+        }
+    }
+
+    // MARK: Idempotency
+
+    public func claim(caller: String, key: String, fingerprint: String, at: Date) async throws -> IdempotencyClaim {
+        try await database.write { db in
+            if let row = try await db.raw(
+                "SELECT fingerprint, status, content_type, body FROM idempotency_keys WHERE caller = \(bind: caller) AND key = \(bind: key)"
+            ).first() {
+                guard try row.string("fingerprint") == fingerprint else { return .mismatch }
+                guard let status = try row.optionalInt64("status") else { return .inProgress }
+                return .replay(
+                    IdempotentResponse(
+                        status: Int(status), contentType: try row.optionalString("content_type") ?? "application/json",
+                        body: Data((try row.optionalString("body") ?? "").utf8)))
+            }
+            try await db.raw(
+                """
+                INSERT INTO idempotency_keys (caller, key, fingerprint, created_at)
+                VALUES (\(bind: caller), \(bind: key), \(bind: fingerprint), \(bind: epoch(at)))
+                """
+            ).run()
+            return .claimed
+        }
+    }
+
+    public func save(caller: String, key: String, response: IdempotentResponse) async throws {
+        try await database.write { db in
+            try await db.raw(
+                """
+                UPDATE idempotency_keys SET status = \(bind: Int64(response.status)), content_type = \(bind: response.contentType),
+                body = \(bind: String(decoding: response.body, as: UTF8.self)) WHERE caller = \(bind: caller) AND key = \(bind: key)
+                """
+            ).run()
+        }
+    }
+
+    public func release(caller: String, key: String) async throws {
+        try await database.write { db in
+            try await db.raw("DELETE FROM idempotency_keys WHERE caller = \(bind: caller) AND key = \(bind: key) AND status IS NULL").run()
+        }
+    }
+}

@@ -1,0 +1,358 @@
+import Customers
+import Foundation
+import SQLKit
+import SharedModels
+
+extension SQLCustomerStore {
+    static let transactionColumns = "id, external_id, customer_id, kind, occurred_at, amount_minor, currency, store, channel, original_external_id"
+
+    static func transactionValues(_ customer: CustomerID, _ t: TransactionDetails) -> SQLQueryString {
+        """
+        (\(bind: t.externalID), \(bind: customer.rawValue), \(bind: t.kind.rawValue), \(bind: epoch(t.occurredAt)), \(bind: t.amount.minorUnits),
+        \(bind: t.amount.currency), \(bind: t.store), \(bind: t.channel?.rawValue), \(bind: t.originalExternalID))
+        """
+    }
+
+    /// Inserts transactions, skipping external ids already recorded; returns the new rows' ids by external id.
+    static func insertTransactions(_ db: any SQLDatabase, _ rows: ArraySlice<(customer: CustomerID, details: TransactionDetails)>) async throws
+        -> [String: Int64]
+    {
+        guard !rows.isEmpty else { return [:] }
+        let sql: SQLQueryString =
+            "INSERT INTO transactions (external_id, customer_id, kind, occurred_at, amount_minor, currency, store, channel, original_external_id) VALUES "
+            + rows.map { transactionValues($0.customer, $0.details) }.joined(separator: ", ")
+            + " ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id"
+        var ids: [String: Int64] = [:]
+        for row in try await db.raw(sql).all() { ids[try row.string("external_id")] = try row.int64("id") }
+        var lines: [SQLQueryString] = []
+        for row in rows {
+            guard let id = ids[row.details.externalID] else { continue }
+            for (number, line) in row.details.lines.enumerated() {
+                lines.append(
+                    "(\(bind: id), \(bind: Int64(number + 1)), \(bind: line.product), \(bind: line.category), \(bind: Int64(line.quantity)), \(bind: line.amount))")
+            }
+        }
+        for chunk in chunks(lines, of: 5000) {
+            try await db.raw(
+                "INSERT INTO transaction_lines (transaction_id, line_no, product, category, quantity, amount_minor) VALUES "
+                    + Array(chunk).joined(separator: ", ")
+            ).run()
+        }
+        return ids
+    }
+
+    static func transactions(_ db: any SQLDatabase, where condition: SQLQueryString) async throws -> [Transaction] {
+        let rows = try await db.raw("SELECT \(unsafeRaw: transactionColumns) FROM transactions WHERE " + condition).all()
+        guard !rows.isEmpty else { return [] }
+        let ids = try rows.map { try $0.int64("id") }
+        var lines: [Int64: [TransactionDetails.Line]] = [:]
+        for row in try await db.raw(
+            "SELECT transaction_id, product, category, quantity, amount_minor FROM transaction_lines WHERE transaction_id IN (\(binds: ids)) ORDER BY transaction_id, line_no"
+        ).all() {
+            lines[try row.int64("transaction_id"), default: []].append(
+                .init(product: try row.string("product"), category: try row.optionalString("category"), quantity: Int(try row.int64("quantity")),
+                    amount: try row.int64("amount_minor")))
+        }
+        return try rows.map { row in
+            let id = try row.int64("id")
+            let details = TransactionDetails(
+                externalID: try row.string("external_id"), kind: TransactionDetails.Kind(rawValue: try row.string("kind")) ?? .purchase,
+                occurredAt: try row.date("occurred_at"), amount: Money(minorUnits: try row.int64("amount_minor"), currency: try row.string("currency")),
+                store: try row.optionalString("store"), channel: try row.optionalString("channel").flatMap(Channel.init(rawValue:)),
+                originalExternalID: try row.optionalString("original_external_id"), lines: lines[id] ?? [])
+            return Transaction(id: TransactionID(id), customerID: CustomerID(try row.int64("customer_id")), details: details)
+        }
+    }
+
+    static func insertTransaction(_ db: any SQLDatabase, _ details: TransactionDetails, for customer: CustomerID) async throws
+        -> (Transaction, inserted: Bool)
+    {
+        let ids = try await insertTransactions(db, [(customer, details)][...])
+        let stored = try await transactions(db, where: "external_id = \(bind: details.externalID)")
+        return (stored[0], ids[details.externalID] != nil)
+    }
+
+    static func insertInteraction(_ db: any SQLDatabase, _ i: InteractionDetails, for customer: CustomerID) async throws -> Interaction {
+        let id = try await db.raw(
+            """
+            INSERT INTO interactions (customer_id, channel, direction, outcome, agent, subject, notes, occurred_at)
+            VALUES (\(bind: customer.rawValue), \(bind: i.channel.rawValue), \(bind: i.direction.rawValue), \(bind: i.outcome), \(bind: i.agent),
+            \(bind: i.subject), \(bind: i.notes), \(bind: epoch(i.occurredAt))) RETURNING id
+            """
+        ).first()!.int64("id")
+        return Interaction(id: InteractionID(id), customerID: customer, details: i)
+    }
+
+    public func insertInteraction(_ details: InteractionDetails, for customer: CustomerID) async throws -> Interaction {
+        try await database.write { db in try await Self.insertInteraction(db, details, for: customer) }
+    }
+
+    public func insertTransaction(_ details: TransactionDetails, for customer: CustomerID) async throws -> (Transaction, inserted: Bool) {
+        try await database.write { db in try await Self.insertTransaction(db, details, for: customer) }
+    }
+
+    public func insertTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> Int {
+        try await database.write { db in
+            var inserted = 0
+            for chunk in chunks(rows, of: 1000) { inserted += try await Self.insertTransactions(db, chunk).count }
+            return inserted
+        }
+    }
+
+    public func interactions(of customer: CustomerID, after cursor: Cursor?, limit: Int) async throws -> Page<Interaction> {
+        try await database.read { db in
+            let rows = try await db.raw(
+                """
+                SELECT * FROM interactions WHERE customer_id = \(bind: customer.rawValue) AND id < \(bind: cursor?.after ?? Int64.max)
+                ORDER BY id DESC LIMIT \(literal: limit + 1)
+                """
+            ).all()
+            let items = try rows.prefix(limit).map(Self.decodeInteraction)
+            return Page(items: items, next: rows.count > limit ? items.last.map { Cursor(after: $0.id.rawValue) } : nil)
+        }
+    }
+
+    static func decodeInteraction(_ row: any SQLRow) throws -> Interaction {
+        Interaction(
+            id: InteractionID(try row.int64("id")), customerID: CustomerID(try row.int64("customer_id")),
+            details: InteractionDetails(
+                channel: Channel(rawValue: try row.string("channel")) ?? .web,
+                direction: Interaction.Direction(rawValue: try row.string("direction")) ?? .inbound, outcome: try row.optionalString("outcome"),
+                agent: try row.optionalString("agent"), subject: try row.optionalString("subject"), notes: try row.optionalString("notes"),
+                occurredAt: try row.date("occurred_at")))
+    }
+
+    public func transactions(of customer: CustomerID, after cursor: Cursor?, limit: Int) async throws -> Page<Transaction> {
+        try await database.read { db in
+            let items = try await Self.transactions(
+                db,
+                where: "customer_id = \(bind: customer.rawValue) AND id < \(bind: cursor?.after ?? Int64.max) ORDER BY id DESC LIMIT \(literal: limit + 1)")
+            let page = Array(items.prefix(limit))
+            return Page(items: page, next: items.count > limit ? page.last.map { Cursor(after: $0.id.rawValue) } : nil)
+        }
+    }
+
+    public func timeline(of customer: CustomerID, limit: Int) async throws -> [TimelineEntry] {
+        try await database.read { db in
+            var entries: [TimelineEntry] = []
+            for row in try await db.raw(
+                "SELECT * FROM interactions WHERE customer_id = \(bind: customer.rawValue) ORDER BY occurred_at DESC, id DESC LIMIT \(literal: limit)"
+            ).all() {
+                let i = try Self.decodeInteraction(row)
+                let summary = [i.details.direction.rawValue, i.details.channel.rawValue, i.details.subject, i.details.outcome.map { "(\($0))" }]
+                    .compactMap { $0 }.joined(separator: " ")
+                entries.append(.init(kind: .interaction, occurredAt: i.details.occurredAt, summary: summary, channel: i.details.channel.rawValue, referenceID: i.id.rawValue))
+            }
+            for t in try await Self.transactions(
+                db, where: "customer_id = \(bind: customer.rawValue) ORDER BY occurred_at DESC, id DESC LIMIT \(literal: limit)")
+            {
+                let summary = "\(t.details.kind.rawValue) \(t.details.externalID) \(t.details.amount)" + (t.details.store.map { " at \($0)" } ?? "")
+                entries.append(.init(kind: .transaction, occurredAt: t.details.occurredAt, summary: summary, channel: t.details.channel?.rawValue, referenceID: t.id.rawValue))
+            }
+            for row in try await db.raw(
+                "SELECT * FROM consent_events WHERE customer_id = \(bind: customer.rawValue) ORDER BY recorded_at DESC, id DESC LIMIT \(literal: limit)"
+            ).all() {
+                let granted = try row.int64("granted") != 0
+                let summary = "\(granted ? "granted" : "withdrew") \(try row.string("purpose")) consent via \(try row.string("source"))"
+                entries.append(
+                    .init(kind: .consent, occurredAt: try row.date("recorded_at"), summary: summary, channel: try row.string("channel"), referenceID: try row.int64("id")))
+            }
+            return Array(entries.sorted { ($0.occurredAt, $0.referenceID ?? 0) > ($1.occurredAt, $1.referenceID ?? 0) }.prefix(limit))
+        }
+    }
+
+    // MARK: Unmatched
+
+    public func holdUnmatched(_ items: [(payload: UnmatchedItem.Payload, identifiers: [CustomerIdentifier], reason: String)], at: Date) async throws
+        -> [UnmatchedID]
+    {
+        guard !items.isEmpty else { return [] }
+        return try await database.write { db in
+            var ids: [UnmatchedID] = []
+            for chunk in chunks(items, of: 1000) {
+                let values = try chunk.map { item -> SQLQueryString in
+                    let kind = if case .transaction = item.payload { "transaction" } else { "interaction" }
+                    return "(\(bind: kind), \(bind: try ColumnJSON.encode(item.identifiers)), \(bind: try ColumnJSON.encode(item.payload)), \(bind: item.reason), \(bind: epoch(at)))"
+                }
+                let rows = try await db.raw(
+                    "INSERT INTO unmatched_items (kind, identifiers, payload, reason, received_at) VALUES " + values.joined(separator: ", ") + " RETURNING id"
+                ).all()
+                ids += try rows.map { UnmatchedID(try $0.int64("id")) }.sorted()
+            }
+            return ids
+        }
+    }
+
+    static func decodeUnmatched(_ row: any SQLRow) throws -> UnmatchedItem {
+        UnmatchedItem(
+            id: UnmatchedID(try row.int64("id")), identifiers: try ColumnJSON.decode([CustomerIdentifier].self, from: try row.string("identifiers")),
+            payload: try ColumnJSON.decode(UnmatchedItem.Payload.self, from: try row.string("payload")), reason: try row.string("reason"),
+            receivedAt: try row.date("received_at"), linkedTo: try row.optionalInt64("linked_customer_id").map { CustomerID($0) })
+    }
+
+    public func unmatchedItems(after cursor: Cursor?, limit: Int) async throws -> Page<UnmatchedItem> {
+        try await database.read { db in
+            let rows = try await db.raw(
+                "SELECT * FROM unmatched_items WHERE linked_customer_id IS NULL AND id > \(bind: cursor?.after ?? 0) ORDER BY id LIMIT \(literal: limit + 1)"
+            ).all()
+            let items = try rows.prefix(limit).map(Self.decodeUnmatched)
+            return Page(items: items, next: rows.count > limit ? items.last.map { Cursor(after: $0.id.rawValue) } : nil)
+        }
+    }
+
+    public func unmatchedItem(_ id: UnmatchedID) async throws -> UnmatchedItem? {
+        try await database.read { db in
+            try await db.raw("SELECT * FROM unmatched_items WHERE id = \(bind: id.rawValue)").first().map(Self.decodeUnmatched)
+        }
+    }
+
+    public func link(_ id: UnmatchedID, to customer: CustomerID, at: Date) async throws -> IngestOutcome {
+        try await database.write { db in
+            guard
+                let row = try await db.raw(
+                    """
+                    UPDATE unmatched_items SET linked_customer_id = \(bind: customer.rawValue), linked_at = \(bind: epoch(at))
+                    WHERE id = \(bind: id.rawValue) AND linked_customer_id IS NULL RETURNING payload
+                    """
+                ).first()
+            else { throw CustomerError.notFound(kind: "unmatched item", id: id.rawValue) }
+            switch try ColumnJSON.decode(UnmatchedItem.Payload.self, from: try row.string("payload")) {
+            case .transaction(let details):
+                let (transaction, inserted) = try await Self.insertTransaction(db, details, for: customer)
+                return inserted ? .recordedTransaction(transaction, matchedBy: .customerID) : .duplicateTransaction(transaction)
+            case .interaction(let details):
+                return .recordedInteraction(try await Self.insertInteraction(db, details, for: customer), matchedBy: .customerID)
+            }
+        }
+    }
+
+    // MARK: Consents
+
+    public func appendConsent(_ c: Consent, for customer: CustomerID) async throws {
+        try await database.write { db in
+            try await db.raw(
+                """
+                INSERT INTO consent_events (customer_id, purpose, channel, granted, source, text, recorded_by, recorded_at)
+                VALUES (\(bind: customer.rawValue), \(bind: c.purpose.rawValue), \(bind: c.channel.rawValue), \(bind: Int64(c.granted ? 1 : 0)),
+                \(bind: c.source), \(bind: c.text), \(bind: c.recordedBy), \(bind: epoch(c.recordedAt)))
+                """
+            ).run()
+        }
+    }
+
+    public func block(_ block: ContactBlock, for customer: CustomerID) async throws {
+        try await database.write { db in
+            try await Self.clearBlock(db, on: block.channel, for: customer, by: block.setBy, at: block.setAt)
+            try await db.raw(
+                """
+                INSERT INTO contact_blocks (customer_id, channel, reason, set_by, set_at)
+                VALUES (\(bind: customer.rawValue), \(bind: block.channel.rawValue), \(bind: block.reason), \(bind: block.setBy), \(bind: epoch(block.setAt)))
+                """
+            ).run()
+        }
+    }
+
+    static func clearBlock(_ db: any SQLDatabase, on channel: Channel, for customer: CustomerID, by: String, at: Date) async throws {
+        try await db.raw(
+            """
+            UPDATE contact_blocks SET cleared_by = \(bind: by), cleared_at = \(bind: epoch(at))
+            WHERE customer_id = \(bind: customer.rawValue) AND channel = \(bind: channel.rawValue) AND cleared_at IS NULL
+            """
+        ).run()
+    }
+
+    public func clearBlock(on channel: Channel, for customer: CustomerID, by: String, at: Date) async throws {
+        try await database.write { db in try await Self.clearBlock(db, on: channel, for: customer, by: by, at: at) }
+    }
+
+    public func consentState(of customer: CustomerID) async throws -> ConsentState {
+        try await database.read { db in
+            let history = try await db.raw("SELECT * FROM consent_events WHERE customer_id = \(bind: customer.rawValue) ORDER BY id DESC").all().map { row in
+                Consent(
+                    purpose: Purpose(rawValue: try row.string("purpose")) ?? .marketing, channel: Channel(rawValue: try row.string("channel")) ?? .email,
+                    granted: try row.int64("granted") != 0, source: try row.string("source"), text: try row.optionalString("text"),
+                    recordedBy: try row.string("recorded_by"), recordedAt: try row.date("recorded_at"))
+            }
+            let blocks = try await db.raw("SELECT * FROM contact_blocks WHERE customer_id = \(bind: customer.rawValue) ORDER BY id DESC").all().map { row in
+                ContactBlock(
+                    channel: Channel(rawValue: try row.string("channel")) ?? .email, reason: try row.string("reason"), setBy: try row.string("set_by"),
+                    setAt: try row.date("set_at"), clearedBy: try row.optionalString("cleared_by"), clearedAt: try row.optionalDate("cleared_at"))
+            }
+            return ConsentState(history: history, blocks: blocks)
+        }
+    }
+
+    // MARK: Data quality
+
+    public func sharedIdentifierPairs(involving id: CustomerID?, limit: Int) async throws -> [DuplicateCandidate] {
+        try await database.read { db in
+            var sql: SQLQueryString = """
+                SELECT a.customer_id AS a_id, b.customer_id AS b_id, a.kind AS kind FROM customer_identifiers a
+                JOIN customer_identifiers b ON a.kind = b.kind AND a.value = b.value AND a.customer_id < b.customer_id
+                WHERE a.kind IN ('email', 'phone')
+                """
+            if let id { sql += " AND (a.customer_id = \(bind: id.rawValue) OR b.customer_id = \(bind: id.rawValue))" }
+            sql += " ORDER BY a.customer_id, b.customer_id LIMIT \(literal: limit)"
+            return try await db.raw(sql).all().map { row in
+                DuplicateCandidate(
+                    customerID: CustomerID(try row.int64("a_id")), otherCustomerID: CustomerID(try row.int64("b_id")),
+                    reason: try row.string("kind") == "email" ? .sameEmail : .samePhone, score: 1)
+            }
+        }
+    }
+
+    public func sameAddressPairs(involving id: CustomerID?, limit: Int) async throws -> [NamePair] {
+        try await database.read { db in
+            var sql: SQLQueryString = """
+                SELECT a.id AS a_id, a.search_name AS a_name, a.street_key AS a_street, b.id AS b_id, b.search_name AS b_name, b.street_key AS b_street
+                FROM customers a JOIN customers b ON a.postal_key = b.postal_key AND a.name_initial = b.name_initial AND a.id < b.id
+                WHERE a.status = 'active' AND b.status = 'active' AND a.postal_key IS NOT NULL
+                """
+            if let id { sql += " AND (a.id = \(bind: id.rawValue) OR b.id = \(bind: id.rawValue))" }
+            sql += " ORDER BY a.id, b.id LIMIT \(literal: limit)"
+            return try await db.raw(sql).all().map { row in
+                NamePair(
+                    first: CustomerID(try row.int64("a_id")), firstName: try row.string("a_name"), firstStreet: try row.optionalString("a_street") ?? "",
+                    second: CustomerID(try row.int64("b_id")), secondName: try row.string("b_name"), secondStreet: try row.optionalString("b_street") ?? "")
+            }
+        }
+    }
+
+    public func merge(_ duplicate: Customer, into survivor: Customer, profile: Profile, by actor: String, at: Date) async throws -> Customer {
+        let gone = duplicate.id.rawValue, kept = survivor.id.rawValue
+        let snapshot = try ColumnJSON.encode(duplicate.profile)
+        try await database.write { db in
+            // Identifiers: the survivor keeps its own, gains the duplicate's others.
+            try await db.raw(
+                """
+                DELETE FROM customer_identifiers WHERE customer_id = \(bind: gone) AND EXISTS (SELECT 1 FROM customer_identifiers s
+                WHERE s.customer_id = \(bind: kept) AND s.kind = customer_identifiers.kind AND s.value = customer_identifiers.value)
+                """
+            ).run()
+            try await db.raw("UPDATE customer_identifiers SET customer_id = \(bind: kept) WHERE customer_id = \(bind: gone)").run()
+            for table in ["interactions", "transactions", "consent_events", "contact_blocks"] {
+                try await db.raw("UPDATE \(ident: table) SET customer_id = \(bind: kept) WHERE customer_id = \(bind: gone)").run()
+            }
+            try await db.raw("UPDATE unmatched_items SET linked_customer_id = \(bind: kept) WHERE linked_customer_id = \(bind: gone)").run()
+            try await Self.updateProfile(db, of: survivor.id, with: profile, at: at)
+            try await db.raw(
+                """
+                UPDATE customers SET household_id = COALESCE(household_id, \(bind: duplicate.householdID?.rawValue)),
+                account_id = COALESCE(account_id, \(bind: duplicate.accountID?.rawValue)), contact_role = COALESCE(contact_role, \(bind: duplicate.contactRole))
+                WHERE id = \(bind: kept)
+                """
+            ).run()
+            try await db.raw(
+                "UPDATE customers SET status = 'merged', merged_into = \(bind: kept), updated_at = \(bind: epoch(at)) WHERE id = \(bind: gone)"
+            ).run()
+            try await db.raw("UPDATE customers SET merged_into = \(bind: kept) WHERE merged_into = \(bind: gone)").run()
+            try await db.raw(
+                """
+                INSERT INTO customer_merges (survivor_id, merged_id, merged_by, merged_at, snapshot)
+                VALUES (\(bind: kept), \(bind: gone), \(bind: actor), \(bind: epoch(at)), \(bind: snapshot))
+                """
+            ).run()
+        }
+        return try await customer(survivor.id)!
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import SQLKit
+
+extension SQLRow {
+    func int64(_ column: String) throws -> Int64 { try decode(column: column, as: Int64.self) }
+    func string(_ column: String) throws -> String { try decode(column: column, as: String.self) }
+    func optionalInt64(_ column: String) throws -> Int64? { try decode(column: column, as: Int64?.self) }
+    func optionalString(_ column: String) throws -> String? { try decode(column: column, as: String?.self) }
+    func date(_ column: String) throws -> Date { Date(timeIntervalSince1970: TimeInterval(try int64(column))) }
+    func optionalDate(_ column: String) throws -> Date? { try optionalInt64(column).map { Date(timeIntervalSince1970: TimeInterval($0)) } }
+}
+
+/// JSON for columns that hold a whole value (a profile, a payload); sorted keys keep it stable.
+enum ColumnJSON {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .secondsSince1970
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return try decoder.decode(type, from: Data(text.utf8))
+    }
+}
+
+/// Splits `items` into runs of at most `size`, for statements with many bound values
+/// (PostgreSQL takes at most 65,535 per statement).
+func chunks<T>(_ items: [T], of size: Int) -> [ArraySlice<T>] {
+    stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
+}
+
+func epoch(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
