@@ -12,9 +12,15 @@ public struct CustomerService: Sendable {
     public let matcher: IdentityMatcher
     /// Country calling code for phone numbers written without one, e.g. "1" or "44".
     public let defaultCountryCode: String
+    /// ISO 4217 currency of amounts sent without one.
+    public let defaultCurrency: String
 
-    public init(store: any CustomerStore, clock: Clock = .system, matcher: IdentityMatcher = IdentityMatcher(), defaultCountryCode: String = "1") {
+    public init(
+        store: any CustomerStore, clock: Clock = .system, matcher: IdentityMatcher = IdentityMatcher(), defaultCountryCode: String = "1",
+        defaultCurrency: String = "USD"
+    ) {
         self.store = store
+        self.defaultCurrency = defaultCurrency
         self.clock = clock
         self.matcher = matcher
         self.defaultCountryCode = defaultCountryCode

@@ -35,13 +35,26 @@ public struct CustomerSearch: Sendable, Equatable {
     }
 }
 
+/// A validated customer row of an import: an optional id to keep, the profile, card numbers.
+public struct ImportedCustomer: Sendable {
+    public var id: CustomerID?
+    public var profile: Profile
+    public var cards: [String]
+
+    public init(id: CustomerID?, profile: Profile, cards: [String]) {
+        self.id = id
+        self.profile = profile
+        self.cards = cards
+    }
+}
+
 /// Profiles: create, read, change, find. Implemented once in Storage over SQLKit.
 public protocol CustomerProfileStore: Sendable {
     /// Inserts a person; with `id` the record takes that id (imports that keep the source's ids).
     func insertCustomer(_ profile: Profile, id: CustomerID?, at: Date) async throws -> Customer
-    /// Inserts or, where the id exists, replaces the profiles of a batch in one database transaction.
-    /// Returns how many were new.
-    func upsertCustomers(_ rows: [(id: CustomerID?, profile: Profile)], at: Date) async throws -> Int
+    /// Inserts or, where the id exists, replaces the profiles of a batch in one database transaction,
+    /// and attaches the rows' card numbers. Returns how many were new.
+    func upsertCustomers(_ rows: [ImportedCustomer], at: Date) async throws -> Int
     func customer(_ id: CustomerID) async throws -> Customer?
     func replaceProfile(of id: CustomerID, with profile: Profile, at: Date) async throws -> Customer
     /// Active customers matching the search (all of them for nil), ordered by id.

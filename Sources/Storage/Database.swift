@@ -22,6 +22,11 @@ public protocol Database: Sendable {
 }
 
 extension Database {
+    /// Runs a trivial query; throws when the database does not answer.
+    public func ping() async throws {
+        _ = try await read { db in try await db.raw("SELECT 1 AS one").first() }
+    }
+
     /// The DDL for an auto-numbered 64-bit primary key column named `id`.
     public var idColumn: String {
         switch engine {

@@ -80,7 +80,7 @@ public struct SQLCustomerStore: CustomerStore {
         return try await customer(newID)!
     }
 
-    public func upsertCustomers(_ rows: [(id: CustomerID?, profile: Profile)], at: Date) async throws -> Int {
+    public func upsertCustomers(_ rows: [ImportedCustomer], at: Date) async throws -> Int {
         try await database.write { db in
             let given = rows.compactMap { $0.id?.rawValue }
             var existing = Set<Int64>()
@@ -91,12 +91,19 @@ public struct SQLCustomerStore: CustomerStore {
             }
             var inserted = 0
             for row in rows {
-                if let id = row.id, existing.contains(id.rawValue) {
+                let id: CustomerID
+                if let given = row.id, existing.contains(given.rawValue) {
+                    id = given
                     try await Self.updateProfile(db, of: id, with: row.profile, at: at)
                 } else {
-                    _ = try await Self.insertCustomer(db, row.profile, id: row.id, at: at)
-                    if let id = row.id { existing.insert(id.rawValue) }
+                    id = try await Self.insertCustomer(db, row.profile, id: row.id, at: at)
+                    existing.insert(id.rawValue)
                     inserted += 1
+                }
+                for card in row.cards {
+                    try await db.raw(
+                        "INSERT INTO customer_identifiers (customer_id, kind, value) VALUES (\(bind: id.rawValue), 'card', \(bind: card)) ON CONFLICT DO NOTHING"
+                    ).run()
                 }
             }
             if !given.isEmpty { try await syncIDSequence(db) }

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import SQLiteKit
 import Storage
+import Synchronization
 
 /// Patron's database in one SQLite file.
 ///
@@ -16,7 +17,7 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
     private let writeLock = AsyncMutex()
-    private let nextReader = NIOLockedValueBox(0)
+    private let nextReader = Atomic<UInt>(0)
 
     private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection]) {
         self.path = path
@@ -43,10 +44,7 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let index = nextReader.withLockedValue { value in
-            value = (value + 1) % readers.count
-            return value
-        }
+        let index = Int(nextReader.wrappingAdd(1, ordering: .relaxed).newValue % UInt(readers.count))
         return try await body(readers[index].sql())
     }
 

@@ -1,0 +1,53 @@
+import Foundation
+import HTTPAPI
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import Storage
+
+/// The Prometheus registry behind `/metrics`. The metrics system can be bootstrapped once per
+/// process, so this is shared by every application the process builds (tests build many).
+enum MetricsRegistry {
+    static let shared: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+}
+
+/// The bundled OpenAPI document, served at `/openapi.yaml`.
+public enum OpenAPIDocument {
+    public static let text: String = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"), let text = try? String(contentsOf: url, encoding: .utf8) else {
+            preconditionFailure("openapi.yaml is missing from the bundle")
+        }
+        return text
+    }()
+}
+
+/// Builds the HTTP router: problem+json errors, metrics, `/health`-style system routes and the `/v1` API.
+public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
+    let registry = MetricsRegistry.shared
+    let router = Router()
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: MetricsMiddleware())
+    router.get("/openapi.yaml") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
+    }
+    router.get("/metrics") { _, _ in
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+    }
+    let database = patron.database
+    let api = PatronAPI(customers: patron.customers, access: patron.access, idempotency: patron.accessStore) {
+        try await database.ping()
+        return database.engine.rawValue
+    }
+    try api.register(on: router)
+    return router
+}
+
+/// The whole server: router, host and port, logging.
+public func buildApplication(patron: Patron, host: String = "127.0.0.1", port: Int = 8080, logger: Logger) throws -> some ApplicationProtocol {
+    Application(router: try buildRouter(patron: patron), configuration: .init(address: .hostname(host, port: port), serverName: "Patron"), logger: logger)
+}

@@ -1,0 +1,143 @@
+import Access
+import Crypto
+import Customers
+import Foundation
+import HummingbirdBcrypt
+import Logging
+import SharedModels
+import Storage
+import StoragePostgres
+import StorageSQLite
+
+/// Where Patron keeps its data: a path ending in `.sqlite`, or a `postgres://` URL.
+public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
+    case sqlite(path: String)
+    case postgres(url: String)
+
+    /// The default when neither `--database` nor `PATRON_DATABASE_URL` is given.
+    public static let defaultPath = "patron.sqlite"
+
+    /// Reads `--database` (or the environment's `PATRON_DATABASE_URL`); throws ``ConfigurationError`` naming the flag.
+    public init(_ text: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let value = text ?? environment["PATRON_DATABASE_URL"] ?? Self.defaultPath
+        if value.hasPrefix("postgres://") || value.hasPrefix("postgresql://") {
+            self = .postgres(url: value)
+        } else if value.hasSuffix(".sqlite") || value.hasSuffix(".db") || value.hasSuffix(".sqlite3") {
+            self = .sqlite(path: value)
+        } else {
+            throw ConfigurationError(flag: "--database", reason: "'\(value)' is neither a file ending in .sqlite nor a postgres:// URL")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .sqlite(let path): "SQLite file \(path)"
+        case .postgres(let url):
+            "PostgreSQL \(url.replacingOccurrences(of: #"://([^:@/]+):[^@/]*@"#, with: "://$1:***@", options: .regularExpression))"
+        }
+    }
+}
+
+/// A flag or setting with a bad value.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let flag: String
+    public let reason: String
+
+    public init(flag: String, reason: String) {
+        self.flag = flag
+        self.reason = reason
+    }
+
+    public var description: String { "\(flag): \(reason)" }
+}
+
+/// bcrypt from hummingbird-auth. Cost 12 in production (≈0.25 s a hash); tests use a lower cost.
+public struct BcryptHasher: PasswordHasher {
+    public let cost: UInt8
+    public init(cost: UInt8 = 12) { self.cost = cost }
+    public func hash(_ password: String) -> String { Bcrypt.hash(password, cost: cost) }
+    public func verify(_ password: String, against hash: String) -> Bool { Bcrypt.verify(password, hash: hash) }
+}
+
+/// SHA-256 in hex for session tokens and API keys.
+public struct SHA256Digest: SecretDigest {
+    public init() {}
+    public func digest(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Patron's settings that are not per-command.
+public struct Settings: Sendable {
+    public var bcryptCost: UInt8
+    public var defaultCountryCode: String
+    public var defaultCurrency: String
+    public var clock: Clock
+
+    public init(bcryptCost: UInt8 = 12, defaultCountryCode: String = "1", defaultCurrency: String = "USD", clock: Clock = .system) {
+        self.bcryptCost = bcryptCost
+        self.defaultCountryCode = defaultCountryCode
+        self.defaultCurrency = defaultCurrency
+        self.clock = clock
+    }
+
+    /// Settings from `PATRON_BCRYPT_COST`, `PATRON_COUNTRY_CODE` and `PATRON_CURRENCY`.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Settings {
+        var settings = Settings()
+        if let cost = environment["PATRON_BCRYPT_COST"] {
+            guard let value = UInt8(cost), (4...31).contains(value) else {
+                throw ConfigurationError(flag: "PATRON_BCRYPT_COST", reason: "must be a whole number from 4 to 31")
+            }
+            settings.bcryptCost = value
+        }
+        if let code = environment["PATRON_COUNTRY_CODE"] {
+            guard (1...3).contains(code.count), code.allSatisfy(\.isNumber) else {
+                throw ConfigurationError(flag: "PATRON_COUNTRY_CODE", reason: "must be a calling code such as 1 or 44")
+            }
+            settings.defaultCountryCode = code
+        }
+        if let currency = environment["PATRON_CURRENCY"] {
+            guard Money.isCurrencyCode(currency) else { throw ConfigurationError(flag: "PATRON_CURRENCY", reason: "must be an ISO 4217 code such as USD") }
+            settings.defaultCurrency = currency
+        }
+        return settings
+    }
+}
+
+/// One running Patron: its database and the domain services over it. Every command and the
+/// server start by opening one of these.
+public struct Patron: Sendable {
+    public let database: any Database
+    public let customers: CustomerService
+    public let access: AccessService
+    public let accessStore: SQLAccessStore
+    public let settings: Settings
+
+    /// Opens the database, creating an SQLite file if missing, and applies pending migrations.
+    public static func open(_ location: DatabaseLocation, settings: Settings = Settings(), logger: Logger = Logger(label: "patron")) async throws -> Patron {
+        let database: any Database =
+            switch location {
+            case .sqlite(let path): try await SQLiteDatabase.open(path: path, logger: logger)
+            case .postgres(let url): try await PostgresDatabase.open(url: url, logger: logger)
+            }
+        do {
+            try await Migrations.run(on: database)
+        } catch {
+            try? await database.close()
+            throw error
+        }
+        return Patron(database: database, settings: settings)
+    }
+
+    public init(database: any Database, settings: Settings) {
+        self.database = database
+        self.settings = settings
+        self.accessStore = SQLAccessStore(database: database)
+        self.customers = CustomerService(
+            store: SQLCustomerStore(database: database), clock: settings.clock, defaultCountryCode: settings.defaultCountryCode,
+            defaultCurrency: settings.defaultCurrency)
+        self.access = AccessService(store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)
+    }
+
+    public func close() async throws { try await database.close() }
+}

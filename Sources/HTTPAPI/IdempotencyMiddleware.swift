@@ -1,0 +1,65 @@
+import SharedModels
+import Access
+import Crypto
+import Foundation
+import HTTPTypes
+import OpenAPIRuntime
+
+/// Makes every `POST` sent with an `Idempotency-Key` apply once per caller and key: a repeat with
+/// the same method, path and body gets the first response replayed (with `Idempotent-Replayed: true`);
+/// a repeat with a different request is refused with 422; a repeat while the first still runs gets 409.
+/// Failed requests (errors) are not remembered, so the client may retry them with the same key.
+struct IdempotencyMiddleware: ServerMiddleware {
+    let store: any IdempotencyStore
+    let clock: Clock
+
+    static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
+    static let keyHeader = HTTPField.Name("Idempotency-Key")!
+
+    func intercept(
+        _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        guard request.method == .post, let key = request.headerFields[Self.keyHeader], let caller = Caller.principal?.key else {
+            return try await next(request, body, metadata)
+        }
+        guard (1...255).contains(key.count) else {
+            throw Problem(status: .badRequest, code: "invalid_idempotency_key", detail: "Idempotency-Key must be 1 to 255 characters.", field: "Idempotency-Key")
+        }
+        var bytes = Data()
+        if let body { bytes = try await Data(collecting: body, upTo: 10 * 1024 * 1024) }
+        var hasher = SHA256()
+        hasher.update(data: Data("\(request.method.rawValue) \(request.path ?? "")\n".utf8))
+        hasher.update(data: bytes)
+        let fingerprint = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        switch try await store.claim(caller: caller, key: key, fingerprint: fingerprint, at: clock.now) {
+        case .replay(let saved):
+            var response = HTTPResponse(status: .init(code: saved.status))
+            response.headerFields[.contentType] = saved.contentType
+            response.headerFields[Self.replayedHeader] = "true"
+            return (response, HTTPBody(saved.body))
+        case .inProgress:
+            throw Problem(status: .conflict, code: "idempotency_in_progress", detail: "A request with this Idempotency-Key is still running.")
+        case .mismatch:
+            throw Problem(status: .unprocessableContent, code: "idempotency_key_reused",
+                detail: "This Idempotency-Key was used for a different request.", field: "Idempotency-Key")
+        case .claimed:
+            do {
+                let (response, responseBody) = try await next(request, HTTPBody(bytes), metadata)
+                var data = Data()
+                if let responseBody { data = try await Data(collecting: responseBody, upTo: 50 * 1024 * 1024) }
+                if response.status.kind == .successful {
+                    try await store.save(
+                        caller: caller, key: key,
+                        response: IdempotentResponse(status: response.status.code, contentType: response.headerFields[.contentType] ?? "application/json", body: data))
+                } else {
+                    try await store.release(caller: caller, key: key)
+                }
+                return (response, HTTPBody(data))
+            } catch {
+                try? await store.release(caller: caller, key: key)
+                throw error
+            }
+        }
+    }
+}

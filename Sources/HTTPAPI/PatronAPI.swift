@@ -1,0 +1,31 @@
+import Access
+import Customers
+import Foundation
+import Hummingbird
+import OpenAPIHummingbird
+import OpenAPIRuntime
+import SharedModels
+
+/// The REST API under `/v1`, ready to mount on a Hummingbird router.
+///
+/// Routes come from the OpenAPI document (`openapi.yaml`); this type adds what every route
+/// shares: problem+json errors, bearer authentication, and `Idempotency-Key` replay.
+public struct PatronAPI: Sendable {
+    public static let version = "1.0.0"
+
+    let handler: APIHandler
+    let idempotency: any IdempotencyStore
+
+    /// - Parameter health: checks the database and names its engine; throws when it is unreachable.
+    public init(customers: CustomerService, access: AccessService, idempotency: any IdempotencyStore, health: @escaping @Sendable () async throws -> String) {
+        self.handler = APIHandler(customers: customers, access: access, health: health)
+        self.idempotency = idempotency
+    }
+
+    /// Adds the API's middleware and routes to `router`.
+    public func register<Context: RequestContext>(on router: Router<Context>) throws {
+        router.add(middleware: AuthenticationMiddleware(access: handler.access))
+        try handler.registerHandlers(
+            on: router, middlewares: [IdempotencyMiddleware(store: idempotency, clock: handler.customers.clock)])
+    }
+}

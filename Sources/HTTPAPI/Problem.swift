@@ -1,0 +1,143 @@
+import Access
+import Customers
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import OpenAPIRuntime
+
+/// An RFC 9457 problem document. `code` is stable and meant for programs; `detail` for people.
+public struct Problem: Error, Codable, Sendable, Equatable {
+    public struct FieldProblem: Codable, Sendable, Equatable {
+        public var field: String
+        public var reason: String
+    }
+
+    public var type: String
+    public var title: String
+    public var status: Int
+    public var code: String
+    public var detail: String?
+    public var field: String?
+    public var errors: [FieldProblem]?
+
+    public init(status: HTTPResponse.Status, code: String, detail: String? = nil, field: String? = nil, errors: [FieldProblem]? = nil) {
+        self.type = "https://patron.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))"
+        self.title = status.reasonPhrase
+        self.status = status.code
+        self.code = code
+        self.detail = detail
+        self.field = field ?? errors?.first?.field
+        self.errors = errors
+    }
+
+    /// The problem a thrown error becomes at the edge. Unknown errors become a 500 that says
+    /// nothing about internals.
+    public static func from(_ error: any Error) -> Problem {
+        switch error {
+        case let problem as Problem: return problem
+        case let error as ServerError:
+            if let known = known(error.underlyingError) { return known }
+            if error.httpStatus.code < 500 {
+                return Problem(status: error.httpStatus, code: "bad_request", detail: error.causeDescription)
+            }
+            return internalError
+        case let error as any HTTPResponseError:
+            return Problem(status: error.status, code: error.status == .notFound ? "not_found" : "http_\(error.status.code)",
+                detail: error.status == .notFound ? "No such resource." : nil)
+        default:
+            return known(error) ?? internalError
+        }
+    }
+
+    static let internalError = Problem(status: .internalServerError, code: "internal_error", detail: "Something went wrong on our side; nothing was written.")
+
+    static func known(_ error: any Error) -> Problem? {
+        switch error {
+        case let problem as Problem: return problem
+        case let error as CustomerError: return Problem(error)
+        case let error as AccessError: return Problem(error)
+        case let error as DecodingError: return Problem(error)
+        default: return nil
+        }
+    }
+
+    init(_ error: CustomerError) {
+        switch error {
+        case .invalid(let errors):
+            self.init(status: .unprocessableContent, code: "validation_failed", detail: errors.map { "\($0.field): \($0.reason)" }.joined(separator: "; "),
+                errors: errors.map { FieldProblem(field: $0.field, reason: $0.reason) })
+        case .notFound(let kind, let id):
+            self.init(status: .notFound, code: "\(kind.replacingOccurrences(of: " ", with: "_"))_not_found", detail: "No \(kind) has id \(id).")
+        case .merged(let id, let survivor):
+            self.init(status: .conflict, code: "customer_merged", detail: "Customer \(id) was merged into \(survivor); change \(survivor) instead.")
+        case .identifierInUse(let kind, let value, let owner):
+            self.init(status: .conflict, code: "identifier_in_use", detail: "The \(kind.rawValue) \(value) belongs to customer \(owner).", field: "value")
+        case .mergeWithSelf:
+            self.init(status: .unprocessableContent, code: "merge_with_self", detail: "A customer cannot be merged into itself.", field: "duplicateId")
+        case .alreadyLinked(let id, let customer):
+            self.init(status: .conflict, code: "already_linked", detail: "Item \(id) is already linked to customer \(customer).")
+        }
+    }
+
+    init(_ error: AccessError) {
+        switch error {
+        case .unauthenticated:
+            self.init(status: .unauthorized, code: "unauthenticated", detail: "Send a valid token: Authorization: Bearer TOKEN.")
+        case .invalidCredentials:
+            self.init(status: .unauthorized, code: "invalid_credentials", detail: "The email or password is wrong.")
+        case .forbidden(let permission):
+            self.init(status: .forbidden, code: "forbidden", detail: "This needs the permission \(permission.rawValue).")
+        case .invalid(let field, let reason):
+            self.init(status: .unprocessableContent, code: "validation_failed", detail: "\(field): \(reason)", errors: [FieldProblem(field: field, reason: reason)])
+        case .emailTaken(let email):
+            self.init(status: .conflict, code: "email_taken", detail: "\(email) is already in use.", field: "email")
+        case .loginExists(let id):
+            self.init(status: .conflict, code: "login_exists", detail: "Customer \(id) already has a login.", field: "customerId")
+        case .notFound(let kind, let id):
+            self.init(status: .notFound, code: "\(kind.lowercased().replacingOccurrences(of: " ", with: "_"))_not_found", detail: "No \(kind) has id \(id).")
+        }
+    }
+
+    init(_ error: DecodingError) {
+        let (path, reason): ([any CodingKey], String) =
+            switch error {
+            case .typeMismatch(let type, let context): (context.codingPath, "expected \(type)")
+            case .valueNotFound(let type, let context): (context.codingPath, "expected a \(type), found null")
+            case .keyNotFound(let key, let context): (context.codingPath + [key], "is required")
+            case .dataCorrupted(let context): (context.codingPath, context.debugDescription)
+            @unknown default: ([], "cannot be read")
+            }
+        let field = path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let name = field.isEmpty ? "body" : field
+        self.init(status: .badRequest, code: "malformed_body", detail: "\(name): \(reason)", errors: [FieldProblem(field: name, reason: reason)])
+    }
+
+    /// The problem as an HTTP response with `application/problem+json`.
+    public var response: Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let body = (try? encoder.encode(self)) ?? Data()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/problem+json"
+        if status == 401 { headers[.wwwAuthenticate] = "Bearer" }
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Turns every error thrown below it into a problem+json response, and logs the unexpected ones.
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Problem.from(error)
+            if problem.status >= 500 {
+                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+            }
+            return problem.response
+        }
+    }
+}
