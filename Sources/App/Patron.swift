@@ -140,4 +140,9 @@ public struct Patron: Sendable {
     }
 
     public func close() async throws { try await database.close() }
+
+    /// Whether the database holds no customers yet (the demo loads only into an empty one).
+    public func isEmpty() async throws -> Bool {
+        try await customers.search(nil, after: nil, limit: PageSize(1)).items.isEmpty
+    }
 }

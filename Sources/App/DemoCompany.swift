@@ -1,0 +1,281 @@
+import Access
+import Customers
+import Foundation
+import SharedModels
+
+/// A deterministic pseudo-random generator (SplitMix64): the same seed gives the same company.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A realistic, reproducible demo company: "Northwind Outfitters", a US retailer with twelve
+/// stores and a web shop.
+///
+/// People (a third of them in households of two to four sharing a surname and address), some
+/// B2B accounts with contacts, consents, two years of purchases with a December peak and a
+/// heavy-tailed spend (a fifth of the customers make most of the revenue), returns, service
+/// interactions, a few duplicate profiles with typos and a few transactions no one matches.
+public struct DemoCompany {
+    public let customers: Int
+    public let seed: UInt64
+    /// The last day of transaction history; two years before it is the first.
+    public let until: Date
+
+    public static let adminEmail = "admin@northwind.example"
+    public static let adminPassword = "northwind-demo"
+
+    public init(customers: Int, seed: UInt64, until: Date) {
+        self.customers = customers
+        self.seed = seed
+        self.until = until
+    }
+
+    struct Store { let code, city, region, postal: String; let lat, lon: Double }
+    static let stores = [
+        Store(code: "S01", city: "Seattle", region: "WA", postal: "98101", lat: 47.61, lon: -122.33),
+        Store(code: "S02", city: "Portland", region: "OR", postal: "97205", lat: 45.52, lon: -122.68),
+        Store(code: "S03", city: "Denver", region: "CO", postal: "80202", lat: 39.74, lon: -104.99),
+        Store(code: "S04", city: "Austin", region: "TX", postal: "78701", lat: 30.27, lon: -97.74),
+        Store(code: "S05", city: "Chicago", region: "IL", postal: "60601", lat: 41.88, lon: -87.63),
+        Store(code: "S06", city: "Minneapolis", region: "MN", postal: "55401", lat: 44.98, lon: -93.27),
+        Store(code: "S07", city: "Boston", region: "MA", postal: "02108", lat: 42.36, lon: -71.06),
+        Store(code: "S08", city: "New York", region: "NY", postal: "10001", lat: 40.75, lon: -73.99),
+        Store(code: "S09", city: "Atlanta", region: "GA", postal: "30303", lat: 33.75, lon: -84.39),
+        Store(code: "S10", city: "Miami", region: "FL", postal: "33130", lat: 25.77, lon: -80.19),
+        Store(code: "S11", city: "Phoenix", region: "AZ", postal: "85004", lat: 33.45, lon: -112.07),
+        Store(code: "S12", city: "San Diego", region: "CA", postal: "92101", lat: 32.72, lon: -117.16),
+    ]
+    static let firstNames = [
+        "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth", "William", "Barbara", "Richard",
+        "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Carlos", "Karen", "Daniel", "Lisa", "Matthew", "Nancy", "Anthony", "Sandra", "Mark",
+        "Ashley", "Wei", "Emily", "Andrew", "Maria", "Joshua", "Michelle", "Kevin", "Amanda", "Brian", "Priya", "Luis", "Fatima", "Hiroshi",
+        "Olivia", "Ethan", "Sofia", "Noah", "Ava", "Liam", "Mia", "Lucas", "Chloe",
+    ]
+    static let lastNames = [
+        "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez",
+        "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark",
+        "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green",
+        "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Chen", "Patel", "Kim", "Okafor",
+    ]
+    static let streets = ["Oak", "Maple", "Cedar", "Pine", "Elm", "Lake", "Hill", "Park", "Washington", "Lincoln", "River", "Sunset", "Main", "Church"]
+    static let catalogue: [(category: String, products: [(String, Int64)])] = [
+        ("outerwear", [("Rain Shell Jacket", 12_900), ("Down Parka", 24_900), ("Fleece Pullover", 5_900)]),
+        ("footwear", [("Trail Runner", 11_900), ("Hiking Boot", 17_900), ("Camp Sandal", 4_500)]),
+        ("camping", [("Two-Person Tent", 29_900), ("Sleeping Bag", 15_900), ("Camp Stove", 7_900), ("Headlamp", 2_900)]),
+        ("accessories", [("Wool Socks", 1_900), ("Beanie", 2_400), ("Water Bottle", 1_800), ("Daypack", 6_900)]),
+        ("nutrition", [("Energy Bar Box", 2_400), ("Trail Mix", 899), ("Freeze-Dried Meal", 1_099)]),
+    ]
+    /// Relative sales by month, January first: a December peak and a summer camping season.
+    static let seasonality: [Double] = [0.7, 0.6, 0.8, 0.9, 1.0, 1.2, 1.3, 1.1, 0.9, 0.9, 1.3, 2.0]
+
+    /// What ``load(into:)`` wrote.
+    public struct Summary: Sendable, CustomStringConvertible {
+        public var customers = 0, households = 0, accounts = 0, transactions = 0, interactions = 0, unmatched = 0
+        public var description: String {
+            "\(customers) customers, \(households) households, \(accounts) B2B accounts, \(transactions) transactions, "
+                + "\(interactions) interactions, \(unmatched) not matched"
+        }
+    }
+
+    /// Writes the demo company into an empty database, through the domain's stores, and creates
+    /// the demo admin (``adminEmail`` / ``adminPassword``).
+    public func load(into patron: Patron, log: (String) -> Void = { _ in }) async throws -> Summary {
+        var random = SeededGenerator(seed: seed)
+        var summary = Summary()
+        let store = patron.customers.store
+        let now = until
+        let start = until.addingTimeInterval(-730 * 86_400)
+        let today = LocalDate(now)
+
+        // People, in households.
+        var people: [(profile: Profile, store: Int, weight: Double)] = []
+        var householdsPlan: [[Int]] = []
+        while people.count < customers {
+            let home = Int.random(in: 0..<Self.stores.count, using: &random)
+            let shop = Self.stores[home]
+            let lastName = Self.lastNames.randomElement(using: &random)!
+            let size = Double.random(in: 0..<1, using: &random) < 0.33 ? Int.random(in: 2...4, using: &random) : 1
+            let street = "\(Int.random(in: 1...9999, using: &random)) \(Self.streets.randomElement(using: &random)!) \(["St", "Ave", "Rd", "Ln"].randomElement(using: &random)!)"
+            let postal = String(Int(shop.postal)! + Int.random(in: 0...40, using: &random))
+            let postalCode = String(repeating: "0", count: max(0, 5 - postal.count)) + postal
+            var members: [Int] = []
+            for _ in 0..<min(size, customers - people.count) {
+                let first = Self.firstNames.randomElement(using: &random)!
+                let n = people.count
+                let age = Int.random(in: 18...85, using: &random)
+                var profile = Profile(
+                    firstName: first, lastName: lastName,
+                    birthDate: LocalDate(year: today.year - age, month: Int.random(in: 1...12, using: &random), day: Int.random(in: 1...28, using: &random)),
+                    emails: [EmailAddress("\(first).\(lastName).\(n)@example.com")!],
+                    addresses: [PostalAddress(line1: street, postalCode: postalCode, city: shop.city, region: shop.region, country: "US")],
+                    language: Double.random(in: 0..<1, using: &random) < 0.12 ? "es" : "en",
+                    lifeStage: age < 24 ? .student : age < 32 ? .youngAdult : age < 55 ? .family : age < 67 ? .emptyNester : .retired,
+                    homeStore: shop.code,
+                    location: GeoPoint(
+                        latitude: (shop.lat + Double.random(in: -0.2...0.2, using: &random)) * 1e4.rounded() / 1e4,
+                        longitude: (shop.lon + Double.random(in: -0.2...0.2, using: &random)) * 1e4.rounded() / 1e4))
+                if Double.random(in: 0..<1, using: &random) < 0.8 {
+                    profile.phones = [PhoneNumber("+1\(Int.random(in: 201...989, using: &random))555\(String(format: "%04d", n % 10_000))")!]
+                }
+                if Double.random(in: 0..<1, using: &random) < 0.1 { profile.birthDate = nil }
+                // Heavy-tailed spend propensity (Pareto, alpha 1.2): the top fifth buys most.
+                let weight = min(1 / pow(Double.random(in: 0.0001..<1, using: &random), 1 / 1.2), 60)
+                people.append((profile, home, weight))
+                members.append(n)
+            }
+            if members.count > 1 { householdsPlan.append(members) }
+        }
+        // A few duplicates typed again with a typo, for the data-quality screens.
+        for index in stride(from: 7, to: people.count, by: 97) where people.count < customers + customers / 50 {
+            var copy = people[index].profile
+            copy.firstName = copy.firstName.map { name in
+                var letters = Array(name)
+                if letters.count > 3 { letters.swapAt(letters.count - 1, letters.count - 2) }
+                return String(letters)
+            }
+            copy.emails = []
+            people.append((copy, people[index].store, 0.3))
+        }
+        var batch: [ImportedCustomer] = []
+        for (n, person) in people.enumerated() {
+            batch.append(ImportedCustomer(id: CustomerID(Int64(n + 1)), profile: person.profile, cards: n % 3 == 0 ? [String(format: "NW%08d", n + 1)] : []))
+            if batch.count == 1000 || n == people.count - 1 {
+                summary.customers += try await store.upsertCustomers(batch, at: start)
+                batch.removeAll()
+            }
+        }
+        log("customers: \(summary.customers)")
+        for (index, members) in householdsPlan.enumerated() {
+            _ = try await store.insertHousehold(
+                name: "\(people[members[0]].profile.lastName!) household \(index + 1)", members: members.map { CustomerID(Int64($0 + 1)) }, at: start)
+            summary.households += 1
+        }
+        // B2B accounts: one per 200 people, a global parent for every tenth.
+        let companies = ["Summit Guides", "Alpine Schools", "Trailhead Tours", "Basecamp Events", "Ridge Rescue", "Cascade Scouts", "Canyon Lodges"]
+        var parent: AccountID?
+        for index in 0..<max(1, customers / 200) {
+            let accountClass: Account.Class = index % 10 == 0 ? .a : index % 3 == 0 ? .b : .c
+            let account = try await store.insertAccount(
+                AccountDraft(
+                    name: "\(companies[index % companies.count]) \(Self.stores[index % Self.stores.count].city)", accountClass: accountClass,
+                    keyAccountManager: accountClass == .a ? "kam@northwind.example" : nil,
+                    creditLimit: Money(minorUnits: Int64(accountClass == .a ? 5_000_000 : 1_000_000), currency: "USD"), paymentTermsDays: 30,
+                    parentID: index % 10 == 0 ? nil : parent), at: start)
+            if index % 10 == 0 { parent = account.id }
+            for contact in 0..<2 {
+                let customer = CustomerID(Int64((index * 191 + contact * 17) % people.count + 1))
+                _ = try await store.attach(customer, role: contact == 0 ? "buyer" : "finance", to: account.id)
+            }
+            summary.accounts += 1
+        }
+        // Consents: most agreed to service email, about 60% to marketing email, fewer to SMS.
+        for n in stride(from: 0, to: people.count, by: 1) where n % 4 != 3 {
+            let id = CustomerID(Int64(n + 1))
+            let recordedAt = start.addingTimeInterval(Double(n % 700) * 86_400)
+            try await store.appendConsent(
+                Consent(purpose: .marketing, channel: .email, granted: n % 5 < 3, source: "web_form", text: "newsletter-v2", recordedBy: "import", recordedAt: recordedAt),
+                for: id)
+            if n % 3 == 0 {
+                try await store.appendConsent(
+                    Consent(purpose: .marketing, channel: .sms, granted: true, source: "store", text: "sms-v1", recordedBy: "import", recordedAt: recordedAt), for: id)
+            }
+        }
+        log("households, accounts and consents written")
+        // Two years of purchases.
+        let days = 730
+        let dayWeights = (0..<days).map { day -> Double in
+            let date = start.addingTimeInterval(Double(day) * 86_400)
+            let month = LocalDate(date).month
+            let weekday = (day + 4) % 7
+            return Self.seasonality[month - 1] * (weekday >= 5 ? 1.4 : 1.0)
+        }
+        let totalWeight = dayWeights.reduce(0, +)
+        var cumulative: [Double] = []
+        var running = 0.0
+        for weight in dayWeights {
+            running += weight / totalWeight
+            cumulative.append(running)
+        }
+        var rows: [(customer: CustomerID, details: TransactionDetails)] = []
+        var sequence = 0
+        for (n, person) in people.enumerated() where person.weight > 0.5 {
+            let purchases = Int((person.weight * 2.5).rounded(.down))
+            for _ in 0..<purchases {
+                sequence += 1
+                let u = Double.random(in: 0..<1, using: &random)
+                var low = 0, high = days - 1
+                while low < high {
+                    let mid = (low + high) / 2
+                    if cumulative[mid] < u { low = mid + 1 } else { high = mid }
+                }
+                let when = start.addingTimeInterval(Double(low) * 86_400 + Double(Int.random(in: 9 * 3600...20 * 3600, using: &random)))
+                let web = Double.random(in: 0..<1, using: &random) < 0.3
+                var lines: [TransactionDetails.Line] = []
+                for _ in 0..<Int.random(in: 1...(person.weight > 5 ? 5 : 3), using: &random) {
+                    let group = Self.catalogue.randomElement(using: &random)!
+                    let product = group.products.randomElement(using: &random)!
+                    let quantity = Double.random(in: 0..<1, using: &random) < 0.85 ? 1 : Int.random(in: 2...3, using: &random)
+                    lines.append(.init(product: product.0, category: group.category, quantity: quantity, amount: product.1 * Int64(quantity)))
+                }
+                let total = lines.reduce(0) { $0 + $1.amount }
+                let id = String(format: "NW-%07d", sequence)
+                rows.append(
+                    (CustomerID(Int64(n + 1)),
+                        TransactionDetails(
+                            externalID: id, occurredAt: when, amount: Money(minorUnits: total, currency: "USD"),
+                            store: web ? "WEB" : Self.stores[person.store].code, channel: web ? .web : .store, lines: lines)))
+                if Int.random(in: 0..<40, using: &random) == 0 {
+                    let returned = lines[0]
+                    rows.append(
+                        (CustomerID(Int64(n + 1)),
+                            TransactionDetails(
+                                externalID: id + "-R", kind: .return, occurredAt: when.addingTimeInterval(86_400 * Double(Int.random(in: 2...20, using: &random))),
+                                amount: Money(minorUnits: returned.amount, currency: "USD"), store: web ? "WEB" : Self.stores[person.store].code,
+                                channel: web ? .web : .store, originalExternalID: id, lines: [returned])))
+                }
+                if rows.count >= 5000 {
+                    summary.transactions += try await store.insertTransactions(rows)
+                    rows.removeAll()
+                }
+            }
+        }
+        summary.transactions += try await store.insertTransactions(rows)
+        log("transactions: \(summary.transactions)")
+        // Service interactions.
+        let subjects = ["Order status", "Return request", "Product question", "Store hours", "Complaint: late delivery", "Loyalty card lost"]
+        for n in stride(from: 0, to: people.count, by: 3) {
+            let when = start.addingTimeInterval(Double(Int.random(in: 0..<days, using: &random)) * 86_400 + 36_000)
+            let channel: Channel = [.call, .email, .web, .store].randomElement(using: &random)!
+            _ = try await store.insertInteraction(
+                InteractionDetails(
+                    channel: channel, direction: .inbound, outcome: ["resolved", "escalated", "callback"].randomElement(using: &random),
+                    agent: "agent\(n % 7 + 1)@northwind.example", subject: subjects.randomElement(using: &random), occurredAt: when), for: CustomerID(Int64(n + 1)))
+            summary.interactions += 1
+        }
+        // Receipts from the web shop with emails no one has.
+        let strays = (0..<max(3, customers / 500)).map { index in
+            (
+                payload: UnmatchedItem.Payload.transaction(
+                    TransactionDetails(
+                        externalID: String(format: "NW-U%05d", index), occurredAt: now.addingTimeInterval(-Double(index) * 3600),
+                        amount: Money(minorUnits: 4_500, currency: "USD"), store: "WEB", channel: .web,
+                        lines: [.init(product: "Daypack", category: "accessories", amount: 4_500)])),
+                identifiers: [CustomerIdentifier(kind: .email, value: "guest\(index)@example.net")], reason: "no customer has this email"
+            )
+        }
+        summary.unmatched = try await store.holdUnmatched(strays, at: now).count
+        // The demo admin and a few staff.
+        for (email, role) in [(Self.adminEmail, Role.admin), ("agent@northwind.example", .agent), ("marketer@northwind.example", .marketer)] {
+            do { _ = try await patron.access.addUser(email: email, password: Self.adminPassword, role: role) } catch AccessError.emailTaken {}
+        }
+        return summary
+    }
+}

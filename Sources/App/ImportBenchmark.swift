@@ -1,0 +1,71 @@
+import Customers
+import Foundation
+import SharedModels
+
+/// `patron bench import`: imports a generated transactions CSV into a fresh database and measures rows per second.
+public struct ImportBenchmark {
+    public let rows: Int
+    public let customers: Int
+
+    public init(rows: Int, customers: Int) {
+        self.rows = rows
+        self.customers = customers
+    }
+
+    public struct Result: Sendable {
+        public var report: ImportReport
+        public var fileBytes: Int
+    }
+
+    /// Writes a CSV of `rows` purchase lines (a quarter of the transactions have two lines) for `customers` customers.
+    public func writeFile(to path: String) throws -> Int {
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        var random = SeededGenerator(seed: 42)
+        var buffer = "transaction_id,customer_id,date,amount,currency,store,channel,product,category,quantity\n"
+        var transaction = 0
+        var written = 0
+        var bytes = 0
+        let products = [("Trail Runner", "footwear"), ("Wool Socks", "accessories"), ("Camp Stove", "camping"), ("Fleece Pullover", "outerwear")]
+        while written < rows {
+            transaction += 1
+            let customer = Int.random(in: 1...customers, using: &random)
+            let day = Int.random(in: 0..<730, using: &random)
+            let date = LocalDate(Date(epochSeconds: Int64(1_704_067_200 + day * 86_400)))
+            let lines = written + 1 < rows && Int.random(in: 0..<4, using: &random) == 0 ? 2 : 1
+            for _ in 0..<lines {
+                let product = products[Int.random(in: 0..<products.count, using: &random)]
+                let cents = Int.random(in: 199...19_999, using: &random)
+                buffer += "T\(transaction),\(customer),\(date),\(cents / 100).\(cents % 100 < 10 ? "0" : "")\(cents % 100),USD,S\(customer % 12 + 1),store,\(product.0),\(product.1),1\n"
+                written += 1
+            }
+            if buffer.utf8.count > 1 << 20 {
+                bytes += buffer.utf8.count
+                handle.write(Data(buffer.utf8))
+                buffer = ""
+            }
+        }
+        bytes += buffer.utf8.count
+        handle.write(Data(buffer.utf8))
+        return bytes
+    }
+
+    /// Seeds `customers` people, writes the file, imports it and returns the report.
+    public func run(patron: Patron, directory: String, log: (String) -> Void) async throws -> Result {
+        var batch: [ImportedCustomer] = []
+        for n in 1...customers {
+            batch.append(ImportedCustomer(id: CustomerID(Int64(n)), profile: Profile(firstName: "Bench", lastName: "Customer \(n)"), cards: []))
+            if batch.count == 1000 || n == customers {
+                _ = try await patron.customers.store.upsertCustomers(batch, at: patron.settings.clock.now)
+                batch.removeAll()
+            }
+        }
+        let path = directory + "/bench-transactions.csv"
+        let bytes = try writeFile(to: path)
+        log("generated \(rows) rows (\(bytes / 1_048_576) MiB) for \(customers) customers; importing…")
+        let report = try await TransactionImporter(patron: patron).run(file: path, progress: Progress(enabled: Progress.onTerminal)) { _ in }
+        try? FileManager.default.removeItem(atPath: path)
+        return Result(report: report, fileBytes: bytes)
+    }
+}

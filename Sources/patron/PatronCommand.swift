@@ -1,0 +1,243 @@
+import Access
+import App
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+
+/// The `patron` command: a thin shell that parses arguments and calls App.
+@main
+struct PatronCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "patron",
+        abstract: "Customer relationships and loyalty, on SQLite or PostgreSQL.",
+        subcommands: [Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, Bench.self])
+}
+
+/// `--database`, shared by every command that touches data.
+struct DatabaseOption: ParsableArguments {
+    @Option(name: .long, help: "A file ending in .sqlite (created if missing) or a postgres:// URL. Default: $PATRON_DATABASE_URL or patron.sqlite.")
+    var database: String?
+
+    func open() async throws -> Patron {
+        let location = try DatabaseLocation(database)
+        return try await Patron.open(location, settings: try Settings.fromEnvironment(), logger: quietLogger())
+    }
+}
+
+func quietLogger() -> Logger {
+    var logger = Logger(label: "patron")
+    logger.logLevel = ProcessInfo.processInfo.environment["PATRON_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    return logger
+}
+
+func fail(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return ExitCode.failure
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the API server.")
+
+    @OptionGroup var db: DatabaseOption
+    @Option(help: "TCP port.") var port: Int = 8080
+    @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
+    @Flag(help: "Load the demo company if the database is empty.") var demo = false
+
+    func run() async throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
+        let patron = try await db.open()
+        let logger = quietLogger()
+        if demo {
+            let empty = try await patron.isEmpty()
+            if empty {
+                logger.info("loading the demo company (1,000 customers)…")
+                let summary = try await DemoCompany(customers: 1000, seed: 1, until: Date()).load(into: patron)
+                logger.info("demo company loaded: \(summary)")
+            }
+            logger.info("demo login: \(DemoCompany.adminEmail) / \(DemoCompany.adminPassword)")
+        }
+        let app = try buildApplication(patron: patron, host: host, port: port, logger: logger)
+        let location = try DatabaseLocation(db.database)
+        logger.info("Patron on http://\(host):\(port) with \(location)")
+        try await app.runService()
+        try await patron.close()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations (serve does this on start too).")
+    @OptionGroup var db: DatabaseOption
+
+    func run() async throws {
+        let patron = try await db.open()
+        print("database is up to date")
+        try await patron.close()
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage staff users.", subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a staff user (e.g. the first admin).")
+        @OptionGroup var db: DatabaseOption
+        @Option var email: String
+        @Option var password: String
+        @Option(help: "admin, loyalty_manager, marketer, agent or analyst.") var role: String
+
+        func run() async throws {
+            guard let role = Role(rawValue: role) else {
+                throw ValidationError("--role: '\(role)' is not one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let patron = try await db.open()
+            defer { Task { try? await patron.close() } }
+            do {
+                let user = try await patron.access.addUser(email: email, password: password, role: role)
+                print("created \(user.role.rawValue) \(user.email) (id \(user.id))")
+            } catch AccessError.invalid(let field, let reason) {
+                throw fail("--\(field): \(reason)")
+            } catch AccessError.emailTaken(let email) {
+                throw fail("--email: \(email) already has a user")
+            }
+        }
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Import CSV files.", subcommands: [Customers.self, Transactions.self])
+
+    static func report(_ run: (_ onReject: (Rejection) -> Void) async throws -> ImportReport) async throws {
+        do {
+            let report = try await run { FileHandle.standardError.write(Data("rejected \($0)\n".utf8)) }
+            print(report.summary)
+            if report.rejected > 0 { throw fail("\(report.rejected) rows were rejected; the other rows were imported") }
+        } catch let error as ImportError {
+            throw fail(error.description)
+        }
+    }
+
+    struct Customers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Import customers (see docs/import.md for the columns).")
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "The CSV file.") var file: String
+
+        func run() async throws {
+            let patron = try await db.open()
+            try await Import.report { try await CustomerImporter(patron: patron).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0) }
+            try await patron.close()
+        }
+    }
+
+    struct Transactions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Import purchases and returns (see docs/import.md for the columns).")
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "The CSV file.") var file: String
+
+        func run() async throws {
+            let patron = try await db.open()
+            try await Import.report { try await TransactionImporter(patron: patron).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0) }
+            try await patron.close()
+        }
+    }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Export CSV files.", subcommands: [Customers.self, Transactions.self])
+
+    static func output(_ path: String?) throws -> FileHandle {
+        guard let path else { return FileHandle.standardOutput }
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw ValidationError("--output: cannot write \(path)")
+        }
+        return handle
+    }
+
+    struct Customers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Export active customers in the import format.")
+        @OptionGroup var db: DatabaseOption
+        @Option(help: "File to write; standard output if absent.") var output: String?
+
+        func run() async throws {
+            let handle = try Export.output(output)
+            let patron = try await db.open()
+            let count = try await CSVExporter(patron: patron).customers(to: handle)
+            FileHandle.standardError.write(Data("exported \(count) customers\n".utf8))
+            try await patron.close()
+        }
+    }
+
+    struct Transactions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Export transactions in the import format (one row per line).")
+        @OptionGroup var db: DatabaseOption
+        @Option(help: "File to write; standard output if absent.") var output: String?
+
+        func run() async throws {
+            let handle = try Export.output(output)
+            let patron = try await db.open()
+            let count = try await CSVExporter(patron: patron).transactions(to: handle)
+            FileHandle.standardError.write(Data("exported \(count) transactions\n".utf8))
+            try await patron.close()
+        }
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Load the demo company into an empty database.")
+    @OptionGroup var db: DatabaseOption
+    @Option(help: "How many people.") var customers: Int = 1000
+    @Option(help: "Random seed; the same seed gives the same company.") var seed: UInt64 = 1
+
+    func run() async throws {
+        guard (1...5_000_000).contains(customers) else { throw ValidationError("--customers must be 1 to 5000000") }
+        let patron = try await db.open()
+        guard try await patron.isEmpty() else {
+            try await patron.close()
+            throw fail("--database: the database already has customers; the demo loads only into an empty one")
+        }
+        let summary = try await DemoCompany(customers: customers, seed: seed, until: Date()).load(into: patron) {
+            FileHandle.standardError.write(Data("\($0)\n".utf8))
+        }
+        print("loaded \(summary)")
+        print("log in as \(DemoCompany.adminEmail) / \(DemoCompany.adminPassword)")
+        try await patron.close()
+    }
+}
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure Patron's speed (build with -c release).", subcommands: [ImportBench.self])
+
+    struct ImportBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "import", abstract: "Rows per second importing transactions from CSV.")
+        @Option(help: "A fresh .sqlite file or postgres:// URL of an empty database; a temporary SQLite file if absent.") var database: String?
+        @Option(help: "Rows in the generated CSV.") var rows: Int = 1_000_000
+        @Option(help: "Customers the rows refer to.") var customers: Int = 10_000
+        @Flag(help: "Print the result as JSON on the last line.") var json = false
+
+        func run() async throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("patron-bench-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let location = try DatabaseLocation(database ?? directory + "/bench.sqlite")
+            let patron = try await Patron.open(location, settings: try Settings.fromEnvironment(), logger: quietLogger())
+            let result = try await ImportBenchmark(rows: rows, customers: customers).run(patron: patron, directory: directory) {
+                FileHandle.standardError.write(Data("\($0)\n".utf8))
+            }
+            try await patron.close()
+            print("import: \(result.report.summary)")
+            print("rows/s: \(Int(result.report.rowsPerSecond)) on \(location)")
+            if json {
+                print(#"{"bench":"import","rows":\#(result.report.rows),"seconds":\#(String(format: "%.3f", result.report.seconds)),"rows_per_s":\#(Int(result.report.rowsPerSecond)),"engine":"\#(location.engineName)"}"#)
+            }
+        }
+    }
+}
+
+extension DatabaseLocation {
+    var engineName: String {
+        switch self {
+        case .sqlite: "sqlite"
+        case .postgres: "postgres"
+        }
+    }
+}
