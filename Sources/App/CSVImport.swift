@@ -70,7 +70,10 @@ struct CSVRows {
 
     mutating func next() throws -> [String]? {
         guard let row = reader.next() else {
-            if let error = reader.error { throw ImportError(file: path, line: line + 1, reason: "malformed CSV: \(error)") }
+            // CSV.swift reports the end of the stream as `cannotReadFile`; anything else is a real failure.
+            if let error = reader.error, "\(error)" != "cannotReadFile" {
+                throw ImportError(file: path, line: line + 1, reason: "malformed CSV: \(error)")
+            }
             return nil
         }
         line += 1

@@ -120,8 +120,8 @@ public struct DemoCompany {
                     lifeStage: age < 24 ? .student : age < 32 ? .youngAdult : age < 55 ? .family : age < 67 ? .emptyNester : .retired,
                     homeStore: shop.code,
                     location: GeoPoint(
-                        latitude: (shop.lat + Double.random(in: -0.2...0.2, using: &random)) * 1e4.rounded() / 1e4,
-                        longitude: (shop.lon + Double.random(in: -0.2...0.2, using: &random)) * 1e4.rounded() / 1e4))
+                        latitude: ((shop.lat + Double.random(in: -0.2...0.2, using: &random)) * 1e4).rounded() / 1e4,
+                        longitude: ((shop.lon + Double.random(in: -0.2...0.2, using: &random)) * 1e4).rounded() / 1e4))
                 if Double.random(in: 0..<1, using: &random) < 0.8 {
                     profile.phones = [PhoneNumber("+1\(Int.random(in: 201...989, using: &random))555\(String(format: "%04d", n % 10_000))")!]
                 }

@@ -23,6 +23,19 @@ struct DatabaseOption: ParsableArguments {
         let location = try DatabaseLocation(database)
         return try await Patron.open(location, settings: try Settings.fromEnvironment(), logger: quietLogger())
     }
+
+    /// Opens the database, runs `body` and closes the database whether or not `body` throws.
+    func with<T>(_ body: (Patron) async throws -> T) async throws -> T {
+        let patron = try await open()
+        do {
+            let result = try await body(patron)
+            try await patron.close()
+            return result
+        } catch {
+            try? await patron.close()
+            throw error
+        }
+    }
 }
 
 func quietLogger() -> Logger {
@@ -46,22 +59,22 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
-        let patron = try await db.open()
-        let logger = quietLogger()
-        if demo {
-            let empty = try await patron.isEmpty()
-            if empty {
-                logger.info("loading the demo company (1,000 customers)…")
-                let summary = try await DemoCompany(customers: 1000, seed: 1, until: Date()).load(into: patron)
-                logger.info("demo company loaded: \(summary)")
+        try await db.with { patron in
+            let logger = quietLogger()
+            if demo {
+                let empty = try await patron.isEmpty()
+                if empty {
+                    logger.info("loading the demo company (1,000 customers)…")
+                    let summary = try await DemoCompany(customers: 1000, seed: 1, until: Date()).load(into: patron)
+                    logger.info("demo company loaded: \(summary)")
+                }
+                logger.info("demo login: \(DemoCompany.adminEmail) / \(DemoCompany.adminPassword)")
             }
-            logger.info("demo login: \(DemoCompany.adminEmail) / \(DemoCompany.adminPassword)")
+            let app = try buildApplication(patron: patron, host: host, port: port, logger: logger)
+            let location = try DatabaseLocation(db.database)
+            logger.info("Patron on http://\(host):\(port) with \(location)")
+            try await app.runService()
         }
-        let app = try buildApplication(patron: patron, host: host, port: port, logger: logger)
-        let location = try DatabaseLocation(db.database)
-        logger.info("Patron on http://\(host):\(port) with \(location)")
-        try await app.runService()
-        try await patron.close()
     }
 }
 
@@ -70,9 +83,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var db: DatabaseOption
 
     func run() async throws {
-        let patron = try await db.open()
-        print("database is up to date")
-        try await patron.close()
+        try await db.with { _ in print("database is up to date") }
     }
 }
 
@@ -90,15 +101,15 @@ struct UserCommand: AsyncParsableCommand {
             guard let role = Role(rawValue: role) else {
                 throw ValidationError("--role: '\(role)' is not one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let patron = try await db.open()
-            defer { Task { try? await patron.close() } }
-            do {
-                let user = try await patron.access.addUser(email: email, password: password, role: role)
-                print("created \(user.role.rawValue) \(user.email) (id \(user.id))")
-            } catch AccessError.invalid(let field, let reason) {
-                throw fail("--\(field): \(reason)")
-            } catch AccessError.emailTaken(let email) {
-                throw fail("--email: \(email) already has a user")
+            try await db.with { patron in
+                do {
+                    let user = try await patron.access.addUser(email: email, password: password, role: role)
+                    print("created \(user.role.rawValue) \(user.email) (id \(user.id))")
+                } catch AccessError.invalid(let field, let reason) {
+                    throw fail("--\(field): \(reason)")
+                } catch AccessError.emailTaken(let email) {
+                    throw fail("--email: \(email) already has a user")
+                }
             }
         }
     }
@@ -123,9 +134,9 @@ struct Import: AsyncParsableCommand {
         @Argument(help: "The CSV file.") var file: String
 
         func run() async throws {
-            let patron = try await db.open()
-            try await Import.report { try await CustomerImporter(patron: patron).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0) }
-            try await patron.close()
+            try await db.with { patron in
+                try await Import.report { try await CustomerImporter(patron: patron).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0) }
+            }
         }
     }
 
@@ -135,9 +146,9 @@ struct Import: AsyncParsableCommand {
         @Argument(help: "The CSV file.") var file: String
 
         func run() async throws {
-            let patron = try await db.open()
-            try await Import.report { try await TransactionImporter(patron: patron).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0) }
-            try await patron.close()
+            try await db.with { patron in
+                try await Import.report { try await TransactionImporter(patron: patron).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0) }
+            }
         }
     }
 }
@@ -160,10 +171,8 @@ struct Export: AsyncParsableCommand {
 
         func run() async throws {
             let handle = try Export.output(output)
-            let patron = try await db.open()
-            let count = try await CSVExporter(patron: patron).customers(to: handle)
+            let count = try await db.with { try await CSVExporter(patron: $0).customers(to: handle) }
             FileHandle.standardError.write(Data("exported \(count) customers\n".utf8))
-            try await patron.close()
         }
     }
 
@@ -174,10 +183,8 @@ struct Export: AsyncParsableCommand {
 
         func run() async throws {
             let handle = try Export.output(output)
-            let patron = try await db.open()
-            let count = try await CSVExporter(patron: patron).transactions(to: handle)
+            let count = try await db.with { try await CSVExporter(patron: $0).transactions(to: handle) }
             FileHandle.standardError.write(Data("exported \(count) transactions\n".utf8))
-            try await patron.close()
         }
     }
 }
@@ -190,17 +197,16 @@ struct Demo: AsyncParsableCommand {
 
     func run() async throws {
         guard (1...5_000_000).contains(customers) else { throw ValidationError("--customers must be 1 to 5000000") }
-        let patron = try await db.open()
-        guard try await patron.isEmpty() else {
-            try await patron.close()
-            throw fail("--database: the database already has customers; the demo loads only into an empty one")
+        try await db.with { patron in
+            guard try await patron.isEmpty() else {
+                throw fail("--database: the database already has customers; the demo loads only into an empty one")
+            }
+            let summary = try await DemoCompany(customers: customers, seed: seed, until: Date()).load(into: patron) {
+                FileHandle.standardError.write(Data("\($0)\n".utf8))
+            }
+            print("loaded \(summary)")
+            print("log in as \(DemoCompany.adminEmail) / \(DemoCompany.adminPassword)")
         }
-        let summary = try await DemoCompany(customers: customers, seed: seed, until: Date()).load(into: patron) {
-            FileHandle.standardError.write(Data("\($0)\n".utf8))
-        }
-        print("loaded \(summary)")
-        print("log in as \(DemoCompany.adminEmail) / \(DemoCompany.adminPassword)")
-        try await patron.close()
     }
 }
 
@@ -219,11 +225,11 @@ struct Bench: AsyncParsableCommand {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let location = try DatabaseLocation(database ?? directory + "/bench.sqlite")
-            let patron = try await Patron.open(location, settings: try Settings.fromEnvironment(), logger: quietLogger())
-            let result = try await ImportBenchmark(rows: rows, customers: customers).run(patron: patron, directory: directory) {
-                FileHandle.standardError.write(Data("\($0)\n".utf8))
+            let result = try await DatabaseOption(database: location.urlOrPath).with { patron in
+                try await ImportBenchmark(rows: rows, customers: customers).run(patron: patron, directory: directory) {
+                    FileHandle.standardError.write(Data("\($0)\n".utf8))
+                }
             }
-            try await patron.close()
             print("import: \(result.report.summary)")
             print("rows/s: \(Int(result.report.rowsPerSecond)) on \(location)")
             if json {
@@ -233,7 +239,21 @@ struct Bench: AsyncParsableCommand {
     }
 }
 
+extension DatabaseOption {
+    init(database: String) {
+        self.init()
+        self.database = database
+    }
+}
+
 extension DatabaseLocation {
+    var urlOrPath: String {
+        switch self {
+        case .sqlite(let path): path
+        case .postgres(let url): url
+        }
+    }
+
     var engineName: String {
         switch self {
         case .sqlite: "sqlite"
