@@ -89,18 +89,21 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["App", "Storage", "SharedModels"],
+            dependencies: ["App", "Storage", "StorageSQLite", "StoragePostgres", "SharedModels", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SharedModelsTests", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "CustomersTests", dependencies: ["Customers", "SharedModels"], swiftSettings: swiftSettings),
-        .testTarget(name: "StorageTests", dependencies: ["TestSupport", "Storage", "Customers", "Access"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StorageTests", dependencies: ["TestSupport", "Storage", "Customers", "Access", "App", "SharedModels", .product(name: "SQLKit", package: "sql-kit")],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "AppTests",
             dependencies: [
-                "TestSupport", "App", "HTTPAPI",
+                "TestSupport", "App", "HTTPAPI", "Customers", "Access", "SharedModels", "Storage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: swiftSettings
         ),

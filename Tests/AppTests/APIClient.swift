@@ -1,0 +1,67 @@
+import Access
+import App
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import TestSupport
+
+/// A response as a test reads it: the status and the body parsed as JSON.
+struct Reply {
+    var status: Int
+    var headers: HTTPFields
+    var text: String
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:] }
+    var array: [[String: Any]] { (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [[String: Any]] ?? [] }
+    var code: String? { json["code"] as? String }
+    var id: Int64? { (json["id"] as? NSNumber)?.int64Value }
+}
+
+/// Drives the real router (no sockets) with JSON requests.
+struct APIClient {
+    let client: any TestClientProtocol
+
+    @discardableResult
+    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, body: Any? = nil, raw: String? = nil, headers: HTTPFields = [:]) async throws
+        -> Reply
+    {
+        var fields = headers
+        if let token { fields[.authorization] = "Bearer \(token)" }
+        var buffer: ByteBuffer?
+        if let body {
+            fields[.contentType] = "application/json"
+            buffer = ByteBuffer(bytes: Array(try JSONSerialization.data(withJSONObject: body)))
+        } else if let raw {
+            fields[.contentType] = "application/json"
+            buffer = ByteBuffer(string: raw)
+        }
+        return try await client.execute(uri: uri, method: method, headers: fields, body: buffer) { response in
+            Reply(status: Int(response.status.code), headers: response.headers, text: String(buffer: response.body))
+        }
+    }
+
+    /// Logs in and returns the bearer token.
+    func logIn(_ email: String, _ password: String) async throws -> String {
+        let reply = try await call(.post, "/v1/sessions", body: ["email": email, "password": password])
+        guard let token = reply.json["token"] as? String else { throw TestFailure("login of \(email) failed: \(reply.status) \(reply.text)") }
+        return token
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs `body` against a fresh Patron on `engine` with an admin `admin@test.example` / `admin-password`.
+func withAPI<T>(_ engine: TestEngine, clock: TestClock = TestClock(), _ body: @escaping @Sendable (APIClient, Patron, String) async throws -> T) async throws -> T {
+    try await TestDatabase.withPatron(engine, clock: clock) { patron in
+        _ = try await patron.access.addUser(email: "admin@test.example", password: "admin-password", role: .admin)
+        let app = Application(router: try buildRouter(patron: patron))
+        return try await app.test(.router) { client in
+            let api = APIClient(client: client)
+            return try await body(api, patron, try await api.logIn("admin@test.example", "admin-password"))
+        }
+    }
+}

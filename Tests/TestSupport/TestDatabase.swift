@@ -1,0 +1,91 @@
+import App
+import Foundation
+import Logging
+import SharedModels
+import Storage
+import StoragePostgres
+import StorageSQLite
+
+/// The engines storage tests run on: SQLite always, PostgreSQL when `PATRON_TEST_POSTGRES_URL` is set.
+public enum TestEngine: String, Sendable, CaseIterable, CustomStringConvertible {
+    case sqlite
+    case postgres
+
+    public var description: String { rawValue }
+
+    /// SQLite, plus PostgreSQL when a test server is configured.
+    public static var available: [TestEngine] {
+        ProcessInfo.processInfo.environment["PATRON_TEST_POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+    }
+}
+
+/// A clock the test moves by hand.
+public final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_767_225_600)) { current = start }  // 2026-01-01T00:00:00Z
+
+    public var now: Date { lock.withLock { current } }
+    public func advance(by seconds: TimeInterval) { lock.withLock { current = current.addingTimeInterval(seconds) } }
+    public var clock: Clock { Clock { [self] in now } }
+}
+
+/// A fresh, migrated database for one test: a new SQLite file in a temporary directory, or a new
+/// PostgreSQL database created on the test server and dropped afterwards.
+public enum TestDatabase {
+    static func quiet() -> Logger {
+        var logger = Logger(label: "patron.test")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    /// Opens a migrated ``Patron`` on `engine`, runs `body`, then closes and removes the database.
+    public static func withPatron<T>(
+        _ engine: TestEngine, clock: TestClock = TestClock(), _ body: (Patron) async throws -> T
+    ) async throws -> T {
+        let settings = Settings(bcryptCost: 4, clock: clock.clock)
+        switch engine {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("patron-test-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let patron = try await Patron.open(.sqlite(path: directory.appendingPathComponent("test.sqlite").path), settings: settings, logger: quiet())
+            return try await run(patron, body)
+        case .postgres:
+            let base = ProcessInfo.processInfo.environment["PATRON_TEST_POSTGRES_URL"]!
+            let name = "patron_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+            let admin = try await PostgresDatabase.open(url: base, maxConnections: 1, logger: quiet())
+            try await admin.createDatabase(name)
+            do {
+                let patron = try await Patron.open(.postgres(url: replacingDatabase(in: base, with: name)), settings: settings, logger: quiet())
+                let result = try await run(patron, body)
+                try await admin.dropDatabase(name)
+                try await admin.close()
+                return result
+            } catch {
+                try? await admin.dropDatabase(name)
+                try? await admin.close()
+                throw error
+            }
+        }
+    }
+
+    static func run<T>(_ patron: Patron, _ body: (Patron) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(patron)
+            try await patron.close()
+            return result
+        } catch {
+            try? await patron.close()
+            throw error
+        }
+    }
+
+    /// `postgres://u@h:p/old?x` → `postgres://u@h:p/new?x`.
+    static func replacingDatabase(in url: String, with name: String) -> String {
+        guard var components = URLComponents(string: url) else { return url }
+        components.path = "/" + name
+        return components.string ?? url
+    }
+}
