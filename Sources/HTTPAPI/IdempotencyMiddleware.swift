@@ -16,6 +16,14 @@ struct IdempotencyMiddleware: ServerMiddleware {
     static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
     static let keyHeader = HTTPField.Name("Idempotency-Key")!
 
+    /// JSON bodies are compared by content, not by key order or spacing; other bodies byte for byte.
+    static func canonical(_ body: Data) -> Data {
+        guard let object = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]),
+            let normal = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])
+        else { return body }
+        return normal
+    }
+
     func intercept(
         _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
         next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
@@ -30,7 +38,7 @@ struct IdempotencyMiddleware: ServerMiddleware {
         if let body { bytes = try await Data(collecting: body, upTo: 10 * 1024 * 1024) }
         var hasher = SHA256()
         hasher.update(data: Data("\(request.method.rawValue) \(request.path ?? "")\n".utf8))
-        hasher.update(data: bytes)
+        hasher.update(data: Self.canonical(bytes))
         let fingerprint = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         switch try await store.claim(caller: caller, key: key, fingerprint: fingerprint, at: clock.now) {
         case .replay(let saved):

@@ -25,8 +25,10 @@ extension SQLCustomerStore {
         var ids: [String: Int64] = [:]
         for row in try await db.raw(sql).all() { ids[try row.string("external_id")] = try row.int64("id") }
         var lines: [SQLQueryString] = []
+        var seen = Set<String>()
         for row in rows {
-            guard let id = ids[row.details.externalID] else { continue }
+            // When a batch repeats an external id, the first row is the one inserted.
+            guard let id = ids[row.details.externalID], seen.insert(row.details.externalID).inserted else { continue }
             for (number, line) in row.details.lines.enumerated() {
                 lines.append(
                     "(\(bind: id), \(bind: Int64(number + 1)), \(bind: line.product), \(bind: line.category), \(bind: Int64(line.quantity)), \(bind: line.amount))")

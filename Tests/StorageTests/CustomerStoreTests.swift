@@ -176,7 +176,7 @@ struct CustomerStoreTests {
             #expect(survivor.profile.firstName == "Ann")
             #expect(survivor.profile.emails.map(\.value) == ["ann@example.com", "ann@work.com"])
             #expect(survivor.profile.phones.map(\.value) == ["+12065550100"])
-            #expect(survivor.cards == ["C-9"])
+            #expect(survivor.cards == ["C9"])
             #expect(try await service.transactions(of: ann.id, after: nil, limit: PageSize(10)).items.count == 1)
             #expect(try await service.interactions(of: ann.id, after: nil, limit: PageSize(10)).items.count == 1)
             #expect(try await service.consents(of: ann.id).history.count == 1)
