@@ -1,4 +1,3 @@
-import CSV
 import Customers
 import Foundation
 import SharedModels
@@ -35,30 +34,35 @@ public struct ImportReport: Sendable {
     }
 }
 
-/// Reads a CSV file row by row (memory stays flat whatever its size) and hands batches to a
-/// closure. Columns are looked up by header name.
+/// Reads a CSV file row by row (memory stays flat whatever its size) with columns looked up
+/// by header name. An unknown column, or a missing required one, refuses the whole file.
 struct CSVRows {
     let path: String
-    let reader: CSVReader
+    private var parser: CSVParser
     let columns: [String: Int]
-    /// The 1-based line of the row last read (the header is line 1).
-    private(set) var line = 1
+    /// The line the row last read starts on (the header is line 1).
+    var line: Int { parser.recordLine }
 
     init(path: String, known: Set<String>, required: [String], allowPrefix: String? = nil) throws {
-        guard let stream = InputStream(fileAtPath: path), FileManager.default.isReadableFile(atPath: path) else {
+        do {
+            parser = try CSVParser(path: path)
+        } catch {
             throw ImportError(file: path, line: 0, reason: "cannot open the file")
         }
+        let header: [String]
         do {
-            reader = try CSVReader(stream: stream, hasHeaderRow: true, trimFields: true)
-        } catch {
-            throw ImportError(file: path, line: 1, reason: "not a readable CSV file: \(error)")
+            header = try parser.next() ?? []
+        } catch let failure as CSVParser.Failure {
+            throw ImportError(file: path, line: failure.line, reason: failure.reason)
         }
-        let header = (reader.headerRow ?? []).map { $0.lowercased().replacingOccurrences(of: "\u{FEFF}", with: "") }
+        guard !header.isEmpty else { throw ImportError(file: path, line: 1, reason: "the file is empty; it needs a header row") }
         var columns: [String: Int] = [:]
-        for (index, name) in header.enumerated() {
+        for (index, raw) in header.enumerated() {
+            let name = raw.replacingOccurrences(of: "\u{FEFF}", with: "").trimmingSpaces().lowercased()
             guard known.contains(name) || allowPrefix.map({ name.hasPrefix($0) }) == true else {
                 throw ImportError(file: path, line: 1, reason: "unknown column '\(name)'; known columns: \(known.sorted().joined(separator: ", "))")
             }
+            guard columns[name] == nil else { throw ImportError(file: path, line: 1, reason: "the column '\(name)' appears twice") }
             columns[name] = index
         }
         for name in required where columns[name] == nil {
@@ -69,20 +73,24 @@ struct CSVRows {
     }
 
     mutating func next() throws -> [String]? {
-        guard let row = reader.next() else {
-            // CSV.swift reports the end of the stream as `cannotReadFile`; anything else is a real failure.
-            if let error = reader.error, "\(error)" != "cannotReadFile" {
-                throw ImportError(file: path, line: line + 1, reason: "malformed CSV: \(error)")
-            }
-            return nil
+        do {
+            return try parser.next()
+        } catch let failure as CSVParser.Failure {
+            throw ImportError(file: path, line: failure.line, reason: "malformed CSV: \(failure.reason)")
         }
-        line += 1
-        return row
     }
 
+    /// The field of `column` in `row`, without surrounding spaces; nil when absent or blank.
     func value(_ row: [String], _ column: String) -> String? {
-        guard let index = columns[column], index < row.count, !row[index].isEmpty else { return nil }
-        return row[index]
+        guard let index = columns[column], index < row.count else { return nil }
+        let field = row[index]
+        guard let first = field.utf8.first, let last = field.utf8.last else { return nil }
+        // Trimming is costly on a million rows, so only fields that start or end with a space pay for it.
+        if first == 32 || last == 32 || first == 9 || last == 9 {
+            let trimmed = field.trimmingSpaces()
+            return trimmed.isEmpty ? nil : trimmed
+        }
+        return field
     }
 }
 

@@ -6,10 +6,14 @@ import SharedModels
 public struct ImportBenchmark {
     public let rows: Int
     public let customers: Int
+    /// With product lines: each row is a line, a quarter of the transactions have two.
+    /// Without: each row is one whole transaction (the contract's columns plus currency, store, channel).
+    public let withLines: Bool
 
-    public init(rows: Int, customers: Int) {
+    public init(rows: Int, customers: Int, withLines: Bool = false) {
         self.rows = rows
         self.customers = customers
+        self.withLines = withLines
     }
 
     public struct Result: Sendable {
@@ -17,13 +21,13 @@ public struct ImportBenchmark {
         public var fileBytes: Int
     }
 
-    /// Writes a CSV of `rows` purchase lines (a quarter of the transactions have two lines) for `customers` customers.
+    /// Writes a CSV of `rows` rows for `customers` customers.
     public func writeFile(to path: String) throws -> Int {
         FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         var random = SeededGenerator(seed: 42)
-        var buffer = "transaction_id,customer_id,date,amount,currency,store,channel,product,category,quantity\n"
+        var buffer = "transaction_id,customer_id,date,amount,currency,store,channel" + (withLines ? ",product,category,quantity\n" : "\n")
         var transaction = 0
         var written = 0
         var bytes = 0
@@ -33,11 +37,12 @@ public struct ImportBenchmark {
             let customer = Int.random(in: 1...customers, using: &random)
             let day = Int.random(in: 0..<730, using: &random)
             let date = LocalDate(Date(epochSeconds: Int64(1_704_067_200 + day * 86_400)))
-            let lines = written + 1 < rows && Int.random(in: 0..<4, using: &random) == 0 ? 2 : 1
+            let lines = withLines && written + 1 < rows && Int.random(in: 0..<4, using: &random) == 0 ? 2 : 1
             for _ in 0..<lines {
                 let product = products[Int.random(in: 0..<products.count, using: &random)]
                 let cents = Int.random(in: 199...19_999, using: &random)
-                buffer += "T\(transaction),\(customer),\(date),\(cents / 100).\(cents % 100 < 10 ? "0" : "")\(cents % 100),USD,S\(customer % 12 + 1),store,\(product.0),\(product.1),1\n"
+                buffer += "T\(transaction),\(customer),\(date),\(cents / 100).\(cents % 100 < 10 ? "0" : "")\(cents % 100),USD,S\(customer % 12 + 1),store"
+                buffer += withLines ? ",\(product.0),\(product.1),1\n" : "\n"
                 written += 1
             }
             if buffer.utf8.count > 1 << 20 {

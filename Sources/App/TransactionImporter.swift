@@ -12,7 +12,7 @@ import SharedModels
 /// counted as duplicates and change nothing; rows no identifier matches are kept as not matched.
 public struct TransactionImporter {
     public let patron: Patron
-    public var batchSize = 2000
+    public var batchSize = 100_000
 
     public init(patron: Patron) { self.patron = patron }
 
@@ -38,30 +38,30 @@ public struct TransactionImporter {
         let service = patron.customers
         var batch: [Pending] = []
         var current: Pending?
-        var currentHasLines = false
 
         func reject(_ line: Int, _ column: String, _ reason: String) {
             report.rejected += 1
             onReject(Rejection(file: file, line: line, column: column, reason: reason))
         }
 
+        // Writing batch N overlaps with parsing batch N+1: two cores, two stages.
+        var writing: Task<(created: Int, duplicates: Int, unmatched: Int), any Error>?
+
+        func collect() async throws {
+            guard let task = writing else { return }
+            writing = nil
+            let counts = try await task.value
+            report.created += counts.created
+            report.duplicates += counts.duplicates
+            report.unmatched += counts.unmatched
+        }
+
         func flush() async throws {
             guard !batch.isEmpty else { return }
-            let matches = try await service.match(batch.map(\.identifiers))
-            var matched: [(customer: CustomerID, details: TransactionDetails)] = []
-            var unmatched: [(payload: UnmatchedItem.Payload, identifiers: [CustomerIdentifier], reason: String)] = []
-            for (pending, match) in zip(batch, matches) {
-                switch match {
-                case .matched(let customer, _): matched.append((customer, pending.details))
-                case .unmatched(let reason): unmatched.append((.transaction(pending.details), pending.identifiers, reason))
-                }
-            }
-            let inserted = try await service.store.insertTransactions(matched)
-            report.created += inserted
-            report.duplicates += matched.count - inserted
-            _ = try await service.store.holdUnmatched(unmatched, at: service.clock.now)
-            report.unmatched += unmatched.count
+            try await collect()
+            let work = batch
             batch.removeAll(keepingCapacity: true)
+            writing = Task { try await Self.write(work, service: service) }
         }
 
         func finish() async throws {
@@ -104,7 +104,6 @@ public struct TransactionImporter {
             if var pending = current, pending.details.externalID == id {
                 pending.details.amount.minorUnits += amount
                 if let lineItem { pending.details.lines.append(lineItem) }
-                currentHasLines = currentHasLines || lineItem != nil
                 current = pending
                 continue
             }
@@ -153,13 +152,29 @@ public struct TransactionImporter {
                     externalID: id, kind: kind, occurredAt: date, amount: Money(minorUnits: amount, currency: currency), store: value("store"),
                     channel: channel, originalExternalID: value("original_transaction_id"), lines: lineItem.map { [$0] } ?? []),
                 identifiers: identifiers)
-            currentHasLines = lineItem != nil
         }
         try await finish()
         try await flush()
+        try await collect()
         report.seconds = Date().timeIntervalSince(started)
         progress.update(rows: report.rows, force: true)
         return report
+    }
+
+    /// Matches a batch with one lookup, records the matched transactions and holds the rest.
+    static func write(_ batch: [Pending], service: CustomerService) async throws -> (created: Int, duplicates: Int, unmatched: Int) {
+        let matches = try await service.match(batch.map(\.identifiers))
+        var matched: [(customer: CustomerID, details: TransactionDetails)] = []
+        var unmatched: [(payload: UnmatchedItem.Payload, identifiers: [CustomerIdentifier], reason: String)] = []
+        for (pending, match) in zip(batch, matches) {
+            switch match {
+            case .matched(let customer, _): matched.append((customer, pending.details))
+            case .unmatched(let reason): unmatched.append((.transaction(pending.details), pending.identifiers, reason))
+            }
+        }
+        let inserted = try await service.store.insertTransactions(matched)
+        _ = try await service.store.holdUnmatched(unmatched, at: service.clock.now)
+        return (inserted, matched.count - inserted, unmatched.count)
     }
 
     static func column(for field: String) -> String {

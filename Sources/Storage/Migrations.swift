@@ -73,7 +73,7 @@ public enum Migrations {
                 """,
             ]
         },
-        Migration("customers-2-activity") { _, id in
+        Migration("customers-2-activity") { engine, id in
             [
                 """
                 CREATE TABLE interactions (\(id), customer_id BIGINT NOT NULL REFERENCES customers(id), channel TEXT NOT NULL,
@@ -85,11 +85,11 @@ public enum Migrations {
                   kind TEXT NOT NULL, occurred_at BIGINT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL,
                   store TEXT, channel TEXT, original_external_id TEXT)
                 """,
-                "CREATE INDEX transactions_customer ON transactions (customer_id, occurred_at)",
+                "CREATE INDEX transactions_customer ON transactions (customer_id)",
                 """
                 CREATE TABLE transaction_lines (transaction_id BIGINT NOT NULL REFERENCES transactions(id), line_no INTEGER NOT NULL,
                   product TEXT NOT NULL, category TEXT, quantity INTEGER NOT NULL, amount_minor BIGINT NOT NULL,
-                  PRIMARY KEY (transaction_id, line_no))
+                  PRIMARY KEY (transaction_id, line_no))\(engine == .sqlite ? " WITHOUT ROWID" : "")
                 """,
                 """
                 CREATE TABLE unmatched_items (\(id), kind TEXT NOT NULL, identifiers TEXT NOT NULL, payload TEXT NOT NULL,

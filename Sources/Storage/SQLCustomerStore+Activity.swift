@@ -6,40 +6,37 @@ import SharedModels
 extension SQLCustomerStore {
     static let transactionColumns = "id, external_id, customer_id, kind, occurred_at, amount_minor, currency, store, channel, original_external_id"
 
-    static func transactionValues(_ customer: CustomerID, _ t: TransactionDetails) -> SQLQueryString {
-        """
-        (\(bind: t.externalID), \(bind: customer.rawValue), \(bind: t.kind.rawValue), \(bind: epoch(t.occurredAt)), \(bind: t.amount.minorUnits),
-        \(bind: t.amount.currency), \(bind: t.store), \(bind: t.channel?.rawValue), \(bind: t.originalExternalID))
-        """
-    }
-
     /// Inserts transactions, skipping external ids already recorded; returns the new rows' ids by external id.
     static func insertTransactions(_ db: any SQLDatabase, _ rows: ArraySlice<(customer: CustomerID, details: TransactionDetails)>) async throws
         -> [String: Int64]
     {
         guard !rows.isEmpty else { return [:] }
-        let sql: SQLQueryString =
-            "INSERT INTO transactions (external_id, customer_id, kind, occurred_at, amount_minor, currency, store, channel, original_external_id) VALUES "
-            + rows.map { transactionValues($0.customer, $0.details) }.joined(separator: ", ")
-            + " ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id"
+        let values = rows.map { row -> [SQLValue] in
+            let t = row.details
+            return [
+                .text(t.externalID), .integer(row.customer.rawValue), .text(t.kind.rawValue), .integer(epoch(t.occurredAt)), .integer(t.amount.minorUnits),
+                .text(t.amount.currency), SQLValue(t.store), SQLValue(t.channel?.rawValue), SQLValue(t.originalExternalID),
+            ]
+        }
+        let inserted = try await insertRows(
+            db, into: "transactions",
+            columns: ["external_id", "customer_id", "kind", "occurred_at", "amount_minor", "currency", "store", "channel", "original_external_id"],
+            rows: values, suffix: "ON CONFLICT (external_id) DO NOTHING", returning: [("id", true), ("external_id", false)])
         var ids: [String: Int64] = [:]
-        for row in try await db.raw(sql).all() { ids[try row.string("external_id")] = try row.int64("id") }
-        var lines: [SQLQueryString] = []
+        for row in inserted {
+            if let id = row[0].integer, let external = row[1].text { ids[external] = id }
+        }
+        var lines: [[SQLValue]] = []
         var seen = Set<String>()
         for row in rows {
             // When a batch repeats an external id, the first row is the one inserted.
             guard let id = ids[row.details.externalID], seen.insert(row.details.externalID).inserted else { continue }
             for (number, line) in row.details.lines.enumerated() {
-                lines.append(
-                    "(\(bind: id), \(bind: Int64(number + 1)), \(bind: line.product), \(bind: line.category), \(bind: Int64(line.quantity)), \(bind: line.amount))")
+                lines.append([.integer(id), .integer(Int64(number + 1)), .text(line.product), SQLValue(line.category), .integer(Int64(line.quantity)), .integer(line.amount)])
             }
         }
-        for chunk in chunks(lines, of: 5000) {
-            try await db.raw(
-                "INSERT INTO transaction_lines (transaction_id, line_no, product, category, quantity, amount_minor) VALUES "
-                    + Array(chunk).joined(separator: ", ")
-            ).run()
-        }
+        _ = try await insertRows(
+            db, into: "transaction_lines", columns: ["transaction_id", "line_no", "product", "category", "quantity", "amount_minor"], rows: lines)
         return ids
     }
 
@@ -95,9 +92,7 @@ extension SQLCustomerStore {
 
     public func insertTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> Int {
         try await database.write { db in
-            var inserted = 0
-            for chunk in chunks(rows, of: 1000) { inserted += try await Self.insertTransactions(db, chunk).count }
-            return inserted
+            try await Self.insertTransactions(db, rows[...]).count
         }
     }
 

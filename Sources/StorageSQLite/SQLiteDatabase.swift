@@ -30,7 +30,11 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
         let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: quiet).get()
-        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
+        for pragma in [
+            "PRAGMA page_size=8192", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000",
+            // 256 MiB of page cache, so a large import batch does not spill pages to disk before commit.
+            "PRAGMA cache_size=-262144", "PRAGMA temp_store=MEMORY",
+        ] {
             _ = try await writer.query(pragma).get()
         }
         var readerConnections: [SQLiteConnection] = []
@@ -49,7 +53,7 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let db = writer.sql()
+        let db = SQLiteWriter(connection: writer)
         return try await writeLock.withLock { try await inTransaction(db, begin: "BEGIN IMMEDIATE", body) }
     }
 

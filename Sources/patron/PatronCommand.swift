@@ -218,6 +218,7 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "A fresh .sqlite file or postgres:// URL of an empty database; a temporary SQLite file if absent.") var database: String?
         @Option(help: "Rows in the generated CSV.") var rows: Int = 1_000_000
         @Option(help: "Customers the rows refer to.") var customers: Int = 10_000
+        @Flag(help: "Give transactions product lines (one row per line, a quarter with two lines).") var withLines = false
         @Flag(help: "Print the result as JSON on the last line.") var json = false
 
         func run() async throws {
@@ -226,14 +227,14 @@ struct Bench: AsyncParsableCommand {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let location = try DatabaseLocation(database ?? directory + "/bench.sqlite")
             let result = try await DatabaseOption(database: location.urlOrPath).with { patron in
-                try await ImportBenchmark(rows: rows, customers: customers).run(patron: patron, directory: directory) {
+                try await ImportBenchmark(rows: rows, customers: customers, withLines: withLines).run(patron: patron, directory: directory) {
                     FileHandle.standardError.write(Data("\($0)\n".utf8))
                 }
             }
             print("import: \(result.report.summary)")
             print("rows/s: \(Int(result.report.rowsPerSecond)) on \(location)")
             if json {
-                print(#"{"bench":"import","rows":\#(result.report.rows),"seconds":\#(String(format: "%.3f", result.report.seconds)),"rows_per_s":\#(Int(result.report.rowsPerSecond)),"engine":"\#(location.engineName)"}"#)
+                print(#"{"bench":"import","rows":\#(result.report.rows),"seconds":\#(String(format: "%.3f", result.report.seconds)),"rows_per_s":\#(Int(result.report.rowsPerSecond)),"engine":"\#(location.engineName)","lines":\#(withLines)}"#)
             }
         }
     }

@@ -1,0 +1,71 @@
+import Foundation
+import SQLKit
+
+/// A plain database value for bulk writes: no Codable round trip per value.
+public enum SQLValue: Sendable, Equatable {
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case null
+
+    public init(_ value: String?) { self = value.map { .text($0) } ?? .null }
+    public init(_ value: Int64?) { self = value.map { .integer($0) } ?? .null }
+
+    public var integer: Int64? { if case .integer(let value) = self { value } else { nil } }
+    public var text: String? { if case .text(let value) = self { value } else { nil } }
+}
+
+/// A capability of some connections: inserting many rows with bound values faster than SQLKit's
+/// builders, for imports. Storage code asks for it (`db as? any BulkInserting`) and falls back to
+/// SQLKit when a connection does not offer it.
+public protocol BulkInserting: Sendable {
+    /// Runs `INSERT INTO table (columns) VALUES (…), (…) suffix` and returns the rows that the
+    /// suffix's `RETURNING` clause produced, each as values in `returning` order.
+    func bulkInsert(into table: String, columns: [String], rows: ArraySlice<[SQLValue]>, suffix: String, returning: [String]) async throws
+        -> [[SQLValue]]
+}
+
+extension SQLValue: Encodable {
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .integer(let value): try container.encode(value)
+        case .real(let value): try container.encode(value)
+        case .text(let value): try container.encode(value)
+        case .null: try container.encodeNil()
+        }
+    }
+}
+
+/// Inserts rows in statements of at most `rowsPerStatement`, through the connection's fast path
+/// when it has one. `returning` names columns of kinds `integer` or `text` to read back.
+func insertRows(
+    _ db: any SQLDatabase, into table: String, columns: [String], rows: [[SQLValue]], suffix: String = "",
+    returning: [(name: String, isInteger: Bool)] = []
+) async throws -> [[SQLValue]] {
+    let rowsPerStatement = max(1, 30_000 / max(columns.count, 1))
+    let returningClause = returning.isEmpty ? "" : " RETURNING " + returning.map(\.name).joined(separator: ", ")
+    var result: [[SQLValue]] = []
+    for start in stride(from: 0, to: rows.count, by: rowsPerStatement) {
+        let chunk = rows[start..<min(start + rowsPerStatement, rows.count)]
+        if let bulk = db as? any BulkInserting {
+            result += try await bulk.bulkInsert(into: table, columns: columns, rows: chunk, suffix: suffix + returningClause, returning: returning.map(\.name))
+            continue
+        }
+        let values = chunk.map { "(\(binds: $0))" as SQLQueryString }
+        let sql: SQLQueryString =
+            "INSERT INTO \(ident: table) (\(unsafeRaw: columns.joined(separator: ", "))) VALUES " + values.joined(separator: ", ")
+            + " \(unsafeRaw: suffix + returningClause)"
+        if returning.isEmpty {
+            try await db.raw(sql).run()
+        } else {
+            for row in try await db.raw(sql).all() {
+                result.append(
+                    try returning.map { column in
+                        column.isInteger ? SQLValue(try row.decode(column: column.name, as: Int64?.self)) : SQLValue(try row.decode(column: column.name, as: String?.self))
+                    })
+            }
+        }
+    }
+    return result
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Starts a throw-away PostgreSQL cluster on 127.0.0.1, exports PATRON_TEST_POSTGRES_URL, runs the
+# given command, and stops the cluster. Needs root (it runs the server as the postgres user).
+#   scripts/with-postgres.sh swift test --disable-xctest
+set -euo pipefail
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -z "$PGBIN" ]; then
+    echo "PostgreSQL is not installed: apt-get install -y postgresql" >&2
+    exit 1
+fi
+PGTMP=$(mktemp -d /tmp/patron-pg.XXXXXX)
+PGPORT=${PGPORT:-55432}
+chown postgres:postgres "$PGTMP"
+su postgres -s /bin/sh -c "$PGBIN/initdb -D $PGTMP/data -U postgres -A trust -E UTF8 --no-sync >/dev/null"
+su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -l $PGTMP/log -w -t 30 -o \"-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start >/dev/null"
+stop() { su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -m fast stop >/dev/null" || true; rm -rf "$PGTMP"; }
+trap stop EXIT
+su postgres -s /bin/sh -c "$PGBIN/createdb -h 127.0.0.1 -p $PGPORT patron_test"
+export PATRON_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/patron_test?sslmode=disable"
+"$@"
