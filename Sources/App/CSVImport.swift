@@ -24,13 +24,15 @@ public struct ImportReport: Sendable {
     /// Transactions kept as not matched until linked.
     public var unmatched = 0
     public var rejected = 0
+    /// Waiting transactions and interactions that now matched and were linked.
+    public var linked = 0
     public var seconds = 0.0
 
     public var rowsPerSecond: Double { seconds > 0 ? Double(rows) / seconds : 0 }
 
     public var summary: String {
         "\(rows) rows in \(String(format: "%.2f", seconds)) s (\(Int(rowsPerSecond)) rows/s): \(created) created, \(updated) updated, "
-            + "\(duplicates) duplicates, \(unmatched) not matched, \(rejected) rejected"
+            + "\(duplicates) duplicates, \(unmatched) not matched, \(rejected) rejected" + (linked > 0 ? ", \(linked) waiting items linked" : "")
     }
 }
 
@@ -258,6 +260,8 @@ public struct CustomerImporter {
             if batch.count >= batchSize { try await flush() }
         }
         try await flush()
+        // People who just arrived may be the owners of transactions that were waiting for them.
+        report.linked = try await patron.customers.rematch()
         report.seconds = Date().timeIntervalSince(started)
         progress.update(rows: report.rows, force: true)
         return report

@@ -75,7 +75,10 @@ struct CSVParser {
                     var field: [UInt8] = []
                     index += 1
                     while true {
-                        guard index < count else { return atEnd ? (fields, index, lines) : nil }
+                        guard index < count else {
+                            if atEnd { throw Failure(line: line, reason: "a quoted field is not closed before the end of the file") }
+                            return nil
+                        }
                         let byte = bytes[index]
                         if byte == UInt8(ascii: "\"") {
                             if index + 1 < count && bytes[index + 1] == UInt8(ascii: "\"") {

@@ -205,6 +205,24 @@ public struct CustomerService: Sendable {
         return try await store.link(id, to: customer, at: clock.now)
     }
 
+    /// Tries every waiting item again against today's customers (after an import added the
+    /// people they belong to, say) and links those that now match exactly one. Returns how many were linked.
+    public func rematch(batchSize: Int = 1000) async throws -> Int {
+        var linked = 0
+        var cursor: Cursor?
+        repeat {
+            let page = try await store.unmatchedItems(after: cursor, limit: batchSize)
+            let results = try await match(page.items.map(\.identifiers))
+            for (item, result) in zip(page.items, results) {
+                guard case .matched(let customer, _) = result else { continue }
+                _ = try await store.link(item.id, to: customer, at: clock.now)
+                linked += 1
+            }
+            cursor = page.next
+        } while cursor != nil
+        return linked
+    }
+
     // MARK: Consents
 
     public func consents(of id: CustomerID) async throws -> ConsentState {

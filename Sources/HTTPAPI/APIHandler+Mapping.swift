@@ -25,6 +25,15 @@ extension Schemas.Customer {
     }
 }
 
+extension Schemas.Customer {
+    /// What a partner may see of a member: who they are and their cards, nothing else.
+    static func redacted(_ c: Customer) -> Schemas.Customer {
+        .init(
+            id: c.id.rawValue, kind: .person, displayName: c.displayName, emails: [], phones: [], cards: c.cards, addresses: [],
+            attributes: .init(), status: c.status == .active ? .active : .merged, completeness: 0, createdAt: c.createdAt, updatedAt: c.updatedAt)
+    }
+}
+
 extension Schemas.Address {
     init(_ a: PostalAddress) {
         self.init(kind: convert(a.kind), line1: a.line1, line2: a.line2, postalCode: a.postalCode, city: a.city, region: a.region, country: a.country)

@@ -105,9 +105,24 @@ struct APIHandler: APIProtocol {
             let me = try await customers.customer(CustomerID(own))
             return .ok(.init(body: .json(.init(items: [.init(me)]))))
         }
+        if case .partner(_, _, _, let scopes) = principal, scopes.contains(.customersLookup) {
+            return .ok(.init(body: .json(.init(items: try await partnerLookup(input.query.q).map(Schemas.Customer.redacted)))))
+        }
         try principal.require(.customersRead)
         let page = try await customers.search(input.query.q, after: try Self.cursor(input.query.cursor), limit: PageSize(input.query.limit))
         return .ok(.init(body: .json(.init(items: page.items.map(Schemas.Customer.init), nextCursor: page.next?.encoded))))
+    }
+
+    /// A partner finds members only by an exact identifier, never by name, and at most a few.
+    func partnerLookup(_ text: String?) async throws -> [Customer] {
+        guard let text, !text.trimmingSpaces().isEmpty else {
+            throw Problem(status: .badRequest, code: "lookup_needs_identifier", detail: "Give q: a card number, email or phone.", field: "q")
+        }
+        var search = CustomerSearch(text, defaultCountryCode: customers.defaultCountryCode)
+        search.words = []
+        search.identifiers.removeAll { $0.kind == .customerID || $0.kind == .external }
+        guard !search.identifiers.isEmpty else { return [] }
+        return try await customers.store.customers(matching: search, after: nil, limit: 5).items
     }
 
     func createCustomer(_ input: Operations.CreateCustomer.Input) async throws -> Operations.CreateCustomer.Output {
@@ -224,6 +239,11 @@ struct APIHandler: APIProtocol {
         _ = try Caller.require(.customersRead)
         let page = try await customers.unmatched(after: try Self.cursor(input.query.cursor), limit: PageSize(input.query.limit))
         return .ok(.init(body: .json(.init(items: page.items.map(Schemas.Unmatched.init), nextCursor: page.next?.encoded))))
+    }
+
+    func rematchUnmatched(_ input: Operations.RematchUnmatched.Input) async throws -> Operations.RematchUnmatched.Output {
+        _ = try Caller.require(.customersWrite)
+        return .ok(.init(body: .json(.init(linked: try await customers.rematch()))))
     }
 
     func linkUnmatched(_ input: Operations.LinkUnmatched.Input) async throws -> Operations.LinkUnmatched.Output {

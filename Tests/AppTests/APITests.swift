@@ -260,3 +260,44 @@ struct APITests {
         }
     }
 }
+
+@Suite("Partners and waiting activity")
+struct PartnerLookupTests {
+    @Test("A lookup key finds a member by card or email only, and sees only the name and cards", arguments: TestEngine.available)
+    func lookup(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, _, admin in
+            let ann = try #require(
+                try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee", "email": "ann@example.com", "phone": "2065550100"]).id)
+            _ = try await api.call(.post, "/v1/customers/\(ann)/identifiers", token: admin, body: ["kind": "card", "value": "NW77"])
+            let key = try #require(
+                try await api.call(.post, "/v1/api-keys", token: admin, body: ["name": "desk", "partner": "Hotel", "scopes": ["customers:lookup"]]).json["key"]
+                    as? String)
+            let byCard = try await api.call(.get, "/v1/customers?q=NW77", token: key)
+            let found = try #require((byCard.json["items"] as? [[String: Any]])?.first)
+            #expect(found["displayName"] as? String == "Ann Lee")
+            #expect(found["email"] == nil)
+            #expect((found["emails"] as? [String])?.isEmpty == true)
+            #expect((found["cards"] as? [String]) == ["NW77"])
+            #expect(((try await api.call(.get, "/v1/customers?q=ann", token: key)).json["items"] as? [[String: Any]])?.isEmpty == true)
+            #expect(try await api.call(.get, "/v1/customers", token: key).code == "lookup_needs_identifier")
+            #expect(try await api.call(.get, "/v1/customers/\(ann)", token: key).status == 403)
+        }
+    }
+
+    @Test("Importing the customer a transaction was waiting for links it", arguments: TestEngine.available)
+    func importLinksWaiting(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, patron, admin in
+            let stray = try await api.call(
+                .post, "/v1/transactions", token: admin,
+                body: ["transactionId": "W-7", "identifiers": [["kind": "email", "value": "late@example.com"]], "occurredAt": "2026-01-03T09:00:00Z", "amount": 500])
+            #expect(stray.status == 202)
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("late-\(UUID().uuidString).csv").path
+            try "first_name,last_name,email\nLate,Comer,late@example.com\n".write(toFile: path, atomically: true, encoding: .utf8)
+            let report = try await CustomerImporter(patron: patron).run(file: path) { Issue.record("rejected \($0)") }
+            #expect(report.linked == 1)
+            let waiting = try await api.call(.get, "/v1/unmatched", token: admin)
+            #expect((waiting.json["items"] as? [[String: Any]])?.isEmpty == true)
+            #expect(try await api.call(.post, "/v1/unmatched/rematch", token: admin).json["linked"] as? Int == 0)
+        }
+    }
+}

@@ -400,6 +400,17 @@ extension APIProtocol {
         )
         try transport.register(
             {
+                try await server.rematchUnmatched(
+                    request: $0,
+                    body: $1,
+                    metadata: $2
+                )
+            },
+            method: .post,
+            path: server.apiPathComponentsWithServerPrefix("/v1/unmatched/rematch")
+        )
+        try transport.register(
+            {
                 try await server.linkUnmatched(
                     request: $0,
                     body: $1,
@@ -1139,6 +1150,11 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
         )
     }
     /// Search customers by name, email, phone or card number; pages by cursor.
+    ///
+    /// Staff with customers:read search by any text. A member gets only their own record. A partner
+    /// key with the customers:lookup scope finds members by an exact identifier (card number, email,
+    /// phone) and sees only their id, name and cards.
+    ///
     ///
     /// - Remark: HTTP `GET /v1/customers`.
     /// - Remark: Generated from `#/paths//v1/customers/get(listCustomers)`.
@@ -3194,6 +3210,69 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                     query: query,
                     headers: headers
                 )
+            },
+            serializer: { output, request in
+                switch output {
+                case let .ok(value):
+                    suppressUnusedWarning(value)
+                    var response = HTTPTypes.HTTPResponse(soar_statusCode: 200)
+                    suppressMutabilityWarning(&response)
+                    let body: OpenAPIRuntime.HTTPBody
+                    switch value.body {
+                    case let .json(value):
+                        try converter.validateAcceptIfPresent(
+                            "application/json",
+                            in: request.headerFields
+                        )
+                        body = try converter.setResponseBodyAsJSON(
+                            value,
+                            headerFields: &response.headerFields,
+                            contentType: "application/json; charset=utf-8"
+                        )
+                    }
+                    return (response, body)
+                case let .`default`(statusCode, value):
+                    suppressUnusedWarning(value)
+                    var response = HTTPTypes.HTTPResponse(soar_statusCode: statusCode)
+                    suppressMutabilityWarning(&response)
+                    let body: OpenAPIRuntime.HTTPBody
+                    switch value.body {
+                    case let .applicationProblemJson(value):
+                        try converter.validateAcceptIfPresent(
+                            "application/problem+json",
+                            in: request.headerFields
+                        )
+                        body = try converter.setResponseBodyAsJSON(
+                            value,
+                            headerFields: &response.headerFields,
+                            contentType: "application/problem+json; charset=utf-8"
+                        )
+                    }
+                    return (response, body)
+                }
+            }
+        )
+    }
+    /// Try every waiting item again against today's customers; those that now match exactly one are linked and take effect.
+    ///
+    /// - Remark: HTTP `POST /v1/unmatched/rematch`.
+    /// - Remark: Generated from `#/paths//v1/unmatched/rematch/post(rematchUnmatched)`.
+    func rematchUnmatched(
+        request: HTTPTypes.HTTPRequest,
+        body: OpenAPIRuntime.HTTPBody?,
+        metadata: OpenAPIRuntime.ServerRequestMetadata
+    ) async throws -> (HTTPTypes.HTTPResponse, OpenAPIRuntime.HTTPBody?) {
+        try await handle(
+            request: request,
+            requestBody: body,
+            metadata: metadata,
+            forOperation: Operations.RematchUnmatched.id,
+            using: {
+                APIHandler.rematchUnmatched($0)
+            },
+            deserializer: { request, requestBody, metadata in
+                let headers: Operations.RematchUnmatched.Input.Headers = .init(accept: try converter.extractAcceptHeaderIfPresent(in: request.headerFields))
+                return Operations.RematchUnmatched.Input(headers: headers)
             },
             serializer: { output, request in
                 switch output {

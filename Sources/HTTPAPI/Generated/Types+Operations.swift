@@ -1402,6 +1402,11 @@ internal enum Operations {
     }
     /// Search customers by name, email, phone or card number; pages by cursor.
     ///
+    /// Staff with customers:read search by any text. A member gets only their own record. A partner
+    /// key with the customers:lookup scope finds members by an exact identifier (card number, email,
+    /// phone) and sees only their id, name and cards.
+    ///
+    ///
     /// - Remark: HTTP `GET /v1/customers`.
     /// - Remark: Generated from `#/paths//v1/customers/get(listCustomers)`.
     internal enum ListCustomers {
@@ -5322,6 +5327,156 @@ internal enum Operations {
             /// An RFC 9457 problem document.
             ///
             /// - Remark: Generated from `#/paths//v1/unmatched/get(listUnmatched)/responses/default`.
+            ///
+            /// HTTP response code: `default`.
+            case `default`(statusCode: Swift.Int, Components.Responses.Problem)
+            /// The associated value of the enum case if `self` is `.`default``.
+            ///
+            /// - Throws: An error if `self` is not `.`default``.
+            /// - SeeAlso: `.`default``.
+            internal var `default`: Components.Responses.Problem {
+                get throws {
+                    switch self {
+                    case let .`default`(_, response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "default",
+                            response: self
+                        )
+                    }
+                }
+            }
+        }
+        internal enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            internal init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            internal var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            internal static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Try every waiting item again against today's customers; those that now match exactly one are linked and take effect.
+    ///
+    /// - Remark: HTTP `POST /v1/unmatched/rematch`.
+    /// - Remark: Generated from `#/paths//v1/unmatched/rematch/post(rematchUnmatched)`.
+    internal enum RematchUnmatched {
+        internal static let id: Swift.String = "rematchUnmatched"
+        internal struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/v1/unmatched/rematch/POST/header`.
+            internal struct Headers: Sendable, Hashable {
+                internal var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RematchUnmatched.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                internal init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RematchUnmatched.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            internal var headers: Operations.RematchUnmatched.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            internal init(headers: Operations.RematchUnmatched.Input.Headers = .init()) {
+                self.headers = headers
+            }
+        }
+        internal enum Output: Sendable, Hashable {
+            internal struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/v1/unmatched/rematch/POST/responses/200/content`.
+                internal enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/v1/unmatched/rematch/POST/responses/200/content/json`.
+                    internal struct JsonPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/v1/unmatched/rematch/POST/responses/200/content/json/linked`.
+                        internal var linked: Swift.Int
+                        /// Creates a new `JsonPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - linked:
+                        internal init(linked: Swift.Int) {
+                            self.linked = linked
+                        }
+                        internal enum CodingKeys: String, CodingKey {
+                            case linked
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/v1/unmatched/rematch/POST/responses/200/content/application\/json`.
+                    case json(Operations.RematchUnmatched.Output.Ok.Body.JsonPayload)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    internal var json: Operations.RematchUnmatched.Output.Ok.Body.JsonPayload {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                internal var body: Operations.RematchUnmatched.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                internal init(body: Operations.RematchUnmatched.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// How many items were linked.
+            ///
+            /// - Remark: Generated from `#/paths//v1/unmatched/rematch/post(rematchUnmatched)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.RematchUnmatched.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            internal var ok: Operations.RematchUnmatched.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// An RFC 9457 problem document.
+            ///
+            /// - Remark: Generated from `#/paths//v1/unmatched/rematch/post(rematchUnmatched)/responses/default`.
             ///
             /// HTTP response code: `default`.
             case `default`(statusCode: Swift.Int, Components.Responses.Problem)

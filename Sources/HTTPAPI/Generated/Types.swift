@@ -57,6 +57,11 @@ internal protocol APIProtocol: Sendable {
     func createMemberLogin(_ input: Operations.CreateMemberLogin.Input) async throws -> Operations.CreateMemberLogin.Output
     /// Search customers by name, email, phone or card number; pages by cursor.
     ///
+    /// Staff with customers:read search by any text. A member gets only their own record. A partner
+    /// key with the customers:lookup scope finds members by an exact identifier (card number, email,
+    /// phone) and sees only their id, name and cards.
+    ///
+    ///
     /// - Remark: HTTP `GET /v1/customers`.
     /// - Remark: Generated from `#/paths//v1/customers/get(listCustomers)`.
     func listCustomers(_ input: Operations.ListCustomers.Input) async throws -> Operations.ListCustomers.Output
@@ -169,6 +174,11 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/unmatched`.
     /// - Remark: Generated from `#/paths//v1/unmatched/get(listUnmatched)`.
     func listUnmatched(_ input: Operations.ListUnmatched.Input) async throws -> Operations.ListUnmatched.Output
+    /// Try every waiting item again against today's customers; those that now match exactly one are linked and take effect.
+    ///
+    /// - Remark: HTTP `POST /v1/unmatched/rematch`.
+    /// - Remark: Generated from `#/paths//v1/unmatched/rematch/post(rematchUnmatched)`.
+    func rematchUnmatched(_ input: Operations.RematchUnmatched.Input) async throws -> Operations.RematchUnmatched.Output
     /// Link a not-matched item to a customer; it then takes effect as if it had matched on arrival.
     ///
     /// - Remark: HTTP `POST /v1/unmatched/{id}/link`.
@@ -279,6 +289,11 @@ extension APIProtocol {
         ))
     }
     /// Search customers by name, email, phone or card number; pages by cursor.
+    ///
+    /// Staff with customers:read search by any text. A member gets only their own record. A partner
+    /// key with the customers:lookup scope finds members by an exact identifier (card number, email,
+    /// phone) and sees only their id, name and cards.
+    ///
     ///
     /// - Remark: HTTP `GET /v1/customers`.
     /// - Remark: Generated from `#/paths//v1/customers/get(listCustomers)`.
@@ -603,6 +618,13 @@ extension APIProtocol {
             query: query,
             headers: headers
         ))
+    }
+    /// Try every waiting item again against today's customers; those that now match exactly one are linked and take effect.
+    ///
+    /// - Remark: HTTP `POST /v1/unmatched/rematch`.
+    /// - Remark: Generated from `#/paths//v1/unmatched/rematch/post(rematchUnmatched)`.
+    internal func rematchUnmatched(headers: Operations.RematchUnmatched.Input.Headers = .init()) async throws -> Operations.RematchUnmatched.Output {
+        try await rematchUnmatched(Operations.RematchUnmatched.Input(headers: headers))
     }
     /// Link a not-matched item to a customer; it then takes effect as if it had matched on arrival.
     ///
