@@ -19,7 +19,8 @@ enum MetricsRegistry {
 /// The bundled OpenAPI document, served at `/openapi.yaml`.
 public enum OpenAPIDocument {
     public static let text: String = {
-        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"), let text = try? String(contentsOf: url, encoding: .utf8) else {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"), let text = try? String(contentsOf: url, encoding: .utf8)
+        else {
             preconditionFailure("openapi.yaml is missing from the bundle")
         }
         return text
@@ -36,7 +37,8 @@ public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
     }
     router.get("/metrics") { _, _ in
-        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
     let database = patron.database
     let api = PatronAPI(customers: patron.customers, access: patron.access, idempotency: patron.accessStore) {
@@ -49,5 +51,6 @@ public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
 
 /// The whole server: router, host and port, logging.
 public func buildApplication(patron: Patron, host: String = "127.0.0.1", port: Int = 8080, logger: Logger) throws -> some ApplicationProtocol {
-    Application(router: try buildRouter(patron: patron), configuration: .init(address: .hostname(host, port: port), serverName: "Patron"), logger: logger)
+    Application(
+        router: try buildRouter(patron: patron), configuration: .init(address: .hostname(host, port: port), serverName: "Patron"), logger: logger)
 }

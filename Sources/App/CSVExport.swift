@@ -20,8 +20,12 @@ public struct CSVExporter {
 
     /// Writes every active customer; returns how many.
     public func customers(to output: FileHandle) async throws -> Int {
-        output.write(Data(Self.line(["customer_id", "first_name", "last_name", "email", "phone", "birth_date", "language", "life_stage", "home_store",
-            "address_line1", "address_line2", "postal_code", "city", "region", "country", "latitude", "longitude", "card_number"]).utf8))
+        output.write(
+            Data(
+                Self.line([
+                    "customer_id", "first_name", "last_name", "email", "phone", "birth_date", "language", "life_stage", "home_store",
+                    "address_line1", "address_line2", "postal_code", "city", "region", "country", "latitude", "longitude", "card_number",
+                ]).utf8))
         var cursor: Cursor?
         var count = 0
         repeat {
@@ -30,7 +34,8 @@ public struct CSVExporter {
             for c in page.items {
                 let p = c.profile, a = p.addresses.first
                 chunk += Self.line([
-                    String(c.id.rawValue), p.firstName, p.lastName, p.emails.first?.value, p.phones.first?.value, p.birthDate?.description, p.language,
+                    String(c.id.rawValue), p.firstName, p.lastName, p.emails.first?.value, p.phones.first?.value, p.birthDate?.description,
+                    p.language,
                     p.lifeStage?.rawValue, p.homeStore, a?.line1, a?.line2, a?.postalCode, a?.city, a?.region, a?.country,
                     p.location.map { String($0.latitude) }, p.location.map { String($0.longitude) }, c.cards.first,
                 ])
@@ -45,8 +50,12 @@ public struct CSVExporter {
     /// Writes every transaction of every active customer, one row per line (a row without lines for
     /// transactions that have none); returns how many transactions.
     public func transactions(to output: FileHandle) async throws -> Int {
-        output.write(Data(Self.line(["transaction_id", "customer_id", "date", "amount", "currency", "kind", "store", "channel", "original_transaction_id",
-            "product", "category", "quantity"]).utf8))
+        output.write(
+            Data(
+                Self.line([
+                    "transaction_id", "customer_id", "date", "amount", "currency", "kind", "store", "channel", "original_transaction_id",
+                    "product", "category", "quantity",
+                ]).utf8))
         var cursor: Cursor?
         var count = 0
         repeat {
@@ -64,7 +73,8 @@ public struct CSVExporter {
                             chunk += Self.line(common + [Self.decimal(d.amount.minorUnits, d.amount.currency)] + tail + [nil, nil, nil])
                         }
                         for l in d.lines {
-                            chunk += Self.line(common + [Self.decimal(l.amount, d.amount.currency)] + tail + [l.product, l.category, String(l.quantity)])
+                            chunk += Self.line(
+                                common + [Self.decimal(l.amount, d.amount.currency)] + tail + [l.product, l.category, String(l.quantity)])
                         }
                         count += 1
                     }

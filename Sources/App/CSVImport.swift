@@ -222,7 +222,8 @@ public struct CustomerImporter {
             if value("latitude") != nil || value("longitude") != nil {
                 guard let lat = value("latitude").flatMap(Double.init), let lon = value("longitude").flatMap(Double.init) else {
                     report.rejected += 1
-                    onReject(Rejection(file: file, line: rows.line, column: "latitude", reason: "latitude and longitude must both be decimal numbers"))
+                    onReject(
+                        Rejection(file: file, line: rows.line, column: "latitude", reason: "latitude and longitude must both be decimal numbers"))
                     continue
                 }
                 location = GeoPoint(latitude: lat, longitude: lon)

@@ -65,7 +65,9 @@ public struct DemoCompany {
         "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green",
         "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Chen", "Patel", "Kim", "Okafor",
     ]
-    static let streets = ["Oak", "Maple", "Cedar", "Pine", "Elm", "Lake", "Hill", "Park", "Washington", "Lincoln", "River", "Sunset", "Main", "Church"]
+    static let streets = [
+        "Oak", "Maple", "Cedar", "Pine", "Elm", "Lake", "Hill", "Park", "Washington", "Lincoln", "River", "Sunset", "Main", "Church",
+    ]
     static let catalogue: [(category: String, products: [(String, Int64)])] = [
         ("outerwear", [("Rain Shell Jacket", 12_900), ("Down Parka", 24_900), ("Fleece Pullover", 5_900)]),
         ("footwear", [("Trail Runner", 11_900), ("Hiking Boot", 17_900), ("Camp Sandal", 4_500)]),
@@ -103,7 +105,8 @@ public struct DemoCompany {
             let shop = Self.stores[home]
             let lastName = Self.lastNames.randomElement(using: &random)!
             let size = Double.random(in: 0..<1, using: &random) < 0.33 ? Int.random(in: 2...4, using: &random) : 1
-            let street = "\(Int.random(in: 1...9999, using: &random)) \(Self.streets.randomElement(using: &random)!) \(["St", "Ave", "Rd", "Ln"].randomElement(using: &random)!)"
+            let street =
+                "\(Int.random(in: 1...9999, using: &random)) \(Self.streets.randomElement(using: &random)!) \(["St", "Ave", "Rd", "Ln"].randomElement(using: &random)!)"
             let postal = String(Int(shop.postal)! + Int.random(in: 0...40, using: &random))
             let postalCode = String(repeating: "0", count: max(0, 5 - postal.count)) + postal
             var members: [Int] = []
@@ -113,7 +116,8 @@ public struct DemoCompany {
                 let age = Int.random(in: 18...85, using: &random)
                 var profile = Profile(
                     firstName: first, lastName: lastName,
-                    birthDate: LocalDate(year: today.year - age, month: Int.random(in: 1...12, using: &random), day: Int.random(in: 1...28, using: &random)),
+                    birthDate: LocalDate(
+                        year: today.year - age, month: Int.random(in: 1...12, using: &random), day: Int.random(in: 1...28, using: &random)),
                     emails: [EmailAddress("\(first).\(lastName).\(n)@example.com")!],
                     addresses: [PostalAddress(line1: street, postalCode: postalCode, city: shop.city, region: shop.region, country: "US")],
                     language: Double.random(in: 0..<1, using: &random) < 0.12 ? "es" : "en",
@@ -146,7 +150,8 @@ public struct DemoCompany {
         }
         var batch: [ImportedCustomer] = []
         for (n, person) in people.enumerated() {
-            batch.append(ImportedCustomer(id: CustomerID(Int64(n + 1)), profile: person.profile, cards: n % 3 == 0 ? [String(format: "NW%08d", n + 1)] : []))
+            batch.append(
+                ImportedCustomer(id: CustomerID(Int64(n + 1)), profile: person.profile, cards: n % 3 == 0 ? [String(format: "NW%08d", n + 1)] : []))
             if batch.count == 1000 || n == people.count - 1 {
                 summary.customers += try await store.upsertCustomers(batch, at: start)
                 batch.removeAll()
@@ -181,11 +186,15 @@ public struct DemoCompany {
             let id = CustomerID(Int64(n + 1))
             let recordedAt = start.addingTimeInterval(Double(n % 700) * 86_400)
             try await store.appendConsent(
-                Consent(purpose: .marketing, channel: .email, granted: n % 5 < 3, source: "web_form", text: "newsletter-v2", recordedBy: "import", recordedAt: recordedAt),
+                Consent(
+                    purpose: .marketing, channel: .email, granted: n % 5 < 3, source: "web_form", text: "newsletter-v2", recordedBy: "import",
+                    recordedAt: recordedAt),
                 for: id)
             if n % 3 == 0 {
                 try await store.appendConsent(
-                    Consent(purpose: .marketing, channel: .sms, granted: true, source: "store", text: "sms-v1", recordedBy: "import", recordedAt: recordedAt), for: id)
+                    Consent(
+                        purpose: .marketing, channel: .sms, granted: true, source: "store", text: "sms-v1", recordedBy: "import",
+                        recordedAt: recordedAt), for: id)
             }
         }
         log("households, accounts and consents written")
@@ -228,18 +237,23 @@ public struct DemoCompany {
                 let total = lines.reduce(0) { $0 + $1.amount }
                 let id = String(format: "NW-%07d", sequence)
                 rows.append(
-                    (CustomerID(Int64(n + 1)),
+                    (
+                        CustomerID(Int64(n + 1)),
                         TransactionDetails(
                             externalID: id, occurredAt: when, amount: Money(minorUnits: total, currency: "USD"),
-                            store: web ? "WEB" : Self.stores[person.store].code, channel: web ? .web : .store, lines: lines)))
+                            store: web ? "WEB" : Self.stores[person.store].code, channel: web ? .web : .store, lines: lines)
+                    ))
                 if Int.random(in: 0..<40, using: &random) == 0 {
                     let returned = lines[0]
                     rows.append(
-                        (CustomerID(Int64(n + 1)),
+                        (
+                            CustomerID(Int64(n + 1)),
                             TransactionDetails(
-                                externalID: id + "-R", kind: .return, occurredAt: when.addingTimeInterval(86_400 * Double(Int.random(in: 2...20, using: &random))),
+                                externalID: id + "-R", kind: .return,
+                                occurredAt: when.addingTimeInterval(86_400 * Double(Int.random(in: 2...20, using: &random))),
                                 amount: Money(minorUnits: returned.amount, currency: "USD"), store: web ? "WEB" : Self.stores[person.store].code,
-                                channel: web ? .web : .store, originalExternalID: id, lines: [returned])))
+                                channel: web ? .web : .store, originalExternalID: id, lines: [returned])
+                        ))
                 }
                 if rows.count >= 5000 {
                     summary.transactions += try await store.insertTransactions(rows)
@@ -257,7 +271,8 @@ public struct DemoCompany {
             _ = try await store.insertInteraction(
                 InteractionDetails(
                     channel: channel, direction: .inbound, outcome: ["resolved", "escalated", "callback"].randomElement(using: &random),
-                    agent: "agent\(n % 7 + 1)@northwind.example", subject: subjects.randomElement(using: &random), occurredAt: when), for: CustomerID(Int64(n + 1)))
+                    agent: "agent\(n % 7 + 1)@northwind.example", subject: subjects.randomElement(using: &random), occurredAt: when),
+                for: CustomerID(Int64(n + 1)))
             summary.interactions += 1
         }
         // Receipts from the web shop with emails no one has.

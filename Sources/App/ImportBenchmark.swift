@@ -41,7 +41,8 @@ public struct ImportBenchmark {
             for _ in 0..<lines {
                 let product = products[Int.random(in: 0..<products.count, using: &random)]
                 let cents = Int.random(in: 199...19_999, using: &random)
-                buffer += "T\(transaction),\(customer),\(date),\(cents / 100).\(cents % 100 < 10 ? "0" : "")\(cents % 100),USD,S\(customer % 12 + 1),store"
+                buffer +=
+                    "T\(transaction),\(customer),\(date),\(cents / 100).\(cents % 100 < 10 ? "0" : "")\(cents % 100),USD,S\(customer % 12 + 1),store"
                 buffer += withLines ? ",\(product.0),\(product.1),1\n" : "\n"
                 written += 1
             }

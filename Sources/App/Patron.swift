@@ -97,7 +97,9 @@ public struct Settings: Sendable {
             settings.defaultCountryCode = code
         }
         if let currency = environment["PATRON_CURRENCY"] {
-            guard Money.isCurrencyCode(currency) else { throw ConfigurationError(flag: "PATRON_CURRENCY", reason: "must be an ISO 4217 code such as USD") }
+            guard Money.isCurrencyCode(currency) else {
+                throw ConfigurationError(flag: "PATRON_CURRENCY", reason: "must be an ISO 4217 code such as USD")
+            }
             settings.defaultCurrency = currency
         }
         return settings
@@ -114,7 +116,9 @@ public struct Patron: Sendable {
     public let settings: Settings
 
     /// Opens the database, creating an SQLite file if missing, and applies pending migrations.
-    public static func open(_ location: DatabaseLocation, settings: Settings = Settings(), logger: Logger = Logger(label: "patron")) async throws -> Patron {
+    public static func open(_ location: DatabaseLocation, settings: Settings = Settings(), logger: Logger = Logger(label: "patron")) async throws
+        -> Patron
+    {
         let database: any Database =
             switch location {
             case .sqlite(let path): try await SQLiteDatabase.open(path: path, logger: logger)
@@ -136,7 +140,8 @@ public struct Patron: Sendable {
         self.customers = CustomerService(
             store: SQLCustomerStore(database: database), clock: settings.clock, defaultCountryCode: settings.defaultCountryCode,
             defaultCurrency: settings.defaultCurrency)
-        self.access = AccessService(store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)
+        self.access = AccessService(
+            store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)
     }
 
     public func close() async throws { try await database.close() }

@@ -199,7 +199,9 @@ public struct TransactionImporter {
                 }
                 return value
             }
-            guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10), LocalDate(year: y, month: m, day: d) != nil else { return nil }
+            guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10), LocalDate(year: y, month: m, day: d) != nil else {
+                return nil
+            }
             return Date(epochSeconds: Int64(daysFromCivil(y, m, d)) * 86_400)
         }
         return try? Date(text, strategy: .iso8601)

@@ -81,7 +81,9 @@ public struct CustomerService: Sendable {
             return try await store.replaceProfile(of: id, with: profile, at: clock.now)
         case .phone:
             var profile = customer.profile
-            if let phone = PhoneNumber(normalised, defaultCountryCode: defaultCountryCode), !profile.phones.contains(phone) { profile.phones.append(phone) }
+            if let phone = PhoneNumber(normalised, defaultCountryCode: defaultCountryCode), !profile.phones.contains(phone) {
+                profile.phones.append(phone)
+            }
             return try await store.replaceProfile(of: id, with: profile, at: clock.now)
         default:
             try await store.addIdentifier(CustomerIdentifier(kind: kind, value: normalised), to: id)
@@ -238,7 +240,8 @@ public struct CustomerService: Sendable {
         let trimmedSource = source.trimmingSpaces()
         guard (1...64).contains(trimmedSource.count) else { throw CustomerError.invalid([FieldError("source", "must be 1 to 64 characters")]) }
         if let text, text.count > 5000 { throw CustomerError.invalid([FieldError("text", "must be at most 5000 characters")]) }
-        let consent = Consent(purpose: purpose, channel: channel, granted: granted, source: trimmedSource, text: text, recordedBy: actor, recordedAt: clock.now)
+        let consent = Consent(
+            purpose: purpose, channel: channel, granted: granted, source: trimmedSource, text: text, recordedBy: actor, recordedAt: clock.now)
         try await store.appendConsent(consent, for: id)
         return try await store.consentState(of: id)
     }

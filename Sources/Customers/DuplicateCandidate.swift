@@ -1,6 +1,8 @@
 /// Two active customers that are probably the same person, and why.
 public struct DuplicateCandidate: Sendable, Equatable {
-    public enum Reason: String, Sendable { case sameEmail = "same_email", samePhone = "same_phone", similarNameSameAddress = "similar_name_same_address" }
+    public enum Reason: String, Sendable {
+        case sameEmail = "same_email", samePhone = "same_phone", similarNameSameAddress = "similar_name_same_address"
+    }
 
     public var customerID: CustomerID
     public var otherCustomerID: CustomerID

@@ -81,7 +81,9 @@ public struct AccountDraft: Sendable, Equatable {
         copy.name = name.trimmingSpaces()
         if copy.name.isEmpty || copy.name.count > 200 { errors.append(FieldError("name", "must be 1 to 200 characters")) }
         if let manager = keyAccountManager {
-            if let email = EmailAddress(manager) { copy.keyAccountManager = email.value } else {
+            if let email = EmailAddress(manager) {
+                copy.keyAccountManager = email.value
+            } else {
                 errors.append(FieldError("keyAccountManager", "not an email address"))
             }
         } else if accountClass == .a {

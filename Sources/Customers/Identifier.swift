@@ -36,4 +36,3 @@ public struct CustomerIdentifier: Hashable, Sendable, Codable {
         self.value = value
     }
 }
-

@@ -119,7 +119,9 @@ public struct ProfileDraft: Sendable, Equatable {
                 let prefix = "addresses[\(index)]"
                 var address = PostalAddress(line1: draft.line1.trimmingSpaces())
                 if let kind = draft.kind {
-                    if let value = PostalAddress.Kind(rawValue: kind) { address.kind = value } else {
+                    if let value = PostalAddress.Kind(rawValue: kind) {
+                        address.kind = value
+                    } else {
                         errors.append(FieldError("\(prefix).kind", "must be one of home, work, billing, shipping"))
                     }
                 }
@@ -131,7 +133,9 @@ public struct ProfileDraft: Sendable, Equatable {
                 address.city = draft.city.map { $0.trimmingSpaces() }.flatMap { $0.isEmpty ? nil : $0 }
                 address.region = draft.region.map { $0.trimmingSpaces() }.flatMap { $0.isEmpty ? nil : $0 }
                 if let country = draft.country.map({ $0.trimmingSpaces().uppercased() }), !country.isEmpty {
-                    if country.count == 2 && country.allSatisfy({ $0.isASCII && $0.isLetter }) { address.country = country } else {
+                    if country.count == 2 && country.allSatisfy({ $0.isASCII && $0.isLetter }) {
+                        address.country = country
+                    } else {
                         errors.append(FieldError("\(prefix).country", "must be an ISO 3166-1 alpha-2 code such as US"))
                     }
                 }

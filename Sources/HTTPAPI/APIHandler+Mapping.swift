@@ -18,7 +18,8 @@ extension Schemas.Customer {
             id: c.id.rawValue, kind: .person, firstName: p.firstName, lastName: p.lastName, displayName: p.displayName,
             birthDate: p.birthDate?.description, email: p.emails.first?.value, emails: p.emails.map(\.value), phone: p.phones.first?.value,
             phones: p.phones.map(\.value), cards: c.cards, addresses: p.addresses.map(Schemas.Address.init), language: p.language,
-            lifeStage: p.lifeStage?.rawValue, homeStore: p.homeStore, location: p.location.map { .init(latitude: $0.latitude, longitude: $0.longitude) },
+            lifeStage: p.lifeStage?.rawValue, homeStore: p.homeStore,
+            location: p.location.map { .init(latitude: $0.latitude, longitude: $0.longitude) },
             attributes: .init(additionalProperties: p.attributes), householdId: c.householdID?.rawValue, accountId: c.accountID?.rawValue,
             contactRole: c.contactRole, status: c.status == .active ? .active : .merged, mergedInto: c.mergedInto?.rawValue,
             completeness: c.completeness.score, createdAt: c.createdAt, updatedAt: c.updatedAt)
@@ -49,9 +50,12 @@ extension ProfileDraft {
         self.init(
             firstName: input.firstName, lastName: input.lastName, birthDate: input.birthDate, emails: emails, phones: phones,
             addresses: input.addresses?.map {
-                AddressDraft(kind: $0.kind?.rawValue, line1: $0.line1, line2: $0.line2, postalCode: $0.postalCode, city: $0.city, region: $0.region, country: $0.country)
+                AddressDraft(
+                    kind: $0.kind?.rawValue, line1: $0.line1, line2: $0.line2, postalCode: $0.postalCode, city: $0.city, region: $0.region,
+                    country: $0.country)
             }, language: input.language, lifeStage: input.lifeStage?.rawValue, homeStore: input.homeStore,
-            location: input.location.map { GeoPoint(latitude: $0.latitude, longitude: $0.longitude) }, attributes: input.attributes?.additionalProperties)
+            location: input.location.map { GeoPoint(latitude: $0.latitude, longitude: $0.longitude) },
+            attributes: input.attributes?.additionalProperties)
     }
 }
 
@@ -107,13 +111,16 @@ extension Schemas.ConsentState {
     init(_ state: ConsentState) {
         func consent(_ c: Consent) -> Schemas.Consent {
             .init(
-                purpose: convert(c.purpose), channel: convert(c.channel), granted: c.granted, source: c.source, text: c.text, recordedBy: c.recordedBy,
+                purpose: convert(c.purpose), channel: convert(c.channel), granted: c.granted, source: c.source, text: c.text,
+                recordedBy: c.recordedBy,
                 recordedAt: c.recordedAt)
         }
         self.init(
             current: state.current.map(consent), history: state.history.map(consent),
             doNotContact: state.blocks.map {
-                .init(channel: convert($0.channel), reason: $0.reason, setBy: $0.setBy, setAt: $0.setAt, clearedBy: $0.clearedBy, clearedAt: $0.clearedAt)
+                .init(
+                    channel: convert($0.channel), reason: $0.reason, setBy: $0.setBy, setAt: $0.setAt, clearedBy: $0.clearedBy,
+                    clearedAt: $0.clearedAt)
             })
     }
 }
@@ -149,7 +156,9 @@ extension Schemas.Principal {
 
 extension Schemas.ApiKey {
     init(_ k: APIKey) {
-        self.init(id: k.id.rawValue, name: k.name, partner: k.partner, scopes: k.scopes.map { convert($0) }, prefix: k.prefix, createdAt: k.createdAt, revokedAt: k.revokedAt)
+        self.init(
+            id: k.id.rawValue, name: k.name, partner: k.partner, scopes: k.scopes.map { convert($0) }, prefix: k.prefix, createdAt: k.createdAt,
+            revokedAt: k.revokedAt)
     }
 }
 

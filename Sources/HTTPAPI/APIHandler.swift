@@ -156,20 +156,26 @@ struct APIHandler: APIProtocol {
     func getTimeline(_ input: Operations.GetTimeline.Input) async throws -> Operations.GetTimeline.Output {
         try await requireStaffRead(input.path.id)
         let entries = try await customers.timeline(of: CustomerID(input.path.id), limit: PageSize(input.query.limit))
-        return .ok(.init(body: .json(entries.map {
-            .init(kind: convert($0.kind), occurredAt: $0.occurredAt, summary: $0.summary, channel: $0.channel, referenceId: $0.referenceID)
-        })))
+        return .ok(
+            .init(
+                body: .json(
+                    entries.map {
+                        .init(
+                            kind: convert($0.kind), occurredAt: $0.occurredAt, summary: $0.summary, channel: $0.channel, referenceId: $0.referenceID)
+                    })))
     }
 
     func listCustomerInteractions(_ input: Operations.ListCustomerInteractions.Input) async throws -> Operations.ListCustomerInteractions.Output {
         try await requireStaffRead(input.path.id)
-        let page = try await customers.interactions(of: CustomerID(input.path.id), after: try Self.cursor(input.query.cursor), limit: PageSize(input.query.limit))
+        let page = try await customers.interactions(
+            of: CustomerID(input.path.id), after: try Self.cursor(input.query.cursor), limit: PageSize(input.query.limit))
         return .ok(.init(body: .json(.init(items: page.items.map(Schemas.Interaction.init), nextCursor: page.next?.encoded))))
     }
 
     func listCustomerTransactions(_ input: Operations.ListCustomerTransactions.Input) async throws -> Operations.ListCustomerTransactions.Output {
         try await requireStaffRead(input.path.id)
-        let page = try await customers.transactions(of: CustomerID(input.path.id), after: try Self.cursor(input.query.cursor), limit: PageSize(input.query.limit))
+        let page = try await customers.transactions(
+            of: CustomerID(input.path.id), after: try Self.cursor(input.query.cursor), limit: PageSize(input.query.limit))
         return .ok(.init(body: .json(.init(items: page.items.map(Schemas.Transaction.init), nextCursor: page.next?.encoded))))
     }
 
@@ -218,8 +224,12 @@ struct APIHandler: APIProtocol {
     func getQuality(_ input: Operations.GetQuality.Input) async throws -> Operations.GetQuality.Output {
         _ = try Caller.require(.customersRead)
         let (completeness, duplicates) = try await customers.quality(of: CustomerID(input.path.id))
-        return .ok(.init(body: .json(.init(
-            customerId: input.path.id, completeness: completeness.score, missing: completeness.missing, duplicates: duplicates.map(Schemas.DuplicateCandidate.init)))))
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        customerId: input.path.id, completeness: completeness.score, missing: completeness.missing,
+                        duplicates: duplicates.map(Schemas.DuplicateCandidate.init)))))
     }
 
     func mergeCustomer(_ input: Operations.MergeCustomer.Input) async throws -> Operations.MergeCustomer.Output {

@@ -1,7 +1,7 @@
-import SharedModels
 import Access
 import HTTPTypes
 import Hummingbird
+import SharedModels
 
 /// The caller of the request being handled, set by ``AuthenticationMiddleware``.
 enum Caller {

@@ -1,9 +1,9 @@
-import SharedModels
 import Access
 import Crypto
 import Foundation
 import HTTPTypes
 import OpenAPIRuntime
+import SharedModels
 
 /// Makes every `POST` sent with an `Idempotency-Key` apply once per caller and key: a repeat with
 /// the same method, path and body gets the first response replayed (with `Idempotent-Replayed: true`);
@@ -32,7 +32,9 @@ struct IdempotencyMiddleware: ServerMiddleware {
             return try await next(request, body, metadata)
         }
         guard (1...255).contains(key.count) else {
-            throw Problem(status: .badRequest, code: "invalid_idempotency_key", detail: "Idempotency-Key must be 1 to 255 characters.", field: "Idempotency-Key")
+            throw Problem(
+                status: .badRequest, code: "invalid_idempotency_key", detail: "Idempotency-Key must be 1 to 255 characters.", field: "Idempotency-Key"
+            )
         }
         var bytes = Data()
         if let body { bytes = try await Data(collecting: body, upTo: 10 * 1024 * 1024) }
@@ -49,7 +51,8 @@ struct IdempotencyMiddleware: ServerMiddleware {
         case .inProgress:
             throw Problem(status: .conflict, code: "idempotency_in_progress", detail: "A request with this Idempotency-Key is still running.")
         case .mismatch:
-            throw Problem(status: .unprocessableContent, code: "idempotency_key_reused",
+            throw Problem(
+                status: .unprocessableContent, code: "idempotency_key_reused",
                 detail: "This Idempotency-Key was used for a different request.", field: "Idempotency-Key")
         case .claimed:
             do {
@@ -59,7 +62,8 @@ struct IdempotencyMiddleware: ServerMiddleware {
                 if response.status.kind == .successful {
                     try await store.save(
                         caller: caller, key: key,
-                        response: IdempotentResponse(status: response.status.code, contentType: response.headerFields[.contentType] ?? "application/json", body: data))
+                        response: IdempotentResponse(
+                            status: response.status.code, contentType: response.headerFields[.contentType] ?? "application/json", body: data))
                 } else {
                     try await store.release(caller: caller, key: key)
                 }

@@ -17,7 +17,9 @@ public struct PatronAPI: Sendable {
     let idempotency: any IdempotencyStore
 
     /// - Parameter health: checks the database and names its engine; throws when it is unreachable.
-    public init(customers: CustomerService, access: AccessService, idempotency: any IdempotencyStore, health: @escaping @Sendable () async throws -> String) {
+    public init(
+        customers: CustomerService, access: AccessService, idempotency: any IdempotencyStore, health: @escaping @Sendable () async throws -> String
+    ) {
         self.handler = APIHandler(customers: customers, access: access, health: health)
         self.idempotency = idempotency
     }

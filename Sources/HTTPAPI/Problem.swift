@@ -43,14 +43,16 @@ public struct Problem: Error, Codable, Sendable, Equatable {
             }
             return internalError
         case let error as any HTTPResponseError:
-            return Problem(status: error.status, code: error.status == .notFound ? "not_found" : "http_\(error.status.code)",
+            return Problem(
+                status: error.status, code: error.status == .notFound ? "not_found" : "http_\(error.status.code)",
                 detail: error.status == .notFound ? "No such resource." : nil)
         default:
             return known(error) ?? internalError
         }
     }
 
-    static let internalError = Problem(status: .internalServerError, code: "internal_error", detail: "Something went wrong on our side; nothing was written.")
+    static let internalError = Problem(
+        status: .internalServerError, code: "internal_error", detail: "Something went wrong on our side; nothing was written.")
 
     static func known(_ error: any Error) -> Problem? {
         switch error {
@@ -65,16 +67,19 @@ public struct Problem: Error, Codable, Sendable, Equatable {
     init(_ error: CustomerError) {
         switch error {
         case .invalid(let errors):
-            self.init(status: .unprocessableContent, code: "validation_failed", detail: errors.map { "\($0.field): \($0.reason)" }.joined(separator: "; "),
+            self.init(
+                status: .unprocessableContent, code: "validation_failed", detail: errors.map { "\($0.field): \($0.reason)" }.joined(separator: "; "),
                 errors: errors.map { FieldProblem(field: $0.field, reason: $0.reason) })
         case .notFound(let kind, let id):
             self.init(status: .notFound, code: "\(kind.replacingOccurrences(of: " ", with: "_"))_not_found", detail: "No \(kind) has id \(id).")
         case .merged(let id, let survivor):
             self.init(status: .conflict, code: "customer_merged", detail: "Customer \(id) was merged into \(survivor); change \(survivor) instead.")
         case .identifierInUse(let kind, let value, let owner):
-            self.init(status: .conflict, code: "identifier_in_use", detail: "The \(kind.rawValue) \(value) belongs to customer \(owner).", field: "value")
+            self.init(
+                status: .conflict, code: "identifier_in_use", detail: "The \(kind.rawValue) \(value) belongs to customer \(owner).", field: "value")
         case .mergeWithSelf:
-            self.init(status: .unprocessableContent, code: "merge_with_self", detail: "A customer cannot be merged into itself.", field: "duplicateId")
+            self.init(
+                status: .unprocessableContent, code: "merge_with_self", detail: "A customer cannot be merged into itself.", field: "duplicateId")
         case .alreadyLinked(let id, let customer):
             self.init(status: .conflict, code: "already_linked", detail: "Item \(id) is already linked to customer \(customer).")
         }
@@ -89,13 +94,17 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         case .forbidden(let permission):
             self.init(status: .forbidden, code: "forbidden", detail: "This needs the permission \(permission.rawValue).")
         case .invalid(let field, let reason):
-            self.init(status: .unprocessableContent, code: "validation_failed", detail: "\(field): \(reason)", errors: [FieldProblem(field: field, reason: reason)])
+            self.init(
+                status: .unprocessableContent, code: "validation_failed", detail: "\(field): \(reason)",
+                errors: [FieldProblem(field: field, reason: reason)])
         case .emailTaken(let email):
             self.init(status: .conflict, code: "email_taken", detail: "\(email) is already in use.", field: "email")
         case .loginExists(let id):
             self.init(status: .conflict, code: "login_exists", detail: "Customer \(id) already has a login.", field: "customerId")
         case .notFound(let kind, let id):
-            self.init(status: .notFound, code: "\(kind.lowercased().replacingOccurrences(of: " ", with: "_"))_not_found", detail: "No \(kind) has id \(id).")
+            self.init(
+                status: .notFound, code: "\(kind.lowercased().replacingOccurrences(of: " ", with: "_"))_not_found", detail: "No \(kind) has id \(id)."
+            )
         }
     }
 
@@ -108,7 +117,8 @@ public struct Problem: Error, Codable, Sendable, Equatable {
             case .dataCorrupted(let context): (context.codingPath, context.debugDescription)
             @unknown default: ([], "cannot be read")
             }
-        let field = path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let field = path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(
+            in: CharacterSet(charactersIn: "."))
         let name = field.isEmpty ? "body" : field
         self.init(status: .badRequest, code: "malformed_body", detail: "\(name): \(reason)", errors: [FieldProblem(field: name, reason: reason)])
     }

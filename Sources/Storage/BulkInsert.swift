@@ -49,7 +49,8 @@ func insertRows(
     for start in stride(from: 0, to: rows.count, by: rowsPerStatement) {
         let chunk = rows[start..<min(start + rowsPerStatement, rows.count)]
         if let bulk = db as? any BulkInserting {
-            result += try await bulk.bulkInsert(into: table, columns: columns, rows: chunk, suffix: suffix + returningClause, returning: returning.map(\.name))
+            result += try await bulk.bulkInsert(
+                into: table, columns: columns, rows: chunk, suffix: suffix + returningClause, returning: returning.map(\.name))
             continue
         }
         let values = chunk.map { "(\(binds: $0))" as SQLQueryString }
@@ -62,7 +63,9 @@ func insertRows(
             for row in try await db.raw(sql).all() {
                 result.append(
                     try returning.map { column in
-                        column.isInteger ? SQLValue(try row.decode(column: column.name, as: Int64?.self)) : SQLValue(try row.decode(column: column.name, as: String?.self))
+                        column.isInteger
+                            ? SQLValue(try row.decode(column: column.name, as: Int64?.self))
+                            : SQLValue(try row.decode(column: column.name, as: String?.self))
                     })
             }
         }

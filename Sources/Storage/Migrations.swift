@@ -24,15 +24,17 @@ public enum Migrations {
         try await database.write { db in
             try await db.raw("CREATE TABLE IF NOT EXISTS patron_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
         }
-        let done = Set(try await database.read { db in
-            try await db.raw("SELECT name FROM patron_migrations").all().map { try $0.decode(column: "name", as: String.self) }
-        })
+        let done = Set(
+            try await database.read { db in
+                try await db.raw("SELECT name FROM patron_migrations").all().map { try $0.decode(column: "name", as: String.self) }
+            })
         var applied: [String] = []
         for step in steps where !done.contains(step.name) {
             let sql = step.statements(database.engine, database.idColumn)
             try await database.write { db in
                 for statement in sql { try await db.raw(SQLQueryString(statement)).run() }
-                try await db.raw("INSERT INTO patron_migrations (name, applied_at) VALUES (\(bind: step.name), \(bind: Date().epochSecondsValue))").run()
+                try await db.raw("INSERT INTO patron_migrations (name, applied_at) VALUES (\(bind: step.name), \(bind: Date().epochSecondsValue))")
+                    .run()
             }
             applied.append(step.name)
         }

@@ -26,7 +26,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
                 ).first()!.int64("id")
             }
             return User(id: UserID(id), email: email, role: role, createdAt: Date(timeIntervalSince1970: TimeInterval(epoch(at))))
-        } catch where Self.isUniqueViolation(error) {
+        } catch  where Self.isUniqueViolation(error) {
             throw AccessError.emailTaken(email)
         }
     }
@@ -34,7 +34,8 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
     public func users() async throws -> [User] {
         try await database.read { db in
             try await db.raw("SELECT id, email, role, created_at FROM users ORDER BY id").all().map { row in
-                User(id: UserID(try row.int64("id")), email: try row.string("email"), role: Role(rawValue: try row.string("role")) ?? .analyst,
+                User(
+                    id: UserID(try row.int64("id")), email: try row.string("email"), role: Role(rawValue: try row.string("role")) ?? .analyst,
                     createdAt: try row.date("created_at"))
             }
         }
@@ -48,7 +49,8 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
                     principal: .staff(id: UserID(try row.int64("id")), email: email, role: Role(rawValue: try row.string("role")) ?? .analyst))
             }
             if let row = try await db.raw("SELECT customer_id, password_hash FROM member_logins WHERE email = \(bind: email)").first() {
-                return StoredLogin(passwordHash: try row.string("password_hash"), principal: .member(customerID: try row.int64("customer_id"), email: email))
+                return StoredLogin(
+                    passwordHash: try row.string("password_hash"), principal: .member(customerID: try row.int64("customer_id"), email: email))
             }
             return nil
         }
@@ -79,7 +81,8 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
                 WHERE s.digest = \(bind: digest) AND s.expires_at > \(bind: epoch(now))
                 """
             ).first() {
-                return .staff(id: UserID(try row.int64("id")), email: try row.string("email"), role: Role(rawValue: try row.string("role")) ?? .analyst)
+                return .staff(
+                    id: UserID(try row.int64("id")), email: try row.string("email"), role: Role(rawValue: try row.string("role")) ?? .analyst)
             }
             if let row = try await db.raw(
                 """
@@ -114,7 +117,9 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
                 """
             ).first()!.int64("id")
         }
-        return APIKey(id: APIKeyID(id), name: name, partner: partner, scopes: scopes, prefix: prefix, createdAt: Date(timeIntervalSince1970: TimeInterval(epoch(at))), revokedAt: nil)
+        return APIKey(
+            id: APIKeyID(id), name: name, partner: partner, scopes: scopes, prefix: prefix,
+            createdAt: Date(timeIntervalSince1970: TimeInterval(epoch(at))), revokedAt: nil)
     }
 
     public func apiKeys() async throws -> [APIKey] {
@@ -122,7 +127,8 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
             try await db.raw("SELECT * FROM api_keys ORDER BY id").all().map { row in
                 APIKey(
                     id: APIKeyID(try row.int64("id")), name: try row.string("name"), partner: try row.string("partner"),
-                    scopes: try row.string("scopes").split(separator: " ").compactMap { APIScope(rawValue: String($0)) }, prefix: try row.string("prefix"),
+                    scopes: try row.string("scopes").split(separator: " ").compactMap { APIScope(rawValue: String($0)) },
+                    prefix: try row.string("prefix"),
                     createdAt: try row.date("created_at"), revokedAt: try row.optionalDate("revoked_at"))
             }
         }

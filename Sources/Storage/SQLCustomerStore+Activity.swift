@@ -14,7 +14,8 @@ extension SQLCustomerStore {
         let values = rows.map { row -> [SQLValue] in
             let t = row.details
             return [
-                .text(t.externalID), .integer(row.customer.rawValue), .text(t.kind.rawValue), .integer(epoch(t.occurredAt)), .integer(t.amount.minorUnits),
+                .text(t.externalID), .integer(row.customer.rawValue), .text(t.kind.rawValue), .integer(epoch(t.occurredAt)),
+                .integer(t.amount.minorUnits),
                 .text(t.amount.currency), SQLValue(t.store), SQLValue(t.channel?.rawValue), SQLValue(t.originalExternalID),
             ]
         }
@@ -32,7 +33,10 @@ extension SQLCustomerStore {
             // When a batch repeats an external id, the first row is the one inserted.
             guard let id = ids[row.details.externalID], seen.insert(row.details.externalID).inserted else { continue }
             for (number, line) in row.details.lines.enumerated() {
-                lines.append([.integer(id), .integer(Int64(number + 1)), .text(line.product), SQLValue(line.category), .integer(Int64(line.quantity)), .integer(line.amount)])
+                lines.append([
+                    .integer(id), .integer(Int64(number + 1)), .text(line.product), SQLValue(line.category), .integer(Int64(line.quantity)),
+                    .integer(line.amount),
+                ])
             }
         }
         _ = try await insertRows(
@@ -49,14 +53,16 @@ extension SQLCustomerStore {
             "SELECT transaction_id, product, category, quantity, amount_minor FROM transaction_lines WHERE transaction_id IN (\(binds: ids)) ORDER BY transaction_id, line_no"
         ).all() {
             lines[try row.int64("transaction_id"), default: []].append(
-                .init(product: try row.string("product"), category: try row.optionalString("category"), quantity: Int(try row.int64("quantity")),
+                .init(
+                    product: try row.string("product"), category: try row.optionalString("category"), quantity: Int(try row.int64("quantity")),
                     amount: try row.int64("amount_minor")))
         }
         return try rows.map { row in
             let id = try row.int64("id")
             let details = TransactionDetails(
                 externalID: try row.string("external_id"), kind: TransactionDetails.Kind(rawValue: try row.string("kind")) ?? .purchase,
-                occurredAt: try row.date("occurred_at"), amount: Money(minorUnits: try row.int64("amount_minor"), currency: try row.string("currency")),
+                occurredAt: try row.date("occurred_at"),
+                amount: Money(minorUnits: try row.int64("amount_minor"), currency: try row.string("currency")),
                 store: try row.optionalString("store"), channel: try row.optionalString("channel").flatMap(Channel.init(rawValue:)),
                 originalExternalID: try row.optionalString("original_external_id"), lines: lines[id] ?? [])
             return Transaction(id: TransactionID(id), customerID: CustomerID(try row.int64("customer_id")), details: details)
@@ -123,7 +129,9 @@ extension SQLCustomerStore {
         try await database.read { db in
             let items = try await Self.transactions(
                 db,
-                where: "customer_id = \(bind: customer.rawValue) AND id < \(bind: cursor?.after ?? Int64.max) ORDER BY id DESC LIMIT \(literal: limit + 1)")
+                where:
+                    "customer_id = \(bind: customer.rawValue) AND id < \(bind: cursor?.after ?? Int64.max) ORDER BY id DESC LIMIT \(literal: limit + 1)"
+            )
             let page = Array(items.prefix(limit))
             return Page(items: page, next: items.count > limit ? page.last.map { Cursor(after: $0.id.rawValue) } : nil)
         }
@@ -138,13 +146,19 @@ extension SQLCustomerStore {
                 let i = try Self.decodeInteraction(row)
                 let summary = [i.details.direction.rawValue, i.details.channel.rawValue, i.details.subject, i.details.outcome.map { "(\($0))" }]
                     .compactMap { $0 }.joined(separator: " ")
-                entries.append(.init(kind: .interaction, occurredAt: i.details.occurredAt, summary: summary, channel: i.details.channel.rawValue, referenceID: i.id.rawValue))
+                entries.append(
+                    .init(
+                        kind: .interaction, occurredAt: i.details.occurredAt, summary: summary, channel: i.details.channel.rawValue,
+                        referenceID: i.id.rawValue))
             }
             for t in try await Self.transactions(
                 db, where: "customer_id = \(bind: customer.rawValue) ORDER BY occurred_at DESC, id DESC LIMIT \(literal: limit)")
             {
                 let summary = "\(t.details.kind.rawValue) \(t.details.externalID) \(t.details.amount)" + (t.details.store.map { " at \($0)" } ?? "")
-                entries.append(.init(kind: .transaction, occurredAt: t.details.occurredAt, summary: summary, channel: t.details.channel?.rawValue, referenceID: t.id.rawValue))
+                entries.append(
+                    .init(
+                        kind: .transaction, occurredAt: t.details.occurredAt, summary: summary, channel: t.details.channel?.rawValue,
+                        referenceID: t.id.rawValue))
             }
             for row in try await db.raw(
                 "SELECT * FROM consent_events WHERE customer_id = \(bind: customer.rawValue) ORDER BY recorded_at DESC, id DESC LIMIT \(literal: limit)"
@@ -152,7 +166,9 @@ extension SQLCustomerStore {
                 let granted = try row.int64("granted") != 0
                 let summary = "\(granted ? "granted" : "withdrew") \(try row.string("purpose")) consent via \(try row.string("source"))"
                 entries.append(
-                    .init(kind: .consent, occurredAt: try row.date("recorded_at"), summary: summary, channel: try row.string("channel"), referenceID: try row.int64("id")))
+                    .init(
+                        kind: .consent, occurredAt: try row.date("recorded_at"), summary: summary, channel: try row.string("channel"),
+                        referenceID: try row.int64("id")))
             }
             return Array(entries.sorted { ($0.occurredAt, $0.referenceID ?? 0) > ($1.occurredAt, $1.referenceID ?? 0) }.prefix(limit))
         }
@@ -169,10 +185,12 @@ extension SQLCustomerStore {
             for chunk in chunks(items, of: 1000) {
                 let values = try chunk.map { item -> SQLQueryString in
                     let kind = if case .transaction = item.payload { "transaction" } else { "interaction" }
-                    return "(\(bind: kind), \(bind: try ColumnJSON.encode(item.identifiers)), \(bind: try ColumnJSON.encode(item.payload)), \(bind: item.reason), \(bind: epoch(at)))"
+                    return
+                        "(\(bind: kind), \(bind: try ColumnJSON.encode(item.identifiers)), \(bind: try ColumnJSON.encode(item.payload)), \(bind: item.reason), \(bind: epoch(at)))"
                 }
                 let rows = try await db.raw(
-                    "INSERT INTO unmatched_items (kind, identifiers, payload, reason, received_at) VALUES " + values.joined(separator: ", ") + " RETURNING id"
+                    "INSERT INTO unmatched_items (kind, identifiers, payload, reason, received_at) VALUES " + values.joined(separator: ", ")
+                        + " RETURNING id"
                 ).all()
                 ids += try rows.map { UnmatchedID(try $0.int64("id")) }.sorted()
             }
@@ -264,15 +282,19 @@ extension SQLCustomerStore {
 
     public func consentState(of customer: CustomerID) async throws -> ConsentState {
         try await database.read { db in
-            let history = try await db.raw("SELECT * FROM consent_events WHERE customer_id = \(bind: customer.rawValue) ORDER BY id DESC").all().map { row in
+            let history = try await db.raw("SELECT * FROM consent_events WHERE customer_id = \(bind: customer.rawValue) ORDER BY id DESC").all().map {
+                row in
                 Consent(
-                    purpose: Purpose(rawValue: try row.string("purpose")) ?? .marketing, channel: Channel(rawValue: try row.string("channel")) ?? .email,
+                    purpose: Purpose(rawValue: try row.string("purpose")) ?? .marketing,
+                    channel: Channel(rawValue: try row.string("channel")) ?? .email,
                     granted: try row.int64("granted") != 0, source: try row.string("source"), text: try row.optionalString("text"),
                     recordedBy: try row.string("recorded_by"), recordedAt: try row.date("recorded_at"))
             }
-            let blocks = try await db.raw("SELECT * FROM contact_blocks WHERE customer_id = \(bind: customer.rawValue) ORDER BY id DESC").all().map { row in
+            let blocks = try await db.raw("SELECT * FROM contact_blocks WHERE customer_id = \(bind: customer.rawValue) ORDER BY id DESC").all().map {
+                row in
                 ContactBlock(
-                    channel: Channel(rawValue: try row.string("channel")) ?? .email, reason: try row.string("reason"), setBy: try row.string("set_by"),
+                    channel: Channel(rawValue: try row.string("channel")) ?? .email, reason: try row.string("reason"),
+                    setBy: try row.string("set_by"),
                     setAt: try row.date("set_at"), clearedBy: try row.optionalString("cleared_by"), clearedAt: try row.optionalDate("cleared_at"))
             }
             return ConsentState(history: history, blocks: blocks)
@@ -309,8 +331,10 @@ extension SQLCustomerStore {
             sql += " ORDER BY a.id, b.id LIMIT \(literal: limit)"
             return try await db.raw(sql).all().map { row in
                 NamePair(
-                    first: CustomerID(try row.int64("a_id")), firstName: try row.string("a_name"), firstStreet: try row.optionalString("a_street") ?? "",
-                    second: CustomerID(try row.int64("b_id")), secondName: try row.string("b_name"), secondStreet: try row.optionalString("b_street") ?? "")
+                    first: CustomerID(try row.int64("a_id")), firstName: try row.string("a_name"),
+                    firstStreet: try row.optionalString("a_street") ?? "",
+                    second: CustomerID(try row.int64("b_id")), secondName: try row.string("b_name"),
+                    secondStreet: try row.optionalString("b_street") ?? "")
             }
         }
     }

@@ -42,7 +42,8 @@ public struct SQLCustomerStore: CustomerStore {
             names.insert("id", at: 0)
             values.insert(id.rawValue, at: 0)
         }
-        let row = try await db.raw("INSERT INTO customers (\(unsafeRaw: names.joined(separator: ", "))) VALUES (\(binds: values)) RETURNING id").first()
+        let row = try await db.raw("INSERT INTO customers (\(unsafeRaw: names.joined(separator: ", "))) VALUES (\(binds: values)) RETURNING id")
+            .first()
         let newID = CustomerID(try row!.int64("id"))
         try await replaceContactIdentifiers(db, of: newID, profile: profile)
         return newID
@@ -133,7 +134,8 @@ public struct SQLCustomerStore: CustomerStore {
             let id = try row.int64("id")
             return Customer(
                 id: CustomerID(id), profile: try ColumnJSON.decode(Profile.self, from: try row.string("profile")), cards: cards[id] ?? [],
-                householdID: try row.optionalInt64("household_id").map { HouseholdID($0) }, accountID: try row.optionalInt64("account_id").map { AccountID($0) },
+                householdID: try row.optionalInt64("household_id").map { HouseholdID($0) },
+                accountID: try row.optionalInt64("account_id").map { AccountID($0) },
                 contactRole: try row.optionalString("contact_role"), status: Customer.Status(rawValue: try row.string("status")) ?? .active,
                 mergedInto: try row.optionalInt64("merged_into").map { CustomerID($0) }, createdAt: try row.date("created_at"),
                 updatedAt: try row.date("updated_at"))
@@ -147,7 +149,8 @@ public struct SQLCustomerStore: CustomerStore {
 
     public func customers(matching search: CustomerSearch?, after cursor: Cursor?, limit: Int) async throws -> Page<Customer> {
         try await database.read { db in
-            var sql: SQLQueryString = "SELECT \(unsafeRaw: Self.customerColumns) FROM customers WHERE status = 'active' AND id > \(bind: cursor?.after ?? 0)"
+            var sql: SQLQueryString =
+                "SELECT \(unsafeRaw: Self.customerColumns) FROM customers WHERE status = 'active' AND id > \(bind: cursor?.after ?? 0)"
             if let search {
                 var alternatives: [SQLQueryString] = []
                 let ids = search.identifiers.filter { $0.kind == .customerID }.compactMap { Int64($0.value) }
@@ -181,7 +184,9 @@ public struct SQLCustomerStore: CustomerStore {
                 "SELECT customer_id FROM customer_identifiers WHERE kind = \(bind: identifier.kind.rawValue) AND value = \(bind: identifier.value)"
             ).all().map { try $0.int64("customer_id") }
             if owners.contains(id.rawValue) { return }
-            if let owner = owners.first { throw CustomerError.identifierInUse(kind: identifier.kind, value: identifier.value, owner: CustomerID(owner)) }
+            if let owner = owners.first {
+                throw CustomerError.identifierInUse(kind: identifier.kind, value: identifier.value, owner: CustomerID(owner))
+            }
             try await db.raw(
                 "INSERT INTO customer_identifiers (customer_id, kind, value) VALUES (\(bind: id.rawValue), \(bind: identifier.kind.rawValue), \(bind: identifier.value))"
             ).run()
@@ -207,7 +212,8 @@ public struct SQLCustomerStore: CustomerStore {
                         "SELECT customer_id, value FROM customer_identifiers WHERE kind = \(bind: kind.rawValue) AND value IN (\(binds: Array(chunk)))"
                     ).all()
                     for row in rows {
-                        owners[CustomerIdentifier(kind: kind, value: try row.string("value")), default: []].append(CustomerID(try row.int64("customer_id")))
+                        owners[CustomerIdentifier(kind: kind, value: try row.string("value")), default: []].append(
+                            CustomerID(try row.int64("customer_id")))
                     }
                 }
             }
@@ -219,7 +225,8 @@ public struct SQLCustomerStore: CustomerStore {
 
     public func insertHousehold(name: String, members: [CustomerID], at: Date) async throws -> Household {
         let id = try await database.write { db in
-            let id = try await db.raw("INSERT INTO households (name, created_at) VALUES (\(bind: name), \(bind: epoch(at))) RETURNING id").first()!.int64("id")
+            let id = try await db.raw("INSERT INTO households (name, created_at) VALUES (\(bind: name), \(bind: epoch(at))) RETURNING id").first()!
+                .int64("id")
             if !members.isEmpty {
                 try await db.raw("UPDATE customers SET household_id = \(bind: id) WHERE id IN (\(binds: members.map(\.rawValue)))").run()
             }
@@ -230,7 +237,9 @@ public struct SQLCustomerStore: CustomerStore {
 
     public func household(_ id: HouseholdID) async throws -> Household? {
         try await database.read { db in
-            guard let row = try await db.raw("SELECT id, name, created_at FROM households WHERE id = \(bind: id.rawValue)").first() else { return nil }
+            guard let row = try await db.raw("SELECT id, name, created_at FROM households WHERE id = \(bind: id.rawValue)").first() else {
+                return nil
+            }
             let members = try await db.raw(
                 "SELECT id FROM customers WHERE household_id = \(bind: id.rawValue) AND status = 'active' ORDER BY id"
             ).all().map { CustomerID(try $0.int64("id")) }

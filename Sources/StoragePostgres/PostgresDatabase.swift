@@ -20,7 +20,8 @@ public final class PostgresDatabase: Database, @unchecked Sendable {
     }
 
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=disable`).
-    public static func open(url: String, maxConnections: Int = 8, logger: Logger = Logger(label: "patron.postgres")) async throws -> PostgresDatabase {
+    public static func open(url: String, maxConnections: Int = 8, logger: Logger = Logger(label: "patron.postgres")) async throws -> PostgresDatabase
+    {
         let configuration = try SQLPostgresConfiguration(url: url)
         let pool = EventLoopGroupConnectionPool(
             source: PostgresConnectionSource(sqlConfiguration: configuration), maxConnectionsPerEventLoop: maxConnections,

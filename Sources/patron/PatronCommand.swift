@@ -135,7 +135,9 @@ struct Import: AsyncParsableCommand {
 
         func run() async throws {
             try await db.with { patron in
-                try await Import.report { try await CustomerImporter(patron: patron).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0) }
+                try await Import.report {
+                    try await CustomerImporter(patron: patron).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0)
+                }
             }
         }
     }
@@ -147,7 +149,9 @@ struct Import: AsyncParsableCommand {
 
         func run() async throws {
             try await db.with { patron in
-                try await Import.report { try await TransactionImporter(patron: patron).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0) }
+                try await Import.report {
+                    try await TransactionImporter(patron: patron).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0)
+                }
             }
         }
     }
@@ -234,7 +238,9 @@ struct Bench: AsyncParsableCommand {
             print("import: \(result.report.summary)")
             print("rows/s: \(Int(result.report.rowsPerSecond)) on \(location)")
             if json {
-                print(#"{"bench":"import","rows":\#(result.report.rows),"seconds":\#(String(format: "%.3f", result.report.seconds)),"rows_per_s":\#(Int(result.report.rowsPerSecond)),"engine":"\#(location.engineName)","lines":\#(withLines)}"#)
+                print(
+                    #"{"bench":"import","rows":\#(result.report.rows),"seconds":\#(String(format: "%.3f", result.report.seconds)),"rows_per_s":\#(Int(result.report.rowsPerSecond)),"engine":"\#(location.engineName)","lines":\#(withLines)}"#
+                )
             }
         }
     }

@@ -23,7 +23,8 @@ struct APIClient {
     let client: any TestClientProtocol
 
     @discardableResult
-    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, body: Any? = nil, raw: String? = nil, headers: HTTPFields = [:]) async throws
+    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, body: Any? = nil, raw: String? = nil, headers: HTTPFields = [:])
+        async throws
         -> Reply
     {
         var fields = headers
@@ -55,7 +56,9 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 /// Runs `body` against a fresh Patron on `engine` with an admin `admin@test.example` / `admin-password`.
-func withAPI<T>(_ engine: TestEngine, clock: TestClock = TestClock(), _ body: @escaping @Sendable (APIClient, Patron, String) async throws -> T) async throws -> T {
+func withAPI<T>(_ engine: TestEngine, clock: TestClock = TestClock(), _ body: @escaping @Sendable (APIClient, Patron, String) async throws -> T)
+    async throws -> T
+{
     try await TestDatabase.withPatron(engine, clock: clock) { patron in
         _ = try await patron.access.addUser(email: "admin@test.example", password: "admin-password", role: .admin)
         let app = Application(router: try buildRouter(patron: patron))

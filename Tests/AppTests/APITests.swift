@@ -1,9 +1,9 @@
 import Access
 import App
 import Customers
-import SharedModels
 import Foundation
 import HTTPTypes
+import SharedModels
 import TestSupport
 import Testing
 
@@ -79,7 +79,8 @@ struct APITests {
             #expect(wrongType.status == 400)
             #expect(wrongType.code == "malformed_body")
             #expect(wrongType.json["field"] as? String == "firstName")
-            let invalid = try await api.call(.post, "/v1/customers", token: token, body: ["firstName": "Ann", "email": "not-an-email", "birthDate": "1990-02-30"])
+            let invalid = try await api.call(
+                .post, "/v1/customers", token: token, body: ["firstName": "Ann", "email": "not-an-email", "birthDate": "1990-02-30"])
             #expect(invalid.status == 422)
             #expect(invalid.code == "validation_failed")
             let fields = (invalid.json["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String }
@@ -97,7 +98,8 @@ struct APITests {
         try await withAPI(engine) { api, _, admin in
             let ann = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee"]).id)
             let bob = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Bob", "lastName": "Ray"]).id)
-            let login = try await api.call(.post, "/v1/member-logins", token: admin, body: ["customerId": ann, "email": "ann@example.com", "password": "ann-password"])
+            let login = try await api.call(
+                .post, "/v1/member-logins", token: admin, body: ["customerId": ann, "email": "ann@example.com", "password": "ann-password"])
             #expect(login.status == 201)
             let member = try await api.logIn("ann@example.com", "ann-password")
             #expect(try await api.call(.get, "/v1/me", token: member).json["kind"] as? String == "member")
@@ -112,7 +114,8 @@ struct APITests {
             #expect(try await api.call(.patch, "/v1/customers/\(bob)", token: member, body: ["lastName": "X"]).status == 403)
             #expect(try await api.call(.patch, "/v1/customers/\(ann)", token: member, body: ["language": "fr"]).status == 200)
             let consent = try await api.call(
-                .post, "/v1/customers/\(ann)/consents", token: member, body: ["purpose": "marketing", "channel": "email", "granted": false, "source": "portal"])
+                .post, "/v1/customers/\(ann)/consents", token: member,
+                body: ["purpose": "marketing", "channel": "email", "granted": false, "source": "portal"])
             #expect(consent.status == 201)
         }
     }
@@ -131,10 +134,13 @@ struct APITests {
             #expect(try await api.call(.post, "/v1/customers/\(ann)/merge", token: analyst, body: ["duplicateId": ann]).status == 403)
             let users = try await api.call(.get, "/v1/users", token: admin)
             #expect(users.array.count == 2)
-            let made = try await api.call(.post, "/v1/users", token: admin, body: ["email": "agent@x.com", "password": "agent-pw-1", "role": "agent"])
+            let made = try await api.call(
+                .post, "/v1/users", token: admin, body: ["email": "agent@x.com", "password": "agent-pw-1", "role": "agent"])
             #expect(made.status == 201)
             #expect(made.json["password"] == nil)
-            #expect(try await api.call(.post, "/v1/users", token: admin, body: ["email": "agent@x.com", "password": "agent-pw-1", "role": "agent"]).code == "email_taken")
+            #expect(
+                try await api.call(.post, "/v1/users", token: admin, body: ["email": "agent@x.com", "password": "agent-pw-1", "role": "agent"]).code
+                    == "email_taken")
             let logout = try await api.call(.delete, "/v1/sessions/current", token: analyst)
             #expect(logout.status == 204)
             #expect(try await api.call(.get, "/v1/me", token: analyst).status == 401)
@@ -144,8 +150,11 @@ struct APITests {
     @Test("Partner keys submit transactions within their scope only", arguments: TestEngine.available)
     func partnerKeys(engine: TestEngine) async throws {
         try await withAPI(engine) { api, _, admin in
-            let ann = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee", "email": "ann@example.com"]).id)
-            let created = try await api.call(.post, "/v1/api-keys", token: admin, body: ["name": "pos", "partner": "Acme Fuel", "scopes": ["transactions:write"]])
+            let ann = try #require(
+                try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee", "email": "ann@example.com"]).id
+            )
+            let created = try await api.call(
+                .post, "/v1/api-keys", token: admin, body: ["name": "pos", "partner": "Acme Fuel", "scopes": ["transactions:write"]])
             #expect(created.status == 201)
             let key = try #require(created.json["key"] as? String)
             let keyID = try #require(((created.json["apiKey"] as? [String: Any])?["id"] as? NSNumber)?.int64Value)
@@ -162,7 +171,9 @@ struct APITests {
             let replay = try await api.call(.post, "/v1/transactions", token: key, body: purchase)
             #expect(replay.json["status"] as? String == "duplicate")
             #expect(try await api.call(.get, "/v1/customers/\(ann)", token: key).status == 403)
-            #expect(try await api.call(.post, "/v1/interactions", token: key, body: ["customerId": ann, "channel": "call", "direction": "inbound"]).status == 403)
+            #expect(
+                try await api.call(.post, "/v1/interactions", token: key, body: ["customerId": ann, "channel": "call", "direction": "inbound"]).status
+                    == 403)
             #expect(try await api.call(.delete, "/v1/api-keys/\(keyID)", token: admin).status == 204)
             #expect(try await api.call(.post, "/v1/transactions", token: key, body: purchase).status == 401)
         }
@@ -184,8 +195,12 @@ struct APITests {
             #expect(try await patron.customers.search(nil, after: nil, limit: .init(10)).items.count == 1)
             // A failed request is not remembered: fixing it and retrying with the same key works.
             let retryHeaders: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "create-cy"]
-            #expect(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Cy", "email": "bad"], headers: retryHeaders).status == 422)
-            #expect(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Cy", "email": "bad"], headers: retryHeaders).status == 422)
+            #expect(
+                try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Cy", "email": "bad"], headers: retryHeaders).status
+                    == 422)
+            #expect(
+                try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Cy", "email": "bad"], headers: retryHeaders).status
+                    == 422)
         }
     }
 
@@ -197,11 +212,16 @@ struct APITests {
             #expect(card.json["cards"] as? [String] == ["NW0001"])
             let call = try await api.call(
                 .post, "/v1/interactions", token: admin,
-                body: ["identifiers": [["kind": "card", "value": "nw0001"]], "channel": "call", "direction": "inbound", "subject": "Where is my order?"])
+                body: [
+                    "identifiers": [["kind": "card", "value": "nw0001"]], "channel": "call", "direction": "inbound", "subject": "Where is my order?",
+                ])
             #expect(call.status == 201)
             let stray = try await api.call(
                 .post, "/v1/transactions", token: admin,
-                body: ["transactionId": "W-1", "identifiers": [["kind": "email", "value": "who@example.com"]], "occurredAt": "2026-01-03T09:00:00Z", "amount": 1999])
+                body: [
+                    "transactionId": "W-1", "identifiers": [["kind": "email", "value": "who@example.com"]], "occurredAt": "2026-01-03T09:00:00Z",
+                    "amount": 1999,
+                ])
             #expect(stray.status == 202)
             let unmatchedID = try #require((stray.json["unmatchedId"] as? NSNumber)?.int64Value)
             let waiting = try await api.call(.get, "/v1/unmatched", token: admin)
@@ -215,8 +235,10 @@ struct APITests {
             #expect(again.code == "already_linked")
             let unbalanced = try await api.call(
                 .post, "/v1/transactions", token: admin,
-                body: ["transactionId": "W-2", "customerId": ann, "occurredAt": "2026-01-03T09:00:00Z", "amount": 1000,
-                    "lines": [["product": "A", "quantity": 1, "amount": 10]]])
+                body: [
+                    "transactionId": "W-2", "customerId": ann, "occurredAt": "2026-01-03T09:00:00Z", "amount": 1000,
+                    "lines": [["product": "A", "quantity": 1, "amount": 10]],
+                ])
             #expect(unbalanced.status == 422)
             #expect(unbalanced.json["field"] as? String == "lines")
         }
@@ -225,12 +247,18 @@ struct APITests {
     @Test("Consents, do-not-contact, households, accounts, quality and merge over HTTP", arguments: TestEngine.available)
     func customer360(engine: TestEngine) async throws {
         try await withAPI(engine) { api, _, admin in
-            let ann = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee", "email": "ann@example.com"]).id)
-            let dup = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Anne", "lastName": "Lee", "email": "ann@example.com"]).id)
+            let ann = try #require(
+                try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee", "email": "ann@example.com"]).id
+            )
+            let dup = try #require(
+                try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Anne", "lastName": "Lee", "email": "ann@example.com"])
+                    .id)
             let consent = try await api.call(
-                .post, "/v1/customers/\(ann)/consents", token: admin, body: ["purpose": "marketing", "channel": "sms", "granted": true, "source": "store"])
+                .post, "/v1/customers/\(ann)/consents", token: admin,
+                body: ["purpose": "marketing", "channel": "sms", "granted": true, "source": "store"])
             #expect(((consent.json["current"] as? [[String: Any]])?.first?["recordedBy"] as? String) == "admin@test.example")
-            let blocked = try await api.call(.post, "/v1/customers/\(ann)/do-not-contact", token: admin, body: ["channel": "sms", "reason": "complaint"])
+            let blocked = try await api.call(
+                .post, "/v1/customers/\(ann)/do-not-contact", token: admin, body: ["channel": "sms", "reason": "complaint"])
             #expect((blocked.json["doNotContact"] as? [[String: Any]])?.count == 1)
             let unblocked = try await api.call(.delete, "/v1/customers/\(ann)/do-not-contact/sms", token: admin)
             #expect(((unblocked.json["doNotContact"] as? [[String: Any]])?.first?["clearedBy"] as? String) == "admin@test.example")
@@ -240,7 +268,8 @@ struct APITests {
             let account = try await api.call(.post, "/v1/accounts", token: admin, body: ["name": "Summit Guides", "accountClass": "A"])
             #expect(account.status == 422)
             #expect(account.json["field"] as? String == "keyAccountManager")
-            let made = try await api.call(.post, "/v1/accounts", token: admin, body: ["name": "Summit Guides", "accountClass": "B", "paymentTermsDays": 45])
+            let made = try await api.call(
+                .post, "/v1/accounts", token: admin, body: ["name": "Summit Guides", "accountClass": "B", "paymentTermsDays": 45])
             let accountID = try #require(made.id)
             let contact = try await api.call(.post, "/v1/accounts/\(accountID)/contacts", token: admin, body: ["customerId": ann, "role": "buyer"])
             #expect((contact.json["contacts"] as? [[String: Any]])?.first?["role"] as? String == "buyer")
@@ -267,10 +296,14 @@ struct PartnerLookupTests {
     func lookup(engine: TestEngine) async throws {
         try await withAPI(engine) { api, _, admin in
             let ann = try #require(
-                try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee", "email": "ann@example.com", "phone": "2065550100"]).id)
+                try await api.call(
+                    .post, "/v1/customers", token: admin,
+                    body: ["firstName": "Ann", "lastName": "Lee", "email": "ann@example.com", "phone": "2065550100"]
+                ).id)
             _ = try await api.call(.post, "/v1/customers/\(ann)/identifiers", token: admin, body: ["kind": "card", "value": "NW77"])
             let key = try #require(
-                try await api.call(.post, "/v1/api-keys", token: admin, body: ["name": "desk", "partner": "Hotel", "scopes": ["customers:lookup"]]).json["key"]
+                try await api.call(.post, "/v1/api-keys", token: admin, body: ["name": "desk", "partner": "Hotel", "scopes": ["customers:lookup"]])
+                    .json["key"]
                     as? String)
             let byCard = try await api.call(.get, "/v1/customers?q=NW77", token: key)
             let found = try #require((byCard.json["items"] as? [[String: Any]])?.first)
@@ -289,7 +322,10 @@ struct PartnerLookupTests {
         try await withAPI(engine) { api, patron, admin in
             let stray = try await api.call(
                 .post, "/v1/transactions", token: admin,
-                body: ["transactionId": "W-7", "identifiers": [["kind": "email", "value": "late@example.com"]], "occurredAt": "2026-01-03T09:00:00Z", "amount": 500])
+                body: [
+                    "transactionId": "W-7", "identifiers": [["kind": "email", "value": "late@example.com"]], "occurredAt": "2026-01-03T09:00:00Z",
+                    "amount": 500,
+                ])
             #expect(stray.status == 202)
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("late-\(UUID().uuidString).csv").path
             try "first_name,last_name,email\nLate,Comer,late@example.com\n".write(toFile: path, atomically: true, encoding: .utf8)

@@ -1,10 +1,10 @@
 import Access
 import App
-import Storage
 import Customers
 import Foundation
 import SQLKit
 import SharedModels
+import Storage
 import TestSupport
 import Testing
 
@@ -103,7 +103,8 @@ struct CSVImportTests {
             FileManager.default.createFile(atPath: exported, contents: nil)
             FileManager.default.createFile(atPath: transactionsFile, contents: nil)
             let customers = try await CSVExporter(patron: patron).customers(to: try FileHandle(forWritingTo: URL(fileURLWithPath: exported)))
-            let transactions = try await CSVExporter(patron: patron).transactions(to: try FileHandle(forWritingTo: URL(fileURLWithPath: transactionsFile)))
+            let transactions = try await CSVExporter(patron: patron).transactions(
+                to: try FileHandle(forWritingTo: URL(fileURLWithPath: transactionsFile)))
             return (customers, transactions, try await patron.customers.customer(CustomerID(5)))
         }
         try await TestDatabase.withPatron(engine) { patron in
@@ -124,12 +125,15 @@ struct CSVImportTests {
                 let summary = try await DemoCompany(customers: 200, seed: 3, until: Date(epochSeconds: 1_767_225_600)).load(into: patron)
                 let names = try await patron.customers.search(nil, after: nil, limit: .init(20)).items.map(\.displayName)
                 let spend = try await patron.database.read { db in
-                    try await db.raw("SELECT SUM(amount_minor) AS total FROM transactions WHERE kind = 'purchase' GROUP BY customer_id ORDER BY total DESC").all()
+                    try await db.raw(
+                        "SELECT SUM(amount_minor) AS total FROM transactions WHERE kind = 'purchase' GROUP BY customer_id ORDER BY total DESC"
+                    ).all()
                         .map { try $0.decode(column: "total", as: Int64.self) }
                 }
                 let top = spend.prefix(max(1, summary.customers / 5)).reduce(0, +)
                 #expect(Double(top) / Double(spend.reduce(0, +)) > 0.5, "the top fifth of customers should bring most revenue")
-                #expect(try await patron.access.logIn(email: DemoCompany.adminEmail, password: DemoCompany.adminPassword).principal.permissions.count > 5)
+                #expect(
+                    try await patron.access.logIn(email: DemoCompany.adminEmail, password: DemoCompany.adminPassword).principal.permissions.count > 5)
                 return (summary, names)
             }
         }

@@ -53,7 +53,9 @@ struct CSVParserTests {
         #expect(parsed.last?.line == expected.count)
     }
 
-    @Test("An exported field always parses back to itself", arguments: ["plain", "with, comma", "with \"quotes\"", "line\nbreak", "", "  spaced  ", "ünïcödé"])
+    @Test(
+        "An exported field always parses back to itself",
+        arguments: ["plain", "with, comma", "with \"quotes\"", "line\nbreak", "", "  spaced  ", "ünïcödé"])
     func escapeRoundTrip(field: String) throws {
         let parsed = try records(CSVExporter.line(["a", field, "z"]))
         #expect(parsed.first?.fields == ["a", field, "z"])

@@ -31,7 +31,8 @@ struct ProfileTests {
             guard case CustomerError.invalid(let errors) = error else { return false }
             let fields = Set(errors.map(\.field))
             return fields == [
-                "birthDate", "email", "phone", "addresses[0].line1", "addresses[0].country", "language", "lifeStage", "location.latitude", "attributes.Bad Key",
+                "birthDate", "email", "phone", "addresses[0].line1", "addresses[0].country", "language", "lifeStage", "location.latitude",
+                "attributes.Bad Key",
             ]
         }
     }
@@ -45,7 +46,8 @@ struct ProfileTests {
 
     @Test("An update changes only the fields it carries")
     func partialUpdate() throws {
-        let base = try ProfileDraft(firstName: "Ann", lastName: "Lee", emails: ["ann@example.com"], attributes: ["tier_hint": "gold"]).profile(today: today)
+        let base = try ProfileDraft(firstName: "Ann", lastName: "Lee", emails: ["ann@example.com"], attributes: ["tier_hint": "gold"]).profile(
+            today: today)
         let updated = try ProfileDraft(lastName: "Lee-Park", attributes: ["shoe_size": "38"]).profile(applyingTo: base, today: today)
         #expect(updated.firstName == "Ann")
         #expect(updated.lastName == "Lee-Park")
@@ -130,7 +132,8 @@ struct MatchingTests {
         #expect(NameSimilarity.jaroWinkler("", "") == 1)
         let pairs = [
             NamePair(first: ann, firstName: "ann lee", firstStreet: "1 main st", second: bob, secondName: "ann leee", secondStreet: "1 main st."),
-            NamePair(first: ann, firstName: "ann lee", firstStreet: "1 main st", second: CustomerID(3), secondName: "bob lee", secondStreet: "1 main st"),
+            NamePair(
+                first: ann, firstName: "ann lee", firstStreet: "1 main st", second: CustomerID(3), secondName: "bob lee", secondStreet: "1 main st"),
         ]
         #expect(NameSimilarity.candidates(from: pairs).map(\.otherCustomerID) == [bob])
     }

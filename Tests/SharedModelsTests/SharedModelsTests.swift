@@ -4,9 +4,12 @@ import Testing
 
 @Suite("Money, dates and contact values")
 struct SharedModelsTests {
-    @Test("Decimal amounts parse to exact minor units", arguments: [
-        ("12.50", "USD", Int64(1250)), ("12.5", "USD", 1250), ("-3", "USD", -300), ("0.07", "USD", 7), ("1234", "JPY", 1234), ("1.234", "KWD", 1234),
-    ])
+    @Test(
+        "Decimal amounts parse to exact minor units",
+        arguments: [
+            ("12.50", "USD", Int64(1250)), ("12.5", "USD", 1250), ("-3", "USD", -300), ("0.07", "USD", 7), ("1234", "JPY", 1234),
+            ("1.234", "KWD", 1234),
+        ])
     func parsesAmounts(text: String, currency: String, minor: Int64) {
         #expect(Money.parseMinorUnits(Substring(text), currency: currency) == minor)
     }

@@ -2,8 +2,8 @@ import Access
 import App
 import Customers
 import Foundation
-import SharedModels
 import SQLKit
+import SharedModels
 import Storage
 import TestSupport
 import Testing
@@ -79,13 +79,15 @@ struct CustomerStoreTests {
             let purchase = TransactionDetails(
                 externalID: "T-1", occurredAt: Date(epochSeconds: 1_700_000_000), amount: Money(minorUnits: 2500, currency: "USD"), store: "S1",
                 channel: .store, lines: [.init(product: "Socks", category: "accessories", quantity: 2, amount: 2500)])
-            let first = try await patron.customers.submit(purchase, identifiers: [CustomerIdentifier(kind: .customerID, value: String(ann.id.rawValue))])
+            let first = try await patron.customers.submit(
+                purchase, identifiers: [CustomerIdentifier(kind: .customerID, value: String(ann.id.rawValue))])
             guard case .recordedTransaction(let recorded, .customerID) = first else {
                 Issue.record("expected a recorded transaction, got \(first)")
                 return
             }
             #expect(recorded.details == purchase)
-            let again = try await patron.customers.submit(purchase, identifiers: [CustomerIdentifier(kind: .customerID, value: String(ann.id.rawValue))])
+            let again = try await patron.customers.submit(
+                purchase, identifiers: [CustomerIdentifier(kind: .customerID, value: String(ann.id.rawValue))])
             #expect(again == .duplicateTransaction(recorded))
             var second = purchase
             second.externalID = "T-2"
@@ -101,7 +103,8 @@ struct CustomerStoreTests {
         try await TestDatabase.withPatron(engine) { patron in
             let ann = try await patron.customers.create(person("Ann", "Lee", email: "shared@example.com"))
             _ = try await patron.customers.create(person("Al", "Lee", email: "shared@example.com"))
-            let purchase = TransactionDetails(externalID: "W-9", occurredAt: Date(epochSeconds: 1_700_000_000), amount: Money(minorUnits: 999, currency: "USD"))
+            let purchase = TransactionDetails(
+                externalID: "W-9", occurredAt: Date(epochSeconds: 1_700_000_000), amount: Money(minorUnits: 999, currency: "USD"))
             let outcome = try await patron.customers.submit(purchase, identifiers: [CustomerIdentifier(kind: .email, value: "shared@example.com")])
             guard case .unmatched(let id) = outcome else {
                 Issue.record("a shared email must not match: \(outcome)")
@@ -125,14 +128,16 @@ struct CustomerStoreTests {
         let clock = TestClock()
         try await TestDatabase.withPatron(engine, clock: clock) { patron in
             let ann = try await patron.customers.create(person("Ann", "Lee"))
-            _ = try await patron.customers.recordConsent(purpose: .marketing, channel: .email, granted: true, source: "web_form", text: "v1", for: ann.id, by: "web")
+            _ = try await patron.customers.recordConsent(
+                purpose: .marketing, channel: .email, granted: true, source: "web_form", text: "v1", for: ann.id, by: "web")
             clock.advance(by: 60)
             let state = try await patron.customers.recordConsent(
                 purpose: .marketing, channel: .email, granted: false, source: "call", text: nil, for: ann.id, by: "agent@x.com")
             #expect(state.history.count == 2)
             #expect(state.current.count == 1)
             #expect(state.allows(.marketing, on: .email) == false)
-            _ = try await patron.customers.recordConsent(purpose: .marketing, channel: .sms, granted: true, source: "store", text: nil, for: ann.id, by: "x")
+            _ = try await patron.customers.recordConsent(
+                purpose: .marketing, channel: .sms, granted: true, source: "store", text: nil, for: ann.id, by: "x")
             let blocked = try await patron.customers.block(.sms, reason: "asked on the phone", for: ann.id, by: "agent@x.com")
             #expect(blocked.allows(.marketing, on: .sms) == false)
             let unblocked = try await patron.customers.unblock(.sms, for: ann.id, by: "agent@x.com")
@@ -169,7 +174,8 @@ struct CustomerStoreTests {
             _ = try await service.submit(
                 TransactionDetails(externalID: "T1", occurredAt: Date(epochSeconds: 1_700_000_000), amount: Money(minorUnits: 100, currency: "USD")),
                 identifiers: byID(dup.id))
-            _ = try await service.submit(InteractionDetails(channel: .call, direction: .inbound, subject: "hello", occurredAt: Date()), identifiers: byID(dup.id))
+            _ = try await service.submit(
+                InteractionDetails(channel: .call, direction: .inbound, subject: "hello", occurredAt: Date()), identifiers: byID(dup.id))
             _ = try await service.recordConsent(purpose: .service, channel: .email, granted: true, source: "web", text: nil, for: dup.id, by: "x")
 
             let survivor = try await service.merge(dup.id, into: ann.id, by: "agent@x.com")
@@ -192,7 +198,9 @@ struct CustomerStoreTests {
                 return
             }
             #expect(t.customerID == ann.id)
-            await #expect(throws: CustomerError.merged(dup.id, into: ann.id)) { _ = try await service.update(dup.id, with: ProfileDraft(firstName: "X")) }
+            await #expect(throws: CustomerError.merged(dup.id, into: ann.id)) {
+                _ = try await service.update(dup.id, with: ProfileDraft(firstName: "X"))
+            }
             await #expect(throws: CustomerError.mergeWithSelf) { _ = try await service.merge(ann.id, into: ann.id, by: "x") }
         }
     }
@@ -208,7 +216,8 @@ struct CustomerStoreTests {
             await #expect(throws: CustomerError.self) { _ = try await patron.customers.createAccount(AccountDraft(name: "Big Co", accountClass: .a)) }
             let parent = try await patron.customers.createAccount(AccountDraft(name: "Big Co", accountClass: .a, keyAccountManager: "KAM@x.com"))
             let child = try await patron.customers.createAccount(
-                AccountDraft(name: "Big Co West", creditLimit: Money(minorUnits: 100_000, currency: "USD"), paymentTermsDays: 45, parentID: parent.id))
+                AccountDraft(name: "Big Co West", creditLimit: Money(minorUnits: 100_000, currency: "USD"), paymentTermsDays: 45, parentID: parent.id)
+            )
             let withContact = try await patron.customers.addContact(ann.id, role: "buyer", to: child.id)
             #expect(withContact.contacts == [Account.Contact(customerID: ann.id, displayName: "Ann Lee", role: "buyer")])
             #expect(try await patron.customers.account(parent.id).childIDs == [child.id])
@@ -227,7 +236,9 @@ struct AccessStoreTests {
             let access = patron.access
             let user = try await access.addUser(email: "Boss@X.com", password: "correct horse", role: .admin)
             #expect(user.email == "boss@x.com")
-            await #expect(throws: AccessError.emailTaken("boss@x.com")) { _ = try await access.addUser(email: "boss@x.com", password: "whatever1", role: .agent) }
+            await #expect(throws: AccessError.emailTaken("boss@x.com")) {
+                _ = try await access.addUser(email: "boss@x.com", password: "whatever1", role: .agent)
+            }
             await #expect(throws: AccessError.invalidCredentials) { _ = try await access.logIn(email: "boss@x.com", password: "wrong password") }
             await #expect(throws: AccessError.invalidCredentials) { _ = try await access.logIn(email: "nobody@x.com", password: "correct horse") }
             let session = try await access.logIn(email: "boss@x.com", password: "correct horse")
@@ -241,7 +252,9 @@ struct AccessStoreTests {
 
             let (key, secret) = try await access.createAPIKey(name: "pos", partner: "Acme Fuel", scopes: [.transactionsWrite])
             #expect(secret.hasPrefix("pk_"))
-            #expect(try await access.authenticate(bearer: secret) == .partner(keyID: key.id, name: "pos", partner: "Acme Fuel", scopes: [.transactionsWrite]))
+            #expect(
+                try await access.authenticate(bearer: secret)
+                    == .partner(keyID: key.id, name: "pos", partner: "Acme Fuel", scopes: [.transactionsWrite]))
             try await access.revokeAPIKey(key.id)
             await #expect(throws: AccessError.unauthenticated) { _ = try await access.authenticate(bearer: secret) }
             await #expect(throws: AccessError.notFound(kind: "API key", id: 999)) { try await access.revokeAPIKey(APIKeyID(999)) }

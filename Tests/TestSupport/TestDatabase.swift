@@ -50,7 +50,8 @@ public enum TestDatabase {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("patron-test-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
-            let patron = try await Patron.open(.sqlite(path: directory.appendingPathComponent("test.sqlite").path), settings: settings, logger: quiet())
+            let patron = try await Patron.open(
+                .sqlite(path: directory.appendingPathComponent("test.sqlite").path), settings: settings, logger: quiet())
             return try await run(patron, body)
         case .postgres:
             let base = ProcessInfo.processInfo.environment["PATRON_TEST_POSTGRES_URL"]!
