@@ -18,6 +18,16 @@ public struct CSVExporter {
         fields.map { escape($0 ?? "") }.joined(separator: ",") + "\n"
     }
 
+    /// Calls `body` with each page of active customers, in id order.
+    func forEachPage(size: Int, _ body: ([Customer]) async throws -> Void) async throws {
+        var cursor: Cursor?
+        repeat {
+            let page = try await patron.customers.store.customers(matching: nil, after: cursor, limit: size)
+            try await body(page.items)
+            cursor = page.next
+        } while cursor != nil
+    }
+
     /// Writes every active customer; returns how many.
     public func customers(to output: FileHandle) async throws -> Int {
         output.write(
@@ -26,12 +36,10 @@ public struct CSVExporter {
                     "customer_id", "first_name", "last_name", "email", "phone", "birth_date", "language", "life_stage", "home_store",
                     "address_line1", "address_line2", "postal_code", "city", "region", "country", "latitude", "longitude", "card_number",
                 ]).utf8))
-        var cursor: Cursor?
         var count = 0
-        repeat {
-            let page = try await patron.customers.store.customers(matching: nil, after: cursor, limit: 1000)
+        try await forEachPage(size: 1000) { customers in
             var chunk = ""
-            for c in page.items {
+            for c in customers {
                 let p = c.profile, a = p.addresses.first
                 chunk += Self.line([
                     String(c.id.rawValue), p.firstName, p.lastName, p.emails.first?.value, p.phones.first?.value, p.birthDate?.description,
@@ -41,9 +49,8 @@ public struct CSVExporter {
                 ])
             }
             output.write(Data(chunk.utf8))
-            count += page.items.count
-            cursor = page.next
-        } while cursor != nil
+            count += customers.count
+        }
         return count
     }
 
@@ -56,18 +63,17 @@ public struct CSVExporter {
                     "transaction_id", "customer_id", "date", "amount", "currency", "kind", "store", "channel", "original_transaction_id",
                     "product", "category", "quantity",
                 ]).utf8))
-        var cursor: Cursor?
         var count = 0
-        repeat {
-            let page = try await patron.customers.store.customers(matching: nil, after: cursor, limit: 500)
+        let dates = ISO8601DateFormatter()
+        try await forEachPage(size: 500) { customers in
             var chunk = ""
-            for customer in page.items {
+            for customer in customers {
                 var after: Cursor?
                 repeat {
                     let transactions = try await patron.customers.store.transactions(of: customer.id, after: after, limit: 500)
                     for t in transactions.items.reversed() {
                         let d = t.details
-                        let common: [String?] = [d.externalID, String(t.customerID.rawValue), ISO8601DateFormatter().string(from: d.occurredAt)]
+                        let common: [String?] = [d.externalID, String(t.customerID.rawValue), dates.string(from: d.occurredAt)]
                         let tail: [String?] = [d.amount.currency, d.kind.rawValue, d.store, d.channel?.rawValue, d.originalExternalID]
                         if d.lines.isEmpty {
                             chunk += Self.line(common + [Self.decimal(d.amount.minorUnits, d.amount.currency)] + tail + [nil, nil, nil])
@@ -82,8 +88,7 @@ public struct CSVExporter {
                 } while after != nil
             }
             output.write(Data(chunk.utf8))
-            cursor = page.next
-        } while cursor != nil
+        }
         return count
     }
 

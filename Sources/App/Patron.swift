@@ -146,6 +146,18 @@ public struct Patron: Sendable {
 
     public func close() async throws { try await database.close() }
 
+    /// Runs `body` and then closes the database, whether or not `body` throws.
+    public func closing<T>(after body: (Patron) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(self)
+            try await close()
+            return result
+        } catch {
+            try? await close()
+            throw error
+        }
+    }
+
     /// Whether the database holds no customers yet (the demo loads only into an empty one).
     public func isEmpty() async throws -> Bool {
         try await customers.search(nil, after: nil, limit: PageSize(1)).items.isEmpty

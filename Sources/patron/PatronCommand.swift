@@ -26,15 +26,7 @@ struct DatabaseOption: ParsableArguments {
 
     /// Opens the database, runs `body` and closes the database whether or not `body` throws.
     func with<T>(_ body: (Patron) async throws -> T) async throws -> T {
-        let patron = try await open()
-        do {
-            let result = try await body(patron)
-            try await patron.close()
-            return result
-        } catch {
-            try? await patron.close()
-            throw error
-        }
+        try await open().closing(after: body)
     }
 }
 

@@ -52,7 +52,7 @@ public enum TestDatabase {
             defer { try? FileManager.default.removeItem(at: directory) }
             let patron = try await Patron.open(
                 .sqlite(path: directory.appendingPathComponent("test.sqlite").path), settings: settings, logger: quiet())
-            return try await run(patron, body)
+            return try await patron.closing(after: body)
         case .postgres:
             let base = ProcessInfo.processInfo.environment["PATRON_TEST_POSTGRES_URL"]!
             let name = "patron_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
@@ -60,7 +60,7 @@ public enum TestDatabase {
             try await admin.createDatabase(name)
             do {
                 let patron = try await Patron.open(.postgres(url: replacingDatabase(in: base, with: name)), settings: settings, logger: quiet())
-                let result = try await run(patron, body)
+                let result = try await patron.closing(after: body)
                 try await admin.dropDatabase(name)
                 try await admin.close()
                 return result
@@ -69,17 +69,6 @@ public enum TestDatabase {
                 try? await admin.close()
                 throw error
             }
-        }
-    }
-
-    static func run<T>(_ patron: Patron, _ body: (Patron) async throws -> T) async throws -> T {
-        do {
-            let result = try await body(patron)
-            try await patron.close()
-            return result
-        } catch {
-            try? await patron.close()
-            throw error
         }
     }
 
