@@ -72,12 +72,18 @@ public struct Settings: Sendable {
     public var bcryptCost: UInt8
     public var defaultCountryCode: String
     public var defaultCurrency: String
+    /// Which identifiers match incoming activity to customers, strongest first.
+    public var matchPriority: [IdentifierKind]
     public var clock: Clock
 
-    public init(bcryptCost: UInt8 = 12, defaultCountryCode: String = "1", defaultCurrency: String = "USD", clock: Clock = .system) {
+    public init(
+        bcryptCost: UInt8 = 12, defaultCountryCode: String = "1", defaultCurrency: String = "USD",
+        matchPriority: [IdentifierKind] = IdentityMatcher().priority, clock: Clock = .system
+    ) {
         self.bcryptCost = bcryptCost
         self.defaultCountryCode = defaultCountryCode
         self.defaultCurrency = defaultCurrency
+        self.matchPriority = matchPriority
         self.clock = clock
     }
 
@@ -101,6 +107,19 @@ public struct Settings: Sendable {
                 throw ConfigurationError(flag: "PATRON_CURRENCY", reason: "must be an ISO 4217 code such as USD")
             }
             settings.defaultCurrency = currency
+        }
+        if let priority = environment["PATRON_MATCH_PRIORITY"] {
+            var kinds: [IdentifierKind] = []
+            for name in priority.split(separator: ",") {
+                guard let kind = IdentifierKind(rawValue: String(name).trimmingSpaces()), !kinds.contains(kind) else {
+                    throw ConfigurationError(
+                        flag: "PATRON_MATCH_PRIORITY",
+                        reason: "'\(name)' is not one of \(IdentifierKind.allCases.map(\.rawValue).joined(separator: ", ")), or appears twice")
+                }
+                kinds.append(kind)
+            }
+            guard !kinds.isEmpty else { throw ConfigurationError(flag: "PATRON_MATCH_PRIORITY", reason: "name at least one identifier kind") }
+            settings.matchPriority = kinds
         }
         return settings
     }
@@ -138,7 +157,8 @@ public struct Patron: Sendable {
         self.settings = settings
         self.accessStore = SQLAccessStore(database: database)
         self.customers = CustomerService(
-            store: SQLCustomerStore(database: database), clock: settings.clock, defaultCountryCode: settings.defaultCountryCode,
+            store: SQLCustomerStore(database: database), clock: settings.clock, matcher: IdentityMatcher(priority: settings.matchPriority),
+            defaultCountryCode: settings.defaultCountryCode,
             defaultCurrency: settings.defaultCurrency)
         self.access = AccessService(
             store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)

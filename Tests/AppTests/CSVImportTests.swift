@@ -146,3 +146,22 @@ struct CSVImportTests {
         #expect(first.0.transactions > 500)
     }
 }
+
+@Suite("Settings")
+struct SettingsTests {
+    @Test("Environment settings are read, and a bad value names its variable")
+    func environment() throws {
+        let settings = try Settings.fromEnvironment(["PATRON_MATCH_PRIORITY": "email, card", "PATRON_COUNTRY_CODE": "44", "PATRON_CURRENCY": "GBP"])
+        #expect(settings.matchPriority == [.email, .card])
+        #expect(settings.defaultCountryCode == "44")
+        #expect(settings.defaultCurrency == "GBP")
+        for (name, value) in [
+            ("PATRON_MATCH_PRIORITY", "email,shoe"), ("PATRON_COUNTRY_CODE", "+44"), ("PATRON_CURRENCY", "pounds"), ("PATRON_BCRYPT_COST", "99"),
+        ] {
+            #expect(throws: ConfigurationError.self, "\(name)") { try Settings.fromEnvironment([name: value]) }
+        }
+        #expect(throws: ConfigurationError.self) { try DatabaseLocation("data.txt", environment: [:]) }
+        #expect(try DatabaseLocation(nil, environment: ["PATRON_DATABASE_URL": "postgres://x@y/z"]) == .postgres(url: "postgres://x@y/z"))
+        #expect(try DatabaseLocation(nil, environment: [:]) == .sqlite(path: "patron.sqlite"))
+    }
+}
