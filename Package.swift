@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // Shared vocabulary: typed identifiers, money, points, the clock.
@@ -32,11 +33,12 @@ let package = Package(
         // Domain rooms: Foundation + SharedModels only.
         .target(name: "Customers", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         .target(name: "Access", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
+        .target(name: "Loyalty", dependencies: ["SharedModels", "Customers"], swiftSettings: swiftSettings),
         // Storage: each domain's store protocols implemented once over SQLKit.
         .target(
             name: "Storage",
             dependencies: [
-                "SharedModels", "Customers", "Access",
+                "SharedModels", "Customers", "Access", "Loyalty",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -69,7 +71,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
+                "SharedModels", "Customers", "Access", "Loyalty", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -82,7 +84,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "patron",
-            dependencies: ["App", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["App", "Loyalty", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -93,6 +95,13 @@ let package = Package(
         ),
         .testTarget(name: "SharedModelsTests", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "CustomersTests", dependencies: ["Customers", "SharedModels"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LoyaltyTests",
+            dependencies: [
+                "Loyalty", "Customers", "SharedModels", "TestSupport", "App", "Storage",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageTests", dependencies: ["TestSupport", "Storage", "Customers", "Access", "App", "SharedModels", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: swiftSettings),

@@ -4,6 +4,7 @@ import Customers
 import Foundation
 import HummingbirdBcrypt
 import Logging
+import Loyalty
 import SharedModels
 import Storage
 import StoragePostgres
@@ -132,6 +133,7 @@ public struct Patron: Sendable {
     public let customers: CustomerService
     public let access: AccessService
     public let accessStore: SQLAccessStore
+    public let loyalty: PointsLedger
     public let settings: Settings
 
     /// Opens the database, creating an SQLite file if missing, and applies pending migrations.
@@ -160,6 +162,7 @@ public struct Patron: Sendable {
             store: SQLCustomerStore(database: database), clock: settings.clock, matcher: IdentityMatcher(priority: settings.matchPriority),
             defaultCountryCode: settings.defaultCountryCode,
             defaultCurrency: settings.defaultCurrency)
+        self.loyalty = PointsLedger(store: SQLLedgerStore(database: database), clock: settings.clock)
         self.access = AccessService(
             store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)
     }

@@ -16,7 +16,7 @@ public struct Migration: Sendable {
 
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
-    public static let all: [Migration] = customers + access
+    public static let all: [Migration] = customers + access + loyalty
 
     /// Applies the steps not yet applied; returns their names.
     @discardableResult
@@ -115,6 +115,56 @@ public enum Migrations {
                 "CREATE INDEX contact_blocks_customer ON contact_blocks (customer_id, channel)",
             ]
         },
+    ]
+
+    static let loyalty: [Migration] = [
+        Migration("loyalty-1-programs-ledger") { _, id in
+            [
+                """
+                CREATE TABLE loyalty_programs (\(id), code TEXT NOT NULL UNIQUE, name TEXT NOT NULL, value_per_thousand_minor BIGINT NOT NULL,
+                  currency TEXT NOT NULL, expiry_months INTEGER, pending_days INTEGER NOT NULL, allow_negative INTEGER NOT NULL,
+                  created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE loyalty_members (\(id), program_id BIGINT NOT NULL REFERENCES loyalty_programs(id),
+                  customer_id BIGINT NOT NULL REFERENCES customers(id), number TEXT UNIQUE, enrolled_at BIGINT NOT NULL,
+                  UNIQUE (program_id, customer_id))
+                """,
+                """
+                CREATE TABLE ledger_accounts (\(id), key TEXT NOT NULL UNIQUE, program_id BIGINT NOT NULL REFERENCES loyalty_programs(id),
+                  member_id BIGINT REFERENCES loyalty_members(id), point_type TEXT NOT NULL, balance BIGINT NOT NULL, debt BIGINT NOT NULL)
+                """,
+                "CREATE INDEX ledger_accounts_member ON ledger_accounts (member_id)",
+                """
+                CREATE TABLE ledger_transfers (\(id), program_id BIGINT NOT NULL, from_account BIGINT NOT NULL REFERENCES ledger_accounts(id),
+                  to_account BIGINT NOT NULL REFERENCES ledger_accounts(id), points BIGINT NOT NULL, reason TEXT NOT NULL, reference TEXT,
+                  idempotency_key TEXT UNIQUE, memo TEXT, occurred_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX ledger_transfers_reference ON ledger_transfers (reference)",
+                """
+                CREATE TABLE ledger_postings (transfer_id BIGINT NOT NULL REFERENCES ledger_transfers(id),
+                  account_id BIGINT NOT NULL REFERENCES ledger_accounts(id), points BIGINT NOT NULL, occurred_at BIGINT NOT NULL,
+                  PRIMARY KEY (transfer_id, account_id))
+                """,
+                "CREATE INDEX ledger_postings_account ON ledger_postings (account_id, occurred_at)",
+                """
+                CREATE TABLE point_lots (\(id), account_id BIGINT NOT NULL REFERENCES ledger_accounts(id),
+                  transfer_id BIGINT NOT NULL REFERENCES ledger_transfers(id), points BIGINT NOT NULL, remaining BIGINT NOT NULL,
+                  available_at BIGINT NOT NULL, expires_at BIGINT)
+                """,
+                "CREATE INDEX point_lots_account ON point_lots (account_id, remaining)",
+                "CREATE INDEX point_lots_expiry ON point_lots (expires_at)",
+                """
+                CREATE TABLE lot_movements (lot_id BIGINT NOT NULL REFERENCES point_lots(id),
+                  transfer_id BIGINT NOT NULL REFERENCES ledger_transfers(id), points BIGINT NOT NULL, PRIMARY KEY (lot_id, transfer_id))
+                """,
+                """
+                CREATE TABLE ledger_clawback_debts (\(id), account_key TEXT NOT NULL, reference TEXT NOT NULL, idempotency_key TEXT,
+                  points BIGINT NOT NULL, occurred_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX ledger_clawback_debts_reference ON ledger_clawback_debts (reference)",
+            ]
+        }
     ]
 
     static let access: [Migration] = [

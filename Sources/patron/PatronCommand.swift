@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Loyalty
 
 /// The `patron` command: a thin shell that parses arguments and calls App.
 @main
@@ -11,7 +12,7 @@ struct PatronCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "patron",
         abstract: "Customer relationships and loyalty, on SQLite or PostgreSQL.",
-        subcommands: [Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, Bench.self])
+        subcommands: [Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Bench.self])
 }
 
 /// `--database`, shared by every command that touches data.
@@ -181,6 +182,27 @@ struct Export: AsyncParsableCommand {
             let handle = try Export.output(output)
             let count = try await db.with { try await CSVExporter(patron: $0).transactions(to: handle) }
             FileHandle.standardError.write(Data("exported \(count) transactions\n".utf8))
+        }
+    }
+}
+
+struct LedgerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ledger", abstract: "The points ledger.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every invariant of the points ledger; exit 1 naming each one that is broken.")
+        @OptionGroup var db: DatabaseOption
+
+        func run() async throws {
+            let report = try await db.with { try await $0.loyalty.verify() }
+            print("checked \(report.transfers) transfers, \(report.accounts) accounts, \(report.lots) lots")
+            print("postings total: \(report.postingsTotal) (must be 0); points held by members: \(report.memberPoints)")
+            guard report.isHealthy else {
+                for violation in report.violations { FileHandle.standardError.write(Data("broken: \(violation)\n".utf8)) }
+                throw ExitCode.failure
+            }
+            print("ledger is consistent")
         }
     }
 }

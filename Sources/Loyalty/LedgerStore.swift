@@ -1,0 +1,144 @@
+import Customers
+import Foundation
+import SharedModels
+
+/// A request to credit a member: a new lot, from the program's liability.
+public struct Earning: Sendable, Equatable {
+    public var member: MemberID
+    public var pointType: PointType
+    public var points: Int64
+    public var reason: TransferReason
+    public var reference: String?
+    public var idempotencyKey: String?
+    public var memo: String?
+    public var at: Date
+    public var availableAt: Date
+    public var expiresAt: Date?
+
+    public init(
+        member: MemberID, pointType: PointType, points: Int64, reason: TransferReason, reference: String?, idempotencyKey: String?, memo: String?,
+        at: Date, availableAt: Date, expiresAt: Date?
+    ) {
+        self.member = member
+        self.pointType = pointType
+        self.points = points
+        self.reason = reason
+        self.reference = reference
+        self.idempotencyKey = idempotencyKey
+        self.memo = memo
+        self.at = at
+        self.availableAt = availableAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A request to debit a member's spendable points back to the program's liability.
+public struct Spending: Sendable, Equatable {
+    public var member: MemberID
+    public var pointType: PointType
+    public var points: Int64
+    public var reason: TransferReason
+    public var reference: String?
+    public var idempotencyKey: String?
+    public var memo: String?
+    public var at: Date
+
+    public init(
+        member: MemberID, pointType: PointType, points: Int64, reason: TransferReason, reference: String?, idempotencyKey: String?, memo: String?,
+        at: Date
+    ) {
+        self.member = member
+        self.pointType = pointType
+        self.points = points
+        self.reason = reason
+        self.reference = reference
+        self.idempotencyKey = idempotencyKey
+        self.memo = memo
+        self.at = at
+    }
+}
+
+/// What a claw-back did: points taken back, and what had to be left as a debt (or taken below zero).
+public struct ClawBackResult: Sendable, Equatable {
+    public var transfer: Transfer?
+    public var taken: Int64
+    public var debt: Int64
+
+    public init(transfer: Transfer?, taken: Int64, debt: Int64) {
+        self.transfer = transfer
+        self.taken = taken
+        self.debt = debt
+    }
+}
+
+/// Opening balance, movements and closing balance of an account over a period.
+public struct Statement: Sendable, Equatable {
+    public var opening: Int64
+    public var movements: [(transfer: Transfer, signedPoints: Int64)]
+    public var closing: Int64
+
+    public static func == (lhs: Statement, rhs: Statement) -> Bool {
+        lhs.opening == rhs.opening && lhs.closing == rhs.closing && lhs.movements.map(\.transfer) == rhs.movements.map(\.transfer)
+            && lhs.movements.map(\.signedPoints) == rhs.movements.map(\.signedPoints)
+    }
+
+    public init(opening: Int64, movements: [(transfer: Transfer, signedPoints: Int64)], closing: Int64) {
+        self.opening = opening
+        self.movements = movements
+        self.closing = closing
+    }
+}
+
+/// What `patron ledger verify` checked, and what it found broken.
+public struct LedgerReport: Sendable, Equatable {
+    public var transfers: Int
+    public var accounts: Int
+    public var lots: Int
+    /// Sum of every posting; zero in a healthy ledger.
+    public var postingsTotal: Int64
+    /// Points members hold in total (the programs' outstanding liability).
+    public var memberPoints: Int64
+    /// Each broken invariant, named, with the account or lot at fault.
+    public var violations: [String]
+
+    public init(transfers: Int, accounts: Int, lots: Int, postingsTotal: Int64, memberPoints: Int64, violations: [String]) {
+        self.transfers = transfers
+        self.accounts = accounts
+        self.lots = lots
+        self.postingsTotal = postingsTotal
+        self.memberPoints = memberPoints
+        self.violations = violations
+    }
+
+    public var isHealthy: Bool { violations.isEmpty }
+}
+
+/// The program definitions, memberships and the points ledger as stored. Every method that
+/// moves points runs in one database transaction and is idempotent by its key.
+public protocol LedgerStore: Sendable {
+    func insertProgram(
+        code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int?, pendingDays: Int, allowNegativeBalance: Bool, at: Date
+    )
+        async throws -> Program
+    func program(_ id: ProgramID) async throws -> Program?
+    /// Throws ``LoyaltyError/alreadyEnrolled(_:_:)``.
+    func enroll(_ customer: CustomerID, in program: ProgramID, at: Date) async throws -> Member
+    func member(_ id: MemberID) async throws -> Member?
+
+    /// Credits a new lot. Repays the member's debt first (that part never becomes spendable).
+    func earn(_ earning: Earning) async throws -> Transfer
+    /// Debits spendable lots, earliest-expiring first. Throws ``LoyaltyError/insufficientPoints(available:requested:)``.
+    func spend(_ spending: Spending) async throws -> Transfer
+    /// Takes back `spending.points` for a return: first from the lots the referenced purchase
+    /// earned, then from the member's other lots (spendable, then pending); what is still missing
+    /// becomes a debt, or a negative balance when the program allows one.
+    func clawBack(_ spending: Spending, earnedBy purchase: String, allowNegative: Bool) async throws -> ClawBackResult
+    /// Points a reference has earned and already lost to claw-backs, for a member and point type.
+    func pointsEarned(by reference: String, member: MemberID, pointType: PointType) async throws -> (earned: Int64, clawedBack: Int64)
+    /// Moves what is left of every lot expired by `date` to breakage. Returns the transfers made.
+    func expire(asOf date: Date) async throws -> [Transfer]
+    func balance(of member: MemberID, _ pointType: PointType, at date: Date) async throws -> Balance
+    func statement(of member: MemberID, _ pointType: PointType, from: Date, to: Date) async throws -> Statement
+    /// Checks every invariant of the ledger.
+    func verify() async throws -> LedgerReport
+}

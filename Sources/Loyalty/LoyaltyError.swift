@@ -1,0 +1,17 @@
+import Customers
+
+/// Every way a Loyalty operation can refuse. In each case nothing was written: the ledger is unchanged.
+public enum LoyaltyError: Error, Sendable, Equatable {
+    /// The input broke one or more rules; each field is named.
+    case invalid([FieldError])
+    case programNotFound(ProgramID)
+    case memberNotFound(MemberID)
+    /// A program with this code exists.
+    case programCodeTaken(String)
+    /// The customer is already a member of the program.
+    case alreadyEnrolled(CustomerID, ProgramID)
+    /// The member has fewer spendable points than asked for.
+    case insufficientPoints(available: Int64, requested: Int64)
+    /// The idempotency key was used before for a different movement.
+    case idempotencyKeyReused(String)
+}

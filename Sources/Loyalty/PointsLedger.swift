@@ -1,0 +1,158 @@
+import Customers
+import Foundation
+import SharedModels
+
+/// The loyalty room's front door for programs, memberships and points.
+///
+/// Points move only as transfers between accounts (see ``LedgerAccount``), so they are never
+/// created or lost silently: earning takes them from the program's liability, spending and
+/// claw-backs give them back, expiry moves them to breakage. Every method that moves points
+/// takes an idempotency key: the same key twice moves points once and returns the first result.
+/// Whenever a method throws, nothing was written.
+public struct PointsLedger: Sendable {
+    public let store: any LedgerStore
+    public let clock: Clock
+
+    public init(store: any LedgerStore, clock: Clock = .system) {
+        self.store = store
+        self.clock = clock
+    }
+
+    // MARK: Programs and members
+
+    /// Creates a program. `code` is 2–12 upper-case letters or digits and starts membership numbers.
+    public func createProgram(
+        code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int? = nil, pendingDays: Int = 0, allowNegativeBalance: Bool = false
+    ) async throws -> Program {
+        var errors: [FieldError] = []
+        if !(2...12).contains(code.count) || !code.allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber) }) {
+            errors.append(FieldError("code", "must be 2 to 12 upper-case letters or digits"))
+        }
+        let name = name.trimmingSpaces()
+        if !(1...200).contains(name.count) { errors.append(FieldError("name", "must be 1 to 200 characters")) }
+        if valuePerThousandPoints.minorUnits < 0 || !Money.isCurrencyCode(valuePerThousandPoints.currency) {
+            errors.append(FieldError("valuePerThousandPoints", "must be a non-negative amount in an ISO 4217 currency"))
+        }
+        if let months = expiryMonths, !(1...120).contains(months) {
+            errors.append(FieldError("expiryMonths", "must be 1 to 120, or absent for never"))
+        }
+        if !(0...365).contains(pendingDays) { errors.append(FieldError("pendingDays", "must be 0 to 365")) }
+        if !errors.isEmpty { throw LoyaltyError.invalid(errors) }
+        return try await store.insertProgram(
+            code: code, name: name, valuePerThousandPoints: valuePerThousandPoints, expiryMonths: expiryMonths, pendingDays: pendingDays,
+            allowNegativeBalance: allowNegativeBalance, at: clock.now)
+    }
+
+    public func program(_ id: ProgramID) async throws -> Program {
+        guard let program = try await store.program(id) else { throw LoyaltyError.programNotFound(id) }
+        return program
+    }
+
+    public func enroll(_ customer: CustomerID, in program: ProgramID) async throws -> Member {
+        _ = try await self.program(program)
+        return try await store.enroll(customer, in: program, at: clock.now)
+    }
+
+    public func member(_ id: MemberID) async throws -> Member {
+        guard let member = try await store.member(id) else { throw LoyaltyError.memberNotFound(id) }
+        return member
+    }
+
+    func memberAndProgram(_ id: MemberID) async throws -> (Member, Program) {
+        let member = try await member(id)
+        return (member, try await program(member.programID))
+    }
+
+    static func requirePositive(_ points: Int64) throws {
+        guard points > 0 else { throw LoyaltyError.invalid([FieldError("points", "must be a positive whole number")]) }
+    }
+
+    // MARK: Moving points
+
+    /// Credits points earned by a purchase (or given as a bonus). They are pending for the
+    /// program's return window unless `pending` is false, and expire per the program's policy.
+    public func earn(
+        _ points: Int64, _ pointType: PointType = .reward, to member: MemberID, reference: String?, idempotencyKey: String?, memo: String? = nil,
+        pending: Bool = true, reason: TransferReason = .accrual
+    ) async throws -> Transfer {
+        try Self.requirePositive(points)
+        let (_, program) = try await memberAndProgram(member)
+        let now = clock.now
+        return try await store.earn(
+            Earning(
+                member: member, pointType: pointType, points: points, reason: reason, reference: reference, idempotencyKey: idempotencyKey,
+                memo: memo, at: now, availableAt: pending ? program.availability(ofPointsEarnedAt: now) : now,
+                expiresAt: pointType == .reward ? program.expiry(ofPointsEarnedAt: now) : nil))
+    }
+
+    /// Spends spendable points on a reward, earliest-expiring first.
+    public func redeem(_ points: Int64, from member: MemberID, reference: String?, idempotencyKey: String?, memo: String? = nil) async throws
+        -> Transfer
+    {
+        try Self.requirePositive(points)
+        _ = try await self.member(member)
+        return try await store.spend(
+            Spending(
+                member: member, pointType: .reward, points: points, reason: .redemption, reference: reference, idempotencyKey: idempotencyKey,
+                memo: memo,
+                at: clock.now))
+    }
+
+    /// A staff correction: positive adds spendable points, negative removes spendable points.
+    /// `memo` is the reason code and is required.
+    public func adjust(
+        _ points: Int64, _ pointType: PointType = .reward, for member: MemberID, memo: String, by actor: String, idempotencyKey: String?
+    ) async throws -> Transfer {
+        guard points != 0 else { throw LoyaltyError.invalid([FieldError("points", "must not be zero")]) }
+        guard !memo.trimmingSpaces().isEmpty else { throw LoyaltyError.invalid([FieldError("memo", "give the reason for the adjustment")]) }
+        let note = "\(memo.trimmingSpaces()) (by \(actor))"
+        if points > 0 {
+            return try await earn(
+                points, pointType, to: member, reference: nil, idempotencyKey: idempotencyKey, memo: note, pending: false, reason: .adjustment)
+        }
+        _ = try await self.member(member)
+        return try await store.spend(
+            Spending(
+                member: member, pointType: pointType, points: -points, reason: .adjustment, reference: nil, idempotencyKey: idempotencyKey,
+                memo: note,
+                at: clock.now))
+    }
+
+    /// Takes back what a purchase earned when it is returned, in proportion to what was returned:
+    /// a full return takes back exactly every point the purchase earned, bonuses included; partial
+    /// returns never take back more than is left to take. Points already spent are taken from
+    /// other lots, and what cannot be taken becomes a debt (or a negative balance, if the program allows).
+    public func clawBack(
+        purchase reference: String, returned: Int64, of purchaseAmount: Int64, from member: MemberID, pointType: PointType = .reward,
+        idempotencyKey: String?
+    ) async throws -> ClawBackResult {
+        guard purchaseAmount > 0, (1...purchaseAmount).contains(returned) else {
+            throw LoyaltyError.invalid([FieldError("returned", "must be between 1 and the purchase amount \(purchaseAmount)")])
+        }
+        let (_, program) = try await memberAndProgram(member)
+        let (earned, clawed) = try await store.pointsEarned(by: reference, member: member, pointType: pointType)
+        let due = returned == purchaseAmount ? earned : Int64((Double(earned) * Double(returned) / Double(purchaseAmount)).rounded(.down))
+        let points = min(due, earned - clawed)
+        guard points > 0 else { return ClawBackResult(transfer: nil, taken: 0, debt: 0) }
+        return try await store.clawBack(
+            Spending(
+                member: member, pointType: pointType, points: points, reason: .clawback, reference: reference, idempotencyKey: idempotencyKey,
+                memo: "return of \(returned) of \(purchaseAmount)", at: clock.now),
+            earnedBy: reference, allowNegative: program.allowNegativeBalance)
+    }
+
+    /// Expires every lot whose date has come. Safe to run at any time and any number of times.
+    public func expire() async throws -> [Transfer] { try await store.expire(asOf: clock.now) }
+
+    public func balance(of member: MemberID, _ pointType: PointType = .reward) async throws -> Balance {
+        _ = try await self.member(member)
+        return try await store.balance(of: member, pointType, at: clock.now)
+    }
+
+    public func statement(of member: MemberID, _ pointType: PointType = .reward, from: Date, to: Date) async throws -> Statement {
+        _ = try await self.member(member)
+        return try await store.statement(of: member, pointType, from: from, to: to)
+    }
+
+    public func verify() async throws -> LedgerReport { try await store.verify() }
+}

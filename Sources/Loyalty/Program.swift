@@ -1,0 +1,74 @@
+import Customers
+import Foundation
+import SharedModels
+
+public typealias ProgramID = ID<Program>
+public typealias MemberID = ID<Member>
+
+/// A loyalty scheme: its point types, what a point is worth, and how points age.
+public struct Program: Sendable, Equatable {
+    public var id: ProgramID
+    public var code: String
+    public var name: String
+    /// What one reward point costs the company, for liability and simulation. Minor units; may be fractional
+    /// per point, so it is stated per 1,000 points.
+    public var valuePerThousandPoints: Money
+    /// Points expire this many months after they are earned; nil means never.
+    public var expiryMonths: Int?
+    /// Points from a purchase are pending (not spendable) for this many days: the return window.
+    public var pendingDays: Int
+    /// Whether a claw-back may take a member's balance below zero. If not, what cannot be taken is recorded as a debt.
+    public var allowNegativeBalance: Bool
+    public var createdAt: Date
+
+    public init(
+        id: ProgramID, code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int?, pendingDays: Int,
+        allowNegativeBalance: Bool, createdAt: Date
+    ) {
+        self.id = id
+        self.code = code
+        self.name = name
+        self.valuePerThousandPoints = valuePerThousandPoints
+        self.expiryMonths = expiryMonths
+        self.pendingDays = pendingDays
+        self.allowNegativeBalance = allowNegativeBalance
+        self.createdAt = createdAt
+    }
+
+    /// When points earned at `date` expire under this program.
+    public func expiry(ofPointsEarnedAt date: Date) -> Date? {
+        guard let months = expiryMonths else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar.date(byAdding: .month, value: months, to: date)
+    }
+
+    /// When points earned at `date` become spendable.
+    public func availability(ofPointsEarnedAt date: Date) -> Date {
+        date.addingTimeInterval(TimeInterval(pendingDays) * 86_400)
+    }
+}
+
+/// A customer enrolled in a program.
+public struct Member: Sendable, Equatable {
+    public var id: MemberID
+    public var programID: ProgramID
+    public var customerID: CustomerID
+    /// The number printed on cards and statements.
+    public var number: String
+    public var enrolledAt: Date
+
+    public init(id: MemberID, programID: ProgramID, customerID: CustomerID, number: String, enrolledAt: Date) {
+        self.id = id
+        self.programID = programID
+        self.customerID = customerID
+        self.number = number
+        self.enrolledAt = enrolledAt
+    }
+}
+
+/// A currency of a program. Qualifying points count toward tier; reward points can be spent.
+public enum PointType: String, Sendable, Codable, CaseIterable {
+    case reward
+    case qualifying
+}

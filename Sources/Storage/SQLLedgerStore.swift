@@ -1,0 +1,481 @@
+import Customers
+import Foundation
+import Loyalty
+import SQLKit
+import SharedModels
+
+/// Programs, memberships and the double-entry points ledger over SQLKit.
+///
+/// Every movement runs in one write transaction: the transfer, its two postings, both account
+/// balances, the lots it creates or consumes and their movements. On PostgreSQL the member's
+/// account row is locked first (`SELECT … FOR UPDATE`), so concurrent spends of one balance
+/// queue up; SQLite has a single writer, which gives the same guarantee.
+public struct SQLLedgerStore: LedgerStore {
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    var lockClause: String { database.engine == .postgres ? " FOR UPDATE" : "" }
+
+    // MARK: Programs and members
+
+    public func insertProgram(
+        code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int?, pendingDays: Int, allowNegativeBalance: Bool, at: Date
+    ) async throws -> Program {
+        let id = try await database.write { db in
+            if try await db.raw("SELECT id FROM loyalty_programs WHERE code = \(bind: code)").first() != nil {
+                throw LoyaltyError.programCodeTaken(code)
+            }
+            return try await db.raw(
+                """
+                INSERT INTO loyalty_programs (code, name, value_per_thousand_minor, currency, expiry_months, pending_days, allow_negative, created_at)
+                VALUES (\(bind: code), \(bind: name), \(bind: valuePerThousandPoints.minorUnits), \(bind: valuePerThousandPoints.currency),
+                \(bind: expiryMonths.map(Int64.init)), \(bind: Int64(pendingDays)), \(bind: Int64(allowNegativeBalance ? 1 : 0)), \(bind: epoch(at)))
+                RETURNING id
+                """
+            ).first()!.int64("id")
+        }
+        return try await program(ProgramID(id))!
+    }
+
+    public func program(_ id: ProgramID) async throws -> Program? {
+        try await database.read { db in
+            try await db.raw("SELECT * FROM loyalty_programs WHERE id = \(bind: id.rawValue)").first().map { row in
+                Program(
+                    id: id, code: try row.string("code"), name: try row.string("name"),
+                    valuePerThousandPoints: Money(minorUnits: try row.int64("value_per_thousand_minor"), currency: try row.string("currency")),
+                    expiryMonths: try row.optionalInt64("expiry_months").map { Int($0) }, pendingDays: Int(try row.int64("pending_days")),
+                    allowNegativeBalance: try row.int64("allow_negative") != 0, createdAt: try row.date("created_at"))
+            }
+        }
+    }
+
+    public func enroll(_ customer: CustomerID, in program: ProgramID, at: Date) async throws -> Member {
+        let id = try await database.write { db in
+            if try await db.raw(
+                "SELECT id FROM loyalty_members WHERE program_id = \(bind: program.rawValue) AND customer_id = \(bind: customer.rawValue)"
+            ).first() != nil {
+                throw LoyaltyError.alreadyEnrolled(customer, program)
+            }
+            let code = try await db.raw("SELECT code FROM loyalty_programs WHERE id = \(bind: program.rawValue)").first()!.string("code")
+            let id = try await db.raw(
+                """
+                INSERT INTO loyalty_members (program_id, customer_id, enrolled_at)
+                VALUES (\(bind: program.rawValue), \(bind: customer.rawValue), \(bind: epoch(at))) RETURNING id
+                """
+            ).first()!.int64("id")
+            let number = code + String(repeating: "0", count: max(0, 9 - String(id).count)) + String(id)
+            try await db.raw("UPDATE loyalty_members SET number = \(bind: number) WHERE id = \(bind: id)").run()
+            return id
+        }
+        return try await member(MemberID(id))!
+    }
+
+    public func member(_ id: MemberID) async throws -> Member? {
+        try await database.read { db in
+            try await db.raw("SELECT * FROM loyalty_members WHERE id = \(bind: id.rawValue)").first().map { row in
+                Member(
+                    id: id, programID: ProgramID(try row.int64("program_id")), customerID: CustomerID(try row.int64("customer_id")),
+                    number: try row.string("number"), enrolledAt: try row.date("enrolled_at"))
+            }
+        }
+    }
+
+    // MARK: Accounts and transfers
+
+    struct AccountRow {
+        let id: Int64
+        let balance: Int64
+        let debt: Int64
+    }
+
+    /// The account's row, created at zero on first use; locked for the transaction on PostgreSQL.
+    func account(_ db: any SQLDatabase, _ account: LedgerAccount, program: Int64, lock: Bool = false) async throws -> AccountRow {
+        let memberID: Int64? = if case .member(let member, _) = account { member.rawValue } else { nil }
+        try await db.raw(
+            """
+            INSERT INTO ledger_accounts (key, program_id, member_id, point_type, balance, debt)
+            VALUES (\(bind: account.key), \(bind: program), \(bind: memberID), \(bind: account.pointType.rawValue), 0, 0) ON CONFLICT (key) DO NOTHING
+            """
+        ).run()
+        let row = try await db.raw(
+            "SELECT id, balance, debt FROM ledger_accounts WHERE key = \(bind: account.key)\(unsafeRaw: lock ? lockClause : "")"
+        ).first()!
+        return AccountRow(id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"))
+    }
+
+    func programID(_ db: any SQLDatabase, of member: MemberID) async throws -> Int64 {
+        guard let row = try await db.raw("SELECT program_id FROM loyalty_members WHERE id = \(bind: member.rawValue)").first() else {
+            throw LoyaltyError.memberNotFound(member)
+        }
+        return try row.int64("program_id")
+    }
+
+    /// Writes a transfer, its two postings and both balances.
+    func post(
+        _ db: any SQLDatabase, program: Int64, from: Int64, to: Int64, points: Int64, reason: TransferReason, reference: String?, key: String?,
+        memo: String?, at: Date
+    ) async throws -> Int64 {
+        precondition(points > 0 && from != to, "a transfer moves a positive amount between two accounts")
+        let id = try await db.raw(
+            """
+            INSERT INTO ledger_transfers (program_id, from_account, to_account, points, reason, reference, idempotency_key, memo, occurred_at)
+            VALUES (\(bind: program), \(bind: from), \(bind: to), \(bind: points), \(bind: reason.rawValue), \(bind: reference), \(bind: key),
+            \(bind: memo), \(bind: epoch(at))) RETURNING id
+            """
+        ).first()!.int64("id")
+        try await db.raw(
+            """
+            INSERT INTO ledger_postings (transfer_id, account_id, points, occurred_at)
+            VALUES (\(bind: id), \(bind: from), \(bind: -points), \(bind: epoch(at))), (\(bind: id), \(bind: to), \(bind: points), \(bind: epoch(at)))
+            """
+        ).run()
+        try await db.raw("UPDATE ledger_accounts SET balance = balance - \(bind: points) WHERE id = \(bind: from)").run()
+        try await db.raw("UPDATE ledger_accounts SET balance = balance + \(bind: points) WHERE id = \(bind: to)").run()
+        return id
+    }
+
+    static let transferColumns = """
+        t.id, t.points, t.reason, t.reference, t.idempotency_key, t.memo, t.occurred_at, f.key AS from_key, d.key AS to_key
+        """
+
+    static func account(fromKey key: String) -> LedgerAccount? {
+        let parts = key.split(separator: ":")
+        guard parts.count == 3, let id = Int64(parts[1]), let type = PointType(rawValue: String(parts[2])) else { return nil }
+        switch parts[0] {
+        case "member": return .member(MemberID(id), type)
+        case "liability": return .liability(ProgramID(id), type)
+        case "breakage": return .breakage(ProgramID(id), type)
+        default: return nil
+        }
+    }
+
+    static func transfers(_ db: any SQLDatabase, where condition: SQLQueryString) async throws -> [Transfer] {
+        try await db.raw(
+            """
+            SELECT \(unsafeRaw: transferColumns) FROM ledger_transfers t JOIN ledger_accounts f ON f.id = t.from_account
+            JOIN ledger_accounts d ON d.id = t.to_account
+            """ + " WHERE " + condition
+        ).all().map { row in
+            Transfer(
+                id: TransferID(try row.int64("id")), from: account(fromKey: try row.string("from_key"))!,
+                to: account(fromKey: try row.string("to_key"))!,
+                points: try row.int64("points"), reason: TransferReason(rawValue: try row.string("reason")) ?? .adjustment,
+                reference: try row.optionalString("reference"), idempotencyKey: try row.optionalString("idempotency_key"),
+                memo: try row.optionalString("memo"),
+                occurredAt: try row.date("occurred_at"))
+        }
+    }
+
+    /// The earlier transfer with this key, if any; throws when it was for a different movement.
+    func replay(_ db: any SQLDatabase, key: String?, from: LedgerAccount, to: LedgerAccount, points: Int64) async throws -> Transfer? {
+        guard let key, let earlier = try await Self.transfers(db, where: "t.idempotency_key = \(bind: key)").first else { return nil }
+        guard earlier.from == from, earlier.to == to, earlier.points == points else { throw LoyaltyError.idempotencyKeyReused(key) }
+        return earlier
+    }
+
+    /// Runs a movement; if a concurrent request with the same key won the race, returns its transfer.
+    func idempotent(_ key: String?, _ body: @escaping @Sendable (any SQLDatabase) async throws -> Transfer) async throws -> Transfer {
+        do {
+            return try await database.write(body)
+        } catch let error where key != nil && SQLAccessStore.isUniqueViolation(error) {
+            let earlier = try await database.read { db in try await Self.transfers(db, where: "t.idempotency_key = \(bind: key!)").first }
+            guard let earlier else { throw error }
+            return earlier
+        }
+    }
+
+    // MARK: Lots
+
+    static func lots(_ db: any SQLDatabase, account: Int64, ledgerAccount: LedgerAccount, where extra: SQLQueryString = "") async throws -> [Lot] {
+        try await db.raw(
+            "SELECT * FROM point_lots WHERE account_id = \(bind: account) AND remaining > 0 " + extra + " ORDER BY id"
+        ).all().map { row in
+            Lot(
+                id: LotID(try row.int64("id")), account: ledgerAccount, earnedBy: TransferID(try row.int64("transfer_id")),
+                points: try row.int64("points"),
+                remaining: try row.int64("remaining"), availableAt: try row.date("available_at"), expiresAt: try row.optionalDate("expires_at"))
+        }
+    }
+
+    static func consume(_ db: any SQLDatabase, _ takings: [(lot: LotID, points: Int64)], by transfer: Int64) async throws {
+        for taking in takings {
+            try await db.raw("UPDATE point_lots SET remaining = remaining - \(bind: taking.points) WHERE id = \(bind: taking.lot.rawValue)").run()
+            try await db.raw(
+                "INSERT INTO lot_movements (lot_id, transfer_id, points) VALUES (\(bind: taking.lot.rawValue), \(bind: transfer), \(bind: taking.points))"
+            ).run()
+        }
+    }
+
+    // MARK: Movements
+
+    public func earn(_ e: Earning) async throws -> Transfer {
+        let memberAccount = LedgerAccount.member(e.member, e.pointType)
+        return try await idempotent(e.idempotencyKey) { db in
+            let program = try await programID(db, of: e.member)
+            let liability = LedgerAccount.liability(ProgramID(program), e.pointType)
+            if let earlier = try await replay(db, key: e.idempotencyKey, from: liability, to: memberAccount, points: e.points) { return earlier }
+            let member = try await account(db, memberAccount, program: program, lock: true)
+            let source = try await account(db, liability, program: program)
+            let transfer = try await post(
+                db, program: program, from: source.id, to: member.id, points: e.points, reason: e.reason, reference: e.reference,
+                key: e.idempotencyKey,
+                memo: e.memo, at: e.at)
+            let lot = try await db.raw(
+                """
+                INSERT INTO point_lots (account_id, transfer_id, points, remaining, available_at, expires_at)
+                VALUES (\(bind: member.id), \(bind: transfer), \(bind: e.points), \(bind: e.points), \(bind: epoch(e.availableAt)),
+                \(bind: e.expiresAt.map(epoch))) RETURNING id
+                """
+            ).first()!.int64("id")
+            if member.debt > 0 {
+                // A debt left by a claw-back is repaid first from what was just earned.
+                let repay = min(member.debt, e.points)
+                let allowNegative =
+                    try await db.raw("SELECT allow_negative FROM loyalty_programs WHERE id = \(bind: program)").first()!.int64("allow_negative") != 0
+                if allowNegative {
+                    // The debt is already on the ledger as a negative balance: only the lot shrinks.
+                    try await db.raw("UPDATE point_lots SET remaining = remaining - \(bind: repay) WHERE id = \(bind: lot)").run()
+                } else {
+                    let repayment = try await post(
+                        db, program: program, from: member.id, to: source.id, points: repay, reason: .debtRepayment, reference: e.reference, key: nil,
+                        memo: "repays a claw-back debt", at: e.at)
+                    try await Self.consume(db, [(LotID(lot), repay)], by: repayment)
+                }
+                try await db.raw("UPDATE ledger_accounts SET debt = debt - \(bind: repay) WHERE id = \(bind: member.id)").run()
+            }
+            return try await Self.transfers(db, where: "t.id = \(bind: transfer)")[0]
+        }
+    }
+
+    public func spend(_ s: Spending) async throws -> Transfer {
+        let memberAccount = LedgerAccount.member(s.member, s.pointType)
+        return try await idempotent(s.idempotencyKey) { db in
+            let program = try await programID(db, of: s.member)
+            let liability = LedgerAccount.liability(ProgramID(program), s.pointType)
+            if let earlier = try await replay(db, key: s.idempotencyKey, from: memberAccount, to: liability, points: s.points) { return earlier }
+            let member = try await account(db, memberAccount, program: program, lock: true)
+            let now = epoch(s.at)
+            let spendable = try await Self.lots(
+                db, account: member.id, ledgerAccount: memberAccount,
+                where: "AND available_at <= \(bind: now) AND (expires_at IS NULL OR expires_at > \(bind: now))")
+            let (takings, shortfall) = LotAllocation.take(s.points, from: spendable)
+            guard shortfall == 0 else {
+                throw LoyaltyError.insufficientPoints(available: spendable.reduce(0) { $0 + $1.remaining }, requested: s.points)
+            }
+            let target = try await account(db, liability, program: program)
+            let transfer = try await post(
+                db, program: program, from: member.id, to: target.id, points: s.points, reason: s.reason, reference: s.reference,
+                key: s.idempotencyKey,
+                memo: s.memo, at: s.at)
+            try await Self.consume(db, takings, by: transfer)
+            return try await Self.transfers(db, where: "t.id = \(bind: transfer)")[0]
+        }
+    }
+
+    public func pointsEarned(by reference: String, member: MemberID, pointType: PointType) async throws -> (earned: Int64, clawedBack: Int64) {
+        try await database.read { db in
+            let key = LedgerAccount.member(member, pointType).key
+            let row = try await db.raw(
+                """
+                SELECT CAST(COALESCE(SUM(CASE WHEN t.reason = 'accrual' AND t.to_account = a.id THEN t.points ELSE 0 END), 0) AS BIGINT) AS earned,
+                CAST(COALESCE(SUM(CASE WHEN t.reason = 'clawback' AND t.from_account = a.id THEN t.points ELSE 0 END), 0) AS BIGINT) AS clawed
+                FROM ledger_transfers t JOIN ledger_accounts a ON a.key = \(bind: key) WHERE t.reference = \(bind: reference)
+                """
+            ).first()
+            // Without negative balances a debt is taken back off the ledger, so it counts as clawed back too.
+            let debtRow = try await db.raw(
+                """
+                SELECT CAST(COALESCE(SUM(d.points), 0) AS BIGINT) AS owed FROM ledger_clawback_debts d JOIN ledger_accounts a ON a.key = d.account_key
+                JOIN loyalty_programs p ON p.id = a.program_id WHERE d.account_key = \(bind: key) AND d.reference = \(bind: reference) AND p.allow_negative = 0
+                """
+            ).first()
+            return (try row?.int64("earned") ?? 0, (try row?.int64("clawed") ?? 0) + (try debtRow?.int64("owed") ?? 0))
+        }
+    }
+
+    public func clawBack(_ s: Spending, earnedBy purchase: String, allowNegative: Bool) async throws -> ClawBackResult {
+        let memberAccount = LedgerAccount.member(s.member, s.pointType)
+        let outcome = try await database.write { db -> ClawBackResult in
+            let program = try await programID(db, of: s.member)
+            let liability = LedgerAccount.liability(ProgramID(program), s.pointType)
+            if let key = s.idempotencyKey {
+                let earlier = try await Self.transfers(db, where: "t.idempotency_key = \(bind: key)").first
+                let owed = try await db.raw(
+                    "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS owed, COUNT(*) AS n FROM ledger_clawback_debts WHERE idempotency_key = \(bind: key)"
+                ).first()!
+                let debts = try owed.int64("n")
+                if earlier != nil || debts > 0 {
+                    let debt = try owed.int64("owed")
+                    return ClawBackResult(transfer: earlier, taken: (earlier?.points ?? 0) - (allowNegative ? debt : 0), debt: debt)
+                }
+            }
+            let member = try await account(db, memberAccount, program: program, lock: true)
+            let all = try await Self.lots(db, account: member.id, ledgerAccount: memberAccount)
+            let earnedHere = Set(
+                try await Self.transfers(db, where: "t.reference = \(bind: purchase) AND t.reason = 'accrual' AND d.id = \(bind: member.id)").map(
+                    \.id))
+            // The purchase's own lots first, then the rest: spendable first, pending last.
+            let own = all.filter { earnedHere.contains($0.earnedBy) }
+            let others = all.filter { !earnedHere.contains($0.earnedBy) }
+            let ordered =
+                LotAllocation.order(own) + LotAllocation.order(others.filter { $0.isAvailable(at: s.at) })
+                + LotAllocation.order(others.filter { !$0.isAvailable(at: s.at) })
+            var left = s.points
+            var takings: [(lot: LotID, points: Int64)] = []
+            for lot in ordered where left > 0 {
+                let taken = min(lot.remaining, left)
+                takings.append((lot.id, taken))
+                left -= taken
+            }
+            let taken = s.points - left
+            let posted = allowNegative ? s.points : taken
+            var transfer: Transfer?
+            if posted > 0 {
+                let target = try await account(db, liability, program: program)
+                let id = try await post(
+                    db, program: program, from: member.id, to: target.id, points: posted, reason: .clawback, reference: s.reference,
+                    key: s.idempotencyKey,
+                    memo: s.memo, at: s.at)
+                try await Self.consume(db, takings, by: id)
+                transfer = try await Self.transfers(db, where: "t.id = \(bind: id)")[0]
+            }
+            if left > 0 {
+                // Remember the debt under the purchase and key, so a replay or a second return sees it.
+                try await db.raw("UPDATE ledger_accounts SET debt = debt + \(bind: left) WHERE id = \(bind: member.id)").run()
+                try await db.raw(
+                    """
+                    INSERT INTO ledger_clawback_debts (account_key, reference, idempotency_key, points, occurred_at)
+                    VALUES (\(bind: memberAccount.key), \(bind: purchase), \(bind: s.idempotencyKey), \(bind: left), \(bind: epoch(s.at)))
+                    """
+                ).run()
+            }
+            return ClawBackResult(transfer: transfer, taken: taken, debt: left)
+        }
+        return outcome
+    }
+
+    public func expire(asOf date: Date) async throws -> [Transfer] {
+        try await database.write { db in
+            let due = try await db.raw(
+                """
+                SELECT l.id, l.remaining, a.key, a.program_id, a.id AS account_id FROM point_lots l JOIN ledger_accounts a ON a.id = l.account_id
+                WHERE l.expires_at IS NOT NULL AND l.expires_at <= \(bind: epoch(date)) AND l.remaining > 0 ORDER BY l.id
+                """
+            ).all()
+            var made: [Transfer] = []
+            for row in due {
+                let lot = try row.int64("id"), remaining = try row.int64("remaining"), program = try row.int64("program_id")
+                guard let memberAccount = Self.account(fromKey: try row.string("key")) else { continue }
+                let breakage = try await account(db, .breakage(ProgramID(program), memberAccount.pointType), program: program)
+                let transfer = try await post(
+                    db, program: program, from: try row.int64("account_id"), to: breakage.id, points: remaining, reason: .expiry, reference: nil,
+                    key: "expiry:lot:\(lot)", memo: "points earned together expired", at: date)
+                try await Self.consume(db, [(LotID(lot), remaining)], by: transfer)
+                made += try await Self.transfers(db, where: "t.id = \(bind: transfer)")
+            }
+            return made
+        }
+    }
+
+    // MARK: Reading
+
+    public func balance(of member: MemberID, _ pointType: PointType, at date: Date) async throws -> Balance {
+        try await database.read { db in
+            let key = LedgerAccount.member(member, pointType).key
+            guard let row = try await db.raw("SELECT id, balance, debt FROM ledger_accounts WHERE key = \(bind: key)").first() else {
+                return Balance(available: 0, pending: 0, debt: 0, ledger: 0)
+            }
+            let lots = try await Self.lots(db, account: try row.int64("id"), ledgerAccount: .member(member, pointType))
+            let spendable = lots.filter { $0.isAvailable(at: date) && !$0.isExpired(at: date) }
+            let next = LotAllocation.order(spendable).first { $0.expiresAt != nil }?.expiresAt
+            return Balance(
+                available: spendable.reduce(0) { $0 + $1.remaining },
+                pending: lots.filter { !$0.isAvailable(at: date) }.reduce(0) { $0 + $1.remaining },
+                debt: try row.int64("debt"), ledger: try row.int64("balance"),
+                nextExpiry: next.map { day in
+                    ExpiringPoints(points: spendable.filter { $0.expiresAt == day }.reduce(0) { $0 + $1.remaining }, on: day)
+                })
+        }
+    }
+
+    public func statement(of member: MemberID, _ pointType: PointType, from: Date, to: Date) async throws -> Statement {
+        try await database.read { db in
+            let key = LedgerAccount.member(member, pointType).key
+            guard let account = try await db.raw("SELECT id FROM ledger_accounts WHERE key = \(bind: key)").first()?.int64("id") else {
+                return Statement(opening: 0, movements: [], closing: 0)
+            }
+            let opening = try await db.raw(
+                "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS total FROM ledger_postings WHERE account_id = \(bind: account) AND occurred_at < \(bind: epoch(from))"
+            ).first()!.int64("total")
+            let transfers = try await Self.transfers(
+                db,
+                where: """
+                    (t.from_account = \(bind: account) OR t.to_account = \(bind: account)) AND t.occurred_at >= \(bind: epoch(from))
+                    AND t.occurred_at < \(bind: epoch(to)) ORDER BY t.id
+                    """)
+            let movements = transfers.map { ($0, $0.to.key == key ? $0.points : -$0.points) }
+            return Statement(opening: opening, movements: movements, closing: opening + movements.reduce(0) { $0 + $1.1 })
+        }
+    }
+
+    public func verify() async throws -> LedgerReport {
+        try await database.read { db in
+            var violations: [String] = []
+            let count = { (sql: SQLQueryString) in try await db.raw(sql).first()!.int64("n") }
+            let transfers = try await count("SELECT COUNT(*) AS n FROM ledger_transfers")
+            let accounts = try await count("SELECT COUNT(*) AS n FROM ledger_accounts")
+            let lots = try await count("SELECT COUNT(*) AS n FROM point_lots")
+            let total = try await count("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM ledger_postings")
+            if total != 0 { violations.append("postings sum to zero: they sum to \(total)") }
+            for row in try await db.raw(
+                "SELECT transfer_id FROM ledger_postings GROUP BY transfer_id HAVING COUNT(*) <> 2 OR SUM(points) <> 0"
+            ).all() {
+                violations.append("every transfer has two postings that cancel: transfer \(try row.int64("transfer_id")) does not")
+            }
+            for row in try await db.raw(
+                """
+                SELECT a.key, a.balance, CAST(COALESCE((SELECT SUM(p.points) FROM ledger_postings p WHERE p.account_id = a.id), 0) AS BIGINT) AS posted
+                FROM ledger_accounts a
+                """
+            ).all() where try row.int64("balance") != (try row.int64("posted")) {
+                violations.append(
+                    "balance equals the sum of postings: \(try row.string("key")) has \(try row.int64("balance")), postings say \(try row.int64("posted"))"
+                )
+            }
+            for row in try await db.raw(
+                """
+                SELECT a.key, a.balance, a.debt, p.allow_negative, CAST(COALESCE((SELECT SUM(l.remaining) FROM point_lots l WHERE l.account_id = a.id), 0) AS BIGINT) AS in_lots
+                FROM ledger_accounts a JOIN loyalty_programs p ON p.id = a.program_id WHERE a.member_id IS NOT NULL
+                """
+            ).all() {
+                let key = try row.string("key"), balance = try row.int64("balance"), debt = try row.int64("debt"), inLots = try row.int64("in_lots")
+                let negativeAllowed = try row.int64("allow_negative") != 0
+                if balance < 0 && !negativeAllowed { violations.append("a member's balance is never negative: \(key) has \(balance)") }
+                if balance != inLots - (negativeAllowed ? debt : 0) {
+                    violations.append("a member's balance equals the points left in their lots: \(key) has \(balance), lots hold \(inLots)")
+                }
+                if debt < 0 { violations.append("a debt is never negative: \(key) owes \(debt)") }
+            }
+            for row in try await db.raw(
+                """
+                SELECT l.id, l.points, l.remaining, CAST(COALESCE((SELECT SUM(m.points) FROM lot_movements m WHERE m.lot_id = l.id), 0) AS BIGINT) AS moved
+                FROM point_lots l
+                """
+            ).all() {
+                let id = try row.int64("id"), points = try row.int64("points"), remaining = try row.int64("remaining"), moved = try row.int64("moved")
+                if remaining < 0 || remaining > points {
+                    violations.append("a lot holds between zero and what it earned: lot \(id) holds \(remaining) of \(points)")
+                }
+                if moved != points - remaining && moved > points - remaining {
+                    violations.append("a lot's movements account for what it lost: lot \(id) lost \(points - remaining), movements say \(moved)")
+                }
+            }
+            let memberPoints = try await count(
+                "SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS n FROM ledger_accounts WHERE member_id IS NOT NULL")
+            return LedgerReport(
+                transfers: Int(transfers), accounts: Int(accounts), lots: Int(lots), postingsTotal: total, memberPoints: memberPoints,
+                violations: violations)
+        }
+    }
+}
