@@ -30,6 +30,8 @@ let package = Package(
     targets: [
         // Shared vocabulary: typed identifiers, money, points, the clock.
         .target(name: "SharedModels", swiftSettings: swiftSettings),
+        // The one rule language: parser, type checker, evaluator.
+        .target(name: "Expressions", swiftSettings: swiftSettings),
         // Domain rooms: Foundation + SharedModels only.
         .target(name: "Customers", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         .target(name: "Access", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
@@ -94,6 +96,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SharedModelsTests", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ExpressionsTests", dependencies: ["Expressions", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "CustomersTests", dependencies: ["Customers", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LoyaltyTests",
