@@ -337,3 +337,69 @@ struct PartnerLookupTests {
         }
     }
 }
+
+@Suite("Every endpoint authorises")
+struct AuthorisationMatrixTests {
+    /// Every operation of the API with a body that would pass validation.
+    nonisolated(unsafe) static let routes: [(HTTPRequest.Method, String, [String: Any]?)] = [
+        (.get, "/v1/me", nil), (.delete, "/v1/sessions/current", nil), (.get, "/v1/users", nil),
+        (.post, "/v1/users", ["email": "u@x.com", "password": "password1", "role": "agent"]), (.get, "/v1/api-keys", nil),
+        (.post, "/v1/api-keys", ["name": "k", "partner": "p", "scopes": ["transactions:write"]]), (.delete, "/v1/api-keys/1", nil),
+        (.post, "/v1/member-logins", ["customerId": 1, "email": "m@x.com", "password": "password1"]), (.get, "/v1/customers", nil),
+        (.post, "/v1/customers", ["lastName": "X"]), (.get, "/v1/customers/1", nil), (.patch, "/v1/customers/1", ["lastName": "Y"]),
+        (.post, "/v1/customers/1/identifiers", ["kind": "card", "value": "C1"]), (.get, "/v1/customers/1/timeline", nil),
+        (.get, "/v1/customers/1/interactions", nil), (.get, "/v1/customers/1/transactions", nil), (.get, "/v1/customers/1/consents", nil),
+        (.post, "/v1/customers/1/consents", ["purpose": "marketing", "channel": "email", "granted": true, "source": "web"]),
+        (.post, "/v1/customers/1/do-not-contact", ["channel": "sms", "reason": "r"]), (.delete, "/v1/customers/1/do-not-contact/sms", nil),
+        (.get, "/v1/customers/1/quality", nil), (.post, "/v1/customers/1/merge", ["duplicateId": 2]), (.get, "/v1/duplicates", nil),
+        (.post, "/v1/households", ["name": "H"]), (.get, "/v1/households/1", nil), (.post, "/v1/households/1/members", ["customerId": 1]),
+        (.post, "/v1/accounts", ["name": "A"]), (.get, "/v1/accounts/1", nil), (.post, "/v1/accounts/1/contacts", ["customerId": 1]),
+        (.post, "/v1/interactions", ["customerId": 1, "channel": "call", "direction": "inbound"]),
+        (.post, "/v1/transactions", ["transactionId": "T", "customerId": 1, "occurredAt": "2026-01-01T00:00:00Z", "amount": 1]),
+        (.get, "/v1/unmatched", nil), (.post, "/v1/unmatched/rematch", nil), (.post, "/v1/unmatched/1/link", ["customerId": 1]),
+    ]
+
+    @Test("Without a token every /v1 endpoint but login answers 401")
+    func unauthenticated() async throws {
+        try await withAPI(.sqlite) { api, _, _ in
+            for (method, uri, body) in Self.routes {
+                let reply = try await api.call(method, uri, body: body)
+                #expect(reply.status == 401, "\(method) \(uri) → \(reply.status)")
+            }
+        }
+    }
+
+    @Test("A member reaches only their own records: everything else is 403 or 404, and nothing is written")
+    func member() async throws {
+        try await withAPI(.sqlite) { api, patron, admin in
+            let other = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Other", "lastName": "Person"]).id)
+            let own = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Own", "lastName": "Member"]).id)
+            _ = try await api.call(
+                .post, "/v1/member-logins", token: admin, body: ["customerId": own, "email": "own@x.com", "password": "password1"])
+            let token = try await api.logIn("own@x.com", "password1")
+            let allowed: Set<String> = ["GET /v1/me", "DELETE /v1/sessions/current", "GET /v1/customers"]
+            for (method, uri, body) in Self.routes where !allowed.contains("\(method) \(uri)") {
+                let reply = try await api.call(method, uri.replacingOccurrences(of: "/1", with: "/\(other)"), token: token, body: body)
+                #expect([403, 404].contains(reply.status), "\(method) \(uri) → \(reply.status)")
+            }
+            #expect(try await patron.customers.search(nil, after: nil, limit: .init(10)).items.count == 2)
+        }
+    }
+
+    @Test("An analyst reads but changes nothing")
+    func analyst() async throws {
+        try await withAPI(.sqlite) { api, patron, admin in
+            _ = try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee"])
+            _ = try await patron.access.addUser(email: "analyst@x.com", password: "password1", role: .analyst)
+            let token = try await api.logIn("analyst@x.com", "password1")
+            for (method, uri, body) in Self.routes where method != .get && uri != "/v1/sessions/current" {
+                let reply = try await api.call(method, uri, token: token, body: body)
+                #expect(reply.status == 403, "\(method) \(uri) → \(reply.status)")
+            }
+            for (method, uri, _) in Self.routes where method == .get && !["/v1/users", "/v1/api-keys"].contains(uri) {
+                let reply = try await api.call(method, uri, token: token)
+                #expect(reply.status == 200 || reply.code?.hasSuffix("_not_found") == true, "\(method) \(uri) → \(reply.status)")
+            }
+        }
+    }
+}
