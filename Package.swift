@@ -35,7 +35,7 @@ let package = Package(
         // Domain rooms: Foundation + SharedModels only.
         .target(name: "Customers", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         .target(name: "Access", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
-        .target(name: "Loyalty", dependencies: ["SharedModels", "Customers"], swiftSettings: swiftSettings),
+        .target(name: "Loyalty", dependencies: ["SharedModels", "Customers", "Expressions"], swiftSettings: swiftSettings),
         // Storage: each domain's store protocols implemented once over SQLKit.
         .target(
             name: "Storage",

@@ -1,0 +1,177 @@
+import Customers
+import Expressions
+import Foundation
+import SharedModels
+
+/// How a program's members earn points on purchases: a base rate per currency unit, rates by
+/// category and channel, tier multipliers, bonus rules written in the rule language, and caps.
+/// Pure: the same transaction and member always earn the same points.
+public struct EarningRules: Sendable, Equatable {
+    /// Points per whole currency unit (e.g. 1 point per dollar), before multipliers.
+    public var pointsPerUnit: Int64
+    /// Percent of the base rate by product category (e.g. `["wine": 200]` earns double on wine).
+    public var categoryPercent: [String: Int64]
+    /// Percent of the base rate by channel (e.g. `["web": 150]`).
+    public var channelPercent: [String: Int64]
+    /// Percent of the base points a tier earns on top of nothing (e.g. `["Gold": 150]` for ×1.5).
+    public var tierPercent: [String: Int64]
+    public var bonuses: [BonusRule]
+    /// No transaction earns more than this, bonuses included.
+    public var maxPerTransaction: Int64?
+
+    public init(
+        pointsPerUnit: Int64, categoryPercent: [String: Int64] = [:], channelPercent: [String: Int64] = [:], tierPercent: [String: Int64] = [:],
+        bonuses: [BonusRule] = [], maxPerTransaction: Int64? = nil
+    ) {
+        self.pointsPerUnit = pointsPerUnit
+        self.categoryPercent = categoryPercent
+        self.channelPercent = channelPercent
+        self.tierPercent = tierPercent
+        self.bonuses = bonuses
+        self.maxPerTransaction = maxPerTransaction
+    }
+
+    /// The fields a bonus rule may use.
+    public static let schema = Schema(fields: [
+        "purchase.amount": .number, "purchase.channel": .string, "purchase.store": .string, "purchase.category": .string,
+        "purchase.categories": .list(.string), "member.tier": .string, "purchase.date": .date,
+    ])
+}
+
+/// Extra points when a purchase meets a condition.
+public struct BonusRule: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        /// Adds this percent of the base points (100 doubles them).
+        case percentOfBase(Int64)
+        /// Adds a fixed number of points.
+        case fixed(Int64)
+    }
+
+    public var name: String
+    /// The rule-language condition, e.g. `purchase.category == "wine" and member.tier in ["Gold"]`.
+    public var criteria: RuleExpression
+    public var action: Action
+    /// At most this many points from this bonus on one transaction.
+    public var cap: Int64?
+
+    /// Parses and type-checks the criteria; throws ``ExpressionError`` at the line and column at fault.
+    public init(name: String, criteria: String, action: Action, cap: Int64? = nil) throws {
+        let rule = try Parser.parse(criteria)
+        try TypeChecker(schema: EarningRules.schema).checkCondition(rule)
+        self.name = name
+        self.criteria = rule
+        self.action = action
+        self.cap = cap
+    }
+}
+
+/// The points a purchase earns and where each part comes from.
+public struct Accrual: Sendable, Equatable {
+    public struct Part: Sendable, Equatable {
+        /// `base`, `tier Gold`, `bonus Wine week`, `cap`.
+        public var source: String
+        public var points: Int64
+    }
+
+    public var parts: [Part]
+    public var total: Int64 { parts.reduce(0) { $0 + $1.points } }
+
+    /// Computes the accrual of one purchase for a member in `tier` (nil when untiered).
+    public static func compute(_ purchase: TransactionDetails, tier: String?, rules: EarningRules) -> Accrual {
+        let digits = Money.minorUnitDigits(of: purchase.amount.currency)
+        var unit: Int64 = 1
+        for _ in 0..<digits { unit *= 10 }
+        func points(_ minor: Int64, percent: Int64) -> Int64 { minor * rules.pointsPerUnit * percent / (unit * 100) }
+        let channelPercent = purchase.channel.flatMap { rules.channelPercent[$0.rawValue] } ?? 100
+        let base: Int64
+        if purchase.lines.isEmpty {
+            base = points(purchase.amount.minorUnits, percent: channelPercent)
+        } else {
+            base = purchase.lines.reduce(0) { total, line in
+                let category = line.category.flatMap { rules.categoryPercent[$0] } ?? 100
+                return total + points(line.amount, percent: category * channelPercent / 100)
+            }
+        }
+        var parts = [Part(source: "base", points: base)]
+        if let tier, let percent = rules.tierPercent[tier], percent != 100 {
+            parts.append(Part(source: "tier \(tier)", points: base * (percent - 100) / 100))
+        }
+        let context = DictionaryContext(
+            now: purchase.occurredAt,
+            fields: [
+                "purchase.amount": .number(Double(purchase.amount.minorUnits) / Double(unit)),
+                "purchase.channel": purchase.channel.map { .string($0.rawValue) } ?? .null,
+                "purchase.store": purchase.store.map { .string($0) } ?? .null,
+                "purchase.category": purchase.lines.first?.category.map { .string($0) } ?? .null,
+                "purchase.categories": .list(purchase.lines.compactMap { $0.category.map { .string($0) } }),
+                "member.tier": tier.map { .string($0) } ?? .null,
+                "purchase.date": .date(purchase.occurredAt),
+            ])
+        for bonus in rules.bonuses where Evaluator.matches(bonus.criteria, in: context) {
+            var extra: Int64 =
+                switch bonus.action {
+                case .percentOfBase(let percent): base * percent / 100
+                case .fixed(let points): points
+                }
+            if let cap = bonus.cap { extra = min(extra, cap) }
+            if extra != 0 { parts.append(Part(source: "bonus \(bonus.name)", points: extra)) }
+        }
+        if let cap = rules.maxPerTransaction {
+            let total = parts.reduce(0) { $0 + $1.points }
+            if total > cap { parts.append(Part(source: "cap", points: cap - total)) }
+        }
+        return Accrual(parts: parts)
+    }
+}
+
+/// Tier levels by qualifying points over a qualification period.
+public struct TierPolicy: Sendable, Equatable {
+    public struct Tier: Sendable, Equatable {
+        public var name: String
+        /// Qualifying points needed in the period to reach this tier; the lowest tier needs 0.
+        public var threshold: Int64
+
+        public init(name: String, threshold: Int64) {
+            self.name = name
+            self.threshold = threshold
+        }
+    }
+
+    /// Lowest first.
+    public var tiers: [Tier]
+    /// At a review, a member falls at most one tier (soft landing).
+    public var softLanding: Bool
+
+    public init(tiers: [Tier], softLanding: Bool = true) {
+        precondition(!tiers.isEmpty && tiers.first?.threshold == 0, "the lowest tier needs no points")
+        self.tiers = tiers.sorted { $0.threshold < $1.threshold }
+        self.softLanding = softLanding
+    }
+
+    /// The highest tier the points reach.
+    public func tier(for points: Int64) -> Tier { tiers.last { $0.threshold <= points }! }
+
+    /// Upgrades happen at once: the member's tier after earning, never lower than now.
+    public func afterEarning(current: String, points: Int64) -> Tier {
+        let reached = tier(for: points)
+        let now = tiers.firstIndex { $0.name == current } ?? 0
+        return tiers.firstIndex(of: reached)! > now ? reached : tiers[now]
+    }
+
+    /// At the periodic review: the tier the period's points earn, at most one below the current
+    /// tier with a soft landing.
+    public func review(current: String, points: Int64) -> Tier {
+        let earned = tiers.firstIndex(of: tier(for: points))!
+        let now = tiers.firstIndex { $0.name == current } ?? 0
+        guard earned < now else { return tiers[earned] }
+        return softLanding ? tiers[now - 1 < earned ? earned : now - 1] : tiers[earned]
+    }
+
+    /// "1,250 qualifying points to Gold": the next tier and how far it is.
+    public func progress(current: String, points: Int64) -> (next: Tier, missing: Int64)? {
+        let now = tiers.firstIndex { $0.name == current } ?? 0
+        guard now + 1 < tiers.count else { return nil }
+        let next = tiers[now + 1]
+        return (next, max(0, next.threshold - points))
+    }
+}

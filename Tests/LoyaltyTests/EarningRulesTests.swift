@@ -1,0 +1,69 @@
+import Customers
+import Expressions
+import Foundation
+import Loyalty
+import PropertyBased
+import SharedModels
+import Testing
+
+@Suite("Earning rules and tiers")
+struct EarningRulesTests {
+    func purchase(_ lines: [(String, Int64)], channel: Channel = .store, store: String = "S1") -> TransactionDetails {
+        TransactionDetails(
+            externalID: "T1", occurredAt: Date(epochSeconds: 1_767_225_600),
+            amount: Money(minorUnits: lines.reduce(0) { $0 + $1.1 }, currency: "USD"),
+            store: store, channel: channel, lines: lines.map { .init(product: $0.0, category: $0.0, amount: $0.1) })
+    }
+
+    @Test("Base points by category and channel, tier multiplier, bonus with criteria, and caps, with a breakdown")
+    func breakdown() throws {
+        let rules = EarningRules(
+            pointsPerUnit: 1, categoryPercent: ["wine": 200], channelPercent: ["web": 150], tierPercent: ["Gold": 150],
+            bonuses: [
+                try BonusRule(
+                    name: "Wine week", criteria: #"purchase.category == "wine" and member.tier in ["Gold", "Platinum"]"#, action: .percentOfBase(100)),
+                try BonusRule(name: "Big basket", criteria: "purchase.amount >= 100", action: .fixed(50), cap: 40),
+            ])
+        let accrual = Accrual.compute(purchase([("wine", 4_599), ("cheese", 1_250)]), tier: "Gold", rules: rules)
+        // wine 45.99 × 2 = 91 (rounded down), cheese 12.50 × 1 = 12: base 103
+        #expect(accrual.parts.map(\.source) == ["base", "tier Gold", "bonus Wine week"])
+        #expect(accrual.parts.map(\.points) == [103, 51, 103])
+        #expect(accrual.total == 257)
+        let web = Accrual.compute(purchase([("books", 10_000)], channel: .web), tier: nil, rules: rules)
+        #expect(web.parts.map(\.points) == [150, 40])
+        var capped = rules
+        capped.maxPerTransaction = 120
+        #expect(Accrual.compute(purchase([("wine", 4_599), ("cheese", 1_250)]), tier: "Gold", rules: capped).total == 120)
+    }
+
+    @Test("A bonus rule with a bad criterion is refused with its position")
+    func badCriteria() {
+        #expect(throws: ExpressionError.self) { try BonusRule(name: "x", criteria: "purchase.colour == \"red\"", action: .fixed(1)) }
+    }
+
+    @Test("Accrual never goes negative and grows with the amount")
+    func monotone() async {
+        let rules = EarningRules(pointsPerUnit: 2, categoryPercent: ["a": 300], tierPercent: ["Gold": 125])
+        await propertyCheck(input: Gen.int(in: 0...1_000_000), Gen.int(in: 0...1_000_000)) { a, b in
+            let small = Accrual.compute(purchase([("a", Int64(min(a, b)))]), tier: "Gold", rules: rules).total
+            let large = Accrual.compute(purchase([("a", Int64(max(a, b)))]), tier: "Gold", rules: rules).total
+            #expect(small >= 0 && small <= large)
+        }
+    }
+
+    let tiers = TierPolicy(tiers: [
+        .init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 1000), .init(name: "Gold", threshold: 3000),
+        .init(name: "Platinum", threshold: 6000),
+    ])
+
+    @Test("Upgrades are immediate; downgrades wait for the review and fall one tier at most")
+    func tierMoves() {
+        #expect(tiers.afterEarning(current: "Blue", points: 3200).name == "Gold")
+        #expect(tiers.afterEarning(current: "Gold", points: 100).name == "Gold")
+        #expect(tiers.review(current: "Platinum", points: 0).name == "Gold")
+        #expect(tiers.review(current: "Silver", points: 7000).name == "Platinum")
+        #expect(TierPolicy(tiers: tiers.tiers, softLanding: false).review(current: "Platinum", points: 0).name == "Blue")
+        #expect(tiers.progress(current: "Silver", points: 1750)?.missing == 1250)
+        #expect(tiers.progress(current: "Platinum", points: 9000) == nil)
+    }
+}
