@@ -2,38 +2,9 @@ import Customers
 import Foundation
 import SharedModels
 
-/// A request to credit a member: a new lot, from the program's liability.
-public struct Earning: Sendable, Equatable {
-    public var member: MemberID
-    public var pointType: PointType
-    public var points: Int64
-    public var reason: TransferReason
-    public var reference: String?
-    public var idempotencyKey: String?
-    public var memo: String?
-    public var at: Date
-    public var availableAt: Date
-    public var expiresAt: Date?
-
-    public init(
-        member: MemberID, pointType: PointType, points: Int64, reason: TransferReason, reference: String?, idempotencyKey: String?, memo: String?,
-        at: Date, availableAt: Date, expiresAt: Date?
-    ) {
-        self.member = member
-        self.pointType = pointType
-        self.points = points
-        self.reason = reason
-        self.reference = reference
-        self.idempotencyKey = idempotencyKey
-        self.memo = memo
-        self.at = at
-        self.availableAt = availableAt
-        self.expiresAt = expiresAt
-    }
-}
-
-/// A request to debit a member's spendable points back to the program's liability.
-public struct Spending: Sendable, Equatable {
+/// A request to move a member's points: who, which points, how many, why, and the key that
+/// makes it apply once.
+public struct Movement: Sendable, Equatable {
     public var member: MemberID
     public var pointType: PointType
     public var points: Int64
@@ -55,6 +26,20 @@ public struct Spending: Sendable, Equatable {
         self.idempotencyKey = idempotencyKey
         self.memo = memo
         self.at = at
+    }
+}
+
+/// A credit to a member: a movement from the program's liability into a new lot that becomes
+/// spendable at `availableAt` and expires at `expiresAt`.
+public struct Earning: Sendable, Equatable {
+    public var movement: Movement
+    public var availableAt: Date
+    public var expiresAt: Date?
+
+    public init(_ movement: Movement, availableAt: Date, expiresAt: Date?) {
+        self.movement = movement
+        self.availableAt = availableAt
+        self.expiresAt = expiresAt
     }
 }
 
@@ -128,11 +113,11 @@ public protocol LedgerStore: Sendable {
     /// Credits a new lot. Repays the member's debt first (that part never becomes spendable).
     func earn(_ earning: Earning) async throws -> Transfer
     /// Debits spendable lots, earliest-expiring first. Throws ``LoyaltyError/insufficientPoints(available:requested:)``.
-    func spend(_ spending: Spending) async throws -> Transfer
+    func spend(_ spending: Movement) async throws -> Transfer
     /// Takes back `spending.points` for a return: first from the lots the referenced purchase
     /// earned, then from the member's other lots (spendable, then pending); what is still missing
     /// becomes a debt, or a negative balance when the program allows one.
-    func clawBack(_ spending: Spending, earnedBy purchase: String, allowNegative: Bool) async throws -> ClawBackResult
+    func clawBack(_ spending: Movement, earnedBy purchase: String, allowNegative: Bool) async throws -> ClawBackResult
     /// Points a reference has earned and already lost to claw-backs, for a member and point type.
     func pointsEarned(by reference: String, member: MemberID, pointType: PointType) async throws -> (earned: Int64, clawedBack: Int64)
     /// Moves what is left of every lot expired by `date` to breakage. Returns the transfers made.

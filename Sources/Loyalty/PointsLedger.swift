@@ -80,8 +80,10 @@ public struct PointsLedger: Sendable {
         let now = clock.now
         return try await store.earn(
             Earning(
-                member: member, pointType: pointType, points: points, reason: reason, reference: reference, idempotencyKey: idempotencyKey,
-                memo: memo, at: now, availableAt: pending ? program.availability(ofPointsEarnedAt: now) : now,
+                Movement(
+                    member: member, pointType: pointType, points: points, reason: reason, reference: reference, idempotencyKey: idempotencyKey,
+                    memo: memo, at: now),
+                availableAt: pending ? program.availability(ofPointsEarnedAt: now) : now,
                 expiresAt: pointType == .reward ? program.expiry(ofPointsEarnedAt: now) : nil))
     }
 
@@ -92,7 +94,7 @@ public struct PointsLedger: Sendable {
         try Self.requirePositive(points)
         _ = try await self.member(member)
         return try await store.spend(
-            Spending(
+            Movement(
                 member: member, pointType: .reward, points: points, reason: .redemption, reference: reference, idempotencyKey: idempotencyKey,
                 memo: memo,
                 at: clock.now))
@@ -112,7 +114,7 @@ public struct PointsLedger: Sendable {
         }
         _ = try await self.member(member)
         return try await store.spend(
-            Spending(
+            Movement(
                 member: member, pointType: pointType, points: -points, reason: .adjustment, reference: nil, idempotencyKey: idempotencyKey,
                 memo: note,
                 at: clock.now))
@@ -135,7 +137,7 @@ public struct PointsLedger: Sendable {
         let points = min(due, earned - clawed)
         guard points > 0 else { return ClawBackResult(transfer: nil, taken: 0, debt: 0) }
         return try await store.clawBack(
-            Spending(
+            Movement(
                 member: member, pointType: pointType, points: points, reason: .clawback, reference: reference, idempotencyKey: idempotencyKey,
                 memo: "return of \(returned) of \(purchaseAmount)", at: clock.now),
             earnedBy: reference, allowNegative: program.allowNegativeBalance)

@@ -209,7 +209,8 @@ public struct SQLLedgerStore: LedgerStore {
 
     // MARK: Movements
 
-    public func earn(_ e: Earning) async throws -> Transfer {
+    public func earn(_ earning: Earning) async throws -> Transfer {
+        let e = earning.movement
         let memberAccount = LedgerAccount.member(e.member, e.pointType)
         return try await idempotent(e.idempotencyKey) { db in
             let program = try await programID(db, of: e.member)
@@ -224,8 +225,8 @@ public struct SQLLedgerStore: LedgerStore {
             let lot = try await db.raw(
                 """
                 INSERT INTO point_lots (account_id, transfer_id, points, remaining, available_at, expires_at)
-                VALUES (\(bind: member.id), \(bind: transfer), \(bind: e.points), \(bind: e.points), \(bind: epoch(e.availableAt)),
-                \(bind: e.expiresAt.map(epoch))) RETURNING id
+                VALUES (\(bind: member.id), \(bind: transfer), \(bind: e.points), \(bind: e.points), \(bind: epoch(earning.availableAt)),
+                \(bind: earning.expiresAt.map(epoch))) RETURNING id
                 """
             ).first()!.int64("id")
             if member.debt > 0 {
@@ -248,7 +249,7 @@ public struct SQLLedgerStore: LedgerStore {
         }
     }
 
-    public func spend(_ s: Spending) async throws -> Transfer {
+    public func spend(_ s: Movement) async throws -> Transfer {
         let memberAccount = LedgerAccount.member(s.member, s.pointType)
         return try await idempotent(s.idempotencyKey) { db in
             let program = try await programID(db, of: s.member)
@@ -294,7 +295,7 @@ public struct SQLLedgerStore: LedgerStore {
         }
     }
 
-    public func clawBack(_ s: Spending, earnedBy purchase: String, allowNegative: Bool) async throws -> ClawBackResult {
+    public func clawBack(_ s: Movement, earnedBy purchase: String, allowNegative: Bool) async throws -> ClawBackResult {
         let memberAccount = LedgerAccount.member(s.member, s.pointType)
         let outcome = try await database.write { db -> ClawBackResult in
             let program = try await programID(db, of: s.member)
