@@ -6,7 +6,7 @@ import SharedModels
 /// How a program's members earn points on purchases: a base rate per currency unit, rates by
 /// category and channel, tier multipliers, bonus rules written in the rule language, and caps.
 /// Pure: the same transaction and member always earn the same points.
-public struct EarningRules: Sendable, Equatable {
+public struct EarningRules: Sendable, Equatable, Codable {
     /// Points per whole currency unit (e.g. 1 point per dollar), before multipliers.
     public var pointsPerUnit: Int64
     /// Percent of the base rate by product category (e.g. `["wine": 200]` earns double on wine).
@@ -39,8 +39,8 @@ public struct EarningRules: Sendable, Equatable {
 }
 
 /// Extra points when a purchase meets a condition.
-public struct BonusRule: Sendable, Equatable {
-    public enum Action: Sendable, Equatable {
+public struct BonusRule: Sendable, Equatable, Codable {
+    public enum Action: Sendable, Equatable, Codable {
         /// Adds this percent of the base points (100 doubles them).
         case percentOfBase(Int64)
         /// Adds a fixed number of points.
@@ -48,8 +48,10 @@ public struct BonusRule: Sendable, Equatable {
     }
 
     public var name: String
-    /// The rule-language condition, e.g. `purchase.category == "wine" and member.tier in ["Gold"]`.
-    public var criteria: RuleExpression
+    /// The rule-language condition as written, e.g. `purchase.category == "wine" and member.tier in ["Gold"]`.
+    public let source: String
+    /// The parsed, type-checked condition.
+    public let criteria: RuleExpression
     public var action: Action
     /// At most this many points from this bonus on one transaction.
     public var cap: Int64?
@@ -59,9 +61,27 @@ public struct BonusRule: Sendable, Equatable {
         let rule = try Parser.parse(criteria)
         try TypeChecker(schema: EarningRules.schema).checkCondition(rule)
         self.name = name
+        self.source = criteria
         self.criteria = rule
         self.action = action
         self.cap = cap
+    }
+
+    enum CodingKeys: String, CodingKey { case name, criteria, action, cap }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            name: try container.decode(String.self, forKey: .name), criteria: try container.decode(String.self, forKey: .criteria),
+            action: try container.decode(Action.self, forKey: .action), cap: try container.decodeIfPresent(Int64.self, forKey: .cap))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(source, forKey: .criteria)
+        try container.encode(action, forKey: .action)
+        try container.encodeIfPresent(cap, forKey: .cap)
     }
 }
 
@@ -71,9 +91,16 @@ public struct Accrual: Sendable, Equatable {
         /// `base`, `tier Gold`, `bonus Wine week`, `cap`.
         public var source: String
         public var points: Int64
+
+        public init(source: String, points: Int64) {
+            self.source = source
+            self.points = points
+        }
     }
 
     public var parts: [Part]
+
+    public init(parts: [Part]) { self.parts = parts }
     public var total: Int64 { parts.reduce(0) { $0 + $1.points } }
 
     /// Computes the accrual of one purchase for a member in `tier` (nil when untiered).
@@ -125,8 +152,8 @@ public struct Accrual: Sendable, Equatable {
 }
 
 /// Tier levels by qualifying points over a qualification period.
-public struct TierPolicy: Sendable, Equatable {
-    public struct Tier: Sendable, Equatable {
+public struct TierPolicy: Sendable, Equatable, Codable {
+    public struct Tier: Sendable, Equatable, Codable {
         public var name: String
         /// Qualifying points needed in the period to reach this tier; the lowest tier needs 0.
         public var threshold: Int64
@@ -141,12 +168,18 @@ public struct TierPolicy: Sendable, Equatable {
     public var tiers: [Tier]
     /// At a review, a member falls at most one tier (soft landing).
     public var softLanding: Bool
+    /// Qualifying points count over this many months back (a rolling qualification period).
+    public var periodMonths: Int
 
-    public init(tiers: [Tier], softLanding: Bool = true) {
+    public init(tiers: [Tier], softLanding: Bool = true, periodMonths: Int = 12) {
         precondition(!tiers.isEmpty && tiers.first?.threshold == 0, "the lowest tier needs no points")
         self.tiers = tiers.sorted { $0.threshold < $1.threshold }
         self.softLanding = softLanding
+        self.periodMonths = periodMonths
     }
+
+    /// The lowest tier, where every member starts.
+    public var entry: Tier { tiers[0] }
 
     /// The highest tier the points reach.
     public func tier(for points: Int64) -> Tier { tiers.last { $0.threshold <= points }! }

@@ -109,6 +109,16 @@ public protocol LedgerStore: Sendable {
     /// Throws ``LoyaltyError/alreadyEnrolled(_:_:)``.
     func enroll(_ customer: CustomerID, in program: ProgramID, at: Date) async throws -> Member
     func member(_ id: MemberID) async throws -> Member?
+    /// Every membership of a customer, in all programs.
+    func memberships(of customer: CustomerID) async throws -> [Member]
+    /// Stores a program's earning rules and tier ladder.
+    func configure(_ program: ProgramID, rules: EarningRules?, tiers: TierPolicy?) async throws
+    /// Moves a member to a tier and records the change in their tier history.
+    func setTier(_ tier: String, for member: MemberID, reason: String, at: Date) async throws
+    /// The transfer made under an idempotency key, if any.
+    func transfer(withKey key: String) async throws -> Transfer?
+    /// Qualifying points the member earned since `date`, less what claw-backs took back.
+    func qualifyingPoints(of member: MemberID, since date: Date) async throws -> Int64
 
     /// Credits a new lot. Repays the member's debt first (that part never becomes spendable).
     func earn(_ earning: Earning) async throws -> Transfer

@@ -67,6 +67,87 @@ public struct PointsLedger: Sendable {
         guard points > 0 else { throw LoyaltyError.invalid([FieldError("points", "must be a positive whole number")]) }
     }
 
+    /// Sets how a program's members earn and its tier ladder. Members without a tier start at the entry tier.
+    public func configure(_ program: ProgramID, rules: EarningRules?, tiers: TierPolicy?) async throws {
+        _ = try await self.program(program)
+        if let rules, rules.pointsPerUnit < 0 { throw LoyaltyError.invalid([FieldError("pointsPerUnit", "must not be negative")]) }
+        if let tiers, Set(tiers.tiers.map(\.name)).count != tiers.tiers.count {
+            throw LoyaltyError.invalid([FieldError("tiers", "tier names must be different")])
+        }
+        try await store.configure(program, rules: rules, tiers: tiers)
+    }
+
+    /// What one recorded purchase or return did to one membership.
+    public struct AccrualResult: Sendable, Equatable {
+        public var member: MemberID
+        /// For a purchase: the points and their breakdown.
+        public var accrual: Accrual?
+        /// For a return: what was taken back.
+        public var clawBack: ClawBackResult?
+        /// The member's tier after this transaction, when it changed.
+        public var newTier: String?
+    }
+
+    /// Runs a recorded transaction through every program its customer belongs to: a purchase
+    /// earns reward and qualifying points by the program's rules (pending for the return window)
+    /// and may lift the member's tier at once; a return takes back, in proportion, what its
+    /// original purchase earned. Idempotent by the transaction's id, so replaying a transaction
+    /// (or accruing after a crash) never pays twice.
+    /// - Parameter original: for a return, the purchase it returns.
+    public func accrue(_ transaction: Transaction, original: Transaction?) async throws -> [AccrualResult] {
+        var results: [AccrualResult] = []
+        let details = transaction.details
+        for member in try await store.memberships(of: transaction.customerID) {
+            let program = try await self.program(member.programID)
+            let key = "\(program.id.rawValue):\(details.externalID)"
+            switch details.kind {
+            case .purchase:
+                guard let rules = program.earningRules else { continue }
+                if let earlier = try await store.transfer(withKey: "accrual:" + key) {
+                    // Already accrued: a replay reports what was paid and computes nothing again (the tier may have moved since).
+                    results.append(AccrualResult(member: member.id, accrual: Accrual(parts: [.init(source: "recorded", points: earlier.points)])))
+                    continue
+                }
+                let accrual = Accrual.compute(details, tier: member.tier, rules: rules)
+                var result = AccrualResult(member: member.id, accrual: accrual)
+                if accrual.total > 0 {
+                    _ = try await earn(accrual.total, .reward, to: member.id, reference: details.externalID, idempotencyKey: "accrual:" + key)
+                    let qualifying = accrual.parts.first { $0.source == "base" }?.points ?? 0
+                    if qualifying > 0 {
+                        _ = try await earn(qualifying, .qualifying, to: member.id, reference: details.externalID, idempotencyKey: "qualifying:" + key)
+                    }
+                    result.newTier = try await liftTier(of: member, in: program)
+                }
+                results.append(result)
+            case .return:
+                guard let original, let reference = details.originalExternalID, original.details.amount.minorUnits > 0 else { continue }
+                let returned = min(details.amount.minorUnits, original.details.amount.minorUnits)
+                guard returned > 0 else { continue }
+                let reward = try await clawBack(
+                    purchase: reference, returned: returned, of: original.details.amount.minorUnits, from: member.id, idempotencyKey: "return:" + key)
+                _ = try await clawBack(
+                    purchase: reference, returned: returned, of: original.details.amount.minorUnits, from: member.id, pointType: .qualifying,
+                    idempotencyKey: "return-qualifying:" + key)
+                results.append(AccrualResult(member: member.id, clawBack: reward))
+            }
+        }
+        return results
+    }
+
+    /// Upgrades at once when the qualifying points of the period reach a higher tier; returns the new tier.
+    func liftTier(of member: Member, in program: Program) async throws -> String? {
+        guard let policy = program.tierPolicy else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let since = calendar.date(byAdding: .month, value: -policy.periodMonths, to: clock.now)!
+        let points = try await store.qualifyingPoints(of: member.id, since: since)
+        let current = member.tier ?? policy.entry.name
+        let next = policy.afterEarning(current: current, points: points)
+        guard next.name != current else { return nil }
+        try await store.setTier(next.name, for: member.id, reason: "upgrade: \(points) qualifying points", at: clock.now)
+        return next.name
+    }
+
     // MARK: Moving points
 
     /// Credits points earned by a purchase (or given as a bonus). They are pending for the

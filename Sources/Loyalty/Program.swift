@@ -19,12 +19,18 @@ public struct Program: Sendable, Equatable {
     public var pendingDays: Int
     /// Whether a claw-back may take a member's balance below zero. If not, what cannot be taken is recorded as a debt.
     public var allowNegativeBalance: Bool
+    /// How members earn; nil until configured (then purchases earn nothing).
+    public var earningRules: EarningRules?
+    /// The tier ladder; nil for a program without tiers.
+    public var tierPolicy: TierPolicy?
     public var createdAt: Date
 
     public init(
         id: ProgramID, code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int?, pendingDays: Int,
-        allowNegativeBalance: Bool, createdAt: Date
+        allowNegativeBalance: Bool, earningRules: EarningRules? = nil, tierPolicy: TierPolicy? = nil, createdAt: Date
     ) {
+        self.earningRules = earningRules
+        self.tierPolicy = tierPolicy
         self.id = id
         self.code = code
         self.name = name
@@ -56,9 +62,12 @@ public struct Member: Sendable, Equatable {
     public var customerID: CustomerID
     /// The number printed on cards and statements.
     public var number: String
+    /// The member's tier, nil in a program without tiers.
+    public var tier: String?
     public var enrolledAt: Date
 
-    public init(id: MemberID, programID: ProgramID, customerID: CustomerID, number: String, enrolledAt: Date) {
+    public init(id: MemberID, programID: ProgramID, customerID: CustomerID, number: String, tier: String? = nil, enrolledAt: Date) {
+        self.tier = tier
         self.id = id
         self.programID = programID
         self.customerID = customerID

@@ -164,7 +164,19 @@ public enum Migrations {
                 """,
                 "CREATE INDEX ledger_clawback_debts_reference ON ledger_clawback_debts (reference)",
             ]
-        }
+        },
+        Migration("loyalty-2-rules-tiers") { _, id in
+            [
+                "ALTER TABLE loyalty_programs ADD COLUMN earning_rules TEXT",
+                "ALTER TABLE loyalty_programs ADD COLUMN tier_policy TEXT",
+                "ALTER TABLE loyalty_members ADD COLUMN tier TEXT",
+                "CREATE INDEX loyalty_members_customer ON loyalty_members (customer_id)",
+                """
+                CREATE TABLE tier_history (\(id), member_id BIGINT NOT NULL REFERENCES loyalty_members(id), from_tier TEXT, to_tier TEXT NOT NULL,
+                  reason TEXT NOT NULL, changed_at BIGINT NOT NULL)
+                """,
+            ]
+        },
     ]
 
     static let access: [Migration] = [

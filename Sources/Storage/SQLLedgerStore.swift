@@ -45,7 +45,10 @@ public struct SQLLedgerStore: LedgerStore {
                     id: id, code: try row.string("code"), name: try row.string("name"),
                     valuePerThousandPoints: Money(minorUnits: try row.int64("value_per_thousand_minor"), currency: try row.string("currency")),
                     expiryMonths: try row.optionalInt64("expiry_months").map { Int($0) }, pendingDays: Int(try row.int64("pending_days")),
-                    allowNegativeBalance: try row.int64("allow_negative") != 0, createdAt: try row.date("created_at"))
+                    allowNegativeBalance: try row.int64("allow_negative") != 0,
+                    earningRules: try row.optionalString("earning_rules").map { try ColumnJSON.decode(EarningRules.self, from: $0) },
+                    tierPolicy: try row.optionalString("tier_policy").map { try ColumnJSON.decode(TierPolicy.self, from: $0) },
+                    createdAt: try row.date("created_at"))
             }
         }
     }
@@ -65,7 +68,10 @@ public struct SQLLedgerStore: LedgerStore {
                 """
             ).first()!.int64("id")
             let number = code + String(repeating: "0", count: max(0, 9 - String(id).count)) + String(id)
-            try await db.raw("UPDATE loyalty_members SET number = \(bind: number) WHERE id = \(bind: id)").run()
+            let policy = try await db.raw("SELECT tier_policy FROM loyalty_programs WHERE id = \(bind: program.rawValue)").first()?
+                .optionalString("tier_policy")
+            let entry = try policy.map { try ColumnJSON.decode(TierPolicy.self, from: $0).entry.name }
+            try await db.raw("UPDATE loyalty_members SET number = \(bind: number), tier = \(bind: entry) WHERE id = \(bind: id)").run()
             return id
         }
         return try await member(MemberID(id))!
@@ -73,11 +79,65 @@ public struct SQLLedgerStore: LedgerStore {
 
     public func member(_ id: MemberID) async throws -> Member? {
         try await database.read { db in
-            try await db.raw("SELECT * FROM loyalty_members WHERE id = \(bind: id.rawValue)").first().map { row in
-                Member(
-                    id: id, programID: ProgramID(try row.int64("program_id")), customerID: CustomerID(try row.int64("customer_id")),
-                    number: try row.string("number"), enrolledAt: try row.date("enrolled_at"))
+            try await db.raw("SELECT * FROM loyalty_members WHERE id = \(bind: id.rawValue)").first().map(Self.decodeMember)
+        }
+    }
+
+    static func decodeMember(_ row: any SQLRow) throws -> Member {
+        Member(
+            id: MemberID(try row.int64("id")), programID: ProgramID(try row.int64("program_id")),
+            customerID: CustomerID(try row.int64("customer_id")),
+            number: try row.string("number"), tier: try row.optionalString("tier"), enrolledAt: try row.date("enrolled_at"))
+    }
+
+    public func memberships(of customer: CustomerID) async throws -> [Member] {
+        try await database.read { db in
+            try await db.raw("SELECT * FROM loyalty_members WHERE customer_id = \(bind: customer.rawValue) ORDER BY id").all().map(Self.decodeMember)
+        }
+    }
+
+    public func configure(_ program: ProgramID, rules: EarningRules?, tiers: TierPolicy?) async throws {
+        let rulesJSON = try rules.map { try ColumnJSON.encode($0) }
+        let tiersJSON = try tiers.map { try ColumnJSON.encode($0) }
+        try await database.write { db in
+            try await db.raw(
+                "UPDATE loyalty_programs SET earning_rules = \(bind: rulesJSON), tier_policy = \(bind: tiersJSON) WHERE id = \(bind: program.rawValue)"
+            ).run()
+            if let entry = tiers?.entry.name {
+                try await db.raw("UPDATE loyalty_members SET tier = \(bind: entry) WHERE program_id = \(bind: program.rawValue) AND tier IS NULL")
+                    .run()
             }
+        }
+    }
+
+    public func setTier(_ tier: String, for member: MemberID, reason: String, at: Date) async throws {
+        try await database.write { db in
+            let from = try await db.raw("SELECT tier FROM loyalty_members WHERE id = \(bind: member.rawValue)\(unsafeRaw: lockClause)").first()?
+                .optionalString("tier")
+            try await db.raw("UPDATE loyalty_members SET tier = \(bind: tier) WHERE id = \(bind: member.rawValue)").run()
+            try await db.raw(
+                """
+                INSERT INTO tier_history (member_id, from_tier, to_tier, reason, changed_at)
+                VALUES (\(bind: member.rawValue), \(bind: from), \(bind: tier), \(bind: reason), \(bind: epoch(at)))
+                """
+            ).run()
+        }
+    }
+
+    public func transfer(withKey key: String) async throws -> Transfer? {
+        try await database.read { db in try await Self.transfers(db, where: "t.idempotency_key = \(bind: key)").first }
+    }
+
+    public func qualifyingPoints(of member: MemberID, since date: Date) async throws -> Int64 {
+        try await database.read { db in
+            try await db.raw(
+                """
+                SELECT CAST(COALESCE(SUM(CASE WHEN t.to_account = a.id THEN t.points ELSE -t.points END), 0) AS BIGINT) AS n
+                FROM ledger_transfers t JOIN ledger_accounts a ON a.key = \(bind: LedgerAccount.member(member, .qualifying).key)
+                WHERE (t.to_account = a.id AND t.reason IN ('accrual', 'adjustment') OR t.from_account = a.id AND t.reason = 'clawback')
+                AND t.occurred_at >= \(bind: epoch(date))
+                """
+            ).first()!.int64("n")
         }
     }
 
