@@ -9,7 +9,8 @@ if [ -z "$PGBIN" ]; then
     exit 1
 fi
 PGTMP=$(mktemp -d /tmp/patron-pg.XXXXXX)
-PGPORT=${PGPORT:-55432}
+# A free port, so that two runs (a developer's and CI's) never collide.
+PGPORT=${PGPORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')}
 chown postgres:postgres "$PGTMP"
 su postgres -s /bin/sh -c "$PGBIN/initdb -D $PGTMP/data -U postgres -A trust -E UTF8 --no-sync >/dev/null"
 su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -l $PGTMP/log -w -t 30 -o \"-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start >/dev/null"

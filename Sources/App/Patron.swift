@@ -134,6 +134,8 @@ public struct Patron: Sendable {
     public let access: AccessService
     public let accessStore: SQLAccessStore
     public let loyalty: PointsLedger
+    /// Purchases and returns come in here, so every path records and earns the same way.
+    public let intake: TransactionIntake
     public let settings: Settings
 
     /// Opens the database, creating an SQLite file if missing, and applies pending migrations.
@@ -163,6 +165,7 @@ public struct Patron: Sendable {
             defaultCountryCode: settings.defaultCountryCode,
             defaultCurrency: settings.defaultCurrency)
         self.loyalty = PointsLedger(store: SQLLedgerStore(database: database), clock: settings.clock)
+        self.intake = TransactionIntake(customers: customers, loyalty: loyalty)
         self.access = AccessService(
             store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)
     }

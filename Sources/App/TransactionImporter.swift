@@ -1,5 +1,6 @@
 import Customers
 import Foundation
+import Loyalty
 import SharedModels
 
 /// Imports purchases and returns from CSV, through the same matching as the API.
@@ -61,7 +62,8 @@ public struct TransactionImporter {
             try await collect()
             let work = batch
             batch.removeAll(keepingCapacity: true)
-            writing = Task { try await Self.write(work, service: service) }
+            let intake = patron.intake
+            writing = Task { try await Self.write(work, intake: intake) }
         }
 
         func finish() async throws {
@@ -162,7 +164,8 @@ public struct TransactionImporter {
     }
 
     /// Matches a batch with one lookup, records the matched transactions and holds the rest.
-    static func write(_ batch: [Pending], service: CustomerService) async throws -> (created: Int, duplicates: Int, unmatched: Int) {
+    static func write(_ batch: [Pending], intake: TransactionIntake) async throws -> (created: Int, duplicates: Int, unmatched: Int) {
+        let service = intake.customers
         let matches = try await service.match(batch.map(\.identifiers))
         var matched: [(customer: CustomerID, details: TransactionDetails)] = []
         var unmatched: [(payload: UnmatchedItem.Payload, identifiers: [CustomerIdentifier], reason: String)] = []
@@ -174,6 +177,7 @@ public struct TransactionImporter {
         }
         let inserted = try await service.store.insertTransactions(matched)
         _ = try await service.store.holdUnmatched(unmatched, at: service.clock.now)
+        _ = try await intake.accrue(batch: matched)
         return (inserted, matched.count - inserted, unmatched.count)
     }
 

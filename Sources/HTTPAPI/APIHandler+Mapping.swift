@@ -1,6 +1,7 @@
 import Access
 import Customers
 import Foundation
+import Loyalty
 import SharedModels
 
 typealias Schemas = Components.Schemas
@@ -97,12 +98,28 @@ extension Schemas.Transaction {
 }
 
 extension Schemas.IngestReceipt {
-    init(_ outcome: IngestOutcome) {
+    init(_ outcome: IngestOutcome, points: [PointsLedger.AccrualResult] = []) {
         switch outcome {
         case .recordedTransaction(let t, let kind): self.init(status: .matched, matchedBy: kind.rawValue, transaction: .init(t))
         case .duplicateTransaction(let t): self.init(status: .duplicate, transaction: .init(t))
         case .recordedInteraction(let i, let kind): self.init(status: .matched, matchedBy: kind.rawValue, interaction: .init(i))
         case .unmatched(let id): self.init(status: .unmatched, unmatchedId: id.rawValue)
+        }
+        if !points.isEmpty { self.points = points.map(Schemas.PointsOutcome.init) }
+    }
+}
+
+extension Schemas.PointsOutcome {
+    init(_ result: PointsLedger.AccrualResult) {
+        if let claw = result.clawBack {
+            self.init(
+                memberId: result.member.rawValue, points: -claw.taken, breakdown: [.init(source: "return", points: -claw.taken)], debt: claw.debt)
+        } else {
+            let parts = result.accrual?.parts ?? []
+            self.init(
+                memberId: result.member.rawValue, points: result.accrual?.total ?? 0,
+                breakdown: parts.map { .init(source: $0.source, points: $0.points) },
+                newTier: result.newTier)
         }
     }
 }

@@ -2,6 +2,7 @@ import Access
 import Customers
 import Foundation
 import HTTPTypes
+import Loyalty
 import OpenAPIRuntime
 import SharedModels
 
@@ -9,6 +10,7 @@ import SharedModels
 /// authorises first (role or scope, then ownership), then calls one service method.
 struct APIHandler: APIProtocol {
     let customers: CustomerService
+    let intake: TransactionIntake
     let access: AccessService
     let health: @Sendable () async throws -> String
 
@@ -259,8 +261,8 @@ struct APIHandler: APIProtocol {
     func linkUnmatched(_ input: Operations.LinkUnmatched.Input) async throws -> Operations.LinkUnmatched.Output {
         _ = try Caller.require(.customersWrite)
         guard case .json(let body) = input.body else { preconditionFailure() }
-        let outcome = try await customers.link(UnmatchedID(input.path.id), to: CustomerID(body.customerId))
-        return .ok(.init(body: .json(.init(outcome))))
+        let (outcome, points) = try await intake.link(UnmatchedID(input.path.id), to: CustomerID(body.customerId))
+        return .ok(.init(body: .json(.init(outcome, points: points))))
     }
 
     // MARK: Households and accounts
@@ -339,8 +341,8 @@ struct APIHandler: APIProtocol {
             amount: Money(minorUnits: body.amount, currency: body.currency ?? customers.defaultCurrency), store: body.store,
             channel: body.channel.map { convert($0) }, originalExternalID: body.originalTransactionId,
             lines: (body.lines ?? []).map { .init(product: $0.product, category: $0.category, quantity: $0.quantity, amount: $0.amount) })
-        let outcome = try await customers.submit(details, identifiers: try identifiers(body.customerId, body.identifiers))
+        let (outcome, points) = try await intake.submit(details, identifiers: try identifiers(body.customerId, body.identifiers))
         if case .unmatched = outcome { return .accepted(.init(body: .json(.init(outcome)))) }
-        return .created(.init(body: .json(.init(outcome))))
+        return .created(.init(body: .json(.init(outcome, points: points))))
     }
 }

@@ -2,6 +2,7 @@ import Access
 import Customers
 import Foundation
 import Hummingbird
+import Loyalty
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import SharedModels
@@ -18,9 +19,9 @@ public struct PatronAPI: Sendable {
 
     /// - Parameter health: checks the database and names its engine; throws when it is unreachable.
     public init(
-        customers: CustomerService, access: AccessService, idempotency: any IdempotencyStore, health: @escaping @Sendable () async throws -> String
+        intake: TransactionIntake, access: AccessService, idempotency: any IdempotencyStore, health: @escaping @Sendable () async throws -> String
     ) {
-        self.handler = APIHandler(customers: customers, access: access, health: health)
+        self.handler = APIHandler(customers: intake.customers, intake: intake, access: access, health: health)
         self.idempotency = idempotency
     }
 

@@ -111,6 +111,8 @@ public protocol LedgerStore: Sendable {
     func member(_ id: MemberID) async throws -> Member?
     /// Every membership of a customer, in all programs.
     func memberships(of customer: CustomerID) async throws -> [Member]
+    /// Which of these customers belong to at least one program (one query for a whole import batch).
+    func members(among customers: Set<CustomerID>) async throws -> Set<CustomerID>
     /// Stores a program's earning rules and tier ladder.
     func configure(_ program: ProgramID, rules: EarningRules?, tiers: TierPolicy?) async throws
     /// Moves a member to a tier and records the change in their tier history.

@@ -102,6 +102,10 @@ extension SQLCustomerStore {
         }
     }
 
+    public func transaction(externalID: String) async throws -> Transaction? {
+        try await database.read { db in try await Self.transactions(db, where: "external_id = \(bind: externalID)").first }
+    }
+
     public func interactions(of customer: CustomerID, after cursor: Cursor?, limit: Int) async throws -> Page<Interaction> {
         try await database.read { db in
             let rows = try await db.raw(

@@ -96,6 +96,19 @@ public struct SQLLedgerStore: LedgerStore {
         }
     }
 
+    public func members(among customers: Set<CustomerID>) async throws -> Set<CustomerID> {
+        guard !customers.isEmpty else { return [] }
+        return try await database.read { db in
+            var found = Set<CustomerID>()
+            for chunk in chunks(customers.map(\.rawValue), of: 5000) {
+                for row in try await db.raw("SELECT DISTINCT customer_id FROM loyalty_members WHERE customer_id IN (\(binds: Array(chunk)))").all() {
+                    found.insert(CustomerID(try row.int64("customer_id")))
+                }
+            }
+            return found
+        }
+    }
+
     public func configure(_ program: ProgramID, rules: EarningRules?, tiers: TierPolicy?) async throws {
         let rulesJSON = try rules.map { try ColumnJSON.encode($0) }
         let tiersJSON = try tiers.map { try ColumnJSON.encode($0) }

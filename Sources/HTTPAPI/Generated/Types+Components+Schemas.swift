@@ -1612,6 +1612,10 @@ extension Components {
             internal var interaction: Components.Schemas.Interaction?
             /// - Remark: Generated from `#/components/schemas/IngestReceipt/unmatchedId`.
             internal var unmatchedId: Swift.Int64?
+            /// What the transaction did in each loyalty program the customer belongs to.
+            ///
+            /// - Remark: Generated from `#/components/schemas/IngestReceipt/points`.
+            internal var points: [Components.Schemas.PointsOutcome]?
             /// Creates a new `IngestReceipt`.
             ///
             /// - Parameters:
@@ -1620,18 +1624,21 @@ extension Components {
             ///   - transaction:
             ///   - interaction:
             ///   - unmatchedId:
+            ///   - points: What the transaction did in each loyalty program the customer belongs to.
             internal init(
                 status: Components.Schemas.IngestReceipt.StatusPayload,
                 matchedBy: Swift.String? = nil,
                 transaction: Components.Schemas.Transaction? = nil,
                 interaction: Components.Schemas.Interaction? = nil,
-                unmatchedId: Swift.Int64? = nil
+                unmatchedId: Swift.Int64? = nil,
+                points: [Components.Schemas.PointsOutcome]? = nil
             ) {
                 self.status = status
                 self.matchedBy = matchedBy
                 self.transaction = transaction
                 self.interaction = interaction
                 self.unmatchedId = unmatchedId
+                self.points = points
             }
             internal enum CodingKeys: String, CodingKey {
                 case status
@@ -1639,6 +1646,79 @@ extension Components {
                 case transaction
                 case interaction
                 case unmatchedId
+                case points
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PointsOutcome`.
+        internal struct PointsOutcome: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PointsOutcome/memberId`.
+            internal var memberId: Swift.Int64
+            /// Reward points earned (negative when a return took points back).
+            ///
+            /// - Remark: Generated from `#/components/schemas/PointsOutcome/points`.
+            internal var points: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/PointsOutcome/BreakdownPayload`.
+            internal struct BreakdownPayloadPayload: Codable, Hashable, Sendable {
+                /// base, tier NAME, bonus NAME, cap, recorded (a replay)
+                ///
+                /// - Remark: Generated from `#/components/schemas/PointsOutcome/BreakdownPayload/source`.
+                internal var source: Swift.String
+                /// - Remark: Generated from `#/components/schemas/PointsOutcome/BreakdownPayload/points`.
+                internal var points: Swift.Int64
+                /// Creates a new `BreakdownPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - source: base, tier NAME, bonus NAME, cap, recorded (a replay)
+                ///   - points:
+                internal init(
+                    source: Swift.String,
+                    points: Swift.Int64
+                ) {
+                    self.source = source
+                    self.points = points
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case source
+                    case points
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/PointsOutcome/breakdown`.
+            internal typealias BreakdownPayload = [Components.Schemas.PointsOutcome.BreakdownPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/PointsOutcome/breakdown`.
+            internal var breakdown: Components.Schemas.PointsOutcome.BreakdownPayload
+            /// Points a return could not take back
+            ///
+            /// - Remark: Generated from `#/components/schemas/PointsOutcome/debt`.
+            internal var debt: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/PointsOutcome/newTier`.
+            internal var newTier: Swift.String?
+            /// Creates a new `PointsOutcome`.
+            ///
+            /// - Parameters:
+            ///   - memberId:
+            ///   - points: Reward points earned (negative when a return took points back).
+            ///   - breakdown:
+            ///   - debt: Points a return could not take back
+            ///   - newTier:
+            internal init(
+                memberId: Swift.Int64,
+                points: Swift.Int64,
+                breakdown: Components.Schemas.PointsOutcome.BreakdownPayload,
+                debt: Swift.Int64? = nil,
+                newTier: Swift.String? = nil
+            ) {
+                self.memberId = memberId
+                self.points = points
+                self.breakdown = breakdown
+                self.debt = debt
+                self.newTier = newTier
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case memberId
+                case points
+                case breakdown
+                case debt
+                case newTier
             }
         }
         /// - Remark: Generated from `#/components/schemas/TimelineEntry`.
