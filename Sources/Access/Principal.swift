@@ -16,10 +16,19 @@ public enum Role: String, Sendable, Codable, CaseIterable {
     public var permissions: Set<Permission> {
         switch self {
         case .admin: Set(Permission.allCases)
-        case .loyaltyManager: [.customersRead, .customersWrite, .transactionsWrite, .interactionsWrite, .dataImport, .dataExport]
-        case .marketer: [.customersRead, .consentsWrite, .dataExport]
-        case .agent: [.customersRead, .customersWrite, .customersMerge, .transactionsWrite, .interactionsWrite, .consentsWrite, .memberLoginsManage]
-        case .analyst: [.customersRead, .dataExport]
+        case .loyaltyManager:
+            [
+                .customersRead, .customersWrite, .transactionsWrite, .interactionsWrite, .dataImport, .dataExport, .loyaltyRead, .loyaltyManage,
+                .pointsAdjust, .pointsRedeem,
+            ]
+        case .marketer: [.customersRead, .consentsWrite, .dataExport, .loyaltyRead]
+        case .agent:
+            [
+                .customersRead, .customersWrite, .customersMerge, .transactionsWrite, .interactionsWrite, .consentsWrite, .memberLoginsManage,
+                .loyaltyRead,
+                .pointsAdjust, .pointsRedeem,
+            ]
+        case .analyst: [.customersRead, .dataExport, .loyaltyRead]
         }
     }
 }
@@ -37,6 +46,13 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case memberLoginsManage = "member_logins:manage"
     case dataImport = "data:import"
     case dataExport = "data:export"
+    case loyaltyRead = "loyalty:read"
+    /// Create and configure programs, enrol members.
+    case loyaltyManage = "loyalty:manage"
+    /// Correct a member's points with a reason.
+    case pointsAdjust = "points:adjust"
+    /// Spend points on a member's behalf.
+    case pointsRedeem = "points:redeem"
 }
 
 /// What a partner API key may do.

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Loyalty
 import OpenAPIRuntime
 
 /// An RFC 9457 problem document. `code` is stable and meant for programs; `detail` for people.
@@ -59,6 +60,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         case let problem as Problem: return problem
         case let error as CustomerError: return Problem(error)
         case let error as AccessError: return Problem(error)
+        case let error as LoyaltyError: return Problem(error)
         case let error as DecodingError: return Problem(error)
         default: return nil
         }
@@ -105,6 +107,27 @@ public struct Problem: Error, Codable, Sendable, Equatable {
             self.init(
                 status: .notFound, code: "\(kind.lowercased().replacingOccurrences(of: " ", with: "_"))_not_found", detail: "No \(kind) has id \(id)."
             )
+        }
+    }
+
+    init(_ error: LoyaltyError) {
+        switch error {
+        case .invalid(let errors):
+            self.init(
+                status: .unprocessableContent, code: "validation_failed", detail: errors.map { "\($0.field): \($0.reason)" }.joined(separator: "; "),
+                errors: errors.map { FieldProblem(field: $0.field, reason: $0.reason) })
+        case .programNotFound(let id): self.init(status: .notFound, code: "program_not_found", detail: "No program has id \(id).")
+        case .memberNotFound(let id): self.init(status: .notFound, code: "member_not_found", detail: "No member has id \(id).")
+        case .programCodeTaken(let code):
+            self.init(status: .conflict, code: "program_code_taken", detail: "A program has the code \(code).", field: "code")
+        case .alreadyEnrolled(let customer, let program):
+            self.init(status: .conflict, code: "already_enrolled", detail: "Customer \(customer) is already a member of program \(program).")
+        case .insufficientPoints(let available, let requested):
+            self.init(
+                status: .unprocessableContent, code: "insufficient_points", detail: "\(requested) points asked, \(available) spendable.",
+                field: "points")
+        case .idempotencyKeyReused(let key):
+            self.init(status: .unprocessableContent, code: "idempotency_key_reused", detail: "The key \(key) was used for a different movement.")
         }
     }
 

@@ -1,3 +1,4 @@
+import Access
 import App
 import Customers
 import Foundation
@@ -67,6 +68,85 @@ struct LoyaltyIntakeTests {
             #expect(try await patron.loyalty.balance(of: member.id).ledger == 145)
             _ = try await TransactionImporter(patron: patron).run(file: path) { _ in }
             #expect(try await patron.loyalty.balance(of: member.id).ledger == 145)
+        }
+    }
+}
+
+@Suite("Loyalty over HTTP")
+struct LoyaltyAPITests {
+    @Test(
+        "Programs, enrolment, balance, statement, redemption and adjustment, each authorised by role and ownership", arguments: TestEngine.available)
+    func lifecycle(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, patron, admin in
+            let bad = try await api.call(
+                .post, "/v1/programs", token: admin,
+                body: [
+                    "code": "NW", "name": "Northwind", "valuePerThousandPoints": ["amount": 1000, "currency": "USD"],
+                    "earningRules": ["pointsPerUnit": 1, "bonuses": [["name": "x", "criteria": "purchase.colour == \"red\"", "fixedPoints": 5]]],
+                ])
+            #expect(bad.status == 422)
+            #expect(bad.code == "invalid_rule")
+            #expect(
+                (bad.json["detail"] as? String)?.hasPrefix("earningRules.bonuses[0].criteria: line 1, column 1: unknown field 'purchase.colour'")
+                    == true)
+            let program = try await api.call(
+                .post, "/v1/programs", token: admin,
+                body: [
+                    "code": "NW", "name": "Northwind", "valuePerThousandPoints": ["amount": 1000, "currency": "USD"], "expiryMonths": 24,
+                    "earningRules": ["pointsPerUnit": 2], "tiers": [["name": "Blue", "threshold": 0], ["name": "Gold", "threshold": 500]],
+                ])
+            #expect(program.status == 201)
+            let programID = try #require(program.id)
+            #expect((program.json["tiers"] as? [[String: Any]])?.count == 2)
+            let ann = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee"]).id)
+            let bob = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Bob", "lastName": "Ray"]).id)
+            let annMember = try #require(try await api.call(.post, "/v1/programs/\(programID)/members", token: admin, body: ["customerId": ann]).id)
+            let bobMember = try #require(try await api.call(.post, "/v1/programs/\(programID)/members", token: admin, body: ["customerId": bob]).id)
+            #expect(
+                try await api.call(.post, "/v1/programs/\(programID)/members", token: admin, body: ["customerId": ann]).code == "already_enrolled")
+            _ = try await api.call(
+                .post, "/v1/transactions", token: admin,
+                body: ["transactionId": "P-1", "customerId": ann, "occurredAt": "2026-01-01T00:00:00Z", "amount": 30_000])
+            let balance = try await api.call(.get, "/v1/members/\(annMember)/balance", token: admin)
+            #expect((balance.json["available"] as? NSNumber)?.int64Value == 600)
+            #expect(try await api.call(.get, "/v1/customers/\(ann)/memberships", token: admin).array.first?["tier"] as? String == "Gold")
+
+            _ = try await api.call(
+                .post, "/v1/member-logins", token: admin, body: ["customerId": ann, "email": "ann@x.com", "password": "password1"])
+            let member = try await api.logIn("ann@x.com", "password1")
+            #expect(try await api.call(.get, "/v1/members/\(annMember)/balance", token: member).status == 200)
+            #expect(try await api.call(.get, "/v1/members/\(bobMember)/balance", token: member).status == 404)
+            #expect(try await api.call(.get, "/v1/customers/\(bob)/memberships", token: member).status == 404)
+            let redeemed = try await api.call(
+                .post, "/v1/members/\(annMember)/redemptions", token: member, body: ["points": 250, "reference": "mug"])
+            #expect(redeemed.status == 201)
+            #expect((redeemed.json["points"] as? NSNumber)?.int64Value == -250)
+            #expect(try await api.call(.post, "/v1/members/\(bobMember)/redemptions", token: member, body: ["points": 1]).status == 404)
+            let tooMuch = try await api.call(.post, "/v1/members/\(annMember)/redemptions", token: member, body: ["points": 10_000])
+            #expect(tooMuch.code == "insufficient_points")
+            #expect(
+                try await api.call(.post, "/v1/members/\(annMember)/adjustments", token: member, body: ["points": 100, "reason": "me"]).status == 403)
+
+            _ = try await patron.access.addUser(email: "agent@x.com", password: "password1", role: .agent)
+            _ = try await patron.access.addUser(email: "analyst@x.com", password: "password1", role: .analyst)
+            let agent = try await api.logIn("agent@x.com", "password1")
+            let analyst = try await api.logIn("analyst@x.com", "password1")
+            let goodwill = try await api.call(
+                .post, "/v1/members/\(annMember)/adjustments", token: agent, body: ["points": 50, "reason": "late delivery"])
+            #expect(goodwill.status == 201)
+            #expect(
+                try await api.call(.post, "/v1/members/\(annMember)/adjustments", token: analyst, body: ["points": 50, "reason": "x"]).status == 403)
+            #expect(
+                try await api.call(
+                    .post, "/v1/programs", token: agent,
+                    body: ["code": "X1", "name": "X", "valuePerThousandPoints": ["amount": 1, "currency": "USD"]]
+                ).status == 403)
+            let statement = try await api.call(
+                .get, "/v1/members/\(annMember)/statement?from=2025-01-01T00:00:00Z&to=2030-01-01T00:00:00Z", token: analyst)
+            #expect(statement.status == 200)
+            #expect((statement.json["movements"] as? [[String: Any]])?.compactMap { ($0["points"] as? NSNumber)?.int64Value } == [600, -250, 50])
+            #expect((statement.json["closing"] as? NSNumber)?.int64Value == 400)
+            #expect(try await patron.loyalty.verify().isHealthy)
         }
     }
 }

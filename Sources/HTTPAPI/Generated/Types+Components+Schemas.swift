@@ -6,6 +6,546 @@ import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     internal enum Schemas {
+        /// - Remark: Generated from `#/components/schemas/ProgramInput`.
+        internal struct ProgramInput: Codable, Hashable, Sendable {
+            /// 2-12 upper-case letters or digits; starts membership numbers.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/code`.
+            internal var code: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/valuePerThousandPoints`.
+            internal var valuePerThousandPoints: Components.Schemas.Money
+            /// Points expire this many months after they are earned; absent for never.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/expiryMonths`.
+            internal var expiryMonths: Swift.Int?
+            /// Return window before points become spendable.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/pendingDays`.
+            internal var pendingDays: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/allowNegativeBalance`.
+            internal var allowNegativeBalance: Swift.Bool?
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/earningRules`.
+            internal var earningRules: Components.Schemas.EarningRules?
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/tiers`.
+            internal var tiers: [Components.Schemas.TierLevel]?
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/tierPeriodMonths`.
+            internal var tierPeriodMonths: Swift.Int?
+            /// Creates a new `ProgramInput`.
+            ///
+            /// - Parameters:
+            ///   - code: 2-12 upper-case letters or digits; starts membership numbers.
+            ///   - name:
+            ///   - valuePerThousandPoints:
+            ///   - expiryMonths: Points expire this many months after they are earned; absent for never.
+            ///   - pendingDays: Return window before points become spendable.
+            ///   - allowNegativeBalance:
+            ///   - earningRules:
+            ///   - tiers:
+            ///   - tierPeriodMonths:
+            internal init(
+                code: Swift.String,
+                name: Swift.String,
+                valuePerThousandPoints: Components.Schemas.Money,
+                expiryMonths: Swift.Int? = nil,
+                pendingDays: Swift.Int? = nil,
+                allowNegativeBalance: Swift.Bool? = nil,
+                earningRules: Components.Schemas.EarningRules? = nil,
+                tiers: [Components.Schemas.TierLevel]? = nil,
+                tierPeriodMonths: Swift.Int? = nil
+            ) {
+                self.code = code
+                self.name = name
+                self.valuePerThousandPoints = valuePerThousandPoints
+                self.expiryMonths = expiryMonths
+                self.pendingDays = pendingDays
+                self.allowNegativeBalance = allowNegativeBalance
+                self.earningRules = earningRules
+                self.tiers = tiers
+                self.tierPeriodMonths = tierPeriodMonths
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case code
+                case name
+                case valuePerThousandPoints
+                case expiryMonths
+                case pendingDays
+                case allowNegativeBalance
+                case earningRules
+                case tiers
+                case tierPeriodMonths
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/EarningRules`.
+        internal struct EarningRules: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/EarningRules/pointsPerUnit`.
+            internal var pointsPerUnit: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/EarningRules/categoryPercent`.
+            internal struct CategoryPercentPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                internal var additionalProperties: [String: Swift.Int64]
+                /// Creates a new `CategoryPercentPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                internal init(additionalProperties: [String: Swift.Int64] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                internal init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                internal func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/EarningRules/categoryPercent`.
+            internal var categoryPercent: Components.Schemas.EarningRules.CategoryPercentPayload?
+            /// - Remark: Generated from `#/components/schemas/EarningRules/channelPercent`.
+            internal struct ChannelPercentPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                internal var additionalProperties: [String: Swift.Int64]
+                /// Creates a new `ChannelPercentPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                internal init(additionalProperties: [String: Swift.Int64] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                internal init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                internal func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/EarningRules/channelPercent`.
+            internal var channelPercent: Components.Schemas.EarningRules.ChannelPercentPayload?
+            /// - Remark: Generated from `#/components/schemas/EarningRules/tierPercent`.
+            internal struct TierPercentPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                internal var additionalProperties: [String: Swift.Int64]
+                /// Creates a new `TierPercentPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                internal init(additionalProperties: [String: Swift.Int64] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                internal init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                internal func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/EarningRules/tierPercent`.
+            internal var tierPercent: Components.Schemas.EarningRules.TierPercentPayload?
+            /// - Remark: Generated from `#/components/schemas/EarningRules/maxPerTransaction`.
+            internal var maxPerTransaction: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/EarningRules/BonusesPayload`.
+            internal struct BonusesPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/EarningRules/BonusesPayload/name`.
+                internal var name: Swift.String
+                /// A rule-language condition.
+                ///
+                /// - Remark: Generated from `#/components/schemas/EarningRules/BonusesPayload/criteria`.
+                internal var criteria: Swift.String
+                /// - Remark: Generated from `#/components/schemas/EarningRules/BonusesPayload/percentOfBase`.
+                internal var percentOfBase: Swift.Int64?
+                /// - Remark: Generated from `#/components/schemas/EarningRules/BonusesPayload/fixedPoints`.
+                internal var fixedPoints: Swift.Int64?
+                /// - Remark: Generated from `#/components/schemas/EarningRules/BonusesPayload/cap`.
+                internal var cap: Swift.Int64?
+                /// Creates a new `BonusesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - name:
+                ///   - criteria: A rule-language condition.
+                ///   - percentOfBase:
+                ///   - fixedPoints:
+                ///   - cap:
+                internal init(
+                    name: Swift.String,
+                    criteria: Swift.String,
+                    percentOfBase: Swift.Int64? = nil,
+                    fixedPoints: Swift.Int64? = nil,
+                    cap: Swift.Int64? = nil
+                ) {
+                    self.name = name
+                    self.criteria = criteria
+                    self.percentOfBase = percentOfBase
+                    self.fixedPoints = fixedPoints
+                    self.cap = cap
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case name
+                    case criteria
+                    case percentOfBase
+                    case fixedPoints
+                    case cap
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/EarningRules/bonuses`.
+            internal typealias BonusesPayload = [Components.Schemas.EarningRules.BonusesPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/EarningRules/bonuses`.
+            internal var bonuses: Components.Schemas.EarningRules.BonusesPayload?
+            /// Creates a new `EarningRules`.
+            ///
+            /// - Parameters:
+            ///   - pointsPerUnit:
+            ///   - categoryPercent:
+            ///   - channelPercent:
+            ///   - tierPercent:
+            ///   - maxPerTransaction:
+            ///   - bonuses:
+            internal init(
+                pointsPerUnit: Swift.Int64,
+                categoryPercent: Components.Schemas.EarningRules.CategoryPercentPayload? = nil,
+                channelPercent: Components.Schemas.EarningRules.ChannelPercentPayload? = nil,
+                tierPercent: Components.Schemas.EarningRules.TierPercentPayload? = nil,
+                maxPerTransaction: Swift.Int64? = nil,
+                bonuses: Components.Schemas.EarningRules.BonusesPayload? = nil
+            ) {
+                self.pointsPerUnit = pointsPerUnit
+                self.categoryPercent = categoryPercent
+                self.channelPercent = channelPercent
+                self.tierPercent = tierPercent
+                self.maxPerTransaction = maxPerTransaction
+                self.bonuses = bonuses
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case pointsPerUnit
+                case categoryPercent
+                case channelPercent
+                case tierPercent
+                case maxPerTransaction
+                case bonuses
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/TierLevel`.
+        internal struct TierLevel: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/TierLevel/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TierLevel/threshold`.
+            internal var threshold: Swift.Int64
+            /// Creates a new `TierLevel`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - threshold:
+            internal init(
+                name: Swift.String,
+                threshold: Swift.Int64
+            ) {
+                self.name = name
+                self.threshold = threshold
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case name
+                case threshold
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Program`.
+        internal struct Program: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Program/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Program/code`.
+            internal var code: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Program/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Program/valuePerThousandPoints`.
+            internal var valuePerThousandPoints: Components.Schemas.Money
+            /// - Remark: Generated from `#/components/schemas/Program/expiryMonths`.
+            internal var expiryMonths: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/Program/pendingDays`.
+            internal var pendingDays: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Program/allowNegativeBalance`.
+            internal var allowNegativeBalance: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/Program/earningRules`.
+            internal var earningRules: Components.Schemas.EarningRules?
+            /// - Remark: Generated from `#/components/schemas/Program/tiers`.
+            internal var tiers: [Components.Schemas.TierLevel]
+            /// - Remark: Generated from `#/components/schemas/Program/createdAt`.
+            internal var createdAt: Foundation.Date
+            /// Creates a new `Program`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - code:
+            ///   - name:
+            ///   - valuePerThousandPoints:
+            ///   - expiryMonths:
+            ///   - pendingDays:
+            ///   - allowNegativeBalance:
+            ///   - earningRules:
+            ///   - tiers:
+            ///   - createdAt:
+            internal init(
+                id: Swift.Int64,
+                code: Swift.String,
+                name: Swift.String,
+                valuePerThousandPoints: Components.Schemas.Money,
+                expiryMonths: Swift.Int? = nil,
+                pendingDays: Swift.Int,
+                allowNegativeBalance: Swift.Bool,
+                earningRules: Components.Schemas.EarningRules? = nil,
+                tiers: [Components.Schemas.TierLevel],
+                createdAt: Foundation.Date
+            ) {
+                self.id = id
+                self.code = code
+                self.name = name
+                self.valuePerThousandPoints = valuePerThousandPoints
+                self.expiryMonths = expiryMonths
+                self.pendingDays = pendingDays
+                self.allowNegativeBalance = allowNegativeBalance
+                self.earningRules = earningRules
+                self.tiers = tiers
+                self.createdAt = createdAt
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case code
+                case name
+                case valuePerThousandPoints
+                case expiryMonths
+                case pendingDays
+                case allowNegativeBalance
+                case earningRules
+                case tiers
+                case createdAt
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Member`.
+        internal struct Member: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Member/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Member/programId`.
+            internal var programId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Member/customerId`.
+            internal var customerId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Member/number`.
+            internal var number: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Member/tier`.
+            internal var tier: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Member/enrolledAt`.
+            internal var enrolledAt: Foundation.Date
+            /// Creates a new `Member`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - programId:
+            ///   - customerId:
+            ///   - number:
+            ///   - tier:
+            ///   - enrolledAt:
+            internal init(
+                id: Swift.Int64,
+                programId: Swift.Int64,
+                customerId: Swift.Int64,
+                number: Swift.String,
+                tier: Swift.String? = nil,
+                enrolledAt: Foundation.Date
+            ) {
+                self.id = id
+                self.programId = programId
+                self.customerId = customerId
+                self.number = number
+                self.tier = tier
+                self.enrolledAt = enrolledAt
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case programId
+                case customerId
+                case number
+                case tier
+                case enrolledAt
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Balance`.
+        internal struct Balance: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Balance/available`.
+            internal var available: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Balance/pending`.
+            internal var pending: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Balance/debt`.
+            internal var debt: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Balance/ledger`.
+            internal var ledger: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Balance/expiringPoints`.
+            internal var expiringPoints: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/Balance/expiringOn`.
+            internal var expiringOn: Foundation.Date?
+            /// Creates a new `Balance`.
+            ///
+            /// - Parameters:
+            ///   - available:
+            ///   - pending:
+            ///   - debt:
+            ///   - ledger:
+            ///   - expiringPoints:
+            ///   - expiringOn:
+            internal init(
+                available: Swift.Int64,
+                pending: Swift.Int64,
+                debt: Swift.Int64,
+                ledger: Swift.Int64,
+                expiringPoints: Swift.Int64? = nil,
+                expiringOn: Foundation.Date? = nil
+            ) {
+                self.available = available
+                self.pending = pending
+                self.debt = debt
+                self.ledger = ledger
+                self.expiringPoints = expiringPoints
+                self.expiringOn = expiringOn
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case available
+                case pending
+                case debt
+                case ledger
+                case expiringPoints
+                case expiringOn
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PointsTransfer`.
+        internal struct PointsTransfer: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PointsTransfer/id`.
+            internal var id: Swift.Int64
+            /// Signed for the member's account.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PointsTransfer/points`.
+            internal var points: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/PointsTransfer/reason`.
+            internal var reason: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PointsTransfer/reference`.
+            internal var reference: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/PointsTransfer/memo`.
+            internal var memo: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/PointsTransfer/occurredAt`.
+            internal var occurredAt: Foundation.Date
+            /// Creates a new `PointsTransfer`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - points: Signed for the member's account.
+            ///   - reason:
+            ///   - reference:
+            ///   - memo:
+            ///   - occurredAt:
+            internal init(
+                id: Swift.Int64,
+                points: Swift.Int64,
+                reason: Swift.String,
+                reference: Swift.String? = nil,
+                memo: Swift.String? = nil,
+                occurredAt: Foundation.Date
+            ) {
+                self.id = id
+                self.points = points
+                self.reason = reason
+                self.reference = reference
+                self.memo = memo
+                self.occurredAt = occurredAt
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case points
+                case reason
+                case reference
+                case memo
+                case occurredAt
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Statement`.
+        internal struct Statement: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Statement/opening`.
+            internal var opening: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Statement/movements`.
+            internal var movements: [Components.Schemas.PointsTransfer]
+            /// - Remark: Generated from `#/components/schemas/Statement/closing`.
+            internal var closing: Swift.Int64
+            /// Creates a new `Statement`.
+            ///
+            /// - Parameters:
+            ///   - opening:
+            ///   - movements:
+            ///   - closing:
+            internal init(
+                opening: Swift.Int64,
+                movements: [Components.Schemas.PointsTransfer],
+                closing: Swift.Int64
+            ) {
+                self.opening = opening
+                self.movements = movements
+                self.closing = closing
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case opening
+                case movements
+                case closing
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RedemptionInput`.
+        internal struct RedemptionInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RedemptionInput/points`.
+            internal var points: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/RedemptionInput/reference`.
+            internal var reference: Swift.String?
+            /// Creates a new `RedemptionInput`.
+            ///
+            /// - Parameters:
+            ///   - points:
+            ///   - reference:
+            internal init(
+                points: Swift.Int64,
+                reference: Swift.String? = nil
+            ) {
+                self.points = points
+                self.reference = reference
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case points
+                case reference
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdjustmentInput`.
+        internal struct AdjustmentInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdjustmentInput/points`.
+            internal var points: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/AdjustmentInput/pointType`.
+            internal enum PointTypePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case reward = "reward"
+                case qualifying = "qualifying"
+            }
+            /// - Remark: Generated from `#/components/schemas/AdjustmentInput/pointType`.
+            internal var pointType: Components.Schemas.AdjustmentInput.PointTypePayload?
+            /// - Remark: Generated from `#/components/schemas/AdjustmentInput/reason`.
+            internal var reason: Swift.String
+            /// Creates a new `AdjustmentInput`.
+            ///
+            /// - Parameters:
+            ///   - points:
+            ///   - pointType:
+            ///   - reason:
+            internal init(
+                points: Swift.Int64,
+                pointType: Components.Schemas.AdjustmentInput.PointTypePayload? = nil,
+                reason: Swift.String
+            ) {
+                self.points = points
+                self.pointType = pointType
+                self.reason = reason
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case points
+                case pointType
+                case reason
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/Problem`.
         internal struct Problem: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Problem/type`.

@@ -184,6 +184,44 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/unmatched/{id}/link`.
     /// - Remark: Generated from `#/paths//v1/unmatched/{id}/link/post(linkUnmatched)`.
     func linkUnmatched(_ input: Operations.LinkUnmatched.Input) async throws -> Operations.LinkUnmatched.Output
+    /// Create a loyalty program with its earning rules and tiers (loyalty manager).
+    ///
+    /// - Remark: HTTP `POST /v1/programs`.
+    /// - Remark: Generated from `#/paths//v1/programs/post(createProgram)`.
+    func createProgram(_ input: Operations.CreateProgram.Input) async throws -> Operations.CreateProgram.Output
+    /// - Remark: HTTP `GET /v1/programs/{id}`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/get(getProgram)`.
+    func getProgram(_ input: Operations.GetProgram.Input) async throws -> Operations.GetProgram.Output
+    /// Enrol a customer in the program.
+    ///
+    /// - Remark: HTTP `POST /v1/programs/{id}/members`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/members/post(enrollMember)`.
+    func enrollMember(_ input: Operations.EnrollMember.Input) async throws -> Operations.EnrollMember.Output
+    /// The programs a customer belongs to. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/customers/{id}/memberships`.
+    /// - Remark: Generated from `#/paths//v1/customers/{id}/memberships/get(listMemberships)`.
+    func listMemberships(_ input: Operations.ListMemberships.Input) async throws -> Operations.ListMemberships.Output
+    /// Spendable, pending and owed points, and the next expiry. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/balance`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/balance/get(getBalance)`.
+    func getBalance(_ input: Operations.GetBalance.Input) async throws -> Operations.GetBalance.Output
+    /// Opening balance, every movement with its reason, closing balance, for a period. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/statement`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/statement/get(getStatement)`.
+    func getStatement(_ input: Operations.GetStatement.Input) async throws -> Operations.GetStatement.Output
+    /// Spend points, earliest-expiring first. A member may redeem their own; staff on their behalf.
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/redemptions`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/redemptions/post(redeemPoints)`.
+    func redeemPoints(_ input: Operations.RedeemPoints.Input) async throws -> Operations.RedeemPoints.Output
+    /// A staff correction with a reason; positive adds spendable points, negative removes them.
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/adjustments`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/adjustments/post(adjustPoints)`.
+    func adjustPoints(_ input: Operations.AdjustPoints.Input) async throws -> Operations.AdjustPoints.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -636,6 +674,118 @@ extension APIProtocol {
         body: Operations.LinkUnmatched.Input.Body
     ) async throws -> Operations.LinkUnmatched.Output {
         try await linkUnmatched(Operations.LinkUnmatched.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Create a loyalty program with its earning rules and tiers (loyalty manager).
+    ///
+    /// - Remark: HTTP `POST /v1/programs`.
+    /// - Remark: Generated from `#/paths//v1/programs/post(createProgram)`.
+    internal func createProgram(
+        headers: Operations.CreateProgram.Input.Headers = .init(),
+        body: Operations.CreateProgram.Input.Body
+    ) async throws -> Operations.CreateProgram.Output {
+        try await createProgram(Operations.CreateProgram.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// - Remark: HTTP `GET /v1/programs/{id}`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/get(getProgram)`.
+    internal func getProgram(
+        path: Operations.GetProgram.Input.Path,
+        headers: Operations.GetProgram.Input.Headers = .init()
+    ) async throws -> Operations.GetProgram.Output {
+        try await getProgram(Operations.GetProgram.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Enrol a customer in the program.
+    ///
+    /// - Remark: HTTP `POST /v1/programs/{id}/members`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/members/post(enrollMember)`.
+    internal func enrollMember(
+        path: Operations.EnrollMember.Input.Path,
+        headers: Operations.EnrollMember.Input.Headers = .init(),
+        body: Operations.EnrollMember.Input.Body
+    ) async throws -> Operations.EnrollMember.Output {
+        try await enrollMember(Operations.EnrollMember.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The programs a customer belongs to. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/customers/{id}/memberships`.
+    /// - Remark: Generated from `#/paths//v1/customers/{id}/memberships/get(listMemberships)`.
+    internal func listMemberships(
+        path: Operations.ListMemberships.Input.Path,
+        headers: Operations.ListMemberships.Input.Headers = .init()
+    ) async throws -> Operations.ListMemberships.Output {
+        try await listMemberships(Operations.ListMemberships.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Spendable, pending and owed points, and the next expiry. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/balance`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/balance/get(getBalance)`.
+    internal func getBalance(
+        path: Operations.GetBalance.Input.Path,
+        query: Operations.GetBalance.Input.Query = .init(),
+        headers: Operations.GetBalance.Input.Headers = .init()
+    ) async throws -> Operations.GetBalance.Output {
+        try await getBalance(Operations.GetBalance.Input(
+            path: path,
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Opening balance, every movement with its reason, closing balance, for a period. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/statement`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/statement/get(getStatement)`.
+    internal func getStatement(
+        path: Operations.GetStatement.Input.Path,
+        query: Operations.GetStatement.Input.Query,
+        headers: Operations.GetStatement.Input.Headers = .init()
+    ) async throws -> Operations.GetStatement.Output {
+        try await getStatement(Operations.GetStatement.Input(
+            path: path,
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Spend points, earliest-expiring first. A member may redeem their own; staff on their behalf.
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/redemptions`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/redemptions/post(redeemPoints)`.
+    internal func redeemPoints(
+        path: Operations.RedeemPoints.Input.Path,
+        headers: Operations.RedeemPoints.Input.Headers = .init(),
+        body: Operations.RedeemPoints.Input.Body
+    ) async throws -> Operations.RedeemPoints.Output {
+        try await redeemPoints(Operations.RedeemPoints.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// A staff correction with a reason; positive adds spendable points, negative removes them.
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/adjustments`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/adjustments/post(adjustPoints)`.
+    internal func adjustPoints(
+        path: Operations.AdjustPoints.Input.Path,
+        headers: Operations.AdjustPoints.Input.Headers = .init(),
+        body: Operations.AdjustPoints.Input.Body
+    ) async throws -> Operations.AdjustPoints.Output {
+        try await adjustPoints(Operations.AdjustPoints.Input(
             path: path,
             headers: headers,
             body: body

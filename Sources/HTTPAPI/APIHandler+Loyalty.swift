@@ -1,0 +1,170 @@
+import Access
+import Customers
+import Expressions
+import Foundation
+import HTTPTypes
+import Loyalty
+import OpenAPIRuntime
+import SharedModels
+
+extension APIHandler {
+    var loyalty: PointsLedger { intake.loyalty }
+
+    /// The member, if the caller may see them: staff with loyalty:read, or the member themselves.
+    func readableMember(_ id: Int64) async throws -> Member {
+        let principal = try Caller.required()
+        let member = try await loyalty.member(MemberID(id))
+        if case .member(let own, _) = principal {
+            guard member.customerID.rawValue == own else { throw LoyaltyError.memberNotFound(MemberID(id)) }
+        } else {
+            try principal.require(.loyaltyRead)
+        }
+        return member
+    }
+
+    func createProgram(_ input: Operations.CreateProgram.Input) async throws -> Operations.CreateProgram.Output {
+        _ = try Caller.require(.loyaltyManage)
+        guard case .json(let body) = input.body else { preconditionFailure() }
+        var rules: EarningRules?
+        if let r = body.earningRules {
+            var bonuses: [BonusRule] = []
+            for (index, bonus) in (r.bonuses ?? []).enumerated() {
+                let action: BonusRule.Action = bonus.fixedPoints.map { .fixed($0) } ?? .percentOfBase(bonus.percentOfBase ?? 0)
+                do {
+                    bonuses.append(try BonusRule(name: bonus.name, criteria: bonus.criteria, action: action, cap: bonus.cap))
+                } catch let error as ExpressionError {
+                    throw Problem(
+                        status: .unprocessableContent, code: "invalid_rule", detail: "earningRules.bonuses[\(index)].criteria: \(error)",
+                        field: "earningRules.bonuses[\(index)].criteria")
+                }
+            }
+            rules = EarningRules(
+                pointsPerUnit: r.pointsPerUnit, categoryPercent: r.categoryPercent?.additionalProperties ?? [:],
+                channelPercent: r.channelPercent?.additionalProperties ?? [:], tierPercent: r.tierPercent?.additionalProperties ?? [:],
+                bonuses: bonuses,
+                maxPerTransaction: r.maxPerTransaction)
+        }
+        var tiers: TierPolicy?
+        if let levels = body.tiers, !levels.isEmpty {
+            guard levels.contains(where: { $0.threshold == 0 }), levels.allSatisfy({ $0.threshold >= 0 }) else {
+                throw Problem(
+                    status: .unprocessableContent, code: "validation_failed", detail: "tiers: the lowest tier needs a threshold of 0", field: "tiers")
+            }
+            tiers = TierPolicy(tiers: levels.map { .init(name: $0.name, threshold: $0.threshold) }, periodMonths: body.tierPeriodMonths ?? 12)
+        }
+        let program = try await loyalty.createProgram(
+            code: body.code, name: body.name,
+            valuePerThousandPoints: Money(minorUnits: body.valuePerThousandPoints.amount, currency: body.valuePerThousandPoints.currency),
+            expiryMonths: body.expiryMonths, pendingDays: body.pendingDays ?? 0, allowNegativeBalance: body.allowNegativeBalance ?? false)
+        try await loyalty.configure(program.id, rules: rules, tiers: tiers)
+        return .created(.init(body: .json(.init(try await loyalty.program(program.id)))))
+    }
+
+    func getProgram(_ input: Operations.GetProgram.Input) async throws -> Operations.GetProgram.Output {
+        _ = try Caller.required()
+        return .ok(.init(body: .json(.init(try await loyalty.program(ProgramID(input.path.id))))))
+    }
+
+    func enrollMember(_ input: Operations.EnrollMember.Input) async throws -> Operations.EnrollMember.Output {
+        _ = try Caller.require(.loyaltyManage)
+        guard case .json(let body) = input.body else { preconditionFailure() }
+        let customer = try await customers.customer(CustomerID(body.customerId))
+        if let survivor = customer.mergedInto { throw CustomerError.merged(customer.id, into: survivor) }
+        return .created(.init(body: .json(.init(try await loyalty.enroll(customer.id, in: ProgramID(input.path.id))))))
+    }
+
+    func listMemberships(_ input: Operations.ListMemberships.Input) async throws -> Operations.ListMemberships.Output {
+        let principal = try Caller.required()
+        if case .member(let own, _) = principal, own != input.path.id { throw CustomerError.notFound(kind: "customer", id: input.path.id) }
+        if case .member = principal {} else { try principal.require(.loyaltyRead) }
+        let members = try await loyalty.store.memberships(of: CustomerID(input.path.id))
+        return .ok(.init(body: .json(members.map(Schemas.Member.init))))
+    }
+
+    func getBalance(_ input: Operations.GetBalance.Input) async throws -> Operations.GetBalance.Output {
+        let member = try await readableMember(input.path.id)
+        let balance = try await loyalty.balance(of: member.id, input.query.pointType.map { convert($0) } ?? .reward)
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        available: balance.available, pending: balance.pending, debt: balance.debt, ledger: balance.ledger,
+                        expiringPoints: balance.nextExpiry?.points, expiringOn: balance.nextExpiry?.on))))
+    }
+
+    func getStatement(_ input: Operations.GetStatement.Input) async throws -> Operations.GetStatement.Output {
+        let member = try await readableMember(input.path.id)
+        guard input.query.from < input.query.to else {
+            throw Problem(status: .unprocessableContent, code: "validation_failed", detail: "from must be before to", field: "from")
+        }
+        let statement = try await loyalty.statement(
+            of: member.id, input.query.pointType.map { convert($0) } ?? .reward, from: input.query.from, to: input.query.to)
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        opening: statement.opening,
+                        movements: statement.movements.map { Schemas.PointsTransfer($0.transfer, signed: $0.signedPoints) },
+                        closing: statement.closing))))
+    }
+
+    func redeemPoints(_ input: Operations.RedeemPoints.Input) async throws -> Operations.RedeemPoints.Output {
+        let principal = try Caller.required()
+        if case .member = principal {} else { try principal.require(.pointsRedeem) }
+        let member = try await readableMember(input.path.id)
+        guard case .json(let body) = input.body else { preconditionFailure() }
+        let key = input.headers.idempotencyKey.map { "api:\(principal.key):\($0)" }
+        let transfer = try await loyalty.redeem(
+            body.points, from: member.id, reference: body.reference, idempotencyKey: key, memo: "by \(principal.actor)")
+        return .created(.init(body: .json(.init(transfer, signed: -transfer.points))))
+    }
+
+    func adjustPoints(_ input: Operations.AdjustPoints.Input) async throws -> Operations.AdjustPoints.Output {
+        let principal = try Caller.require(.pointsAdjust)
+        guard case .json(let body) = input.body else { preconditionFailure() }
+        let member = try await loyalty.member(MemberID(input.path.id))
+        let key = input.headers.idempotencyKey.map { "api:\(principal.key):\($0)" }
+        let transfer = try await loyalty.adjust(
+            body.points, body.pointType.map { convert($0) } ?? .reward, for: member.id, memo: body.reason, by: principal.actor, idempotencyKey: key)
+        return .created(.init(body: .json(.init(transfer, signed: body.points))))
+    }
+}
+
+extension Schemas.Program {
+    init(_ p: Program) {
+        let rules = p.earningRules.map { r in
+            Schemas.EarningRules(
+                pointsPerUnit: r.pointsPerUnit, categoryPercent: .init(additionalProperties: r.categoryPercent),
+                channelPercent: .init(additionalProperties: r.channelPercent), tierPercent: .init(additionalProperties: r.tierPercent),
+                maxPerTransaction: r.maxPerTransaction,
+                bonuses: r.bonuses.map { bonus in
+                    var percent: Int64?, fixed: Int64?
+                    switch bonus.action {
+                    case .percentOfBase(let value): percent = value
+                    case .fixed(let value): fixed = value
+                    }
+                    return .init(name: bonus.name, criteria: bonus.source, percentOfBase: percent, fixedPoints: fixed, cap: bonus.cap)
+                })
+        }
+        self.init(
+            id: p.id.rawValue, code: p.code, name: p.name,
+            valuePerThousandPoints: .init(amount: p.valuePerThousandPoints.minorUnits, currency: p.valuePerThousandPoints.currency),
+            expiryMonths: p.expiryMonths,
+            pendingDays: p.pendingDays, allowNegativeBalance: p.allowNegativeBalance, earningRules: rules,
+            tiers: (p.tierPolicy?.tiers ?? []).map { .init(name: $0.name, threshold: $0.threshold) }, createdAt: p.createdAt)
+    }
+}
+
+extension Schemas.Member {
+    init(_ m: Member) {
+        self.init(
+            id: m.id.rawValue, programId: m.programID.rawValue, customerId: m.customerID.rawValue, number: m.number, tier: m.tier,
+            enrolledAt: m.enrolledAt)
+    }
+}
+
+extension Schemas.PointsTransfer {
+    init(_ t: Transfer, signed: Int64) {
+        self.init(id: t.id.rawValue, points: signed, reason: t.reason.rawValue, reference: t.reference, memo: t.memo, occurredAt: t.occurredAt)
+    }
+}
