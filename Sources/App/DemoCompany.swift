@@ -1,6 +1,7 @@
 import Access
 import Customers
 import Foundation
+import Loyalty
 import SharedModels
 
 /// A deterministic pseudo-random generator (SplitMix64): the same seed gives the same company.
@@ -78,12 +79,62 @@ public struct DemoCompany {
     /// Relative sales by month, January first: a December peak and a summer camping season.
     static let seasonality: [Double] = [0.7, 0.6, 0.8, 0.9, 1.0, 1.2, 1.3, 1.1, 0.9, 0.9, 1.3, 2.0]
 
+    /// At most this many loyalty members, so that even a demo of a million people loads in minutes:
+    /// every purchase of a member goes through the real accrual engine.
+    static let loyaltyMemberLimit = 2_000
+
+    /// Northwind Rewards: tiers, earning rules and a bonus; members' two years of purchases and
+    /// returns accrued in date order through the engine; redemptions; expiry.
+    func loadLoyalty(
+        into patron: Patron, members: [CustomerID], purchases: [(customer: CustomerID, details: TransactionDetails)], summary: inout Summary,
+        log: (String) -> Void
+    ) async throws {
+        let loyalty = patron.loyalty
+        let program = try await loyalty.createProgram(
+            code: "NW", name: "Northwind Rewards", valuePerThousandPoints: Money(minorUnits: 1_000, currency: "USD"), expiryMonths: 18,
+            pendingDays: 14)
+        try await loyalty.configure(
+            program.id,
+            rules: EarningRules(
+                pointsPerUnit: 1, categoryPercent: ["camping": 150], channelPercent: ["web": 120],
+                tierPercent: ["Silver": 125, "Gold": 150, "Platinum": 200],
+                bonuses: [
+                    try BonusRule(
+                        name: "Big camping trip", criteria: #"purchase.category == "camping" and purchase.amount >= 300"#, action: .fixed(150)),
+                    try BonusRule(
+                        name: "Gold double on footwear", criteria: #""footwear" in purchase.categories and member.tier in ["Gold", "Platinum"]"#,
+                        action: .percentOfBase(100), cap: 500),
+                ], maxPerTransaction: 5_000),
+            tiers: TierPolicy(tiers: [
+                .init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 500), .init(name: "Gold", threshold: 1_500),
+                .init(name: "Platinum", threshold: 4_000),
+            ]))
+        var memberIDs: [CustomerID: MemberID] = [:]
+        for customer in members { memberIDs[customer] = try await loyalty.enroll(customer, in: program.id).id }
+        summary.members = members.count
+        for (_, details) in purchases.sorted(by: { ($0.details.occurredAt, $0.details.externalID) < ($1.details.occurredAt, $1.details.externalID) })
+        {
+            guard let transaction = try await patron.customers.store.transaction(externalID: details.externalID) else { continue }
+            for result in try await patron.intake.accrue(transaction) { summary.pointsEarned += result.accrual?.total ?? 0 }
+        }
+        log("loyalty: \(summary.members) members earned \(summary.pointsEarned) points")
+        // Every fifth member with enough points treats themselves to a gift card.
+        for (index, member) in memberIDs.values.sorted().enumerated() where index % 5 == 0 {
+            guard try await loyalty.balance(of: member).available >= 1_000 else { continue }
+            _ = try await loyalty.redeem(1_000, from: member, reference: "gift-card-10", idempotencyKey: "demo-gift-\(member)", memo: "$10 gift card")
+            summary.redemptions += 1
+        }
+        summary.expiredLots = try await loyalty.expire().count
+    }
+
     /// What ``load(into:)`` wrote.
     public struct Summary: Sendable, CustomStringConvertible {
         public var customers = 0, households = 0, accounts = 0, transactions = 0, interactions = 0, unmatched = 0
+        public var members = 0, pointsEarned: Int64 = 0, redemptions = 0, expiredLots = 0
         public var description: String {
             "\(customers) customers, \(households) households, \(accounts) B2B accounts, \(transactions) transactions, "
-                + "\(interactions) interactions, \(unmatched) not matched"
+                + "\(interactions) interactions, \(unmatched) not matched; \(members) loyalty members earned \(pointsEarned) points, "
+                + "\(redemptions) redemptions, \(expiredLots) lots expired"
         }
     }
 
@@ -214,6 +265,9 @@ public struct DemoCompany {
             cumulative.append(running)
         }
         var rows: [(customer: CustomerID, details: TransactionDetails)] = []
+        // Members are the first 70% of every ten people, up to a limit that keeps the demo quick.
+        let isMember = { (n: Int) in n % 10 < 7 && n < Self.loyaltyMemberLimit * 10 / 7 }
+        var memberPurchases: [(customer: CustomerID, details: TransactionDetails)] = []
         var sequence = 0
         for (n, person) in people.enumerated() where person.weight > 0.5 {
             let purchases = Int((person.weight * 2.5).rounded(.down))
@@ -250,18 +304,20 @@ public struct DemoCompany {
                             CustomerID(Int64(n + 1)),
                             TransactionDetails(
                                 externalID: id + "-R", kind: .return,
-                                occurredAt: when.addingTimeInterval(86_400 * Double(Int.random(in: 2...20, using: &random))),
+                                occurredAt: min(now, when.addingTimeInterval(86_400 * Double(Int.random(in: 2...20, using: &random)))),
                                 amount: Money(minorUnits: returned.amount, currency: "USD"), store: web ? "WEB" : Self.stores[person.store].code,
                                 channel: web ? .web : .store, originalExternalID: id, lines: [returned])
                         ))
                 }
                 if rows.count >= 5000 {
                     summary.transactions += try await store.insertTransactions(rows)
+                    memberPurchases += rows.filter { isMember(Int($0.customer.rawValue) - 1) }
                     rows.removeAll()
                 }
             }
         }
         summary.transactions += try await store.insertTransactions(rows)
+        memberPurchases += rows.filter { isMember(Int($0.customer.rawValue) - 1) }
         log("transactions: \(summary.transactions)")
         // Service interactions.
         let subjects = ["Order status", "Return request", "Product question", "Store hours", "Complaint: late delivery", "Loyalty card lost"]
@@ -287,6 +343,9 @@ public struct DemoCompany {
             )
         }
         summary.unmatched = try await store.holdUnmatched(strays, at: now).count
+        try await loadLoyalty(
+            into: patron, members: (0..<people.count).filter(isMember).map { CustomerID(Int64($0 + 1)) },
+            purchases: memberPurchases, summary: &summary, log: log)
         // The demo admin and a few staff.
         for (email, role) in [(Self.adminEmail, Role.admin), ("agent@northwind.example", .agent), ("marketer@northwind.example", .marketer)] {
             do { _ = try await patron.access.addUser(email: email, password: Self.adminPassword, role: role) } catch AccessError.emailTaken {}

@@ -97,6 +97,8 @@ public struct PointsLedger: Sendable {
     public func accrue(_ transaction: Transaction, original: Transaction?) async throws -> [AccrualResult] {
         var results: [AccrualResult] = []
         let details = transaction.details
+        // Points date from the purchase (an imported history earns and expires as it happened), never from the future.
+        let at = min(details.occurredAt, clock.now)
         for member in try await store.memberships(of: transaction.customerID) {
             let program = try await self.program(member.programID)
             let key = "\(program.id.rawValue):\(details.externalID)"
@@ -111,12 +113,14 @@ public struct PointsLedger: Sendable {
                 let accrual = Accrual.compute(details, tier: member.tier, rules: rules)
                 var result = AccrualResult(member: member.id, accrual: accrual)
                 if accrual.total > 0 {
-                    _ = try await earn(accrual.total, .reward, to: member.id, reference: details.externalID, idempotencyKey: "accrual:" + key)
+                    _ = try await earn(
+                        accrual.total, .reward, to: member.id, reference: details.externalID, idempotencyKey: "accrual:" + key, at: at)
                     let qualifying = accrual.parts.first { $0.source == "base" }?.points ?? 0
                     if qualifying > 0 {
-                        _ = try await earn(qualifying, .qualifying, to: member.id, reference: details.externalID, idempotencyKey: "qualifying:" + key)
+                        _ = try await earn(
+                            qualifying, .qualifying, to: member.id, reference: details.externalID, idempotencyKey: "qualifying:" + key, at: at)
                     }
-                    result.newTier = try await liftTier(of: member, in: program)
+                    result.newTier = try await liftTier(of: member, in: program, at: at)
                 }
                 results.append(result)
             case .return:
@@ -124,10 +128,11 @@ public struct PointsLedger: Sendable {
                 let returned = min(details.amount.minorUnits, original.details.amount.minorUnits)
                 guard returned > 0 else { continue }
                 let reward = try await clawBack(
-                    purchase: reference, returned: returned, of: original.details.amount.minorUnits, from: member.id, idempotencyKey: "return:" + key)
+                    purchase: reference, returned: returned, of: original.details.amount.minorUnits, from: member.id, idempotencyKey: "return:" + key,
+                    at: at)
                 _ = try await clawBack(
                     purchase: reference, returned: returned, of: original.details.amount.minorUnits, from: member.id, pointType: .qualifying,
-                    idempotencyKey: "return-qualifying:" + key)
+                    idempotencyKey: "return-qualifying:" + key, at: at)
                 results.append(AccrualResult(member: member.id, clawBack: reward))
             }
         }
@@ -135,16 +140,16 @@ public struct PointsLedger: Sendable {
     }
 
     /// Upgrades at once when the qualifying points of the period reach a higher tier; returns the new tier.
-    func liftTier(of member: Member, in program: Program) async throws -> String? {
+    func liftTier(of member: Member, in program: Program, at now: Date) async throws -> String? {
         guard let policy = program.tierPolicy else { return nil }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        let since = calendar.date(byAdding: .month, value: -policy.periodMonths, to: clock.now)!
+        let since = calendar.date(byAdding: .month, value: -policy.periodMonths, to: now)!
         let points = try await store.qualifyingPoints(of: member.id, since: since)
         let current = member.tier ?? policy.entry.name
         let next = policy.afterEarning(current: current, points: points)
         guard next.name != current else { return nil }
-        try await store.setTier(next.name, for: member.id, reason: "upgrade: \(points) qualifying points", at: clock.now)
+        try await store.setTier(next.name, for: member.id, reason: "upgrade: \(points) qualifying points", at: now)
         return next.name
     }
 
@@ -154,11 +159,11 @@ public struct PointsLedger: Sendable {
     /// program's return window unless `pending` is false, and expire per the program's policy.
     public func earn(
         _ points: Int64, _ pointType: PointType = .reward, to member: MemberID, reference: String?, idempotencyKey: String?, memo: String? = nil,
-        pending: Bool = true, reason: TransferReason = .accrual
+        pending: Bool = true, reason: TransferReason = .accrual, at date: Date? = nil
     ) async throws -> Transfer {
         try Self.requirePositive(points)
         let (_, program) = try await memberAndProgram(member)
-        let now = clock.now
+        let now = date ?? clock.now
         return try await store.earn(
             Earning(
                 Movement(
@@ -207,20 +212,21 @@ public struct PointsLedger: Sendable {
     /// other lots, and what cannot be taken becomes a debt (or a negative balance, if the program allows).
     public func clawBack(
         purchase reference: String, returned: Int64, of purchaseAmount: Int64, from member: MemberID, pointType: PointType = .reward,
-        idempotencyKey: String?
+        idempotencyKey: String?, at date: Date? = nil
     ) async throws -> ClawBackResult {
         guard purchaseAmount > 0, (1...purchaseAmount).contains(returned) else {
             throw LoyaltyError.invalid([FieldError("returned", "must be between 1 and the purchase amount \(purchaseAmount)")])
         }
         let (_, program) = try await memberAndProgram(member)
         let (earned, clawed) = try await store.pointsEarned(by: reference, member: member, pointType: pointType)
-        let due = returned == purchaseAmount ? earned : Int64((Double(earned) * Double(returned) / Double(purchaseAmount)).rounded(.down))
+        // earned × returned ÷ amount in exact 128-bit integer arithmetic, rounded down.
+        let due = purchaseAmount.dividingFullWidth(earned.multipliedFullWidth(by: returned)).quotient
         let points = min(due, earned - clawed)
         guard points > 0 else { return ClawBackResult(transfer: nil, taken: 0, debt: 0) }
         return try await store.clawBack(
             Movement(
                 member: member, pointType: pointType, points: points, reason: .clawback, reference: reference, idempotencyKey: idempotencyKey,
-                memo: "return of \(returned) of \(purchaseAmount)", at: clock.now),
+                memo: "return of \(returned) of \(purchaseAmount)", at: date ?? clock.now),
             earnedBy: reference, allowNegative: program.allowNegativeBalance)
     }
 
