@@ -181,8 +181,8 @@ public struct TierPolicy: Sendable, Equatable, Codable {
     /// The lowest tier, where every member starts.
     public var entry: Tier { tiers[0] }
 
-    /// The highest tier the points reach.
-    public func tier(for points: Int64) -> Tier { tiers.last { $0.threshold <= points }! }
+    /// The highest tier the points reach; the entry tier for none or fewer (a period's returns can outweigh its purchases).
+    public func tier(for points: Int64) -> Tier { tiers.last { $0.threshold <= points } ?? entry }
 
     /// Upgrades happen at once: the member's tier after earning, never lower than now.
     public func afterEarning(current: String, points: Int64) -> Tier {

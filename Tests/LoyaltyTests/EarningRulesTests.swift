@@ -66,4 +66,11 @@ struct EarningRulesTests {
         #expect(tiers.progress(current: "Silver", points: 1750)?.missing == 1250)
         #expect(tiers.progress(current: "Platinum", points: 9000) == nil)
     }
+
+    @Test("Regression: a period whose returns outweigh its purchases leaves the member where they are, without crashing")
+    func negativePeriod() {
+        #expect(tiers.tier(for: -250).name == "Blue")
+        #expect(tiers.afterEarning(current: "Silver", points: -250).name == "Silver")
+        #expect(tiers.review(current: "Gold", points: -250).name == "Silver")
+    }
 }
