@@ -66,12 +66,16 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         }
     }
 
+    /// 422 listing every field at fault.
+    init(validation errors: [FieldError]) {
+        self.init(
+            status: .unprocessableContent, code: "validation_failed", detail: errors.map { "\($0.field): \($0.reason)" }.joined(separator: "; "),
+            errors: errors.map { FieldProblem(field: $0.field, reason: $0.reason) })
+    }
+
     init(_ error: CustomerError) {
         switch error {
-        case .invalid(let errors):
-            self.init(
-                status: .unprocessableContent, code: "validation_failed", detail: errors.map { "\($0.field): \($0.reason)" }.joined(separator: "; "),
-                errors: errors.map { FieldProblem(field: $0.field, reason: $0.reason) })
+        case .invalid(let errors): self.init(validation: errors)
         case .notFound(let kind, let id):
             self.init(status: .notFound, code: "\(kind.replacingOccurrences(of: " ", with: "_"))_not_found", detail: "No \(kind) has id \(id).")
         case .merged(let id, let survivor):
@@ -112,10 +116,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
 
     init(_ error: LoyaltyError) {
         switch error {
-        case .invalid(let errors):
-            self.init(
-                status: .unprocessableContent, code: "validation_failed", detail: errors.map { "\($0.field): \($0.reason)" }.joined(separator: "; "),
-                errors: errors.map { FieldProblem(field: $0.field, reason: $0.reason) })
+        case .invalid(let errors): self.init(validation: errors)
         case .programNotFound(let id): self.init(status: .notFound, code: "program_not_found", detail: "No program has id \(id).")
         case .memberNotFound(let id): self.init(status: .notFound, code: "member_not_found", detail: "No member has id \(id).")
         case .programCodeTaken(let code):
