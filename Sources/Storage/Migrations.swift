@@ -1,5 +1,6 @@
 import Foundation
 import SQLKit
+import SharedModels
 
 /// One named, never-edited step of the schema. Steps run in order, each in its own transaction,
 /// and are recorded in `patron_migrations` so each runs once per database.
@@ -33,7 +34,7 @@ public enum Migrations {
             let sql = step.statements(database.engine, database.idColumn)
             try await database.write { db in
                 for statement in sql { try await db.raw(SQLQueryString(statement)).run() }
-                try await db.raw("INSERT INTO patron_migrations (name, applied_at) VALUES (\(bind: step.name), \(bind: Date().epochSecondsValue))")
+                try await db.raw("INSERT INTO patron_migrations (name, applied_at) VALUES (\(bind: step.name), \(bind: Date().epochSeconds))")
                     .run()
             }
             applied.append(step.name)
@@ -205,8 +206,4 @@ public enum Migrations {
             ]
         }
     ]
-}
-
-extension Date {
-    var epochSecondsValue: Int64 { Int64(timeIntervalSince1970.rounded(.down)) }
 }

@@ -21,11 +21,11 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
                 try await db.raw(
                     """
                     INSERT INTO users (email, password_hash, role, created_at)
-                    VALUES (\(bind: email), \(bind: passwordHash), \(bind: role.rawValue), \(bind: epoch(at))) RETURNING id
+                    VALUES (\(bind: email), \(bind: passwordHash), \(bind: role.rawValue), \(bind: at.epochSeconds)) RETURNING id
                     """
                 ).first()!.int64("id")
             }
-            return User(id: UserID(id), email: email, role: role, createdAt: Date(timeIntervalSince1970: TimeInterval(epoch(at))))
+            return User(id: UserID(id), email: email, role: role, createdAt: Date(epochSeconds: at.epochSeconds))
         } catch  where Self.isUniqueViolation(error) {
             throw AccessError.emailTaken(email)
         }
@@ -67,7 +67,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
             try await db.raw(
                 """
                 INSERT INTO sessions (digest, user_id, customer_id, expires_at, created_at)
-                VALUES (\(bind: digest), \(bind: userID), \(bind: customerID), \(bind: epoch(expiresAt)), \(bind: epoch(at)))
+                VALUES (\(bind: digest), \(bind: userID), \(bind: customerID), \(bind: expiresAt.epochSeconds), \(bind: at.epochSeconds))
                 """
             ).run()
         }
@@ -78,7 +78,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
             if let row = try await db.raw(
                 """
                 SELECT u.id, u.email, u.role FROM sessions s JOIN users u ON u.id = s.user_id
-                WHERE s.digest = \(bind: digest) AND s.expires_at > \(bind: epoch(now))
+                WHERE s.digest = \(bind: digest) AND s.expires_at > \(bind: now.epochSeconds)
                 """
             ).first() {
                 return .staff(
@@ -87,7 +87,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
             if let row = try await db.raw(
                 """
                 SELECT m.customer_id, m.email FROM sessions s JOIN member_logins m ON m.customer_id = s.customer_id
-                WHERE s.digest = \(bind: digest) AND s.expires_at > \(bind: epoch(now))
+                WHERE s.digest = \(bind: digest) AND s.expires_at > \(bind: now.epochSeconds)
                 """
             ).first() {
                 return .member(customerID: try row.int64("customer_id"), email: try row.string("email"))
@@ -112,14 +112,14 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
             try await db.raw(
                 """
                 INSERT INTO api_keys (name, partner, scopes, prefix, digest, created_at)
-                VALUES (\(bind: name), \(bind: partner), \(bind: scopes.map(\.rawValue).joined(separator: " ")), \(bind: prefix), \(bind: digest), \(bind: epoch(at)))
+                VALUES (\(bind: name), \(bind: partner), \(bind: scopes.map(\.rawValue).joined(separator: " ")), \(bind: prefix), \(bind: digest), \(bind: at.epochSeconds))
                 RETURNING id
                 """
             ).first()!.int64("id")
         }
         return APIKey(
             id: APIKeyID(id), name: name, partner: partner, scopes: scopes, prefix: prefix,
-            createdAt: Date(timeIntervalSince1970: TimeInterval(epoch(at))), revokedAt: nil)
+            createdAt: Date(epochSeconds: at.epochSeconds), revokedAt: nil)
     }
 
     public func apiKeys() async throws -> [APIKey] {
@@ -137,7 +137,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
     public func revokeAPIKey(_ id: APIKeyID, at: Date) async throws -> Bool {
         try await database.write { db in
             try await db.raw(
-                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, \(bind: epoch(at))) WHERE id = \(bind: id.rawValue) RETURNING id"
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, \(bind: at.epochSeconds)) WHERE id = \(bind: id.rawValue) RETURNING id"
             ).first() != nil
         }
     }
@@ -153,7 +153,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
             try await db.raw(
                 """
                 INSERT INTO member_logins (customer_id, email, password_hash, created_at)
-                VALUES (\(bind: customerID), \(bind: email), \(bind: passwordHash), \(bind: epoch(at)))
+                VALUES (\(bind: customerID), \(bind: email), \(bind: passwordHash), \(bind: at.epochSeconds))
                 """
             ).run()
         }
@@ -176,7 +176,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
             try await db.raw(
                 """
                 INSERT INTO idempotency_keys (caller, key, fingerprint, created_at)
-                VALUES (\(bind: caller), \(bind: key), \(bind: fingerprint), \(bind: epoch(at)))
+                VALUES (\(bind: caller), \(bind: key), \(bind: fingerprint), \(bind: at.epochSeconds))
                 """
             ).run()
             return .claimed

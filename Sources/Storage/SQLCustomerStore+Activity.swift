@@ -14,7 +14,7 @@ extension SQLCustomerStore {
         let values = rows.map { row -> [SQLValue] in
             let t = row.details
             return [
-                .text(t.externalID), .integer(row.customer.rawValue), .text(t.kind.rawValue), .integer(epoch(t.occurredAt)),
+                .text(t.externalID), .integer(row.customer.rawValue), .text(t.kind.rawValue), .integer(t.occurredAt.epochSeconds),
                 .integer(t.amount.minorUnits),
                 .text(t.amount.currency), SQLValue(t.store), SQLValue(t.channel?.rawValue), SQLValue(t.originalExternalID),
             ]
@@ -82,7 +82,7 @@ extension SQLCustomerStore {
             """
             INSERT INTO interactions (customer_id, channel, direction, outcome, agent, subject, notes, occurred_at)
             VALUES (\(bind: customer.rawValue), \(bind: i.channel.rawValue), \(bind: i.direction.rawValue), \(bind: i.outcome), \(bind: i.agent),
-            \(bind: i.subject), \(bind: i.notes), \(bind: epoch(i.occurredAt))) RETURNING id
+            \(bind: i.subject), \(bind: i.notes), \(bind: i.occurredAt.epochSeconds)) RETURNING id
             """
         ).first()!.int64("id")
         return Interaction(id: InteractionID(id), customerID: customer, details: i)
@@ -190,7 +190,7 @@ extension SQLCustomerStore {
                 let values = try chunk.map { item -> SQLQueryString in
                     let kind = if case .transaction = item.payload { "transaction" } else { "interaction" }
                     return
-                        "(\(bind: kind), \(bind: try ColumnJSON.encode(item.identifiers)), \(bind: try ColumnJSON.encode(item.payload)), \(bind: item.reason), \(bind: epoch(at)))"
+                        "(\(bind: kind), \(bind: try ColumnJSON.encode(item.identifiers)), \(bind: try ColumnJSON.encode(item.payload)), \(bind: item.reason), \(bind: at.epochSeconds))"
                 }
                 let rows = try await db.raw(
                     "INSERT INTO unmatched_items (kind, identifiers, payload, reason, received_at) VALUES " + values.joined(separator: ", ")
@@ -230,7 +230,7 @@ extension SQLCustomerStore {
             guard
                 let row = try await db.raw(
                     """
-                    UPDATE unmatched_items SET linked_customer_id = \(bind: customer.rawValue), linked_at = \(bind: epoch(at))
+                    UPDATE unmatched_items SET linked_customer_id = \(bind: customer.rawValue), linked_at = \(bind: at.epochSeconds)
                     WHERE id = \(bind: id.rawValue) AND linked_customer_id IS NULL RETURNING payload
                     """
                 ).first()
@@ -253,7 +253,7 @@ extension SQLCustomerStore {
                 """
                 INSERT INTO consent_events (customer_id, purpose, channel, granted, source, text, recorded_by, recorded_at)
                 VALUES (\(bind: customer.rawValue), \(bind: c.purpose.rawValue), \(bind: c.channel.rawValue), \(bind: Int64(c.granted ? 1 : 0)),
-                \(bind: c.source), \(bind: c.text), \(bind: c.recordedBy), \(bind: epoch(c.recordedAt)))
+                \(bind: c.source), \(bind: c.text), \(bind: c.recordedBy), \(bind: c.recordedAt.epochSeconds))
                 """
             ).run()
         }
@@ -265,7 +265,7 @@ extension SQLCustomerStore {
             try await db.raw(
                 """
                 INSERT INTO contact_blocks (customer_id, channel, reason, set_by, set_at)
-                VALUES (\(bind: customer.rawValue), \(bind: block.channel.rawValue), \(bind: block.reason), \(bind: block.setBy), \(bind: epoch(block.setAt)))
+                VALUES (\(bind: customer.rawValue), \(bind: block.channel.rawValue), \(bind: block.reason), \(bind: block.setBy), \(bind: block.setAt.epochSeconds))
                 """
             ).run()
         }
@@ -274,7 +274,7 @@ extension SQLCustomerStore {
     static func clearBlock(_ db: any SQLDatabase, on channel: Channel, for customer: CustomerID, by: String, at: Date) async throws {
         try await db.raw(
             """
-            UPDATE contact_blocks SET cleared_by = \(bind: by), cleared_at = \(bind: epoch(at))
+            UPDATE contact_blocks SET cleared_by = \(bind: by), cleared_at = \(bind: at.epochSeconds)
             WHERE customer_id = \(bind: customer.rawValue) AND channel = \(bind: channel.rawValue) AND cleared_at IS NULL
             """
         ).run()
@@ -368,13 +368,13 @@ extension SQLCustomerStore {
                 """
             ).run()
             try await db.raw(
-                "UPDATE customers SET status = 'merged', merged_into = \(bind: kept), updated_at = \(bind: epoch(at)) WHERE id = \(bind: gone)"
+                "UPDATE customers SET status = 'merged', merged_into = \(bind: kept), updated_at = \(bind: at.epochSeconds) WHERE id = \(bind: gone)"
             ).run()
             try await db.raw("UPDATE customers SET merged_into = \(bind: kept) WHERE merged_into = \(bind: gone)").run()
             try await db.raw(
                 """
                 INSERT INTO customer_merges (survivor_id, merged_id, merged_by, merged_at, snapshot)
-                VALUES (\(bind: kept), \(bind: gone), \(bind: actor), \(bind: epoch(at)), \(bind: snapshot))
+                VALUES (\(bind: kept), \(bind: gone), \(bind: actor), \(bind: at.epochSeconds), \(bind: snapshot))
                 """
             ).run()
         }

@@ -37,7 +37,7 @@ public struct SQLCustomerStore: CustomerStore {
     static func insertCustomer(_ db: any SQLDatabase, _ profile: Profile, id: CustomerID?, at: Date) async throws -> CustomerID {
         let columns = try ProfileColumns(profile)
         var names = ProfileColumns.names + ["status", "created_at", "updated_at"]
-        var values = columns.values + ["active", epoch(at), epoch(at)]
+        var values = columns.values + ["active", at.epochSeconds, at.epochSeconds]
         if let id {
             names.insert("id", at: 0)
             values.insert(id.rawValue, at: 0)
@@ -61,7 +61,7 @@ public struct SQLCustomerStore: CustomerStore {
         let columns = try ProfileColumns(profile)
         let assignments = zip(ProfileColumns.names, columns.values).map { "\(ident: $0.0) = \(bind: $0.1)" as SQLQueryString }
         try await db.raw(
-            "UPDATE customers SET " + assignments.joined(separator: ", ") + ", updated_at = \(bind: epoch(at)) WHERE id = \(bind: id.rawValue)"
+            "UPDATE customers SET " + assignments.joined(separator: ", ") + ", updated_at = \(bind: at.epochSeconds) WHERE id = \(bind: id.rawValue)"
         ).run()
         try await replaceContactIdentifiers(db, of: id, profile: profile)
     }
@@ -225,7 +225,8 @@ public struct SQLCustomerStore: CustomerStore {
 
     public func insertHousehold(name: String, members: [CustomerID], at: Date) async throws -> Household {
         let id = try await database.write { db in
-            let id = try await db.raw("INSERT INTO households (name, created_at) VALUES (\(bind: name), \(bind: epoch(at))) RETURNING id").first()!
+            let id = try await db.raw("INSERT INTO households (name, created_at) VALUES (\(bind: name), \(bind: at.epochSeconds)) RETURNING id")
+                .first()!
                 .int64("id")
             if !members.isEmpty {
                 try await db.raw("UPDATE customers SET household_id = \(bind: id) WHERE id IN (\(binds: members.map(\.rawValue)))").run()
@@ -260,7 +261,7 @@ public struct SQLCustomerStore: CustomerStore {
                 """
                 INSERT INTO accounts (name, account_class, key_account_manager, credit_limit_minor, credit_currency, payment_terms_days, parent_id, created_at)
                 VALUES (\(bind: draft.name), \(bind: draft.accountClass.rawValue), \(bind: draft.keyAccountManager), \(bind: draft.creditLimit?.minorUnits),
-                \(bind: draft.creditLimit?.currency), \(bind: Int64(draft.paymentTermsDays)), \(bind: draft.parentID?.rawValue), \(bind: epoch(at))) RETURNING id
+                \(bind: draft.creditLimit?.currency), \(bind: Int64(draft.paymentTermsDays)), \(bind: draft.parentID?.rawValue), \(bind: at.epochSeconds)) RETURNING id
                 """
             ).first()!.int64("id")
         }

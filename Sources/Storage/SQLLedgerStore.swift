@@ -30,7 +30,7 @@ public struct SQLLedgerStore: LedgerStore {
                 """
                 INSERT INTO loyalty_programs (code, name, value_per_thousand_minor, currency, expiry_months, pending_days, allow_negative, created_at)
                 VALUES (\(bind: code), \(bind: name), \(bind: valuePerThousandPoints.minorUnits), \(bind: valuePerThousandPoints.currency),
-                \(bind: expiryMonths.map(Int64.init)), \(bind: Int64(pendingDays)), \(bind: Int64(allowNegativeBalance ? 1 : 0)), \(bind: epoch(at)))
+                \(bind: expiryMonths.map(Int64.init)), \(bind: Int64(pendingDays)), \(bind: Int64(allowNegativeBalance ? 1 : 0)), \(bind: at.epochSeconds))
                 RETURNING id
                 """
             ).first()!.int64("id")
@@ -64,7 +64,7 @@ public struct SQLLedgerStore: LedgerStore {
             let id = try await db.raw(
                 """
                 INSERT INTO loyalty_members (program_id, customer_id, enrolled_at)
-                VALUES (\(bind: program.rawValue), \(bind: customer.rawValue), \(bind: epoch(at))) RETURNING id
+                VALUES (\(bind: program.rawValue), \(bind: customer.rawValue), \(bind: at.epochSeconds)) RETURNING id
                 """
             ).first()!.int64("id")
             let number = code + String(repeating: "0", count: max(0, 9 - String(id).count)) + String(id)
@@ -131,7 +131,7 @@ public struct SQLLedgerStore: LedgerStore {
             try await db.raw(
                 """
                 INSERT INTO tier_history (member_id, from_tier, to_tier, reason, changed_at)
-                VALUES (\(bind: member.rawValue), \(bind: from), \(bind: tier), \(bind: reason), \(bind: epoch(at)))
+                VALUES (\(bind: member.rawValue), \(bind: from), \(bind: tier), \(bind: reason), \(bind: at.epochSeconds))
                 """
             ).run()
         }
@@ -148,7 +148,7 @@ public struct SQLLedgerStore: LedgerStore {
                 SELECT CAST(COALESCE(SUM(CASE WHEN t.to_account = a.id THEN t.points ELSE -t.points END), 0) AS BIGINT) AS n
                 FROM ledger_transfers t JOIN ledger_accounts a ON a.key = \(bind: LedgerAccount.member(member, .qualifying).key)
                 WHERE (t.to_account = a.id AND t.reason IN ('accrual', 'adjustment') OR t.from_account = a.id AND t.reason = 'clawback')
-                AND t.occurred_at >= \(bind: epoch(date))
+                AND t.occurred_at >= \(bind: date.epochSeconds)
                 """
             ).first()!.int64("n")
         }
@@ -194,13 +194,13 @@ public struct SQLLedgerStore: LedgerStore {
             """
             INSERT INTO ledger_transfers (program_id, from_account, to_account, points, reason, reference, idempotency_key, memo, occurred_at)
             VALUES (\(bind: program), \(bind: from), \(bind: to), \(bind: points), \(bind: reason.rawValue), \(bind: reference), \(bind: key),
-            \(bind: memo), \(bind: epoch(at))) RETURNING id
+            \(bind: memo), \(bind: at.epochSeconds)) RETURNING id
             """
         ).first()!.int64("id")
         try await db.raw(
             """
             INSERT INTO ledger_postings (transfer_id, account_id, points, occurred_at)
-            VALUES (\(bind: id), \(bind: from), \(bind: -points), \(bind: epoch(at))), (\(bind: id), \(bind: to), \(bind: points), \(bind: epoch(at)))
+            VALUES (\(bind: id), \(bind: from), \(bind: -points), \(bind: at.epochSeconds)), (\(bind: id), \(bind: to), \(bind: points), \(bind: at.epochSeconds))
             """
         ).run()
         try await db.raw("UPDATE ledger_accounts SET balance = balance - \(bind: points) WHERE id = \(bind: from)").run()
@@ -298,8 +298,8 @@ public struct SQLLedgerStore: LedgerStore {
             let lot = try await db.raw(
                 """
                 INSERT INTO point_lots (account_id, transfer_id, points, remaining, available_at, expires_at)
-                VALUES (\(bind: member.id), \(bind: transfer), \(bind: e.points), \(bind: e.points), \(bind: epoch(earning.availableAt)),
-                \(bind: earning.expiresAt.map(epoch))) RETURNING id
+                VALUES (\(bind: member.id), \(bind: transfer), \(bind: e.points), \(bind: e.points), \(bind: earning.availableAt.epochSeconds),
+                \(bind: earning.expiresAt.map(\.epochSeconds))) RETURNING id
                 """
             ).first()!.int64("id")
             if member.debt > 0 {
@@ -329,7 +329,7 @@ public struct SQLLedgerStore: LedgerStore {
             let liability = LedgerAccount.liability(ProgramID(program), s.pointType)
             if let earlier = try await replay(db, key: s.idempotencyKey, from: memberAccount, to: liability, points: s.points) { return earlier }
             let member = try await account(db, memberAccount, program: program, lock: true)
-            let now = epoch(s.at)
+            let now = s.at.epochSeconds
             let spendable = try await Self.lots(
                 db, account: member.id, ledgerAccount: memberAccount,
                 where: "AND available_at <= \(bind: now) AND (expires_at IS NULL OR expires_at > \(bind: now))")
@@ -420,7 +420,7 @@ public struct SQLLedgerStore: LedgerStore {
                 try await db.raw(
                     """
                     INSERT INTO ledger_clawback_debts (account_key, reference, idempotency_key, points, occurred_at)
-                    VALUES (\(bind: memberAccount.key), \(bind: purchase), \(bind: s.idempotencyKey), \(bind: left), \(bind: epoch(s.at)))
+                    VALUES (\(bind: memberAccount.key), \(bind: purchase), \(bind: s.idempotencyKey), \(bind: left), \(bind: s.at.epochSeconds))
                     """
                 ).run()
             }
@@ -434,7 +434,7 @@ public struct SQLLedgerStore: LedgerStore {
             let due = try await db.raw(
                 """
                 SELECT l.id, l.remaining, a.key, a.program_id, a.id AS account_id FROM point_lots l JOIN ledger_accounts a ON a.id = l.account_id
-                WHERE l.expires_at IS NOT NULL AND l.expires_at <= \(bind: epoch(date)) AND l.remaining > 0 ORDER BY l.id
+                WHERE l.expires_at IS NOT NULL AND l.expires_at <= \(bind: date.epochSeconds) AND l.remaining > 0 ORDER BY l.id
                 """
             ).all()
             var made: [Transfer] = []
@@ -480,13 +480,13 @@ public struct SQLLedgerStore: LedgerStore {
                 return Statement(opening: 0, movements: [], closing: 0)
             }
             let opening = try await db.raw(
-                "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS total FROM ledger_postings WHERE account_id = \(bind: account) AND occurred_at < \(bind: epoch(from))"
+                "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS total FROM ledger_postings WHERE account_id = \(bind: account) AND occurred_at < \(bind: from.epochSeconds)"
             ).first()!.int64("total")
             let transfers = try await Self.transfers(
                 db,
                 where: """
-                    (t.from_account = \(bind: account) OR t.to_account = \(bind: account)) AND t.occurred_at >= \(bind: epoch(from))
-                    AND t.occurred_at < \(bind: epoch(to)) ORDER BY t.id
+                    (t.from_account = \(bind: account) OR t.to_account = \(bind: account)) AND t.occurred_at >= \(bind: from.epochSeconds)
+                    AND t.occurred_at < \(bind: to.epochSeconds) ORDER BY t.id
                     """)
             let movements = transfers.map { ($0, $0.to.key == key ? $0.points : -$0.points) }
             return Statement(opening: opening, movements: movements, closing: opening + movements.reduce(0) { $0 + $1.1 })

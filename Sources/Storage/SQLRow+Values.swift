@@ -1,13 +1,14 @@
 import Foundation
 import SQLKit
+import SharedModels
 
 extension SQLRow {
     func int64(_ column: String) throws -> Int64 { try decode(column: column, as: Int64.self) }
     func string(_ column: String) throws -> String { try decode(column: column, as: String.self) }
     func optionalInt64(_ column: String) throws -> Int64? { try decode(column: column, as: Int64?.self) }
     func optionalString(_ column: String) throws -> String? { try decode(column: column, as: String?.self) }
-    func date(_ column: String) throws -> Date { Date(timeIntervalSince1970: TimeInterval(try int64(column))) }
-    func optionalDate(_ column: String) throws -> Date? { try optionalInt64(column).map { Date(timeIntervalSince1970: TimeInterval($0)) } }
+    func date(_ column: String) throws -> Date { Date(epochSeconds: try int64(column)) }
+    func optionalDate(_ column: String) throws -> Date? { try optionalInt64(column).map { Date(epochSeconds: $0) } }
 }
 
 /// JSON for columns that hold a whole value (a profile, a payload); sorted keys keep it stable.
@@ -31,5 +32,3 @@ enum ColumnJSON {
 func chunks<T>(_ items: [T], of size: Int) -> [ArraySlice<T>] {
     stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
 }
-
-func epoch(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
