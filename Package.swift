@@ -31,7 +31,7 @@ let package = Package(
         // Shared vocabulary: typed identifiers, money, points, the clock.
         .target(name: "SharedModels", swiftSettings: swiftSettings),
         // The one rule language: parser, type checker, evaluator.
-        .target(name: "Expressions", swiftSettings: swiftSettings),
+        .target(name: "Expressions", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         // Domain rooms: Foundation + SharedModels only.
         .target(name: "Customers", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         .target(name: "Access", dependencies: ["SharedModels"], swiftSettings: swiftSettings),

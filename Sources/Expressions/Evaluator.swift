@@ -1,4 +1,5 @@
 import Foundation
+import SharedModels
 
 /// A value while a rule runs. `null` stands for a missing value and behaves as in SQL: a
 /// comparison with it is unknown, and a rule selects only when it is definitely true. The same
@@ -156,7 +157,7 @@ public enum Evaluator {
         switch (name, values.first) {
         case ("store", .string(let code)?): return context.store(code)
         case ("in_segment", .string(let segment)?): return .bool(context.isInSegment(segment))
-        case ("date", .string(let text)?): return DateLiteral.parse(text).map { .date($0) } ?? .null
+        case ("date", .string(let text)?): return LocalDate(text).map { .date($0.startOfDay) } ?? .null
         case ("days", .duration(let seconds)?): return .number(seconds / 86_400)
         case ("lower", .string(let text)?): return .string(text.lowercased())
         case ("abs", .number(let v)?): return .number(abs(v))

@@ -1,4 +1,5 @@
 import Foundation
+import SharedModels
 
 /// The type of a value in the rule language.
 public indirect enum ValueType: Sendable, Hashable, CustomStringConvertible {
@@ -141,7 +142,7 @@ public struct TypeChecker {
                 throw ExpressionError("\(name) takes \(signature.arguments.count) argument(s), found \(arguments.count)", at: e.position)
             }
             for (argument, type) in zip(arguments, signature.arguments) { try expect(argument, type, element, "\(name) needs a \(type) here") }
-            if name == "date", case .string(let text) = arguments[0].kind, DateLiteral.parse(text) == nil {
+            if name == "date", case .string(let text) = arguments[0].kind, LocalDate(text) == nil {
                 throw ExpressionError("date(\"\(text)\") is not a date written YYYY-MM-DD", at: arguments[0].position)
             }
             return signature.result
@@ -173,19 +174,5 @@ public struct TypeChecker {
     func expect(_ e: RuleExpression, _ type: ValueType, _ element: [String: ValueType]?, _ message: String) throws {
         let actual = try check(e, element: element)
         guard actual == type else { throw ExpressionError("\(message); found a \(actual)", at: e.position) }
-    }
-}
-
-enum DateLiteral {
-    /// Midnight UTC of a `YYYY-MM-DD` text.
-    static func parse(_ text: String) -> Date? {
-        let parts = text.split(separator: "-")
-        guard parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), parts[0].count == 4, (1...12).contains(m),
-            (1...31).contains(d)
-        else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        guard let date = calendar.date(from: DateComponents(year: y, month: m, day: d)), calendar.component(.day, from: date) == d else { return nil }
-        return date
     }
 }
