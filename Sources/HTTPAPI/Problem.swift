@@ -36,7 +36,6 @@ public struct Problem: Error, Codable, Sendable, Equatable {
     /// nothing about internals.
     public static func from(_ error: any Error) -> Problem {
         switch error {
-        case let problem as Problem: return problem
         case let error as ServerError:
             if let known = known(error.underlyingError) { return known }
             if error.httpStatus.code < 500 {
