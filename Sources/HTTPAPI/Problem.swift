@@ -128,6 +128,16 @@ public struct Problem: Error, Codable, Sendable, Equatable {
                 field: "points")
         case .idempotencyKeyReused(let key):
             self.init(status: .unprocessableContent, code: "idempotency_key_reused", detail: "The key \(key) was used for a different movement.")
+        case .promotionNotFound(let id): self.init(status: .notFound, code: "promotion_not_found", detail: "No promotion has id \(id).")
+        case .codeTaken(let code): self.init(status: .conflict, code: "code_taken", detail: "The program already has \(code).", field: "code")
+        case .rewardNotFound(let code): self.init(status: .notFound, code: "reward_not_found", detail: "No reward \(code).")
+        case .voucherNotFound(let code): self.init(status: .notFound, code: "voucher_not_found", detail: "No voucher \(code).")
+        case .outOfStock(let code): self.init(status: .conflict, code: "out_of_stock", detail: "No \(code) vouchers are left.")
+        case .rewardNotAvailable(let code, let reason):
+            self.init(status: .unprocessableContent, code: "reward_not_available", detail: "\(code) cannot be redeemed: \(reason).")
+        case .voucherClosed(let code, let status):
+            self.init(status: .conflict, code: "voucher_closed", detail: "Voucher \(code) is \(status).")
+        case .limitExceeded(let detail): self.init(status: .unprocessableContent, code: "limit_exceeded", detail: detail)
         }
     }
 

@@ -105,9 +105,7 @@ public struct Accrual: Sendable, Equatable {
 
     /// Computes the accrual of one purchase for a member in `tier` (nil when untiered).
     public static func compute(_ purchase: TransactionDetails, tier: String?, rules: EarningRules) -> Accrual {
-        let digits = Money.minorUnitDigits(of: purchase.amount.currency)
-        var unit: Int64 = 1
-        for _ in 0..<digits { unit *= 10 }
+        let unit = Money.unit(of: purchase.amount.currency)
         func points(_ minor: Int64, percent: Int64) -> Int64 { minor * rules.pointsPerUnit * percent / (unit * 100) }
         let channelPercent = purchase.channel.flatMap { rules.channelPercent[$0.rawValue] } ?? 100
         let base: Int64
@@ -123,17 +121,7 @@ public struct Accrual: Sendable, Equatable {
         if let tier, let percent = rules.tierPercent[tier], percent != 100 {
             parts.append(Part(source: "tier \(tier)", points: base * (percent - 100) / 100))
         }
-        let context = DictionaryContext(
-            now: purchase.occurredAt,
-            fields: [
-                "purchase.amount": .number(Double(purchase.amount.minorUnits) / Double(unit)),
-                "purchase.channel": purchase.channel.map { .string($0.rawValue) } ?? .null,
-                "purchase.store": purchase.store.map { .string($0) } ?? .null,
-                "purchase.category": purchase.lines.first?.category.map { .string($0) } ?? .null,
-                "purchase.categories": .list(purchase.lines.compactMap { $0.category.map { .string($0) } }),
-                "member.tier": tier.map { .string($0) } ?? .null,
-                "purchase.date": .date(purchase.occurredAt),
-            ])
+        let context = context(of: purchase, tier: tier)
         for bonus in rules.bonuses where Evaluator.matches(bonus.criteria, in: context) {
             var extra: Int64 =
                 switch bonus.action {
@@ -148,6 +136,21 @@ public struct Accrual: Sendable, Equatable {
             if total > cap { parts.append(Part(source: "cap", points: cap - total)) }
         }
         return Accrual(parts: parts)
+    }
+
+    /// The fields of ``EarningRules/schema`` for a purchase by a member in `tier`.
+    public static func context(of purchase: TransactionDetails, tier: String?) -> DictionaryContext {
+        DictionaryContext(
+            now: purchase.occurredAt,
+            fields: [
+                "purchase.amount": .number(Double(purchase.amount.minorUnits) / Double(Money.unit(of: purchase.amount.currency))),
+                "purchase.channel": purchase.channel.map { .string($0.rawValue) } ?? .null,
+                "purchase.store": purchase.store.map { .string($0) } ?? .null,
+                "purchase.category": purchase.lines.first?.category.map { .string($0) } ?? .null,
+                "purchase.categories": .list(purchase.lines.compactMap { $0.category.map { .string($0) } }),
+                "member.tier": tier.map { .string($0) } ?? .null,
+                "purchase.date": .date(purchase.occurredAt),
+            ])
     }
 }
 

@@ -13,10 +13,12 @@ public enum LedgerAccount: Sendable, Hashable, CustomStringConvertible {
     case liability(ProgramID, PointType)
     /// Where expired points go.
     case breakage(ProgramID, PointType)
+    /// A promotion's budget: funded from the liability when the promotion is created, drawn down by its awards.
+    case budget(PromotionID)
 
     public var program: ProgramID? {
         switch self {
-        case .member: nil
+        case .member, .budget: nil
         case .liability(let program, _), .breakage(let program, _): program
         }
     }
@@ -24,6 +26,7 @@ public enum LedgerAccount: Sendable, Hashable, CustomStringConvertible {
     public var pointType: PointType {
         switch self {
         case .member(_, let type), .liability(_, let type), .breakage(_, let type): type
+        case .budget: .reward
         }
     }
 
@@ -33,6 +36,7 @@ public enum LedgerAccount: Sendable, Hashable, CustomStringConvertible {
         case .member(let member, let type): "member:\(member.rawValue):\(type.rawValue)"
         case .liability(let program, let type): "liability:\(program.rawValue):\(type.rawValue)"
         case .breakage(let program, let type): "breakage:\(program.rawValue):\(type.rawValue)"
+        case .budget(let promotion): "budget:\(promotion.rawValue):reward"
         }
     }
 
@@ -50,6 +54,12 @@ public enum TransferReason: String, Sendable, Codable, CaseIterable {
     case refund
     /// Points paid from new earnings toward a debt left by a claw-back.
     case debtRepayment = "debt_repayment"
+    /// A promotion's budget set aside from the liability, or its unused part given back.
+    case budgetFunding = "budget_funding"
+    /// Points one member gives another, or pools into a household account.
+    case transfer
+    /// A refer-a-friend bonus.
+    case referral
 }
 
 /// An immutable movement of points between two accounts. Never edited: a mistake is corrected by another transfer.

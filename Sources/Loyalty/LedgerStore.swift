@@ -111,8 +111,8 @@ public protocol LedgerStore: Sendable {
     func member(_ id: MemberID) async throws -> Member?
     /// Every membership of a customer, in all programs.
     func memberships(of customer: CustomerID) async throws -> [Member]
-    /// Which of these customers belong to at least one program (one query for a whole import batch).
-    func members(among customers: Set<CustomerID>) async throws -> Set<CustomerID>
+    /// The memberships of these customers, by customer (one query for a whole import batch).
+    func memberships(among customers: Set<CustomerID>) async throws -> [CustomerID: [Member]]
     /// Stores a program's earning rules and tier ladder.
     func configure(_ program: ProgramID, rules: EarningRules?, tiers: TierPolicy?) async throws
     /// Moves a member to a tier and records the change in their tier history.
@@ -139,3 +139,124 @@ public protocol LedgerStore: Sendable {
     /// Checks every invariant of the ledger.
     func verify() async throws -> LedgerReport
 }
+
+/// A purchase to accrue in one program. The store posts it in one database transaction and
+/// evaluates it there (``earning(tier:)`` and ``PromotionEngine``) with the member's tier and the
+/// promotions' usage as they are under the write lock, so concurrent and batched purchases see
+/// each other's upgrades, limits and budgets.
+public struct AccrualPlan: Sendable {
+    public var member: Member
+    public var program: Program
+    public var purchase: TransactionDetails
+    /// When the points count: the purchase's time, never in the future.
+    public var at: Date
+    /// The program's promotions running at some time of the batch.
+    public var promotions: [CompiledPromotion]
+
+    public init(member: Member, program: Program, purchase: TransactionDetails, at: Date, promotions: [CompiledPromotion]) {
+        self.member = member
+        self.program = program
+        self.purchase = purchase
+        self.at = at
+        self.promotions = promotions
+    }
+
+    /// The key under which the accrual is posted once.
+    public var key: String { "accrual:\(program.id.rawValue):\(purchase.externalID)" }
+    /// The key of its qualifying points.
+    public var qualifyingKey: String { "qualifying:\(program.id.rawValue):\(purchase.externalID)" }
+
+    /// The rules' points for a member in `tier`, the qualifying points, and the promotions whose
+    /// dates and criteria the purchase meets.
+    public func earning(tier: String?) -> (accrual: Accrual, qualifying: Int64, candidates: [CompiledPromotion]) {
+        guard let rules = program.earningRules else { return (Accrual(parts: []), 0, []) }
+        let accrual = Accrual.compute(purchase, tier: tier, rules: rules)
+        let context = Accrual.context(of: purchase, tier: tier)
+        let candidates = promotions.filter { $0.matches(context, at: purchase.occurredAt) }
+        return (accrual, accrual.parts.first { $0.source == "base" }?.points ?? 0, candidates)
+    }
+
+    /// The amount in whole currency units, rounded down, for per-unit promotions.
+    public var units: Int64 { purchase.amount.minorUnits / Money.unit(of: purchase.amount.currency) }
+}
+
+/// What posting an ``AccrualPlan`` did.
+public struct PostedAccrual: Sendable, Equatable {
+    public var member: MemberID
+    /// The rules' parts followed by one `promotion CODE` part per award.
+    public var accrual: Accrual
+    public var awards: [PromotionAward]
+    public var vouchers: [Voucher]
+    /// The member's tier after the purchase, when it changed.
+    public var newTier: String?
+    /// The accrual was posted before (a replayed transaction): nothing moved now.
+    public var replayed: Bool
+
+    public init(member: MemberID, accrual: Accrual, awards: [PromotionAward], vouchers: [Voucher], newTier: String?, replayed: Bool) {
+        self.member = member
+        self.accrual = accrual
+        self.awards = awards
+        self.vouchers = vouchers
+        self.newTier = newTier
+        self.replayed = replayed
+    }
+}
+
+/// What a promotion did, for measuring its effect.
+public struct PromotionResults: Sendable, Equatable {
+    public var applications: Int
+    public var members: Int
+    public var points: Int64
+    public var vouchers: Int
+    /// Total amount of the purchases it applied to, in minor units of the program's currency.
+    public var purchaseAmount: Int64
+    public var budgetLeft: Int64?
+    public var enrolled: Int
+
+    public init(applications: Int, members: Int, points: Int64, vouchers: Int, purchaseAmount: Int64, budgetLeft: Int64?, enrolled: Int) {
+        self.applications = applications
+        self.members = members
+        self.points = points
+        self.vouchers = vouchers
+        self.purchaseAmount = purchaseAmount
+        self.budgetLeft = budgetLeft
+        self.enrolled = enrolled
+    }
+}
+
+/// Promotions, the reward catalogue and vouchers as stored.
+public protocol CatalogueStore: Sendable {
+    /// Stores a promotion and funds its budget from the program's liability, in one transaction.
+    func insertPromotion(_ draft: PromotionDraft, program: ProgramID, at: Date) async throws -> Promotion
+    func promotion(_ id: PromotionID) async throws -> Promotion?
+    /// Every promotion of the program, newest first.
+    func promotions(of program: ProgramID) async throws -> [Promotion]
+    /// Promotions running at some time in `[from, to)`, for accrual.
+    func promotions(of program: ProgramID, runningBetween from: Date, and to: Date) async throws -> [Promotion]
+    func enroll(_ member: MemberID, inPromotion promotion: PromotionID, at: Date) async throws
+    /// Ends a promotion now and gives its unused budget back to the liability.
+    func endPromotion(_ id: PromotionID, at: Date) async throws -> Promotion
+    func promotionResults(_ id: PromotionID) async throws -> PromotionResults
+
+    /// Posts accruals in one database transaction; a plan whose key was posted before is replayed.
+    func post(_ plans: [AccrualPlan]) async throws -> [PostedAccrual]
+
+    func insertReward(_ reward: Reward) async throws -> Reward
+    func reward(_ id: RewardID) async throws -> Reward?
+    func reward(code: String, program: ProgramID) async throws -> Reward?
+    func rewards(of program: ProgramID) async throws -> [Reward]
+    func updateReward(_ reward: Reward) async throws
+    /// Spends the points and issues a voucher in one transaction, taking one from stock.
+    /// Throws ``LoyaltyError/outOfStock(_:)`` or ``LoyaltyError/insufficientPoints(available:requested:)``.
+    func redeem(_ reward: Reward, member: MemberID, voucherCode: String, idempotencyKey: String?, at: Date) async throws -> Voucher
+    /// Cancels an issued voucher and gives its points back (to lots with their original expiry) and its unit back to stock.
+    func cancel(_ voucher: VoucherID, at: Date) async throws -> Voucher
+    /// Marks an issued voucher as used.
+    func use(_ voucher: VoucherID, at: Date) async throws -> Voucher
+    func voucher(_ id: VoucherID) async throws -> Voucher?
+    func voucher(code: String) async throws -> Voucher?
+    func vouchers(of member: MemberID) async throws -> [Voucher]
+}
+
+/// Everything the loyalty room stores.
+public typealias LoyaltyStore = LedgerStore & CatalogueStore

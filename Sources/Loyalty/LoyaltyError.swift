@@ -14,4 +14,17 @@ public enum LoyaltyError: Error, Sendable, Equatable {
     case insufficientPoints(available: Int64, requested: Int64)
     /// The idempotency key was used before for a different movement.
     case idempotencyKeyReused(String)
+    case promotionNotFound(PromotionID)
+    /// A promotion or reward with this code exists in the program.
+    case codeTaken(String)
+    case rewardNotFound(String)
+    case voucherNotFound(String)
+    /// No vouchers of the reward are left.
+    case outOfStock(String)
+    /// The reward is for other tiers, inactive, or of another program.
+    case rewardNotAvailable(String, reason: String)
+    /// The voucher was already used, cancelled or has expired.
+    case voucherClosed(String, status: String)
+    /// A limit of the program refused the request (e.g. a transfer above the yearly limit).
+    case limitExceeded(String)
 }

@@ -10,10 +10,12 @@ import SharedModels
 /// takes an idempotency key: the same key twice moves points once and returns the first result.
 /// Whenever a method throws, nothing was written.
 public struct PointsLedger: Sendable {
-    public let store: any LedgerStore
+    public let store: any LoyaltyStore
     public let clock: Clock
+    /// Parsed promotion criteria, so a transaction does not parse fifty rules again.
+    let criteria = CriteriaCache()
 
-    public init(store: any LedgerStore, clock: Clock = .system) {
+    public init(store: any LoyaltyStore, clock: Clock = .system) {
         self.store = store
         self.clock = clock
     }
@@ -80,50 +82,35 @@ public struct PointsLedger: Sendable {
     /// What one recorded purchase or return did to one membership.
     public struct AccrualResult: Sendable, Equatable {
         public var member: MemberID
-        /// For a purchase: the points and their breakdown.
+        /// For a purchase: the points and their breakdown by rule and promotion.
         public var accrual: Accrual?
         /// For a return: what was taken back.
         public var clawBack: ClawBackResult?
         /// The member's tier after this transaction, when it changed.
         public var newTier: String?
+        /// Vouchers promotions gave for this purchase.
+        public var vouchers: [Voucher] = []
     }
 
     /// Runs a recorded transaction through every program its customer belongs to: a purchase
-    /// earns reward and qualifying points by the program's rules (pending for the return window)
-    /// and may lift the member's tier at once; a return takes back, in proportion, what its
-    /// original purchase earned. Idempotent by the transaction's id, so replaying a transaction
-    /// (or accruing after a crash) never pays twice.
+    /// earns reward and qualifying points by the program's rules and running promotions (pending
+    /// for the return window) and may lift the member's tier at once; a return takes back, in
+    /// proportion, what its original purchase earned, promotion bonuses included. Idempotent by
+    /// the transaction's id, so replaying a transaction (or accruing after a crash) never pays twice.
     /// - Parameter original: for a return, the purchase it returns.
     public func accrue(_ transaction: Transaction, original: Transaction?) async throws -> [AccrualResult] {
-        var results: [AccrualResult] = []
         let details = transaction.details
-        // Points date from the purchase (an imported history earns and expires as it happened), never from the future.
-        let at = min(details.occurredAt, clock.now)
-        for member in try await store.memberships(of: transaction.customerID) {
-            let program = try await self.program(member.programID)
-            let key = "\(program.id.rawValue):\(details.externalID)"
-            switch details.kind {
-            case .purchase:
-                guard let rules = program.earningRules else { continue }
-                if let earlier = try await store.transfer(withKey: "accrual:" + key) {
-                    // Already accrued: a replay reports what was paid and computes nothing again (the tier may have moved since).
-                    results.append(AccrualResult(member: member.id, accrual: Accrual(parts: [.init(source: "recorded", points: earlier.points)])))
-                    continue
-                }
-                let accrual = Accrual.compute(details, tier: member.tier, rules: rules)
-                var result = AccrualResult(member: member.id, accrual: accrual)
-                if accrual.total > 0 {
-                    _ = try await earn(
-                        accrual.total, .reward, to: member.id, reference: details.externalID, idempotencyKey: "accrual:" + key, at: at)
-                    let qualifying = accrual.parts.first { $0.source == "base" }?.points ?? 0
-                    if qualifying > 0 {
-                        _ = try await earn(
-                            qualifying, .qualifying, to: member.id, reference: details.externalID, idempotencyKey: "qualifying:" + key, at: at)
-                    }
-                    result.newTier = try await liftTier(of: member, in: program, at: at)
-                }
-                results.append(result)
-            case .return:
+        let memberships = try await store.memberships(of: transaction.customerID)
+        switch details.kind {
+        case .purchase:
+            let plans = try await plans(for: [(memberships, details)])
+            return try await store.post(plans).map(Self.result)
+        case .return:
+            // Points date from the transaction (an imported history earns and expires as it happened), never from the future.
+            let at = min(details.occurredAt, clock.now)
+            var results: [AccrualResult] = []
+            for member in memberships {
+                let key = "\(member.programID.rawValue):\(details.externalID)"
                 guard let original, let reference = details.originalExternalID, original.details.amount.minorUnits > 0 else { continue }
                 let returned = min(details.amount.minorUnits, original.details.amount.minorUnits)
                 guard returned > 0 else { continue }
@@ -135,22 +122,36 @@ public struct PointsLedger: Sendable {
                     idempotencyKey: "return-qualifying:" + key, at: at)
                 results.append(AccrualResult(member: member.id, clawBack: reward))
             }
+            return results
         }
-        return results
     }
 
-    /// Upgrades at once when the qualifying points of the period reach a higher tier; returns the new tier.
-    func liftTier(of member: Member, in program: Program, at now: Date) async throws -> String? {
-        guard let policy = program.tierPolicy else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let since = calendar.date(byAdding: .month, value: -policy.periodMonths, to: now)!
-        let points = try await store.qualifyingPoints(of: member.id, since: since)
-        let current = member.tier ?? policy.entry.name
-        let next = policy.afterEarning(current: current, points: points)
-        guard next.name != current else { return nil }
-        try await store.setTier(next.name, for: member.id, reason: "upgrade: \(points) qualifying points", at: now)
-        return next.name
+    static func result(_ posted: PostedAccrual) -> AccrualResult {
+        AccrualResult(member: posted.member, accrual: posted.accrual, newTier: posted.newTier, vouchers: posted.vouchers)
+    }
+
+    /// The accrual plans of purchases by members: one per membership in a program with earning
+    /// rules, with the program's promotions running around the purchases' dates. Programs and
+    /// promotions are read once per call.
+    public func plans(for purchases: [(memberships: [Member], purchase: TransactionDetails)]) async throws -> [AccrualPlan] {
+        var programs: [ProgramID: (Program, [CompiledPromotion])] = [:]
+        let now = clock.now
+        let dates = purchases.map { min($0.purchase.occurredAt, now) }
+        guard let first = dates.min(), let last = dates.max() else { return [] }
+        var plans: [AccrualPlan] = []
+        for ((memberships, purchase), at) in zip(purchases, dates) {
+            for member in memberships {
+                if programs[member.programID] == nil {
+                    let program = try await self.program(member.programID)
+                    let running = try await store.promotions(of: program.id, runningBetween: first, and: last.addingTimeInterval(1))
+                    programs[member.programID] = (program, try running.map { try criteria.compile($0) })
+                }
+                let (program, promotions) = programs[member.programID]!
+                guard program.earningRules != nil else { continue }
+                plans.append(AccrualPlan(member: member, program: program, purchase: purchase, at: at, promotions: promotions))
+            }
+        }
+        return plans
     }
 
     // MARK: Moving points

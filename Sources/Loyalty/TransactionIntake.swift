@@ -47,14 +47,33 @@ public struct TransactionIntake: Sendable {
         return try await loyalty.accrue(transaction, original: original)
     }
 
-    /// Accrues the transactions of an import batch whose customers are members; the rest cost one query.
+    /// Accrues the transactions of an import batch: its purchases set-wise in one database
+    /// transaction (the same rules, promotions and tiers as one by one, in the batch's order),
+    /// its returns one by one. Customers who are members of no program cost nothing but one query.
+    /// - Returns: how many accruals were posted.
+    @discardableResult
     public func accrue(batch: [(customer: CustomerID, details: TransactionDetails)]) async throws -> Int {
-        let members = try await loyalty.store.members(among: Set(batch.map(\.customer)))
+        let memberships = try await loyalty.store.memberships(among: Set(batch.map(\.customer)))
+        guard !memberships.isEmpty else { return 0 }
+        var purchases: [(memberships: [Member], purchase: TransactionDetails)] = []
         var accrued = 0
-        for row in batch where members.contains(row.customer) {
-            guard let transaction = try await customers.store.transaction(externalID: row.details.externalID) else { continue }
-            accrued += try await accrue(transaction).count
+        func flush() async throws {
+            let plans = try await loyalty.plans(for: purchases)
+            accrued += try await loyalty.store.post(plans).filter { !$0.replayed }.count
+            purchases.removeAll()
         }
+        for row in batch {
+            guard let members = memberships[row.customer] else { continue }
+            switch row.details.kind {
+            case .purchase: purchases.append((members, row.details))
+            case .return:
+                // A return takes back what its purchase earned, so the purchases before it are posted first.
+                try await flush()
+                guard let transaction = try await customers.store.transaction(externalID: row.details.externalID) else { continue }
+                accrued += try await accrue(transaction).count
+            }
+        }
+        try await flush()
         return accrued
     }
 }

@@ -22,8 +22,7 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
     public var description: String {
         let digits = Money.minorUnitDigits(of: currency)
         guard digits > 0 else { return "\(minorUnits) \(currency)" }
-        var divisor: Int64 = 1
-        for _ in 0..<digits { divisor *= 10 }
+        let divisor = Money.unit(of: currency)
         let sign = minorUnits < 0 ? "-" : ""
         let magnitude = minorUnits.magnitude
         let fraction = String(magnitude % UInt64(divisor))
@@ -37,6 +36,13 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     /// Decimal digits of the minor unit: 0 for JPY and KRW, 3 for the dinar currencies, 2 otherwise.
+    /// Minor units in one whole unit: 100 for USD, 1 for JPY, 1,000 for KWD.
+    public static func unit(of currency: String) -> Int64 {
+        var unit: Int64 = 1
+        for _ in 0..<minorUnitDigits(of: currency) { unit *= 10 }
+        return unit
+    }
+
     public static func minorUnitDigits(of currency: String) -> Int {
         switch currency {
         case "JPY", "KRW", "ISK", "CLP", "VND": 0

@@ -178,6 +178,40 @@ public enum Migrations {
                 """,
             ]
         },
+        Migration("loyalty-3-promotions-rewards") { _, id in
+            [
+                """
+                CREATE TABLE loyalty_promotions (\(id), program_id BIGINT NOT NULL REFERENCES loyalty_programs(id), code TEXT NOT NULL,
+                  name TEXT NOT NULL, starts_at BIGINT NOT NULL, ends_at BIGINT NOT NULL, requires_enrolment INTEGER NOT NULL, criteria TEXT,
+                  action TEXT NOT NULL, per_member_limit INTEGER, budget_points BIGINT, priority INTEGER NOT NULL, stacking TEXT NOT NULL,
+                  created_at BIGINT NOT NULL, UNIQUE (program_id, code))
+                """,
+                "CREATE INDEX loyalty_promotions_running ON loyalty_promotions (program_id, ends_at)",
+                """
+                CREATE TABLE promotion_enrolments (promotion_id BIGINT NOT NULL REFERENCES loyalty_promotions(id),
+                  member_id BIGINT NOT NULL REFERENCES loyalty_members(id), enrolled_at BIGINT NOT NULL, PRIMARY KEY (promotion_id, member_id))
+                """,
+                """
+                CREATE TABLE loyalty_rewards (\(id), program_id BIGINT NOT NULL REFERENCES loyalty_programs(id), code TEXT NOT NULL,
+                  name TEXT NOT NULL, kind TEXT NOT NULL, points_price BIGINT NOT NULL, cash_minor BIGINT, cash_currency TEXT, tiers TEXT NOT NULL,
+                  stock BIGINT, validity_days INTEGER NOT NULL, active INTEGER NOT NULL, UNIQUE (program_id, code))
+                """,
+                """
+                CREATE TABLE loyalty_vouchers (\(id), code TEXT NOT NULL UNIQUE, reward_id BIGINT NOT NULL REFERENCES loyalty_rewards(id),
+                  member_id BIGINT NOT NULL REFERENCES loyalty_members(id), points BIGINT NOT NULL, cash_minor BIGINT, cash_currency TEXT,
+                  status TEXT NOT NULL, issued_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, closed_at BIGINT, promotion_id BIGINT,
+                  transfer_id BIGINT, idempotency_key TEXT UNIQUE)
+                """,
+                "CREATE INDEX loyalty_vouchers_member ON loyalty_vouchers (member_id)",
+                """
+                CREATE TABLE promotion_applications (\(id), promotion_id BIGINT NOT NULL REFERENCES loyalty_promotions(id),
+                  member_id BIGINT NOT NULL REFERENCES loyalty_members(id), reference TEXT NOT NULL, points BIGINT NOT NULL, voucher_id BIGINT,
+                  amount_minor BIGINT NOT NULL, applied_at BIGINT NOT NULL, UNIQUE (promotion_id, member_id, reference))
+                """,
+                "CREATE INDEX promotion_applications_member ON promotion_applications (member_id, promotion_id)",
+                "CREATE INDEX promotion_applications_reference ON promotion_applications (reference)",
+            ]
+        },
     ]
 
     static let access: [Migration] = [

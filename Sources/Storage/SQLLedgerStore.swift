@@ -10,7 +10,7 @@ import SharedModels
 /// balances, the lots it creates or consumes and their movements. On PostgreSQL the member's
 /// account row is locked first (`SELECT … FOR UPDATE`), so concurrent spends of one balance
 /// queue up; SQLite has a single writer, which gives the same guarantee.
-public struct SQLLedgerStore: LedgerStore {
+public struct SQLLedgerStore: LoyaltyStore {
     let database: any Database
 
     public init(database: any Database) { self.database = database }
@@ -96,13 +96,14 @@ public struct SQLLedgerStore: LedgerStore {
         }
     }
 
-    public func members(among customers: Set<CustomerID>) async throws -> Set<CustomerID> {
-        guard !customers.isEmpty else { return [] }
+    public func memberships(among customers: Set<CustomerID>) async throws -> [CustomerID: [Member]] {
+        guard !customers.isEmpty else { return [:] }
         return try await database.read { db in
-            var found = Set<CustomerID>()
+            var found: [CustomerID: [Member]] = [:]
             for chunk in chunks(customers.map(\.rawValue), of: 5000) {
-                for row in try await db.raw("SELECT DISTINCT customer_id FROM loyalty_members WHERE customer_id IN (\(binds: Array(chunk)))").all() {
-                    found.insert(CustomerID(try row.int64("customer_id")))
+                for row in try await db.raw("SELECT * FROM loyalty_members WHERE customer_id IN (\(binds: Array(chunk))) ORDER BY id").all() {
+                    let member = try Self.decodeMember(row)
+                    found[member.customerID, default: []].append(member)
                 }
             }
             return found
@@ -219,6 +220,7 @@ public struct SQLLedgerStore: LedgerStore {
         case "member": return .member(MemberID(id), type)
         case "liability": return .liability(ProgramID(id), type)
         case "breakage": return .breakage(ProgramID(id), type)
+        case "budget": return .budget(PromotionID(id))
         default: return nil
         }
     }
@@ -323,28 +325,31 @@ public struct SQLLedgerStore: LedgerStore {
     }
 
     public func spend(_ s: Movement) async throws -> Transfer {
+        try await idempotent(s.idempotencyKey) { db in try await debit(db, s) }
+    }
+
+    /// Spends inside the caller's transaction.
+    func debit(_ db: any SQLDatabase, _ s: Movement) async throws -> Transfer {
         let memberAccount = LedgerAccount.member(s.member, s.pointType)
-        return try await idempotent(s.idempotencyKey) { db in
-            let program = try await programID(db, of: s.member)
-            let liability = LedgerAccount.liability(ProgramID(program), s.pointType)
-            if let earlier = try await replay(db, key: s.idempotencyKey, from: memberAccount, to: liability, points: s.points) { return earlier }
-            let member = try await account(db, memberAccount, program: program, lock: true)
-            let now = s.at.epochSeconds
-            let spendable = try await Self.lots(
-                db, account: member.id, ledgerAccount: memberAccount,
-                where: "AND available_at <= \(bind: now) AND (expires_at IS NULL OR expires_at > \(bind: now))")
-            let (takings, shortfall) = LotAllocation.take(s.points, from: spendable)
-            guard shortfall == 0 else {
-                throw LoyaltyError.insufficientPoints(available: spendable.reduce(0) { $0 + $1.remaining }, requested: s.points)
-            }
-            let target = try await account(db, liability, program: program)
-            let transfer = try await post(
-                db, program: program, from: member.id, to: target.id, points: s.points, reason: s.reason, reference: s.reference,
-                key: s.idempotencyKey,
-                memo: s.memo, at: s.at)
-            try await Self.consume(db, takings, by: transfer)
-            return try await Self.transfers(db, where: "t.id = \(bind: transfer)")[0]
+        let program = try await programID(db, of: s.member)
+        let liability = LedgerAccount.liability(ProgramID(program), s.pointType)
+        if let earlier = try await replay(db, key: s.idempotencyKey, from: memberAccount, to: liability, points: s.points) { return earlier }
+        let member = try await account(db, memberAccount, program: program, lock: true)
+        let now = s.at.epochSeconds
+        let spendable = try await Self.lots(
+            db, account: member.id, ledgerAccount: memberAccount,
+            where: "AND available_at <= \(bind: now) AND (expires_at IS NULL OR expires_at > \(bind: now))")
+        let (takings, shortfall) = LotAllocation.take(s.points, from: spendable)
+        guard shortfall == 0 else {
+            throw LoyaltyError.insufficientPoints(available: spendable.reduce(0) { $0 + $1.remaining }, requested: s.points)
         }
+        let target = try await account(db, liability, program: program)
+        let transfer = try await post(
+            db, program: program, from: member.id, to: target.id, points: s.points, reason: s.reason, reference: s.reference,
+            key: s.idempotencyKey,
+            memo: s.memo, at: s.at)
+        try await Self.consume(db, takings, by: transfer)
+        return try await Self.transfers(db, where: "t.id = \(bind: transfer)")[0]
     }
 
     public func pointsEarned(by reference: String, member: MemberID, pointType: PointType) async throws -> (earned: Int64, clawedBack: Int64) {

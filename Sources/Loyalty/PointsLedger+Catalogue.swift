@@ -1,0 +1,120 @@
+import Customers
+import Foundation
+import SharedModels
+
+/// Promotions, rewards and vouchers.
+extension PointsLedger {
+    // MARK: Promotions
+
+    /// Creates a promotion; it applies from the next transaction inside its dates. A budget is
+    /// set aside from the program's liability at once.
+    public func createPromotion(_ draft: PromotionDraft, in program: ProgramID) async throws -> Promotion {
+        _ = try await self.program(program)
+        let draft = try draft.validated()
+        if case .voucher(let code) = draft.action, try await store.reward(code: code, program: program) == nil {
+            throw LoyaltyError.invalid([FieldError("action", "no reward \(code) in the program's catalogue")])
+        }
+        return try await store.insertPromotion(draft, program: program, at: clock.now)
+    }
+
+    public func promotion(_ id: PromotionID) async throws -> Promotion {
+        guard let promotion = try await store.promotion(id) else { throw LoyaltyError.promotionNotFound(id) }
+        return promotion
+    }
+
+    /// Opts a member into a promotion that requires enrolment. Enrolling twice is harmless.
+    public func enroll(_ member: MemberID, inPromotion id: PromotionID) async throws {
+        let promotion = try await promotion(id)
+        let member = try await self.member(member)
+        guard member.programID == promotion.programID else {
+            throw LoyaltyError.invalid([FieldError("memberId", "the member belongs to another program")])
+        }
+        guard promotion.endsAt > clock.now else { throw LoyaltyError.invalid([FieldError("promotion", "the promotion has ended")]) }
+        try await store.enroll(member.id, inPromotion: id, at: clock.now)
+    }
+
+    /// Stops a promotion now; what is left of its budget goes back to the program's liability.
+    public func end(_ id: PromotionID) async throws -> Promotion {
+        _ = try await promotion(id)
+        return try await store.endPromotion(id, at: clock.now)
+    }
+
+    // MARK: Rewards and vouchers
+
+    public func addReward(
+        to program: ProgramID, code: String, name: String, kind: Reward.Kind, pointsPrice: Int64, cashPrice: Money? = nil, tiers: [String] = [],
+        stock: Int? = nil, validityDays: Int = 90
+    ) async throws -> Reward {
+        let program = try await self.program(program)
+        let code = code.trimmingSpaces().uppercased()
+        try Reward.validate(code: code, name: name, pointsPrice: pointsPrice, cashPrice: cashPrice, stock: stock, validityDays: validityDays)
+        if let ladder = program.tierPolicy, let unknown = tiers.first(where: { tier in !ladder.tiers.contains { $0.name == tier } }) {
+            throw LoyaltyError.invalid([FieldError("tiers", "\(unknown) is not a tier of the program")])
+        }
+        return try await store.insertReward(
+            Reward(
+                id: RewardID(0), programID: program.id, code: code, name: name.trimmingSpaces(), kind: kind, pointsPrice: pointsPrice,
+                cashPrice: cashPrice, tiers: tiers, stock: stock, validityDays: validityDays))
+    }
+
+    public func reward(_ id: RewardID) async throws -> Reward {
+        guard let reward = try await store.reward(id) else { throw LoyaltyError.rewardNotFound(String(id.rawValue)) }
+        return reward
+    }
+
+    /// Changes a reward's stock or withdraws it; vouchers already issued stay valid.
+    public func restock(_ id: RewardID, stock: Int?, active: Bool) async throws -> Reward {
+        var reward = try await reward(id)
+        if let stock, stock < 0 { throw LoyaltyError.invalid([FieldError("stock", "must not be negative, or absent for unlimited")]) }
+        reward.stock = stock
+        reward.active = active
+        try await store.updateReward(reward)
+        return reward
+    }
+
+    /// The rewards a member could redeem now, with the reason for each they cannot.
+    public func catalogue(for member: MemberID) async throws -> [(reward: Reward, unavailable: String?)] {
+        let member = try await self.member(member)
+        let balance = try await store.balance(of: member.id, .reward, at: clock.now)
+        return try await store.rewards(of: member.programID).filter(\.active).map { reward in
+            (reward, Self.unavailability(of: reward, for: member, available: balance.available))
+        }
+    }
+
+    static func unavailability(of reward: Reward, for member: Member, available: Int64?) -> String? {
+        if !reward.active { return "the reward is withdrawn" }
+        if !reward.tiers.isEmpty && !reward.tiers.contains(member.tier ?? "") {
+            return "for \(reward.tiers.joined(separator: ", ")) members only"
+        }
+        if reward.stock == 0 { return "out of stock" }
+        if let available, available < reward.pointsPrice { return "needs \(reward.pointsPrice) points, \(available) available" }
+        return nil
+    }
+
+    /// Spends a member's points on a reward and issues the voucher, earliest-expiring points
+    /// first. Idempotent by key: the same key returns the same voucher and spends once.
+    public func redeem(reward id: RewardID, for member: MemberID, idempotencyKey: String?) async throws -> Voucher {
+        let reward = try await reward(id)
+        let (member, program) = try await memberAndProgram(member)
+        guard reward.programID == program.id else {
+            throw LoyaltyError.rewardNotAvailable(reward.code, reason: "the reward belongs to another program")
+        }
+        if let reason = Self.unavailability(of: reward, for: member, available: nil) {
+            throw reward.stock == 0 ? LoyaltyError.outOfStock(reward.code) : LoyaltyError.rewardNotAvailable(reward.code, reason: reason)
+        }
+        return try await store.redeem(
+            reward, member: member.id, voucherCode: Voucher.newCode(program: program.code), idempotencyKey: idempotencyKey, at: clock.now)
+    }
+
+    /// Cancels an issued voucher: its points return to the member with the expiry they had, and
+    /// the reward goes back to stock.
+    public func cancel(voucher: VoucherID) async throws -> Voucher { try await store.cancel(voucher, at: clock.now) }
+
+    /// Honours a voucher at the till or at a partner.
+    public func use(voucher: VoucherID) async throws -> Voucher { try await store.use(voucher, at: clock.now) }
+
+    public func voucher(_ id: VoucherID) async throws -> Voucher {
+        guard let voucher = try await store.voucher(id) else { throw LoyaltyError.voucherNotFound(String(id.rawValue)) }
+        return voucher
+    }
+}

@@ -1,0 +1,458 @@
+import Customers
+import Foundation
+import Loyalty
+import SQLKit
+import SharedModels
+
+extension SQLLedgerStore {
+    /// Posts purchases' accruals set-wise: a handful of queries to read what the batch needs
+    /// (earlier postings, accounts, promotion usage, qualifying history), the rules and
+    /// promotions evaluated in memory row by row in order, then every transfer, posting, lot,
+    /// application and voucher written with bulk inserts and each touched balance updated once.
+    /// One plan or a hundred thousand, it is one database transaction.
+    public func post(_ plans: [AccrualPlan]) async throws -> [PostedAccrual] {
+        guard !plans.isEmpty else { return [] }
+        let engine = database.engine
+        let lock = lockClause
+        return try await database.write { db in
+            var writer = AccrualWriter(db: db, engine: engine, lockClause: lock)
+            return try await writer.post(plans)
+        }
+    }
+}
+
+/// The state of one set-wise accrual inside its write transaction.
+struct AccrualWriter {
+    let db: any SQLDatabase
+    let engine: Engine
+    let lockClause: String
+
+    struct Account {
+        var id: Int64
+        var balance: Int64
+        var debt: Int64
+        var programID: Int64
+    }
+
+    var accounts: [String: Account] = [:]
+    var balanceDelta: [Int64: Int64] = [:]
+    var debtDelta: [Int64: Int64] = [:]
+    var transfers: [[SQLValue]] = []
+    var postings: [[SQLValue]] = []
+    var lots: [[SQLValue]] = []
+    var lotMovements: [[SQLValue]] = []
+    var applications: [[SQLValue]] = []
+    var vouchers: [[SQLValue]] = []
+    var transferIDs: IDPool
+    var lotIDs: IDPool
+    var voucherIDs: IDPool
+    var applicationIDs: IDPool
+
+    init(db: any SQLDatabase, engine: Engine, lockClause: String) {
+        self.db = db
+        self.engine = engine
+        self.lockClause = lockClause
+        transferIDs = IDPool(table: "ledger_transfers")
+        lotIDs = IDPool(table: "point_lots")
+        voucherIDs = IDPool(table: "loyalty_vouchers")
+        applicationIDs = IDPool(table: "promotion_applications")
+    }
+
+    mutating func post(_ plans: [AccrualPlan]) async throws -> [PostedAccrual] {
+        // 1. What was posted before: replays report and move nothing.
+        let keys = plans.flatMap { [$0.key, $0.qualifyingKey] }
+        var postedBefore: Set<String> = []
+        for chunk in chunks(keys, of: 5000) {
+            for row in try await db.raw("SELECT idempotency_key FROM ledger_transfers WHERE idempotency_key IN (\(binds: Array(chunk)))").all() {
+                postedBefore.insert(try row.string("idempotency_key"))
+            }
+        }
+        let references = Array(Set(plans.map(\.purchase.externalID)))
+        var appliedBefore: Set<String> = []
+        for chunk in chunks(references, of: 5000) {
+            for row in try await db.raw(
+                "SELECT DISTINCT member_id, reference FROM promotion_applications WHERE reference IN (\(binds: Array(chunk)))"
+            ).all() {
+                appliedBefore.insert("\(try row.int64("member_id")):\(try row.string("reference"))")
+            }
+        }
+
+        // 2. Accounts: members', liabilities, promotion budgets.
+        var needed: [String: Int64] = [:]
+        for plan in plans {
+            let program = plan.program.id
+            needed[LedgerAccount.member(plan.member.id, .reward).key] = program.rawValue
+            needed[LedgerAccount.member(plan.member.id, .qualifying).key] = program.rawValue
+            needed[LedgerAccount.liability(program, .reward).key] = program.rawValue
+            needed[LedgerAccount.liability(program, .qualifying).key] = program.rawValue
+            for promotion in plan.promotions where promotion.promotion.budgetPoints != nil {
+                needed[LedgerAccount.budget(promotion.promotion.id).key] = program.rawValue
+            }
+        }
+        try await loadAccounts(needed)
+
+        // 3. Promotion usage of these members: applications so far, enrolments; rewards for vouchers.
+        let members = Array(Set(plans.map(\.member.id.rawValue)))
+        let promotions = Dictionary(plans.flatMap(\.promotions).map { ($0.promotion.id, $0.promotion) }, uniquingKeysWith: { a, _ in a })
+        var applied: [String: Int] = [:]
+        var enrolled: Set<String> = []
+        let limited = promotions.values.filter { $0.perMemberLimit != nil }.map(\.id.rawValue)
+        let enrolling = promotions.values.filter(\.requiresEnrolment).map(\.id.rawValue)
+        for chunk in chunks(members, of: 5000) where !limited.isEmpty {
+            for row in try await db.raw(
+                """
+                SELECT promotion_id, member_id, COUNT(*) AS n FROM promotion_applications WHERE promotion_id IN (\(binds: limited))
+                AND member_id IN (\(binds: Array(chunk))) GROUP BY promotion_id, member_id
+                """
+            ).all() {
+                applied["\(try row.int64("promotion_id")):\(try row.int64("member_id"))"] = Int(try row.int64("n"))
+            }
+        }
+        for chunk in chunks(members, of: 5000) where !enrolling.isEmpty {
+            for row in try await db.raw(
+                "SELECT promotion_id, member_id FROM promotion_enrolments WHERE promotion_id IN (\(binds: enrolling)) AND member_id IN (\(binds: Array(chunk)))"
+            ).all() {
+                enrolled.insert("\(try row.int64("promotion_id")):\(try row.int64("member_id"))")
+            }
+        }
+        var rewards: [String: (id: Int64, stock: Int64?, validityDays: Int, active: Bool)] = [:]
+        for promotion in promotions.values {
+            guard case .voucher(let code) = promotion.action else { continue }
+            if let row = try await db.raw(
+                "SELECT id, stock, validity_days, active FROM loyalty_rewards WHERE program_id = \(bind: promotion.programID.rawValue) AND code = \(bind: code)\(unsafeRaw: lockClause)"
+            ).first() {
+                rewards["\(promotion.programID.rawValue):\(code)"] = (
+                    try row.int64("id"), try row.optionalInt64("stock"), Int(try row.int64("validity_days")), try row.int64("active") != 0
+                )
+            }
+        }
+        var stockTaken: [Int64: Int64] = [:]
+
+        // 4. Qualifying history of tiered members since the earliest window start.
+        var qualifyingHistory: [Int64: [(at: Int64, points: Int64)]] = [:]
+        let tiered = plans.filter { $0.program.tierPolicy != nil }
+        if let earliest = tiered.map({ Self.windowStart(of: $0) }).min() {
+            let ids = Array(Set(tiered.compactMap { accounts[LedgerAccount.member($0.member.id, .qualifying).key]?.id }))
+            for chunk in chunks(ids, of: 5000) {
+                for row in try await db.raw(
+                    """
+                    SELECT p.account_id, p.occurred_at, p.points, t.reason FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id
+                    WHERE p.account_id IN (\(binds: Array(chunk))) AND p.occurred_at >= \(bind: earliest)
+                    """
+                ).all() {
+                    let points = try row.int64("points"), reason = try row.string("reason")
+                    guard points > 0 && (reason == "accrual" || reason == "adjustment") || points < 0 && reason == "clawback" else { continue }
+                    qualifyingHistory[try row.int64("account_id"), default: []].append((try row.int64("occurred_at"), points))
+                }
+            }
+        }
+
+        // 5. Each purchase in order, against what the earlier ones in the batch did.
+        var tiers: [MemberID: String?] = [:]
+        var tierChanges: [(member: Int64, from: String?, to: String, reason: String, at: Int64)] = []
+        var results: [PostedAccrual] = []
+        var seen: Set<String> = []
+        var recordedPoints: [String: Int64] = [:]
+        for plan in plans {
+            let member = plan.member.id
+            if postedBefore.contains(plan.key) || postedBefore.contains(plan.qualifyingKey) || seen.contains(plan.key)
+                || appliedBefore.contains("\(member.rawValue):\(plan.purchase.externalID)")
+            {
+                let key = LedgerAccount.member(member, .reward).key
+                if recordedPoints[plan.key] == nil {
+                    recordedPoints[plan.key] = try await db.raw(
+                        """
+                        SELECT CAST(COALESCE(SUM(t.points), 0) AS BIGINT) AS n FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.to_account
+                        WHERE t.reference = \(bind: plan.purchase.externalID) AND t.reason = 'accrual' AND a.key = \(bind: key)
+                        """
+                    ).first()!.int64("n")
+                }
+                results.append(
+                    PostedAccrual(
+                        member: member, accrual: Accrual(parts: [.init(source: "recorded", points: recordedPoints[plan.key] ?? 0)]), awards: [],
+                        vouchers: [], newTier: nil, replayed: true))
+                continue
+            }
+            seen.insert(plan.key)
+            let tier = tiers[member] ?? plan.member.tier
+            let (accrual, qualifying, candidates) = plan.earning(tier: tier)
+            var usage: [PromotionID: PromotionUsage] = [:]
+            for candidate in candidates {
+                let p = candidate.promotion
+                usage[p.id] = PromotionUsage(
+                    memberApplications: applied["\(p.id.rawValue):\(member.rawValue)"] ?? 0,
+                    budgetLeft: p.budgetPoints == nil ? nil : balance(LedgerAccount.budget(p.id).key),
+                    enrolled: enrolled.contains("\(p.id.rawValue):\(member.rawValue)"))
+            }
+            var awards = PromotionEngine.awards(
+                candidates, usage: usage, base: accrual.parts.first { $0.source == "base" }?.points ?? 0, units: plan.units)
+            // A voucher needs its reward in stock.
+            awards = awards.filter { award in
+                guard let code = award.voucherReward else { return true }
+                guard let reward = rewards["\(plan.program.id.rawValue):\(code)"], reward.active else { return false }
+                if let stock = reward.stock, stock - (stockTaken[reward.id] ?? 0) <= 0 { return false }
+                return true
+            }
+            let at = plan.at.epochSeconds
+            let availableAt = plan.program.availability(ofPointsEarnedAt: plan.at).epochSeconds
+            let expiresAt = plan.program.expiry(ofPointsEarnedAt: plan.at)?.epochSeconds
+            let reference = plan.purchase.externalID
+            let program = plan.program.id
+            let memberReward = LedgerAccount.member(member, .reward).key
+            var mainKey: String? = plan.key
+            let fromLiability = accrual.total + awards.filter { !$0.fromBudget }.reduce(0) { $0 + $1.points }
+            if fromLiability > 0 {
+                let id = credit(
+                    from: LedgerAccount.liability(program, .reward).key, to: memberReward, points: fromLiability, reference: reference,
+                    key: mainKey, at: at, availableAt: availableAt, expiresAt: expiresAt, allowNegative: plan.program.allowNegativeBalance)
+                _ = id
+                mainKey = nil
+            }
+            for award in awards where award.fromBudget && award.points > 0 {
+                let budget = LedgerAccount.budget(award.promotion).key
+                _ = credit(
+                    from: budget, to: memberReward, points: award.points, reference: reference,
+                    key: mainKey ?? "\(plan.key):promotion:\(award.promotion.rawValue)", at: at, availableAt: availableAt, expiresAt: expiresAt,
+                    allowNegative: plan.program.allowNegativeBalance, memo: "promotion \(award.code)")
+                mainKey = nil
+            }
+            if qualifying > 0 {
+                _ = credit(
+                    from: LedgerAccount.liability(program, .qualifying).key, to: LedgerAccount.member(member, .qualifying).key, points: qualifying,
+                    reference: reference, key: plan.qualifyingKey, at: at, availableAt: availableAt, expiresAt: nil, allowNegative: false)
+            }
+            var issued: [Voucher] = []
+            for award in awards {
+                var voucherID: Int64?
+                if let code = award.voucherReward, let reward = rewards["\(program.rawValue):\(code)"] {
+                    let id = voucherIDs.next()
+                    voucherID = id
+                    if reward.stock != nil { stockTaken[reward.id, default: 0] += 1 }
+                    let expires = plan.at.addingTimeInterval(TimeInterval(reward.validityDays) * 86_400)
+                    let voucher = Voucher(
+                        id: VoucherID(id), code: Voucher.newCode(program: plan.program.code), rewardID: RewardID(reward.id), memberID: member,
+                        points: 0,
+                        cash: nil, status: .issued, issuedAt: plan.at, expiresAt: expires, promotionID: award.promotion)
+                    issued.append(voucher)
+                    vouchers.append([
+                        .integer(id), .text(voucher.code), .integer(reward.id), .integer(member.rawValue), .integer(0), .null, .null,
+                        .text(Voucher.Status.issued.rawValue), .integer(at), .integer(expires.epochSeconds), .null, .integer(award.promotion.rawValue),
+                        .null, .null,
+                    ])
+                }
+                applications.append([
+                    .integer(applicationIDs.next()), .integer(award.promotion.rawValue), .integer(member.rawValue), .text(reference),
+                    .integer(award.points), SQLValue(voucherID), .integer(plan.purchase.amount.minorUnits), .integer(at),
+                ])
+                applied["\(award.promotion.rawValue):\(member.rawValue)", default: 0] += 1
+            }
+            // Tier: upgrades at once when the period's qualifying points reach a higher tier.
+            var newTier: String?
+            if let policy = plan.program.tierPolicy, let account = accounts[LedgerAccount.member(member, .qualifying).key] {
+                if qualifying > 0 { qualifyingHistory[account.id, default: []].append((at, qualifying)) }
+                let since = Self.windowStart(of: plan)
+                let points = (qualifyingHistory[account.id] ?? []).reduce(Int64(0)) { $0 + ($1.at >= since ? $1.points : 0) }
+                let current = tier ?? policy.entry.name
+                let next = policy.afterEarning(current: current, points: points)
+                if next.name != current {
+                    tierChanges.append((member.rawValue, tier, next.name, "upgrade: \(points) qualifying points", at))
+                    tiers[member] = next.name
+                    newTier = next.name
+                }
+            }
+            let parts = accrual.parts + awards.map { Accrual.Part(source: "promotion \($0.code)", points: $0.points) }
+            results.append(
+                PostedAccrual(member: member, accrual: Accrual(parts: parts), awards: awards, vouchers: issued, newTier: newTier, replayed: false))
+        }
+
+        // 6. Write it all.
+        try await transferIDs.allocate(db, engine: engine)
+        try await lotIDs.allocate(db, engine: engine)
+        try await voucherIDs.allocate(db, engine: engine)
+        try await applicationIDs.allocate(db, engine: engine)
+        func resolve(_ rows: [[SQLValue]], columns: [Int: IDPool]) -> [[SQLValue]] {
+            rows.map { row in
+                var row = row
+                for (index, pool) in columns { if case .integer(let local) = row[index] { row[index] = .integer(pool.id(local)) } }
+                return row
+            }
+        }
+        _ = try await insertRows(
+            db, into: "ledger_transfers",
+            columns: ["id", "program_id", "from_account", "to_account", "points", "reason", "reference", "idempotency_key", "memo", "occurred_at"],
+            rows: resolve(transfers, columns: [0: transferIDs]))
+        _ = try await insertRows(
+            db, into: "ledger_postings", columns: ["transfer_id", "account_id", "points", "occurred_at"], rows: resolve(postings, columns: [0: transferIDs]))
+        _ = try await insertRows(
+            db, into: "point_lots", columns: ["id", "account_id", "transfer_id", "points", "remaining", "available_at", "expires_at"],
+            rows: resolve(lots, columns: [0: lotIDs, 2: transferIDs]))
+        _ = try await insertRows(
+            db, into: "lot_movements", columns: ["lot_id", "transfer_id", "points"], rows: resolve(lotMovements, columns: [0: lotIDs, 1: transferIDs]))
+        _ = try await insertRows(
+            db, into: "loyalty_vouchers",
+            columns: [
+                "id", "code", "reward_id", "member_id", "points", "cash_minor", "cash_currency", "status", "issued_at", "expires_at", "closed_at",
+                "promotion_id", "transfer_id", "idempotency_key",
+            ],
+            rows: resolve(vouchers, columns: [0: voucherIDs]))
+        _ = try await insertRows(
+            db, into: "promotion_applications",
+            columns: ["id", "promotion_id", "member_id", "reference", "points", "voucher_id", "amount_minor", "applied_at"],
+            rows: resolve(applications, columns: [0: applicationIDs, 5: voucherIDs]))
+        try await updateBalances()
+        for (reward, taken) in stockTaken {
+            try await db.raw("UPDATE loyalty_rewards SET stock = stock - \(bind: taken) WHERE id = \(bind: reward)").run()
+        }
+        for change in tierChanges {
+            try await db.raw("UPDATE loyalty_members SET tier = \(bind: change.to) WHERE id = \(bind: change.member)").run()
+            try await db.raw(
+                """
+                INSERT INTO tier_history (member_id, from_tier, to_tier, reason, changed_at)
+                VALUES (\(bind: change.member), \(bind: change.from), \(bind: change.to), \(bind: change.reason), \(bind: change.at))
+                """
+            ).run()
+        }
+        // Vouchers' ids are known only now.
+        return results.map { result in
+            var result = result
+            result.vouchers = result.vouchers.map { voucher in
+                var voucher = voucher
+                voucher.id = VoucherID(voucherIDs.id(voucher.id.rawValue))
+                return voucher
+            }
+            return result
+        }
+    }
+
+    static func windowStart(of plan: AccrualPlan) -> Int64 {
+        guard let policy = plan.program.tierPolicy else { return plan.at.epochSeconds }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar.date(byAdding: .month, value: -policy.periodMonths, to: plan.at)!.epochSeconds
+    }
+
+    func balance(_ key: String) -> Int64 {
+        guard let account = accounts[key] else { return 0 }
+        return account.balance + (balanceDelta[account.id] ?? 0)
+    }
+
+    /// Reads (creating at zero) the accounts, locking them on PostgreSQL.
+    mutating func loadAccounts(_ needed: [String: Int64]) async throws {
+        func read(_ keys: [String]) async throws {
+            for chunk in chunks(keys, of: 5000) {
+                for row in try await db.raw(
+                    "SELECT id, key, balance, debt, program_id FROM ledger_accounts WHERE key IN (\(binds: Array(chunk))) ORDER BY id\(unsafeRaw: lockClause)"
+                ).all() {
+                    accounts[try row.string("key")] = Account(
+                        id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"), programID: try row.int64("program_id"))
+                }
+            }
+        }
+        try await read(Array(needed.keys))
+        let missing = needed.filter { accounts[$0.key] == nil }
+        guard !missing.isEmpty else { return }
+        let rows: [[SQLValue]] = missing.sorted { $0.key < $1.key }.map { key, program in
+            let account = SQLLedgerStore.account(fromKey: key)
+            let member: Int64? = if case .member(let id, _)? = account { id.rawValue } else { nil }
+            return [.text(key), .integer(program), SQLValue(member), .text(account?.pointType.rawValue ?? "reward"), .integer(0), .integer(0)]
+        }
+        _ = try await insertRows(
+            db, into: "ledger_accounts", columns: ["key", "program_id", "member_id", "point_type", "balance", "debt"], rows: rows,
+            suffix: "ON CONFLICT (key) DO NOTHING")
+        try await read(Array(missing.keys))
+    }
+
+    /// Records a credit into a member's account with its lot, repaying a claw-back debt first.
+    /// Ids in the rows are local until ``IDPool/allocate`` maps them.
+    mutating func credit(
+        from source: String, to target: String, points: Int64, reference: String, key: String?, at: Int64, availableAt: Int64, expiresAt: Int64?,
+        allowNegative: Bool, memo: String? = nil
+    ) -> Int64 {
+        let from = accounts[source]!, to = accounts[target]!
+        let transfer = record(from: from, to: to, points: points, reason: .accrual, reference: reference, key: key, memo: memo, at: at)
+        let lot = lotIDs.next()
+        var remaining = points
+        let debt = to.debt + (debtDelta[to.id] ?? 0)
+        if debt > 0 {
+            let repay = min(debt, points)
+            remaining -= repay
+            debtDelta[to.id, default: 0] -= repay
+            if !allowNegative {
+                let repayment = record(
+                    from: to, to: accounts[source.hasPrefix("budget:") ? SQLLedgerStore.liabilityKey(of: target, program: to.programID) : source]!,
+                    points: repay, reason: .debtRepayment, reference: reference, key: nil, memo: "repays a claw-back debt", at: at)
+                lotMovements.append([.integer(lot), .integer(repayment), .integer(repay)])
+            }
+        }
+        lots.append([.integer(lot), .integer(to.id), .integer(transfer), .integer(points), .integer(remaining), .integer(availableAt), SQLValue(expiresAt)])
+        return transfer
+    }
+
+    mutating func record(
+        from: Account, to: Account, points: Int64, reason: TransferReason, reference: String?, key: String?, memo: String?, at: Int64
+    ) -> Int64 {
+        let id = transferIDs.next()
+        transfers.append([
+            .integer(id), .integer(to.programID), .integer(from.id), .integer(to.id), .integer(points), .text(reason.rawValue), SQLValue(reference),
+            SQLValue(key), SQLValue(memo), .integer(at),
+        ])
+        postings.append([.integer(id), .integer(from.id), .integer(-points), .integer(at)])
+        postings.append([.integer(id), .integer(to.id), .integer(points), .integer(at)])
+        balanceDelta[from.id, default: 0] -= points
+        balanceDelta[to.id, default: 0] += points
+        return id
+    }
+
+    /// One statement per thousand touched accounts.
+    func updateBalances() async throws {
+        let changed = Set(balanceDelta.keys).union(debtDelta.keys).sorted()
+        for chunk in chunks(changed, of: 1000) {
+            let values = chunk.map { id in
+                "(CAST(\(bind: id) AS BIGINT), CAST(\(bind: balanceDelta[id] ?? 0) AS BIGINT), CAST(\(bind: debtDelta[id] ?? 0) AS BIGINT))"
+                    as SQLQueryString
+            }
+            try await db.raw(
+                "WITH v(account, delta, debt_delta) AS (VALUES " + values.joined(separator: ", ")
+                    + ") UPDATE ledger_accounts SET balance = balance + v.delta, debt = debt + v.debt_delta FROM v WHERE ledger_accounts.id = v.account"
+            ).run()
+        }
+    }
+}
+
+/// Row ids handed out before the rows are written: local numbers first, mapped to real ids
+/// reserved in one query (the next ids on SQLite's single writer; the sequence on PostgreSQL).
+struct IDPool {
+    let table: String
+    var count: Int64 = 0
+    var first: Int64 = 0
+    var reserved: [Int64] = []
+
+    init(table: String) { self.table = table }
+
+    /// A local id, 1-based.
+    mutating func next() -> Int64 {
+        count += 1
+        return count
+    }
+
+    mutating func allocate(_ db: any SQLDatabase, engine: Engine) async throws {
+        guard count > 0 else { return }
+        switch engine {
+        case .sqlite:
+            first = try await db.raw("SELECT COALESCE(MAX(id), 0) AS n FROM \(ident: table)").first()!.int64("n")
+        case .postgres:
+            reserved = try await db.raw(
+                "SELECT nextval(pg_get_serial_sequence(\(bind: table), 'id')) AS id FROM generate_series(1, \(bind: count))"
+            ).all().map { try $0.int64("id") }
+        }
+    }
+
+    func id(_ local: Int64) -> Int64 { reserved.isEmpty ? first + local : reserved[Int(local - 1)] }
+}
+
+extension SQLLedgerStore {
+    static func liabilityKey(of memberKey: String, program: Int64) -> String {
+        let type = memberKey.split(separator: ":").last.map(String.init) ?? "reward"
+        return "liability:\(program):\(type)"
+    }
+}
