@@ -28,6 +28,7 @@ public final class TestClock: @unchecked Sendable {
 
     public var now: Date { lock.withLock { current } }
     public func advance(by seconds: TimeInterval) { lock.withLock { current = current.addingTimeInterval(seconds) } }
+    public func advance(days: Int) { advance(by: TimeInterval(days) * 86_400) }
     public var clock: Clock { Clock { [self] in now } }
 }
 

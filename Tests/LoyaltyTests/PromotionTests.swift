@@ -1,0 +1,199 @@
+import App
+import Customers
+import Foundation
+import Loyalty
+import SharedModels
+import TestSupport
+import Testing
+
+extension LedgerFixture {
+    /// Records a purchase for the fixture's member (or `customer`) and accrues it.
+    @discardableResult
+    func purchase(
+        _ id: String, _ minor: Int64, category: String = "grocery", channel: Channel? = nil, customer: CustomerID? = nil
+    ) async throws -> [PointsLedger.AccrualResult] {
+        let owner: CustomerID
+        if let customer { owner = customer } else { owner = try await ledger.member(member).customerID }
+        let details = TransactionDetails(
+            externalID: id, kind: .purchase, occurredAt: clock.now, amount: Money(minorUnits: minor, currency: "USD"), channel: channel,
+            lines: [.init(product: category, category: category, amount: minor)])
+        let (_, results) = try await patron.intake.submit(details, identifiers: [CustomerIdentifier(kind: .customerID, value: String(owner.rawValue))])
+        return results
+    }
+
+    /// 1 point per dollar, Blue/Silver(500)/Gold(2000), Gold earns ×1.5.
+    func configureTiers() async throws {
+        try await ledger.configure(
+            program.id, rules: EarningRules(pointsPerUnit: 1, tierPercent: ["Gold": 150]),
+            tiers: TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 500), .init(name: "Gold", threshold: 2000)]))
+    }
+
+    func draft(
+        _ code: String, _ action: Promotion.Action, criteria: String? = nil, limit: Int? = nil, budget: Int64? = nil, priority: Int = 0,
+        stacking: Promotion.Stacking = .cumulative, enrolment: Bool = false, days: Int = 30
+    ) -> PromotionDraft {
+        PromotionDraft(
+            code: code, name: code, startsAt: clock.now, endsAt: clock.now.addingTimeInterval(Double(days) * 86_400), requiresEnrolment: enrolment,
+            criteria: criteria, action: action, perMemberLimit: limit, budgetPoints: budget, priority: priority, stacking: stacking)
+    }
+}
+
+@Suite("Promotions on every engine")
+struct PromotionTests {
+    @Test("Promotions stack by priority, an exclusive one applies alone, and every award is in the breakdown", arguments: TestEngine.available)
+    func stacking(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.configureTiers()
+            _ = try await f.ledger.createPromotion(f.draft("DOUBLE", .multiplier(percent: 200)), in: f.program.id)
+            _ = try await f.ledger.createPromotion(f.draft("WEB50", .fixed(50), criteria: #"purchase.channel == "web""#), in: f.program.id)
+            _ = try await f.ledger.createPromotion(
+                f.draft("WINE5", .pointsPerUnit(5), criteria: #"purchase.category == "wine""#, priority: 10, stacking: .exclusive), in: f.program.id)
+            // 100.00 of groceries on the web: base 100, double +100, web +50.
+            let web = try await f.purchase("P1", 10_000, channel: .web)
+            #expect(web.first?.accrual?.parts.map(\.source) == ["base", "promotion DOUBLE", "promotion WEB50"])
+            #expect(web.first?.accrual?.total == 250)
+            // 100.00 of wine: the exclusive promotion wins; nothing else applies.
+            let wine = try await f.purchase("P2", 10_000, category: "wine", channel: .web)
+            #expect(wine.first?.accrual?.parts.map(\.source) == ["base", "promotion WINE5"])
+            #expect(wine.first?.accrual?.total == 600)
+            #expect(try await f.balance().available == 850)
+            // Promotions outside their dates do nothing: a month later they have ended.
+            f.clock.advance(days: 31)
+            #expect(try await f.purchase("P3", 10_000, category: "wine").first?.accrual?.total == 100)
+        }
+    }
+
+    @Test("Per-member limits, budgets that run out, enrolment, results, and ending gives the budget back", arguments: TestEngine.available)
+    func limitsAndBudgets(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.configureTiers()
+            let once = try await f.ledger.createPromotion(f.draft("WELCOME", .fixed(200), limit: 1), in: f.program.id)
+            let budgeted = try await f.ledger.createPromotion(f.draft("POOL", .fixed(300), budget: 500), in: f.program.id)
+            let optIn = try await f.ledger.createPromotion(f.draft("OPTIN", .fixed(7), enrolment: true), in: f.program.id)
+            let first = try await f.purchase("P1", 1_000)
+            #expect(first.first?.accrual?.parts.map(\.points) == [10, 200, 300])
+            // The welcome bonus is used up; the budget has 200 left, so the award is cut to fit.
+            let second = try await f.purchase("P2", 1_000)
+            #expect(second.first?.accrual?.parts.map(\.points) == [10, 200])
+            // Nothing left in the budget: only base points.
+            #expect(try await f.purchase("P3", 1_000).first?.accrual?.total == 10)
+            try await f.ledger.enroll(f.member, inPromotion: optIn.id)
+            #expect(try await f.purchase("P4", 1_000).first?.accrual?.parts.map(\.source) == ["base", "promotion OPTIN"])
+            let results = try await f.ledger.store.promotionResults(budgeted.id)
+            #expect(results.applications == 2 && results.points == 500 && results.budgetLeft == 0 && results.purchaseAmount == 2_000)
+            #expect(try await f.ledger.store.promotionResults(once.id).members == 1)
+            #expect(try await f.ledger.store.promotionResults(optIn.id).enrolled == 1)
+            #expect(try await f.balance().available == 40 + 200 + 500 + 7)
+            // Ending a promotion with budget left gives it back to the liability.
+            let spare = try await f.ledger.createPromotion(f.draft("SPARE", .fixed(10), budget: 1_000), in: f.program.id)
+            _ = try await f.purchase("P5", 1_000)
+            let ended = try await f.ledger.end(spare.id)
+            #expect(ended.endsAt <= f.clock.now)
+            #expect(try await f.ledger.store.promotionResults(spare.id).budgetLeft == 0)
+            #expect(try await f.purchase("P6", 1_000).first?.accrual?.total == 17)
+        }
+    }
+
+    @Test("A return takes back the promotion bonus too, even from a budget", arguments: TestEngine.available)
+    func returnTakesBonusBack(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.configureTiers()
+            _ = try await f.ledger.createPromotion(f.draft("TRIPLE", .multiplier(percent: 300), budget: 10_000), in: f.program.id)
+            _ = try await f.purchase("P1", 10_000)
+            #expect(try await f.balance().available == 300)
+            let customer = try await f.ledger.member(f.member).customerID
+            let refund = TransactionDetails(
+                externalID: "P1-R", kind: .return, occurredAt: f.clock.now, amount: Money(minorUnits: 10_000, currency: "USD"),
+                originalExternalID: "P1")
+            _ = try await f.patron.intake.submit(refund, identifiers: [CustomerIdentifier(kind: .customerID, value: String(customer.rawValue))])
+            #expect(try await f.balance().available == 0)
+        }
+    }
+
+    @Test("Bad promotions are refused with every field named", arguments: [TestEngine.sqlite])
+    func validation(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            var draft = f.draft("x", .multiplier(percent: 90), criteria: "purchase.amount >", limit: 0)
+            draft.endsAt = draft.startsAt
+            do {
+                _ = try await f.ledger.createPromotion(draft, in: f.program.id)
+                Issue.record("accepted")
+            } catch LoyaltyError.invalid(let errors) {
+                #expect(Set(errors.map(\.field)) == ["code", "endsAt", "criteria", "action", "perMemberLimit"])
+                #expect(errors.first { $0.field == "criteria" }?.reason.contains("column") == true)
+            }
+            await #expect(throws: LoyaltyError.invalid([FieldError("action", "no reward NOPE in the program's catalogue")])) {
+                _ = try await f.ledger.createPromotion(f.draft("GIFT", .voucher(rewardCode: "NOPE")), in: f.program.id)
+            }
+        }
+    }
+
+    @Test("An import batch earns exactly what the same purchases earn one by one", arguments: TestEngine.available)
+    func batchEqualsOneByOne(engine: TestEngine) async throws {
+        var random = SplitMix(seed: 42)
+        let purchases: [(customer: Int, minor: Int64, category: String, day: Int)] = (0..<120).map { index in
+            // Customers buy at different rates, so they end in different tiers.
+            ([0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 3][Int(random.next() % 11)], Int64(random.next() % 10_000) + 100,
+                ["wine", "grocery", "toys"][Int(random.next() % 3)], index / 4)
+        }
+        func run(batch: Bool) async throws -> [String] {
+            var outcome: [String] = []
+            try await LedgerFixture.run(engine) { f in
+                try await f.configureTiers()
+                _ = try await f.ledger.createPromotion(
+                    f.draft("WINE", .multiplier(percent: 300), criteria: #"purchase.category == "wine" and member.tier in ["Silver", "Gold"]"#, limit: 3),
+                    in: f.program.id)
+                _ = try await f.ledger.createPromotion(f.draft("BIG", .fixed(250), criteria: "purchase.amount >= 500", budget: 1_500), in: f.program.id)
+                _ = try await f.ledger.createPromotion(
+                    f.draft("TOYS", .pointsPerUnit(2), criteria: #"purchase.category == "toys""#, priority: 5, stacking: .exclusive), in: f.program.id)
+                var customers: [CustomerID] = []
+                var members: [MemberID] = []
+                for index in 0..<4 {
+                    let customer = try await f.patron.customers.create(ProfileDraft(firstName: "C\(index)", lastName: "Test"))
+                    customers.append(customer.id)
+                    members.append(try await f.ledger.enroll(customer.id, in: f.program.id).id)
+                }
+                let start = f.clock.now
+                var rows: [(customer: CustomerID, details: TransactionDetails)] = []
+                for (index, p) in purchases.enumerated() {
+                    let details = TransactionDetails(
+                        externalID: "T\(index)", kind: .purchase, occurredAt: start.addingTimeInterval(Double(p.day) * 86_400 + Double(index)),
+                        amount: Money(minorUnits: p.minor, currency: "USD"), lines: [.init(product: p.category, category: p.category, amount: p.minor)])
+                    rows.append((customers[p.customer], details))
+                }
+                f.clock.advance(days: 40)
+                if batch {
+                    _ = try await f.patron.customers.store.insertTransactions(rows)
+                    try await f.patron.intake.accrue(batch: rows)
+                } else {
+                    for row in rows {
+                        _ = try await f.patron.intake.submit(
+                            row.details, identifiers: [CustomerIdentifier(kind: .customerID, value: String(row.customer.rawValue))])
+                    }
+                }
+                for member in members {
+                    let balance = try await f.ledger.balance(of: member)
+                    let tier = try await f.ledger.member(member).tier ?? "-"
+                    outcome.append("\(tier) \(balance.available) \(try await f.ledger.balance(of: member, .qualifying).available)")
+                }
+            }
+            return outcome
+        }
+        let oneByOne = try await run(batch: false)
+        #expect(try await run(batch: true) == oneByOne)
+        #expect(Set(oneByOne.map { $0.split(separator: " ")[0] }).count > 1, "the history reaches different tiers")
+    }
+}
+
+/// A small deterministic generator for reproducible test data.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
