@@ -197,3 +197,76 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("Rewards and vouchers on every engine")
+struct RewardTests {
+    @Test("Redeem a reward for a voucher, use it, cancel another for the points back with their expiry", arguments: TestEngine.available)
+    func redeemUseCancel(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.configureTiers()
+            let coffee = try await f.ledger.addReward(to: f.program.id, code: "coffee", name: "A coffee", kind: .product, pointsPrice: 150, stock: 2)
+            #expect(coffee.code == "COFFEE")
+            let lounge = try await f.ledger.addReward(
+                to: f.program.id, code: "LOUNGE", name: "Lounge pass", kind: .upgrade, pointsPrice: 10, tiers: ["Gold"])
+            _ = try await f.purchase("P1", 40_000)
+            let expiry = try await f.balance().nextExpiry
+            let voucher = try await f.ledger.redeem(reward: coffee.id, for: f.member, idempotencyKey: "k1")
+            #expect(voucher.status == .issued && voucher.points == 150 && voucher.code.hasPrefix("NW-"))
+            #expect(try await f.ledger.redeem(reward: coffee.id, for: f.member, idempotencyKey: "k1") == voucher, "the same key, the same voucher")
+            #expect(try await f.balance().available == 250)
+            // Tier-only rewards refuse other tiers, with the reason.
+            await #expect(throws: LoyaltyError.rewardNotAvailable("LOUNGE", reason: "for Gold members only")) {
+                _ = try await f.ledger.redeem(reward: lounge.id, for: f.member, idempotencyKey: nil)
+            }
+            let catalogue = try await f.ledger.catalogue(for: f.member)
+            #expect(catalogue.map(\.reward.code) == ["LOUNGE", "COFFEE"])
+            #expect(catalogue.map(\.unavailable) == ["for Gold members only", nil])
+            // Used vouchers cannot be cancelled; issued ones can, and the points come back with their expiry.
+            let used = try await f.ledger.use(voucher: voucher.id)
+            #expect(used.status == .used)
+            await #expect(throws: LoyaltyError.voucherClosed(voucher.code, status: "used")) { _ = try await f.ledger.cancel(voucher: voucher.id) }
+            let second = try await f.ledger.redeem(reward: coffee.id, for: f.member, idempotencyKey: "k2")
+            await #expect(throws: LoyaltyError.outOfStock("COFFEE")) { _ = try await f.ledger.redeem(reward: coffee.id, for: f.member, idempotencyKey: "k3") }
+            #expect(try await f.balance().available == 100)
+            let cancelled = try await f.ledger.cancel(voucher: second.id)
+            #expect(cancelled.status == .cancelled)
+            let balance = try await f.balance()
+            #expect(balance.available == 250)
+            #expect(balance.nextExpiry?.on == expiry?.on)
+            #expect(try await f.ledger.reward(coffee.id).stock == 1)
+        }
+    }
+
+    @Test("A promotion can give a voucher, while the reward is in stock", arguments: TestEngine.available)
+    func promotionVoucher(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.configureTiers()
+            _ = try await f.ledger.addReward(to: f.program.id, code: "TOTE", name: "Tote bag", kind: .product, pointsPrice: 500, stock: 1)
+            _ = try await f.ledger.createPromotion(f.draft("BAG", .voucher(rewardCode: "TOTE"), criteria: "purchase.amount > 50"), in: f.program.id)
+            let first = try await f.purchase("P1", 6_000)
+            #expect(first.first?.vouchers.count == 1)
+            #expect(first.first?.vouchers.first?.points == 0)
+            #expect(try await f.purchase("P2", 6_000).first?.vouchers.isEmpty == true, "out of stock")
+            #expect(try await f.ledger.store.vouchers(of: f.member).count == 1)
+        }
+    }
+
+    @Test("32 simultaneous redemptions against points for one give exactly one voucher", arguments: TestEngine.available)
+    func concurrentRedemptions(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.configureTiers()
+            let gift = try await f.ledger.addReward(to: f.program.id, code: "GIFT", name: "Gift", kind: .product, pointsPrice: 100)
+            _ = try await f.purchase("P1", 10_000)
+            let ledger = f.ledger, member = f.member
+            let successes = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<32 {
+                    group.addTask { (try? await ledger.redeem(reward: gift.id, for: member, idempotencyKey: "r\(index)")) != nil }
+                }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(successes == 1)
+            #expect(try await f.ledger.store.vouchers(of: f.member).count == 1)
+            #expect(try await f.balance().available == 0)
+        }
+    }
+}
