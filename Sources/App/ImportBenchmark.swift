@@ -23,7 +23,7 @@ public struct ImportBenchmark {
 
     /// Writes a CSV of `rows` rows for `customers` customers.
     public func writeFile(to path: String) throws -> Int {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CocoaError(.fileWriteNoPermission) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         var random = SeededGenerator(seed: 42)
@@ -59,6 +59,12 @@ public struct ImportBenchmark {
 
     /// Seeds `customers` people, writes the file, imports it and returns the report.
     public func run(patron: Patron, directory: String, log: (String) -> Void) async throws -> Result {
+        try await seed(patron)
+        return try await importFile(patron: patron, directory: directory, log: log)
+    }
+
+    /// Creates customers 1…`customers`, the ids the generated file refers to.
+    public func seed(_ patron: Patron) async throws {
         var batch: [ImportedCustomer] = []
         for n in 1...customers {
             batch.append(ImportedCustomer(id: CustomerID(Int64(n)), profile: Profile(firstName: "Bench", lastName: "Customer \(n)"), cards: []))
@@ -67,6 +73,10 @@ public struct ImportBenchmark {
                 batch.removeAll()
             }
         }
+    }
+
+    /// Writes the file and imports it.
+    public func importFile(patron: Patron, directory: String, log: (String) -> Void) async throws -> Result {
         let path = directory + "/bench-transactions.csv"
         let bytes = try writeFile(to: path)
         log("generated \(rows) rows (\(bytes / 1_048_576) MiB) for \(customers) customers; importing…")

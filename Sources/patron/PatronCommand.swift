@@ -229,7 +229,44 @@ struct Demo: AsyncParsableCommand {
 }
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Measure Patron's speed (build with -c release).", subcommands: [ImportBench.self])
+    static let configuration = CommandConfiguration(abstract: "Measure Patron's speed (build with -c release).", subcommands: [ImportBench.self, AccrualBench.self])
+
+    struct AccrualBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "accrual",
+            abstract: "Accruals per second with tiers and 50 promotions: a batch import, then single transactions over HTTP.")
+        @Option(help: "A fresh .sqlite file or postgres:// URL of an empty database; a temporary SQLite file if absent.") var database: String?
+        @Option(help: "Members the transactions belong to.") var customers: Int = 10_000
+        @Option(help: "Transactions in the imported batch.") var batch: Int = 200_000
+        @Option(help: "Transactions posted over HTTP.") var http: Int = 20_000
+        @Option(help: "Concurrent HTTP connections.") var connections: Int = 32
+        @Flag(help: "Print the result as JSON on the last line.") var json = false
+
+        func run() async throws {
+            guard customers > 0, batch > 0, http > 0, connections > 0 else { throw ValidationError("every count must be positive") }
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("patron-bench-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let location = try DatabaseLocation(database ?? directory + "/bench.sqlite")
+            let bench = AccrualBenchmark(customers: customers, batchTransactions: batch, httpTransactions: http, connections: connections)
+            let result = try await DatabaseOption(database: location.urlOrPath).with { patron in
+                try await bench.run(patron: patron, directory: directory) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+            }
+            print("batch: \(batch) transactions in \(String(format: "%.2f", result.batchSeconds)) s = \(Int(result.batchPerSecond))/s on \(location)")
+            print(
+                "http:  \(http) transactions in \(String(format: "%.2f", result.httpSeconds)) s = \(Int(result.httpPerSecond))/s over \(connections) connections (\(result.httpFailures) failed)"
+            )
+            print(
+                "ledger: \(result.ledger.isHealthy ? "consistent" : "BROKEN: \(result.ledger.violations.prefix(3))"), \(result.ledger.transfers) transfers, \(result.ledger.memberPoints) member points"
+            )
+            if json {
+                print(
+                    #"{"bench":"accrual","batch_per_s":\#(Int(result.batchPerSecond)),"http_per_s":\#(Int(result.httpPerSecond)),"batch":\#(batch),"http":\#(http),"http_failures":\#(result.httpFailures),"connections":\#(connections),"members":\#(result.members),"promotions":\#(result.promotions),"engine":"\#(location.engineName)","ledger_consistent":\#(result.ledger.isHealthy)}"#
+                )
+            }
+            if !result.ledger.isHealthy || result.httpFailures > 0 { throw ExitCode(1) }
+        }
+    }
 
     struct ImportBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "import", abstract: "Rows per second importing transactions from CSV.")

@@ -1,0 +1,187 @@
+import Access
+import Customers
+import Foundation
+import Hummingbird
+import Logging
+import Loyalty
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SharedModels
+import Synchronization
+
+/// `patron bench accrual`: accruals per second through the real engine — a program with a tier
+/// ladder and tier multipliers, a bonus rule and 50 running promotions (multipliers, fixed and
+/// per-unit awards, budgets, per-member limits, exclusive ones, opt-in ones, a voucher) — first
+/// as a batch import of a transactions file, then as single transactions posted to the HTTP API
+/// by concurrent keep-alive clients.
+public struct AccrualBenchmark {
+    public let customers: Int
+    public let batchTransactions: Int
+    public let httpTransactions: Int
+    public let connections: Int
+
+    public init(customers: Int = 10_000, batchTransactions: Int = 200_000, httpTransactions: Int = 20_000, connections: Int = 32) {
+        self.customers = customers
+        self.batchTransactions = batchTransactions
+        self.httpTransactions = httpTransactions
+        self.connections = connections
+    }
+
+    public struct Result: Sendable {
+        public var batchPerSecond: Double
+        public var httpPerSecond: Double
+        public var batchSeconds: Double
+        public var httpSeconds: Double
+        public var promotions: Int
+        public var members: Int
+        public var httpFailures: Int
+        public var ledger: LedgerReport
+    }
+
+    public func run(patron: Patron, directory: String, log: (String) -> Void) async throws -> Result {
+        let importer = ImportBenchmark(rows: batchTransactions, customers: customers)
+        try await importer.seed(patron)
+        let program = try await Self.setUpProgram(patron)
+        for n in 1...customers { _ = try await patron.loyalty.enroll(CustomerID(Int64(n)), in: program.id) }
+        let promotions = try await patron.loyalty.store.promotions(of: program.id).count
+        log("\(customers) members of \(program.code) with \(promotions) running promotions")
+
+        let batch = try await importer.importFile(patron: patron, directory: directory, log: log)
+        log("batch: \(batch.report.summary)")
+
+        let http = try await runHTTP(patron: patron, log: log)
+        let ledger = try await patron.loyalty.verify()
+        return Result(
+            batchPerSecond: batch.report.rowsPerSecond, httpPerSecond: Double(httpTransactions - http.failures) / http.seconds,
+            batchSeconds: batch.report.seconds, httpSeconds: http.seconds, promotions: promotions, members: customers,
+            httpFailures: http.failures, ledger: ledger)
+    }
+
+    /// The program: Blue, Silver, Gold, Platinum with multipliers, a wine bonus, 50 promotions.
+    static func setUpProgram(_ patron: Patron) async throws -> Program {
+        let loyalty = patron.loyalty
+        let program = try await loyalty.createProgram(
+            code: "BENCH", name: "Benchmark Rewards", valuePerThousandPoints: Money(minorUnits: 500, currency: "USD"), expiryMonths: 24,
+            pendingDays: 14)
+        try await loyalty.configure(
+            program.id,
+            rules: EarningRules(
+                pointsPerUnit: 1, categoryPercent: ["camping": 150], tierPercent: ["Silver": 125, "Gold": 150, "Platinum": 200],
+                bonuses: [try BonusRule(name: "Big basket", criteria: "purchase.amount >= 150", action: .fixed(25))], maxPerTransaction: 5_000),
+            tiers: TierPolicy(tiers: [
+                .init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 1_000), .init(name: "Gold", threshold: 3_000),
+                .init(name: "Platinum", threshold: 8_000),
+            ]))
+        _ = try await loyalty.addReward(to: program.id, code: "TOTE", name: "Tote bag", kind: .product, pointsPrice: 400, stock: 1_000)
+        let start = Date(epochSeconds: 1_704_067_200)  // 2024-01-01
+        let end = Date(epochSeconds: 1_830_297_600)  // 2028-01-01
+        let stores = (1...12).map { "S\($0)" }
+        for n in 0..<50 {
+            let action: Promotion.Action =
+                switch n % 5 {
+                case 0: .multiplier(percent: 200)
+                case 1: .fixed(50)
+                case 2: .pointsPerUnit(2)
+                case 3: .multiplier(percent: 150)
+                default: n == 49 ? .voucher(rewardCode: "TOTE") : .fixed(10)
+                }
+            let criteria: String =
+                switch n % 4 {
+                case 0: #"purchase.store == "\#(stores[n % 12])""#
+                case 1: "purchase.amount >= \(20 + n * 3)"
+                case 2: #"member.tier in ["Gold", "Platinum"] and purchase.store == "\#(stores[(n + 5) % 12])""#
+                default: #"purchase.date >= date("2024-\#(String(format: "%02d", n % 12 + 1))-01")"#
+                }
+            _ = try await loyalty.createPromotion(
+                PromotionDraft(
+                    code: "P\(n)", name: "Promotion \(n)", startsAt: start, endsAt: end, requiresEnrolment: n % 10 == 7, criteria: criteria,
+                    action: action, perMemberLimit: n % 3 == 0 ? 5 : nil, budgetPoints: n % 4 == 1 ? 200_000 : nil, priority: n % 7,
+                    stacking: n % 9 == 0 ? .exclusive : .cumulative), in: program.id)
+        }
+        return program
+    }
+
+    /// Starts the API on a free loopback port and posts `httpTransactions` purchases over `connections` keep-alive connections.
+    func runHTTP(patron: Patron, log: (String) -> Void) async throws -> (seconds: Double, failures: Int) {
+        let (_, secret) = try await patron.access.createAPIKey(name: "bench", partner: "Bench", scopes: [.transactionsWrite])
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "patron.bench")
+        logger.logLevel = .error
+        let app = try buildApplication(patron: patron, port: 0, logger: logger) { port in portSink.yield(port) }
+        let total = httpTransactions, customers = customers, connections = connections
+        return try await withThrowingTaskGroup(of: (Double, Int)?.self) { group in
+            group.addTask {
+                try await app.run()
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CocoaError(.featureUnsupported) }
+            log("HTTP: \(total) purchases over \(connections) connections to 127.0.0.1:\(port)…")
+            let counter = Counter()
+            let started = Date()
+            let failures = try await withThrowingTaskGroup(of: Int.self) { clients in
+                for _ in 0..<connections {
+                    clients.addTask {
+                        try await HTTPBenchClient.post(port: port, bearer: secret) {
+                            let n = counter.next()
+                            guard n < total else { return nil }
+                            let customer = Int.random(in: 1...customers)
+                            let cents = Int.random(in: 199...19_999)
+                            return #"{"transactionId":"H\#(n)","customerId":\#(customer),"occurredAt":"\#(ISO8601DateFormatter().string(from: Date()))","amount":\#(cents),"currency":"USD","store":"S\#(customer % 12 + 1)","channel":"store"}"#
+                        }
+                    }
+                }
+                return try await clients.reduce(0, +)
+            }
+            let seconds = Date().timeIntervalSince(started)
+            group.cancelAll()
+            return (seconds, failures)
+        }!
+    }
+}
+
+/// A thread-safe ticket dispenser.
+final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    func next() -> Int { value.add(1, ordering: .relaxed).oldValue }
+}
+
+/// A minimal HTTP/1.1 keep-alive client for the benchmark: one request at a time on one connection.
+enum HTTPBenchClient {
+    /// Posts each body `next` gives to `/v1/transactions` until it gives nil; returns how many were not 201.
+    static func post(port: Int, bearer: String, next: @Sendable () -> String?) async throws -> Int {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            var responses = inbound.makeAsyncIterator()
+            var failures = 0
+            while let body = next() {
+                var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/transactions")
+                head.headers.add(name: "Host", value: "127.0.0.1")
+                head.headers.add(name: "Authorization", value: "Bearer \(bearer)")
+                head.headers.add(name: "Content-Type", value: "application/json")
+                head.headers.add(name: "Content-Length", value: String(body.utf8.count))
+                try await outbound.write(.head(head))
+                try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
+                try await outbound.write(.end(nil))
+                var status = 0
+                while let part = try await responses.next() {
+                    switch part {
+                    case .head(let response): status = Int(response.status.code)
+                    case .body: continue
+                    case .end: break
+                    }
+                    if case .end = part { break }
+                }
+                if status != 201 { failures += 1 }
+            }
+            return failures
+        }
+    }
+}
