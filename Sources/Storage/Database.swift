@@ -50,36 +50,3 @@ public func inTransaction<T: Sendable>(
         throw error
     }
 }
-
-/// A first-in-first-out lock for async code: SQLite allows one writer at a time, and waiting here
-/// is cheaper and fairer than SQLite's busy-retry loop.
-public actor AsyncMutex {
-    private var locked = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    public init() {}
-
-    public func lock() async {
-        if !locked {
-            locked = true
-            return
-        }
-        await withCheckedContinuation { waiters.append($0) }
-    }
-
-    public func unlock() {
-        if waiters.isEmpty { locked = false } else { waiters.removeFirst().resume() }
-    }
-
-    public func withLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        await lock()
-        do {
-            let result = try await body()
-            unlock()
-            return result
-        } catch {
-            unlock()
-            throw error
-        }
-    }
-}

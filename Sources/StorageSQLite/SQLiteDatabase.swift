@@ -9,20 +9,25 @@ import Synchronization
 /// Patron's database in one SQLite file.
 ///
 /// WAL journal, `synchronous=FULL` (a committed transfer survives power loss), foreign keys on.
-/// One writer connection behind a FIFO lock runs every write transaction as `BEGIN IMMEDIATE`;
-/// reads go to a small pool of reader connections, which WAL lets run beside the writer.
+/// One writer connection runs every write, with group commit: the writes waiting when the
+/// writer comes free run one after another in one `BEGIN IMMEDIATE` transaction, each inside
+/// its own savepoint (a write that throws is rolled back alone), and one `COMMIT` — one fsync —
+/// makes them all durable before any of them returns. Concurrent API requests thus share the
+/// cost of the disk flush instead of queueing behind one flush each. Reads go to a small pool
+/// of reader connections, which WAL lets run beside the writer.
 public final class SQLiteDatabase: Database, @unchecked Sendable {
     public let engine = Engine.sqlite
     public let path: String
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
-    private let writeLock = AsyncMutex()
+    private let commits: GroupCommit
     private let nextReader = Atomic<UInt>(0)
 
     private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection]) {
         self.path = path
         self.writer = writer
         self.readers = readers
+        self.commits = GroupCommit(writer: SQLiteWriter(connection: writer))
     }
 
     /// Opens (creating if missing) the database file at `path`.
@@ -53,12 +58,99 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let db = SQLiteWriter(connection: writer)
-        return try await writeLock.withLock { try await inTransaction(db, begin: "BEGIN IMMEDIATE", body) }
+        let result = ResultBox<T>()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            commits.submit(
+                GroupCommit.Job(
+                    run: { db in result.value = try await body(db) },
+                    complete: { error in
+                        if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+                    }))
+        }
+        return result.value!
     }
 
     public func close() async throws {
         for reader in readers { try await reader.close().get() }
         try await writer.close().get()
+    }
+}
+
+/// Holds a write's result between the writer task that computes it and the caller it resumes
+/// (the continuation's resumption orders the two accesses).
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}
+
+/// The writer's queue: jobs submitted while a group is being written wait for the next group.
+final class GroupCommit: Sendable {
+    struct Job: Sendable {
+        let run: @Sendable (any SQLDatabase) async throws -> Void
+        let complete: @Sendable ((any Error)?) -> Void
+    }
+
+    private struct State {
+        var waiting: [Job] = []
+        var draining = false
+    }
+
+    /// At most this many writes share one commit, so no caller waits behind an unbounded group.
+    static let maximumGroup = 256
+    private let writer: SQLiteWriter
+    private let state = Mutex(State())
+
+    init(writer: SQLiteWriter) { self.writer = writer }
+
+    func submit(_ job: Job) {
+        let start = state.withLock { state in
+            state.waiting.append(job)
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        if start { Task { await drain() } }
+    }
+
+    private func drain() async {
+        while true {
+            let group: [Job] = state.withLock { state in
+                let group = Array(state.waiting.prefix(Self.maximumGroup))
+                state.waiting.removeFirst(group.count)
+                if group.isEmpty { state.draining = false }
+                return group
+            }
+            if group.isEmpty { return }
+            var outcomes: [(any Error)?] = []
+            do {
+                try await writer.raw("BEGIN IMMEDIATE").run()
+                for job in group {
+                    if group.count == 1 {
+                        do { try await job.run(writer) } catch { outcomes.append(error); continue }
+                        outcomes.append(nil)
+                        continue
+                    }
+                    try await writer.raw("SAVEPOINT job").run()
+                    do {
+                        try await job.run(writer)
+                        try await writer.raw("RELEASE job").run()
+                        outcomes.append(nil)
+                    } catch {
+                        try await writer.raw("ROLLBACK TO job").run()
+                        try await writer.raw("RELEASE job").run()
+                        outcomes.append(error)
+                    }
+                }
+                if outcomes.allSatisfy({ $0 != nil }) {
+                    try await writer.raw("ROLLBACK").run()
+                } else {
+                    try await writer.raw("COMMIT").run()
+                }
+            } catch {
+                // The transaction itself failed (BEGIN, a savepoint or COMMIT): nothing of the group was kept.
+                try? await writer.raw("ROLLBACK").run()
+                outcomes = group.map { _ in error }
+            }
+            for (job, outcome) in zip(group, outcomes) { job.complete(outcome) }
+        }
     }
 }
