@@ -82,6 +82,8 @@ public protocol CustomerActivityStore: Sendable {
     func insertTransaction(_ details: TransactionDetails, for customer: CustomerID) async throws -> (Transaction, inserted: Bool)
     /// Records a batch in one database transaction, skipping external ids already present. Returns how many were new.
     func insertTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> Int
+    /// Records each transaction, or returns the one stored under its external id before, saying which.
+    func recordTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> [(Transaction, inserted: Bool)]
     /// The transaction recorded under a source system's id, if any.
     func transaction(externalID: String) async throws -> Transaction?
     func interactions(of customer: CustomerID, after: Cursor?, limit: Int) async throws -> Page<Interaction>

@@ -111,6 +111,8 @@ public protocol LedgerStore: Sendable {
     func member(_ id: MemberID) async throws -> Member?
     /// Every membership of a customer, in all programs.
     func memberships(of customer: CustomerID) async throws -> [Member]
+    /// Each program's revision, which every change to its rules or promotions increases.
+    func revisions(of programs: Set<ProgramID>) async throws -> [ProgramID: Int64]
     /// The memberships of these customers, by customer (one query for a whole import batch).
     func memberships(among customers: Set<CustomerID>) async throws -> [CustomerID: [Member]]
     /// Stores a program's earning rules and tier ladder.

@@ -12,8 +12,8 @@ import SharedModels
 public struct PointsLedger: Sendable {
     public let store: any LoyaltyStore
     public let clock: Clock
-    /// Parsed promotion criteria, so a transaction does not parse fifty rules again.
-    let criteria = CriteriaCache()
+    /// Programs with their promotions parsed, by revision, so a transaction neither reads nor parses fifty rules again.
+    let programs = ProgramCache()
 
     public init(store: any LoyaltyStore, clock: Clock = .system) {
         self.store = store
@@ -134,24 +134,39 @@ public struct PointsLedger: Sendable {
     /// rules, with the program's promotions running around the purchases' dates. Programs and
     /// promotions are read once per call.
     public func plans(for purchases: [(memberships: [Member], purchase: TransactionDetails)]) async throws -> [AccrualPlan] {
-        var programs: [ProgramID: (Program, [CompiledPromotion])] = [:]
+        try await indexedPlans(for: purchases).map(\.plan)
+    }
+
+    /// ``plans(for:)``, each with the index of its purchase.
+    func indexedPlans(for purchases: [(memberships: [Member], purchase: TransactionDetails)]) async throws -> [(index: Int, plan: AccrualPlan)] {
         let now = clock.now
         let dates = purchases.map { min($0.purchase.occurredAt, now) }
         guard let first = dates.min(), let last = dates.max() else { return [] }
-        var plans: [AccrualPlan] = []
-        for ((memberships, purchase), at) in zip(purchases, dates) {
+        let ids = Set(purchases.flatMap { $0.memberships.map(\.programID) })
+        let revisions = try await store.revisions(of: ids)
+        var programs: [ProgramID: (Program, [CompiledPromotion])] = [:]
+        for id in ids {
+            let (program, promotions) = try await configuration(of: id, revision: revisions[id] ?? 0)
+            programs[id] = (program, promotions.filter { $0.promotion.endsAt > first && $0.promotion.startsAt <= last })
+        }
+        var plans: [(Int, AccrualPlan)] = []
+        for (index, ((memberships, purchase), at)) in zip(purchases, dates).enumerated() {
             for member in memberships {
-                if programs[member.programID] == nil {
-                    let program = try await self.program(member.programID)
-                    let running = try await store.promotions(of: program.id, runningBetween: first, and: last.addingTimeInterval(1))
-                    programs[member.programID] = (program, try running.map { try criteria.compile($0) })
-                }
-                let (program, promotions) = programs[member.programID]!
-                guard program.earningRules != nil else { continue }
-                plans.append(AccrualPlan(member: member, program: program, purchase: purchase, at: at, promotions: promotions))
+                guard let (program, promotions) = programs[member.programID], program.earningRules != nil else { continue }
+                plans.append((index, AccrualPlan(member: member, program: program, purchase: purchase, at: at, promotions: promotions)))
             }
         }
         return plans
+    }
+
+    /// A program and all its promotions, parsed, from the cache while the revision is current.
+    func configuration(of id: ProgramID, revision: Int64) async throws -> (Program, [CompiledPromotion]) {
+        if let cached = programs.get(id, revision: revision) { return cached }
+        // Read after the revision: a change in between only makes the next call read again.
+        let program = try await self.program(id)
+        let promotions = try await store.promotions(of: id).map { try CompiledPromotion($0) }
+        programs.set(id, revision: revision, (program, promotions))
+        return (program, promotions)
     }
 
     // MARK: Moving points

@@ -44,9 +44,7 @@ public struct Program: Sendable, Equatable {
     /// When points earned at `date` expire under this program.
     public func expiry(ofPointsEarnedAt date: Date) -> Date? {
         guard let months = expiryMonths else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar.date(byAdding: .month, value: months, to: date)
+        return Calendar.utc.date(byAdding: .month, value: months, to: date)
     }
 
     /// When points earned at `date` become spendable.

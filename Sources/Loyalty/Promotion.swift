@@ -191,10 +191,6 @@ public struct CompiledPromotion: Sendable {
         self.criteria = try promotion.criteria.map { try Parser.parse($0) }
     }
 
-    init(_ promotion: Promotion, criteria: RuleExpression?) {
-        self.promotion = promotion
-        self.criteria = criteria
-    }
 
     /// Whether a purchase qualifies, leaving limits and budgets aside.
     public func matches(_ context: DictionaryContext, at date: Date) -> Bool {
@@ -239,15 +235,15 @@ public enum PromotionEngine {
     }
 }
 
-/// Parsed criteria by their text: promotions are read per transaction, parsed once per process.
-final class CriteriaCache: Sendable {
-    private let parsed = Mutex<[String: RuleExpression]>([:])
+/// Each program's configuration (rules, tiers, promotions parsed) at a revision.
+final class ProgramCache: Sendable {
+    private let entries = Mutex<[ProgramID: (revision: Int64, value: (Program, [CompiledPromotion]))]>([:])
 
-    func compile(_ promotion: Promotion) throws -> CompiledPromotion {
-        guard let text = promotion.criteria else { return CompiledPromotion(promotion, criteria: nil) }
-        if let rule = parsed.withLock({ $0[text] }) { return CompiledPromotion(promotion, criteria: rule) }
-        let rule = try Parser.parse(text)
-        parsed.withLock { $0[text] = rule }
-        return CompiledPromotion(promotion, criteria: rule)
+    func get(_ id: ProgramID, revision: Int64) -> (Program, [CompiledPromotion])? {
+        entries.withLock { entries in entries[id].flatMap { $0.revision == revision ? $0.value : nil } }
+    }
+
+    func set(_ id: ProgramID, revision: Int64, _ value: (Program, [CompiledPromotion])) {
+        entries.withLock { $0[id] = (revision, value) }
     }
 }

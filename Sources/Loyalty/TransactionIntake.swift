@@ -8,21 +8,62 @@ import SharedModels
 /// Recording and earning are two database transactions; earning is idempotent by transaction
 /// id, so sending a transaction again (which records nothing new) completes an accrual that a
 /// crash cut short, and never pays twice.
+///
+/// Matched purchases arriving concurrently (API requests) are handled in groups: what arrives
+/// while a group is written waits and goes in the next group, recorded with one statement and
+/// accrued set-wise in one database transaction, exactly as an import batch is.
 public struct TransactionIntake: Sendable {
+    public typealias Receipt = (IngestOutcome, [PointsLedger.AccrualResult])
     public let customers: CustomerService
     public let loyalty: PointsLedger
+    private let purchases: Coalescer<(CustomerID, TransactionDetails, IdentifierKind), Receipt>
 
     public init(customers: CustomerService, loyalty: PointsLedger) {
         self.customers = customers
         self.loyalty = loyalty
+        self.purchases = Coalescer(maximumGroup: 512) { group in
+            do {
+                return try await Self.record(group, customers: customers, loyalty: loyalty).map { .success($0) }
+            } catch {
+                // One bad purchase must not fail the others: each goes again on its own.
+                var results: [Result<Receipt, any Error>] = []
+                for item in group {
+                    do {
+                        results.append(.success(try await Self.record([item], customers: customers, loyalty: loyalty)[0]))
+                    } catch {
+                        results.append(.failure(error))
+                    }
+                }
+                return results
+            }
+        }
     }
 
     /// Records a purchase or return for the customer its identifiers find (or holds it as not
     /// matched) and accrues it in every program the customer belongs to.
-    public func submit(_ details: TransactionDetails, identifiers: [CustomerIdentifier]) async throws -> (IngestOutcome, [PointsLedger.AccrualResult])
-    {
-        let outcome = try await customers.submit(details, identifiers: identifiers)
+    public func submit(_ details: TransactionDetails, identifiers: [CustomerIdentifier]) async throws -> Receipt {
+        let valid = try details.validated()
+        if valid.kind == .purchase, case .matched(let customer, let kind) = try await customers.match([identifiers])[0] {
+            return try await purchases.submit((customer, valid, kind))
+        }
+        let outcome = try await customers.submit(valid, identifiers: identifiers)
         return (outcome, try await accrue(outcome))
+    }
+
+    /// Records a group of matched purchases and accrues them together.
+    static func record(_ group: [(CustomerID, TransactionDetails, IdentifierKind)], customers: CustomerService, loyalty: PointsLedger)
+        async throws -> [Receipt]
+    {
+        let recorded = try await customers.store.recordTransactions(group.map { ($0.0, $0.1) })
+        let memberships = try await loyalty.store.memberships(among: Set(group.map(\.0)))
+        let plans = try await loyalty.indexedPlans(for: recorded.map { (memberships[$0.0.customerID] ?? [], $0.0.details) })
+        let posted = try await loyalty.store.post(plans.map(\.plan))
+        var results = [[PointsLedger.AccrualResult]](repeating: [], count: group.count)
+        for ((index, _), outcome) in zip(plans, posted) { results[index].append(PointsLedger.result(outcome)) }
+        return zip(zip(recorded, group), results).map { pair, points in
+            let ((transaction, inserted), (_, _, kind)) = pair
+            return (inserted ? .recordedTransaction(transaction, matchedBy: kind) : .duplicateTransaction(transaction), points)
+        }
     }
 
     /// Links a held item to a customer; a transaction then earns as if it had matched on arrival.

@@ -27,17 +27,13 @@ public struct LocalDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
 
     /// The UTC calendar date of an instant.
     public init(_ date: Date) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        let parts = Calendar.utc.dateComponents([.year, .month, .day], from: date)
         self.init(year: parts.year!, month: parts.month!, day: parts.day!)!
     }
 
     /// Midnight UTC at the start of this date.
     public var startOfDay: Date {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar.date(from: DateComponents(year: year, month: month, day: day))!
+        Calendar.utc.date(from: DateComponents(year: year, month: month, day: day))!
     }
 
     public var description: String {
@@ -69,4 +65,13 @@ public struct LocalDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
         default: 31
         }
     }
+}
+
+extension Calendar {
+    /// The Gregorian calendar in UTC, in which Patron counts months and days; made once, as making one is slow.
+    public static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
 }

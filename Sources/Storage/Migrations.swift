@@ -180,6 +180,8 @@ public enum Migrations {
         },
         Migration("loyalty-3-promotions-rewards") { _, id in
             [
+                // Bumped by every change to a program's rules or promotions, so servers can cache them and still see changes at once.
+                "ALTER TABLE loyalty_programs ADD COLUMN revision BIGINT NOT NULL DEFAULT 0",
                 """
                 CREATE TABLE loyalty_promotions (\(id), program_id BIGINT NOT NULL REFERENCES loyalty_programs(id), code TEXT NOT NULL,
                   name TEXT NOT NULL, starts_at BIGINT NOT NULL, ends_at BIGINT NOT NULL, requires_enrolment INTEGER NOT NULL, criteria TEXT,

@@ -69,12 +69,28 @@ extension SQLCustomerStore {
         }
     }
 
-    static func insertTransaction(_ db: any SQLDatabase, _ details: TransactionDetails, for customer: CustomerID) async throws
-        -> (Transaction, inserted: Bool)
+    /// Records transactions; a transaction whose external id is already stored (or earlier in
+    /// the batch) is not recorded again, and the stored one is returned for it.
+    static func recordTransactions(_ db: any SQLDatabase, _ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws
+        -> [(Transaction, inserted: Bool)]
     {
-        let ids = try await insertTransactions(db, [(customer, details)][...])
-        let stored = try await transactions(db, where: "external_id = \(bind: details.externalID)")
-        return (stored[0], ids[details.externalID] != nil)
+        let ids = try await insertTransactions(db, rows[...])
+        var first = Set<String>()
+        let repeated = rows.map(\.details.externalID).filter { ids[$0] == nil || !first.insert($0).inserted }
+        var stored: [String: Transaction] = [:]
+        for chunk in chunks(Array(Set(repeated)), of: 5000) {
+            for transaction in try await transactions(db, where: "external_id IN (\(binds: Array(chunk)))") {
+                stored[transaction.details.externalID] = transaction
+            }
+        }
+        var seen = Set<String>()
+        return rows.map { row in
+            let external = row.details.externalID
+            if let id = ids[external], seen.insert(external).inserted {
+                return (Transaction(id: TransactionID(id), customerID: row.customer, details: row.details), true)
+            }
+            return (stored[external] ?? Transaction(id: TransactionID(ids[external] ?? 0), customerID: row.customer, details: row.details), false)
+        }
     }
 
     static func insertInteraction(_ db: any SQLDatabase, _ i: InteractionDetails, for customer: CustomerID) async throws -> Interaction {
@@ -93,7 +109,11 @@ extension SQLCustomerStore {
     }
 
     public func insertTransaction(_ details: TransactionDetails, for customer: CustomerID) async throws -> (Transaction, inserted: Bool) {
-        try await database.write { db in try await Self.insertTransaction(db, details, for: customer) }
+        try await database.write { db in try await Self.recordTransactions(db, [(customer, details)])[0] }
+    }
+
+    public func recordTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> [(Transaction, inserted: Bool)] {
+        try await database.write { db in try await Self.recordTransactions(db, rows) }
     }
 
     public func insertTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> Int {
@@ -237,7 +257,7 @@ extension SQLCustomerStore {
             else { throw CustomerError.notFound(kind: "unmatched item", id: id.rawValue) }
             switch try ColumnJSON.decode(UnmatchedItem.Payload.self, from: try row.string("payload")) {
             case .transaction(let details):
-                let (transaction, inserted) = try await Self.insertTransaction(db, details, for: customer)
+                let (transaction, inserted) = try await Self.recordTransactions(db, [(customer, details)])[0]
                 return inserted ? .recordedTransaction(transaction, matchedBy: .customerID) : .duplicateTransaction(transaction)
             case .interaction(let details):
                 return .recordedInteraction(try await Self.insertInteraction(db, details, for: customer), matchedBy: .customerID)

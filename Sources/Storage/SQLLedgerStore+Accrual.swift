@@ -78,14 +78,18 @@ struct AccrualWriter {
         }
 
         // 2. Accounts: members', liabilities, promotion budgets.
+        // Plans of one program share its promotions.
+        var promotionsByProgram: [ProgramID: [CompiledPromotion]] = [:]
+        for plan in plans where promotionsByProgram[plan.program.id] == nil { promotionsByProgram[plan.program.id] = plan.promotions }
         var needed: [String: Int64] = [:]
         for plan in plans {
-            let program = plan.program.id
-            needed[LedgerAccount.member(plan.member.id, .reward).key] = program.rawValue
-            needed[LedgerAccount.member(plan.member.id, .qualifying).key] = program.rawValue
+            needed[LedgerAccount.member(plan.member.id, .reward).key] = plan.program.id.rawValue
+            needed[LedgerAccount.member(plan.member.id, .qualifying).key] = plan.program.id.rawValue
+        }
+        for (program, promotions) in promotionsByProgram {
             needed[LedgerAccount.liability(program, .reward).key] = program.rawValue
             needed[LedgerAccount.liability(program, .qualifying).key] = program.rawValue
-            for promotion in plan.promotions where promotion.promotion.budgetPoints != nil {
+            for promotion in promotions where promotion.promotion.budgetPoints != nil {
                 needed[LedgerAccount.budget(promotion.promotion.id).key] = program.rawValue
             }
         }
@@ -93,7 +97,8 @@ struct AccrualWriter {
 
         // 3. Promotion usage of these members: applications so far, enrolments; rewards for vouchers.
         let members = Array(Set(plans.map(\.member.id.rawValue)))
-        let promotions = Dictionary(plans.flatMap(\.promotions).map { ($0.promotion.id, $0.promotion) }, uniquingKeysWith: { a, _ in a })
+        var promotions: [PromotionID: Promotion] = [:]
+        for promotion in promotionsByProgram.values.joined() { promotions[promotion.promotion.id] = promotion.promotion }
         var applied: [String: Int] = [:]
         var enrolled: Set<String> = []
         let limited = promotions.values.filter { $0.perMemberLimit != nil }.map(\.id.rawValue)
@@ -326,9 +331,7 @@ struct AccrualWriter {
 
     static func windowStart(of plan: AccrualPlan) -> Int64 {
         guard let policy = plan.program.tierPolicy else { return plan.at.epochSeconds }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar.date(byAdding: .month, value: -policy.periodMonths, to: plan.at)!.epochSeconds
+        return Calendar.utc.date(byAdding: .month, value: -policy.periodMonths, to: plan.at)!.epochSeconds
     }
 
     func balance(_ key: String) -> Int64 {

@@ -25,6 +25,7 @@ extension SQLLedgerStore {
                 \(bind: d.budgetPoints), \(bind: Int64(d.priority)), \(bind: d.stacking.rawValue), \(bind: at.epochSeconds)) RETURNING id
                 """
             ).first()!.int64("id")
+            try await SQLLedgerStore.bumpRevision(db, program)
             if let budget = d.budgetPoints {
                 // The budget is set aside from the liability, so the ledger shows what the promotion may still cost.
                 let liability = try await account(db, .liability(program, .reward), program: program.rawValue)
@@ -92,6 +93,7 @@ extension SQLLedgerStore {
             let promotion = try Self.decodePromotion(row)
             if promotion.endsAt > at {
                 try await db.raw("UPDATE loyalty_promotions SET ends_at = \(bind: at.epochSeconds) WHERE id = \(bind: id.rawValue)").run()
+                try await SQLLedgerStore.bumpRevision(db, promotion.programID)
             }
             if promotion.budgetPoints != nil {
                 let program = promotion.programID.rawValue

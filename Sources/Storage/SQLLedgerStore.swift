@@ -96,6 +96,22 @@ public struct SQLLedgerStore: LoyaltyStore {
         }
     }
 
+    /// Marks a change to a program's rules or promotions.
+    static func bumpRevision(_ db: any SQLDatabase, _ program: ProgramID) async throws {
+        try await db.raw("UPDATE loyalty_programs SET revision = revision + 1 WHERE id = \(bind: program.rawValue)").run()
+    }
+
+    public func revisions(of programs: Set<ProgramID>) async throws -> [ProgramID: Int64] {
+        guard !programs.isEmpty else { return [:] }
+        return try await database.read { db in
+            var found: [ProgramID: Int64] = [:]
+            for row in try await db.raw("SELECT id, revision FROM loyalty_programs WHERE id IN (\(binds: programs.map(\.rawValue)))").all() {
+                found[ProgramID(try row.int64("id"))] = try row.int64("revision")
+            }
+            return found
+        }
+    }
+
     public func memberships(among customers: Set<CustomerID>) async throws -> [CustomerID: [Member]] {
         guard !customers.isEmpty else { return [:] }
         return try await database.read { db in
@@ -117,6 +133,7 @@ public struct SQLLedgerStore: LoyaltyStore {
             try await db.raw(
                 "UPDATE loyalty_programs SET earning_rules = \(bind: rulesJSON), tier_policy = \(bind: tiersJSON) WHERE id = \(bind: program.rawValue)"
             ).run()
+            try await Self.bumpRevision(db, program)
             if let entry = tiers?.entry.name {
                 try await db.raw("UPDATE loyalty_members SET tier = \(bind: entry) WHERE program_id = \(bind: program.rawValue) AND tier IS NULL")
                     .run()

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import SQLiteKit
 import Storage
+import SharedModels
 import Synchronization
 
 /// Patron's database in one SQLite file.
@@ -20,14 +21,14 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
     public let path: String
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
-    private let commits: GroupCommit
+    private let commits: Coalescer<GroupCommit.Job, Void>
     private let nextReader = Atomic<UInt>(0)
 
     private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection]) {
         self.path = path
         self.writer = writer
         self.readers = readers
-        self.commits = GroupCommit(writer: SQLiteWriter(connection: writer))
+        self.commits = GroupCommit.coalescer(writer: SQLiteWriter(connection: writer))
     }
 
     /// Opens (creating if missing) the database file at `path`.
@@ -59,14 +60,7 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let result = ResultBox<T>()
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            commits.submit(
-                GroupCommit.Job(
-                    run: { db in result.value = try await body(db) },
-                    complete: { error in
-                        if let error { continuation.resume(throwing: error) } else { continuation.resume() }
-                    }))
-        }
+        try await commits.submit { db in result.value = try await body(db) }
         return result.value!
     }
 
@@ -82,75 +76,52 @@ private final class ResultBox<T>: @unchecked Sendable {
     var value: T?
 }
 
-/// The writer's queue: jobs submitted while a group is being written wait for the next group.
-final class GroupCommit: Sendable {
-    struct Job: Sendable {
-        let run: @Sendable (any SQLDatabase) async throws -> Void
-        let complete: @Sendable ((any Error)?) -> Void
-    }
-
-    private struct State {
-        var waiting: [Job] = []
-        var draining = false
-    }
+/// Group commit over the writer connection: a group of writes in one transaction, each in its
+/// own savepoint, and one `COMMIT`.
+enum GroupCommit {
+    typealias Job = @Sendable (any SQLDatabase) async throws -> Void
 
     /// At most this many writes share one commit, so no caller waits behind an unbounded group.
     static let maximumGroup = 256
-    private let writer: SQLiteWriter
-    private let state = Mutex(State())
 
-    init(writer: SQLiteWriter) { self.writer = writer }
-
-    func submit(_ job: Job) {
-        let start = state.withLock { state in
-            state.waiting.append(job)
-            if state.draining { return false }
-            state.draining = true
-            return true
-        }
-        if start { Task { await drain() } }
-    }
-
-    private func drain() async {
-        while true {
-            let group: [Job] = state.withLock { state in
-                let group = Array(state.waiting.prefix(Self.maximumGroup))
-                state.waiting.removeFirst(group.count)
-                if group.isEmpty { state.draining = false }
-                return group
-            }
-            if group.isEmpty { return }
-            var outcomes: [(any Error)?] = []
+    static func coalescer(writer: SQLiteWriter) -> Coalescer<Job, Void> {
+        Coalescer(maximumGroup: maximumGroup) { group in
+            var outcomes: [Result<Void, any Error>] = []
             do {
                 try await writer.raw("BEGIN IMMEDIATE").run()
                 for job in group {
                     if group.count == 1 {
-                        do { try await job.run(writer) } catch { outcomes.append(error); continue }
-                        outcomes.append(nil)
+                        outcomes.append(await Result(catching: { try await job(writer) }))
                         continue
                     }
                     try await writer.raw("SAVEPOINT job").run()
                     do {
-                        try await job.run(writer)
+                        try await job(writer)
                         try await writer.raw("RELEASE job").run()
-                        outcomes.append(nil)
+                        outcomes.append(.success(()))
                     } catch {
                         try await writer.raw("ROLLBACK TO job").run()
                         try await writer.raw("RELEASE job").run()
-                        outcomes.append(error)
+                        outcomes.append(.failure(error))
                     }
                 }
-                if outcomes.allSatisfy({ $0 != nil }) {
-                    try await writer.raw("ROLLBACK").run()
-                } else {
+                if outcomes.contains(where: { if case .success = $0 { true } else { false } }) {
                     try await writer.raw("COMMIT").run()
+                } else {
+                    try await writer.raw("ROLLBACK").run()
                 }
             } catch {
                 // The transaction itself failed (BEGIN, a savepoint or COMMIT): nothing of the group was kept.
                 try? await writer.raw("ROLLBACK").run()
-                outcomes = group.map { _ in error }
+                outcomes = group.map { _ in .failure(error) }
             }
-            for (job, outcome) in zip(group, outcomes) { job.complete(outcome) }
+            return outcomes
         }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
