@@ -119,6 +119,7 @@ public struct AccrualBenchmark {
             guard let port = await iterator.next() else { throw CocoaError(.featureUnsupported) }
             log("HTTP: \(total) purchases over \(connections) connections to 127.0.0.1:\(port)…")
             let counter = Counter()
+            let occurredAt = ISO8601DateFormatter().string(from: Date())
             let started = Date()
             let failures = try await withThrowingTaskGroup(of: Int.self) { clients in
                 for _ in 0..<connections {
@@ -128,7 +129,7 @@ public struct AccrualBenchmark {
                             guard n < total else { return nil }
                             let customer = Int.random(in: 1...customers)
                             let cents = Int.random(in: 199...19_999)
-                            return #"{"transactionId":"H\#(n)","customerId":\#(customer),"occurredAt":"\#(ISO8601DateFormatter().string(from: Date()))","amount":\#(cents),"currency":"USD","store":"S\#(customer % 12 + 1)","channel":"store"}"#
+                            return #"{"transactionId":"H\#(n)","customerId":\#(customer),"occurredAt":"\#(occurredAt)","amount":\#(cents),"currency":"USD","store":"S\#(customer % 12 + 1)","channel":"store"}"#
                         }
                     }
                 }

@@ -29,6 +29,7 @@ public struct PatronAPI: Sendable {
     public func register<Context: RequestContext>(on router: Router<Context>) throws {
         router.add(middleware: AuthenticationMiddleware(access: handler.access))
         try handler.registerHandlers(
-            on: router, middlewares: [IdempotencyMiddleware(store: idempotency, clock: handler.customers.clock)])
+            on: router, configuration: Configuration(dateTranscoder: RFC3339Transcoder(), jsonEncodingOptions: [.sortedKeys]),
+            middlewares: [IdempotencyMiddleware(store: idempotency, clock: handler.customers.clock)])
     }
 }

@@ -181,8 +181,9 @@ public struct PromotionUsage: Sendable, Equatable {
     }
 }
 
-/// A promotion ready to evaluate: its criteria parsed once.
-public struct CompiledPromotion: Sendable {
+/// A promotion ready to evaluate: its criteria parsed once. A class, so the many plans of a
+/// batch share one copy.
+public final class CompiledPromotion: Sendable {
     public let promotion: Promotion
     let criteria: RuleExpression?
 
