@@ -167,18 +167,62 @@ public struct TierPolicy: Sendable, Equatable, Codable {
         }
     }
 
+    /// How the qualification period runs.
+    public enum Period: String, Sendable, Equatable, Codable {
+        /// The last `periodMonths` months, whatever the date.
+        case rolling
+        /// The calendar year so far; reviews happen after 31 December.
+        case calendarYear = "calendar_year"
+    }
+
     /// Lowest first.
     public var tiers: [Tier]
     /// At a review, a member falls at most one tier (soft landing).
     public var softLanding: Bool
     /// Qualifying points count over this many months back (a rolling qualification period).
     public var periodMonths: Int
+    public var period: Period
 
-    public init(tiers: [Tier], softLanding: Bool = true, periodMonths: Int = 12) {
+    public init(tiers: [Tier], softLanding: Bool = true, periodMonths: Int = 12, period: Period = .rolling) {
         precondition(!tiers.isEmpty && tiers.first?.threshold == 0, "the lowest tier needs no points")
         self.tiers = tiers.sorted { $0.threshold < $1.threshold }
         self.softLanding = softLanding
         self.periodMonths = periodMonths
+        self.period = period
+    }
+
+    enum CodingKeys: String, CodingKey { case tiers, softLanding, periodMonths, period }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            tiers: try c.decode([Tier].self, forKey: .tiers), softLanding: try c.decode(Bool.self, forKey: .softLanding),
+            periodMonths: try c.decode(Int.self, forKey: .periodMonths), period: try c.decodeIfPresent(Period.self, forKey: .period) ?? .rolling)
+    }
+
+    /// Where the qualification period that counts at `date` starts.
+    public func periodStart(at date: Date) -> Date {
+        switch period {
+        case .rolling: return Calendar.utc.date(byAdding: .month, value: -periodMonths, to: date)!
+        case .calendarYear: return Calendar.utc.date(from: Calendar.utc.dateComponents([.year], from: date))!
+        }
+    }
+
+    /// For a review at `date`: the period just ended. For a calendar year, a review in the first
+    /// days of January reads the year before.
+    public func reviewedPeriod(at date: Date) -> (from: Date, to: Date) {
+        switch period {
+        case .rolling: return (periodStart(at: date), date)
+        case .calendarYear:
+            let yearStart = periodStart(at: date)
+            return (Calendar.utc.date(byAdding: .year, value: -1, to: yearStart)!, yearStart)
+        }
+    }
+
+    /// When the current period ends: the end of the calendar year, or nil for a rolling period.
+    public func periodEnd(at date: Date) -> Date? {
+        guard period == .calendarYear else { return nil }
+        return Calendar.utc.date(byAdding: .year, value: 1, to: periodStart(at: date))
     }
 
     /// The lowest tier, where every member starts.

@@ -260,5 +260,26 @@ public protocol CatalogueStore: Sendable {
     func vouchers(of member: MemberID) async throws -> [Voucher]
 }
 
+/// Members' tiers, transfers between members, referrals, and the history simulations read.
+public protocol MemberStore: Sendable {
+    /// A program's members in id order, a page at a time.
+    func members(of program: ProgramID, after: MemberID?, limit: Int) async throws -> [Member]
+    func tierHistory(of member: MemberID) async throws -> [TierChange]
+    /// Sets the yearly transfer limit and the referral bonus.
+    func setOptions(of program: ProgramID, transferLimitPerYear: Int64?, referralPoints: Int64?) async throws
+    /// Moves spendable points from one member to another of the same program in one transaction:
+    /// the giver's earliest-expiring lots first, the receiver's new lots keeping their expiry.
+    /// With `yearlyLimit`, what the giver gave since `yearStart` plus this must stay within it.
+    func transferPoints(_ movement: Movement, to receiver: MemberID, yearlyLimit: Int64?, since yearStart: Date) async throws -> Transfer
+    /// Throws ``LoyaltyError/invalid(_:)`` when the friend was referred before in the program.
+    func insertReferral(program: ProgramID, referrer: MemberID, friend: CustomerID, at: Date) async throws -> Referral
+    func referrals(by referrer: MemberID) async throws -> [Referral]
+    /// Pending referrals of these friends.
+    func pendingReferrals(friends: Set<CustomerID>) async throws -> [Referral]
+    func completeReferral(_ id: ReferralID, at: Date) async throws
+    /// The purchases of a program's members in `[from, to)`, oldest first, with lines.
+    func purchases(of program: ProgramID, from: Date, to: Date) async throws -> [(member: Member, purchase: TransactionDetails)]
+}
+
 /// Everything the loyalty room stores.
-public typealias LoyaltyStore = LedgerStore & CatalogueStore
+public typealias LoyaltyStore = LedgerStore & CatalogueStore & MemberStore

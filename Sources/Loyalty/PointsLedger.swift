@@ -104,7 +104,7 @@ public struct PointsLedger: Sendable {
         switch details.kind {
         case .purchase:
             let plans = try await plans(for: [(memberships, details)])
-            return try await store.post(plans).map(Self.result)
+            return try await post(plans).map(Self.result)
         case .return:
             // Points date from the transaction (an imported history earns and expires as it happened), never from the future.
             let at = min(details.occurredAt, clock.now)
@@ -124,6 +124,13 @@ public struct PointsLedger: Sendable {
             }
             return results
         }
+    }
+
+    /// Posts accrual plans in one database transaction, then pays the referral bonuses they complete.
+    public func post(_ plans: [AccrualPlan]) async throws -> [PostedAccrual] {
+        let posted = try await store.post(plans)
+        try await completeReferrals(after: posted, customers: Dictionary(plans.map { ($0.member.id, $0.member.customerID) }, uniquingKeysWith: { a, _ in a }))
+        return posted
     }
 
     static func result(_ posted: PostedAccrual) -> AccrualResult {

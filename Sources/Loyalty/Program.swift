@@ -23,12 +23,19 @@ public struct Program: Sendable, Equatable {
     public var earningRules: EarningRules?
     /// The tier ladder; nil for a program without tiers.
     public var tierPolicy: TierPolicy?
+    /// Points a member may give other members per calendar year; nil when members cannot transfer points.
+    public var transferLimitPerYear: Int64?
+    /// Points the referrer and the friend each earn after the friend's first purchase; nil for no refer-a-friend.
+    public var referralPoints: Int64?
     public var createdAt: Date
 
     public init(
         id: ProgramID, code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int?, pendingDays: Int,
-        allowNegativeBalance: Bool, earningRules: EarningRules? = nil, tierPolicy: TierPolicy? = nil, createdAt: Date
+        allowNegativeBalance: Bool, earningRules: EarningRules? = nil, tierPolicy: TierPolicy? = nil, transferLimitPerYear: Int64? = nil,
+        referralPoints: Int64? = nil, createdAt: Date
     ) {
+        self.transferLimitPerYear = transferLimitPerYear
+        self.referralPoints = referralPoints
         self.earningRules = earningRules
         self.tierPolicy = tierPolicy
         self.id = id
@@ -78,4 +85,41 @@ public struct Member: Sendable, Equatable {
 public enum PointType: String, Sendable, Codable, CaseIterable {
     case reward
     case qualifying
+}
+
+/// A change of a member's tier, with why.
+public struct TierChange: Sendable, Equatable {
+    public var from: String?
+    public var to: String
+    public var reason: String
+    public var at: Date
+
+    public init(from: String?, to: String, reason: String, at: Date) {
+        self.from = from
+        self.to = to
+        self.reason = reason
+        self.at = at
+    }
+}
+
+public typealias ReferralID = ID<Referral>
+
+/// A member's invitation of a friend; both earn the program's referral points after the friend's first purchase.
+public struct Referral: Sendable, Equatable {
+    public var id: ReferralID
+    public var programID: ProgramID
+    public var referrer: MemberID
+    public var friend: CustomerID
+    public var createdAt: Date
+    /// When the friend's first purchase paid the bonuses; nil while pending.
+    public var completedAt: Date?
+
+    public init(id: ReferralID, programID: ProgramID, referrer: MemberID, friend: CustomerID, createdAt: Date, completedAt: Date? = nil) {
+        self.id = id
+        self.programID = programID
+        self.referrer = referrer
+        self.friend = friend
+        self.createdAt = createdAt
+        self.completedAt = completedAt
+    }
 }

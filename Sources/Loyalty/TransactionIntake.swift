@@ -57,7 +57,7 @@ public struct TransactionIntake: Sendable {
         let recorded = try await customers.store.recordTransactions(group.map { ($0.0, $0.1) })
         let memberships = try await loyalty.store.memberships(among: Set(group.map(\.0)))
         let plans = try await loyalty.indexedPlans(for: recorded.map { (memberships[$0.0.customerID] ?? [], $0.0.details) })
-        let posted = try await loyalty.store.post(plans.map(\.plan))
+        let posted = try await loyalty.post(plans.map(\.plan))
         var results = [[PointsLedger.AccrualResult]](repeating: [], count: group.count)
         for ((index, _), outcome) in zip(plans, posted) { results[index].append(PointsLedger.result(outcome)) }
         return zip(zip(recorded, group), results).map { pair, points in
@@ -100,7 +100,7 @@ public struct TransactionIntake: Sendable {
         var accrued = 0
         func flush() async throws {
             let plans = try await loyalty.plans(for: purchases)
-            accrued += try await loyalty.store.post(plans).filter { !$0.replayed }.count
+            accrued += try await loyalty.post(plans).filter { !$0.replayed }.count
             purchases.removeAll()
         }
         for row in batch {

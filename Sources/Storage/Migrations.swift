@@ -182,6 +182,13 @@ public enum Migrations {
             [
                 // Bumped by every change to a program's rules or promotions, so servers can cache them and still see changes at once.
                 "ALTER TABLE loyalty_programs ADD COLUMN revision BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE loyalty_programs ADD COLUMN transfer_limit_yearly BIGINT",
+                "ALTER TABLE loyalty_programs ADD COLUMN referral_points BIGINT",
+                """
+                CREATE TABLE loyalty_referrals (\(id), program_id BIGINT NOT NULL REFERENCES loyalty_programs(id),
+                  referrer_id BIGINT NOT NULL REFERENCES loyalty_members(id), friend_customer_id BIGINT NOT NULL REFERENCES customers(id),
+                  created_at BIGINT NOT NULL, completed_at BIGINT, UNIQUE (program_id, friend_customer_id))
+                """,
                 """
                 CREATE TABLE loyalty_promotions (\(id), program_id BIGINT NOT NULL REFERENCES loyalty_programs(id), code TEXT NOT NULL,
                   name TEXT NOT NULL, starts_at BIGINT NOT NULL, ends_at BIGINT NOT NULL, requires_enrolment INTEGER NOT NULL, criteria TEXT,

@@ -331,7 +331,7 @@ struct AccrualWriter {
 
     static func windowStart(of plan: AccrualPlan) -> Int64 {
         guard let policy = plan.program.tierPolicy else { return plan.at.epochSeconds }
-        return Calendar.utc.date(byAdding: .month, value: -policy.periodMonths, to: plan.at)!.epochSeconds
+        return policy.periodStart(at: plan.at).epochSeconds
     }
 
     func balance(_ key: String) -> Int64 {

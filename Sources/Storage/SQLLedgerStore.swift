@@ -48,6 +48,7 @@ public struct SQLLedgerStore: LoyaltyStore {
                     allowNegativeBalance: try row.int64("allow_negative") != 0,
                     earningRules: try row.optionalString("earning_rules").map { try ColumnJSON.decode(EarningRules.self, from: $0) },
                     tierPolicy: try row.optionalString("tier_policy").map { try ColumnJSON.decode(TierPolicy.self, from: $0) },
+                    transferLimitPerYear: try row.optionalInt64("transfer_limit_yearly"), referralPoints: try row.optionalInt64("referral_points"),
                     createdAt: try row.date("created_at"))
             }
         }
