@@ -111,7 +111,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "StorageTests", dependencies: ["TestSupport", "Storage", "Customers", "Access", "App", "SharedModels", .product(name: "SQLKit", package: "sql-kit")],
+            name: "StorageTests",
+            dependencies: ["TestSupport", "Storage", "Customers", "Access", "App", "SharedModels", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "AppTests",

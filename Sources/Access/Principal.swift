@@ -19,14 +19,14 @@ public enum Role: String, Sendable, Codable, CaseIterable {
         case .loyaltyManager:
             [
                 .customersRead, .customersWrite, .transactionsWrite, .interactionsWrite, .dataImport, .dataExport, .loyaltyRead, .loyaltyManage,
-                .pointsAdjust, .pointsRedeem,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem,
             ]
         case .marketer: [.customersRead, .consentsWrite, .dataExport, .loyaltyRead]
         case .agent:
             [
                 .customersRead, .customersWrite, .customersMerge, .transactionsWrite, .interactionsWrite, .consentsWrite, .memberLoginsManage,
                 .loyaltyRead,
-                .pointsAdjust, .pointsRedeem,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem,
             ]
         case .analyst: [.customersRead, .dataExport, .loyaltyRead]
         }
@@ -53,6 +53,8 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case pointsAdjust = "points:adjust"
     /// Spend points on a member's behalf.
     case pointsRedeem = "points:redeem"
+    /// Honour a member's voucher at a till or a partner.
+    case vouchersRedeem = "vouchers:redeem"
 }
 
 /// What a partner API key may do.
@@ -61,11 +63,14 @@ public enum APIScope: String, Sendable, Codable, CaseIterable {
     case interactionsWrite = "interactions:write"
     /// Find a member by identifier to check they exist (no profile details beyond the name).
     case customersLookup = "customers:lookup"
+    /// Honour members' vouchers (a partner's till).
+    case vouchersRedeem = "vouchers:redeem"
 
     var permission: Permission? {
         switch self {
         case .transactionsWrite: .transactionsWrite
         case .interactionsWrite: .interactionsWrite
+        case .vouchersRedeem: .vouchersRedeem
         case .customersLookup: nil
         }
     }

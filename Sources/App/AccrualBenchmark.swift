@@ -129,7 +129,8 @@ public struct AccrualBenchmark {
                             guard n < total else { return nil }
                             let customer = Int.random(in: 1...customers)
                             let cents = Int.random(in: 199...19_999)
-                            return #"{"transactionId":"H\#(n)","customerId":\#(customer),"occurredAt":"\#(occurredAt)","amount":\#(cents),"currency":"USD","store":"S\#(customer % 12 + 1)","channel":"store"}"#
+                            return
+                                #"{"transactionId":"H\#(n)","customerId":\#(customer),"occurredAt":"\#(occurredAt)","amount":\#(cents),"currency":"USD","store":"S\#(customer % 12 + 1)","channel":"store"}"#
                         }
                     }
                 }

@@ -50,13 +50,18 @@ extension APIHandler {
                 throw Problem(
                     status: .unprocessableContent, code: "validation_failed", detail: "tiers: the lowest tier needs a threshold of 0", field: "tiers")
             }
-            tiers = TierPolicy(tiers: levels.map { .init(name: $0.name, threshold: $0.threshold) }, periodMonths: body.tierPeriodMonths ?? 12)
+            tiers = TierPolicy(
+                tiers: levels.map { .init(name: $0.name, threshold: $0.threshold) }, periodMonths: body.tierPeriodMonths ?? 12,
+                period: body.tierPeriod.map { convert($0) } ?? .rolling)
         }
         let program = try await loyalty.createProgram(
             code: body.code, name: body.name,
             valuePerThousandPoints: Money(minorUnits: body.valuePerThousandPoints.amount, currency: body.valuePerThousandPoints.currency),
             expiryMonths: body.expiryMonths, pendingDays: body.pendingDays ?? 0, allowNegativeBalance: body.allowNegativeBalance ?? false)
         try await loyalty.configure(program.id, rules: rules, tiers: tiers)
+        if body.transferLimitPerYear != nil || body.referralPoints != nil {
+            try await loyalty.setMemberOptions(of: program.id, transferLimitPerYear: body.transferLimitPerYear, referralPoints: body.referralPoints)
+        }
         return .created(.init(body: .json(.init(try await loyalty.program(program.id)))))
     }
 
@@ -97,15 +102,17 @@ extension APIHandler {
         guard input.query.from < input.query.to else {
             throw Problem(status: .unprocessableContent, code: "validation_failed", detail: "from must be before to", field: "from")
         }
-        let statement = try await loyalty.statement(
-            of: member.id, input.query.pointType.map { convert($0) } ?? .reward, from: input.query.from, to: input.query.to)
+        let pointType: PointType = input.query.pointType.map { convert($0) } ?? .reward
+        let statement = try await loyalty.statement(of: member.id, pointType, from: input.query.from, to: input.query.to)
+        let expiring = try await loyalty.balance(of: member.id, pointType).nextExpiry
         return .ok(
             .init(
                 body: .json(
                     .init(
                         opening: statement.opening,
                         movements: statement.movements.map { Schemas.PointsTransfer($0.transfer, signed: $0.signedPoints) },
-                        closing: statement.closing))))
+                        closing: statement.closing, expiringPoints: expiring?.points, expiringOn: expiring?.on,
+                        tier: try await tierStatus(member.id)))))
     }
 
     func redeemPoints(_ input: Operations.RedeemPoints.Input) async throws -> Operations.RedeemPoints.Output {
@@ -151,7 +158,9 @@ extension Schemas.Program {
             valuePerThousandPoints: .init(amount: p.valuePerThousandPoints.minorUnits, currency: p.valuePerThousandPoints.currency),
             expiryMonths: p.expiryMonths,
             pendingDays: p.pendingDays, allowNegativeBalance: p.allowNegativeBalance, earningRules: rules,
-            tiers: (p.tierPolicy?.tiers ?? []).map { .init(name: $0.name, threshold: $0.threshold) }, createdAt: p.createdAt)
+            tiers: (p.tierPolicy?.tiers ?? []).map { .init(name: $0.name, threshold: $0.threshold) },
+            tierPeriod: p.tierPolicy.map { convert($0.period) }, transferLimitPerYear: p.transferLimitPerYear, referralPoints: p.referralPoints,
+            createdAt: p.createdAt)
     }
 }
 

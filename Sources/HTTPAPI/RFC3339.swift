@@ -12,7 +12,8 @@ struct RFC3339Transcoder: DateTranscoder {
         let (year, month, day) = Self.civil(fromDays: days)
         func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
         let y = String(year)
-        return String(repeating: "0", count: max(0, 4 - y.count)) + y + "-\(two(month))-\(two(day))T\(two(time / 3600)):\(two(time / 60 % 60)):\(two(time % 60))Z"
+        return String(repeating: "0", count: max(0, 4 - y.count)) + y
+            + "-\(two(month))-\(two(day))T\(two(time / 3600)):\(two(time / 60 % 60)):\(two(time % 60))Z"
     }
 
     func decode(_ text: String) throws -> Date {

@@ -181,14 +181,15 @@ extension PointsLedger {
         // The draft runs over the whole window, whatever dates it was drafted with.
         let promotion = try CompiledPromotion(
             Promotion(
-                id: PromotionID(0), programID: program.id, code: draft.code, name: draft.name, startsAt: from, endsAt: now,
+                id: PromotionID(0), programID: program.id, code: draft.code, name: draft.name, startsAt: from, endsAt: now.addingTimeInterval(1),
                 requiresEnrolment: false, criteria: draft.criteria, action: draft.action, perMemberLimit: draft.perMemberLimit,
                 budgetPoints: draft.budgetPoints, priority: draft.priority, stacking: draft.stacking, createdAt: now))
         var result = Simulation(from: from, to: now)
         result.cost = Money(minorUnits: 0, currency: program.valuePerThousandPoints.currency)
         var used: [MemberID: Int] = [:]
         var left = draft.budgetPoints
-        for (member, purchase) in try await store.purchases(of: program.id, from: from, to: now) {
+        // Up to and including this second.
+        for (member, purchase) in try await store.purchases(of: program.id, from: from, to: now.addingTimeInterval(1)) {
             result.transactions += 1
             let plan = AccrualPlan(member: member, program: program, purchase: purchase, at: purchase.occurredAt, promotions: [promotion])
             let (accrual, _, candidates) = plan.earning(tier: member.tier)

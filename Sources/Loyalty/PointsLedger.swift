@@ -129,7 +129,8 @@ public struct PointsLedger: Sendable {
     /// Posts accrual plans in one database transaction, then pays the referral bonuses they complete.
     public func post(_ plans: [AccrualPlan]) async throws -> [PostedAccrual] {
         let posted = try await store.post(plans)
-        try await completeReferrals(after: posted, customers: Dictionary(plans.map { ($0.member.id, $0.member.customerID) }, uniquingKeysWith: { a, _ in a }))
+        try await completeReferrals(
+            after: posted, customers: Dictionary(plans.map { ($0.member.id, $0.member.customerID) }, uniquingKeysWith: { a, _ in a }))
         return posted
     }
 

@@ -192,7 +192,6 @@ public final class CompiledPromotion: Sendable {
         self.criteria = try promotion.criteria.map { try Parser.parse($0) }
     }
 
-
     /// Whether a purchase qualifies, leaving limits and budgets aside.
     public func matches(_ context: DictionaryContext, at date: Date) -> Bool {
         promotion.isRunning(at: date) && (criteria.map { Evaluator.matches($0, in: context) } ?? true)

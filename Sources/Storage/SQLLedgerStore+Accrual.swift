@@ -241,7 +241,8 @@ struct AccrualWriter {
                     issued.append(voucher)
                     vouchers.append([
                         .integer(id), .text(voucher.code), .integer(reward.id), .integer(member.rawValue), .integer(0), .null, .null,
-                        .text(Voucher.Status.issued.rawValue), .integer(at), .integer(expires.epochSeconds), .null, .integer(award.promotion.rawValue),
+                        .text(Voucher.Status.issued.rawValue), .integer(at), .integer(expires.epochSeconds), .null,
+                        .integer(award.promotion.rawValue),
                         .null, .null,
                     ])
                 }
@@ -287,12 +288,14 @@ struct AccrualWriter {
             columns: ["id", "program_id", "from_account", "to_account", "points", "reason", "reference", "idempotency_key", "memo", "occurred_at"],
             rows: resolve(transfers, columns: [0: transferIDs]))
         _ = try await insertRows(
-            db, into: "ledger_postings", columns: ["transfer_id", "account_id", "points", "occurred_at"], rows: resolve(postings, columns: [0: transferIDs]))
+            db, into: "ledger_postings", columns: ["transfer_id", "account_id", "points", "occurred_at"],
+            rows: resolve(postings, columns: [0: transferIDs]))
         _ = try await insertRows(
             db, into: "point_lots", columns: ["id", "account_id", "transfer_id", "points", "remaining", "available_at", "expires_at"],
             rows: resolve(lots, columns: [0: lotIDs, 2: transferIDs]))
         _ = try await insertRows(
-            db, into: "lot_movements", columns: ["lot_id", "transfer_id", "points"], rows: resolve(lotMovements, columns: [0: lotIDs, 1: transferIDs]))
+            db, into: "lot_movements", columns: ["lot_id", "transfer_id", "points"],
+            rows: resolve(lotMovements, columns: [0: lotIDs, 1: transferIDs]))
         _ = try await insertRows(
             db, into: "loyalty_vouchers",
             columns: [
@@ -347,7 +350,8 @@ struct AccrualWriter {
                     "SELECT id, key, balance, debt, program_id FROM ledger_accounts WHERE key IN (\(binds: Array(chunk))) ORDER BY id\(unsafeRaw: lockClause)"
                 ).all() {
                     accounts[try row.string("key")] = Account(
-                        id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"), programID: try row.int64("program_id"))
+                        id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"),
+                        programID: try row.int64("program_id"))
                 }
             }
         }
@@ -387,7 +391,9 @@ struct AccrualWriter {
                 lotMovements.append([.integer(lot), .integer(repayment), .integer(repay)])
             }
         }
-        lots.append([.integer(lot), .integer(to.id), .integer(transfer), .integer(points), .integer(remaining), .integer(availableAt), SQLValue(expiresAt)])
+        lots.append([
+            .integer(lot), .integer(to.id), .integer(transfer), .integer(points), .integer(remaining), .integer(availableAt), SQLValue(expiresAt),
+        ])
         return transfer
     }
 

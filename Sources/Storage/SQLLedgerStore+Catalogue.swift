@@ -87,7 +87,8 @@ extension SQLLedgerStore {
 
     public func endPromotion(_ id: PromotionID, at: Date) async throws -> Promotion {
         try await database.write { db in
-            guard let row = try await db.raw("SELECT * FROM loyalty_promotions WHERE id = \(bind: id.rawValue)\(unsafeRaw: lockClause)").first() else {
+            guard let row = try await db.raw("SELECT * FROM loyalty_promotions WHERE id = \(bind: id.rawValue)\(unsafeRaw: lockClause)").first()
+            else {
                 throw LoyaltyError.promotionNotFound(id)
             }
             let promotion = try Self.decodePromotion(row)
@@ -102,7 +103,8 @@ extension SQLLedgerStore {
                     let liability = try await account(db, .liability(promotion.programID, .reward), program: program)
                     _ = try await post(
                         db, program: program, from: budget.id, to: liability.id, points: budget.balance, reason: .budgetFunding,
-                        reference: "promotion:\(id.rawValue)", key: "budget-return:\(id.rawValue)", memo: "unused budget of \(promotion.code)", at: at)
+                        reference: "promotion:\(id.rawValue)", key: "budget-return:\(id.rawValue)", memo: "unused budget of \(promotion.code)", at: at
+                    )
                 }
             }
             return try await db.raw("SELECT * FROM loyalty_promotions WHERE id = \(bind: id.rawValue)").first().map(Self.decodePromotion)!
@@ -111,7 +113,8 @@ extension SQLLedgerStore {
 
     public func promotionResults(_ id: PromotionID) async throws -> PromotionResults {
         try await database.read { db in
-            guard let promotion = try await db.raw("SELECT * FROM loyalty_promotions WHERE id = \(bind: id.rawValue)").first().map(Self.decodePromotion)
+            guard
+                let promotion = try await db.raw("SELECT * FROM loyalty_promotions WHERE id = \(bind: id.rawValue)").first().map(Self.decodePromotion)
             else { throw LoyaltyError.promotionNotFound(id) }
             let row = try await db.raw(
                 """
@@ -125,7 +128,8 @@ extension SQLLedgerStore {
             var left: Int64?
             if promotion.budgetPoints != nil {
                 left =
-                    try await db.raw("SELECT balance FROM ledger_accounts WHERE key = \(bind: LedgerAccount.budget(id).key)").first()?.int64("balance")
+                    try await db.raw("SELECT balance FROM ledger_accounts WHERE key = \(bind: LedgerAccount.budget(id).key)").first()?.int64(
+                        "balance")
                     ?? 0
             }
             return PromotionResults(
@@ -221,11 +225,16 @@ extension SQLLedgerStore {
         let voucherKey = idempotencyKey.map { "voucher:" + $0 }
         do {
             return try await database.write { db in
-                if let voucherKey, let earlier = try await db.raw("SELECT * FROM loyalty_vouchers WHERE idempotency_key = \(bind: voucherKey)").first() {
+                if let voucherKey,
+                    let earlier = try await db.raw("SELECT * FROM loyalty_vouchers WHERE idempotency_key = \(bind: voucherKey)").first()
+                {
                     return try Self.decodeVoucher(earlier)
                 }
                 // The reward's row is locked (PostgreSQL) or the writer is single (SQLite): stock cannot go below zero.
-                guard let row = try await db.raw("SELECT stock, active FROM loyalty_rewards WHERE id = \(bind: reward.id.rawValue)\(unsafeRaw: lockClause)")
+                guard
+                    let row = try await db.raw(
+                        "SELECT stock, active FROM loyalty_rewards WHERE id = \(bind: reward.id.rawValue)\(unsafeRaw: lockClause)"
+                    )
                     .first()
                 else { throw LoyaltyError.rewardNotFound(reward.code) }
                 if try row.int64("active") == 0 { throw LoyaltyError.rewardNotAvailable(reward.code, reason: "the reward is withdrawn") }
@@ -310,7 +319,8 @@ extension SQLLedgerStore {
             let voucher = try Self.decodeVoucher(row)
             guard voucher.status == .issued else { throw LoyaltyError.voucherClosed(voucher.code, status: voucher.status.rawValue) }
             guard !voucher.isExpired(at: at) else { throw LoyaltyError.voucherClosed(voucher.code, status: "expired") }
-            try await db.raw("UPDATE loyalty_vouchers SET status = 'used', closed_at = \(bind: at.epochSeconds) WHERE id = \(bind: id.rawValue)").run()
+            try await db.raw("UPDATE loyalty_vouchers SET status = 'used', closed_at = \(bind: at.epochSeconds) WHERE id = \(bind: id.rawValue)")
+                .run()
             return try await db.raw("SELECT * FROM loyalty_vouchers WHERE id = \(bind: id.rawValue)").first().map(Self.decodeVoucher)!
         }
     }
@@ -329,7 +339,8 @@ extension SQLLedgerStore {
 
     public func vouchers(of member: MemberID) async throws -> [Voucher] {
         try await database.read { db in
-            try await db.raw("SELECT * FROM loyalty_vouchers WHERE member_id = \(bind: member.rawValue) ORDER BY id DESC").all().map(Self.decodeVoucher)
+            try await db.raw("SELECT * FROM loyalty_vouchers WHERE member_id = \(bind: member.rawValue) ORDER BY id DESC").all().map(
+                Self.decodeVoucher)
         }
     }
 }

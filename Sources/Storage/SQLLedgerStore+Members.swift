@@ -112,7 +112,8 @@ extension SQLLedgerStore {
 
     public func referrals(by referrer: MemberID) async throws -> [Referral] {
         try await database.read { db in
-            try await db.raw("SELECT * FROM loyalty_referrals WHERE referrer_id = \(bind: referrer.rawValue) ORDER BY id").all().map(Self.decodeReferral)
+            try await db.raw("SELECT * FROM loyalty_referrals WHERE referrer_id = \(bind: referrer.rawValue) ORDER BY id").all().map(
+                Self.decodeReferral)
         }
     }
 

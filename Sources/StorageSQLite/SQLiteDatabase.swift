@@ -3,8 +3,8 @@ import Logging
 import NIOCore
 import NIOPosix
 import SQLiteKit
-import Storage
 import SharedModels
+import Storage
 import Synchronization
 
 /// Patron's database in one SQLite file.

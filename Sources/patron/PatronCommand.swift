@@ -229,7 +229,8 @@ struct Demo: AsyncParsableCommand {
 }
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Measure Patron's speed (build with -c release).", subcommands: [ImportBench.self, AccrualBench.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Measure Patron's speed (build with -c release).", subcommands: [ImportBench.self, AccrualBench.self])
 
     struct AccrualBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

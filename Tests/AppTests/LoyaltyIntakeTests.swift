@@ -150,3 +150,113 @@ struct LoyaltyAPITests {
         }
     }
 }
+
+@Suite("Promotions, rewards and members' own operations over the API")
+struct CatalogueAPITests {
+    @Test(
+        "A manager runs a promotion and a catalogue; a member joins, earns, redeems, cancels, gives points and refers a friend",
+        arguments: TestEngine.available)
+    func walkthrough(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, patron, admin in
+            let program = try #require(
+                try await api.call(
+                    .post, "/v1/programs", token: admin,
+                    body: [
+                        "code": "NW", "name": "Northwind", "valuePerThousandPoints": ["amount": 1000, "currency": "USD"], "expiryMonths": 24,
+                        "earningRules": ["pointsPerUnit": 1], "tiers": [["name": "Blue", "threshold": 0], ["name": "Gold", "threshold": 1000]],
+                        "tierPeriod": "calendar_year", "transferLimitPerYear": 100, "referralPoints": 50,
+                    ]
+                ).id)
+            let reward = try await api.call(
+                .post, "/v1/programs/\(program)/rewards", token: admin,
+                body: ["code": "coffee", "name": "A coffee", "kind": "product", "pointsPrice": 150, "stock": 5])
+            #expect(reward.status == 201 && reward.json["code"] as? String == "COFFEE")
+            let rewardID = try #require(reward.id)
+            let badRule = try await api.call(
+                .post, "/v1/programs/\(program)/promotions", token: admin,
+                body: [
+                    "code": "WINE", "name": "Wine", "startsAt": "2025-01-01T00:00:00Z", "endsAt": "2027-01-01T00:00:00Z",
+                    "criteria": "purchase.category ==", "action": ["kind": "multiplier", "percent": 300],
+                ])
+            #expect(badRule.status == 422)
+            #expect((badRule.json["errors"] as? [[String: Any]])?.first?["field"] as? String == "criteria")
+            let promotion = try await api.call(
+                .post, "/v1/programs/\(program)/promotions", token: admin,
+                body: [
+                    "code": "DOUBLE", "name": "Double points", "startsAt": "2025-01-01T00:00:00Z", "endsAt": "2027-01-01T00:00:00Z",
+                    "action": ["kind": "multiplier", "percent": 200], "budgetPoints": 10_000,
+                ])
+            #expect(promotion.status == 201)
+            let promotionID = try #require(promotion.id)
+
+            // A member signs up on their own and buys.
+            let ann = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee"]).id)
+            let bob = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Bob", "lastName": "Ray"]).id)
+            _ = try await api.call(
+                .post, "/v1/member-logins", token: admin, body: ["customerId": ann, "email": "ann@x.com", "password": "password1"])
+            let token = try await api.logIn("ann@x.com", "password1")
+            let joined = try await api.call(.post, "/v1/programs/\(program)/join", token: token)
+            #expect(joined.status == 201)
+            let annMember = try #require(joined.id)
+            #expect(try await api.call(.post, "/v1/programs/\(program)/join", token: admin).status == 403)
+            let bobMember = try #require(try await api.call(.post, "/v1/programs/\(program)/members", token: admin, body: ["customerId": bob]).id)
+            let receipt = try await api.call(
+                .post, "/v1/transactions", token: admin,
+                body: ["transactionId": "P-1", "customerId": ann, "occurredAt": "2026-01-01T00:00:00Z", "amount": 30_000])
+            let points = try #require((receipt.json["points"] as? [[String: Any]])?.first)
+            #expect((points["points"] as? NSNumber)?.int64Value == 600)
+            #expect(((points["breakdown"] as? [[String: Any]])?.map { $0["source"] as? String }) == ["base", "promotion DOUBLE"])
+            let results = try await api.call(.get, "/v1/promotions/\(promotionID)", token: admin)
+            #expect(((results.json["results"] as? [String: Any])?["points"] as? NSNumber)?.int64Value == 300)
+
+            // The catalogue, a redemption, its cancellation.
+            let catalogue = try await api.call(.get, "/v1/members/\(annMember)/catalogue", token: token)
+            #expect(catalogue.array.first?["available"] as? Bool == true)
+            let voucher = try await api.call(.post, "/v1/members/\(annMember)/vouchers", token: token, body: ["rewardId": rewardID])
+            #expect(voucher.status == 201 && voucher.json["status"] as? String == "issued")
+            let voucherID = try #require(voucher.id)
+            #expect(try await api.call(.post, "/v1/vouchers/\(voucherID)/use", token: token).status == 403, "a member cannot honour a voucher")
+            let cancelled = try await api.call(.post, "/v1/vouchers/\(voucherID)/cancel", token: token)
+            #expect(cancelled.json["status"] as? String == "cancelled")
+            #expect(try await api.call(.post, "/v1/vouchers/\(voucherID)/cancel", token: token).code == "voucher_closed")
+            #expect((try await api.call(.get, "/v1/members/\(annMember)/balance", token: token).json["available"] as? NSNumber)?.int64Value == 600)
+
+            // Giving points: within the limit, and only their own.
+            let gift = try await api.call(.post, "/v1/members/\(annMember)/transfers", token: token, body: ["toMemberId": bobMember, "points": 80])
+            #expect(gift.status == 201)
+            let tooMuch = try await api.call(
+                .post, "/v1/members/\(annMember)/transfers", token: token, body: ["toMemberId": bobMember, "points": 30])
+            #expect(tooMuch.code == "limit_exceeded")
+            #expect(
+                try await api.call(.post, "/v1/members/\(bobMember)/transfers", token: token, body: ["toMemberId": annMember, "points": 1]).status
+                    == 404)
+
+            // Refer a friend; the tier endpoint shows progress to Gold by year end.
+            let carol = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Cy", "lastName": "Fox"]).id)
+            #expect(try await api.call(.post, "/v1/members/\(annMember)/referrals", token: token, body: ["friendCustomerId": carol]).status == 201)
+            let tier = try await api.call(.get, "/v1/members/\(annMember)/tier", token: token)
+            #expect(tier.json["nextTier"] as? String == "Gold")
+            #expect((tier.json["missingPoints"] as? NSNumber)?.int64Value == 700)
+            #expect(tier.json["by"] as? String == "2027-01-01T00:00:00Z")
+            let statement = try await api.call(
+                .get, "/v1/members/\(annMember)/statement?from=2025-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", token: token)
+            #expect((statement.json["tier"] as? [String: Any])?["nextTier"] as? String == "Gold")
+
+            // A simulation reads and writes nothing.
+            let before = try await patron.loyalty.verify().transfers
+            let simulation = try await api.call(
+                .post, "/v1/programs/\(program)/simulations", token: admin,
+                body: [
+                    "months": 12,
+                    "promotion": [
+                        "code": "BIG", "name": "Big baskets", "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2026-02-01T00:00:00Z",
+                        "criteria": "purchase.amount >= 100", "action": ["kind": "fixed", "points": 40],
+                    ],
+                ])
+            #expect(simulation.json["matched"] as? Int == 1)
+            #expect((simulation.json["cost"] as? [String: Any])?["amount"] as? Int == 40)
+            #expect(try await patron.loyalty.verify().transfers == before)
+            #expect(try await api.call(.post, "/v1/promotions/\(promotionID)/end", token: admin).status == 200)
+        }
+    }
+}

@@ -17,7 +17,8 @@ extension LedgerFixture {
         let details = TransactionDetails(
             externalID: id, kind: .purchase, occurredAt: clock.now, amount: Money(minorUnits: minor, currency: "USD"), channel: channel,
             lines: [.init(product: category, category: category, amount: minor)])
-        let (_, results) = try await patron.intake.submit(details, identifiers: [CustomerIdentifier(kind: .customerID, value: String(owner.rawValue))])
+        let (_, results) = try await patron.intake.submit(
+            details, identifiers: [CustomerIdentifier(kind: .customerID, value: String(owner.rawValue))])
         return results
     }
 
@@ -25,7 +26,8 @@ extension LedgerFixture {
     func configureTiers() async throws {
         try await ledger.configure(
             program.id, rules: EarningRules(pointsPerUnit: 1, tierPercent: ["Gold": 150]),
-            tiers: TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 500), .init(name: "Gold", threshold: 2000)]))
+            tiers: TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 500), .init(name: "Gold", threshold: 2000)])
+        )
     }
 
     func draft(
@@ -133,19 +135,24 @@ struct PromotionTests {
         var random = SplitMix(seed: 42)
         let purchases: [(customer: Int, minor: Int64, category: String, day: Int)] = (0..<120).map { index in
             // Customers buy at different rates, so they end in different tiers.
-            ([0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 3][Int(random.next() % 11)], Int64(random.next() % 10_000) + 100,
-                ["wine", "grocery", "toys"][Int(random.next() % 3)], index / 4)
+            (
+                [0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 3][Int(random.next() % 11)], Int64(random.next() % 10_000) + 100,
+                ["wine", "grocery", "toys"][Int(random.next() % 3)], index / 4
+            )
         }
         func run(batch: Bool) async throws -> [String] {
             var outcome: [String] = []
             try await LedgerFixture.run(engine) { f in
                 try await f.configureTiers()
                 _ = try await f.ledger.createPromotion(
-                    f.draft("WINE", .multiplier(percent: 300), criteria: #"purchase.category == "wine" and member.tier in ["Silver", "Gold"]"#, limit: 3),
+                    f.draft(
+                        "WINE", .multiplier(percent: 300), criteria: #"purchase.category == "wine" and member.tier in ["Silver", "Gold"]"#, limit: 3),
                     in: f.program.id)
-                _ = try await f.ledger.createPromotion(f.draft("BIG", .fixed(250), criteria: "purchase.amount >= 500", budget: 1_500), in: f.program.id)
                 _ = try await f.ledger.createPromotion(
-                    f.draft("TOYS", .pointsPerUnit(2), criteria: #"purchase.category == "toys""#, priority: 5, stacking: .exclusive), in: f.program.id)
+                    f.draft("BIG", .fixed(250), criteria: "purchase.amount >= 500", budget: 1_500), in: f.program.id)
+                _ = try await f.ledger.createPromotion(
+                    f.draft("TOYS", .pointsPerUnit(2), criteria: #"purchase.category == "toys""#, priority: 5, stacking: .exclusive), in: f.program.id
+                )
                 var customers: [CustomerID] = []
                 var members: [MemberID] = []
                 for index in 0..<4 {
@@ -158,7 +165,8 @@ struct PromotionTests {
                 for (index, p) in purchases.enumerated() {
                     let details = TransactionDetails(
                         externalID: "T\(index)", kind: .purchase, occurredAt: start.addingTimeInterval(Double(p.day) * 86_400 + Double(index)),
-                        amount: Money(minorUnits: p.minor, currency: "USD"), lines: [.init(product: p.category, category: p.category, amount: p.minor)])
+                        amount: Money(minorUnits: p.minor, currency: "USD"),
+                        lines: [.init(product: p.category, category: p.category, amount: p.minor)])
                     rows.append((customers[p.customer], details))
                 }
                 f.clock.advance(days: 40)
@@ -226,7 +234,9 @@ struct RewardTests {
             #expect(used.status == .used)
             await #expect(throws: LoyaltyError.voucherClosed(voucher.code, status: "used")) { _ = try await f.ledger.cancel(voucher: voucher.id) }
             let second = try await f.ledger.redeem(reward: coffee.id, for: f.member, idempotencyKey: "k2")
-            await #expect(throws: LoyaltyError.outOfStock("COFFEE")) { _ = try await f.ledger.redeem(reward: coffee.id, for: f.member, idempotencyKey: "k3") }
+            await #expect(throws: LoyaltyError.outOfStock("COFFEE")) {
+                _ = try await f.ledger.redeem(reward: coffee.id, for: f.member, idempotencyKey: "k3")
+            }
             #expect(try await f.balance().available == 100)
             let cancelled = try await f.ledger.cancel(voucher: second.id)
             #expect(cancelled.status == .cancelled)

@@ -32,6 +32,21 @@ extension Components {
             internal var tiers: [Components.Schemas.TierLevel]?
             /// - Remark: Generated from `#/components/schemas/ProgramInput/tierPeriodMonths`.
             internal var tierPeriodMonths: Swift.Int?
+            /// A rolling window of tierPeriodMonths
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/tierPeriod`.
+            internal enum TierPeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case rolling = "rolling"
+                case calendarYear = "calendar_year"
+            }
+            /// A rolling window of tierPeriodMonths
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/tierPeriod`.
+            internal var tierPeriod: Components.Schemas.ProgramInput.TierPeriodPayload?
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/transferLimitPerYear`.
+            internal var transferLimitPerYear: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/referralPoints`.
+            internal var referralPoints: Swift.Int64?
             /// Creates a new `ProgramInput`.
             ///
             /// - Parameters:
@@ -44,6 +59,9 @@ extension Components {
             ///   - earningRules:
             ///   - tiers:
             ///   - tierPeriodMonths:
+            ///   - tierPeriod: A rolling window of tierPeriodMonths
+            ///   - transferLimitPerYear:
+            ///   - referralPoints:
             internal init(
                 code: Swift.String,
                 name: Swift.String,
@@ -53,7 +71,10 @@ extension Components {
                 allowNegativeBalance: Swift.Bool? = nil,
                 earningRules: Components.Schemas.EarningRules? = nil,
                 tiers: [Components.Schemas.TierLevel]? = nil,
-                tierPeriodMonths: Swift.Int? = nil
+                tierPeriodMonths: Swift.Int? = nil,
+                tierPeriod: Components.Schemas.ProgramInput.TierPeriodPayload? = nil,
+                transferLimitPerYear: Swift.Int64? = nil,
+                referralPoints: Swift.Int64? = nil
             ) {
                 self.code = code
                 self.name = name
@@ -64,6 +85,9 @@ extension Components {
                 self.earningRules = earningRules
                 self.tiers = tiers
                 self.tierPeriodMonths = tierPeriodMonths
+                self.tierPeriod = tierPeriod
+                self.transferLimitPerYear = transferLimitPerYear
+                self.referralPoints = referralPoints
             }
             internal enum CodingKeys: String, CodingKey {
                 case code
@@ -75,6 +99,9 @@ extension Components {
                 case earningRules
                 case tiers
                 case tierPeriodMonths
+                case tierPeriod
+                case transferLimitPerYear
+                case referralPoints
             }
         }
         /// - Remark: Generated from `#/components/schemas/EarningRules`.
@@ -266,6 +293,17 @@ extension Components {
             internal var earningRules: Components.Schemas.EarningRules?
             /// - Remark: Generated from `#/components/schemas/Program/tiers`.
             internal var tiers: [Components.Schemas.TierLevel]
+            /// - Remark: Generated from `#/components/schemas/Program/tierPeriod`.
+            internal enum TierPeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case rolling = "rolling"
+                case calendarYear = "calendar_year"
+            }
+            /// - Remark: Generated from `#/components/schemas/Program/tierPeriod`.
+            internal var tierPeriod: Components.Schemas.Program.TierPeriodPayload?
+            /// - Remark: Generated from `#/components/schemas/Program/transferLimitPerYear`.
+            internal var transferLimitPerYear: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/Program/referralPoints`.
+            internal var referralPoints: Swift.Int64?
             /// - Remark: Generated from `#/components/schemas/Program/createdAt`.
             internal var createdAt: Foundation.Date
             /// Creates a new `Program`.
@@ -280,6 +318,9 @@ extension Components {
             ///   - allowNegativeBalance:
             ///   - earningRules:
             ///   - tiers:
+            ///   - tierPeriod:
+            ///   - transferLimitPerYear:
+            ///   - referralPoints:
             ///   - createdAt:
             internal init(
                 id: Swift.Int64,
@@ -291,6 +332,9 @@ extension Components {
                 allowNegativeBalance: Swift.Bool,
                 earningRules: Components.Schemas.EarningRules? = nil,
                 tiers: [Components.Schemas.TierLevel],
+                tierPeriod: Components.Schemas.Program.TierPeriodPayload? = nil,
+                transferLimitPerYear: Swift.Int64? = nil,
+                referralPoints: Swift.Int64? = nil,
                 createdAt: Foundation.Date
             ) {
                 self.id = id
@@ -302,6 +346,9 @@ extension Components {
                 self.allowNegativeBalance = allowNegativeBalance
                 self.earningRules = earningRules
                 self.tiers = tiers
+                self.tierPeriod = tierPeriod
+                self.transferLimitPerYear = transferLimitPerYear
+                self.referralPoints = referralPoints
                 self.createdAt = createdAt
             }
             internal enum CodingKeys: String, CodingKey {
@@ -314,6 +361,9 @@ extension Components {
                 case allowNegativeBalance
                 case earningRules
                 case tiers
+                case tierPeriod
+                case transferLimitPerYear
+                case referralPoints
                 case createdAt
             }
         }
@@ -468,25 +518,1024 @@ extension Components {
             internal var movements: [Components.Schemas.PointsTransfer]
             /// - Remark: Generated from `#/components/schemas/Statement/closing`.
             internal var closing: Swift.Int64
+            /// Points that expire next.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Statement/expiringPoints`.
+            internal var expiringPoints: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/Statement/expiringOn`.
+            internal var expiringOn: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/Statement/tier`.
+            internal var tier: Components.Schemas.TierStatus?
             /// Creates a new `Statement`.
             ///
             /// - Parameters:
             ///   - opening:
             ///   - movements:
             ///   - closing:
+            ///   - expiringPoints: Points that expire next.
+            ///   - expiringOn:
+            ///   - tier:
             internal init(
                 opening: Swift.Int64,
                 movements: [Components.Schemas.PointsTransfer],
-                closing: Swift.Int64
+                closing: Swift.Int64,
+                expiringPoints: Swift.Int64? = nil,
+                expiringOn: Foundation.Date? = nil,
+                tier: Components.Schemas.TierStatus? = nil
             ) {
                 self.opening = opening
                 self.movements = movements
                 self.closing = closing
+                self.expiringPoints = expiringPoints
+                self.expiringOn = expiringOn
+                self.tier = tier
             }
             internal enum CodingKeys: String, CodingKey {
                 case opening
                 case movements
                 case closing
+                case expiringPoints
+                case expiringOn
+                case tier
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ProgramOptions`.
+        internal struct ProgramOptions: Codable, Hashable, Sendable {
+            /// Points a member may give per calendar year; absent disables transfers.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProgramOptions/transferLimitPerYear`.
+            internal var transferLimitPerYear: Swift.Int64?
+            /// Points the referrer and the friend each earn; absent disables referrals.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProgramOptions/referralPoints`.
+            internal var referralPoints: Swift.Int64?
+            /// Creates a new `ProgramOptions`.
+            ///
+            /// - Parameters:
+            ///   - transferLimitPerYear: Points a member may give per calendar year; absent disables transfers.
+            ///   - referralPoints: Points the referrer and the friend each earn; absent disables referrals.
+            internal init(
+                transferLimitPerYear: Swift.Int64? = nil,
+                referralPoints: Swift.Int64? = nil
+            ) {
+                self.transferLimitPerYear = transferLimitPerYear
+                self.referralPoints = referralPoints
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case transferLimitPerYear
+                case referralPoints
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PromotionAction`.
+        internal struct PromotionAction: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PromotionAction/kind`.
+            internal enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case pointsPerUnit = "points_per_unit"
+                case multiplier = "multiplier"
+                case fixed = "fixed"
+                case voucher = "voucher"
+            }
+            /// - Remark: Generated from `#/components/schemas/PromotionAction/kind`.
+            internal var kind: Components.Schemas.PromotionAction.KindPayload
+            /// Points per currency unit (points_per_unit) or per purchase (fixed).
+            ///
+            /// - Remark: Generated from `#/components/schemas/PromotionAction/points`.
+            internal var points: Swift.Int64?
+            /// For multiplier
+            ///
+            /// - Remark: Generated from `#/components/schemas/PromotionAction/percent`.
+            internal var percent: Swift.Int64?
+            /// For voucher
+            ///
+            /// - Remark: Generated from `#/components/schemas/PromotionAction/rewardCode`.
+            internal var rewardCode: Swift.String?
+            /// Creates a new `PromotionAction`.
+            ///
+            /// - Parameters:
+            ///   - kind:
+            ///   - points: Points per currency unit (points_per_unit) or per purchase (fixed).
+            ///   - percent: For multiplier
+            ///   - rewardCode: For voucher
+            internal init(
+                kind: Components.Schemas.PromotionAction.KindPayload,
+                points: Swift.Int64? = nil,
+                percent: Swift.Int64? = nil,
+                rewardCode: Swift.String? = nil
+            ) {
+                self.kind = kind
+                self.points = points
+                self.percent = percent
+                self.rewardCode = rewardCode
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case kind
+                case points
+                case percent
+                case rewardCode
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PromotionInput`.
+        internal struct PromotionInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/code`.
+            internal var code: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/startsAt`.
+            internal var startsAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/endsAt`.
+            internal var endsAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/requiresEnrolment`.
+            internal var requiresEnrolment: Swift.Bool?
+            /// Rule-language condition, e.g. purchase.category == "wine" and member.tier in ["Gold"].
+            ///
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/criteria`.
+            internal var criteria: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/action`.
+            internal var action: Components.Schemas.PromotionAction
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/perMemberLimit`.
+            internal var perMemberLimit: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/budgetPoints`.
+            internal var budgetPoints: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/priority`.
+            internal var priority: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/stacking`.
+            internal enum StackingPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case exclusive = "exclusive"
+                case cumulative = "cumulative"
+            }
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/stacking`.
+            internal var stacking: Components.Schemas.PromotionInput.StackingPayload?
+            /// Creates a new `PromotionInput`.
+            ///
+            /// - Parameters:
+            ///   - code:
+            ///   - name:
+            ///   - startsAt:
+            ///   - endsAt:
+            ///   - requiresEnrolment:
+            ///   - criteria: Rule-language condition, e.g. purchase.category == "wine" and member.tier in ["Gold"].
+            ///   - action:
+            ///   - perMemberLimit:
+            ///   - budgetPoints:
+            ///   - priority:
+            ///   - stacking:
+            internal init(
+                code: Swift.String,
+                name: Swift.String,
+                startsAt: Foundation.Date,
+                endsAt: Foundation.Date,
+                requiresEnrolment: Swift.Bool? = nil,
+                criteria: Swift.String? = nil,
+                action: Components.Schemas.PromotionAction,
+                perMemberLimit: Swift.Int? = nil,
+                budgetPoints: Swift.Int64? = nil,
+                priority: Swift.Int? = nil,
+                stacking: Components.Schemas.PromotionInput.StackingPayload? = nil
+            ) {
+                self.code = code
+                self.name = name
+                self.startsAt = startsAt
+                self.endsAt = endsAt
+                self.requiresEnrolment = requiresEnrolment
+                self.criteria = criteria
+                self.action = action
+                self.perMemberLimit = perMemberLimit
+                self.budgetPoints = budgetPoints
+                self.priority = priority
+                self.stacking = stacking
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case code
+                case name
+                case startsAt
+                case endsAt
+                case requiresEnrolment
+                case criteria
+                case action
+                case perMemberLimit
+                case budgetPoints
+                case priority
+                case stacking
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Promotion`.
+        internal struct Promotion: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Promotion/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Promotion/programId`.
+            internal var programId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Promotion/code`.
+            internal var code: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Promotion/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Promotion/startsAt`.
+            internal var startsAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Promotion/endsAt`.
+            internal var endsAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Promotion/requiresEnrolment`.
+            internal var requiresEnrolment: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/Promotion/criteria`.
+            internal var criteria: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Promotion/action`.
+            internal var action: Components.Schemas.PromotionAction
+            /// - Remark: Generated from `#/components/schemas/Promotion/perMemberLimit`.
+            internal var perMemberLimit: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/Promotion/budgetPoints`.
+            internal var budgetPoints: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/Promotion/priority`.
+            internal var priority: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Promotion/stacking`.
+            internal enum StackingPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case exclusive = "exclusive"
+                case cumulative = "cumulative"
+            }
+            /// - Remark: Generated from `#/components/schemas/Promotion/stacking`.
+            internal var stacking: Components.Schemas.Promotion.StackingPayload
+            /// - Remark: Generated from `#/components/schemas/Promotion/createdAt`.
+            internal var createdAt: Foundation.Date
+            /// Creates a new `Promotion`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - programId:
+            ///   - code:
+            ///   - name:
+            ///   - startsAt:
+            ///   - endsAt:
+            ///   - requiresEnrolment:
+            ///   - criteria:
+            ///   - action:
+            ///   - perMemberLimit:
+            ///   - budgetPoints:
+            ///   - priority:
+            ///   - stacking:
+            ///   - createdAt:
+            internal init(
+                id: Swift.Int64,
+                programId: Swift.Int64,
+                code: Swift.String,
+                name: Swift.String,
+                startsAt: Foundation.Date,
+                endsAt: Foundation.Date,
+                requiresEnrolment: Swift.Bool,
+                criteria: Swift.String? = nil,
+                action: Components.Schemas.PromotionAction,
+                perMemberLimit: Swift.Int? = nil,
+                budgetPoints: Swift.Int64? = nil,
+                priority: Swift.Int,
+                stacking: Components.Schemas.Promotion.StackingPayload,
+                createdAt: Foundation.Date
+            ) {
+                self.id = id
+                self.programId = programId
+                self.code = code
+                self.name = name
+                self.startsAt = startsAt
+                self.endsAt = endsAt
+                self.requiresEnrolment = requiresEnrolment
+                self.criteria = criteria
+                self.action = action
+                self.perMemberLimit = perMemberLimit
+                self.budgetPoints = budgetPoints
+                self.priority = priority
+                self.stacking = stacking
+                self.createdAt = createdAt
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case programId
+                case code
+                case name
+                case startsAt
+                case endsAt
+                case requiresEnrolment
+                case criteria
+                case action
+                case perMemberLimit
+                case budgetPoints
+                case priority
+                case stacking
+                case createdAt
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PromotionResults`.
+        internal struct PromotionResults: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PromotionResults/applications`.
+            internal var applications: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/PromotionResults/members`.
+            internal var members: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/PromotionResults/points`.
+            internal var points: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/PromotionResults/vouchers`.
+            internal var vouchers: Swift.Int
+            /// Minor units of the purchases it applied to.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PromotionResults/purchaseAmount`.
+            internal var purchaseAmount: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/PromotionResults/budgetLeft`.
+            internal var budgetLeft: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/PromotionResults/enrolled`.
+            internal var enrolled: Swift.Int
+            /// Creates a new `PromotionResults`.
+            ///
+            /// - Parameters:
+            ///   - applications:
+            ///   - members:
+            ///   - points:
+            ///   - vouchers:
+            ///   - purchaseAmount: Minor units of the purchases it applied to.
+            ///   - budgetLeft:
+            ///   - enrolled:
+            internal init(
+                applications: Swift.Int,
+                members: Swift.Int,
+                points: Swift.Int64,
+                vouchers: Swift.Int,
+                purchaseAmount: Swift.Int64,
+                budgetLeft: Swift.Int64? = nil,
+                enrolled: Swift.Int
+            ) {
+                self.applications = applications
+                self.members = members
+                self.points = points
+                self.vouchers = vouchers
+                self.purchaseAmount = purchaseAmount
+                self.budgetLeft = budgetLeft
+                self.enrolled = enrolled
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case applications
+                case members
+                case points
+                case vouchers
+                case purchaseAmount
+                case budgetLeft
+                case enrolled
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PromotionWithResults`.
+        internal struct PromotionWithResults: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PromotionWithResults/promotion`.
+            internal var promotion: Components.Schemas.Promotion
+            /// - Remark: Generated from `#/components/schemas/PromotionWithResults/results`.
+            internal var results: Components.Schemas.PromotionResults
+            /// Creates a new `PromotionWithResults`.
+            ///
+            /// - Parameters:
+            ///   - promotion:
+            ///   - results:
+            internal init(
+                promotion: Components.Schemas.Promotion,
+                results: Components.Schemas.PromotionResults
+            ) {
+                self.promotion = promotion
+                self.results = results
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case promotion
+                case results
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SimulationInput`.
+        internal struct SimulationInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SimulationInput/promotion`.
+            internal var promotion: Components.Schemas.PromotionInput
+            /// How many months back to replay
+            ///
+            /// - Remark: Generated from `#/components/schemas/SimulationInput/months`.
+            internal var months: Swift.Int
+            /// Creates a new `SimulationInput`.
+            ///
+            /// - Parameters:
+            ///   - promotion:
+            ///   - months: How many months back to replay
+            internal init(
+                promotion: Components.Schemas.PromotionInput,
+                months: Swift.Int
+            ) {
+                self.promotion = promotion
+                self.months = months
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case promotion
+                case months
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Simulation`.
+        internal struct Simulation: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Simulation/transactions`.
+            internal var transactions: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Simulation/matched`.
+            internal var matched: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Simulation/members`.
+            internal var members: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Simulation/points`.
+            internal var points: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Simulation/cost`.
+            internal var cost: Components.Schemas.Money
+            /// - Remark: Generated from `#/components/schemas/Simulation/budgetExhaustedOn`.
+            internal var budgetExhaustedOn: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/Simulation/from`.
+            internal var from: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Simulation/to`.
+            internal var to: Foundation.Date
+            /// Creates a new `Simulation`.
+            ///
+            /// - Parameters:
+            ///   - transactions:
+            ///   - matched:
+            ///   - members:
+            ///   - points:
+            ///   - cost:
+            ///   - budgetExhaustedOn:
+            ///   - from:
+            ///   - to:
+            internal init(
+                transactions: Swift.Int,
+                matched: Swift.Int,
+                members: Swift.Int,
+                points: Swift.Int64,
+                cost: Components.Schemas.Money,
+                budgetExhaustedOn: Foundation.Date? = nil,
+                from: Foundation.Date,
+                to: Foundation.Date
+            ) {
+                self.transactions = transactions
+                self.matched = matched
+                self.members = members
+                self.points = points
+                self.cost = cost
+                self.budgetExhaustedOn = budgetExhaustedOn
+                self.from = from
+                self.to = to
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case transactions
+                case matched
+                case members
+                case points
+                case cost
+                case budgetExhaustedOn
+                case from
+                case to
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/TierReview`.
+        internal struct TierReview: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/TierReview/reviewed`.
+            internal var reviewed: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/TierReview/upgraded`.
+            internal var upgraded: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/TierReview/downgraded`.
+            internal var downgraded: Swift.Int
+            /// Creates a new `TierReview`.
+            ///
+            /// - Parameters:
+            ///   - reviewed:
+            ///   - upgraded:
+            ///   - downgraded:
+            internal init(
+                reviewed: Swift.Int,
+                upgraded: Swift.Int,
+                downgraded: Swift.Int
+            ) {
+                self.reviewed = reviewed
+                self.upgraded = upgraded
+                self.downgraded = downgraded
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case reviewed
+                case upgraded
+                case downgraded
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RewardInput`.
+        internal struct RewardInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RewardInput/code`.
+            internal var code: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RewardInput/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RewardInput/kind`.
+            internal enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case product = "product"
+                case upgrade = "upgrade"
+                case partnerVoucher = "partner_voucher"
+                case charity = "charity"
+            }
+            /// - Remark: Generated from `#/components/schemas/RewardInput/kind`.
+            internal var kind: Components.Schemas.RewardInput.KindPayload
+            /// - Remark: Generated from `#/components/schemas/RewardInput/pointsPrice`.
+            internal var pointsPrice: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/RewardInput/cashPrice`.
+            internal var cashPrice: Components.Schemas.Money?
+            /// Only these tiers may redeem it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/RewardInput/tiers`.
+            internal var tiers: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/RewardInput/stock`.
+            internal var stock: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/RewardInput/validityDays`.
+            internal var validityDays: Swift.Int?
+            /// Creates a new `RewardInput`.
+            ///
+            /// - Parameters:
+            ///   - code:
+            ///   - name:
+            ///   - kind:
+            ///   - pointsPrice:
+            ///   - cashPrice:
+            ///   - tiers: Only these tiers may redeem it.
+            ///   - stock:
+            ///   - validityDays:
+            internal init(
+                code: Swift.String,
+                name: Swift.String,
+                kind: Components.Schemas.RewardInput.KindPayload,
+                pointsPrice: Swift.Int64,
+                cashPrice: Components.Schemas.Money? = nil,
+                tiers: [Swift.String]? = nil,
+                stock: Swift.Int? = nil,
+                validityDays: Swift.Int? = nil
+            ) {
+                self.code = code
+                self.name = name
+                self.kind = kind
+                self.pointsPrice = pointsPrice
+                self.cashPrice = cashPrice
+                self.tiers = tiers
+                self.stock = stock
+                self.validityDays = validityDays
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case code
+                case name
+                case kind
+                case pointsPrice
+                case cashPrice
+                case tiers
+                case stock
+                case validityDays
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RewardUpdate`.
+        internal struct RewardUpdate: Codable, Hashable, Sendable {
+            /// Vouchers left; absent for unlimited.
+            ///
+            /// - Remark: Generated from `#/components/schemas/RewardUpdate/stock`.
+            internal var stock: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/RewardUpdate/active`.
+            internal var active: Swift.Bool
+            /// Creates a new `RewardUpdate`.
+            ///
+            /// - Parameters:
+            ///   - stock: Vouchers left; absent for unlimited.
+            ///   - active:
+            internal init(
+                stock: Swift.Int? = nil,
+                active: Swift.Bool
+            ) {
+                self.stock = stock
+                self.active = active
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case stock
+                case active
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Reward`.
+        internal struct Reward: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Reward/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Reward/programId`.
+            internal var programId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Reward/code`.
+            internal var code: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Reward/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Reward/kind`.
+            internal enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case product = "product"
+                case upgrade = "upgrade"
+                case partnerVoucher = "partner_voucher"
+                case charity = "charity"
+            }
+            /// - Remark: Generated from `#/components/schemas/Reward/kind`.
+            internal var kind: Components.Schemas.Reward.KindPayload
+            /// - Remark: Generated from `#/components/schemas/Reward/pointsPrice`.
+            internal var pointsPrice: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Reward/cashPrice`.
+            internal var cashPrice: Components.Schemas.Money?
+            /// - Remark: Generated from `#/components/schemas/Reward/tiers`.
+            internal var tiers: [Swift.String]
+            /// - Remark: Generated from `#/components/schemas/Reward/stock`.
+            internal var stock: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/Reward/validityDays`.
+            internal var validityDays: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Reward/active`.
+            internal var active: Swift.Bool
+            /// Creates a new `Reward`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - programId:
+            ///   - code:
+            ///   - name:
+            ///   - kind:
+            ///   - pointsPrice:
+            ///   - cashPrice:
+            ///   - tiers:
+            ///   - stock:
+            ///   - validityDays:
+            ///   - active:
+            internal init(
+                id: Swift.Int64,
+                programId: Swift.Int64,
+                code: Swift.String,
+                name: Swift.String,
+                kind: Components.Schemas.Reward.KindPayload,
+                pointsPrice: Swift.Int64,
+                cashPrice: Components.Schemas.Money? = nil,
+                tiers: [Swift.String],
+                stock: Swift.Int? = nil,
+                validityDays: Swift.Int,
+                active: Swift.Bool
+            ) {
+                self.id = id
+                self.programId = programId
+                self.code = code
+                self.name = name
+                self.kind = kind
+                self.pointsPrice = pointsPrice
+                self.cashPrice = cashPrice
+                self.tiers = tiers
+                self.stock = stock
+                self.validityDays = validityDays
+                self.active = active
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case programId
+                case code
+                case name
+                case kind
+                case pointsPrice
+                case cashPrice
+                case tiers
+                case stock
+                case validityDays
+                case active
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CatalogueItem`.
+        internal struct CatalogueItem: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CatalogueItem/reward`.
+            internal var reward: Components.Schemas.Reward
+            /// - Remark: Generated from `#/components/schemas/CatalogueItem/available`.
+            internal var available: Swift.Bool
+            /// Why the member cannot redeem it now.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CatalogueItem/reason`.
+            internal var reason: Swift.String?
+            /// Creates a new `CatalogueItem`.
+            ///
+            /// - Parameters:
+            ///   - reward:
+            ///   - available:
+            ///   - reason: Why the member cannot redeem it now.
+            internal init(
+                reward: Components.Schemas.Reward,
+                available: Swift.Bool,
+                reason: Swift.String? = nil
+            ) {
+                self.reward = reward
+                self.available = available
+                self.reason = reason
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case reward
+                case available
+                case reason
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RewardRef`.
+        internal struct RewardRef: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RewardRef/rewardId`.
+            internal var rewardId: Swift.Int64
+            /// Creates a new `RewardRef`.
+            ///
+            /// - Parameters:
+            ///   - rewardId:
+            internal init(rewardId: Swift.Int64) {
+                self.rewardId = rewardId
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case rewardId
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/MemberRef`.
+        internal struct MemberRef: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/MemberRef/memberId`.
+            internal var memberId: Swift.Int64
+            /// Creates a new `MemberRef`.
+            ///
+            /// - Parameters:
+            ///   - memberId:
+            internal init(memberId: Swift.Int64) {
+                self.memberId = memberId
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case memberId
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Voucher`.
+        internal struct Voucher: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Voucher/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Voucher/code`.
+            internal var code: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Voucher/rewardId`.
+            internal var rewardId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Voucher/memberId`.
+            internal var memberId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Voucher/points`.
+            internal var points: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Voucher/cash`.
+            internal var cash: Components.Schemas.Money?
+            /// - Remark: Generated from `#/components/schemas/Voucher/status`.
+            internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case issued = "issued"
+                case used = "used"
+                case cancelled = "cancelled"
+                case expired = "expired"
+            }
+            /// - Remark: Generated from `#/components/schemas/Voucher/status`.
+            internal var status: Components.Schemas.Voucher.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/Voucher/issuedAt`.
+            internal var issuedAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Voucher/expiresAt`.
+            internal var expiresAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Voucher/closedAt`.
+            internal var closedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/Voucher/promotionId`.
+            internal var promotionId: Swift.Int64?
+            /// Creates a new `Voucher`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - code:
+            ///   - rewardId:
+            ///   - memberId:
+            ///   - points:
+            ///   - cash:
+            ///   - status:
+            ///   - issuedAt:
+            ///   - expiresAt:
+            ///   - closedAt:
+            ///   - promotionId:
+            internal init(
+                id: Swift.Int64,
+                code: Swift.String,
+                rewardId: Swift.Int64,
+                memberId: Swift.Int64,
+                points: Swift.Int64,
+                cash: Components.Schemas.Money? = nil,
+                status: Components.Schemas.Voucher.StatusPayload,
+                issuedAt: Foundation.Date,
+                expiresAt: Foundation.Date,
+                closedAt: Foundation.Date? = nil,
+                promotionId: Swift.Int64? = nil
+            ) {
+                self.id = id
+                self.code = code
+                self.rewardId = rewardId
+                self.memberId = memberId
+                self.points = points
+                self.cash = cash
+                self.status = status
+                self.issuedAt = issuedAt
+                self.expiresAt = expiresAt
+                self.closedAt = closedAt
+                self.promotionId = promotionId
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case code
+                case rewardId
+                case memberId
+                case points
+                case cash
+                case status
+                case issuedAt
+                case expiresAt
+                case closedAt
+                case promotionId
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/TransferInput`.
+        internal struct TransferInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/TransferInput/toMemberId`.
+            internal var toMemberId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/TransferInput/points`.
+            internal var points: Swift.Int64
+            /// Creates a new `TransferInput`.
+            ///
+            /// - Parameters:
+            ///   - toMemberId:
+            ///   - points:
+            internal init(
+                toMemberId: Swift.Int64,
+                points: Swift.Int64
+            ) {
+                self.toMemberId = toMemberId
+                self.points = points
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case toMemberId
+                case points
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PoolInput`.
+        internal struct PoolInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PoolInput/intoMemberId`.
+            internal var intoMemberId: Swift.Int64
+            /// Creates a new `PoolInput`.
+            ///
+            /// - Parameters:
+            ///   - intoMemberId:
+            internal init(intoMemberId: Swift.Int64) {
+                self.intoMemberId = intoMemberId
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case intoMemberId
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PoolResult`.
+        internal struct PoolResult: Codable, Hashable, Sendable {
+            /// Points moved; 0 when there were none.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PoolResult/points`.
+            internal var points: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/PoolResult/transfer`.
+            internal var transfer: Components.Schemas.PointsTransfer?
+            /// Creates a new `PoolResult`.
+            ///
+            /// - Parameters:
+            ///   - points: Points moved; 0 when there were none.
+            ///   - transfer:
+            internal init(
+                points: Swift.Int64,
+                transfer: Components.Schemas.PointsTransfer? = nil
+            ) {
+                self.points = points
+                self.transfer = transfer
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case points
+                case transfer
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ReferralInput`.
+        internal struct ReferralInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ReferralInput/friendCustomerId`.
+            internal var friendCustomerId: Swift.Int64
+            /// Creates a new `ReferralInput`.
+            ///
+            /// - Parameters:
+            ///   - friendCustomerId:
+            internal init(friendCustomerId: Swift.Int64) {
+                self.friendCustomerId = friendCustomerId
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case friendCustomerId
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Referral`.
+        internal struct Referral: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Referral/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Referral/referrerId`.
+            internal var referrerId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Referral/friendCustomerId`.
+            internal var friendCustomerId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Referral/createdAt`.
+            internal var createdAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Referral/completedAt`.
+            internal var completedAt: Foundation.Date?
+            /// Creates a new `Referral`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - referrerId:
+            ///   - friendCustomerId:
+            ///   - createdAt:
+            ///   - completedAt:
+            internal init(
+                id: Swift.Int64,
+                referrerId: Swift.Int64,
+                friendCustomerId: Swift.Int64,
+                createdAt: Foundation.Date,
+                completedAt: Foundation.Date? = nil
+            ) {
+                self.id = id
+                self.referrerId = referrerId
+                self.friendCustomerId = friendCustomerId
+                self.createdAt = createdAt
+                self.completedAt = completedAt
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case referrerId
+                case friendCustomerId
+                case createdAt
+                case completedAt
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/TierStatus`.
+        internal struct TierStatus: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/TierStatus/tier`.
+            internal var tier: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/TierStatus/qualifyingPoints`.
+            internal var qualifyingPoints: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/TierStatus/nextTier`.
+            internal var nextTier: Swift.String?
+            /// Qualifying points still needed for the next tier.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TierStatus/missingPoints`.
+            internal var missingPoints: Swift.Int64?
+            /// End of the qualification period
+            ///
+            /// - Remark: Generated from `#/components/schemas/TierStatus/by`.
+            internal var by: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/TierStatus/HistoryPayload`.
+            internal struct HistoryPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/TierStatus/HistoryPayload/from`.
+                internal var from: Swift.String?
+                /// - Remark: Generated from `#/components/schemas/TierStatus/HistoryPayload/to`.
+                internal var to: Swift.String
+                /// - Remark: Generated from `#/components/schemas/TierStatus/HistoryPayload/reason`.
+                internal var reason: Swift.String
+                /// - Remark: Generated from `#/components/schemas/TierStatus/HistoryPayload/at`.
+                internal var at: Foundation.Date
+                /// Creates a new `HistoryPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - from:
+                ///   - to:
+                ///   - reason:
+                ///   - at:
+                internal init(
+                    from: Swift.String? = nil,
+                    to: Swift.String,
+                    reason: Swift.String,
+                    at: Foundation.Date
+                ) {
+                    self.from = from
+                    self.to = to
+                    self.reason = reason
+                    self.at = at
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case from
+                    case to
+                    case reason
+                    case at
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/TierStatus/history`.
+            internal typealias HistoryPayload = [Components.Schemas.TierStatus.HistoryPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/TierStatus/history`.
+            internal var history: Components.Schemas.TierStatus.HistoryPayload
+            /// Creates a new `TierStatus`.
+            ///
+            /// - Parameters:
+            ///   - tier:
+            ///   - qualifyingPoints:
+            ///   - nextTier:
+            ///   - missingPoints: Qualifying points still needed for the next tier.
+            ///   - by: End of the qualification period
+            ///   - history:
+            internal init(
+                tier: Swift.String? = nil,
+                qualifyingPoints: Swift.Int64? = nil,
+                nextTier: Swift.String? = nil,
+                missingPoints: Swift.Int64? = nil,
+                by: Foundation.Date? = nil,
+                history: Components.Schemas.TierStatus.HistoryPayload
+            ) {
+                self.tier = tier
+                self.qualifyingPoints = qualifyingPoints
+                self.nextTier = nextTier
+                self.missingPoints = missingPoints
+                self.by = by
+                self.history = history
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case tier
+                case qualifyingPoints
+                case nextTier
+                case missingPoints
+                case by
+                case history
             }
         }
         /// - Remark: Generated from `#/components/schemas/RedemptionInput`.
@@ -845,6 +1894,7 @@ extension Components {
             case transactions_colon_write = "transactions:write"
             case interactions_colon_write = "interactions:write"
             case customers_colon_lookup = "customers:lookup"
+            case vouchers_colon_redeem = "vouchers:redeem"
         }
         /// - Remark: Generated from `#/components/schemas/ApiKey`.
         internal struct ApiKey: Codable, Hashable, Sendable {

@@ -222,6 +222,116 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/members/{id}/adjustments`.
     /// - Remark: Generated from `#/paths//v1/members/{id}/adjustments/post(adjustPoints)`.
     func adjustPoints(_ input: Operations.AdjustPoints.Input) async throws -> Operations.AdjustPoints.Output
+    /// Member self-sign-up: the calling member joins the program.
+    ///
+    /// - Remark: HTTP `POST /v1/programs/{id}/join`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/join/post(joinProgram)`.
+    func joinProgram(_ input: Operations.JoinProgram.Input) async throws -> Operations.JoinProgram.Output
+    /// Set the yearly points-transfer limit and the refer-a-friend bonus (loyalty manager).
+    ///
+    /// - Remark: HTTP `PUT /v1/programs/{id}/options`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/options/put(setProgramOptions)`.
+    func setProgramOptions(_ input: Operations.SetProgramOptions.Input) async throws -> Operations.SetProgramOptions.Output
+    /// The program's promotions, newest first.
+    ///
+    /// - Remark: HTTP `GET /v1/programs/{id}/promotions`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/promotions/get(listPromotions)`.
+    func listPromotions(_ input: Operations.ListPromotions.Input) async throws -> Operations.ListPromotions.Output
+    /// Create a promotion; it applies from the next transaction inside its dates (loyalty manager).
+    ///
+    /// - Remark: HTTP `POST /v1/programs/{id}/promotions`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/promotions/post(createPromotion)`.
+    func createPromotion(_ input: Operations.CreatePromotion.Input) async throws -> Operations.CreatePromotion.Output
+    /// Run a draft promotion over the last months of real purchases; writes nothing.
+    ///
+    /// - Remark: HTTP `POST /v1/programs/{id}/simulations`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/simulations/post(simulatePromotion)`.
+    func simulatePromotion(_ input: Operations.SimulatePromotion.Input) async throws -> Operations.SimulatePromotion.Output
+    /// Run the periodic tier review now (loyalty manager).
+    ///
+    /// - Remark: HTTP `POST /v1/programs/{id}/tier-review`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/tier-review/post(reviewTiers)`.
+    func reviewTiers(_ input: Operations.ReviewTiers.Input) async throws -> Operations.ReviewTiers.Output
+    /// The program's reward catalogue.
+    ///
+    /// - Remark: HTTP `GET /v1/programs/{id}/rewards`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/rewards/get(listRewards)`.
+    func listRewards(_ input: Operations.ListRewards.Input) async throws -> Operations.ListRewards.Output
+    /// Add a reward to the catalogue (loyalty manager).
+    ///
+    /// - Remark: HTTP `POST /v1/programs/{id}/rewards`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/rewards/post(createReward)`.
+    func createReward(_ input: Operations.CreateReward.Input) async throws -> Operations.CreateReward.Output
+    /// A promotion and its results so far.
+    ///
+    /// - Remark: HTTP `GET /v1/promotions/{id}`.
+    /// - Remark: Generated from `#/paths//v1/promotions/{id}/get(getPromotion)`.
+    func getPromotion(_ input: Operations.GetPromotion.Input) async throws -> Operations.GetPromotion.Output
+    /// End a promotion now; its unused budget returns to the liability (loyalty manager).
+    ///
+    /// - Remark: HTTP `POST /v1/promotions/{id}/end`.
+    /// - Remark: Generated from `#/paths//v1/promotions/{id}/end/post(endPromotion)`.
+    func endPromotion(_ input: Operations.EndPromotion.Input) async throws -> Operations.EndPromotion.Output
+    /// Opt a member into a promotion. Members may opt themselves in.
+    ///
+    /// - Remark: HTTP `POST /v1/promotions/{id}/enrolments`.
+    /// - Remark: Generated from `#/paths//v1/promotions/{id}/enrolments/post(enrollInPromotion)`.
+    func enrollInPromotion(_ input: Operations.EnrollInPromotion.Input) async throws -> Operations.EnrollInPromotion.Output
+    /// Change a reward's stock or withdraw it (loyalty manager).
+    ///
+    /// - Remark: HTTP `PATCH /v1/rewards/{id}`.
+    /// - Remark: Generated from `#/paths//v1/rewards/{id}/patch(updateReward)`.
+    func updateReward(_ input: Operations.UpdateReward.Input) async throws -> Operations.UpdateReward.Output
+    /// The rewards a member can redeem now, each with the reason when not. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/catalogue`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/catalogue/get(getCatalogue)`.
+    func getCatalogue(_ input: Operations.GetCatalogue.Input) async throws -> Operations.GetCatalogue.Output
+    /// A member's vouchers, newest first. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/vouchers`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/vouchers/get(listVouchers)`.
+    func listVouchers(_ input: Operations.ListVouchers.Input) async throws -> Operations.ListVouchers.Output
+    /// Redeem a reward for a voucher. A member may redeem their own; staff on their behalf.
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/vouchers`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/vouchers/post(redeemReward)`.
+    func redeemReward(_ input: Operations.RedeemReward.Input) async throws -> Operations.RedeemReward.Output
+    /// Cancel an issued voucher; its points return with the expiry they had.
+    ///
+    /// - Remark: HTTP `POST /v1/vouchers/{id}/cancel`.
+    /// - Remark: Generated from `#/paths//v1/vouchers/{id}/cancel/post(cancelVoucher)`.
+    func cancelVoucher(_ input: Operations.CancelVoucher.Input) async throws -> Operations.CancelVoucher.Output
+    /// Honour a voucher (staff or a partner with the vouchers:redeem scope).
+    ///
+    /// - Remark: HTTP `POST /v1/vouchers/{id}/use`.
+    /// - Remark: Generated from `#/paths//v1/vouchers/{id}/use/post(useVoucher)`.
+    func useVoucher(_ input: Operations.UseVoucher.Input) async throws -> Operations.UseVoucher.Output
+    /// Give points to another member of the program, within its yearly limit. Members may give their own.
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/transfers`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/transfers/post(transferPoints)`.
+    func transferPoints(_ input: Operations.TransferPoints.Input) async throws -> Operations.TransferPoints.Output
+    /// Household pooling: move all spendable points to another member of the household.
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/pool`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/pool/post(poolPoints)`.
+    func poolPoints(_ input: Operations.PoolPoints.Input) async throws -> Operations.PoolPoints.Output
+    /// A member's referrals.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/referrals`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/referrals/get(listReferrals)`.
+    func listReferrals(_ input: Operations.ListReferrals.Input) async throws -> Operations.ListReferrals.Output
+    /// Refer a friend; both earn the bonus after the friend's first purchase. Members may refer their own friends.
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/referrals`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/referrals/post(referFriend)`.
+    func referFriend(_ input: Operations.ReferFriend.Input) async throws -> Operations.ReferFriend.Output
+    /// Tier, progress to the next tier and tier history. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/tier`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/tier/get(getTier)`.
+    func getTier(_ input: Operations.GetTier.Input) async throws -> Operations.GetTier.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -789,6 +899,312 @@ extension APIProtocol {
             path: path,
             headers: headers,
             body: body
+        ))
+    }
+    /// Member self-sign-up: the calling member joins the program.
+    ///
+    /// - Remark: HTTP `POST /v1/programs/{id}/join`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/join/post(joinProgram)`.
+    internal func joinProgram(
+        path: Operations.JoinProgram.Input.Path,
+        headers: Operations.JoinProgram.Input.Headers = .init()
+    ) async throws -> Operations.JoinProgram.Output {
+        try await joinProgram(Operations.JoinProgram.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Set the yearly points-transfer limit and the refer-a-friend bonus (loyalty manager).
+    ///
+    /// - Remark: HTTP `PUT /v1/programs/{id}/options`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/options/put(setProgramOptions)`.
+    internal func setProgramOptions(
+        path: Operations.SetProgramOptions.Input.Path,
+        headers: Operations.SetProgramOptions.Input.Headers = .init(),
+        body: Operations.SetProgramOptions.Input.Body
+    ) async throws -> Operations.SetProgramOptions.Output {
+        try await setProgramOptions(Operations.SetProgramOptions.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The program's promotions, newest first.
+    ///
+    /// - Remark: HTTP `GET /v1/programs/{id}/promotions`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/promotions/get(listPromotions)`.
+    internal func listPromotions(
+        path: Operations.ListPromotions.Input.Path,
+        headers: Operations.ListPromotions.Input.Headers = .init()
+    ) async throws -> Operations.ListPromotions.Output {
+        try await listPromotions(Operations.ListPromotions.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Create a promotion; it applies from the next transaction inside its dates (loyalty manager).
+    ///
+    /// - Remark: HTTP `POST /v1/programs/{id}/promotions`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/promotions/post(createPromotion)`.
+    internal func createPromotion(
+        path: Operations.CreatePromotion.Input.Path,
+        headers: Operations.CreatePromotion.Input.Headers = .init(),
+        body: Operations.CreatePromotion.Input.Body
+    ) async throws -> Operations.CreatePromotion.Output {
+        try await createPromotion(Operations.CreatePromotion.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Run a draft promotion over the last months of real purchases; writes nothing.
+    ///
+    /// - Remark: HTTP `POST /v1/programs/{id}/simulations`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/simulations/post(simulatePromotion)`.
+    internal func simulatePromotion(
+        path: Operations.SimulatePromotion.Input.Path,
+        headers: Operations.SimulatePromotion.Input.Headers = .init(),
+        body: Operations.SimulatePromotion.Input.Body
+    ) async throws -> Operations.SimulatePromotion.Output {
+        try await simulatePromotion(Operations.SimulatePromotion.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Run the periodic tier review now (loyalty manager).
+    ///
+    /// - Remark: HTTP `POST /v1/programs/{id}/tier-review`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/tier-review/post(reviewTiers)`.
+    internal func reviewTiers(
+        path: Operations.ReviewTiers.Input.Path,
+        headers: Operations.ReviewTiers.Input.Headers = .init()
+    ) async throws -> Operations.ReviewTiers.Output {
+        try await reviewTiers(Operations.ReviewTiers.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// The program's reward catalogue.
+    ///
+    /// - Remark: HTTP `GET /v1/programs/{id}/rewards`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/rewards/get(listRewards)`.
+    internal func listRewards(
+        path: Operations.ListRewards.Input.Path,
+        headers: Operations.ListRewards.Input.Headers = .init()
+    ) async throws -> Operations.ListRewards.Output {
+        try await listRewards(Operations.ListRewards.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Add a reward to the catalogue (loyalty manager).
+    ///
+    /// - Remark: HTTP `POST /v1/programs/{id}/rewards`.
+    /// - Remark: Generated from `#/paths//v1/programs/{id}/rewards/post(createReward)`.
+    internal func createReward(
+        path: Operations.CreateReward.Input.Path,
+        headers: Operations.CreateReward.Input.Headers = .init(),
+        body: Operations.CreateReward.Input.Body
+    ) async throws -> Operations.CreateReward.Output {
+        try await createReward(Operations.CreateReward.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// A promotion and its results so far.
+    ///
+    /// - Remark: HTTP `GET /v1/promotions/{id}`.
+    /// - Remark: Generated from `#/paths//v1/promotions/{id}/get(getPromotion)`.
+    internal func getPromotion(
+        path: Operations.GetPromotion.Input.Path,
+        headers: Operations.GetPromotion.Input.Headers = .init()
+    ) async throws -> Operations.GetPromotion.Output {
+        try await getPromotion(Operations.GetPromotion.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// End a promotion now; its unused budget returns to the liability (loyalty manager).
+    ///
+    /// - Remark: HTTP `POST /v1/promotions/{id}/end`.
+    /// - Remark: Generated from `#/paths//v1/promotions/{id}/end/post(endPromotion)`.
+    internal func endPromotion(
+        path: Operations.EndPromotion.Input.Path,
+        headers: Operations.EndPromotion.Input.Headers = .init()
+    ) async throws -> Operations.EndPromotion.Output {
+        try await endPromotion(Operations.EndPromotion.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Opt a member into a promotion. Members may opt themselves in.
+    ///
+    /// - Remark: HTTP `POST /v1/promotions/{id}/enrolments`.
+    /// - Remark: Generated from `#/paths//v1/promotions/{id}/enrolments/post(enrollInPromotion)`.
+    internal func enrollInPromotion(
+        path: Operations.EnrollInPromotion.Input.Path,
+        headers: Operations.EnrollInPromotion.Input.Headers = .init(),
+        body: Operations.EnrollInPromotion.Input.Body
+    ) async throws -> Operations.EnrollInPromotion.Output {
+        try await enrollInPromotion(Operations.EnrollInPromotion.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Change a reward's stock or withdraw it (loyalty manager).
+    ///
+    /// - Remark: HTTP `PATCH /v1/rewards/{id}`.
+    /// - Remark: Generated from `#/paths//v1/rewards/{id}/patch(updateReward)`.
+    internal func updateReward(
+        path: Operations.UpdateReward.Input.Path,
+        headers: Operations.UpdateReward.Input.Headers = .init(),
+        body: Operations.UpdateReward.Input.Body
+    ) async throws -> Operations.UpdateReward.Output {
+        try await updateReward(Operations.UpdateReward.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The rewards a member can redeem now, each with the reason when not. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/catalogue`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/catalogue/get(getCatalogue)`.
+    internal func getCatalogue(
+        path: Operations.GetCatalogue.Input.Path,
+        headers: Operations.GetCatalogue.Input.Headers = .init()
+    ) async throws -> Operations.GetCatalogue.Output {
+        try await getCatalogue(Operations.GetCatalogue.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// A member's vouchers, newest first. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/vouchers`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/vouchers/get(listVouchers)`.
+    internal func listVouchers(
+        path: Operations.ListVouchers.Input.Path,
+        headers: Operations.ListVouchers.Input.Headers = .init()
+    ) async throws -> Operations.ListVouchers.Output {
+        try await listVouchers(Operations.ListVouchers.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Redeem a reward for a voucher. A member may redeem their own; staff on their behalf.
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/vouchers`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/vouchers/post(redeemReward)`.
+    internal func redeemReward(
+        path: Operations.RedeemReward.Input.Path,
+        headers: Operations.RedeemReward.Input.Headers = .init(),
+        body: Operations.RedeemReward.Input.Body
+    ) async throws -> Operations.RedeemReward.Output {
+        try await redeemReward(Operations.RedeemReward.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Cancel an issued voucher; its points return with the expiry they had.
+    ///
+    /// - Remark: HTTP `POST /v1/vouchers/{id}/cancel`.
+    /// - Remark: Generated from `#/paths//v1/vouchers/{id}/cancel/post(cancelVoucher)`.
+    internal func cancelVoucher(
+        path: Operations.CancelVoucher.Input.Path,
+        headers: Operations.CancelVoucher.Input.Headers = .init()
+    ) async throws -> Operations.CancelVoucher.Output {
+        try await cancelVoucher(Operations.CancelVoucher.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Honour a voucher (staff or a partner with the vouchers:redeem scope).
+    ///
+    /// - Remark: HTTP `POST /v1/vouchers/{id}/use`.
+    /// - Remark: Generated from `#/paths//v1/vouchers/{id}/use/post(useVoucher)`.
+    internal func useVoucher(
+        path: Operations.UseVoucher.Input.Path,
+        headers: Operations.UseVoucher.Input.Headers = .init()
+    ) async throws -> Operations.UseVoucher.Output {
+        try await useVoucher(Operations.UseVoucher.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Give points to another member of the program, within its yearly limit. Members may give their own.
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/transfers`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/transfers/post(transferPoints)`.
+    internal func transferPoints(
+        path: Operations.TransferPoints.Input.Path,
+        headers: Operations.TransferPoints.Input.Headers = .init(),
+        body: Operations.TransferPoints.Input.Body
+    ) async throws -> Operations.TransferPoints.Output {
+        try await transferPoints(Operations.TransferPoints.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Household pooling: move all spendable points to another member of the household.
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/pool`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/pool/post(poolPoints)`.
+    internal func poolPoints(
+        path: Operations.PoolPoints.Input.Path,
+        headers: Operations.PoolPoints.Input.Headers = .init(),
+        body: Operations.PoolPoints.Input.Body
+    ) async throws -> Operations.PoolPoints.Output {
+        try await poolPoints(Operations.PoolPoints.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// A member's referrals.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/referrals`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/referrals/get(listReferrals)`.
+    internal func listReferrals(
+        path: Operations.ListReferrals.Input.Path,
+        headers: Operations.ListReferrals.Input.Headers = .init()
+    ) async throws -> Operations.ListReferrals.Output {
+        try await listReferrals(Operations.ListReferrals.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Refer a friend; both earn the bonus after the friend's first purchase. Members may refer their own friends.
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/referrals`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/referrals/post(referFriend)`.
+    internal func referFriend(
+        path: Operations.ReferFriend.Input.Path,
+        headers: Operations.ReferFriend.Input.Headers = .init(),
+        body: Operations.ReferFriend.Input.Body
+    ) async throws -> Operations.ReferFriend.Output {
+        try await referFriend(Operations.ReferFriend.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Tier, progress to the next tier and tier history. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/tier`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/tier/get(getTier)`.
+    internal func getTier(
+        path: Operations.GetTier.Input.Path,
+        headers: Operations.GetTier.Input.Headers = .init()
+    ) async throws -> Operations.GetTier.Output {
+        try await getTier(Operations.GetTier.Input(
+            path: path,
+            headers: headers
         ))
     }
 }
