@@ -109,32 +109,82 @@ public struct DemoCompany {
                 .init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 500), .init(name: "Gold", threshold: 1_500),
                 .init(name: "Platinum", threshold: 4_000),
             ]))
+        try await loyalty.setMemberOptions(of: program.id, transferLimitPerYear: 2_000, referralPoints: 200)
+        let rewards = [
+            ("COFFEE", "A coffee at any store", Reward.Kind.product, Int64(150), [String](), Int?.none),
+            ("CHARITY", "Plant ten trees", .charity, 500, [], nil),
+            ("GIFT10", "$10 gift card", .partnerVoucher, 1_000, [], nil),
+            ("LOUNGE", "Members' lounge day pass", .upgrade, 2_000, ["Gold", "Platinum"], 50),
+        ]
+        var rewardIDs: [String: RewardID] = [:]
+        for (code, name, kind, price, tiers, stock) in rewards {
+            rewardIDs[code] = try await loyalty.addReward(
+                to: program.id, code: code, name: name, kind: kind, pointsPrice: price, tiers: tiers, stock: stock
+            )
+            .id
+        }
+        // Promotions over the two years of history, so the demo shows every kind at work.
+        let first = purchases.map(\.details.occurredAt).min() ?? until
+        let year = Calendar.utc.component(.year, from: first)
+        func day(_ y: Int, _ m: Int, _ d: Int) -> Date { Calendar.utc.date(from: DateComponents(year: y, month: m, day: d))! }
+        var drafts: [PromotionDraft] = [
+            PromotionDraft(
+                code: "WEB-WELCOME", name: "100 points on your first web order", startsAt: first, endsAt: until.addingTimeInterval(86_400),
+                criteria: #"purchase.channel == "web""#, action: .fixed(100), perMemberLimit: 1),
+            PromotionDraft(
+                code: "GOLD-LOUNGE", name: "A lounge pass for Gold members spending $200", startsAt: first, endsAt: until.addingTimeInterval(86_400),
+                criteria: #"member.tier in ["Gold", "Platinum"] and purchase.amount >= 200"#, action: .voucher(rewardCode: "LOUNGE"),
+                perMemberLimit: 1),
+        ]
+        for y in [year, year + 1] {
+            drafts.append(
+                PromotionDraft(
+                    code: "SUMMER-CAMP-\(y)", name: "Double points on camping, summer \(y)", startsAt: day(y, 6, 1), endsAt: day(y, 9, 1),
+                    criteria: #"purchase.category == "camping""#, action: .multiplier(percent: 200), priority: 1))
+            drafts.append(
+                PromotionDraft(
+                    code: "BLACK-FRIDAY-\(y)", name: "Triple points, Black Friday week \(y)", startsAt: day(y, 11, 24), endsAt: day(y, 12, 2),
+                    action: .multiplier(percent: 300), budgetPoints: 20_000, priority: 10, stacking: .exclusive))
+        }
+        for draft in drafts { _ = try await loyalty.createPromotion(draft, in: program.id) }
+        summary.promotions = drafts.count
+
         var memberIDs: [CustomerID: MemberID] = [:]
         for customer in members { memberIDs[customer] = try await loyalty.enroll(customer, in: program.id).id }
         summary.members = members.count
-        for (_, details) in purchases.sorted(by: { ($0.details.occurredAt, $0.details.externalID) < ($1.details.occurredAt, $1.details.externalID) })
-        {
-            guard let transaction = try await patron.customers.store.transaction(externalID: details.externalID) else { continue }
-            for result in try await patron.intake.accrue(transaction) { summary.pointsEarned += result.accrual?.total ?? 0 }
+        // The first forty members come in pairs: one referred the other, and both earn on the friend's first purchase.
+        let ordered = members.compactMap { memberIDs[$0] }
+        for pair in stride(from: 0, to: min(40, ordered.count - 1), by: 2) {
+            let friend = try await loyalty.member(ordered[pair + 1]).customerID
+            _ = try await loyalty.refer(friend, by: ordered[pair])
+            summary.referrals += 1
         }
-        log("loyalty: \(summary.members) members earned \(summary.pointsEarned) points")
-        // Every fifth member with enough points treats themselves to a gift card.
-        for (index, member) in memberIDs.values.sorted().enumerated() where index % 5 == 0 {
+        // Two years of purchases and returns, in date order, through the engine in batches, as an import does.
+        let history = purchases.sorted { ($0.details.occurredAt, $0.details.externalID) < ($1.details.occurredAt, $1.details.externalID) }
+        for start in stride(from: 0, to: history.count, by: 5_000) {
+            try await patron.intake.accrue(batch: Array(history[start..<min(start + 5_000, history.count)]))
+        }
+        summary.pointsEarned = try await loyalty.verify().memberPoints
+        log("loyalty: \(summary.members) members, \(summary.promotions) promotions, \(summary.pointsEarned) points held")
+        // Every fifth member with enough points takes a gift card; every tenth gives the voucher back; others used theirs.
+        for (index, member) in ordered.enumerated() where index % 5 == 0 {
             guard try await loyalty.balance(of: member).available >= 1_000 else { continue }
-            _ = try await loyalty.redeem(1_000, from: member, reference: "gift-card-10", idempotencyKey: "demo-gift-\(member)", memo: "$10 gift card")
+            let voucher = try await loyalty.redeem(reward: rewardIDs["GIFT10"]!, for: member, idempotencyKey: "demo-gift-\(member)")
             summary.redemptions += 1
+            _ = index % 10 == 0 ? try await loyalty.cancel(voucher: voucher.id) : try await loyalty.use(voucher: voucher.id)
         }
         summary.expiredLots = try await loyalty.expire().count
+        _ = try await loyalty.reviewTiers(of: program.id)
     }
 
     /// What ``load(into:)`` wrote.
     public struct Summary: Sendable, CustomStringConvertible {
         public var customers = 0, households = 0, accounts = 0, transactions = 0, interactions = 0, unmatched = 0
-        public var members = 0, pointsEarned: Int64 = 0, redemptions = 0, expiredLots = 0
+        public var members = 0, pointsEarned: Int64 = 0, redemptions = 0, expiredLots = 0, promotions = 0, referrals = 0
         public var description: String {
             "\(customers) customers, \(households) households, \(accounts) B2B accounts, \(transactions) transactions, "
-                + "\(interactions) interactions, \(unmatched) not matched; \(members) loyalty members earned \(pointsEarned) points, "
-                + "\(redemptions) redemptions, \(expiredLots) lots expired"
+                + "\(interactions) interactions, \(unmatched) not matched; \(members) loyalty members hold \(pointsEarned) points, "
+                + "\(promotions) promotions, \(referrals) referrals, \(redemptions) redemptions, \(expiredLots) lots expired"
         }
     }
 

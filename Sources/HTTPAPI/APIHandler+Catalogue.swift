@@ -37,7 +37,9 @@ extension APIHandler {
     func reviewTiers(_ input: Operations.ReviewTiers.Input) async throws -> Operations.ReviewTiers.Output {
         _ = try Caller.require(.loyaltyManage)
         let review = try await loyalty.reviewTiers(of: ProgramID(input.path.id))
-        return .ok(.init(body: .json(.init(reviewed: review.reviewed, upgraded: review.upgraded, downgraded: review.downgraded))))
+        return .ok(
+            .init(
+                body: .json(.init(reviewed: review.reviewed, upgraded: review.upgraded, downgraded: review.downgraded, notBefore: review.notBefore))))
     }
 
     // MARK: Promotions

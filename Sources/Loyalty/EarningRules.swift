@@ -219,6 +219,16 @@ public struct TierPolicy: Sendable, Equatable, Codable {
         }
     }
 
+    /// The earliest next review after one at `last`: the next 1 January for a calendar year, a
+    /// month later for a rolling period. Reviewing more often would land members more than one
+    /// tier lower within one period.
+    public func nextReview(after last: Date) -> Date {
+        switch period {
+        case .rolling: return Calendar.utc.date(byAdding: .month, value: 1, to: last)!
+        case .calendarYear: return Calendar.utc.date(byAdding: .year, value: 1, to: periodStart(at: last))!
+        }
+    }
+
     /// When the current period ends: the end of the calendar year, or nil for a rolling period.
     public func periodEnd(at date: Date) -> Date? {
         guard period == .calendarYear else { return nil }

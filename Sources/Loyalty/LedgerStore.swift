@@ -106,6 +106,8 @@ public protocol LedgerStore: Sendable {
     )
         async throws -> Program
     func program(_ id: ProgramID) async throws -> Program?
+    /// Every program, oldest first.
+    func programs() async throws -> [Program]
     /// Throws ``LoyaltyError/alreadyEnrolled(_:_:)``.
     func enroll(_ customer: CustomerID, in program: ProgramID, at: Date) async throws -> Member
     func member(_ id: MemberID) async throws -> Member?
@@ -265,6 +267,9 @@ public protocol MemberStore: Sendable {
     /// A program's members in id order, a page at a time.
     func members(of program: ProgramID, after: MemberID?, limit: Int) async throws -> [Member]
     func tierHistory(of member: MemberID) async throws -> [TierChange]
+    /// When the program's tiers were last reviewed.
+    func tierReviewedAt(_ program: ProgramID) async throws -> Date?
+    func setTierReviewed(_ program: ProgramID, at: Date) async throws
     /// Sets the yearly transfer limit and the referral bonus.
     func setOptions(of program: ProgramID, transferLimitPerYear: Int64?, referralPoints: Int64?) async throws
     /// Moves spendable points from one member to another of the same program in one transaction:

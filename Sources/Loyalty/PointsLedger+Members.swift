@@ -12,22 +12,29 @@ extension PointsLedger {
         public var reviewed = 0
         public var upgraded = 0
         public var downgraded = 0
+        /// When the program was reviewed too recently: when the next review may run.
+        public var notBefore: Date?
 
-        public init(reviewed: Int = 0, upgraded: Int = 0, downgraded: Int = 0) {
+        public init(reviewed: Int = 0, upgraded: Int = 0, downgraded: Int = 0, notBefore: Date? = nil) {
             self.reviewed = reviewed
             self.upgraded = upgraded
             self.downgraded = downgraded
+            self.notBefore = notBefore
         }
     }
 
     /// The periodic tier review: each member moves to the tier their qualifying points of the
     /// period earn — down at most one tier with a soft landing. Upgrades happen at once when
-    /// points are earned; this is where downgrades happen. Safe to run again: a member already
-    /// at the reviewed tier is left alone.
+    /// points are earned; this is where downgrades happen. Runs once per period (a month for a
+    /// rolling period, after 1 January for a calendar year): an earlier call does nothing and
+    /// says when the next review may run.
     public func reviewTiers(of program: ProgramID) async throws -> TierReview {
         let program = try await self.program(program)
         guard let policy = program.tierPolicy else { return TierReview() }
         let now = clock.now
+        if let last = try await store.tierReviewedAt(program.id), now < policy.nextReview(after: last) {
+            return TierReview(notBefore: policy.nextReview(after: last))
+        }
         let period = policy.reviewedPeriod(at: now)
         var review = TierReview()
         var after: MemberID?
@@ -48,6 +55,7 @@ extension PointsLedger {
                 try await store.setTier(next.name, for: member.id, reason: "review: \(points) qualifying points", at: now)
             }
         }
+        try await store.setTierReviewed(program.id, at: now)
         return review
     }
 

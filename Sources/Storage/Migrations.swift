@@ -184,6 +184,7 @@ public enum Migrations {
                 "ALTER TABLE loyalty_programs ADD COLUMN revision BIGINT NOT NULL DEFAULT 0",
                 "ALTER TABLE loyalty_programs ADD COLUMN transfer_limit_yearly BIGINT",
                 "ALTER TABLE loyalty_programs ADD COLUMN referral_points BIGINT",
+                "ALTER TABLE loyalty_programs ADD COLUMN tier_reviewed_at BIGINT",
                 """
                 CREATE TABLE loyalty_referrals (\(id), program_id BIGINT NOT NULL REFERENCES loyalty_programs(id),
                   referrer_id BIGINT NOT NULL REFERENCES loyalty_members(id), friend_customer_id BIGINT NOT NULL REFERENCES customers(id),

@@ -27,6 +27,19 @@ extension SQLLedgerStore {
         }
     }
 
+    public func tierReviewedAt(_ program: ProgramID) async throws -> Date? {
+        try await database.read { db in
+            try await db.raw("SELECT tier_reviewed_at FROM loyalty_programs WHERE id = \(bind: program.rawValue)").first()?.optionalDate(
+                "tier_reviewed_at")
+        }
+    }
+
+    public func setTierReviewed(_ program: ProgramID, at: Date) async throws {
+        try await database.write { db in
+            try await db.raw("UPDATE loyalty_programs SET tier_reviewed_at = \(bind: at.epochSeconds) WHERE id = \(bind: program.rawValue)").run()
+        }
+    }
+
     public func setOptions(of program: ProgramID, transferLimitPerYear: Int64?, referralPoints: Int64?) async throws {
         try await database.write { db in
             try await db.raw(

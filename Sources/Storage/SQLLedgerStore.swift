@@ -54,6 +54,15 @@ public struct SQLLedgerStore: LoyaltyStore {
         }
     }
 
+    public func programs() async throws -> [Program] {
+        var programs: [Program] = []
+        for id in try await database.read({ db in try await db.raw("SELECT id FROM loyalty_programs ORDER BY id").all().map { try $0.int64("id") } })
+        {
+            if let program = try await program(ProgramID(id)) { programs.append(program) }
+        }
+        return programs
+    }
+
     public func enroll(_ customer: CustomerID, in program: ProgramID, at: Date) async throws -> Member {
         let id = try await database.write { db in
             if try await db.raw(
@@ -567,6 +576,9 @@ public struct SQLLedgerStore: LoyaltyStore {
                 if moved != points - remaining && moved > points - remaining {
                     violations.append("a lot's movements account for what it lost: lot \(id) lost \(points - remaining), movements say \(moved)")
                 }
+            }
+            for row in try await db.raw("SELECT key, balance FROM ledger_accounts WHERE key LIKE 'budget:%' AND balance < 0").all() {
+                violations.append("a promotion never spends beyond its budget: \(try row.string("key")) holds \(try row.int64("balance"))")
             }
             let memberPoints = try await count(
                 "SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS n FROM ledger_accounts WHERE member_id IS NOT NULL")

@@ -66,7 +66,24 @@ struct Serve: AsyncParsableCommand {
             let app = try buildApplication(patron: patron, host: host, port: port, logger: logger)
             let location = try DatabaseLocation(db.database)
             logger.info("Patron on http://\(host):\(port) with \(location)")
-            try await app.runService()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // The expiry job: every hour, lots whose date has come move to breakage.
+                group.addTask {
+                    while !Task.isCancelled {
+                        do {
+                            let expired = try await patron.loyalty.expire()
+                            if !expired.isEmpty { logger.info("expiry job: \(expired.count) lots expired") }
+                        } catch {
+                            logger.error("expiry job failed: \(error)")
+                        }
+                        try await Task.sleep(for: .seconds(3600))
+                    }
+                }
+                group.addTask { try await app.runService() }
+                // When the server stops (a signal), the job stops with it.
+                try await group.next()
+                group.cancelAll()
+            }
         }
     }
 }
@@ -187,7 +204,43 @@ struct Export: AsyncParsableCommand {
 }
 
 struct LedgerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ledger", abstract: "The points ledger.", subcommands: [Verify.self])
+    static let configuration = CommandConfiguration(
+        commandName: "ledger", abstract: "The points ledger.", subcommands: [Verify.self, Expire.self, ReviewTiers.self])
+
+    struct Expire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Expire every lot whose date has come (the expiry job; `serve` also runs it every hour). Safe to run any time.")
+        @OptionGroup var db: DatabaseOption
+
+        func run() async throws {
+            let transfers = try await db.with { try await $0.loyalty.expire() }
+            print("expired \(transfers.reduce(0) { $0 + $1.points }) points in \(transfers.count) lots")
+        }
+    }
+
+    struct ReviewTiers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "review-tiers",
+            abstract:
+                "The periodic tier review: members move to the tier their period's qualifying points earn (down at most one with a soft landing).")
+        @OptionGroup var db: DatabaseOption
+        @Option(help: "The program's code; every program when absent.") var program: String?
+
+        func run() async throws {
+            try await db.with { patron in
+                let programs = try await patron.loyalty.store.programs().filter { program == nil || $0.code == program }
+                guard !programs.isEmpty else { throw ValidationError("--program: no program has the code \(program ?? "")") }
+                for p in programs {
+                    let review = try await patron.loyalty.reviewTiers(of: p.id)
+                    if let next = review.notBefore {
+                        print("\(p.code): reviewed recently; the next review may run from \(next)")
+                        continue
+                    }
+                    print("\(p.code): reviewed \(review.reviewed) members, \(review.upgraded) up, \(review.downgraded) down")
+                }
+            }
+        }
+    }
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -988,25 +988,33 @@ extension Components {
             internal var upgraded: Swift.Int
             /// - Remark: Generated from `#/components/schemas/TierReview/downgraded`.
             internal var downgraded: Swift.Int
+            /// Set when the program was reviewed too recently: the next review may run then.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TierReview/notBefore`.
+            internal var notBefore: Foundation.Date?
             /// Creates a new `TierReview`.
             ///
             /// - Parameters:
             ///   - reviewed:
             ///   - upgraded:
             ///   - downgraded:
+            ///   - notBefore: Set when the program was reviewed too recently: the next review may run then.
             internal init(
                 reviewed: Swift.Int,
                 upgraded: Swift.Int,
-                downgraded: Swift.Int
+                downgraded: Swift.Int,
+                notBefore: Foundation.Date? = nil
             ) {
                 self.reviewed = reviewed
                 self.upgraded = upgraded
                 self.downgraded = downgraded
+                self.notBefore = notBefore
             }
             internal enum CodingKeys: String, CodingKey {
                 case reviewed
                 case upgraded
                 case downgraded
+                case notBefore
             }
         }
         /// - Remark: Generated from `#/components/schemas/RewardInput`.
