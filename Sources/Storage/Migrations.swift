@@ -218,7 +218,6 @@ public enum Migrations {
                   member_id BIGINT NOT NULL REFERENCES loyalty_members(id), reference TEXT NOT NULL, points BIGINT NOT NULL, voucher_id BIGINT,
                   amount_minor BIGINT NOT NULL, applied_at BIGINT NOT NULL, UNIQUE (promotion_id, member_id, reference))
                 """,
-                "CREATE INDEX promotion_applications_member ON promotion_applications (member_id, promotion_id)",
                 "CREATE INDEX promotion_applications_reference ON promotion_applications (reference)",
             ]
         },

@@ -34,7 +34,9 @@ struct AccrualWriter {
         var programID: Int64
     }
 
-    var accounts: [String: Account] = [:]
+    var accounts: [LedgerAccount: Account] = [:]
+    /// Month arithmetic by day, as a batch's purchases share few days.
+    var months = MonthShift()
     var balanceDelta: [Int64: Int64] = [:]
     var debtDelta: [Int64: Int64] = [:]
     var transfers: [[SQLValue]] = []
@@ -99,8 +101,8 @@ struct AccrualWriter {
         let members = Array(Set(plans.map(\.member.id.rawValue)))
         var promotions: [PromotionID: Promotion] = [:]
         for promotion in promotionsByProgram.values.joined() { promotions[promotion.promotion.id] = promotion.promotion }
-        var applied: [String: Int] = [:]
-        var enrolled: Set<String> = []
+        var applied: [PairKey: Int] = [:]
+        var enrolled: Set<PairKey> = []
         let limited = promotions.values.filter { $0.perMemberLimit != nil }.map(\.id.rawValue)
         let enrolling = promotions.values.filter(\.requiresEnrolment).map(\.id.rawValue)
         for chunk in chunks(members, of: 5000) where !limited.isEmpty {
@@ -110,14 +112,14 @@ struct AccrualWriter {
                 AND member_id IN (\(binds: Array(chunk))) GROUP BY promotion_id, member_id
                 """
             ).all() {
-                applied["\(try row.int64("promotion_id")):\(try row.int64("member_id"))"] = Int(try row.int64("n"))
+                applied[PairKey(try row.int64("promotion_id"), try row.int64("member_id"))] = Int(try row.int64("n"))
             }
         }
         for chunk in chunks(members, of: 5000) where !enrolling.isEmpty {
             for row in try await db.raw(
                 "SELECT promotion_id, member_id FROM promotion_enrolments WHERE promotion_id IN (\(binds: enrolling)) AND member_id IN (\(binds: Array(chunk)))"
             ).all() {
-                enrolled.insert("\(try row.int64("promotion_id")):\(try row.int64("member_id"))")
+                enrolled.insert(PairKey(try row.int64("promotion_id"), try row.int64("member_id")))
             }
         }
         var rewards: [String: (id: Int64, stock: Int64?, validityDays: Int, active: Bool)] = [:]
@@ -137,7 +139,7 @@ struct AccrualWriter {
         var qualifyingHistory: [Int64: [(at: Int64, points: Int64)]] = [:]
         let tiered = plans.filter { $0.program.tierPolicy != nil }
         if let earliest = tiered.map({ Self.windowStart(of: $0) }).min() {
-            let ids = Array(Set(tiered.compactMap { accounts[LedgerAccount.member($0.member.id, .qualifying).key]?.id }))
+            let ids = Array(Set(tiered.compactMap { accounts[.member($0.member.id, .qualifying)]?.id }))
             for chunk in chunks(ids, of: 5000) {
                 for row in try await db.raw(
                     """
@@ -160,7 +162,8 @@ struct AccrualWriter {
         var recordedPoints: [String: Int64] = [:]
         for plan in plans {
             let member = plan.member.id
-            if postedBefore.contains(plan.key) || postedBefore.contains(plan.qualifyingKey) || seen.contains(plan.key)
+            let planKey = plan.key, qualifyingKey = plan.qualifyingKey
+            if postedBefore.contains(planKey) || postedBefore.contains(qualifyingKey) || seen.contains(planKey)
                 || appliedBefore.contains("\(member.rawValue):\(plan.purchase.externalID)")
             {
                 let key = LedgerAccount.member(member, .reward).key
@@ -178,16 +181,16 @@ struct AccrualWriter {
                         vouchers: [], newTier: nil, replayed: true))
                 continue
             }
-            seen.insert(plan.key)
+            seen.insert(planKey)
             let tier = tiers[member] ?? plan.member.tier
             let (accrual, qualifying, candidates) = plan.earning(tier: tier)
             var usage: [PromotionID: PromotionUsage] = [:]
             for candidate in candidates {
                 let p = candidate.promotion
                 usage[p.id] = PromotionUsage(
-                    memberApplications: applied["\(p.id.rawValue):\(member.rawValue)"] ?? 0,
-                    budgetLeft: p.budgetPoints == nil ? nil : balance(LedgerAccount.budget(p.id).key),
-                    enrolled: enrolled.contains("\(p.id.rawValue):\(member.rawValue)"))
+                    memberApplications: applied[PairKey(p.id.rawValue, member.rawValue)] ?? 0,
+                    budgetLeft: p.budgetPoints == nil ? nil : balance(.budget(p.id)),
+                    enrolled: enrolled.contains(PairKey(p.id.rawValue, member.rawValue)))
             }
             var awards = PromotionEngine.awards(
                 candidates, usage: usage, base: accrual.parts.first { $0.source == "base" }?.points ?? 0, units: plan.units)
@@ -200,31 +203,29 @@ struct AccrualWriter {
             }
             let at = plan.at.epochSeconds
             let availableAt = plan.program.availability(ofPointsEarnedAt: plan.at).epochSeconds
-            let expiresAt = plan.program.expiry(ofPointsEarnedAt: plan.at)?.epochSeconds
+            let expiresAt = plan.program.expiryMonths.map { months.shift(at, by: $0) }
             let reference = plan.purchase.externalID
             let program = plan.program.id
-            let memberReward = LedgerAccount.member(member, .reward).key
-            var mainKey: String? = plan.key
+            let memberReward = LedgerAccount.member(member, .reward)
+            var mainKey: String? = planKey
             let fromLiability = accrual.total + awards.filter { !$0.fromBudget }.reduce(0) { $0 + $1.points }
             if fromLiability > 0 {
-                let id = credit(
-                    from: LedgerAccount.liability(program, .reward).key, to: memberReward, points: fromLiability, reference: reference,
+                credit(
+                    from: .liability(program, .reward), to: memberReward, points: fromLiability, reference: reference,
                     key: mainKey, at: at, availableAt: availableAt, expiresAt: expiresAt, allowNegative: plan.program.allowNegativeBalance)
-                _ = id
                 mainKey = nil
             }
             for award in awards where award.fromBudget && award.points > 0 {
-                let budget = LedgerAccount.budget(award.promotion).key
-                _ = credit(
-                    from: budget, to: memberReward, points: award.points, reference: reference,
-                    key: mainKey ?? "\(plan.key):promotion:\(award.promotion.rawValue)", at: at, availableAt: availableAt, expiresAt: expiresAt,
+                credit(
+                    from: .budget(award.promotion), to: memberReward, points: award.points, reference: reference,
+                    key: mainKey ?? "\(planKey):promotion:\(award.promotion.rawValue)", at: at, availableAt: availableAt, expiresAt: expiresAt,
                     allowNegative: plan.program.allowNegativeBalance, memo: "promotion \(award.code)")
                 mainKey = nil
             }
             if qualifying > 0 {
-                _ = credit(
-                    from: LedgerAccount.liability(program, .qualifying).key, to: LedgerAccount.member(member, .qualifying).key, points: qualifying,
-                    reference: reference, key: plan.qualifyingKey, at: at, availableAt: availableAt, expiresAt: nil, allowNegative: false)
+                credit(
+                    from: .liability(program, .qualifying), to: .member(member, .qualifying), points: qualifying,
+                    reference: reference, key: qualifyingKey, at: at, availableAt: availableAt, expiresAt: nil, allowNegative: false)
             }
             var issued: [Voucher] = []
             for award in awards {
@@ -250,13 +251,13 @@ struct AccrualWriter {
                     .integer(applicationIDs.next()), .integer(award.promotion.rawValue), .integer(member.rawValue), .text(reference),
                     .integer(award.points), SQLValue(voucherID), .integer(plan.purchase.amount.minorUnits), .integer(at),
                 ])
-                applied["\(award.promotion.rawValue):\(member.rawValue)", default: 0] += 1
+                applied[PairKey(award.promotion.rawValue, member.rawValue), default: 0] += 1
             }
             // Tier: upgrades at once when the period's qualifying points reach a higher tier.
             var newTier: String?
-            if let policy = plan.program.tierPolicy, let account = accounts[LedgerAccount.member(member, .qualifying).key] {
+            if let policy = plan.program.tierPolicy, let account = accounts[.member(member, .qualifying)] {
                 if qualifying > 0 { qualifyingHistory[account.id, default: []].append((at, qualifying)) }
-                let since = Self.windowStart(of: plan)
+                let since = policy.period == .rolling ? months.shift(at, by: -policy.periodMonths) : Self.windowStart(of: plan)
                 let points = (qualifyingHistory[account.id] ?? []).reduce(Int64(0)) { $0 + ($1.at >= since ? $1.points : 0) }
                 let current = tier ?? policy.entry.name
                 let next = policy.afterEarning(current: current, points: points)
@@ -337,7 +338,7 @@ struct AccrualWriter {
         return policy.periodStart(at: plan.at).epochSeconds
     }
 
-    func balance(_ key: String) -> Int64 {
+    func balance(_ key: LedgerAccount) -> Int64 {
         guard let account = accounts[key] else { return 0 }
         return account.balance + (balanceDelta[account.id] ?? 0)
     }
@@ -349,14 +350,15 @@ struct AccrualWriter {
                 for row in try await db.raw(
                     "SELECT id, key, balance, debt, program_id FROM ledger_accounts WHERE key IN (\(binds: Array(chunk))) ORDER BY id\(unsafeRaw: lockClause)"
                 ).all() {
-                    accounts[try row.string("key")] = Account(
+                    guard let key = SQLLedgerStore.account(fromKey: try row.string("key")) else { continue }
+                    accounts[key] = Account(
                         id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"),
                         programID: try row.int64("program_id"))
                 }
             }
         }
         try await read(Array(needed.keys))
-        let missing = needed.filter { accounts[$0.key] == nil }
+        let missing = needed.filter { key, _ in SQLLedgerStore.account(fromKey: key).map { accounts[$0] == nil } ?? false }
         guard !missing.isEmpty else { return }
         let rows: [[SQLValue]] = missing.sorted { $0.key < $1.key }.map { key, program in
             let account = SQLLedgerStore.account(fromKey: key)
@@ -372,9 +374,9 @@ struct AccrualWriter {
     /// Records a credit into a member's account with its lot, repaying a claw-back debt first.
     /// Ids in the rows are local until ``IDPool/allocate`` maps them.
     mutating func credit(
-        from source: String, to target: String, points: Int64, reference: String, key: String?, at: Int64, availableAt: Int64, expiresAt: Int64?,
+        from source: LedgerAccount, to target: LedgerAccount, points: Int64, reference: String, key: String?, at: Int64, availableAt: Int64, expiresAt: Int64?,
         allowNegative: Bool, memo: String? = nil
-    ) -> Int64 {
+    ) {
         let from = accounts[source]!, to = accounts[target]!
         let transfer = record(from: from, to: to, points: points, reason: .accrual, reference: reference, key: key, memo: memo, at: at)
         let lot = lotIDs.next()
@@ -386,7 +388,7 @@ struct AccrualWriter {
             debtDelta[to.id, default: 0] -= repay
             if !allowNegative {
                 let repayment = record(
-                    from: to, to: accounts[source.hasPrefix("budget:") ? SQLLedgerStore.liabilityKey(of: target, program: to.programID) : source]!,
+                    from: to, to: accounts[Self.repaymentAccount(source: source, target: target, program: to.programID)]!,
                     points: repay, reason: .debtRepayment, reference: reference, key: nil, memo: "repays a claw-back debt", at: at)
                 lotMovements.append([.integer(lot), .integer(repayment), .integer(repay)])
             }
@@ -394,7 +396,12 @@ struct AccrualWriter {
         lots.append([
             .integer(lot), .integer(to.id), .integer(transfer), .integer(points), .integer(remaining), .integer(availableAt), SQLValue(expiresAt),
         ])
-        return transfer
+    }
+
+    /// A debt is repaid to the liability the points came from (a budget's points repay the program's liability).
+    static func repaymentAccount(source: LedgerAccount, target: LedgerAccount, program: Int64) -> LedgerAccount {
+        guard case .budget = source, case .member(_, let type) = target else { return source }
+        return .liability(ProgramID(program), type)
     }
 
     mutating func record(
@@ -459,9 +466,25 @@ struct IDPool {
     func id(_ local: Int64) -> Int64 { reserved.isEmpty ? first + local : reserved[Int(local - 1)] }
 }
 
-extension SQLLedgerStore {
-    static func liabilityKey(of memberKey: String, program: Int64) -> String {
-        let type = memberKey.split(separator: ":").last.map(String.init) ?? "reward"
-        return "liability:\(program):\(type)"
+/// A promotion and a member, as a dictionary key.
+struct PairKey: Hashable {
+    let first: Int64, second: Int64
+    init(_ first: Int64, _ second: Int64) {
+        self.first = first
+        self.second = second
+    }
+}
+
+/// `date + n months` in UTC, computed once per day and month count: adding months keeps the time of day.
+struct MonthShift {
+    private var cache: [PairKey: Int64] = [:]
+
+    mutating func shift(_ at: Int64, by months: Int) -> Int64 {
+        let day = at >= 0 ? at / 86_400 : (at - 86_399) / 86_400
+        let key = PairKey(day, Int64(months))
+        if let start = cache[key] { return start + (at - day * 86_400) }
+        let start = Calendar.utc.date(byAdding: .month, value: months, to: Date(epochSeconds: day * 86_400))!.epochSeconds
+        cache[key] = start
+        return start + (at - day * 86_400)
     }
 }
