@@ -86,12 +86,15 @@ public struct AccrualBenchmark {
                 case 3: .multiplier(percent: 150)
                 default: n == 49 ? .voucher(rewardCode: "TOTE") : .fixed(10)
                 }
+            // Like a real program's: each promotion aims at a store, a basket size, a tier or a month, so all
+            // fifty are evaluated on every purchase but a purchase qualifies for one or two.
             let criteria: String =
                 switch n % 4 {
                 case 0: #"purchase.store == "\#(stores[n % 12])""#
-                case 1: "purchase.amount >= \(20 + n * 3)"
+                case 1: "purchase.amount >= \(150 + n)"
                 case 2: #"member.tier in ["Gold", "Platinum"] and purchase.store == "\#(stores[(n + 5) % 12])""#
-                default: #"purchase.date >= date("2024-\#(String(format: "%02d", n % 12 + 1))-01")"#
+                default:
+                    #"purchase.date >= date("202\#(4 + n % 2)-\#(String(format: "%02d", n % 12 + 1))-01") and purchase.date < date("202\#(4 + n % 2)-\#(String(format: "%02d", n % 12 + 1))-28")"#
                 }
             _ = try await loyalty.createPromotion(
                 PromotionDraft(
