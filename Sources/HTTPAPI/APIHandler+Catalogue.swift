@@ -268,3 +268,52 @@ extension Schemas.Referral {
             completedAt: r.completedAt)
     }
 }
+
+/// Membership cards.
+extension APIHandler {
+    func issueCard(_ input: Operations.IssueCard.Input) async throws -> Operations.IssueCard.Output {
+        _ = try Caller.require(.customersWrite)
+        guard case .json(let body) = input.body else { preconditionFailure() }
+        let member = try await loyalty.member(MemberID(input.path.id))
+        let card = try await loyalty.issueCard(
+            to: member.id, fee: body.fee.map { Money(minorUnits: $0.amount, currency: $0.currency) }, validityYears: body.validityYears)
+        return .created(.init(body: .json(.init(card))))
+    }
+
+    func listCards(_ input: Operations.ListCards.Input) async throws -> Operations.ListCards.Output {
+        let member = try await readableMember(input.path.id)
+        return .ok(.init(body: .json(try await loyalty.store.cards(of: member.id).map(Schemas.Card.init))))
+    }
+
+    /// The card, if the caller may act on it: its member, or staff who write customers.
+    func actingCard(_ id: Int64) async throws -> MembershipCard {
+        let principal = try Caller.required()
+        if case .member = principal {} else { try principal.require(.customersWrite) }
+        let card = try await loyalty.card(CardID(id))
+        if case .member(let own, _) = principal, try await loyalty.member(card.memberID).customerID.rawValue != own {
+            throw LoyaltyError.cardNotFound(CardID(id))
+        }
+        return card
+    }
+
+    func blockCard(_ input: Operations.BlockCard.Input) async throws -> Operations.BlockCard.Output {
+        let card = try await actingCard(input.path.id)
+        guard case .json(let body) = input.body else { preconditionFailure() }
+        return .ok(.init(body: .json(.init(try await loyalty.block(card: card.id, reason: body.reason)))))
+    }
+
+    func replaceCard(_ input: Operations.ReplaceCard.Input) async throws -> Operations.ReplaceCard.Output {
+        let card = try await actingCard(input.path.id)
+        guard case .json(let body) = input.body else { preconditionFailure() }
+        return .created(.init(body: .json(.init(try await loyalty.replace(card: card.id, reason: body.reason)))))
+    }
+}
+
+extension Schemas.Card {
+    init(_ c: MembershipCard) {
+        self.init(
+            id: c.id.rawValue, memberId: c.memberID.rawValue, number: c.number, kind: convert(c.kind),
+            fee: c.fee.map { .init(amount: $0.minorUnits, currency: $0.currency) }, status: convert(c.status), issuedAt: c.issuedAt,
+            validUntil: c.validUntil, reason: c.reason)
+    }
+}

@@ -138,6 +138,8 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         case .voucherClosed(let code, let status):
             self.init(status: .conflict, code: "voucher_closed", detail: "Voucher \(code) is \(status).")
         case .limitExceeded(let detail): self.init(status: .unprocessableContent, code: "limit_exceeded", detail: detail)
+        case .cardNotFound(let id): self.init(status: .notFound, code: "card_not_found", detail: "No card has id \(id).")
+        case .cardClosed(let number, let status): self.init(status: .conflict, code: "card_closed", detail: "Card \(number) is \(status).")
         }
     }
 

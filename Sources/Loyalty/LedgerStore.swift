@@ -282,6 +282,12 @@ public protocol MemberStore: Sendable {
     /// Pending referrals of these friends.
     func pendingReferrals(friends: Set<CustomerID>) async throws -> [Referral]
     func completeReferral(_ id: ReferralID, at: Date) async throws
+    /// Issues a card with the next number of the member and makes it a customer identifier, in one transaction.
+    func insertCard(member: MemberID, kind: MembershipCard.Kind, fee: Money?, validUntil: Date?, at: Date) async throws -> MembershipCard
+    func card(_ id: CardID) async throws -> MembershipCard?
+    func cards(of member: MemberID) async throws -> [MembershipCard]
+    /// Blocks or replaces an active card; its number stops identifying the customer.
+    func closeCard(_ id: CardID, status: MembershipCard.Status, reason: String, at: Date) async throws -> MembershipCard
     /// The purchases of a program's members in `[from, to)`, oldest first, with lines.
     func purchases(of program: ProgramID, from: Date, to: Date) async throws -> [(member: Member, purchase: TransactionDetails)]
 }

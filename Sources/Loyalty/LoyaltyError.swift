@@ -25,6 +25,9 @@ public enum LoyaltyError: Error, Sendable, Equatable {
     case rewardNotAvailable(String, reason: String)
     /// The voucher was already used, cancelled or has expired.
     case voucherClosed(String, status: String)
+    case cardNotFound(CardID)
+    /// The card was blocked or replaced already.
+    case cardClosed(String, status: String)
     /// A limit of the program refused the request (e.g. a transfer above the yearly limit).
     case limitExceeded(String)
 }

@@ -118,3 +118,40 @@ extension PointsLedger {
         return voucher
     }
 }
+
+/// Membership cards.
+extension PointsLedger {
+    /// Issues a card: free (for life, unless `validityYears` is given) or paid with a fee and a validity of 1–10 years.
+    public func issueCard(to member: MemberID, fee: Money?, validityYears: Int?) async throws -> MembershipCard {
+        let (member, program) = try await memberAndProgram(member)
+        var errors: [FieldError] = []
+        if let fee, fee.minorUnits <= 0 || !Money.isCurrencyCode(fee.currency) {
+            errors.append(FieldError("fee", "a paid card has a positive fee in an ISO 4217 currency"))
+        }
+        if let years = validityYears, !(1...10).contains(years) { errors.append(FieldError("validityYears", "must be 1 to 10")) }
+        if fee != nil && validityYears == nil { errors.append(FieldError("validityYears", "a paid card is valid for some years")) }
+        if !errors.isEmpty { throw LoyaltyError.invalid(errors) }
+        _ = program
+        let now = clock.now
+        let until = validityYears.map { Calendar.utc.date(byAdding: .year, value: $0, to: now)! }
+        return try await store.insertCard(member: member.id, kind: fee == nil ? .free : .paid, fee: fee, validUntil: until, at: now)
+    }
+
+    public func card(_ id: CardID) async throws -> MembershipCard {
+        guard let card = try await store.card(id) else { throw LoyaltyError.cardNotFound(id) }
+        return card
+    }
+
+    /// Blocks a lost or stolen card: its number stops finding the member at once.
+    public func block(card id: CardID, reason: String) async throws -> MembershipCard {
+        guard !reason.trimmingSpaces().isEmpty else { throw LoyaltyError.invalid([FieldError("reason", "say why the card is blocked")]) }
+        return try await store.closeCard(id, status: .blocked, reason: reason.trimmingSpaces(), at: clock.now)
+    }
+
+    /// Replaces a card: the old one stops working, the new one keeps its kind and validity (no new fee).
+    public func replace(card id: CardID, reason: String) async throws -> MembershipCard {
+        guard !reason.trimmingSpaces().isEmpty else { throw LoyaltyError.invalid([FieldError("reason", "say why the card is replaced")]) }
+        let old = try await store.closeCard(id, status: .replaced, reason: reason.trimmingSpaces(), at: clock.now)
+        return try await store.insertCard(member: old.memberID, kind: old.kind, fee: nil, validUntil: old.validUntil, at: clock.now)
+    }
+}

@@ -119,3 +119,50 @@ public struct Voucher: Sendable, Equatable {
         return "\(program)-\(body.prefix(4))-\(body.suffix(4))"
     }
 }
+
+public typealias CardID = ID<MembershipCard>
+
+/// A membership card: a free lifetime card, or a paid card valid for some years. Its number is
+/// also a customer identifier, so a purchase presented with the card finds its member.
+public struct MembershipCard: Sendable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case free
+        case paid
+    }
+
+    public enum Status: String, Sendable, Codable, CaseIterable {
+        case active
+        /// Lost or stolen: it no longer identifies the member.
+        case blocked
+        /// A new card took its place.
+        case replaced
+    }
+
+    public var id: CardID
+    public var memberID: MemberID
+    /// The membership number and a two-digit sequence, e.g. `NW00000004202`.
+    public var number: String
+    public var kind: Kind
+    /// What a paid card cost.
+    public var fee: Money?
+    public var issuedAt: Date
+    /// Nil for a lifetime card.
+    public var validUntil: Date?
+    public var status: Status
+    /// Why it was blocked or replaced.
+    public var reason: String?
+
+    public init(
+        id: CardID, memberID: MemberID, number: String, kind: Kind, fee: Money?, issuedAt: Date, validUntil: Date?, status: Status, reason: String?
+    ) {
+        self.id = id
+        self.memberID = memberID
+        self.number = number
+        self.kind = kind
+        self.fee = fee
+        self.issuedAt = issuedAt
+        self.validUntil = validUntil
+        self.status = status
+        self.reason = reason
+    }
+}

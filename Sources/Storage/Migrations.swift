@@ -186,6 +186,12 @@ public enum Migrations {
                 "ALTER TABLE loyalty_programs ADD COLUMN referral_points BIGINT",
                 "ALTER TABLE loyalty_programs ADD COLUMN tier_reviewed_at BIGINT",
                 """
+                CREATE TABLE loyalty_cards (\(id), member_id BIGINT NOT NULL REFERENCES loyalty_members(id), number TEXT NOT NULL UNIQUE,
+                  kind TEXT NOT NULL, fee_minor BIGINT, fee_currency TEXT, issued_at BIGINT NOT NULL, valid_until BIGINT, status TEXT NOT NULL,
+                  reason TEXT, closed_at BIGINT)
+                """,
+                "CREATE INDEX loyalty_cards_member ON loyalty_cards (member_id)",
+                """
                 CREATE TABLE loyalty_referrals (\(id), program_id BIGINT NOT NULL REFERENCES loyalty_programs(id),
                   referrer_id BIGINT NOT NULL REFERENCES loyalty_members(id), friend_customer_id BIGINT NOT NULL REFERENCES customers(id),
                   created_at BIGINT NOT NULL, completed_at BIGINT, UNIQUE (program_id, friend_customer_id))

@@ -151,6 +151,70 @@ extension SQLLedgerStore {
         }
     }
 
+    static func decodeCard(_ row: any SQLRow) throws -> MembershipCard {
+        let fee: Money? =
+            if let minor = try row.optionalInt64("fee_minor"), let currency = try row.optionalString("fee_currency") {
+                Money(minorUnits: minor, currency: currency)
+            } else { nil }
+        return MembershipCard(
+            id: CardID(try row.int64("id")), memberID: MemberID(try row.int64("member_id")), number: try row.string("number"),
+            kind: MembershipCard.Kind(rawValue: try row.string("kind")) ?? .free, fee: fee, issuedAt: try row.date("issued_at"),
+            validUntil: try row.optionalDate("valid_until"), status: MembershipCard.Status(rawValue: try row.string("status")) ?? .active,
+            reason: try row.optionalString("reason"))
+    }
+
+    public func insertCard(member: MemberID, kind: MembershipCard.Kind, fee: Money?, validUntil: Date?, at: Date) async throws -> MembershipCard {
+        try await database.write { db in
+            guard let owner = try await db.raw("SELECT number, customer_id FROM loyalty_members WHERE id = \(bind: member.rawValue)").first() else {
+                throw LoyaltyError.memberNotFound(member)
+            }
+            let issued = try await db.raw("SELECT COUNT(*) AS n FROM loyalty_cards WHERE member_id = \(bind: member.rawValue)").first()!.int64("n")
+            let number = try owner.string("number") + (issued + 1 < 10 ? "0" : "") + String(issued + 1)
+            let id = try await db.raw(
+                """
+                INSERT INTO loyalty_cards (member_id, number, kind, fee_minor, fee_currency, issued_at, valid_until, status)
+                VALUES (\(bind: member.rawValue), \(bind: number), \(bind: kind.rawValue), \(bind: fee?.minorUnits), \(bind: fee?.currency),
+                \(bind: at.epochSeconds), \(bind: validUntil?.epochSeconds), 'active') RETURNING id
+                """
+            ).first()!.int64("id")
+            try await db.raw(
+                """
+                INSERT INTO customer_identifiers (customer_id, kind, value) VALUES (\(bind: try owner.int64("customer_id")), 'card', \(bind: number))
+                ON CONFLICT DO NOTHING
+                """
+            ).run()
+            return try await db.raw("SELECT * FROM loyalty_cards WHERE id = \(bind: id)").first().map(Self.decodeCard)!
+        }
+    }
+
+    public func card(_ id: CardID) async throws -> MembershipCard? {
+        try await database.read { db in try await db.raw("SELECT * FROM loyalty_cards WHERE id = \(bind: id.rawValue)").first().map(Self.decodeCard) }
+    }
+
+    public func cards(of member: MemberID) async throws -> [MembershipCard] {
+        try await database.read { db in
+            try await db.raw("SELECT * FROM loyalty_cards WHERE member_id = \(bind: member.rawValue) ORDER BY id").all().map(Self.decodeCard)
+        }
+    }
+
+    public func closeCard(_ id: CardID, status: MembershipCard.Status, reason: String, at: Date) async throws -> MembershipCard {
+        try await database.write { db in
+            guard let row = try await db.raw("SELECT * FROM loyalty_cards WHERE id = \(bind: id.rawValue)\(unsafeRaw: lockClause)").first() else {
+                throw LoyaltyError.cardNotFound(id)
+            }
+            let card = try Self.decodeCard(row)
+            guard card.status == .active else { throw LoyaltyError.cardClosed(card.number, status: card.status.rawValue) }
+            try await db.raw(
+                """
+                UPDATE loyalty_cards SET status = \(bind: status.rawValue), reason = \(bind: reason), closed_at = \(bind: at.epochSeconds)
+                WHERE id = \(bind: id.rawValue)
+                """
+            ).run()
+            try await db.raw("DELETE FROM customer_identifiers WHERE kind = 'card' AND value = \(bind: card.number)").run()
+            return try await db.raw("SELECT * FROM loyalty_cards WHERE id = \(bind: id.rawValue)").first().map(Self.decodeCard)!
+        }
+    }
+
     public func purchases(of program: ProgramID, from: Date, to: Date) async throws -> [(member: Member, purchase: TransactionDetails)] {
         try await database.read { db in
             var members: [CustomerID: Member] = [:]

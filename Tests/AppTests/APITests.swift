@@ -387,7 +387,8 @@ struct AuthorisationMatrixTests {
         (.post, "/v1/members/1/vouchers", ["rewardId": 1]), (.get, "/v1/members/1/vouchers", nil), (.post, "/v1/vouchers/1/cancel", nil),
         (.post, "/v1/vouchers/1/use", nil), (.post, "/v1/members/1/transfers", ["toMemberId": 2, "points": 1]),
         (.post, "/v1/members/1/pool", ["intoMemberId": 2]), (.post, "/v1/members/1/referrals", ["friendCustomerId": 2]),
-        (.get, "/v1/members/1/referrals", nil), (.get, "/v1/members/1/tier", nil),
+        (.get, "/v1/members/1/referrals", nil), (.get, "/v1/members/1/tier", nil), (.post, "/v1/members/1/cards", [:]),
+        (.get, "/v1/members/1/cards", nil), (.post, "/v1/cards/1/block", ["reason": "lost"]), (.post, "/v1/cards/1/replace", ["reason": "worn"]),
     ]
 
     @Test("Without a token every /v1 endpoint but login answers 401")

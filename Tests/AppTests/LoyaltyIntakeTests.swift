@@ -257,6 +257,16 @@ struct CatalogueAPITests {
             #expect((simulation.json["cost"] as? [String: Any])?["amount"] as? Int == 40)
             #expect(try await patron.loyalty.verify().transfers == before)
             #expect(try await api.call(.post, "/v1/promotions/\(promotionID)/end", token: admin).status == 200)
+
+            // Cards: staff issue them; the member blocks a lost one.
+            #expect(try await api.call(.post, "/v1/members/\(annMember)/cards", token: token, body: [:]).status == 403)
+            let card = try await api.call(
+                .post, "/v1/members/\(annMember)/cards", token: admin, body: ["fee": ["amount": 1500, "currency": "USD"], "validityYears": 1])
+            #expect(card.status == 201 && card.json["kind"] as? String == "paid")
+            let cardID = try #require(card.id)
+            let blocked = try await api.call(.post, "/v1/cards/\(cardID)/block", token: token, body: ["reason": "lost"])
+            #expect(blocked.json["status"] as? String == "blocked")
+            #expect(try await api.call(.get, "/v1/members/\(annMember)/cards", token: token).array.count == 1)
         }
     }
 }

@@ -141,3 +141,37 @@ struct MemberTests {
         }
     }
 }
+
+@Suite("Membership cards on every engine")
+struct CardTests {
+    @Test("A card finds its member; a blocked card no longer does; a replacement keeps the validity", arguments: TestEngine.available)
+    func cards(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.configureTiers()
+            let paid = try await f.ledger.issueCard(to: f.member, fee: Money(minorUnits: 2_500, currency: "USD"), validityYears: 2)
+            #expect(paid.kind == .paid && paid.number.hasSuffix("01"))
+            #expect(paid.validUntil == Calendar.utc.date(byAdding: .year, value: 2, to: f.clock.now))
+            await #expect(throws: LoyaltyError.self) {
+                _ = try await f.ledger.issueCard(to: f.member, fee: Money(minorUnits: 500, currency: "USD"), validityYears: nil)
+            }
+            // A purchase presented with the card earns for its member.
+            func buy(_ id: String) async throws -> IngestOutcome {
+                let details = TransactionDetails(externalID: id, occurredAt: f.clock.now, amount: Money(minorUnits: 10_000, currency: "USD"))
+                return try await f.patron.intake.submit(details, identifiers: [CustomerIdentifier(kind: .card, value: paid.number)]).0
+            }
+            guard case .recordedTransaction = try await buy("C1") else { Issue.record("the card did not match"); return }
+            #expect(try await f.balance().available == 100)
+            let replacement = try await f.ledger.replace(card: paid.id, reason: "worn out")
+            #expect(replacement.number.hasSuffix("02") && replacement.validUntil == paid.validUntil && replacement.kind == .paid)
+            guard case .unmatched = try await buy("C2") else { Issue.record("a replaced card still matched"); return }
+            _ = try await f.ledger.block(card: replacement.id, reason: "stolen")
+            await #expect(throws: LoyaltyError.cardClosed(replacement.number, status: "blocked")) {
+                _ = try await f.ledger.block(card: replacement.id, reason: "again")
+            }
+            let cards = try await f.ledger.store.cards(of: f.member)
+            #expect(cards.map(\.status) == [.replaced, .blocked])
+            let free = try await f.ledger.issueCard(to: f.member, fee: nil, validityYears: nil)
+            #expect(free.kind == .free && free.validUntil == nil)
+        }
+    }
+}

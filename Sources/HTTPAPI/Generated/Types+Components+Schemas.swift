@@ -1546,6 +1546,122 @@ extension Components {
                 case history
             }
         }
+        /// - Remark: Generated from `#/components/schemas/CardInput`.
+        internal struct CardInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CardInput/fee`.
+            internal var fee: Components.Schemas.Money?
+            /// 1 to 10; required for a paid card
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardInput/validityYears`.
+            internal var validityYears: Swift.Int?
+            /// Creates a new `CardInput`.
+            ///
+            /// - Parameters:
+            ///   - fee:
+            ///   - validityYears: 1 to 10; required for a paid card
+            internal init(
+                fee: Components.Schemas.Money? = nil,
+                validityYears: Swift.Int? = nil
+            ) {
+                self.fee = fee
+                self.validityYears = validityYears
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case fee
+                case validityYears
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CardClosing`.
+        internal struct CardClosing: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CardClosing/reason`.
+            internal var reason: Swift.String
+            /// Creates a new `CardClosing`.
+            ///
+            /// - Parameters:
+            ///   - reason:
+            internal init(reason: Swift.String) {
+                self.reason = reason
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case reason
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Card`.
+        internal struct Card: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Card/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Card/memberId`.
+            internal var memberId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Card/number`.
+            internal var number: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Card/kind`.
+            internal enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case free = "free"
+                case paid = "paid"
+            }
+            /// - Remark: Generated from `#/components/schemas/Card/kind`.
+            internal var kind: Components.Schemas.Card.KindPayload
+            /// - Remark: Generated from `#/components/schemas/Card/fee`.
+            internal var fee: Components.Schemas.Money?
+            /// - Remark: Generated from `#/components/schemas/Card/status`.
+            internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case active = "active"
+                case blocked = "blocked"
+                case replaced = "replaced"
+            }
+            /// - Remark: Generated from `#/components/schemas/Card/status`.
+            internal var status: Components.Schemas.Card.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/Card/issuedAt`.
+            internal var issuedAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Card/validUntil`.
+            internal var validUntil: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/Card/reason`.
+            internal var reason: Swift.String?
+            /// Creates a new `Card`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - memberId:
+            ///   - number:
+            ///   - kind:
+            ///   - fee:
+            ///   - status:
+            ///   - issuedAt:
+            ///   - validUntil:
+            ///   - reason:
+            internal init(
+                id: Swift.Int64,
+                memberId: Swift.Int64,
+                number: Swift.String,
+                kind: Components.Schemas.Card.KindPayload,
+                fee: Components.Schemas.Money? = nil,
+                status: Components.Schemas.Card.StatusPayload,
+                issuedAt: Foundation.Date,
+                validUntil: Foundation.Date? = nil,
+                reason: Swift.String? = nil
+            ) {
+                self.id = id
+                self.memberId = memberId
+                self.number = number
+                self.kind = kind
+                self.fee = fee
+                self.status = status
+                self.issuedAt = issuedAt
+                self.validUntil = validUntil
+                self.reason = reason
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case memberId
+                case number
+                case kind
+                case fee
+                case status
+                case issuedAt
+                case validUntil
+                case reason
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/RedemptionInput`.
         internal struct RedemptionInput: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/RedemptionInput/points`.

@@ -332,6 +332,26 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/members/{id}/tier`.
     /// - Remark: Generated from `#/paths//v1/members/{id}/tier/get(getTier)`.
     func getTier(_ input: Operations.GetTier.Input) async throws -> Operations.GetTier.Output
+    /// A member's cards, active and closed. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/cards`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/cards/get(listCards)`.
+    func listCards(_ input: Operations.ListCards.Input) async throws -> Operations.ListCards.Output
+    /// Issue a membership card, free or paid (loyalty manager or agent).
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/cards`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/cards/post(issueCard)`.
+    func issueCard(_ input: Operations.IssueCard.Input) async throws -> Operations.IssueCard.Output
+    /// Block a lost or stolen card. Members may block their own.
+    ///
+    /// - Remark: HTTP `POST /v1/cards/{id}/block`.
+    /// - Remark: Generated from `#/paths//v1/cards/{id}/block/post(blockCard)`.
+    func blockCard(_ input: Operations.BlockCard.Input) async throws -> Operations.BlockCard.Output
+    /// Replace a card; the new one keeps its kind and validity. Members may replace their own.
+    ///
+    /// - Remark: HTTP `POST /v1/cards/{id}/replace`.
+    /// - Remark: Generated from `#/paths//v1/cards/{id}/replace/post(replaceCard)`.
+    func replaceCard(_ input: Operations.ReplaceCard.Input) async throws -> Operations.ReplaceCard.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -1205,6 +1225,64 @@ extension APIProtocol {
         try await getTier(Operations.GetTier.Input(
             path: path,
             headers: headers
+        ))
+    }
+    /// A member's cards, active and closed. Members may read their own.
+    ///
+    /// - Remark: HTTP `GET /v1/members/{id}/cards`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/cards/get(listCards)`.
+    internal func listCards(
+        path: Operations.ListCards.Input.Path,
+        headers: Operations.ListCards.Input.Headers = .init()
+    ) async throws -> Operations.ListCards.Output {
+        try await listCards(Operations.ListCards.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Issue a membership card, free or paid (loyalty manager or agent).
+    ///
+    /// - Remark: HTTP `POST /v1/members/{id}/cards`.
+    /// - Remark: Generated from `#/paths//v1/members/{id}/cards/post(issueCard)`.
+    internal func issueCard(
+        path: Operations.IssueCard.Input.Path,
+        headers: Operations.IssueCard.Input.Headers = .init(),
+        body: Operations.IssueCard.Input.Body
+    ) async throws -> Operations.IssueCard.Output {
+        try await issueCard(Operations.IssueCard.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Block a lost or stolen card. Members may block their own.
+    ///
+    /// - Remark: HTTP `POST /v1/cards/{id}/block`.
+    /// - Remark: Generated from `#/paths//v1/cards/{id}/block/post(blockCard)`.
+    internal func blockCard(
+        path: Operations.BlockCard.Input.Path,
+        headers: Operations.BlockCard.Input.Headers = .init(),
+        body: Operations.BlockCard.Input.Body
+    ) async throws -> Operations.BlockCard.Output {
+        try await blockCard(Operations.BlockCard.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Replace a card; the new one keeps its kind and validity. Members may replace their own.
+    ///
+    /// - Remark: HTTP `POST /v1/cards/{id}/replace`.
+    /// - Remark: Generated from `#/paths//v1/cards/{id}/replace/post(replaceCard)`.
+    internal func replaceCard(
+        path: Operations.ReplaceCard.Input.Path,
+        headers: Operations.ReplaceCard.Input.Headers = .init(),
+        body: Operations.ReplaceCard.Input.Body
+    ) async throws -> Operations.ReplaceCard.Output {
+        try await replaceCard(Operations.ReplaceCard.Input(
+            path: path,
+            headers: headers,
+            body: body
         ))
     }
 }
