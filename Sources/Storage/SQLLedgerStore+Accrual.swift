@@ -374,8 +374,8 @@ struct AccrualWriter {
     /// Records a credit into a member's account with its lot, repaying a claw-back debt first.
     /// Ids in the rows are local until ``IDPool/allocate`` maps them.
     mutating func credit(
-        from source: LedgerAccount, to target: LedgerAccount, points: Int64, reference: String, key: String?, at: Int64, availableAt: Int64, expiresAt: Int64?,
-        allowNegative: Bool, memo: String? = nil
+        from source: LedgerAccount, to target: LedgerAccount, points: Int64, reference: String, key: String?, at: Int64, availableAt: Int64,
+        expiresAt: Int64?, allowNegative: Bool, memo: String? = nil
     ) {
         let from = accounts[source]!, to = accounts[target]!
         let transfer = record(from: from, to: to, points: points, reason: .accrual, reference: reference, key: key, memo: memo, at: at)
