@@ -183,7 +183,7 @@ public struct DemoCompany {
         public var members = 0, pointsEarned: Int64 = 0, redemptions = 0, expiredLots = 0, promotions = 0, referrals = 0
         public var description: String {
             "\(customers) customers, \(households) households, \(accounts) B2B accounts, \(transactions) transactions, "
-                + "\(interactions) interactions, \(unmatched) not matched; \(members) loyalty members hold \(pointsEarned) points, "
+                + "\(interactions) interactions, \(unmatched) not matched; \(members) loyalty members held \(pointsEarned) reward and qualifying points after their purchases, "
                 + "\(promotions) promotions, \(referrals) referrals, \(redemptions) redemptions, \(expiredLots) lots expired"
         }
     }
