@@ -222,7 +222,7 @@ extension APIHandler {
         let history = try await loyalty.store.tierHistory(of: member)
         return Schemas.TierStatus(
             tier: progress?.tier, qualifyingPoints: progress?.qualifyingPoints, nextTier: progress?.nextTier, missingPoints: progress?.missing,
-            by: progress?.by, history: history.map { .init(from: $0.from, to: $0.to, reason: $0.reason, at: $0.at) })
+            by: progress?.by, benefits: progress?.benefits, history: history.map { .init(from: $0.from, to: $0.to, reason: $0.reason, at: $0.at) })
     }
 }
 

@@ -40,9 +40,10 @@ extension APIHandler {
             }
             rules = EarningRules(
                 pointsPerUnit: r.pointsPerUnit, categoryPercent: r.categoryPercent?.additionalProperties ?? [:],
-                channelPercent: r.channelPercent?.additionalProperties ?? [:], tierPercent: r.tierPercent?.additionalProperties ?? [:],
-                bonuses: bonuses,
-                maxPerTransaction: r.maxPerTransaction)
+                productPercent: r.productPercent?.additionalProperties ?? [:], channelPercent: r.channelPercent?.additionalProperties ?? [:],
+                storePercent: r.storePercent?.additionalProperties ?? [:], tierPercent: r.tierPercent?.additionalProperties ?? [:],
+                bonuses: bonuses, maxPerTransaction: r.maxPerTransaction, maxPerMonth: r.maxPerMonth,
+                rounding: r.rounding.map { convert($0) } ?? .down)
         }
         var tiers: TierPolicy?
         if let levels = body.tiers, !levels.isEmpty {
@@ -51,7 +52,8 @@ extension APIHandler {
                     status: .unprocessableContent, code: "validation_failed", detail: "tiers: the lowest tier needs a threshold of 0", field: "tiers")
             }
             tiers = TierPolicy(
-                tiers: levels.map { .init(name: $0.name, threshold: $0.threshold) }, periodMonths: body.tierPeriodMonths ?? 12,
+                tiers: levels.map { .init(name: $0.name, threshold: $0.threshold, benefits: $0.benefits ?? []) },
+                periodMonths: body.tierPeriodMonths ?? 12,
                 period: body.tierPeriod.map { convert($0) } ?? .rolling)
         }
         let program = try await loyalty.createProgram(
@@ -143,7 +145,8 @@ extension Schemas.Program {
             Schemas.EarningRules(
                 pointsPerUnit: r.pointsPerUnit, categoryPercent: .init(additionalProperties: r.categoryPercent),
                 channelPercent: .init(additionalProperties: r.channelPercent), tierPercent: .init(additionalProperties: r.tierPercent),
-                maxPerTransaction: r.maxPerTransaction,
+                productPercent: .init(additionalProperties: r.productPercent), storePercent: .init(additionalProperties: r.storePercent),
+                maxPerTransaction: r.maxPerTransaction, maxPerMonth: r.maxPerMonth, rounding: convert(r.rounding),
                 bonuses: r.bonuses.map { bonus in
                     var percent: Int64?, fixed: Int64?
                     switch bonus.action {
@@ -158,7 +161,7 @@ extension Schemas.Program {
             valuePerThousandPoints: .init(amount: p.valuePerThousandPoints.minorUnits, currency: p.valuePerThousandPoints.currency),
             expiryMonths: p.expiryMonths,
             pendingDays: p.pendingDays, allowNegativeBalance: p.allowNegativeBalance, earningRules: rules,
-            tiers: (p.tierPolicy?.tiers ?? []).map { .init(name: $0.name, threshold: $0.threshold) },
+            tiers: (p.tierPolicy?.tiers ?? []).map { .init(name: $0.name, threshold: $0.threshold, benefits: $0.benefits) },
             tierPeriod: p.tierPolicy.map { convert($0.period) }, transferLimitPerYear: p.transferLimitPerYear, referralPoints: p.referralPoints,
             createdAt: p.createdAt)
     }

@@ -7,28 +7,68 @@ import SharedModels
 /// category and channel, tier multipliers, bonus rules written in the rule language, and caps.
 /// Pure: the same transaction and member always earn the same points.
 public struct EarningRules: Sendable, Equatable, Codable {
+    /// How fractional points are rounded, per product line.
+    public enum Rounding: String, Sendable, Equatable, Codable, CaseIterable {
+        case down
+        case nearest
+        case up
+    }
+
     /// Points per whole currency unit (e.g. 1 point per dollar), before multipliers.
     public var pointsPerUnit: Int64
     /// Percent of the base rate by product category (e.g. `["wine": 200]` earns double on wine).
     public var categoryPercent: [String: Int64]
+    /// Percent of the base rate by product (e.g. `["Trail Runner": 300]`); wins over the category's.
+    public var productPercent: [String: Int64]
     /// Percent of the base rate by channel (e.g. `["web": 150]`).
     public var channelPercent: [String: Int64]
+    /// Percent of the base rate by store or partner outlet (e.g. `["S1": 200]`, `["HOTEL-ACME": 300]`).
+    public var storePercent: [String: Int64]
     /// Percent of the base points a tier earns on top of nothing (e.g. `["Gold": 150]` for ×1.5).
     public var tierPercent: [String: Int64]
     public var bonuses: [BonusRule]
     /// No transaction earns more than this, bonuses included.
     public var maxPerTransaction: Int64?
+    /// No member earns more than this from purchases in one calendar month (promotions apart).
+    public var maxPerMonth: Int64?
+    public var rounding: Rounding
 
     public init(
-        pointsPerUnit: Int64, categoryPercent: [String: Int64] = [:], channelPercent: [String: Int64] = [:], tierPercent: [String: Int64] = [:],
-        bonuses: [BonusRule] = [], maxPerTransaction: Int64? = nil
+        pointsPerUnit: Int64, categoryPercent: [String: Int64] = [:], productPercent: [String: Int64] = [:], channelPercent: [String: Int64] = [:],
+        storePercent: [String: Int64] = [:], tierPercent: [String: Int64] = [:], bonuses: [BonusRule] = [], maxPerTransaction: Int64? = nil,
+        maxPerMonth: Int64? = nil, rounding: Rounding = .down
     ) {
         self.pointsPerUnit = pointsPerUnit
         self.categoryPercent = categoryPercent
+        self.productPercent = productPercent
         self.channelPercent = channelPercent
+        self.storePercent = storePercent
         self.tierPercent = tierPercent
         self.bonuses = bonuses
         self.maxPerTransaction = maxPerTransaction
+        self.maxPerMonth = maxPerMonth
+        self.rounding = rounding
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case pointsPerUnit, categoryPercent, productPercent, channelPercent, storePercent, tierPercent, bonuses, maxPerTransaction, maxPerMonth,
+            rounding
+    }
+
+    /// Reads rules stored before a field existed with that field's default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            pointsPerUnit: try c.decode(Int64.self, forKey: .pointsPerUnit),
+            categoryPercent: try c.decodeIfPresent([String: Int64].self, forKey: .categoryPercent) ?? [:],
+            productPercent: try c.decodeIfPresent([String: Int64].self, forKey: .productPercent) ?? [:],
+            channelPercent: try c.decodeIfPresent([String: Int64].self, forKey: .channelPercent) ?? [:],
+            storePercent: try c.decodeIfPresent([String: Int64].self, forKey: .storePercent) ?? [:],
+            tierPercent: try c.decodeIfPresent([String: Int64].self, forKey: .tierPercent) ?? [:],
+            bonuses: try c.decodeIfPresent([BonusRule].self, forKey: .bonuses) ?? [],
+            maxPerTransaction: try c.decodeIfPresent(Int64.self, forKey: .maxPerTransaction),
+            maxPerMonth: try c.decodeIfPresent(Int64.self, forKey: .maxPerMonth),
+            rounding: try c.decodeIfPresent(Rounding.self, forKey: .rounding) ?? .down)
     }
 
     /// The fields a bonus rule may use.
@@ -106,15 +146,24 @@ public struct Accrual: Sendable, Equatable {
     /// Computes the accrual of one purchase for a member in `tier` (nil when untiered).
     public static func compute(_ purchase: TransactionDetails, tier: String?, rules: EarningRules) -> Accrual {
         let unit = Money.unit(of: purchase.amount.currency)
-        func points(_ minor: Int64, percent: Int64) -> Int64 { minor * rules.pointsPerUnit * percent / (unit * 100) }
+        // minor × rate × percent ÷ (unit × 100), rounded as the program says.
+        func points(_ minor: Int64, percent: Int64) -> Int64 {
+            let numerator = minor * rules.pointsPerUnit * percent, denominator = unit * 100
+            switch rules.rounding {
+            case .down: return numerator / denominator
+            case .up: return (numerator + denominator - 1) / denominator
+            case .nearest: return (numerator + denominator / 2) / denominator
+            }
+        }
         let channelPercent = purchase.channel.flatMap { rules.channelPercent[$0.rawValue] } ?? 100
+        let storePercent = purchase.store.flatMap { rules.storePercent[$0] } ?? 100
         let base: Int64
         if purchase.lines.isEmpty {
-            base = points(purchase.amount.minorUnits, percent: channelPercent)
+            base = points(purchase.amount.minorUnits, percent: channelPercent * storePercent / 100)
         } else {
             base = purchase.lines.reduce(0) { total, line in
-                let category = line.category.flatMap { rules.categoryPercent[$0] } ?? 100
-                return total + points(line.amount, percent: category * channelPercent / 100)
+                let product = rules.productPercent[line.product] ?? line.category.flatMap { rules.categoryPercent[$0] } ?? 100
+                return total + points(line.amount, percent: product * channelPercent / 100 * storePercent / 100)
             }
         }
         var parts = [Part(source: "base", points: base)]
@@ -160,12 +209,27 @@ public struct TierPolicy: Sendable, Equatable, Codable {
         public var name: String
         /// Qualifying points needed in the period to reach this tier; the lowest tier needs 0.
         public var threshold: Int64
+        /// Flags other modules read, e.g. `lounge`, `fast_lane`, `free_shipping`.
+        public var benefits: [String]
 
-        public init(name: String, threshold: Int64) {
+        public init(name: String, threshold: Int64, benefits: [String] = []) {
             self.name = name
             self.threshold = threshold
+            self.benefits = benefits
+        }
+
+        enum CodingKeys: String, CodingKey { case name, threshold, benefits }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                name: try c.decode(String.self, forKey: .name), threshold: try c.decode(Int64.self, forKey: .threshold),
+                benefits: try c.decodeIfPresent([String].self, forKey: .benefits) ?? [])
         }
     }
+
+    /// The benefit flags of a tier (none for an unknown tier).
+    public func benefits(of tier: String?) -> [String] { tiers.first { $0.name == tier }?.benefits ?? [] }
 
     /// How the qualification period runs.
     public enum Period: String, Sendable, Equatable, Codable {

@@ -67,6 +67,8 @@ extension PointsLedger {
         public var missing: Int64?
         /// The end of the qualification period, when it has one.
         public var by: Date?
+        /// The tier's benefit flags (lounge, fast lane…), for other modules and the member.
+        public var benefits: [String]
     }
 
     public func tierProgress(of member: MemberID) async throws -> TierProgress? {
@@ -77,7 +79,8 @@ extension PointsLedger {
         let current = member.tier ?? policy.entry.name
         let progress = policy.progress(current: current, points: points)
         return TierProgress(
-            tier: current, qualifyingPoints: points, nextTier: progress?.next.name, missing: progress?.missing, by: policy.periodEnd(at: now))
+            tier: current, qualifyingPoints: points, nextTier: progress?.next.name, missing: progress?.missing, by: policy.periodEnd(at: now),
+            benefits: policy.benefits(of: current))
     }
 
     // MARK: Member to member

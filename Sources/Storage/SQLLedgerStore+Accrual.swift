@@ -154,6 +154,31 @@ struct AccrualWriter {
             }
         }
 
+        // 4b. For programs with a monthly cap: what each member earned from the liability in the months the batch touches.
+        var earnedInMonth: [PairKey: Int64] = [:]
+        let capped = plans.filter { $0.program.earningRules?.maxPerMonth != nil }
+        if let earliest = capped.map({ months.monthStart($0.at.epochSeconds) }).min() {
+            var byProgram: [ProgramID: [Int64]] = [:]
+            for plan in capped {
+                if let account = accounts[.member(plan.member.id, .reward)] { byProgram[plan.program.id, default: []].append(account.id) }
+            }
+            for (program, ids) in byProgram {
+                guard let liability = accounts[.liability(program, .reward)] else { continue }
+                for chunk in chunks(Array(Set(ids)), of: 5000) {
+                    for row in try await db.raw(
+                        """
+                        SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id
+                        WHERE p.account_id IN (\(binds: Array(chunk))) AND p.occurred_at >= \(bind: earliest) AND t.reason = 'accrual'
+                        AND t.from_account = \(bind: liability.id)
+                        """
+                    ).all() {
+                        let key = PairKey(try row.int64("account_id"), months.monthStart(try row.int64("occurred_at")))
+                        earnedInMonth[key, default: 0] += try row.int64("points")
+                    }
+                }
+            }
+        }
+
         // 5. Each purchase in order, against what the earlier ones in the batch did.
         var tiers: [MemberID: String?] = [:]
         var tierChanges: [(member: Int64, from: String?, to: String, reason: String, at: Int64)] = []
@@ -208,7 +233,17 @@ struct AccrualWriter {
             let program = plan.program.id
             let memberReward = LedgerAccount.member(member, .reward)
             var mainKey: String? = planKey
-            let fromLiability = accrual.total + awards.filter { !$0.fromBudget }.reduce(0) { $0 + $1.points }
+            var fromLiability = accrual.total + awards.filter { !$0.fromBudget }.reduce(0) { $0 + $1.points }
+            var monthlyCap: Accrual.Part?
+            if let cap = plan.program.earningRules?.maxPerMonth, let account = accounts[memberReward] {
+                let month = PairKey(account.id, months.monthStart(at))
+                let allowed = max(0, cap - (earnedInMonth[month] ?? 0))
+                if fromLiability > allowed {
+                    monthlyCap = Accrual.Part(source: "monthly cap", points: allowed - fromLiability)
+                    fromLiability = allowed
+                }
+                earnedInMonth[month, default: 0] += fromLiability
+            }
             if fromLiability > 0 {
                 credit(
                     from: .liability(program, .reward), to: memberReward, points: fromLiability, reference: reference,
@@ -267,7 +302,8 @@ struct AccrualWriter {
                     newTier = next.name
                 }
             }
-            let parts = accrual.parts + awards.map { Accrual.Part(source: "promotion \($0.code)", points: $0.points) }
+            let parts =
+                accrual.parts + awards.map { Accrual.Part(source: "promotion \($0.code)", points: $0.points) } + (monthlyCap.map { [$0] } ?? [])
             results.append(
                 PostedAccrual(member: member, accrual: Accrual(parts: parts), awards: awards, vouchers: issued, newTier: newTier, replayed: false))
         }
@@ -478,6 +514,16 @@ struct PairKey: Hashable {
 /// `date + n months` in UTC, computed once per day and month count: adding months keeps the time of day.
 struct MonthShift {
     private var cache: [PairKey: Int64] = [:]
+    private var starts: [Int64: Int64] = [:]
+
+    /// The first instant of the UTC calendar month of `at`.
+    mutating func monthStart(_ at: Int64) -> Int64 {
+        let day = at >= 0 ? at / 86_400 : (at - 86_399) / 86_400
+        if let start = starts[day] { return start }
+        let start = Calendar.utc.date(from: Calendar.utc.dateComponents([.year, .month], from: Date(epochSeconds: day * 86_400)))!.epochSeconds
+        starts[day] = start
+        return start
+    }
 
     mutating func shift(_ at: Int64, by months: Int) -> Int64 {
         let day = at >= 0 ? at / 86_400 : (at - 86_399) / 86_400

@@ -36,6 +36,32 @@ struct EarningRulesTests {
         #expect(Accrual.compute(purchase([("wine", 4_599), ("cheese", 1_250)]), tier: "Gold", rules: capped).total == 120)
     }
 
+    @Test("Rates by product and by store or partner outlet, and each rounding")
+    func productStoreRounding() {
+        var rules = EarningRules(pointsPerUnit: 1, categoryPercent: ["wine": 200], productPercent: ["wine": 300], storePercent: ["HOTEL": 200])
+        // The product's rate wins over its category's: 10.50 × 3 = 31.5 → 31 rounded down.
+        #expect(Accrual.compute(purchase([("wine", 1_050)]), tier: nil, rules: rules).total == 31)
+        // At the partner outlet, twice that: 63.
+        #expect(Accrual.compute(purchase([("wine", 1_050)], store: "HOTEL"), tier: nil, rules: rules).total == 63)
+        rules.rounding = .nearest
+        #expect(Accrual.compute(purchase([("wine", 1_050)]), tier: nil, rules: rules).total == 32)
+        #expect(Accrual.compute(purchase([("bread", 1_049)]), tier: nil, rules: rules).total == 10)
+        rules.rounding = .up
+        #expect(Accrual.compute(purchase([("bread", 1_001)]), tier: nil, rules: rules).total == 11)
+        #expect(Accrual.compute(purchase([("bread", 1_000)]), tier: nil, rules: rules).total == 10)
+    }
+
+    @Test("Rules stored before a field existed read with its default, and tiers carry benefits")
+    func olderRules() throws {
+        let old = Data(#"{"pointsPerUnit":2,"categoryPercent":{},"channelPercent":{},"tierPercent":{},"bonuses":[]}"#.utf8)
+        let rules = try JSONDecoder().decode(EarningRules.self, from: old)
+        #expect(rules == EarningRules(pointsPerUnit: 2))
+        let policy = TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Gold", threshold: 10, benefits: ["lounge", "fast_lane"])])
+        let decoded = try JSONDecoder().decode(TierPolicy.self, from: try JSONEncoder().encode(policy))
+        #expect(decoded.benefits(of: "Gold") == ["lounge", "fast_lane"])
+        #expect(decoded.benefits(of: "Blue").isEmpty)
+    }
+
     @Test("A bonus rule with a bad criterion is refused with its position")
     func badCriteria() {
         #expect(throws: ExpressionError.self) { try BonusRule(name: "x", criteria: "purchase.colour == \"red\"", action: .fixed(1)) }

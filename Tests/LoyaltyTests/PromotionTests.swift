@@ -280,3 +280,33 @@ struct RewardTests {
         }
     }
 }
+
+@Suite("Per-period caps on every engine")
+struct PeriodCapTests {
+    @Test("A member earns at most the monthly cap, in real time and in a batch; the next month starts afresh", arguments: TestEngine.available)
+    func monthlyCap(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.ledger.configure(f.program.id, rules: EarningRules(pointsPerUnit: 1, maxPerMonth: 250), tiers: nil)
+            #expect(try await f.purchase("P1", 20_000).first?.accrual?.total == 200)
+            let second = try await f.purchase("P2", 20_000).first?.accrual
+            #expect(second?.parts.map(\.source) == ["base", "monthly cap"])
+            #expect(second?.total == 50)
+            #expect(try await f.purchase("P3", 20_000).first?.accrual?.total == 0)
+            // In a batch, the same cap holds across the batch's purchases.
+            f.clock.advance(days: 31)
+            let customer = try await f.ledger.member(f.member).customerID
+            let rows = (4...6).map { n in
+                (
+                    customer: customer,
+                    details: TransactionDetails(
+                        externalID: "P\(n)", occurredAt: f.clock.now.addingTimeInterval(Double(n)), amount: Money(minorUnits: 10_000, currency: "USD")
+                    )
+                )
+            }
+            f.clock.advance(days: 1)
+            _ = try await f.patron.customers.store.insertTransactions(rows)
+            try await f.patron.intake.accrue(batch: rows)
+            #expect(try await f.balance().available == 250 + 250)
+        }
+    }
+}

@@ -168,8 +168,68 @@ extension Components {
             }
             /// - Remark: Generated from `#/components/schemas/EarningRules/tierPercent`.
             internal var tierPercent: Components.Schemas.EarningRules.TierPercentPayload?
+            /// Percent of the base rate by product; wins over the category's.
+            ///
+            /// - Remark: Generated from `#/components/schemas/EarningRules/productPercent`.
+            internal struct ProductPercentPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                internal var additionalProperties: [String: Swift.Int64]
+                /// Creates a new `ProductPercentPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                internal init(additionalProperties: [String: Swift.Int64] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                internal init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                internal func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// Percent of the base rate by product; wins over the category's.
+            ///
+            /// - Remark: Generated from `#/components/schemas/EarningRules/productPercent`.
+            internal var productPercent: Components.Schemas.EarningRules.ProductPercentPayload?
+            /// Percent of the base rate by store or partner outlet.
+            ///
+            /// - Remark: Generated from `#/components/schemas/EarningRules/storePercent`.
+            internal struct StorePercentPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                internal var additionalProperties: [String: Swift.Int64]
+                /// Creates a new `StorePercentPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                internal init(additionalProperties: [String: Swift.Int64] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                internal init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                internal func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// Percent of the base rate by store or partner outlet.
+            ///
+            /// - Remark: Generated from `#/components/schemas/EarningRules/storePercent`.
+            internal var storePercent: Components.Schemas.EarningRules.StorePercentPayload?
             /// - Remark: Generated from `#/components/schemas/EarningRules/maxPerTransaction`.
             internal var maxPerTransaction: Swift.Int64?
+            /// Points a member may earn from the program's liability in one calendar month.
+            ///
+            /// - Remark: Generated from `#/components/schemas/EarningRules/maxPerMonth`.
+            internal var maxPerMonth: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/EarningRules/rounding`.
+            internal enum RoundingPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case down = "down"
+                case nearest = "nearest"
+                case up = "up"
+            }
+            /// - Remark: Generated from `#/components/schemas/EarningRules/rounding`.
+            internal var rounding: Components.Schemas.EarningRules.RoundingPayload?
             /// - Remark: Generated from `#/components/schemas/EarningRules/BonusesPayload`.
             internal struct BonusesPayloadPayload: Codable, Hashable, Sendable {
                 /// - Remark: Generated from `#/components/schemas/EarningRules/BonusesPayload/name`.
@@ -224,21 +284,33 @@ extension Components {
             ///   - categoryPercent:
             ///   - channelPercent:
             ///   - tierPercent:
+            ///   - productPercent: Percent of the base rate by product; wins over the category's.
+            ///   - storePercent: Percent of the base rate by store or partner outlet.
             ///   - maxPerTransaction:
+            ///   - maxPerMonth: Points a member may earn from the program's liability in one calendar month.
+            ///   - rounding:
             ///   - bonuses:
             internal init(
                 pointsPerUnit: Swift.Int64,
                 categoryPercent: Components.Schemas.EarningRules.CategoryPercentPayload? = nil,
                 channelPercent: Components.Schemas.EarningRules.ChannelPercentPayload? = nil,
                 tierPercent: Components.Schemas.EarningRules.TierPercentPayload? = nil,
+                productPercent: Components.Schemas.EarningRules.ProductPercentPayload? = nil,
+                storePercent: Components.Schemas.EarningRules.StorePercentPayload? = nil,
                 maxPerTransaction: Swift.Int64? = nil,
+                maxPerMonth: Swift.Int64? = nil,
+                rounding: Components.Schemas.EarningRules.RoundingPayload? = nil,
                 bonuses: Components.Schemas.EarningRules.BonusesPayload? = nil
             ) {
                 self.pointsPerUnit = pointsPerUnit
                 self.categoryPercent = categoryPercent
                 self.channelPercent = channelPercent
                 self.tierPercent = tierPercent
+                self.productPercent = productPercent
+                self.storePercent = storePercent
                 self.maxPerTransaction = maxPerTransaction
+                self.maxPerMonth = maxPerMonth
+                self.rounding = rounding
                 self.bonuses = bonuses
             }
             internal enum CodingKeys: String, CodingKey {
@@ -246,7 +318,11 @@ extension Components {
                 case categoryPercent
                 case channelPercent
                 case tierPercent
+                case productPercent
+                case storePercent
                 case maxPerTransaction
+                case maxPerMonth
+                case rounding
                 case bonuses
             }
         }
@@ -256,21 +332,29 @@ extension Components {
             internal var name: Swift.String
             /// - Remark: Generated from `#/components/schemas/TierLevel/threshold`.
             internal var threshold: Swift.Int64
+            /// Flags other modules read, e.g. lounge, fast_lane.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TierLevel/benefits`.
+            internal var benefits: [Swift.String]?
             /// Creates a new `TierLevel`.
             ///
             /// - Parameters:
             ///   - name:
             ///   - threshold:
+            ///   - benefits: Flags other modules read, e.g. lounge, fast_lane.
             internal init(
                 name: Swift.String,
-                threshold: Swift.Int64
+                threshold: Swift.Int64,
+                benefits: [Swift.String]? = nil
             ) {
                 self.name = name
                 self.threshold = threshold
+                self.benefits = benefits
             }
             internal enum CodingKeys: String, CodingKey {
                 case name
                 case threshold
+                case benefits
             }
         }
         /// - Remark: Generated from `#/components/schemas/Program`.
@@ -1474,6 +1558,10 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/TierStatus/by`.
             internal var by: Foundation.Date?
+            /// The benefits of the member's tier.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TierStatus/benefits`.
+            internal var benefits: [Swift.String]?
             /// - Remark: Generated from `#/components/schemas/TierStatus/HistoryPayload`.
             internal struct HistoryPayloadPayload: Codable, Hashable, Sendable {
                 /// - Remark: Generated from `#/components/schemas/TierStatus/HistoryPayload/from`.
@@ -1521,6 +1609,7 @@ extension Components {
             ///   - nextTier:
             ///   - missingPoints: Qualifying points still needed for the next tier.
             ///   - by: End of the qualification period
+            ///   - benefits: The benefits of the member's tier.
             ///   - history:
             internal init(
                 tier: Swift.String? = nil,
@@ -1528,6 +1617,7 @@ extension Components {
                 nextTier: Swift.String? = nil,
                 missingPoints: Swift.Int64? = nil,
                 by: Foundation.Date? = nil,
+                benefits: [Swift.String]? = nil,
                 history: Components.Schemas.TierStatus.HistoryPayload
             ) {
                 self.tier = tier
@@ -1535,6 +1625,7 @@ extension Components {
                 self.nextTier = nextTier
                 self.missingPoints = missingPoints
                 self.by = by
+                self.benefits = benefits
                 self.history = history
             }
             internal enum CodingKeys: String, CodingKey {
@@ -1543,6 +1634,7 @@ extension Components {
                 case nextTier
                 case missingPoints
                 case by
+                case benefits
                 case history
             }
         }
