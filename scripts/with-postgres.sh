@@ -13,7 +13,7 @@ PGTMP=$(mktemp -d /tmp/patron-pg.XXXXXX)
 PGPORT=${PGPORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')}
 chown postgres:postgres "$PGTMP"
 su postgres -s /bin/sh -c "$PGBIN/initdb -D $PGTMP/data -U postgres -A trust -E UTF8 --no-sync >/dev/null"
-su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -l $PGTMP/log -w -t 30 -o \"-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start >/dev/null"
+su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -l $PGTMP/log -w -t 30 -o \"-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\" start >/dev/null"
 stop() { su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -m fast stop >/dev/null" || true; rm -rf "$PGTMP"; }
 trap stop EXIT
 su postgres -s /bin/sh -c "$PGBIN/createdb -h 127.0.0.1 -p $PGPORT patron_test"

@@ -56,10 +56,20 @@ extension APIHandler {
                 periodMonths: body.tierPeriodMonths ?? 12,
                 period: body.tierPeriod.map { convert($0) } ?? .rolling)
         }
+        var expiryStyle = Program.ExpiryStyle.afterEarning
+        if let code = body.expiryStyle {
+            guard let style = Program.ExpiryStyle(code: code) else {
+                throw Problem(
+                    status: .unprocessableContent, code: "validation_failed", detail: "expiryStyle: use after_earning, rolling or fixed:MM-DD",
+                    field: "expiryStyle")
+            }
+            expiryStyle = style
+        }
         let program = try await loyalty.createProgram(
             code: body.code, name: body.name,
             valuePerThousandPoints: Money(minorUnits: body.valuePerThousandPoints.amount, currency: body.valuePerThousandPoints.currency),
-            expiryMonths: body.expiryMonths, pendingDays: body.pendingDays ?? 0, allowNegativeBalance: body.allowNegativeBalance ?? false)
+            expiryMonths: body.expiryMonths, pendingDays: body.pendingDays ?? 0, allowNegativeBalance: body.allowNegativeBalance ?? false,
+            expiryStyle: expiryStyle)
         try await loyalty.configure(program.id, rules: rules, tiers: tiers)
         if body.transferLimitPerYear != nil || body.referralPoints != nil {
             try await loyalty.setMemberOptions(of: program.id, transferLimitPerYear: body.transferLimitPerYear, referralPoints: body.referralPoints)
@@ -159,7 +169,7 @@ extension Schemas.Program {
         self.init(
             id: p.id.rawValue, code: p.code, name: p.name,
             valuePerThousandPoints: .init(amount: p.valuePerThousandPoints.minorUnits, currency: p.valuePerThousandPoints.currency),
-            expiryMonths: p.expiryMonths,
+            expiryMonths: p.expiryMonths, expiryStyle: p.expiryStyle.code,
             pendingDays: p.pendingDays, allowNegativeBalance: p.allowNegativeBalance, earningRules: rules,
             tiers: (p.tierPolicy?.tiers ?? []).map { .init(name: $0.name, threshold: $0.threshold, benefits: $0.benefits) },
             tierPeriod: p.tierPolicy.map { convert($0.period) }, transferLimitPerYear: p.transferLimitPerYear, referralPoints: p.referralPoints,

@@ -102,7 +102,8 @@ public struct LedgerReport: Sendable, Equatable {
 /// moves points runs in one database transaction and is idempotent by its key.
 public protocol LedgerStore: Sendable {
     func insertProgram(
-        code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int?, pendingDays: Int, allowNegativeBalance: Bool, at: Date
+        code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int?, expiryStyle: Program.ExpiryStyle, pendingDays: Int,
+        allowNegativeBalance: Bool, at: Date
     )
         async throws -> Program
     func program(_ id: ProgramID) async throws -> Program?

@@ -24,7 +24,8 @@ public struct PointsLedger: Sendable {
 
     /// Creates a program. `code` is 2–12 upper-case letters or digits and starts membership numbers.
     public func createProgram(
-        code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int? = nil, pendingDays: Int = 0, allowNegativeBalance: Bool = false
+        code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int? = nil, pendingDays: Int = 0, allowNegativeBalance: Bool = false,
+        expiryStyle: Program.ExpiryStyle = .afterEarning
     ) async throws -> Program {
         var errors: [FieldError] = []
         if !(2...12).contains(code.count) || !code.allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber) }) {
@@ -41,7 +42,8 @@ public struct PointsLedger: Sendable {
         if !(0...365).contains(pendingDays) { errors.append(FieldError("pendingDays", "must be 0 to 365")) }
         if !errors.isEmpty { throw LoyaltyError.invalid(errors) }
         return try await store.insertProgram(
-            code: code, name: name, valuePerThousandPoints: valuePerThousandPoints, expiryMonths: expiryMonths, pendingDays: pendingDays,
+            code: code, name: name, valuePerThousandPoints: valuePerThousandPoints, expiryMonths: expiryMonths, expiryStyle: expiryStyle,
+            pendingDays: pendingDays,
             allowNegativeBalance: allowNegativeBalance, at: clock.now)
     }
 

@@ -13,8 +13,40 @@ public struct Program: Sendable, Equatable {
     /// What one reward point costs the company, for liability and simulation. Minor units; may be fractional
     /// per point, so it is stated per 1,000 points.
     public var valuePerThousandPoints: Money
-    /// Points expire this many months after they are earned; nil means never.
+    /// How points expire; with `expiryMonths` nil they never do.
+    public enum ExpiryStyle: Sendable, Equatable {
+        /// Each lot expires `expiryMonths` after it was earned.
+        case afterEarning
+        /// Each lot expires on the first given day of the year (e.g. 31 December) at least
+        /// `expiryMonths` after it was earned.
+        case fixedDate(month: Int, day: Int)
+        /// Every lot expires `expiryMonths` after the member's latest purchase: activity extends them all.
+        case rolling
+
+        /// `after_earning`, `fixed:12-31`, `rolling`.
+        public var code: String {
+            switch self {
+            case .afterEarning: "after_earning"
+            case .fixedDate(let month, let day): "fixed:\(month < 10 ? "0" : "")\(month)-\(day < 10 ? "0" : "")\(day)"
+            case .rolling: "rolling"
+            }
+        }
+
+        public init?(code: String) {
+            switch code {
+            case "after_earning": self = .afterEarning
+            case "rolling": self = .rolling
+            default:
+                let parts = code.split(separator: ":")
+                guard parts.count == 2, parts[0] == "fixed", let date = LocalDate("2000-" + parts[1]) else { return nil }
+                self = .fixedDate(month: date.month, day: date.day)
+            }
+        }
+    }
+
+    /// Points expire this many months after they are earned (or see ``expiryStyle``); nil means never.
     public var expiryMonths: Int?
+    public var expiryStyle: ExpiryStyle
     /// Points from a purchase are pending (not spendable) for this many days: the return window.
     public var pendingDays: Int
     /// Whether a claw-back may take a member's balance below zero. If not, what cannot be taken is recorded as a debt.
@@ -32,8 +64,9 @@ public struct Program: Sendable, Equatable {
     public init(
         id: ProgramID, code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int?, pendingDays: Int,
         allowNegativeBalance: Bool, earningRules: EarningRules? = nil, tierPolicy: TierPolicy? = nil, transferLimitPerYear: Int64? = nil,
-        referralPoints: Int64? = nil, createdAt: Date
+        referralPoints: Int64? = nil, expiryStyle: ExpiryStyle = .afterEarning, createdAt: Date
     ) {
+        self.expiryStyle = expiryStyle
         self.transferLimitPerYear = transferLimitPerYear
         self.referralPoints = referralPoints
         self.earningRules = earningRules
@@ -51,7 +84,15 @@ public struct Program: Sendable, Equatable {
     /// When points earned at `date` expire under this program.
     public func expiry(ofPointsEarnedAt date: Date) -> Date? {
         guard let months = expiryMonths else { return nil }
-        return Calendar.utc.date(byAdding: .month, value: months, to: date)
+        let after = Calendar.utc.date(byAdding: .month, value: months, to: date)!
+        guard case .fixedDate(let month, let day) = expiryStyle else { return after }
+        // The first such day at or after `after`, at midnight UTC.
+        let year = Calendar.utc.component(.year, from: after)
+        for candidate in [year, year + 1] {
+            let date = Calendar.utc.date(from: DateComponents(year: candidate, month: month, day: day))!
+            if date >= after { return date }
+        }
+        return after
     }
 
     /// When points earned at `date` become spendable.

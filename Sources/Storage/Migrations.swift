@@ -185,6 +185,7 @@ public enum Migrations {
                 "ALTER TABLE loyalty_programs ADD COLUMN transfer_limit_yearly BIGINT",
                 "ALTER TABLE loyalty_programs ADD COLUMN referral_points BIGINT",
                 "ALTER TABLE loyalty_programs ADD COLUMN tier_reviewed_at BIGINT",
+                "ALTER TABLE loyalty_programs ADD COLUMN expiry_style TEXT NOT NULL DEFAULT 'after_earning'",
                 """
                 CREATE TABLE loyalty_cards (\(id), member_id BIGINT NOT NULL REFERENCES loyalty_members(id), number TEXT NOT NULL UNIQUE,
                   kind TEXT NOT NULL, fee_minor BIGINT, fee_currency TEXT, issued_at BIGINT NOT NULL, valid_until BIGINT, status TEXT NOT NULL,

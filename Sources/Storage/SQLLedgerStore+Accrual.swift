@@ -35,6 +35,8 @@ struct AccrualWriter {
     }
 
     var accounts: [LedgerAccount: Account] = [:]
+    /// Rolling expiry: each member account's latest purchase in the batch and the expiry it gives all their lots.
+    var extendedLots: [Int64: (activity: Int64, expiresAt: Int64)] = [:]
     /// Month arithmetic by day, as a batch's purchases share few days.
     var months = MonthShift()
     var balanceDelta: [Int64: Int64] = [:]
@@ -228,7 +230,15 @@ struct AccrualWriter {
             }
             let at = plan.at.epochSeconds
             let availableAt = plan.program.availability(ofPointsEarnedAt: plan.at).epochSeconds
-            let expiresAt = plan.program.expiryMonths.map { months.shift(at, by: $0) }
+            let expiresAt: Int64? =
+                if case .fixedDate = plan.program.expiryStyle {
+                    plan.program.expiry(ofPointsEarnedAt: plan.at)?.epochSeconds
+                } else {
+                    plan.program.expiryMonths.map { months.shift(at, by: $0) }
+                }
+            if plan.program.expiryStyle == .rolling, let expiresAt, let account = accounts[.member(member, .reward)] {
+                extendedLots[account.id] = (at, expiresAt)
+            }
             let reference = plan.purchase.externalID
             let program = plan.program.id
             let memberReward = LedgerAccount.member(member, .reward)
@@ -345,6 +355,15 @@ struct AccrualWriter {
             columns: ["id", "promotion_id", "member_id", "reference", "points", "voucher_id", "amount_minor", "applied_at"],
             rows: resolve(applications, columns: [0: applicationIDs, 5: voucherIDs]))
         try await updateBalances()
+        // Rolling expiry: a purchase extends every lot of the member still alive at that moment.
+        for (account, extension_) in extendedLots.sorted(by: { $0.key < $1.key }) {
+            try await db.raw(
+                """
+                UPDATE point_lots SET expires_at = \(bind: extension_.expiresAt) WHERE account_id = \(bind: account) AND remaining > 0
+                AND expires_at IS NOT NULL AND expires_at > \(bind: extension_.activity) AND expires_at < \(bind: extension_.expiresAt)
+                """
+            ).run()
+        }
         for (reward, taken) in stockTaken {
             try await db.raw("UPDATE loyalty_rewards SET stock = stock - \(bind: taken) WHERE id = \(bind: reward)").run()
         }

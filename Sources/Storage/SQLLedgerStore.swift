@@ -20,7 +20,8 @@ public struct SQLLedgerStore: LoyaltyStore {
     // MARK: Programs and members
 
     public func insertProgram(
-        code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int?, pendingDays: Int, allowNegativeBalance: Bool, at: Date
+        code: String, name: String, valuePerThousandPoints: Money, expiryMonths: Int?, expiryStyle: Program.ExpiryStyle, pendingDays: Int,
+        allowNegativeBalance: Bool, at: Date
     ) async throws -> Program {
         let id = try await database.write { db in
             if try await db.raw("SELECT id FROM loyalty_programs WHERE code = \(bind: code)").first() != nil {
@@ -28,9 +29,11 @@ public struct SQLLedgerStore: LoyaltyStore {
             }
             return try await db.raw(
                 """
-                INSERT INTO loyalty_programs (code, name, value_per_thousand_minor, currency, expiry_months, pending_days, allow_negative, created_at)
+                INSERT INTO loyalty_programs (code, name, value_per_thousand_minor, currency, expiry_months, expiry_style, pending_days, allow_negative,
+                created_at)
                 VALUES (\(bind: code), \(bind: name), \(bind: valuePerThousandPoints.minorUnits), \(bind: valuePerThousandPoints.currency),
-                \(bind: expiryMonths.map(Int64.init)), \(bind: Int64(pendingDays)), \(bind: Int64(allowNegativeBalance ? 1 : 0)), \(bind: at.epochSeconds))
+                \(bind: expiryMonths.map(Int64.init)), \(bind: expiryStyle.code), \(bind: Int64(pendingDays)), \(bind: Int64(allowNegativeBalance ? 1 : 0)),
+                \(bind: at.epochSeconds))
                 RETURNING id
                 """
             ).first()!.int64("id")
@@ -49,6 +52,7 @@ public struct SQLLedgerStore: LoyaltyStore {
                     earningRules: try row.optionalString("earning_rules").map { try ColumnJSON.decode(EarningRules.self, from: $0) },
                     tierPolicy: try row.optionalString("tier_policy").map { try ColumnJSON.decode(TierPolicy.self, from: $0) },
                     transferLimitPerYear: try row.optionalInt64("transfer_limit_yearly"), referralPoints: try row.optionalInt64("referral_points"),
+                    expiryStyle: Program.ExpiryStyle(code: try row.string("expiry_style")) ?? .afterEarning,
                     createdAt: try row.date("created_at"))
             }
         }

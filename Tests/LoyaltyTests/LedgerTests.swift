@@ -26,7 +26,13 @@ struct LedgerFixture {
                 pendingDays: pendingDays, allowNegativeBalance: allowNegative)
             let customer = try await patron.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee"))
             let member = try await patron.loyalty.enroll(customer.id, in: program.id)
-            try await body(LedgerFixture(patron: patron, clock: clock, program: program, member: member.id))
+            do {
+                try await body(LedgerFixture(patron: patron, clock: clock, program: program, member: member.id))
+            } catch {
+                // PostgreSQL's errors print nothing useful unless reflected.
+                Issue.record("\(String(reflecting: error))")
+                throw error
+            }
             let report = try await patron.loyalty.verify()
             #expect(report.violations == [], "ledger invariants after the test")
         }

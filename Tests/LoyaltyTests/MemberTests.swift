@@ -175,3 +175,45 @@ struct CardTests {
         }
     }
 }
+
+@Suite("Expiry styles on every engine")
+struct ExpiryStyleTests {
+    @Test("Fixed-date expiry: points expire on 31 December at least twelve months after they were earned")
+    func fixedDate() throws {
+        let program = Program(
+            id: ProgramID(1), code: "NW", name: "N", valuePerThousandPoints: Money(minorUnits: 1, currency: "USD"), expiryMonths: 12, pendingDays: 0,
+            allowNegativeBalance: false, expiryStyle: .fixedDate(month: 12, day: 31), createdAt: Date())
+        let earned = try #require(LocalDate("2026-03-15")).startOfDay
+        #expect(program.expiry(ofPointsEarnedAt: earned) == LocalDate("2027-12-31")?.startOfDay)
+        #expect(Program.ExpiryStyle(code: "fixed:12-31") == .fixedDate(month: 12, day: 31))
+        #expect(Program.ExpiryStyle(code: "fixed:02-30") == nil)
+        #expect(Program.ExpiryStyle.fixedDate(month: 3, day: 1).code == "fixed:03-01")
+    }
+
+    @Test("Rolling expiry: each purchase moves every living lot's expiry out; without activity they expire", arguments: TestEngine.available)
+    func rolling(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await TestDatabase.withPatron(engine, clock: clock) { patron in
+            let program = try await patron.loyalty.createProgram(
+                code: "RL", name: "Rolling", valuePerThousandPoints: Money(minorUnits: 1000, currency: "USD"), expiryMonths: 6, expiryStyle: .rolling)
+            try await patron.loyalty.configure(program.id, rules: EarningRules(pointsPerUnit: 1), tiers: nil)
+            #expect(try await patron.loyalty.program(program.id).expiryStyle == .rolling)
+            let customer = try await patron.customers.create(ProfileDraft(firstName: "Ro", lastName: "Ling"))
+            let member = try await patron.loyalty.enroll(customer.id, in: program.id)
+            func buy(_ id: String) async throws {
+                let details = TransactionDetails(externalID: id, occurredAt: clock.now, amount: Money(minorUnits: 10_000, currency: "USD"))
+                _ = try await patron.intake.submit(details, identifiers: [CustomerIdentifier(kind: .customerID, value: String(customer.id.rawValue))])
+            }
+            try await buy("R1")
+            clock.advance(days: 150)
+            try await buy("R2")  // extends R1's points to six months from now
+            clock.advance(days: 150)
+            #expect(try await patron.loyalty.expire().isEmpty)
+            #expect(try await patron.loyalty.balance(of: member.id).available == 200)
+            clock.advance(days: 40)
+            #expect(try await patron.loyalty.expire().count == 2)
+            #expect(try await patron.loyalty.balance(of: member.id).available == 0)
+            #expect(try await patron.loyalty.verify().violations == [])
+        }
+    }
+}

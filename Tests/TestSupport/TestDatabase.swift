@@ -35,6 +35,9 @@ public final class TestClock: @unchecked Sendable {
 /// A fresh, migrated database for one test: a new SQLite file in a temporary directory, or a new
 /// PostgreSQL database created on the test server and dropped afterwards.
 public enum TestDatabase {
+    /// A database could not be set up; with PostgreSQL's own description, which it hides otherwise.
+    enum TestDatabaseError: Error { case setUp(String) }
+
     static func quiet() -> Logger {
         var logger = Logger(label: "patron.test")
         logger.logLevel = .warning
@@ -58,9 +61,24 @@ public enum TestDatabase {
             let base = ProcessInfo.processInfo.environment["PATRON_TEST_POSTGRES_URL"]!
             let name = "patron_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
             let admin = try await PostgresDatabase.open(url: base, maxConnections: 1, logger: quiet())
-            try await admin.createDatabase(name)
+            // Many tests create databases at once; PostgreSQL may refuse one while it copies the template for another.
+            for attempt in 1...5 {
+                do {
+                    try await admin.createDatabase(name)
+                    break
+                } catch  where attempt < 5 {
+                    try await Task.sleep(for: .milliseconds(100 * attempt))
+                } catch {
+                    throw TestDatabaseError.setUp(String(reflecting: error))
+                }
+            }
             do {
-                let patron = try await Patron.open(.postgres(url: replacingDatabase(in: base, with: name)), settings: settings, logger: quiet())
+                let patron: Patron
+                do {
+                    patron = try await Patron.open(.postgres(url: replacingDatabase(in: base, with: name)), settings: settings, logger: quiet())
+                } catch {
+                    throw TestDatabaseError.setUp(String(reflecting: error))
+                }
                 let result = try await patron.closing(after: body)
                 try await admin.dropDatabase(name)
                 try await admin.close()

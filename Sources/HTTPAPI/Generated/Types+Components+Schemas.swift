@@ -20,6 +20,10 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/ProgramInput/expiryMonths`.
             internal var expiryMonths: Swift.Int?
+            /// after_earning (default); rolling (every purchase extends all the member's points); or fixed:MM-DD (on that day, at least expiryMonths after earning).
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProgramInput/expiryStyle`.
+            internal var expiryStyle: Swift.String?
             /// Return window before points become spendable.
             ///
             /// - Remark: Generated from `#/components/schemas/ProgramInput/pendingDays`.
@@ -54,6 +58,7 @@ extension Components {
             ///   - name:
             ///   - valuePerThousandPoints:
             ///   - expiryMonths: Points expire this many months after they are earned; absent for never.
+            ///   - expiryStyle: after_earning (default); rolling (every purchase extends all the member's points); or fixed:MM-DD (on that day, at least expiryMonths after earning).
             ///   - pendingDays: Return window before points become spendable.
             ///   - allowNegativeBalance:
             ///   - earningRules:
@@ -67,6 +72,7 @@ extension Components {
                 name: Swift.String,
                 valuePerThousandPoints: Components.Schemas.Money,
                 expiryMonths: Swift.Int? = nil,
+                expiryStyle: Swift.String? = nil,
                 pendingDays: Swift.Int? = nil,
                 allowNegativeBalance: Swift.Bool? = nil,
                 earningRules: Components.Schemas.EarningRules? = nil,
@@ -80,6 +86,7 @@ extension Components {
                 self.name = name
                 self.valuePerThousandPoints = valuePerThousandPoints
                 self.expiryMonths = expiryMonths
+                self.expiryStyle = expiryStyle
                 self.pendingDays = pendingDays
                 self.allowNegativeBalance = allowNegativeBalance
                 self.earningRules = earningRules
@@ -94,6 +101,7 @@ extension Components {
                 case name
                 case valuePerThousandPoints
                 case expiryMonths
+                case expiryStyle
                 case pendingDays
                 case allowNegativeBalance
                 case earningRules
@@ -369,6 +377,8 @@ extension Components {
             internal var valuePerThousandPoints: Components.Schemas.Money
             /// - Remark: Generated from `#/components/schemas/Program/expiryMonths`.
             internal var expiryMonths: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/Program/expiryStyle`.
+            internal var expiryStyle: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Program/pendingDays`.
             internal var pendingDays: Swift.Int
             /// - Remark: Generated from `#/components/schemas/Program/allowNegativeBalance`.
@@ -398,6 +408,7 @@ extension Components {
             ///   - name:
             ///   - valuePerThousandPoints:
             ///   - expiryMonths:
+            ///   - expiryStyle:
             ///   - pendingDays:
             ///   - allowNegativeBalance:
             ///   - earningRules:
@@ -412,6 +423,7 @@ extension Components {
                 name: Swift.String,
                 valuePerThousandPoints: Components.Schemas.Money,
                 expiryMonths: Swift.Int? = nil,
+                expiryStyle: Swift.String? = nil,
                 pendingDays: Swift.Int,
                 allowNegativeBalance: Swift.Bool,
                 earningRules: Components.Schemas.EarningRules? = nil,
@@ -426,6 +438,7 @@ extension Components {
                 self.name = name
                 self.valuePerThousandPoints = valuePerThousandPoints
                 self.expiryMonths = expiryMonths
+                self.expiryStyle = expiryStyle
                 self.pendingDays = pendingDays
                 self.allowNegativeBalance = allowNegativeBalance
                 self.earningRules = earningRules
@@ -441,6 +454,7 @@ extension Components {
                 case name
                 case valuePerThousandPoints
                 case expiryMonths
+                case expiryStyle
                 case pendingDays
                 case allowNegativeBalance
                 case earningRules
