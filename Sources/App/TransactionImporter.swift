@@ -206,18 +206,8 @@ public struct TransactionImporter {
             guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10), LocalDate(year: y, month: m, day: d) != nil else {
                 return nil
             }
-            return Date(epochSeconds: Int64(daysFromCivil(y, m, d)) * 86_400)
+            return Date(epochSeconds: LocalDate.days(fromCivil: Int64(y), Int64(m), Int64(d)) * 86_400)
         }
         return try? Date(text, strategy: .iso8601)
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
     }
 }

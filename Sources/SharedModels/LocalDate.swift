@@ -67,6 +67,32 @@ public struct LocalDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
     }
 }
 
+extension LocalDate {
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm): the
+    /// calendar arithmetic of hot paths (imports, API timestamps) without a `Calendar`.
+    public static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// The year, month and day of a count of days since 1970-01-01.
+    public static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
+
 extension Calendar {
     /// The Gregorian calendar in UTC, in which Patron counts months and days; made once, as making one is slow.
     public static let utc: Calendar = {

@@ -161,10 +161,7 @@ extension SQLLedgerStore {
     }
 
     static func decodeReward(_ row: any SQLRow) throws -> Reward {
-        let cash: Money? =
-            if let minor = try row.optionalInt64("cash_minor"), let currency = try row.optionalString("cash_currency") {
-                Money(minorUnits: minor, currency: currency)
-            } else { nil }
+        let cash = try row.optionalMoney("cash_minor", "cash_currency")
         return Reward(
             id: RewardID(try row.int64("id")), programID: ProgramID(try row.int64("program_id")), code: try row.string("code"),
             name: try row.string("name"), kind: Reward.Kind(rawValue: try row.string("kind")) ?? .product, pointsPrice: try row.int64("points_price"),
@@ -209,10 +206,7 @@ extension SQLLedgerStore {
     // MARK: Vouchers
 
     static func decodeVoucher(_ row: any SQLRow) throws -> Voucher {
-        let cash: Money? =
-            if let minor = try row.optionalInt64("cash_minor"), let currency = try row.optionalString("cash_currency") {
-                Money(minorUnits: minor, currency: currency)
-            } else { nil }
+        let cash = try row.optionalMoney("cash_minor", "cash_currency")
         return Voucher(
             id: VoucherID(try row.int64("id")), code: try row.string("code"), rewardID: RewardID(try row.int64("reward_id")),
             memberID: MemberID(try row.int64("member_id")), points: try row.int64("points"), cash: cash,

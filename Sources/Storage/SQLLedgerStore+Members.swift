@@ -72,13 +72,7 @@ extension SQLLedgerStore {
                 }
             }
             let now = m.at.epochSeconds
-            let spendable = try await Self.lots(
-                db, account: giver.id, ledgerAccount: giverAccount,
-                where: "AND available_at <= \(bind: now) AND (expires_at IS NULL OR expires_at > \(bind: now))")
-            let (takings, shortfall) = LotAllocation.take(m.points, from: spendable)
-            guard shortfall == 0 else {
-                throw LoyaltyError.insufficientPoints(available: spendable.reduce(0) { $0 + $1.remaining }, requested: m.points)
-            }
+            let (takings, spendable) = try await Self.take(db, m.points, from: giver.id, giverAccount, at: m.at)
             let target = try await account(db, receiverAccount, program: program, lock: true)
             let transfer = try await post(
                 db, program: program, from: giver.id, to: target.id, points: m.points, reason: .transfer, reference: m.reference,
@@ -152,10 +146,7 @@ extension SQLLedgerStore {
     }
 
     static func decodeCard(_ row: any SQLRow) throws -> MembershipCard {
-        let fee: Money? =
-            if let minor = try row.optionalInt64("fee_minor"), let currency = try row.optionalString("fee_currency") {
-                Money(minorUnits: minor, currency: currency)
-            } else { nil }
+        let fee = try row.optionalMoney("fee_minor", "fee_currency")
         return MembershipCard(
             id: CardID(try row.int64("id")), memberID: MemberID(try row.int64("member_id")), number: try row.string("number"),
             kind: MembershipCard.Kind(rawValue: try row.string("kind")) ?? .free, fee: fee, issuedAt: try row.date("issued_at"),

@@ -359,6 +359,20 @@ public struct SQLLedgerStore: LoyaltyStore {
         try await idempotent(s.idempotencyKey) { db in try await debit(db, s) }
     }
 
+    /// Which spendable lots of an account give `points`, earliest-expiring first, with the lots
+    /// read; throws ``LoyaltyError/insufficientPoints(available:requested:)`` when they cannot.
+    static func take(_ db: any SQLDatabase, _ points: Int64, from account: Int64, _ ledgerAccount: LedgerAccount, at date: Date) async throws
+        -> (takings: [(lot: LotID, points: Int64)], lots: [Lot])
+    {
+        let now = date.epochSeconds
+        let spendable = try await lots(
+            db, account: account, ledgerAccount: ledgerAccount,
+            where: "AND available_at <= \(bind: now) AND (expires_at IS NULL OR expires_at > \(bind: now))")
+        let (takings, shortfall) = LotAllocation.take(points, from: spendable)
+        guard shortfall == 0 else { throw LoyaltyError.insufficientPoints(available: spendable.reduce(0) { $0 + $1.remaining }, requested: points) }
+        return (takings, spendable)
+    }
+
     /// Spends inside the caller's transaction.
     func debit(_ db: any SQLDatabase, _ s: Movement) async throws -> Transfer {
         let memberAccount = LedgerAccount.member(s.member, s.pointType)
@@ -366,14 +380,7 @@ public struct SQLLedgerStore: LoyaltyStore {
         let liability = LedgerAccount.liability(ProgramID(program), s.pointType)
         if let earlier = try await replay(db, key: s.idempotencyKey, from: memberAccount, to: liability, points: s.points) { return earlier }
         let member = try await account(db, memberAccount, program: program, lock: true)
-        let now = s.at.epochSeconds
-        let spendable = try await Self.lots(
-            db, account: member.id, ledgerAccount: memberAccount,
-            where: "AND available_at <= \(bind: now) AND (expires_at IS NULL OR expires_at > \(bind: now))")
-        let (takings, shortfall) = LotAllocation.take(s.points, from: spendable)
-        guard shortfall == 0 else {
-            throw LoyaltyError.insufficientPoints(available: spendable.reduce(0) { $0 + $1.remaining }, requested: s.points)
-        }
+        let (takings, _) = try await Self.take(db, s.points, from: member.id, memberAccount, at: s.at)
         let target = try await account(db, liability, program: program)
         let transfer = try await post(
             db, program: program, from: member.id, to: target.id, points: s.points, reason: s.reason, reference: s.reference,

@@ -9,6 +9,11 @@ extension SQLRow {
     func optionalString(_ column: String) throws -> String? { try decode(column: column, as: String?.self) }
     func date(_ column: String) throws -> Date { Date(epochSeconds: try int64(column)) }
     func optionalDate(_ column: String) throws -> Date? { try optionalInt64(column).map { Date(epochSeconds: $0) } }
+    /// Money stored as minor units and a currency in two columns, absent when either is null.
+    func optionalMoney(_ minorColumn: String, _ currencyColumn: String) throws -> Money? {
+        guard let minor = try optionalInt64(minorColumn), let currency = try optionalString(currencyColumn) else { return nil }
+        return Money(minorUnits: minor, currency: currency)
+    }
 }
 
 /// JSON for columns that hold a whole value (a profile, a payload); sorted keys keep it stable.
