@@ -19,14 +19,14 @@ public enum Role: String, Sendable, Codable, CaseIterable {
         case .loyaltyManager:
             [
                 .customersRead, .customersWrite, .transactionsWrite, .interactionsWrite, .dataImport, .dataExport, .loyaltyRead, .loyaltyManage,
-                .pointsAdjust, .pointsRedeem, .vouchersRedeem,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll,
             ]
         case .marketer: [.customersRead, .consentsWrite, .dataExport, .loyaltyRead]
         case .agent:
             [
                 .customersRead, .customersWrite, .customersMerge, .transactionsWrite, .interactionsWrite, .consentsWrite, .memberLoginsManage,
                 .loyaltyRead,
-                .pointsAdjust, .pointsRedeem, .vouchersRedeem,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll,
             ]
         case .analyst: [.customersRead, .dataExport, .loyaltyRead]
         }
@@ -55,6 +55,8 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case pointsRedeem = "points:redeem"
     /// Honour a member's voucher at a till or a partner.
     case vouchersRedeem = "vouchers:redeem"
+    /// Enrol a customer in a program (staff at a desk, a partner signing up its guests).
+    case membersEnroll = "members:enroll"
 }
 
 /// What a partner API key may do.
@@ -65,12 +67,15 @@ public enum APIScope: String, Sendable, Codable, CaseIterable {
     case customersLookup = "customers:lookup"
     /// Honour members' vouchers (a partner's till).
     case vouchersRedeem = "vouchers:redeem"
+    /// Enrol the customers it finds in a program (a partner signing up its guests).
+    case membersEnroll = "members:enroll"
 
     var permission: Permission? {
         switch self {
         case .transactionsWrite: .transactionsWrite
         case .interactionsWrite: .interactionsWrite
         case .vouchersRedeem: .vouchersRedeem
+        case .membersEnroll: .membersEnroll
         case .customersLookup: nil
         }
     }

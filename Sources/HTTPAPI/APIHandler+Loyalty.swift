@@ -83,7 +83,7 @@ extension APIHandler {
     }
 
     func enrollMember(_ input: Operations.EnrollMember.Input) async throws -> Operations.EnrollMember.Output {
-        _ = try Caller.require(.loyaltyManage)
+        _ = try Caller.require(.membersEnroll)
         guard case .json(let body) = input.body else { preconditionFailure() }
         let customer = try await customers.customer(CustomerID(body.customerId))
         if let survivor = customer.mergedInto { throw CustomerError.merged(customer.id, into: survivor) }

@@ -199,7 +199,18 @@ struct CatalogueAPITests {
             #expect(joined.status == 201)
             let annMember = try #require(joined.id)
             #expect(try await api.call(.post, "/v1/programs/\(program)/join", token: admin).status == 403)
-            let bobMember = try #require(try await api.call(.post, "/v1/programs/\(program)/members", token: admin, body: ["customerId": bob]).id)
+            // A partner signs up its guests with a key scoped to enrolment; a key without the scope cannot.
+            let partnerKey = try #require(
+                try await api.call(
+                    .post, "/v1/api-keys", token: admin, body: ["name": "front-desk", "partner": "Hotel", "scopes": ["members:enroll"]]
+                )
+                .json["key"] as? String)
+            let posKey = try #require(
+                try await api.call(.post, "/v1/api-keys", token: admin, body: ["name": "till", "partner": "Hotel", "scopes": ["transactions:write"]])
+                    .json["key"] as? String)
+            #expect(try await api.call(.post, "/v1/programs/\(program)/members", token: posKey, body: ["customerId": bob]).status == 403)
+            let bobMember = try #require(
+                try await api.call(.post, "/v1/programs/\(program)/members", token: partnerKey, body: ["customerId": bob]).id)
             let receipt = try await api.call(
                 .post, "/v1/transactions", token: admin,
                 body: ["transactionId": "P-1", "customerId": ann, "occurredAt": "2026-01-01T00:00:00Z", "amount": 30_000])

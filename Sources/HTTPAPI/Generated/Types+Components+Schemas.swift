@@ -2125,6 +2125,7 @@ extension Components {
             case interactions_colon_write = "interactions:write"
             case customers_colon_lookup = "customers:lookup"
             case vouchers_colon_redeem = "vouchers:redeem"
+            case members_colon_enroll = "members:enroll"
         }
         /// - Remark: Generated from `#/components/schemas/ApiKey`.
         internal struct ApiKey: Codable, Hashable, Sendable {

@@ -5998,7 +5998,7 @@ internal enum Operations {
             }
         }
     }
-    /// Enrol a customer in the program.
+    /// Enrol a customer in the program: loyalty managers, agents, admins, or a partner key with the members:enroll scope.
     ///
     /// - Remark: HTTP `POST /v1/programs/{id}/members`.
     /// - Remark: Generated from `#/paths//v1/programs/{id}/members/post(enrollMember)`.

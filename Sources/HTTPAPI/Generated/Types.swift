@@ -192,7 +192,7 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/programs/{id}`.
     /// - Remark: Generated from `#/paths//v1/programs/{id}/get(getProgram)`.
     func getProgram(_ input: Operations.GetProgram.Input) async throws -> Operations.GetProgram.Output
-    /// Enrol a customer in the program.
+    /// Enrol a customer in the program: loyalty managers, agents, admins, or a partner key with the members:enroll scope.
     ///
     /// - Remark: HTTP `POST /v1/programs/{id}/members`.
     /// - Remark: Generated from `#/paths//v1/programs/{id}/members/post(enrollMember)`.
@@ -833,7 +833,7 @@ extension APIProtocol {
             headers: headers
         ))
     }
-    /// Enrol a customer in the program.
+    /// Enrol a customer in the program: loyalty managers, agents, admins, or a partner key with the members:enroll scope.
     ///
     /// - Remark: HTTP `POST /v1/programs/{id}/members`.
     /// - Remark: Generated from `#/paths//v1/programs/{id}/members/post(enrollMember)`.
