@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(
             name: "LoyaltyTests",
             dependencies: [
-                "Loyalty", "Customers", "SharedModels", "TestSupport", "App", "Storage",
+                "Loyalty", "Customers", "Access", "SharedModels", "TestSupport", "App", "Storage",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings),

@@ -379,6 +379,28 @@ extension SQLCustomerStore {
                 try await db.raw("UPDATE \(ident: table) SET customer_id = \(bind: kept) WHERE customer_id = \(bind: gone)").run()
             }
             try await db.raw("UPDATE unmatched_items SET linked_customer_id = \(bind: kept) WHERE linked_customer_id = \(bind: gone)").run()
+            // Loyalty memberships and the member login follow the customer, unless the survivor has its own in that program
+            // (two memberships of one program stay apart: their points move only by a transfer staff make).
+            try await db.raw(
+                """
+                UPDATE loyalty_members SET customer_id = \(bind: kept) WHERE customer_id = \(bind: gone)
+                AND program_id NOT IN (SELECT program_id FROM loyalty_members WHERE customer_id = \(bind: kept))
+                """
+            ).run()
+            try await db.raw(
+                """
+                UPDATE member_logins SET customer_id = \(bind: kept) WHERE customer_id = \(bind: gone)
+                AND NOT EXISTS (SELECT 1 FROM member_logins l WHERE l.customer_id = \(bind: kept))
+                """
+            ).run()
+            try await db.raw(
+                """
+                UPDATE loyalty_referrals SET friend_customer_id = \(bind: kept) WHERE friend_customer_id = \(bind: gone) AND completed_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM loyalty_referrals r WHERE r.friend_customer_id = \(bind: kept) AND r.program_id = loyalty_referrals.program_id)
+                """
+            ).run()
+            // The duplicate's sessions end; its login (now the survivor's, if it moved) signs in again.
+            try await db.raw("DELETE FROM sessions WHERE customer_id = \(bind: gone)").run()
             try await Self.updateProfile(db, of: survivor.id, with: profile, at: at)
             try await db.raw(
                 """

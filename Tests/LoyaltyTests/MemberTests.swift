@@ -1,3 +1,4 @@
+import Access
 import App
 import Customers
 import Foundation
@@ -214,6 +215,27 @@ struct ExpiryStyleTests {
             #expect(try await patron.loyalty.expire().count == 2)
             #expect(try await patron.loyalty.balance(of: member.id).available == 0)
             #expect(try await patron.loyalty.verify().violations == [])
+        }
+    }
+}
+
+@Suite("Merging customers who are members")
+struct MergeMembershipTests {
+    @Test("A merge moves the duplicate's membership and login to the survivor, and purchases keep earning", arguments: TestEngine.available)
+    func merge(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.configureTiers()
+            let survivor = try await f.patron.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee"))
+            let duplicate = try await f.ledger.member(f.member).customerID
+            _ = try await f.purchase("P1", 10_000)
+            _ = try await f.patron.access.createMemberLogin(customerID: duplicate.rawValue, email: "ann@x.com", password: "password1")
+            _ = try await f.patron.customers.merge(duplicate, into: survivor.id, by: "test")
+            let memberships = try await f.ledger.store.memberships(of: survivor.id)
+            #expect(memberships.map(\.id) == [f.member])
+            _ = try await f.purchase("P2", 5_000, customer: survivor.id)
+            #expect(try await f.balance().available == 150)
+            let (_, _, principal) = try await f.patron.access.logIn(email: "ann@x.com", password: "password1")
+            #expect(principal == .member(customerID: survivor.id.rawValue, email: "ann@x.com"))
         }
     }
 }
