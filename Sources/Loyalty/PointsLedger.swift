@@ -131,6 +131,8 @@ public struct PointsLedger: Sendable {
     /// Posts accrual plans in one database transaction, then pays the referral bonuses they complete.
     public func post(_ plans: [AccrualPlan]) async throws -> [PostedAccrual] {
         let posted = try await store.post(plans)
+        // Only programs with a refer-a-friend bonus look for pending referrals.
+        guard plans.contains(where: { $0.program.referralPoints != nil }) else { return posted }
         try await completeReferrals(
             after: posted, customers: Dictionary(plans.map { ($0.member.id, $0.member.customerID) }, uniquingKeysWith: { a, _ in a }))
         return posted

@@ -32,7 +32,7 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
     }
 
     /// Opens (creating if missing) the database file at `path`.
-    public static func open(path: String, readers: Int = 2, logger: Logger = Logger(label: "patron.sqlite")) async throws -> SQLiteDatabase {
+    public static func open(path: String, readers: Int = 4, logger: Logger = Logger(label: "patron.sqlite")) async throws -> SQLiteDatabase {
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
         let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: quiet).get()
