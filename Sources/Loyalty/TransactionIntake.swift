@@ -9,39 +9,33 @@ import SharedModels
 /// id, so sending a transaction again (which records nothing new) completes an accrual that a
 /// crash cut short, and never pays twice.
 ///
-/// Matched purchases arriving concurrently (API requests) are handled in groups, in two
-/// stages that overlap: what arrives while a group is recorded waits and is recorded as the
-/// next group (one statement), and recorded purchases are accrued in groups set-wise in one
-/// database transaction, exactly as an import batch is. While one group is accrued the next is
-/// recorded, and on SQLite both writes can share one commit.
+/// Matched purchases arriving concurrently (API requests) are handled in groups: what arrives
+/// while a group is written waits and goes in the next group, recorded with one statement and
+/// accrued set-wise in one database transaction, exactly as an import batch is.
 public struct TransactionIntake: Sendable {
     public typealias Receipt = (IngestOutcome, [PointsLedger.AccrualResult])
     public let customers: CustomerService
     public let loyalty: PointsLedger
-    private let recorder: Coalescer<(CustomerID, TransactionDetails), (Transaction, inserted: Bool)>
-    private let accruer: Coalescer<Transaction, [PointsLedger.AccrualResult]>
+    private let purchases: Coalescer<(CustomerID, TransactionDetails, IdentifierKind), Receipt>
 
     public init(customers: CustomerService, loyalty: PointsLedger) {
         self.customers = customers
         self.loyalty = loyalty
-        self.recorder = Coalescer(maximumGroup: 512) { group in
-            await Self.eachAlone(group) { try await customers.store.recordTransactions($0) }
-        }
-        self.accruer = Coalescer(maximumGroup: 512) { group in
-            await Self.eachAlone(group) { try await Self.accrue(purchases: $0, loyalty: loyalty) }
-        }
-    }
-
-    /// Runs `body` on the whole group; if it fails, on each item alone, so one bad item fails only itself.
-    static func eachAlone<Input, Output>(_ group: [Input], _ body: ([Input]) async throws -> [Output]) async -> [Result<Output, any Error>] {
-        do {
-            return try await body(group).map { .success($0) }
-        } catch {
-            var results: [Result<Output, any Error>] = []
-            for item in group {
-                do { results.append(.success(try await body([item])[0])) } catch { results.append(.failure(error)) }
+        self.purchases = Coalescer(maximumGroup: 512) { group in
+            do {
+                return try await Self.record(group, customers: customers, loyalty: loyalty).map { .success($0) }
+            } catch {
+                // One bad purchase must not fail the others: each goes again on its own.
+                var results: [Result<Receipt, any Error>] = []
+                for item in group {
+                    do {
+                        results.append(.success(try await Self.record([item], customers: customers, loyalty: loyalty)[0]))
+                    } catch {
+                        results.append(.failure(error))
+                    }
+                }
+                return results
             }
-            return results
         }
     }
 
@@ -50,22 +44,26 @@ public struct TransactionIntake: Sendable {
     public func submit(_ details: TransactionDetails, identifiers: [CustomerIdentifier]) async throws -> Receipt {
         let valid = try details.validated()
         if valid.kind == .purchase, case .matched(let customer, let kind) = try await customers.match([identifiers])[0] {
-            let (transaction, inserted) = try await recorder.submit((customer, valid))
-            let points = try await accruer.submit(transaction)
-            return (inserted ? .recordedTransaction(transaction, matchedBy: kind) : .duplicateTransaction(transaction), points)
+            return try await purchases.submit((customer, valid, kind))
         }
         let outcome = try await customers.submit(valid, identifiers: identifiers)
         return (outcome, try await accrue(outcome))
     }
 
-    /// Accrues recorded purchases together: what each earned in each of its customer's programs.
-    static func accrue(purchases: [Transaction], loyalty: PointsLedger) async throws -> [[PointsLedger.AccrualResult]] {
-        let memberships = try await loyalty.store.memberships(among: Set(purchases.map(\.customerID)))
-        let plans = try await loyalty.indexedPlans(for: purchases.map { (memberships[$0.customerID] ?? [], $0.details) })
+    /// Records a group of matched purchases and accrues them together.
+    static func record(_ group: [(CustomerID, TransactionDetails, IdentifierKind)], customers: CustomerService, loyalty: PointsLedger)
+        async throws -> [Receipt]
+    {
+        let recorded = try await customers.store.recordTransactions(group.map { ($0.0, $0.1) })
+        let memberships = try await loyalty.store.memberships(among: Set(group.map(\.0)))
+        let plans = try await loyalty.indexedPlans(for: recorded.map { (memberships[$0.0.customerID] ?? [], $0.0.details) })
         let posted = try await loyalty.post(plans.map(\.plan))
-        var results = [[PointsLedger.AccrualResult]](repeating: [], count: purchases.count)
+        var results = [[PointsLedger.AccrualResult]](repeating: [], count: group.count)
         for ((index, _), outcome) in zip(plans, posted) { results[index].append(PointsLedger.result(outcome)) }
-        return results
+        return zip(zip(recorded, group), results).map { pair, points in
+            let ((transaction, inserted), (_, _, kind)) = pair
+            return (inserted ? .recordedTransaction(transaction, matchedBy: kind) : .duplicateTransaction(transaction), points)
+        }
     }
 
     /// Links a held item to a customer; a transaction then earns as if it had matched on arrival.
