@@ -289,6 +289,8 @@ public protocol MemberStore: Sendable {
     func cards(of member: MemberID) async throws -> [MembershipCard]
     /// Blocks or replaces an active card; its number stops identifying the customer.
     func closeCard(_ id: CardID, status: MembershipCard.Status, reason: String, at: Date) async throws -> MembershipCard
+    /// Marks an active card replaced and issues its successor (same kind and validity) in one transaction.
+    func replaceCard(_ id: CardID, reason: String, at: Date) async throws -> MembershipCard
     /// The purchases of a program's members in `[from, to)`, oldest first, with lines.
     func purchases(of program: ProgramID, from: Date, to: Date) async throws -> [(member: Member, purchase: TransactionDetails)]
 }

@@ -151,7 +151,6 @@ extension PointsLedger {
     /// Replaces a card: the old one stops working, the new one keeps its kind and validity (no new fee).
     public func replace(card id: CardID, reason: String) async throws -> MembershipCard {
         guard !reason.trimmingSpaces().isEmpty else { throw LoyaltyError.invalid([FieldError("reason", "say why the card is replaced")]) }
-        let old = try await store.closeCard(id, status: .replaced, reason: reason.trimmingSpaces(), at: clock.now)
-        return try await store.insertCard(member: old.memberID, kind: old.kind, fee: nil, validUntil: old.validUntil, at: clock.now)
+        return try await store.replaceCard(id, reason: reason.trimmingSpaces(), at: clock.now)
     }
 }

@@ -155,27 +155,31 @@ extension SQLLedgerStore {
     }
 
     public func insertCard(member: MemberID, kind: MembershipCard.Kind, fee: Money?, validUntil: Date?, at: Date) async throws -> MembershipCard {
-        try await database.write { db in
-            guard let owner = try await db.raw("SELECT number, customer_id FROM loyalty_members WHERE id = \(bind: member.rawValue)").first() else {
-                throw LoyaltyError.memberNotFound(member)
-            }
-            let issued = try await db.raw("SELECT COUNT(*) AS n FROM loyalty_cards WHERE member_id = \(bind: member.rawValue)").first()!.int64("n")
-            let number = try owner.string("number") + (issued + 1 < 10 ? "0" : "") + String(issued + 1)
-            let id = try await db.raw(
-                """
-                INSERT INTO loyalty_cards (member_id, number, kind, fee_minor, fee_currency, issued_at, valid_until, status)
-                VALUES (\(bind: member.rawValue), \(bind: number), \(bind: kind.rawValue), \(bind: fee?.minorUnits), \(bind: fee?.currency),
-                \(bind: at.epochSeconds), \(bind: validUntil?.epochSeconds), 'active') RETURNING id
-                """
-            ).first()!.int64("id")
-            try await db.raw(
-                """
-                INSERT INTO customer_identifiers (customer_id, kind, value) VALUES (\(bind: try owner.int64("customer_id")), 'card', \(bind: number))
-                ON CONFLICT DO NOTHING
-                """
-            ).run()
-            return try await db.raw("SELECT * FROM loyalty_cards WHERE id = \(bind: id)").first().map(Self.decodeCard)!
+        try await database.write { db in try await Self.insertCard(db, member: member, kind: kind, fee: fee, validUntil: validUntil, at: at) }
+    }
+
+    static func insertCard(_ db: any SQLDatabase, member: MemberID, kind: MembershipCard.Kind, fee: Money?, validUntil: Date?, at: Date) async throws
+        -> MembershipCard
+    {
+        guard let owner = try await db.raw("SELECT number, customer_id FROM loyalty_members WHERE id = \(bind: member.rawValue)").first() else {
+            throw LoyaltyError.memberNotFound(member)
         }
+        let issued = try await db.raw("SELECT COUNT(*) AS n FROM loyalty_cards WHERE member_id = \(bind: member.rawValue)").first()!.int64("n")
+        let number = try owner.string("number") + (issued + 1 < 10 ? "0" : "") + String(issued + 1)
+        let id = try await db.raw(
+            """
+            INSERT INTO loyalty_cards (member_id, number, kind, fee_minor, fee_currency, issued_at, valid_until, status)
+            VALUES (\(bind: member.rawValue), \(bind: number), \(bind: kind.rawValue), \(bind: fee?.minorUnits), \(bind: fee?.currency),
+            \(bind: at.epochSeconds), \(bind: validUntil?.epochSeconds), 'active') RETURNING id
+            """
+        ).first()!.int64("id")
+        try await db.raw(
+            """
+            INSERT INTO customer_identifiers (customer_id, kind, value) VALUES (\(bind: try owner.int64("customer_id")), 'card', \(bind: number))
+            ON CONFLICT DO NOTHING
+            """
+        ).run()
+        return try await db.raw("SELECT * FROM loyalty_cards WHERE id = \(bind: id)").first().map(Self.decodeCard)!
     }
 
     public func card(_ id: CardID) async throws -> MembershipCard? {
@@ -189,21 +193,36 @@ extension SQLLedgerStore {
     }
 
     public func closeCard(_ id: CardID, status: MembershipCard.Status, reason: String, at: Date) async throws -> MembershipCard {
+        try await database.write { db in try await Self.closeCard(db, id, status: status, reason: reason, at: at) }
+    }
+
+    public func replaceCard(_ id: CardID, reason: String, at: Date) async throws -> MembershipCard {
         try await database.write { db in
-            guard let row = try await db.raw("SELECT * FROM loyalty_cards WHERE id = \(bind: id.rawValue)\(unsafeRaw: lockClause)").first() else {
-                throw LoyaltyError.cardNotFound(id)
-            }
-            let card = try Self.decodeCard(row)
-            guard card.status == .active else { throw LoyaltyError.cardClosed(card.number, status: card.status.rawValue) }
-            try await db.raw(
-                """
-                UPDATE loyalty_cards SET status = \(bind: status.rawValue), reason = \(bind: reason), closed_at = \(bind: at.epochSeconds)
-                WHERE id = \(bind: id.rawValue)
-                """
-            ).run()
-            try await db.raw("DELETE FROM customer_identifiers WHERE kind = 'card' AND value = \(bind: card.number)").run()
-            return try await db.raw("SELECT * FROM loyalty_cards WHERE id = \(bind: id.rawValue)").first().map(Self.decodeCard)!
+            let old = try await Self.closeCard(db, id, status: .replaced, reason: reason, at: at)
+            return try await Self.insertCard(db, member: old.memberID, kind: old.kind, fee: nil, validUntil: old.validUntil, at: at)
         }
+    }
+
+    static func closeCard(_ db: any SQLDatabase, _ id: CardID, status: MembershipCard.Status, reason: String, at: Date) async throws
+        -> MembershipCard
+    {
+        guard let row = try await db.raw("SELECT * FROM loyalty_cards WHERE id = \(bind: id.rawValue)").first() else {
+            throw LoyaltyError.cardNotFound(id)
+        }
+        let card = try Self.decodeCard(row)
+        // Conditional on the card still being active: of two concurrent closings on PostgreSQL, the second finds no row.
+        let closed = try await db.raw(
+            """
+            UPDATE loyalty_cards SET status = \(bind: status.rawValue), reason = \(bind: reason), closed_at = \(bind: at.epochSeconds)
+            WHERE id = \(bind: id.rawValue) AND status = 'active' RETURNING id
+            """
+        ).first()
+        guard closed != nil else {
+            let now = try await db.raw("SELECT status FROM loyalty_cards WHERE id = \(bind: id.rawValue)").first()?.string("status")
+            throw LoyaltyError.cardClosed(card.number, status: now ?? card.status.rawValue)
+        }
+        try await db.raw("DELETE FROM customer_identifiers WHERE kind = 'card' AND value = \(bind: card.number)").run()
+        return try await db.raw("SELECT * FROM loyalty_cards WHERE id = \(bind: id.rawValue)").first().map(Self.decodeCard)!
     }
 
     public func purchases(of program: ProgramID, from: Date, to: Date) async throws -> [(member: Member, purchase: TransactionDetails)] {
