@@ -142,6 +142,8 @@ public struct Accrual: Sendable, Equatable {
 
     public init(parts: [Part]) { self.parts = parts }
     public var total: Int64 { parts.reduce(0) { $0 + $1.points } }
+    /// The base points before tier, bonuses and caps: what multipliers multiply and what qualifies toward tier.
+    public var base: Int64 { parts.first { $0.source == "base" }?.points ?? 0 }
 
     /// Computes the accrual of one purchase for a member in `tier` (nil when untiered).
     public static func compute(_ purchase: TransactionDetails, tier: String?, rules: EarningRules) -> Accrual {

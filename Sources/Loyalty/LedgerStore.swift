@@ -122,8 +122,6 @@ public protocol LedgerStore: Sendable {
     func configure(_ program: ProgramID, rules: EarningRules?, tiers: TierPolicy?) async throws
     /// Moves a member to a tier and records the change in their tier history.
     func setTier(_ tier: String, for member: MemberID, reason: String, at: Date) async throws
-    /// The transfer made under an idempotency key, if any.
-    func transfer(withKey key: String) async throws -> Transfer?
     /// Qualifying points the member earned since `date`, less what claw-backs took back.
     func qualifyingPoints(of member: MemberID, since date: Date) async throws -> Int64
 
@@ -178,7 +176,7 @@ public struct AccrualPlan: Sendable {
         let accrual = Accrual.compute(purchase, tier: tier, rules: rules)
         let context = Accrual.context(of: purchase, tier: tier)
         let candidates = promotions.filter { $0.matches(context, at: purchase.occurredAt) }
-        return (accrual, accrual.parts.first { $0.source == "base" }?.points ?? 0, candidates)
+        return (accrual, accrual.base, candidates)
     }
 
     /// The amount in whole currency units, rounded down, for per-unit promotions.

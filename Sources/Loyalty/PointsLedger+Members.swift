@@ -208,7 +208,7 @@ extension PointsLedger {
             let usage = PromotionUsage(memberApplications: used[member.id] ?? 0, budgetLeft: left, enrolled: true)
             guard
                 let award = PromotionEngine.awards(
-                    candidates, usage: [promotion.promotion.id: usage], base: accrual.parts.first { $0.source == "base" }?.points ?? 0,
+                    candidates, usage: [promotion.promotion.id: usage], base: accrual.base,
                     units: plan.units
                 ).first
             else { continue }

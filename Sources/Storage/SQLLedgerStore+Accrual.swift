@@ -220,7 +220,7 @@ struct AccrualWriter {
                     enrolled: enrolled.contains(PairKey(p.id.rawValue, member.rawValue)))
             }
             var awards = PromotionEngine.awards(
-                candidates, usage: usage, base: accrual.parts.first { $0.source == "base" }?.points ?? 0, units: plan.units)
+                candidates, usage: usage, base: accrual.base, units: plan.units)
             // A voucher needs its reward in stock.
             awards = awards.filter { award in
                 guard let code = award.voucherReward else { return true }

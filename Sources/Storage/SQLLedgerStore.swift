@@ -43,28 +43,24 @@ public struct SQLLedgerStore: LoyaltyStore {
 
     public func program(_ id: ProgramID) async throws -> Program? {
         try await database.read { db in
-            try await db.raw("SELECT * FROM loyalty_programs WHERE id = \(bind: id.rawValue)").first().map { row in
-                Program(
-                    id: id, code: try row.string("code"), name: try row.string("name"),
-                    valuePerThousandPoints: Money(minorUnits: try row.int64("value_per_thousand_minor"), currency: try row.string("currency")),
-                    expiryMonths: try row.optionalInt64("expiry_months").map { Int($0) }, pendingDays: Int(try row.int64("pending_days")),
-                    allowNegativeBalance: try row.int64("allow_negative") != 0,
-                    earningRules: try row.optionalString("earning_rules").map { try ColumnJSON.decode(EarningRules.self, from: $0) },
-                    tierPolicy: try row.optionalString("tier_policy").map { try ColumnJSON.decode(TierPolicy.self, from: $0) },
-                    transferLimitPerYear: try row.optionalInt64("transfer_limit_yearly"), referralPoints: try row.optionalInt64("referral_points"),
-                    expiryStyle: Program.ExpiryStyle(code: try row.string("expiry_style")) ?? .afterEarning,
-                    createdAt: try row.date("created_at"))
-            }
+            try await db.raw("SELECT * FROM loyalty_programs WHERE id = \(bind: id.rawValue)").first().map(Self.decodeProgram)
         }
     }
 
     public func programs() async throws -> [Program] {
-        var programs: [Program] = []
-        for id in try await database.read({ db in try await db.raw("SELECT id FROM loyalty_programs ORDER BY id").all().map { try $0.int64("id") } })
-        {
-            if let program = try await program(ProgramID(id)) { programs.append(program) }
-        }
-        return programs
+        try await database.read { db in try await db.raw("SELECT * FROM loyalty_programs ORDER BY id").all().map(Self.decodeProgram) }
+    }
+
+    static func decodeProgram(_ row: any SQLRow) throws -> Program {
+        Program(
+            id: ProgramID(try row.int64("id")), code: try row.string("code"), name: try row.string("name"),
+            valuePerThousandPoints: Money(minorUnits: try row.int64("value_per_thousand_minor"), currency: try row.string("currency")),
+            expiryMonths: try row.optionalInt64("expiry_months").map { Int($0) }, pendingDays: Int(try row.int64("pending_days")),
+            allowNegativeBalance: try row.int64("allow_negative") != 0,
+            earningRules: try row.optionalString("earning_rules").map { try ColumnJSON.decode(EarningRules.self, from: $0) },
+            tierPolicy: try row.optionalString("tier_policy").map { try ColumnJSON.decode(TierPolicy.self, from: $0) },
+            transferLimitPerYear: try row.optionalInt64("transfer_limit_yearly"), referralPoints: try row.optionalInt64("referral_points"),
+            expiryStyle: Program.ExpiryStyle(code: try row.string("expiry_style")) ?? .afterEarning, createdAt: try row.date("created_at"))
     }
 
     public func enroll(_ customer: CustomerID, in program: ProgramID, at: Date) async throws -> Member {
@@ -167,10 +163,6 @@ public struct SQLLedgerStore: LoyaltyStore {
                 """
             ).run()
         }
-    }
-
-    public func transfer(withKey key: String) async throws -> Transfer? {
-        try await database.read { db in try await Self.transfers(db, where: "t.idempotency_key = \(bind: key)").first }
     }
 
     public func qualifyingPoints(of member: MemberID, since date: Date) async throws -> Int64 {
