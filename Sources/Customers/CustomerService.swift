@@ -157,7 +157,15 @@ public struct CustomerService: Sendable {
     /// The same external id twice records once and returns the first result.
     public func submit(_ details: TransactionDetails, identifiers: [CustomerIdentifier]) async throws -> IngestOutcome {
         let valid = try details.validated()
-        switch try await match([identifiers])[0] {
+        return try await record(valid, as: try await match([identifiers])[0], identifiers: identifiers)
+    }
+
+    /// Records a validated transaction as its identifiers were already matched: for the customer
+    /// found, or held as not matched.
+    public func record(_ valid: TransactionDetails, as match: IdentityMatcher.Result, identifiers: [CustomerIdentifier]) async throws
+        -> IngestOutcome
+    {
+        switch match {
         case .matched(let customer, let kind):
             let (transaction, inserted) = try await store.insertTransaction(valid, for: customer)
             return inserted ? .recordedTransaction(transaction, matchedBy: kind) : .duplicateTransaction(transaction)

@@ -159,15 +159,21 @@ extension APIHandler {
         return .ok(.init(body: .json(try await loyalty.store.vouchers(of: member.id).map { Schemas.Voucher($0, now: now) })))
     }
 
-    /// The voucher, if the caller may act on it: its member, or staff with `permission`.
-    func actingVoucher(_ id: Int64, staff permission: Permission) async throws -> Voucher {
+    /// An item the caller may act on: staff with `permission` (checked before anything is read),
+    /// or the member who owns it — to any other member it does not exist.
+    func acting<Item>(staff permission: Permission, _ load: () async throws -> Item, owner: (Item) -> MemberID, notFound: any Error)
+        async throws -> Item
+    {
         let principal = try Caller.required()
         if case .member = principal {} else { try principal.require(permission) }
-        let voucher = try await loyalty.voucher(VoucherID(id))
-        if case .member(let own, _) = principal {
-            guard try await loyalty.member(voucher.memberID).customerID.rawValue == own else { throw LoyaltyError.voucherNotFound(String(id)) }
-        }
-        return voucher
+        let item = try await load()
+        if case .member(let own, _) = principal, try await loyalty.member(owner(item)).customerID.rawValue != own { throw notFound }
+        return item
+    }
+
+    func actingVoucher(_ id: Int64, staff permission: Permission) async throws -> Voucher {
+        try await acting(
+            staff: permission, { try await loyalty.voucher(VoucherID(id)) }, owner: \.memberID, notFound: LoyaltyError.voucherNotFound(String(id)))
     }
 
     func cancelVoucher(_ input: Operations.CancelVoucher.Input) async throws -> Operations.CancelVoucher.Output {
@@ -285,15 +291,9 @@ extension APIHandler {
         return .ok(.init(body: .json(try await loyalty.store.cards(of: member.id).map(Schemas.Card.init))))
     }
 
-    /// The card, if the caller may act on it: its member, or staff who write customers.
     func actingCard(_ id: Int64) async throws -> MembershipCard {
-        let principal = try Caller.required()
-        if case .member = principal {} else { try principal.require(.customersWrite) }
-        let card = try await loyalty.card(CardID(id))
-        if case .member(let own, _) = principal, try await loyalty.member(card.memberID).customerID.rawValue != own {
-            throw LoyaltyError.cardNotFound(CardID(id))
-        }
-        return card
+        try await acting(
+            staff: .customersWrite, { try await loyalty.card(CardID(id)) }, owner: \.memberID, notFound: LoyaltyError.cardNotFound(CardID(id)))
     }
 
     func blockCard(_ input: Operations.BlockCard.Input) async throws -> Operations.BlockCard.Output {

@@ -128,11 +128,9 @@ extension APIHandler {
     }
 
     func redeemPoints(_ input: Operations.RedeemPoints.Input) async throws -> Operations.RedeemPoints.Output {
-        let principal = try Caller.required()
-        if case .member = principal {} else { try principal.require(.pointsRedeem) }
-        let member = try await readableMember(input.path.id)
+        let (principal, member) = try await actingMember(input.path.id, staff: .pointsRedeem)
         guard case .json(let body) = input.body else { preconditionFailure() }
-        let key = input.headers.idempotencyKey.map { "api:\(principal.key):\($0)" }
+        let key = key(principal, input.headers.idempotencyKey)
         let transfer = try await loyalty.redeem(
             body.points, from: member.id, reference: body.reference, idempotencyKey: key, memo: "by \(principal.actor)")
         return .created(.init(body: .json(.init(transfer, signed: -transfer.points))))
@@ -142,7 +140,7 @@ extension APIHandler {
         let principal = try Caller.require(.pointsAdjust)
         guard case .json(let body) = input.body else { preconditionFailure() }
         let member = try await loyalty.member(MemberID(input.path.id))
-        let key = input.headers.idempotencyKey.map { "api:\(principal.key):\($0)" }
+        let key = key(principal, input.headers.idempotencyKey)
         let transfer = try await loyalty.adjust(
             body.points, body.pointType.map { convert($0) } ?? .reward, for: member.id, memo: body.reason, by: principal.actor, idempotencyKey: key)
         return .created(.init(body: .json(.init(transfer, signed: body.points))))

@@ -43,10 +43,11 @@ public struct TransactionIntake: Sendable {
     /// matched) and accrues it in every program the customer belongs to.
     public func submit(_ details: TransactionDetails, identifiers: [CustomerIdentifier]) async throws -> Receipt {
         let valid = try details.validated()
-        if valid.kind == .purchase, case .matched(let customer, let kind) = try await customers.match([identifiers])[0] {
+        let match = try await customers.match([identifiers])[0]
+        if valid.kind == .purchase, case .matched(let customer, let kind) = match {
             return try await purchases.submit((customer, valid, kind))
         }
-        let outcome = try await customers.submit(valid, identifiers: identifiers)
+        let outcome = try await customers.record(valid, as: match, identifiers: identifiers)
         return (outcome, try await accrue(outcome))
     }
 
