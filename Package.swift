@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "Customers", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         .target(name: "Access", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         .target(name: "Loyalty", dependencies: ["SharedModels", "Customers", "Expressions"], swiftSettings: swiftSettings),
+        // Customer intelligence: RFM, lifetime value, churn, baskets — pure numerics over values.
+        .target(name: "Analytics", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         // Storage: each domain's store protocols implemented once over SQLKit.
         .target(
             name: "Storage",
@@ -102,6 +104,7 @@ let package = Package(
         .testTarget(
             name: "ExpressionsTests", dependencies: ["Expressions", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: swiftSettings),
+        .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "CustomersTests", dependencies: ["Customers", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LoyaltyTests",

@@ -79,6 +79,15 @@ extension LocalDate {
         return era * 146_097 + doe - 719_468
     }
 
+    /// Days since 1970-01-01.
+    public var daysSinceEpoch: Int { Int(Self.days(fromCivil: Int64(year), Int64(month), Int64(day))) }
+
+    /// The date a count of days after 1970-01-01.
+    public init(daysSinceEpoch: Int) {
+        let (y, m, d) = Self.civil(fromDays: Int64(daysSinceEpoch))
+        self.init(year: Int(y), month: Int(m), day: Int(d))!
+    }
+
     /// The year, month and day of a count of days since 1970-01-01.
     public static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = days + 719_468
