@@ -38,7 +38,11 @@ let package = Package(
         .target(name: "Access", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         .target(name: "Loyalty", dependencies: ["SharedModels", "Customers", "Expressions"], swiftSettings: swiftSettings),
         // Customer intelligence: RFM, lifetime value, churn, baskets — pure numerics over values.
-        .target(name: "Analytics", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
+        // Optimised in debug builds too: model fitting in -Onone is 10–50× slower, which would make
+        // the tests that reproduce the published results take minutes.
+        .target(
+            name: "Analytics", dependencies: ["SharedModels"],
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Storage: each domain's store protocols implemented once over SQLKit.
         .target(
             name: "Storage",
