@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -95,7 +95,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "patron",
-            dependencies: ["App", "Loyalty", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["App", "Loyalty", "Analytics", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .target(

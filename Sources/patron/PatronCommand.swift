@@ -12,7 +12,7 @@ struct PatronCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "patron",
         abstract: "Customer relationships and loyalty, on SQLite or PostgreSQL.",
-        subcommands: [Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Bench.self])
+        subcommands: [Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Analyze.self, Bench.self])
 }
 
 /// `--database`, shared by every command that touches data.

@@ -1,0 +1,164 @@
+import Analytics
+import App
+import ArgumentParser
+import Foundation
+import SharedModels
+
+/// `patron analyze …`: customer intelligence over a file or over the database.
+struct Analyze: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Customer intelligence: RFM, lifetime value, churn risk, basket rules, and the scoring job.",
+        subcommands: [CLV.self, Basket.self, Churn.self, RFMCommand.self])
+
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// Runs `body`, turning bad input into a one-line error that names the file, line and field.
+    static func reporting<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ImportError {
+            throw fail(error.description)
+        } catch let error as AnalyticsError {
+            throw fail(error.description)
+        }
+    }
+
+    struct CLV: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "clv", abstract: "Fit BG/NBD and Gamma-Gamma; P(alive), expected purchases and CLV per customer.")
+        @OptionGroup var db: DatabaseOption
+        @Option(help: "A CSV with the header customer_id,date,amount (date YYYY-MM-DD); the database's purchases if absent.")
+        var transactions: String?
+        @Option(help: "Last day of the calibration period (YYYY-MM-DD); later purchases are the holdout. Default: the last purchase.")
+        var calibrationEnd: String?
+        @Option(help: "The model's time unit: day, week or month.") var period: String = "week"
+        @Option(help: "CLV horizon in months.") var months: Int = 12
+        @Option(help: "Monthly discount rate for CLV.") var discount: Double = 0.01
+        @Option(help: "Write per-customer x, t_x, T, P(alive), expected purchases and CLV to this CSV.") var out: String?
+        @Flag(help: "Print a JSON object as the last line.") var json = false
+
+        func run() async throws {
+            guard let period = FileAnalysis.Period(rawValue: period) else {
+                throw ValidationError("--period: '\(period)' is not one of day, week, month")
+            }
+            var end: LocalDate?
+            if let calibrationEnd {
+                guard let date = LocalDate(calibrationEnd) else { throw ValidationError("--calibration-end: '\(calibrationEnd)' is not a date YYYY-MM-DD") }
+                end = date
+            }
+            guard (1...120).contains(months) else { throw ValidationError("--months must be 1 to 120") }
+            guard let transactions else {
+                throw ValidationError("--transactions FILE is required (the database's lifetime values come from `patron analyze score`)")
+            }
+            let report = try await Analyze.reporting {
+                try FileAnalysis.clv(transactions: transactions, calibrationEnd: end, period: period, months: months, monthlyDiscount: discount, out: out)
+            }
+            let m = report.bgnbd
+            print("\(report.customers) customers (\(report.repeatCustomers) with repeat purchases), calibration to \(report.calibrationEnd), in \(report.period)s")
+            print(String(format: "BG/NBD       r = %.3f  alpha = %.3f  a = %.3f  b = %.3f  log-likelihood = %.1f", m.r, m.alpha, m.a, m.b, m.logLikelihood))
+            if let g = report.gammaGamma {
+                print(String(format: "Gamma-Gamma  p = %.2f  q = %.2f  gamma = %.2f", g.p, g.q, g.gamma))
+            } else {
+                print("Gamma-Gamma  not fitted: too few customers with repeat purchases of positive value")
+            }
+            if let h = report.holdout {
+                print(String(format: "holdout      %.1f %@s: %d repeat purchases seen, %.1f forecast", h.periods, report.period, h.actual, h.predicted))
+            }
+            print(String(format: "fitted in %.1f ms", report.fitMilliseconds))
+            if let out { print("per-customer results written to \(out)") }
+            if json { print(try Analyze.json(report)) }
+        }
+    }
+
+    struct Basket: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Frequent itemsets (FP-growth) and association rules.")
+        @Option(help: "A file with one basket per line, items comma-separated.") var baskets: String
+        @Option(help: "Minimum support: a share of baskets (0.15), or a count of baskets (694).") var minSupport: Double = 0.1
+        @Option(help: "Minimum confidence of a rule.") var minConfidence: Double = 0.8
+        @Option(help: "Write every rule to this CSV.") var out: String?
+        @Option(help: "Rules to print.") var top: Int = 10
+        @Flag(help: "Print a JSON object as the last line.") var json = false
+
+        func run() async throws {
+            let report = try await Analyze.reporting {
+                try FileAnalysis.basket(baskets: baskets, minSupport: minSupport, minConfidence: minConfidence)
+            }
+            print("\(report.baskets) baskets, minimum support \(report.minimumCount) baskets")
+            print("frequent itemsets by size: \(report.itemsetsBySize.map(String.init).joined(separator: " / ")) (\(report.itemsets) in all)")
+            print("\(report.rules.count) rules with confidence ≥ \(minConfidence)")
+            for rule in report.rules.prefix(max(0, top)) {
+                print(
+                    String(
+                        format: "  %@ ⇒ %@   support %.3f  confidence %.3f  lift %.2f", rule.antecedent.joined(separator: ", "),
+                        rule.consequent.joined(separator: ", "), rule.support, rule.confidence, rule.lift))
+            }
+            print(String(format: "mined in %.1f ms", report.mineMilliseconds))
+            if let out {
+                var text = "antecedent,consequent,support,confidence,lift,conviction,count\n"
+                for r in report.rules {
+                    text += "\"\(r.antecedent.joined(separator: ", "))\",\"\(r.consequent.joined(separator: ", "))\","
+                    text += String(format: "%.6f,%.6f,%.6f,", r.support, r.confidence, r.lift) + (r.conviction.isFinite ? String(format: "%.6f", r.conviction) : "") + ",\(r.count)\n"
+                }
+                guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else { throw fail("\(out): cannot write the file") }
+                print("rules written to \(out)")
+            }
+            if json { print(try Analyze.json(report)) }
+        }
+    }
+
+    struct Churn: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train churn models on a table and report cross-validated ROC AUC (logistic regression, gradient-boosted trees).")
+        @Option(help: "A CSV with a header: numeric and categorical columns, missing values allowed.") var table: String
+        @Option(help: "The yes/no column to predict.") var target: String
+        @Option(help: "Cross-validation folds.") var folds: Int = 5
+        @Option(help: "Seed for the fold split.") var seed: UInt64 = 42
+        @Flag(help: "Print a JSON object as the last line.") var json = false
+
+        func run() async throws {
+            guard (2...20).contains(folds) else { throw ValidationError("--folds must be 2 to 20") }
+            let report = try await Analyze.reporting { try FileAnalysis.churn(table: table, target: target, folds: folds, seed: seed) }
+            print("\(report.rows) rows, \(report.features) feature columns, \(report.positives) with \(report.target) = \(report.positive)")
+            for (model, auc) in report.auc.sorted(by: { $0.key < $1.key }) {
+                print(String(format: "  %-20@ cross-validated ROC AUC %.3f", model, auc))
+            }
+            print(String(format: "trained and validated in %.0f ms", report.trainMilliseconds))
+            if json { print(try Analyze.json(report)) }
+        }
+    }
+
+    struct RFMCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rfm", abstract: "RFM scores and segments, and the Pareto curve.")
+        @Option(help: "A CSV with the header customer_id,date,amount.") var transactions: String?
+        @Option(help: "The date to measure recency from (YYYY-MM-DD). Default: the day after the last purchase.") var asOf: String?
+        @Option(help: "Write per-customer scores to this CSV.") var out: String?
+        @Flag(help: "Print a JSON object as the last line.") var json = false
+
+        func run() async throws {
+            var date: LocalDate?
+            if let asOf {
+                guard let d = LocalDate(asOf) else { throw ValidationError("--as-of: '\(asOf)' is not a date YYYY-MM-DD") }
+                date = d
+            }
+            guard let transactions else {
+                throw ValidationError("--transactions FILE is required (the database's RFM segments come from `patron analyze score`)")
+            }
+            let report = try await Analyze.reporting { try FileAnalysis.rfm(transactions: transactions, asOf: date, out: out) }
+            print("\(report.customers) customers as of \(report.asOf)")
+            for segment in RFMSegment.allCases {
+                if let n = report.segments[segment.rawValue] { print("  \(segment.label.padding(toLength: 22, withPad: " ", startingAt: 0)) \(n)") }
+            }
+            print(
+                String(
+                    format: "Pareto: the top 20%% of customers bring %.1f%% of revenue; %.1f%% of customers bring 80%%",
+                    report.pareto.top20RevenueShare * 100, report.pareto.customerShareFor80 * 100))
+            if let out { print("scores written to \(out)") }
+            if json { print(try Analyze.json(report)) }
+        }
+    }
+}
