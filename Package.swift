@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "HTTPAPI",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Expressions",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(
             name: "AppTests",
             dependencies: [
-                "TestSupport", "App", "HTTPAPI", "Customers", "Access", "SharedModels", "Storage",
+                "TestSupport", "App", "HTTPAPI", "Customers", "Access", "Analytics", "SharedModels", "Storage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],

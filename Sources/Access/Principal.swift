@@ -19,16 +19,16 @@ public enum Role: String, Sendable, Codable, CaseIterable {
         case .loyaltyManager:
             [
                 .customersRead, .customersWrite, .transactionsWrite, .interactionsWrite, .dataImport, .dataExport, .loyaltyRead, .loyaltyManage,
-                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .analyticsRead,
             ]
-        case .marketer: [.customersRead, .consentsWrite, .dataExport, .loyaltyRead]
+        case .marketer: [.customersRead, .consentsWrite, .dataExport, .loyaltyRead, .analyticsRead]
         case .agent:
             [
                 .customersRead, .customersWrite, .customersMerge, .transactionsWrite, .interactionsWrite, .consentsWrite, .memberLoginsManage,
                 .loyaltyRead,
                 .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll,
             ]
-        case .analyst: [.customersRead, .dataExport, .loyaltyRead]
+        case .analyst: [.customersRead, .dataExport, .loyaltyRead, .analyticsRead, .analyticsRun]
         }
     }
 }
@@ -57,6 +57,10 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case vouchersRedeem = "vouchers:redeem"
     /// Enrol a customer in a program (staff at a desk, a partner signing up its guests).
     case membersEnroll = "members:enroll"
+    /// Read customer intelligence: scores across customers, RFM, basket rules, loyalty analytics.
+    case analyticsRead = "analytics:read"
+    /// Run the scoring job on demand.
+    case analyticsRun = "analytics:run"
 }
 
 /// What a partner API key may do.

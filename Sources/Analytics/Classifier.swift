@@ -25,7 +25,9 @@ public struct FeatureTable: Sendable {
             throw AnalyticsError.invalid("the target column '\(target)' must have exactly two values, it has \(counts.count)")
         }
         let known = ["yes", "true", "1", "y", "churn", "churned"]
-        let positive = counts.keys.first { known.contains($0.lowercased()) } ?? counts.min { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }!.key
+        let positive =
+            counts.keys.first { known.contains($0.lowercased()) }
+            ?? counts.min { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }!.key
         return (rows.map { $0[j] == positive ? 1 : 0 }, positive)
     }
 
@@ -33,7 +35,9 @@ public struct FeatureTable: Sendable {
         guard let j = columns.firstIndex(of: column) else { return self }
         var t = self
         t.columns.remove(at: j)
-        t.rows = rows.map { var r = $0; r.remove(at: j); return r }
+        t.rows = rows.map {
+            var r = $0; r.remove(at: j); return r
+        }
         return t
     }
 }
@@ -124,6 +128,10 @@ public struct FeatureEncoder: Sendable {
 public struct Driver: Sendable, Hashable, Codable {
     public var feature: String
     public var contribution: Double
+    public init(feature: String, contribution: Double) {
+        self.feature = feature
+        self.contribution = contribution
+    }
 }
 
 /// L2-regularised logistic regression fitted by Newton's method (as scikit-learn's default,
@@ -398,7 +406,8 @@ public enum ChurnModels {
                 switch model {
                 case .logisticRegression:
                     let lr = LogisticRegression(x: train.map { encoder.standardized(table.rows[$0]) }, y: train.map { labels[$0] })
-                    result[model, default: []].append(rocAUC(scores: test.map { lr.probability(encoder.standardized(table.rows[$0])) }, labels: testY))
+                    result[model, default: []].append(
+                        rocAUC(scores: test.map { lr.probability(encoder.standardized(table.rows[$0])) }, labels: testY))
                 case .gradientBoosting:
                     let gb = GradientBoosting(x: train.map { encoder.raw(table.rows[$0]) }, y: train.map { labels[$0] })
                     result[model, default: []].append(rocAUC(scores: test.map { gb.probability(encoder.raw(table.rows[$0])) }, labels: testY))

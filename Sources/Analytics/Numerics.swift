@@ -133,7 +133,8 @@ public enum Numerics {
             let polished = nelderMead(from: x, maxEvaluations: 20_000) { f($0).value }
             evaluations += polished.evaluations
             if polished.value < fx {
-                return Minimum(point: polished.point, value: polished.value, iterations: iteration, evaluations: evaluations, converged: polished.converged)
+                return Minimum(
+                    point: polished.point, value: polished.value, iterations: iteration, evaluations: evaluations, converged: polished.converged)
             }
         }
         return Minimum(point: x, value: fx, iterations: iteration, evaluations: evaluations, converged: converged)

@@ -28,6 +28,13 @@ public struct RFMScore: Sendable, Hashable, Codable {
     public var segment: RFMSegment
 
     public var code: String { "\(recency)\(frequency)\(monetary)" }
+
+    public init(recency: Int, frequency: Int, monetary: Int, segment: RFMSegment) {
+        self.recency = recency
+        self.frequency = frequency
+        self.monetary = monetary
+        self.segment = segment
+    }
 }
 
 public enum RFMSegment: String, Sendable, Hashable, Codable, CaseIterable {

@@ -76,6 +76,10 @@ public struct DemoCompany {
         ("accessories", [("Wool Socks", 1_900), ("Beanie", 2_400), ("Water Bottle", 1_800), ("Daypack", 6_900)]),
         ("nutrition", [("Energy Bar Box", 2_400), ("Trail Mix", 899), ("Freeze-Dried Meal", 1_099)]),
     ]
+    /// Categories bought together: with this chance a line of the first brings one of the second.
+    static let affinity: [String: (String, Double)] = [
+        "camping": ("nutrition", 0.6), "footwear": ("accessories", 0.5), "outerwear": ("accessories", 0.3),
+    ]
     /// Relative sales by month, January first: a December peak and a summer camping season.
     static let seasonality: [Double] = [0.7, 0.6, 0.8, 0.9, 1.0, 1.2, 1.3, 1.1, 0.9, 0.9, 1.3, 2.0]
 
@@ -321,9 +325,19 @@ public struct DemoCompany {
         var sequence = 0
         for (n, person) in people.enumerated() where person.weight > 0.5 {
             let purchases = Int((person.weight * 2.5).rounded(.down))
+            // Buy till you die: each customer starts in the first 500 days and stays for an
+            // exponential lifetime (longer for heavier buyers, shorter for students), so recency,
+            // lifetime value and churn have something real to find.
+            let joined = Int.random(in: 0..<500, using: &random)
+            let student = person.profile.lifeStage == .student
+            let meanLife = 240 * (1 + min(person.weight, 20) / 4) * (student ? 0.5 : 1)
+            let life = -meanLife * Foundation.log(Double.random(in: 0.0001..<1, using: &random))
+            let left = min(days - 1, joined + max(30, Int(life)))
+            let low = joined == 0 ? 0 : cumulative[joined - 1]
+            let high = cumulative[left]
             for _ in 0..<purchases {
                 sequence += 1
-                let u = Double.random(in: 0..<1, using: &random)
+                let u = low + Double.random(in: 0..<1, using: &random) * (high - low)
                 var low = 0, high = days - 1
                 while low < high {
                     let mid = (low + high) / 2
@@ -337,6 +351,12 @@ public struct DemoCompany {
                     let product = group.products.randomElement(using: &random)!
                     let quantity = Double.random(in: 0..<1, using: &random) < 0.85 ? 1 : Int.random(in: 2...3, using: &random)
                     lines.append(.init(product: product.0, category: group.category, quantity: quantity, amount: product.1 * Int64(quantity)))
+                    // What goes together: campers buy food for the trail, boots come with socks.
+                    if let (partner, chance) = Self.affinity[group.category], Double.random(in: 0..<1, using: &random) < chance,
+                        let extra = Self.catalogue.first(where: { $0.category == partner })?.products.randomElement(using: &random)
+                    {
+                        lines.append(.init(product: extra.0, category: partner, quantity: 1, amount: extra.1))
+                    }
                 }
                 let total = lines.reduce(0) { $0 + $1.amount }
                 let id = String(format: "NW-%07d", sequence)

@@ -126,7 +126,8 @@ public enum FileAnalysis {
                 let s = summaries[i]
                 let clv = model.map { String(format: "%.2f", $0.value(s, months: months, monthlyDiscount: monthlyDiscount)) } ?? ""
                 text += "\(CSVExporter.escape(ids[i])),\(s.frequency),\(fixed(s.recency)),\(fixed(s.age)),\(fixed(s.averageValue)),"
-                text += "\(String(format: "%.4f", bgnbd.probabilityAlive(s))),\(String(format: "%.4f", bgnbd.expectedPurchases(s, over: horizon))),\(clv)\n"
+                text +=
+                    "\(String(format: "%.4f", bgnbd.probabilityAlive(s))),\(String(format: "%.4f", bgnbd.expectedPurchases(s, over: horizon))),\(clv)\n"
                 if text.utf8.count > 1 << 20 {
                     handle.write(Data(text.utf8))
                     text = ""

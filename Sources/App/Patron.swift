@@ -1,4 +1,5 @@
 import Access
+import Analytics
 import Crypto
 import Customers
 import Foundation
@@ -134,6 +135,8 @@ public struct Patron: Sendable {
     public let access: AccessService
     public let accessStore: SQLAccessStore
     public let loyalty: PointsLedger
+    /// Customer intelligence: the scoring job and loyalty analytics.
+    public let intelligence: CustomerIntelligence
     /// Purchases and returns come in here, so every path records and earns the same way.
     public let intake: TransactionIntake
     public let settings: Settings
@@ -166,6 +169,7 @@ public struct Patron: Sendable {
             defaultCurrency: settings.defaultCurrency)
         self.loyalty = PointsLedger(store: SQLLedgerStore(database: database), clock: settings.clock)
         self.intake = TransactionIntake(customers: customers, loyalty: loyalty)
+        self.intelligence = CustomerIntelligence(store: SQLAnalyticsStore(database: database), clock: settings.clock)
         self.access = AccessService(
             store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)
     }

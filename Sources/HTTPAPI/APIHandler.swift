@@ -1,4 +1,5 @@
 import Access
+import Analytics
 import Customers
 import Foundation
 import HTTPTypes
@@ -12,6 +13,7 @@ struct APIHandler: APIProtocol {
     let customers: CustomerService
     let intake: TransactionIntake
     let access: AccessService
+    let intelligence: CustomerIntelligence
     let health: @Sendable () async throws -> String
 
     // MARK: Authorisation helpers

@@ -1,4 +1,5 @@
 import Access
+import Analytics
 import Customers
 import Foundation
 import Hummingbird
@@ -19,9 +20,10 @@ public struct PatronAPI: Sendable {
 
     /// - Parameter health: checks the database and names its engine; throws when it is unreachable.
     public init(
-        intake: TransactionIntake, access: AccessService, idempotency: any IdempotencyStore, health: @escaping @Sendable () async throws -> String
+        intake: TransactionIntake, access: AccessService, intelligence: CustomerIntelligence, idempotency: any IdempotencyStore,
+        health: @escaping @Sendable () async throws -> String
     ) {
-        self.handler = APIHandler(customers: intake.customers, intake: intake, access: access, health: health)
+        self.handler = APIHandler(customers: intake.customers, intake: intake, access: access, intelligence: intelligence, health: health)
         self.idempotency = idempotency
     }
 

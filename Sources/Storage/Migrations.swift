@@ -17,7 +17,7 @@ public struct Migration: Sendable {
 
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
-    public static let all: [Migration] = customers + access + loyalty
+    public static let all: [Migration] = customers + access + loyalty + analytics
 
     /// Applies the steps not yet applied; returns their names.
     @discardableResult
@@ -228,6 +228,24 @@ public enum Migrations {
                 "CREATE INDEX promotion_applications_reference ON promotion_applications (reference)",
             ]
         },
+    ]
+
+    static let analytics: [Migration] = [
+        Migration("analytics-1-scores") { _, id in
+            [
+                """
+                CREATE TABLE customer_scores (customer_id BIGINT PRIMARY KEY, scored_at BIGINT NOT NULL, rfm_r INTEGER NOT NULL,
+                  rfm_f INTEGER NOT NULL, rfm_m INTEGER NOT NULL, rfm_segment TEXT NOT NULL, recency_days INTEGER, frequency INTEGER NOT NULL,
+                  monetary_minor BIGINT NOT NULL, p_alive DOUBLE PRECISION, expected_purchases_12m DOUBLE PRECISION, clv_12m_minor BIGINT,
+                  churn_risk DOUBLE PRECISION, churn_drivers TEXT NOT NULL, value_tier TEXT NOT NULL, recommendations TEXT NOT NULL,
+                  currency TEXT NOT NULL)
+                """,
+                "CREATE INDEX customer_scores_segment ON customer_scores (rfm_segment)",
+                "CREATE INDEX customer_scores_value ON customer_scores (value_tier, clv_12m_minor)",
+                "CREATE INDEX customer_scores_churn ON customer_scores (churn_risk)",
+                "CREATE TABLE scoring_runs (\(id), ran_at BIGINT NOT NULL, summary TEXT NOT NULL)",
+            ]
+        }
     ]
 
     static let access: [Migration] = [

@@ -8,7 +8,7 @@ import SharedModels
 struct Analyze: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Customer intelligence: RFM, lifetime value, churn risk, basket rules, and the scoring job.",
-        subcommands: [CLV.self, Basket.self, Churn.self, RFMCommand.self])
+        subcommands: [Score.self, RFMCommand.self, CLV.self, Churn.self, Basket.self, Loyalty.self])
 
     static func json(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
@@ -48,7 +48,9 @@ struct Analyze: AsyncParsableCommand {
             }
             var end: LocalDate?
             if let calibrationEnd {
-                guard let date = LocalDate(calibrationEnd) else { throw ValidationError("--calibration-end: '\(calibrationEnd)' is not a date YYYY-MM-DD") }
+                guard let date = LocalDate(calibrationEnd) else {
+                    throw ValidationError("--calibration-end: '\(calibrationEnd)' is not a date YYYY-MM-DD")
+                }
                 end = date
             }
             guard (1...120).contains(months) else { throw ValidationError("--months must be 1 to 120") }
@@ -56,18 +58,25 @@ struct Analyze: AsyncParsableCommand {
                 throw ValidationError("--transactions FILE is required (the database's lifetime values come from `patron analyze score`)")
             }
             let report = try await Analyze.reporting {
-                try FileAnalysis.clv(transactions: transactions, calibrationEnd: end, period: period, months: months, monthlyDiscount: discount, out: out)
+                try FileAnalysis.clv(
+                    transactions: transactions, calibrationEnd: end, period: period, months: months, monthlyDiscount: discount, out: out)
             }
             let m = report.bgnbd
-            print("\(report.customers) customers (\(report.repeatCustomers) with repeat purchases), calibration to \(report.calibrationEnd), in \(report.period)s")
-            print(String(format: "BG/NBD       r = %.3f  alpha = %.3f  a = %.3f  b = %.3f  log-likelihood = %.1f", m.r, m.alpha, m.a, m.b, m.logLikelihood))
+            print(
+                "\(report.customers) customers (\(report.repeatCustomers) with repeat purchases), calibration to \(report.calibrationEnd), in \(report.period)s"
+            )
+            print(
+                String(
+                    format: "BG/NBD       r = %.3f  alpha = %.3f  a = %.3f  b = %.3f  log-likelihood = %.1f", m.r, m.alpha, m.a, m.b, m.logLikelihood)
+            )
             if let g = report.gammaGamma {
                 print(String(format: "Gamma-Gamma  p = %.2f  q = %.2f  gamma = %.2f", g.p, g.q, g.gamma))
             } else {
                 print("Gamma-Gamma  not fitted: too few customers with repeat purchases of positive value")
             }
             if let h = report.holdout {
-                print(String(format: "holdout      %.1f %@s: %d repeat purchases seen, %.1f forecast", h.periods, report.period, h.actual, h.predicted))
+                print(
+                    String(format: "holdout      %.1f %@s: %d repeat purchases seen, %.1f forecast", h.periods, report.period, h.actual, h.predicted))
             }
             print(String(format: "fitted in %.1f ms", report.fitMilliseconds))
             if let out { print("per-customer results written to \(out)") }
@@ -102,7 +111,9 @@ struct Analyze: AsyncParsableCommand {
                 var text = "antecedent,consequent,support,confidence,lift,conviction,count\n"
                 for r in report.rules {
                     text += "\"\(r.antecedent.joined(separator: ", "))\",\"\(r.consequent.joined(separator: ", "))\","
-                    text += String(format: "%.6f,%.6f,%.6f,", r.support, r.confidence, r.lift) + (r.conviction.isFinite ? String(format: "%.6f", r.conviction) : "") + ",\(r.count)\n"
+                    text +=
+                        String(format: "%.6f,%.6f,%.6f,", r.support, r.confidence, r.lift)
+                        + (r.conviction.isFinite ? String(format: "%.6f", r.conviction) : "") + ",\(r.count)\n"
                 }
                 guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else { throw fail("\(out): cannot write the file") }
                 print("rules written to \(out)")
@@ -158,6 +169,80 @@ struct Analyze: AsyncParsableCommand {
                     format: "Pareto: the top 20%% of customers bring %.1f%% of revenue; %.1f%% of customers bring 80%%",
                     report.pareto.top20RevenueShare * 100, report.pareto.customerShareFor80 * 100))
             if let out { print("scores written to \(out)") }
+            if json { print(try Analyze.json(report)) }
+        }
+    }
+
+    struct Score: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "The scoring job: fit the models on the database and write every customer's RFM segment, CLV, P(alive), churn risk, value tier and recommendations onto the profile."
+        )
+        @OptionGroup var db: DatabaseOption
+        @Flag(help: "Print a JSON object as the last line.") var json = false
+
+        func run() async throws {
+            let run = try await db.with { try await $0.intelligence.score() }
+            Analyze.describe(run)
+            if json { print(try Analyze.json(run)) }
+        }
+    }
+
+    static func describe(_ run: ScoringRun) {
+        print("scored \(run.customers) customers (\(run.buyers) with purchases) at \(run.ranAt)")
+        if let m = run.bgnbd {
+            print(String(format: "BG/NBD (weeks)  r = %.3f  alpha = %.3f  a = %.3f  b = %.3f", m.r, m.alpha, m.a, m.b))
+        } else {
+            print("BG/NBD          not fitted: no repeat purchases yet")
+        }
+        if let g = run.gammaGamma { print(String(format: "Gamma-Gamma     p = %.2f  q = %.2f  gamma = %.2f (%@)", g.p, g.q, g.gamma, run.currency)) }
+        if let auc = run.churnAUC {
+            print(String(format: "churn (%d days) trained on %d customers, held-out ROC AUC %.3f", run.churnHorizonDays, run.churnTrainingRows, auc))
+        } else {
+            print("churn           not trained: too little history before the cut-off")
+        }
+        print("basket rules    \(run.rules)")
+        print(
+            "RFM segments    "
+                + RFMSegment.allCases.compactMap { s in run.segments[s.rawValue].map { "\(s.rawValue) \($0)" } }.joined(separator: ", "))
+        print("value tiers     " + ValueTier.allCases.map { "\($0.rawValue) \(run.valueTiers[$0.rawValue] ?? 0)" }.joined(separator: ", "))
+        print(
+            "milliseconds    "
+                + ["read", "rfm", "clv", "churn", "basket", "score", "write"].compactMap { k in run.milliseconds[k].map { "\(k) \(Int($0))" } }
+                .joined(separator: ", "))
+    }
+
+    struct Loyalty: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Loyalty analytics: tier mix and migration, liability, breakage, redemption, earn by outlet, promotion effectiveness.")
+        @OptionGroup var db: DatabaseOption
+        @Flag(help: "Print a JSON object as the last line.") var json = false
+
+        func run() async throws {
+            let report = try await db.with { patron in try await patron.intelligence.store.loyaltyReport(now: patron.settings.clock.now) }
+            for p in report.programs {
+                print("\(p.code) \(p.name): \(p.members) members, \(p.activeMembers) earned in the last year")
+                print("  tiers: " + p.tiers.map { "\($0.key) \($0.count)" }.joined(separator: ", "))
+                if !p.migrations.isEmpty {
+                    print("  tier changes (year): " + p.migrations.map { "\($0.from)→\($0.to) \($0.members)" }.joined(separator: ", "))
+                }
+                print(
+                    String(
+                        format: "  points issued %lld, redeemed %lld (%.1f%%), expired %lld (breakage %.1f%%), outstanding %lld = liability %@",
+                        p.pointsIssued, p.pointsRedeemed, p.redemptionRate * 100, p.pointsExpired, p.breakageRate * 100, p.pointsOutstanding,
+                        Money(minorUnits: p.liability, currency: p.currency).description))
+                print("  earned by outlet: " + p.earnedByOutlet.prefix(8).map { "\($0.key) \($0.count)" }.joined(separator: ", "))
+                if !p.redeemedByReward.isEmpty {
+                    print("  redeemed by reward: " + p.redeemedByReward.map { "\($0.key) \($0.count)" }.joined(separator: ", "))
+                }
+                for e in p.promotions {
+                    print(
+                        String(
+                            format: "  promotion %@: %d members (%lld points), revenue/member %.2f vs %.2f comparable; incremental %.2f",
+                            e.code, e.members, e.points, e.revenuePerMember / 100, e.comparableRevenuePerMember / 100,
+                            e.incrementalRevenuePerMember / 100))
+                }
+            }
             if json { print(try Analyze.json(report)) }
         }
     }

@@ -1,4 +1,5 @@
 import Access
+import Analytics
 import App
 import ArgumentParser
 import Foundation
@@ -79,12 +80,34 @@ struct Serve: AsyncParsableCommand {
                         try await Task.sleep(for: .seconds(3600))
                     }
                 }
+                // The scoring job: nightly at 02:00 UTC, and at start when the last run is a day old.
+                group.addTask {
+                    if let last = try? await patron.intelligence.store.latestRun(), last.ranAt > Date().addingTimeInterval(-86_400) {
+                    } else if !(try await patron.isEmpty()) {
+                        await runScoring(patron, logger)
+                    }
+                    while !Task.isCancelled {
+                        let now = Date().timeIntervalSince1970
+                        let next = ((now - 7_200) / 86_400).rounded(.down) * 86_400 + 86_400 + 7_200
+                        try await Task.sleep(for: .seconds(next - now))
+                        await runScoring(patron, logger)
+                    }
+                }
                 group.addTask { try await app.runService() }
                 // When the server stops (a signal), the job stops with it.
                 try await group.next()
                 group.cancelAll()
             }
         }
+    }
+}
+
+func runScoring(_ patron: Patron, _ logger: Logger) async {
+    do {
+        let run = try await patron.intelligence.score()
+        logger.info("scoring job: \(run.customers) customers scored in \(Int(run.milliseconds.values.reduce(0, +))) ms")
+    } catch {
+        logger.error("scoring job failed: \(error)")
     }
 }
 

@@ -6,7 +6,9 @@ import Testing
 @Suite struct ChurnTests {
     static func churnTable() throws -> FeatureTable {
         let lines = try SharedData.lines("mlc_churn.csv")
-        return FeatureTable(columns: lines[0].split(separator: ",").map(String.init), rows: lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) })
+        return FeatureTable(
+            columns: lines[0].split(separator: ",").map(String.init),
+            rows: lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) })
     }
 
     @Test func aucIsTheMannWhitneyStatistic() {

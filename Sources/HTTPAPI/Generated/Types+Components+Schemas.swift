@@ -6,6 +6,878 @@ import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     internal enum Schemas {
+        /// - Remark: Generated from `#/components/schemas/CustomerScores`.
+        internal struct CustomerScores: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/customerId`.
+            internal var customerId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/scoredAt`.
+            internal var scoredAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/rfm`.
+            internal var rfm: Components.Schemas.RfmScore
+            /// Days since the last purchase.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/recencyDays`.
+            internal var recencyDays: Swift.Int?
+            /// Days with a purchase.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/frequency`.
+            internal var frequency: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/monetary`.
+            internal var monetary: Components.Schemas.Money
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/probabilityAlive`.
+            internal var probabilityAlive: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/expectedPurchases12m`.
+            internal var expectedPurchases12m: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/clv12m`.
+            internal var clv12m: Components.Schemas.Money?
+            /// Probability of no purchase in the next 90 days.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/churnRisk`.
+            internal var churnRisk: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/churnDrivers`.
+            internal var churnDrivers: [Components.Schemas.Driver]
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/valueTier`.
+            internal enum ValueTierPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case a = "A"
+                case b = "B"
+                case c = "C"
+                case d = "D"
+            }
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/valueTier`.
+            internal var valueTier: Components.Schemas.CustomerScores.ValueTierPayload
+            /// - Remark: Generated from `#/components/schemas/CustomerScores/recommendations`.
+            internal var recommendations: [Swift.String]
+            /// Creates a new `CustomerScores`.
+            ///
+            /// - Parameters:
+            ///   - customerId:
+            ///   - scoredAt:
+            ///   - rfm:
+            ///   - recencyDays: Days since the last purchase.
+            ///   - frequency: Days with a purchase.
+            ///   - monetary:
+            ///   - probabilityAlive:
+            ///   - expectedPurchases12m:
+            ///   - clv12m:
+            ///   - churnRisk: Probability of no purchase in the next 90 days.
+            ///   - churnDrivers:
+            ///   - valueTier:
+            ///   - recommendations:
+            internal init(
+                customerId: Swift.Int64,
+                scoredAt: Foundation.Date,
+                rfm: Components.Schemas.RfmScore,
+                recencyDays: Swift.Int? = nil,
+                frequency: Swift.Int,
+                monetary: Components.Schemas.Money,
+                probabilityAlive: Swift.Double? = nil,
+                expectedPurchases12m: Swift.Double? = nil,
+                clv12m: Components.Schemas.Money? = nil,
+                churnRisk: Swift.Double? = nil,
+                churnDrivers: [Components.Schemas.Driver],
+                valueTier: Components.Schemas.CustomerScores.ValueTierPayload,
+                recommendations: [Swift.String]
+            ) {
+                self.customerId = customerId
+                self.scoredAt = scoredAt
+                self.rfm = rfm
+                self.recencyDays = recencyDays
+                self.frequency = frequency
+                self.monetary = monetary
+                self.probabilityAlive = probabilityAlive
+                self.expectedPurchases12m = expectedPurchases12m
+                self.clv12m = clv12m
+                self.churnRisk = churnRisk
+                self.churnDrivers = churnDrivers
+                self.valueTier = valueTier
+                self.recommendations = recommendations
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case customerId
+                case scoredAt
+                case rfm
+                case recencyDays
+                case frequency
+                case monetary
+                case probabilityAlive
+                case expectedPurchases12m
+                case clv12m
+                case churnRisk
+                case churnDrivers
+                case valueTier
+                case recommendations
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RfmScore`.
+        internal struct RfmScore: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RfmScore/recency`.
+            internal var recency: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/RfmScore/frequency`.
+            internal var frequency: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/RfmScore/monetary`.
+            internal var monetary: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/RfmScore/segment`.
+            internal var segment: Swift.String
+            /// Creates a new `RfmScore`.
+            ///
+            /// - Parameters:
+            ///   - recency:
+            ///   - frequency:
+            ///   - monetary:
+            ///   - segment:
+            internal init(
+                recency: Swift.Int,
+                frequency: Swift.Int,
+                monetary: Swift.Int,
+                segment: Swift.String
+            ) {
+                self.recency = recency
+                self.frequency = frequency
+                self.monetary = monetary
+                self.segment = segment
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case recency
+                case frequency
+                case monetary
+                case segment
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Driver`.
+        internal struct Driver: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Driver/feature`.
+            internal var feature: Swift.String
+            /// Push on the log-odds of churn.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Driver/contribution`.
+            internal var contribution: Swift.Double
+            /// Creates a new `Driver`.
+            ///
+            /// - Parameters:
+            ///   - feature:
+            ///   - contribution: Push on the log-odds of churn.
+            internal init(
+                feature: Swift.String,
+                contribution: Swift.Double
+            ) {
+                self.feature = feature
+                self.contribution = contribution
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case feature
+                case contribution
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ScoringRun`.
+        internal struct ScoringRun: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/ranAt`.
+            internal var ranAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/customers`.
+            internal var customers: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/buyers`.
+            internal var buyers: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/currency`.
+            internal var currency: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/bgnbd`.
+            internal struct BgnbdPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ScoringRun/bgnbd/r`.
+                internal var r: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/ScoringRun/bgnbd/alpha`.
+                internal var alpha: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/ScoringRun/bgnbd/a`.
+                internal var a: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/ScoringRun/bgnbd/b`.
+                internal var b: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/ScoringRun/bgnbd/logLikelihood`.
+                internal var logLikelihood: Swift.Double
+                /// Creates a new `BgnbdPayload`.
+                ///
+                /// - Parameters:
+                ///   - r:
+                ///   - alpha:
+                ///   - a:
+                ///   - b:
+                ///   - logLikelihood:
+                internal init(
+                    r: Swift.Double,
+                    alpha: Swift.Double,
+                    a: Swift.Double,
+                    b: Swift.Double,
+                    logLikelihood: Swift.Double
+                ) {
+                    self.r = r
+                    self.alpha = alpha
+                    self.a = a
+                    self.b = b
+                    self.logLikelihood = logLikelihood
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case r
+                    case alpha
+                    case a
+                    case b
+                    case logLikelihood
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/bgnbd`.
+            internal var bgnbd: Components.Schemas.ScoringRun.BgnbdPayload?
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/gammaGamma`.
+            internal struct GammaGammaPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ScoringRun/gammaGamma/p`.
+                internal var p: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/ScoringRun/gammaGamma/q`.
+                internal var q: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/ScoringRun/gammaGamma/gamma`.
+                internal var gamma: Swift.Double
+                /// Creates a new `GammaGammaPayload`.
+                ///
+                /// - Parameters:
+                ///   - p:
+                ///   - q:
+                ///   - gamma:
+                internal init(
+                    p: Swift.Double,
+                    q: Swift.Double,
+                    gamma: Swift.Double
+                ) {
+                    self.p = p
+                    self.q = q
+                    self.gamma = gamma
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case p
+                    case q
+                    case gamma
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/gammaGamma`.
+            internal var gammaGamma: Components.Schemas.ScoringRun.GammaGammaPayload?
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/churnHorizonDays`.
+            internal var churnHorizonDays: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/churnTrainingRows`.
+            internal var churnTrainingRows: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/churnAuc`.
+            internal var churnAuc: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/rules`.
+            internal var rules: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/segments`.
+            internal struct SegmentsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                internal var additionalProperties: [String: Swift.Int]
+                /// Creates a new `SegmentsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                internal init(additionalProperties: [String: Swift.Int] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                internal init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                internal func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/segments`.
+            internal var segments: Components.Schemas.ScoringRun.SegmentsPayload
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/valueTiers`.
+            internal struct ValueTiersPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                internal var additionalProperties: [String: Swift.Int]
+                /// Creates a new `ValueTiersPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                internal init(additionalProperties: [String: Swift.Int] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                internal init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                internal func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/valueTiers`.
+            internal var valueTiers: Components.Schemas.ScoringRun.ValueTiersPayload
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/milliseconds`.
+            internal struct MillisecondsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                internal var additionalProperties: [String: Swift.Double]
+                /// Creates a new `MillisecondsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                internal init(additionalProperties: [String: Swift.Double] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                internal init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                internal func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ScoringRun/milliseconds`.
+            internal var milliseconds: Components.Schemas.ScoringRun.MillisecondsPayload
+            /// Creates a new `ScoringRun`.
+            ///
+            /// - Parameters:
+            ///   - ranAt:
+            ///   - customers:
+            ///   - buyers:
+            ///   - currency:
+            ///   - bgnbd:
+            ///   - gammaGamma:
+            ///   - churnHorizonDays:
+            ///   - churnTrainingRows:
+            ///   - churnAuc:
+            ///   - rules:
+            ///   - segments:
+            ///   - valueTiers:
+            ///   - milliseconds:
+            internal init(
+                ranAt: Foundation.Date,
+                customers: Swift.Int,
+                buyers: Swift.Int,
+                currency: Swift.String,
+                bgnbd: Components.Schemas.ScoringRun.BgnbdPayload? = nil,
+                gammaGamma: Components.Schemas.ScoringRun.GammaGammaPayload? = nil,
+                churnHorizonDays: Swift.Int,
+                churnTrainingRows: Swift.Int,
+                churnAuc: Swift.Double? = nil,
+                rules: Swift.Int,
+                segments: Components.Schemas.ScoringRun.SegmentsPayload,
+                valueTiers: Components.Schemas.ScoringRun.ValueTiersPayload,
+                milliseconds: Components.Schemas.ScoringRun.MillisecondsPayload
+            ) {
+                self.ranAt = ranAt
+                self.customers = customers
+                self.buyers = buyers
+                self.currency = currency
+                self.bgnbd = bgnbd
+                self.gammaGamma = gammaGamma
+                self.churnHorizonDays = churnHorizonDays
+                self.churnTrainingRows = churnTrainingRows
+                self.churnAuc = churnAuc
+                self.rules = rules
+                self.segments = segments
+                self.valueTiers = valueTiers
+                self.milliseconds = milliseconds
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case ranAt
+                case customers
+                case buyers
+                case currency
+                case bgnbd
+                case gammaGamma
+                case churnHorizonDays
+                case churnTrainingRows
+                case churnAuc
+                case rules
+                case segments
+                case valueTiers
+                case milliseconds
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RfmAnalysis`.
+        internal struct RfmAnalysis: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RfmAnalysis/customers`.
+            internal var customers: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/RfmAnalysis/segments`.
+            internal struct SegmentsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                internal var additionalProperties: [String: Swift.Int]
+                /// Creates a new `SegmentsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                internal init(additionalProperties: [String: Swift.Int] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                internal init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                internal func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/RfmAnalysis/segments`.
+            internal var segments: Components.Schemas.RfmAnalysis.SegmentsPayload
+            /// - Remark: Generated from `#/components/schemas/RfmAnalysis/GridPayload`.
+            internal struct GridPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/RfmAnalysis/GridPayload/recency`.
+                internal var recency: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/RfmAnalysis/GridPayload/frequency`.
+                internal var frequency: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/RfmAnalysis/GridPayload/customers`.
+                internal var customers: Swift.Int
+                /// Minor units.
+                ///
+                /// - Remark: Generated from `#/components/schemas/RfmAnalysis/GridPayload/revenue`.
+                internal var revenue: Swift.Int64
+                /// Creates a new `GridPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - recency:
+                ///   - frequency:
+                ///   - customers:
+                ///   - revenue: Minor units.
+                internal init(
+                    recency: Swift.Int,
+                    frequency: Swift.Int,
+                    customers: Swift.Int,
+                    revenue: Swift.Int64
+                ) {
+                    self.recency = recency
+                    self.frequency = frequency
+                    self.customers = customers
+                    self.revenue = revenue
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case recency
+                    case frequency
+                    case customers
+                    case revenue
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/RfmAnalysis/grid`.
+            internal typealias GridPayload = [Components.Schemas.RfmAnalysis.GridPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/RfmAnalysis/grid`.
+            internal var grid: Components.Schemas.RfmAnalysis.GridPayload
+            /// - Remark: Generated from `#/components/schemas/RfmAnalysis/pareto`.
+            internal struct ParetoPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/RfmAnalysis/pareto/PointsPayload`.
+                internal struct PointsPayloadPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/components/schemas/RfmAnalysis/pareto/PointsPayload/customerShare`.
+                    internal var customerShare: Swift.Double
+                    /// - Remark: Generated from `#/components/schemas/RfmAnalysis/pareto/PointsPayload/revenueShare`.
+                    internal var revenueShare: Swift.Double
+                    /// Creates a new `PointsPayloadPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - customerShare:
+                    ///   - revenueShare:
+                    internal init(
+                        customerShare: Swift.Double,
+                        revenueShare: Swift.Double
+                    ) {
+                        self.customerShare = customerShare
+                        self.revenueShare = revenueShare
+                    }
+                    internal enum CodingKeys: String, CodingKey {
+                        case customerShare
+                        case revenueShare
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/RfmAnalysis/pareto/points`.
+                internal typealias PointsPayload = [Components.Schemas.RfmAnalysis.ParetoPayload.PointsPayloadPayload]
+                /// - Remark: Generated from `#/components/schemas/RfmAnalysis/pareto/points`.
+                internal var points: Components.Schemas.RfmAnalysis.ParetoPayload.PointsPayload
+                /// - Remark: Generated from `#/components/schemas/RfmAnalysis/pareto/top20RevenueShare`.
+                internal var top20RevenueShare: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/RfmAnalysis/pareto/customerShareFor80`.
+                internal var customerShareFor80: Swift.Double
+                /// Creates a new `ParetoPayload`.
+                ///
+                /// - Parameters:
+                ///   - points:
+                ///   - top20RevenueShare:
+                ///   - customerShareFor80:
+                internal init(
+                    points: Components.Schemas.RfmAnalysis.ParetoPayload.PointsPayload,
+                    top20RevenueShare: Swift.Double,
+                    customerShareFor80: Swift.Double
+                ) {
+                    self.points = points
+                    self.top20RevenueShare = top20RevenueShare
+                    self.customerShareFor80 = customerShareFor80
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case points
+                    case top20RevenueShare
+                    case customerShareFor80
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/RfmAnalysis/pareto`.
+            internal var pareto: Components.Schemas.RfmAnalysis.ParetoPayload
+            /// Creates a new `RfmAnalysis`.
+            ///
+            /// - Parameters:
+            ///   - customers:
+            ///   - segments:
+            ///   - grid:
+            ///   - pareto:
+            internal init(
+                customers: Swift.Int,
+                segments: Components.Schemas.RfmAnalysis.SegmentsPayload,
+                grid: Components.Schemas.RfmAnalysis.GridPayload,
+                pareto: Components.Schemas.RfmAnalysis.ParetoPayload
+            ) {
+                self.customers = customers
+                self.segments = segments
+                self.grid = grid
+                self.pareto = pareto
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case customers
+                case segments
+                case grid
+                case pareto
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/BasketRules`.
+        internal struct BasketRules: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/BasketRules/baskets`.
+            internal var baskets: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/BasketRules/minCount`.
+            internal var minCount: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/BasketRules/itemsetsBySize`.
+            internal var itemsetsBySize: [Swift.Int]
+            /// - Remark: Generated from `#/components/schemas/BasketRules/RulesPayload`.
+            internal struct RulesPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/BasketRules/RulesPayload/antecedent`.
+                internal var antecedent: [Swift.String]
+                /// - Remark: Generated from `#/components/schemas/BasketRules/RulesPayload/consequent`.
+                internal var consequent: [Swift.String]
+                /// - Remark: Generated from `#/components/schemas/BasketRules/RulesPayload/support`.
+                internal var support: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/BasketRules/RulesPayload/confidence`.
+                internal var confidence: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/BasketRules/RulesPayload/lift`.
+                internal var lift: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/BasketRules/RulesPayload/conviction`.
+                internal var conviction: Swift.Double?
+                /// - Remark: Generated from `#/components/schemas/BasketRules/RulesPayload/count`.
+                internal var count: Swift.Int
+                /// Creates a new `RulesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - antecedent:
+                ///   - consequent:
+                ///   - support:
+                ///   - confidence:
+                ///   - lift:
+                ///   - conviction:
+                ///   - count:
+                internal init(
+                    antecedent: [Swift.String],
+                    consequent: [Swift.String],
+                    support: Swift.Double,
+                    confidence: Swift.Double,
+                    lift: Swift.Double,
+                    conviction: Swift.Double? = nil,
+                    count: Swift.Int
+                ) {
+                    self.antecedent = antecedent
+                    self.consequent = consequent
+                    self.support = support
+                    self.confidence = confidence
+                    self.lift = lift
+                    self.conviction = conviction
+                    self.count = count
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case antecedent
+                    case consequent
+                    case support
+                    case confidence
+                    case lift
+                    case conviction
+                    case count
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/BasketRules/rules`.
+            internal typealias RulesPayload = [Components.Schemas.BasketRules.RulesPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/BasketRules/rules`.
+            internal var rules: Components.Schemas.BasketRules.RulesPayload
+            /// Creates a new `BasketRules`.
+            ///
+            /// - Parameters:
+            ///   - baskets:
+            ///   - minCount:
+            ///   - itemsetsBySize:
+            ///   - rules:
+            internal init(
+                baskets: Swift.Int,
+                minCount: Swift.Int,
+                itemsetsBySize: [Swift.Int],
+                rules: Components.Schemas.BasketRules.RulesPayload
+            ) {
+                self.baskets = baskets
+                self.minCount = minCount
+                self.itemsetsBySize = itemsetsBySize
+                self.rules = rules
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case baskets
+                case minCount
+                case itemsetsBySize
+                case rules
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CountByKey`.
+        internal struct CountByKey: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CountByKey/key`.
+            internal var key: Swift.String
+            /// - Remark: Generated from `#/components/schemas/CountByKey/count`.
+            internal var count: Swift.Int64
+            /// Creates a new `CountByKey`.
+            ///
+            /// - Parameters:
+            ///   - key:
+            ///   - count:
+            internal init(
+                key: Swift.String,
+                count: Swift.Int64
+            ) {
+                self.key = key
+                self.count = count
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case key
+                case count
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/LoyaltyReport`.
+        internal struct LoyaltyReport: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/LoyaltyReport/generatedAt`.
+            internal var generatedAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload`.
+            internal struct ProgramsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/code`.
+                internal var code: Swift.String
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/name`.
+                internal var name: Swift.String
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/members`.
+                internal var members: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/activeMembers`.
+                internal var activeMembers: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/tiers`.
+                internal var tiers: [Components.Schemas.CountByKey]
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/MigrationsPayload`.
+                internal struct MigrationsPayloadPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/MigrationsPayload/from`.
+                    internal var from: Swift.String
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/MigrationsPayload/to`.
+                    internal var to: Swift.String
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/MigrationsPayload/members`.
+                    internal var members: Swift.Int
+                    /// Creates a new `MigrationsPayloadPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - from:
+                    ///   - to:
+                    ///   - members:
+                    internal init(
+                        from: Swift.String,
+                        to: Swift.String,
+                        members: Swift.Int
+                    ) {
+                        self.from = from
+                        self.to = to
+                        self.members = members
+                    }
+                    internal enum CodingKeys: String, CodingKey {
+                        case from
+                        case to
+                        case members
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/migrations`.
+                internal typealias MigrationsPayload = [Components.Schemas.LoyaltyReport.ProgramsPayloadPayload.MigrationsPayloadPayload]
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/migrations`.
+                internal var migrations: Components.Schemas.LoyaltyReport.ProgramsPayloadPayload.MigrationsPayload
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/pointsIssued`.
+                internal var pointsIssued: Swift.Int64
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/pointsRedeemed`.
+                internal var pointsRedeemed: Swift.Int64
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/pointsExpired`.
+                internal var pointsExpired: Swift.Int64
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/pointsOutstanding`.
+                internal var pointsOutstanding: Swift.Int64
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/liability`.
+                internal var liability: Components.Schemas.Money
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/breakageRate`.
+                internal var breakageRate: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/redemptionRate`.
+                internal var redemptionRate: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/earnedByOutlet`.
+                internal var earnedByOutlet: [Components.Schemas.CountByKey]
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/redeemedByReward`.
+                internal var redeemedByReward: [Components.Schemas.CountByKey]
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/PromotionsPayload`.
+                internal struct PromotionsPayloadPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/PromotionsPayload/code`.
+                    internal var code: Swift.String
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/PromotionsPayload/name`.
+                    internal var name: Swift.String
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/PromotionsPayload/members`.
+                    internal var members: Swift.Int
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/PromotionsPayload/points`.
+                    internal var points: Swift.Int64
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/PromotionsPayload/revenuePerMember`.
+                    internal var revenuePerMember: Swift.Double
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/PromotionsPayload/revenuePerMemberBefore`.
+                    internal var revenuePerMemberBefore: Swift.Double
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/PromotionsPayload/comparableMembers`.
+                    internal var comparableMembers: Swift.Int
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/PromotionsPayload/comparableRevenuePerMember`.
+                    internal var comparableRevenuePerMember: Swift.Double
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/PromotionsPayload/comparableRevenuePerMemberBefore`.
+                    internal var comparableRevenuePerMemberBefore: Swift.Double
+                    /// Difference in differences, minor units per member.
+                    ///
+                    /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/PromotionsPayload/incrementalRevenuePerMember`.
+                    internal var incrementalRevenuePerMember: Swift.Double
+                    /// Creates a new `PromotionsPayloadPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - code:
+                    ///   - name:
+                    ///   - members:
+                    ///   - points:
+                    ///   - revenuePerMember:
+                    ///   - revenuePerMemberBefore:
+                    ///   - comparableMembers:
+                    ///   - comparableRevenuePerMember:
+                    ///   - comparableRevenuePerMemberBefore:
+                    ///   - incrementalRevenuePerMember: Difference in differences, minor units per member.
+                    internal init(
+                        code: Swift.String,
+                        name: Swift.String,
+                        members: Swift.Int,
+                        points: Swift.Int64,
+                        revenuePerMember: Swift.Double,
+                        revenuePerMemberBefore: Swift.Double,
+                        comparableMembers: Swift.Int,
+                        comparableRevenuePerMember: Swift.Double,
+                        comparableRevenuePerMemberBefore: Swift.Double,
+                        incrementalRevenuePerMember: Swift.Double
+                    ) {
+                        self.code = code
+                        self.name = name
+                        self.members = members
+                        self.points = points
+                        self.revenuePerMember = revenuePerMember
+                        self.revenuePerMemberBefore = revenuePerMemberBefore
+                        self.comparableMembers = comparableMembers
+                        self.comparableRevenuePerMember = comparableRevenuePerMember
+                        self.comparableRevenuePerMemberBefore = comparableRevenuePerMemberBefore
+                        self.incrementalRevenuePerMember = incrementalRevenuePerMember
+                    }
+                    internal enum CodingKeys: String, CodingKey {
+                        case code
+                        case name
+                        case members
+                        case points
+                        case revenuePerMember
+                        case revenuePerMemberBefore
+                        case comparableMembers
+                        case comparableRevenuePerMember
+                        case comparableRevenuePerMemberBefore
+                        case incrementalRevenuePerMember
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/promotions`.
+                internal typealias PromotionsPayload = [Components.Schemas.LoyaltyReport.ProgramsPayloadPayload.PromotionsPayloadPayload]
+                /// - Remark: Generated from `#/components/schemas/LoyaltyReport/ProgramsPayload/promotions`.
+                internal var promotions: Components.Schemas.LoyaltyReport.ProgramsPayloadPayload.PromotionsPayload
+                /// Creates a new `ProgramsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - code:
+                ///   - name:
+                ///   - members:
+                ///   - activeMembers:
+                ///   - tiers:
+                ///   - migrations:
+                ///   - pointsIssued:
+                ///   - pointsRedeemed:
+                ///   - pointsExpired:
+                ///   - pointsOutstanding:
+                ///   - liability:
+                ///   - breakageRate:
+                ///   - redemptionRate:
+                ///   - earnedByOutlet:
+                ///   - redeemedByReward:
+                ///   - promotions:
+                internal init(
+                    code: Swift.String,
+                    name: Swift.String,
+                    members: Swift.Int,
+                    activeMembers: Swift.Int,
+                    tiers: [Components.Schemas.CountByKey],
+                    migrations: Components.Schemas.LoyaltyReport.ProgramsPayloadPayload.MigrationsPayload,
+                    pointsIssued: Swift.Int64,
+                    pointsRedeemed: Swift.Int64,
+                    pointsExpired: Swift.Int64,
+                    pointsOutstanding: Swift.Int64,
+                    liability: Components.Schemas.Money,
+                    breakageRate: Swift.Double,
+                    redemptionRate: Swift.Double,
+                    earnedByOutlet: [Components.Schemas.CountByKey],
+                    redeemedByReward: [Components.Schemas.CountByKey],
+                    promotions: Components.Schemas.LoyaltyReport.ProgramsPayloadPayload.PromotionsPayload
+                ) {
+                    self.code = code
+                    self.name = name
+                    self.members = members
+                    self.activeMembers = activeMembers
+                    self.tiers = tiers
+                    self.migrations = migrations
+                    self.pointsIssued = pointsIssued
+                    self.pointsRedeemed = pointsRedeemed
+                    self.pointsExpired = pointsExpired
+                    self.pointsOutstanding = pointsOutstanding
+                    self.liability = liability
+                    self.breakageRate = breakageRate
+                    self.redemptionRate = redemptionRate
+                    self.earnedByOutlet = earnedByOutlet
+                    self.redeemedByReward = redeemedByReward
+                    self.promotions = promotions
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case code
+                    case name
+                    case members
+                    case activeMembers
+                    case tiers
+                    case migrations
+                    case pointsIssued
+                    case pointsRedeemed
+                    case pointsExpired
+                    case pointsOutstanding
+                    case liability
+                    case breakageRate
+                    case redemptionRate
+                    case earnedByOutlet
+                    case redeemedByReward
+                    case promotions
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/LoyaltyReport/programs`.
+            internal typealias ProgramsPayload = [Components.Schemas.LoyaltyReport.ProgramsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/LoyaltyReport/programs`.
+            internal var programs: Components.Schemas.LoyaltyReport.ProgramsPayload
+            /// Creates a new `LoyaltyReport`.
+            ///
+            /// - Parameters:
+            ///   - generatedAt:
+            ///   - programs:
+            internal init(
+                generatedAt: Foundation.Date,
+                programs: Components.Schemas.LoyaltyReport.ProgramsPayload
+            ) {
+                self.generatedAt = generatedAt
+                self.programs = programs
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case generatedAt
+                case programs
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/ProgramInput`.
         internal struct ProgramInput: Codable, Hashable, Sendable {
             /// 2-12 upper-case letters or digits; starts membership numbers.

@@ -352,6 +352,41 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/cards/{id}/replace`.
     /// - Remark: Generated from `#/paths//v1/cards/{id}/replace/post(replaceCard)`.
     func replaceCard(_ input: Operations.ReplaceCard.Input) async throws -> Operations.ReplaceCard.Output
+    /// The customer's scores from the last scoring run: RFM segment, lifetime value, P(alive), churn risk with drivers, value tier, recommendations (staff).
+    ///
+    /// - Remark: HTTP `GET /v1/customers/{id}/scores`.
+    /// - Remark: Generated from `#/paths//v1/customers/{id}/scores/get(getCustomerScores)`.
+    func getCustomerScores(_ input: Operations.GetCustomerScores.Input) async throws -> Operations.GetCustomerScores.Output
+    /// Run the scoring job now and write every customer's scores (analyst, admin).
+    ///
+    /// - Remark: HTTP `POST /v1/analytics/scoring-runs`.
+    /// - Remark: Generated from `#/paths//v1/analytics/scoring-runs/post(runScoring)`.
+    func runScoring(_ input: Operations.RunScoring.Input) async throws -> Operations.RunScoring.Output
+    /// The last scoring run's models, segment counts and timings.
+    ///
+    /// - Remark: HTTP `GET /v1/analytics/scoring-runs/latest`.
+    /// - Remark: Generated from `#/paths//v1/analytics/scoring-runs/latest/get(getLatestScoringRun)`.
+    func getLatestScoringRun(_ input: Operations.GetLatestScoringRun.Input) async throws -> Operations.GetLatestScoringRun.Output
+    /// Scored customers, most valuable first (or riskiest first with minChurnRisk), filtered by segment and value tier.
+    ///
+    /// - Remark: HTTP `GET /v1/analytics/customers`.
+    /// - Remark: Generated from `#/paths//v1/analytics/customers/get(listScoredCustomers)`.
+    func listScoredCustomers(_ input: Operations.ListScoredCustomers.Input) async throws -> Operations.ListScoredCustomers.Output
+    /// The RFM grid (customers and revenue by recency and frequency score), segment counts and the Pareto curve, from the last scoring run.
+    ///
+    /// - Remark: HTTP `GET /v1/analytics/rfm`.
+    /// - Remark: Generated from `#/paths//v1/analytics/rfm/get(getRfmAnalysis)`.
+    func getRfmAnalysis(_ input: Operations.GetRfmAnalysis.Input) async throws -> Operations.GetRfmAnalysis.Output
+    /// Association rules mined now (FP-growth) over the last year's purchases at category level.
+    ///
+    /// - Remark: HTTP `GET /v1/analytics/basket-rules`.
+    /// - Remark: Generated from `#/paths//v1/analytics/basket-rules/get(getBasketRules)`.
+    func getBasketRules(_ input: Operations.GetBasketRules.Input) async throws -> Operations.GetBasketRules.Output
+    /// Per program, tier mix and migration, points liability, breakage, redemption, earn by outlet, burn by reward and promotion effectiveness.
+    ///
+    /// - Remark: HTTP `GET /v1/analytics/loyalty`.
+    /// - Remark: Generated from `#/paths//v1/analytics/loyalty/get(getLoyaltyAnalytics)`.
+    func getLoyaltyAnalytics(_ input: Operations.GetLoyaltyAnalytics.Input) async throws -> Operations.GetLoyaltyAnalytics.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -1284,6 +1319,73 @@ extension APIProtocol {
             headers: headers,
             body: body
         ))
+    }
+    /// The customer's scores from the last scoring run: RFM segment, lifetime value, P(alive), churn risk with drivers, value tier, recommendations (staff).
+    ///
+    /// - Remark: HTTP `GET /v1/customers/{id}/scores`.
+    /// - Remark: Generated from `#/paths//v1/customers/{id}/scores/get(getCustomerScores)`.
+    internal func getCustomerScores(
+        path: Operations.GetCustomerScores.Input.Path,
+        headers: Operations.GetCustomerScores.Input.Headers = .init()
+    ) async throws -> Operations.GetCustomerScores.Output {
+        try await getCustomerScores(Operations.GetCustomerScores.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Run the scoring job now and write every customer's scores (analyst, admin).
+    ///
+    /// - Remark: HTTP `POST /v1/analytics/scoring-runs`.
+    /// - Remark: Generated from `#/paths//v1/analytics/scoring-runs/post(runScoring)`.
+    internal func runScoring(headers: Operations.RunScoring.Input.Headers = .init()) async throws -> Operations.RunScoring.Output {
+        try await runScoring(Operations.RunScoring.Input(headers: headers))
+    }
+    /// The last scoring run's models, segment counts and timings.
+    ///
+    /// - Remark: HTTP `GET /v1/analytics/scoring-runs/latest`.
+    /// - Remark: Generated from `#/paths//v1/analytics/scoring-runs/latest/get(getLatestScoringRun)`.
+    internal func getLatestScoringRun(headers: Operations.GetLatestScoringRun.Input.Headers = .init()) async throws -> Operations.GetLatestScoringRun.Output {
+        try await getLatestScoringRun(Operations.GetLatestScoringRun.Input(headers: headers))
+    }
+    /// Scored customers, most valuable first (or riskiest first with minChurnRisk), filtered by segment and value tier.
+    ///
+    /// - Remark: HTTP `GET /v1/analytics/customers`.
+    /// - Remark: Generated from `#/paths//v1/analytics/customers/get(listScoredCustomers)`.
+    internal func listScoredCustomers(
+        query: Operations.ListScoredCustomers.Input.Query = .init(),
+        headers: Operations.ListScoredCustomers.Input.Headers = .init()
+    ) async throws -> Operations.ListScoredCustomers.Output {
+        try await listScoredCustomers(Operations.ListScoredCustomers.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// The RFM grid (customers and revenue by recency and frequency score), segment counts and the Pareto curve, from the last scoring run.
+    ///
+    /// - Remark: HTTP `GET /v1/analytics/rfm`.
+    /// - Remark: Generated from `#/paths//v1/analytics/rfm/get(getRfmAnalysis)`.
+    internal func getRfmAnalysis(headers: Operations.GetRfmAnalysis.Input.Headers = .init()) async throws -> Operations.GetRfmAnalysis.Output {
+        try await getRfmAnalysis(Operations.GetRfmAnalysis.Input(headers: headers))
+    }
+    /// Association rules mined now (FP-growth) over the last year's purchases at category level.
+    ///
+    /// - Remark: HTTP `GET /v1/analytics/basket-rules`.
+    /// - Remark: Generated from `#/paths//v1/analytics/basket-rules/get(getBasketRules)`.
+    internal func getBasketRules(
+        query: Operations.GetBasketRules.Input.Query = .init(),
+        headers: Operations.GetBasketRules.Input.Headers = .init()
+    ) async throws -> Operations.GetBasketRules.Output {
+        try await getBasketRules(Operations.GetBasketRules.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Per program, tier mix and migration, points liability, breakage, redemption, earn by outlet, burn by reward and promotion effectiveness.
+    ///
+    /// - Remark: HTTP `GET /v1/analytics/loyalty`.
+    /// - Remark: Generated from `#/paths//v1/analytics/loyalty/get(getLoyaltyAnalytics)`.
+    internal func getLoyaltyAnalytics(headers: Operations.GetLoyaltyAnalytics.Input.Headers = .init()) async throws -> Operations.GetLoyaltyAnalytics.Output {
+        try await getLoyaltyAnalytics(Operations.GetLoyaltyAnalytics.Input(headers: headers))
     }
 }
 

@@ -1,0 +1,228 @@
+import Analytics
+import Foundation
+import SQLKit
+import SharedModels
+
+/// The Analytics room's storage. It writes only its own tables (`customer_scores`,
+/// `scoring_runs`); to score a million customers in seconds it reads the other rooms' tables
+/// directly, read-only, with set-wise SQL (see docs/architecture.md, departures).
+public struct SQLAnalyticsStore: AnalyticsStore {
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    public func customerFacts(now: Date, cutoff: Date) async throws -> [CustomerFacts] {
+        let nowSeconds = now.epochSeconds
+        let today = Int64(nowSeconds / 86_400)
+        let cutoffDay = Int64(cutoff.epochSeconds / 86_400)
+        let engine = database.engine
+        return try await database.read { db in
+            var facts: [Int64: CustomerFacts] = [:]
+            var order: [Int64] = []
+            let birthYear: (String) -> Int? = { Int($0.prefix(4)) }
+            for row in try await db.raw(
+                "SELECT id, life_stage, birth_date FROM customers WHERE status = 'active' AND created_at <= \(bind: nowSeconds) ORDER BY id"
+            ).all() {
+                let id = try row.int64("id")
+                var f = CustomerFacts(customer: id)
+                f.lifeStage = try row.optionalString("life_stage")
+                f.birthYear = try row.optionalString("birth_date").flatMap(birthYear)
+                facts[id] = f
+                order.append(id)
+            }
+            // Purchase days, as of now and as of the cut-off, in one pass.
+            let sql: SQLQueryString = """
+                WITH d AS (
+                  SELECT t.customer_id, t.occurred_at / 86400 AS day, SUM(t.amount_minor) AS v
+                  FROM transactions t WHERE t.kind = 'purchase' AND t.occurred_at < \(bind: nowSeconds)
+                  GROUP BY t.customer_id, t.occurred_at / 86400
+                ), r AS (
+                  SELECT customer_id, day, v, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY day) AS rn FROM d
+                )
+                SELECT customer_id, CAST(COUNT(*) AS BIGINT) AS days, CAST(MIN(day) AS BIGINT) AS first_day, CAST(MAX(day) AS BIGINT) AS last_day,
+                  CAST(SUM(v) AS BIGINT) AS revenue, CAST(SUM(CASE WHEN rn = 1 THEN v ELSE 0 END) AS BIGINT) AS first_value,
+                  CAST(SUM(CASE WHEN day > \(bind: today - 365) THEN 1 ELSE 0 END) AS BIGINT) AS days_365,
+                  CAST(SUM(CASE WHEN day > \(bind: today - 365) THEN v ELSE 0 END) AS BIGINT) AS revenue_365,
+                  CAST(SUM(CASE WHEN day < \(bind: cutoffDay) THEN 1 ELSE 0 END) AS BIGINT) AS days_c,
+                  CAST(MAX(CASE WHEN day < \(bind: cutoffDay) THEN day END) AS BIGINT) AS last_day_c,
+                  CAST(SUM(CASE WHEN day < \(bind: cutoffDay) THEN v ELSE 0 END) AS BIGINT) AS revenue_c,
+                  CAST(SUM(CASE WHEN day < \(bind: cutoffDay) AND day >= \(bind: cutoffDay - 365) THEN 1 ELSE 0 END) AS BIGINT) AS days_365_c,
+                  CAST(SUM(CASE WHEN day < \(bind: cutoffDay) AND day >= \(bind: cutoffDay - 365) THEN v ELSE 0 END) AS BIGINT) AS revenue_365_c
+                FROM r GROUP BY customer_id
+                """
+            for row in try await db.raw(sql).all() {
+                let id = try row.int64("customer_id")
+                guard var f = facts[id] else { continue }
+                f.purchaseDays = Int(try row.int64("days"))
+                f.firstDay = Int(try row.int64("first_day"))
+                f.lastDay = Int(try row.int64("last_day"))
+                f.revenue = try row.int64("revenue")
+                f.firstDayRevenue = try row.int64("first_value")
+                f.purchaseDays365 = Int(try row.int64("days_365"))
+                f.revenue365 = try row.int64("revenue_365")
+                f.purchaseDaysAtCutoff = Int(try row.int64("days_c"))
+                f.lastDayAtCutoff = try row.optionalInt64("last_day_c").map(Int.init)
+                f.revenueAtCutoff = try row.int64("revenue_c")
+                f.purchaseDays365AtCutoff = Int(try row.int64("days_365_c"))
+                f.revenue365AtCutoff = try row.int64("revenue_365_c")
+                facts[id] = f
+            }
+            let yearAgo = nowSeconds - 365 * 86_400
+            let cutoffSeconds = cutoffDay * 86_400
+            for row in try await db.raw(
+                """
+                SELECT customer_id,
+                  CAST(SUM(CASE WHEN occurred_at > \(bind: yearAgo) AND occurred_at < \(bind: nowSeconds) THEN 1 ELSE 0 END) AS BIGINT) AS now_365,
+                  CAST(SUM(CASE WHEN occurred_at >= \(bind: cutoffSeconds - 365 * 86_400) AND occurred_at < \(bind: cutoffSeconds) THEN 1 ELSE 0 END) AS BIGINT) AS cut_365
+                FROM interactions GROUP BY customer_id
+                """
+            ).all() {
+                let id = try row.int64("customer_id")
+                facts[id]?.contacts365 = Int(try row.int64("now_365"))
+                facts[id]?.contacts365AtCutoff = Int(try row.int64("cut_365"))
+            }
+            for row in try await db.raw(
+                """
+                SELECT m.customer_id, m.tier, a.balance FROM loyalty_members m
+                LEFT JOIN ledger_accounts a ON a.member_id = m.id AND a.point_type = 'reward' ORDER BY m.id
+                """
+            ).all() {
+                let id = try row.int64("customer_id")
+                guard facts[id] != nil else { continue }
+                // A customer in several programs: the first membership's tier, the points of all.
+                if facts[id]!.tier == nil { facts[id]!.tier = try row.optionalString("tier") ?? "member" }
+                facts[id]!.pointsBalance = (facts[id]!.pointsBalance ?? 0) + (try row.optionalInt64("balance") ?? 0)
+            }
+            let aggregate =
+                engine == .postgres
+                ? "STRING_AGG(DISTINCT COALESCE(l.category, l.product), ',')" : "GROUP_CONCAT(DISTINCT COALESCE(l.category, l.product))"
+            for row in try await db.raw(
+                """
+                SELECT t.customer_id, \(unsafeRaw: aggregate) AS items FROM transactions t JOIN transaction_lines l ON l.transaction_id = t.id
+                WHERE t.kind = 'purchase' AND t.occurred_at > \(bind: yearAgo) AND t.occurred_at < \(bind: nowSeconds) GROUP BY t.customer_id
+                """
+            ).all() {
+                let id = try row.int64("customer_id")
+                facts[id]?.categories = (try row.optionalString("items") ?? "").split(separator: ",").map(String.init)
+            }
+            return order.map { facts[$0]! }
+        }
+    }
+
+    public func baskets(since: Date, until: Date, limit: Int) async throws -> [[String]] {
+        let aggregate =
+            database.engine == .postgres
+            ? "STRING_AGG(DISTINCT COALESCE(l.category, l.product), ',')" : "GROUP_CONCAT(DISTINCT COALESCE(l.category, l.product))"
+        return try await database.read { db in
+            try await db.raw(
+                """
+                SELECT l.transaction_id, \(unsafeRaw: aggregate) AS items FROM transaction_lines l JOIN transactions t ON t.id = l.transaction_id
+                WHERE t.kind = 'purchase' AND t.occurred_at >= \(bind: since.epochSeconds) AND t.occurred_at < \(bind: until.epochSeconds)
+                GROUP BY l.transaction_id ORDER BY l.transaction_id DESC LIMIT \(bind: Int64(limit))
+                """
+            ).all().map { (try $0.optionalString("items") ?? "").split(separator: ",").map(String.init) }
+        }
+    }
+
+    public func mainCurrency() async throws -> String? {
+        try await database.read { db in
+            try await db.raw(
+                "SELECT currency, COUNT(*) AS n FROM transactions WHERE kind = 'purchase' GROUP BY currency ORDER BY n DESC, currency LIMIT 1"
+            ).first()?.string("currency")
+        }
+    }
+
+    static let scoreColumns = [
+        "customer_id", "scored_at", "rfm_r", "rfm_f", "rfm_m", "rfm_segment", "recency_days", "frequency", "monetary_minor", "p_alive",
+        "expected_purchases_12m", "clv_12m_minor", "churn_risk", "churn_drivers", "value_tier", "recommendations", "currency",
+    ]
+
+    public func replaceScores(_ scores: [CustomerScores], run: ScoringRun) async throws {
+        func real(_ v: Double?) -> SQLValue { v.flatMap { $0.isFinite ? SQLValue.real($0) : nil } ?? .null }
+        let rows: [[SQLValue]] = try scores.map { s in
+            [
+                .integer(s.customer), .integer(s.scoredAt.epochSeconds), .integer(Int64(s.rfm.recency)), .integer(Int64(s.rfm.frequency)),
+                .integer(Int64(s.rfm.monetary)), .text(s.rfm.segment.rawValue), SQLValue(s.recencyDays.map(Int64.init)), .integer(Int64(s.frequency)),
+                .integer(s.monetary), real(s.probabilityAlive), real(s.expectedPurchases12m), SQLValue(s.clv12m), real(s.churnRisk),
+                .text(s.churnDrivers.isEmpty ? "[]" : try ColumnJSON.encode(s.churnDrivers)), .text(s.valueTier.rawValue),
+                .text(s.recommendations.isEmpty ? "[]" : try ColumnJSON.encode(s.recommendations)), .text(s.currency),
+            ]
+        }
+        let summary = try ColumnJSON.encode(run)
+        try await database.write { db in
+            try await db.raw("DELETE FROM customer_scores").run()
+            _ = try await insertRows(db, into: "customer_scores", columns: Self.scoreColumns, rows: rows)
+            try await db.raw("INSERT INTO scoring_runs (ran_at, summary) VALUES (\(bind: run.ranAt.epochSeconds), \(bind: summary))").run()
+        }
+    }
+
+    static func decodeScores(_ row: any SQLRow) throws -> CustomerScores {
+        let r = Int(try row.int64("rfm_r"))
+        let f = Int(try row.int64("rfm_f"))
+        return CustomerScores(
+            customer: try row.int64("customer_id"), scoredAt: try row.date("scored_at"),
+            rfm: RFMScore(
+                recency: r, frequency: f, monetary: Int(try row.int64("rfm_m")),
+                segment: RFMSegment(rawValue: try row.string("rfm_segment")) ?? RFMSegment(recency: r, frequency: f)),
+            recencyDays: try row.optionalInt64("recency_days").map(Int.init), frequency: Int(try row.int64("frequency")),
+            monetary: try row.int64("monetary_minor"), probabilityAlive: try row.decode(column: "p_alive", as: Double?.self),
+            expectedPurchases12m: try row.decode(column: "expected_purchases_12m", as: Double?.self), clv12m: try row.optionalInt64("clv_12m_minor"),
+            churnRisk: try row.decode(column: "churn_risk", as: Double?.self),
+            churnDrivers: try ColumnJSON.decode([Driver].self, from: try row.string("churn_drivers")),
+            valueTier: ValueTier(rawValue: try row.string("value_tier")) ?? .d,
+            recommendations: try ColumnJSON.decode([String].self, from: try row.string("recommendations")), currency: try row.string("currency"))
+    }
+
+    public func scores(of customer: Int64) async throws -> CustomerScores? {
+        try await database.read { db in
+            try await db.raw("SELECT * FROM customer_scores WHERE customer_id = \(bind: customer)").first().map(Self.decodeScores)
+        }
+    }
+
+    public func latestRun() async throws -> ScoringRun? {
+        try await database.read { db in
+            guard let row = try await db.raw("SELECT summary FROM scoring_runs ORDER BY id DESC LIMIT 1").first() else { return nil }
+            return try ColumnJSON.decode(ScoringRun.self, from: try row.string("summary"))
+        }
+    }
+
+    public func scoredCustomers(segment: String?, valueTier: String?, minimumChurnRisk: Double?, offset: Int, limit: Int) async throws
+        -> [CustomerScores]
+    {
+        try await database.read { db in
+            var conditions: [SQLQueryString] = ["1 = 1"]
+            if let segment { conditions.append("rfm_segment = \(bind: segment)") }
+            if let valueTier { conditions.append("value_tier = \(bind: valueTier)") }
+            if let minimumChurnRisk { conditions.append("churn_risk >= \(bind: minimumChurnRisk)") }
+            let order: SQLQueryString =
+                minimumChurnRisk != nil ? "churn_risk DESC, customer_id" : "clv_12m_minor DESC NULLS LAST, monetary_minor DESC, customer_id"
+            return try await db.raw(
+                "SELECT * FROM customer_scores WHERE " + conditions.joined(separator: " AND ")
+                    + " ORDER BY \(order) LIMIT \(bind: Int64(limit)) OFFSET \(bind: Int64(offset))"
+            ).all().map(Self.decodeScores)
+        }
+    }
+
+    public func rfmAnalysis() async throws -> RFMAnalysis {
+        try await database.read { db in
+            var cells: [RFMAnalysis.Cell] = []
+            for row in try await db.raw(
+                """
+                SELECT rfm_r, rfm_f, CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(monetary_minor) AS BIGINT) AS revenue FROM customer_scores
+                WHERE rfm_r > 0 GROUP BY rfm_r, rfm_f ORDER BY rfm_r DESC, rfm_f DESC
+                """
+            ).all() {
+                cells.append(
+                    .init(
+                        recency: Int(try row.int64("rfm_r")), frequency: Int(try row.int64("rfm_f")), customers: Int(try row.int64("n")),
+                        revenue: try row.int64("revenue")))
+            }
+            var segments: [String: Int] = [:]
+            for row in try await db.raw("SELECT rfm_segment, CAST(COUNT(*) AS BIGINT) AS n FROM customer_scores GROUP BY rfm_segment").all() {
+                segments[try row.string("rfm_segment")] = Int(try row.int64("n"))
+            }
+            let revenues = try await db.raw("SELECT monetary_minor FROM customer_scores").all().map { try $0.int64("monetary_minor") }
+            return RFMAnalysis(cells: cells, segments: segments, revenues: revenues)
+        }
+    }
+}
