@@ -89,7 +89,7 @@ public struct MarketBasket: Sendable {
         }
         var rank = [Int32](repeating: -1, count: names.count)
         for (r, i) in frequent.enumerated() { rank[i] = Int32(r) }
-        let tree = FPTree(itemCount: frequent.count)
+        var tree = FPTree(itemCount: frequent.count)
         var path: [Int32] = []
         for row in encoded {
             path.removeAll(keepingCapacity: true)
@@ -98,7 +98,8 @@ public struct MarketBasket: Sendable {
             tree.insert(path, count: 1)
         }
         var found: [[Int32]: Int] = [:]
-        tree.mine(suffix: [], minimumCount: minimumCount) { items, count in found[items.sorted()] = count }
+        var suffix: [Int32] = []
+        tree.mine(suffix: &suffix, minimumCount: minimumCount) { items, count in found[items.sorted()] = count }
         self.basketCount = baskets.count
         self.minimumCount = minimumCount
         self.vocabulary = frequent.map { names[$0] }
@@ -122,21 +123,39 @@ public struct MarketBasket: Sendable {
     /// confidence, then support, then lift.
     public func rules(minimumConfidence: Double) -> [Rule] {
         let n = Double(basketCount)
+        // Every itemset keyed by the XOR of its items' random 128-bit codes (Zobrist hashing), so
+        // a split's two halves are looked up without building arrays for them.
+        var generator = SeededGenerator(seed: 0x5EED)
+        let codes = (0..<vocabulary.count).map { _ in Key(a: generator.next(), b: generator.next()) }
+        var counts: [Key: Int] = [:]
+        counts.reserveCapacity(itemsets.count)
+        for (items, count) in itemsets {
+            counts[items.reduce(Key(a: 0, b: 0)) { $0 ^ codes[Int($1)] }] = count
+        }
         var rules: [Rule] = []
+        var itemCodes: [Key] = []
         for (items, count) in itemsets where items.count > 1 {
             let k = items.count
+            itemCodes.removeAll(keepingCapacity: true)
+            var whole = Key(a: 0, b: 0)
+            for item in items {
+                itemCodes.append(codes[Int(item)])
+                whole = whole ^ codes[Int(item)]
+            }
             // Every proper non-empty subset as antecedent, by bit mask.
             for mask in 1..<((1 << k) - 1) {
+                var antecedentKey = Key(a: 0, b: 0)
+                for bit in 0..<k where mask & (1 << bit) != 0 { antecedentKey = antecedentKey ^ itemCodes[bit] }
+                guard let antecedentCount = counts[antecedentKey] else { continue }
+                // support(A ∪ C) / support(A), from the supports as shares, exactly as arules and
+                // mlxtend compute it, so thresholds cut at the same rules (504/560 is 0.8999…).
+                let confidence = (Double(count) / n) / (Double(antecedentCount) / n)
+                guard confidence >= minimumConfidence, let consequentCount = counts[whole ^ antecedentKey] else { continue }
                 var antecedent: [Int32] = []
                 var consequent: [Int32] = []
                 for bit in 0..<k {
                     if mask & (1 << bit) != 0 { antecedent.append(items[bit]) } else { consequent.append(items[bit]) }
                 }
-                guard let antecedentCount = itemsets[antecedent], let consequentCount = itemsets[consequent] else { continue }
-                // support(A ∪ C) / support(A), from the supports as shares, exactly as arules and
-                // mlxtend compute it, so thresholds cut at the same rules (504/560 is 0.8999…).
-                let confidence = (Double(count) / n) / (Double(antecedentCount) / n)
-                guard confidence >= minimumConfidence else { continue }
                 let consequentShare = Double(consequentCount) / n
                 rules.append(
                     Rule(
@@ -152,6 +171,13 @@ public struct MarketBasket: Sendable {
             return ($0.antecedent + ["⇒"] + $0.consequent).lexicographicallyPrecedes($1.antecedent + ["⇒"] + $1.consequent)
         }
         return rules
+    }
+
+    /// A 128-bit set fingerprint: the XOR of its members' random codes.
+    struct Key: Hashable {
+        var a: UInt64
+        var b: UInt64
+        static func ^ (l: Key, r: Key) -> Key { Key(a: l.a ^ r.a, b: l.b ^ r.b) }
     }
 
     /// Cross-sell: the items these rules recommend to a customer who bought `bought` — rules whose
@@ -171,7 +197,7 @@ public struct MarketBasket: Sendable {
 }
 
 /// An FP-tree in flat arrays: node i has an item, a count, a parent and the next node of the same item.
-final class FPTree {
+struct FPTree {
     var item: [Int32] = [-1]
     var count: [Int] = [0]
     var parent: [Int32] = [-1]
@@ -188,12 +214,13 @@ final class FPTree {
     }
 
     /// Adds a path of items in ascending rank order (most frequent first).
-    func insert(_ path: [Int32], count c: Int) {
+    mutating func insert(_ path: [Int32], count c: Int) {
         var node: Int32 = 0
         for it in path {
             var child = firstChild[Int(node)]
             while child >= 0 && item[Int(child)] != it { child = nextSibling[Int(child)] }
             if child < 0 {
+                if firstChild[Int(node)] >= 0 { branched = true }
                 child = Int32(item.count)
                 item.append(it)
                 count.append(0)
@@ -210,26 +237,64 @@ final class FPTree {
         }
     }
 
-    /// Calls `emit` with every frequent itemset that ends in `suffix`.
-    func mine(suffix: [Int32], minimumCount: Int, _ emit: ([Int32], Int) -> Void) {
+    /// Whether some node has two children (a tree that is one path is mined without recursion).
+    var branched = false
+
+    /// Calls `emit` with every frequent itemset that ends in `suffix` (the stack is restored on return).
+    func mine(suffix: inout [Int32], minimumCount: Int, _ emit: ([Int32], Int) -> Void) {
+        if !branched {
+            // One path: every combination of its frequent nodes is frequent, with the count of
+            // its deepest node (counts only fall along a path).
+            var nodes: [Int] = []
+            var node = firstChild[0]
+            while node >= 0, count[Int(node)] >= minimumCount {
+                nodes.append(Int(node))
+                node = firstChild[Int(node)]
+            }
+            guard !nodes.isEmpty, nodes.count < 31 else {
+                if nodes.isEmpty { return }
+                mineBranches(suffix: &suffix, minimumCount: minimumCount, emit)
+                return
+            }
+            let base = suffix.count
+            for mask in 1..<(1 << nodes.count) {
+                suffix.removeSubrange(base...)
+                var deepest = 0
+                for (bit, n) in nodes.enumerated() where mask & (1 << bit) != 0 {
+                    suffix.append(item[n])
+                    deepest = n
+                }
+                emit(suffix, count[deepest])
+            }
+            suffix.removeSubrange(base...)
+            return
+        }
+        mineBranches(suffix: &suffix, minimumCount: minimumCount, emit)
+    }
+
+    private func mineBranches(suffix: inout [Int32], minimumCount: Int, _ emit: ([Int32], Int) -> Void) {
         var path: [Int32] = []
+        var counts: [Int] = []
         // Least frequent item first, as FP-growth does.
         for it in stride(from: head.count - 1, through: 0, by: -1) where total[it] >= minimumCount {
-            let itemset = suffix + [Int32(it)]
-            emit(itemset, total[it])
+            suffix.append(Int32(it))
+            defer { suffix.removeLast() }
+            emit(suffix, total[it])
             // The conditional pattern base: the prefix path of every node of this item.
-            var counts = [Int](repeating: 0, count: it)
+            counts.removeAll(keepingCapacity: true)
+            counts.append(contentsOf: repeatElement(0, count: it))
             var node = head[it]
             while node >= 0 {
                 var p = parent[Int(node)]
+                let c = count[Int(node)]
                 while p > 0 {
-                    counts[Int(item[Int(p)])] += count[Int(node)]
+                    counts[Int(item[Int(p)])] += c
                     p = parent[Int(p)]
                 }
                 node = nextSame[Int(node)]
             }
             guard counts.contains(where: { $0 >= minimumCount }) else { continue }
-            let conditional = FPTree(itemCount: it)
+            var conditional = FPTree(itemCount: it)
             node = head[it]
             while node >= 0 {
                 path.removeAll(keepingCapacity: true)
@@ -245,7 +310,7 @@ final class FPTree {
                 }
                 node = nextSame[Int(node)]
             }
-            conditional.mine(suffix: itemset, minimumCount: minimumCount, emit)
+            conditional.mine(suffix: &suffix, minimumCount: minimumCount, emit)
         }
     }
 }

@@ -247,3 +247,92 @@ struct Analyze: AsyncParsableCommand {
         }
     }
 }
+
+extension Bench {
+    struct AnalyticsBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "analytics",
+            abstract: "Time each model on the public data sets, then the nightly scoring job on demo companies of N customers.")
+        @Option(help: "Directory holding the public data sets.") var data: String = AnalyticsBenchmark.defaultDataDirectory()
+        @Option(help: "Demo company sizes, comma-separated (0 for none).") var customers: String = "100000,1000000"
+        @Option(help: "Where the demo databases are kept and reused (patron-analytics-N.sqlite).") var directory: String = "."
+        @Option(help: "Repeats per model timing (the median is reported).") var repeats: Int = 20
+        @Flag(help: "Print the result as JSON on the last line.") var json = false
+
+        struct Scoring: Encodable {
+            var customers: Int
+            var buyers: Int
+            var totalMilliseconds: Double
+            var steps: [String: Double]
+            var churnAUC: Double?
+            var rules: Int
+            var loadSeconds: Double?
+            enum CodingKeys: String, CodingKey {
+                case customers, buyers
+                case totalMilliseconds = "total_ms"
+                case steps
+                case churnAUC = "churn_auc"
+                case rules
+                case loadSeconds = "demo_load_s"
+            }
+        }
+
+        struct Report: Encodable {
+            var bench = "analytics"
+            var models: [AnalyticsBenchmark.ModelTiming]
+            var scoring: [Scoring]
+        }
+
+        func run() async throws {
+            let sizes = try customers.split(separator: ",").map { text -> Int in
+                guard let n = Int(text.trimmingCharacters(in: .whitespaces)), n >= 0 else { throw ValidationError("--customers: '\(text)' is not a count") }
+                return n
+            }.filter { $0 > 0 }
+            let log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+            let bench = AnalyticsBenchmark(dataDirectory: data, repeats: repeats)
+            let models: [AnalyticsBenchmark.ModelTiming]
+            do {
+                models = try bench.models(log: log)
+            } catch {
+                throw fail("--data \(data): cannot read the public data sets (\(error))")
+            }
+            print("model                          Patron ms    peer ms   result")
+            for m in models {
+                let peer = m.peerMilliseconds.map { String(format: "%9.0f", $0) } ?? "        -"
+                print(String(format: "%-30@ %9.2f  %@   %@", m.name, m.milliseconds, peer, m.result))
+            }
+            var scoring: [Scoring] = []
+            // A fixed day, so a reused database scores the same way whenever the bench runs.
+            let day = Date(timeIntervalSince1970: 1_793_577_600)  // 2026-11-02
+            for n in sizes {
+                let path = (directory as NSString).appendingPathComponent("patron-analytics-\(n).sqlite")
+                var settings = try Settings.fromEnvironment()
+                settings.clock = Clock { day }
+                let patron = try await Patron.open(.sqlite(path: path), settings: settings, logger: quietLogger())
+                let result = try await patron.closing { patron -> Scoring in
+                    var load: Double?
+                    if try await patron.isEmpty() {
+                        log("building a demo company of \(n) customers in \(path) (kept for the next run)…")
+                        let start = ContinuousClock.now
+                        _ = try await DemoCompany(customers: n, seed: 1, until: day).load(into: patron, log: log)
+                        let d = (ContinuousClock.now - start).components
+                        load = Double(d.seconds) + Double(d.attoseconds) / 1e18
+                    }
+                    let start = ContinuousClock.now
+                    let run = try await patron.intelligence.score()
+                    let d = (ContinuousClock.now - start).components
+                    return Scoring(
+                        customers: run.customers, buyers: run.buyers, totalMilliseconds: Double(d.seconds) * 1000 + Double(d.attoseconds) / 1e15,
+                        steps: run.milliseconds, churnAUC: run.churnAUC, rules: run.rules, loadSeconds: load)
+                }
+                print(
+                    String(format: "scoring %d customers: %.1f s (", result.customers, result.totalMilliseconds / 1000)
+                        + ["read", "rfm", "clv", "churn", "basket", "score", "write"].compactMap { k in
+                            result.steps[k].map { String(format: "%@ %.1f s", k, $0 / 1000) }
+                        }.joined(separator: ", ") + ")")
+                scoring.append(result)
+            }
+            if json { print(try Analyze.json(Report(models: models, scoring: scoring))) }
+        }
+    }
+}

@@ -306,7 +306,7 @@ struct Demo: AsyncParsableCommand {
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure Patron's speed (build with -c release).", subcommands: [ImportBench.self, AccrualBench.self])
+        abstract: "Measure Patron's speed (build with -c release).", subcommands: [ImportBench.self, AccrualBench.self, AnalyticsBench.self])
 
     struct AccrualBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
