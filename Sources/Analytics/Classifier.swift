@@ -12,7 +12,10 @@ public struct FeatureTable: Sendable {
     }
 
     static func isMissing(_ v: String) -> Bool {
-        v.isEmpty || v == "NA" || v == "?" || v.lowercased() == "null" || v.lowercased() == "nan"
+        if v.isEmpty { return true }
+        // Short words only, so most values (numbers, longer names) are decided by their length.
+        guard v.utf8.count <= 4 else { return false }
+        return v == "NA" || v == "?" || ["null", "nan"].contains(v.lowercased())
     }
 
     /// The 0/1 labels of a target column: `yes`, `true`, `1` (or, failing those, the rarer
@@ -340,13 +343,13 @@ public struct GradientBoosting: Sendable {
 
     /// Per feature, its share of the log-odds along the row's path in every tree (the change in
     /// node value at each split it decides, Saabas's method); they sum to log-odds − the tree roots.
-    public func contributions(_ row: [Double]) -> [Int: Double] {
-        var result: [Int: Double] = [:]
+    public func contributions(_ row: [Double]) -> [Double] {
+        var result = [Double](repeating: 0, count: row.count)
         for nodes in trees {
             var i = 0
             while nodes[i].feature >= 0 {
                 let next = row[nodes[i].feature] < nodes[i].threshold ? nodes[i].left : nodes[i].right
-                result[nodes[i].feature, default: 0] += learningRate * (nodes[next].value - nodes[i].value)
+                result[nodes[i].feature] += learningRate * (nodes[next].value - nodes[i].value)
                 i = next
             }
         }
@@ -422,20 +425,34 @@ public enum ChurnModels {
 public struct ChurnScorer: Sendable {
     public let encoder: FeatureEncoder
     public let model: GradientBoosting
+    /// Per feature, the index of its source column in `sources`.
+    let sourceOf: [Int]
+    let sources: [String]
 
     public init(table: FeatureTable, labels: [Double]) {
         let encoder = FeatureEncoder(fitting: table, rows: Array(table.rows.indices))
         self.encoder = encoder
         model = GradientBoosting(x: table.rows.map { encoder.raw($0) }, y: labels)
+        var sources: [String] = []
+        var sourceOf: [Int] = []
+        for name in encoder.sourceColumns {
+            if sources.last != name { sources.append(name) }
+            sourceOf.append(sources.count - 1)
+        }
+        self.sources = sources
+        self.sourceOf = sourceOf
     }
 
     /// The probability and the source columns that push it up most.
     public func score(_ row: [String], drivers limit: Int = 3) -> (risk: Double, drivers: [Driver]) {
         let x = encoder.raw(row)
-        var bySource: [String: Double] = [:]
-        for (feature, value) in model.contributions(x) { bySource[encoder.sourceColumns[feature], default: 0] += value }
-        let drivers = bySource.filter { $0.value > 0 }.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.prefix(limit)
-        return (model.probability(x), drivers.map { Driver(feature: $0.key, contribution: $0.value) })
+        let risk = model.probability(x)
+        guard limit > 0 else { return (risk, []) }
+        var bySource = [Double](repeating: 0, count: sources.count)
+        for (feature, value) in model.contributions(x).enumerated() { bySource[sourceOf[feature]] += value }
+        let drivers = bySource.indices.filter { bySource[$0] > 0 }
+            .sorted { bySource[$0] > bySource[$1] || (bySource[$0] == bySource[$1] && sources[$0] < sources[$1]) }.prefix(limit)
+        return (risk, drivers.map { Driver(feature: sources[$0], contribution: bySource[$0]) })
     }
 }
 

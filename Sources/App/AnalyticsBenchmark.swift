@@ -61,7 +61,8 @@ public struct AnalyticsBenchmark: Sendable {
         var purchases: [Int: [DatedPurchase]] = [:]
         for line in try String(contentsOfFile: dataDirectory + "/CDNOW_sample.txt", encoding: .utf8).split(whereSeparator: \.isNewline) {
             let f = line.split(separator: " ")
-            guard f.count >= 5, let id = Int(f[1]), let amount = Double(f[4]), let date = LocalDate("\(f[2].prefix(4))-\(f[2].dropFirst(4).prefix(2))-\(f[2].suffix(2))")
+            guard f.count >= 5, let id = Int(f[1]), let amount = Double(f[4]),
+                let date = LocalDate("\(f[2].prefix(4))-\(f[2].dropFirst(4).prefix(2))-\(f[2].suffix(2))")
             else { continue }
             purchases[id, default: []].append(DatedPurchase(day: date.daysSinceEpoch, value: amount))
         }

@@ -263,10 +263,11 @@ public struct DemoCompany {
             }
         }
         log("customers: \(summary.customers)")
-        for (index, members) in householdsPlan.enumerated() {
-            _ = try await store.insertHousehold(
-                name: "\(people[members[0]].profile.lastName!) household \(index + 1)", members: members.map { CustomerID(Int64($0 + 1)) }, at: start)
-            summary.households += 1
+        for chunk in stride(from: 0, to: householdsPlan.count, by: 10_000) {
+            let batch = householdsPlan[chunk..<min(chunk + 10_000, householdsPlan.count)].enumerated().map { offset, members in
+                (name: "\(people[members[0]].profile.lastName!) household \(chunk + offset + 1)", members: members.map { CustomerID(Int64($0 + 1)) })
+            }
+            summary.households += try await store.insertHouseholds(batch, at: start)
         }
         // B2B accounts: one per 200 people, a global parent for every tenth.
         let companies = ["Summit Guides", "Alpine Schools", "Trailhead Tours", "Basecamp Events", "Ridge Rescue", "Cascade Scouts", "Canyon Lodges"]
@@ -287,21 +288,32 @@ public struct DemoCompany {
             summary.accounts += 1
         }
         // Consents: most agreed to service email, about 60% to marketing email, fewer to SMS.
+        var consents: [(customer: CustomerID, consent: Consent)] = []
         for n in stride(from: 0, to: people.count, by: 1) where n % 4 != 3 {
             let id = CustomerID(Int64(n + 1))
             let recordedAt = start.addingTimeInterval(Double(n % 700) * 86_400)
-            try await store.appendConsent(
-                Consent(
-                    purpose: .marketing, channel: .email, granted: n % 5 < 3, source: "web_form", text: "newsletter-v2", recordedBy: "import",
-                    recordedAt: recordedAt),
-                for: id)
-            if n % 3 == 0 {
-                try await store.appendConsent(
+            consents.append(
+                (
+                    id,
                     Consent(
-                        purpose: .marketing, channel: .sms, granted: true, source: "store", text: "sms-v1", recordedBy: "import",
-                        recordedAt: recordedAt), for: id)
+                        purpose: .marketing, channel: .email, granted: n % 5 < 3, source: "web_form", text: "newsletter-v2", recordedBy: "import",
+                        recordedAt: recordedAt)
+                ))
+            if n % 3 == 0 {
+                consents.append(
+                    (
+                        id,
+                        Consent(
+                            purpose: .marketing, channel: .sms, granted: true, source: "store", text: "sms-v1", recordedBy: "import",
+                            recordedAt: recordedAt)
+                    ))
+            }
+            if consents.count >= 20_000 || n >= people.count - 4 {
+                try await store.appendConsents(consents)
+                consents.removeAll()
             }
         }
+        if !consents.isEmpty { try await store.appendConsents(consents) }
         log("households, accounts and consents written")
         // Two years of purchases.
         let days = 730

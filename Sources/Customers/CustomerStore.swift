@@ -68,6 +68,8 @@ public protocol CustomerProfileStore: Sendable {
 /// Households and B2B accounts.
 public protocol CustomerGroupStore: Sendable {
     func insertHousehold(name: String, members: [CustomerID], at: Date) async throws -> Household
+    /// Many households at once (imports, the demo company), in one transaction; returns how many.
+    func insertHouseholds(_ households: [(name: String, members: [CustomerID])], at: Date) async throws -> Int
     func household(_ id: HouseholdID) async throws -> Household?
     func move(_ customer: CustomerID, to household: HouseholdID) async throws -> Household
     func insertAccount(_ draft: AccountDraft, at: Date) async throws -> Account
@@ -101,6 +103,8 @@ public protocol CustomerActivityStore: Sendable {
 /// Consent history and do-not-contact blocks.
 public protocol ConsentStore: Sendable {
     func appendConsent(_ consent: Consent, for customer: CustomerID) async throws
+    /// Many consent events at once (imports, the demo company), in one transaction.
+    func appendConsents(_ consents: [(customer: CustomerID, consent: Consent)]) async throws
     /// Sets a block; an active block on the same channel is replaced.
     func block(_ block: ContactBlock, for customer: CustomerID) async throws
     func clearBlock(on channel: Channel, for customer: CustomerID, by: String, at: Date) async throws

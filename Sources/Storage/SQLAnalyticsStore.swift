@@ -17,30 +17,29 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         let cutoffDay = Int64(cutoff.epochSeconds / 86_400)
         let engine = database.engine
         return try await database.read { db in
-            var facts: [Int64: CustomerFacts] = [:]
-            var order: [Int64] = []
-            let birthYear: (String) -> Int? = { Int($0.prefix(4)) }
-            for row in try await db.raw(
-                "SELECT id, life_stage, birth_date FROM customers WHERE status = 'active' AND created_at <= \(bind: nowSeconds) ORDER BY id"
-            ).all() {
-                let id = try row.int64("id")
+            var index: [Int64: Int] = [:]
+            var facts: [CustomerFacts] = []
+            for row in try await readRows(
+                db, "SELECT id, life_stage, birth_date FROM customers WHERE status = 'active' AND created_at <= \(bind: nowSeconds) ORDER BY id",
+                columns: ["id", "life_stage", "birth_date"])
+            {
+                guard let id = row[0].int else { continue }
                 var f = CustomerFacts(customer: id)
-                f.lifeStage = try row.optionalString("life_stage")
-                f.birthYear = try row.optionalString("birth_date").flatMap(birthYear)
-                facts[id] = f
-                order.append(id)
+                f.lifeStage = row[1].text
+                f.birthYear = row[2].text.flatMap { Int($0.prefix(4)) }
+                index[id] = facts.count
+                facts.append(f)
             }
-            // Purchase days, as of now and as of the cut-off, in one pass.
+            // Purchase days, as of now and as of the cut-off, in one pass. The first day's value
+            // rides along in MIN(day × 10¹² + value): the smallest is the first day's.
+            let columns = [
+                "customer_id", "days", "first_day", "last_day", "revenue", "first_key", "days_365", "revenue_365", "days_c", "last_day_c",
+                "revenue_c",
+                "days_365_c", "revenue_365_c",
+            ]
             let sql: SQLQueryString = """
-                WITH d AS (
-                  SELECT t.customer_id, t.occurred_at / 86400 AS day, SUM(t.amount_minor) AS v
-                  FROM transactions t WHERE t.kind = 'purchase' AND t.occurred_at < \(bind: nowSeconds)
-                  GROUP BY t.customer_id, t.occurred_at / 86400
-                ), r AS (
-                  SELECT customer_id, day, v, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY day) AS rn FROM d
-                )
                 SELECT customer_id, CAST(COUNT(*) AS BIGINT) AS days, CAST(MIN(day) AS BIGINT) AS first_day, CAST(MAX(day) AS BIGINT) AS last_day,
-                  CAST(SUM(v) AS BIGINT) AS revenue, CAST(SUM(CASE WHEN rn = 1 THEN v ELSE 0 END) AS BIGINT) AS first_value,
+                  CAST(SUM(v) AS BIGINT) AS revenue, CAST(MIN(day * 1000000000000 + v) AS BIGINT) AS first_key,
                   CAST(SUM(CASE WHEN day > \(bind: today - 365) THEN 1 ELSE 0 END) AS BIGINT) AS days_365,
                   CAST(SUM(CASE WHEN day > \(bind: today - 365) THEN v ELSE 0 END) AS BIGINT) AS revenue_365,
                   CAST(SUM(CASE WHEN day < \(bind: cutoffDay) THEN 1 ELSE 0 END) AS BIGINT) AS days_c,
@@ -48,64 +47,68 @@ public struct SQLAnalyticsStore: AnalyticsStore {
                   CAST(SUM(CASE WHEN day < \(bind: cutoffDay) THEN v ELSE 0 END) AS BIGINT) AS revenue_c,
                   CAST(SUM(CASE WHEN day < \(bind: cutoffDay) AND day >= \(bind: cutoffDay - 365) THEN 1 ELSE 0 END) AS BIGINT) AS days_365_c,
                   CAST(SUM(CASE WHEN day < \(bind: cutoffDay) AND day >= \(bind: cutoffDay - 365) THEN v ELSE 0 END) AS BIGINT) AS revenue_365_c
-                FROM r GROUP BY customer_id
+                FROM (
+                  SELECT t.customer_id, t.occurred_at / 86400 AS day, CAST(SUM(t.amount_minor) AS BIGINT) AS v
+                  FROM transactions t WHERE t.kind = 'purchase' AND t.occurred_at < \(bind: nowSeconds)
+                  GROUP BY t.customer_id, t.occurred_at / 86400
+                ) d GROUP BY customer_id
                 """
-            for row in try await db.raw(sql).all() {
-                let id = try row.int64("customer_id")
-                guard var f = facts[id] else { continue }
-                f.purchaseDays = Int(try row.int64("days"))
-                f.firstDay = Int(try row.int64("first_day"))
-                f.lastDay = Int(try row.int64("last_day"))
-                f.revenue = try row.int64("revenue")
-                f.firstDayRevenue = try row.int64("first_value")
-                f.purchaseDays365 = Int(try row.int64("days_365"))
-                f.revenue365 = try row.int64("revenue_365")
-                f.purchaseDaysAtCutoff = Int(try row.int64("days_c"))
-                f.lastDayAtCutoff = try row.optionalInt64("last_day_c").map(Int.init)
-                f.revenueAtCutoff = try row.int64("revenue_c")
-                f.purchaseDays365AtCutoff = Int(try row.int64("days_365_c"))
-                f.revenue365AtCutoff = try row.int64("revenue_365_c")
-                facts[id] = f
+            for row in try await readRows(db, sql, columns: columns) {
+                guard let id = row[0].int, let i = index[id] else { continue }
+                facts[i].purchaseDays = Int(row[1].int ?? 0)
+                facts[i].firstDay = row[2].int.map(Int.init)
+                facts[i].lastDay = row[3].int.map(Int.init)
+                facts[i].revenue = row[4].int ?? 0
+                facts[i].firstDayRevenue = (row[5].int ?? 0) % 1_000_000_000_000
+                facts[i].purchaseDays365 = Int(row[6].int ?? 0)
+                facts[i].revenue365 = row[7].int ?? 0
+                facts[i].purchaseDaysAtCutoff = Int(row[8].int ?? 0)
+                facts[i].lastDayAtCutoff = row[9].int.map(Int.init)
+                facts[i].revenueAtCutoff = row[10].int ?? 0
+                facts[i].purchaseDays365AtCutoff = Int(row[11].int ?? 0)
+                facts[i].revenue365AtCutoff = row[12].int ?? 0
             }
             let yearAgo = nowSeconds - 365 * 86_400
             let cutoffSeconds = cutoffDay * 86_400
-            for row in try await db.raw(
+            for row in try await readRows(
+                db,
                 """
                 SELECT customer_id,
                   CAST(SUM(CASE WHEN occurred_at > \(bind: yearAgo) AND occurred_at < \(bind: nowSeconds) THEN 1 ELSE 0 END) AS BIGINT) AS now_365,
                   CAST(SUM(CASE WHEN occurred_at >= \(bind: cutoffSeconds - 365 * 86_400) AND occurred_at < \(bind: cutoffSeconds) THEN 1 ELSE 0 END) AS BIGINT) AS cut_365
                 FROM interactions GROUP BY customer_id
-                """
-            ).all() {
-                let id = try row.int64("customer_id")
-                facts[id]?.contacts365 = Int(try row.int64("now_365"))
-                facts[id]?.contacts365AtCutoff = Int(try row.int64("cut_365"))
+                """, columns: ["customer_id", "now_365", "cut_365"])
+            {
+                guard let id = row[0].int, let i = index[id] else { continue }
+                facts[i].contacts365 = Int(row[1].int ?? 0)
+                facts[i].contacts365AtCutoff = Int(row[2].int ?? 0)
             }
-            for row in try await db.raw(
+            for row in try await readRows(
+                db,
                 """
                 SELECT m.customer_id, m.tier, a.balance FROM loyalty_members m
                 LEFT JOIN ledger_accounts a ON a.member_id = m.id AND a.point_type = 'reward' ORDER BY m.id
-                """
-            ).all() {
-                let id = try row.int64("customer_id")
-                guard facts[id] != nil else { continue }
+                """, columns: ["customer_id", "tier", "balance"])
+            {
+                guard let id = row[0].int, let i = index[id] else { continue }
                 // A customer in several programs: the first membership's tier, the points of all.
-                if facts[id]!.tier == nil { facts[id]!.tier = try row.optionalString("tier") ?? "member" }
-                facts[id]!.pointsBalance = (facts[id]!.pointsBalance ?? 0) + (try row.optionalInt64("balance") ?? 0)
+                if facts[i].tier == nil { facts[i].tier = row[1].text ?? "member" }
+                facts[i].pointsBalance = (facts[i].pointsBalance ?? 0) + (row[2].int ?? 0)
             }
             let aggregate =
                 engine == .postgres
                 ? "STRING_AGG(DISTINCT COALESCE(l.category, l.product), ',')" : "GROUP_CONCAT(DISTINCT COALESCE(l.category, l.product))"
-            for row in try await db.raw(
+            for row in try await readRows(
+                db,
                 """
                 SELECT t.customer_id, \(unsafeRaw: aggregate) AS items FROM transactions t JOIN transaction_lines l ON l.transaction_id = t.id
                 WHERE t.kind = 'purchase' AND t.occurred_at > \(bind: yearAgo) AND t.occurred_at < \(bind: nowSeconds) GROUP BY t.customer_id
-                """
-            ).all() {
-                let id = try row.int64("customer_id")
-                facts[id]?.categories = (try row.optionalString("items") ?? "").split(separator: ",").map(String.init)
+                """, columns: ["customer_id", "items"])
+            {
+                guard let id = row[0].int, let i = index[id] else { continue }
+                facts[i].categories = (row[1].text ?? "").split(separator: ",").map(String.init)
             }
-            return order.map { facts[$0]! }
+            return facts
         }
     }
 
@@ -114,13 +117,14 @@ public struct SQLAnalyticsStore: AnalyticsStore {
             database.engine == .postgres
             ? "STRING_AGG(DISTINCT COALESCE(l.category, l.product), ',')" : "GROUP_CONCAT(DISTINCT COALESCE(l.category, l.product))"
         return try await database.read { db in
-            try await db.raw(
+            try await readRows(
+                db,
                 """
                 SELECT l.transaction_id, \(unsafeRaw: aggregate) AS items FROM transaction_lines l JOIN transactions t ON t.id = l.transaction_id
                 WHERE t.kind = 'purchase' AND t.occurred_at >= \(bind: since.epochSeconds) AND t.occurred_at < \(bind: until.epochSeconds)
                 GROUP BY l.transaction_id ORDER BY l.transaction_id DESC LIMIT \(bind: Int64(limit))
-                """
-            ).all().map { (try $0.optionalString("items") ?? "").split(separator: ",").map(String.init) }
+                """, columns: ["items"]
+            ).map { ($0[0].text ?? "").split(separator: ",").map(String.init) }
         }
     }
 
@@ -137,6 +141,10 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         "expected_purchases_12m", "clv_12m_minor", "churn_risk", "churn_drivers", "value_tier", "recommendations", "currency",
     ]
 
+    static let scoreIndexes = [
+        ("customer_scores_segment", "rfm_segment"), ("customer_scores_value", "value_tier, clv_12m_minor"), ("customer_scores_churn", "churn_risk"),
+    ]
+
     public func replaceScores(_ scores: [CustomerScores], run: ScoringRun) async throws {
         func real(_ v: Double?) -> SQLValue { v.flatMap { $0.isFinite ? SQLValue.real($0) : nil } ?? .null }
         let rows: [[SQLValue]] = try scores.map { s in
@@ -150,8 +158,13 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         }
         let summary = try ColumnJSON.encode(run)
         try await database.write { db in
+            // A million rows go in faster with the secondary indexes built once afterwards.
             try await db.raw("DELETE FROM customer_scores").run()
+            for (name, _) in Self.scoreIndexes { try await db.raw("DROP INDEX IF EXISTS \(unsafeRaw: name)").run() }
             _ = try await insertRows(db, into: "customer_scores", columns: Self.scoreColumns, rows: rows)
+            for (name, columns) in Self.scoreIndexes {
+                try await db.raw("CREATE INDEX \(unsafeRaw: name) ON customer_scores (\(unsafeRaw: columns))").run()
+            }
             try await db.raw("INSERT INTO scoring_runs (ran_at, summary) VALUES (\(bind: run.ranAt.epochSeconds), \(bind: summary))").run()
         }
     }

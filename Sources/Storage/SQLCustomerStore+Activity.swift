@@ -279,6 +279,22 @@ extension SQLCustomerStore {
         }
     }
 
+    public func appendConsents(_ consents: [(customer: CustomerID, consent: Consent)]) async throws {
+        let rows: [[SQLValue]] = consents.map { item in
+            let c = item.consent
+            return [
+                .integer(item.customer.rawValue), .text(c.purpose.rawValue), .text(c.channel.rawValue), .integer(c.granted ? 1 : 0), .text(c.source),
+                SQLValue(c.text), .text(c.recordedBy), .integer(c.recordedAt.epochSeconds),
+            ]
+        }
+        try await database.write { db in
+            _ = try await insertRows(
+                db, into: "consent_events",
+                columns: ["customer_id", "purpose", "channel", "granted", "source", "text", "recorded_by", "recorded_at"],
+                rows: rows)
+        }
+    }
+
     public func block(_ block: ContactBlock, for customer: CustomerID) async throws {
         try await database.write { db in
             try await Self.clearBlock(db, on: block.channel, for: customer, by: block.setBy, at: block.setAt)

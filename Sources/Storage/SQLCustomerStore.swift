@@ -236,6 +236,29 @@ public struct SQLCustomerStore: CustomerStore {
         return try await household(HouseholdID(id))!
     }
 
+    public func insertHouseholds(_ households: [(name: String, members: [CustomerID])], at: Date) async throws -> Int {
+        guard !households.isEmpty else { return 0 }
+        let rows: [[SQLValue]] = households.map { [.text($0.name), .integer(at.epochSeconds)] }
+        return try await database.write { db in
+            let ids = try await insertRows(
+                db, into: "households", columns: ["name", "created_at"], rows: rows, returning: [(name: "id", isInteger: true)])
+            // One UPDATE per chunk: each customer takes the id of the household it was listed in.
+            var pairs: [(customer: Int64, household: Int64)] = []
+            for (row, household) in zip(ids, households) {
+                guard let id = row.first?.integer else { continue }
+                for member in household.members { pairs.append((member.rawValue, id)) }
+            }
+            for chunk in chunks(pairs, of: 5_000) {
+                let values = chunk.map { "(CAST(\(bind: $0.customer) AS BIGINT), CAST(\(bind: $0.household) AS BIGINT))" as SQLQueryString }
+                try await db.raw(
+                    "WITH v(customer, household) AS (VALUES " + values.joined(separator: ", ")
+                        + ") UPDATE customers SET household_id = v.household FROM v WHERE customers.id = v.customer"
+                ).run()
+            }
+            return ids.count
+        }
+    }
+
     public func household(_ id: HouseholdID) async throws -> Household? {
         try await database.read { db in
             guard let row = try await db.raw("SELECT id, name, created_at FROM households WHERE id = \(bind: id.rawValue)").first() else {

@@ -55,7 +55,7 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let index = Int(nextReader.wrappingAdd(1, ordering: .relaxed).newValue % UInt(readers.count))
-        return try await body(readers[index].sql())
+        return try await body(SQLiteReader(connection: readers[index]))
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
