@@ -120,10 +120,51 @@ public struct FeatureEncoder: Sendable {
         return out
     }
 
+    /// The unscaled features of a row given as typed cells (no text to parse): numbers for
+    /// numeric columns, text for categorical ones, nil when missing.
+    public func raw(cells row: [FeatureCell]) -> [Double] {
+        var out: [Double] = []
+        out.reserveCapacity(featureNames.count)
+        for column in columns {
+            switch column {
+            case .numeric(let j, let median, let hasMissing):
+                var value: Double?
+                switch row[j] {
+                case .number(let v): value = v
+                case .text(let t): value = t.flatMap(Double.init)
+                }
+                out.append(value ?? median)
+                if hasMissing { out.append(value == nil ? 1 : 0) }
+            case .categorical(let j, let levels):
+                var text: String
+                switch row[j] {
+                case .text(let t): text = t.flatMap { FeatureTable.isMissing($0) ? nil : $0 } ?? "(missing)"
+                case .number(let v): text = v.map { String($0) } ?? "(missing)"
+                }
+                for level in levels { out.append(level == text ? 1 : 0) }
+            }
+        }
+        return out
+    }
+
     public func standardized(_ row: [String]) -> [Double] {
         var x = raw(row)
         for k in x.indices { x[k] = (x[k] - mean[k]) / scale[k] }
         return x
+    }
+}
+
+/// One value of a row given without text: what the scoring job hands the churn model.
+public enum FeatureCell: Sendable, Hashable {
+    case number(Double?)
+    case text(String?)
+
+    /// The same value as a table cell (for training from the same rows).
+    public var asText: String {
+        switch self {
+        case .number(let v): v.map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int64($0)) : String($0) } ?? ""
+        case .text(let t): t ?? ""
+        }
     }
 }
 
@@ -445,7 +486,14 @@ public struct ChurnScorer: Sendable {
 
     /// The probability and the source columns that push it up most.
     public func score(_ row: [String], drivers limit: Int = 3) -> (risk: Double, drivers: [Driver]) {
-        let x = encoder.raw(row)
+        explain(encoder.raw(row), drivers: limit)
+    }
+
+    public func score(cells row: [FeatureCell], drivers limit: Int = 3) -> (risk: Double, drivers: [Driver]) {
+        explain(encoder.raw(cells: row), drivers: limit)
+    }
+
+    func explain(_ x: [Double], drivers limit: Int) -> (risk: Double, drivers: [Driver]) {
         let risk = model.probability(x)
         guard limit > 0 else { return (risk, []) }
         var bySource = [Double](repeating: 0, count: sources.count)

@@ -149,16 +149,17 @@ public struct CustomerIntelligence: Sendable {
     ]
 
     /// The churn features of a customer as of `day` (now, or the cut-off for training).
-    static func churnRow(_ f: CustomerFacts, day: Int, atCutoff: Bool) -> [String] {
+    static func churnRow(_ f: CustomerFacts, day: Int, atCutoff: Bool) -> [FeatureCell] {
         let purchases = atCutoff ? f.purchaseDaysAtCutoff : f.purchaseDays
         let last = atCutoff ? f.lastDayAtCutoff : f.lastDay
         let revenue = atCutoff ? f.revenueAtCutoff : f.revenue
         let year = LocalDate(daysSinceEpoch: day).year
         return [
-            last.map { String(day - $0) } ?? "", String(purchases), String(atCutoff ? f.purchaseDays365AtCutoff : f.purchaseDays365),
-            String(revenue), String(atCutoff ? f.revenue365AtCutoff : f.revenue365), f.firstDay.map { String(day - $0) } ?? "",
-            purchases > 0 ? String(revenue / Int64(purchases)) : "", String(atCutoff ? f.contacts365AtCutoff : f.contacts365), f.tier ?? "none",
-            f.pointsBalance.map(String.init) ?? "", f.lifeStage ?? "", f.birthYear.map { String(year - $0) } ?? "",
+            .number(last.map { Double(day - $0) }), .number(Double(purchases)),
+            .number(Double(atCutoff ? f.purchaseDays365AtCutoff : f.purchaseDays365)), .number(Double(revenue)),
+            .number(Double(atCutoff ? f.revenue365AtCutoff : f.revenue365)), .number(f.firstDay.map { Double(day - $0) }),
+            .number(purchases > 0 ? Double(revenue / Int64(purchases)) : nil), .number(Double(atCutoff ? f.contacts365AtCutoff : f.contacts365)),
+            .text(f.tier ?? "none"), .number(f.pointsBalance.map(Double.init)), .text(f.lifeStage), .number(f.birthYear.map { Double(year - $0) }),
         ]
     }
 
@@ -215,7 +216,8 @@ public struct CustomerIntelligence: Sendable {
         if trainable.count >= 50 {
             var generator = SeededGenerator(seed: 2_024)
             let sample = trainable.count > churnTrainingLimit ? Array(trainable.shuffled(using: &generator).prefix(churnTrainingLimit)) : trainable
-            let rows = sample.map { Self.churnRow($0, day: cutoffDay, atCutoff: true) }
+            let cells = sample.map { Self.churnRow($0, day: cutoffDay, atCutoff: true) }
+            let rows = cells.map { $0.map(\.asText) }
             let labels = sample.map { $0.lastDay.map { $0 > cutoffDay } == true ? 0.0 : 1.0 }
             let positives = labels.reduce(0, +)
             if positives >= 10, Double(labels.count) - positives >= 10 {
@@ -225,7 +227,7 @@ public struct CustomerIntelligence: Sendable {
                 let test = rows.indices.filter { fold[$0] == 0 }
                 let scorer = ChurnScorer(
                     table: FeatureTable(columns: Self.churnColumns, rows: train.map { rows[$0] }), labels: train.map { labels[$0] })
-                churnAUC = rocAUC(scores: test.map { scorer.score(rows[$0], drivers: 0).risk }, labels: test.map { labels[$0] })
+                churnAUC = rocAUC(scores: test.map { scorer.score(cells: cells[$0], drivers: 0).risk }, labels: test.map { labels[$0] })
                 churnScorer = scorer
                 trainingRows = train.count
             }
@@ -249,7 +251,7 @@ public struct CustomerIntelligence: Sendable {
         for (i, f) in facts.enumerated() {
             let summary = summaries[i]
             let clv = summary.flatMap { s in clvModel.map { $0.value(s, months: 12, monthlyDiscount: 0.01) * unit } }
-            let churn = f.purchaseDays > 0 ? churnScorer?.score(Self.churnRow(f, day: today, atCutoff: false)) : nil
+            let churn = f.purchaseDays > 0 ? churnScorer?.score(cells: Self.churnRow(f, day: today, atCutoff: false)) : nil
             let bought = Set(f.categories)
             let recommended = bought.isEmpty ? [] : MarketBasket.recommendations(for: bought, rules: rules).map(\.item)
             clvByCustomer[f.customer] = (clv ?? 0) + Double(f.revenue365)

@@ -11,6 +11,21 @@ public enum SQLValue: Sendable, Equatable {
     public init(_ value: String?) { self = value.map { .text($0) } ?? .null }
     public init(_ value: Int64?) { self = value.map { .integer($0) } ?? .null }
 
+    /// A value from a column list built for SQLKit binds (text, whole numbers, reals, or nil).
+    public init(any value: any Encodable & Sendable) {
+        switch value {
+        case let v as String: self = .text(v)
+        case let v as Int64: self = .integer(v)
+        case let v as Int: self = .integer(Int64(v))
+        case let v as Double: self = .real(v)
+        case let v as String?: self = v.map { .text($0) } ?? .null
+        case let v as Int64?: self = v.map { .integer($0) } ?? .null
+        case let v as Double?: self = v.map { .real($0) } ?? .null
+        case let v as Int?: self = v.map { .integer(Int64($0)) } ?? .null
+        default: preconditionFailure("no SQL value for \(type(of: value))")
+        }
+    }
+
     public var integer: Int64? { if case .integer(let value) = self { value } else { nil } }
     public var text: String? { if case .text(let value) = self { value } else { nil } }
 }

@@ -285,7 +285,9 @@ extension Bench {
 
         func run() async throws {
             let sizes = try customers.split(separator: ",").map { text -> Int in
-                guard let n = Int(text.trimmingCharacters(in: .whitespaces)), n >= 0 else { throw ValidationError("--customers: '\(text)' is not a count") }
+                guard let n = Int(text.trimmingCharacters(in: .whitespaces)), n >= 0 else {
+                    throw ValidationError("--customers: '\(text)' is not a count")
+                }
                 return n
             }.filter { $0 > 0 }
             let log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }

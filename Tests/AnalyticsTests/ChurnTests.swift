@@ -41,5 +41,10 @@ import Testing
         let (risk, drivers) = scorer.score(["9", "b"])
         #expect(risk > 0.5)
         #expect(drivers.first.map { ["calls", "plan"].contains($0.feature) } == true)
+        // Typed cells (what the scoring job passes) score exactly as the same row in text.
+        #expect(scorer.score(cells: [.number(9), .text("b")]).risk == risk)
+        #expect(scorer.score(cells: [.number(nil), .text(nil)]).risk == scorer.score(["", "NA"]).risk)
+        #expect(encoder.raw(cells: [.number(nil), .text("zzz")]) == encoder.raw(["", "zzz"]))
+        #expect(FeatureCell.number(12).asText == "12" && FeatureCell.number(1.5).asText == "1.5" && FeatureCell.number(nil).asText == "")
     }
 }
