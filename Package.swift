@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Expressions",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -55,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "StorageSQLite",
-            dependencies: ["Storage", .product(name: "SQLiteKit", package: "sqlite-kit")],
+            dependencies: ["Storage", "Expressions", .product(name: "SQLiteKit", package: "sqlite-kit")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -119,7 +119,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["TestSupport", "Storage", "Customers", "Access", "App", "SharedModels", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: [
+                "TestSupport", "Storage", "Customers", "Access", "App", "SharedModels", "Expressions", .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "AppTests",

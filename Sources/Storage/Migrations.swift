@@ -1,3 +1,4 @@
+import Expressions
 import Foundation
 import SQLKit
 import SharedModels
@@ -17,7 +18,7 @@ public struct Migration: Sendable {
 
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
-    public static let all: [Migration] = customers + access + loyalty + analytics
+    public static let all: [Migration] = customers + access + loyalty + analytics + rules
 
     /// Applies the steps not yet applied; returns their names.
     @discardableResult
@@ -246,6 +247,11 @@ public enum Migrations {
                 "CREATE TABLE scoring_runs (\(id), ran_at BIGINT NOT NULL, summary TEXT NOT NULL)",
             ]
         }
+    ]
+
+    static let rules: [Migration] = [
+        // SQLite registers the function on each connection instead (StorageSQLite).
+        Migration("rules-1-distance") { engine, _ in engine == .postgres ? [SQLCompiler.postgresDistanceFunction] : [] }
     ]
 
     static let access: [Migration] = [

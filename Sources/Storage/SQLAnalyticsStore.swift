@@ -171,7 +171,9 @@ public struct SQLAnalyticsStore: AnalyticsStore {
     /// JSON for the two list columns, written by hand: JSONEncoder costs more than everything
     /// else in writing a million rows.
     static func json(_ drivers: [Driver]) -> String {
-        "[" + drivers.map { #"{"contribution":\#($0.contribution.isFinite ? $0.contribution : 0),"feature":\#(quoted($0.feature))}"# }.joined(separator: ",") + "]"
+        "["
+            + drivers.map { #"{"contribution":\#($0.contribution.isFinite ? $0.contribution : 0),"feature":\#(quoted($0.feature))}"# }.joined(
+                separator: ",") + "]"
     }
 
     static func json(_ items: [String]) -> String { "[" + items.map(quoted).joined(separator: ",") + "]" }

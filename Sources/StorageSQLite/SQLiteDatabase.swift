@@ -1,3 +1,4 @@
+import Expressions
 import Foundation
 import Logging
 import NIOCore
@@ -36,6 +37,7 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
         let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: quiet).get()
+        try await installFunctions(on: writer)
         for pragma in [
             "PRAGMA page_size=8192", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000",
             // 256 MiB of page cache, so a large import batch does not spill pages to disk before commit.
@@ -48,9 +50,27 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
             let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: quiet).get()
             _ = try await reader.query("PRAGMA busy_timeout=10000").get()
             _ = try await reader.query("PRAGMA query_only=ON").get()
+            try await installFunctions(on: reader)
             readerConnections.append(reader)
         }
         return SQLiteDatabase(path: path, writer: writer, readers: readerConnections)
+    }
+
+    /// Functions the rule language's SQL calls that SQLite lacks: `patron_distance_km`, the same
+    /// great-circle distance as the in-memory evaluator (NULL when any argument is).
+    static func installFunctions(on connection: SQLiteConnection) async throws {
+        let distance = SQLiteCustomFunction("patron_distance_km", argumentCount: 4, pure: true) { args in
+            let numbers = args.map { value -> Double? in
+                switch value {
+                case .float(let v): v
+                case .integer(let v): Double(v)
+                default: nil
+                }
+            }
+            guard numbers.count == 4, let a = numbers[0], let b = numbers[1], let c = numbers[2], let d = numbers[3] else { return nil }
+            return Evaluator.haversineKilometres(a, b, c, d)
+        }
+        try await connection.install(customFunction: distance)
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
