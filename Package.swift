@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "Customers", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         .target(name: "Access", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         .target(name: "Loyalty", dependencies: ["SharedModels", "Customers", "Expressions"], swiftSettings: swiftSettings),
+        // Marketing: segments (and, next, campaigns).
+        .target(name: "Campaigns", dependencies: ["SharedModels", "Expressions"], swiftSettings: swiftSettings),
         // Customer intelligence: RFM, lifetime value, churn, baskets — pure numerics over values.
         // Optimised in debug builds too: model fitting in -Onone is 10–50× slower, which would make
         // the tests that reproduce the published results take minutes.
@@ -47,7 +49,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Expressions",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],

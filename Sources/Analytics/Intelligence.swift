@@ -135,6 +135,9 @@ public struct CustomerIntelligence: Sendable {
     /// The churn model trains on at most this many customers (a seeded sample).
     public var churnTrainingLimit = 40_000
     public var basketLimit = 200_000
+    /// The lifetime-value models are fitted on at most this many buyers (a seeded sample);
+    /// every buyer is then scored with them.
+    public var fitLimit = 200_000
     public var minimumRuleSupport = 0.01
     public var minimumRuleConfidence = 0.1
 
@@ -161,6 +164,22 @@ public struct CustomerIntelligence: Sendable {
             .number(purchases > 0 ? Double(revenue / Int64(purchases)) : nil), .number(Double(atCutoff ? f.contacts365AtCutoff : f.contacts365)),
             .text(f.tier ?? "none"), .number(f.pointsBalance.map(Double.init)), .text(f.lifeStage), .number(f.birthYear.map { Double(year - $0) }),
         ]
+    }
+
+    static func scores(
+        _ f: CustomerFacts, summary: RepeatSummary?, rfm: RFMScore,
+        models: (bgnbd: BGNBD?, clv: LifetimeValueModel?, churn: ChurnScorer?, rules: [MarketBasket.Rule]), today: Int, now: Date, unit: Double,
+        currency: String
+    ) -> CustomerScores {
+        let clv = summary.flatMap { s in models.clv.map { $0.value(s, months: 12, monthlyDiscount: 0.01) * unit } }
+        let churn = f.purchaseDays > 0 ? models.churn?.score(cells: churnRow(f, day: today, atCutoff: false)) : nil
+        let recommended = f.categories.isEmpty ? [] : MarketBasket.recommendations(for: Set(f.categories), rules: models.rules).map(\.item)
+        return CustomerScores(
+            customer: f.customer, scoredAt: now, rfm: rfm, recencyDays: f.lastDay.map { today - $0 }, frequency: f.purchaseDays, monetary: f.revenue,
+            probabilityAlive: summary.flatMap { s in models.bgnbd.map { $0.probabilityAlive(s) } },
+            expectedPurchases12m: summary.flatMap { s in models.bgnbd.map { $0.expectedPurchases(s, over: 52) } },
+            clv12m: clv.map { Int64($0.rounded()) }, churnRisk: churn?.risk, churnDrivers: churn?.drivers ?? [], valueTier: .d,
+            recommendations: recommended, currency: currency)
     }
 
     public func score() async throws -> ScoringRun {
@@ -203,8 +222,10 @@ public struct CustomerIntelligence: Sendable {
                     averageValue: repeats > 0 ? Double(f.revenue - f.firstDayRevenue) / Double(repeats) / unit : 0))
         }
         let buyers = summaries.compactMap { $0 }
-        let bgnbd = try? BGNBD.fit(buyers)
-        let spend = try? GammaGamma.fit(buyers)
+        var sampler = SeededGenerator(seed: 1_997)
+        let fitted = buyers.count > fitLimit ? Array(buyers.shuffled(using: &sampler).prefix(fitLimit)) : buyers
+        let bgnbd = try? BGNBD.fit(fitted)
+        let spend = try? GammaGamma.fit(fitted)
         let clvModel = bgnbd.flatMap { b in spend.map { LifetimeValueModel(transactions: b, spend: $0, periodDays: 7) } }
         lap("clv")
 
@@ -244,25 +265,35 @@ public struct CustomerIntelligence: Sendable {
         }
         lap("basket")
 
-        // Scores per customer.
-        var clvByCustomer: [Int64: Double] = [:]
+        // Scores per customer, on every core: each customer's scores depend only on the models.
+        let models = (bgnbd: bgnbd, clv: clvModel, churn: churnScorer, rules: rules)
+        let histories = summaries
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, facts.count / 10_000))
+        let chunk = (facts.count + parts - 1) / max(parts, 1)
         var scores: [CustomerScores] = []
         scores.reserveCapacity(facts.count)
-        for (i, f) in facts.enumerated() {
-            let summary = summaries[i]
-            let clv = summary.flatMap { s in clvModel.map { $0.value(s, months: 12, monthlyDiscount: 0.01) * unit } }
-            let churn = f.purchaseDays > 0 ? churnScorer?.score(cells: Self.churnRow(f, day: today, atCutoff: false)) : nil
-            let bought = Set(f.categories)
-            let recommended = bought.isEmpty ? [] : MarketBasket.recommendations(for: bought, rules: rules).map(\.item)
-            clvByCustomer[f.customer] = (clv ?? 0) + Double(f.revenue365)
-            scores.append(
-                CustomerScores(
-                    customer: f.customer, scoredAt: now, rfm: rfm[f.customer]!, recencyDays: f.lastDay.map { today - $0 }, frequency: f.purchaseDays,
-                    monetary: f.revenue, probabilityAlive: summary.flatMap { s in bgnbd.map { $0.probabilityAlive(s) } },
-                    expectedPurchases12m: summary.flatMap { s in bgnbd.map { $0.expectedPurchases(s, over: 52) } },
-                    clv12m: clv.map { Int64($0.rounded()) }, churnRisk: churn?.risk, churnDrivers: churn?.drivers ?? [], valueTier: .d,
-                    recommendations: recommended, currency: currency))
+        try await withThrowingTaskGroup(of: (Int, [CustomerScores]).self) { group in
+            for part in 0..<parts {
+                let range = (part * chunk)..<min(facts.count, (part + 1) * chunk)
+                group.addTask {
+                    var out: [CustomerScores] = []
+                    out.reserveCapacity(range.count)
+                    for i in range {
+                        out.append(
+                            Self.scores(
+                                facts[i], summary: histories[i], rfm: rfm[facts[i].customer]!, models: models, today: today, now: now, unit: unit,
+                                currency: currency))
+                    }
+                    return (part, out)
+                }
+            }
+            var done: [(Int, [CustomerScores])] = []
+            for try await result in group { done.append(result) }
+            for (_, part) in done.sorted(by: { $0.0 < $1.0 }) { scores += part }
         }
+        var clvByCustomer: [Int64: Double] = [:]
+        clvByCustomer.reserveCapacity(scores.count)
+        for (s, f) in zip(scores, facts) { clvByCustomer[s.customer] = Double(s.clv12m ?? 0) + Double(f.revenue365) }
         let tiers = ValueTier.assign(clvByCustomer)
         for i in scores.indices { scores[i].valueTier = tiers[scores[i].customer] ?? .d }
         lap("score")

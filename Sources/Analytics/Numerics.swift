@@ -100,7 +100,11 @@ public enum Numerics {
                 }
                 step *= 0.5
             }
-            guard let next = accepted else { break }
+            guard let next = accepted else {
+                // No step improves any more: at the optimum up to rounding when the gradient is small.
+                if g.map(abs).max()! < tolerance * 1e4 { converged = true }
+                break
+            }
             let s = zip(next.x, x).map { $0 - $1 }
             let y = zip(next.g, g).map { $0 - $1 }
             let sy = zip(s, y).reduce(0) { $0 + $1.0 * $1.1 }
@@ -130,7 +134,7 @@ public enum Numerics {
             }
         }
         if !converged {
-            let polished = nelderMead(from: x, maxEvaluations: 20_000) { f($0).value }
+            let polished = nelderMead(from: x, maxEvaluations: 2_000) { f($0).value }
             evaluations += polished.evaluations
             if polished.value < fx {
                 return Minimum(

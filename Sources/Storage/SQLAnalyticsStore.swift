@@ -15,29 +15,24 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         let nowSeconds = now.epochSeconds
         let today = Int64(nowSeconds / 86_400)
         let cutoffDay = Int64(cutoff.epochSeconds / 86_400)
-        let engine = database.engine
-        return try await database.read { db in
-            var index: [Int64: Int] = [:]
-            var facts: [CustomerFacts] = []
-            for row in try await readRows(
+        let yearAgo = nowSeconds - 365 * 86_400
+        let cutoffSeconds = cutoffDay * 86_400
+        let database = database
+        let aggregate =
+            database.engine == .postgres
+            ? "STRING_AGG(DISTINCT COALESCE(l.category, l.product), ',')" : "GROUP_CONCAT(DISTINCT COALESCE(l.category, l.product))"
+        // Five independent reads, each on its own connection, so the two big ones overlap.
+        async let people = database.read { db in
+            try await readRows(
                 db, "SELECT id, life_stage, birth_date FROM customers WHERE status = 'active' AND created_at <= \(bind: nowSeconds) ORDER BY id",
                 columns: ["id", "life_stage", "birth_date"])
-            {
-                guard let id = row[0].int else { continue }
-                var f = CustomerFacts(customer: id)
-                f.lifeStage = row[1].text
-                f.birthYear = row[2].text.flatMap { Int($0.prefix(4)) }
-                index[id] = facts.count
-                facts.append(f)
-            }
-            // Purchase days, as of now and as of the cut-off, in one pass. The first day's value
-            // rides along in MIN(day × 10¹² + value): the smallest is the first day's.
-            let columns = [
-                "customer_id", "days", "first_day", "last_day", "revenue", "first_key", "days_365", "revenue_365", "days_c", "last_day_c",
-                "revenue_c",
-                "days_365_c", "revenue_365_c",
-            ]
-            let sql: SQLQueryString = """
+        }
+        // Purchase days, as of now and as of the cut-off, in one pass. The first day's value
+        // rides along in MIN(day × 10¹² + value): the smallest is the first day's.
+        async let days = database.read { db in
+            try await readRows(
+                db,
+                """
                 SELECT customer_id, CAST(COUNT(*) AS BIGINT) AS days, CAST(MIN(day) AS BIGINT) AS first_day, CAST(MAX(day) AS BIGINT) AS last_day,
                   CAST(SUM(v) AS BIGINT) AS revenue, CAST(MIN(day * 1000000000000 + v) AS BIGINT) AS first_key,
                   CAST(SUM(CASE WHEN day > \(bind: today - 365) THEN 1 ELSE 0 END) AS BIGINT) AS days_365,
@@ -52,25 +47,14 @@ public struct SQLAnalyticsStore: AnalyticsStore {
                   FROM transactions t WHERE t.kind = 'purchase' AND t.occurred_at < \(bind: nowSeconds)
                   GROUP BY t.customer_id, t.occurred_at / 86400
                 ) d GROUP BY customer_id
-                """
-            for row in try await readRows(db, sql, columns: columns) {
-                guard let id = row[0].int, let i = index[id] else { continue }
-                facts[i].purchaseDays = Int(row[1].int ?? 0)
-                facts[i].firstDay = row[2].int.map(Int.init)
-                facts[i].lastDay = row[3].int.map(Int.init)
-                facts[i].revenue = row[4].int ?? 0
-                facts[i].firstDayRevenue = (row[5].int ?? 0) % 1_000_000_000_000
-                facts[i].purchaseDays365 = Int(row[6].int ?? 0)
-                facts[i].revenue365 = row[7].int ?? 0
-                facts[i].purchaseDaysAtCutoff = Int(row[8].int ?? 0)
-                facts[i].lastDayAtCutoff = row[9].int.map(Int.init)
-                facts[i].revenueAtCutoff = row[10].int ?? 0
-                facts[i].purchaseDays365AtCutoff = Int(row[11].int ?? 0)
-                facts[i].revenue365AtCutoff = row[12].int ?? 0
-            }
-            let yearAgo = nowSeconds - 365 * 86_400
-            let cutoffSeconds = cutoffDay * 86_400
-            for row in try await readRows(
+                """,
+                columns: [
+                    "customer_id", "days", "first_day", "last_day", "revenue", "first_key", "days_365", "revenue_365", "days_c", "last_day_c",
+                    "revenue_c", "days_365_c", "revenue_365_c",
+                ])
+        }
+        async let contacts = database.read { db in
+            try await readRows(
                 db,
                 """
                 SELECT customer_id,
@@ -78,38 +62,65 @@ public struct SQLAnalyticsStore: AnalyticsStore {
                   CAST(SUM(CASE WHEN occurred_at >= \(bind: cutoffSeconds - 365 * 86_400) AND occurred_at < \(bind: cutoffSeconds) THEN 1 ELSE 0 END) AS BIGINT) AS cut_365
                 FROM interactions GROUP BY customer_id
                 """, columns: ["customer_id", "now_365", "cut_365"])
-            {
-                guard let id = row[0].int, let i = index[id] else { continue }
-                facts[i].contacts365 = Int(row[1].int ?? 0)
-                facts[i].contacts365AtCutoff = Int(row[2].int ?? 0)
-            }
-            for row in try await readRows(
+        }
+        async let loyalty = database.read { db in
+            try await readRows(
                 db,
                 """
                 SELECT m.customer_id, m.tier, a.balance FROM loyalty_members m
                 LEFT JOIN ledger_accounts a ON a.member_id = m.id AND a.point_type = 'reward' ORDER BY m.id
                 """, columns: ["customer_id", "tier", "balance"])
-            {
-                guard let id = row[0].int, let i = index[id] else { continue }
-                // A customer in several programs: the first membership's tier, the points of all.
-                if facts[i].tier == nil { facts[i].tier = row[1].text ?? "member" }
-                facts[i].pointsBalance = (facts[i].pointsBalance ?? 0) + (row[2].int ?? 0)
-            }
-            let aggregate =
-                engine == .postgres
-                ? "STRING_AGG(DISTINCT COALESCE(l.category, l.product), ',')" : "GROUP_CONCAT(DISTINCT COALESCE(l.category, l.product))"
-            for row in try await readRows(
+        }
+        async let categories = database.read { db in
+            try await readRows(
                 db,
                 """
                 SELECT t.customer_id, \(unsafeRaw: aggregate) AS items FROM transactions t JOIN transaction_lines l ON l.transaction_id = t.id
                 WHERE t.kind = 'purchase' AND t.occurred_at > \(bind: yearAgo) AND t.occurred_at < \(bind: nowSeconds) GROUP BY t.customer_id
                 """, columns: ["customer_id", "items"])
-            {
-                guard let id = row[0].int, let i = index[id] else { continue }
-                facts[i].categories = (row[1].text ?? "").split(separator: ",").map(String.init)
-            }
-            return facts
         }
+
+        var index: [Int64: Int] = [:]
+        var facts: [CustomerFacts] = []
+        for row in try await people {
+            guard let id = row[0].int else { continue }
+            var f = CustomerFacts(customer: id)
+            f.lifeStage = row[1].text
+            f.birthYear = row[2].text.flatMap { Int($0.prefix(4)) }
+            index[id] = facts.count
+            facts.append(f)
+        }
+        for row in try await days {
+            guard let id = row[0].int, let i = index[id] else { continue }
+            facts[i].purchaseDays = Int(row[1].int ?? 0)
+            facts[i].firstDay = row[2].int.map(Int.init)
+            facts[i].lastDay = row[3].int.map(Int.init)
+            facts[i].revenue = row[4].int ?? 0
+            facts[i].firstDayRevenue = (row[5].int ?? 0) % 1_000_000_000_000
+            facts[i].purchaseDays365 = Int(row[6].int ?? 0)
+            facts[i].revenue365 = row[7].int ?? 0
+            facts[i].purchaseDaysAtCutoff = Int(row[8].int ?? 0)
+            facts[i].lastDayAtCutoff = row[9].int.map(Int.init)
+            facts[i].revenueAtCutoff = row[10].int ?? 0
+            facts[i].purchaseDays365AtCutoff = Int(row[11].int ?? 0)
+            facts[i].revenue365AtCutoff = row[12].int ?? 0
+        }
+        for row in try await contacts {
+            guard let id = row[0].int, let i = index[id] else { continue }
+            facts[i].contacts365 = Int(row[1].int ?? 0)
+            facts[i].contacts365AtCutoff = Int(row[2].int ?? 0)
+        }
+        for row in try await loyalty {
+            guard let id = row[0].int, let i = index[id] else { continue }
+            // A customer in several programs: the first membership's tier, the points of all.
+            if facts[i].tier == nil { facts[i].tier = row[1].text ?? "member" }
+            facts[i].pointsBalance = (facts[i].pointsBalance ?? 0) + (row[2].int ?? 0)
+        }
+        for row in try await categories {
+            guard let id = row[0].int, let i = index[id] else { continue }
+            facts[i].categories = (row[1].text ?? "").split(separator: ",").map(String.init)
+        }
+        return facts
     }
 
     public func baskets(since: Date, until: Date, limit: Int) async throws -> [[String]] {

@@ -1,0 +1,164 @@
+import Expressions
+import Foundation
+import SharedModels
+
+/// The Campaigns room's storage for segments, sized by use case. Counting, previewing and
+/// listing members run the rule as SQL over every active customer.
+public protocol SegmentStore: Sendable {
+    func insertSegment(_ draft: SegmentDraft, owner: String, at: Date) async throws -> Segment
+    func updateSegment(_ id: SegmentID, _ draft: SegmentDraft, at: Date) async throws -> Segment
+    func deleteSegment(_ id: SegmentID) async throws
+    func segment(_ id: SegmentID) async throws -> Segment?
+    func segment(named name: String) async throws -> Segment?
+    func segments() async throws -> [Segment]
+    /// Customers the rule selects now.
+    func count(_ rule: RuleExpression, now: Date) async throws -> Int
+    /// The first customers the rule selects, by id.
+    func preview(_ rule: RuleExpression, now: Date, limit: Int) async throws -> [SegmentMember]
+    /// Every customer the rule selects, in id order, page by page.
+    func members(_ rule: RuleExpression, now: Date, after: Int64, limit: Int) async throws -> [SegmentMember]
+    /// Freezes a static segment's members: the rule's customers now replace the old list.
+    func snapshot(_ id: SegmentID, rule: RuleExpression, now: Date) async throws -> Segment
+    /// The frozen members of a static segment, page by page.
+    func snapshotMembers(_ id: SegmentID, after: Int64, limit: Int) async throws -> [SegmentMember]
+    /// Customers in both rules, and in each.
+    func overlap(_ a: RuleExpression, _ b: RuleExpression, now: Date) async throws -> (both: Int, first: Int, second: Int)
+    /// Rebuilds the per-customer facts rules read (profile, consent, loyalty, behaviour, scores).
+    func refreshFacts(now: Date) async throws -> Int
+}
+
+/// One customer of a segment, with what a marketer checks in a preview or an export.
+public struct SegmentMember: Sendable, Equatable {
+    public var customer: Int64
+    public var name: String
+    public var email: String?
+    public var tier: String?
+    public var clv: Double?
+
+    public init(customer: Int64, name: String, email: String?, tier: String?, clv: Double?) {
+        self.customer = customer
+        self.name = name
+        self.email = email
+        self.tier = tier
+        self.clv = clv
+    }
+}
+
+/// Segments: create and change them with their rule checked, count live while editing,
+/// preview, compare, snapshot and export.
+public struct SegmentService: Sendable {
+    public let store: any SegmentStore
+    public let clock: Clock
+
+    public init(store: any SegmentStore, clock: Clock) {
+        self.store = store
+        self.clock = clock
+    }
+
+    func validated(_ draft: SegmentDraft) throws -> SegmentDraft {
+        var d = draft
+        d.name = d.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !d.name.isEmpty, d.name.count <= 100 else { throw SegmentError.invalid(field: "name", reason: "must be 1 to 100 characters") }
+        guard d.rule.count <= 10_000 else { throw SegmentError.invalid(field: "rule", reason: "must be at most 10,000 characters") }
+        _ = try SegmentFields.check(d.rule)
+        return d
+    }
+
+    public func create(_ draft: SegmentDraft, owner: String) async throws -> Segment {
+        let d = try validated(draft)
+        try await checkReferences(d.rule, of: d.name)
+        var segment = try await store.insertSegment(d, owner: owner, at: clock.now)
+        if segment.kind == .static { segment = try await snapshot(segment.id) }
+        return segment
+    }
+
+    public func update(_ id: SegmentID, _ draft: SegmentDraft) async throws -> Segment {
+        let d = try validated(draft)
+        try await checkReferences(d.rule, of: d.name)
+        return try await store.updateSegment(id, d, at: clock.now)
+    }
+
+    public func delete(_ id: SegmentID) async throws {
+        guard try await store.segment(id) != nil else { throw SegmentError.notFound(id) }
+        try await store.deleteSegment(id)
+    }
+
+    public func segment(_ id: SegmentID) async throws -> Segment {
+        guard let s = try await store.segment(id) else { throw SegmentError.notFound(id) }
+        return s
+    }
+
+    public func segments() async throws -> [Segment] { try await store.segments() }
+
+    /// How many customers a rule selects now (the live count while editing), and how long it took.
+    public func count(rule text: String) async throws -> (count: Int, milliseconds: Double) {
+        let rule = try SegmentFields.check(text)
+        try await checkReferences(text, of: nil)
+        let start = ContinuousClock.now
+        let n = try await store.count(rule, now: clock.now)
+        let d = (ContinuousClock.now - start).components
+        return (n, Double(d.seconds) * 1000 + Double(d.attoseconds) / 1e15)
+    }
+
+    public func preview(rule text: String, limit: Int = 20) async throws -> [SegmentMember] {
+        let rule = try SegmentFields.check(text)
+        try await checkReferences(text, of: nil)
+        return try await store.preview(rule, now: clock.now, limit: max(1, min(limit, 500)))
+    }
+
+    /// A segment's members now: the frozen list of a static segment, the rule's customers otherwise.
+    public func members(of id: SegmentID, after: Int64 = 0, limit: Int = 1_000) async throws -> [SegmentMember] {
+        let s = try await segment(id)
+        if s.kind == .static { return try await store.snapshotMembers(id, after: after, limit: limit) }
+        return try await store.members(try SegmentFields.check(s.rule), now: clock.now, after: after, limit: limit)
+    }
+
+    /// How many customers a segment holds now.
+    public func size(of id: SegmentID) async throws -> Int {
+        let s = try await segment(id)
+        if s.kind == .static { return s.snapshotCount ?? 0 }
+        return try await store.count(try SegmentFields.check(s.rule), now: clock.now)
+    }
+
+    public func snapshot(_ id: SegmentID) async throws -> Segment {
+        let s = try await segment(id)
+        guard s.kind == .static else { throw SegmentError.invalid(field: "kind", reason: "only a static segment is snapshotted") }
+        return try await store.snapshot(id, rule: try SegmentFields.check(s.rule), now: clock.now)
+    }
+
+    public func overlap(_ a: SegmentID, _ b: SegmentID) async throws -> (both: Int, first: Int, second: Int) {
+        let first = try await segment(a)
+        let second = try await segment(b)
+        return try await store.overlap(try SegmentFields.check(first.rule), try SegmentFields.check(second.rule), now: clock.now)
+    }
+
+    /// `in_segment("x")` must name an existing segment, and no segment may reach itself.
+    func checkReferences(_ text: String, of name: String?) async throws {
+        var seen: Set<String> = name.map { [$0] } ?? []
+        var pending = Self.references(in: try SegmentFields.check(text))
+        while let next = pending.popLast() {
+            if seen.contains(next) {
+                if next == name { throw SegmentError.invalid(field: "rule", reason: "segment '\(next)' would contain itself through in_segment") }
+                continue
+            }
+            seen.insert(next)
+            guard let other = try await store.segment(named: next) else {
+                throw SegmentError.invalid(field: "rule", reason: "in_segment(\"\(next)\"): no segment has that name")
+            }
+            pending += Self.references(in: try SegmentFields.check(other.rule))
+        }
+    }
+
+    static func references(in e: RuleExpression) -> [String] {
+        switch e.kind {
+        case .call("in_segment", let arguments):
+            if case .string(let name) = arguments.first?.kind { return [name] }
+            return []
+        case .call(_, let arguments), .list(let arguments): return arguments.flatMap(references)
+        case .not(let inner), .negate(let inner): return references(in: inner)
+        case .binary(_, let l, let r), .membership(let l, let r, _): return references(in: l) + references(in: r)
+        case .aggregate(let a): return (a.filter.map(references) ?? []) + (a.within.map(references) ?? [])
+        default: return []
+        }
+    }
+}
