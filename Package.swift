@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "HTTPAPI",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Expressions",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -97,7 +97,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "patron",
-            dependencies: ["App", "Loyalty", "Analytics", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["App", "Loyalty", "Analytics", "Campaigns", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -19,16 +19,16 @@ public enum Role: String, Sendable, Codable, CaseIterable {
         case .loyaltyManager:
             [
                 .customersRead, .customersWrite, .transactionsWrite, .interactionsWrite, .dataImport, .dataExport, .loyaltyRead, .loyaltyManage,
-                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .analyticsRead,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .analyticsRead, .segmentsRead,
             ]
-        case .marketer: [.customersRead, .consentsWrite, .dataExport, .loyaltyRead, .analyticsRead]
+        case .marketer: [.customersRead, .consentsWrite, .dataExport, .loyaltyRead, .analyticsRead, .segmentsRead, .segmentsManage]
         case .agent:
             [
                 .customersRead, .customersWrite, .customersMerge, .transactionsWrite, .interactionsWrite, .consentsWrite, .memberLoginsManage,
                 .loyaltyRead,
                 .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll,
             ]
-        case .analyst: [.customersRead, .dataExport, .loyaltyRead, .analyticsRead, .analyticsRun]
+        case .analyst: [.customersRead, .dataExport, .loyaltyRead, .analyticsRead, .analyticsRun, .segmentsRead]
         }
     }
 }
@@ -61,6 +61,10 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case analyticsRead = "analytics:read"
     /// Run the scoring job on demand.
     case analyticsRun = "analytics:run"
+    /// Count, preview and list segments.
+    case segmentsRead = "segments:read"
+    /// Save, change, snapshot segments (change and delete only one's own, unless admin).
+    case segmentsManage = "segments:manage"
 }
 
 /// What a partner API key may do.

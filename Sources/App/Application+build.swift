@@ -41,7 +41,9 @@ public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
     let database = patron.database
-    let api = PatronAPI(intake: patron.intake, access: patron.access, intelligence: patron.intelligence, idempotency: patron.accessStore) {
+    let api = PatronAPI(
+        intake: patron.intake, access: patron.access, intelligence: patron.intelligence, segments: patron.segments, idempotency: patron.accessStore
+    ) {
         try await database.ping()
         return database.engine.rawValue
     }

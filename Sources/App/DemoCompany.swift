@@ -1,4 +1,5 @@
 import Access
+import Campaigns
 import Customers
 import Foundation
 import Loyalty
@@ -428,6 +429,10 @@ public struct DemoCompany {
         try await loadLoyalty(
             into: patron, members: (0..<people.count).filter(isMember).map { CustomerID(Int64($0 + 1)) },
             purchases: memberPurchases, summary: &summary, log: log)
+        // The shops, so segment rules can ask how far a customer lives from one.
+        try await patron.segments.store.upsertStores(
+            Self.stores.map { StoreLocation(code: $0.code, name: "Northwind \($0.city)", latitude: $0.lat, longitude: $0.lon) }
+                + [StoreLocation(code: "WEB", name: "Northwind web shop", latitude: nil, longitude: nil)])
         // The demo admin and a few staff.
         for (email, role) in [(Self.adminEmail, Role.admin), ("agent@northwind.example", .agent), ("marketer@northwind.example", .marketer)] {
             do { _ = try await patron.access.addUser(email: email, password: Self.adminPassword, role: role) } catch AccessError.emailTaken {}

@@ -1,5 +1,6 @@
 import Access
 import Analytics
+import Campaigns
 import Crypto
 import Customers
 import Foundation
@@ -137,6 +138,8 @@ public struct Patron: Sendable {
     public let loyalty: PointsLedger
     /// Customer intelligence: the scoring job and loyalty analytics.
     public let intelligence: CustomerIntelligence
+    /// Segments in the rule language.
+    public let segments: SegmentService
     /// Purchases and returns come in here, so every path records and earns the same way.
     public let intake: TransactionIntake
     public let settings: Settings
@@ -170,6 +173,7 @@ public struct Patron: Sendable {
         self.loyalty = PointsLedger(store: SQLLedgerStore(database: database), clock: settings.clock)
         self.intake = TransactionIntake(customers: customers, loyalty: loyalty)
         self.intelligence = CustomerIntelligence(store: SQLAnalyticsStore(database: database), clock: settings.clock)
+        self.segments = SegmentService(store: SQLSegmentStore(database: database), clock: settings.clock)
         self.access = AccessService(
             store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)
     }
@@ -186,6 +190,13 @@ public struct Patron: Sendable {
             try? await close()
             throw error
         }
+    }
+
+    /// The nightly job: scores every customer, then rebuilds what segment rules read.
+    public func runNightly() async throws -> ScoringRun {
+        let run = try await intelligence.score()
+        try await segments.refresh()
+        return run
     }
 
     /// Whether the database holds no customers yet (the demo loads only into an empty one).

@@ -25,6 +25,25 @@ public protocol SegmentStore: Sendable {
     func overlap(_ a: RuleExpression, _ b: RuleExpression, now: Date) async throws -> (both: Int, first: Int, second: Int)
     /// Rebuilds the per-customer facts rules read (profile, consent, loyalty, behaviour, scores).
     func refreshFacts(now: Date) async throws -> Int
+    /// When the facts were last rebuilt (nil: never).
+    func factsRefreshedAt() async throws -> Date?
+    /// Stores (and partner outlets) with their locations, for `store("S12")` in rules.
+    func upsertStores(_ stores: [StoreLocation]) async throws
+    func stores() async throws -> [StoreLocation]
+}
+
+public struct StoreLocation: Sendable, Equatable {
+    public var code: String
+    public var name: String
+    public var latitude: Double?
+    public var longitude: Double?
+
+    public init(code: String, name: String, latitude: Double?, longitude: Double?) {
+        self.code = code
+        self.name = name
+        self.latitude = latitude
+        self.longitude = longitude
+    }
 }
 
 /// One customer of a segment, with what a marketer checks in a preview or an export.
@@ -90,10 +109,20 @@ public struct SegmentService: Sendable {
 
     public func segments() async throws -> [Segment] { try await store.segments() }
 
+    /// Rebuilds what rules read; the scoring job does it nightly. Returns the customers.
+    @discardableResult
+    public func refresh() async throws -> Int { try await store.refreshFacts(now: clock.now) }
+
+    /// The facts rules read, built once if they never were.
+    func ensureFacts() async throws {
+        if try await store.factsRefreshedAt() == nil { try await refresh() }
+    }
+
     /// How many customers a rule selects now (the live count while editing), and how long it took.
     public func count(rule text: String) async throws -> (count: Int, milliseconds: Double) {
         let rule = try SegmentFields.check(text)
         try await checkReferences(text, of: nil)
+        try await ensureFacts()
         let start = ContinuousClock.now
         let n = try await store.count(rule, now: clock.now)
         let d = (ContinuousClock.now - start).components
@@ -103,6 +132,7 @@ public struct SegmentService: Sendable {
     public func preview(rule text: String, limit: Int = 20) async throws -> [SegmentMember] {
         let rule = try SegmentFields.check(text)
         try await checkReferences(text, of: nil)
+        try await ensureFacts()
         return try await store.preview(rule, now: clock.now, limit: max(1, min(limit, 500)))
     }
 
@@ -110,6 +140,7 @@ public struct SegmentService: Sendable {
     public func members(of id: SegmentID, after: Int64 = 0, limit: Int = 1_000) async throws -> [SegmentMember] {
         let s = try await segment(id)
         if s.kind == .static { return try await store.snapshotMembers(id, after: after, limit: limit) }
+        try await ensureFacts()
         return try await store.members(try SegmentFields.check(s.rule), now: clock.now, after: after, limit: limit)
     }
 
@@ -117,18 +148,21 @@ public struct SegmentService: Sendable {
     public func size(of id: SegmentID) async throws -> Int {
         let s = try await segment(id)
         if s.kind == .static { return s.snapshotCount ?? 0 }
+        try await ensureFacts()
         return try await store.count(try SegmentFields.check(s.rule), now: clock.now)
     }
 
     public func snapshot(_ id: SegmentID) async throws -> Segment {
         let s = try await segment(id)
         guard s.kind == .static else { throw SegmentError.invalid(field: "kind", reason: "only a static segment is snapshotted") }
+        try await ensureFacts()
         return try await store.snapshot(id, rule: try SegmentFields.check(s.rule), now: clock.now)
     }
 
     public func overlap(_ a: SegmentID, _ b: SegmentID) async throws -> (both: Int, first: Int, second: Int) {
         let first = try await segment(a)
         let second = try await segment(b)
+        try await ensureFacts()
         return try await store.overlap(try SegmentFields.check(first.rule), try SegmentFields.check(second.rule), now: clock.now)
     }
 

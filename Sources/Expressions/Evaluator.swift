@@ -37,7 +37,7 @@ extension EvaluationContext {
 }
 
 /// A simple context over dictionaries, for tests, simulations and single transactions.
-public struct DictionaryContext: EvaluationContext {
+public struct DictionaryContext: EvaluationContext, Sendable {
     public var now: Date
     public var fields: [String: Value]
     public var collections: [String: [[String: Value]]]

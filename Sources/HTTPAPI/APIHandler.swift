@@ -1,5 +1,6 @@
 import Access
 import Analytics
+import Campaigns
 import Customers
 import Foundation
 import HTTPTypes
@@ -14,6 +15,7 @@ struct APIHandler: APIProtocol {
     let intake: TransactionIntake
     let access: AccessService
     let intelligence: CustomerIntelligence
+    let segments: SegmentService
     let health: @Sendable () async throws -> String
 
     // MARK: Authorisation helpers

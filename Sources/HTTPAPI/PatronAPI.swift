@@ -1,5 +1,6 @@
 import Access
 import Analytics
+import Campaigns
 import Customers
 import Foundation
 import Hummingbird
@@ -20,10 +21,11 @@ public struct PatronAPI: Sendable {
 
     /// - Parameter health: checks the database and names its engine; throws when it is unreachable.
     public init(
-        intake: TransactionIntake, access: AccessService, intelligence: CustomerIntelligence, idempotency: any IdempotencyStore,
+        intake: TransactionIntake, access: AccessService, intelligence: CustomerIntelligence, segments: SegmentService,
+        idempotency: any IdempotencyStore,
         health: @escaping @Sendable () async throws -> String
     ) {
-        self.handler = APIHandler(customers: intake.customers, intake: intake, access: access, intelligence: intelligence, health: health)
+        self.handler = APIHandler(customers: intake.customers, intake: intake, access: access, intelligence: intelligence, segments: segments, health: health)
         self.idempotency = idempotency
     }
 

@@ -1,4 +1,5 @@
 import Access
+import Campaigns
 import Customers
 import Foundation
 import HTTPTypes
@@ -60,6 +61,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         case let error as CustomerError: return Problem(error)
         case let error as AccessError: return Problem(error)
         case let error as LoyaltyError: return Problem(error)
+        case let error as SegmentError: return Problem(error)
         case let error as DecodingError: return Problem(error)
         default: return nil
         }

@@ -18,7 +18,7 @@ public struct Migration: Sendable {
 
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
-    public static let all: [Migration] = customers + access + loyalty + analytics + rules
+    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns
 
     /// Applies the steps not yet applied; returns their names.
     @discardableResult
@@ -252,6 +252,34 @@ public enum Migrations {
     static let rules: [Migration] = [
         // SQLite registers the function on each connection instead (StorageSQLite).
         Migration("rules-1-distance") { engine, _ in engine == .postgres ? [SQLCompiler.postgresDistanceFunction] : [] }
+    ]
+
+    static let campaigns: [Migration] = [
+        Migration("campaigns-1-segments") { engine, id in
+            [
+                """
+                CREATE TABLE segments (\(id), name TEXT NOT NULL UNIQUE, description TEXT, rule TEXT NOT NULL, kind TEXT NOT NULL, owner TEXT NOT NULL,
+                  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, snapshot_at BIGINT, snapshot_count BIGINT)
+                """,
+                """
+                CREATE TABLE segment_members (segment_id BIGINT NOT NULL REFERENCES segments(id) ON DELETE CASCADE, customer_id BIGINT NOT NULL,
+                  PRIMARY KEY (segment_id, customer_id))\(engine == .sqlite ? " WITHOUT ROWID" : "")
+                """,
+                // What segment rules read, one row per active customer, rebuilt by the scoring job
+                // and on demand: a narrow table, so counting a million customers is one scan.
+                """
+                CREATE TABLE segment_facts (customer_id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT, age DOUBLE PRECISION,
+                  life_stage TEXT, language TEXT, home_store TEXT, latitude DOUBLE PRECISION, longitude DOUBLE PRECISION,
+                  customer_since BIGINT NOT NULL, completeness DOUBLE PRECISION NOT NULL, has_email INTEGER NOT NULL, has_phone INTEGER NOT NULL,
+                  consent_email INTEGER, consent_sms INTEGER, member INTEGER NOT NULL, tier TEXT, points DOUBLE PRECISION,
+                  last_purchase BIGINT, purchases DOUBLE PRECISION, revenue DOUBLE PRECISION, rfm_segment TEXT, rfm_r DOUBLE PRECISION,
+                  rfm_f DOUBLE PRECISION, rfm_m DOUBLE PRECISION, clv DOUBLE PRECISION, p_alive DOUBLE PRECISION, churn_risk DOUBLE PRECISION,
+                  value_tier TEXT)
+                """,
+                "CREATE TABLE segment_facts_refreshes (\(id), refreshed_at BIGINT NOT NULL, customers BIGINT NOT NULL)",
+                "CREATE TABLE stores (code TEXT PRIMARY KEY, name TEXT NOT NULL, latitude DOUBLE PRECISION, longitude DOUBLE PRECISION)",
+            ]
+        }
     ]
 
     static let access: [Migration] = [

@@ -182,7 +182,7 @@ struct Analyze: AsyncParsableCommand {
         @Flag(help: "Print a JSON object as the last line.") var json = false
 
         func run() async throws {
-            let run = try await db.with { try await $0.intelligence.score() }
+            let run = try await db.with { try await $0.runNightly() }
             Analyze.describe(run)
             if json { print(try Analyze.json(run)) }
         }

@@ -13,7 +13,10 @@ struct PatronCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "patron",
         abstract: "Customer relationships and loyalty, on SQLite or PostgreSQL.",
-        subcommands: [Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Analyze.self, Bench.self])
+        subcommands: [
+            Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Analyze.self, Segments.self,
+            Bench.self,
+        ])
 }
 
 /// `--database`, shared by every command that touches data.
@@ -104,7 +107,7 @@ struct Serve: AsyncParsableCommand {
 
 func runScoring(_ patron: Patron, _ logger: Logger) async {
     do {
-        let run = try await patron.intelligence.score()
+        let run = try await patron.runNightly()
         logger.info("scoring job: \(run.customers) customers scored in \(Int(run.milliseconds.values.reduce(0, +))) ms")
     } catch {
         logger.error("scoring job failed: \(error)")

@@ -391,7 +391,11 @@ struct AuthorisationMatrixTests {
         (.get, "/v1/members/1/cards", nil), (.post, "/v1/cards/1/block", ["reason": "lost"]), (.post, "/v1/cards/1/replace", ["reason": "worn"]),
         (.get, "/v1/customers/1/scores", nil), (.post, "/v1/analytics/scoring-runs", nil), (.get, "/v1/analytics/scoring-runs/latest", nil),
         (.get, "/v1/analytics/customers", nil), (.get, "/v1/analytics/rfm", nil), (.get, "/v1/analytics/basket-rules", nil),
-        (.get, "/v1/analytics/loyalty", nil),
+        (.get, "/v1/analytics/loyalty", nil), (.get, "/v1/segments", nil), (.post, "/v1/segments", ["name": "s", "rule": "member"]),
+        (.post, "/v1/segments/count", ["rule": "member"]), (.post, "/v1/segments/preview", ["rule": "member"]),
+        (.get, "/v1/segments/overlap?first=1&second=1", nil), (.post, "/v1/segments/refresh", nil), (.get, "/v1/segments/1", nil),
+        (.put, "/v1/segments/1", ["name": "s", "rule": "member"]), (.delete, "/v1/segments/1", nil), (.get, "/v1/segments/1/members", nil),
+        (.get, "/v1/segments/1/export", nil), (.post, "/v1/segments/1/snapshot", nil),
     ]
 
     @Test("Without a token every /v1 endpoint but login answers 401")
@@ -429,7 +433,8 @@ struct AuthorisationMatrixTests {
             _ = try await patron.access.addUser(email: "analyst@x.com", password: "password1", role: .analyst)
             let token = try await api.logIn("analyst@x.com", "password1")
             // Analysts may run the scoring job; every other write is refused.
-            for (method, uri, body) in Self.routes where method != .get && !["/v1/sessions/current", "/v1/analytics/scoring-runs"].contains(uri) {
+            let reads = ["/v1/sessions/current", "/v1/analytics/scoring-runs", "/v1/segments/count", "/v1/segments/preview"]
+            for (method, uri, body) in Self.routes where method != .get && !reads.contains(uri) {
                 let reply = try await api.call(method, uri, token: token, body: body)
                 #expect(reply.status == 403, "\(method) \(uri) → \(reply.status)")
             }

@@ -6,6 +6,188 @@ import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     internal enum Schemas {
+        /// - Remark: Generated from `#/components/schemas/RuleInput`.
+        internal struct RuleInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RuleInput/rule`.
+            internal var rule: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RuleInput/limit`.
+            internal var limit: Swift.Int?
+            /// Creates a new `RuleInput`.
+            ///
+            /// - Parameters:
+            ///   - rule:
+            ///   - limit:
+            internal init(
+                rule: Swift.String,
+                limit: Swift.Int? = nil
+            ) {
+                self.rule = rule
+                self.limit = limit
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case rule
+                case limit
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SegmentInput`.
+        internal struct SegmentInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SegmentInput/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/SegmentInput/description`.
+            internal var description: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/SegmentInput/rule`.
+            internal var rule: Swift.String
+            /// - Remark: Generated from `#/components/schemas/SegmentInput/kind`.
+            internal enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case dynamic = "dynamic"
+                case _static = "static"
+            }
+            /// - Remark: Generated from `#/components/schemas/SegmentInput/kind`.
+            internal var kind: Components.Schemas.SegmentInput.KindPayload?
+            /// Creates a new `SegmentInput`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - description:
+            ///   - rule:
+            ///   - kind:
+            internal init(
+                name: Swift.String,
+                description: Swift.String? = nil,
+                rule: Swift.String,
+                kind: Components.Schemas.SegmentInput.KindPayload? = nil
+            ) {
+                self.name = name
+                self.description = description
+                self.rule = rule
+                self.kind = kind
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case name
+                case description
+                case rule
+                case kind
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Segment`.
+        internal struct Segment: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Segment/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Segment/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Segment/description`.
+            internal var description: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Segment/rule`.
+            internal var rule: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Segment/kind`.
+            internal enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case dynamic = "dynamic"
+                case _static = "static"
+            }
+            /// - Remark: Generated from `#/components/schemas/Segment/kind`.
+            internal var kind: Components.Schemas.Segment.KindPayload
+            /// - Remark: Generated from `#/components/schemas/Segment/owner`.
+            internal var owner: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Segment/createdAt`.
+            internal var createdAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Segment/updatedAt`.
+            internal var updatedAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Segment/snapshotAt`.
+            internal var snapshotAt: Foundation.Date?
+            /// Customers now (a static segment: its frozen list).
+            ///
+            /// - Remark: Generated from `#/components/schemas/Segment/size`.
+            internal var size: Swift.Int
+            /// Creates a new `Segment`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - name:
+            ///   - description:
+            ///   - rule:
+            ///   - kind:
+            ///   - owner:
+            ///   - createdAt:
+            ///   - updatedAt:
+            ///   - snapshotAt:
+            ///   - size: Customers now (a static segment: its frozen list).
+            internal init(
+                id: Swift.Int64,
+                name: Swift.String,
+                description: Swift.String? = nil,
+                rule: Swift.String,
+                kind: Components.Schemas.Segment.KindPayload,
+                owner: Swift.String,
+                createdAt: Foundation.Date,
+                updatedAt: Foundation.Date,
+                snapshotAt: Foundation.Date? = nil,
+                size: Swift.Int
+            ) {
+                self.id = id
+                self.name = name
+                self.description = description
+                self.rule = rule
+                self.kind = kind
+                self.owner = owner
+                self.createdAt = createdAt
+                self.updatedAt = updatedAt
+                self.snapshotAt = snapshotAt
+                self.size = size
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case name
+                case description
+                case rule
+                case kind
+                case owner
+                case createdAt
+                case updatedAt
+                case snapshotAt
+                case size
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SegmentMember`.
+        internal struct SegmentMember: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SegmentMember/customerId`.
+            internal var customerId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/SegmentMember/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/SegmentMember/email`.
+            internal var email: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/SegmentMember/tier`.
+            internal var tier: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/SegmentMember/clvNext12m`.
+            internal var clvNext12m: Swift.Double?
+            /// Creates a new `SegmentMember`.
+            ///
+            /// - Parameters:
+            ///   - customerId:
+            ///   - name:
+            ///   - email:
+            ///   - tier:
+            ///   - clvNext12m:
+            internal init(
+                customerId: Swift.Int64,
+                name: Swift.String,
+                email: Swift.String? = nil,
+                tier: Swift.String? = nil,
+                clvNext12m: Swift.Double? = nil
+            ) {
+                self.customerId = customerId
+                self.name = name
+                self.email = email
+                self.tier = tier
+                self.clvNext12m = clvNext12m
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case customerId
+                case name
+                case email
+                case tier
+                case clvNext12m
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/CustomerScores`.
         internal struct CustomerScores: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/CustomerScores/customerId`.

@@ -387,6 +387,66 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/analytics/loyalty`.
     /// - Remark: Generated from `#/paths//v1/analytics/loyalty/get(getLoyaltyAnalytics)`.
     func getLoyaltyAnalytics(_ input: Operations.GetLoyaltyAnalytics.Input) async throws -> Operations.GetLoyaltyAnalytics.Output
+    /// Every segment (segments:read).
+    ///
+    /// - Remark: HTTP `GET /v1/segments`.
+    /// - Remark: Generated from `#/paths//v1/segments/get(listSegments)`.
+    func listSegments(_ input: Operations.ListSegments.Input) async throws -> Operations.ListSegments.Output
+    /// Save a segment; a static one freezes today's members (segments:manage). The caller owns it.
+    ///
+    /// - Remark: HTTP `POST /v1/segments`.
+    /// - Remark: Generated from `#/paths//v1/segments/post(createSegment)`.
+    func createSegment(_ input: Operations.CreateSegment.Input) async throws -> Operations.CreateSegment.Output
+    /// The live count while editing: how many customers a rule selects now. A bad rule is 422 invalid_rule with its line and column.
+    ///
+    /// - Remark: HTTP `POST /v1/segments/count`.
+    /// - Remark: Generated from `#/paths//v1/segments/count/post(countSegment)`.
+    func countSegment(_ input: Operations.CountSegment.Input) async throws -> Operations.CountSegment.Output
+    /// The first customers a rule selects.
+    ///
+    /// - Remark: HTTP `POST /v1/segments/preview`.
+    /// - Remark: Generated from `#/paths//v1/segments/preview/post(previewSegment)`.
+    func previewSegment(_ input: Operations.PreviewSegment.Input) async throws -> Operations.PreviewSegment.Output
+    /// Customers in both of two segments, and in each.
+    ///
+    /// - Remark: HTTP `GET /v1/segments/overlap`.
+    /// - Remark: Generated from `#/paths//v1/segments/overlap/get(segmentOverlap)`.
+    func segmentOverlap(_ input: Operations.SegmentOverlap.Input) async throws -> Operations.SegmentOverlap.Output
+    /// Rebuild what segment rules read now (the nightly job does it after scoring).
+    ///
+    /// - Remark: HTTP `POST /v1/segments/refresh`.
+    /// - Remark: Generated from `#/paths//v1/segments/refresh/post(refreshSegmentFacts)`.
+    func refreshSegmentFacts(_ input: Operations.RefreshSegmentFacts.Input) async throws -> Operations.RefreshSegmentFacts.Output
+    /// One segment with its size now.
+    ///
+    /// - Remark: HTTP `GET /v1/segments/{id}`.
+    /// - Remark: Generated from `#/paths//v1/segments/{id}/get(getSegment)`.
+    func getSegment(_ input: Operations.GetSegment.Input) async throws -> Operations.GetSegment.Output
+    /// Change a segment (its owner or an admin).
+    ///
+    /// - Remark: HTTP `PUT /v1/segments/{id}`.
+    /// - Remark: Generated from `#/paths//v1/segments/{id}/put(updateSegment)`.
+    func updateSegment(_ input: Operations.UpdateSegment.Input) async throws -> Operations.UpdateSegment.Output
+    /// Delete a segment (its owner or an admin).
+    ///
+    /// - Remark: HTTP `DELETE /v1/segments/{id}`.
+    /// - Remark: Generated from `#/paths//v1/segments/{id}/delete(deleteSegment)`.
+    func deleteSegment(_ input: Operations.DeleteSegment.Input) async throws -> Operations.DeleteSegment.Output
+    /// A segment's members by customer id: the frozen list of a static segment, the rule's customers now otherwise.
+    ///
+    /// - Remark: HTTP `GET /v1/segments/{id}/members`.
+    /// - Remark: Generated from `#/paths//v1/segments/{id}/members/get(listSegmentMembers)`.
+    func listSegmentMembers(_ input: Operations.ListSegmentMembers.Input) async throws -> Operations.ListSegmentMembers.Output
+    /// A segment's members as CSV (data:export).
+    ///
+    /// - Remark: HTTP `GET /v1/segments/{id}/export`.
+    /// - Remark: Generated from `#/paths//v1/segments/{id}/export/get(exportSegment)`.
+    func exportSegment(_ input: Operations.ExportSegment.Input) async throws -> Operations.ExportSegment.Output
+    /// Freeze a static segment's members again (segments:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/segments/{id}/snapshot`.
+    /// - Remark: Generated from `#/paths//v1/segments/{id}/snapshot/post(snapshotSegment)`.
+    func snapshotSegment(_ input: Operations.SnapshotSegment.Input) async throws -> Operations.SnapshotSegment.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -1386,6 +1446,154 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//v1/analytics/loyalty/get(getLoyaltyAnalytics)`.
     internal func getLoyaltyAnalytics(headers: Operations.GetLoyaltyAnalytics.Input.Headers = .init()) async throws -> Operations.GetLoyaltyAnalytics.Output {
         try await getLoyaltyAnalytics(Operations.GetLoyaltyAnalytics.Input(headers: headers))
+    }
+    /// Every segment (segments:read).
+    ///
+    /// - Remark: HTTP `GET /v1/segments`.
+    /// - Remark: Generated from `#/paths//v1/segments/get(listSegments)`.
+    internal func listSegments(headers: Operations.ListSegments.Input.Headers = .init()) async throws -> Operations.ListSegments.Output {
+        try await listSegments(Operations.ListSegments.Input(headers: headers))
+    }
+    /// Save a segment; a static one freezes today's members (segments:manage). The caller owns it.
+    ///
+    /// - Remark: HTTP `POST /v1/segments`.
+    /// - Remark: Generated from `#/paths//v1/segments/post(createSegment)`.
+    internal func createSegment(
+        headers: Operations.CreateSegment.Input.Headers = .init(),
+        body: Operations.CreateSegment.Input.Body
+    ) async throws -> Operations.CreateSegment.Output {
+        try await createSegment(Operations.CreateSegment.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The live count while editing: how many customers a rule selects now. A bad rule is 422 invalid_rule with its line and column.
+    ///
+    /// - Remark: HTTP `POST /v1/segments/count`.
+    /// - Remark: Generated from `#/paths//v1/segments/count/post(countSegment)`.
+    internal func countSegment(
+        headers: Operations.CountSegment.Input.Headers = .init(),
+        body: Operations.CountSegment.Input.Body
+    ) async throws -> Operations.CountSegment.Output {
+        try await countSegment(Operations.CountSegment.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The first customers a rule selects.
+    ///
+    /// - Remark: HTTP `POST /v1/segments/preview`.
+    /// - Remark: Generated from `#/paths//v1/segments/preview/post(previewSegment)`.
+    internal func previewSegment(
+        headers: Operations.PreviewSegment.Input.Headers = .init(),
+        body: Operations.PreviewSegment.Input.Body
+    ) async throws -> Operations.PreviewSegment.Output {
+        try await previewSegment(Operations.PreviewSegment.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Customers in both of two segments, and in each.
+    ///
+    /// - Remark: HTTP `GET /v1/segments/overlap`.
+    /// - Remark: Generated from `#/paths//v1/segments/overlap/get(segmentOverlap)`.
+    internal func segmentOverlap(
+        query: Operations.SegmentOverlap.Input.Query,
+        headers: Operations.SegmentOverlap.Input.Headers = .init()
+    ) async throws -> Operations.SegmentOverlap.Output {
+        try await segmentOverlap(Operations.SegmentOverlap.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Rebuild what segment rules read now (the nightly job does it after scoring).
+    ///
+    /// - Remark: HTTP `POST /v1/segments/refresh`.
+    /// - Remark: Generated from `#/paths//v1/segments/refresh/post(refreshSegmentFacts)`.
+    internal func refreshSegmentFacts(headers: Operations.RefreshSegmentFacts.Input.Headers = .init()) async throws -> Operations.RefreshSegmentFacts.Output {
+        try await refreshSegmentFacts(Operations.RefreshSegmentFacts.Input(headers: headers))
+    }
+    /// One segment with its size now.
+    ///
+    /// - Remark: HTTP `GET /v1/segments/{id}`.
+    /// - Remark: Generated from `#/paths//v1/segments/{id}/get(getSegment)`.
+    internal func getSegment(
+        path: Operations.GetSegment.Input.Path,
+        headers: Operations.GetSegment.Input.Headers = .init()
+    ) async throws -> Operations.GetSegment.Output {
+        try await getSegment(Operations.GetSegment.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Change a segment (its owner or an admin).
+    ///
+    /// - Remark: HTTP `PUT /v1/segments/{id}`.
+    /// - Remark: Generated from `#/paths//v1/segments/{id}/put(updateSegment)`.
+    internal func updateSegment(
+        path: Operations.UpdateSegment.Input.Path,
+        headers: Operations.UpdateSegment.Input.Headers = .init(),
+        body: Operations.UpdateSegment.Input.Body
+    ) async throws -> Operations.UpdateSegment.Output {
+        try await updateSegment(Operations.UpdateSegment.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Delete a segment (its owner or an admin).
+    ///
+    /// - Remark: HTTP `DELETE /v1/segments/{id}`.
+    /// - Remark: Generated from `#/paths//v1/segments/{id}/delete(deleteSegment)`.
+    internal func deleteSegment(
+        path: Operations.DeleteSegment.Input.Path,
+        headers: Operations.DeleteSegment.Input.Headers = .init()
+    ) async throws -> Operations.DeleteSegment.Output {
+        try await deleteSegment(Operations.DeleteSegment.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// A segment's members by customer id: the frozen list of a static segment, the rule's customers now otherwise.
+    ///
+    /// - Remark: HTTP `GET /v1/segments/{id}/members`.
+    /// - Remark: Generated from `#/paths//v1/segments/{id}/members/get(listSegmentMembers)`.
+    internal func listSegmentMembers(
+        path: Operations.ListSegmentMembers.Input.Path,
+        query: Operations.ListSegmentMembers.Input.Query = .init(),
+        headers: Operations.ListSegmentMembers.Input.Headers = .init()
+    ) async throws -> Operations.ListSegmentMembers.Output {
+        try await listSegmentMembers(Operations.ListSegmentMembers.Input(
+            path: path,
+            query: query,
+            headers: headers
+        ))
+    }
+    /// A segment's members as CSV (data:export).
+    ///
+    /// - Remark: HTTP `GET /v1/segments/{id}/export`.
+    /// - Remark: Generated from `#/paths//v1/segments/{id}/export/get(exportSegment)`.
+    internal func exportSegment(
+        path: Operations.ExportSegment.Input.Path,
+        headers: Operations.ExportSegment.Input.Headers = .init()
+    ) async throws -> Operations.ExportSegment.Output {
+        try await exportSegment(Operations.ExportSegment.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Freeze a static segment's members again (segments:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/segments/{id}/snapshot`.
+    /// - Remark: Generated from `#/paths//v1/segments/{id}/snapshot/post(snapshotSegment)`.
+    internal func snapshotSegment(
+        path: Operations.SnapshotSegment.Input.Path,
+        headers: Operations.SnapshotSegment.Input.Headers = .init()
+    ) async throws -> Operations.SnapshotSegment.Output {
+        try await snapshotSegment(Operations.SnapshotSegment.Input(
+            path: path,
+            headers: headers
+        ))
     }
 }
 
