@@ -266,15 +266,15 @@ public enum Migrations {
                   PRIMARY KEY (segment_id, customer_id))\(engine == .sqlite ? " WITHOUT ROWID" : "")
                 """,
                 // What segment rules read, one row per active customer, rebuilt by the scoring job
-                // and on demand: a narrow table, so counting a million customers is one scan.
+                // and on demand: a narrow table, so counting a million customers is one scan. The
+                // columns rules use most come first: SQLite reads a row's columns in order.
                 """
-                CREATE TABLE segment_facts (customer_id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT, age DOUBLE PRECISION,
-                  life_stage TEXT, language TEXT, home_store TEXT, latitude DOUBLE PRECISION, longitude DOUBLE PRECISION,
-                  customer_since BIGINT NOT NULL, completeness DOUBLE PRECISION NOT NULL, has_email INTEGER NOT NULL, has_phone INTEGER NOT NULL,
-                  consent_email INTEGER, consent_sms INTEGER, member INTEGER NOT NULL, tier TEXT, points DOUBLE PRECISION,
-                  last_purchase BIGINT, purchases DOUBLE PRECISION, revenue DOUBLE PRECISION, rfm_segment TEXT, rfm_r DOUBLE PRECISION,
-                  rfm_f DOUBLE PRECISION, rfm_m DOUBLE PRECISION, clv DOUBLE PRECISION, p_alive DOUBLE PRECISION, churn_risk DOUBLE PRECISION,
-                  value_tier TEXT)
+                CREATE TABLE segment_facts (customer_id \(engine == .sqlite ? "INTEGER" : "BIGINT") PRIMARY KEY, value_tier TEXT, home_store TEXT, age DOUBLE PRECISION,
+                  consent_email INTEGER, churn_risk DOUBLE PRECISION, last_purchase BIGINT, tier TEXT, clv DOUBLE PRECISION, member INTEGER NOT NULL,
+                  rfm_segment TEXT, consent_sms INTEGER, life_stage TEXT, purchases DOUBLE PRECISION, revenue DOUBLE PRECISION,
+                  points DOUBLE PRECISION, p_alive DOUBLE PRECISION, rfm_r DOUBLE PRECISION, rfm_f DOUBLE PRECISION, rfm_m DOUBLE PRECISION,
+                  language TEXT, latitude DOUBLE PRECISION, longitude DOUBLE PRECISION, customer_since BIGINT NOT NULL,
+                  completeness DOUBLE PRECISION NOT NULL, has_email INTEGER NOT NULL, has_phone INTEGER NOT NULL)
                 """,
                 "CREATE TABLE segment_facts_refreshes (\(id), refreshed_at BIGINT NOT NULL, customers BIGINT NOT NULL)",
                 "CREATE TABLE stores (code TEXT PRIMARY KEY, name TEXT NOT NULL, latitude DOUBLE PRECISION, longitude DOUBLE PRECISION)",

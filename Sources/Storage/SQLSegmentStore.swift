@@ -130,14 +130,41 @@ public struct SQLSegmentStore: SegmentStore {
 
     // MARK: Evaluation
 
+    /// On SQLite the scan is split by customer id over several reader connections, one per
+    /// core; PostgreSQL plans its own parallel scan.
     public func count(_ rule: RuleExpression, now: Date) async throws -> Int {
         let condition = try await condition(rule, now: now)
-        return try await database.read { db in
-            Int(try await db.raw("SELECT COUNT(*) AS n FROM segment_facts c WHERE " + condition).first()!.int64("n"))
+        let database = database
+        let parts = database.engine == .sqlite ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4)) : 1
+        guard parts > 1 else {
+            return try await database.read { db in
+                Int(try await db.raw("SELECT COUNT(*) AS n FROM segment_facts c WHERE " + condition).first()!.int64("n"))
+            }
+        }
+        let bounds = try await database.read { db in
+            let row = try await db.raw("SELECT MIN(customer_id) AS lo, MAX(customer_id) AS hi FROM segment_facts").first()!
+            return (try row.optionalInt64("lo") ?? 0, try row.optionalInt64("hi") ?? 0)
+        }
+        let step = (bounds.1 - bounds.0) / Int64(parts) + 1
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            for part in 0..<Int64(parts) {
+                let lo = bounds.0 + part * step
+                let hi = lo + step - 1
+                group.addTask {
+                    try await database.read { db in
+                        Int(
+                            try await db.raw(
+                                "SELECT COUNT(*) AS n FROM segment_facts c WHERE c.customer_id BETWEEN \(bind: lo) AND \(bind: hi) AND " + condition
+                            ).first()!.int64("n"))
+                    }
+                }
+            }
+            return try await group.reduce(0, +)
         }
     }
 
-    static let memberColumns = "c.customer_id, c.name, c.email, c.tier, c.clv"
+    /// A member's name and email come from the profile; the facts stay narrow for fast scans.
+    static let memberColumns = "c.customer_id, TRIM(COALESCE(p.first_name, '') || ' ' || COALESCE(p.last_name, '')) AS name, p.email, c.tier, c.clv"
 
     static func member(_ row: any SQLRow) throws -> SegmentMember {
         SegmentMember(
@@ -153,7 +180,8 @@ public struct SQLSegmentStore: SegmentStore {
         let condition = try await condition(rule, now: now)
         return try await database.read { db in
             try await db.raw(
-                "SELECT \(unsafeRaw: Self.memberColumns) FROM segment_facts c WHERE c.customer_id > \(bind: after) AND " + condition
+                "SELECT \(unsafeRaw: Self.memberColumns) FROM segment_facts c JOIN customers p ON p.id = c.customer_id WHERE c.customer_id > \(bind: after) AND "
+                    + condition
                     + " ORDER BY c.customer_id LIMIT \(bind: Int64(limit))"
             ).all().map(Self.member)
         }
@@ -181,8 +209,8 @@ public struct SQLSegmentStore: SegmentStore {
         try await database.read { db in
             try await db.raw(
                 """
-                SELECT m.customer_id, COALESCE(c.name, '') AS name, c.email, c.tier, c.clv FROM segment_members m
-                LEFT JOIN segment_facts c ON c.customer_id = m.customer_id
+                SELECT m.customer_id, TRIM(COALESCE(p.first_name, '') || ' ' || COALESCE(p.last_name, '')) AS name, p.email, c.tier, c.clv
+                FROM segment_members m JOIN customers p ON p.id = m.customer_id LEFT JOIN segment_facts c ON c.customer_id = m.customer_id
                 WHERE m.segment_id = \(bind: id.rawValue) AND m.customer_id > \(bind: after) ORDER BY m.customer_id LIMIT \(bind: Int64(limit))
                 """
             ).all().map(Self.member)
@@ -220,10 +248,10 @@ public struct SQLSegmentStore: SegmentStore {
             }
             try await db.raw(
                 """
-                INSERT INTO segment_facts (customer_id, name, email, age, life_stage, language, home_store, latitude, longitude, customer_since,
+                INSERT INTO segment_facts (customer_id, age, life_stage, language, home_store, latitude, longitude, customer_since,
                   completeness, has_email, has_phone, consent_email, consent_sms, member, tier, points, last_purchase, purchases, revenue,
                   rfm_segment, rfm_r, rfm_f, rfm_m, clv, p_alive, churn_risk, value_tier)
-                SELECT c.id, TRIM(COALESCE(c.first_name, '') || ' ' || COALESCE(c.last_name, '')), c.email,
+                SELECT c.id,
                   CASE WHEN c.birth_date IS NULL THEN NULL ELSE \(bind: Int64(today.year)) - CAST(SUBSTR(c.birth_date, 1, 4) AS INTEGER)
                     - CASE WHEN SUBSTR(c.birth_date, 6, 5) > \(bind: monthDay) THEN 1 ELSE 0 END END,
                   c.life_stage, c.language, c.home_store, c.latitude, c.longitude, c.created_at, c.completeness,

@@ -255,7 +255,7 @@ extension Bench {
             abstract: "Time each model on the public data sets, then the nightly scoring job on demo companies of N customers.")
         @Option(help: "Directory holding the public data sets.") var data: String = AnalyticsBenchmark.defaultDataDirectory()
         @Option(help: "Demo company sizes, comma-separated (0 for none).") var customers: String = "100000,1000000"
-        @Option(help: "Where the demo databases are kept and reused (patron-analytics-N.sqlite).") var directory: String = "."
+        @Option(help: "Where the demo databases are kept and reused (patron-demo-N.sqlite).") var directory: String = BenchCompany.defaultDirectory
         @Option(help: "Repeats per model timing (the median is reported).") var repeats: Int = 20
         @Flag(help: "Print the result as JSON on the last line.") var json = false
 
@@ -304,28 +304,15 @@ extension Bench {
                 print(String(format: "%-30@ %9.2f  %@   %@", m.name, m.milliseconds, peer, m.result))
             }
             var scoring: [Scoring] = []
-            // A fixed day, so a reused database scores the same way whenever the bench runs.
-            let day = Date(timeIntervalSince1970: 1_793_577_600)  // 2026-11-02
             for n in sizes {
-                let path = (directory as NSString).appendingPathComponent("patron-analytics-\(n).sqlite")
-                var settings = try Settings.fromEnvironment()
-                settings.clock = Clock { day }
-                let patron = try await Patron.open(.sqlite(path: path), settings: settings, logger: quietLogger())
+                let (patron, built) = try await BenchCompany.open(customers: n, directory: directory, logger: quietLogger(), log: log)
                 let result = try await patron.closing { patron -> Scoring in
-                    var load: Double?
-                    if try await patron.isEmpty() {
-                        log("building a demo company of \(n) customers in \(path) (kept for the next run)…")
-                        let start = ContinuousClock.now
-                        _ = try await DemoCompany(customers: n, seed: 1, until: day).load(into: patron, log: log)
-                        let d = (ContinuousClock.now - start).components
-                        load = Double(d.seconds) + Double(d.attoseconds) / 1e18
-                    }
                     let start = ContinuousClock.now
                     let run = try await patron.intelligence.score()
                     let d = (ContinuousClock.now - start).components
                     return Scoring(
                         customers: run.customers, buyers: run.buyers, totalMilliseconds: Double(d.seconds) * 1000 + Double(d.attoseconds) / 1e15,
-                        steps: run.milliseconds, churnAUC: run.churnAUC, rules: run.rules, loadSeconds: load)
+                        steps: run.milliseconds, churnAUC: run.churnAUC, rules: run.rules, loadSeconds: built)
                 }
                 print(
                     String(format: "scoring %d customers: %.1f s (", result.customers, result.totalMilliseconds / 1000)
@@ -335,6 +322,30 @@ extension Bench {
                 scoring.append(result)
             }
             if json { print(try Analyze.json(Report(models: models, scoring: scoring))) }
+        }
+    }
+}
+
+extension Bench {
+    struct SegmentsBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "segments", abstract: "Median time to count a six-condition segment over a demo company of N customers.")
+        @Option(help: "Customers in the demo company (built once, then reused).") var customers: Int = 1_000_000
+        @Option(help: "Where the demo databases are kept and reused (patron-demo-N.sqlite).") var directory: String = BenchCompany.defaultDirectory
+        @Option(help: "Counts to time (the median is reported).") var repeats: Int = 15
+        @Flag(help: "Print the result as JSON on the last line.") var json = false
+
+        func run() async throws {
+            guard customers > 0, repeats > 0 else { throw ValidationError("--customers and --repeats must be positive") }
+            let log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+            let (patron, _) = try await BenchCompany.open(customers: customers, directory: directory, logger: quietLogger(), log: log)
+            let result = try await patron.closing { try await SegmentBenchmark(repeats: repeats).run(patron: $0) }
+            print("segment: \(SegmentBenchmark.rule)")
+            print(
+                String(
+                    format: "%d of %d customers; median count %.1f ms over %d counts", result.count, result.customers, result.countMilliseconds,
+                    repeats))
+            if json { print(try Analyze.json(result)) }
         }
     }
 }

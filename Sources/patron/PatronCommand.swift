@@ -309,7 +309,8 @@ struct Demo: AsyncParsableCommand {
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure Patron's speed (build with -c release).", subcommands: [ImportBench.self, AccrualBench.self, AnalyticsBench.self])
+        abstract: "Measure Patron's speed (build with -c release).",
+        subcommands: [ImportBench.self, AccrualBench.self, AnalyticsBench.self, SegmentsBench.self])
 
     struct AccrualBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
