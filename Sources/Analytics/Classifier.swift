@@ -1,4 +1,5 @@
 import Foundation
+import SharedModels
 
 /// A table of named columns of text values, as read from a CSV or built from profiles: numeric
 /// and categorical columns are told apart by their values; empty, `NA`, `?` and `null` are missing.
@@ -501,18 +502,5 @@ public struct ChurnScorer: Sendable {
         let drivers = bySource.indices.filter { bySource[$0] > 0 }
             .sorted { bySource[$0] > bySource[$1] || (bySource[$0] == bySource[$1] && sources[$0] < sources[$1]) }.prefix(limit)
         return (risk, drivers.map { Driver(feature: sources[$0], contribution: bySource[$0]) })
-    }
-}
-
-/// SplitMix64: a small, fast, reproducible generator (control groups, folds, demo data).
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

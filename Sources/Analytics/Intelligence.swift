@@ -190,8 +190,7 @@ public struct CustomerIntelligence: Sendable {
         var mark = ContinuousClock.now
         func lap(_ name: String) {
             let t = ContinuousClock.now
-            let d = (t - mark).components
-            timings[name] = Double(d.seconds) * 1000 + Double(d.attoseconds) / 1e15
+            timings[name] = (t - mark).milliseconds
             mark = t
         }
         let facts = try await store.customerFacts(now: now, cutoff: Date(timeIntervalSince1970: Double(cutoffDay) * 86_400))

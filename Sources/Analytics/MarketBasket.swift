@@ -1,4 +1,5 @@
 import Foundation
+import SharedModels
 
 /// Frequent itemsets by FP-growth (Han, Pei & Yin 2000) and association rules over baskets of
 /// item names (products or categories).

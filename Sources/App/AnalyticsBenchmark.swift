@@ -49,7 +49,7 @@ public struct AnalyticsBenchmark: Sendable {
         for _ in 0..<max(1, times) {
             let start = ContinuousClock.now
             last = try body()
-            samples.append(milliseconds(ContinuousClock.now - start))
+            samples.append((ContinuousClock.now - start).milliseconds)
         }
         return (Self.median(samples), last!)
     }

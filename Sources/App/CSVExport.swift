@@ -9,14 +9,9 @@ public struct CSVExporter {
 
     public init(patron: Patron) { self.patron = patron }
 
-    static func escape(_ field: String) -> String {
-        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
+    static func escape(_ field: String) -> String { CSVText.field(field) }
 
-    static func line(_ fields: [String?]) -> String {
-        fields.map { escape($0 ?? "") }.joined(separator: ",") + "\n"
-    }
+    static func line(_ fields: [String?]) -> String { CSVText.line(fields.map { $0 ?? "" }) }
 
     /// Calls `body` with each page of active customers, in id order.
     func forEachPage(size: Int, _ body: ([Customer]) async throws -> Void) async throws {

@@ -138,7 +138,7 @@ public enum FileAnalysis {
         return CLVReport(
             customers: summaries.count, repeatCustomers: summaries.filter { $0.frequency > 0 }.count, period: period.rawValue,
             calibrationEnd: LocalDate(daysSinceEpoch: end).description, bgnbd: bgnbd, gammaGamma: spend, holdout: holdout,
-            fitMilliseconds: milliseconds(elapsed))
+            fitMilliseconds: elapsed.milliseconds)
     }
 
     static func fixed(_ v: Double) -> String { String(format: "%.2f", v) }
@@ -187,7 +187,7 @@ public enum FileAnalysis {
         let elapsed = ContinuousClock.now - started
         return BasketReport(
             baskets: baskets.count, minimumCount: minimum, itemsetsBySize: mined.itemsetsBySize, itemsets: mined.itemsets.count, rules: rules,
-            mineMilliseconds: milliseconds(elapsed))
+            mineMilliseconds: elapsed.milliseconds)
     }
 
     public struct ChurnReport: Sendable, Encodable {
@@ -242,7 +242,7 @@ public enum FileAnalysis {
         return ChurnReport(
             rows: table.rows.count, features: features.columns.count, target: name, positive: positive, positives: positives, folds: folds,
             auc: Dictionary(uniqueKeysWithValues: auc.map { ($0.key.rawValue, $0.value.reduce(0, +) / Double($0.value.count)) }),
-            foldAUC: Dictionary(uniqueKeysWithValues: auc.map { ($0.key.rawValue, $0.value) }), trainMilliseconds: milliseconds(elapsed))
+            foldAUC: Dictionary(uniqueKeysWithValues: auc.map { ($0.key.rawValue, $0.value) }), trainMilliseconds: elapsed.milliseconds)
     }
 
     public struct RFMReport: Sendable, Encodable {
@@ -291,8 +291,4 @@ public enum FileAnalysis {
             customers: activity.count, asOf: LocalDate(daysSinceEpoch: today).description, segments: segments,
             pareto: ParetoCurve(revenues: activity.map(\.revenue)))
     }
-}
-
-func milliseconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
 }

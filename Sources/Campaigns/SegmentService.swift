@@ -125,8 +125,7 @@ public struct SegmentService: Sendable {
         try await ensureFacts()
         let start = ContinuousClock.now
         let n = try await store.count(rule, now: clock.now)
-        let d = (ContinuousClock.now - start).components
-        return (n, Double(d.seconds) * 1000 + Double(d.attoseconds) / 1e15)
+        return (n, (ContinuousClock.now - start).milliseconds)
     }
 
     public func preview(rule text: String, limit: Int = 20) async throws -> [SegmentMember] {
@@ -194,5 +193,15 @@ public struct SegmentService: Sendable {
         case .aggregate(let a): return (a.filter.map(references) ?? []) + (a.within.map(references) ?? [])
         default: return []
         }
+    }
+}
+
+extension SegmentMember {
+    /// The columns of a segment export.
+    public static let csvHeader = "customer_id,name,email,tier,clv_next_12m\n"
+
+    /// This member as a line of a segment export.
+    public var csvLine: String {
+        CSVText.line([String(customer), name, email ?? "", tier ?? "", clv.map { String(format: "%.2f", $0) } ?? ""])
     }
 }

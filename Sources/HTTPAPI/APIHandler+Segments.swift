@@ -96,23 +96,17 @@ extension APIHandler {
         _ = try Caller.require(.dataExport)
         let id = SegmentID(input.path.id)
         _ = try await segments.segment(id)
-        var text = "customer_id,name,email,tier,clv_next_12m\n"
+        var text = SegmentMember.csvHeader
         var after: Int64 = 0
         while true {
             let page = try await segments.members(of: id, after: after, limit: 5_000)
             guard let last = page.last else { break }
             for m in page {
-                text +=
-                    [String(m.customer), m.name, m.email ?? "", m.tier ?? "", m.clv.map { String(format: "%.2f", $0) } ?? ""]
-                    .map(Self.csvField).joined(separator: ",") + "\n"
+                text += m.csvLine
             }
             after = last.customer
         }
         return .ok(.init(body: .csv(HTTPBody(text))))
-    }
-
-    static func csvField(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 
     func snapshotSegment(_ input: Operations.SnapshotSegment.Input) async throws -> Operations.SnapshotSegment.Output {

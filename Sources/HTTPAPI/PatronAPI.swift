@@ -25,7 +25,8 @@ public struct PatronAPI: Sendable {
         idempotency: any IdempotencyStore,
         health: @escaping @Sendable () async throws -> String
     ) {
-        self.handler = APIHandler(customers: intake.customers, intake: intake, access: access, intelligence: intelligence, segments: segments, health: health)
+        self.handler = APIHandler(
+            customers: intake.customers, intake: intake, access: access, intelligence: intelligence, segments: segments, health: health)
         self.idempotency = idempotency
     }
 

@@ -29,7 +29,7 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
         self.path = path
         self.writer = writer
         self.readers = readers
-        self.commits = GroupCommit.coalescer(writer: SQLiteWriter(connection: writer))
+        self.commits = GroupCommit.coalescer(writer: SQLiteSession(connection: writer))
     }
 
     /// Opens (creating if missing) the database file at `path`.
@@ -78,7 +78,7 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let index = Int(nextReader.wrappingAdd(1, ordering: .relaxed).newValue % UInt(readers.count))
-        return try await body(SQLiteReader(connection: readers[index]))
+        return try await body(SQLiteSession(connection: readers[index]))
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -107,7 +107,7 @@ enum GroupCommit {
     /// At most this many writes share one commit, so no caller waits behind an unbounded group.
     static let maximumGroup = 256
 
-    static func coalescer(writer: SQLiteWriter) -> Coalescer<Job, Void> {
+    static func coalescer(writer: SQLiteSession) -> Coalescer<Job, Void> {
         Coalescer(maximumGroup: maximumGroup) { group in
             var outcomes: [Result<Void, any Error>] = []
             do {

@@ -309,9 +309,8 @@ extension Bench {
                 let result = try await patron.closing { patron -> Scoring in
                     let start = ContinuousClock.now
                     let run = try await patron.intelligence.score()
-                    let d = (ContinuousClock.now - start).components
                     return Scoring(
-                        customers: run.customers, buyers: run.buyers, totalMilliseconds: Double(d.seconds) * 1000 + Double(d.attoseconds) / 1e15,
+                        customers: run.customers, buyers: run.buyers, totalMilliseconds: (ContinuousClock.now - start).milliseconds,
                         steps: run.milliseconds, churnAUC: run.churnAUC, rules: run.rules, loadSeconds: built)
                 }
                 print(

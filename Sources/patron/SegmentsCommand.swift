@@ -128,7 +128,7 @@ struct Segments: AsyncParsableCommand {
             let handle = try Export.output(output)
             let count = try await db.with { patron in
                 let s = try await Segments.find(segment, in: patron)
-                handle.write(Data("customer_id,name,email,tier,clv_next_12m\n".utf8))
+                handle.write(Data(SegmentMember.csvHeader.utf8))
                 var after: Int64 = 0
                 var count = 0
                 while true {
@@ -136,9 +136,7 @@ struct Segments: AsyncParsableCommand {
                     guard let last = page.last else { break }
                     var text = ""
                     for m in page {
-                        text +=
-                            [String(m.customer), m.name, m.email ?? "", m.tier ?? "", m.clv.map { String(format: "%.2f", $0) } ?? ""]
-                            .map(csvField).joined(separator: ",") + "\n"
+                        text += m.csvLine
                     }
                     handle.write(Data(text.utf8))
                     count += page.count
@@ -147,10 +145,6 @@ struct Segments: AsyncParsableCommand {
                 return count
             }
             FileHandle.standardError.write(Data("exported \(count) customers\n".utf8))
-        }
-
-        func csvField(_ s: String) -> String {
-            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
     }
 

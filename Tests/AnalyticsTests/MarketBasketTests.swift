@@ -1,4 +1,5 @@
 import Foundation
+import SharedModels
 import Testing
 
 @testable import Analytics
@@ -33,7 +34,7 @@ import Testing
 
     /// Every itemset's count equals a brute-force count, and no frequent pair is missed.
     @Test func countsAgreeWithBruteForce() {
-        var generator = SplitMix(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         let items = ["a", "b", "c", "d", "e", "f", "g"]
         let baskets = (0..<300).map { _ in items.filter { _ in generator.next() % 3 == 0 } }
         let mined = MarketBasket(baskets: baskets, minimumCount: 8)
@@ -62,18 +63,5 @@ import Testing
         let offers = MarketBasket.recommendations(for: ["biscuits", "frozen foods", "fruit", "total=high"], rules: rules)
         #expect(offers.first?.item == "bread and cake")
         #expect(offers.allSatisfy { !["biscuits", "frozen foods", "fruit", "total=high"].contains($0.item) })
-    }
-}
-
-/// A small deterministic generator for tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

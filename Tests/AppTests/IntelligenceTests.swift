@@ -57,7 +57,8 @@ import Testing
             }
             #expect(checked == 60)
             // Drivers survive the trip through the database.
-            let explained = try await patron.intelligence.store.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: 0.3, offset: 0, limit: 5)
+            let explained = try await patron.intelligence.store.scoredCustomers(
+                segment: nil, valueTier: nil, minimumChurnRisk: 0.3, offset: 0, limit: 5)
             #expect(explained.contains { !$0.churnDrivers.isEmpty })
 
             // Value tiers: A customers are worth more than D customers on average.

@@ -132,7 +132,7 @@ struct PromotionTests {
 
     @Test("An import batch earns exactly what the same purchases earn one by one", arguments: TestEngine.available)
     func batchEqualsOneByOne(engine: TestEngine) async throws {
-        var random = SplitMix(seed: 42)
+        var random = SeededGenerator(seed: 42)
         let purchases: [(customer: Int, minor: Int64, category: String, day: Int)] = (0..<120).map { index in
             // Customers buy at different rates, so they end in different tiers.
             (
@@ -190,19 +190,6 @@ struct PromotionTests {
         let oneByOne = try await run(batch: false)
         #expect(try await run(batch: true) == oneByOne)
         #expect(Set(oneByOne.map { $0.split(separator: " ")[0] }).count > 1, "the history reaches different tiers")
-    }
-}
-
-/// A small deterministic generator for reproducible test data.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

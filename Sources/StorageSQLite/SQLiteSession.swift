@@ -1,11 +1,13 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import SQLiteKit
 import Storage
 
-/// The writer connection as SQLKit sees it, plus ``BulkInserting``: rows go to SQLite as
-/// `SQLiteData` directly, skipping SQLKit's per-value encoding.
-struct SQLiteWriter: SQLDatabase, BulkInserting {
+/// An SQLite connection (the writer, or a reader) as SQLKit sees it, plus the fast paths:
+/// ``BulkInserting`` sends rows as `SQLiteData` directly, and ``RawReading`` hands rows back as
+/// plain values, both skipping SQLKit's per-value Codable work.
+struct SQLiteSession: SQLDatabase, BulkInserting, RawReading {
     let connection: SQLiteConnection
     let base: any SQLDatabase
 
@@ -67,5 +69,33 @@ struct SQLiteWriter: SQLDatabase, BulkInserting {
                 }
             }
         }
+    }
+
+    func rawRows(sql: String, binds: [SQLValue], columns: [String]) async throws -> [[SQLValue]] {
+        try await SQLiteSession.rawRows(connection, sql: sql, binds: binds, columns: columns)
+    }
+
+    static func rawRows(_ connection: SQLiteConnection, sql: String, binds: [SQLValue], columns: [String]) async throws -> [[SQLValue]] {
+        let data: [SQLiteData] = binds.map {
+            switch $0 {
+            case .integer(let v): .integer(Int(v))
+            case .real(let v): .float(v)
+            case .text(let v): .text(v)
+            case .null: .null
+            }
+        }
+        let rows = NIOLockedValueBox<[[SQLValue]]>([])
+        try await connection.query(sql, data) { row in
+            let values: [SQLValue] = columns.map { name in
+                switch row.column(name) {
+                case .integer(let v): .integer(Int64(v))
+                case .float(let v): .real(v)
+                case .text(let v): .text(v)
+                default: .null
+                }
+            }
+            rows.withLockedValue { $0.append(values) }
+        }
+        return rows.withLockedValue { $0 }
     }
 }
