@@ -95,7 +95,8 @@ public enum SegmentFields {
             "churn.risk": .number, "value.tier": .string,
         ],
         collections: [
-            "purchases": ["date": .date, "amount": .number, "channel": .string, "store": .string],
+            // A purchase's category is its first line's, as in promotion criteria.
+            "purchases": ["date": .date, "amount": .number, "channel": .string, "store": .string, "category": .string],
             "interactions": ["date": .date, "channel": .string, "direction": .string, "outcome": .string],
         ])
 

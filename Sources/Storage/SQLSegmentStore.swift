@@ -34,6 +34,8 @@ public struct SQLSegmentStore: SegmentStore {
                     fields: [
                         "date": .expression("p.occurred_at"), "amount": .expression("(p.amount_minor / 100.0)"), "channel": .expression("p.channel"),
                         "store": .expression("p.store"),
+                        "category": .expression(
+                            "(SELECT l.category FROM transaction_lines l WHERE l.transaction_id = p.id ORDER BY l.line_no LIMIT 1)"),
                     ]),
                 "interactions": .init(
                     table: "interactions", alias: "i", join: "i.customer_id = c.customer_id", date: "i.occurred_at",

@@ -136,7 +136,7 @@ struct Analyze: AsyncParsableCommand {
             let report = try await Analyze.reporting { try FileAnalysis.churn(table: table, target: target, folds: folds, seed: seed) }
             print("\(report.rows) rows, \(report.features) feature columns, \(report.positives) with \(report.target) = \(report.positive)")
             for (model, auc) in report.auc.sorted(by: { $0.key < $1.key }) {
-                print(String(format: "  %-20@ cross-validated ROC AUC %.3f", model, auc))
+                print("  " + model.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: " cross-validated ROC AUC %.3f", auc))
             }
             print(String(format: "trained and validated in %.0f ms", report.trainMilliseconds))
             if json { print(try Analyze.json(report)) }
@@ -301,7 +301,7 @@ extension Bench {
             print("model                          Patron ms    peer ms   result")
             for m in models {
                 let peer = m.peerMilliseconds.map { String(format: "%9.0f", $0) } ?? "        -"
-                print(String(format: "%-30@ %9.2f  %@   %@", m.name, m.milliseconds, peer, m.result))
+                print(m.name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " %9.2f  %@   %@", m.milliseconds, peer, m.result))
             }
             var scoring: [Scoring] = []
             for n in sizes {

@@ -54,14 +54,19 @@ import Testing
                 fields[id]?["churn.risk"] = try row.decode(column: "churn_risk", as: Double?.self).map { .number($0) } ?? .null
             }
             var purchases: [Int64: [[String: Value]]] = [:]
-            for row in try await db.raw("SELECT customer_id, occurred_at, amount_minor, channel, store FROM transactions WHERE kind = 'purchase'")
-                .all()
-            {
+            var firstCategory: [Int64: String] = [:]
+            for row in try await db.raw("SELECT transaction_id, category FROM transaction_lines ORDER BY transaction_id, line_no DESC").all() {
+                firstCategory[try row.decode(column: "transaction_id", as: Int64.self)] = try row.decode(column: "category", as: String?.self)
+            }
+            for row in try await db.raw(
+                "SELECT id, customer_id, occurred_at, amount_minor, channel, store FROM transactions WHERE kind = 'purchase'"
+            ).all() {
                 purchases[try row.decode(column: "customer_id", as: Int64.self), default: []].append([
                     "date": .date(Date(timeIntervalSince1970: Double(try row.decode(column: "occurred_at", as: Int64.self)))),
                     "amount": .number(Double(try row.decode(column: "amount_minor", as: Int64.self)) / 100),
                     "channel": try row.decode(column: "channel", as: String?.self).map { .string($0) } ?? .null,
                     "store": try row.decode(column: "store", as: String?.self).map { .string($0) } ?? .null,
+                    "category": firstCategory[try row.decode(column: "id", as: Int64.self)].map { .string($0) } ?? .null,
                 ])
             }
             var stores: [String: Value] = [:]
@@ -90,6 +95,7 @@ import Testing
                 #"not consent.email"#,
                 #"value.tier == "A" or churn.risk > 0.7"#,
                 #"count(purchases where channel == "web" within 365d) >= 2"#,
+                #"count(purchases where category == "camping" within 365d) >= 1 and not member"#,
                 #"sum(purchases.amount within 180d) > 300"#,
                 #"distance_km(home, store("S03")) < 25 or home_store == "S05""#,
                 #"max(purchases.date) < today - 120d and member"#,
