@@ -147,3 +147,30 @@ extension Problem {
         }
     }
 }
+
+/// Stores and partner outlets, so rules can ask how far a customer lives from one.
+extension APIHandler {
+    func listStores(_ input: Operations.ListStores.Input) async throws -> Operations.ListStores.Output {
+        let principal = try Caller.require(.customersRead)
+        guard case .staff = principal else { throw AccessError.forbidden(.customersRead) }
+        return .ok(.init(body: .json(try await segments.store.stores().map(Schemas.Store.init))))
+    }
+
+    func putStore(_ input: Operations.PutStore.Input) async throws -> Operations.PutStore.Output {
+        _ = try Caller.require(.loyaltyManage)
+        guard case .json(let body) = input.body else { preconditionFailure() }
+        guard (body.latitude == nil) == (body.longitude == nil) else {
+            throw Problem(
+                status: .unprocessableContent, code: "validation_failed", detail: "give both latitude and longitude, or neither", field: "latitude")
+        }
+        let store = StoreLocation(code: input.path.code, name: body.name, latitude: body.latitude, longitude: body.longitude)
+        try await segments.store.upsertStores([store])
+        return .ok(.init(body: .json(.init(store))))
+    }
+}
+
+extension Schemas.Store {
+    init(_ s: StoreLocation) {
+        self.init(code: s.code, name: s.name, latitude: s.latitude, longitude: s.longitude)
+    }
+}

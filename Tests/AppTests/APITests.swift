@@ -395,7 +395,8 @@ struct AuthorisationMatrixTests {
         (.post, "/v1/segments/count", ["rule": "member"]), (.post, "/v1/segments/preview", ["rule": "member"]),
         (.get, "/v1/segments/overlap?first=1&second=1", nil), (.post, "/v1/segments/refresh", nil), (.get, "/v1/segments/1", nil),
         (.put, "/v1/segments/1", ["name": "s", "rule": "member"]), (.delete, "/v1/segments/1", nil), (.get, "/v1/segments/1/members", nil),
-        (.get, "/v1/segments/1/export", nil), (.post, "/v1/segments/1/snapshot", nil),
+        (.get, "/v1/segments/1/export", nil), (.post, "/v1/segments/1/snapshot", nil), (.get, "/v1/stores", nil),
+        (.put, "/v1/stores/S1", ["name": "Shop", "latitude": 47.6, "longitude": -122.3]),
     ]
 
     @Test("Without a token every /v1 endpoint but login answers 401")

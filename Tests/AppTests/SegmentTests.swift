@@ -167,6 +167,14 @@ import Testing
             #expect(try await api.call(.delete, "/v1/segments/\(frozenID)", token: admin).status == 204)
             #expect(try await api.call(.get, "/v1/segments/\(frozenID)", token: analyst).code == "segment_not_found")
 
+            // Stores: loyalty managers place them; a rule measures distance from them at once.
+            #expect(try await api.call(.put, "/v1/stores/S99", token: marketer, body: ["name": "Pop-up"]).status == 403)
+            let placed = try await api.call(.put, "/v1/stores/S99", token: admin, body: ["name": "Pop-up", "latitude": 47.6, "longitude": -122.3])
+            #expect(placed.status == 200 && placed.json["code"] as? String == "S99")
+            #expect(try await api.call(.put, "/v1/stores/S98", token: admin, body: ["name": "Half", "latitude": 47.6]).code == "validation_failed")
+            #expect(try await api.call(.get, "/v1/stores", token: analyst).array.contains { $0["code"] as? String == "S99" })
+            let near = try await api.call(.post, "/v1/segments/count", token: analyst, body: ["rule": #"distance_km(home, store("S99")) < 50"#])
+            #expect((near.json["count"] as? Int ?? 0) > 0)
             let agent = try await api.logIn("agent@northwind.example", DemoCompany.adminPassword)
             // Agents work customer by customer; segments are the marketers' and analysts'.
             #expect(try await api.call(.post, "/v1/segments/count", token: agent, body: ["rule": "member"]).status == 403)

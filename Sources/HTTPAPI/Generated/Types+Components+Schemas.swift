@@ -6,6 +6,41 @@ import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     internal enum Schemas {
+        /// - Remark: Generated from `#/components/schemas/Store`.
+        internal struct Store: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Store/code`.
+            internal var code: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Store/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Store/latitude`.
+            internal var latitude: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/Store/longitude`.
+            internal var longitude: Swift.Double?
+            /// Creates a new `Store`.
+            ///
+            /// - Parameters:
+            ///   - code:
+            ///   - name:
+            ///   - latitude:
+            ///   - longitude:
+            internal init(
+                code: Swift.String,
+                name: Swift.String,
+                latitude: Swift.Double? = nil,
+                longitude: Swift.Double? = nil
+            ) {
+                self.code = code
+                self.name = name
+                self.latitude = latitude
+                self.longitude = longitude
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case code
+                case name
+                case latitude
+                case longitude
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/RuleInput`.
         internal struct RuleInput: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/RuleInput/rule`.

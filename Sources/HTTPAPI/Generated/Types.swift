@@ -447,6 +447,16 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/segments/{id}/snapshot`.
     /// - Remark: Generated from `#/paths//v1/segments/{id}/snapshot/post(snapshotSegment)`.
     func snapshotSegment(_ input: Operations.SnapshotSegment.Input) async throws -> Operations.SnapshotSegment.Output
+    /// Stores and partner outlets with their locations (staff), for store("S12") in rules.
+    ///
+    /// - Remark: HTTP `GET /v1/stores`.
+    /// - Remark: Generated from `#/paths//v1/stores/get(listStores)`.
+    func listStores(_ input: Operations.ListStores.Input) async throws -> Operations.ListStores.Output
+    /// Create or change a store and its location (loyalty manager, admin).
+    ///
+    /// - Remark: HTTP `PUT /v1/stores/{code}`.
+    /// - Remark: Generated from `#/paths//v1/stores/{code}/put(putStore)`.
+    func putStore(_ input: Operations.PutStore.Input) async throws -> Operations.PutStore.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -1593,6 +1603,28 @@ extension APIProtocol {
         try await snapshotSegment(Operations.SnapshotSegment.Input(
             path: path,
             headers: headers
+        ))
+    }
+    /// Stores and partner outlets with their locations (staff), for store("S12") in rules.
+    ///
+    /// - Remark: HTTP `GET /v1/stores`.
+    /// - Remark: Generated from `#/paths//v1/stores/get(listStores)`.
+    internal func listStores(headers: Operations.ListStores.Input.Headers = .init()) async throws -> Operations.ListStores.Output {
+        try await listStores(Operations.ListStores.Input(headers: headers))
+    }
+    /// Create or change a store and its location (loyalty manager, admin).
+    ///
+    /// - Remark: HTTP `PUT /v1/stores/{code}`.
+    /// - Remark: Generated from `#/paths//v1/stores/{code}/put(putStore)`.
+    internal func putStore(
+        path: Operations.PutStore.Input.Path,
+        headers: Operations.PutStore.Input.Headers = .init(),
+        body: Operations.PutStore.Input.Body
+    ) async throws -> Operations.PutStore.Output {
+        try await putStore(Operations.PutStore.Input(
+            path: path,
+            headers: headers,
+            body: body
         ))
     }
 }
