@@ -152,6 +152,12 @@ public struct SQLCompiler {
             return .value(try items.map(sub).joined(separator: ", "))
         case .not(let inner): return .value("(NOT \(try sub(inner)))")
         case .negate(let inner): return .value("(-\(try sub(inner)))")
+        case .binary(.and, _, _):
+            // A chain of conditions joined by `and` may run in any order (three-valued AND is
+            // commutative): the cheap ones go first, so SQLite stops early and subqueries run
+            // only for rows that are still in.
+            let conjuncts = Self.conjuncts(e).enumerated().sorted { (Self.cost($0.element), $0.offset) < (Self.cost($1.element), $1.offset) }
+            return .value("(" + (try conjuncts.map { try sub($0.element) }).joined(separator: " AND ") + ")")
         case .binary(let op, let left, let right):
             let l = try sub(left)
             let r = try sub(right)
@@ -229,6 +235,25 @@ public struct SQLCompiler {
                 let argument = a.function == .avg ? "CAST(\(column) AS DOUBLE PRECISION)" : column
                 return .value("(SELECT \(function)(\(argument)) \(from))")
             }
+        }
+    }
+
+    /// The conditions of an `and` chain, left to right.
+    static func conjuncts(_ e: RuleExpression) -> [RuleExpression] {
+        if case .binary(.and, let l, let r) = e.kind { return conjuncts(l) + conjuncts(r) }
+        return [e]
+    }
+
+    /// How costly a condition is to test per row: plain comparisons and lists first, then
+    /// functions and other segments, then anything that reads a history.
+    static func cost(_ e: RuleExpression) -> Int {
+        switch e.kind {
+        case .aggregate: return 3
+        case .call(let name, let arguments): return max(name == "in_segment" ? 2 : 1, arguments.map(cost).max() ?? 0)
+        case .not(let inner), .negate(let inner): return cost(inner)
+        case .binary(_, let l, let r), .membership(let l, let r, _): return max(cost(l), cost(r))
+        case .list(let items): return items.map(cost).max() ?? 0
+        default: return 0
         }
     }
 
