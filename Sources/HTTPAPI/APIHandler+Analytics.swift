@@ -1,5 +1,6 @@
 import Access
 import Analytics
+import Campaigns
 import Customers
 import Foundation
 import HTTPTypes
@@ -24,7 +25,10 @@ extension APIHandler {
 
     func runScoring(_ input: Operations.RunScoring.Input) async throws -> Operations.RunScoring.Output {
         _ = try Caller.require(.analyticsRun)
-        return .created(.init(body: .json(.init(try await intelligence.score()))))
+        // As the nightly job does: score, then rebuild what segment rules read.
+        let run = try await intelligence.score()
+        try await segments.refresh()
+        return .created(.init(body: .json(.init(run))))
     }
 
     func getLatestScoringRun(_ input: Operations.GetLatestScoringRun.Input) async throws -> Operations.GetLatestScoringRun.Output {
