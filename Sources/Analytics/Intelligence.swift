@@ -214,11 +214,10 @@ public struct CustomerIntelligence: Sendable {
                 summaries.append(nil)
                 continue
             }
-            let repeats = f.purchaseDays - 1
             summaries.append(
                 RepeatSummary(
-                    frequency: repeats, recency: Double(last - first) / 7, age: Double(today - first) / 7,
-                    averageValue: repeats > 0 ? Double(f.revenue - f.firstDayRevenue) / Double(repeats) / unit : 0))
+                    firstDay: first, lastDay: last, purchaseDays: f.purchaseDays, repeatValue: Double(f.revenue - f.firstDayRevenue) / unit,
+                    end: today))
         }
         let buyers = summaries.compactMap { $0 }
         var sampler = SeededGenerator(seed: 1_997)

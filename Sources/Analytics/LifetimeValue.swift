@@ -37,10 +37,18 @@ extension RepeatSummary {
         var byDay: [Int: Double] = [:]
         for p in purchases where p.day <= calibrationEnd { byDay[p.day, default: 0] += p.value }
         guard let first = byDay.keys.min(), let last = byDay.keys.max() else { return nil }
-        let repeats = byDay.count - 1
-        let repeatValue = byDay.reduce(0.0) { $1.key == first ? $0 : $0 + $1.value }
         self.init(
-            frequency: repeats, recency: Double(last - first) / periodDays, age: Double(calibrationEnd - first) / periodDays,
+            firstDay: first, lastDay: last, purchaseDays: byDay.count, repeatValue: byDay.reduce(0.0) { $1.key == first ? $0 : $0 + $1.value },
+            end: calibrationEnd, periodDays: periodDays)
+    }
+
+    /// The summary from day-level aggregates (days since 1970-01-01): `purchaseDays` days with a
+    /// purchase between `firstDay` and `lastDay`, worth `repeatValue` after the first day, seen
+    /// from `end`.
+    public init(firstDay: Int, lastDay: Int, purchaseDays: Int, repeatValue: Double, end: Int, periodDays: Double = 7) {
+        let repeats = purchaseDays - 1
+        self.init(
+            frequency: repeats, recency: Double(lastDay - firstDay) / periodDays, age: Double(end - firstDay) / periodDays,
             averageValue: repeats > 0 ? repeatValue / Double(repeats) : 0)
     }
 }

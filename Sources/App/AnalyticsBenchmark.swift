@@ -84,8 +84,7 @@ public struct AnalyticsBenchmark: Sendable {
         timings.append(.init(name: "clv_2357_customers", milliseconds: clvMS, result: String(format: "total 12-month CLV $%.0f", total)))
 
         // Supermarket baskets: FP-growth and rules at 0.15 and 0.10.
-        let baskets = try String(contentsOfFile: dataDirectory + "/weka_supermarket_baskets.csv", encoding: .utf8)
-            .split(whereSeparator: \.isNewline).map { $0.split(separator: ",").map(String.init) }
+        let baskets = try FileAnalysis.readBaskets(dataDirectory + "/weka_supermarket_baskets.csv")
         for (support, peer) in [(0.15, 700.0), (0.10, 1_800.0)] {
             let (ms, mined) = time(max(3, repeats / 4)) { () -> (MarketBasket, Int) in
                 let m = MarketBasket(baskets: baskets, minimumCount: MarketBasket.minimumCount(support: support, baskets: baskets.count))
@@ -99,10 +98,7 @@ public struct AnalyticsBenchmark: Sendable {
         }
 
         // Churn: 5-fold cross-validation of both models.
-        let lines = try String(contentsOfFile: dataDirectory + "/mlc_churn.csv", encoding: .utf8).split(whereSeparator: \.isNewline)
-        let table = FeatureTable(
-            columns: lines[0].split(separator: ",").map(String.init),
-            rows: lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) })
+        let table = try FileAnalysis.readTable(dataDirectory + "/mlc_churn.csv")
         let (labels, _) = try table.labels("churn")
         let features = table.dropping("churn")
         for m in ChurnModels.Model.allCases {

@@ -79,13 +79,12 @@ public struct SegmentService: Sendable {
         d.name = d.name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !d.name.isEmpty, d.name.count <= 100 else { throw SegmentError.invalid(field: "name", reason: "must be 1 to 100 characters") }
         guard d.rule.count <= 10_000 else { throw SegmentError.invalid(field: "rule", reason: "must be at most 10,000 characters") }
-        _ = try SegmentFields.check(d.rule)
         return d
     }
 
     public func create(_ draft: SegmentDraft, owner: String) async throws -> Segment {
         let d = try validated(draft)
-        try await checkReferences(d.rule, of: d.name)
+        _ = try await checkedRule(d.rule, of: d.name)
         var segment = try await store.insertSegment(d, owner: owner, at: clock.now)
         if segment.kind == .static { segment = try await snapshot(segment.id) }
         return segment
@@ -93,7 +92,7 @@ public struct SegmentService: Sendable {
 
     public func update(_ id: SegmentID, _ draft: SegmentDraft) async throws -> Segment {
         let d = try validated(draft)
-        try await checkReferences(d.rule, of: d.name)
+        _ = try await checkedRule(d.rule, of: d.name)
         return try await store.updateSegment(id, d, at: clock.now)
     }
 
@@ -120,8 +119,7 @@ public struct SegmentService: Sendable {
 
     /// How many customers a rule selects now (the live count while editing), and how long it took.
     public func count(rule text: String) async throws -> (count: Int, milliseconds: Double) {
-        let rule = try SegmentFields.check(text)
-        try await checkReferences(text, of: nil)
+        let rule = try await checkedRule(text, of: nil)
         try await ensureFacts()
         let start = ContinuousClock.now
         let n = try await store.count(rule, now: clock.now)
@@ -129,8 +127,7 @@ public struct SegmentService: Sendable {
     }
 
     public func preview(rule text: String, limit: Int = 20) async throws -> [SegmentMember] {
-        let rule = try SegmentFields.check(text)
-        try await checkReferences(text, of: nil)
+        let rule = try await checkedRule(text, of: nil)
         try await ensureFacts()
         return try await store.preview(rule, now: clock.now, limit: max(1, min(limit, 500)))
     }
@@ -141,6 +138,23 @@ public struct SegmentService: Sendable {
         if s.kind == .static { return try await store.snapshotMembers(id, after: after, limit: limit) }
         try await ensureFacts()
         return try await store.members(try SegmentFields.check(s.rule), now: clock.now, after: after, limit: limit)
+    }
+
+    /// A segment's members as CSV (the header first), handed to `write` a page at a time;
+    /// returns how many members were written.
+    @discardableResult
+    public func exportCSV(_ id: SegmentID, _ write: (String) async throws -> Void) async throws -> Int {
+        _ = try await segment(id)
+        try await write(SegmentMember.csvHeader)
+        var after: Int64 = 0
+        var count = 0
+        while true {
+            let page = try await members(of: id, after: after, limit: 5_000)
+            guard let last = page.last else { return count }
+            try await write(page.map(\.csvLine).joined())
+            count += page.count
+            after = last.customer
+        }
     }
 
     /// How many customers a segment holds now.
@@ -165,10 +179,12 @@ public struct SegmentService: Sendable {
         return try await store.overlap(try SegmentFields.check(first.rule), try SegmentFields.check(second.rule), now: clock.now)
     }
 
-    /// `in_segment("x")` must name an existing segment, and no segment may reach itself.
-    func checkReferences(_ text: String, of name: String?) async throws {
+    /// The rule parsed and type-checked; `in_segment("x")` must name an existing segment, and no
+    /// segment (`name`, when the rule is one's) may reach itself.
+    func checkedRule(_ text: String, of name: String?) async throws -> RuleExpression {
+        let rule = try SegmentFields.check(text)
         var seen: Set<String> = name.map { [$0] } ?? []
-        var pending = Self.references(in: try SegmentFields.check(text))
+        var pending = Self.references(in: rule)
         while let next = pending.popLast() {
             if seen.contains(next) {
                 if next == name { throw SegmentError.invalid(field: "rule", reason: "segment '\(next)' would contain itself through in_segment") }
@@ -180,6 +196,7 @@ public struct SegmentService: Sendable {
             }
             pending += Self.references(in: try SegmentFields.check(other.rule))
         }
+        return rule
     }
 
     static func references(in e: RuleExpression) -> [String] {

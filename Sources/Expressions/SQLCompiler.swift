@@ -130,11 +130,12 @@ public struct SQLCompiler {
     var trueSQL: String { "(1 = 1)" }
     var falseSQL: String { "(1 = 0)" }
 
-    func condition(_ e: RuleExpression, _ s: inout State, element: SQLSchema.Collection?, segments: Set<String>) throws -> String {
+    func condition(_ e: RuleExpression, _ s: inout State, element: String?, segments: Set<String>) throws -> String {
         try value(e, &s, element: element, segments: segments).sql
     }
 
-    func value(_ e: RuleExpression, _ s: inout State, element: SQLSchema.Collection?, segments: Set<String>) throws -> Piece {
+    /// `element` names the history whose element a `where` is testing, if any.
+    func value(_ e: RuleExpression, _ s: inout State, element: String?, segments: Set<String>) throws -> Piece {
         func sub(_ e: RuleExpression) throws -> String { try value(e, &s, element: element, segments: segments).sql }
         switch e.kind {
         case .number(let v): return .value(bind(.number(v), &s))
@@ -145,7 +146,7 @@ public struct SQLCompiler {
         case .today: return .value(bind(.number((now.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400), &s))
         case .field(let path):
             let name = path.joined(separator: ".")
-            if let element, path.count == 1, let column = element.fields[name] { return piece(column) }
+            if let element, path.count == 1, let column = schema.collections[element]?.fields[name] { return piece(column) }
             guard let column = schema.fields[name] else { throw ExpressionError("no SQL column for the field '\(name)'", at: e.position) }
             return piece(column)
         case .list(let items):
@@ -222,7 +223,7 @@ public struct SQLCompiler {
                 conditions.append("\(collection.date) >= \(instant) - \(seconds)")
                 conditions.append("\(collection.date) <= \(bind(.number(now.timeIntervalSince1970), &s))")
             }
-            if let filter = a.filter { conditions.append(try condition(filter, &s, element: collection, segments: segments)) }
+            if let filter = a.filter { conditions.append(try condition(filter, &s, element: a.collection, segments: segments)) }
             let from = "FROM \(collection.table) \(collection.alias) WHERE " + conditions.joined(separator: " AND ")
             switch a.function {
             case .count: return .value("(SELECT COUNT(*) \(from))")
@@ -265,9 +266,8 @@ public struct SQLCompiler {
     }
 
     /// Whether an expression is text (for collation).
-    func isText(_ e: RuleExpression, _ element: SQLSchema.Collection?) -> Bool {
-        let elementTypes = element.flatMap { e in types.collections.first { schema.collections[$0.key]?.alias == e.alias }?.value }
-        return (try? TypeChecker(schema: types).check(e, element: elementTypes)) == .string
+    func isText(_ e: RuleExpression, _ element: String?) -> Bool {
+        (try? TypeChecker(schema: types).check(e, element: element.flatMap { types.collections[$0] })) == .string
     }
 }
 

@@ -1,5 +1,6 @@
 import Access
 import Campaigns
+import Customers
 import Foundation
 import HTTPTypes
 import OpenAPIRuntime
@@ -94,18 +95,8 @@ extension APIHandler {
     func exportSegment(_ input: Operations.ExportSegment.Input) async throws -> Operations.ExportSegment.Output {
         _ = try Caller.require(.segmentsRead)
         _ = try Caller.require(.dataExport)
-        let id = SegmentID(input.path.id)
-        _ = try await segments.segment(id)
-        var text = SegmentMember.csvHeader
-        var after: Int64 = 0
-        while true {
-            let page = try await segments.members(of: id, after: after, limit: 5_000)
-            guard let last = page.last else { break }
-            for m in page {
-                text += m.csvLine
-            }
-            after = last.customer
-        }
+        var text = ""
+        try await segments.exportCSV(SegmentID(input.path.id)) { text += $0 }
         return .ok(.init(body: .csv(HTTPBody(text))))
     }
 
@@ -140,10 +131,7 @@ extension Problem {
         case .notFound(let id): self.init(status: .notFound, code: "segment_not_found", detail: "No segment \(id).")
         case .nameTaken(let name):
             self.init(status: .conflict, code: "segment_name_taken", detail: "A segment named '\(name)' exists already.", field: "name")
-        case .invalid(let field, let reason):
-            self.init(
-                status: .unprocessableContent, code: "validation_failed", detail: "\(field): \(reason)", field: field,
-                errors: [FieldProblem(field: field, reason: reason)])
+        case .invalid(let field, let reason): self.init(validation: [FieldError(field, reason)])
         }
     }
 }

@@ -100,10 +100,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
             self.init(status: .unauthorized, code: "invalid_credentials", detail: "The email or password is wrong.")
         case .forbidden(let permission):
             self.init(status: .forbidden, code: "forbidden", detail: "This needs the permission \(permission.rawValue).")
-        case .invalid(let field, let reason):
-            self.init(
-                status: .unprocessableContent, code: "validation_failed", detail: "\(field): \(reason)",
-                errors: [FieldProblem(field: field, reason: reason)])
+        case .invalid(let field, let reason): self.init(validation: [FieldError(field, reason)])
         case .emailTaken(let email):
             self.init(status: .conflict, code: "email_taken", detail: "\(email) is already in use.", field: "email")
         case .loginExists(let id):

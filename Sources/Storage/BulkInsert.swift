@@ -87,3 +87,16 @@ func insertRows(
     }
     return result
 }
+
+/// Empties `table` and fills it again with `load`, with its secondary `indexes` (name, columns)
+/// dropped meanwhile and built once afterwards: a million rows go in far faster that way. Runs
+/// inside the caller's transaction, so readers see the old rows or the new, never none.
+func reload<T: Sendable>(
+    _ db: any SQLDatabase, table: String, indexes: [(name: String, columns: String)], _ load: () async throws -> T
+) async throws -> T {
+    for index in indexes { try await db.raw("DROP INDEX IF EXISTS \(unsafeRaw: index.name)").run() }
+    try await db.raw("DELETE FROM \(unsafeRaw: table)").run()
+    let result = try await load()
+    for index in indexes { try await db.raw("CREATE INDEX \(unsafeRaw: index.name) ON \(unsafeRaw: table) (\(unsafeRaw: index.columns))").run() }
+    return result
+}

@@ -241,9 +241,6 @@ public enum Migrations {
                   churn_risk DOUBLE PRECISION, churn_drivers TEXT NOT NULL, value_tier TEXT NOT NULL, recommendations TEXT NOT NULL,
                   currency TEXT NOT NULL)
                 """,
-                "CREATE INDEX customer_scores_segment ON customer_scores (rfm_segment)",
-                "CREATE INDEX customer_scores_value ON customer_scores (value_tier, clv_12m_minor)",
-                "CREATE INDEX customer_scores_churn ON customer_scores (churn_risk)",
                 "CREATE TABLE scoring_runs (\(id), ran_at BIGINT NOT NULL, summary TEXT NOT NULL)",
             ]
         }

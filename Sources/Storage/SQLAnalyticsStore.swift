@@ -18,9 +18,7 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         let yearAgo = nowSeconds - 365 * 86_400
         let cutoffSeconds = cutoffDay * 86_400
         let database = database
-        let aggregate =
-            database.engine == .postgres
-            ? "STRING_AGG(DISTINCT COALESCE(l.category, l.product), ',')" : "GROUP_CONCAT(DISTINCT COALESCE(l.category, l.product))"
+        let aggregate = itemList
         // Five independent reads, each on its own connection, so the two big ones overlap.
         async let people = database.read { db in
             try await readRows(
@@ -123,10 +121,14 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         return facts
     }
 
-    public func baskets(since: Date, until: Date, limit: Int) async throws -> [[String]] {
-        let aggregate =
-            database.engine == .postgres
+    /// The distinct categories (products without one) of the lines `l` of a group, comma-separated.
+    var itemList: String {
+        database.engine == .postgres
             ? "STRING_AGG(DISTINCT COALESCE(l.category, l.product), ',')" : "GROUP_CONCAT(DISTINCT COALESCE(l.category, l.product))"
+    }
+
+    public func baskets(since: Date, until: Date, limit: Int) async throws -> [[String]] {
+        let aggregate = itemList
         return try await database.read { db in
             try await readRows(
                 db,
@@ -152,7 +154,8 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         "expected_purchases_12m", "clv_12m_minor", "churn_risk", "churn_drivers", "value_tier", "recommendations", "currency",
     ]
 
-    static let scoreIndexes = [
+    /// Built by `replaceScores` after each run (not by the migration, so they are defined once).
+    static let scoreIndexes: [(name: String, columns: String)] = [
         ("customer_scores_segment", "rfm_segment"), ("customer_scores_value", "value_tier, clv_12m_minor"), ("customer_scores_churn", "churn_risk"),
     ]
 
@@ -168,12 +171,8 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         }
         let summary = try ColumnJSON.encode(run)
         try await database.write { db in
-            // A million rows go in faster with the secondary indexes built once afterwards.
-            try await db.raw("DELETE FROM customer_scores").run()
-            for (name, _) in Self.scoreIndexes { try await db.raw("DROP INDEX IF EXISTS \(unsafeRaw: name)").run() }
-            _ = try await insertRows(db, into: "customer_scores", columns: Self.scoreColumns, rows: rows)
-            for (name, columns) in Self.scoreIndexes {
-                try await db.raw("CREATE INDEX \(unsafeRaw: name) ON customer_scores (\(unsafeRaw: columns))").run()
+            try await reload(db, table: "customer_scores", indexes: Self.scoreIndexes) {
+                _ = try await insertRows(db, into: "customer_scores", columns: Self.scoreColumns, rows: rows)
             }
             try await db.raw("INSERT INTO scoring_runs (ran_at, summary) VALUES (\(bind: run.ranAt.epochSeconds), \(bind: summary))").run()
         }

@@ -143,13 +143,14 @@ public struct SQLSegmentStore: SegmentStore {
     /// by loyalty tier: a rule on these columns is answered from an index a third the table's
     /// size, searched by its leading conditions (a million customers in about 12 ms), and any
     /// other rule scans the table.
-    static let factIndexes = [
+    static let factIndexes: [(name: String, columns: String)] = [
         ("segment_facts_value", "value_tier, home_store, age, consent_email, churn_risk, last_purchase, tier, clv, member"),
         ("segment_facts_tier", "tier, clv, churn_risk, consent_email, last_purchase, age, home_store, value_tier, member"),
     ]
 
     /// A member's name and email come from the profile; the facts stay narrow for fast scans.
-    static let memberColumns = "c.customer_id, TRIM(COALESCE(p.first_name, '') || ' ' || COALESCE(p.last_name, '')) AS name, p.email, c.tier, c.clv"
+    static let memberName = "TRIM(COALESCE(p.first_name, '') || ' ' || COALESCE(p.last_name, '')) AS name"
+    static let memberColumns = "c.customer_id, \(memberName), p.email, c.tier, c.clv"
 
     static func member(_ row: any SQLRow) throws -> SegmentMember {
         SegmentMember(
@@ -194,7 +195,7 @@ public struct SQLSegmentStore: SegmentStore {
         try await database.read { db in
             try await db.raw(
                 """
-                SELECT m.customer_id, TRIM(COALESCE(p.first_name, '') || ' ' || COALESCE(p.last_name, '')) AS name, p.email, c.tier, c.clv
+                SELECT m.customer_id, \(unsafeRaw: Self.memberName), p.email, c.tier, c.clv
                 FROM segment_members m JOIN customers p ON p.id = m.customer_id LEFT JOIN segment_facts c ON c.customer_id = m.customer_id
                 WHERE m.segment_id = \(bind: id.rawValue) AND m.customer_id > \(bind: after) ORDER BY m.customer_id LIMIT \(bind: Int64(limit))
                 """
@@ -222,9 +223,6 @@ public struct SQLSegmentStore: SegmentStore {
         let today = LocalDate(now)
         let monthDay = String(format: "%02d-%02d", today.month, today.day)
         return try await database.write { db in
-            // The rows go in faster with the indexes built once afterwards.
-            for (name, _) in Self.factIndexes { try await db.raw("DROP INDEX IF EXISTS \(unsafeRaw: name)").run() }
-            try await db.raw("DELETE FROM segment_facts").run()
             // Latest marketing consent per channel, unless a do-not-contact block is in force.
             func consent(_ channel: String) -> SQLQueryString {
                 """
@@ -233,30 +231,29 @@ public struct SQLSegmentStore: SegmentStore {
                 AND e.channel = \(bind: channel) ORDER BY e.id DESC LIMIT 1) END
                 """
             }
-            try await db.raw(
-                """
-                INSERT INTO segment_facts (customer_id, age, life_stage, language, home_store, latitude, longitude, customer_since,
-                  completeness, has_email, has_phone, consent_email, consent_sms, member, tier, points, last_purchase, purchases, revenue,
-                  rfm_segment, rfm_r, rfm_f, rfm_m, clv, p_alive, churn_risk, value_tier)
-                SELECT c.id,
-                  CASE WHEN c.birth_date IS NULL THEN NULL ELSE \(bind: Int64(today.year)) - CAST(SUBSTR(c.birth_date, 1, 4) AS INTEGER)
-                    - CASE WHEN SUBSTR(c.birth_date, 6, 5) > \(bind: monthDay) THEN 1 ELSE 0 END END,
-                  c.life_stage, c.language, c.home_store, c.latitude, c.longitude, c.created_at, c.completeness,
-                  CASE WHEN c.email IS NULL THEN 0 ELSE 1 END, CASE WHEN c.phone IS NULL THEN 0 ELSE 1 END,
-                  \(consent("email")), \(consent("sms")),
-                  CASE WHEN m.id IS NULL THEN 0 ELSE 1 END, m.tier, a.balance,
-                  CASE WHEN s.recency_days IS NULL THEN NULL ELSE (s.scored_at / 86400 - s.recency_days) * 86400 END,
-                  s.frequency, s.monetary_minor / 100.0, s.rfm_segment, s.rfm_r, s.rfm_f, s.rfm_m, s.clv_12m_minor / 100.0, s.p_alive,
-                  s.churn_risk, s.value_tier
-                FROM customers c
-                LEFT JOIN loyalty_members m ON m.id = (SELECT MIN(m2.id) FROM loyalty_members m2 WHERE m2.customer_id = c.id)
-                LEFT JOIN ledger_accounts a ON a.member_id = m.id AND a.point_type = 'reward'
-                LEFT JOIN customer_scores s ON s.customer_id = c.id
-                WHERE c.status = 'active' AND c.created_at <= \(bind: nowSeconds)
-                """
-            ).run()
-            for (name, columns) in Self.factIndexes {
-                try await db.raw("CREATE INDEX \(unsafeRaw: name) ON segment_facts (\(unsafeRaw: columns))").run()
+            try await reload(db, table: "segment_facts", indexes: Self.factIndexes) {
+                try await db.raw(
+                    """
+                    INSERT INTO segment_facts (customer_id, age, life_stage, language, home_store, latitude, longitude, customer_since,
+                      completeness, has_email, has_phone, consent_email, consent_sms, member, tier, points, last_purchase, purchases, revenue,
+                      rfm_segment, rfm_r, rfm_f, rfm_m, clv, p_alive, churn_risk, value_tier)
+                    SELECT c.id,
+                      CASE WHEN c.birth_date IS NULL THEN NULL ELSE \(bind: Int64(today.year)) - CAST(SUBSTR(c.birth_date, 1, 4) AS INTEGER)
+                        - CASE WHEN SUBSTR(c.birth_date, 6, 5) > \(bind: monthDay) THEN 1 ELSE 0 END END,
+                      c.life_stage, c.language, c.home_store, c.latitude, c.longitude, c.created_at, c.completeness,
+                      CASE WHEN c.email IS NULL THEN 0 ELSE 1 END, CASE WHEN c.phone IS NULL THEN 0 ELSE 1 END,
+                      \(consent("email")), \(consent("sms")),
+                      CASE WHEN m.id IS NULL THEN 0 ELSE 1 END, m.tier, a.balance,
+                      CASE WHEN s.recency_days IS NULL THEN NULL ELSE (s.scored_at / 86400 - s.recency_days) * 86400 END,
+                      s.frequency, s.monetary_minor / 100.0, s.rfm_segment, s.rfm_r, s.rfm_f, s.rfm_m, s.clv_12m_minor / 100.0, s.p_alive,
+                      s.churn_risk, s.value_tier
+                    FROM customers c
+                    LEFT JOIN loyalty_members m ON m.id = (SELECT MIN(m2.id) FROM loyalty_members m2 WHERE m2.customer_id = c.id)
+                    LEFT JOIN ledger_accounts a ON a.member_id = m.id AND a.point_type = 'reward'
+                    LEFT JOIN customer_scores s ON s.customer_id = c.id
+                    WHERE c.status = 'active' AND c.created_at <= \(bind: nowSeconds)
+                    """
+                ).run()
             }
             let n = try await db.raw("SELECT COUNT(*) AS n FROM segment_facts").first()!.int64("n")
             try await db.raw("INSERT INTO segment_facts_refreshes (refreshed_at, customers) VALUES (\(bind: nowSeconds), \(bind: n))").run()

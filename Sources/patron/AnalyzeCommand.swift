@@ -31,8 +31,8 @@ struct Analyze: AsyncParsableCommand {
     struct CLV: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "clv", abstract: "Fit BG/NBD and Gamma-Gamma; P(alive), expected purchases and CLV per customer.")
-        @OptionGroup var db: DatabaseOption
-        @Option(help: "A CSV with the header customer_id,date,amount (date YYYY-MM-DD); the database's purchases if absent.")
+        @Option(
+            help: "A CSV with the header customer_id,date,amount (date YYYY-MM-DD); the database's customers are scored by `patron analyze score`.")
         var transactions: String?
         @Option(help: "Last day of the calibration period (YYYY-MM-DD); later purchases are the holdout. Default: the last purchase.")
         var calibrationEnd: String?

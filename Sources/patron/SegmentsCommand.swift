@@ -128,21 +128,7 @@ struct Segments: AsyncParsableCommand {
             let handle = try Export.output(output)
             let count = try await db.with { patron in
                 let s = try await Segments.find(segment, in: patron)
-                handle.write(Data(SegmentMember.csvHeader.utf8))
-                var after: Int64 = 0
-                var count = 0
-                while true {
-                    let page = try await Segments.reporting { try await patron.segments.members(of: s.id, after: after, limit: 5_000) }
-                    guard let last = page.last else { break }
-                    var text = ""
-                    for m in page {
-                        text += m.csvLine
-                    }
-                    handle.write(Data(text.utf8))
-                    count += page.count
-                    after = last.customer
-                }
-                return count
+                return try await Segments.reporting { try await patron.segments.exportCSV(s.id) { handle.write(Data($0.utf8)) } }
             }
             FileHandle.standardError.write(Data("exported \(count) customers\n".utf8))
         }
