@@ -78,21 +78,36 @@ public struct Settings: Sendable {
     /// Which identifiers match incoming activity to customers, strongest first.
     public var matchPriority: [IdentifierKind]
     public var clock: Clock
+    /// Patron's address as customers reach it, for tracked links (`PATRON_PUBLIC_URL`).
+    public var publicURL: String
+    /// Where campaign messages are sent.
+    public var channels: ChannelSettings
 
     public init(
         bcryptCost: UInt8 = 12, defaultCountryCode: String = "1", defaultCurrency: String = "USD",
-        matchPriority: [IdentifierKind] = IdentityMatcher().priority, clock: Clock = .system
+        matchPriority: [IdentifierKind] = IdentityMatcher().priority, clock: Clock = .system, publicURL: String = "http://127.0.0.1:8080",
+        channels: ChannelSettings = ChannelSettings()
     ) {
         self.bcryptCost = bcryptCost
         self.defaultCountryCode = defaultCountryCode
         self.defaultCurrency = defaultCurrency
         self.matchPriority = matchPriority
         self.clock = clock
+        self.publicURL = publicURL
+        self.channels = channels
     }
 
     /// Settings from `PATRON_BCRYPT_COST`, `PATRON_COUNTRY_CODE` and `PATRON_CURRENCY`.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Settings {
         var settings = Settings()
+        settings.channels = ChannelSettings.fromEnvironment(environment)
+        _ = try settings.channels.channels()
+        if let url = environment["PATRON_PUBLIC_URL"] {
+            guard let u = URL(string: url), u.scheme == "http" || u.scheme == "https", u.host != nil else {
+                throw ConfigurationError(flag: "PATRON_PUBLIC_URL", reason: "'\(url)' is not an http(s) URL")
+            }
+            settings.publicURL = url
+        }
         if let cost = environment["PATRON_BCRYPT_COST"] {
             guard let value = UInt8(cost), (4...31).contains(value) else {
                 throw ConfigurationError(flag: "PATRON_BCRYPT_COST", reason: "must be a whole number from 4 to 31")
@@ -140,6 +155,8 @@ public struct Patron: Sendable {
     public let intelligence: CustomerIntelligence
     /// Segments in the rule language.
     public let segments: SegmentService
+    /// Campaigns: plans, waves, the outbox, responses and their P&L.
+    public let campaigns: CampaignService
     /// Purchases and returns come in here, so every path records and earns the same way.
     public let intake: TransactionIntake
     public let settings: Settings
@@ -174,6 +191,9 @@ public struct Patron: Sendable {
         self.intake = TransactionIntake(customers: customers, loyalty: loyalty)
         self.intelligence = CustomerIntelligence(store: SQLAnalyticsStore(database: database), clock: settings.clock)
         self.segments = SegmentService(store: SQLSegmentStore(database: database), clock: settings.clock)
+        self.campaigns = CampaignService(
+            store: SQLCampaignStore(database: database), segments: segments, templates: MustacheTemplates(), clock: settings.clock,
+            publicURL: settings.publicURL)
         self.access = AccessService(
             store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)
     }
@@ -197,6 +217,12 @@ public struct Patron: Sendable {
         let run = try await intelligence.score()
         try await segments.refresh()
         return run
+    }
+
+    /// One pass of the campaign job through the configured channels: due waves prepared, the
+    /// outbox sent, responses attributed.
+    public func runCampaigns() async throws -> CampaignService.DispatchReport {
+        try await campaigns.run(through: try settings.channels.channels())
     }
 
     /// Whether the database holds no customers yet (the demo loads only into an empty one).

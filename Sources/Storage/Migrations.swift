@@ -276,7 +276,48 @@ public enum Migrations {
                 "CREATE TABLE segment_facts_refreshes (\(id), refreshed_at BIGINT NOT NULL, customers BIGINT NOT NULL)",
                 "CREATE TABLE stores (code TEXT PRIMARY KEY, name TEXT NOT NULL, latitude DOUBLE PRECISION, longitude DOUBLE PRECISION)",
             ]
-        }
+        },
+        Migration("campaigns-2-campaigns") { engine, id in
+            let withoutRowID = engine == .sqlite ? " WITHOUT ROWID" : ""
+            return [
+                """
+                CREATE TABLE campaigns (\(id), name TEXT NOT NULL, owner TEXT NOT NULL, status TEXT NOT NULL, seed BIGINT NOT NULL, plan TEXT NOT NULL,
+                  offer TEXT NOT NULL, created_at BIGINT NOT NULL, launched_at BIGINT)
+                """,
+                // Who a launched campaign is for, frozen with its control group.
+                """
+                CREATE TABLE campaign_audience (campaign_id BIGINT NOT NULL, customer_id BIGINT NOT NULL, control INTEGER NOT NULL,
+                  PRIMARY KEY (campaign_id, customer_id))\(withoutRowID)
+                """,
+                """
+                CREATE TABLE campaign_waves (campaign_id BIGINT NOT NULL, number INTEGER NOT NULL, prepared_at BIGINT NOT NULL, queued BIGINT NOT NULL,
+                  suppressed TEXT NOT NULL, links TEXT NOT NULL, PRIMARY KEY (campaign_id, number))
+                """,
+                // The outbox: one row per wave and customer, suppressed ones too (with the reason).
+                """
+                CREATE TABLE campaign_messages (campaign_id BIGINT NOT NULL, wave INTEGER NOT NULL, customer_id BIGINT NOT NULL, channel TEXT NOT NULL,
+                  status TEXT NOT NULL, reason TEXT, address TEXT, name TEXT, subject TEXT, body TEXT, html INTEGER NOT NULL, secret BIGINT NOT NULL,
+                  attempts INTEGER NOT NULL, next_attempt_at BIGINT NOT NULL, claimed_at BIGINT, queued_at BIGINT NOT NULL, sent_at BIGINT,
+                  PRIMARY KEY (campaign_id, wave, customer_id))
+                """,
+                "CREATE INDEX campaign_messages_due ON campaign_messages (status, channel, next_attempt_at)",
+                "CREATE INDEX campaign_messages_customer ON campaign_messages (customer_id, channel, queued_at)",
+                """
+                CREATE TABLE campaign_responses (\(id), campaign_id BIGINT NOT NULL, wave INTEGER, customer_id BIGINT NOT NULL, control INTEGER NOT NULL,
+                  kind TEXT NOT NULL, reference TEXT NOT NULL, amount_minor BIGINT NOT NULL, occurred_at BIGINT NOT NULL,
+                  on_timeline INTEGER NOT NULL DEFAULT 0, UNIQUE (campaign_id, customer_id, kind, reference))
+                """,
+                """
+                CREATE TABLE agent_tasks (\(id), customer_id BIGINT NOT NULL REFERENCES customers(id), campaign_id BIGINT NOT NULL, wave INTEGER NOT NULL,
+                  script TEXT NOT NULL, status TEXT NOT NULL, outcome TEXT, notes TEXT, created_at BIGINT NOT NULL, completed_at BIGINT, completed_by TEXT)
+                """,
+                "CREATE INDEX agent_tasks_status ON agent_tasks (status, id)",
+                """
+                CREATE TABLE leads (\(id), customer_id BIGINT NOT NULL REFERENCES customers(id), campaign_id BIGINT NOT NULL, source TEXT NOT NULL,
+                  status TEXT NOT NULL, owner TEXT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (campaign_id, customer_id))
+                """,
+            ]
+        },
     ]
 
     static let access: [Migration] = [
