@@ -40,6 +40,7 @@ public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
         Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
+    TrackingRoutes.register(on: router, campaigns: patron.campaigns)
     let database = patron.database
     let api = PatronAPI(
         intake: patron.intake, access: patron.access, intelligence: patron.intelligence, segments: patron.segments, idempotency: patron.accessStore

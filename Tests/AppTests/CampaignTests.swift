@@ -1,0 +1,358 @@
+import App
+import Campaigns
+import Customers
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import SQLKit
+import SharedModels
+import Storage
+import TestSupport
+import Testing
+
+/// A real SMTP server (aiosmtpd) and an SMS gateway stand-in, run by scripts/message-sinks.py.
+final class MessageSinks: @unchecked Sendable {
+    let process = Process()
+    let input = Pipe()
+    let directory: URL
+    let smtpPort: Int
+    let httpPort: Int
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("patron-sinks-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/message-sinks.py")
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path, directory.path]
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { throw TestFailure("scripts/message-sinks.py did not start (is aiosmtpd installed? pip install aiosmtpd)") }
+            line += chunk
+        }
+        let ports = String(decoding: line, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        guard ports.count == 2 else { throw TestFailure("message sinks printed \(String(decoding: line, as: UTF8.self))") }
+        (smtpPort, httpPort) = (ports[0], ports[1])
+    }
+
+    deinit {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func records(_ name: String) -> [[String: Any]] {
+        guard let text = try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    var mail: [(to: String, data: String)] { records("mail.jsonl").map { (($0["to"] as? [String])?.first ?? "", $0["data"] as? String ?? "") } }
+    var sms: [[String: Any]] { records("sms.jsonl") }
+
+    var channels: [CampaignChannel: any MessageChannel] {
+        [
+            .email: SMTPMailer(host: "127.0.0.1", port: smtpPort, from: "offers@shop.example"),
+            .sms: SMSGateway(url: URL(string: "http://127.0.0.1:\(httpPort)/messages")!, token: "gateway-secret"),
+        ]
+    }
+}
+
+@Suite struct CampaignTests {
+    /// 43 customers: 40 who said yes to email and SMS, one who withdrew email consent, one blocked
+    /// on every channel, and one whose mailbox does not exist.
+    static func audience(_ p: Patron) async throws -> (all: [Int64], withdrawn: Int64, blocked: Int64, bounce: Int64) {
+        var ids: [Int64] = []
+        for i in 1...43 {
+            let email = i == 43 ? "bounce\(i)@example.com" : "c\(i)@example.com"
+            let c = try await p.customers.create(
+                ProfileDraft(firstName: "C\(i)", lastName: "Test", emails: [email], phones: ["+1555\(String(format: "%07d", 1000 + i))"]))
+            for channel in [Channel.email, .sms] {
+                _ = try await p.customers.recordConsent(
+                    purpose: .marketing, channel: channel, granted: true, source: "web_form", text: "v1", for: c.id, by: "test")
+            }
+            ids.append(c.id.rawValue)
+        }
+        _ = try await p.customers.recordConsent(
+            purpose: .marketing, channel: .email, granted: false, source: "call", text: nil, for: CustomerID(ids[40]), by: "agent")
+        _ = try await p.customers.block(.email, reason: "asked on the phone", for: CustomerID(ids[41]), by: "agent")
+        _ = try await p.customers.block(.sms, reason: "asked on the phone", for: CustomerID(ids[41]), by: "agent")
+        _ = try await p.customers.block(.call, reason: "asked on the phone", for: CustomerID(ids[41]), by: "agent")
+        return (ids, ids[40], ids[41], ids[42])
+    }
+
+    static func plan(segment: Int64, start: Date) -> CampaignPlan {
+        CampaignPlan(
+            name: "Spring sale", objective: "reactivate", budget: 50_000, startsOn: LocalDate(start), endsOn: LocalDate(start.addingTimeInterval(30 * 86_400)),
+            segment: segment, controlPercent: 25, offer: CampaignOffer(kind: .none),
+            waves: [
+                Wave(
+                    channel: .email, day: 0, subject: "{{first_name}}, the spring sale is on",
+                    body: "Hi {{first_name}} & welcome,\n\nEverything is 20% off: https://shop.example.com/sale\n.\nSee you soon."),
+                Wave(channel: .sms, day: 3, audience: .nonResponders, body: "{{first_name}}, last days of the sale: https://shop.example.com/sale"),
+            ],
+            costs: CampaignCosts(perMessage: ["email": 10, "sms": 5]), attributionDays: 30, marginPercent: 40)
+    }
+
+    @Test("segment → two waves → real SMTP and SMS gateway → clicks and purchases → P&L against control; consent honoured", arguments: TestEngine.available)
+    func endToEnd(engine: TestEngine) async throws {
+        let sinks = try MessageSinks()
+        let clock = TestClock()
+        try await TestDatabase.withPatron(engine, clock: clock) { p in
+            let people = try await Self.audience(p)
+            let segment = try await p.segments.create(SegmentDraft(name: "Reachable", rule: "has_email"), owner: "mia@test.example")
+            let draft = try await p.campaigns.create(Self.plan(segment: segment.id.rawValue, start: clock.now), owner: "mia@test.example")
+            #expect(draft.status == .draft)
+
+            // A preview renders one recipient's message with their fields and tracked links.
+            let preview = try await p.campaigns.preview(draft.id, wave: 1, customer: people.all[4])
+            #expect(preview.subject == "C5, the spring sale is on")
+            #expect(preview.body.hasPrefix("Hi C5 & welcome"))
+            #expect(preview.body.contains("/t/c/") && preview.body.contains("Unsubscribe: http://127.0.0.1:8080/t/u/"))
+
+            let launched = try await p.campaigns.launch(draft.id)
+            #expect(launched.status == .running)
+            let audience = try await p.database.read { db in
+                try await db.raw("SELECT customer_id, control FROM campaign_audience WHERE campaign_id = \(bind: draft.id.rawValue)").all().map {
+                    (try $0.decode(column: "customer_id", as: Int64.self), try $0.decode(column: "control", as: Int64.self) != 0)
+                }
+            }
+            #expect(audience.count == 43)
+            let control = Set(audience.filter(\.1).map(\.0))
+            let target = Set(audience.filter { !$0.1 }.map(\.0))
+            #expect(control.count >= 4 && control.count <= 18, "a 25% holdout of 43")
+            // The split is reproducible: the same seed gives the same control group.
+            #expect(control == Set(people.all.filter { ControlGroup.isControl(customer: $0, seed: launched.seed, percent: 25) }))
+
+            let wave1 = try #require(launched.waves.first)
+            let shouldGetMail = target.subtracting([people.withdrawn, people.blocked])
+            #expect(wave1.queued == shouldGetMail.count)
+            #expect((wave1.suppressed["consent"] ?? 0) == (target.contains(people.withdrawn) ? 1 : 0))
+            #expect((wave1.suppressed["blocked"] ?? 0) == (target.contains(people.blocked) ? 1 : 0))
+
+            // A sender dies holding three messages: they are neither lost nor sent twice.
+            let held = try await p.campaigns.store.claim(.email, now: clock.now, limit: 3)
+            #expect(held.count == 3)
+            var report = try await p.campaigns.dispatch(through: sinks.channels, batch: 10)
+            #expect(report.sent + report.bounced == shouldGetMail.count - 3)
+            clock.advance(by: 11 * 60)
+            report = try await p.campaigns.dispatch(through: sinks.channels, batch: 10)
+            #expect(report.sent + report.bounced == 3)
+
+            let mail = sinks.mail
+            let addressOf = { (id: Int64) in id == people.bounce ? "bounce43@example.com" : "c\(people.all.firstIndex(of: id)! + 1)@example.com" }
+            let expected = shouldGetMail.subtracting([people.bounce]).map(addressOf)
+            #expect(mail.map(\.to).sorted() == expected.sorted(), "each reachable target customer gets exactly one email")
+            #expect(!mail.contains { $0.to == "c41@example.com" }, "the customer who withdrew consent receives nothing")
+            #expect(!mail.contains { $0.to == "c42@example.com" }, "a do-not-contact block is honoured")
+            #expect(Set(mail.map(\.to)).isDisjoint(with: control.map(addressOf)), "the control group receives nothing")
+            let sample = try #require(mail.first)
+            #expect(sample.data.contains("Message-ID: <\(draft.id)-1-"))
+            #expect(sample.data.contains("List-Unsubscribe: <http://127.0.0.1:8080/t/u/"))
+            #expect(sample.data.contains("\n.\r\nSee you soon") || sample.data.contains("\n.\nSee you soon"), "a lone dot line survives dot-stuffing")
+            if target.contains(people.bounce) {
+                let bounced = try await p.campaigns.store.message(MessageKey(campaign: draft.id, wave: 1, customer: people.bounce))
+                #expect(bounced?.status == .bounced)
+            }
+
+            // Six recipients click through the tracked link (through the real router) and buy.
+            let router = try buildRouter(patron: p)
+            let app = Application(router: router)
+            let clickers = Array(mail.filter { $0.to != "bounce43@example.com" }.prefix(6))
+            let unsubscriber = mail.dropFirst(6).first
+            try await app.test(.router) { client in
+                for m in clickers {
+                    let link = try #require(m.data.firstMatch(of: /http:\/\/127\.0\.0\.1:8080(\/t\/c\/[0-9a-f-]+\/0)/)).output.1
+                    try await client.execute(uri: String(link), method: .get) { response in
+                        #expect(response.status == .found)
+                        #expect(response.headers[.location] == "https://shop.example.com/sale")
+                    }
+                }
+                try await client.execute(uri: "/t/c/1-1-1-abc/0", method: .get) { #expect($0.status == .notFound) }
+                if let u = unsubscriber {
+                    let link = try #require(u.data.firstMatch(of: /http:\/\/127\.0\.0\.1:8080(\/t\/u\/[0-9a-f-]+)/)).output.1
+                    try await client.execute(uri: String(link), method: .get) { #expect($0.status == .ok) }
+                    try await client.execute(uri: String(link), method: .post) { #expect($0.status == .ok) }
+                }
+            }
+            clock.advance(by: 3_600)
+            var buyers: [Int64] = []
+            for (i, m) in clickers.enumerated() {
+                let id = people.all[Int(m.to.dropFirst().prefix { $0.isNumber })! - 1]
+                buyers.append(id)
+                _ = try await p.customers.submit(
+                    TransactionDetails(externalID: "T\(i)", occurredAt: clock.now, amount: Money(minorUnits: 10_000, currency: "USD")),
+                    identifiers: [CustomerIdentifier(kind: .customerID, value: String(id))])
+            }
+            if let c = control.sorted().first {
+                _ = try await p.customers.submit(
+                    TransactionDetails(externalID: "C1", occurredAt: clock.now, amount: Money(minorUnits: 10_000, currency: "USD")),
+                    identifiers: [CustomerIdentifier(kind: .customerID, value: String(c))])
+            }
+            if let u = unsubscriber {
+                let id = people.all[Int(u.to.dropFirst().prefix { $0.isNumber })! - 1]
+                #expect(try await p.customers.consents(of: CustomerID(id)).allows(.marketing, on: .email) == false)
+            }
+
+            // Day 3: the job prepares the SMS reminder for non-responders and sends it.
+            clock.advance(days: 3)
+            _ = try await p.campaigns.run(through: sinks.channels)
+            let running = try await p.campaigns.campaign(draft.id)
+            let wave2 = try #require(running.waves.last)
+            #expect(wave2.number == 2)
+            let sms = sinks.sms
+            let smsTarget = target.subtracting([people.blocked]).subtracting(buyers)
+            #expect(sms.count == smsTarget.count, "every non-responder in the target who may get SMS")
+            #expect(wave2.queued == smsTarget.count)
+            #expect(sms.allSatisfy { ($0["authorization"] as? String) == "Bearer gateway-secret" && ($0["idempotency_key"] as? String) != nil })
+            #expect(sms.allSatisfy { ($0["text"] as? String)?.contains("Opt out: http://127.0.0.1:8080/t/u/") == true })
+
+            // The P&L: responders and revenue against control, cost of every message sent.
+            let pnl = try await p.campaigns.pnl(draft.id)
+            #expect(pnl.target.responders == 6)
+            #expect(pnl.target.revenue == 600)
+            #expect(pnl.control.responders == (control.isEmpty ? 0 : 1))
+            #expect(pnl.incrementalRevenue.value > 0)
+            #expect(pnl.incrementalRevenue.low < pnl.incrementalRevenue.value && pnl.incrementalRevenue.value < pnl.incrementalRevenue.high)
+            let emails = shouldGetMail.count
+            #expect(pnl.messages[.email] == emails)
+            #expect(abs(pnl.cost - (Double(emails) * 0.10 + Double(smsTarget.count) * 0.05)) < 1e-9)
+            #expect(pnl.roi != nil)
+            let (_, breakdown) = try await p.campaigns.breakdown(draft.id)
+            #expect(breakdown.waves[0].clicked == 6 && breakdown.waves[0].purchasers == 6)
+
+            // Each response is on the customer's timeline, linked to the campaign and wave.
+            let timeline = try await p.customers.interactions(of: CustomerID(buyers[0]), after: nil, limit: PageSize(50)).items
+            let outcomes = Set(timeline.compactMap(\.details.outcome))
+            #expect(outcomes.isSuperset(of: ["campaign:sent", "campaign:clicked", "campaign:purchased"]))
+            #expect(timeline.contains { $0.details.notes?.contains("campaign \(draft.id), wave 1") == true })
+
+            // Responders become sales leads, once.
+            #expect(try await p.campaigns.createLeads(draft.id, owner: "sam@test.example") == 6)
+            #expect(try await p.campaigns.createLeads(draft.id, owner: "sam@test.example") == 0)
+            #expect(try await p.campaigns.leads(campaign: draft.id).allSatisfy { $0.source == "purchased" })
+
+            // A what-if for a similar campaign now uses this one's response rates.
+            let whatIf = try await p.campaigns.whatIf(WhatIf.Input(rule: "has_email", channels: [.email], controlPercent: 10))
+            #expect(whatIf.customers == 43)
+            #expect(whatIf.rates[.email]?.campaigns == 1)
+        }
+    }
+
+    @Test("call waves become agent-desk tasks; completing one logs the call", arguments: TestEngine.available)
+    func callList(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await TestDatabase.withPatron(engine, clock: clock) { p in
+            let people = try await Self.audience(p)
+            let segment = try await p.segments.create(SegmentDraft(name: "Everyone", rule: "has_phone"), owner: "mia@test.example")
+            var plan = Self.plan(segment: segment.id.rawValue, start: clock.now)
+            plan.controlPercent = 0
+            plan.waves = [Wave(channel: .call, day: 0, body: "Call {{first_name}} about the spring sale.")]
+            let c = try await p.campaigns.launch(try await p.campaigns.create(plan, owner: "mia@test.example").id)
+            // Calls are opt-out: everyone but the blocked customer.
+            #expect(c.waves[0].queued == 42)
+            _ = try await p.campaigns.dispatch(through: [:])
+            let tasks = try await p.campaigns.tasks()
+            #expect(tasks.count == 42)
+            #expect(!tasks.contains { $0.customer == people.blocked })
+            let first = try #require(tasks.first)
+            #expect(first.script == "Call C1 about the spring sale.")
+            let done = try await p.campaigns.completeTask(first.id, outcome: "interested", notes: "call back Friday", by: "ada@test.example")
+            #expect(done.status == .done)
+            await #expect(throws: CampaignError.self) { try await p.campaigns.completeTask(first.id, outcome: "again", notes: nil, by: "x") }
+            let timeline = try await p.customers.interactions(of: CustomerID(first.customer), after: nil, limit: PageSize(10)).items
+            #expect(timeline.contains { $0.details.channel == .call && $0.details.outcome == "interested" && $0.details.agent == "ada@test.example" })
+        }
+    }
+
+    @Test("plans are checked field by field; a launched plan cannot change", arguments: TestEngine.available)
+    func validation(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await TestDatabase.withPatron(engine, clock: clock) { p in
+            let segment = try await p.segments.create(SegmentDraft(name: "All", rule: "true"), owner: "mia@test.example")
+            let good = Self.plan(segment: segment.id.rawValue, start: clock.now)
+            func field(_ change: (inout CampaignPlan) -> Void) async -> String? {
+                var plan = good
+                change(&plan)
+                do {
+                    _ = try await p.campaigns.create(plan, owner: "mia@test.example")
+                    return nil
+                } catch CampaignError.invalid(let field, _) { return field } catch { return "\(error)" }
+            }
+            #expect(await field { $0.controlPercent = 80 } == "control_percent")
+            #expect(await field { $0.segment = 999 } == "segment")
+            #expect(await field { $0.waves[1].day = 99 } == "waves[1].day")
+            #expect(await field { $0.waves[0].audience = .nonResponders } == "waves[0].audience")
+            #expect(await field { $0.waves[0].subject = nil } == "waves[0].subject")
+            #expect(await field { $0.waves[1].rule = "clv.next_12m >" } == "waves[1].rule")
+            #expect(await field { $0.waves[0].body = "{{#open}} unclosed" } == "waves[0].body")
+            #expect(await field { $0.costs.perMessage["fax"] = 1 } == "costs.per_message")
+            #expect(await field { $0.currency = "usd" } == "currency")
+            let c = try await p.campaigns.create(good, owner: "mia@test.example")
+            _ = try await p.campaigns.launch(c.id)
+            await #expect(throws: CampaignError.conflict("campaign \(c.id) is running; only a draft's plan can change")) {
+                try await p.campaigns.update(c.id, good)
+            }
+            await #expect(throws: CampaignError.self) { try await p.campaigns.launch(c.id) }
+        }
+    }
+
+    @Test("suppression: consent by channel, blocks, addresses and frequency caps")
+    func suppression() {
+        func r(consent: Bool?, blocked: Bool = false, email: String? = "a@b.c", recent: [Int: Int] = [:]) -> Recipient {
+            Recipient(
+                customer: 1, firstName: nil, lastName: nil, email: email, phone: nil, address: [], tier: nil, points: nil, recommendations: [],
+                consent: consent, blocked: blocked, recentMessages: recent)
+        }
+        let caps = [FrequencyCap(channel: .email, messages: 2, days: 7)]
+        #expect(CampaignService.suppression(r(consent: true), channel: .email, caps: caps) == nil)
+        #expect(CampaignService.suppression(r(consent: nil), channel: .email, caps: caps) == "consent", "email is opt-in")
+        #expect(CampaignService.suppression(r(consent: false), channel: .email, caps: caps) == "consent")
+        #expect(CampaignService.suppression(r(consent: true, blocked: true), channel: .email, caps: caps) == "blocked")
+        #expect(CampaignService.suppression(r(consent: true, email: nil), channel: .email, caps: caps) == "no_address")
+        #expect(CampaignService.suppression(r(consent: true, recent: [7: 2]), channel: .email, caps: caps) == "frequency_cap")
+        #expect(CampaignService.suppression(r(consent: true, recent: [7: 1]), channel: .email, caps: caps) == nil)
+        #expect(CampaignService.suppression(r(consent: nil), channel: .directMail, caps: []) == "no_address", "direct mail needs an address")
+        var withAddress = r(consent: nil)
+        withAddress.address = ["1 Main St", "12345 Springfield"]
+        #expect(CampaignService.suppression(withAddress, channel: .directMail, caps: []) == nil, "direct mail is opt-out")
+    }
+
+    @Test("the control-group draw is reproducible and close to its share")
+    func controlGroup() {
+        let held = (1...100_000).filter { ControlGroup.isControl(customer: Int64($0), seed: 42, percent: 10) }
+        #expect(abs(Double(held.count) / 100_000 - 0.10) < 0.005)
+        #expect(held == (1...100_000).filter { ControlGroup.isControl(customer: Int64($0), seed: 42, percent: 10) })
+        #expect(held != (1...100_000).filter { ControlGroup.isControl(customer: Int64($0), seed: 43, percent: 10) })
+    }
+
+    @Test("P&L arithmetic: incremental revenue, its interval, cost and ROI")
+    func pnlArithmetic() {
+        let plan = CampaignPlan(
+            name: "x", startsOn: LocalDate("2026-01-01")!, endsOn: LocalDate("2026-02-01")!, segment: 1, controlPercent: 10,
+            waves: [Wave(channel: .email, day: 0, subject: "s", body: "b")], costs: CampaignCosts(perMessage: ["email": 10], fixed: 10_000),
+            marginPercent: 50)
+        let c = Campaign(id: CampaignID(1), plan: plan, owner: "m", status: .running, seed: 1, createdAt: Date(), launchedAt: Date(), waves: [])
+        // 1,000 target customers, 100 bought $50 each; 100 control, 5 bought $50.
+        let f = CampaignFigures(
+            target: .init(customers: 1_000, responders: 100, revenue: 500_000, revenueSquares: 100 * 5_000.0 * 5_000),
+            control: .init(customers: 100, responders: 5, revenue: 25_000, revenueSquares: 5 * 5_000.0 * 5_000), waves: [:],
+            sentByChannel: [.email: 1_000], redemptions: 0, points: 0, byValueTier: [:])
+        let pnl = CampaignPnL(campaign: c, figures: f)
+        #expect(abs(pnl.responseLift.value - 0.05) < 1e-12)
+        #expect(abs(pnl.incrementalRevenue.value - 2_500) < 1e-9)  // ($5.00 − $2.50) × 1,000
+        #expect(abs(pnl.cost - 200) < 1e-9)  // 1,000 × $0.10 + $100 fixed
+        #expect(abs(pnl.incrementalProfit.value - (1_250 - 200)) < 1e-9)
+        #expect(abs(pnl.roi!.value - 1_050.0 / 200) < 1e-9)
+        // Welch: per-customer variances (100×50² − 1,000×5²)/999 and (5×50² − 100×2.5²)/99.
+        let se = sqrt((250_000.0 - 25_000) / 999 / 1_000 + (12_500.0 - 625) / 99 / 100) * 1_000
+        #expect(abs(pnl.incrementalRevenue.low - (2_500 - 1.959964 * se)) < 1e-6)
+        #expect(abs(pnl.incrementalRevenue.high - (2_500 + 1.959964 * se)) < 1e-6)
+        #expect(abs(pnl.incrementalProfit.low - (0.5 * (2_500 - 1.959964 * se) - 200)) < 1e-6)
+    }
+}
