@@ -139,6 +139,13 @@ public struct CampaignService: Sendable {
 
     public func campaigns() async throws -> [Campaign] { try await store.campaigns() }
 
+    /// Throws a draft away; a launched campaign is kept for its record (cancel it instead).
+    public func delete(_ id: CampaignID) async throws {
+        let c = try await campaign(id)
+        guard c.status == .draft else { throw CampaignError.conflict("campaign \(id) is \(c.status.rawValue); only a draft is deleted") }
+        try await store.deleteCampaign(id)
+    }
+
     public func cancel(_ id: CampaignID) async throws -> Campaign {
         let c = try await campaign(id)
         guard c.status == .draft || c.status == .running else { throw CampaignError.conflict("campaign \(id) is \(c.status.rawValue) already") }

@@ -7,6 +7,8 @@ import SharedModels
 public protocol CampaignStore: Sendable {
     func insertCampaign(_ plan: CampaignPlan, owner: String, seed: UInt64, at: Date) async throws -> Campaign
     func updatePlan(_ id: CampaignID, _ plan: CampaignPlan) async throws
+    /// Removes a campaign and everything it recorded (a draft thrown away; a benchmark's run).
+    func deleteCampaign(_ id: CampaignID) async throws
     func setStatus(_ id: CampaignID, _ status: Campaign.Status, launchedAt: Date?) async throws
     func campaign(_ id: CampaignID) async throws -> Campaign?
     func campaigns() async throws -> [Campaign]

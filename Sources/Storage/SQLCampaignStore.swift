@@ -50,6 +50,15 @@ public struct SQLCampaignStore: CampaignStore {
         }
     }
 
+    public func deleteCampaign(_ id: CampaignID) async throws {
+        try await database.write { db in
+            for table in ["campaign_messages", "campaign_audience", "campaign_waves", "campaign_responses", "agent_tasks", "leads"] {
+                try await db.raw("DELETE FROM \(unsafeRaw: table) WHERE campaign_id = \(bind: id.rawValue)").run()
+            }
+            try await db.raw("DELETE FROM campaigns WHERE id = \(bind: id.rawValue)").run()
+        }
+    }
+
     public func setStatus(_ id: CampaignID, _ status: Campaign.Status, launchedAt: Date?) async throws {
         try await database.write { db in
             try await db.raw(

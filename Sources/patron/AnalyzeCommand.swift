@@ -348,3 +348,26 @@ extension Bench {
         }
     }
 }
+
+extension Bench {
+    struct CampaignsBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "campaigns",
+            abstract: "Time to launch a campaign to a demo company of N customers: audience, control group, suppression, personalisation, outbox.")
+        @Option(help: "Customers in the demo company (built once, then reused).") var customers: Int = 1_000_000
+        @Option(help: "Where the demo databases are kept and reused (patron-demo-N.sqlite).") var directory: String = BenchCompany.defaultDirectory
+        @Flag(help: "Print the result as JSON on the last line.") var json = false
+
+        func run() async throws {
+            guard customers > 0 else { throw ValidationError("--customers must be positive") }
+            let log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+            let (patron, _) = try await BenchCompany.open(customers: customers, directory: directory, logger: quietLogger(), log: log)
+            let r = try await patron.closing { try await CampaignBenchmark().run(patron: $0) }
+            print(
+                String(format: "%d customers: %d messages queued, %d held out as control, ", r.customers, r.recipients, r.control)
+                    + "suppressed " + r.suppressed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                    + String(format: "; prepared in %.1f s", r.prepareSeconds))
+            if json { print(try Analyze.json(r)) }
+        }
+    }
+}
