@@ -19,16 +19,20 @@ public enum Role: String, Sendable, Codable, CaseIterable {
         case .loyaltyManager:
             [
                 .customersRead, .customersWrite, .transactionsWrite, .interactionsWrite, .dataImport, .dataExport, .loyaltyRead, .loyaltyManage,
-                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .analyticsRead, .segmentsRead,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .analyticsRead, .segmentsRead, .campaignsRead,
             ]
-        case .marketer: [.customersRead, .consentsWrite, .dataExport, .loyaltyRead, .analyticsRead, .segmentsRead, .segmentsManage]
+        case .marketer:
+            [
+                .customersRead, .consentsWrite, .dataExport, .loyaltyRead, .analyticsRead, .segmentsRead, .segmentsManage, .campaignsRead,
+                .campaignsManage,
+            ]
         case .agent:
             [
                 .customersRead, .customersWrite, .customersMerge, .transactionsWrite, .interactionsWrite, .consentsWrite, .memberLoginsManage,
                 .loyaltyRead,
-                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .tasksWork,
             ]
-        case .analyst: [.customersRead, .dataExport, .loyaltyRead, .analyticsRead, .analyticsRun, .segmentsRead]
+        case .analyst: [.customersRead, .dataExport, .loyaltyRead, .analyticsRead, .analyticsRun, .segmentsRead, .campaignsRead]
         }
     }
 }
@@ -65,6 +69,14 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case segmentsRead = "segments:read"
     /// Save, change, snapshot segments (change and delete only one's own, unless admin).
     case segmentsManage = "segments:manage"
+    /// Read campaigns, their results, what-ifs and leads.
+    case campaignsRead = "campaigns:read"
+    /// Plan, launch and run campaigns (change and launch only one's own, unless admin).
+    case campaignsManage = "campaigns:manage"
+    /// Report delivery receipts (an SMS gateway's or mail service's callback).
+    case campaignEventsWrite = "campaign_events:write"
+    /// Work the agent desk's call tasks.
+    case tasksWork = "tasks:work"
 }
 
 /// What a partner API key may do.
@@ -77,6 +89,8 @@ public enum APIScope: String, Sendable, Codable, CaseIterable {
     case vouchersRedeem = "vouchers:redeem"
     /// Enrol the customers it finds in a program (a partner signing up its guests).
     case membersEnroll = "members:enroll"
+    /// Report campaign messages' delivery receipts (an SMS gateway's callback).
+    case campaignEventsWrite = "campaign_events:write"
 
     var permission: Permission? {
         switch self {
@@ -84,6 +98,7 @@ public enum APIScope: String, Sendable, Codable, CaseIterable {
         case .interactionsWrite: .interactionsWrite
         case .vouchersRedeem: .vouchersRedeem
         case .membersEnroll: .membersEnroll
+        case .campaignEventsWrite: .campaignEventsWrite
         case .customersLookup: nil
         }
     }

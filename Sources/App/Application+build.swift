@@ -43,7 +43,8 @@ public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
     TrackingRoutes.register(on: router, campaigns: patron.campaigns)
     let database = patron.database
     let api = PatronAPI(
-        intake: patron.intake, access: patron.access, intelligence: patron.intelligence, segments: patron.segments, idempotency: patron.accessStore
+        intake: patron.intake, access: patron.access, intelligence: patron.intelligence, segments: patron.segments,
+        campaigns: patron.campaigns, channels: { [settings = patron.settings] in try settings.channels.channels() }, idempotency: patron.accessStore
     ) {
         try await database.ping()
         return database.engine.rawValue

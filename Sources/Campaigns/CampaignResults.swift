@@ -327,3 +327,59 @@ public struct WhatIf: Sendable, Equatable {
         activeCustomers = estimate.meanPAlive.map { $0 * Double(target) }
     }
 }
+
+/// Campaign analytics across campaigns: each one's results, and lift pooled by channel and by offer.
+public struct CampaignAnalytics: Sendable {
+    /// Target against control, pooled over campaigns (or waves) sharing a channel or an offer.
+    public struct LiftRow: Sendable, Equatable {
+        public var key: String
+        public var campaigns: Int
+        public var targetCustomers: Int
+        public var targetResponders: Int
+        public var controlCustomers: Int
+        public var controlResponders: Int
+        /// Major units, summed over the campaigns.
+        public var incrementalRevenue: Double
+
+        public var targetResponseRate: Double { targetCustomers > 0 ? Double(targetResponders) / Double(targetCustomers) : 0 }
+        public var controlResponseRate: Double { controlCustomers > 0 ? Double(controlResponders) / Double(controlCustomers) : 0 }
+        public var lift: Double { targetResponseRate - controlResponseRate }
+    }
+
+    public var campaigns: [(campaign: Campaign, pnl: CampaignPnL, breakdown: CampaignBreakdown)]
+    public var channels: [LiftRow]
+    public var offers: [LiftRow]
+
+    public init(_ campaigns: [(campaign: Campaign, pnl: CampaignPnL, breakdown: CampaignBreakdown)]) {
+        self.campaigns = campaigns
+        var channels: [String: LiftRow] = [:]
+        var offers: [String: LiftRow] = [:]
+        for (c, pnl, breakdown) in campaigns {
+            let key = c.plan.offer.kind.rawValue
+            var o = offers[key] ?? LiftRow(key: key, campaigns: 0, targetCustomers: 0, targetResponders: 0, controlCustomers: 0, controlResponders: 0, incrementalRevenue: 0)
+            o.campaigns += 1
+            o.targetCustomers += pnl.target.customers
+            o.targetResponders += pnl.target.responders
+            o.controlCustomers += pnl.control.customers
+            o.controlResponders += pnl.control.responders
+            o.incrementalRevenue += pnl.incrementalRevenue.value
+            offers[key] = o
+            // A channel's recipients against the campaign's control group (which no channel reached).
+            var seen: Set<String> = []
+            for w in breakdown.waves where w.queued > 0 {
+                let k = w.channel.rawValue
+                var row = channels[k] ?? LiftRow(key: k, campaigns: 0, targetCustomers: 0, targetResponders: 0, controlCustomers: 0, controlResponders: 0, incrementalRevenue: 0)
+                if seen.insert(k).inserted {
+                    row.campaigns += 1
+                    row.controlCustomers += pnl.control.customers
+                    row.controlResponders += pnl.control.responders
+                }
+                row.targetCustomers += w.queued
+                row.targetResponders += w.purchasers
+                channels[k] = row
+            }
+        }
+        self.channels = channels.values.sorted { $0.key < $1.key }
+        self.offers = offers.values.sorted { $0.key < $1.key }
+    }
+}

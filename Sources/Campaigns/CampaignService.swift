@@ -448,6 +448,16 @@ public struct CampaignService: Sendable {
         return (CampaignPnL(campaign: c, figures: f), CampaignBreakdown(campaign: c, figures: f))
     }
 
+    /// Results of every launched campaign, with lift pooled by channel and by offer.
+    public func analytics() async throws -> CampaignAnalytics {
+        var rows: [(campaign: Campaign, pnl: CampaignPnL, breakdown: CampaignBreakdown)] = []
+        for c in try await campaigns() where c.launchedAt != nil {
+            let (pnl, breakdown) = try await self.breakdown(c.id)
+            rows.append((c, pnl, breakdown))
+        }
+        return CampaignAnalytics(rows)
+    }
+
     /// Historical response rates per channel from launched campaigns' target and control groups
     /// (a campaign counts for each channel it used).
     public func historicalRates() async throws -> [CampaignChannel: WhatIf.Rates] {

@@ -16,6 +16,9 @@ struct APIHandler: APIProtocol {
     let access: AccessService
     let intelligence: CustomerIntelligence
     let segments: SegmentService
+    let campaigns: CampaignService
+    /// The configured message channels, for an on-demand run of the campaign job.
+    let channels: @Sendable () throws -> [CampaignChannel: any MessageChannel]
     let health: @Sendable () async throws -> String
 
     // MARK: Authorisation helpers

@@ -22,11 +22,12 @@ public struct PatronAPI: Sendable {
     /// - Parameter health: checks the database and names its engine; throws when it is unreachable.
     public init(
         intake: TransactionIntake, access: AccessService, intelligence: CustomerIntelligence, segments: SegmentService,
-        idempotency: any IdempotencyStore,
+        campaigns: CampaignService, channels: @escaping @Sendable () throws -> [CampaignChannel: any MessageChannel], idempotency: any IdempotencyStore,
         health: @escaping @Sendable () async throws -> String
     ) {
         self.handler = APIHandler(
-            customers: intake.customers, intake: intake, access: access, intelligence: intelligence, segments: segments, health: health)
+            customers: intake.customers, intake: intake, access: access, intelligence: intelligence, segments: segments,
+            campaigns: campaigns, channels: channels, health: health)
         self.idempotency = idempotency
     }
 

@@ -62,6 +62,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         case let error as AccessError: return Problem(error)
         case let error as LoyaltyError: return Problem(error)
         case let error as SegmentError: return Problem(error)
+        case let error as CampaignError: return Problem(error)
         case let error as DecodingError: return Problem(error)
         default: return nil
         }
@@ -72,6 +73,14 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         self.init(
             status: .unprocessableContent, code: "validation_failed", detail: errors.map { "\($0.field): \($0.reason)" }.joined(separator: "; "),
             errors: errors.map { FieldProblem(field: $0.field, reason: $0.reason) })
+    }
+
+    init(_ error: CampaignError) {
+        switch error {
+        case .notFound(let id): self.init(status: .notFound, code: "campaign_not_found", detail: "No campaign \(id).")
+        case .invalid(let field, let reason): self.init(validation: [FieldError(field, reason)])
+        case .conflict(let reason): self.init(status: .conflict, code: "campaign_conflict", detail: reason)
+        }
     }
 
     init(_ error: CustomerError) {

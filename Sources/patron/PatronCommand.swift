@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Campaigns
 import Loyalty
 
 /// The `patron` command: a thin shell that parses arguments and calls App.
@@ -94,6 +95,20 @@ struct Serve: AsyncParsableCommand {
                         let next = ((now - 7_200) / 86_400).rounded(.down) * 86_400 + 86_400 + 7_200
                         try await Task.sleep(for: .seconds(next - now))
                         await runScoring(patron, logger)
+                    }
+                }
+                // The campaign job: every minute, due waves are prepared, the outbox sent and responses attributed.
+                group.addTask {
+                    while !Task.isCancelled {
+                        do {
+                            let r = try await patron.runCampaigns()
+                            if r.sent + r.bounced + r.retried > 0 {
+                                logger.info("campaign job: \(r.sent) sent, \(r.bounced) bounced, \(r.retried) to retry")
+                            }
+                        } catch {
+                            logger.error("campaign job failed: \(error)")
+                        }
+                        try await Task.sleep(for: .seconds(60))
                     }
                 }
                 group.addTask { try await app.runService() }

@@ -397,6 +397,13 @@ struct AuthorisationMatrixTests {
         (.put, "/v1/segments/1", ["name": "s", "rule": "member"]), (.delete, "/v1/segments/1", nil), (.get, "/v1/segments/1/members", nil),
         (.get, "/v1/segments/1/export", nil), (.post, "/v1/segments/1/snapshot", nil), (.get, "/v1/stores", nil),
         (.put, "/v1/stores/S1", ["name": "Shop", "latitude": 47.6, "longitude": -122.3]),
+        (.get, "/v1/campaigns", nil), (.post, "/v1/campaigns", CampaignAPITests.plan(segment: 1)), (.get, "/v1/campaigns/compare?ids=1", nil),
+        (.post, "/v1/campaigns/what-if", ["rule": "true", "channels": ["email"]]), (.post, "/v1/campaigns/run", nil), (.get, "/v1/campaigns/1", nil),
+        (.put, "/v1/campaigns/1", CampaignAPITests.plan(segment: 1)), (.delete, "/v1/campaigns/1", nil), (.post, "/v1/campaigns/1/launch", nil),
+        (.post, "/v1/campaigns/1/cancel", nil), (.post, "/v1/campaigns/1/waves/1/prepare", nil), (.get, "/v1/campaigns/1/waves/1/preview?customerId=1", nil),
+        (.get, "/v1/campaigns/1/results", nil), (.post, "/v1/campaigns/1/leads", nil), (.get, "/v1/leads", nil),
+        (.post, "/v1/campaign-events", ["token": "1-1-1-1", "event": "delivered"]), (.get, "/v1/agent-tasks", nil),
+        (.post, "/v1/agent-tasks/1/complete", ["outcome": "done"]), (.get, "/v1/analytics/campaigns", nil),
     ]
 
     @Test("Without a token every /v1 endpoint but login answers 401")
@@ -434,12 +441,12 @@ struct AuthorisationMatrixTests {
             _ = try await patron.access.addUser(email: "analyst@x.com", password: "password1", role: .analyst)
             let token = try await api.logIn("analyst@x.com", "password1")
             // Analysts may run the scoring job; every other write is refused.
-            let reads = ["/v1/sessions/current", "/v1/analytics/scoring-runs", "/v1/segments/count", "/v1/segments/preview"]
+            let reads = ["/v1/sessions/current", "/v1/analytics/scoring-runs", "/v1/segments/count", "/v1/segments/preview", "/v1/campaigns/what-if"]
             for (method, uri, body) in Self.routes where method != .get && !reads.contains(uri) {
                 let reply = try await api.call(method, uri, token: token, body: body)
                 #expect(reply.status == 403, "\(method) \(uri) → \(reply.status)")
             }
-            for (method, uri, _) in Self.routes where method == .get && !["/v1/users", "/v1/api-keys"].contains(uri) {
+            for (method, uri, _) in Self.routes where method == .get && !["/v1/users", "/v1/api-keys", "/v1/agent-tasks"].contains(uri) {
                 let reply = try await api.call(method, uri, token: token)
                 #expect(reply.status == 200 || reply.code?.hasSuffix("_not_found") == true, "\(method) \(uri) → \(reply.status) \(reply.code ?? "")")
             }

@@ -6,6 +6,1274 @@ import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     internal enum Schemas {
+        /// - Remark: Generated from `#/components/schemas/CampaignChannel`.
+        internal enum CampaignChannel: String, Codable, Hashable, Sendable, CaseIterable {
+            case email = "email"
+            case sms = "sms"
+            case directMail = "direct_mail"
+            case call = "call"
+        }
+        /// - Remark: Generated from `#/components/schemas/Counts`.
+        internal struct Counts: Codable, Hashable, Sendable {
+            /// A container of undocumented properties.
+            internal var additionalProperties: [String: Swift.Int]
+            /// Creates a new `Counts`.
+            ///
+            /// - Parameters:
+            ///   - additionalProperties: A container of undocumented properties.
+            internal init(additionalProperties: [String: Swift.Int] = .init()) {
+                self.additionalProperties = additionalProperties
+            }
+            internal init(from decoder: any Swift.Decoder) throws {
+                additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+            }
+            internal func encode(to encoder: any Swift.Encoder) throws {
+                try encoder.encodeAdditionalProperties(additionalProperties)
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CampaignPlan`.
+        internal struct CampaignPlan: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/objective`.
+            internal var objective: Swift.String?
+            /// Minor units of the currency.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/budget`.
+            internal var budget: Swift.Int64?
+            /// ISO 4217; the server's default when omitted.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/currency`.
+            internal var currency: Swift.String?
+            /// YYYY-MM-DD
+            ///
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/startsOn`.
+            internal var startsOn: Swift.String
+            /// YYYY-MM-DD
+            ///
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/endsOn`.
+            internal var endsOn: Swift.String
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/segmentId`.
+            internal var segmentId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/controlPercent`.
+            internal var controlPercent: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/offer`.
+            internal struct OfferPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/CampaignPlan/offer/kind`.
+                internal enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case none = "none"
+                    case promotion = "promotion"
+                    case voucher = "voucher"
+                    case recommendation = "recommendation"
+                }
+                /// - Remark: Generated from `#/components/schemas/CampaignPlan/offer/kind`.
+                internal var kind: Components.Schemas.CampaignPlan.OfferPayload.KindPayload
+                /// The promotion's or reward's code.
+                ///
+                /// - Remark: Generated from `#/components/schemas/CampaignPlan/offer/code`.
+                internal var code: Swift.String?
+                /// Creates a new `OfferPayload`.
+                ///
+                /// - Parameters:
+                ///   - kind:
+                ///   - code: The promotion's or reward's code.
+                internal init(
+                    kind: Components.Schemas.CampaignPlan.OfferPayload.KindPayload,
+                    code: Swift.String? = nil
+                ) {
+                    self.kind = kind
+                    self.code = code
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case kind
+                    case code
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/offer`.
+            internal var offer: Components.Schemas.CampaignPlan.OfferPayload?
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/waves`.
+            internal var waves: [Components.Schemas.Wave]
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/FrequencyCapsPayload`.
+            internal struct FrequencyCapsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/CampaignPlan/FrequencyCapsPayload/channel`.
+                internal var channel: Components.Schemas.CampaignChannel
+                /// - Remark: Generated from `#/components/schemas/CampaignPlan/FrequencyCapsPayload/messages`.
+                internal var messages: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/CampaignPlan/FrequencyCapsPayload/days`.
+                internal var days: Swift.Int
+                /// Creates a new `FrequencyCapsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - channel:
+                ///   - messages:
+                ///   - days:
+                internal init(
+                    channel: Components.Schemas.CampaignChannel,
+                    messages: Swift.Int,
+                    days: Swift.Int
+                ) {
+                    self.channel = channel
+                    self.messages = messages
+                    self.days = days
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case channel
+                    case messages
+                    case days
+                }
+            }
+            /// Per channel, at most `messages` in `days` to one customer across campaigns. Defaults apply when omitted.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/frequencyCaps`.
+            internal typealias FrequencyCapsPayload = [Components.Schemas.CampaignPlan.FrequencyCapsPayloadPayload]
+            /// Per channel, at most `messages` in `days` to one customer across campaigns. Defaults apply when omitted.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/frequencyCaps`.
+            internal var frequencyCaps: Components.Schemas.CampaignPlan.FrequencyCapsPayload?
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/costs`.
+            internal var costs: Components.Schemas.CampaignCosts?
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/attributionDays`.
+            internal var attributionDays: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/CampaignPlan/marginPercent`.
+            internal var marginPercent: Swift.Double?
+            /// Creates a new `CampaignPlan`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - objective:
+            ///   - budget: Minor units of the currency.
+            ///   - currency: ISO 4217; the server's default when omitted.
+            ///   - startsOn: YYYY-MM-DD
+            ///   - endsOn: YYYY-MM-DD
+            ///   - segmentId:
+            ///   - controlPercent:
+            ///   - offer:
+            ///   - waves:
+            ///   - frequencyCaps: Per channel, at most `messages` in `days` to one customer across campaigns. Defaults apply when omitted.
+            ///   - costs:
+            ///   - attributionDays:
+            ///   - marginPercent:
+            internal init(
+                name: Swift.String,
+                objective: Swift.String? = nil,
+                budget: Swift.Int64? = nil,
+                currency: Swift.String? = nil,
+                startsOn: Swift.String,
+                endsOn: Swift.String,
+                segmentId: Swift.Int64,
+                controlPercent: Swift.Double? = nil,
+                offer: Components.Schemas.CampaignPlan.OfferPayload? = nil,
+                waves: [Components.Schemas.Wave],
+                frequencyCaps: Components.Schemas.CampaignPlan.FrequencyCapsPayload? = nil,
+                costs: Components.Schemas.CampaignCosts? = nil,
+                attributionDays: Swift.Int? = nil,
+                marginPercent: Swift.Double? = nil
+            ) {
+                self.name = name
+                self.objective = objective
+                self.budget = budget
+                self.currency = currency
+                self.startsOn = startsOn
+                self.endsOn = endsOn
+                self.segmentId = segmentId
+                self.controlPercent = controlPercent
+                self.offer = offer
+                self.waves = waves
+                self.frequencyCaps = frequencyCaps
+                self.costs = costs
+                self.attributionDays = attributionDays
+                self.marginPercent = marginPercent
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case name
+                case objective
+                case budget
+                case currency
+                case startsOn
+                case endsOn
+                case segmentId
+                case controlPercent
+                case offer
+                case waves
+                case frequencyCaps
+                case costs
+                case attributionDays
+                case marginPercent
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Wave`.
+        internal struct Wave: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Wave/channel`.
+            internal var channel: Components.Schemas.CampaignChannel
+            /// Days after launch.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Wave/day`.
+            internal var day: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Wave/audience`.
+            internal enum AudiencePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case all = "all"
+                case nonResponders = "non_responders"
+            }
+            /// - Remark: Generated from `#/components/schemas/Wave/audience`.
+            internal var audience: Components.Schemas.Wave.AudiencePayload?
+            /// A further rule-language condition for this wave.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Wave/rule`.
+            internal var rule: Swift.String?
+            /// Email subject (Mustache).
+            ///
+            /// - Remark: Generated from `#/components/schemas/Wave/subject`.
+            internal var subject: Swift.String?
+            /// Mustache: {{first_name}}, {{tier}}, {{points}}, {{#recommendations}}{{.}}{{/recommendations}}, {{offer_code}}…; links are tracked.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Wave/body`.
+            internal var body: Swift.String
+            /// Creates a new `Wave`.
+            ///
+            /// - Parameters:
+            ///   - channel:
+            ///   - day: Days after launch.
+            ///   - audience:
+            ///   - rule: A further rule-language condition for this wave.
+            ///   - subject: Email subject (Mustache).
+            ///   - body: Mustache: {{first_name}}, {{tier}}, {{points}}, {{#recommendations}}{{.}}{{/recommendations}}, {{offer_code}}…; links are tracked.
+            internal init(
+                channel: Components.Schemas.CampaignChannel,
+                day: Swift.Int,
+                audience: Components.Schemas.Wave.AudiencePayload? = nil,
+                rule: Swift.String? = nil,
+                subject: Swift.String? = nil,
+                body: Swift.String
+            ) {
+                self.channel = channel
+                self.day = day
+                self.audience = audience
+                self.rule = rule
+                self.subject = subject
+                self.body = body
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case channel
+                case day
+                case audience
+                case rule
+                case subject
+                case body
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CampaignCosts`.
+        internal struct CampaignCosts: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CampaignCosts/perMessage`.
+            internal var perMessage: Components.Schemas.Counts?
+            /// - Remark: Generated from `#/components/schemas/CampaignCosts/perRedemption`.
+            internal var perRedemption: Swift.Int64?
+            /// Minor units per 100 points.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CampaignCosts/pointValuePer100`.
+            internal var pointValuePer100: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/CampaignCosts/fixed`.
+            internal var fixed: Swift.Int64?
+            /// Creates a new `CampaignCosts`.
+            ///
+            /// - Parameters:
+            ///   - perMessage:
+            ///   - perRedemption:
+            ///   - pointValuePer100: Minor units per 100 points.
+            ///   - fixed:
+            internal init(
+                perMessage: Components.Schemas.Counts? = nil,
+                perRedemption: Swift.Int64? = nil,
+                pointValuePer100: Swift.Int64? = nil,
+                fixed: Swift.Int64? = nil
+            ) {
+                self.perMessage = perMessage
+                self.perRedemption = perRedemption
+                self.pointValuePer100 = pointValuePer100
+                self.fixed = fixed
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case perMessage
+                case perRedemption
+                case pointValuePer100
+                case fixed
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/WaveState`.
+        internal struct WaveState: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WaveState/number`.
+            internal var number: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WaveState/preparedAt`.
+            internal var preparedAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/WaveState/queued`.
+            internal var queued: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WaveState/suppressed`.
+            internal var suppressed: Components.Schemas.Counts
+            /// Creates a new `WaveState`.
+            ///
+            /// - Parameters:
+            ///   - number:
+            ///   - preparedAt:
+            ///   - queued:
+            ///   - suppressed:
+            internal init(
+                number: Swift.Int,
+                preparedAt: Foundation.Date,
+                queued: Swift.Int,
+                suppressed: Components.Schemas.Counts
+            ) {
+                self.number = number
+                self.preparedAt = preparedAt
+                self.queued = queued
+                self.suppressed = suppressed
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case number
+                case preparedAt
+                case queued
+                case suppressed
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Campaign`.
+        internal struct Campaign: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Campaign/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Campaign/owner`.
+            internal var owner: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Campaign/status`.
+            internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case draft = "draft"
+                case running = "running"
+                case completed = "completed"
+                case cancelled = "cancelled"
+            }
+            /// - Remark: Generated from `#/components/schemas/Campaign/status`.
+            internal var status: Components.Schemas.Campaign.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/Campaign/createdAt`.
+            internal var createdAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Campaign/launchedAt`.
+            internal var launchedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/Campaign/plan`.
+            internal var plan: Components.Schemas.CampaignPlan
+            /// - Remark: Generated from `#/components/schemas/Campaign/waves`.
+            internal var waves: [Components.Schemas.WaveState]
+            /// Creates a new `Campaign`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - owner:
+            ///   - status:
+            ///   - createdAt:
+            ///   - launchedAt:
+            ///   - plan:
+            ///   - waves:
+            internal init(
+                id: Swift.Int64,
+                owner: Swift.String,
+                status: Components.Schemas.Campaign.StatusPayload,
+                createdAt: Foundation.Date,
+                launchedAt: Foundation.Date? = nil,
+                plan: Components.Schemas.CampaignPlan,
+                waves: [Components.Schemas.WaveState]
+            ) {
+                self.id = id
+                self.owner = owner
+                self.status = status
+                self.createdAt = createdAt
+                self.launchedAt = launchedAt
+                self.plan = plan
+                self.waves = waves
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case owner
+                case status
+                case createdAt
+                case launchedAt
+                case plan
+                case waves
+            }
+        }
+        /// A value with its 95% confidence interval.
+        ///
+        /// - Remark: Generated from `#/components/schemas/Estimate`.
+        internal struct Estimate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Estimate/value`.
+            internal var value: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/Estimate/low`.
+            internal var low: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/Estimate/high`.
+            internal var high: Swift.Double
+            /// Creates a new `Estimate`.
+            ///
+            /// - Parameters:
+            ///   - value:
+            ///   - low:
+            ///   - high:
+            internal init(
+                value: Swift.Double,
+                low: Swift.Double,
+                high: Swift.Double
+            ) {
+                self.value = value
+                self.low = low
+                self.high = high
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case value
+                case low
+                case high
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/GroupResult`.
+        internal struct GroupResult: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/GroupResult/customers`.
+            internal var customers: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/GroupResult/responders`.
+            internal var responders: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/GroupResult/responseRate`.
+            internal var responseRate: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/GroupResult/revenue`.
+            internal var revenue: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/GroupResult/revenuePerCustomer`.
+            internal var revenuePerCustomer: Swift.Double
+            /// Creates a new `GroupResult`.
+            ///
+            /// - Parameters:
+            ///   - customers:
+            ///   - responders:
+            ///   - responseRate:
+            ///   - revenue:
+            ///   - revenuePerCustomer:
+            internal init(
+                customers: Swift.Int,
+                responders: Swift.Int,
+                responseRate: Swift.Double,
+                revenue: Swift.Double,
+                revenuePerCustomer: Swift.Double
+            ) {
+                self.customers = customers
+                self.responders = responders
+                self.responseRate = responseRate
+                self.revenue = revenue
+                self.revenuePerCustomer = revenuePerCustomer
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case customers
+                case responders
+                case responseRate
+                case revenue
+                case revenuePerCustomer
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CampaignPnl`.
+        internal struct CampaignPnl: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/campaignId`.
+            internal var campaignId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/currency`.
+            internal var currency: Swift.String
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/target`.
+            internal var target: Components.Schemas.GroupResult
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/control`.
+            internal var control: Components.Schemas.GroupResult
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/messages`.
+            internal var messages: Components.Schemas.Counts
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/costMessages`.
+            internal var costMessages: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/costRedemptions`.
+            internal var costRedemptions: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/pointsIssued`.
+            internal var pointsIssued: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/costPoints`.
+            internal var costPoints: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/costFixed`.
+            internal var costFixed: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/cost`.
+            internal var cost: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/budget`.
+            internal var budget: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/responseLift`.
+            internal var responseLift: Components.Schemas.Estimate
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/incrementalRevenue`.
+            internal var incrementalRevenue: Components.Schemas.Estimate
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/incrementalProfit`.
+            internal var incrementalProfit: Components.Schemas.Estimate
+            /// - Remark: Generated from `#/components/schemas/CampaignPnl/roi`.
+            internal var roi: Components.Schemas.Estimate?
+            /// Creates a new `CampaignPnl`.
+            ///
+            /// - Parameters:
+            ///   - campaignId:
+            ///   - name:
+            ///   - currency:
+            ///   - target:
+            ///   - control:
+            ///   - messages:
+            ///   - costMessages:
+            ///   - costRedemptions:
+            ///   - pointsIssued:
+            ///   - costPoints:
+            ///   - costFixed:
+            ///   - cost:
+            ///   - budget:
+            ///   - responseLift:
+            ///   - incrementalRevenue:
+            ///   - incrementalProfit:
+            ///   - roi:
+            internal init(
+                campaignId: Swift.Int64,
+                name: Swift.String,
+                currency: Swift.String,
+                target: Components.Schemas.GroupResult,
+                control: Components.Schemas.GroupResult,
+                messages: Components.Schemas.Counts,
+                costMessages: Swift.Double,
+                costRedemptions: Swift.Double,
+                pointsIssued: Swift.Int64,
+                costPoints: Swift.Double,
+                costFixed: Swift.Double,
+                cost: Swift.Double,
+                budget: Swift.Double? = nil,
+                responseLift: Components.Schemas.Estimate,
+                incrementalRevenue: Components.Schemas.Estimate,
+                incrementalProfit: Components.Schemas.Estimate,
+                roi: Components.Schemas.Estimate? = nil
+            ) {
+                self.campaignId = campaignId
+                self.name = name
+                self.currency = currency
+                self.target = target
+                self.control = control
+                self.messages = messages
+                self.costMessages = costMessages
+                self.costRedemptions = costRedemptions
+                self.pointsIssued = pointsIssued
+                self.costPoints = costPoints
+                self.costFixed = costFixed
+                self.cost = cost
+                self.budget = budget
+                self.responseLift = responseLift
+                self.incrementalRevenue = incrementalRevenue
+                self.incrementalProfit = incrementalProfit
+                self.roi = roi
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case campaignId
+                case name
+                case currency
+                case target
+                case control
+                case messages
+                case costMessages
+                case costRedemptions
+                case pointsIssued
+                case costPoints
+                case costFixed
+                case cost
+                case budget
+                case responseLift
+                case incrementalRevenue
+                case incrementalProfit
+                case roi
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/WaveResult`.
+        internal struct WaveResult: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WaveResult/number`.
+            internal var number: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WaveResult/channel`.
+            internal var channel: Components.Schemas.CampaignChannel
+            /// - Remark: Generated from `#/components/schemas/WaveResult/day`.
+            internal var day: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WaveResult/queued`.
+            internal var queued: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WaveResult/suppressed`.
+            internal var suppressed: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WaveResult/delivered`.
+            internal var delivered: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WaveResult/bounced`.
+            internal var bounced: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WaveResult/opened`.
+            internal var opened: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WaveResult/clicked`.
+            internal var clicked: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WaveResult/unsubscribed`.
+            internal var unsubscribed: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WaveResult/purchasers`.
+            internal var purchasers: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WaveResult/responseRate`.
+            internal var responseRate: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/WaveResult/lift`.
+            internal var lift: Swift.Double
+            /// Creates a new `WaveResult`.
+            ///
+            /// - Parameters:
+            ///   - number:
+            ///   - channel:
+            ///   - day:
+            ///   - queued:
+            ///   - suppressed:
+            ///   - delivered:
+            ///   - bounced:
+            ///   - opened:
+            ///   - clicked:
+            ///   - unsubscribed:
+            ///   - purchasers:
+            ///   - responseRate:
+            ///   - lift:
+            internal init(
+                number: Swift.Int,
+                channel: Components.Schemas.CampaignChannel,
+                day: Swift.Int,
+                queued: Swift.Int,
+                suppressed: Swift.Int,
+                delivered: Swift.Int,
+                bounced: Swift.Int,
+                opened: Swift.Int,
+                clicked: Swift.Int,
+                unsubscribed: Swift.Int,
+                purchasers: Swift.Int,
+                responseRate: Swift.Double,
+                lift: Swift.Double
+            ) {
+                self.number = number
+                self.channel = channel
+                self.day = day
+                self.queued = queued
+                self.suppressed = suppressed
+                self.delivered = delivered
+                self.bounced = bounced
+                self.opened = opened
+                self.clicked = clicked
+                self.unsubscribed = unsubscribed
+                self.purchasers = purchasers
+                self.responseRate = responseRate
+                self.lift = lift
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case number
+                case channel
+                case day
+                case queued
+                case suppressed
+                case delivered
+                case bounced
+                case opened
+                case clicked
+                case unsubscribed
+                case purchasers
+                case responseRate
+                case lift
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ValueTierResult`.
+        internal struct ValueTierResult: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ValueTierResult/valueTier`.
+            internal var valueTier: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ValueTierResult/targetCustomers`.
+            internal var targetCustomers: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ValueTierResult/controlCustomers`.
+            internal var controlCustomers: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ValueTierResult/targetResponseRate`.
+            internal var targetResponseRate: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/ValueTierResult/controlResponseRate`.
+            internal var controlResponseRate: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/ValueTierResult/lift`.
+            internal var lift: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/ValueTierResult/incrementalRevenue`.
+            internal var incrementalRevenue: Swift.Double
+            /// Creates a new `ValueTierResult`.
+            ///
+            /// - Parameters:
+            ///   - valueTier:
+            ///   - targetCustomers:
+            ///   - controlCustomers:
+            ///   - targetResponseRate:
+            ///   - controlResponseRate:
+            ///   - lift:
+            ///   - incrementalRevenue:
+            internal init(
+                valueTier: Swift.String,
+                targetCustomers: Swift.Int,
+                controlCustomers: Swift.Int,
+                targetResponseRate: Swift.Double,
+                controlResponseRate: Swift.Double,
+                lift: Swift.Double,
+                incrementalRevenue: Swift.Double
+            ) {
+                self.valueTier = valueTier
+                self.targetCustomers = targetCustomers
+                self.controlCustomers = controlCustomers
+                self.targetResponseRate = targetResponseRate
+                self.controlResponseRate = controlResponseRate
+                self.lift = lift
+                self.incrementalRevenue = incrementalRevenue
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case valueTier
+                case targetCustomers
+                case controlCustomers
+                case targetResponseRate
+                case controlResponseRate
+                case lift
+                case incrementalRevenue
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CampaignResults`.
+        internal struct CampaignResults: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CampaignResults/pnl`.
+            internal var pnl: Components.Schemas.CampaignPnl
+            /// - Remark: Generated from `#/components/schemas/CampaignResults/offer`.
+            internal var offer: Swift.String
+            /// - Remark: Generated from `#/components/schemas/CampaignResults/waves`.
+            internal var waves: [Components.Schemas.WaveResult]
+            /// - Remark: Generated from `#/components/schemas/CampaignResults/valueTiers`.
+            internal var valueTiers: [Components.Schemas.ValueTierResult]
+            /// Creates a new `CampaignResults`.
+            ///
+            /// - Parameters:
+            ///   - pnl:
+            ///   - offer:
+            ///   - waves:
+            ///   - valueTiers:
+            internal init(
+                pnl: Components.Schemas.CampaignPnl,
+                offer: Swift.String,
+                waves: [Components.Schemas.WaveResult],
+                valueTiers: [Components.Schemas.ValueTierResult]
+            ) {
+                self.pnl = pnl
+                self.offer = offer
+                self.waves = waves
+                self.valueTiers = valueTiers
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case pnl
+                case offer
+                case waves
+                case valueTiers
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/LiftRow`.
+        internal struct LiftRow: Codable, Hashable, Sendable {
+            /// The channel or offer.
+            ///
+            /// - Remark: Generated from `#/components/schemas/LiftRow/key`.
+            internal var key: Swift.String
+            /// - Remark: Generated from `#/components/schemas/LiftRow/campaigns`.
+            internal var campaigns: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/LiftRow/targetCustomers`.
+            internal var targetCustomers: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/LiftRow/controlCustomers`.
+            internal var controlCustomers: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/LiftRow/targetResponseRate`.
+            internal var targetResponseRate: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/LiftRow/controlResponseRate`.
+            internal var controlResponseRate: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/LiftRow/lift`.
+            internal var lift: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/LiftRow/incrementalRevenue`.
+            internal var incrementalRevenue: Swift.Double
+            /// Creates a new `LiftRow`.
+            ///
+            /// - Parameters:
+            ///   - key: The channel or offer.
+            ///   - campaigns:
+            ///   - targetCustomers:
+            ///   - controlCustomers:
+            ///   - targetResponseRate:
+            ///   - controlResponseRate:
+            ///   - lift:
+            ///   - incrementalRevenue:
+            internal init(
+                key: Swift.String,
+                campaigns: Swift.Int,
+                targetCustomers: Swift.Int,
+                controlCustomers: Swift.Int,
+                targetResponseRate: Swift.Double,
+                controlResponseRate: Swift.Double,
+                lift: Swift.Double,
+                incrementalRevenue: Swift.Double
+            ) {
+                self.key = key
+                self.campaigns = campaigns
+                self.targetCustomers = targetCustomers
+                self.controlCustomers = controlCustomers
+                self.targetResponseRate = targetResponseRate
+                self.controlResponseRate = controlResponseRate
+                self.lift = lift
+                self.incrementalRevenue = incrementalRevenue
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case key
+                case campaigns
+                case targetCustomers
+                case controlCustomers
+                case targetResponseRate
+                case controlResponseRate
+                case lift
+                case incrementalRevenue
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CampaignAnalytics`.
+        internal struct CampaignAnalytics: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CampaignAnalytics/campaigns`.
+            internal var campaigns: [Components.Schemas.CampaignResults]
+            /// - Remark: Generated from `#/components/schemas/CampaignAnalytics/channels`.
+            internal var channels: [Components.Schemas.LiftRow]
+            /// - Remark: Generated from `#/components/schemas/CampaignAnalytics/offers`.
+            internal var offers: [Components.Schemas.LiftRow]
+            /// Creates a new `CampaignAnalytics`.
+            ///
+            /// - Parameters:
+            ///   - campaigns:
+            ///   - channels:
+            ///   - offers:
+            internal init(
+                campaigns: [Components.Schemas.CampaignResults],
+                channels: [Components.Schemas.LiftRow],
+                offers: [Components.Schemas.LiftRow]
+            ) {
+                self.campaigns = campaigns
+                self.channels = channels
+                self.offers = offers
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case campaigns
+                case channels
+                case offers
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/WhatIfInput`.
+        internal struct WhatIfInput: Codable, Hashable, Sendable {
+            /// The target, in the rule language, e.g. distance_km(home, store("S3")) < 10 and value.tier in ["A", "B"].
+            ///
+            /// - Remark: Generated from `#/components/schemas/WhatIfInput/rule`.
+            internal var rule: Swift.String
+            /// - Remark: Generated from `#/components/schemas/WhatIfInput/channels`.
+            internal var channels: [Components.Schemas.CampaignChannel]
+            /// - Remark: Generated from `#/components/schemas/WhatIfInput/controlPercent`.
+            internal var controlPercent: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/WhatIfInput/offer`.
+            internal enum OfferPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case none = "none"
+                case promotion = "promotion"
+                case voucher = "voucher"
+                case recommendation = "recommendation"
+            }
+            /// - Remark: Generated from `#/components/schemas/WhatIfInput/offer`.
+            internal var offer: Components.Schemas.WhatIfInput.OfferPayload?
+            /// - Remark: Generated from `#/components/schemas/WhatIfInput/costs`.
+            internal var costs: Components.Schemas.CampaignCosts?
+            /// - Remark: Generated from `#/components/schemas/WhatIfInput/pointsPerResponder`.
+            internal var pointsPerResponder: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/WhatIfInput/currency`.
+            internal var currency: Swift.String?
+            /// Creates a new `WhatIfInput`.
+            ///
+            /// - Parameters:
+            ///   - rule: The target, in the rule language, e.g. distance_km(home, store("S3")) < 10 and value.tier in ["A", "B"].
+            ///   - channels:
+            ///   - controlPercent:
+            ///   - offer:
+            ///   - costs:
+            ///   - pointsPerResponder:
+            ///   - currency:
+            internal init(
+                rule: Swift.String,
+                channels: [Components.Schemas.CampaignChannel],
+                controlPercent: Swift.Double? = nil,
+                offer: Components.Schemas.WhatIfInput.OfferPayload? = nil,
+                costs: Components.Schemas.CampaignCosts? = nil,
+                pointsPerResponder: Swift.Int64? = nil,
+                currency: Swift.String? = nil
+            ) {
+                self.rule = rule
+                self.channels = channels
+                self.controlPercent = controlPercent
+                self.offer = offer
+                self.costs = costs
+                self.pointsPerResponder = pointsPerResponder
+                self.currency = currency
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case rule
+                case channels
+                case controlPercent
+                case offer
+                case costs
+                case pointsPerResponder
+                case currency
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/WhatIf`.
+        internal struct WhatIf: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WhatIf/customers`.
+            internal var customers: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WhatIf/target`.
+            internal var target: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WhatIf/control`.
+            internal var control: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WhatIf/reach`.
+            internal var reach: Components.Schemas.Counts
+            /// - Remark: Generated from `#/components/schemas/WhatIf/rates`.
+            internal struct RatesPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/WhatIf/rates/additionalProperties`.
+                internal struct AdditionalPropertiesPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/components/schemas/WhatIf/rates/additionalProperties/target`.
+                    internal var target: Swift.Double
+                    /// - Remark: Generated from `#/components/schemas/WhatIf/rates/additionalProperties/control`.
+                    internal var control: Swift.Double
+                    /// Earlier campaigns the rates come from (0 means Patron's defaults).
+                    ///
+                    /// - Remark: Generated from `#/components/schemas/WhatIf/rates/additionalProperties/campaigns`.
+                    internal var campaigns: Swift.Int
+                    /// Creates a new `AdditionalPropertiesPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - target:
+                    ///   - control:
+                    ///   - campaigns: Earlier campaigns the rates come from (0 means Patron's defaults).
+                    internal init(
+                        target: Swift.Double,
+                        control: Swift.Double,
+                        campaigns: Swift.Int
+                    ) {
+                        self.target = target
+                        self.control = control
+                        self.campaigns = campaigns
+                    }
+                    internal enum CodingKeys: String, CodingKey {
+                        case target
+                        case control
+                        case campaigns
+                    }
+                }
+                /// A container of undocumented properties.
+                internal var additionalProperties: [String: Components.Schemas.WhatIf.RatesPayload.AdditionalPropertiesPayload]
+                /// Creates a new `RatesPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                internal init(additionalProperties: [String: Components.Schemas.WhatIf.RatesPayload.AdditionalPropertiesPayload] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                internal init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                internal func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/WhatIf/rates`.
+            internal var rates: Components.Schemas.WhatIf.RatesPayload
+            /// - Remark: Generated from `#/components/schemas/WhatIf/expectedResponders`.
+            internal var expectedResponders: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/WhatIf/expectedIncrementalResponders`.
+            internal var expectedIncrementalResponders: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/WhatIf/expectedRevenue`.
+            internal var expectedRevenue: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/WhatIf/expectedIncrementalRevenue`.
+            internal var expectedIncrementalRevenue: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/WhatIf/expectedCost`.
+            internal var expectedCost: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/WhatIf/expectedPoints`.
+            internal var expectedPoints: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/WhatIf/pointsLiability`.
+            internal var pointsLiability: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/WhatIf/activeCustomers`.
+            internal var activeCustomers: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/WhatIf/averageOrderValue`.
+            internal var averageOrderValue: Swift.Double?
+            /// Creates a new `WhatIf`.
+            ///
+            /// - Parameters:
+            ///   - customers:
+            ///   - target:
+            ///   - control:
+            ///   - reach:
+            ///   - rates:
+            ///   - expectedResponders:
+            ///   - expectedIncrementalResponders:
+            ///   - expectedRevenue:
+            ///   - expectedIncrementalRevenue:
+            ///   - expectedCost:
+            ///   - expectedPoints:
+            ///   - pointsLiability:
+            ///   - activeCustomers:
+            ///   - averageOrderValue:
+            internal init(
+                customers: Swift.Int,
+                target: Swift.Int,
+                control: Swift.Int,
+                reach: Components.Schemas.Counts,
+                rates: Components.Schemas.WhatIf.RatesPayload,
+                expectedResponders: Swift.Double,
+                expectedIncrementalResponders: Swift.Double,
+                expectedRevenue: Swift.Double,
+                expectedIncrementalRevenue: Swift.Double,
+                expectedCost: Swift.Double,
+                expectedPoints: Swift.Double,
+                pointsLiability: Swift.Double,
+                activeCustomers: Swift.Double? = nil,
+                averageOrderValue: Swift.Double? = nil
+            ) {
+                self.customers = customers
+                self.target = target
+                self.control = control
+                self.reach = reach
+                self.rates = rates
+                self.expectedResponders = expectedResponders
+                self.expectedIncrementalResponders = expectedIncrementalResponders
+                self.expectedRevenue = expectedRevenue
+                self.expectedIncrementalRevenue = expectedIncrementalRevenue
+                self.expectedCost = expectedCost
+                self.expectedPoints = expectedPoints
+                self.pointsLiability = pointsLiability
+                self.activeCustomers = activeCustomers
+                self.averageOrderValue = averageOrderValue
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case customers
+                case target
+                case control
+                case reach
+                case rates
+                case expectedResponders
+                case expectedIncrementalResponders
+                case expectedRevenue
+                case expectedIncrementalRevenue
+                case expectedCost
+                case expectedPoints
+                case pointsLiability
+                case activeCustomers
+                case averageOrderValue
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/DispatchReport`.
+        internal struct DispatchReport: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/DispatchReport/sent`.
+            internal var sent: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/DispatchReport/retried`.
+            internal var retried: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/DispatchReport/bounced`.
+            internal var bounced: Swift.Int
+            /// Creates a new `DispatchReport`.
+            ///
+            /// - Parameters:
+            ///   - sent:
+            ///   - retried:
+            ///   - bounced:
+            internal init(
+                sent: Swift.Int,
+                retried: Swift.Int,
+                bounced: Swift.Int
+            ) {
+                self.sent = sent
+                self.retried = retried
+                self.bounced = bounced
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case sent
+                case retried
+                case bounced
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/MessagePreview`.
+        internal struct MessagePreview: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/MessagePreview/channel`.
+            internal var channel: Components.Schemas.CampaignChannel
+            /// - Remark: Generated from `#/components/schemas/MessagePreview/address`.
+            internal var address: Swift.String
+            /// - Remark: Generated from `#/components/schemas/MessagePreview/subject`.
+            internal var subject: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/MessagePreview/body`.
+            internal var body: Swift.String
+            /// - Remark: Generated from `#/components/schemas/MessagePreview/html`.
+            internal var html: Swift.Bool
+            /// Creates a new `MessagePreview`.
+            ///
+            /// - Parameters:
+            ///   - channel:
+            ///   - address:
+            ///   - subject:
+            ///   - body:
+            ///   - html:
+            internal init(
+                channel: Components.Schemas.CampaignChannel,
+                address: Swift.String,
+                subject: Swift.String? = nil,
+                body: Swift.String,
+                html: Swift.Bool
+            ) {
+                self.channel = channel
+                self.address = address
+                self.subject = subject
+                self.body = body
+                self.html = html
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case channel
+                case address
+                case subject
+                case body
+                case html
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AgentTask`.
+        internal struct AgentTask: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AgentTask/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/AgentTask/customerId`.
+            internal var customerId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/AgentTask/customerName`.
+            internal var customerName: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AgentTask/phone`.
+            internal var phone: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AgentTask/campaignId`.
+            internal var campaignId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/AgentTask/wave`.
+            internal var wave: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/AgentTask/script`.
+            internal var script: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AgentTask/status`.
+            internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case open = "open"
+                case done = "done"
+            }
+            /// - Remark: Generated from `#/components/schemas/AgentTask/status`.
+            internal var status: Components.Schemas.AgentTask.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/AgentTask/outcome`.
+            internal var outcome: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AgentTask/notes`.
+            internal var notes: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AgentTask/createdAt`.
+            internal var createdAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/AgentTask/completedAt`.
+            internal var completedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/AgentTask/completedBy`.
+            internal var completedBy: Swift.String?
+            /// Creates a new `AgentTask`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - customerId:
+            ///   - customerName:
+            ///   - phone:
+            ///   - campaignId:
+            ///   - wave:
+            ///   - script:
+            ///   - status:
+            ///   - outcome:
+            ///   - notes:
+            ///   - createdAt:
+            ///   - completedAt:
+            ///   - completedBy:
+            internal init(
+                id: Swift.Int64,
+                customerId: Swift.Int64,
+                customerName: Swift.String,
+                phone: Swift.String? = nil,
+                campaignId: Swift.Int64,
+                wave: Swift.Int,
+                script: Swift.String,
+                status: Components.Schemas.AgentTask.StatusPayload,
+                outcome: Swift.String? = nil,
+                notes: Swift.String? = nil,
+                createdAt: Foundation.Date,
+                completedAt: Foundation.Date? = nil,
+                completedBy: Swift.String? = nil
+            ) {
+                self.id = id
+                self.customerId = customerId
+                self.customerName = customerName
+                self.phone = phone
+                self.campaignId = campaignId
+                self.wave = wave
+                self.script = script
+                self.status = status
+                self.outcome = outcome
+                self.notes = notes
+                self.createdAt = createdAt
+                self.completedAt = completedAt
+                self.completedBy = completedBy
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case customerId
+                case customerName
+                case phone
+                case campaignId
+                case wave
+                case script
+                case status
+                case outcome
+                case notes
+                case createdAt
+                case completedAt
+                case completedBy
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Lead`.
+        internal struct Lead: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Lead/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Lead/customerId`.
+            internal var customerId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Lead/customerName`.
+            internal var customerName: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Lead/campaignId`.
+            internal var campaignId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Lead/source`.
+            internal var source: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Lead/status`.
+            internal var status: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Lead/owner`.
+            internal var owner: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Lead/createdAt`.
+            internal var createdAt: Foundation.Date
+            /// Creates a new `Lead`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - customerId:
+            ///   - customerName:
+            ///   - campaignId:
+            ///   - source:
+            ///   - status:
+            ///   - owner:
+            ///   - createdAt:
+            internal init(
+                id: Swift.Int64,
+                customerId: Swift.Int64,
+                customerName: Swift.String,
+                campaignId: Swift.Int64,
+                source: Swift.String,
+                status: Swift.String,
+                owner: Swift.String,
+                createdAt: Foundation.Date
+            ) {
+                self.id = id
+                self.customerId = customerId
+                self.customerName = customerName
+                self.campaignId = campaignId
+                self.source = source
+                self.status = status
+                self.owner = owner
+                self.createdAt = createdAt
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case customerId
+                case customerName
+                case campaignId
+                case source
+                case status
+                case owner
+                case createdAt
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/Store`.
         internal struct Store: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Store/code`.

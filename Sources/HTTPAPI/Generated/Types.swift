@@ -457,6 +457,101 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `PUT /v1/stores/{code}`.
     /// - Remark: Generated from `#/paths//v1/stores/{code}/put(putStore)`.
     func putStore(_ input: Operations.PutStore.Input) async throws -> Operations.PutStore.Output
+    /// Every campaign, newest first (campaigns:read).
+    ///
+    /// - Remark: HTTP `GET /v1/campaigns`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/get(listCampaigns)`.
+    func listCampaigns(_ input: Operations.ListCampaigns.Input) async throws -> Operations.ListCampaigns.Output
+    /// Plan a campaign (campaigns:manage); the caller owns it. Every field is checked; a bad one is 422 with its name.
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/post(createCampaign)`.
+    func createCampaign(_ input: Operations.CreateCampaign.Input) async throws -> Operations.CreateCampaign.Output
+    /// The P&L of several campaigns side by side (campaigns:read).
+    ///
+    /// - Remark: HTTP `GET /v1/campaigns/compare`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/compare/get(compareCampaigns)`.
+    func compareCampaigns(_ input: Operations.CompareCampaigns.Input) async throws -> Operations.CompareCampaigns.Output
+    /// Before launch: expected reach, responders, revenue, cost and points liability of a plan, from earlier campaigns' response rates and the segment's scores (campaigns:read).
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns/what-if`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/what-if/post(campaignWhatIf)`.
+    func campaignWhatIf(_ input: Operations.CampaignWhatIf.Input) async throws -> Operations.CampaignWhatIf.Output
+    /// One pass of the campaign job now (serve runs it every minute): due waves prepared, the outbox sent, responses attributed (campaigns:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns/run`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/run/post(runCampaigns)`.
+    func runCampaigns(_ input: Operations.RunCampaigns.Input) async throws -> Operations.RunCampaigns.Output
+    /// One campaign with its waves' state (campaigns:read).
+    ///
+    /// - Remark: HTTP `GET /v1/campaigns/{id}`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/get(getCampaign)`.
+    func getCampaign(_ input: Operations.GetCampaign.Input) async throws -> Operations.GetCampaign.Output
+    /// Change a draft's plan (its owner or an admin). A launched campaign is 409.
+    ///
+    /// - Remark: HTTP `PUT /v1/campaigns/{id}`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/put(updateCampaign)`.
+    func updateCampaign(_ input: Operations.UpdateCampaign.Input) async throws -> Operations.UpdateCampaign.Output
+    /// Throw a draft away (its owner or an admin).
+    ///
+    /// - Remark: HTTP `DELETE /v1/campaigns/{id}`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/delete(deleteCampaign)`.
+    func deleteCampaign(_ input: Operations.DeleteCampaign.Input) async throws -> Operations.DeleteCampaign.Output
+    /// Freeze the audience and control group and prepare the waves due today (its owner or an admin).
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns/{id}/launch`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/launch/post(launchCampaign)`.
+    func launchCampaign(_ input: Operations.LaunchCampaign.Input) async throws -> Operations.LaunchCampaign.Output
+    /// Stop a campaign; waves not yet prepared never go out (its owner or an admin).
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns/{id}/cancel`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/cancel/post(cancelCampaign)`.
+    func cancelCampaign(_ input: Operations.CancelCampaign.Input) async throws -> Operations.CancelCampaign.Output
+    /// Prepare a wave now rather than on its day (its owner or an admin).
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns/{id}/waves/{number}/prepare`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/waves/{number}/prepare/post(prepareWave)`.
+    func prepareWave(_ input: Operations.PrepareWave.Input) async throws -> Operations.PrepareWave.Output
+    /// The wave's message as one customer would get it (campaigns:read).
+    ///
+    /// - Remark: HTTP `GET /v1/campaigns/{id}/waves/{number}/preview`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/waves/{number}/preview/get(previewWave)`.
+    func previewWave(_ input: Operations.PreviewWave.Input) async throws -> Operations.PreviewWave.Output
+    /// P&L against the control group, and response and lift by wave and by value tier (campaigns:read).
+    ///
+    /// - Remark: HTTP `GET /v1/campaigns/{id}/results`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/results/get(campaignResults)`.
+    func campaignResults(_ input: Operations.CampaignResults.Input) async throws -> Operations.CampaignResults.Output
+    /// Responders (purchased, redeemed, enrolled or clicked) become sales leads with the campaign as source (campaigns:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns/{id}/leads`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/leads/post(createCampaignLeads)`.
+    func createCampaignLeads(_ input: Operations.CreateCampaignLeads.Input) async throws -> Operations.CreateCampaignLeads.Output
+    /// Sales leads from campaigns (campaigns:read).
+    ///
+    /// - Remark: HTTP `GET /v1/leads`.
+    /// - Remark: Generated from `#/paths//v1/leads/get(listLeads)`.
+    func listLeads(_ input: Operations.ListLeads.Input) async throws -> Operations.ListLeads.Output
+    /// A delivery receipt from an SMS gateway or mail service (campaign_events:write, or an API key with that scope).
+    ///
+    /// - Remark: HTTP `POST /v1/campaign-events`.
+    /// - Remark: Generated from `#/paths//v1/campaign-events/post(recordCampaignEvent)`.
+    func recordCampaignEvent(_ input: Operations.RecordCampaignEvent.Input) async throws -> Operations.RecordCampaignEvent.Output
+    /// Calls for the agent desk from campaigns' call lists (tasks:work).
+    ///
+    /// - Remark: HTTP `GET /v1/agent-tasks`.
+    /// - Remark: Generated from `#/paths//v1/agent-tasks/get(listAgentTasks)`.
+    func listAgentTasks(_ input: Operations.ListAgentTasks.Input) async throws -> Operations.ListAgentTasks.Output
+    /// The call was made; its outcome goes on the customer's timeline (tasks:work).
+    ///
+    /// - Remark: HTTP `POST /v1/agent-tasks/{id}/complete`.
+    /// - Remark: Generated from `#/paths//v1/agent-tasks/{id}/complete/post(completeAgentTask)`.
+    func completeAgentTask(_ input: Operations.CompleteAgentTask.Input) async throws -> Operations.CompleteAgentTask.Output
+    /// Response and incremental lift by campaign, wave, channel, offer and value tier (analytics:read).
+    ///
+    /// - Remark: HTTP `GET /v1/analytics/campaigns`.
+    /// - Remark: Generated from `#/paths//v1/analytics/campaigns/get(campaignAnalytics)`.
+    func campaignAnalytics(_ input: Operations.CampaignAnalytics.Input) async throws -> Operations.CampaignAnalytics.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -1626,6 +1721,241 @@ extension APIProtocol {
             headers: headers,
             body: body
         ))
+    }
+    /// Every campaign, newest first (campaigns:read).
+    ///
+    /// - Remark: HTTP `GET /v1/campaigns`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/get(listCampaigns)`.
+    internal func listCampaigns(headers: Operations.ListCampaigns.Input.Headers = .init()) async throws -> Operations.ListCampaigns.Output {
+        try await listCampaigns(Operations.ListCampaigns.Input(headers: headers))
+    }
+    /// Plan a campaign (campaigns:manage); the caller owns it. Every field is checked; a bad one is 422 with its name.
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/post(createCampaign)`.
+    internal func createCampaign(
+        headers: Operations.CreateCampaign.Input.Headers = .init(),
+        body: Operations.CreateCampaign.Input.Body
+    ) async throws -> Operations.CreateCampaign.Output {
+        try await createCampaign(Operations.CreateCampaign.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The P&L of several campaigns side by side (campaigns:read).
+    ///
+    /// - Remark: HTTP `GET /v1/campaigns/compare`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/compare/get(compareCampaigns)`.
+    internal func compareCampaigns(
+        query: Operations.CompareCampaigns.Input.Query,
+        headers: Operations.CompareCampaigns.Input.Headers = .init()
+    ) async throws -> Operations.CompareCampaigns.Output {
+        try await compareCampaigns(Operations.CompareCampaigns.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Before launch: expected reach, responders, revenue, cost and points liability of a plan, from earlier campaigns' response rates and the segment's scores (campaigns:read).
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns/what-if`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/what-if/post(campaignWhatIf)`.
+    internal func campaignWhatIf(
+        headers: Operations.CampaignWhatIf.Input.Headers = .init(),
+        body: Operations.CampaignWhatIf.Input.Body
+    ) async throws -> Operations.CampaignWhatIf.Output {
+        try await campaignWhatIf(Operations.CampaignWhatIf.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// One pass of the campaign job now (serve runs it every minute): due waves prepared, the outbox sent, responses attributed (campaigns:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns/run`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/run/post(runCampaigns)`.
+    internal func runCampaigns(headers: Operations.RunCampaigns.Input.Headers = .init()) async throws -> Operations.RunCampaigns.Output {
+        try await runCampaigns(Operations.RunCampaigns.Input(headers: headers))
+    }
+    /// One campaign with its waves' state (campaigns:read).
+    ///
+    /// - Remark: HTTP `GET /v1/campaigns/{id}`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/get(getCampaign)`.
+    internal func getCampaign(
+        path: Operations.GetCampaign.Input.Path,
+        headers: Operations.GetCampaign.Input.Headers = .init()
+    ) async throws -> Operations.GetCampaign.Output {
+        try await getCampaign(Operations.GetCampaign.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Change a draft's plan (its owner or an admin). A launched campaign is 409.
+    ///
+    /// - Remark: HTTP `PUT /v1/campaigns/{id}`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/put(updateCampaign)`.
+    internal func updateCampaign(
+        path: Operations.UpdateCampaign.Input.Path,
+        headers: Operations.UpdateCampaign.Input.Headers = .init(),
+        body: Operations.UpdateCampaign.Input.Body
+    ) async throws -> Operations.UpdateCampaign.Output {
+        try await updateCampaign(Operations.UpdateCampaign.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Throw a draft away (its owner or an admin).
+    ///
+    /// - Remark: HTTP `DELETE /v1/campaigns/{id}`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/delete(deleteCampaign)`.
+    internal func deleteCampaign(
+        path: Operations.DeleteCampaign.Input.Path,
+        headers: Operations.DeleteCampaign.Input.Headers = .init()
+    ) async throws -> Operations.DeleteCampaign.Output {
+        try await deleteCampaign(Operations.DeleteCampaign.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Freeze the audience and control group and prepare the waves due today (its owner or an admin).
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns/{id}/launch`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/launch/post(launchCampaign)`.
+    internal func launchCampaign(
+        path: Operations.LaunchCampaign.Input.Path,
+        headers: Operations.LaunchCampaign.Input.Headers = .init()
+    ) async throws -> Operations.LaunchCampaign.Output {
+        try await launchCampaign(Operations.LaunchCampaign.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Stop a campaign; waves not yet prepared never go out (its owner or an admin).
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns/{id}/cancel`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/cancel/post(cancelCampaign)`.
+    internal func cancelCampaign(
+        path: Operations.CancelCampaign.Input.Path,
+        headers: Operations.CancelCampaign.Input.Headers = .init()
+    ) async throws -> Operations.CancelCampaign.Output {
+        try await cancelCampaign(Operations.CancelCampaign.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Prepare a wave now rather than on its day (its owner or an admin).
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns/{id}/waves/{number}/prepare`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/waves/{number}/prepare/post(prepareWave)`.
+    internal func prepareWave(
+        path: Operations.PrepareWave.Input.Path,
+        headers: Operations.PrepareWave.Input.Headers = .init()
+    ) async throws -> Operations.PrepareWave.Output {
+        try await prepareWave(Operations.PrepareWave.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// The wave's message as one customer would get it (campaigns:read).
+    ///
+    /// - Remark: HTTP `GET /v1/campaigns/{id}/waves/{number}/preview`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/waves/{number}/preview/get(previewWave)`.
+    internal func previewWave(
+        path: Operations.PreviewWave.Input.Path,
+        query: Operations.PreviewWave.Input.Query,
+        headers: Operations.PreviewWave.Input.Headers = .init()
+    ) async throws -> Operations.PreviewWave.Output {
+        try await previewWave(Operations.PreviewWave.Input(
+            path: path,
+            query: query,
+            headers: headers
+        ))
+    }
+    /// P&L against the control group, and response and lift by wave and by value tier (campaigns:read).
+    ///
+    /// - Remark: HTTP `GET /v1/campaigns/{id}/results`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/results/get(campaignResults)`.
+    internal func campaignResults(
+        path: Operations.CampaignResults.Input.Path,
+        headers: Operations.CampaignResults.Input.Headers = .init()
+    ) async throws -> Operations.CampaignResults.Output {
+        try await campaignResults(Operations.CampaignResults.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Responders (purchased, redeemed, enrolled or clicked) become sales leads with the campaign as source (campaigns:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/campaigns/{id}/leads`.
+    /// - Remark: Generated from `#/paths//v1/campaigns/{id}/leads/post(createCampaignLeads)`.
+    internal func createCampaignLeads(
+        path: Operations.CreateCampaignLeads.Input.Path,
+        headers: Operations.CreateCampaignLeads.Input.Headers = .init()
+    ) async throws -> Operations.CreateCampaignLeads.Output {
+        try await createCampaignLeads(Operations.CreateCampaignLeads.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Sales leads from campaigns (campaigns:read).
+    ///
+    /// - Remark: HTTP `GET /v1/leads`.
+    /// - Remark: Generated from `#/paths//v1/leads/get(listLeads)`.
+    internal func listLeads(
+        query: Operations.ListLeads.Input.Query = .init(),
+        headers: Operations.ListLeads.Input.Headers = .init()
+    ) async throws -> Operations.ListLeads.Output {
+        try await listLeads(Operations.ListLeads.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// A delivery receipt from an SMS gateway or mail service (campaign_events:write, or an API key with that scope).
+    ///
+    /// - Remark: HTTP `POST /v1/campaign-events`.
+    /// - Remark: Generated from `#/paths//v1/campaign-events/post(recordCampaignEvent)`.
+    internal func recordCampaignEvent(
+        headers: Operations.RecordCampaignEvent.Input.Headers = .init(),
+        body: Operations.RecordCampaignEvent.Input.Body
+    ) async throws -> Operations.RecordCampaignEvent.Output {
+        try await recordCampaignEvent(Operations.RecordCampaignEvent.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Calls for the agent desk from campaigns' call lists (tasks:work).
+    ///
+    /// - Remark: HTTP `GET /v1/agent-tasks`.
+    /// - Remark: Generated from `#/paths//v1/agent-tasks/get(listAgentTasks)`.
+    internal func listAgentTasks(
+        query: Operations.ListAgentTasks.Input.Query = .init(),
+        headers: Operations.ListAgentTasks.Input.Headers = .init()
+    ) async throws -> Operations.ListAgentTasks.Output {
+        try await listAgentTasks(Operations.ListAgentTasks.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// The call was made; its outcome goes on the customer's timeline (tasks:work).
+    ///
+    /// - Remark: HTTP `POST /v1/agent-tasks/{id}/complete`.
+    /// - Remark: Generated from `#/paths//v1/agent-tasks/{id}/complete/post(completeAgentTask)`.
+    internal func completeAgentTask(
+        path: Operations.CompleteAgentTask.Input.Path,
+        headers: Operations.CompleteAgentTask.Input.Headers = .init(),
+        body: Operations.CompleteAgentTask.Input.Body
+    ) async throws -> Operations.CompleteAgentTask.Output {
+        try await completeAgentTask(Operations.CompleteAgentTask.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Response and incremental lift by campaign, wave, channel, offer and value tier (analytics:read).
+    ///
+    /// - Remark: HTTP `GET /v1/analytics/campaigns`.
+    /// - Remark: Generated from `#/paths//v1/analytics/campaigns/get(campaignAnalytics)`.
+    internal func campaignAnalytics(headers: Operations.CampaignAnalytics.Input.Headers = .init()) async throws -> Operations.CampaignAnalytics.Output {
+        try await campaignAnalytics(Operations.CampaignAnalytics.Input(headers: headers))
     }
 }
 
