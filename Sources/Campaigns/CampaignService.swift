@@ -458,11 +458,12 @@ public struct CampaignService: Sendable {
         return CampaignAnalytics(rows)
     }
 
-    /// Historical response rates per channel from launched campaigns' target and control groups
-    /// (a campaign counts for each channel it used).
+    /// Historical response rates per channel from completed campaigns' target and control groups
+    /// (a campaign counts for each channel it used; one still inside its attribution window would
+    /// understate them).
     public func historicalRates() async throws -> [CampaignChannel: WhatIf.Rates] {
         var sums: [CampaignChannel: (t: Double, c: Double, n: Int)] = [:]
-        for c in try await campaigns() where c.launchedAt != nil && c.status != .cancelled {
+        for c in try await campaigns() where c.status == .completed {
             let f = try await store.figures(c.id)
             guard f.target.customers > 0, f.control.customers > 0 else { continue }
             let t = Double(f.target.responders) / Double(f.target.customers)

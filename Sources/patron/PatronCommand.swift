@@ -15,7 +15,7 @@ struct PatronCommand: AsyncParsableCommand {
         commandName: "patron",
         abstract: "Customer relationships and loyalty, on SQLite or PostgreSQL.",
         subcommands: [
-            Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Analyze.self, Segments.self,
+            Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Analyze.self, Segments.self, Campaigns.self,
             Bench.self,
         ])
 }

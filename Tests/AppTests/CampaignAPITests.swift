@@ -108,3 +108,23 @@ import Testing
         }
     }
 }
+
+@Suite struct CampaignPlanFileTests {
+    @Test("a plan file's errors name the file and the field")
+    func errors() throws {
+        func error(_ json: String) -> String {
+            do {
+                _ = try CampaignPlanFile.decode(Data(json.utf8), file: "plan.json", defaultCurrency: "EUR")
+                return ""
+            } catch { return "\(error)" }
+        }
+        #expect(error(#"{"name":"x","startsOn":"2026-01-01","endsOn":"2026-02-01","segmentId":1,"waves":[{"channel":"fax","day":0,"body":"b"}]}"#)
+            .hasPrefix("plan.json: waves[0].channel:"))
+        #expect(error(#"{"name":"x","startsOn":"2026-01-01","endsOn":"2026-02-01","waves":[]}"#) == "plan.json: segmentId: is missing")
+        #expect(error(#"{"name":"x","startsOn":"1 Jan","endsOn":"2026-02-01","segmentId":1,"waves":[]}"#) == "plan.json: startsOn: must be a date YYYY-MM-DD")
+        let plan = try CampaignPlanFile.decode(
+            Data(#"{"name":"x","startsOn":"2026-01-01","endsOn":"2026-02-01","segmentId":1,"waves":[{"channel":"sms","day":2,"body":"b"}]}"#.utf8),
+            file: "plan.json", defaultCurrency: "EUR")
+        #expect(plan.currency == "EUR" && plan.controlPercent == 10 && plan.waves[0].day == 2 && plan.frequencyCaps == FrequencyCap.defaults)
+    }
+}

@@ -237,6 +237,12 @@ final class MessageSinks: @unchecked Sendable {
             #expect(try await p.campaigns.createLeads(draft.id, owner: "sam@test.example") == 0)
             #expect(try await p.campaigns.leads(campaign: draft.id).allSatisfy { $0.source == "purchased" })
 
+            // A what-if before the window closes falls back on Patron's default rates; once the
+            // campaign completes, its own rates are the history.
+            #expect(try await p.campaigns.whatIf(WhatIf.Input(rule: "has_email", channels: [.email])).rates[.email]?.campaigns == 0)
+            clock.advance(days: 30)
+            _ = try await p.campaigns.run(through: sinks.channels)
+            #expect(try await p.campaigns.campaign(draft.id).status == .completed)
             // A what-if for a similar campaign now uses this one's response rates.
             let whatIf = try await p.campaigns.whatIf(WhatIf.Input(rule: "has_email", channels: [.email], controlPercent: 10))
             #expect(whatIf.customers == 43)
