@@ -4,11 +4,14 @@ import SharedModels
 
 /// `patron bench campaigns`: launching a campaign to a whole demo company — freezing the
 /// audience with a 5% control group, then preparing the first wave (suppression by consent,
-/// blocks and frequency caps; a Mustache email personalised per recipient; outbox rows).
-/// The campaign is deleted afterwards, so the shared demo database stays as it was.
+/// blocks and frequency caps; a Mustache message personalised per recipient; outbox rows).
+/// Two runs: an email wave (opt-in, so about half the demo company is suppressed for want of
+/// consent) and a call-list wave (opt-out: nearly every customer gets a personalised script).
+/// Each campaign is deleted afterwards, so the shared demo database stays as it was.
 public struct CampaignBenchmark: Sendable {
     public struct Result: Sendable, Encodable {
         public var bench = "campaigns"
+        public var channel: String
         public var customers: Int
         /// Messages queued in the outbox.
         public var recipients: Int
@@ -19,7 +22,7 @@ public struct CampaignBenchmark: Sendable {
         public var engine = "sqlite"
 
         enum CodingKeys: String, CodingKey {
-            case bench, customers, recipients, control, suppressed
+            case bench, channel, customers, recipients, control, suppressed
             case prepareSeconds = "prepare_s"
             case engine
         }
@@ -36,14 +39,14 @@ public struct CampaignBenchmark: Sendable {
 
     public init() {}
 
-    public func run(patron: Patron) async throws -> Result {
+    public func run(patron: Patron, channel: CampaignChannel = .email) async throws -> Result {
         let now = patron.settings.clock.now
         let name = "bench-campaigns-\(UUID().uuidString.prefix(8))"
         let segment = try await patron.segments.create(SegmentDraft(name: name, rule: "customer_since <= now"), owner: "bench")
         let plan = CampaignPlan(
             name: name, startsOn: LocalDate(now), endsOn: LocalDate(now.addingTimeInterval(28 * 86_400)), segment: segment.id.rawValue,
             controlPercent: 5,
-            waves: [Wave(channel: .email, day: 0, subject: "{{first_name}}, double points this week", body: Self.body)],
+            waves: [Wave(channel: channel, day: 0, subject: "{{first_name}}, double points this week", body: Self.body)],
             costs: CampaignCosts(perMessage: ["email": 1]))
         let draft = try await patron.campaigns.create(plan, owner: "bench")
         do {
@@ -55,7 +58,8 @@ public struct CampaignBenchmark: Sendable {
             let control = customers - (wave?.queued ?? 0) - (wave?.suppressed.values.reduce(0, +) ?? 0)
             try await patron.campaigns.store.deleteCampaign(draft.id)
             try await patron.segments.delete(segment.id)
-            return Result(customers: customers, recipients: wave?.queued ?? 0, control: control, suppressed: wave?.suppressed ?? [:], prepareSeconds: seconds)
+            return Result(
+                channel: channel.rawValue, customers: customers, recipients: wave?.queued ?? 0, control: control, suppressed: wave?.suppressed ?? [:], prepareSeconds: seconds)
         } catch {
             try? await patron.campaigns.store.deleteCampaign(draft.id)
             try? await patron.segments.delete(segment.id)

@@ -1,6 +1,7 @@
 import Analytics
 import App
 import ArgumentParser
+import Campaigns
 import Foundation
 import SharedModels
 
@@ -362,12 +363,31 @@ extension Bench {
             guard customers > 0 else { throw ValidationError("--customers must be positive") }
             let log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
             let (patron, _) = try await BenchCompany.open(customers: customers, directory: directory, logger: quietLogger(), log: log)
-            let r = try await patron.closing { try await CampaignBenchmark().run(patron: $0) }
-            print(
-                String(format: "%d customers: %d messages queued, %d held out as control, ", r.customers, r.recipients, r.control)
-                    + "suppressed " + r.suppressed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                    + String(format: "; prepared in %.1f s", r.prepareSeconds))
-            if json { print(try Analyze.json(r)) }
+            let runs = try await patron.closing { patron in
+                [try await CampaignBenchmark().run(patron: patron, channel: .email), try await CampaignBenchmark().run(patron: patron, channel: .call)]
+            }
+            for r in runs {
+                print(
+                    String(format: "%@ wave to %d customers: %d messages queued, %d held out as control, ", r.channel, r.customers, r.recipients, r.control)
+                        + "suppressed " + r.suppressed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                        + String(format: "; prepared in %.1f s", r.prepareSeconds))
+            }
+            struct Report: Encodable {
+                var bench = "campaigns"
+                var customers: Int
+                /// The larger run's: the most messages personalised and queued.
+                var recipients: Int
+                var prepareSeconds: Double
+                var runs: [CampaignBenchmark.Result]
+                enum CodingKeys: String, CodingKey {
+                    case bench, customers, recipients, runs
+                    case prepareSeconds = "prepare_s"
+                }
+            }
+            let largest = runs.max { $0.recipients < $1.recipients }!
+            if json {
+                print(try Analyze.json(Report(customers: largest.customers, recipients: largest.recipients, prepareSeconds: largest.prepareSeconds, runs: runs)))
+            }
         }
     }
 }
