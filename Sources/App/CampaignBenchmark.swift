@@ -59,7 +59,8 @@ public struct CampaignBenchmark: Sendable {
             try await patron.campaigns.store.deleteCampaign(draft.id)
             try await patron.segments.delete(segment.id)
             return Result(
-                channel: channel.rawValue, customers: customers, recipients: wave?.queued ?? 0, control: control, suppressed: wave?.suppressed ?? [:], prepareSeconds: seconds)
+                channel: channel.rawValue, customers: customers, recipients: wave?.queued ?? 0, control: control, suppressed: wave?.suppressed ?? [:],
+                prepareSeconds: seconds)
         } catch {
             try? await patron.campaigns.store.deleteCampaign(draft.id)
             try? await patron.segments.delete(segment.id)

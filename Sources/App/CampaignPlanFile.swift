@@ -58,10 +58,13 @@ public enum CampaignPlanFile {
             name: d.name, objective: d.objective, budget: d.budget, currency: d.currency ?? defaultCurrency, startsOn: starts, endsOn: ends,
             segment: d.segmentId, controlPercent: d.controlPercent ?? 10,
             offer: CampaignOffer(kind: d.offer?.kind ?? .none, code: d.offer?.code),
-            waves: d.waves.map { Wave(channel: $0.channel, day: $0.day, audience: $0.audience ?? .all, rule: $0.rule, subject: $0.subject, body: $0.body) },
+            waves: d.waves.map {
+                Wave(channel: $0.channel, day: $0.day, audience: $0.audience ?? .all, rule: $0.rule, subject: $0.subject, body: $0.body)
+            },
             frequencyCaps: d.frequencyCaps ?? FrequencyCap.defaults,
             costs: CampaignCosts(
-                perMessage: c?.perMessage ?? [:], perRedemption: c?.perRedemption ?? 0, pointValuePer100: c?.pointValuePer100 ?? 100, fixed: c?.fixed ?? 0),
+                perMessage: c?.perMessage ?? [:], perRedemption: c?.perRedemption ?? 0, pointValuePer100: c?.pointValuePer100 ?? 100,
+                fixed: c?.fixed ?? 0),
             attributionDays: d.attributionDays ?? 30, marginPercent: d.marginPercent ?? 100)
     }
 

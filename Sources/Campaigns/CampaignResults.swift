@@ -356,7 +356,10 @@ public struct CampaignAnalytics: Sendable {
         var offers: [String: LiftRow] = [:]
         for (c, pnl, breakdown) in campaigns {
             let key = c.plan.offer.kind.rawValue
-            var o = offers[key] ?? LiftRow(key: key, campaigns: 0, targetCustomers: 0, targetResponders: 0, controlCustomers: 0, controlResponders: 0, incrementalRevenue: 0)
+            var o =
+                offers[key]
+                ?? LiftRow(
+                    key: key, campaigns: 0, targetCustomers: 0, targetResponders: 0, controlCustomers: 0, controlResponders: 0, incrementalRevenue: 0)
             o.campaigns += 1
             o.targetCustomers += pnl.target.customers
             o.targetResponders += pnl.target.responders
@@ -368,7 +371,11 @@ public struct CampaignAnalytics: Sendable {
             var seen: Set<String> = []
             for w in breakdown.waves where w.queued > 0 {
                 let k = w.channel.rawValue
-                var row = channels[k] ?? LiftRow(key: k, campaigns: 0, targetCustomers: 0, targetResponders: 0, controlCustomers: 0, controlResponders: 0, incrementalRevenue: 0)
+                var row =
+                    channels[k]
+                    ?? LiftRow(
+                        key: k, campaigns: 0, targetCustomers: 0, targetResponders: 0, controlCustomers: 0, controlResponders: 0,
+                        incrementalRevenue: 0)
                 if seen.insert(k).inserted {
                     row.campaigns += 1
                     row.controlCustomers += pnl.control.customers

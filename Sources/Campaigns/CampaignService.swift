@@ -195,7 +195,9 @@ public struct CampaignService: Sendable {
     public func prepareWave(_ id: CampaignID, number: Int) async throws -> WaveState {
         let c = try await campaign(id)
         guard c.status == .running else { throw CampaignError.conflict("campaign \(id) is \(c.status.rawValue); launch it first") }
-        guard (1...c.plan.waves.count).contains(number) else { throw CampaignError.invalid(field: "wave", reason: "campaign \(id) has no wave \(number)") }
+        guard (1...c.plan.waves.count).contains(number) else {
+            throw CampaignError.invalid(field: "wave", reason: "campaign \(id) has no wave \(number)")
+        }
         if c.waves.contains(where: { $0.number == number }) { throw CampaignError.conflict("wave \(number) of campaign \(id) is prepared already") }
         for earlier in 1..<number where !c.waves.contains(where: { $0.number == earlier }) {
             throw CampaignError.conflict("wave \(earlier) of campaign \(id) comes first")
@@ -324,7 +326,9 @@ public struct CampaignService: Sendable {
     /// Wave `number` as one recipient would get it (the customer need not be in the audience).
     public func preview(_ id: CampaignID, wave number: Int, customer: Int64) async throws -> OutboundMessage {
         let c = try await campaign(id)
-        guard (1...c.plan.waves.count).contains(number) else { throw CampaignError.invalid(field: "wave", reason: "campaign \(id) has no wave \(number)") }
+        guard (1...c.plan.waves.count).contains(number) else {
+            throw CampaignError.invalid(field: "wave", reason: "campaign \(id) has no wave \(number)")
+        }
         let wave = c.plan.waves[number - 1]
         guard let r = try await store.recipient(customer, channel: wave.channel) else {
             throw CampaignError.invalid(field: "customer", reason: "no customer \(customer)")
@@ -395,7 +399,9 @@ public struct CampaignService: Sendable {
     /// The open-tracking image was loaded.
     public func opened(token: String) async throws {
         guard let m = try await message(token: token) else { return }
-        _ = try await store.record([Response(campaign: m.key.campaign, wave: m.key.wave, customer: m.key.customer, kind: .opened, occurredAt: clock.now)])
+        _ = try await store.record([
+            Response(campaign: m.key.campaign, wave: m.key.wave, customer: m.key.customer, kind: .opened, occurredAt: clock.now)
+        ])
     }
 
     /// The unsubscribe link was confirmed: marketing consent on the channel is withdrawn. Returns false for an unknown token.
@@ -417,7 +423,9 @@ public struct CampaignService: Sendable {
         guard let m = try await message(token: token) else { return false }
         let outcome: DeliveryOutcome = kind == .bounced ? .bounced("reported by the gateway") : .delivered
         if kind == .opened {
-            _ = try await store.record([Response(campaign: m.key.campaign, wave: m.key.wave, customer: m.key.customer, kind: .opened, occurredAt: clock.now)])
+            _ = try await store.record([
+                Response(campaign: m.key.campaign, wave: m.key.wave, customer: m.key.customer, kind: .opened, occurredAt: clock.now)
+            ])
         } else {
             try await store.settle([(m.key, outcome)], at: clock.now)
         }
@@ -505,7 +513,9 @@ public struct CampaignService: Sendable {
     }
 
     /// Responders become sales leads with the campaign as their source.
-    public func createLeads(_ id: CampaignID, kinds: [Response.Kind] = [.purchased, .redeemed, .enrolled, .clicked], owner: String) async throws -> Int {
+    public func createLeads(_ id: CampaignID, kinds: [Response.Kind] = [.purchased, .redeemed, .enrolled, .clicked], owner: String) async throws
+        -> Int
+    {
         _ = try await campaign(id)
         try await attribute(id)
         return try await store.createLeads(id, kinds: kinds, owner: owner, at: clock.now)

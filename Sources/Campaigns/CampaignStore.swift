@@ -27,7 +27,9 @@ public protocol CampaignStore: Sendable {
 
     /// Queues a wave's messages and records its suppressions, in one transaction. Throws
     /// ``CampaignError/conflict(_:)`` if the wave was prepared already.
-    func queueWave(_ id: CampaignID, number: Int, messages: [OutboundMessage], suppressed: [(customer: Int64, reason: String)], links: [String], at: Date)
+    func queueWave(
+        _ id: CampaignID, number: Int, messages: [OutboundMessage], suppressed: [(customer: Int64, reason: String)], links: [String], at: Date
+    )
         async throws -> WaveState
 
     // MARK: Outbox
@@ -264,7 +266,9 @@ public struct Lead: Sendable, Equatable {
     public var owner: String
     public var createdAt: Date
 
-    public init(id: Int64, customer: Int64, customerName: String, campaign: CampaignID, source: String, status: String, owner: String, createdAt: Date) {
+    public init(
+        id: Int64, customer: Int64, customerName: String, campaign: CampaignID, source: String, status: String, owner: String, createdAt: Date
+    ) {
         self.id = id
         self.customer = customer
         self.customerName = customerName

@@ -72,7 +72,9 @@ extension APIHandler {
     static func schema(_ e: Estimate) -> Schemas.Estimate { .init(value: e.value, low: e.low, high: e.high) }
 
     static func schema(_ g: CampaignPnL.GroupResult) -> Schemas.GroupResult {
-        .init(customers: g.customers, responders: g.responders, responseRate: g.responseRate, revenue: g.revenue, revenuePerCustomer: g.revenuePerCustomer)
+        .init(
+            customers: g.customers, responders: g.responders, responseRate: g.responseRate, revenue: g.revenue,
+            revenuePerCustomer: g.revenuePerCustomer)
     }
 
     static func schema(_ p: CampaignPnL) -> Schemas.CampaignPnl {
@@ -114,7 +116,8 @@ extension APIHandler {
         let c = try await campaigns.campaign(CampaignID(id))
         if case .staff(_, _, let role) = principal, role == .admin { return c }
         guard c.owner == principal.actor else {
-            throw Problem(status: .forbidden, code: "forbidden", detail: "Campaign \(id) belongs to \(c.owner); only its owner or an admin may change it.")
+            throw Problem(
+                status: .forbidden, code: "forbidden", detail: "Campaign \(id) belongs to \(c.owner); only its owner or an admin may change it.")
         }
         return c
     }
@@ -168,7 +171,9 @@ extension APIHandler {
         _ = try Caller.require(.campaignsRead)
         let m = try await campaigns.preview(CampaignID(input.path.id), wave: input.path.number, customer: input.query.customerId)
         return .ok(
-            .init(body: .json(.init(channel: .init(rawValue: m.channel.rawValue)!, address: m.address, subject: m.subject, body: m.body, html: m.isHTML))))
+            .init(
+                body: .json(
+                    .init(channel: .init(rawValue: m.channel.rawValue)!, address: m.address, subject: m.subject, body: m.body, html: m.isHTML))))
     }
 
     func campaignResults(_ input: Operations.CampaignResults.Input) async throws -> Operations.CampaignResults.Output {
@@ -251,7 +256,8 @@ extension APIHandler {
 
     func listAgentTasks(_ input: Operations.ListAgentTasks.Input) async throws -> Operations.ListAgentTasks.Output {
         _ = try Caller.require(.tasksWork)
-        let tasks = try await campaigns.tasks(status: input.query.status.flatMap { AgentTask.Status(rawValue: $0.rawValue) }, limit: input.query.limit ?? 50)
+        let tasks = try await campaigns.tasks(
+            status: input.query.status.flatMap { AgentTask.Status(rawValue: $0.rawValue) }, limit: input.query.limit ?? 50)
         return .ok(.init(body: .json(tasks.map(Self.schema))))
     }
 
@@ -270,12 +276,15 @@ extension APIHandler {
         func row(_ r: CampaignAnalytics.LiftRow) -> Schemas.LiftRow {
             .init(
                 key: r.key, campaigns: r.campaigns, targetCustomers: r.targetCustomers, controlCustomers: r.controlCustomers,
-                targetResponseRate: r.targetResponseRate, controlResponseRate: r.controlResponseRate, lift: r.lift, incrementalRevenue: r.incrementalRevenue)
+                targetResponseRate: r.targetResponseRate, controlResponseRate: r.controlResponseRate, lift: r.lift,
+                incrementalRevenue: r.incrementalRevenue)
         }
         return .ok(
             .init(
                 body: .json(
-                    .init(campaigns: a.campaigns.map { Self.schema($0.campaign, $0.pnl, $0.breakdown) }, channels: a.channels.map(row), offers: a.offers.map(row))
+                    .init(
+                        campaigns: a.campaigns.map { Self.schema($0.campaign, $0.pnl, $0.breakdown) }, channels: a.channels.map(row),
+                        offers: a.offers.map(row))
                 )))
     }
 }

@@ -22,7 +22,8 @@ public struct PatronAPI: Sendable {
     /// - Parameter health: checks the database and names its engine; throws when it is unreachable.
     public init(
         intake: TransactionIntake, access: AccessService, intelligence: CustomerIntelligence, segments: SegmentService,
-        campaigns: CampaignService, channels: @escaping @Sendable () throws -> [CampaignChannel: any MessageChannel], idempotency: any IdempotencyStore,
+        campaigns: CampaignService, channels: @escaping @Sendable () throws -> [CampaignChannel: any MessageChannel],
+        idempotency: any IdempotencyStore,
         health: @escaping @Sendable () async throws -> String
     ) {
         self.handler = APIHandler(

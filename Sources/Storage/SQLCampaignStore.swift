@@ -46,7 +46,9 @@ public struct SQLCampaignStore: CampaignStore {
     public func updatePlan(_ id: CampaignID, _ plan: CampaignPlan) async throws {
         let text = try ColumnJSON.encode(plan)
         try await database.write { db in
-            try await db.raw("UPDATE campaigns SET name = \(bind: plan.name), plan = \(bind: text), offer = \(bind: plan.offer.label) WHERE id = \(bind: id.rawValue)").run()
+            try await db.raw(
+                "UPDATE campaigns SET name = \(bind: plan.name), plan = \(bind: text), offer = \(bind: plan.offer.label) WHERE id = \(bind: id.rawValue)"
+            ).run()
         }
     }
 
@@ -131,8 +133,9 @@ public struct SQLCampaignStore: CampaignStore {
     }
 
     /// Latest marketing consent per customer on a channel, and the customers blocked on it.
-    func consents(_ db: any SQLDatabase, _ channel: CampaignChannel, customer: Int64? = nil) async throws -> (granted: [Int64: Bool], blocked: Set<Int64>)
-    {
+    func consents(_ db: any SQLDatabase, _ channel: CampaignChannel, customer: Int64? = nil) async throws -> (
+        granted: [Int64: Bool], blocked: Set<Int64>
+    ) {
         let only: SQLQueryString = customer.map { " AND customer_id = \(bind: $0)" } ?? ""
         let latest = try await readRows(
             db,
@@ -203,10 +206,10 @@ public struct SQLCampaignStore: CampaignStore {
         if wave.audience == .nonResponders {
             query =
                 query
-                + """
-                 AND NOT EXISTS (SELECT 1 FROM campaign_responses r WHERE r.campaign_id = a.campaign_id AND r.customer_id = a.customer_id
-                 AND r.kind IN ('clicked', 'enrolled', 'redeemed', 'purchased') AND r.occurred_at >= \(bind: since.epochSeconds))
-                """
+                    + """
+                     AND NOT EXISTS (SELECT 1 FROM campaign_responses r WHERE r.campaign_id = a.campaign_id AND r.customer_id = a.customer_id
+                     AND r.kind IN ('clicked', 'enrolled', 'redeemed', 'purchased') AND r.occurred_at >= \(bind: since.epochSeconds))
+                    """
         }
         query = query + " ORDER BY a.customer_id"
         let q = query
@@ -261,7 +264,9 @@ public struct SQLCampaignStore: CampaignStore {
         let linksText = try ColumnJSON.encode(links)
         let t = at.epochSeconds
         try await database.write { db in
-            if try await db.raw("SELECT 1 AS x FROM campaign_waves WHERE campaign_id = \(bind: id.rawValue) AND number = \(bind: number)").first() != nil {
+            if try await db.raw("SELECT 1 AS x FROM campaign_waves WHERE campaign_id = \(bind: id.rawValue) AND number = \(bind: number)").first()
+                != nil
+            {
                 throw CampaignError.conflict("wave \(number) of campaign \(id) is prepared already")
             }
             try await db.raw(
@@ -285,7 +290,8 @@ public struct SQLCampaignStore: CampaignStore {
             for part in chunks(suppressed, of: 20_000) {
                 let rows = part.map { s -> [SQLValue] in
                     [
-                        .integer(id.rawValue), .integer(Int64(number)), .integer(s.customer), .text(channel), .text("suppressed"), .text(s.reason), .null,
+                        .integer(id.rawValue), .integer(Int64(number)), .integer(s.customer), .text(channel), .text("suppressed"), .text(s.reason),
+                        .null,
                         .null, .null, .null, .integer(0), .integer(0), .integer(0), .integer(t), .integer(t),
                     ]
                 }
@@ -302,7 +308,8 @@ public struct SQLCampaignStore: CampaignStore {
 
     static func message(_ row: any SQLRow) throws -> OutboundMessage {
         OutboundMessage(
-            key: MessageKey(campaign: CampaignID(try row.int64("campaign_id")), wave: Int(try row.int64("wave")), customer: try row.int64("customer_id")),
+            key: MessageKey(
+                campaign: CampaignID(try row.int64("campaign_id")), wave: Int(try row.int64("wave")), customer: try row.int64("customer_id")),
             channel: CampaignChannel(rawValue: try row.string("channel")) ?? .email, address: try row.optionalString("address") ?? "",
             name: try row.optionalString("name") ?? "", subject: try row.optionalString("subject"), body: try row.optionalString("body") ?? "",
             isHTML: try row.int64("html") != 0, secret: UInt64(bitPattern: try row.int64("secret")),
@@ -366,7 +373,8 @@ public struct SQLCampaignStore: CampaignStore {
                     ).run()
                     if firstSend { try await interaction("campaign:sent") }
                     if outcome == .delivered {
-                        try await insertResponse(db, Response(campaign: key.campaign, wave: key.wave, customer: key.customer, kind: .delivered, occurredAt: at))
+                        try await insertResponse(
+                            db, Response(campaign: key.campaign, wave: key.wave, customer: key.customer, kind: .delivered, occurredAt: at))
                     }
                     if firstSend && m.channel == .call {
                         try await db.raw(
@@ -382,7 +390,8 @@ public struct SQLCampaignStore: CampaignStore {
                         "UPDATE campaign_messages SET status = 'bounced', reason = \(bind: reason), sent_at = COALESCE(sent_at, \(bind: t)), claimed_at = NULL WHERE "
                             + Self.keyCondition(key)
                     ).run()
-                    try await insertResponse(db, Response(campaign: key.campaign, wave: key.wave, customer: key.customer, kind: .bounced, occurredAt: at))
+                    try await insertResponse(
+                        db, Response(campaign: key.campaign, wave: key.wave, customer: key.customer, kind: .bounced, occurredAt: at))
                     try await interaction("campaign:bounced")
                 case .retry(let reason):
                     guard firstSend else { continue }
@@ -424,8 +433,10 @@ public struct SQLCampaignStore: CampaignStore {
     public func links(_ id: CampaignID, wave: Int) async throws -> [String] {
         try await database.read { db in
             guard
-                let text = try await db.raw("SELECT links FROM campaign_waves WHERE campaign_id = \(bind: id.rawValue) AND number = \(bind: Int64(wave))")
-                    .first()?.string("links")
+                let text = try await db.raw(
+                    "SELECT links FROM campaign_waves WHERE campaign_id = \(bind: id.rawValue) AND number = \(bind: Int64(wave))"
+                )
+                .first()?.string("links")
             else { return [] }
             return try ColumnJSON.decode([String].self, from: text)
         }
@@ -567,7 +578,8 @@ public struct SQLCampaignStore: CampaignStore {
             var waves: [Int: [String: Int]] = [:]
             var sent: [CampaignChannel: Int] = [:]
             for row in try await readRows(
-                db, "SELECT wave, channel, status, COUNT(*) AS n FROM campaign_messages WHERE campaign_id = \(bind: i) GROUP BY wave, channel, status",
+                db,
+                "SELECT wave, channel, status, COUNT(*) AS n FROM campaign_messages WHERE campaign_id = \(bind: i) GROUP BY wave, channel, status",
                 columns: ["wave", "channel", "status", "n"])
             {
                 let (wave, status, n) = (Int(row[0].int ?? 0), row[2].text ?? "", Int(row[3].int ?? 0))
@@ -602,7 +614,8 @@ public struct SQLCampaignStore: CampaignStore {
                     ).first()!.int64("n")
             }
             return CampaignFigures(
-                target: target, control: control, waves: waves, sentByChannel: sent, redemptions: Int(redemptions), points: points, byValueTier: tiers)
+                target: target, control: control, waves: waves, sentByChannel: sent, redemptions: Int(redemptions), points: points, byValueTier: tiers
+            )
         }
     }
 
@@ -623,16 +636,17 @@ public struct SQLCampaignStore: CampaignStore {
     public func reach(_ rule: RuleExpression, channels: [CampaignChannel], now: Date) async throws -> ReachEstimate {
         let condition = try await segments.condition(rule, now: now)
         return try await database.read { db in
-            let row = try await readRows(
-                db,
-                """
-                SELECT COUNT(*) AS n, SUM(CASE WHEN c.consent_email <> 0 AND c.has_email <> 0 THEN 1 ELSE 0 END) AS email,
-                  SUM(CASE WHEN c.consent_sms <> 0 AND c.has_phone <> 0 THEN 1 ELSE 0 END) AS sms,
-                  SUM(CASE WHEN c.has_phone <> 0 THEN 1 ELSE 0 END) AS phone, AVG(c.p_alive) AS p_alive, SUM(c.revenue) AS revenue,
-                  SUM(c.purchases) AS purchases, AVG(c.clv) AS clv
-                FROM segment_facts c WHERE
-                """ + condition, columns: ["n", "email", "sms", "phone", "p_alive", "revenue", "purchases", "clv"]
-            ).first ?? []
+            let row =
+                try await readRows(
+                    db,
+                    """
+                    SELECT COUNT(*) AS n, SUM(CASE WHEN c.consent_email <> 0 AND c.has_email <> 0 THEN 1 ELSE 0 END) AS email,
+                      SUM(CASE WHEN c.consent_sms <> 0 AND c.has_phone <> 0 THEN 1 ELSE 0 END) AS sms,
+                      SUM(CASE WHEN c.has_phone <> 0 THEN 1 ELSE 0 END) AS phone, AVG(c.p_alive) AS p_alive, SUM(c.revenue) AS revenue,
+                      SUM(c.purchases) AS purchases, AVG(c.clv) AS clv
+                    FROM segment_facts c WHERE
+                    """ + condition, columns: ["n", "email", "sms", "phone", "p_alive", "revenue", "purchases", "clv"]
+                ).first ?? []
             func int(_ i: Int) -> Int { row.indices.contains(i) ? Int(row[i].int ?? 0) : 0 }
             func dbl(_ i: Int) -> Double? { row.indices.contains(i) ? row[i].double : nil }
             var reachable: [CampaignChannel: Int] = [:]
@@ -669,7 +683,8 @@ public struct SQLCampaignStore: CampaignStore {
 
     static func task(_ row: any SQLRow) throws -> AgentTask {
         AgentTask(
-            id: try row.int64("id"), customer: try row.int64("customer_id"), customerName: try row.string("name"), phone: try row.optionalString("phone"),
+            id: try row.int64("id"), customer: try row.int64("customer_id"), customerName: try row.string("name"),
+            phone: try row.optionalString("phone"),
             campaign: CampaignID(try row.int64("campaign_id")), wave: Int(try row.int64("wave")), script: try row.string("script"),
             status: AgentTask.Status(rawValue: try row.string("status")) ?? .open, outcome: try row.optionalString("outcome"),
             notes: try row.optionalString("notes"), createdAt: try row.date("created_at"), completedAt: try row.optionalDate("completed_at"),
@@ -698,7 +713,8 @@ public struct SQLCampaignStore: CampaignStore {
                 "UPDATE campaign_messages SET status = 'delivered' WHERE campaign_id = \(bind: campaign) AND wave = \(bind: wave) AND customer_id = \(bind: customer)"
             ).run()
             try await insertResponse(
-                db, Response(campaign: CampaignID(campaign), wave: Int(wave), customer: customer, kind: .delivered, reference: "call", occurredAt: at))
+                db, Response(campaign: CampaignID(campaign), wave: Int(wave), customer: customer, kind: .delivered, reference: "call", occurredAt: at)
+            )
             return true
         }
         guard done else { return nil }

@@ -9,7 +9,7 @@ import SharedModels
 struct Analyze: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Customer intelligence: RFM, lifetime value, churn risk, basket rules, and the scoring job.",
-        subcommands: [Score.self, RFMCommand.self, CLV.self, Churn.self, Basket.self, Loyalty.self])
+        subcommands: [Score.self, RFMCommand.self, CLV.self, Churn.self, Basket.self, Loyalty.self, CampaignsAnalytics.self])
 
     static func json(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
@@ -213,6 +213,39 @@ struct Analyze: AsyncParsableCommand {
                 .joined(separator: ", "))
     }
 
+    struct CampaignsAnalytics: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "campaigns", abstract: "Campaign analytics: response and incremental lift by campaign, wave, channel, offer and value tier.")
+        @OptionGroup var db: DatabaseOption
+
+        func run() async throws {
+            let a = try await db.with { try await $0.campaigns.analytics() }
+            func pct(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
+            for (c, pnl, b) in a.campaigns {
+                print(
+                    "\(c.id) \(c.plan.name) [\(c.plan.offer.label)]: target \(pct(pnl.target.responseRate)) vs control \(pct(pnl.control.responseRate)), lift \(pct(pnl.responseLift.value)); incremental revenue "
+                        + String(
+                            format: "%.2f (%.2f to %.2f) %@", pnl.incrementalRevenue.value, pnl.incrementalRevenue.low, pnl.incrementalRevenue.high,
+                            pnl.currency))
+                for w in b.waves {
+                    print(
+                        "  wave \(w.number) \(w.channel.rawValue): \(w.queued) queued, \(w.delivered) delivered, \(w.clicked) clicked, \(w.purchasers) bought, lift \(pct(w.lift))"
+                    )
+                }
+                for t in b.valueTiers {
+                    print("  value tier \(t.valueTier): \(pct(t.targetResponseRate)) vs \(pct(t.controlResponseRate)), lift \(pct(t.lift))")
+                }
+            }
+            for (label, rows) in [("channel", a.channels), ("offer", a.offers)] {
+                for r in rows {
+                    print(
+                        "\(label) \(r.key): \(r.campaigns) campaigns, \(pct(r.targetResponseRate)) vs \(pct(r.controlResponseRate)), lift \(pct(r.lift))"
+                    )
+                }
+            }
+        }
+    }
+
     struct Loyalty: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Loyalty analytics: tier mix and migration, liability, breakage, redemption, earn by outlet, promotion effectiveness.")
@@ -364,11 +397,16 @@ extension Bench {
             let log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
             let (patron, _) = try await BenchCompany.open(customers: customers, directory: directory, logger: quietLogger(), log: log)
             let runs = try await patron.closing { patron in
-                [try await CampaignBenchmark().run(patron: patron, channel: .email), try await CampaignBenchmark().run(patron: patron, channel: .call)]
+                [
+                    try await CampaignBenchmark().run(patron: patron, channel: .email),
+                    try await CampaignBenchmark().run(patron: patron, channel: .call),
+                ]
             }
             for r in runs {
                 print(
-                    String(format: "%@ wave to %d customers: %d messages queued, %d held out as control, ", r.channel, r.customers, r.recipients, r.control)
+                    String(
+                        format: "%@ wave to %d customers: %d messages queued, %d held out as control, ", r.channel, r.customers, r.recipients,
+                        r.control)
                         + "suppressed " + r.suppressed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                         + String(format: "; prepared in %.1f s", r.prepareSeconds))
             }
@@ -386,7 +424,9 @@ extension Bench {
             }
             let largest = runs.max { $0.recipients < $1.recipients }!
             if json {
-                print(try Analyze.json(Report(customers: largest.customers, recipients: largest.recipients, prepareSeconds: largest.prepareSeconds, runs: runs)))
+                print(
+                    try Analyze.json(
+                        Report(customers: largest.customers, recipients: largest.recipients, prepareSeconds: largest.prepareSeconds, runs: runs)))
             }
         }
     }

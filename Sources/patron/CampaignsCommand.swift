@@ -32,7 +32,9 @@ struct Campaigns: AsyncParsableCommand {
         func run() async throws {
             for c in try await db.with({ try await $0.campaigns.campaigns() }) {
                 let queued = c.waves.map { "\($0.queued)" }.joined(separator: "+")
-                print("\(c.id)\t\(c.status.rawValue)\t\(c.plan.name)\t\(c.plan.waves.map(\.channel.rawValue).joined(separator: ","))\t\(queued)\t\(c.owner)")
+                print(
+                    "\(c.id)\t\(c.status.rawValue)\t\(c.plan.name)\t\(c.plan.waves.map(\.channel.rawValue).joined(separator: ","))\t\(queued)\t\(c.owner)"
+                )
             }
         }
     }
@@ -101,7 +103,10 @@ struct Campaigns: AsyncParsableCommand {
                     String(format: "  %@: %d customers, %d responders (%.2f%%), revenue ", label, g.customers, g.responders, g.responseRate * 100)
                         + Campaigns.money(g.revenue, cur))
             }
-            print(String(format: "  response lift %.2f points (95%% CI %.2f to %.2f)", pnl.responseLift.value * 100, pnl.responseLift.low * 100, pnl.responseLift.high * 100))
+            print(
+                String(
+                    format: "  response lift %.2f points (95%% CI %.2f to %.2f)", pnl.responseLift.value * 100, pnl.responseLift.low * 100,
+                    pnl.responseLift.high * 100))
             print(
                 "  incremental revenue \(Campaigns.money(pnl.incrementalRevenue.value, cur)) (95% CI \(Campaigns.money(pnl.incrementalRevenue.low, cur)) to \(Campaigns.money(pnl.incrementalRevenue.high, cur)))"
             )
@@ -144,7 +149,11 @@ struct Campaigns: AsyncParsableCommand {
                 }
             }
             print("\(w.customers) customers: \(w.target) target, \(w.control) control")
-            for ch in channels { print("  \(ch.rawValue): reaches \(w.reach[ch] ?? 0); rates target \(w.rates[ch]!.target) control \(w.rates[ch]!.control) from \(w.rates[ch]!.campaigns) campaigns") }
+            for ch in channels {
+                print(
+                    "  \(ch.rawValue): reaches \(w.reach[ch] ?? 0); rates target \(w.rates[ch]!.target) control \(w.rates[ch]!.control) from \(w.rates[ch]!.campaigns) campaigns"
+                )
+            }
             print(
                 String(
                     format: "  expected responders %.0f (%.0f incremental), revenue %.2f (%.2f incremental), cost %.2f, points %.0f (liability %.2f)",
@@ -154,7 +163,8 @@ struct Campaigns: AsyncParsableCommand {
                 let object: [String: Any] = [
                     "customers": w.customers, "target": w.target, "control": w.control, "expected_responders": w.expectedResponders,
                     "expected_incremental_responders": w.expectedIncrementalResponders, "expected_revenue": w.expectedRevenue,
-                    "expected_incremental_revenue": w.expectedIncrementalRevenue, "expected_cost": w.expectedCost, "points_liability": w.pointsLiability,
+                    "expected_incremental_revenue": w.expectedIncrementalRevenue, "expected_cost": w.expectedCost,
+                    "points_liability": w.pointsLiability,
                 ]
                 print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             }

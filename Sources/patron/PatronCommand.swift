@@ -2,10 +2,10 @@ import Access
 import Analytics
 import App
 import ArgumentParser
+import Campaigns
 import Foundation
 import Hummingbird
 import Logging
-import Campaigns
 import Loyalty
 
 /// The `patron` command: a thin shell that parses arguments and calls App.
@@ -15,7 +15,8 @@ struct PatronCommand: AsyncParsableCommand {
         commandName: "patron",
         abstract: "Customer relationships and loyalty, on SQLite or PostgreSQL.",
         subcommands: [
-            Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Analyze.self, Segments.self, Campaigns.self,
+            Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Analyze.self, Segments.self,
+            Campaigns.self,
             Bench.self,
         ])
 }

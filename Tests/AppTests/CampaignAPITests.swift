@@ -64,7 +64,9 @@ import Testing
             #expect(preview.status == 200 && preview.json["subject"] as? String == "Hello P1")
             let whatIf = try await api.call(.post, "/v1/campaigns/what-if", token: ann, body: ["rule": "has_email", "channels": ["email", "call"]])
             #expect(whatIf.status == 200 && whatIf.json["customers"] as? Int == 10)
-            #expect(try await api.call(.post, "/v1/campaigns/what-if", token: ann, body: ["rule": "has_email and", "channels": ["email"]]).code == "invalid_rule")
+            #expect(
+                try await api.call(.post, "/v1/campaigns/what-if", token: ann, body: ["rule": "has_email and", "channels": ["email"]]).code
+                    == "invalid_rule")
 
             // Only the owner (or an admin) launches; an analyst reads; a second launch conflicts.
             #expect(try await api.call(.post, "/v1/campaigns/\(id)/launch", token: max).status == 403)
@@ -118,10 +120,13 @@ import Testing
                 return ""
             } catch { return "\(error)" }
         }
-        #expect(error(#"{"name":"x","startsOn":"2026-01-01","endsOn":"2026-02-01","segmentId":1,"waves":[{"channel":"fax","day":0,"body":"b"}]}"#)
-            .hasPrefix("plan.json: waves[0].channel:"))
+        #expect(
+            error(#"{"name":"x","startsOn":"2026-01-01","endsOn":"2026-02-01","segmentId":1,"waves":[{"channel":"fax","day":0,"body":"b"}]}"#)
+                .hasPrefix("plan.json: waves[0].channel:"))
         #expect(error(#"{"name":"x","startsOn":"2026-01-01","endsOn":"2026-02-01","waves":[]}"#) == "plan.json: segmentId: is missing")
-        #expect(error(#"{"name":"x","startsOn":"1 Jan","endsOn":"2026-02-01","segmentId":1,"waves":[]}"#) == "plan.json: startsOn: must be a date YYYY-MM-DD")
+        #expect(
+            error(#"{"name":"x","startsOn":"1 Jan","endsOn":"2026-02-01","segmentId":1,"waves":[]}"#)
+                == "plan.json: startsOn: must be a date YYYY-MM-DD")
         let plan = try CampaignPlanFile.decode(
             Data(#"{"name":"x","startsOn":"2026-01-01","endsOn":"2026-02-01","segmentId":1,"waves":[{"channel":"sms","day":2,"body":"b"}]}"#.utf8),
             file: "plan.json", defaultCurrency: "EUR")

@@ -88,7 +88,8 @@ final class MessageSinks: @unchecked Sendable {
 
     static func plan(segment: Int64, start: Date) -> CampaignPlan {
         CampaignPlan(
-            name: "Spring sale", objective: "reactivate", budget: 50_000, startsOn: LocalDate(start), endsOn: LocalDate(start.addingTimeInterval(30 * 86_400)),
+            name: "Spring sale", objective: "reactivate", budget: 50_000, startsOn: LocalDate(start),
+            endsOn: LocalDate(start.addingTimeInterval(30 * 86_400)),
             segment: segment, controlPercent: 25, offer: CampaignOffer(kind: .none),
             waves: [
                 Wave(
@@ -99,7 +100,9 @@ final class MessageSinks: @unchecked Sendable {
             costs: CampaignCosts(perMessage: ["email": 10, "sms": 5]), attributionDays: 30, marginPercent: 40)
     }
 
-    @Test("segment → two waves → real SMTP and SMS gateway → clicks and purchases → P&L against control; consent honoured", arguments: TestEngine.available)
+    @Test(
+        "segment → two waves → real SMTP and SMS gateway → clicks and purchases → P&L against control; consent honoured",
+        arguments: TestEngine.available)
     func endToEnd(engine: TestEngine) async throws {
         let sinks = try MessageSinks()
         let clock = TestClock()
