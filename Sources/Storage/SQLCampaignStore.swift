@@ -400,8 +400,8 @@ public struct SQLCampaignStore: CampaignStore {
                     try await db.raw(
                         """
                         UPDATE campaign_messages SET status = \(bind: final ? "failed" : "pending"), reason = \(bind: reason),
-                        next_attempt_at = \(bind: t + wait), claimed_at = NULL WHERE
-                        """ + Self.keyCondition(key)
+                        next_attempt_at = \(bind: t + wait), claimed_at = NULL
+                        """ + " WHERE " + Self.keyCondition(key)
                     ).run()
                 }
             }

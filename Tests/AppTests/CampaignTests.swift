@@ -3,6 +3,7 @@ import Campaigns
 import Customers
 import Foundation
 import HTTPTypes
+import Loyalty
 import Hummingbird
 import HummingbirdTesting
 import SQLKit
@@ -250,6 +251,86 @@ final class MessageSinks: @unchecked Sendable {
             let whatIf = try await p.campaigns.whatIf(WhatIf.Input(rule: "has_email", channels: [.email], controlPercent: 10))
             #expect(whatIf.customers == 43)
             #expect(whatIf.rates[.email]?.campaigns == 1)
+        }
+    }
+
+    @Test(
+        "promotion and voucher offers: enrolments, redemptions and the points awarded count, against cost; print files; a channel that is down is retried",
+        arguments: TestEngine.available)
+    func offers(engine: TestEngine) async throws {
+        let sinks = try MessageSinks()
+        let clock = TestClock()
+        let printDirectory = sinks.directory.appendingPathComponent("print")
+        try await TestDatabase.withPatron(engine, clock: clock) { p in
+            let people = try await Self.audience(p)
+            let program = try await LoyaltyIntakeTests.program(p)
+            var members: [Int64: MemberID] = [:]
+            for id in people.all { members[id] = try await p.loyalty.enroll(CustomerID(id), in: program.id).id }
+            let promotion = try await p.loyalty.createPromotion(
+                PromotionDraft(
+                    code: "SPRING", name: "Spring bonus", startsAt: clock.now, endsAt: clock.now.addingTimeInterval(30 * 86_400), requiresEnrolment: true,
+                    action: .fixed(100)), in: program.id)
+            let reward = try await p.loyalty.addReward(to: program.id, code: "COFFEE", name: "A coffee", kind: .product, pointsPrice: 10)
+            let segment = try await p.segments.create(SegmentDraft(name: "Members", rule: "member"), owner: "mia@test.example")
+            var plan = Self.plan(segment: segment.id.rawValue, start: clock.now)
+            plan.controlPercent = 0
+            plan.offer = CampaignOffer(kind: .promotion, code: "SPRING")
+            plan.waves = [
+                Wave(channel: .email, day: 0, subject: "Spring, {{first_name}}", body: "Join with code {{offer_code}}: https://shop.example.com/spring"),
+                Wave(channel: .directMail, day: 0, body: "Dear {{name}}, join with code {{offer_code}}."),
+            ]
+            plan.costs = CampaignCosts(perMessage: ["email": 10, "direct_mail": 90], perRedemption: 50, pointValuePer100: 100)
+            let c = try await p.campaigns.launch(try await p.campaigns.create(plan, owner: "mia@test.example").id)
+            #expect(c.waves.map(\.number) == [1, 2])
+            #expect(c.waves[1].suppressed["no_address"] == 43, "no one has a postal address yet")
+
+            // The mail server is down: every email is retried later, none is lost.
+            var down = sinks.channels
+            down[.email] = SMTPMailer(host: "127.0.0.1", port: 1, from: "offers@shop.example")
+            var report = try await p.campaigns.dispatch(through: down)
+            #expect(report.retried == c.waves[0].queued && report.sent == 0)
+            report = try await p.campaigns.dispatch(through: sinks.channels)
+            #expect(report.sent == 0, "not before the retry is due")
+            clock.advance(by: 61)
+            report = try await p.campaigns.dispatch(through: sinks.channels)
+            #expect(report.sent + report.bounced == c.waves[0].queued)
+            #expect(sinks.mail.count == c.waves[0].queued - 1, "everyone but the unknown mailbox, once")
+
+            // Three members join the promotion and buy: enrolments and the points it awarded count.
+            let joiners = Array(people.all.prefix(3))
+            for (i, id) in joiners.enumerated() {
+                try await p.loyalty.enroll(members[id]!, inPromotion: promotion.id)
+                _ = try await p.intake.submit(
+                    TransactionDetails(externalID: "S\(i)", occurredAt: clock.now, amount: Money(minorUnits: 5_000, currency: "USD")),
+                    identifiers: [CustomerIdentifier(kind: .customerID, value: String(id))])
+            }
+            let pnl = try await p.campaigns.pnl(c.id)
+            #expect(pnl.pointsIssued == 300)
+            #expect(abs(pnl.costPoints - 3.0) < 1e-9, "300 points at a cent each")
+            #expect(abs(pnl.costRedemptions - 1.5) < 1e-9, "three enrolments at 50 cents")
+            #expect(pnl.target.responders == 3 && pnl.target.revenue == 150)
+            let timeline = try await p.customers.interactions(of: CustomerID(joiners[0]), after: nil, limit: PageSize(50)).items
+            #expect(timeline.contains { $0.details.outcome == "campaign:enrolled" && $0.details.notes?.contains("offer promotion SPRING") == true })
+
+            // Direct mail goes to print files once customers have addresses.
+            for id in people.all.prefix(5) {
+                _ = try await p.customers.update(
+                    CustomerID(id), with: ProfileDraft(addresses: [.init(line1: "\(id) Main St", postalCode: "12345", city: "Springfield", country: "US")]))
+            }
+            var mail = plan
+            mail.offer = CampaignOffer(kind: .voucher, code: "COFFEE")
+            mail.waves = [Wave(channel: .directMail, day: 0, body: "Dear {{name}}, a coffee on us.")]
+            let printed = try await p.campaigns.launch(try await p.campaigns.create(mail, owner: "mia@test.example").id)
+            #expect(printed.waves[0].queued == 5)
+            _ = try await p.campaigns.dispatch(through: [.directMail: PrintFiles(directory: printDirectory)])
+            let files = try FileManager.default.contentsOfDirectory(atPath: printDirectory.path)
+            #expect(files == ["campaign-\(printed.id)-wave-1-from-\(people.all[0]).csv"])
+            let csv = try String(contentsOf: printDirectory.appendingPathComponent(files[0]), encoding: .utf8)
+            #expect(csv.hasPrefix("customer_id,name,address,message\n\(people.all[0]),C1 Test,\"\(people.all[0]) Main St\n12345 Springfield\nUS\",\"Dear C1 Test, a coffee on us.\"\n"))
+            // A voucher of the campaign's reward used within the window is a redemption.
+            let voucher = try await p.loyalty.redeem(reward: reward.id, for: members[people.all[1]]!, idempotencyKey: nil)
+            _ = try await p.loyalty.use(voucher: voucher.id)
+            #expect(try await p.campaigns.pnl(printed.id).costRedemptions == 0.5)
         }
     }
 
