@@ -79,11 +79,24 @@ let package = Package(
             exclude: ["openapi-generator-config.yaml"],
             swiftSettings: swiftSettings
         ),
+        // Staff console, member portal and partner portal: server-rendered Mustache pages over the domain facades.
+        .target(
+            name: "WebConsole",
+            dependencies: [
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Templates"), .copy("Static")],
+            swiftSettings: swiftSettings
+        ),
         // Composition root: configuration, stores, server, imports, demo data, benchmarks.
         .target(
             name: "App",
             dependencies: [
                 "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
+                "WebConsole",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),

@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite: SQLite always, and PostgreSQL too when PATRON_TEST_POSTGRES_URL is set
-# (scripts/with-postgres.sh sets it up). Runs with Swift Testing only.
+# The whole test suite: the Swift tests on SQLite always, and on PostgreSQL too when
+# PATRON_TEST_POSTGRES_URL is set (scripts/with-postgres.sh sets it up); then the browser tests
+# (scripts/browser-test.sh) when Chromium, chromedriver and selenium are installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift test --disable-xctest "$@"
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && python3 -c "import selenium" 2>/dev/null; then
+    scripts/browser-test.sh
+else
+    echo "browser tests skipped: apt-get install -y chromium chromium-driver && pip install selenium"
+fi

@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import Prometheus
 import Storage
+import WebConsole
 
 /// The Prometheus registry behind `/metrics`. The metrics system can be bootstrapped once per
 /// process, so this is shared by every application the process builds (tests build many).
@@ -41,6 +42,12 @@ public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
     TrackingRoutes.register(on: router, campaigns: patron.campaigns)
+    try WebConsole(
+        services: .init(
+            customers: patron.customers, access: patron.access, loyalty: patron.loyalty, intake: patron.intake, intelligence: patron.intelligence,
+            segments: patron.segments, campaigns: patron.campaigns),
+        secureCookies: patron.settings.publicURL.hasPrefix("https://")
+    ).register(on: router)
     let database = patron.database
     let api = PatronAPI(
         intake: patron.intake, access: patron.access, intelligence: patron.intelligence, segments: patron.segments,

@@ -32,7 +32,7 @@ public struct CampaignBenchmark: Sendable {
         Dear {{first_name}} {{last_name}},
 
         As a {{#tier}}{{tier}} {{/tier}}member you have {{points}} points. This week only, double points on everything.
-        {{#recommendations.first}}Picked for you: {{#recommendations}}{{.}} {{/recommendations}}{{/recommendations.first}}
+        {{^empty(recommendations)}}Picked for you: {{#recommendations}}{{.}} {{/recommendations}}{{/empty(recommendations)}}
 
         Shop now: https://shop.example.com/double-points
         """

@@ -20,6 +20,8 @@ public struct DemoCompany {
 
     public static let adminEmail = "admin@northwind.example"
     public static let adminPassword = "northwind-demo"
+    /// The demo member's portal login (password: ``adminPassword``).
+    public static let memberEmail = "member@northwind.example"
 
     public init(customers: Int, seed: UInt64, until: Date) {
         self.customers = customers
@@ -421,8 +423,23 @@ public struct DemoCompany {
             Self.stores.map { StoreLocation(code: $0.code, name: "Northwind \($0.city)", latitude: $0.lat, longitude: $0.lon) }
                 + [StoreLocation(code: "WEB", name: "Northwind web shop", latitude: nil, longitude: nil)])
         // The demo admin and a few staff.
-        for (email, role) in [(Self.adminEmail, Role.admin), ("agent@northwind.example", .agent), ("marketer@northwind.example", .marketer)] {
+        for (email, role) in [
+            (Self.adminEmail, Role.admin), ("agent@northwind.example", .agent), ("marketer@northwind.example", .marketer),
+            ("analyst@northwind.example", .analyst), ("loyalty@northwind.example", .loyaltyManager),
+        ] {
             do { _ = try await patron.access.addUser(email: email, password: Self.adminPassword, role: role) } catch AccessError.emailTaken {}
+        }
+        // A member who can sign in to the portal: the richest of the first hundred members.
+        var best: (CustomerID, Int64)?
+        for id in (0..<min(people.count, 400)).filter(isMember).prefix(100).map({ CustomerID(Int64($0 + 1)) }) {
+            guard let member = try await patron.loyalty.store.memberships(of: id).first else { continue }
+            let points = try await patron.loyalty.balance(of: member.id).available
+            if points > (best?.1 ?? -1) { best = (id, points) }
+        }
+        if let (id, _) = best {
+            do {
+                _ = try await patron.access.createMemberLogin(customerID: id.rawValue, email: Self.memberEmail, password: Self.adminPassword)
+            } catch AccessError.emailTaken {}
         }
         return summary
     }

@@ -67,7 +67,8 @@ struct Serve: AsyncParsableCommand {
                     let summary = try await DemoCompany(customers: 1000, seed: 1, until: Date()).load(into: patron)
                     logger.info("demo company loaded: \(summary)")
                 }
-                logger.info("demo login: \(DemoCompany.adminEmail) / \(DemoCompany.adminPassword)")
+                logger.info("demo login: \(DemoCompany.adminEmail) / \(DemoCompany.adminPassword) at http://\(host):\(port)/console/")
+                logger.info("demo member: \(DemoCompany.memberEmail) / \(DemoCompany.adminPassword) at http://\(host):\(port)/portal/")
             }
             let app = try buildApplication(patron: patron, host: host, port: port, logger: logger)
             let location = try DatabaseLocation(db.database)

@@ -1,0 +1,258 @@
+import Access
+import Analytics
+import Campaigns
+import Customers
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Loyalty
+import SharedModels
+
+/// The staff console: what each role sees and may do follows its permissions.
+struct ConsolePages: Sendable {
+    let console: WebConsole
+    var views: Views { console.views }
+    var s: WebConsole.Services { console.services }
+
+    static func day(_ d: Date) -> String { LocalDate(d).description }
+    static func pct(_ x: Double) -> String { String(format: "%.1f%%", x * 100) }
+    static func money(_ v: Double, _ c: String) -> String { String(format: "%.2f %@", v, c) }
+    static func number(_ n: Int64) -> String {
+        let f = NumberFormatter()
+        f.numberStyle = .decimal
+        f.locale = Locale(identifier: "en_US")
+        return f.string(from: NSNumber(value: n)) ?? String(n)
+    }
+
+    func forbidden(_ v: Visitor) throws -> Response {
+        try views.page(.console, visitor: v, title: "Not allowed", template: "message", ["message": "Your role may not open this page."], status: .forbidden)
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        LoginPages(console: console, site: .console).register(on: router)
+        router.get("/console/") { request, _ in try await console.signedIn(request, .console) { try await dashboard($0) } }
+        router.get("/console/customers") { request, _ in
+            try await console.signedIn(request, .console) { v in
+                guard v.principal.can(.customersRead) else { return try forbidden(v) }
+                let q = request.uri.queryParameters["q"].map(String.init)?.trimmingCharacters(in: .whitespaces)
+                var results: [[String: Any]] = []
+                if let q, !q.isEmpty {
+                    for c in try await s.customers.search(q, after: nil, limit: PageSize(50)).items {
+                        results.append([
+                            "id": c.id.rawValue, "name": c.displayName, "email": c.profile.emails.first?.value ?? "",
+                            "phone": c.profile.phones.first?.value ?? "", "since": Self.day(c.createdAt),
+                        ])
+                    }
+                }
+                return try views.page(
+                    .console, visitor: v, title: "Customers", template: "customers", ["q": q ?? "", "results": results, "searched": q != nil])
+            }
+        }
+        router.get("/console/customers/:id") { request, context in
+            try await console.signedIn(request, .console) { v in
+                guard v.principal.can(.customersRead) else { return try forbidden(v) }
+                guard let id = Int64(try context.parameters.require("id")) else { return try views.notFound(title: "No such customer") }
+                return try await customer(v, id, flash: request.uri.queryParameters["done"].map { _ in "Interaction logged." })
+            }
+        }
+        router.post("/console/customers/:id/interactions") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.interactionsWrite), let id = Int64(try context.parameters.require("id")) else { return try forbidden(v) }
+                guard let channel = form["channel"].flatMap(Customers.Channel.init(rawValue:)),
+                    let direction = form["direction"].flatMap(Interaction.Direction.init(rawValue:)), let subject = form.text("subject")
+                else { return try await customer(v, id, error: "Choose a channel and a direction, and give a subject.") }
+                do {
+                    _ = try await s.customers.submit(
+                        InteractionDetails(
+                            channel: channel, direction: direction, outcome: form.text("outcome"), agent: v.principal.actor, subject: subject,
+                            notes: form.text("notes"), occurredAt: s.customers.clock.now),
+                        identifiers: [CustomerIdentifier(kind: .customerID, value: String(id))])
+                } catch { return try await customer(v, id, error: explain(error)) }
+                return Response.redirect(to: "/console/customers/\(id)?done=1")
+            }
+        }
+        router.get("/console/tasks") { request, _ in
+            try await console.signedIn(request, .console) { v in try await tasks(v, flash: nil) }
+        }
+        router.post("/console/tasks/:id/complete") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.tasksWork), let id = Int64(try context.parameters.require("id")) else { return try forbidden(v) }
+                do {
+                    _ = try await s.campaigns.completeTask(id, outcome: form["outcome"] ?? "", notes: form.text("notes"), by: v.principal.actor)
+                } catch { return try await tasks(v, flash: explain(error)) }
+                return try await tasks(v, flash: "Call logged.")
+            }
+        }
+        SegmentAndCampaignPages(pages: self).register(on: router)
+        router.get("/console/analytics") { request, _ in try await console.signedIn(request, .console) { try await analytics($0) } }
+    }
+
+    func dashboard(_ v: Visitor) async throws -> Response {
+        var kpis: [[String: String]] = []
+        var tierChart = ""
+        var segmentChart = ""
+        if v.principal.can(.analyticsRead) {
+            let report = try await s.intelligence.store.loyaltyReport(now: s.intelligence.clock.now)
+            let members = report.programs.reduce(0) { $0 + $1.members }
+            let active = report.programs.reduce(0) { $0 + $1.activeMembers }
+            kpis.append(["label": "Members", "value": Self.number(Int64(members))])
+            kpis.append(["label": "Active members (earned this year)", "value": Self.number(Int64(active))])
+            if let p = report.programs.first {
+                kpis.append(["label": "Points issued", "value": Self.number(p.pointsIssued)])
+                kpis.append(["label": "Points redeemed", "value": Self.number(p.pointsRedeemed)])
+                kpis.append([
+                    "label": "Outstanding liability", "value": Money(minorUnits: p.liability, currency: p.currency).description,
+                ])
+                tierChart = SVGChart.bars(p.tiers.map { ($0.key, Double($0.count)) }, title: "Members by tier")
+            }
+            let rfm = try await s.intelligence.store.rfmAnalysis()
+            if rfm.customers > 0 {
+                kpis.append(["label": "Revenue (scored customers)", "value": Self.number(rfm.pareto.revenue / 100)])
+                segmentChart = SVGChart.bars(
+                    rfm.segments.sorted { $0.value > $1.value }.map { ($0.key.replacingOccurrences(of: "_", with: " "), Double($0.value)) },
+                    title: "Customers by RFM segment")
+            }
+        }
+        var campaigns: [[String: Any]] = []
+        if v.principal.can(.campaignsRead) {
+            for c in try await s.campaigns.campaigns().prefix(8) where c.launchedAt != nil {
+                let pnl = try await s.campaigns.pnl(c.id)
+                campaigns.append([
+                    "id": c.id.rawValue, "name": c.plan.name, "status": c.status.rawValue, "target": Self.pct(pnl.target.responseRate),
+                    "control": Self.pct(pnl.control.responseRate), "incremental": Self.money(pnl.incrementalRevenue.value, pnl.currency),
+                ])
+            }
+        }
+        return try views.page(
+            .console, visitor: v, title: "Dashboard", template: "dashboard",
+            ["kpis": kpis, "tierChart": tierChart, "segmentChart": segmentChart, "campaigns": campaigns])
+    }
+
+    func customer(_ v: Visitor, _ id: Int64, flash: String? = nil, error: String? = nil) async throws -> Response {
+        let c: Customer
+        do { c = try await s.customers.customer(CustomerID(id)) } catch { return try views.notFound(title: "No such customer") }
+        var memberships: [[String: Any]] = []
+        if v.principal.can(.loyaltyRead) {
+            for m in try await s.loyalty.store.memberships(of: c.id) {
+                let program = try await s.loyalty.program(m.programID)
+                let balance = try await s.loyalty.balance(of: m.id)
+                let progress = try await s.loyalty.tierProgress(of: m.id)
+                memberships.append([
+                    "program": program.name, "number": m.number ?? "", "tier": m.tier ?? "—", "points": Self.number(balance.available),
+                    "progress": progress.flatMap { p in p.nextTier.map { "\(p.missing ?? 0) points to \($0)" } } ?? "",
+                ])
+            }
+        }
+        var scores: [String: Any]? = nil
+        if let sc = try await s.intelligence.store.scores(of: id) {
+            scores = [
+                "rfm": "\(sc.rfm.code) \(sc.rfm.segment.rawValue.replacingOccurrences(of: "_", with: " "))", "valueTier": sc.valueTier.rawValue,
+                "clv": sc.clv12m.map { Money(minorUnits: $0, currency: sc.currency).description } ?? "—",
+                "pAlive": sc.probabilityAlive.map { Self.pct($0) } ?? "—", "churn": sc.churnRisk.map { Self.pct($0) } ?? "—",
+                "drivers": sc.churnDrivers.prefix(3).map { "\($0.feature) \($0.contribution > 0 ? "raises" : "lowers") risk" },
+                "offers": sc.recommendations.prefix(3).map { $0 },
+            ]
+        }
+        let consents = try await s.customers.consents(of: c.id)
+        let timeline = try await s.customers.timeline(of: c.id, limit: PageSize(50))
+        let values: [String: Any] = [
+            "id": id, "name": c.displayName, "email": c.profile.emails.first?.value ?? "—", "phone": c.profile.phones.first?.value ?? "—",
+            "language": c.profile.language ?? "—", "homeStore": c.profile.homeStore ?? "—", "since": Self.day(c.createdAt),
+            "completeness": c.completeness.score, "memberships": memberships, "scores": scores as Any,
+            "consents": consents.current.map {
+                ["purpose": $0.purpose.rawValue, "channel": $0.channel.rawValue, "answer": $0.granted ? "yes" : "no", "source": $0.source, "when": Self.day($0.recordedAt)]
+            },
+            "blocks": consents.blocks.filter { $0.clearedAt == nil }.map(\.channel.rawValue),
+            "timeline": timeline.map { ["when": Self.day($0.occurredAt), "kind": $0.kind.rawValue, "summary": $0.summary] },
+            "canLog": v.principal.can(.interactionsWrite), "channels": Customers.Channel.allCases.map(\.rawValue), "flash": flash as Any, "error": error as Any,
+        ]
+        return try views.page(.console, visitor: v, title: c.displayName.isEmpty ? "Customer \(id)" : c.displayName, template: "customer", values)
+    }
+
+    func tasks(_ v: Visitor, flash: String?) async throws -> Response {
+        guard v.principal.can(.tasksWork) else { return try forbidden(v) }
+        let tasks = try await s.campaigns.tasks(status: .open, limit: 200)
+        return try views.page(
+            .console, visitor: v, title: "Agent desk", template: "tasks",
+            [
+                "flash": flash as Any,
+                "tasks": tasks.map { ["id": $0.id, "customer": $0.customer, "name": $0.customerName, "phone": $0.phone ?? "—", "script": $0.script] },
+            ])
+    }
+
+    func analytics(_ v: Visitor) async throws -> Response {
+        guard v.principal.can(.analyticsRead) else { return try forbidden(v) }
+        let rfm = try await s.intelligence.store.rfmAnalysis()
+        var values: [String: Any] = ["scored": rfm.customers > 0]
+        if rfm.customers > 0 {
+            values["pareto"] = SVGChart.curve(
+                rfm.pareto.points.map { ($0.customerShare, $0.revenueShare) }, title: "Share of revenue from the top customers",
+                xLabel: "share of customers (best first)", yLabel: "share of revenue")
+            values["paretoText"] =
+                "The top 20% of customers bring \(Self.pct(rfm.pareto.top20RevenueShare)) of revenue; \(Self.pct(rfm.pareto.customerShareFor80)) of customers bring 80%."
+            values["segments"] = SVGChart.bars(
+                rfm.segments.sorted { $0.value > $1.value }.map { ($0.key.replacingOccurrences(of: "_", with: " "), Double($0.value)) },
+                title: "Customers by RFM segment")
+            let risky = try await s.intelligence.store.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: 0.5, offset: 0, limit: 20)
+            values["risky"] = risky.map { sc in
+                [
+                    "id": sc.customer, "tier": sc.valueTier.rawValue, "risk": sc.churnRisk.map { Self.pct($0) } ?? "—",
+                    "clv": sc.clv12m.map { Money(minorUnits: $0, currency: sc.currency).description } ?? "—",
+                ]
+            }
+        }
+        return try views.page(.console, visitor: v, title: "Analytics", template: "analytics", values)
+    }
+}
+
+/// Login and logout of one site.
+struct LoginPages: Sendable {
+    let console: WebConsole
+    let site: Site
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get(RouterPath(stringLiteral: site.login)) { request, _ in
+            if await console.visitor(request, site) != nil { return Response.redirect(to: site.root) }
+            return try form(error: nil, next: request.uri.queryParameters["next"].map(String.init))
+        }
+        router.post(RouterPath(stringLiteral: site.login)) { request, context in
+            let form = try await Form(request, context)
+            let next = form["next"].flatMap { $0.hasPrefix(site.root) && !$0.contains("//") ? $0 : nil } ?? site.root
+            let token: String
+            do {
+                if site == .partners {
+                    token = form["key"] ?? ""
+                    guard case .partner = try await console.services.access.authenticate(bearer: token) else { throw AccessError.invalidCredentials }
+                } else {
+                    let session = try await console.services.access.logIn(email: form["email"] ?? "", password: form["password"] ?? "")
+                    switch (site, session.principal) {
+                    case (.console, .staff), (.portal, .member): token = session.token
+                    default:
+                        try? await console.services.access.logOut(bearer: session.token)
+                        throw AccessError.invalidCredentials
+                    }
+                }
+            } catch {
+                return try self.form(error: site == .partners ? "That API key is not valid." : "Wrong email or password.", next: form["next"], status: .unauthorized)
+            }
+            var response = Response.redirect(to: next)
+            response.setCookie(console.sessionCookie(site, token))
+            return response
+        }
+        router.post(RouterPath(stringLiteral: "/\(site.rawValue)/logout")) { request, context in
+            try await console.posted(request, context, site) { v, _ in
+                if site != .partners { try? await console.services.access.logOut(bearer: v.token) }
+                var response = Response.redirect(to: site.login)
+                response.setCookie(console.sessionCookie(site, "", maxAge: 0))
+                return response
+            }
+        }
+    }
+
+    func form(error: String?, next: String?, status: HTTPResponse.Status = .ok) throws -> Response {
+        try console.views.page(
+            site, visitor: nil, title: "Sign in", template: "login",
+            ["action": site.login, "error": error as Any, "next": next as Any, "apiKey": site == .partners, "joinLink": site == .portal], status: status)
+    }
+}

@@ -1,0 +1,228 @@
+import Access
+import Customers
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Loyalty
+import SharedModels
+
+/// The member portal: a member sees and changes only their own records — no page takes a
+/// customer id, so there is no other member's page to reach.
+struct PortalPages: Sendable {
+    let console: WebConsole
+    var views: Views { console.views }
+    var s: WebConsole.Services { console.services }
+
+    static let preferenceChannels: [(Customers.Channel, String)] = [(.email, "Email"), (.sms, "Text messages (SMS)"), (.directMail, "Post")]
+
+    func register(on router: Router<BasicRequestContext>) {
+        LoginPages(console: console, site: .portal).register(on: router)
+        router.get("/portal/welcome") { request, _ in
+            try views.page(.portal, visitor: await console.visitor(request, .portal), title: "Welcome to Rewards", template: "welcome", [:])
+        }
+        router.get("/portal/join") { _, _ in try views.page(.portal, visitor: nil, title: "Join the rewards program", template: "join", [:]) }
+        router.post("/portal/join") { request, context in
+            let form = try await Form(request, context)
+            return try await join(form)
+        }
+        router.get("/portal/") { request, _ in
+            try await console.signedIn(request, .portal) { v in try await home(v, flash: nil) }
+        }
+        router.get("/portal/rewards") { request, _ in
+            try await console.signedIn(request, .portal) { v in try await rewards(v) }
+        }
+        router.post("/portal/rewards/:id") { request, context in
+            try await console.posted(request, context, .portal) { v, _ in
+                guard let id = Int64(try context.parameters.require("id")), let member = try await membership(v) else {
+                    return try await rewards(v, error: "That reward is not available.")
+                }
+                do {
+                    let voucher = try await s.loyalty.redeem(reward: RewardID(id), for: member.id, idempotencyKey: nil)
+                    return try await rewards(v, flash: "Redeemed: your voucher code is \(voucher.code).")
+                } catch { return try await rewards(v, error: explain(error)) }
+            }
+        }
+        router.get("/portal/preferences") { request, _ in
+            try await console.signedIn(request, .portal) { v in try await preferences(v, flash: nil) }
+        }
+        router.post("/portal/preferences") { request, context in
+            try await console.posted(request, context, .portal) { v, form in
+                guard case .member(let id, _) = v.principal else { return Response.redirect(to: "/portal/login") }
+                let state = try await s.customers.consents(of: CustomerID(id))
+                for (channel, _) in Self.preferenceChannels {
+                    let wanted = form[channel.rawValue] == "yes"
+                    let current = state.current.first { $0.purpose == .marketing && $0.channel == channel }?.granted
+                    if current != wanted {
+                        _ = try await s.customers.recordConsent(
+                            purpose: .marketing, channel: channel, granted: wanted, source: "member_portal", text: "Offers and news by \(channel.rawValue)",
+                            for: CustomerID(id), by: v.principal.actor)
+                    }
+                }
+                return try await preferences(v, flash: "Your preferences are saved.")
+            }
+        }
+    }
+
+    /// The member's first membership.
+    func membership(_ v: Visitor) async throws -> Member? {
+        guard case .member(let id, _) = v.principal else { return nil }
+        return try await s.loyalty.store.memberships(of: CustomerID(id)).first
+    }
+
+    func join(_ form: Form) async throws -> Response {
+        let values: [String: Any] = ["first_name": form["first_name"] ?? "", "last_name": form["last_name"] ?? "", "email": form["email"] ?? ""]
+        func again(_ error: String) throws -> Response {
+            var v = values
+            v["error"] = error
+            return try views.page(.portal, visitor: nil, title: "Join the rewards program", template: "join", v, status: .unprocessableContent)
+        }
+        guard let first = form.text("first_name"), let last = form.text("last_name"), let email = form.text("email"),
+            let password = form["password"], password.count >= 8
+        else { return try again("Give your name, your email and a password of at least 8 characters.") }
+        if case .matched = try await s.customers.match([[CustomerIdentifier(kind: .email, value: email)]]).first {
+            return try again("That email is already registered: sign in instead.")
+        }
+        do {
+            let customer = try await s.customers.create(ProfileDraft(firstName: first, lastName: last, emails: [email]))
+            _ = try await s.access.createMemberLogin(customerID: customer.id.rawValue, email: email, password: password)
+            if let program = try await s.loyalty.store.programs().first { _ = try await s.loyalty.enroll(customer.id, in: program.id) }
+            _ = try await s.customers.recordConsent(
+                purpose: .marketing, channel: .email, granted: form["marketing"] == "yes", source: "member_portal", text: "Offers and news by email",
+                for: customer.id, by: "member:\(customer.id)")
+            let session = try await s.access.logIn(email: email, password: password)
+            var response = Response.redirect(to: "/portal/")
+            response.setCookie(console.sessionCookie(.portal, session.token))
+            return response
+        } catch { return try again(explain(error)) }
+    }
+
+    func home(_ v: Visitor, flash: String?) async throws -> Response {
+        guard case .member(let id, _) = v.principal else { return Response.redirect(to: "/portal/login") }
+        var memberships: [[String: Any]] = []
+        let now = s.loyalty.clock.now
+        for m in try await s.loyalty.store.memberships(of: CustomerID(id)) {
+            let program = try await s.loyalty.program(m.programID)
+            let balance = try await s.loyalty.balance(of: m.id)
+            let progress = try await s.loyalty.tierProgress(of: m.id)
+            let statement = try await s.loyalty.statement(of: m.id, from: now.addingTimeInterval(-365 * 86_400), to: now)
+            memberships.append([
+                "program": program.name, "points": ConsolePages.number(balance.available), "tier": m.tier ?? "—",
+                "progress": progress.flatMap { p in p.nextTier.map { "\(ConsolePages.number(p.missing ?? 0)) points to \($0)" } } ?? "",
+                "movements": statement.movements.suffix(15).reversed().map {
+                    [
+                        "when": ConsolePages.day($0.transfer.occurredAt), "what": $0.transfer.memo ?? $0.transfer.reason.rawValue.replacingOccurrences(of: "_", with: " "),
+                        "points": ConsolePages.number($0.signedPoints),
+                    ]
+                },
+            ])
+        }
+        let name = try await s.customers.customer(CustomerID(id)).displayName
+        return try views.page(
+            .portal, visitor: v, title: name.isEmpty ? "My points" : "Hello, \(name)", template: "portal", ["memberships": memberships, "flash": flash as Any])
+    }
+
+    func rewards(_ v: Visitor, flash: String? = nil, error: String? = nil) async throws -> Response {
+        guard let member = try await membership(v) else {
+            return try views.page(.portal, visitor: v, title: "Rewards", template: "message", ["message": "Join a program to collect rewards."])
+        }
+        let balance = try await s.loyalty.balance(of: member.id)
+        let catalogue = try await s.loyalty.catalogue(for: member.id)
+        let vouchers = try await s.loyalty.store.vouchers(of: member.id)
+        let names = Dictionary(catalogue.map { ($0.reward.id, $0.reward.name) }, uniquingKeysWith: { a, _ in a })
+        return try views.page(
+            .portal, visitor: v, title: "Rewards", template: "rewards",
+            [
+                "flash": flash as Any, "error": error as Any, "points": ConsolePages.number(balance.available),
+                "rewards": catalogue.map {
+                    [
+                        "id": $0.reward.id.rawValue, "name": $0.reward.name, "price": ConsolePages.number($0.reward.pointsPrice),
+                        "available": $0.unavailable == nil, "reason": $0.unavailable ?? "",
+                    ] as [String: Any]
+                },
+                "vouchers": vouchers.map {
+                    [
+                        "code": $0.code, "reward": names[$0.rewardID] ?? "reward \($0.rewardID)", "status": $0.status.rawValue,
+                        "until": ConsolePages.day($0.expiresAt),
+                    ]
+                },
+            ])
+    }
+
+    func preferences(_ v: Visitor, flash: String?) async throws -> Response {
+        guard case .member(let id, _) = v.principal else { return Response.redirect(to: "/portal/login") }
+        let state = try await s.customers.consents(of: CustomerID(id))
+        return try views.page(
+            .portal, visitor: v, title: "Preferences", template: "preferences",
+            [
+                "flash": flash as Any,
+                "channels": Self.preferenceChannels.map { channel, label in
+                    ["channel": channel.rawValue, "label": label, "granted": state.allows(.marketing, on: channel)] as [String: Any]
+                },
+            ])
+    }
+}
+
+/// The partner portal: a partner's key signs in; what it may do follows the key's scopes.
+struct PartnerPages: Sendable {
+    let console: WebConsole
+    var views: Views { console.views }
+    var s: WebConsole.Services { console.services }
+
+    func register(on router: Router<BasicRequestContext>) {
+        LoginPages(console: console, site: .partners).register(on: router)
+        router.get("/partners/") { request, _ in
+            try await console.signedIn(request, .partners) { v in try page(v) }
+        }
+        router.post("/partners/transactions") { request, context in
+            try await console.posted(request, context, .partners) { v, form in
+                guard v.principal.can(.transactionsWrite), case .partner(_, _, let partner, _) = v.principal else {
+                    return try page(v, error: "This key may not submit transactions.")
+                }
+                guard let id = form.text("transaction_id"), let member = form.text("member"), let amount = form.text("amount"),
+                    let minor = Self.minorUnits(amount, currency: s.customers.defaultCurrency)
+                else { return try page(v, error: "Give the receipt number, the member's card, email or phone, and the amount (e.g. 25.90).") }
+                let identifiers = [IdentifierKind.card, .email, .phone].map { CustomerIdentifier(kind: $0, value: member) }
+                do {
+                    let (outcome, accruals) = try await s.intake.submit(
+                        TransactionDetails(
+                            externalID: "\(partner):\(id)", occurredAt: s.customers.clock.now, amount: Money(minorUnits: minor, currency: s.customers.defaultCurrency),
+                            store: form.text("store") ?? partner, channel: .store),
+                        identifiers: identifiers)
+                    switch outcome {
+                    case .recordedTransaction:
+                        let points = accruals.compactMap(\.accrual?.total).reduce(0, +)
+                        return try page(v, flash: "Receipt \(id) recorded: the member earned \(points) points.")
+                    case .duplicateTransaction: return try page(v, flash: "Receipt \(id) was recorded before; nothing changed.")
+                    case .unmatched: return try page(v, error: "No member matches '\(member)'; the receipt is kept until it is linked.")
+                    case .recordedInteraction: return try page(v)
+                    }
+                } catch { return try page(v, error: explain(error)) }
+            }
+        }
+    }
+
+    /// `25.90` in minor units of a two-decimal currency.
+    static func minorUnits(_ text: String, currency: String) -> Int64? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let whole = Int64(parts[0]), whole >= 0 else { return nil }
+        let digits = Money.minorUnitDigits(of: currency)
+        var fraction: Int64 = 0
+        if parts.count == 2 {
+            guard parts[1].count <= digits, let f = Int64(parts[1]) else { return nil }
+            fraction = f * Int64(pow(10.0, Double(digits - parts[1].count)))
+        }
+        let minor = whole * Money.unit(of: currency) + fraction
+        return minor > 0 ? minor : nil
+    }
+
+    func page(_ v: Visitor, flash: String? = nil, error: String? = nil) throws -> Response {
+        guard case .partner(_, _, let partner, _) = v.principal else { return Response.redirect(to: "/partners/login") }
+        return try views.page(
+            .partners, visitor: v, title: "Transactions", template: "partner",
+            [
+                "flash": flash as Any, "error": error as Any, "canSubmit": v.principal.can(.transactionsWrite), "partner": partner,
+                "currency": s.customers.defaultCurrency,
+            ])
+    }
+}

@@ -1,0 +1,158 @@
+import Access
+import Campaigns
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SharedModels
+
+/// The segment builder (with its live count) and the campaign planner, launch and results.
+struct SegmentAndCampaignPages: Sendable {
+    let pages: ConsolePages
+    var console: WebConsole { pages.console }
+    var s: WebConsole.Services { console.services }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/console/segments") { request, _ in
+            try await console.signedIn(request, .console) { v in try await segments(v) }
+        }
+        // The live count: plain text for the builder's script.
+        router.post("/console/segments/count") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.segmentsRead) else { return try pages.forbidden(v) }
+                let text: String
+                do {
+                    let (n, ms) = try await s.segments.count(rule: form["rule"] ?? "")
+                    text = "\(ConsolePages.number(Int64(n))) customers (counted in \(String(format: "%.0f", ms)) ms)"
+                } catch let e as SegmentError {
+                    text = e.description
+                }
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+                    body: .init(byteBuffer: ByteBuffer(string: text)))
+            }
+        }
+        router.post("/console/segments") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.segmentsManage) else { return try pages.forbidden(v) }
+                let name = form["name"] ?? ""
+                let rule = form["rule"] ?? ""
+                do {
+                    let segment = try await s.segments.create(
+                        SegmentDraft(name: name, rule: rule, kind: form["static"] == "yes" ? .static : .dynamic), owner: v.principal.actor)
+                    return try await segments(v, flash: "Segment '\(segment.name)' saved: \(try await s.segments.size(of: segment.id)) customers.")
+                } catch {
+                    return try await segments(v, error: explain(error), name: name, rule: rule)
+                }
+            }
+        }
+        router.get("/console/campaigns") { request, _ in
+            try await console.signedIn(request, .console) { v in try await campaigns(v) }
+        }
+        router.post("/console/campaigns") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.campaignsManage) else { return try pages.forbidden(v) }
+                let today = LocalDate(s.campaigns.clock.now)
+                var waves = [Wave(channel: .email, day: 0, subject: form["subject"], body: form["body"] ?? "")]
+                if let sms = form.text("sms") { waves.append(Wave(channel: .sms, day: 3, audience: .nonResponders, body: sms)) }
+                let plan = CampaignPlan(
+                    name: form["name"] ?? "", startsOn: today, endsOn: LocalDate(daysSinceEpoch: today.daysSinceEpoch + 30),
+                    segment: Int64(form["segment"] ?? "") ?? 0, controlPercent: Double(form["control"] ?? "") ?? 10, waves: waves)
+                do {
+                    let c = try await s.campaigns.create(plan, owner: v.principal.actor)
+                    return Response.redirect(to: "/console/campaigns/\(c.id)")
+                } catch {
+                    return try await campaigns(v, error: explain(error))
+                }
+            }
+        }
+        router.get("/console/campaigns/:id") { request, context in
+            try await console.signedIn(request, .console) { v in
+                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such campaign") }
+                return try await campaign(v, id)
+            }
+        }
+        router.post("/console/campaigns/:id/launch") { request, context in
+            try await console.posted(request, context, .console) { v, _ in
+                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such campaign") }
+                let c = try await s.campaigns.campaign(CampaignID(id))
+                guard mayChange(v, c) else { return try pages.forbidden(v) }
+                do {
+                    let launched = try await s.campaigns.launch(c.id)
+                    return try await campaign(v, id, flash: "Launched: \(launched.waves.first?.queued ?? 0) messages queued.")
+                } catch { return try await campaign(v, id, error: explain(error)) }
+            }
+        }
+    }
+
+    func mayChange(_ v: Visitor, _ c: Campaign) -> Bool {
+        guard v.principal.can(.campaignsManage) else { return false }
+        if case .staff(_, _, let role) = v.principal, role == .admin { return true }
+        return c.owner == v.principal.actor
+    }
+
+    func segments(_ v: Visitor, flash: String? = nil, error: String? = nil, name: String = "", rule: String = "") async throws -> Response {
+        guard v.principal.can(.segmentsRead) else { return try pages.forbidden(v) }
+        let list = try await s.segments.segments()
+        return try console.views.page(
+            .console, visitor: v, title: "Segments", template: "segments",
+            [
+                "flash": flash as Any, "error": error as Any, "name": name, "rule": rule, "canManage": v.principal.can(.segmentsManage),
+                "segments": list.map { ["name": $0.name, "rule": $0.rule, "kind": $0.kind.rawValue, "owner": $0.owner] },
+            ])
+    }
+
+    func campaigns(_ v: Visitor, error: String? = nil) async throws -> Response {
+        guard v.principal.can(.campaignsRead) else { return try pages.forbidden(v) }
+        let list = try await s.campaigns.campaigns()
+        let segmentList = try await s.segments.segments()
+        return try console.views.page(
+            .console, visitor: v, title: "Campaigns", template: "campaigns",
+            [
+                "error": error as Any, "canManage": v.principal.can(.campaignsManage) && !segmentList.isEmpty,
+                "segments": segmentList.map { ["id": $0.id.rawValue, "name": $0.name] },
+                "campaigns": list.map {
+                    [
+                        "id": $0.id.rawValue, "name": $0.plan.name, "status": $0.status.rawValue, "owner": $0.owner,
+                        "waves": $0.plan.waves.map { "\($0.channel.rawValue) day \($0.day)" }.joined(separator: ", "),
+                    ]
+                },
+            ])
+    }
+
+    func campaign(_ v: Visitor, _ id: Int64, flash: String? = nil, error: String? = nil) async throws -> Response {
+        guard v.principal.can(.campaignsRead) else { return try pages.forbidden(v) }
+        let c: Campaign
+        do { c = try await s.campaigns.campaign(CampaignID(id)) } catch { return try console.views.notFound(title: "No such campaign") }
+        let (pnl, breakdown) = try await s.campaigns.breakdown(c.id)
+        let cur = pnl.currency
+        func group(_ g: CampaignPnL.GroupResult) -> String {
+            "\(g.customers) customers, \(g.responders) bought (\(ConsolePages.pct(g.responseRate))), \(ConsolePages.money(g.revenue, cur))"
+        }
+        func interval(_ e: Estimate, _ f: (Double) -> String) -> String { "\(f(e.value)) (95% CI \(f(e.low)) to \(f(e.high)))" }
+        var preview: [String: String]? = nil
+        if let first = try await s.segments.members(of: SegmentID(c.plan.segment), limit: 1).first,
+            let m = try? await s.campaigns.preview(c.id, wave: 1, customer: first.customer)
+        {
+            preview = ["to": "\(m.name) <\(m.address)>", "subject": m.subject ?? "", "body": m.body]
+        }
+        let segmentName = (try? await s.segments.segment(SegmentID(c.plan.segment)).name) ?? "\(c.plan.segment)"
+        return try console.views.page(
+            .console, visitor: v, title: c.plan.name, template: "campaign",
+            [
+                "id": id, "flash": flash as Any, "error": error as Any, "status": c.status.rawValue, "segment": segmentName,
+                "control": c.plan.controlPercent, "owner": c.owner, "canLaunch": c.status == .draft && mayChange(v, c),
+                "waves": breakdown.waves.map {
+                    [
+                        "number": $0.number, "channel": $0.channel.rawValue, "day": $0.day, "queued": $0.queued, "suppressed": $0.suppressed,
+                        "delivered": $0.delivered, "clicked": $0.clicked, "purchasers": $0.purchasers, "lift": ConsolePages.pct($0.lift),
+                    ] as [String: Any]
+                },
+                "target": group(pnl.target), "controlGroup": group(pnl.control),
+                "lift": interval(pnl.responseLift) { ConsolePages.pct($0) },
+                "incremental": interval(pnl.incrementalRevenue) { ConsolePages.money($0, cur) }, "cost": ConsolePages.money(pnl.cost, cur),
+                "profit": interval(pnl.incrementalProfit) { ConsolePages.money($0, cur) },
+                "roi": pnl.roi.map { interval($0) { String(format: "%.2f", $0) } } ?? "—", "preview": preview as Any,
+            ])
+    }
+}

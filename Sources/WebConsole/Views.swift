@@ -1,0 +1,127 @@
+import Access
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Mustache
+
+/// The Mustache templates and static files, loaded once from the module's resources.
+struct Views: Sendable {
+    let library: MustacheLibrary
+    let statics: [String: (String, String)]
+
+    static func load() throws -> Views {
+        guard let base = Bundle.module.resourceURL else { preconditionFailure("WebConsole resources are missing") }
+        var library = MustacheLibrary()
+        let templates = base.appendingPathComponent("Templates")
+        for file in try FileManager.default.contentsOfDirectory(atPath: templates.path) where file.hasSuffix(".mustache") {
+            let text = try String(contentsOf: templates.appendingPathComponent(file), encoding: .utf8)
+            try library.register(text, named: String(file.dropLast(".mustache".count)))
+        }
+        var statics: [String: (String, String)] = [:]
+        let staticDir = base.appendingPathComponent("Static")
+        for file in try FileManager.default.contentsOfDirectory(atPath: staticDir.path) {
+            let type = file.hasSuffix(".css") ? "text/css; charset=utf-8" : file.hasSuffix(".js") ? "text/javascript; charset=utf-8" : "text/plain"
+            statics[file] = (try String(contentsOf: staticDir.appendingPathComponent(file), encoding: .utf8), type)
+        }
+        return Views(library: library, statics: statics)
+    }
+
+    /// The navigation of a site, as far as the visitor's role reaches.
+    static func navigation(_ site: Site, _ principal: Principal?) -> [[String: String]] {
+        guard let principal else { return [] }
+        var items: [(String, String)] = []
+        switch site {
+        case .console:
+            items.append(("Dashboard", "/console/"))
+            if principal.can(.customersRead) { items.append(("Customers", "/console/customers")) }
+            if principal.can(.tasksWork) { items.append(("Agent desk", "/console/tasks")) }
+            if principal.can(.segmentsRead) { items.append(("Segments", "/console/segments")) }
+            if principal.can(.campaignsRead) { items.append(("Campaigns", "/console/campaigns")) }
+            if principal.can(.analyticsRead) { items.append(("Analytics", "/console/analytics")) }
+        case .portal:
+            items = [("My points", "/portal/"), ("Rewards", "/portal/rewards"), ("Preferences", "/portal/preferences")]
+        case .partners:
+            items = [("Transactions", "/partners/")]
+        }
+        return items.map { ["label": $0.0, "href": $0.1] }
+    }
+
+    /// A whole page: the content template inside the site's layout.
+    func page(
+        _ site: Site, visitor: Visitor?, title: String, template: String, _ values: [String: Any], status: HTTPResponse.Status = .ok
+    ) throws -> Response {
+        // An absent optional must make a section false, not print "nil".
+        var values = values.filter { !Self.isNil($0.value) }
+        if let visitor { values["csrf"] = visitor.csrf }
+        guard let content = library.render(values, withTemplate: template) else { preconditionFailure("no template \(template)") }
+        let layout: [String: Any] = [
+            "title": title, "site": site.title, "root": site.root, "content": content, "nav": Self.navigation(site, visitor?.principal),
+            "signedIn": visitor != nil, "who": visitor.map { Self.name($0.principal) } ?? "", "logout": "/\(site.rawValue)/logout",
+            "csrf": visitor?.csrf ?? "",
+        ]
+        let html = library.render(layout, withTemplate: "layout")!
+        return Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                .contentSecurityPolicy: "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+                HTTPField.Name("X-Content-Type-Options")!: "nosniff", HTTPField.Name("Referrer-Policy")!: "same-origin",
+            ], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func isNil(_ value: Any) -> Bool {
+        let mirror = Mirror(reflecting: value)
+        return mirror.displayStyle == .optional && mirror.children.isEmpty
+    }
+
+    func notFound(title: String) throws -> Response {
+        try page(.portal, visitor: nil, title: title, template: "message", ["message": "There is nothing here."], status: .notFound)
+    }
+
+    static func name(_ p: Principal) -> String {
+        switch p {
+        case .staff(_, let email, let role): "\(email) (\(role.rawValue.replacingOccurrences(of: "_", with: " ")))"
+        case .member(_, let email): email
+        case .partner(_, let name, let partner, _): "\(partner) — \(name)"
+        }
+    }
+}
+
+/// Charts drawn on the server as SVG: no script, readable without colour (values are labelled).
+enum SVGChart {
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// Horizontal bars with their values.
+    static func bars(_ data: [(label: String, value: Double)], title: String, format: (Double) -> String = { String(format: "%.0f", $0) }) -> String {
+        let rowHeight = 26.0
+        let height = Double(max(data.count, 1)) * rowHeight + 10
+        let maxValue = max(data.map(\.value).max() ?? 1, 1e-9)
+        var out =
+            #"<svg class="chart" role="img" aria-label="\#(escape(title))" viewBox="0 0 600 \#(Int(height))" preserveAspectRatio="xMinYMin meet"><title>\#(escape(title))</title>"#
+        for (i, d) in data.enumerated() {
+            let y = Double(i) * rowHeight + 5
+            let width = max(1, d.value / maxValue * 360)
+            out += #"<text x="0" y="\#(y + 17)" class="label">\#(escape(d.label))</text>"#
+            out += #"<rect x="150" y="\#(y + 4)" width="\#(String(format: "%.1f", width))" height="18" class="bar"/>"#
+            out += #"<text x="\#(String(format: "%.1f", 156 + width))" y="\#(y + 17)" class="value">\#(escape(format(d.value)))</text>"#
+        }
+        return out + "</svg>"
+    }
+
+    /// A line through points (x and y from 0 to 1), with axis labels: the Pareto curve.
+    static func curve(_ points: [(x: Double, y: Double)], title: String, xLabel: String, yLabel: String) -> String {
+        let (w, h, pad) = (600.0, 300.0, 40.0)
+        let path = points.map { String(format: "%.1f,%.1f", pad + $0.x * (w - 2 * pad), h - pad - $0.y * (h - 2 * pad)) }.joined(separator: " ")
+        return #"""
+            <svg class="chart" role="img" aria-label="\#(escape(title))" viewBox="0 0 \#(Int(w)) \#(Int(h))"><title>\#(escape(title))</title>\#
+            <line x1="\#(pad)" y1="\#(h - pad)" x2="\#(w - pad)" y2="\#(h - pad)" class="axis"/><line x1="\#(pad)" y1="\#(pad)" x2="\#(pad)" y2="\#(h - pad)" class="axis"/>\#
+            <polyline points="\#(path)" class="line" fill="none"/>\#
+            <text x="\#(w / 2)" y="\#(h - 8)" class="label" text-anchor="middle">\#(escape(xLabel))</text>\#
+            <text x="12" y="\#(h / 2)" class="label" transform="rotate(-90 12 \#(h / 2))" text-anchor="middle">\#(escape(yLabel))</text></svg>
+            """#
+    }
+}

@@ -1,0 +1,175 @@
+import Access
+import Analytics
+import Campaigns
+import Crypto
+import Customers
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Loyalty
+import Mustache
+import SharedModels
+
+/// The staff console (`/console/`), the member portal (`/portal/`) and the partner portal
+/// (`/partners/`): server-rendered pages over the same domain services the API uses. Each
+/// portal has its own login and its own cookie (HttpOnly, SameSite=Strict, Secure behind
+/// https), every form carries a CSRF token derived from the session, and every page is
+/// rendered with Mustache, which escapes what it prints.
+public struct WebConsole: Sendable {
+    public struct Services: Sendable {
+        public var customers: CustomerService
+        public var access: AccessService
+        public var loyalty: PointsLedger
+        public var intake: TransactionIntake
+        public var intelligence: CustomerIntelligence
+        public var segments: SegmentService
+        public var campaigns: CampaignService
+
+        public init(
+            customers: CustomerService, access: AccessService, loyalty: PointsLedger, intake: TransactionIntake, intelligence: CustomerIntelligence,
+            segments: SegmentService, campaigns: CampaignService
+        ) {
+            self.customers = customers
+            self.access = access
+            self.loyalty = loyalty
+            self.intake = intake
+            self.intelligence = intelligence
+            self.segments = segments
+            self.campaigns = campaigns
+        }
+    }
+
+    let services: Services
+    let views: Views
+    /// Cookies get the Secure flag (Patron is reached over https).
+    let secureCookies: Bool
+
+    public init(services: Services, secureCookies: Bool) throws {
+        self.services = services
+        self.views = try Views.load()
+        self.secureCookies = secureCookies
+    }
+
+    public func register(on router: Router<BasicRequestContext>) {
+        router.get("/") { _, _ in Response.redirect(to: "/portal/welcome") }
+        router.get("/static/:file") { _, context in
+            let name = try context.parameters.require("file")
+            guard let (body, type) = views.statics[name] else { return try views.notFound(title: "Not found") }
+            return Response(
+                status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=3600"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        ConsolePages(console: self).register(on: router)
+        PortalPages(console: self).register(on: router)
+        PartnerPages(console: self).register(on: router)
+    }
+}
+
+/// Which of the three sites a page belongs to: its path, its cookie and who may sign in.
+enum Site: String, Sendable {
+    case console, portal, partners
+
+    var cookie: String { "patron_\(rawValue)" }
+    var root: String { "/\(rawValue)/" }
+    var login: String { "/\(rawValue)/login" }
+    var title: String {
+        switch self {
+        case .console: "Patron console"
+        case .portal: "Rewards"
+        case .partners: "Partner portal"
+        }
+    }
+}
+
+/// A signed-in visitor of one site.
+struct Visitor: Sendable {
+    let principal: Principal
+    let token: String
+    /// The CSRF token forms carry: a digest of the session token, so a page of another site
+    /// cannot know it, and nothing needs storing.
+    var csrf: String { SHA256.hash(data: Data("csrf|\(token)".utf8)).prefix(16).map { String(format: "%02x", $0) }.joined() }
+}
+
+extension WebConsole {
+    /// The visitor signed in to `site`, or nil.
+    func visitor(_ request: Request, _ site: Site) async -> Visitor? {
+        guard let token = request.cookies[site.cookie]?.value, !token.isEmpty,
+            let principal = try? await services.access.authenticate(bearer: token)
+        else { return nil }
+        switch (site, principal) {
+        case (.console, .staff), (.portal, .member), (.partners, .partner): return Visitor(principal: principal, token: token)
+        default: return nil
+        }
+    }
+
+    func sessionCookie(_ site: Site, _ token: String, maxAge: Int = 12 * 3600) -> Cookie {
+        Cookie(name: site.cookie, value: token, maxAge: maxAge, path: "/\(site.rawValue)", secure: secureCookies, httpOnly: true, sameSite: .strict)
+    }
+
+    /// Runs `body` for a signed-in visitor; anyone else goes to the site's login page.
+    func signedIn(_ request: Request, _ site: Site, _ body: (Visitor) async throws -> Response) async throws -> Response {
+        guard let visitor = await visitor(request, site) else {
+            let next = request.uri.path == site.root ? "" : "?next=" + (request.uri.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+            return Response.redirect(to: site.login + next)
+        }
+        return try await body(visitor)
+    }
+
+    /// A form post from a signed-in visitor with a valid CSRF token; otherwise 403 (or the login page).
+    func posted(_ request: Request, _ context: BasicRequestContext, _ site: Site, _ body: (Visitor, Form) async throws -> Response) async throws
+        -> Response
+    {
+        guard let visitor = await visitor(request, site) else { return Response.redirect(to: site.login) }
+        let form = try await Form(request, context)
+        guard form["_csrf"] == visitor.csrf else {
+            return try views.page(
+                site, visitor: visitor, title: "Form expired", template: "message",
+                ["message": "This form has expired or did not come from Patron. Go back, reload the page and try again."], status: .forbidden)
+        }
+        return try await body(visitor, form)
+    }
+}
+
+/// A submitted form's fields (`application/x-www-form-urlencoded`).
+struct Form: Sendable {
+    let fields: [String: [String]]
+
+    init(_ request: Request, _ context: BasicRequestContext) async throws {
+        let buffer = try await request.body.collect(upTo: 1 << 20)
+        let text = String(buffer: buffer)
+        var fields: [String: [String]] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) -> String { s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s) }
+            guard let key = parts.first.map(decode) else { continue }
+            fields[key, default: []].append(parts.count > 1 ? decode(parts[1]) : "")
+        }
+        self.fields = fields
+    }
+
+    subscript(_ key: String) -> String? { fields[key]?.first }
+
+    /// A trimmed, non-empty value.
+    func text(_ key: String) -> String? {
+        guard let v = self[key]?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
+        return v
+    }
+}
+
+extension Response {
+    static func redirect(to location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+}
+
+/// Turns a domain error into the message a person reads next to the form.
+func explain(_ error: any Error) -> String {
+    switch error {
+    case let e as CustomerError: "\(e)"
+    case let e as LoyaltyError: "\(e)"
+    case let e as SegmentError: e.description
+    case let e as CampaignError: e.description
+    case let e as AccessError: "\(e)"
+    default: "Something went wrong: \(error)"
+    }
+}

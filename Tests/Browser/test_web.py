@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""Browser tests: the staff console, member portal and partner portal in a real headless
+Chromium, driven by selenium. Run by scripts/browser-test.sh against `patron serve --demo`.
+
+  PATRON_URL          the running Patron (http://127.0.0.1:PORT)
+  PATRON_SCREENSHOTS  where to save screenshots of the key pages (docs/screenshots)
+"""
+import json
+import os
+import re
+import sys
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+BASE = os.environ.get("PATRON_URL", "http://127.0.0.1:8080")
+SHOTS = os.environ.get("PATRON_SCREENSHOTS", "docs/screenshots")
+PASSWORD = "northwind-demo"
+
+
+def api(method, path, token=None, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(BASE + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(request) as response:
+            text = response.read().decode()
+            return response.status, (json.loads(text) if text else None)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read().decode() or "null")
+
+
+def token(email):
+    status, body = api("POST", "/v1/sessions", body={"email": email, "password": PASSWORD})
+    assert status == 201, (status, body)
+    return body["token"]
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def raw(method, path, data=None, cookie=None):
+    """A request without a browser (no redirects followed): for CSRF and redirect checks."""
+    opener = urllib.request.build_opener(NoRedirect)
+    request = urllib.request.Request(BASE + path, data=data.encode() if data else None, method=method)
+    if cookie:
+        request.add_header("Cookie", cookie)
+    if data:
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with opener.open(request) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+class Web(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        options = webdriver.ChromeOptions()
+        for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,1000", "--disable-gpu"]:
+            options.add_argument(flag)
+        options.binary_location = "/usr/bin/chromium"
+        cls.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        cls.driver.implicitly_wait(0)
+        os.makedirs(SHOTS, exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.driver.quit()
+
+    # helpers
+
+    def go(self, path):
+        self.driver.get(BASE + path)
+
+    def wait(self, condition, timeout=10):
+        return WebDriverWait(self.driver, timeout).until(condition)
+
+    def shot(self, name):
+        self.driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
+
+    def sign_in(self, site, email):
+        self.driver.delete_all_cookies()
+        self.go(f"/{site}/login")
+        self.driver.find_element(By.ID, "email").send_keys(email)
+        self.driver.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
+        self.wait(EC.url_to_be(f"{BASE}/{site}/"))
+
+    def assert_labelled(self):
+        """Every control has a label (or is a hidden field or a button)."""
+        missing = self.driver.execute_script(
+            """
+            return [...document.querySelectorAll('input, select, textarea')]
+              .filter(e => e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label'))
+              .map(e => e.name || e.id);
+            """
+        )
+        self.assertEqual(missing, [], f"unlabelled controls on {self.driver.current_url}")
+
+    def assert_fits(self, width):
+        overflow = self.driver.execute_script("return document.documentElement.scrollWidth")
+        self.assertLessEqual(overflow, width + 1, f"{self.driver.current_url} is wider than {width} px")
+
+    # journeys
+
+    def test_1_visitor_lands_on_portal_and_sites_redirect_to_their_logins(self):
+        self.driver.delete_all_cookies()
+        self.go("/")
+        self.assertEqual(self.driver.current_url, BASE + "/portal/welcome")
+        self.assertIn("Join now", self.driver.page_source)
+        self.shot("portal-welcome")
+        for site in ["console", "portal", "partners"]:
+            self.go(f"/{site}/")
+            self.assertTrue(self.driver.current_url.startswith(f"{BASE}/{site}/login"), self.driver.current_url)
+            self.assert_labelled()
+
+    def test_2_agent_finds_a_customer_and_logs_a_call(self):
+        self.sign_in("console", "agent@northwind.example")
+        self.driver.find_element(By.LINK_TEXT, "Customers").click()
+        search = self.wait(EC.presence_of_element_located((By.ID, "q")))
+        search.send_keys("smith" + Keys.ENTER)
+        first = self.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "table tbody a")))
+        name = first.text
+        first.click()
+        self.wait(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), name))
+        self.assert_labelled()
+        Select(self.driver.find_element(By.ID, "channel")).select_by_value("call")
+        self.driver.find_element(By.ID, "subject").send_keys("Asked about the spring sale")
+        self.driver.find_element(By.ID, "outcome").send_keys("interested")
+        self.driver.find_element(By.CSS_SELECTOR, "form.inline-form button").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "Interaction logged."))
+        self.assertIn("Asked about the spring sale", self.driver.find_element(By.CSS_SELECTOR, "ol.timeline").text)
+        self.shot("console-customer")
+        # The agent has no campaigns: the page is refused.
+        self.go("/console/campaigns")
+        self.assertIn("Your role may not open this page.", self.driver.page_source)
+
+    def test_3_marketer_builds_a_segment_and_launches_a_campaign(self):
+        self.sign_in("console", "marketer@northwind.example")
+        self.shot("console-dashboard")
+        self.assertIn("Tier mix", self.driver.page_source)
+        self.go("/console/segments")
+        name = f"Email fans {int(time.time())}"
+        self.driver.find_element(By.ID, "name").send_keys(name)
+        self.driver.find_element(By.ID, "rule").send_keys("consent.email and has_email")
+        count = self.wait(EC.text_to_be_present_in_element((By.ID, "live-count"), "customers"))
+        self.assertTrue(count)
+        live = self.driver.find_element(By.ID, "live-count").text
+        self.assertRegex(live, r"^[\d,]+ customers")
+        self.assert_labelled()
+        self.shot("console-segment-builder")
+        # A rule that does not parse shows where, live.
+        rule = self.driver.find_element(By.ID, "rule")
+        rule.send_keys(" and")
+        self.wait(EC.text_to_be_present_in_element((By.ID, "live-count"), "line 1"))
+        rule.send_keys(Keys.BACKSPACE * 4)
+        self.wait(EC.text_to_be_present_in_element((By.ID, "live-count"), "customers"))
+        self.driver.find_element(By.CSS_SELECTOR, "#segment-form button").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), name))
+
+        self.go("/console/campaigns")
+        self.driver.find_element(By.ID, "c-name").send_keys("Browser spring sale")
+        Select(self.driver.find_element(By.ID, "c-segment")).select_by_visible_text(name)
+        self.driver.find_element(By.ID, "c-sms").send_keys("{{first_name}}, last days of the sale")
+        self.assert_labelled()
+        self.driver.find_element(By.CSS_SELECTOR, "form[action='/console/campaigns'] button").click()
+        self.wait(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Browser spring sale"))
+        self.assertIn("Preview for", self.driver.page_source)
+        self.driver.find_element(By.XPATH, "//button[text()='Launch']").click()
+        self.wait(EC.text_to_be_present_in_element((By.ID, "campaign-status"), "running"))
+        self.assertIn("Launched:", self.driver.find_element(By.CSS_SELECTOR, "p.notice").text)
+        self.shot("console-campaign")
+        self.go("/console/analytics")
+        self.assertIn("Pareto curve", self.driver.page_source)
+        self.shot("console-analytics")
+
+    def test_4_member_redeems_a_reward_and_sees_only_their_own_pages(self):
+        self.sign_in("portal", "member@northwind.example")
+        balance = int(self.driver.find_element(By.ID, "balance").text.replace(",", ""))
+        self.assertGreater(balance, 0)
+        self.shot("portal-home")
+        self.go("/portal/rewards")
+        buttons = self.driver.find_elements(By.CSS_SELECTOR, "ul.rewards button")
+        self.assertTrue(buttons, "the member can afford a reward")
+        buttons[0].click()
+        notice = self.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "p.notice")))
+        self.assertIn("your voucher code is", notice.text)
+        self.shot("portal-rewards")
+        # The member's session opens nothing of the console: other customers stay out of reach.
+        self.go("/console/customers/2")
+        self.assertTrue(self.driver.current_url.startswith(BASE + "/console/login"))
+        self.go("/portal/preferences")
+        self.assert_labelled()
+
+    def test_5_partner_submits_a_transaction(self):
+        admin = token("admin@northwind.example")
+        status, created = api(
+            "POST", "/v1/api-keys", admin, {"name": "till 1", "partner": "CAFE", "scopes": ["transactions:write", "customers:lookup"]}
+        )
+        self.assertEqual(status, 201, created)
+        member = token("member@northwind.example")
+        _, me = api("GET", "/v1/me", member)
+        _, profile = api("GET", f"/v1/customers/{me['customerId']}", member)
+        email = profile["emails"][0]
+        self.driver.delete_all_cookies()
+        self.go("/partners/login")
+        self.driver.find_element(By.ID, "key").send_keys(created["key"] + Keys.ENTER)
+        self.wait(EC.url_to_be(BASE + "/partners/"))
+        self.assert_labelled()
+        receipt = f"R{int(time.time())}"
+        self.driver.find_element(By.ID, "t-id").send_keys(receipt)
+        self.driver.find_element(By.ID, "t-card").send_keys(email)
+        self.driver.find_element(By.ID, "t-amount").send_keys("42.50")
+        self.driver.find_element(By.CSS_SELECTOR, "form[action='/partners/transactions'] button").click()
+        notice = self.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "p.notice")))
+        self.assertRegex(notice.text, rf"Receipt {receipt} recorded: the member earned \d+ points")
+        self.shot("partners-transaction")
+
+    def test_6_a_script_in_a_name_is_shown_as_text(self):
+        admin = token("admin@northwind.example")
+        status, customer = api("POST", "/v1/customers", admin, {"firstName": "<script>alert(1)</script>", "lastName": "Evil"})
+        self.assertEqual(status, 201, customer)
+        self.sign_in("console", "agent@northwind.example")
+        self.go(f"/console/customers/{customer['id']}")
+        self.assertEqual(self.driver.find_element(By.TAG_NAME, "h1").text, "<script>alert(1)</script> Evil")
+        with self.assertRaises(NoAlertPresentException):
+            self.driver.switch_to.alert.text
+        self.assertIn("&lt;script&gt;", self.driver.page_source)
+
+    def test_7_forms_need_their_csrf_token_and_cookies_are_locked_down(self):
+        self.sign_in("console", "agent@northwind.example")
+        cookie = self.driver.get_cookie("patron_console")
+        self.assertTrue(cookie["httpOnly"])
+        self.assertEqual(cookie["sameSite"], "Strict")
+        status, _ = raw(
+            "POST", "/console/customers/1/interactions", "channel=call&direction=inbound&subject=forged", f"patron_console={cookie['value']}"
+        )
+        self.assertEqual(status, 403)
+        status, _ = raw(
+            "POST",
+            "/console/customers/1/interactions",
+            "_csrf=0000&channel=call&direction=inbound&subject=forged",
+            f"patron_console={cookie['value']}",
+        )
+        self.assertEqual(status, 403)
+
+    def test_8_readable_at_360_px(self):
+        self.sign_in("console", "marketer@northwind.example")
+        try:
+            self.driver.set_window_size(360, 800)
+            for path in ["/console/", "/console/segments", "/console/campaigns"]:
+                self.go(path)
+                self.assert_fits(360)
+            self.shot("console-dashboard-360")
+            self.sign_in("portal", "member@northwind.example")
+            self.assert_fits(360)
+            self.shot("portal-home-360")
+        finally:
+            self.driver.set_window_size(1440, 1000)
+
+    def test_9_keyboard_alone_signs_in(self):
+        self.driver.delete_all_cookies()
+        self.go("/console/login")
+        body = self.driver.find_element(By.TAG_NAME, "body")
+        body.send_keys(Keys.TAB)  # the skip link
+        body = self.driver.switch_to.active_element
+        body.send_keys(Keys.TAB)
+        focused = self.driver.switch_to.active_element
+        # Tab reaches the email field, then the password, then Enter submits.
+        for _ in range(5):
+            if focused.get_attribute("id") == "email":
+                break
+            focused.send_keys(Keys.TAB)
+            focused = self.driver.switch_to.active_element
+        self.assertEqual(focused.get_attribute("id"), "email")
+        focused.send_keys("agent@northwind.example" + Keys.TAB)
+        self.driver.switch_to.active_element.send_keys(PASSWORD + Keys.ENTER)
+        self.wait(EC.url_to_be(BASE + "/console/"))
+
+
+if __name__ == "__main__":
+    result = unittest.main(verbosity=2, exit=False).result
+    sys.exit(0 if result.wasSuccessful() else 1)
