@@ -431,3 +431,24 @@ extension Bench {
         }
     }
 }
+
+extension Bench {
+    struct WebBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "web", abstract: "Median time to serve each console and portal page over loopback HTTP on a demo company of N customers.")
+        @Option(help: "Customers in the demo company (built once, then reused).") var customers: Int = 100_000
+        @Option(help: "Where the demo databases are kept and reused (patron-demo-N.sqlite).") var directory: String = BenchCompany.defaultDirectory
+        @Option(help: "Requests timed per page (the median is reported).") var repeats: Int = 9
+        @Flag(help: "Print the result as JSON on the last line.") var json = false
+
+        func run() async throws {
+            guard customers > 0, repeats > 0 else { throw ValidationError("--customers and --repeats must be positive") }
+            let log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+            let (patron, _) = try await BenchCompany.open(customers: customers, directory: directory, logger: quietLogger(), log: log)
+            let r = try await patron.closing { try await WebBenchmark(repeats: repeats).run(patron: $0, customers: customers, log: log) }
+            for p in r.pages { print(String(format: "%8.1f ms  %7d bytes  %@", p.milliseconds, p.bytes, p.path)) }
+            print(String(format: "slowest page: %.1f ms", r.slowestMilliseconds))
+            if json { print(try Analyze.json(r)) }
+        }
+    }
+}

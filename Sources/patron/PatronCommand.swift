@@ -327,7 +327,7 @@ struct Demo: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Patron's speed (build with -c release).",
-        subcommands: [ImportBench.self, AccrualBench.self, AnalyticsBench.self, SegmentsBench.self, CampaignsBench.self])
+        subcommands: [ImportBench.self, AccrualBench.self, AnalyticsBench.self, SegmentsBench.self, CampaignsBench.self, WebBench.self])
 
     struct AccrualBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,0 +1,96 @@
+import Access
+import Customers
+import Foundation
+import Logging
+import Loyalty
+import ServiceLifecycle
+import SharedModels
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// `patron bench web`: the median time to serve each console and portal page over loopback
+/// HTTP, on a demo company (target: under 100 ms each at 100,000 customers).
+public struct WebBenchmark: Sendable {
+    public struct Page: Sendable, Encodable {
+        public var path: String
+        public var milliseconds: Double
+        public var bytes: Int
+    }
+
+    public struct Result: Sendable, Encodable {
+        public var bench = "web"
+        public var customers: Int
+        public var pages: [Page]
+        public var slowestMilliseconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case bench, customers, pages
+            case slowestMilliseconds = "slowest_ms"
+        }
+    }
+
+    public let repeats: Int
+    public init(repeats: Int = 9) { self.repeats = repeats }
+
+    public func run(patron: Patron, customers: Int, log: (String) -> Void) async throws -> Result {
+        let password = DemoCompany.adminPassword
+        let staff = try await patron.access.logIn(email: DemoCompany.adminEmail, password: password).token
+        let member: String
+        if let session = try? await patron.access.logIn(email: DemoCompany.memberEmail, password: password) {
+            member = session.token
+        } else {
+            var id: Int64 = 1
+            while try await patron.loyalty.store.memberships(of: CustomerID(id)).isEmpty { id += 1 }
+            _ = try await patron.access.createMemberLogin(customerID: id, email: DemoCompany.memberEmail, password: password)
+            member = try await patron.access.logIn(email: DemoCompany.memberEmail, password: password).token
+        }
+        let (_, partnerKey) = try await patron.access.createAPIKey(name: "bench-web", partner: "BENCH", scopes: [.transactionsWrite])
+        let someone = try await patron.customers.search("smith", after: nil, limit: PageSize(1)).items.first?.id.rawValue ?? 1
+        let pages: [(String, String)] = [
+            ("/console/", "patron_console=\(staff)"), ("/console/customers?q=smith", "patron_console=\(staff)"),
+            ("/console/customers/\(someone)", "patron_console=\(staff)"), ("/console/tasks", "patron_console=\(staff)"),
+            ("/console/segments", "patron_console=\(staff)"), ("/console/campaigns", "patron_console=\(staff)"),
+            ("/console/analytics", "patron_console=\(staff)"), ("/portal/", "patron_portal=\(member)"),
+            ("/portal/rewards", "patron_portal=\(member)"), ("/portal/preferences", "patron_portal=\(member)"),
+            ("/partners/", "patron_partners=\(partnerKey)"), ("/portal/welcome", ""),
+        ]
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "patron.bench")
+        logger.logLevel = .critical
+        let app = try buildApplication(patron: patron, port: 0, logger: logger) { port in portSink.yield(port) }
+        let repeats = repeats
+        let result = try await withThrowingTaskGroup(of: Result?.self) { group -> Result in
+            group.addTask {
+                try await app.run()
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CocoaError(.featureUnsupported) }
+            let session = URLSession(configuration: .ephemeral)
+            var results: [Page] = []
+            for (path, cookie) in pages {
+                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+                request.setValue(cookie, forHTTPHeaderField: "Cookie")
+                var samples: [Double] = []
+                var bytes = 0
+                for i in 0...repeats {
+                    let start = ContinuousClock.now
+                    let (data, response) = try await session.data(for: request)
+                    let ms = (ContinuousClock.now - start).milliseconds
+                    guard (response as? HTTPURLResponse)?.statusCode == 200 else {
+                        throw ConfigurationError(flag: path, reason: "answered \((response as? HTTPURLResponse)?.statusCode ?? 0)")
+                    }
+                    bytes = data.count
+                    if i > 0 { samples.append(ms) }
+                }
+                samples.sort()
+                results.append(Page(path: path, milliseconds: samples[samples.count / 2], bytes: bytes))
+            }
+            group.cancelAll()
+            return Result(customers: customers, pages: results, slowestMilliseconds: results.map(\.milliseconds).max() ?? 0)
+        }
+        return result
+    }
+}
