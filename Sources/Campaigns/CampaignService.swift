@@ -449,6 +449,12 @@ public struct CampaignService: Sendable {
         return CampaignPnL(campaign: c, figures: try await store.figures(id))
     }
 
+    /// The P&L from the responses attributed so far (the campaign job attributes every minute),
+    /// without attributing now: for overviews that show many campaigns.
+    public func recordedPnL(_ id: CampaignID) async throws -> CampaignPnL {
+        CampaignPnL(campaign: try await campaign(id), figures: try await store.figures(id))
+    }
+
     public func breakdown(_ id: CampaignID) async throws -> (CampaignPnL, CampaignBreakdown) {
         let c = try await campaign(id)
         try await attribute(id)

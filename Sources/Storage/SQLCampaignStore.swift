@@ -198,7 +198,7 @@ public struct SQLCampaignStore: CampaignStore {
     {
         var query: SQLQueryString =
             "\(unsafeRaw: Self.recipientSelect(profile: wave.channel == .directMail)) FROM campaign_audience a\(unsafeRaw: Self.recipientJoins)"
-        if let rule {
+        if rule != nil {
             query = query + " JOIN segment_facts c ON c.customer_id = a.customer_id"
         }
         query = query + " WHERE a.campaign_id = \(bind: id.rawValue) AND a.control = 0 AND p.status = 'active'"

@@ -93,7 +93,8 @@ struct ConsolePages: Sendable {
         var tierChart = ""
         var segmentChart = ""
         if v.principal.can(.analyticsRead) {
-            let report = try await s.intelligence.store.loyaltyReport(now: s.intelligence.clock.now)
+            let (report, asOf) = try await console.currentLoyaltyReport()
+            kpis.append(["label": "Loyalty figures as of", "value": String(ISO8601DateFormatter().string(from: asOf).dropLast(4).replacingOccurrences(of: "T", with: " ")) + " UTC"])
             let members = report.programs.reduce(0) { $0 + $1.members }
             let active = report.programs.reduce(0) { $0 + $1.activeMembers }
             kpis.append(["label": "Members", "value": Self.number(Int64(members))])
@@ -106,7 +107,7 @@ struct ConsolePages: Sendable {
                 ])
                 tierChart = SVGChart.bars(p.tiers.map { ($0.key, Double($0.count)) }, title: "Members by tier")
             }
-            let rfm = try await s.intelligence.store.rfmAnalysis()
+            let rfm = try await console.currentRFM()
             if rfm.customers > 0 {
                 kpis.append(["label": "Revenue (scored customers)", "value": Self.number(rfm.pareto.revenue / 100)])
                 segmentChart = SVGChart.bars(
@@ -117,7 +118,7 @@ struct ConsolePages: Sendable {
         var campaigns: [[String: Any]] = []
         if v.principal.can(.campaignsRead) {
             for c in try await s.campaigns.campaigns().prefix(8) where c.launchedAt != nil {
-                let pnl = try await s.campaigns.pnl(c.id)
+                let pnl = try await s.campaigns.recordedPnL(c.id)
                 campaigns.append([
                     "id": c.id.rawValue, "name": c.plan.name, "status": c.status.rawValue, "target": Self.pct(pnl.target.responseRate),
                     "control": Self.pct(pnl.control.responseRate), "incremental": Self.money(pnl.incrementalRevenue.value, pnl.currency),
@@ -139,7 +140,7 @@ struct ConsolePages: Sendable {
                 let balance = try await s.loyalty.balance(of: m.id)
                 let progress = try await s.loyalty.tierProgress(of: m.id)
                 memberships.append([
-                    "program": program.name, "number": m.number ?? "", "tier": m.tier ?? "—", "points": Self.number(balance.available),
+                    "program": program.name, "number": m.number, "tier": m.tier ?? "—", "points": Self.number(balance.available),
                     "progress": progress.flatMap { p in p.nextTier.map { "\(p.missing ?? 0) points to \($0)" } } ?? "",
                 ])
             }
@@ -183,7 +184,7 @@ struct ConsolePages: Sendable {
 
     func analytics(_ v: Visitor) async throws -> Response {
         guard v.principal.can(.analyticsRead) else { return try forbidden(v) }
-        let rfm = try await s.intelligence.store.rfmAnalysis()
+        let rfm = try await console.currentRFM()
         var values: [String: Any] = ["scored": rfm.customers > 0]
         if rfm.customers > 0 {
             values["pareto"] = SVGChart.curve(
@@ -194,7 +195,7 @@ struct ConsolePages: Sendable {
             values["segments"] = SVGChart.bars(
                 rfm.segments.sorted { $0.value > $1.value }.map { ($0.key.replacingOccurrences(of: "_", with: " "), Double($0.value)) },
                 title: "Customers by RFM segment")
-            let risky = try await s.intelligence.store.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: 0.5, offset: 0, limit: 20)
+            let risky = try await console.customersAtRisk()
             values["risky"] = risky.map { sc in
                 [
                     "id": sc.customer, "tier": sc.valueTier.rawValue, "risk": sc.churnRisk.map { Self.pct($0) } ?? "—",

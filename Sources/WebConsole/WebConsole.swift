@@ -42,6 +42,9 @@ public struct WebConsole: Sendable {
 
     let services: Services
     let views: Views
+    let loyaltyReport = Snapshot<LoyaltyReport>()
+    let rfm = Snapshot<RFMAnalysis>()
+    let atRisk = Snapshot<[CustomerScores]>()
     /// Cookies get the Secure flag (Patron is reached over https).
     let secureCookies: Bool
 
@@ -91,6 +94,32 @@ struct Visitor: Sendable {
 }
 
 extension WebConsole {
+    /// The key of everything computed from the scores: the last scoring run.
+    func scoringKey() async throws -> String { (try await services.intelligence.store.latestRun()?.ranAt.epochSeconds).map(String.init) ?? "none" }
+
+    /// The loyalty report, at most five minutes old.
+    func currentLoyaltyReport() async throws -> (LoyaltyReport, Date) {
+        let s = services
+        let now = s.intelligence.clock.now
+        return try await loyaltyReport.get(key: "report", maxAge: 300, now: now) { try await s.intelligence.store.loyaltyReport(now: now) }
+    }
+
+    /// The RFM grid and Pareto curve of the last scoring run.
+    func currentRFM() async throws -> RFMAnalysis {
+        let s = services
+        return try await rfm.get(key: try await scoringKey(), maxAge: .infinity, now: s.intelligence.clock.now) {
+            try await s.intelligence.store.rfmAnalysis()
+        }.0
+    }
+
+    /// The valuable customers most at risk, from the last scoring run.
+    func customersAtRisk() async throws -> [CustomerScores] {
+        let s = services
+        return try await atRisk.get(key: try await scoringKey(), maxAge: .infinity, now: s.intelligence.clock.now) {
+            try await s.intelligence.store.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: 0.5, offset: 0, limit: 20)
+        }.0
+    }
+
     /// The visitor signed in to `site`, or nil.
     func visitor(_ request: Request, _ site: Site) async -> Visitor? {
         guard let token = request.cookies[site.cookie]?.value, !token.isEmpty,
@@ -171,5 +200,40 @@ func explain(_ error: any Error) -> String {
     case let e as CampaignError: e.description
     case let e as AccessError: "\(e)"
     default: "Something went wrong: \(error)"
+    }
+}
+
+/// A figure that is slow to compute and changes slowly (the loyalty report over the whole
+/// ledger, the RFM grid over every score): kept, and recomputed when its key changes (a new
+/// scoring run) or it is older than `maxAge` — in the background, serving the previous value
+/// meanwhile, so no page waits for it but the very first.
+actor Snapshot<Value: Sendable> {
+    private var value: Value?
+    private var key: String?
+    private var computedAt = Date.distantPast
+    private var refreshing = false
+
+    func get(key: String, maxAge: TimeInterval, now: Date, _ compute: @escaping @Sendable () async throws -> Value) async throws -> (Value, Date) {
+        if let value, self.key == key {
+            if now.timeIntervalSince(computedAt) > maxAge && !refreshing {
+                refreshing = true
+                Task { await self.refresh(key: key, now: now, compute) }
+            }
+            return (value, computedAt)
+        }
+        let fresh = try await compute()
+        store(fresh, key: key, at: now)
+        return (fresh, now)
+    }
+
+    private func refresh(key: String, now: Date, _ compute: @Sendable () async throws -> Value) async {
+        if let fresh = try? await compute() { store(fresh, key: key, at: now) }
+        refreshing = false
+    }
+
+    private func store(_ v: Value, key: String, at: Date) {
+        value = v
+        self.key = key
+        computedAt = at
     }
 }
