@@ -34,7 +34,7 @@ public struct WebBenchmark: Sendable {
     public let repeats: Int
     public init(repeats: Int = 9) { self.repeats = repeats }
 
-    public func run(patron: Patron, customers: Int, log: (String) -> Void) async throws -> Result {
+    public func run(patron: Patron, customers: Int) async throws -> Result {
         let password = DemoCompany.adminPassword
         let staff = try await patron.access.logIn(email: DemoCompany.adminEmail, password: password).token
         let member: String

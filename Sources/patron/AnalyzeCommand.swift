@@ -363,15 +363,13 @@ extension Bench {
     struct SegmentsBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "segments", abstract: "Median time to count a six-condition segment over a demo company of N customers.")
-        @Option(help: "Customers in the demo company (built once, then reused).") var customers: Int = 1_000_000
-        @Option(help: "Where the demo databases are kept and reused (patron-demo-N.sqlite).") var directory: String = BenchCompany.defaultDirectory
+        @OptionGroup var demo: DemoCompanyOptions
         @Option(help: "Counts to time (the median is reported).") var repeats: Int = 15
         @Flag(help: "Print the result as JSON on the last line.") var json = false
 
         func run() async throws {
-            guard customers > 0, repeats > 0 else { throw ValidationError("--customers and --repeats must be positive") }
-            let log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
-            let (patron, _) = try await BenchCompany.open(customers: customers, directory: directory, logger: quietLogger(), log: log)
+            guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
+            let (patron, _) = try await demo.open(defaultCustomers: 1_000_000)
             let result = try await patron.closing { try await SegmentBenchmark(repeats: repeats).run(patron: $0) }
             print("segment: \(SegmentBenchmark.rule)")
             print(
@@ -388,14 +386,11 @@ extension Bench {
         static let configuration = CommandConfiguration(
             commandName: "campaigns",
             abstract: "Time to launch a campaign to a demo company of N customers: audience, control group, suppression, personalisation, outbox.")
-        @Option(help: "Customers in the demo company (built once, then reused).") var customers: Int = 1_000_000
-        @Option(help: "Where the demo databases are kept and reused (patron-demo-N.sqlite).") var directory: String = BenchCompany.defaultDirectory
+        @OptionGroup var demo: DemoCompanyOptions
         @Flag(help: "Print the result as JSON on the last line.") var json = false
 
         func run() async throws {
-            guard customers > 0 else { throw ValidationError("--customers must be positive") }
-            let log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
-            let (patron, _) = try await BenchCompany.open(customers: customers, directory: directory, logger: quietLogger(), log: log)
+            let (patron, _) = try await demo.open(defaultCustomers: 1_000_000)
             let runs = try await patron.closing { patron in
                 [
                     try await CampaignBenchmark().run(patron: patron, channel: .email),
@@ -436,19 +431,31 @@ extension Bench {
     struct WebBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "web", abstract: "Median time to serve each console and portal page over loopback HTTP on a demo company of N customers.")
-        @Option(help: "Customers in the demo company (built once, then reused).") var customers: Int = 100_000
-        @Option(help: "Where the demo databases are kept and reused (patron-demo-N.sqlite).") var directory: String = BenchCompany.defaultDirectory
+        @OptionGroup var demo: DemoCompanyOptions
         @Option(help: "Requests timed per page (the median is reported).") var repeats: Int = 9
         @Flag(help: "Print the result as JSON on the last line.") var json = false
 
         func run() async throws {
-            guard customers > 0, repeats > 0 else { throw ValidationError("--customers and --repeats must be positive") }
-            let log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
-            let (patron, _) = try await BenchCompany.open(customers: customers, directory: directory, logger: quietLogger(), log: log)
-            let r = try await patron.closing { try await WebBenchmark(repeats: repeats).run(patron: $0, customers: customers, log: log) }
+            guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
+            let (patron, customers) = try await demo.open(defaultCustomers: 100_000)
+            let r = try await patron.closing { try await WebBenchmark(repeats: repeats).run(patron: $0, customers: customers) }
             for p in r.pages { print(String(format: "%8.1f ms  %7d bytes  %@", p.milliseconds, p.bytes, p.path)) }
             print(String(format: "slowest page: %.1f ms", r.slowestMilliseconds))
             if json { print(try Analyze.json(r)) }
         }
+    }
+}
+
+/// The shared demo company a benchmark runs on.
+struct DemoCompanyOptions: ParsableArguments {
+    @Option(help: "Customers in the demo company (built once, then reused; each benchmark has its own default).") var customers: Int?
+    @Option(help: "Where the demo databases are kept and reused (patron-demo-N.sqlite).") var directory: String = BenchCompany.defaultDirectory
+
+    /// Opens (building it the first time) the demo company; progress goes to standard error.
+    func open(defaultCustomers: Int) async throws -> (Patron, Int) {
+        let n = customers ?? defaultCustomers
+        guard n > 0 else { throw ValidationError("--customers must be positive") }
+        let log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+        return (try await BenchCompany.open(customers: n, directory: directory, logger: quietLogger(), log: log).0, n)
     }
 }
