@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "WebConsole",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Expressions",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -237,6 +237,8 @@ public protocol CatalogueStore: Sendable {
     /// Promotions running at some time in `[from, to)`, for accrual.
     func promotions(of program: ProgramID, runningBetween from: Date, and to: Date) async throws -> [Promotion]
     func enroll(_ member: MemberID, inPromotion promotion: PromotionID, at: Date) async throws
+    /// The promotions a member has opted into.
+    func enrolments(of member: MemberID) async throws -> Set<PromotionID>
     /// Ends a promotion now and gives its unused budget back to the liability.
     func endPromotion(_ id: PromotionID, at: Date) async throws -> Promotion
     func promotionResults(_ id: PromotionID) async throws -> PromotionResults

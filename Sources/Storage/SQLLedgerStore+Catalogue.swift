@@ -74,6 +74,15 @@ extension SQLLedgerStore {
         }
     }
 
+    public func enrolments(of member: MemberID) async throws -> Set<PromotionID> {
+        try await database.read { db in
+            Set(
+                try await db.raw("SELECT promotion_id FROM promotion_enrolments WHERE member_id = \(bind: member.rawValue)").all().map {
+                    PromotionID(try $0.int64("promotion_id"))
+                })
+        }
+    }
+
     public func enroll(_ member: MemberID, inPromotion promotion: PromotionID, at: Date) async throws {
         try await database.write { db in
             try await db.raw(

@@ -85,6 +85,7 @@ struct ConsolePages: Sendable {
             }
         }
         SegmentAndCampaignPages(pages: self).register(on: router)
+        AdminPages(pages: self).register(on: router)
         router.get("/console/analytics") { request, _ in try await console.signedIn(request, .console) { try await analytics($0) } }
     }
 

@@ -43,6 +43,38 @@ struct PortalPages: Sendable {
                 } catch { return try await rewards(v, error: explain(error)) }
             }
         }
+        router.get("/portal/promotions") { request, _ in
+            try await console.signedIn(request, .portal) { v in try await promotions(v) }
+        }
+        router.post("/portal/promotions/:id") { request, context in
+            try await console.posted(request, context, .portal) { v, _ in
+                guard let id = Int64(try context.parameters.require("id")), let member = try await membership(v) else {
+                    return try await promotions(v, error: "That promotion is not open to you.")
+                }
+                do {
+                    try await s.loyalty.enroll(member.id, inPromotion: PromotionID(id))
+                    return try await promotions(v, flash: "You have joined the promotion.")
+                } catch { return try await promotions(v, error: explain(error)) }
+            }
+        }
+        router.post("/portal/referrals") { request, context in
+            try await console.posted(request, context, .portal) { v, form in
+                guard let member = try await membership(v) else { return try await promotions(v, error: "Join a program first.") }
+                guard let first = form.text("first_name"), let last = form.text("last_name"), let email = form.text("email") else {
+                    return try await promotions(v, error: "Give your friend's name and email.")
+                }
+                do {
+                    let friend: CustomerID
+                    if case .matched(let id, _) = try await s.customers.match([[CustomerIdentifier(kind: .email, value: email)]]).first {
+                        friend = id
+                    } else {
+                        friend = try await s.customers.create(ProfileDraft(firstName: first, lastName: last, emails: [email])).id
+                    }
+                    _ = try await s.loyalty.refer(friend, by: member.id)
+                    return try await promotions(v, flash: "Thank you: when \(first) joins and makes a first purchase, you both earn bonus points.")
+                } catch { return try await promotions(v, error: explain(error)) }
+            }
+        }
         router.get("/portal/preferences") { request, _ in
             try await console.signedIn(request, .portal) { v in try await preferences(v, flash: nil) }
         }
@@ -149,6 +181,26 @@ struct PortalPages: Sendable {
             ])
     }
 
+    func promotions(_ v: Visitor, flash: String? = nil, error: String? = nil) async throws -> Response {
+        guard let member = try await membership(v) else {
+            return try views.page(.portal, visitor: v, title: "Promotions", template: "message", ["message": "Join a program to take part in promotions."])
+        }
+        let now = s.loyalty.clock.now
+        let joined = try await s.loyalty.store.enrolments(of: member.id)
+        let open = try await s.loyalty.store.promotions(of: member.programID, runningBetween: now, and: now.addingTimeInterval(1)).filter(\.requiresEnrolment)
+        return try views.page(
+            .portal, visitor: v, title: "Promotions", template: "promotions",
+            [
+                "flash": flash as Any, "error": error as Any,
+                "promotions": open.map {
+                    [
+                        "id": $0.id.rawValue, "name": $0.name, "action": AdminPages.describe($0.action), "until": ConsolePages.day($0.endsAt),
+                        "enrolled": joined.contains($0.id),
+                    ] as [String: Any]
+                },
+            ])
+    }
+
     func preferences(_ v: Visitor, flash: String?) async throws -> Response {
         guard case .member(let id, _) = v.principal else { return Response.redirect(to: "/portal/login") }
         let state = try await s.customers.consents(of: CustomerID(id))
@@ -172,7 +224,20 @@ struct PartnerPages: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         LoginPages(console: console, site: .partners).register(on: router)
         router.get("/partners/") { request, _ in
-            try await console.signedIn(request, .partners) { v in try page(v) }
+            try await console.signedIn(request, .partners) { v in
+                guard let query = request.uri.queryParameters["member"].map(String.init)?.trimmingCharacters(in: .whitespaces), !query.isEmpty else {
+                    return try page(v)
+                }
+                guard case .partner(_, _, _, let scopes) = v.principal, scopes.contains(.customersLookup) else {
+                    return try page(v, error: "This key may not look members up.")
+                }
+                let identifiers = [IdentifierKind.card, .email, .phone].map { CustomerIdentifier(kind: $0, value: query) }
+                guard case .matched(let id, _) = try await s.customers.match([identifiers]).first else {
+                    return try page(v, error: "No member matches '\(query)'.")
+                }
+                let c = try await s.customers.customer(id)
+                return try page(v, flash: "\(c.displayName): card \(c.cards.first ?? "none").")
+            }
         }
         router.post("/partners/transactions") { request, context in
             try await console.posted(request, context, .partners) { v, form in
@@ -222,6 +287,7 @@ struct PartnerPages: Sendable {
             .partners, visitor: v, title: "Transactions", template: "partner",
             [
                 "flash": flash as Any, "error": error as Any, "canSubmit": v.principal.can(.transactionsWrite), "partner": partner,
+                "canLookUp": { if case .partner(_, _, _, let scopes) = v.principal { scopes.contains(.customersLookup) } else { false } }(),
                 "currency": s.customers.defaultCurrency,
             ])
     }

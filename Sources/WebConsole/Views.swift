@@ -39,8 +39,10 @@ struct Views: Sendable {
             if principal.can(.segmentsRead) { items.append(("Segments", "/console/segments")) }
             if principal.can(.campaignsRead) { items.append(("Campaigns", "/console/campaigns")) }
             if principal.can(.analyticsRead) { items.append(("Analytics", "/console/analytics")) }
+            if principal.can(.loyaltyRead) { items.append(("Loyalty", "/console/loyalty")) }
+            if principal.can(.usersManage) || principal.can(.apiKeysManage) { items.append(("Admin", "/console/admin")) }
         case .portal:
-            items = [("My points", "/portal/"), ("Rewards", "/portal/rewards"), ("Preferences", "/portal/preferences")]
+            items = [("My points", "/portal/"), ("Rewards", "/portal/rewards"), ("Promotions", "/portal/promotions"), ("Preferences", "/portal/preferences")]
         case .partners:
             items = [("Transactions", "/partners/")]
         }
@@ -52,7 +54,7 @@ struct Views: Sendable {
         _ site: Site, visitor: Visitor?, title: String, template: String, _ values: [String: Any], status: HTTPResponse.Status = .ok
     ) throws -> Response {
         // An absent optional must make a section false, not print "nil".
-        var values = values.filter { !Self.isNil($0.value) }
+        var values = Self.withoutNils(values)
         if let visitor { values["csrf"] = visitor.csrf }
         guard let content = library.render(values, withTemplate: template) else { preconditionFailure("no template \(template)") }
         let layout: [String: Any] = [
@@ -68,6 +70,22 @@ struct Views: Sendable {
                 .contentSecurityPolicy: "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
                 HTTPField.Name("X-Content-Type-Options")!: "nosniff", HTTPField.Name("Referrer-Policy")!: "same-origin",
             ], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// The values with absent optionals removed, in nested dictionaries and lists too.
+    static func withoutNils(_ values: [String: Any]) -> [String: Any] {
+        var out: [String: Any] = [:]
+        for (k, v) in values where !isNil(v) { out[k] = clean(v) }
+        return out
+    }
+
+    static func clean(_ v: Any) -> Any {
+        if let d = v as? [String: Any] { return withoutNils(d) }
+        if let list = v as? [[String: Any]] { return list.map(withoutNils) }
+        if let list = v as? [Any] { return list.filter { !isNil($0) }.map(clean) }
+        let mirror = Mirror(reflecting: v)
+        if mirror.displayStyle == .optional, let inner = mirror.children.first?.value { return clean(inner) }
+        return v
     }
 
     static func isNil(_ value: Any) -> Bool {

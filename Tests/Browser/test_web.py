@@ -292,6 +292,57 @@ class Web(unittest.TestCase):
         self.driver.switch_to.active_element.send_keys(PASSWORD + Keys.ENTER)
         self.wait(EC.url_to_be(BASE + "/console/"))
 
+    def test_a_loyalty_manager_writes_a_promotion_and_a_member_joins_it(self):
+        self.sign_in("console", "loyalty@northwind.example")
+        self.driver.find_element(By.LINK_TEXT, "Loyalty").click()
+        self.wait(EC.presence_of_element_located((By.ID, "pr-code")))
+        self.assertIn("Tiers", self.driver.page_source)
+        code = f"WEB{int(time.time()) % 100000}"
+        self.driver.find_element(By.ID, "pr-code").send_keys(code)
+        self.driver.find_element(By.ID, "pr-name").send_keys("Web double points")
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        for field, value in [("pr-start", today), ("pr-end", "2099-12-31")]:
+            self.driver.execute_script("arguments[0].value = arguments[1]", self.driver.find_element(By.ID, field), value)
+        rule = self.driver.find_element(By.ID, "rule")
+        rule.send_keys('purchase.channel == "web" and')
+        self.wait(EC.text_to_be_present_in_element((By.ID, "live-count"), "line 1, column"))
+        self.shot("console-promotion-editor")
+        rule.send_keys(" purchase.amount >= 20")
+        self.wait(EC.text_to_be_present_in_element((By.ID, "live-count"), "The criteria are valid."))
+        self.driver.find_element(By.ID, "pr-amount").send_keys("50")
+        self.driver.find_element(By.XPATH, "//label[contains(., 'Members must opt in')]/input").click()
+        self.assert_labelled()
+        self.driver.find_element(By.CSS_SELECTOR, "#rule-form button").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), f"Promotion {code} saved."))
+
+        self.sign_in("portal", "member@northwind.example")
+        self.driver.find_element(By.LINK_TEXT, "Promotions").click()
+        join = self.wait(EC.presence_of_element_located((By.XPATH, "//button[text()='Join Web double points']")))
+        join.click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "You have joined"))
+        self.assertIn("You are in.", self.driver.page_source)
+        self.assert_labelled()
+        self.shot("portal-promotions")
+
+    def test_b_admin_creates_a_partner_key_that_signs_in_to_the_partner_portal(self):
+        self.sign_in("console", "admin@northwind.example")
+        self.driver.find_element(By.LINK_TEXT, "Admin").click()
+        self.wait(EC.presence_of_element_located((By.ID, "k-name")))
+        self.driver.find_element(By.ID, "k-name").send_keys("till 2")
+        self.driver.find_element(By.ID, "k-partner").send_keys("BAKERY")
+        for scope in ["transactions:write", "customers:lookup"]:
+            self.driver.find_element(By.XPATH, f"//input[@name='scope'][@value='{scope}']").click()
+        self.assert_labelled()
+        self.driver.find_element(By.CSS_SELECTOR, "form[action='/console/admin/keys'] button").click()
+        key = self.wait(EC.presence_of_element_located((By.ID, "new-key"))).text
+        self.shot("console-admin")
+        self.driver.delete_all_cookies()
+        self.go("/partners/login")
+        self.driver.find_element(By.ID, "key").send_keys(key + Keys.ENTER)
+        self.wait(EC.url_to_be(BASE + "/partners/"))
+        self.driver.find_element(By.ID, "m-find").send_keys("no-such-member@example.com" + Keys.ENTER)
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.error"), "No member matches"))
+
 
 if __name__ == "__main__":
     result = unittest.main(verbosity=2, exit=False).result

@@ -1,6 +1,6 @@
 // The segment builder's live count: the rule is counted as it is typed (after a pause).
 document.addEventListener("DOMContentLoaded", () => {
-  const form = document.getElementById("segment-form");
+  const form = document.getElementById("segment-form") || document.getElementById("rule-form");
   if (!form) return;
   const rule = form.querySelector("#rule");
   const out = document.getElementById("live-count");

@@ -1,0 +1,182 @@
+import Access
+import Expressions
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Loyalty
+import NIOCore
+import SharedModels
+
+/// Loyalty administration (programs, tiers, promotions with the rule editor, rewards) and
+/// administration (users and roles, partner API keys).
+struct AdminPages: Sendable {
+    let pages: ConsolePages
+    var console: WebConsole { pages.console }
+    var s: WebConsole.Services { console.services }
+
+    static func describe(_ a: Promotion.Action) -> String {
+        switch a {
+        case .pointsPerUnit(let n): "+\(n) points per unit spent"
+        case .multiplier(let p): "\(p)% of base points"
+        case .fixed(let n): "+\(n) points a purchase"
+        case .voucher(let code): "a \(code) voucher"
+        }
+    }
+
+    /// A promotion criteria rule checked as the loyalty engine checks it: nil, or where it goes wrong.
+    static func check(_ criteria: String) -> String? {
+        guard !criteria.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
+        do {
+            try TypeChecker(schema: EarningRules.schema).checkCondition(try Parser.parse(criteria))
+            return nil
+        } catch let e as ExpressionError {
+            return "line \(e.position.line), column \(e.position.column): \(e.message)"
+        } catch { return "\(error)" }
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/console/loyalty") { request, _ in try await console.signedIn(request, .console) { try await loyalty($0) } }
+        router.post("/console/loyalty/check") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.loyaltyRead) else { return try pages.forbidden(v) }
+                let text = Self.check(form["rule"] ?? "") ?? ((form["rule"] ?? "").isEmpty ? "" : "The criteria are valid.")
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+                    body: .init(byteBuffer: ByteBuffer(string: text)))
+            }
+        }
+        router.post("/console/loyalty/promotions") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.loyaltyManage) else { return try pages.forbidden(v) }
+                let kept: [String: Any] = [
+                    "code": form["code"] ?? "", "name": form["name"] ?? "", "starts": form["starts"] ?? "", "ends": form["ends"] ?? "",
+                    "criteria": form["criteria"] ?? "", "amount": form["amount"] ?? "",
+                ]
+                let criteria = form.text("criteria")
+                if let problem = criteria.flatMap(Self.check) {
+                    return try await loyalty(v, error: "Criteria: \(problem)", kept: kept.merging(["ruleError": problem]) { $1 })
+                }
+                guard let program = Int64(form["program"] ?? ""), let starts = form["starts"].flatMap(LocalDate.init),
+                    let ends = form["ends"].flatMap(LocalDate.init), let amount = Int64(form["amount"] ?? ""), amount > 0
+                else { return try await loyalty(v, error: "Give the program, the dates (YYYY-MM-DD) and a positive amount.", kept: kept) }
+                let action: Promotion.Action =
+                    switch form["action"] {
+                    case "multiplier": .multiplier(percent: amount)
+                    case "per_unit": .pointsPerUnit(amount)
+                    default: .fixed(amount)
+                    }
+                do {
+                    let p = try await s.loyalty.createPromotion(
+                        PromotionDraft(
+                            code: form["code"] ?? "", name: form["name"] ?? "", startsAt: starts.startOfDay,
+                            endsAt: LocalDate(daysSinceEpoch: ends.daysSinceEpoch + 1).startOfDay, requiresEnrolment: form["opt_in"] == "yes",
+                            criteria: criteria, action: action), in: ProgramID(program))
+                    return try await loyalty(v, flash: "Promotion \(p.code) saved.")
+                } catch { return try await loyalty(v, error: explain(error), kept: kept) }
+            }
+        }
+        router.post("/console/loyalty/rewards") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.loyaltyManage) else { return try pages.forbidden(v) }
+                guard let program = Int64(form["program"] ?? ""), let price = Int64(form["price"] ?? ""), let code = form.text("code"),
+                    let name = form.text("name")
+                else { return try await loyalty(v, error: "Give the reward's code, name and points.") }
+                do {
+                    let r = try await s.loyalty.addReward(
+                        to: ProgramID(program), code: code, name: name, kind: .product, pointsPrice: price, stock: form.text("stock").flatMap { Int($0) })
+                    return try await loyalty(v, flash: "Reward \(r.code) added.")
+                } catch { return try await loyalty(v, error: explain(error)) }
+            }
+        }
+        router.get("/console/admin") { request, _ in try await console.signedIn(request, .console) { try await admin($0) } }
+        router.post("/console/admin/users") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.usersManage) else { return try pages.forbidden(v) }
+                guard let role = form["role"].flatMap(Role.init(rawValue:)) else { return try await admin(v, error: "Choose a role.") }
+                do {
+                    let u = try await s.access.addUser(email: form["email"] ?? "", password: form["password"] ?? "", role: role)
+                    return try await admin(v, flash: "User \(u.email) added as \(u.role.rawValue).")
+                } catch { return try await admin(v, error: explain(error)) }
+            }
+        }
+        router.post("/console/admin/keys") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.apiKeysManage) else { return try pages.forbidden(v) }
+                let scopes = (form.fields["scope"] ?? []).compactMap(APIScope.init(rawValue:))
+                do {
+                    let (key, secret) = try await s.access.createAPIKey(name: form["name"] ?? "", partner: form["partner"] ?? "", scopes: scopes)
+                    return try await admin(v, flash: "Key \(key.name) created for \(key.partner).", secret: secret)
+                } catch { return try await admin(v, error: explain(error)) }
+            }
+        }
+        router.post("/console/admin/keys/:id/revoke") { request, context in
+            try await console.posted(request, context, .console) { v, _ in
+                guard v.principal.can(.apiKeysManage), let id = Int64(try context.parameters.require("id")) else { return try pages.forbidden(v) }
+                do {
+                    try await s.access.revokeAPIKey(APIKeyID(id))
+                    return try await admin(v, flash: "Key revoked.")
+                } catch { return try await admin(v, error: explain(error)) }
+            }
+        }
+    }
+
+    func loyalty(_ v: Visitor, flash: String? = nil, error: String? = nil, kept: [String: Any] = [:]) async throws -> Response {
+        guard v.principal.can(.loyaltyRead) else { return try pages.forbidden(v) }
+        var programs: [[String: Any]] = []
+        for p in try await s.loyalty.store.programs() {
+            let promotions = try await s.loyalty.store.promotions(of: p.id)
+            let rewards = try await s.loyalty.store.rewards(of: p.id)
+            let expiry: String = p.expiryMonths.map { "\($0) months (\(p.expiryStyle.code.replacingOccurrences(of: "_", with: " ")))" } ?? "never"
+            var earning = "no earning rules"
+            if let r = p.earningRules {
+                let bonuses: [String] = r.bonuses.map { "\($0.name): \($0.criteria)" }
+                earning = (["\(r.pointsPerUnit) points per unit"] + bonuses).joined(separator: "; ")
+            }
+            let tiers: [[String: String]] = (p.tierPolicy?.tiers ?? []).map {
+                ["name": $0.name, "threshold": ConsolePages.number($0.threshold), "benefits": $0.benefits.joined(separator: ", ")]
+            }
+            let promotionRows: [[String: String]] = promotions.map {
+                [
+                    "code": $0.code, "name": $0.name, "runs": "\(ConsolePages.day($0.startsAt)) – \(ConsolePages.day($0.endsAt))",
+                    "criteria": $0.criteria ?? "", "action": Self.describe($0.action), "optIn": $0.requiresEnrolment ? "yes" : "no",
+                ]
+            }
+            let rewardRows: [[String: String]] = rewards.map {
+                [
+                    "code": $0.code, "name": $0.name, "price": ConsolePages.number($0.pointsPrice), "stock": $0.stock.map(String.init) ?? "unlimited",
+                    "active": $0.active ? "yes" : "no",
+                ]
+            }
+            programs.append([
+                "id": p.id.rawValue, "code": p.code, "name": p.name, "value": p.valuePerThousandPoints.description, "expiry": expiry,
+                "earning": earning, "tiers": tiers, "promotions": promotionRows, "rewards": rewardRows,
+            ])
+        }
+        var values = kept
+        values["programs"] = programs
+        values["flash"] = flash as Any
+        values["error"] = error as Any
+        values["canManage"] = v.principal.can(.loyaltyManage) && !programs.isEmpty
+        return try console.views.page(.console, visitor: v, title: "Loyalty", template: "loyalty", values)
+    }
+
+    func admin(_ v: Visitor, flash: String? = nil, error: String? = nil, secret: String? = nil) async throws -> Response {
+        guard v.principal.can(.usersManage) || v.principal.can(.apiKeysManage) else { return try pages.forbidden(v) }
+        let users = try await s.access.users()
+        let keys = try await s.access.apiKeys()
+        return try console.views.page(
+            .console, visitor: v, title: "Administration", template: "admin",
+            [
+                "flash": flash as Any, "error": error as Any, "secret": secret as Any,
+                "users": users.map { ["email": $0.email, "role": $0.role.rawValue, "since": ConsolePages.day($0.createdAt)] },
+                "roles": Role.allCases.map(\.rawValue), "scopes": APIScope.allCases.map(\.rawValue),
+                "keys": keys.map {
+                    [
+                        "id": $0.id.rawValue, "name": $0.name, "prefix": $0.prefix, "partner": $0.partner,
+                        "scopes": $0.scopes.map(\.rawValue).joined(separator: ", "), "since": ConsolePages.day($0.createdAt),
+                        "revoked": $0.revokedAt.map(ConsolePages.day) as Any,
+                    ] as [String: Any]
+                },
+            ])
+    }
+}
