@@ -83,7 +83,8 @@ struct AdminPages: Sendable {
                 else { return try await loyalty(v, error: "Give the reward's code, name and points.") }
                 do {
                     let r = try await s.loyalty.addReward(
-                        to: ProgramID(program), code: code, name: name, kind: .product, pointsPrice: price, stock: form.text("stock").flatMap { Int($0) })
+                        to: ProgramID(program), code: code, name: name, kind: .product, pointsPrice: price,
+                        stock: form.text("stock").flatMap { Int($0) })
                     return try await loyalty(v, flash: "Reward \(r.code) added.")
                 } catch { return try await loyalty(v, error: explain(error)) }
             }

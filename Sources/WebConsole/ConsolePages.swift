@@ -5,8 +5,8 @@ import Customers
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
 import Loyalty
+import NIOCore
 import SharedModels
 
 /// The staff console: what each role sees and may do follows its permissions.
@@ -26,7 +26,8 @@ struct ConsolePages: Sendable {
     }
 
     func forbidden(_ v: Visitor) throws -> Response {
-        try views.page(.console, visitor: v, title: "Not allowed", template: "message", ["message": "Your role may not open this page."], status: .forbidden)
+        try views.page(
+            .console, visitor: v, title: "Not allowed", template: "message", ["message": "Your role may not open this page."], status: .forbidden)
     }
 
     func register(on router: Router<BasicRequestContext>) {
@@ -95,7 +96,10 @@ struct ConsolePages: Sendable {
         var segmentChart = ""
         if v.principal.can(.analyticsRead) {
             let (report, asOf) = try await console.currentLoyaltyReport()
-            kpis.append(["label": "Loyalty figures as of", "value": String(ISO8601DateFormatter().string(from: asOf).dropLast(4).replacingOccurrences(of: "T", with: " ")) + " UTC"])
+            kpis.append([
+                "label": "Loyalty figures as of",
+                "value": String(ISO8601DateFormatter().string(from: asOf).dropLast(4).replacingOccurrences(of: "T", with: " ")) + " UTC",
+            ])
             let members = report.programs.reduce(0) { $0 + $1.members }
             let active = report.programs.reduce(0) { $0 + $1.activeMembers }
             kpis.append(["label": "Members", "value": Self.number(Int64(members))])
@@ -163,11 +167,15 @@ struct ConsolePages: Sendable {
             "language": c.profile.language ?? "—", "homeStore": c.profile.homeStore ?? "—", "since": Self.day(c.createdAt),
             "completeness": c.completeness.score, "memberships": memberships, "scores": scores as Any,
             "consents": consents.current.map {
-                ["purpose": $0.purpose.rawValue, "channel": $0.channel.rawValue, "answer": $0.granted ? "yes" : "no", "source": $0.source, "when": Self.day($0.recordedAt)]
+                [
+                    "purpose": $0.purpose.rawValue, "channel": $0.channel.rawValue, "answer": $0.granted ? "yes" : "no", "source": $0.source,
+                    "when": Self.day($0.recordedAt),
+                ]
             },
             "blocks": consents.blocks.filter { $0.clearedAt == nil }.map(\.channel.rawValue),
             "timeline": timeline.map { ["when": Self.day($0.occurredAt), "kind": $0.kind.rawValue, "summary": $0.summary] },
-            "canLog": v.principal.can(.interactionsWrite), "channels": Customers.Channel.allCases.map(\.rawValue), "flash": flash as Any, "error": error as Any,
+            "canLog": v.principal.can(.interactionsWrite), "channels": Customers.Channel.allCases.map(\.rawValue), "flash": flash as Any,
+            "error": error as Any,
         ]
         return try views.page(.console, visitor: v, title: c.displayName.isEmpty ? "Customer \(id)" : c.displayName, template: "customer", values)
     }
@@ -179,7 +187,9 @@ struct ConsolePages: Sendable {
             .console, visitor: v, title: "Agent desk", template: "tasks",
             [
                 "flash": flash as Any,
-                "tasks": tasks.map { ["id": $0.id, "customer": $0.customer, "name": $0.customerName, "phone": $0.phone ?? "—", "script": $0.script] },
+                "tasks": tasks.map {
+                    ["id": $0.id, "customer": $0.customer, "name": $0.customerName, "phone": $0.phone ?? "—", "script": $0.script]
+                },
             ])
     }
 
@@ -236,7 +246,8 @@ struct LoginPages: Sendable {
                     }
                 }
             } catch {
-                return try self.form(error: site == .partners ? "That API key is not valid." : "Wrong email or password.", next: form["next"], status: .unauthorized)
+                return try self.form(
+                    error: site == .partners ? "That API key is not valid." : "Wrong email or password.", next: form["next"], status: .unauthorized)
             }
             var response = Response.redirect(to: next)
             response.setCookie(console.sessionCookie(site, token))
@@ -255,6 +266,7 @@ struct LoginPages: Sendable {
     func form(error: String?, next: String?, status: HTTPResponse.Status = .ok) throws -> Response {
         try console.views.page(
             site, visitor: nil, title: "Sign in", template: "login",
-            ["action": site.login, "error": error as Any, "next": next as Any, "apiKey": site == .partners, "joinLink": site == .portal], status: status)
+            ["action": site.login, "error": error as Any, "next": next as Any, "apiKey": site == .partners, "joinLink": site == .portal],
+            status: status)
     }
 }

@@ -3,8 +3,8 @@ import Customers
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
 import Loyalty
+import NIOCore
 import SharedModels
 
 /// The member portal: a member sees and changes only their own records — no page takes a
@@ -87,7 +87,8 @@ struct PortalPages: Sendable {
                     let current = state.current.first { $0.purpose == .marketing && $0.channel == channel }?.granted
                     if current != wanted {
                         _ = try await s.customers.recordConsent(
-                            purpose: .marketing, channel: channel, granted: wanted, source: "member_portal", text: "Offers and news by \(channel.rawValue)",
+                            purpose: .marketing, channel: channel, granted: wanted, source: "member_portal",
+                            text: "Offers and news by \(channel.rawValue)",
                             for: CustomerID(id), by: v.principal.actor)
                     }
                 }
@@ -143,7 +144,8 @@ struct PortalPages: Sendable {
                 "progress": progress.flatMap { p in p.nextTier.map { "\(ConsolePages.number(p.missing ?? 0)) points to \($0)" } } ?? "",
                 "movements": statement.movements.suffix(15).reversed().map {
                     [
-                        "when": ConsolePages.day($0.transfer.occurredAt), "what": $0.transfer.memo ?? $0.transfer.reason.rawValue.replacingOccurrences(of: "_", with: " "),
+                        "when": ConsolePages.day($0.transfer.occurredAt),
+                        "what": $0.transfer.memo ?? $0.transfer.reason.rawValue.replacingOccurrences(of: "_", with: " "),
                         "points": ConsolePages.number($0.signedPoints),
                     ]
                 },
@@ -151,7 +153,8 @@ struct PortalPages: Sendable {
         }
         let name = try await s.customers.customer(CustomerID(id)).displayName
         return try views.page(
-            .portal, visitor: v, title: name.isEmpty ? "My points" : "Hello, \(name)", template: "portal", ["memberships": memberships, "flash": flash as Any])
+            .portal, visitor: v, title: name.isEmpty ? "My points" : "Hello, \(name)", template: "portal",
+            ["memberships": memberships, "flash": flash as Any])
     }
 
     func rewards(_ v: Visitor, flash: String? = nil, error: String? = nil) async throws -> Response {
@@ -183,11 +186,13 @@ struct PortalPages: Sendable {
 
     func promotions(_ v: Visitor, flash: String? = nil, error: String? = nil) async throws -> Response {
         guard let member = try await membership(v) else {
-            return try views.page(.portal, visitor: v, title: "Promotions", template: "message", ["message": "Join a program to take part in promotions."])
+            return try views.page(
+                .portal, visitor: v, title: "Promotions", template: "message", ["message": "Join a program to take part in promotions."])
         }
         let now = s.loyalty.clock.now
         let joined = try await s.loyalty.store.enrolments(of: member.id)
-        let open = try await s.loyalty.store.promotions(of: member.programID, runningBetween: now, and: now.addingTimeInterval(1)).filter(\.requiresEnrolment)
+        let open = try await s.loyalty.store.promotions(of: member.programID, runningBetween: now, and: now.addingTimeInterval(1)).filter(
+            \.requiresEnrolment)
         return try views.page(
             .portal, visitor: v, title: "Promotions", template: "promotions",
             [
@@ -251,7 +256,8 @@ struct PartnerPages: Sendable {
                 do {
                     let (outcome, accruals) = try await s.intake.submit(
                         TransactionDetails(
-                            externalID: "\(partner):\(id)", occurredAt: s.customers.clock.now, amount: Money(minorUnits: minor, currency: s.customers.defaultCurrency),
+                            externalID: "\(partner):\(id)", occurredAt: s.customers.clock.now,
+                            amount: Money(minorUnits: minor, currency: s.customers.defaultCurrency),
                             store: form.text("store") ?? partner, channel: .store),
                         identifiers: identifiers)
                     switch outcome {

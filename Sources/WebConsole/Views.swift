@@ -2,8 +2,8 @@ import Access
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
 import Mustache
+import NIOCore
 
 /// The Mustache templates and static files, loaded once from the module's resources.
 struct Views: Sendable {
@@ -42,7 +42,10 @@ struct Views: Sendable {
             if principal.can(.loyaltyRead) { items.append(("Loyalty", "/console/loyalty")) }
             if principal.can(.usersManage) || principal.can(.apiKeysManage) { items.append(("Admin", "/console/admin")) }
         case .portal:
-            items = [("My points", "/portal/"), ("Rewards", "/portal/rewards"), ("Promotions", "/portal/promotions"), ("Preferences", "/portal/preferences")]
+            items = [
+                ("My points", "/portal/"), ("Rewards", "/portal/rewards"), ("Promotions", "/portal/promotions"),
+                ("Preferences", "/portal/preferences"),
+            ]
         case .partners:
             items = [("Transactions", "/partners/")]
         }
@@ -67,7 +70,8 @@ struct Views: Sendable {
             status: status,
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
-                .contentSecurityPolicy: "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+                .contentSecurityPolicy:
+                    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
                 HTTPField.Name("X-Content-Type-Options")!: "nosniff", HTTPField.Name("Referrer-Policy")!: "same-origin",
             ], body: .init(byteBuffer: ByteBuffer(string: html)))
     }

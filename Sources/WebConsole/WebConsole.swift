@@ -6,9 +6,9 @@ import Customers
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
 import Loyalty
 import Mustache
+import NIOCore
 import SharedModels
 
 /// The staff console (`/console/`), the member portal (`/portal/`) and the partner portal
@@ -138,7 +138,8 @@ extension WebConsole {
     /// Runs `body` for a signed-in visitor; anyone else goes to the site's login page.
     func signedIn(_ request: Request, _ site: Site, _ body: (Visitor) async throws -> Response) async throws -> Response {
         guard let visitor = await visitor(request, site) else {
-            let next = request.uri.path == site.root ? "" : "?next=" + (request.uri.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+            let next =
+                request.uri.path == site.root ? "" : "?next=" + (request.uri.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
             return Response.redirect(to: site.login + next)
         }
         return try await body(visitor)

@@ -3,9 +3,9 @@ import Campaigns
 import Customers
 import Foundation
 import HTTPTypes
-import Loyalty
 import Hummingbird
 import HummingbirdTesting
+import Loyalty
 import SQLKit
 import SharedModels
 import Storage
@@ -268,7 +268,8 @@ final class MessageSinks: @unchecked Sendable {
             for id in people.all { members[id] = try await p.loyalty.enroll(CustomerID(id), in: program.id).id }
             let promotion = try await p.loyalty.createPromotion(
                 PromotionDraft(
-                    code: "SPRING", name: "Spring bonus", startsAt: clock.now, endsAt: clock.now.addingTimeInterval(30 * 86_400), requiresEnrolment: true,
+                    code: "SPRING", name: "Spring bonus", startsAt: clock.now, endsAt: clock.now.addingTimeInterval(30 * 86_400),
+                    requiresEnrolment: true,
                     action: .fixed(100)), in: program.id)
             let reward = try await p.loyalty.addReward(to: program.id, code: "COFFEE", name: "A coffee", kind: .product, pointsPrice: 10)
             let segment = try await p.segments.create(SegmentDraft(name: "Members", rule: "member"), owner: "mia@test.example")
@@ -276,7 +277,9 @@ final class MessageSinks: @unchecked Sendable {
             plan.controlPercent = 0
             plan.offer = CampaignOffer(kind: .promotion, code: "SPRING")
             plan.waves = [
-                Wave(channel: .email, day: 0, subject: "Spring, {{first_name}}", body: "Join with code {{offer_code}}: https://shop.example.com/spring"),
+                Wave(
+                    channel: .email, day: 0, subject: "Spring, {{first_name}}", body: "Join with code {{offer_code}}: https://shop.example.com/spring"
+                ),
                 Wave(channel: .directMail, day: 0, body: "Dear {{name}}, join with code {{offer_code}}."),
             ]
             plan.costs = CampaignCosts(perMessage: ["email": 10, "direct_mail": 90], perRedemption: 50, pointValuePer100: 100)
@@ -315,7 +318,8 @@ final class MessageSinks: @unchecked Sendable {
             // Direct mail goes to print files once customers have addresses.
             for id in people.all.prefix(5) {
                 _ = try await p.customers.update(
-                    CustomerID(id), with: ProfileDraft(addresses: [.init(line1: "\(id) Main St", postalCode: "12345", city: "Springfield", country: "US")]))
+                    CustomerID(id),
+                    with: ProfileDraft(addresses: [.init(line1: "\(id) Main St", postalCode: "12345", city: "Springfield", country: "US")]))
             }
             var mail = plan
             mail.offer = CampaignOffer(kind: .voucher, code: "COFFEE")
@@ -326,7 +330,10 @@ final class MessageSinks: @unchecked Sendable {
             let files = try FileManager.default.contentsOfDirectory(atPath: printDirectory.path)
             #expect(files == ["campaign-\(printed.id)-wave-1-from-\(people.all[0]).csv"])
             let csv = try String(contentsOf: printDirectory.appendingPathComponent(files[0]), encoding: .utf8)
-            #expect(csv.hasPrefix("customer_id,name,address,message\n\(people.all[0]),C1 Test,\"\(people.all[0]) Main St\n12345 Springfield\nUS\",\"Dear C1 Test, a coffee on us.\"\n"))
+            #expect(
+                csv.hasPrefix(
+                    "customer_id,name,address,message\n\(people.all[0]),C1 Test,\"\(people.all[0]) Main St\n12345 Springfield\nUS\",\"Dear C1 Test, a coffee on us.\"\n"
+                ))
             // A voucher of the campaign's reward used within the window is a redemption.
             let voucher = try await p.loyalty.redeem(reward: reward.id, for: members[people.all[1]]!, idempotencyKey: nil)
             _ = try await p.loyalty.use(voucher: voucher.id)

@@ -17,7 +17,9 @@ import Testing
         response.headers[values: .setCookie].first.flatMap { $0.split(separator: ";").first.map(String.init) }
     }
 
-    @Test("each site sends strangers to its own login; / leads to the portal's public page; sessions do not cross sites", arguments: TestEngine.available)
+    @Test(
+        "each site sends strangers to its own login; / leads to the portal's public page; sessions do not cross sites",
+        arguments: TestEngine.available)
     func sites(engine: TestEngine) async throws {
         try await TestDatabase.withPatron(engine) { p in
             _ = try await p.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
@@ -54,7 +56,8 @@ import Testing
                 #expect(staff.hasPrefix("patron_console=") && member.hasPrefix("patron_portal="))
                 // The member's session is not the console's.
                 try await client.execute(
-                    uri: "/console/customers/\(evil.id)", method: .get, headers: [.cookie: "patron_console=" + member.dropFirst("patron_portal=".count)]
+                    uri: "/console/customers/\(evil.id)", method: .get,
+                    headers: [.cookie: "patron_console=" + member.dropFirst("patron_portal=".count)]
                 ) { #expect($0.status == .seeOther) }
                 // Escaped output, and the cookie's flags.
                 try await client.execute(uri: "/console/customers/\(evil.id)", method: .get, headers: [.cookie: staff]) { r in
