@@ -671,15 +671,15 @@ public struct SQLCampaignStore: CampaignStore {
     public func tasks(status: AgentTask.Status?, limit: Int) async throws -> [AgentTask] {
         try await database.read { db in
             let filter: SQLQueryString = status.map { " WHERE t.status = \(bind: $0.rawValue)" } ?? ""
-            return try await db.raw(
-                """
-                SELECT t.id, t.customer_id, \(unsafeRaw: SQLSegmentStore.memberName), p.phone, t.campaign_id, t.wave, t.script, t.status, t.outcome,
-                  t.notes, t.created_at, t.completed_at, t.completed_by
-                FROM agent_tasks t JOIN customers p ON p.id = t.customer_id
-                """ + filter + " ORDER BY t.id LIMIT \(bind: Int64(limit))"
-            ).all().map(Self.task)
+            return try await db.raw(Self.taskSelect + filter + " ORDER BY t.id LIMIT \(bind: Int64(limit))").all().map(Self.task)
         }
     }
+
+    static let taskSelect: SQLQueryString = """
+        SELECT t.id, t.customer_id, \(unsafeRaw: SQLSegmentStore.memberName), p.phone, t.campaign_id, t.wave, t.script, t.status, t.outcome,
+          t.notes, t.created_at, t.completed_at, t.completed_by
+        FROM agent_tasks t JOIN customers p ON p.id = t.customer_id
+        """
 
     static func task(_ row: any SQLRow) throws -> AgentTask {
         AgentTask(
@@ -719,13 +719,7 @@ public struct SQLCampaignStore: CampaignStore {
         }
         guard done else { return nil }
         return try await database.read { db in
-            try await db.raw(
-                """
-                SELECT t.id, t.customer_id, \(unsafeRaw: SQLSegmentStore.memberName), p.phone, t.campaign_id, t.wave, t.script, t.status, t.outcome,
-                  t.notes, t.created_at, t.completed_at, t.completed_by
-                FROM agent_tasks t JOIN customers p ON p.id = t.customer_id WHERE t.id = \(bind: id)
-                """
-            ).first().map(Self.task)
+            try await db.raw(Self.taskSelect + " WHERE t.id = \(bind: id)").first().map(Self.task)
         }
     }
 

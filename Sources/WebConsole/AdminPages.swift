@@ -40,9 +40,7 @@ struct AdminPages: Sendable {
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.loyaltyRead) else { return try pages.forbidden(v) }
                 let text = Self.check(form["rule"] ?? "") ?? ((form["rule"] ?? "").isEmpty ? "" : "The criteria are valid.")
-                return Response(
-                    status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
-                    body: .init(byteBuffer: ByteBuffer(string: text)))
+                return Response.text(text)
             }
         }
         router.post("/console/loyalty/promotions") { request, context in

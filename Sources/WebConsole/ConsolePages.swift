@@ -140,15 +140,7 @@ struct ConsolePages: Sendable {
         do { c = try await s.customers.customer(CustomerID(id)) } catch { return try views.notFound(title: "No such customer") }
         var memberships: [[String: Any]] = []
         if v.principal.can(.loyaltyRead) {
-            for m in try await s.loyalty.store.memberships(of: c.id) {
-                let program = try await s.loyalty.program(m.programID)
-                let balance = try await s.loyalty.balance(of: m.id)
-                let progress = try await s.loyalty.tierProgress(of: m.id)
-                memberships.append([
-                    "program": program.name, "number": m.number, "tier": m.tier ?? "—", "points": Self.number(balance.available),
-                    "progress": progress.flatMap { p in p.nextTier.map { "\(p.missing ?? 0) points to \($0)" } } ?? "",
-                ])
-            }
+            for m in try await s.loyalty.store.memberships(of: c.id) { memberships.append(try await console.membership(m)) }
         }
         var scores: [String: Any]? = nil
         if let sc = try await s.intelligence.store.scores(of: id) {

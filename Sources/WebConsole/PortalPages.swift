@@ -135,21 +135,16 @@ struct PortalPages: Sendable {
         var memberships: [[String: Any]] = []
         let now = s.loyalty.clock.now
         for m in try await s.loyalty.store.memberships(of: CustomerID(id)) {
-            let program = try await s.loyalty.program(m.programID)
-            let balance = try await s.loyalty.balance(of: m.id)
-            let progress = try await s.loyalty.tierProgress(of: m.id)
             let statement = try await s.loyalty.statement(of: m.id, from: now.addingTimeInterval(-365 * 86_400), to: now)
-            memberships.append([
-                "program": program.name, "points": ConsolePages.number(balance.available), "tier": m.tier ?? "—",
-                "progress": progress.flatMap { p in p.nextTier.map { "\(ConsolePages.number(p.missing ?? 0)) points to \($0)" } } ?? "",
-                "movements": statement.movements.suffix(15).reversed().map {
-                    [
-                        "when": ConsolePages.day($0.transfer.occurredAt),
-                        "what": $0.transfer.memo ?? $0.transfer.reason.rawValue.replacingOccurrences(of: "_", with: " "),
-                        "points": ConsolePages.number($0.signedPoints),
-                    ]
-                },
-            ])
+            var values = try await console.membership(m)
+            values["movements"] = statement.movements.suffix(15).reversed().map {
+                [
+                    "when": ConsolePages.day($0.transfer.occurredAt),
+                    "what": $0.transfer.memo ?? $0.transfer.reason.rawValue.replacingOccurrences(of: "_", with: " "),
+                    "points": ConsolePages.number($0.signedPoints),
+                ]
+            }
+            memberships.append(values)
         }
         let name = try await s.customers.customer(CustomerID(id)).displayName
         return try views.page(

@@ -27,9 +27,7 @@ struct SegmentAndCampaignPages: Sendable {
                 } catch let e as SegmentError {
                     text = e.description
                 }
-                return Response(
-                    status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
-                    body: .init(byteBuffer: ByteBuffer(string: text)))
+                return Response.text(text)
             }
         }
         router.post("/console/segments") { request, context in

@@ -120,6 +120,17 @@ extension WebConsole {
         }.0
     }
 
+    /// A membership as the console and the portal show it: program, card number, tier, points, distance to the next tier.
+    func membership(_ m: Member) async throws -> [String: Any] {
+        let program = try await services.loyalty.program(m.programID)
+        let balance = try await services.loyalty.balance(of: m.id)
+        let progress = try await services.loyalty.tierProgress(of: m.id)
+        return [
+            "program": program.name, "number": m.number, "tier": m.tier ?? "—", "points": ConsolePages.number(balance.available),
+            "progress": progress.flatMap { p in p.nextTier.map { "\(ConsolePages.number(p.missing ?? 0)) points to \($0)" } } ?? "",
+        ]
+    }
+
     /// The visitor signed in to `site`, or nil.
     func visitor(_ request: Request, _ site: Site) async -> Visitor? {
         guard let token = request.cookies[site.cookie]?.value, !token.isEmpty,
@@ -189,6 +200,13 @@ struct Form: Sendable {
 extension Response {
     static func redirect(to location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    /// Plain text for the pages' scripts (the live rule checks).
+    static func text(_ text: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }
 
