@@ -73,6 +73,31 @@ struct ConsolePages: Sendable {
                 return Response.redirect(to: "/console/customers/\(id)?done=1")
             }
         }
+        router.post("/console/customers/:id/adjustments") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.pointsAdjust), let id = Int64(try context.parameters.require("id")) else { return try forbidden(v) }
+                guard let member = Int64(form["member"] ?? ""), let points = Int64(form["points"] ?? ""), points != 0,
+                    let reason = form.text("reason")
+                else { return try await customer(v, id, error: "Give a whole number of points (negative to take some back) and a reason.") }
+                guard try await s.loyalty.store.memberships(of: CustomerID(id)).contains(where: { $0.id.rawValue == member }) else {
+                    return try await customer(v, id, error: "That membership is not this customer's.")
+                }
+                do {
+                    _ = try await s.loyalty.adjust(points, for: MemberID(member), memo: reason, by: v.principal.actor, idempotencyKey: nil)
+                } catch { return try await customer(v, id, error: explain(error)) }
+                return try await customer(v, id, flash: "\(points > 0 ? "Added" : "Took back") \(abs(points)) points: \(reason).")
+            }
+        }
+        router.post("/console/customers/:id/merge") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.customersMerge), let id = Int64(try context.parameters.require("id")) else { return try forbidden(v) }
+                guard let duplicate = Int64(form["duplicate"] ?? "") else { return try await customer(v, id, error: "Choose the duplicate.") }
+                do {
+                    _ = try await s.customers.merge(CustomerID(duplicate), into: CustomerID(id), by: v.principal.actor)
+                } catch { return try await customer(v, id, error: explain(error)) }
+                return try await customer(v, id, flash: "Customer \(duplicate) merged into this one; their history is here now.")
+            }
+        }
         router.get("/console/tasks") { request, _ in
             try await console.signedIn(request, .console) { v in try await tasks(v, flash: nil) }
         }
@@ -140,7 +165,12 @@ struct ConsolePages: Sendable {
         do { c = try await s.customers.customer(CustomerID(id)) } catch { return try views.notFound(title: "No such customer") }
         var memberships: [[String: Any]] = []
         if v.principal.can(.loyaltyRead) {
-            for m in try await s.loyalty.store.memberships(of: c.id) { memberships.append(try await console.membership(m)) }
+            for m in try await s.loyalty.store.memberships(of: c.id) {
+                var values = try await console.membership(m)
+                values["member"] = m.id.rawValue
+                values["canAdjust"] = v.principal.can(.pointsAdjust)
+                memberships.append(values)
+            }
         }
         var scores: [String: Any]? = nil
         if let sc = try await s.intelligence.store.scores(of: id) {
@@ -152,12 +182,27 @@ struct ConsolePages: Sendable {
                 "offers": sc.recommendations.prefix(3).map { $0 },
             ]
         }
+        var household = "—"
+        if let h = c.householdID { household = (try? await s.customers.household(h).name) ?? "\(h)" }
+        var account = "—"
+        if let a = c.accountID {
+            account = (try? await s.customers.account(a)).map { "\($0.draft.name) (class \($0.draft.accountClass.rawValue))" } ?? "\(a)"
+        }
+        var duplicates: [[String: Any]] = []
+        if v.principal.can(.customersMerge) {
+            for d in try await s.customers.quality(of: c.id).duplicates {
+                let other = d.customerID == c.id ? d.otherCustomerID : d.customerID
+                let name = (try? await s.customers.customer(other).displayName) ?? "customer \(other)"
+                duplicates.append(["other": other.rawValue, "name": name, "reason": d.reason.rawValue.replacingOccurrences(of: "_", with: " ")])
+            }
+        }
         let consents = try await s.customers.consents(of: c.id)
         let timeline = try await s.customers.timeline(of: c.id, limit: PageSize(50))
         let values: [String: Any] = [
             "id": id, "name": c.displayName, "email": c.profile.emails.first?.value ?? "—", "phone": c.profile.phones.first?.value ?? "—",
             "language": c.profile.language ?? "—", "homeStore": c.profile.homeStore ?? "—", "since": Self.day(c.createdAt),
-            "completeness": c.completeness.score, "memberships": memberships, "scores": scores as Any,
+            "completeness": c.completeness.score, "memberships": memberships, "scores": scores as Any, "household": household,
+            "account": account, "duplicates": duplicates,
             "consents": consents.current.map {
                 [
                     "purpose": $0.purpose.rawValue, "channel": $0.channel.rawValue, "answer": $0.granted ? "yes" : "no", "source": $0.source,

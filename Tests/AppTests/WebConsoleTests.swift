@@ -73,6 +73,23 @@ import Testing
                     body: ByteBuffer(string: "channel=call&direction=inbound&subject=forged")
                 ) { #expect($0.status == .forbidden) }
                 #expect(try await p.customers.interactions(of: evil.id, after: nil, limit: PageSize(10)).items.isEmpty)
+
+                // With the page's token, an agent merges a duplicate (same email) into the customer.
+                let twin = try await p.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee", emails: ["ann@x.com"]))
+                let page = try await client.execute(uri: "/console/customers/\(ann.id)", method: .get, headers: [.cookie: staff]) {
+                    String(buffer: $0.body)
+                }
+                #expect(page.contains("Merge Ann Lee into this customer"))
+                let csrf = try #require(page.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
+                try await client.execute(
+                    uri: "/console/customers/\(ann.id)/merge", method: .post,
+                    headers: [.cookie: staff, .contentType: "application/x-www-form-urlencoded"],
+                    body: ByteBuffer(string: "_csrf=\(csrf)&duplicate=\(twin.id)")
+                ) { r in
+                    #expect(r.status == .ok)
+                    #expect(String(buffer: r.body).contains("merged into this one"))
+                }
+                #expect(try await p.customers.customer(twin.id).status == .merged)
             }
         }
     }

@@ -146,6 +146,16 @@ class Web(unittest.TestCase):
         self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "Interaction logged."))
         self.assertIn("Asked about the spring sale", self.driver.find_element(By.CSS_SELECTOR, "ol.timeline").text)
         self.shot("console-customer")
+        # A goodwill adjustment, with its reason, when the customer is a member.
+        adjust = self.driver.find_elements(By.CSS_SELECTOR, "input[name='points']")
+        if adjust:
+            member = adjust[0].get_attribute("id").split("-")[1]
+            before = int(self.driver.find_element(By.ID, f"points-{member}").text.replace(",", ""))
+            adjust[0].send_keys("100")
+            self.driver.find_element(By.ID, f"why-{member}").send_keys("Goodwill for a late delivery" + Keys.ENTER)
+            self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "Added 100 points"))
+            after = int(self.driver.find_element(By.ID, f"points-{member}").text.replace(",", ""))
+            self.assertEqual(after, before + 100)
         # The agent has no campaigns: the page is refused.
         self.go("/console/campaigns")
         self.assertIn("Your role may not open this page.", self.driver.page_source)
