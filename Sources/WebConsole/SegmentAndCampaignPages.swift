@@ -135,6 +135,16 @@ struct SegmentAndCampaignPages: Sendable {
             preview = ["to": "\(m.name) <\(m.address)>", "subject": m.subject ?? "", "body": m.body]
         }
         let segmentName = (try? await s.segments.segment(SegmentID(c.plan.segment)).name) ?? "\(c.plan.segment)"
+        let responseChart = SVGChart.bars(
+            [("target", pnl.target.responseRate * 100), ("control", pnl.control.responseRate * 100)], title: "Customers who bought, percent",
+            format: { String(format: "%.1f%%", $0) })
+        var funnel: [(label: String, value: Double)] = []
+        for w in breakdown.waves where w.queued > 0 {
+            funnel += [
+                ("wave \(w.number) queued", Double(w.queued)), ("delivered", Double(w.delivered)), ("opened", Double(w.opened)),
+                ("clicked", Double(w.clicked)), ("bought", Double(w.purchasers)),
+            ]
+        }
         return try console.views.page(
             .console, visitor: v, title: c.plan.name, template: "campaign",
             [
@@ -151,6 +161,8 @@ struct SegmentAndCampaignPages: Sendable {
                 "incremental": interval(pnl.incrementalRevenue) { ConsolePages.money($0, cur) }, "cost": ConsolePages.money(pnl.cost, cur),
                 "profit": interval(pnl.incrementalProfit) { ConsolePages.money($0, cur) },
                 "roi": pnl.roi.map { interval($0) { String(format: "%.2f", $0) } } ?? "—", "preview": preview as Any,
+                "responseChart": responseChart,
+                "funnelChart": funnel.isEmpty ? nil : SVGChart.bars(funnel, title: "Messages and responses by wave") as String?,
             ])
     }
 }
