@@ -390,8 +390,8 @@ public struct CampaignService: Sendable {
         guard links.indices.contains(link) else { return nil }
         let now = clock.now
         _ = try await store.record([
-            Response(campaign: m.key.campaign, wave: m.key.wave, customer: m.key.customer, kind: .opened, occurredAt: now),
-            Response(campaign: m.key.campaign, wave: m.key.wave, customer: m.key.customer, kind: .clicked, reference: links[link], occurredAt: now),
+            m.response(.opened, at: now),
+            m.response(.clicked, reference: links[link], at: now),
         ])
         return links[link]
     }
@@ -400,7 +400,7 @@ public struct CampaignService: Sendable {
     public func opened(token: String) async throws {
         guard let m = try await message(token: token) else { return }
         _ = try await store.record([
-            Response(campaign: m.key.campaign, wave: m.key.wave, customer: m.key.customer, kind: .opened, occurredAt: clock.now)
+            m.response(.opened, at: clock.now)
         ])
     }
 
@@ -410,7 +410,7 @@ public struct CampaignService: Sendable {
         let now = clock.now
         try await store.unsubscribe(customer: m.key.customer, channel: m.channel, campaign: m.key.campaign, at: now)
         _ = try await store.record([
-            Response(campaign: m.key.campaign, wave: m.key.wave, customer: m.key.customer, kind: .unsubscribed, occurredAt: now)
+            m.response(.unsubscribed, at: now)
         ])
         return true
     }
@@ -421,13 +421,10 @@ public struct CampaignService: Sendable {
             throw CampaignError.invalid(field: "event", reason: "a receipt is delivered, bounced or opened")
         }
         guard let m = try await message(token: token) else { return false }
-        let outcome: DeliveryOutcome = kind == .bounced ? .bounced("reported by the gateway") : .delivered
         if kind == .opened {
-            _ = try await store.record([
-                Response(campaign: m.key.campaign, wave: m.key.wave, customer: m.key.customer, kind: .opened, occurredAt: clock.now)
-            ])
+            _ = try await store.record([m.response(.opened, at: clock.now)])
         } else {
-            try await store.settle([(m.key, outcome)], at: clock.now)
+            try await store.settle([(m.key, kind == .bounced ? .bounced("reported by the gateway") : .delivered)], at: clock.now)
         }
         return true
     }
@@ -436,29 +433,28 @@ public struct CampaignService: Sendable {
 
     /// Records purchases, enrolments and redemptions in the attribution window as responses.
     @discardableResult
-    public func attribute(_ id: CampaignID) async throws -> Int {
-        let c = try await campaign(id)
+    public func attribute(_ id: CampaignID) async throws -> Int { try await attribute(try await campaign(id)) }
+
+    func attribute(_ c: Campaign) async throws -> Int {
         guard let launched = c.launchedAt else { return 0 }
         let end = launched.addingTimeInterval(Double(c.plan.attributionDays) * 86_400)
         return try await store.attribute(c, until: min(end, clock.now))
     }
 
-    public func pnl(_ id: CampaignID) async throws -> CampaignPnL {
-        let c = try await campaign(id)
-        try await attribute(id)
-        return CampaignPnL(campaign: c, figures: try await store.figures(id))
-    }
+    public func pnl(_ id: CampaignID) async throws -> CampaignPnL { try await breakdown(id).0 }
 
     /// The P&L from the responses attributed so far (the campaign job attributes every minute),
     /// without attributing now: for overviews that show many campaigns.
     public func recordedPnL(_ id: CampaignID) async throws -> CampaignPnL {
-        CampaignPnL(campaign: try await campaign(id), figures: try await store.figures(id))
+        let c = try await campaign(id)
+        return CampaignPnL(campaign: c, figures: try await store.figures(c))
     }
 
+    /// The P&L and the response by wave and value tier, after attributing what happened since the last pass.
     public func breakdown(_ id: CampaignID) async throws -> (CampaignPnL, CampaignBreakdown) {
         let c = try await campaign(id)
-        try await attribute(id)
-        let f = try await store.figures(id)
+        try await attribute(c)
+        let f = try await store.figures(c)
         return (CampaignPnL(campaign: c, figures: f), CampaignBreakdown(campaign: c, figures: f))
     }
 
@@ -478,7 +474,7 @@ public struct CampaignService: Sendable {
     public func historicalRates() async throws -> [CampaignChannel: WhatIf.Rates] {
         var sums: [CampaignChannel: (t: Double, c: Double, n: Int)] = [:]
         for c in try await campaigns() where c.status == .completed {
-            let f = try await store.figures(c.id)
+            let f = try await store.figures(c)
             guard f.target.customers > 0, f.control.customers > 0 else { continue }
             let t = Double(f.target.responders) / Double(f.target.customers)
             let k = Double(f.control.responders) / Double(f.control.customers)
@@ -522,8 +518,7 @@ public struct CampaignService: Sendable {
     public func createLeads(_ id: CampaignID, kinds: [Response.Kind] = [.purchased, .redeemed, .enrolled, .clicked], owner: String) async throws
         -> Int
     {
-        _ = try await campaign(id)
-        try await attribute(id)
+        try await attribute(try await campaign(id))
         return try await store.createLeads(id, kinds: kinds, owner: owner, at: clock.now)
     }
 
@@ -541,10 +536,9 @@ public struct CampaignService: Sendable {
         }
         let report = try await dispatch(through: channels)
         for c in try await campaigns() where c.status == .running {
-            try await attribute(c.id)
-            let latest = try await campaign(c.id)
-            if let launched = latest.launchedAt, latest.waves.count == latest.plan.waves.count,
-                clock.now >= launched.addingTimeInterval(Double(max(latest.plan.attributionDays, latest.plan.waves.last!.day)) * 86_400)
+            try await attribute(c)
+            if let launched = c.launchedAt, c.waves.count == c.plan.waves.count,
+                clock.now >= launched.addingTimeInterval(Double(max(c.plan.attributionDays, c.plan.waves.last!.day)) * 86_400)
             {
                 try await store.setStatus(c.id, .completed, launchedAt: launched)
             }

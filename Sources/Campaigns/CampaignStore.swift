@@ -53,7 +53,7 @@ public protocol CampaignStore: Sendable {
     /// control) within the attribution window and records them as responses. Returns how many were new.
     func attribute(_ campaign: Campaign, until: Date) async throws -> Int
     /// Figures for the P&L and campaign analytics.
-    func figures(_ id: CampaignID) async throws -> CampaignFigures
+    func figures(_ campaign: Campaign) async throws -> CampaignFigures
     /// Withdraws the customer's marketing consent on a channel (an unsubscribe link).
     func unsubscribe(customer: Int64, channel: CampaignChannel, campaign: CampaignID, at: Date) async throws
 
@@ -166,6 +166,11 @@ public struct OutboundMessage: Sendable, Equatable {
 
     /// The token tracked links carry: `campaign-wave-customer-secret`.
     public var token: String { "\(key)-\(String(secret, radix: 16))" }
+
+    /// What the customer did with this message, as a response to its campaign and wave.
+    public func response(_ kind: Response.Kind, reference: String = "", at: Date) -> Response {
+        Response(campaign: key.campaign, wave: key.wave, customer: key.customer, kind: kind, reference: reference, occurredAt: at)
+    }
 
     /// The key a token names, when its secret matches.
     public static func key(fromToken token: String) -> (MessageKey, UInt64)? {

@@ -305,7 +305,7 @@ public enum Migrations {
                 """
                 CREATE TABLE campaign_responses (\(id), campaign_id BIGINT NOT NULL, wave INTEGER, customer_id BIGINT NOT NULL, control INTEGER NOT NULL,
                   kind TEXT NOT NULL, reference TEXT NOT NULL, amount_minor BIGINT NOT NULL, occurred_at BIGINT NOT NULL,
-                  on_timeline INTEGER NOT NULL DEFAULT 0, UNIQUE (campaign_id, customer_id, kind, reference))
+                  UNIQUE (campaign_id, customer_id, kind, reference))
                 """,
                 """
                 CREATE TABLE agent_tasks (\(id), customer_id BIGINT NOT NULL REFERENCES customers(id), campaign_id BIGINT NOT NULL, wave INTEGER NOT NULL,

@@ -349,10 +349,14 @@ public struct SQLCampaignStore: CampaignStore {
     public func settle(_ outcomes: [(message: MessageKey, outcome: DeliveryOutcome)], at: Date) async throws {
         let t = at.epochSeconds
         try await database.write { db in
+            var names: [CampaignID: String] = [:]
+            for id in Set(outcomes.map(\.message.campaign)) {
+                names[id] = try await db.raw("SELECT name FROM campaigns WHERE id = \(bind: id.rawValue)").first()?.string("name")
+            }
             for (key, outcome) in outcomes {
                 guard let row = try await db.raw(Self.messageSelect + " WHERE " + Self.keyCondition(key)).first() else { continue }
                 let m = try Self.message(row)
-                let name = try await db.raw("SELECT name FROM campaigns WHERE id = \(bind: key.campaign.rawValue)").first()?.string("name") ?? ""
+                let name = names[key.campaign] ?? ""
                 let firstSend = m.status == .sending
                 func interaction(_ outcome: String) async throws {
                     try await db.raw(
@@ -458,27 +462,26 @@ public struct SQLCampaignStore: CampaignStore {
             \(bind: r.reference), \(bind: r.amount), \(bind: r.occurredAt.epochSeconds)) ON CONFLICT DO NOTHING RETURNING id
             """
         ).first()
-        guard inserted != nil else { return false }
-        if control == 0 && r.kind != .delivered && r.kind != .bounced {
-            try await timeline(db, campaign: r.campaign, since: nil)
-        }
+        guard let id = try inserted?.int64("id") else { return false }
+        if control == 0 && r.kind != .delivered && r.kind != .bounced { try await timeline(db, responses: [id]) }
         return true
     }
 
-    /// Writes the interactions of target customers' inbound responses not on their timeline yet.
-    func timeline(_ db: any SQLDatabase, campaign: CampaignID, since: Int64?) async throws {
-        try await db.raw(
-            """
-            INSERT INTO interactions (customer_id, channel, direction, outcome, agent, subject, notes, occurred_at)
-            SELECT r.customer_id, COALESCE((SELECT m.channel FROM campaign_messages m WHERE m.campaign_id = r.campaign_id AND m.wave = r.wave
-              AND m.customer_id = r.customer_id), 'web'), 'inbound', 'campaign:' || r.kind, 'campaigns', c.name,
-              'campaign ' || CAST(r.campaign_id AS TEXT) || ', wave ' || COALESCE(CAST(r.wave AS TEXT), '-') || ', offer ' || c.offer
-              || CASE WHEN r.reference = '' THEN '' ELSE ', ' || r.reference END, r.occurred_at
-            FROM campaign_responses r JOIN campaigns c ON c.id = r.campaign_id
-            WHERE r.campaign_id = \(bind: campaign.rawValue) AND r.control = 0 AND r.on_timeline = 0 AND r.kind NOT IN ('delivered', 'bounced')
-            """
-        ).run()
-        try await db.raw("UPDATE campaign_responses SET on_timeline = 1 WHERE campaign_id = \(bind: campaign.rawValue) AND on_timeline = 0").run()
+    /// Writes these responses onto their customers' timelines as inbound interactions (callers
+    /// pass only target customers' responses other than delivered and bounced).
+    func timeline(_ db: any SQLDatabase, responses ids: [Int64]) async throws {
+        for part in chunks(ids, of: 10_000) {
+            try await db.raw(
+                """
+                INSERT INTO interactions (customer_id, channel, direction, outcome, agent, subject, notes, occurred_at)
+                SELECT r.customer_id, COALESCE((SELECT m.channel FROM campaign_messages m WHERE m.campaign_id = r.campaign_id AND m.wave = r.wave
+                  AND m.customer_id = r.customer_id), 'web'), 'inbound', 'campaign:' || r.kind, 'campaigns', c.name,
+                  'campaign ' || CAST(r.campaign_id AS TEXT) || ', wave ' || COALESCE(CAST(r.wave AS TEXT), '-') || ', offer ' || c.offer
+                  || CASE WHEN r.reference = '' THEN '' ELSE ', ' || r.reference END, r.occurred_at
+                FROM campaign_responses r JOIN campaigns c ON c.id = r.campaign_id WHERE r.id IN (\(binds: Array(part)))
+                """
+            ).run()
+        }
     }
 
     public func record(_ responses: [Response]) async throws -> Int {
@@ -500,53 +503,50 @@ public struct SQLCampaignStore: CampaignStore {
             """
         }
         return try await database.write { db in
-            let before = try await db.raw("SELECT COUNT(*) AS n FROM campaign_responses WHERE campaign_id = \(bind: id)").first()!.int64("n")
-            try await db.raw(
+            /// Inserts the responses `select` finds (skipping those recorded before) and returns
+            /// how many were new; the target's go onto the timeline.
+            func insert(_ select: SQLQueryString) async throws -> Int {
+                let rows = try await db.raw(
+                    "INSERT INTO campaign_responses (campaign_id, wave, customer_id, control, kind, reference, amount_minor, occurred_at) " + select
+                        + " ON CONFLICT DO NOTHING RETURNING id, control"
+                ).all()
+                try await timeline(db, responses: try rows.filter { try $0.int64("control") == 0 }.map { try $0.int64("id") })
+                return rows.count
+            }
+            var new = try await insert(
                 """
-                INSERT INTO campaign_responses (campaign_id, wave, customer_id, control, kind, reference, amount_minor, occurred_at)
                 SELECT a.campaign_id, \(unsafeRaw: lastWave("a", "t.occurred_at")), a.customer_id, a.control, 'purchased', 'tx:' || CAST(t.id AS TEXT),
                   t.amount_minor, t.occurred_at
                 FROM campaign_audience a JOIN transactions t ON t.customer_id = a.customer_id AND t.kind = 'purchase'
                 WHERE a.campaign_id = \(bind: id) AND t.occurred_at >= \(bind: from) AND t.occurred_at <= \(bind: to)
                   AND t.currency = \(bind: c.plan.currency)
-                ON CONFLICT DO NOTHING
-                """
-            ).run()
+                """)
             if c.plan.offer.kind == .promotion, let code = c.plan.offer.code {
-                try await db.raw(
+                new += try await insert(
                     """
-                    INSERT INTO campaign_responses (campaign_id, wave, customer_id, control, kind, reference, amount_minor, occurred_at)
                     SELECT a.campaign_id, \(unsafeRaw: lastWave("a", "e.enrolled_at")), a.customer_id, a.control, 'enrolled',
                       'promotion:' || CAST(e.promotion_id AS TEXT), 0, e.enrolled_at
                     FROM campaign_audience a JOIN loyalty_members lm ON lm.customer_id = a.customer_id
                     JOIN promotion_enrolments e ON e.member_id = lm.id JOIN loyalty_promotions pr ON pr.id = e.promotion_id AND pr.code = \(bind: code)
                     WHERE a.campaign_id = \(bind: id) AND e.enrolled_at >= \(bind: from) AND e.enrolled_at <= \(bind: to)
-                    ON CONFLICT DO NOTHING
-                    """
-                ).run()
+                    """)
             }
             if c.plan.offer.kind == .voucher, let code = c.plan.offer.code {
-                try await db.raw(
+                new += try await insert(
                     """
-                    INSERT INTO campaign_responses (campaign_id, wave, customer_id, control, kind, reference, amount_minor, occurred_at)
                     SELECT a.campaign_id, \(unsafeRaw: lastWave("a", "v.closed_at")), a.customer_id, a.control, 'redeemed', 'voucher:' || v.code, 0, v.closed_at
                     FROM campaign_audience a JOIN loyalty_members lm ON lm.customer_id = a.customer_id
                     JOIN loyalty_vouchers v ON v.member_id = lm.id JOIN loyalty_rewards rw ON rw.id = v.reward_id AND rw.code = \(bind: code)
                     WHERE a.campaign_id = \(bind: id) AND v.status = 'used' AND v.closed_at >= \(bind: from) AND v.closed_at <= \(bind: to)
-                    ON CONFLICT DO NOTHING
-                    """
-                ).run()
+                    """)
             }
-            try await timeline(db, campaign: c.id, since: nil)
-            let after = try await db.raw("SELECT COUNT(*) AS n FROM campaign_responses WHERE campaign_id = \(bind: id)").first()!.int64("n")
-            return Int(after - before)
+            return new
         }
     }
 
-    public func figures(_ id: CampaignID) async throws -> CampaignFigures {
-        guard let c = try await campaign(id) else { throw CampaignError.notFound(id) }
-        return try await database.read { db in
-            let i = id.rawValue
+    public func figures(_ c: Campaign) async throws -> CampaignFigures {
+        try await database.read { db in
+            let i = c.id.rawValue
             var target = CampaignFigures.Group()
             var control = CampaignFigures.Group()
             var tiers: [String: (target: CampaignFigures.Group, control: CampaignFigures.Group)] = [:]
