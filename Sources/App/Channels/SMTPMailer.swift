@@ -52,8 +52,9 @@ public struct SMTPMailer: MessageChannel {
                 try session.expect(try await session.reply(), 220)
                 let ehlo = try await session.command("EHLO patron.local")
                 if ehlo.code != 250 { try session.expect(try await session.command("HELO patron.local"), 250) }
+                let date = Self.dateHeader(Date())
                 for m in messages {
-                    outcomes.append(try await deliver(m, &session))
+                    outcomes.append(try await deliver(m, date: date, &session))
                 }
                 _ = try? await session.command("QUIT")
             }
@@ -64,7 +65,7 @@ public struct SMTPMailer: MessageChannel {
         return outcomes
     }
 
-    func deliver(_ m: OutboundMessage, _ session: inout Session) async throws -> DeliveryOutcome {
+    func deliver(_ m: OutboundMessage, date: String, _ session: inout Session) async throws -> DeliveryOutcome {
         func refused(_ r: Reply) async throws -> DeliveryOutcome {
             _ = try await session.command("RSET")
             return r.code >= 500 ? .bounced("\(r.code) \(r.text)") : .retry("\(r.code) \(r.text)")
@@ -75,23 +76,28 @@ public struct SMTPMailer: MessageChannel {
         guard rcpt.code == 250 || rcpt.code == 251 else { return try await refused(rcpt) }
         let data = try await session.command("DATA")
         guard data.code == 354 else { return try await refused(data) }
-        let done = try await session.command(Self.render(m, from: from, fromName: fromName) + "\r\n.")
+        let done = try await session.command(Self.render(m, from: from, fromName: fromName, date: date) + "\r\n.")
         guard done.code == 250 else { return done.code >= 500 ? .bounced("\(done.code) \(done.text)") : .retry("\(done.code) \(done.text)") }
         return .delivered
     }
 
-    /// The message as RFC 5322 text, dot-stuffed, lines ending in CRLF (without the final dot).
-    static func render(_ m: OutboundMessage, from: String, fromName: String, date: Date = Date()) -> String {
+    /// An RFC 5322 date, e.g. `Mon, 23 Nov 2026 19:04:43 +0000`.
+    static func dateHeader(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
+        return formatter.string(from: date)
+    }
+
+    /// The message as RFC 5322 text, dot-stuffed, lines ending in CRLF (without the final dot).
+    static func render(_ m: OutboundMessage, from: String, fromName: String, date: String) -> String {
         let ascii = m.body.utf8.allSatisfy { $0 < 128 }
         var headers = [
             "From: \(encodedWord(fromName)) <\(from)>",
             "To: \(m.name.isEmpty ? "" : encodedWord(m.name) + " ")<\(m.address)>",
             "Subject: \(encodedWord(m.subject ?? ""))",
-            "Date: \(formatter.string(from: date))",
+            "Date: \(date)",
             "Message-ID: <\(m.key)@patron>",
             "MIME-Version: 1.0",
             "Content-Type: text/\(m.isHTML ? "html" : "plain"); charset=utf-8",
