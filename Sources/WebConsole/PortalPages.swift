@@ -245,7 +245,7 @@ struct PartnerPages: Sendable {
                     return try page(v, error: "This key may not submit transactions.")
                 }
                 guard let id = form.text("transaction_id"), let member = form.text("member"), let amount = form.text("amount"),
-                    let minor = Self.minorUnits(amount, currency: s.customers.defaultCurrency)
+                    let minor = Money.parseMinorUnits(Substring(amount), currency: s.customers.defaultCurrency), minor > 0
                 else { return try page(v, error: "Give the receipt number, the member's card, email or phone, and the amount (e.g. 25.90).") }
                 let identifiers = [IdentifierKind.card, .email, .phone].map { CustomerIdentifier(kind: $0, value: member) }
                 do {
@@ -266,20 +266,6 @@ struct PartnerPages: Sendable {
                 } catch { return try page(v, error: explain(error)) }
             }
         }
-    }
-
-    /// `25.90` in minor units of a two-decimal currency.
-    static func minorUnits(_ text: String, currency: String) -> Int64? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), let whole = Int64(parts[0]), whole >= 0 else { return nil }
-        let digits = Money.minorUnitDigits(of: currency)
-        var fraction: Int64 = 0
-        if parts.count == 2 {
-            guard parts[1].count <= digits, let f = Int64(parts[1]) else { return nil }
-            fraction = f * Int64(pow(10.0, Double(digits - parts[1].count)))
-        }
-        let minor = whole * Money.unit(of: currency) + fraction
-        return minor > 0 ? minor : nil
     }
 
     func page(_ v: Visitor, flash: String? = nil, error: String? = nil) throws -> Response {
