@@ -108,19 +108,8 @@ public struct AccrualBenchmark {
     /// Starts the API on a free loopback port and posts `httpTransactions` purchases over `connections` keep-alive connections.
     func runHTTP(patron: Patron, log: (String) -> Void) async throws -> (seconds: Double, failures: Int) {
         let (_, secret) = try await patron.access.createAPIKey(name: "bench", partner: "Bench", scopes: [.transactionsWrite])
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        var logger = Logger(label: "patron.bench")
-        // The server is stopped by cancellation when the clients are done, which it reports as an error.
-        logger.logLevel = .critical
-        let app = try buildApplication(patron: patron, port: 0, logger: logger) { port in portSink.yield(port) }
         let total = httpTransactions, customers = customers, connections = connections
-        return try await withThrowingTaskGroup(of: (Double, Int)?.self) { group in
-            group.addTask {
-                try await app.run()
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CocoaError(.featureUnsupported) }
+        return try await withLoopbackServer(patron: patron) { port in
             log("HTTP: \(total) purchases over \(connections) connections to 127.0.0.1:\(port)…")
             let counter = Counter()
             let occurredAt = ISO8601DateFormatter().string(from: Date())
@@ -140,11 +129,29 @@ public struct AccrualBenchmark {
                 }
                 return try await clients.reduce(0, +)
             }
-            let seconds = Date().timeIntervalSince(started)
-            group.cancelAll()
-            return (seconds, failures)
-        }!
+            return (Date().timeIntervalSince(started), failures)
+        }
     }
+}
+
+/// Runs Patron's server on a free loopback port while `body` runs with that port, then stops it.
+func withLoopbackServer<T: Sendable>(patron: Patron, _ body: (Int) async throws -> T) async throws -> T {
+    let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+    var logger = Logger(label: "patron.bench")
+    // The server is stopped by cancellation when the body is done, which it reports as an error.
+    logger.logLevel = .critical
+    let app = try buildApplication(patron: patron, port: 0, logger: logger) { port in portSink.yield(port) }
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await app.run()
+            return nil
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CocoaError(.featureUnsupported) }
+        let result = try await body(port)
+        group.cancelAll()
+        return result
+    }!
 }
 
 /// A thread-safe ticket dispenser.

@@ -1,9 +1,7 @@
 import Access
 import Customers
 import Foundation
-import Logging
 import Loyalty
-import ServiceLifecycle
 import SharedModels
 
 #if canImport(FoundationNetworking)
@@ -56,18 +54,8 @@ public struct WebBenchmark: Sendable {
             ("/portal/rewards", "patron_portal=\(member)"), ("/portal/preferences", "patron_portal=\(member)"),
             ("/partners/", "patron_partners=\(partnerKey)"), ("/portal/welcome", ""),
         ]
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        var logger = Logger(label: "patron.bench")
-        logger.logLevel = .critical
-        let app = try buildApplication(patron: patron, port: 0, logger: logger) { port in portSink.yield(port) }
         let repeats = repeats
-        let result = try await withThrowingTaskGroup(of: Result?.self) { group -> Result in
-            group.addTask {
-                try await app.run()
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CocoaError(.featureUnsupported) }
+        return try await withLoopbackServer(patron: patron) { port in
             let session = URLSession(configuration: .ephemeral)
             var results: [Page] = []
             for (path, cookie) in pages {
@@ -88,9 +76,7 @@ public struct WebBenchmark: Sendable {
                 samples.sort()
                 results.append(Page(path: path, milliseconds: samples[samples.count / 2], bytes: bytes))
             }
-            group.cancelAll()
             return Result(customers: customers, pages: results, slowestMilliseconds: results.map(\.milliseconds).max() ?? 0)
         }
-        return result
     }
 }
