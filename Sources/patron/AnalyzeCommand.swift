@@ -18,17 +18,6 @@ struct Analyze: AsyncParsableCommand {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    /// Runs `body`, turning bad input into a one-line error that names the file, line and field.
-    static func reporting<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as ImportError {
-            throw fail(error.description)
-        } catch let error as AnalyticsError {
-            throw fail(error.description)
-        }
-    }
-
     struct CLV: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "clv", abstract: "Fit BG/NBD and Gamma-Gamma; P(alive), expected purchases and CLV per customer.")
@@ -58,7 +47,7 @@ struct Analyze: AsyncParsableCommand {
             guard let transactions else {
                 throw ValidationError("--transactions FILE is required (the database's lifetime values come from `patron analyze score`)")
             }
-            let report = try await Analyze.reporting {
+            let report = try await reporting {
                 try FileAnalysis.clv(
                     transactions: transactions, calibrationEnd: end, period: period, months: months, monthlyDiscount: discount, out: out)
             }
@@ -95,7 +84,7 @@ struct Analyze: AsyncParsableCommand {
         @Flag(help: "Print a JSON object as the last line.") var json = false
 
         func run() async throws {
-            let report = try await Analyze.reporting {
+            let report = try await reporting {
                 try FileAnalysis.basket(baskets: baskets, minSupport: minSupport, minConfidence: minConfidence)
             }
             print("\(report.baskets) baskets, minimum support \(report.minimumCount) baskets")
@@ -134,7 +123,7 @@ struct Analyze: AsyncParsableCommand {
 
         func run() async throws {
             guard (2...20).contains(folds) else { throw ValidationError("--folds must be 2 to 20") }
-            let report = try await Analyze.reporting { try FileAnalysis.churn(table: table, target: target, folds: folds, seed: seed) }
+            let report = try await reporting { try FileAnalysis.churn(table: table, target: target, folds: folds, seed: seed) }
             print("\(report.rows) rows, \(report.features) feature columns, \(report.positives) with \(report.target) = \(report.positive)")
             for (model, auc) in report.auc.sorted(by: { $0.key < $1.key }) {
                 print("  " + model.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: " cross-validated ROC AUC %.3f", auc))
@@ -160,7 +149,7 @@ struct Analyze: AsyncParsableCommand {
             guard let transactions else {
                 throw ValidationError("--transactions FILE is required (the database's RFM segments come from `patron analyze score`)")
             }
-            let report = try await Analyze.reporting { try FileAnalysis.rfm(transactions: transactions, asOf: date, out: out) }
+            let report = try await reporting { try FileAnalysis.rfm(transactions: transactions, asOf: date, out: out) }
             print("\(report.customers) customers as of \(report.asOf)")
             for segment in RFMSegment.allCases {
                 if let n = report.segments[segment.rawValue] { print("  \(segment.label.padding(toLength: 22, withPad: " ", startingAt: 0)) \(n)") }

@@ -10,19 +10,6 @@ struct Campaigns: AsyncParsableCommand {
         abstract: "Campaigns: plan from a JSON file, launch, run the outbox, read results, what-if, call tasks and leads.",
         subcommands: [List.self, Create.self, Launch.self, Run.self, Results.self, WhatIfCommand.self, Preview.self, Leads.self])
 
-    /// Runs `body`, turning a campaign or segment error into a one-line error.
-    static func reporting<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as CampaignError {
-            throw fail(error.description)
-        } catch let error as SegmentError {
-            throw fail(error.description)
-        } catch let error as ConfigurationError {
-            throw fail(error.description)
-        }
-    }
-
     static func money(_ v: Double, _ currency: String) -> String { String(format: "%.2f %@", v, currency) }
 
     struct List: AsyncParsableCommand {
@@ -49,7 +36,7 @@ struct Campaigns: AsyncParsableCommand {
             let data: Data
             do { data = try Data(contentsOf: URL(fileURLWithPath: plan)) } catch { throw fail("\(plan): cannot be read") }
             let c = try await db.with { patron in
-                try await Campaigns.reporting {
+                try await reporting {
                     try await patron.campaigns.create(
                         try CampaignPlanFile.decode(data, file: plan, defaultCurrency: patron.settings.defaultCurrency), owner: owner)
                 }
@@ -64,7 +51,7 @@ struct Campaigns: AsyncParsableCommand {
         @Argument var id: Int64
 
         func run() async throws {
-            let c = try await db.with { patron in try await Campaigns.reporting { try await patron.campaigns.launch(CampaignID(id)) } }
+            let c = try await db.with { patron in try await reporting { try await patron.campaigns.launch(CampaignID(id)) } }
             for w in c.waves {
                 let suppressed = w.suppressed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 print("wave \(w.number): \(w.queued) messages queued; suppressed: \(suppressed.isEmpty ? "none" : suppressed)")
@@ -78,7 +65,7 @@ struct Campaigns: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let r = try await db.with { patron in try await Campaigns.reporting { try await patron.runCampaigns() } }
+            let r = try await db.with { patron in try await reporting { try await patron.runCampaigns() } }
             print("\(r.sent) sent, \(r.bounced) bounced, \(r.retried) to retry")
         }
     }
@@ -90,7 +77,7 @@ struct Campaigns: AsyncParsableCommand {
 
         func run() async throws {
             let (c, pnl, b) = try await db.with { patron in
-                try await Campaigns.reporting {
+                try await reporting {
                     let c = try await patron.campaigns.campaign(CampaignID(id))
                     let (pnl, b) = try await patron.campaigns.breakdown(c.id)
                     return (c, pnl, b)
@@ -140,7 +127,7 @@ struct Campaigns: AsyncParsableCommand {
             }
             let perMessage = Dictionary(uniqueKeysWithValues: channels.map { ($0.rawValue, costPerMessage) })
             let w = try await db.with { patron in
-                try await Campaigns.reporting {
+                try await reporting {
                     try await patron.campaigns.whatIf(
                         WhatIf.Input(
                             rule: rule, channels: channels, controlPercent: control, offer: costPerRedemption > 0 ? .voucher : .none,
@@ -180,7 +167,7 @@ struct Campaigns: AsyncParsableCommand {
 
         func run() async throws {
             let m = try await db.with { patron in
-                try await Campaigns.reporting { try await patron.campaigns.preview(CampaignID(id), wave: wave, customer: customer) }
+                try await reporting { try await patron.campaigns.preview(CampaignID(id), wave: wave, customer: customer) }
             }
             print("To: \(m.name) <\(m.address)>")
             if let s = m.subject { print("Subject: \(s)") }
@@ -197,7 +184,7 @@ struct Campaigns: AsyncParsableCommand {
 
         func run() async throws {
             let (n, leads) = try await db.with { patron in
-                try await Campaigns.reporting {
+                try await reporting {
                     (
                         try await patron.campaigns.createLeads(CampaignID(id), owner: owner),
                         try await patron.campaigns.leads(campaign: CampaignID(id), limit: 1_000)

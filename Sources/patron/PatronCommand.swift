@@ -43,6 +43,24 @@ func quietLogger() -> Logger {
     return logger
 }
 
+/// Runs `body`, turning bad input (a file's line and field, a rule's line and column, a plan's
+/// field, a setting) into a one-line error.
+func reporting<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as ImportError {
+        throw fail(error.description)
+    } catch let error as AnalyticsError {
+        throw fail(error.description)
+    } catch let error as SegmentError {
+        throw fail(error.description)
+    } catch let error as CampaignError {
+        throw fail(error.description)
+    } catch let error as ConfigurationError {
+        throw fail(error.description)
+    }
+}
+
 func fail(_ message: String) -> ExitCode {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     return ExitCode.failure

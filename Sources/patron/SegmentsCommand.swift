@@ -10,15 +10,6 @@ struct Segments: AsyncParsableCommand {
         abstract: "Segments: count and preview a rule, save segments, snapshot, compare and export them.",
         subcommands: [Count.self, Preview.self, Create.self, List.self, Snapshot.self, Overlap.self, ExportMembers.self, Refresh.self])
 
-    /// Runs `body`, turning a bad rule or segment into a one-line error (with line and column).
-    static func reporting<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as SegmentError {
-            throw fail(error.description)
-        }
-    }
-
     static func find(_ nameOrID: String, in patron: Patron) async throws -> Segment {
         if let id = Int64(nameOrID), let s = try await patron.segments.store.segment(SegmentID(id)) { return s }
         guard let s = try await patron.segments.store.segment(named: nameOrID) else { throw fail("no segment named '\(nameOrID)'") }
@@ -32,7 +23,7 @@ struct Segments: AsyncParsableCommand {
         @Flag(help: "Print a JSON object as the last line.") var json = false
 
         func run() async throws {
-            let (count, ms) = try await db.with { patron in try await Segments.reporting { try await patron.segments.count(rule: rule) } }
+            let (count, ms) = try await db.with { patron in try await reporting { try await patron.segments.count(rule: rule) } }
             print("\(count) customers (\(String(format: "%.1f", ms)) ms)")
             if json { print(#"{"count":\#(count),"count_ms":\#(String(format: "%.3f", ms))}"#) }
         }
@@ -45,7 +36,7 @@ struct Segments: AsyncParsableCommand {
         @Option var limit: Int = 20
 
         func run() async throws {
-            let members = try await db.with { patron in try await Segments.reporting { try await patron.segments.preview(rule: rule, limit: limit) } }
+            let members = try await db.with { patron in try await reporting { try await patron.segments.preview(rule: rule, limit: limit) } }
             for m in members {
                 print("\(m.customer)\t\(m.name)\t\(m.email ?? "")\t\(m.tier ?? "")\t\(m.clv.map { String(format: "%.2f", $0) } ?? "")")
             }
@@ -63,7 +54,7 @@ struct Segments: AsyncParsableCommand {
 
         func run() async throws {
             let segment = try await db.with { patron in
-                try await Segments.reporting {
+                try await reporting {
                     try await patron.segments.create(
                         SegmentDraft(name: name, description: description, rule: rule, kind: `static` ? .static : .dynamic), owner: owner)
                 }
@@ -81,7 +72,7 @@ struct Segments: AsyncParsableCommand {
         func run() async throws {
             try await db.with { patron in
                 for s in try await patron.segments.segments() {
-                    let size = try await Segments.reporting { try await patron.segments.size(of: s.id) }
+                    let size = try await reporting { try await patron.segments.size(of: s.id) }
                     print("\(s.id)\t\(s.name)\t\(s.kind.rawValue)\t\(size)\t\(s.owner)\t\(s.rule)")
                 }
             }
@@ -96,7 +87,7 @@ struct Segments: AsyncParsableCommand {
         func run() async throws {
             let s = try await db.with { patron in
                 let s = try await Segments.find(segment, in: patron)
-                return try await Segments.reporting { try await patron.segments.snapshot(s.id) }
+                return try await reporting { try await patron.segments.snapshot(s.id) }
             }
             print("\(s.name): \(s.snapshotCount ?? 0) members frozen")
         }
@@ -112,7 +103,7 @@ struct Segments: AsyncParsableCommand {
             let (a, b, o) = try await db.with { patron in
                 let a = try await Segments.find(first, in: patron)
                 let b = try await Segments.find(second, in: patron)
-                return (a, b, try await Segments.reporting { try await patron.segments.overlap(a.id, b.id) })
+                return (a, b, try await reporting { try await patron.segments.overlap(a.id, b.id) })
             }
             print("\(a.name): \(o.first), \(b.name): \(o.second), both: \(o.both)")
         }
@@ -128,7 +119,7 @@ struct Segments: AsyncParsableCommand {
             let handle = try Export.output(output)
             let count = try await db.with { patron in
                 let s = try await Segments.find(segment, in: patron)
-                return try await Segments.reporting { try await patron.segments.exportCSV(s.id) { handle.write(Data($0.utf8)) } }
+                return try await reporting { try await patron.segments.exportCSV(s.id) { handle.write(Data($0.utf8)) } }
             }
             FileHandle.standardError.write(Data("exported \(count) customers\n".utf8))
         }
