@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "Loyalty", dependencies: ["SharedModels", "Customers", "Expressions"], swiftSettings: swiftSettings),
         // Marketing: segments, campaigns, their outbox and responses.
         .target(name: "Campaigns", dependencies: ["SharedModels", "Expressions"], swiftSettings: swiftSettings),
+        // Service: requests and complaints in queues with value-based SLAs, threads, surveys.
+        .target(name: "Support", dependencies: ["SharedModels", "Customers"], swiftSettings: swiftSettings),
         // Customer intelligence: RFM, lifetime value, churn, baskets — pure numerics over values.
         // Optimised in debug builds too: model fitting in -Onone is 10–50× slower, which would make
         // the tests that reproduce the published results take minutes.
@@ -50,7 +52,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Expressions",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -70,7 +72,7 @@ let package = Package(
         .target(
             name: "HTTPAPI",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Expressions",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -83,7 +85,7 @@ let package = Package(
         .target(
             name: "WebConsole",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Expressions",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -95,7 +97,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
                 "WebConsole",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -144,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "AppTests",
             dependencies: [
-                "TestSupport", "App", "HTTPAPI", "Customers", "Access", "Analytics", "SharedModels", "Storage",
+                "TestSupport", "App", "HTTPAPI", "Customers", "Access", "Analytics", "Support", "SharedModels", "Storage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],

@@ -19,7 +19,7 @@ public enum Role: String, Sendable, Codable, CaseIterable {
         case .loyaltyManager:
             [
                 .customersRead, .customersWrite, .transactionsWrite, .interactionsWrite, .dataImport, .dataExport, .loyaltyRead, .loyaltyManage,
-                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .analyticsRead, .segmentsRead, .campaignsRead,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .analyticsRead, .segmentsRead, .campaignsRead, .requestsRead,
             ]
         case .marketer:
             [
@@ -30,7 +30,7 @@ public enum Role: String, Sendable, Codable, CaseIterable {
             [
                 .customersRead, .customersWrite, .customersMerge, .transactionsWrite, .interactionsWrite, .consentsWrite, .memberLoginsManage,
                 .loyaltyRead,
-                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .tasksWork,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .tasksWork, .requestsRead, .requestsWork,
             ]
         case .analyst: [.customersRead, .dataExport, .loyaltyRead, .analyticsRead, .analyticsRun, .segmentsRead, .campaignsRead]
         }
@@ -77,6 +77,10 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case campaignEventsWrite = "campaign_events:write"
     /// Work the agent desk's call tasks.
     case tasksWork = "tasks:work"
+    /// Read service requests, their threads and the desk's queues.
+    case requestsRead = "requests:read"
+    /// Open, answer, assign, re-prioritise and resolve service requests.
+    case requestsWork = "requests:work"
 }
 
 /// What a partner API key may do.

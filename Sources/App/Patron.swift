@@ -11,6 +11,7 @@ import SharedModels
 import Storage
 import StoragePostgres
 import StorageSQLite
+import Support
 
 /// Where Patron keeps its data: a path ending in `.sqlite`, or a `postgres://` URL.
 public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
@@ -157,6 +158,8 @@ public struct Patron: Sendable {
     public let segments: SegmentService
     /// Campaigns: plans, waves, the outbox, responses and their P&L.
     public let campaigns: CampaignService
+    /// The service desk: requests and complaints with value-based SLAs.
+    public let support: SupportService
     /// Purchases and returns come in here, so every path records and earns the same way.
     public let intake: TransactionIntake
     public let settings: Settings
@@ -194,6 +197,9 @@ public struct Patron: Sendable {
         self.campaigns = CampaignService(
             store: SQLCampaignStore(database: database), segments: segments, templates: MustacheTemplates(), clock: settings.clock,
             publicURL: settings.publicURL)
+        self.support = SupportService(
+            store: SQLSupportStore(database: database), customers: customers, clock: settings.clock
+        ) { [intelligence] customer in try await intelligence.store.scores(of: customer)?.valueTier.rawValue }
         self.access = AccessService(
             store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)
     }

@@ -7,6 +7,7 @@ import HTTPTypes
 import Loyalty
 import OpenAPIRuntime
 import SharedModels
+import Support
 
 /// Implements every operation of `openapi.yaml` over the domain services. Each handler
 /// authorises first (role or scope, then ownership), then calls one service method.
@@ -17,6 +18,7 @@ struct APIHandler: APIProtocol {
     let intelligence: CustomerIntelligence
     let segments: SegmentService
     let campaigns: CampaignService
+    let support: SupportService
     /// The configured message channels, for an on-demand run of the campaign job.
     let channels: @Sendable () throws -> [CampaignChannel: any MessageChannel]
     let health: @Sendable () async throws -> String

@@ -8,6 +8,7 @@ import Loyalty
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import SharedModels
+import Support
 
 /// The REST API under `/v1`, ready to mount on a Hummingbird router.
 ///
@@ -22,13 +23,13 @@ public struct PatronAPI: Sendable {
     /// - Parameter health: checks the database and names its engine; throws when it is unreachable.
     public init(
         intake: TransactionIntake, access: AccessService, intelligence: CustomerIntelligence, segments: SegmentService,
-        campaigns: CampaignService, channels: @escaping @Sendable () throws -> [CampaignChannel: any MessageChannel],
+        campaigns: CampaignService, support: SupportService, channels: @escaping @Sendable () throws -> [CampaignChannel: any MessageChannel],
         idempotency: any IdempotencyStore,
         health: @escaping @Sendable () async throws -> String
     ) {
         self.handler = APIHandler(
             customers: intake.customers, intake: intake, access: access, intelligence: intelligence, segments: segments,
-            campaigns: campaigns, channels: channels, health: health)
+            campaigns: campaigns, support: support, channels: channels, health: health)
         self.idempotency = idempotency
     }
 

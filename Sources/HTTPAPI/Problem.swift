@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import Loyalty
 import OpenAPIRuntime
+import Support
 
 /// An RFC 9457 problem document. `code` is stable and meant for programs; `detail` for people.
 public struct Problem: Error, Codable, Sendable, Equatable {
@@ -63,6 +64,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         case let error as LoyaltyError: return Problem(error)
         case let error as SegmentError: return Problem(error)
         case let error as CampaignError: return Problem(error)
+        case let error as SupportError: return Problem(error)
         case let error as DecodingError: return Problem(error)
         default: return nil
         }
@@ -73,6 +75,14 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         self.init(
             status: .unprocessableContent, code: "validation_failed", detail: errors.map { "\($0.field): \($0.reason)" }.joined(separator: "; "),
             errors: errors.map { FieldProblem(field: $0.field, reason: $0.reason) })
+    }
+
+    init(_ error: SupportError) {
+        switch error {
+        case .notFound(let id): self.init(status: .notFound, code: "service_request_not_found", detail: "No service request \(id).")
+        case .invalid(let field, let reason): self.init(validation: [FieldError(field, reason)])
+        case .conflict(let reason): self.init(status: .conflict, code: "service_request_conflict", detail: reason)
+        }
     }
 
     init(_ error: CampaignError) {

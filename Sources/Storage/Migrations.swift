@@ -18,7 +18,7 @@ public struct Migration: Sendable {
 
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
-    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns
+    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns + support
 
     /// Applies the steps not yet applied; returns their names.
     @discardableResult
@@ -318,6 +318,26 @@ public enum Migrations {
                 """,
             ]
         },
+    ]
+
+    static let support: [Migration] = [
+        Migration("support-1-requests") { _, id in
+            [
+                """
+                CREATE TABLE service_requests (\(id), customer_id BIGINT NOT NULL REFERENCES customers(id), kind TEXT NOT NULL, priority TEXT NOT NULL,
+                  queue TEXT NOT NULL, subject TEXT NOT NULL, status TEXT NOT NULL, assignee TEXT, channel TEXT NOT NULL, value_tier TEXT NOT NULL,
+                  opened_by TEXT NOT NULL, opened_at BIGINT NOT NULL, respond_by BIGINT NOT NULL, resolve_by BIGINT NOT NULL, first_response_at BIGINT,
+                  resolved_at BIGINT, resolution TEXT, satisfaction INTEGER, satisfaction_comment TEXT, updated_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX service_requests_open ON service_requests (status, resolve_by)",
+                "CREATE INDEX service_requests_customer ON service_requests (customer_id, id)",
+                """
+                CREATE TABLE service_request_events (\(id), request_id BIGINT NOT NULL REFERENCES service_requests(id), at BIGINT NOT NULL,
+                  author TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL)
+                """,
+                "CREATE INDEX service_request_events_request ON service_request_events (request_id, id)",
+            ]
+        }
     ]
 
     static let access: [Migration] = [

@@ -1121,6 +1121,471 @@ extension Components {
                 case html
             }
         }
+        /// - Remark: Generated from `#/components/schemas/ServiceRequest`.
+        internal struct ServiceRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/customerId`.
+            internal var customerId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/customerName`.
+            internal var customerName: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/kind`.
+            internal enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case question = "question"
+                case problem = "problem"
+                case complaint = "complaint"
+            }
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/kind`.
+            internal var kind: Components.Schemas.ServiceRequest.KindPayload
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/priority`.
+            internal enum PriorityPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case urgent = "urgent"
+                case high = "high"
+                case normal = "normal"
+                case low = "low"
+            }
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/priority`.
+            internal var priority: Components.Schemas.ServiceRequest.PriorityPayload
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/queue`.
+            internal var queue: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/subject`.
+            internal var subject: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/status`.
+            internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case open = "open"
+                case inProgress = "in_progress"
+                case waitingOnCustomer = "waiting_on_customer"
+                case resolved = "resolved"
+                case closed = "closed"
+            }
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/status`.
+            internal var status: Components.Schemas.ServiceRequest.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/assignee`.
+            internal var assignee: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/channel`.
+            internal var channel: Swift.String
+            /// The customer's value tier when opened (A best … D, or unscored), which set the SLA.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/valueTier`.
+            internal var valueTier: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/openedBy`.
+            internal var openedBy: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/openedAt`.
+            internal var openedAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/respondBy`.
+            internal var respondBy: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/resolveBy`.
+            internal var resolveBy: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/firstResponseAt`.
+            internal var firstResponseAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/resolvedAt`.
+            internal var resolvedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/resolution`.
+            internal var resolution: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/satisfaction`.
+            internal var satisfaction: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/satisfactionComment`.
+            internal var satisfactionComment: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/responseSla`.
+            internal var responseSla: Components.Schemas.SlaClock
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/resolutionSla`.
+            internal var resolutionSla: Components.Schemas.SlaClock
+            /// Either target missed or passed.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ServiceRequest/breached`.
+            internal var breached: Swift.Bool
+            /// Creates a new `ServiceRequest`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - customerId:
+            ///   - customerName:
+            ///   - kind:
+            ///   - priority:
+            ///   - queue:
+            ///   - subject:
+            ///   - status:
+            ///   - assignee:
+            ///   - channel:
+            ///   - valueTier: The customer's value tier when opened (A best … D, or unscored), which set the SLA.
+            ///   - openedBy:
+            ///   - openedAt:
+            ///   - respondBy:
+            ///   - resolveBy:
+            ///   - firstResponseAt:
+            ///   - resolvedAt:
+            ///   - resolution:
+            ///   - satisfaction:
+            ///   - satisfactionComment:
+            ///   - responseSla:
+            ///   - resolutionSla:
+            ///   - breached: Either target missed or passed.
+            internal init(
+                id: Swift.Int64,
+                customerId: Swift.Int64,
+                customerName: Swift.String,
+                kind: Components.Schemas.ServiceRequest.KindPayload,
+                priority: Components.Schemas.ServiceRequest.PriorityPayload,
+                queue: Swift.String,
+                subject: Swift.String,
+                status: Components.Schemas.ServiceRequest.StatusPayload,
+                assignee: Swift.String? = nil,
+                channel: Swift.String,
+                valueTier: Swift.String,
+                openedBy: Swift.String,
+                openedAt: Foundation.Date,
+                respondBy: Foundation.Date,
+                resolveBy: Foundation.Date,
+                firstResponseAt: Foundation.Date? = nil,
+                resolvedAt: Foundation.Date? = nil,
+                resolution: Swift.String? = nil,
+                satisfaction: Swift.Int? = nil,
+                satisfactionComment: Swift.String? = nil,
+                responseSla: Components.Schemas.SlaClock,
+                resolutionSla: Components.Schemas.SlaClock,
+                breached: Swift.Bool
+            ) {
+                self.id = id
+                self.customerId = customerId
+                self.customerName = customerName
+                self.kind = kind
+                self.priority = priority
+                self.queue = queue
+                self.subject = subject
+                self.status = status
+                self.assignee = assignee
+                self.channel = channel
+                self.valueTier = valueTier
+                self.openedBy = openedBy
+                self.openedAt = openedAt
+                self.respondBy = respondBy
+                self.resolveBy = resolveBy
+                self.firstResponseAt = firstResponseAt
+                self.resolvedAt = resolvedAt
+                self.resolution = resolution
+                self.satisfaction = satisfaction
+                self.satisfactionComment = satisfactionComment
+                self.responseSla = responseSla
+                self.resolutionSla = resolutionSla
+                self.breached = breached
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case customerId
+                case customerName
+                case kind
+                case priority
+                case queue
+                case subject
+                case status
+                case assignee
+                case channel
+                case valueTier
+                case openedBy
+                case openedAt
+                case respondBy
+                case resolveBy
+                case firstResponseAt
+                case resolvedAt
+                case resolution
+                case satisfaction
+                case satisfactionComment
+                case responseSla
+                case resolutionSla
+                case breached
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SlaClock`.
+        internal struct SlaClock: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SlaClock/state`.
+            internal enum StatePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case met = "met"
+                case missed = "missed"
+                case due = "due"
+                case breached = "breached"
+            }
+            /// - Remark: Generated from `#/components/schemas/SlaClock/state`.
+            internal var state: Components.Schemas.SlaClock.StatePayload
+            /// For due: seconds left; for breached: seconds over.
+            ///
+            /// - Remark: Generated from `#/components/schemas/SlaClock/seconds`.
+            internal var seconds: Swift.Int64?
+            /// Creates a new `SlaClock`.
+            ///
+            /// - Parameters:
+            ///   - state:
+            ///   - seconds: For due: seconds left; for breached: seconds over.
+            internal init(
+                state: Components.Schemas.SlaClock.StatePayload,
+                seconds: Swift.Int64? = nil
+            ) {
+                self.state = state
+                self.seconds = seconds
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case state
+                case seconds
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RequestEvent`.
+        internal struct RequestEvent: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RequestEvent/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/RequestEvent/at`.
+            internal var at: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/RequestEvent/author`.
+            internal var author: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RequestEvent/kind`.
+            internal enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case customerMessage = "customer_message"
+                case reply = "reply"
+                case note = "note"
+                case change = "change"
+            }
+            /// - Remark: Generated from `#/components/schemas/RequestEvent/kind`.
+            internal var kind: Components.Schemas.RequestEvent.KindPayload
+            /// - Remark: Generated from `#/components/schemas/RequestEvent/text`.
+            internal var text: Swift.String
+            /// Creates a new `RequestEvent`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - at:
+            ///   - author:
+            ///   - kind:
+            ///   - text:
+            internal init(
+                id: Swift.Int64,
+                at: Foundation.Date,
+                author: Swift.String,
+                kind: Components.Schemas.RequestEvent.KindPayload,
+                text: Swift.String
+            ) {
+                self.id = id
+                self.at = at
+                self.author = author
+                self.kind = kind
+                self.text = text
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case at
+                case author
+                case kind
+                case text
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ServiceRequestDetail`.
+        internal struct ServiceRequestDetail: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ServiceRequestDetail/request`.
+            internal var request: Components.Schemas.ServiceRequest
+            /// - Remark: Generated from `#/components/schemas/ServiceRequestDetail/events`.
+            internal var events: [Components.Schemas.RequestEvent]
+            /// Creates a new `ServiceRequestDetail`.
+            ///
+            /// - Parameters:
+            ///   - request:
+            ///   - events:
+            internal init(
+                request: Components.Schemas.ServiceRequest,
+                events: [Components.Schemas.RequestEvent]
+            ) {
+                self.request = request
+                self.events = events
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case request
+                case events
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/NewServiceRequest`.
+        internal struct NewServiceRequest: Codable, Hashable, Sendable {
+            /// Required for staff; a member's request is always their own.
+            ///
+            /// - Remark: Generated from `#/components/schemas/NewServiceRequest/customerId`.
+            internal var customerId: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/NewServiceRequest/kind`.
+            internal enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case question = "question"
+                case problem = "problem"
+                case complaint = "complaint"
+            }
+            /// - Remark: Generated from `#/components/schemas/NewServiceRequest/kind`.
+            internal var kind: Components.Schemas.NewServiceRequest.KindPayload
+            /// Staff only; complaints default to high, others to normal.
+            ///
+            /// - Remark: Generated from `#/components/schemas/NewServiceRequest/priority`.
+            internal enum PriorityPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case urgent = "urgent"
+                case high = "high"
+                case normal = "normal"
+                case low = "low"
+            }
+            /// Staff only; complaints default to high, others to normal.
+            ///
+            /// - Remark: Generated from `#/components/schemas/NewServiceRequest/priority`.
+            internal var priority: Components.Schemas.NewServiceRequest.PriorityPayload?
+            /// Staff only; complaints default to complaints, others to general.
+            ///
+            /// - Remark: Generated from `#/components/schemas/NewServiceRequest/queue`.
+            internal var queue: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/NewServiceRequest/subject`.
+            internal var subject: Swift.String
+            /// - Remark: Generated from `#/components/schemas/NewServiceRequest/description`.
+            internal var description: Swift.String
+            /// Where it came in; web for members.
+            ///
+            /// - Remark: Generated from `#/components/schemas/NewServiceRequest/channel`.
+            internal enum ChannelPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case call = "call"
+                case email = "email"
+                case sms = "sms"
+                case web = "web"
+                case store = "store"
+                case visit = "visit"
+                case directMail = "direct_mail"
+            }
+            /// Where it came in; web for members.
+            ///
+            /// - Remark: Generated from `#/components/schemas/NewServiceRequest/channel`.
+            internal var channel: Components.Schemas.NewServiceRequest.ChannelPayload?
+            /// Creates a new `NewServiceRequest`.
+            ///
+            /// - Parameters:
+            ///   - customerId: Required for staff; a member's request is always their own.
+            ///   - kind:
+            ///   - priority: Staff only; complaints default to high, others to normal.
+            ///   - queue: Staff only; complaints default to complaints, others to general.
+            ///   - subject:
+            ///   - description:
+            ///   - channel: Where it came in; web for members.
+            internal init(
+                customerId: Swift.Int64? = nil,
+                kind: Components.Schemas.NewServiceRequest.KindPayload,
+                priority: Components.Schemas.NewServiceRequest.PriorityPayload? = nil,
+                queue: Swift.String? = nil,
+                subject: Swift.String,
+                description: Swift.String,
+                channel: Components.Schemas.NewServiceRequest.ChannelPayload? = nil
+            ) {
+                self.customerId = customerId
+                self.kind = kind
+                self.priority = priority
+                self.queue = queue
+                self.subject = subject
+                self.description = description
+                self.channel = channel
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case customerId
+                case kind
+                case priority
+                case queue
+                case subject
+                case description
+                case channel
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ServiceDesk`.
+        internal struct ServiceDesk: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ServiceDesk/QueuesPayload`.
+            internal struct QueuesPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ServiceDesk/QueuesPayload/queue`.
+                internal var queue: Swift.String
+                /// - Remark: Generated from `#/components/schemas/ServiceDesk/QueuesPayload/open`.
+                internal var open: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/ServiceDesk/QueuesPayload/unassigned`.
+                internal var unassigned: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/ServiceDesk/QueuesPayload/breached`.
+                internal var breached: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/ServiceDesk/QueuesPayload/dueSoon`.
+                internal var dueSoon: Swift.Int
+                /// Creates a new `QueuesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - queue:
+                ///   - open:
+                ///   - unassigned:
+                ///   - breached:
+                ///   - dueSoon:
+                internal init(
+                    queue: Swift.String,
+                    open: Swift.Int,
+                    unassigned: Swift.Int,
+                    breached: Swift.Int,
+                    dueSoon: Swift.Int
+                ) {
+                    self.queue = queue
+                    self.open = open
+                    self.unassigned = unassigned
+                    self.breached = breached
+                    self.dueSoon = dueSoon
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case queue
+                    case open
+                    case unassigned
+                    case breached
+                    case dueSoon
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ServiceDesk/queues`.
+            internal typealias QueuesPayload = [Components.Schemas.ServiceDesk.QueuesPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/ServiceDesk/queues`.
+            internal var queues: Components.Schemas.ServiceDesk.QueuesPayload
+            /// - Remark: Generated from `#/components/schemas/ServiceDesk/open`.
+            internal var open: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ServiceDesk/breached`.
+            internal var breached: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ServiceDesk/resolvedLast30Days`.
+            internal var resolvedLast30Days: Swift.Int
+            /// Share resolved within target.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ServiceDesk/resolvedWithinSla`.
+            internal var resolvedWithinSla: Swift.Double?
+            /// Mean CSAT (1-5) of the surveys answered.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ServiceDesk/satisfaction`.
+            internal var satisfaction: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/ServiceDesk/surveys`.
+            internal var surveys: Swift.Int
+            /// Creates a new `ServiceDesk`.
+            ///
+            /// - Parameters:
+            ///   - queues:
+            ///   - open:
+            ///   - breached:
+            ///   - resolvedLast30Days:
+            ///   - resolvedWithinSla: Share resolved within target.
+            ///   - satisfaction: Mean CSAT (1-5) of the surveys answered.
+            ///   - surveys:
+            internal init(
+                queues: Components.Schemas.ServiceDesk.QueuesPayload,
+                open: Swift.Int,
+                breached: Swift.Int,
+                resolvedLast30Days: Swift.Int,
+                resolvedWithinSla: Swift.Double? = nil,
+                satisfaction: Swift.Double? = nil,
+                surveys: Swift.Int
+            ) {
+                self.queues = queues
+                self.open = open
+                self.breached = breached
+                self.resolvedLast30Days = resolvedLast30Days
+                self.resolvedWithinSla = resolvedWithinSla
+                self.satisfaction = satisfaction
+                self.surveys = surveys
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case queues
+                case open
+                case breached
+                case resolvedLast30Days
+                case resolvedWithinSla
+                case satisfaction
+                case surveys
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/AgentTask`.
         internal struct AgentTask: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/AgentTask/id`.

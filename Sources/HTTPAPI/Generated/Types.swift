@@ -552,6 +552,51 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/analytics/campaigns`.
     /// - Remark: Generated from `#/paths//v1/analytics/campaigns/get(campaignAnalytics)`.
     func campaignAnalytics(_ input: Operations.CampaignAnalytics.Input) async throws -> Operations.CampaignAnalytics.Output
+    /// Service requests, open ones most urgent first (requests:read; a member gets only their own).
+    ///
+    /// - Remark: HTTP `GET /v1/service-requests`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/get(listServiceRequests)`.
+    func listServiceRequests(_ input: Operations.ListServiceRequests.Input) async throws -> Operations.ListServiceRequests.Output
+    /// Opens a request or complaint for a customer (requests:work), or a member's own (customerId is then theirs).
+    ///
+    /// - Remark: HTTP `POST /v1/service-requests`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/post(openServiceRequest)`.
+    func openServiceRequest(_ input: Operations.OpenServiceRequest.Input) async throws -> Operations.OpenServiceRequest.Output
+    /// A request and its thread (requests:read; a member sees their own, without internal notes).
+    ///
+    /// - Remark: HTTP `GET /v1/service-requests/{id}`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/{id}/get(getServiceRequest)`.
+    func getServiceRequest(_ input: Operations.GetServiceRequest.Input) async throws -> Operations.GetServiceRequest.Output
+    /// Changes priority (SLA targets follow), queue, status or assignee (requests:work).
+    ///
+    /// - Remark: HTTP `PATCH /v1/service-requests/{id}`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/{id}/patch(updateServiceRequest)`.
+    func updateServiceRequest(_ input: Operations.UpdateServiceRequest.Input) async throws -> Operations.UpdateServiceRequest.Output
+    /// An agent's reply or internal note (requests:work), or the member's own message (reopens a resolved request).
+    ///
+    /// - Remark: HTTP `POST /v1/service-requests/{id}/messages`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/{id}/messages/post(addServiceRequestMessage)`.
+    func addServiceRequestMessage(_ input: Operations.AddServiceRequestMessage.Input) async throws -> Operations.AddServiceRequestMessage.Output
+    /// Resolves the request with what was done (requests:work); it goes on the customer's timeline.
+    ///
+    /// - Remark: HTTP `POST /v1/service-requests/{id}/resolve`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/{id}/resolve/post(resolveServiceRequest)`.
+    func resolveServiceRequest(_ input: Operations.ResolveServiceRequest.Input) async throws -> Operations.ResolveServiceRequest.Output
+    /// Closes a resolved request for good (requests:work).
+    ///
+    /// - Remark: HTTP `POST /v1/service-requests/{id}/close`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/{id}/close/post(closeServiceRequest)`.
+    func closeServiceRequest(_ input: Operations.CloseServiceRequest.Input) async throws -> Operations.CloseServiceRequest.Output
+    /// The member's satisfaction survey (1-5) after resolution, once (members only).
+    ///
+    /// - Remark: HTTP `POST /v1/service-requests/{id}/rating`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/{id}/rating/post(rateServiceRequest)`.
+    func rateServiceRequest(_ input: Operations.RateServiceRequest.Input) async throws -> Operations.RateServiceRequest.Output
+    /// Queues with open, unassigned, breached and due-within-the-hour counts; the last 30 days' SLA and satisfaction (requests:read).
+    ///
+    /// - Remark: HTTP `GET /v1/service-desk`.
+    /// - Remark: Generated from `#/paths//v1/service-desk/get(getServiceDesk)`.
+    func getServiceDesk(_ input: Operations.GetServiceDesk.Input) async throws -> Operations.GetServiceDesk.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -1956,6 +2001,125 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//v1/analytics/campaigns/get(campaignAnalytics)`.
     internal func campaignAnalytics(headers: Operations.CampaignAnalytics.Input.Headers = .init()) async throws -> Operations.CampaignAnalytics.Output {
         try await campaignAnalytics(Operations.CampaignAnalytics.Input(headers: headers))
+    }
+    /// Service requests, open ones most urgent first (requests:read; a member gets only their own).
+    ///
+    /// - Remark: HTTP `GET /v1/service-requests`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/get(listServiceRequests)`.
+    internal func listServiceRequests(
+        query: Operations.ListServiceRequests.Input.Query = .init(),
+        headers: Operations.ListServiceRequests.Input.Headers = .init()
+    ) async throws -> Operations.ListServiceRequests.Output {
+        try await listServiceRequests(Operations.ListServiceRequests.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Opens a request or complaint for a customer (requests:work), or a member's own (customerId is then theirs).
+    ///
+    /// - Remark: HTTP `POST /v1/service-requests`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/post(openServiceRequest)`.
+    internal func openServiceRequest(
+        headers: Operations.OpenServiceRequest.Input.Headers = .init(),
+        body: Operations.OpenServiceRequest.Input.Body
+    ) async throws -> Operations.OpenServiceRequest.Output {
+        try await openServiceRequest(Operations.OpenServiceRequest.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// A request and its thread (requests:read; a member sees their own, without internal notes).
+    ///
+    /// - Remark: HTTP `GET /v1/service-requests/{id}`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/{id}/get(getServiceRequest)`.
+    internal func getServiceRequest(
+        path: Operations.GetServiceRequest.Input.Path,
+        headers: Operations.GetServiceRequest.Input.Headers = .init()
+    ) async throws -> Operations.GetServiceRequest.Output {
+        try await getServiceRequest(Operations.GetServiceRequest.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Changes priority (SLA targets follow), queue, status or assignee (requests:work).
+    ///
+    /// - Remark: HTTP `PATCH /v1/service-requests/{id}`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/{id}/patch(updateServiceRequest)`.
+    internal func updateServiceRequest(
+        path: Operations.UpdateServiceRequest.Input.Path,
+        headers: Operations.UpdateServiceRequest.Input.Headers = .init(),
+        body: Operations.UpdateServiceRequest.Input.Body
+    ) async throws -> Operations.UpdateServiceRequest.Output {
+        try await updateServiceRequest(Operations.UpdateServiceRequest.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// An agent's reply or internal note (requests:work), or the member's own message (reopens a resolved request).
+    ///
+    /// - Remark: HTTP `POST /v1/service-requests/{id}/messages`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/{id}/messages/post(addServiceRequestMessage)`.
+    internal func addServiceRequestMessage(
+        path: Operations.AddServiceRequestMessage.Input.Path,
+        headers: Operations.AddServiceRequestMessage.Input.Headers = .init(),
+        body: Operations.AddServiceRequestMessage.Input.Body
+    ) async throws -> Operations.AddServiceRequestMessage.Output {
+        try await addServiceRequestMessage(Operations.AddServiceRequestMessage.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Resolves the request with what was done (requests:work); it goes on the customer's timeline.
+    ///
+    /// - Remark: HTTP `POST /v1/service-requests/{id}/resolve`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/{id}/resolve/post(resolveServiceRequest)`.
+    internal func resolveServiceRequest(
+        path: Operations.ResolveServiceRequest.Input.Path,
+        headers: Operations.ResolveServiceRequest.Input.Headers = .init(),
+        body: Operations.ResolveServiceRequest.Input.Body
+    ) async throws -> Operations.ResolveServiceRequest.Output {
+        try await resolveServiceRequest(Operations.ResolveServiceRequest.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Closes a resolved request for good (requests:work).
+    ///
+    /// - Remark: HTTP `POST /v1/service-requests/{id}/close`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/{id}/close/post(closeServiceRequest)`.
+    internal func closeServiceRequest(
+        path: Operations.CloseServiceRequest.Input.Path,
+        headers: Operations.CloseServiceRequest.Input.Headers = .init()
+    ) async throws -> Operations.CloseServiceRequest.Output {
+        try await closeServiceRequest(Operations.CloseServiceRequest.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// The member's satisfaction survey (1-5) after resolution, once (members only).
+    ///
+    /// - Remark: HTTP `POST /v1/service-requests/{id}/rating`.
+    /// - Remark: Generated from `#/paths//v1/service-requests/{id}/rating/post(rateServiceRequest)`.
+    internal func rateServiceRequest(
+        path: Operations.RateServiceRequest.Input.Path,
+        headers: Operations.RateServiceRequest.Input.Headers = .init(),
+        body: Operations.RateServiceRequest.Input.Body
+    ) async throws -> Operations.RateServiceRequest.Output {
+        try await rateServiceRequest(Operations.RateServiceRequest.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Queues with open, unassigned, breached and due-within-the-hour counts; the last 30 days' SLA and satisfaction (requests:read).
+    ///
+    /// - Remark: HTTP `GET /v1/service-desk`.
+    /// - Remark: Generated from `#/paths//v1/service-desk/get(getServiceDesk)`.
+    internal func getServiceDesk(headers: Operations.GetServiceDesk.Input.Headers = .init()) async throws -> Operations.GetServiceDesk.Output {
+        try await getServiceDesk(Operations.GetServiceDesk.Input(headers: headers))
     }
 }
 
