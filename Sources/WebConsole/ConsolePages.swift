@@ -8,6 +8,7 @@ import Hummingbird
 import Loyalty
 import NIOCore
 import SharedModels
+import Support
 
 /// The staff console: what each role sees and may do follows its permissions.
 struct ConsolePages: Sendable {
@@ -145,6 +146,12 @@ struct ConsolePages: Sendable {
                     title: "Customers by RFM segment")
             }
         }
+        if v.principal.can(.requestsRead) {
+            let desk = try await s.support.summary()
+            kpis.append(["label": "Open service requests", "value": Self.number(Int64(desk.open))])
+            kpis.append(["label": "SLA breaches (open)", "value": Self.number(Int64(desk.breached))])
+            if let within = desk.resolvedWithinSLA { kpis.append(["label": "Resolved within SLA (30 days)", "value": Self.pct(within)]) }
+        }
         var campaigns: [[String: Any]] = []
         if v.principal.can(.campaignsRead) {
             for c in try await s.campaigns.campaigns().prefix(8) where c.launchedAt != nil {
@@ -212,6 +219,8 @@ struct ConsolePages: Sendable {
             "blocks": consents.blocks.filter { $0.clearedAt == nil }.map(\.channel.rawValue),
             "timeline": timeline.map { ["when": Self.day($0.occurredAt), "kind": $0.kind.rawValue, "summary": $0.summary] },
             "canLog": v.principal.can(.interactionsWrite), "channels": Customers.Channel.allCases.map(\.rawValue), "flash": flash as Any,
+            "canReadRequests": v.principal.can(.requestsRead), "canOpenRequest": v.principal.can(.requestsWork),
+            "requests": try await ServicePages(console: console).customerRequests(v, customer: id),
             "error": error as Any,
         ]
         return try views.page(.console, visitor: v, title: c.displayName.isEmpty ? "Customer \(id)" : c.displayName, template: "customer", values)

@@ -36,6 +36,7 @@ struct Views: Sendable {
             items.append(("Dashboard", "/console/"))
             if principal.can(.customersRead) { items.append(("Customers", "/console/customers")) }
             if principal.can(.tasksWork) { items.append(("Agent desk", "/console/tasks")) }
+            if principal.can(.requestsRead) { items.append(("Service desk", "/console/service")) }
             if principal.can(.segmentsRead) { items.append(("Segments", "/console/segments")) }
             if principal.can(.campaignsRead) { items.append(("Campaigns", "/console/campaigns")) }
             if principal.can(.analyticsRead) { items.append(("Analytics", "/console/analytics")) }
@@ -44,7 +45,7 @@ struct Views: Sendable {
         case .portal:
             items = [
                 ("My points", "/portal/"), ("Rewards", "/portal/rewards"), ("Promotions", "/portal/promotions"),
-                ("Preferences", "/portal/preferences"),
+                ("Preferences", "/portal/preferences"), ("Help", "/portal/help"),
             ]
         case .partners:
             items = [("Transactions", "/partners/")]

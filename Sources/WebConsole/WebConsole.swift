@@ -10,6 +10,7 @@ import Loyalty
 import Mustache
 import NIOCore
 import SharedModels
+import Support
 
 /// The staff console (`/console/`), the member portal (`/portal/`) and the partner portal
 /// (`/partners/`): server-rendered pages over the same domain services the API uses. Each
@@ -25,10 +26,11 @@ public struct WebConsole: Sendable {
         public var intelligence: CustomerIntelligence
         public var segments: SegmentService
         public var campaigns: CampaignService
+        public var support: SupportService
 
         public init(
             customers: CustomerService, access: AccessService, loyalty: PointsLedger, intake: TransactionIntake, intelligence: CustomerIntelligence,
-            segments: SegmentService, campaigns: CampaignService
+            segments: SegmentService, campaigns: CampaignService, support: SupportService
         ) {
             self.customers = customers
             self.access = access
@@ -37,6 +39,7 @@ public struct WebConsole: Sendable {
             self.intelligence = intelligence
             self.segments = segments
             self.campaigns = campaigns
+            self.support = support
         }
     }
 
@@ -65,6 +68,7 @@ public struct WebConsole: Sendable {
         ConsolePages(console: self).register(on: router)
         PortalPages(console: self).register(on: router)
         PartnerPages(console: self).register(on: router)
+        ServicePages(console: self).register(on: router)
     }
 }
 
@@ -217,6 +221,7 @@ func explain(_ error: any Error) -> String {
     case let e as LoyaltyError: "\(e)"
     case let e as SegmentError: e.description
     case let e as CampaignError: e.description
+    case let e as SupportError: e.description
     case let e as AccessError: "\(e)"
     default: "Something went wrong: \(error)"
     }

@@ -93,4 +93,78 @@ import Testing
             }
         }
     }
+
+    @Test(
+        "an agent opens a complaint from the Customer 360 and answers it; the member follows it in the portal; another member cannot see it",
+        arguments: TestEngine.available)
+    func serviceDesk(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { p in
+            _ = try await p.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
+            _ = try await p.access.addUser(email: "mia@x.com", password: "password1", role: .marketer)
+            let ann = try await p.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee", emails: ["ann@x.com"]))
+            let bob = try await p.customers.create(ProfileDraft(firstName: "Bob", lastName: "Ray", emails: ["bob@x.com"]))
+            _ = try await p.access.createMemberLogin(customerID: ann.id.rawValue, email: "ann@x.com", password: "password1")
+            _ = try await p.access.createMemberLogin(customerID: bob.id.rawValue, email: "bob@x.com", password: "password1")
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                func logIn(_ site: String, _ email: String) async throws -> String {
+                    try await client.execute(
+                        uri: "/\(site)/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                        body: ByteBuffer(string: "email=\(email)&password=password1")
+                    ) { try #require(Self.cookie($0)) }
+                }
+                func get(_ uri: String, _ cookie: String) async throws -> (HTTPResponse.Status, String) {
+                    try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie]) { ($0.status, String(buffer: $0.body)) }
+                }
+                func post(_ uri: String, _ cookie: String, _ form: String) async throws -> (HTTPResponse.Status, String, String?) {
+                    let page = try await get(uri.hasPrefix("/portal") ? "/portal/help" : "/console/", cookie).1
+                    let csrf = try #require(page.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
+                    return try await client.execute(
+                        uri: uri, method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+                        body: ByteBuffer(string: "_csrf=\(csrf)&\(form)")
+                    ) { ($0.status, String(buffer: $0.body), $0.headers[.location]) }
+                }
+                let ada = try await logIn("console", "ada%40x.com")
+                let mia = try await logIn("console", "mia%40x.com")
+                let annCookie = try await logIn("portal", "ann%40x.com")
+                let bobCookie = try await logIn("portal", "bob%40x.com")
+
+                // The 360 offers the form; opening leads to the request with its SLA clock.
+                #expect(try await get("/console/customers/\(ann.id)", ada).1.contains("Open request"))
+                #expect(!(try await get("/console/customers/\(ann.id)", mia).1.contains("Service requests")))
+                #expect(try await get("/console/service", mia).0 == .forbidden)
+                let opened = try await post(
+                    "/console/customers/\(ann.id)/requests", ada,
+                    "kind=complaint&priority=&channel=call&subject=Card+declined&description=At+the+till")
+                let location = try #require(opened.2)
+                #expect(opened.0 == .seeOther && location.hasPrefix("/console/service/"))
+                let id = location.split(separator: "/").last.map(String.init) ?? ""
+                let detail = try await get(location, ada).1
+                #expect(detail.contains("Card declined") && detail.contains("due in 2 h") && detail.contains("complaints"))
+                #expect(try await get("/console/service", ada).1.contains("Card declined"))
+
+                _ = try await post("/console/service/\(id)/reply", ada, "text=Internal+check&internal=yes")
+                let replied = try await post("/console/service/\(id)/reply", ada, "text=We+refunded+the+fee")
+                #expect(replied.1.contains("Reply sent.") && replied.1.contains("met"))
+
+                // The member sees the reply, not the note; Bob gets 404 for it.
+                let annView = try await get("/portal/help/\(id)", annCookie)
+                #expect(annView.0 == .ok && annView.1.contains("We refunded the fee") && !annView.1.contains("Internal check"))
+                #expect(try await get("/portal/help/\(id)", bobCookie).0 == .notFound)
+                #expect(try await post("/portal/help/\(id)/messages", bobCookie, "text=mine%3F").0 == .notFound)
+                #expect(!(try await get("/portal/help", bobCookie).1.contains("Card declined")))
+
+                // Resolved, the member rates it; the member opens a new one from the portal.
+                _ = try await post("/console/service/\(id)/resolve", ada, "resolution=Fee+refunded")
+                let rated = try await post("/portal/help/\(id)/rating", annCookie, "score=5&comment=Quick")
+                #expect(rated.1.contains("Thank you") && rated.1.contains("5/5"))
+                let asked = try await post("/portal/help", annCookie, "kind=question&subject=Lost+card&description=Please+replace")
+                #expect(asked.0 == .seeOther)
+                let empty = try await post("/portal/help", annCookie, "kind=question&subject=&description=x")
+                #expect(empty.1.contains("subject: must not be empty"))
+                let dashboard = try await get("/console/", ada).1
+                #expect(dashboard.contains("Open service requests"))
+            }
+        }
+    }
 }
