@@ -4,6 +4,7 @@ import Customers
 import Foundation
 import Loyalty
 import SharedModels
+import Support
 
 /// A realistic, reproducible demo company: "Northwind Outfitters", a US retailer with twelve
 /// stores and a web shop.
@@ -174,11 +175,11 @@ public struct DemoCompany {
     /// What ``load(into:)`` wrote.
     public struct Summary: Sendable, CustomStringConvertible {
         public var customers = 0, households = 0, accounts = 0, transactions = 0, interactions = 0, unmatched = 0
-        public var members = 0, pointsEarned: Int64 = 0, redemptions = 0, expiredLots = 0, promotions = 0, referrals = 0
+        public var members = 0, pointsEarned: Int64 = 0, redemptions = 0, expiredLots = 0, promotions = 0, referrals = 0, serviceRequests = 0
         public var description: String {
             "\(customers) customers, \(households) households, \(accounts) B2B accounts, \(transactions) transactions, "
                 + "\(interactions) interactions, \(unmatched) not matched; \(members) loyalty members held \(pointsEarned) reward and qualifying points after their purchases, "
-                + "\(promotions) promotions, \(referrals) referrals, \(redemptions) redemptions, \(expiredLots) lots expired"
+                + "\(promotions) promotions, \(referrals) referrals, \(redemptions) redemptions, \(expiredLots) lots expired, \(serviceRequests) service requests"
         }
     }
 
@@ -426,6 +427,7 @@ public struct DemoCompany {
         for (email, role) in [
             (Self.adminEmail, Role.admin), ("agent@northwind.example", .agent), ("marketer@northwind.example", .marketer),
             ("analyst@northwind.example", .analyst), ("loyalty@northwind.example", .loyaltyManager),
+            ("agent2@northwind.example", .agent), ("agent3@northwind.example", .agent),
         ] {
             do { _ = try await patron.access.addUser(email: email, password: Self.adminPassword, role: role) } catch AccessError.emailTaken {}
         }
@@ -441,6 +443,60 @@ public struct DemoCompany {
                 _ = try await patron.access.createMemberLogin(customerID: id.rawValue, email: Self.memberEmail, password: Self.adminPassword)
             } catch AccessError.emailTaken {}
         }
+        summary.serviceRequests = try await loadServiceRequests(
+            into: patron, customers: people.count, signedInMember: best?.0, random: &random)
         return summary
+    }
+
+    /// The service desk of the last ten days: requests and complaints through the real service
+    /// (each step at its own time), most answered and resolved, some rated, and some still open —
+    /// a few of them past their SLA. The member who signs in to the portal has one resolved.
+    func loadServiceRequests(into patron: Patron, customers: Int, signedInMember: CustomerID?, random: inout SeededGenerator) async throws -> Int {
+        let base = patron.support
+        func desk(_ at: Date) -> SupportService {
+            SupportService(store: base.store, customers: patron.customers, clock: Clock { at }, policy: base.policy) { _ in nil }
+        }
+        let topics: [(ServiceRequest.Kind, String, String, String)] = [
+            (.question, "Points from my last purchase", "My receipt from last week does not show on my statement.", "The purchase was pending for the return window; the points are available now."),
+            (.problem, "Card not working at the till", "The cashier could not scan my loyalty card.", "Sent a replacement card; points were added by hand."),
+            (.complaint, "Late delivery", "My web order arrived five days late.", "Apologised and added 500 goodwill points."),
+            (.question, "How do I use my voucher?", "I redeemed a voucher but do not know how to use it online.", "Explained the voucher code at checkout."),
+            (.complaint, "Rude staff in store", "I was treated badly at the Portland store.", "Store manager called the customer; goodwill voucher issued."),
+            (.problem, "Cannot sign in", "The portal says my password is wrong.", "Password reset; the customer signed in."),
+        ]
+        let agents = ["agent@northwind.example", "agent2@northwind.example", "agent3@northwind.example"]
+        let count = max(12, min(300, customers / 50))
+        var opened = 0
+        for n in 0..<count {
+            var customer = Int64.random(in: 1...Int64(max(1, customers)), using: &random)
+            if n == 0, let signedInMember { customer = signedInMember.rawValue }
+            let (kind, subject, description, resolution) = topics.randomElement(using: &random)!
+            let at = until.addingTimeInterval(n == 0 ? -5 * 86_400 : -Double(Int.random(in: 600..<(10 * 86_400), using: &random)))
+            let agent = agents[n % agents.count]
+            let byCustomer = Bool.random(using: &random)
+            let r: ServiceRequest
+            do {
+                r = try await desk(at).open(
+                    customer: customer, kind: kind, subject: subject, description: description,
+                    channel: byCustomer ? .web : [.call, .email, .store].randomElement(using: &random)!,
+                    by: byCustomer ? "member:\(customer)" : agent, byCustomer: byCustomer)
+            } catch CustomerError.merged { continue }
+            opened += 1
+            // Most get an answer within a few hours, and are resolved within two days; the rest wait (some past their SLA).
+            let fate = n == 0 ? 0.0 : Double.random(in: 0..<1, using: &random)
+            guard fate < 0.75 else { continue }
+            let replied = at.addingTimeInterval(Double(Int.random(in: 900...(10 * 3_600), using: &random)))
+            guard replied < until else { continue }
+            _ = try await desk(replied).assign(r.id, to: agent, by: agent)
+            _ = try await desk(replied).reply(r.id, text: "Thank you for telling us. We are looking into it.", internal: false, by: agent)
+            let done = replied.addingTimeInterval(Double(Int.random(in: 1_800...(48 * 3_600), using: &random)))
+            guard done < until, fate < 0.6 else { continue }
+            _ = try await desk(done).resolve(r.id, resolution: resolution, by: agent)
+            if n == 0 || Bool.random(using: &random) {
+                _ = try await desk(min(until, done.addingTimeInterval(3_600))).rate(
+                    r.id, customer: customer, score: [5, 5, 4, 4, 3, 2].randomElement(using: &random)!, comment: nil, author: "member:\(customer)")
+            }
+        }
+        return opened
     }
 }

@@ -206,14 +206,14 @@ struct ServicePages: Sendable {
             [
                 "queues": summary.queues.map {
                     [
-                        "queue": $0.queue, "open": $0.open, "unassigned": $0.unassigned, "breached": $0.breached, "dueSoon": $0.dueSoon,
+                        "queue": $0.queue, "open": $0.open, "unassigned": $0.unassigned, "breached": $0.breached, "anyBreached": $0.breached > 0, "dueSoon": $0.dueSoon,
                         "current": $0.queue == queue, "href": "/console/service?queue=\($0.queue)&view=\(view)",
                     ]
                 },
                 "queue": queue as Any, "views": views, "requests": requests.map { Self.row($0, now: now) }, "open": summary.open,
                 "breached": summary.breached, "resolved30": summary.resolvedLast30Days,
                 "withinSLA": summary.resolvedWithinSLA.map(ConsolePages.pct) ?? "—",
-                "csat": summary.satisfaction.map { String(format: "%.1f / 5 (%d answers)", $0, summary.surveys) } ?? "no answers yet",
+                "csat": summary.satisfaction.map { String(format: "%.1f / 5", $0) } ?? "—", "surveys": summary.surveys,
             ])
     }
 

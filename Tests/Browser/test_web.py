@@ -277,9 +277,14 @@ class Web(unittest.TestCase):
                 self.go(path)
                 self.assert_fits(360)
             self.shot("console-dashboard-360")
+            self.sign_in("console", "agent@northwind.example")
+            self.go("/console/service")
+            self.assert_fits(360)
             self.sign_in("portal", "member@northwind.example")
             self.assert_fits(360)
             self.shot("portal-home-360")
+            self.go("/portal/help")
+            self.assert_fits(360)
         finally:
             self.driver.set_window_size(1440, 1000)
 
@@ -352,6 +357,60 @@ class Web(unittest.TestCase):
         self.wait(EC.url_to_be(BASE + "/partners/"))
         self.driver.find_element(By.ID, "m-find").send_keys("no-such-member@example.com" + Keys.ENTER)
         self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.error"), "No member matches"))
+
+    def test_c_member_asks_for_help_and_an_agent_answers_and_resolves_it(self):
+        subject = f"Where are my points {int(time.time())}"
+        self.sign_in("portal", "member@northwind.example")
+        self.driver.find_element(By.LINK_TEXT, "Help").click()
+        self.wait(EC.presence_of_element_located((By.ID, "subject")))
+        Select(self.driver.find_element(By.ID, "kind")).select_by_value("problem")
+        self.driver.find_element(By.ID, "subject").send_keys(subject)
+        self.driver.find_element(By.ID, "description").send_keys("My receipt from Saturday earned no points.")
+        self.assert_labelled()
+        self.driver.find_element(By.CSS_SELECTOR, "form[action='/portal/help'] button").click()
+        self.wait(EC.text_to_be_present_in_element((By.TAG_NAME, "h2"), subject))
+        request = self.driver.current_url.rstrip("/").split("/")[-1]
+        # Another customer's request is not there for this member.
+        admin = token("admin@northwind.example")
+        mine = {r["id"] for r in api("GET", "/v1/service-requests", token("member@northwind.example"))[1]}
+        others = [r for r in api("GET", "/v1/service-requests?status=all&limit=200", admin)[1] if r["id"] not in mine]
+        self.assertTrue(others)
+        self.go(f"/portal/help/{others[0]['id']}")
+        self.assertNotIn(others[0]["subject"], self.driver.page_source)
+
+        self.sign_in("console", "agent@northwind.example")
+        self.driver.find_element(By.LINK_TEXT, "Service desk").click()
+        self.wait(EC.presence_of_element_located((By.ID, "open-requests")))
+        self.shot("console-service-desk")
+        self.driver.find_element(By.LINK_TEXT, subject).click()
+        self.wait(EC.presence_of_element_located((By.ID, "response-clock")))
+        self.assertIn("due in", self.driver.find_element(By.ID, "response-clock").text)
+        self.driver.find_element(By.XPATH, "//button[text()='Assign to me']").click()
+        self.wait(EC.text_to_be_present_in_element((By.ID, "request-assignee"), "agent@northwind.example"))
+        self.driver.find_element(By.ID, "text").send_keys("Checked the till log: the card was not scanned.")
+        self.driver.find_element(By.XPATH, "//label[contains(., 'Internal note')]/input").click()
+        self.driver.find_element(By.XPATH, "//button[text()='Send']").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "Note added."))
+        self.driver.find_element(By.ID, "text").send_keys("We found your purchase and added the points.")
+        self.driver.find_element(By.XPATH, "//button[text()='Send']").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "Reply sent."))
+        self.assertIn("met", self.driver.find_element(By.ID, "response-clock").text)
+        self.driver.find_element(By.ID, "resolution").send_keys("Points added by hand for the unscanned purchase.")
+        self.driver.find_element(By.XPATH, "//button[text()='Resolve']").click()
+        self.wait(EC.text_to_be_present_in_element((By.ID, "request-status"), "resolved"))
+        self.assert_labelled()
+        self.shot("console-request")
+
+        self.sign_in("portal", "member@northwind.example")
+        self.go(f"/portal/help/{request}")
+        thread = self.driver.find_element(By.ID, "thread").text
+        self.assertIn("We found your purchase and added the points.", thread)
+        self.assertNotIn("till log", thread)
+        self.driver.find_element(By.XPATH, "//input[@name='score'][@value='5']").click()
+        self.assert_labelled()
+        self.driver.find_element(By.XPATH, "//button[text()='Rate']").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "Thank you"))
+        self.shot("portal-help")
 
 
 if __name__ == "__main__":
