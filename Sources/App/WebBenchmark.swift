@@ -3,6 +3,7 @@ import Customers
 import Foundation
 import Loyalty
 import SharedModels
+import Support
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -46,11 +47,21 @@ public struct WebBenchmark: Sendable {
         }
         let (_, partnerKey) = try await patron.access.createAPIKey(name: "bench-web", partner: "BENCH", scopes: [.transactionsWrite])
         let someone = try await patron.customers.search("smith", after: nil, limit: PageSize(1)).items.first?.id.rawValue ?? 1
+        // A demo company built before the service desk existed has no requests: give it 300 open ones.
+        if try await patron.support.requests(RequestFilter(), limit: 1).isEmpty {
+            for n in 0..<300 {
+                _ = try? await patron.support.open(
+                    customer: Int64(n * 97 % customers + 1), kind: n % 3 == 0 ? .complaint : .question, subject: "Bench request \(n)",
+                    description: "Opened by the web benchmark.", channel: .call, by: DemoCompany.adminEmail, byCustomer: false)
+            }
+        }
+        let request = try await patron.support.requests(RequestFilter(), limit: 1).first?.id.rawValue ?? 1
         let pages: [(String, String)] = [
             ("/console/", "patron_console=\(staff)"), ("/console/customers?q=smith", "patron_console=\(staff)"),
             ("/console/customers/\(someone)", "patron_console=\(staff)"), ("/console/tasks", "patron_console=\(staff)"),
             ("/console/segments", "patron_console=\(staff)"), ("/console/campaigns", "patron_console=\(staff)"),
-            ("/console/analytics", "patron_console=\(staff)"), ("/portal/", "patron_portal=\(member)"),
+            ("/console/analytics", "patron_console=\(staff)"), ("/console/service", "patron_console=\(staff)"),
+            ("/console/service/\(request)", "patron_console=\(staff)"), ("/portal/", "patron_portal=\(member)"), ("/portal/help", "patron_portal=\(member)"),
             ("/portal/rewards", "patron_portal=\(member)"), ("/portal/preferences", "patron_portal=\(member)"),
             ("/partners/", "patron_partners=\(partnerKey)"), ("/portal/welcome", ""),
         ]
