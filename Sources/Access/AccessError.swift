@@ -13,4 +13,6 @@ public enum AccessError: Error, Sendable, Equatable {
     /// The member already has a login.
     case loginExists(customerID: Int64)
     case notFound(kind: String, id: Int64)
+    /// Too many failed sign-ins to this account lately; try again after `retryAfter` seconds.
+    case tooManyAttempts(retryAfter: Int)
 }

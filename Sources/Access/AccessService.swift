@@ -12,11 +12,13 @@ public struct AccessService: Sendable {
     public let clock: Clock
     /// How long a session token works after login.
     public let sessionLifetime: TimeInterval
+    public let throttle: LoginThrottle
 
     public init(
         store: any AccessStore, hasher: any PasswordHasher, digest: any SecretDigest, clock: Clock = .system,
-        sessionLifetime: TimeInterval = 12 * 3600
+        sessionLifetime: TimeInterval = 12 * 3600, throttle: LoginThrottle = .standard
     ) {
+        self.throttle = throttle
         self.store = store
         self.hasher = hasher
         self.digest = digest
@@ -48,16 +50,44 @@ public struct AccessService: Sendable {
 
     /// Checks email and password (staff first, then members) and opens a session.
     /// Throws ``AccessError/invalidCredentials`` for an unknown email or a wrong password alike.
+    /// Every attempt is audited; after ``LoginThrottle/attempts`` failures to one email within its
+    /// window, further attempts are refused with ``AccessError/tooManyAttempts(retryAfter:)``
+    /// without checking the password.
     public func logIn(email: String, password: String) async throws -> (token: String, expiresAt: Date, principal: Principal) {
+        let now = clock.now
+        let tried = EmailAddress(email)?.value ?? String(email.trimmingSpaces().lowercased().prefix(200))
+        if try await store.failedLogins(email: tried, since: now.addingTimeInterval(-throttle.window)) >= throttle.attempts {
+            try await audit(actor: tried, action: "login.refused", target: nil, outcome: "refused", detail: "too many failed sign-ins")
+            throw AccessError.tooManyAttempts(retryAfter: Int(throttle.window))
+        }
         guard let normalised = EmailAddress(email)?.value, let login = try await store.login(email: normalised) else {
             _ = hasher.verify(password, against: Self.decoyHash)
+            try await audit(actor: tried, action: "login.failed", target: nil, outcome: "refused", detail: "unknown email")
             throw AccessError.invalidCredentials
         }
-        guard hasher.verify(password, against: login.passwordHash) else { throw AccessError.invalidCredentials }
+        guard hasher.verify(password, against: login.passwordHash) else {
+            try await audit(actor: tried, action: "login.failed", target: login.principal.actor, outcome: "refused", detail: "wrong password")
+            throw AccessError.invalidCredentials
+        }
         let token = Self.randomSecret()
-        let expiresAt = clock.now.addingTimeInterval(sessionLifetime)
-        try await store.insertSession(digest: digest.digest(token), principal: login.principal, expiresAt: expiresAt, at: clock.now)
+        let expiresAt = now.addingTimeInterval(sessionLifetime)
+        try await store.insertSession(digest: digest.digest(token), principal: login.principal, expiresAt: expiresAt, at: now)
+        try await audit(actor: normalised, action: "login", target: login.principal.actor, outcome: "ok", detail: nil)
         return (token, expiresAt, login.principal)
+    }
+
+    /// Appends to the audit log.
+    public func audit(actor: String, action: String, target: String?, outcome: String, detail: String?) async throws {
+        try await store.insertAuditEvent(
+            at: clock.now, actor: String(actor.prefix(300)), action: String(action.prefix(300)), target: target.map { String($0.prefix(300)) },
+            outcome: outcome, detail: detail.map { String($0.prefix(2_000)) })
+    }
+
+    /// The audit log, newest first.
+    public func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent] {
+        var q = query
+        q.limit = max(1, min(q.limit, 1_000))
+        return try await store.auditEvents(q)
     }
 
     /// A bcrypt hash of nothing in particular, checked for unknown emails so that they take as long as wrong passwords.

@@ -77,4 +77,10 @@ public protocol AccessStore: Sendable {
     func revokeAPIKey(_ id: APIKeyID, at: Date) async throws -> Bool
     /// Throws ``AccessError/emailTaken(_:)`` or ``AccessError/loginExists(customerID:)``.
     func insertMemberLogin(customerID: Int64, email: String, passwordHash: String, at: Date) async throws
+
+    // MARK: Audit
+    func insertAuditEvent(at: Date, actor: String, action: String, target: String?, outcome: String, detail: String?) async throws
+    func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent]
+    /// Failed sign-ins to this email since `since` (after its last successful one).
+    func failedLogins(email: String, since: Date) async throws -> Int
 }

@@ -81,6 +81,8 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case requestsRead = "requests:read"
     /// Open, answer, assign, re-prioritise and resolve service requests.
     case requestsWork = "requests:work"
+    /// Read the audit log.
+    case auditRead = "audit:read"
 }
 
 /// What a partner API key may do.

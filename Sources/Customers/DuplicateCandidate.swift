@@ -1,5 +1,5 @@
 /// Two active customers that are probably the same person, and why.
-public struct DuplicateCandidate: Sendable, Equatable {
+public struct DuplicateCandidate: Sendable, Hashable {
     public enum Reason: String, Sendable {
         case sameEmail = "same_email", samePhone = "same_phone", similarNameSameAddress = "similar_name_same_address"
     }

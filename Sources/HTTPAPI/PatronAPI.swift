@@ -36,6 +36,7 @@ public struct PatronAPI: Sendable {
     /// Adds the API's middleware and routes to `router`.
     public func register<Context: RequestContext>(on router: Router<Context>) throws {
         router.add(middleware: AuthenticationMiddleware(access: handler.access))
+        router.add(middleware: AuditMiddleware(access: handler.access))
         try handler.registerHandlers(
             on: router, configuration: Configuration(dateTranscoder: RFC3339Transcoder(), jsonEncodingOptions: [.sortedKeys]),
             middlewares: [IdempotencyMiddleware(store: idempotency, clock: handler.customers.clock)])

@@ -128,6 +128,10 @@ public struct Problem: Error, Codable, Sendable, Equatable {
             self.init(
                 status: .notFound, code: "\(kind.lowercased().replacingOccurrences(of: " ", with: "_"))_not_found", detail: "No \(kind) has id \(id)."
             )
+        case .tooManyAttempts(let seconds):
+            self.init(
+                status: .tooManyRequests, code: "too_many_attempts",
+                detail: "Too many failed sign-ins to this account; try again in \(seconds / 60) minutes.")
         }
     }
 

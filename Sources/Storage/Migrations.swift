@@ -18,7 +18,7 @@ public struct Migration: Sendable {
 
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
-    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns + support
+    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns + support + audit
 
     /// Applies the steps not yet applied; returns their names.
     @discardableResult
@@ -336,6 +336,18 @@ public enum Migrations {
                   author TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL)
                 """,
                 "CREATE INDEX service_request_events_request ON service_request_events (request_id, id)",
+            ]
+        }
+    ]
+
+    static let audit: [Migration] = [
+        Migration("access-2-audit") { _, id in
+            [
+                """
+                CREATE TABLE audit_events (\(id), at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT, outcome TEXT NOT NULL,
+                  detail TEXT)
+                """,
+                "CREATE INDEX audit_events_actor ON audit_events (actor, action, id)",
             ]
         }
     ]

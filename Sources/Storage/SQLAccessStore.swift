@@ -159,6 +159,52 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
         }
     }
 
+    // MARK: Audit
+
+    public func insertAuditEvent(at: Date, actor: String, action: String, target: String?, outcome: String, detail: String?) async throws {
+        try await database.write { db in
+            try await db.raw(
+                """
+                INSERT INTO audit_events (at, actor, action, target, outcome, detail)
+                VALUES (\(bind: at.epochSeconds), \(bind: actor), \(bind: action), \(bind: target), \(bind: outcome), \(bind: detail))
+                """
+            ).run()
+        }
+    }
+
+    public func auditEvents(_ q: AuditQuery) async throws -> [AuditEvent] {
+        var conditions: [SQLQueryString] = ["id < \(bind: q.before ?? Int64.max)"]
+        if let actor = q.actor { conditions.append("actor = \(bind: actor)") }
+        if let text = q.contains, !text.isEmpty {
+            let pattern =
+                "%"
+                + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_") + "%"
+            conditions.append("(action LIKE \(bind: pattern) ESCAPE '\\' OR target LIKE \(bind: pattern) ESCAPE '\\')")
+        }
+        let statement: SQLQueryString =
+            "SELECT * FROM audit_events WHERE " + conditions.joined(separator: " AND ") + " ORDER BY id DESC LIMIT \(literal: q.limit)"
+        return try await database.read { db in
+            try await db.raw(statement).all().map { row in
+                AuditEvent(
+                    id: try row.int64("id"), at: try row.date("at"), actor: try row.string("actor"), action: try row.string("action"),
+                    target: try row.optionalString("target"), outcome: try row.string("outcome"), detail: try row.optionalString("detail"))
+            }
+        }
+    }
+
+    public func failedLogins(email: String, since: Date) async throws -> Int {
+        try await database.read { db in
+            Int(
+                try await db.raw(
+                    """
+                    SELECT COUNT(*) AS n FROM audit_events WHERE actor = \(bind: email) AND action = 'login.failed' AND at >= \(bind: since.epochSeconds)
+                      AND id > COALESCE((SELECT MAX(id) FROM audit_events WHERE actor = \(bind: email) AND action = 'login'), 0)
+                    """
+                ).first()!.int64("n"))
+        }
+    }
+
     // MARK: Idempotency
 
     public func claim(caller: String, key: String, fingerprint: String, at: Date) async throws -> IdempotencyClaim {

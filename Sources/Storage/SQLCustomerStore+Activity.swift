@@ -345,14 +345,37 @@ extension SQLCustomerStore {
 
     public func sharedIdentifierPairs(involving id: CustomerID?, limit: Int) async throws -> [DuplicateCandidate] {
         try await database.read { db in
-            var sql: SQLQueryString = """
+            let pairs: SQLQueryString = """
                 SELECT a.customer_id AS a_id, b.customer_id AS b_id, a.kind AS kind FROM customer_identifiers a
                 JOIN customer_identifiers b ON a.kind = b.kind AND a.value = b.value AND a.customer_id < b.customer_id
                 WHERE a.kind IN ('email', 'phone')
                 """
-            if let id { sql += " AND (a.customer_id = \(bind: id.rawValue) OR b.customer_id = \(bind: id.rawValue))" }
-            sql += " ORDER BY a.customer_id, b.customer_id LIMIT \(literal: limit)"
-            return try await db.raw(sql).all().map { row in
+            // One customer's pairs: their emails and phones first, then who else has each, both by
+            // index (the self-join with an OR on either side paired up every identifier first —
+            // 0.3–0.5 s at 100,000 customers).
+            if let id {
+                var found: [DuplicateCandidate] = []
+                let own = try await db.raw(
+                    "SELECT kind, value FROM customer_identifiers WHERE customer_id = \(bind: id.rawValue) AND kind IN ('email', 'phone')"
+                ).all()
+                for row in own {
+                    let kind = try row.string("kind")
+                    for other in try await db.raw(
+                        """
+                        SELECT customer_id FROM customer_identifiers WHERE kind = \(bind: kind) AND value = \(bind: try row.string("value"))
+                          AND customer_id <> \(bind: id.rawValue)
+                        """
+                    ).all() {
+                        let o = try other.int64("customer_id")
+                        found.append(
+                            DuplicateCandidate(
+                                customerID: CustomerID(min(o, id.rawValue)), otherCustomerID: CustomerID(max(o, id.rawValue)),
+                                reason: kind == "email" ? .sameEmail : .samePhone, score: 1))
+                    }
+                }
+                return found.sorted { ($0.customerID, $0.otherCustomerID) < ($1.customerID, $1.otherCustomerID) }.prefix(limit).map { $0 }
+            }
+            return try await db.raw(pairs + " ORDER BY a_id, b_id LIMIT \(literal: limit)").all().map { row in
                 DuplicateCandidate(
                     customerID: CustomerID(try row.int64("a_id")), otherCustomerID: CustomerID(try row.int64("b_id")),
                     reason: try row.string("kind") == "email" ? .sameEmail : .samePhone, score: 1)
@@ -362,13 +385,18 @@ extension SQLCustomerStore {
 
     public func sameAddressPairs(involving id: CustomerID?, limit: Int) async throws -> [NamePair] {
         try await database.read { db in
-            var sql: SQLQueryString = """
+            let pairs: SQLQueryString = """
                 SELECT a.id AS a_id, a.search_name AS a_name, a.street_key AS a_street, b.id AS b_id, b.search_name AS b_name, b.street_key AS b_street
                 FROM customers a JOIN customers b ON a.postal_key = b.postal_key AND a.name_initial = b.name_initial AND a.id < b.id
                 WHERE a.status = 'active' AND b.status = 'active' AND a.postal_key IS NOT NULL
                 """
-            if let id { sql += " AND (a.id = \(bind: id.rawValue) OR b.id = \(bind: id.rawValue))" }
-            sql += " ORDER BY a.id, b.id LIMIT \(literal: limit)"
+            let sql: SQLQueryString =
+                if let id {
+                    pairs + " AND a.id = \(bind: id.rawValue) UNION ALL " + pairs + " AND b.id = \(bind: id.rawValue)"
+                        + " ORDER BY a_id, b_id LIMIT \(literal: limit)"
+                } else {
+                    pairs + " ORDER BY a_id, b_id LIMIT \(literal: limit)"
+                }
             return try await db.raw(sql).all().map { row in
                 NamePair(
                     first: CustomerID(try row.int64("a_id")), firstName: try row.string("a_name"),

@@ -37,7 +37,7 @@ struct AdminPages: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         router.get("/console/loyalty") { request, _ in try await console.signedIn(request, .console) { try await loyalty($0) } }
         router.post("/console/loyalty/check") { request, context in
-            try await console.posted(request, context, .console) { v, form in
+            try await console.posted(request, context, .console, audited: false) { v, form in
                 guard v.principal.can(.loyaltyRead) else { return try pages.forbidden(v) }
                 let text = Self.check(form["rule"] ?? "") ?? ((form["rule"] ?? "").isEmpty ? "" : "The criteria are valid.")
                 return Response.text(text)

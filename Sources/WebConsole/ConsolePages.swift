@@ -291,6 +291,10 @@ struct LoginPages: Sendable {
                         throw AccessError.invalidCredentials
                     }
                 }
+            } catch AccessError.tooManyAttempts(let seconds) {
+                return try self.form(
+                    error: "Too many failed sign-ins to this account; try again in \(seconds / 60) minutes.", next: form["next"],
+                    status: .tooManyRequests)
             } catch {
                 return try self.form(
                     error: site == .partners ? "That API key is not valid." : "Wrong email or password.", next: form["next"], status: .unauthorized)

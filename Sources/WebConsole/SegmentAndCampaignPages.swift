@@ -18,7 +18,7 @@ struct SegmentAndCampaignPages: Sendable {
         }
         // The live count: plain text for the builder's script.
         router.post("/console/segments/count") { request, context in
-            try await console.posted(request, context, .console) { v, form in
+            try await console.posted(request, context, .console, audited: false) { v, form in
                 guard v.principal.can(.segmentsRead) else { return try pages.forbidden(v) }
                 let text: String
                 do {

@@ -206,7 +206,8 @@ struct ServicePages: Sendable {
             [
                 "queues": summary.queues.map {
                     [
-                        "queue": $0.queue, "open": $0.open, "unassigned": $0.unassigned, "breached": $0.breached, "anyBreached": $0.breached > 0, "dueSoon": $0.dueSoon,
+                        "queue": $0.queue, "open": $0.open, "unassigned": $0.unassigned, "breached": $0.breached, "anyBreached": $0.breached > 0,
+                        "dueSoon": $0.dueSoon,
                         "current": $0.queue == queue, "href": "/console/service?queue=\($0.queue)&view=\(view)",
                     ]
                 },

@@ -161,7 +161,9 @@ extension WebConsole {
     }
 
     /// A form post from a signed-in visitor with a valid CSRF token; otherwise 403 (or the login page).
-    func posted(_ request: Request, _ context: BasicRequestContext, _ site: Site, _ body: (Visitor, Form) async throws -> Response) async throws
+    func posted(
+        _ request: Request, _ context: BasicRequestContext, _ site: Site, audited: Bool = true, _ body: (Visitor, Form) async throws -> Response
+    ) async throws
         -> Response
     {
         guard let visitor = await visitor(request, site) else { return Response.redirect(to: site.login) }
@@ -171,7 +173,12 @@ extension WebConsole {
                 site, visitor: visitor, title: "Form expired", template: "message",
                 ["message": "This form has expired or did not come from Patron. Go back, reload the page and try again."], status: .forbidden)
         }
-        return try await body(visitor, form)
+        let response = try await body(visitor, form)
+        // Every change is audited; forms that only compute (a live count, a rule check) are not.
+        guard audited else { return response }
+        try await services.access.audit(
+            actor: visitor.principal.actor, action: "POST \(request.uri.path)", target: nil, outcome: String(response.status.code), detail: nil)
+        return response
     }
 }
 

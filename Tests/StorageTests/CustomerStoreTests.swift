@@ -160,6 +160,16 @@ struct CustomerStoreTests {
             #expect(pairs.contains(DuplicateCandidate(customerID: ann.id, otherCustomerID: ann2.id, reason: .sameEmail, score: 1)))
             #expect(pairs.contains { $0.customerID == jon.id && $0.otherCustomerID == jon2.id && $0.reason == .similarNameSameAddress })
             #expect(pairs.count == 2)
+            // One customer's duplicates are exactly the pairs that involve them (regression: the
+            // per-customer lookup is now two index lookups, not an OR across the self-join).
+            let ann3 = try await patron.customers.create(person("Ann", "Lee", email: "other@example.com", phone: "206 555 0100"))
+            let ann4 = try await patron.customers.create(person("Annie", "Lee", email: "ann@example.com", phone: "206 555 0100"))
+            let all = try await patron.customers.duplicates(limit: 100)
+            for id in [ann.id, ann2.id, ann3.id, ann4.id, jon.id, jon2.id] {
+                let mine = try await patron.customers.duplicates(involving: id, limit: 100)
+                #expect(Set(mine) == Set(all.filter { $0.customerID == id || $0.otherCustomerID == id }), "customer \(id)")
+                #expect(!mine.isEmpty)
+            }
         }
     }
 

@@ -1121,6 +1121,59 @@ extension Components {
                 case html
             }
         }
+        /// - Remark: Generated from `#/components/schemas/AuditEvent`.
+        internal struct AuditEvent: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AuditEvent/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/AuditEvent/at`.
+            internal var at: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/AuditEvent/actor`.
+            internal var actor: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AuditEvent/action`.
+            internal var action: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AuditEvent/target`.
+            internal var target: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AuditEvent/outcome`.
+            internal var outcome: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AuditEvent/detail`.
+            internal var detail: Swift.String?
+            /// Creates a new `AuditEvent`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - at:
+            ///   - actor:
+            ///   - action:
+            ///   - target:
+            ///   - outcome:
+            ///   - detail:
+            internal init(
+                id: Swift.Int64,
+                at: Foundation.Date,
+                actor: Swift.String,
+                action: Swift.String,
+                target: Swift.String? = nil,
+                outcome: Swift.String,
+                detail: Swift.String? = nil
+            ) {
+                self.id = id
+                self.at = at
+                self.actor = actor
+                self.action = action
+                self.target = target
+                self.outcome = outcome
+                self.detail = detail
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case at
+                case actor
+                case action
+                case target
+                case outcome
+                case detail
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/ServiceRequest`.
         internal struct ServiceRequest: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/ServiceRequest/id`.

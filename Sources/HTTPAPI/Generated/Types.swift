@@ -597,6 +597,11 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/service-desk`.
     /// - Remark: Generated from `#/paths//v1/service-desk/get(getServiceDesk)`.
     func getServiceDesk(_ input: Operations.GetServiceDesk.Input) async throws -> Operations.GetServiceDesk.Output
+    /// The audit log, newest first — sign-ins, failed and refused sign-ins, every change through the API and the console (audit:read, admins).
+    ///
+    /// - Remark: HTTP `GET /v1/audit-events`.
+    /// - Remark: Generated from `#/paths//v1/audit-events/get(listAuditEvents)`.
+    func listAuditEvents(_ input: Operations.ListAuditEvents.Input) async throws -> Operations.ListAuditEvents.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -2120,6 +2125,19 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//v1/service-desk/get(getServiceDesk)`.
     internal func getServiceDesk(headers: Operations.GetServiceDesk.Input.Headers = .init()) async throws -> Operations.GetServiceDesk.Output {
         try await getServiceDesk(Operations.GetServiceDesk.Input(headers: headers))
+    }
+    /// The audit log, newest first — sign-ins, failed and refused sign-ins, every change through the API and the console (audit:read, admins).
+    ///
+    /// - Remark: HTTP `GET /v1/audit-events`.
+    /// - Remark: Generated from `#/paths//v1/audit-events/get(listAuditEvents)`.
+    internal func listAuditEvents(
+        query: Operations.ListAuditEvents.Input.Query = .init(),
+        headers: Operations.ListAuditEvents.Input.Headers = .init()
+    ) async throws -> Operations.ListAuditEvents.Output {
+        try await listAuditEvents(Operations.ListAuditEvents.Input(
+            query: query,
+            headers: headers
+        ))
     }
 }
 
