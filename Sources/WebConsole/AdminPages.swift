@@ -88,6 +88,39 @@ struct AdminPages: Sendable {
             }
         }
         router.get("/console/admin") { request, _ in try await console.signedIn(request, .console) { try await admin($0) } }
+        router.get("/console/admin/audit") { request, _ in
+            try await console.signedIn(request, .console) { v in
+                guard v.principal.can(.auditRead) else { return try pages.forbidden(v) }
+                let q = request.uri.queryParameters
+                func text(_ key: Substring) -> String? {
+                    q[key].map { String($0).trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+                }
+                let query = AuditQuery(actor: text("actor"), contains: text("q"), before: text("before").flatMap { Int64($0) }, limit: 100)
+                let events = try await s.access.auditEvents(query)
+                var next: String? = nil
+                if events.count == query.limit, let last = events.last {
+                    var parts = ["before=\(last.id)"]
+                    if let a = query.actor { parts.append("actor=\(a.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? a)") }
+                    if let c = query.contains { parts.append("q=\(c.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? c)") }
+                    next = "/console/admin/audit?" + parts.joined(separator: "&")
+                }
+                return try console.views.page(
+                    .console, visitor: v, title: "Audit log", template: "audit",
+                    [
+                        "actor": query.actor ?? "", "q": query.contains ?? "", "next": next as Any,
+                        "events": events.map {
+                            [
+                                "when": ServicePages.when($0.at), "actor": $0.actor,
+                                "actorURL": $0.actor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0.actor, "action": $0.action,
+                                "target": $0.target ?? "",
+                                "outcome": $0.outcome,
+                                "refused": $0.outcome == "refused" || ($0.outcome.first.map { $0 == "4" || $0 == "5" } ?? false),
+                                "detail": $0.detail ?? "",
+                            ] as [String: Any]
+                        },
+                    ])
+            }
+        }
         router.post("/console/admin/users") { request, context in
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.usersManage) else { return try pages.forbidden(v) }

@@ -16,7 +16,7 @@ struct PatronCommand: AsyncParsableCommand {
         abstract: "Customer relationships and loyalty, on SQLite or PostgreSQL.",
         subcommands: [
             Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Analyze.self, Segments.self,
-            Campaigns.self, Requests.self,
+            Campaigns.self, Requests.self, Audit.self,
             Bench.self,
         ])
 }

@@ -1,0 +1,101 @@
+import Access
+import App
+import Customers
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import SharedModels
+import TestSupport
+import Testing
+
+/// The audit log and sign-in throttling: what an administrator can account for afterwards.
+@Suite struct AuditTests {
+    @Test("five failed sign-ins lock the account for fifteen minutes; a success in between starts the count again", arguments: TestEngine.available)
+    func throttle(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await withAPI(engine, clock: clock) { api, patron, admin in
+            _ = try await patron.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
+            func attempt(_ password: String) async throws -> Reply {
+                try await api.call(.post, "/v1/sessions", body: ["email": "ADA@x.com", "password": password])
+            }
+            for _ in 0..<4 { #expect(try await attempt("wrong-one").code == "invalid_credentials") }
+            #expect(try await attempt("password1").status == 201)
+            for _ in 0..<5 { #expect(try await attempt("wrong-one").status == 401) }
+            // The sixth is refused whatever the password: guessing stops here.
+            let refused = try await attempt("password1")
+            #expect(refused.status == 429 && refused.code == "too_many_attempts")
+            clock.advance(by: 15 * 60 + 1)
+            #expect(try await attempt("password1").status == 201)
+
+            let log = try await api.call(.get, "/v1/audit-events?actor=ada%40x.com&limit=100", token: admin).array
+            let actions = log.compactMap { $0["action"] as? String }
+            #expect(actions.filter { $0 == "login.failed" }.count == 9)
+            #expect(actions.filter { $0 == "login.refused" }.count == 1 && actions.filter { $0 == "login" }.count == 2)
+            #expect(log.first?["action"] as? String == "login")
+            // Unknown emails are logged (and throttled) the same way, without saying the account does not exist.
+            let unknown = try await api.call(.post, "/v1/sessions", body: ["email": "nobody@x.com", "password": "whatever1"])
+            #expect(unknown.code == "invalid_credentials")
+            #expect(try await patron.access.auditEvents(AuditQuery(actor: "nobody@x.com")).first?.detail == "unknown email")
+        }
+    }
+
+    @Test(
+        "changes through the API are audited with who and how they ended; reads and purchases are not; only admins read the log",
+        arguments: TestEngine.available)
+    func apiChanges(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, patron, admin in
+            _ = try await patron.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
+            let ada = try await api.logIn("ada@x.com", "password1")
+            let ann = try #require(try await api.call(.post, "/v1/customers", token: ada, body: ["firstName": "Ann", "emails": ["ann@x.com"]]).id)
+            try await api.call(.get, "/v1/customers/\(ann)", token: ada)
+            try await api.call(.patch, "/v1/customers/\(ann)", token: ada, body: ["birthDate": "not a date"])
+            try await api.call(
+                .post, "/v1/transactions", token: ada,
+                body: ["transactionId": "T1", "customerId": ann, "occurredAt": "2026-01-02T10:00:00Z", "amount": 1000, "currency": "USD"])
+            #expect(try await api.call(.get, "/v1/audit-events", token: ada).status == 403)
+            let mine = try await api.call(.get, "/v1/audit-events?actor=ada%40x.com", token: admin).array
+            let actions = mine.compactMap { e in (e["action"] as? String).map { "\($0) \(e["outcome"] as? String ?? "")" } }
+            #expect(actions == ["PATCH /v1/customers/\(ann) 422", "POST /v1/customers 201", "login ok"])
+            let about = try await api.call(.get, "/v1/audit-events?contains=customers/\(ann)", token: admin).array
+            #expect(about.count == 1)
+        }
+    }
+
+    @Test("console forms are audited; the audit page is the admin's", arguments: TestEngine.available)
+    func consoleForms(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { p in
+            _ = try await p.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
+            _ = try await p.access.addUser(email: "root@x.com", password: "password1", role: .admin)
+            let ann = try await p.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee"))
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                func logIn(_ email: String) async throws -> String {
+                    try await client.execute(
+                        uri: "/console/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                        body: ByteBuffer(string: "email=\(email)&password=password1")
+                    ) { try #require(WebConsoleTests.cookie($0)) }
+                }
+                let ada = try await logIn("ada%40x.com")
+                let root = try await logIn("root%40x.com")
+                let page = try await client.execute(uri: "/console/customers/\(ann.id)", method: .get, headers: [.cookie: ada]) {
+                    String(buffer: $0.body)
+                }
+                let csrf = try #require(page.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
+                try await client.execute(
+                    uri: "/console/customers/\(ann.id)/interactions", method: .post,
+                    headers: [.cookie: ada, .contentType: "application/x-www-form-urlencoded"],
+                    body: ByteBuffer(string: "_csrf=\(csrf)&channel=call&direction=inbound&subject=Asked+about+points")
+                ) { _ in }
+                try await client.execute(uri: "/console/admin/audit", method: .get, headers: [.cookie: ada]) { #expect($0.status == .forbidden) }
+                try await client.execute(uri: "/console/admin/audit?actor=ada%40x.com", method: .get, headers: [.cookie: root]) { r in
+                    let html = String(buffer: r.body)
+                    #expect(r.status == .ok)
+                    #expect(html.contains("POST /console/customers/\(ann.id)/interactions") && html.contains("login"))
+                    #expect(!html.contains("root@x.com</a>"))
+                }
+            }
+        }
+    }
+}
