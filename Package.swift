@@ -114,7 +114,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "patron",
-            dependencies: ["App", "Access", "Loyalty", "Analytics", "Campaigns", "Support", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["App", "Access", "Customers", "Loyalty", "Analytics", "Campaigns", "Support", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .target(

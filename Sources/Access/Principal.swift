@@ -83,6 +83,8 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case requestsWork = "requests:work"
     /// Read the audit log.
     case auditRead = "audit:read"
+    /// Register and fulfil privacy requests: export a customer's data, erase a customer.
+    case privacyManage = "privacy:manage"
 }
 
 /// What a partner API key may do.

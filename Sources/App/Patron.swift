@@ -160,6 +160,8 @@ public struct Patron: Sendable {
     public let campaigns: CampaignService
     /// The service desk: requests and complaints with value-based SLAs.
     public let support: SupportService
+    /// Privacy requests: a customer's data exported, or the customer erased.
+    public let privacy: PrivacyService
     /// Purchases and returns come in here, so every path records and earns the same way.
     public let intake: TransactionIntake
     public let settings: Settings
@@ -200,6 +202,7 @@ public struct Patron: Sendable {
         self.support = SupportService(
             store: SQLSupportStore(database: database), customers: customers, clock: settings.clock
         ) { [intelligence] customer in try await intelligence.store.scores(of: customer)?.valueTier.rawValue }
+        self.privacy = PrivacyService(store: SQLPrivacyStore(database: database), customers: customers, clock: settings.clock)
         self.access = AccessService(
             store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)
     }

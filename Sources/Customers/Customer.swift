@@ -6,7 +6,7 @@ public typealias CustomerID = ID<Customer>
 /// A person the company has a relationship with: their profile, where they belong (household,
 /// B2B account) and whether the record is still the live one or was merged into another.
 public struct Customer: Sendable, Equatable, Identifiable {
-    public enum Status: String, Sendable, Codable { case active, merged }
+    public enum Status: String, Sendable, Codable { case active, merged, erased }
 
     public var id: CustomerID
     public var profile: Profile

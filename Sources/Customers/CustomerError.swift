@@ -26,3 +26,17 @@ public enum CustomerError: Error, Sendable, Equatable {
     /// The unmatched item was already linked. Nothing was written.
     case alreadyLinked(UnmatchedID, to: CustomerID)
 }
+
+extension CustomerError: CustomStringConvertible {
+    /// A sentence for a person (the console's error line, the command line).
+    public var description: String {
+        switch self {
+        case .invalid(let errors): errors.map { "\($0.field): \($0.reason)" }.joined(separator: "; ")
+        case .notFound(let kind, let id): "No \(kind) has id \(id)."
+        case .merged(let id, let survivor): "Customer \(id) was merged into customer \(survivor); use that one."
+        case .identifierInUse(let kind, let value, let owner): "The \(kind.rawValue) \(value) belongs to customer \(owner)."
+        case .mergeWithSelf: "A customer cannot be merged into itself."
+        case .alreadyLinked(let id, let customer): "Unmatched item \(id) is linked to customer \(customer) already."
+        }
+    }
+}

@@ -22,7 +22,7 @@ extension Schemas.Customer {
             lifeStage: p.lifeStage?.rawValue, homeStore: p.homeStore,
             location: p.location.map { .init(latitude: $0.latitude, longitude: $0.longitude) },
             attributes: .init(additionalProperties: p.attributes), householdId: c.householdID?.rawValue, accountId: c.accountID?.rawValue,
-            contactRole: c.contactRole, status: c.status == .active ? .active : .merged, mergedInto: c.mergedInto?.rawValue,
+            contactRole: c.contactRole, status: .init(rawValue: c.status.rawValue)!, mergedInto: c.mergedInto?.rawValue,
             completeness: c.completeness.score, createdAt: c.createdAt, updatedAt: c.updatedAt)
     }
 }
@@ -32,7 +32,7 @@ extension Schemas.Customer {
     static func redacted(_ c: Customer) -> Schemas.Customer {
         .init(
             id: c.id.rawValue, kind: .person, displayName: c.displayName, emails: [], phones: [], cards: c.cards, addresses: [],
-            attributes: .init(), status: c.status == .active ? .active : .merged, completeness: 0, createdAt: c.createdAt, updatedAt: c.updatedAt)
+            attributes: .init(), status: .init(rawValue: c.status.rawValue)!, completeness: 0, createdAt: c.createdAt, updatedAt: c.updatedAt)
     }
 }
 

@@ -19,6 +19,7 @@ struct APIHandler: APIProtocol {
     let segments: SegmentService
     let campaigns: CampaignService
     let support: SupportService
+    let privacy: PrivacyService
     /// The configured message channels, for an on-demand run of the campaign job.
     let channels: @Sendable () throws -> [CampaignChannel: any MessageChannel]
     let health: @Sendable () async throws -> String

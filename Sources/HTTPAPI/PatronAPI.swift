@@ -23,13 +23,13 @@ public struct PatronAPI: Sendable {
     /// - Parameter health: checks the database and names its engine; throws when it is unreachable.
     public init(
         intake: TransactionIntake, access: AccessService, intelligence: CustomerIntelligence, segments: SegmentService,
-        campaigns: CampaignService, support: SupportService, channels: @escaping @Sendable () throws -> [CampaignChannel: any MessageChannel],
+        campaigns: CampaignService, support: SupportService, privacy: PrivacyService, channels: @escaping @Sendable () throws -> [CampaignChannel: any MessageChannel],
         idempotency: any IdempotencyStore,
         health: @escaping @Sendable () async throws -> String
     ) {
         self.handler = APIHandler(
             customers: intake.customers, intake: intake, access: access, intelligence: intelligence, segments: segments,
-            campaigns: campaigns, support: support, channels: channels, health: health)
+            campaigns: campaigns, support: support, privacy: privacy, channels: channels, health: health)
         self.idempotency = idempotency
     }
 

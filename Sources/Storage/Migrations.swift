@@ -18,7 +18,7 @@ public struct Migration: Sendable {
 
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
-    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns + support + audit
+    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy
 
     /// Applies the steps not yet applied; returns their names.
     @discardableResult
@@ -348,6 +348,19 @@ public enum Migrations {
                   detail TEXT)
                 """,
                 "CREATE INDEX audit_events_actor ON audit_events (actor, action, id)",
+            ]
+        }
+    ]
+
+    static let privacy: [Migration] = [
+        Migration("customers-4-privacy-requests") { _, id in
+            [
+                """
+                CREATE TABLE privacy_requests (\(id), customer_id BIGINT NOT NULL REFERENCES customers(id), kind TEXT NOT NULL, status TEXT NOT NULL,
+                  channel TEXT NOT NULL, note TEXT, received_by TEXT NOT NULL, received_at BIGINT NOT NULL, due_at BIGINT NOT NULL,
+                  completed_by TEXT, completed_at BIGINT, outcome TEXT)
+                """,
+                "CREATE INDEX privacy_requests_open ON privacy_requests (status, due_at)",
             ]
         }
     ]

@@ -1,4 +1,5 @@
 import Access
+import Customers
 import Expressions
 import Foundation
 import HTTPTypes
@@ -121,6 +122,59 @@ struct AdminPages: Sendable {
                     ])
             }
         }
+        router.get("/console/admin/privacy") { request, _ in try await console.signedIn(request, .console) { try await privacy($0) } }
+        router.post("/console/admin/privacy") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.privacyManage) else { return try pages.forbidden(v) }
+                guard let customer = Int64(form["customer"] ?? ""), let kind = form["kind"].flatMap(PrivacyRequest.Kind.init(rawValue:)) else {
+                    return try await privacy(v, error: "Give the customer's number and what they ask for.")
+                }
+                do {
+                    let r = try await s.privacy.register(
+                        customer: customer, kind: kind, channel: form["channel"] ?? "", note: form.text("note"), by: v.principal.actor)
+                    return try await privacy(v, flash: "Request \(r.id) registered: due \(ConsolePages.day(r.dueAt)).")
+                } catch { return try await privacy(v, error: explain(error)) }
+            }
+        }
+        router.post("/console/admin/privacy/:id/export") { request, context in
+            try await console.posted(request, context, .console) { v, _ in
+                guard v.principal.can(.privacyManage), let id = Int64(try context.parameters.require("id")) else { return try pages.forbidden(v) }
+                do {
+                    let data = try await s.privacy.export(PrivacyRequestID(id), by: v.principal.actor)
+                    return Response(
+                        status: .ok,
+                        headers: [
+                            .contentType: "application/json", .contentDisposition: "attachment; filename=\"privacy-request-\(id).json\"",
+                            .cacheControl: "no-store",
+                        ],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+                } catch { return try await privacy(v, error: explain(error)) }
+            }
+        }
+        router.post("/console/admin/privacy/:id/erase") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.privacyManage), let id = Int64(try context.parameters.require("id")) else { return try pages.forbidden(v) }
+                guard form["confirm"] == "yes" else {
+                    return try await privacy(v, error: "Tick the box to confirm the erasure: it cannot be undone.")
+                }
+                do {
+                    let (r, report) = try await s.privacy.erase(PrivacyRequestID(id), by: v.principal.actor)
+                    try await s.access.audit(
+                        actor: v.principal.actor, action: "privacy.erase", target: "customer \(r.customer)", outcome: "ok", detail: report.description
+                    )
+                    return try await privacy(v, flash: "Customer \(r.customer) erased (\(report.description)).")
+                } catch { return try await privacy(v, error: explain(error)) }
+            }
+        }
+        router.post("/console/admin/privacy/:id/reject") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.privacyManage), let id = Int64(try context.parameters.require("id")) else { return try pages.forbidden(v) }
+                do {
+                    _ = try await s.privacy.reject(PrivacyRequestID(id), reason: form["reason"] ?? "", by: v.principal.actor)
+                    return try await privacy(v, flash: "Request \(id) rejected.")
+                } catch { return try await privacy(v, error: explain(error)) }
+            }
+        }
         router.post("/console/admin/users") { request, context in
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.usersManage) else { return try pages.forbidden(v) }
@@ -190,6 +244,25 @@ struct AdminPages: Sendable {
         values["error"] = error as Any
         values["canManage"] = v.principal.can(.loyaltyManage) && !programs.isEmpty
         return try console.views.page(.console, visitor: v, title: "Loyalty", template: "loyalty", values)
+    }
+
+    func privacy(_ v: Visitor, flash: String? = nil, error: String? = nil) async throws -> Response {
+        guard v.principal.can(.privacyManage) else { return try pages.forbidden(v) }
+        let now = s.privacy.clock.now
+        return try console.views.page(
+            .console, visitor: v, title: "Privacy requests", template: "privacy",
+            [
+                "flash": flash as Any, "error": error as Any,
+                "requests": try await s.privacy.requests().map { r in
+                    [
+                        "id": r.id.rawValue, "customer": r.customer, "name": r.customerName.isEmpty ? "customer \(r.customer)" : r.customerName,
+                        "kind": r.kind.rawValue, "status": r.status.rawValue, "channel": r.channel, "received": ConsolePages.day(r.receivedAt),
+                        "due": ConsolePages.day(r.dueAt), "overdue": r.overdue(now: now), "outcome": r.outcome ?? "", "note": r.note ?? "",
+                        "canExport": r.kind == .access && r.status != .rejected, "canErase": r.kind == .erasure && r.status == .open,
+                        "isOpen": r.status == .open,
+                    ] as [String: Any]
+                },
+            ])
     }
 
     func admin(_ v: Visitor, flash: String? = nil, error: String? = nil, secret: String? = nil) async throws -> Response {

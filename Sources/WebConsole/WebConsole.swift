@@ -27,10 +27,11 @@ public struct WebConsole: Sendable {
         public var segments: SegmentService
         public var campaigns: CampaignService
         public var support: SupportService
+        public var privacy: PrivacyService
 
         public init(
             customers: CustomerService, access: AccessService, loyalty: PointsLedger, intake: TransactionIntake, intelligence: CustomerIntelligence,
-            segments: SegmentService, campaigns: CampaignService, support: SupportService
+            segments: SegmentService, campaigns: CampaignService, support: SupportService, privacy: PrivacyService
         ) {
             self.customers = customers
             self.access = access
@@ -40,6 +41,7 @@ public struct WebConsole: Sendable {
             self.segments = segments
             self.campaigns = campaigns
             self.support = support
+            self.privacy = privacy
         }
     }
 
@@ -224,7 +226,7 @@ extension Response {
 /// Turns a domain error into the message a person reads next to the form.
 func explain(_ error: any Error) -> String {
     switch error {
-    case let e as CustomerError: "\(e)"
+    case let e as CustomerError: e.description
     case let e as LoyaltyError: "\(e)"
     case let e as SegmentError: e.description
     case let e as CampaignError: e.description

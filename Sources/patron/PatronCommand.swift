@@ -3,6 +3,7 @@ import Analytics
 import App
 import ArgumentParser
 import Campaigns
+import Customers
 import Foundation
 import Hummingbird
 import Logging
@@ -16,7 +17,7 @@ struct PatronCommand: AsyncParsableCommand {
         abstract: "Customer relationships and loyalty, on SQLite or PostgreSQL.",
         subcommands: [
             Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Analyze.self, Segments.self,
-            Campaigns.self, Requests.self, Audit.self,
+            Campaigns.self, Requests.self, Audit.self, Privacy.self,
             Bench.self,
         ])
 }
@@ -57,6 +58,8 @@ func reporting<T>(_ body: () async throws -> T) async throws -> T {
     } catch let error as CampaignError {
         throw fail(error.description)
     } catch let error as ConfigurationError {
+        throw fail(error.description)
+    } catch let error as CustomerError {
         throw fail(error.description)
     }
 }

@@ -1121,6 +1121,112 @@ extension Components {
                 case html
             }
         }
+        /// - Remark: Generated from `#/components/schemas/PrivacyRequest`.
+        internal struct PrivacyRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/customerId`.
+            internal var customerId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/customerName`.
+            internal var customerName: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/kind`.
+            internal enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case access = "access"
+                case erasure = "erasure"
+            }
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/kind`.
+            internal var kind: Components.Schemas.PrivacyRequest.KindPayload
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/status`.
+            internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case open = "open"
+                case completed = "completed"
+                case rejected = "rejected"
+            }
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/status`.
+            internal var status: Components.Schemas.PrivacyRequest.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/channel`.
+            internal var channel: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/note`.
+            internal var note: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/receivedBy`.
+            internal var receivedBy: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/receivedAt`.
+            internal var receivedAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/dueAt`.
+            internal var dueAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/overdue`.
+            internal var overdue: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/completedBy`.
+            internal var completedBy: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/completedAt`.
+            internal var completedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/PrivacyRequest/outcome`.
+            internal var outcome: Swift.String?
+            /// Creates a new `PrivacyRequest`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - customerId:
+            ///   - customerName:
+            ///   - kind:
+            ///   - status:
+            ///   - channel:
+            ///   - note:
+            ///   - receivedBy:
+            ///   - receivedAt:
+            ///   - dueAt:
+            ///   - overdue:
+            ///   - completedBy:
+            ///   - completedAt:
+            ///   - outcome:
+            internal init(
+                id: Swift.Int64,
+                customerId: Swift.Int64,
+                customerName: Swift.String,
+                kind: Components.Schemas.PrivacyRequest.KindPayload,
+                status: Components.Schemas.PrivacyRequest.StatusPayload,
+                channel: Swift.String,
+                note: Swift.String? = nil,
+                receivedBy: Swift.String,
+                receivedAt: Foundation.Date,
+                dueAt: Foundation.Date,
+                overdue: Swift.Bool,
+                completedBy: Swift.String? = nil,
+                completedAt: Foundation.Date? = nil,
+                outcome: Swift.String? = nil
+            ) {
+                self.id = id
+                self.customerId = customerId
+                self.customerName = customerName
+                self.kind = kind
+                self.status = status
+                self.channel = channel
+                self.note = note
+                self.receivedBy = receivedBy
+                self.receivedAt = receivedAt
+                self.dueAt = dueAt
+                self.overdue = overdue
+                self.completedBy = completedBy
+                self.completedAt = completedAt
+                self.outcome = outcome
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case customerId
+                case customerName
+                case kind
+                case status
+                case channel
+                case note
+                case receivedBy
+                case receivedAt
+                case dueAt
+                case overdue
+                case completedBy
+                case completedAt
+                case outcome
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/AuditEvent`.
         internal struct AuditEvent: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/AuditEvent/id`.
@@ -5470,11 +5576,16 @@ extension Components {
             internal var accountId: Swift.Int64?
             /// - Remark: Generated from `#/components/schemas/Customer/contactRole`.
             internal var contactRole: Swift.String?
+            /// erased: forgotten at the customer's request (a privacy erasure).
+            ///
             /// - Remark: Generated from `#/components/schemas/Customer/status`.
             internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case active = "active"
                 case merged = "merged"
+                case erased = "erased"
             }
+            /// erased: forgotten at the customer's request (a privacy erasure).
+            ///
             /// - Remark: Generated from `#/components/schemas/Customer/status`.
             internal var status: Components.Schemas.Customer.StatusPayload
             /// - Remark: Generated from `#/components/schemas/Customer/mergedInto`.
@@ -5510,7 +5621,7 @@ extension Components {
             ///   - householdId:
             ///   - accountId:
             ///   - contactRole:
-            ///   - status:
+            ///   - status: erased: forgotten at the customer's request (a privacy erasure).
             ///   - mergedInto:
             ///   - completeness: 0-100.
             ///   - createdAt:

@@ -602,6 +602,31 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/audit-events`.
     /// - Remark: Generated from `#/paths//v1/audit-events/get(listAuditEvents)`.
     func listAuditEvents(_ input: Operations.ListAuditEvents.Input) async throws -> Operations.ListAuditEvents.Output
+    /// Privacy requests (access and erasure), open ones by deadline first (privacy:manage, admins).
+    ///
+    /// - Remark: HTTP `GET /v1/privacy-requests`.
+    /// - Remark: Generated from `#/paths//v1/privacy-requests/get(listPrivacyRequests)`.
+    func listPrivacyRequests(_ input: Operations.ListPrivacyRequests.Input) async throws -> Operations.ListPrivacyRequests.Output
+    /// Registers a customer's request to see or erase their data; due in 30 days (privacy:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/privacy-requests`.
+    /// - Remark: Generated from `#/paths//v1/privacy-requests/post(registerPrivacyRequest)`.
+    func registerPrivacyRequest(_ input: Operations.RegisterPrivacyRequest.Input) async throws -> Operations.RegisterPrivacyRequest.Output
+    /// Answers an access request: every record about the customer, table by table; completes the request (privacy:manage).
+    ///
+    /// - Remark: HTTP `GET /v1/privacy-requests/{id}/export`.
+    /// - Remark: Generated from `#/paths//v1/privacy-requests/{id}/export/get(exportPrivacyRequest)`.
+    func exportPrivacyRequest(_ input: Operations.ExportPrivacyRequest.Input) async throws -> Operations.ExportPrivacyRequest.Output
+    /// Carries out an erasure request: what identifies the customer is removed; purchases and points stay, tied to no one (privacy:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/privacy-requests/{id}/erase`.
+    /// - Remark: Generated from `#/paths//v1/privacy-requests/{id}/erase/post(erasePrivacyRequest)`.
+    func erasePrivacyRequest(_ input: Operations.ErasePrivacyRequest.Input) async throws -> Operations.ErasePrivacyRequest.Output
+    /// Refuses an open request with the reason (privacy:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/privacy-requests/{id}/reject`.
+    /// - Remark: Generated from `#/paths//v1/privacy-requests/{id}/reject/post(rejectPrivacyRequest)`.
+    func rejectPrivacyRequest(_ input: Operations.RejectPrivacyRequest.Input) async throws -> Operations.RejectPrivacyRequest.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -2137,6 +2162,73 @@ extension APIProtocol {
         try await listAuditEvents(Operations.ListAuditEvents.Input(
             query: query,
             headers: headers
+        ))
+    }
+    /// Privacy requests (access and erasure), open ones by deadline first (privacy:manage, admins).
+    ///
+    /// - Remark: HTTP `GET /v1/privacy-requests`.
+    /// - Remark: Generated from `#/paths//v1/privacy-requests/get(listPrivacyRequests)`.
+    internal func listPrivacyRequests(
+        query: Operations.ListPrivacyRequests.Input.Query = .init(),
+        headers: Operations.ListPrivacyRequests.Input.Headers = .init()
+    ) async throws -> Operations.ListPrivacyRequests.Output {
+        try await listPrivacyRequests(Operations.ListPrivacyRequests.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Registers a customer's request to see or erase their data; due in 30 days (privacy:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/privacy-requests`.
+    /// - Remark: Generated from `#/paths//v1/privacy-requests/post(registerPrivacyRequest)`.
+    internal func registerPrivacyRequest(
+        headers: Operations.RegisterPrivacyRequest.Input.Headers = .init(),
+        body: Operations.RegisterPrivacyRequest.Input.Body
+    ) async throws -> Operations.RegisterPrivacyRequest.Output {
+        try await registerPrivacyRequest(Operations.RegisterPrivacyRequest.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Answers an access request: every record about the customer, table by table; completes the request (privacy:manage).
+    ///
+    /// - Remark: HTTP `GET /v1/privacy-requests/{id}/export`.
+    /// - Remark: Generated from `#/paths//v1/privacy-requests/{id}/export/get(exportPrivacyRequest)`.
+    internal func exportPrivacyRequest(
+        path: Operations.ExportPrivacyRequest.Input.Path,
+        headers: Operations.ExportPrivacyRequest.Input.Headers = .init()
+    ) async throws -> Operations.ExportPrivacyRequest.Output {
+        try await exportPrivacyRequest(Operations.ExportPrivacyRequest.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Carries out an erasure request: what identifies the customer is removed; purchases and points stay, tied to no one (privacy:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/privacy-requests/{id}/erase`.
+    /// - Remark: Generated from `#/paths//v1/privacy-requests/{id}/erase/post(erasePrivacyRequest)`.
+    internal func erasePrivacyRequest(
+        path: Operations.ErasePrivacyRequest.Input.Path,
+        headers: Operations.ErasePrivacyRequest.Input.Headers = .init()
+    ) async throws -> Operations.ErasePrivacyRequest.Output {
+        try await erasePrivacyRequest(Operations.ErasePrivacyRequest.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Refuses an open request with the reason (privacy:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/privacy-requests/{id}/reject`.
+    /// - Remark: Generated from `#/paths//v1/privacy-requests/{id}/reject/post(rejectPrivacyRequest)`.
+    internal func rejectPrivacyRequest(
+        path: Operations.RejectPrivacyRequest.Input.Path,
+        headers: Operations.RejectPrivacyRequest.Input.Headers = .init(),
+        body: Operations.RejectPrivacyRequest.Input.Body
+    ) async throws -> Operations.RejectPrivacyRequest.Output {
+        try await rejectPrivacyRequest(Operations.RejectPrivacyRequest.Input(
+            path: path,
+            headers: headers,
+            body: body
         ))
     }
 }
