@@ -412,6 +412,38 @@ class Web(unittest.TestCase):
         self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "Thank you"))
         self.shot("portal-help")
 
+    def test_d_admin_erases_a_customer_on_request_and_reads_the_audit_log(self):
+        admin = token("admin@northwind.example")
+        status, found = api("GET", "/v1/customers?q=garcia&limit=5", admin)
+        self.assertEqual(status, 200)
+        victim = found["items"][-1]
+        self.sign_in("console", "admin@northwind.example")
+        self.go("/console/admin/privacy")
+        self.driver.find_element(By.ID, "pr-customer").send_keys(str(victim["id"]))
+        Select(self.driver.find_element(By.ID, "pr-kind")).select_by_value("erasure")
+        self.driver.find_element(By.ID, "pr-note").send_keys("Identity checked against the loyalty card")
+        self.assert_labelled()
+        self.driver.find_element(By.XPATH, "//button[text()='Register']").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "registered"))
+        erase = self.driver.find_element(By.XPATH, f"//button[text()='Erase customer {victim['id']}']")
+        erase.click()  # without the confirmation tick the browser refuses to submit
+        self.assertIn("/console/admin/privacy", self.driver.current_url)
+        form = erase.find_element(By.XPATH, "./..")
+        form.find_element(By.NAME, "confirm").click()
+        self.shot("console-privacy")
+        form.find_element(By.TAG_NAME, "button").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), f"Customer {victim['id']} erased"))
+        status, after = api("GET", f"/v1/customers/{victim['id']}", admin)
+        self.assertEqual(after["status"], "erased")
+        self.assertEqual(after["emails"], [])
+        self.go("/console/admin/audit")
+        self.wait(EC.presence_of_element_located((By.ID, "a-actor")))
+        page = self.driver.page_source
+        self.assertIn("privacy.erase", page)
+        self.assertIn(f"/console/admin/privacy", page)
+        self.assert_labelled()
+        self.shot("console-audit")
+
 
 if __name__ == "__main__":
     result = unittest.main(verbosity=2, exit=False).result
