@@ -181,17 +181,13 @@ struct AccrualWriter {
             }
         }
 
-        // 5. Each purchase in order, against what the earlier ones in the batch did. The rules and
-        // promotions' criteria depend only on the purchase and the member's tier, so they are
-        // evaluated first on every core; a purchase after its member's upgrade in this batch is
-        // evaluated again with the new tier.
-        let earnings = Self.earnings(plans)
+        // 5. Each purchase in order, against what the earlier ones in the batch did.
         var tiers: [MemberID: String?] = [:]
         var tierChanges: [(member: Int64, from: String?, to: String, reason: String, at: Int64)] = []
         var results: [PostedAccrual] = []
         var seen: Set<String> = []
         var recordedPoints: [String: Int64] = [:]
-        for (index, plan) in plans.enumerated() {
+        for plan in plans {
             let member = plan.member.id
             let planKey = plan.key, qualifyingKey = plan.qualifyingKey
             if postedBefore.contains(planKey) || postedBefore.contains(qualifyingKey) || seen.contains(planKey)
@@ -214,7 +210,7 @@ struct AccrualWriter {
             }
             seen.insert(planKey)
             let tier = tiers[member] ?? plan.member.tier
-            let (accrual, qualifying, candidates) = tier == plan.member.tier ? earnings[index] : plan.earning(tier: tier)
+            let (accrual, qualifying, candidates) = plan.earning(tier: tier)
             var usage: [PromotionID: PromotionUsage] = [:]
             for candidate in candidates {
                 let p = candidate.promotion
@@ -390,21 +386,6 @@ struct AccrualWriter {
             }
             return result
         }
-    }
-
-    /// Each plan's earning at the member's tier as of the batch's start, computed on every core
-    /// for large batches (evaluating rules and fifty promotions is a third of a batch's time).
-    static func earnings(_ plans: [AccrualPlan]) -> [(accrual: Accrual, qualifying: Int64, candidates: [CompiledPromotion])] {
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, plans.count / max(1, SQLLedgerStore.plansPerWorker)))
-        guard workers > 1 else { return plans.map { $0.earning(tier: $0.member.tier) } }
-        let slices = (0..<workers).map { w in plans.count * w / workers..<plans.count * (w + 1) / workers }
-        nonisolated(unsafe) var parts = [[(accrual: Accrual, qualifying: Int64, candidates: [CompiledPromotion])]](repeating: [], count: workers)
-        let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let done = plans[slices[w]].map { $0.earning(tier: $0.member.tier) }
-            lock.withLock { parts[w] = done }
-        }
-        return parts.flatMap { $0 }
     }
 
     static func windowStart(of plan: AccrualPlan) -> Int64 {

@@ -11,10 +11,6 @@ import SharedModels
 /// account row is locked first (`SELECT … FOR UPDATE`), so concurrent spends of one balance
 /// queue up; SQLite has a single writer, which gives the same guarantee.
 public struct SQLLedgerStore: LoyaltyStore {
-    /// A batch's rules are evaluated on more than one core once it has this many purchases per
-    /// core (a task-local so that tests can make a small batch go parallel).
-    @TaskLocal public static var plansPerWorker = 2_000
-
     let database: any Database
 
     public init(database: any Database) { self.database = database }
