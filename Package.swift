@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "Campaigns", dependencies: ["SharedModels", "Expressions"], swiftSettings: swiftSettings),
         // Service: requests and complaints in queues with value-based SLAs, threads, surveys.
         .target(name: "Support", dependencies: ["SharedModels", "Customers"], swiftSettings: swiftSettings),
+        // Partners and coalitions: outlets, the points they pay for, the rewards they honour, statements, settlements.
+        .target(name: "Partners", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         // Customer intelligence: RFM, lifetime value, churn, baskets — pure numerics over values.
         // Optimised in debug builds too: model fitting in -Onone is 10–50× slower, which would make
         // the tests that reproduce the published results take minutes.
@@ -52,7 +54,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Expressions",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -85,7 +87,7 @@ let package = Package(
         .target(
             name: "WebConsole",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Expressions",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -97,7 +99,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
                 "WebConsole",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -146,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "AppTests",
             dependencies: [
-                "TestSupport", "App", "HTTPAPI", "Customers", "Access", "Analytics", "Support", "SharedModels", "Storage",
+                "TestSupport", "App", "HTTPAPI", "Customers", "Access", "Analytics", "Support", "Partners", "SharedModels", "Storage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],

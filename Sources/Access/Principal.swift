@@ -19,7 +19,7 @@ public enum Role: String, Sendable, Codable, CaseIterable {
         case .loyaltyManager:
             [
                 .customersRead, .customersWrite, .transactionsWrite, .interactionsWrite, .dataImport, .dataExport, .loyaltyRead, .loyaltyManage,
-                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .analyticsRead, .segmentsRead, .campaignsRead, .requestsRead,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .analyticsRead, .segmentsRead, .campaignsRead, .requestsRead, .partnersManage,
             ]
         case .marketer:
             [
@@ -85,6 +85,8 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case auditRead = "audit:read"
     /// Register and fulfil privacy requests: export a customer's data, erase a customer.
     case privacyManage = "privacy:manage"
+    /// Set partners' terms, read their statements, settle months and record payments.
+    case partnersManage = "partners:manage"
 }
 
 /// What a partner API key may do.

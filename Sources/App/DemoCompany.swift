@@ -3,6 +3,7 @@ import Campaigns
 import Customers
 import Foundation
 import Loyalty
+import Partners
 import SharedModels
 import Support
 
@@ -443,6 +444,10 @@ public struct DemoCompany {
                 _ = try await patron.access.createMemberLogin(customerID: id.rawValue, email: Self.memberEmail, password: Self.adminPassword)
             } catch AccessError.emailTaken {}
         }
+        // A coalition partner: a café whose till earns the program's points and which honours the gift cards.
+        _ = try await patron.partners.save(
+            code: "CAFE", name: "Northwind Café", outlets: ["CAFE"], rewards: ["GIFT10"], currency: "USD", pricePerThousandPoints: 800,
+            payoutPerVoucher: 900)
         summary.serviceRequests = try await loadServiceRequests(
             into: patron, customers: people.count, signedInMember: best?.0, random: &random)
         return summary

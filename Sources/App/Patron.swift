@@ -11,6 +11,7 @@ import SharedModels
 import Storage
 import StoragePostgres
 import StorageSQLite
+import Partners
 import Support
 
 /// Where Patron keeps its data: a path ending in `.sqlite`, or a `postgres://` URL.
@@ -162,6 +163,8 @@ public struct Patron: Sendable {
     public let support: SupportService
     /// Privacy requests: a customer's data exported, or the customer erased.
     public let privacy: PrivacyService
+    /// Coalition partners: their terms, statements and settlements.
+    public let partners: PartnerService
     /// Purchases and returns come in here, so every path records and earns the same way.
     public let intake: TransactionIntake
     public let settings: Settings
@@ -202,6 +205,7 @@ public struct Patron: Sendable {
         self.support = SupportService(
             store: SQLSupportStore(database: database), customers: customers, clock: settings.clock
         ) { [intelligence] customer in try await intelligence.store.scores(of: customer)?.valueTier.rawValue }
+        self.partners = PartnerService(store: SQLPartnerStore(database: database), clock: settings.clock)
         self.privacy = PrivacyService(store: SQLPrivacyStore(database: database), customers: customers, clock: settings.clock)
         self.access = AccessService(
             store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)

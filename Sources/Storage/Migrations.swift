@@ -18,7 +18,7 @@ public struct Migration: Sendable {
 
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
-    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy
+    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy + partners
 
     /// Applies the steps not yet applied; returns their names.
     @discardableResult
@@ -361,6 +361,24 @@ public enum Migrations {
                   completed_by TEXT, completed_at BIGINT, outcome TEXT)
                 """,
                 "CREATE INDEX privacy_requests_open ON privacy_requests (status, due_at)",
+            ]
+        }
+    ]
+
+    static let partners: [Migration] = [
+        Migration("partners-1-partners-settlements") { _, id in
+            [
+                """
+                CREATE TABLE partners (code TEXT PRIMARY KEY, name TEXT NOT NULL, outlets TEXT NOT NULL, rewards TEXT NOT NULL, currency TEXT NOT NULL,
+                  price_per_thousand_minor BIGINT NOT NULL, payout_per_voucher_minor BIGINT NOT NULL, created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE partner_settlements (\(id), partner TEXT NOT NULL REFERENCES partners(code), period_from TEXT NOT NULL, period_to TEXT NOT NULL,
+                  statement TEXT NOT NULL, net_minor BIGINT NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, closed_by TEXT NOT NULL,
+                  closed_at BIGINT NOT NULL, paid_by TEXT, paid_at BIGINT, UNIQUE (partner, period_from))
+                """,
+                // A partner's statement reads its outlets' purchases.
+                "CREATE INDEX transactions_store ON transactions (store, occurred_at)",
             ]
         }
     ]

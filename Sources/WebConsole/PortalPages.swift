@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Loyalty
 import NIOCore
+import Partners
 import SharedModels
 
 /// The member portal: a member sees and changes only their own records — no page takes a
@@ -248,12 +249,18 @@ struct PartnerPages: Sendable {
                     let minor = Money.parseMinorUnits(Substring(amount), currency: s.customers.defaultCurrency), minor > 0
                 else { return try page(v, error: "Give the receipt number, the member's card, email or phone, and the amount (e.g. 25.90).") }
                 let identifiers = [IdentifierKind.card, .email, .phone].map { CustomerIdentifier(kind: $0, value: member) }
+                // A partner with terms records purchases at its own outlets only (its statement counts them).
+                let outlets = (try? await s.partners.partner(partner))?.outlets ?? []
+                let store = form.text("store")?.uppercased() ?? outlets.first ?? partner
+                guard outlets.isEmpty || outlets.contains(store) else {
+                    return try page(v, error: "\(store) is not one of your outlets (\(outlets.joined(separator: ", "))).")
+                }
                 do {
                     let (outcome, accruals) = try await s.intake.submit(
                         TransactionDetails(
                             externalID: "\(partner):\(id)", occurredAt: s.customers.clock.now,
                             amount: Money(minorUnits: minor, currency: s.customers.defaultCurrency),
-                            store: form.text("store") ?? partner, channel: .store),
+                            store: store, channel: .store),
                         identifiers: identifiers)
                     switch outcome {
                     case .recordedTransaction:

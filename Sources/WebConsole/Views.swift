@@ -41,6 +41,7 @@ struct Views: Sendable {
             if principal.can(.campaignsRead) { items.append(("Campaigns", "/console/campaigns")) }
             if principal.can(.analyticsRead) { items.append(("Analytics", "/console/analytics")) }
             if principal.can(.loyaltyRead) { items.append(("Loyalty", "/console/loyalty")) }
+            if principal.can(.partnersManage) { items.append(("Partners", "/console/partners")) }
             if principal.can(.usersManage) || principal.can(.apiKeysManage) { items.append(("Admin", "/console/admin")) }
         case .portal:
             items = [
@@ -48,7 +49,7 @@ struct Views: Sendable {
                 ("Preferences", "/portal/preferences"), ("Help", "/portal/help"),
             ]
         case .partners:
-            items = [("Transactions", "/partners/")]
+            items = [("Transactions", "/partners/"), ("Statements", "/partners/statements")]
         }
         return items.map { ["label": $0.0, "href": $0.1] }
     }

@@ -9,6 +9,7 @@ import Hummingbird
 import Loyalty
 import Mustache
 import NIOCore
+import Partners
 import SharedModels
 import Support
 
@@ -28,10 +29,11 @@ public struct WebConsole: Sendable {
         public var campaigns: CampaignService
         public var support: SupportService
         public var privacy: PrivacyService
+        public var partners: PartnerService
 
         public init(
             customers: CustomerService, access: AccessService, loyalty: PointsLedger, intake: TransactionIntake, intelligence: CustomerIntelligence,
-            segments: SegmentService, campaigns: CampaignService, support: SupportService, privacy: PrivacyService
+            segments: SegmentService, campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService
         ) {
             self.customers = customers
             self.access = access
@@ -42,6 +44,7 @@ public struct WebConsole: Sendable {
             self.campaigns = campaigns
             self.support = support
             self.privacy = privacy
+            self.partners = partners
         }
     }
 
@@ -71,6 +74,7 @@ public struct WebConsole: Sendable {
         PortalPages(console: self).register(on: router)
         PartnerPages(console: self).register(on: router)
         ServicePages(console: self).register(on: router)
+        PartnerAccountPages(console: self).register(on: router)
     }
 }
 
@@ -231,6 +235,7 @@ func explain(_ error: any Error) -> String {
     case let e as SegmentError: e.description
     case let e as CampaignError: e.description
     case let e as SupportError: e.description
+    case let e as PartnerError: e.description
     case let e as AccessError: "\(e)"
     default: "Something went wrong: \(error)"
     }

@@ -1,0 +1,234 @@
+import Foundation
+import SharedModels
+
+/// A coalition partner: a merchant whose outlets' purchases earn the program's points (which
+/// the partner pays for) and who honours some of the program's rewards (for which it is paid).
+public struct Partner: Sendable, Equatable {
+    /// The partner's code, as its API keys name it (e.g. `BAKERY`).
+    public var code: String
+    public var name: String
+    /// Store codes of its outlets: purchases there are the partner's.
+    public var outlets: [String]
+    /// Codes of the rewards it honours (e.g. its own gift vouchers).
+    public var rewards: [String]
+    public var currency: String
+    /// What the partner pays per 1,000 points its purchases earn members, in minor units.
+    public var pricePerThousandPoints: Int64
+    /// What the company pays the partner per voucher it honours, in minor units.
+    public var payoutPerVoucher: Int64
+    public var createdAt: Date
+
+    public init(
+        code: String, name: String, outlets: [String], rewards: [String], currency: String, pricePerThousandPoints: Int64,
+        payoutPerVoucher: Int64, createdAt: Date
+    ) {
+        self.code = code
+        self.name = name
+        self.outlets = outlets
+        self.rewards = rewards
+        self.currency = currency
+        self.pricePerThousandPoints = pricePerThousandPoints
+        self.payoutPerVoucher = payoutPerVoucher
+        self.createdAt = createdAt
+    }
+}
+
+/// A partner's account for a period: what its outlets sold, the points members earned there
+/// (net of returns) and what they cost the partner, the vouchers it honoured and what they earn
+/// it, and the balance. Positive `net`: the partner owes the company.
+public struct PartnerStatement: Sendable, Equatable, Codable {
+    public var partner: String
+    /// The period, `from` inclusive, `to` exclusive (dates in UTC).
+    public var from: LocalDate
+    public var to: LocalDate
+    public var purchases: Int
+    public var returns: Int
+    /// Sales net of returns, in minor units of the partner's currency.
+    public var sales: Int64
+    /// Reward points earned on its purchases, less those clawed back on returns.
+    public var pointsIssued: Int64
+    public var pointsCharge: Money
+    public var vouchersHonoured: Int
+    public var voucherPayout: Money
+    public var net: Money
+
+    public init(
+        partner: String, from: LocalDate, to: LocalDate, purchases: Int, returns: Int, sales: Int64, pointsIssued: Int64, pointsCharge: Money,
+        vouchersHonoured: Int, voucherPayout: Money, net: Money
+    ) {
+        self.partner = partner
+        self.from = from
+        self.to = to
+        self.purchases = purchases
+        self.returns = returns
+        self.sales = sales
+        self.pointsIssued = pointsIssued
+        self.pointsCharge = pointsCharge
+        self.vouchersHonoured = vouchersHonoured
+        self.voucherPayout = voucherPayout
+        self.net = net
+    }
+}
+
+/// A closed period's statement, frozen, to be paid.
+public struct Settlement: Sendable, Equatable {
+    public enum Status: String, Sendable, Codable { case open, paid }
+    public var id: Int64
+    public var statement: PartnerStatement
+    public var status: Status
+    public var closedBy: String
+    public var closedAt: Date
+    public var paidBy: String?
+    public var paidAt: Date?
+
+    public init(id: Int64, statement: PartnerStatement, status: Status, closedBy: String, closedAt: Date, paidBy: String?, paidAt: Date?) {
+        self.id = id
+        self.statement = statement
+        self.status = status
+        self.closedBy = closedBy
+        self.closedAt = closedAt
+        self.paidBy = paidBy
+        self.paidAt = paidAt
+    }
+}
+
+public enum PartnerError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notFound(String)
+    case invalid(field: String, reason: String)
+    case conflict(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let code): "No partner \(code)."
+        case .invalid(let field, let reason): "\(field): \(reason)"
+        case .conflict(let reason): reason
+        }
+    }
+}
+
+/// The Partners room's storage.
+public protocol PartnerStore: Sendable {
+    /// Creates or replaces the partner's terms.
+    func upsert(_ partner: Partner) async throws
+    func partner(_ code: String) async throws -> Partner?
+    func partners() async throws -> [Partner]
+    /// The raw figures of a period (reads purchases, the ledger and vouchers set-wise).
+    func figures(_ partner: Partner, from: Date, to: Date) async throws -> (
+        purchases: Int, returns: Int, sales: Int64, pointsIssued: Int64, vouchersHonoured: Int
+    )
+    /// Freezes a statement; throws ``PartnerError/conflict(_:)`` when that period is closed already.
+    func insertSettlement(_ statement: PartnerStatement, by: String, at: Date) async throws -> Settlement
+    func settlements(partner: String) async throws -> [Settlement]
+    /// Marks an open settlement paid; nil when there is no open one with this id.
+    func markPaid(_ id: Int64, by: String, at: Date) async throws -> Settlement?
+}
+
+/// Partners, their statements and settlements.
+public struct PartnerService: Sendable {
+    public let store: any PartnerStore
+    public let clock: Clock
+
+    public init(store: any PartnerStore, clock: Clock) {
+        self.store = store
+        self.clock = clock
+    }
+
+    static func codes(_ list: [String], field: String) throws -> [String] {
+        let codes = list.map { $0.trimmingCharacters(in: .whitespaces).uppercased() }.filter { !$0.isEmpty }
+        for c in codes where c.count > 40 || !c.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+            throw PartnerError.invalid(field: field, reason: "'\(c)' is not a code (letters, digits, - or _)")
+        }
+        return Array(Set(codes)).sorted()
+    }
+
+    /// Records or changes a partner's terms.
+    public func save(
+        code: String, name: String, outlets: [String], rewards: [String], currency: String, pricePerThousandPoints: Int64, payoutPerVoucher: Int64
+    ) async throws -> Partner {
+        let code = code.trimmingCharacters(in: .whitespaces).uppercased()
+        guard (2...40).contains(code.count), code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+            throw PartnerError.invalid(field: "code", reason: "must be 2 to 40 letters, digits, - or _")
+        }
+        let name = name.trimmingCharacters(in: .whitespaces)
+        guard (1...200).contains(name.count) else { throw PartnerError.invalid(field: "name", reason: "must be 1 to 200 characters") }
+        let currency = currency.trimmingCharacters(in: .whitespaces).uppercased()
+        guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isLetter }) else {
+            throw PartnerError.invalid(field: "currency", reason: "must be an ISO 4217 code such as USD")
+        }
+        guard pricePerThousandPoints >= 0 else { throw PartnerError.invalid(field: "pricePerThousandPoints", reason: "must not be negative") }
+        guard payoutPerVoucher >= 0 else { throw PartnerError.invalid(field: "payoutPerVoucher", reason: "must not be negative") }
+        let outlets = try Self.codes(outlets, field: "outlets")
+        guard !outlets.isEmpty else { throw PartnerError.invalid(field: "outlets", reason: "give at least one outlet (store code)") }
+        let existing = try await store.partner(code)
+        for other in try await store.partners() where other.code != code {
+            if let shared = other.outlets.first(where: outlets.contains) {
+                throw PartnerError.invalid(field: "outlets", reason: "\(shared) is \(other.code)'s outlet")
+            }
+        }
+        let partner = Partner(
+            code: code, name: name, outlets: outlets, rewards: try Self.codes(rewards, field: "rewards"), currency: currency,
+            pricePerThousandPoints: pricePerThousandPoints, payoutPerVoucher: payoutPerVoucher, createdAt: existing?.createdAt ?? clock.now)
+        try await store.upsert(partner)
+        return partner
+    }
+
+    public func partner(_ code: String) async throws -> Partner {
+        guard let p = try await store.partner(code.uppercased()) else { throw PartnerError.notFound(code) }
+        return p
+    }
+
+    public func partners() async throws -> [Partner] { try await store.partners() }
+
+    /// The statement of `[from, to)`.
+    public func statement(_ code: String, from: LocalDate, to: LocalDate) async throws -> PartnerStatement {
+        guard from < to else { throw PartnerError.invalid(field: "to", reason: "must be after from") }
+        let p = try await partner(code)
+        let f = try await store.figures(p, from: from.startOfDay, to: to.startOfDay)
+        // Points are charged at the partner's price, rounded to the nearest minor unit.
+        let charge = (f.pointsIssued * p.pricePerThousandPoints + (f.pointsIssued >= 0 ? 500 : -500)) / 1_000
+        let payout = Int64(f.vouchersHonoured) * p.payoutPerVoucher
+        return PartnerStatement(
+            partner: p.code, from: from, to: to, purchases: f.purchases, returns: f.returns, sales: f.sales, pointsIssued: f.pointsIssued,
+            pointsCharge: Money(minorUnits: charge, currency: p.currency), vouchersHonoured: f.vouchersHonoured,
+            voucherPayout: Money(minorUnits: payout, currency: p.currency), net: Money(minorUnits: charge - payout, currency: p.currency))
+    }
+
+    /// Monthly statements, the current month first, going back `months`.
+    public func monthly(_ code: String, months: Int = 6) async throws -> [PartnerStatement] {
+        let today = LocalDate(clock.now)
+        var start = LocalDate.firstOfMonth(today.year, today.month)
+        var result: [PartnerStatement] = []
+        for _ in 0..<max(1, months) {
+            let end = start.addingMonths(1)
+            result.append(try await statement(code, from: start, to: end))
+            start = start.addingMonths(-1)
+        }
+        return result
+    }
+
+    /// Closes a finished month: its statement is frozen as a settlement to be paid.
+    public func settle(_ code: String, month: LocalDate, by actor: String) async throws -> Settlement {
+        let start = LocalDate.firstOfMonth(month.year, month.month)
+        let end = start.addingMonths(1)
+        guard end.startOfDay <= clock.now else { throw PartnerError.invalid(field: "month", reason: "a month can be settled once it has ended") }
+        return try await store.insertSettlement(try await statement(code, from: start, to: end), by: actor, at: clock.now)
+    }
+
+    public func settlements(_ code: String) async throws -> [Settlement] { try await store.settlements(partner: try await partner(code).code) }
+
+    public func markPaid(_ id: Int64, by actor: String) async throws -> Settlement {
+        guard let s = try await store.markPaid(id, by: actor, at: clock.now) else { throw PartnerError.conflict("No open settlement \(id).") }
+        return s
+    }
+}
+
+extension LocalDate {
+    /// The first day of a month; months past 12 or below 1 roll into the next or previous year.
+    static func firstOfMonth(_ year: Int, _ month: Int) -> LocalDate {
+        let index = year * 12 + (month - 1)
+        return LocalDate(year: index / 12, month: index % 12 + 1, day: 1)!
+    }
+
+    /// The first day of the month `n` months after this date's month.
+    func addingMonths(_ n: Int) -> LocalDate { .firstOfMonth(year, month + n) }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Partners
+import SQLKit
+import SharedModels
+
+/// Partners and settlements over SQL. A statement reads the partner's outlets' purchases, the
+/// reward points the ledger credited (and clawed back) on them, and the vouchers of its rewards
+/// that were used — set-wise, as segments read other rooms' tables.
+public struct SQLPartnerStore: PartnerStore {
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    static func decode(_ row: any SQLRow) throws -> Partner {
+        Partner(
+            code: try row.string("code"), name: try row.string("name"),
+            outlets: try row.string("outlets").split(separator: ",").map(String.init),
+            rewards: try row.string("rewards").split(separator: ",").map(String.init), currency: try row.string("currency"),
+            pricePerThousandPoints: try row.int64("price_per_thousand_minor"), payoutPerVoucher: try row.int64("payout_per_voucher_minor"),
+            createdAt: try row.date("created_at"))
+    }
+
+    public func upsert(_ p: Partner) async throws {
+        try await database.write { db in
+            try await db.raw(
+                """
+                INSERT INTO partners (code, name, outlets, rewards, currency, price_per_thousand_minor, payout_per_voucher_minor, created_at)
+                VALUES (\(bind: p.code), \(bind: p.name), \(bind: p.outlets.joined(separator: ",")), \(bind: p.rewards.joined(separator: ",")),
+                  \(bind: p.currency), \(bind: p.pricePerThousandPoints), \(bind: p.payoutPerVoucher), \(bind: p.createdAt.epochSeconds))
+                ON CONFLICT (code) DO UPDATE SET name = excluded.name, outlets = excluded.outlets, rewards = excluded.rewards,
+                  currency = excluded.currency, price_per_thousand_minor = excluded.price_per_thousand_minor,
+                  payout_per_voucher_minor = excluded.payout_per_voucher_minor
+                """
+            ).run()
+        }
+    }
+
+    public func partner(_ code: String) async throws -> Partner? {
+        try await database.read { db in try await db.raw("SELECT * FROM partners WHERE code = \(bind: code)").first().map(Self.decode) }
+    }
+
+    public func partners() async throws -> [Partner] {
+        try await database.read { db in try await db.raw("SELECT * FROM partners ORDER BY code").all().map(Self.decode) }
+    }
+
+    public func figures(_ p: Partner, from: Date, to: Date) async throws -> (
+        purchases: Int, returns: Int, sales: Int64, pointsIssued: Int64, vouchersHonoured: Int
+    ) {
+        let (f, t) = (from.epochSeconds, to.epochSeconds)
+        return try await database.read { db in
+            var purchases = 0, returns = 0
+            var sales: Int64 = 0
+            for row in try await db.raw(
+                """
+                SELECT kind, COUNT(*) AS n, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS amount FROM transactions
+                WHERE store IN (\(binds: p.outlets)) AND occurred_at >= \(bind: f) AND occurred_at < \(bind: t) GROUP BY kind
+                """
+            ).all() {
+                let n = Int(try row.int64("n")), amount = try row.int64("amount")
+                if try row.string("kind") == "return" {
+                    returns = n
+                    sales -= abs(amount)
+                } else {
+                    purchases = n
+                    sales += amount
+                }
+            }
+            let references: SQLQueryString = "SELECT external_id FROM transactions WHERE store IN (\(binds: p.outlets)) AND kind = 'purchase'"
+            let points = try await db.raw(
+                """
+                SELECT
+                  (SELECT CAST(COALESCE(SUM(t.points), 0) AS BIGINT) FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.to_account
+                   WHERE t.reason = 'accrual' AND a.member_id IS NOT NULL AND a.point_type = 'reward'
+                     AND t.occurred_at >= \(bind: f) AND t.occurred_at < \(bind: t) AND t.reference IN (
+                """ + references
+                    + """
+                    )) AS earned,
+                      (SELECT CAST(COALESCE(SUM(t.points), 0) AS BIGINT) FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.from_account
+                       WHERE t.reason = 'clawback' AND a.member_id IS NOT NULL AND a.point_type = 'reward'
+                         AND t.occurred_at >= \(bind: f) AND t.occurred_at < \(bind: t) AND t.reference IN (
+                    """ + references + ")) AS clawed"
+            ).first()!
+            var vouchers = 0
+            if !p.rewards.isEmpty {
+                vouchers = Int(
+                    try await db.raw(
+                        """
+                        SELECT COUNT(*) AS n FROM loyalty_vouchers v JOIN loyalty_rewards r ON r.id = v.reward_id
+                        WHERE r.code IN (\(binds: p.rewards)) AND v.status = 'used' AND v.closed_at >= \(bind: f) AND v.closed_at < \(bind: t)
+                        """
+                    ).first()!.int64("n"))
+            }
+            return (purchases, returns, sales, try points.int64("earned") - (try points.int64("clawed")), vouchers)
+        }
+    }
+
+    static func settlement(_ row: any SQLRow) throws -> Settlement {
+        Settlement(
+            id: try row.int64("id"), statement: try ColumnJSON.decode(PartnerStatement.self, from: try row.string("statement")),
+            status: Settlement.Status(rawValue: try row.string("status")) ?? .open, closedBy: try row.string("closed_by"),
+            closedAt: try row.date("closed_at"), paidBy: try row.optionalString("paid_by"), paidAt: try row.optionalDate("paid_at"))
+    }
+
+    public func insertSettlement(_ s: PartnerStatement, by: String, at: Date) async throws -> Settlement {
+        let json = try ColumnJSON.encode(s)
+        let id = try await database.write { db -> Int64? in
+            try await db.raw(
+                """
+                INSERT INTO partner_settlements (partner, period_from, period_to, statement, net_minor, currency, status, closed_by, closed_at)
+                VALUES (\(bind: s.partner), \(bind: s.from.description), \(bind: s.to.description), \(bind: json), \(bind: s.net.minorUnits),
+                  \(bind: s.net.currency), 'open', \(bind: by), \(bind: at.epochSeconds))
+                ON CONFLICT (partner, period_from) DO NOTHING RETURNING id
+                """
+            ).first()?.int64("id")
+        }
+        guard let id else { throw PartnerError.conflict("\(s.partner)'s period from \(s.from) is settled already.") }
+        return try await database.read { db in
+            try await db.raw("SELECT * FROM partner_settlements WHERE id = \(bind: id)").first().map(Self.settlement)!
+        }
+    }
+
+    public func settlements(partner: String) async throws -> [Settlement] {
+        try await database.read { db in
+            try await db.raw("SELECT * FROM partner_settlements WHERE partner = \(bind: partner) ORDER BY period_from DESC").all().map(
+                Self.settlement)
+        }
+    }
+
+    public func markPaid(_ id: Int64, by: String, at: Date) async throws -> Settlement? {
+        try await database.write { db in
+            try await db.raw(
+                """
+                UPDATE partner_settlements SET status = 'paid', paid_by = \(bind: by), paid_at = \(bind: at.epochSeconds)
+                WHERE id = \(bind: id) AND status = 'open' RETURNING *
+                """
+            ).first().map(Self.settlement)
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import Access
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Partners
+import SharedModels
+
+/// Partners' accounts: in the console, their terms, monthly statements and settlements (loyalty
+/// managers); in the partner portal, the partner's own statements and settlements.
+struct PartnerAccountPages: Sendable {
+    let console: WebConsole
+    var views: Views { console.views }
+    var partners: PartnerService { console.services.partners }
+
+    static func row(_ s: PartnerStatement) -> [String: Any] {
+        [
+            "from": s.from.description, "to": s.to.description, "month": String(s.from.description.prefix(7)), "purchases": s.purchases,
+            "returns": s.returns, "sales": Money(minorUnits: s.sales, currency: s.net.currency).description,
+            "points": ConsolePages.number(s.pointsIssued), "charge": s.pointsCharge.description, "vouchers": s.vouchersHonoured,
+            "payout": s.voucherPayout.description, "net": s.net.description,
+            "owes": s.net.minorUnits > 0 ? "partner pays" : s.net.minorUnits < 0 ? "we pay" : "even",
+        ]
+    }
+
+    static func settlementRow(_ s: Settlement) -> [String: Any] {
+        var values = row(s.statement)
+        values["id"] = s.id
+        values["status"] = s.status.rawValue
+        values["open"] = s.status == .open
+        values["closed"] = "\(ConsolePages.day(s.closedAt)) by \(s.closedBy)"
+        values["paid"] = s.paidAt.map { "\(ConsolePages.day($0)) by \(s.paidBy ?? "")" } ?? ""
+        return values
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/console/partners") { request, _ in try await console.signedIn(request, .console) { try await list($0) } }
+        router.post("/console/partners") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.partnersManage) else { return try ConsolePages(console: console).forbidden(v) }
+                func list(_ key: String) -> [String] { (form[key] ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init) }
+                let currency = (form["currency"] ?? "USD").uppercased()
+                guard let price = Money.parseMinorUnits(Substring(form["price"] ?? ""), currency: currency),
+                    let payout = Money.parseMinorUnits(Substring(form.text("payout") ?? "0"), currency: currency)
+                else { return try await self.list(v, error: "Give the price per 1,000 points and the payout per voucher as amounts, e.g. 8.50.") }
+                do {
+                    let p = try await partners.save(
+                        code: form["code"] ?? "", name: form["name"] ?? "", outlets: list("outlets"), rewards: list("rewards"),
+                        currency: form["currency"] ?? "", pricePerThousandPoints: price, payoutPerVoucher: payout)
+                    return Response.redirect(to: "/console/partners/\(p.code)")
+                } catch { return try await self.list(v, error: explain(error)) }
+            }
+        }
+        router.get("/console/partners/:code") { request, context in
+            try await console.signedIn(request, .console) { v in try await detail(v, try context.parameters.require("code")) }
+        }
+        router.post("/console/partners/:code/settlements") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.partnersManage) else { return try ConsolePages(console: console).forbidden(v) }
+                let code = try context.parameters.require("code")
+                guard let month = LocalDate((form["month"] ?? "") + "-01") else { return try await detail(v, code, error: "Choose a month.") }
+                do {
+                    let s = try await partners.settle(code, month: month, by: v.principal.actor)
+                    return try await detail(
+                        v, code, flash: "\(s.statement.from.description.prefix(7)) settled: \(s.statement.net) (\(Self.row(s.statement)["owes"]!)).")
+                } catch { return try await detail(v, code, error: explain(error)) }
+            }
+        }
+        router.post("/console/partners/:code/settlements/:id/paid") { request, context in
+            try await console.posted(request, context, .console) { v, _ in
+                guard v.principal.can(.partnersManage) else { return try ConsolePages(console: console).forbidden(v) }
+                let code = try context.parameters.require("code")
+                guard let id = Int64(try context.parameters.require("id")) else { return try views.notFound(title: "No such settlement") }
+                do {
+                    _ = try await partners.markPaid(id, by: v.principal.actor)
+                    return try await detail(v, code, flash: "Settlement \(id) marked paid.")
+                } catch { return try await detail(v, code, error: explain(error)) }
+            }
+        }
+        router.get("/partners/statements") { request, _ in
+            try await console.signedIn(request, .partners) { v in
+                guard case .partner(_, _, let code, _) = v.principal else { return try views.notFound(title: "Not found") }
+                guard (try? await partners.partner(code)) != nil else {
+                    return try views.page(
+                        .partners, visitor: v, title: "Statements", template: "message",
+                        ["message": "Your account has no partner terms yet; ask the program's loyalty manager."])
+                }
+                return try views.page(
+                    .partners, visitor: v, title: "Statements", template: "partner-statements",
+                    [
+                        "monthly": try await partners.monthly(code).map(Self.row),
+                        "settlements": try await partners.settlements(code).map(Self.settlementRow),
+                    ])
+            }
+        }
+    }
+
+    func list(_ v: Visitor, error: String? = nil) async throws -> Response {
+        guard v.principal.can(.partnersManage) else { return try ConsolePages(console: console).forbidden(v) }
+        return try views.page(
+            .console, visitor: v, title: "Partners", template: "partners",
+            [
+                "error": error as Any,
+                "partners": try await partners.partners().map {
+                    [
+                        "code": $0.code, "name": $0.name, "outlets": $0.outlets.joined(separator: ", "),
+                        "rewards": $0.rewards.joined(separator: ", "),
+                        "price": Money(minorUnits: $0.pricePerThousandPoints, currency: $0.currency).description,
+                        "payout": Money(minorUnits: $0.payoutPerVoucher, currency: $0.currency).description,
+                    ]
+                },
+            ])
+    }
+
+    func detail(_ v: Visitor, _ code: String, flash: String? = nil, error: String? = nil) async throws -> Response {
+        guard v.principal.can(.partnersManage) else { return try ConsolePages(console: console).forbidden(v) }
+        let p: Partner
+        do { p = try await partners.partner(code) } catch { return try views.notFound(title: "No such partner") }
+        let monthly = try await partners.monthly(p.code)
+        return try views.page(
+            .console, visitor: v, title: p.name, template: "partner-account",
+            [
+                "code": p.code, "outlets": p.outlets.joined(separator: ", "), "rewards": p.rewards.joined(separator: ", "),
+                "price": Money(minorUnits: p.pricePerThousandPoints, currency: p.currency).description,
+                "payout": Money(minorUnits: p.payoutPerVoucher, currency: p.currency).description,
+                "monthly": monthly.map(Self.row), "closable": monthly.dropFirst().map { String($0.from.description.prefix(7)) },
+                "settlements": try await partners.settlements(p.code).map(Self.settlementRow), "flash": flash as Any, "error": error as Any,
+            ])
+    }
+}

@@ -1,0 +1,141 @@
+import Access
+import App
+import Customers
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Loyalty
+import NIOCore
+import Partners
+import SharedModels
+import TestSupport
+import Testing
+
+/// Coalition partners: what their outlets' purchases cost them in points, what honouring
+/// vouchers earns them, and the months settled.
+@Suite struct PartnerTests {
+    @Test("a partner's terms are checked field by field; an outlet belongs to one partner")
+    func terms() async throws {
+        try await TestDatabase.withPatron(.sqlite) { p in
+            func save(_ code: String, outlets: [String], currency: String = "USD", price: Int64 = 800) async throws -> Partner {
+                try await p.partners.save(
+                    code: code, name: "Café", outlets: outlets, rewards: [], currency: currency, pricePerThousandPoints: price, payoutPerVoucher: 0)
+            }
+            await #expect(throws: PartnerError.invalid(field: "code", reason: "must be 2 to 40 letters, digits, - or _")) {
+                try await save("C", outlets: ["A"])
+            }
+            await #expect(throws: PartnerError.invalid(field: "outlets", reason: "give at least one outlet (store code)")) {
+                try await save("CAFE", outlets: [" "])
+            }
+            await #expect(throws: PartnerError.invalid(field: "currency", reason: "must be an ISO 4217 code such as USD")) {
+                try await save("CAFE", outlets: ["C1"], currency: "dollars")
+            }
+            let saved = try await save("cafe", outlets: ["c1", "C2"])
+            #expect(saved.outlets == ["C1", "C2"])
+            await #expect(throws: PartnerError.invalid(field: "outlets", reason: "C2 is CAFE's outlet")) { try await save("BAKERY", outlets: ["C2"]) }
+            // Changing terms keeps the partner.
+            let changed = try await save("CAFE", outlets: ["C1"], price: 900)
+            #expect(changed.pricePerThousandPoints == 900)
+            let all = try await p.partners.partners()
+            #expect(all.count == 1)
+        }
+    }
+
+    @Test(
+        "the statement charges the points earned at the partner's outlets, net of returns, and pays for its vouchers; a month is settled once",
+        arguments: TestEngine.available)
+    func statement(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await withAPI(engine, clock: clock) { api, patron, admin in
+            let program = try await LoyaltyIntakeTests.program(patron)  // 1 point per dollar; +25 on the web
+            let gift = try await patron.loyalty.addReward(
+                to: program.id, code: "GIFT10", name: "$10 gift card", kind: .partnerVoucher, pointsPrice: 100)
+            _ = try await patron.partners.save(
+                code: "CAFE", name: "Northwind Café", outlets: ["CAFE", "CAFE-2"], rewards: ["GIFT10"], currency: "USD", pricePerThousandPoints: 800,
+                payoutPerVoucher: 900)
+            let ann = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee"]).id)
+            let member = try await patron.loyalty.enroll(CustomerID(ann), in: program.id)
+            func buy(_ id: String, _ minor: Int, store: String, day: Int, kind: String = "purchase", original: String? = nil) async throws {
+                var body: [String: Any] = [
+                    "transactionId": id, "customerId": ann, "occurredAt": String(format: "2026-01-%02dT10:00:00Z", day), "amount": minor,
+                    "store": store,
+                    "kind": kind,
+                ]
+                if let original { body["originalTransactionId"] = original }
+                #expect(try await api.call(.post, "/v1/transactions", token: admin, body: body).status == 201)
+            }
+            try await buy("C-1", 120_00, store: "CAFE", day: 5)  // 120 points
+            try await buy("C-2", 30_00, store: "CAFE-2", day: 6)  // 30 points
+            try await buy("S-1", 500_00, store: "S01", day: 7)  // another store: not the café's
+            try await buy("C-1-R", 120_00, store: "CAFE", day: 8, kind: "return", original: "C-1")  // 120 points back
+            try await buy("C-3", 250_00, store: "CAFE", day: 9)  // 250 points
+            clock.advance(days: 20)
+            for _ in 0..<3 {
+                let voucher = try await patron.loyalty.redeem(reward: gift.id, for: member.id, idempotencyKey: nil)
+                _ = try await patron.loyalty.use(voucher: voucher.id)
+            }
+            let s = try await patron.partners.statement("cafe", from: LocalDate("2026-01-01")!, to: LocalDate("2026-02-01")!)
+            #expect(s.purchases == 3 && s.returns == 1)
+            #expect(s.sales == (120_00 + 30_00 + 250_00) - 120_00)
+            #expect(s.pointsIssued == 120 + 30 - 120 + 250)
+            #expect(s.pointsCharge == Money(minorUnits: 224, currency: "USD"))  // 280 points at 8.00 per 1,000
+            #expect(s.vouchersHonoured == 3 && s.voucherPayout == Money(minorUnits: 2_700, currency: "USD"))
+            #expect(s.net == Money(minorUnits: 224 - 2_700, currency: "USD"))
+            // The month cannot be settled before it ends; once ended, once.
+            await #expect(throws: PartnerError.self) { try await patron.partners.settle("CAFE", month: LocalDate("2026-01-01")!, by: "x") }
+            clock.advance(days: 15)
+            let settled = try await patron.partners.settle("CAFE", month: LocalDate("2026-01-15")!, by: "lm@x.com")
+            #expect(settled.statement == s && settled.status == .open)
+            await #expect(throws: PartnerError.self) { try await patron.partners.settle("CAFE", month: LocalDate("2026-01-01")!, by: "x") }
+            #expect(try await patron.partners.markPaid(settled.id, by: "lm@x.com").status == .paid)
+            await #expect(throws: PartnerError.self) { try await patron.partners.markPaid(settled.id, by: "lm@x.com") }
+        }
+    }
+
+    @Test(
+        "the partner portal shows a partner its own statements; purchases go to its outlets only; the console's partner pages are the loyalty manager's",
+        arguments: TestEngine.available)
+    func portal(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { p in
+            _ = try await p.partners.save(
+                code: "CAFE", name: "Northwind Café", outlets: ["CAFE"], rewards: [], currency: "USD", pricePerThousandPoints: 800,
+                payoutPerVoucher: 0)
+            _ = try await p.partners.save(
+                code: "BAKERY", name: "Bakery", outlets: ["BAKERY"], rewards: [], currency: "USD", pricePerThousandPoints: 700, payoutPerVoucher: 0)
+            _ = try await p.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee", emails: ["ann@x.com"]))
+            let (_, cafeKey) = try await p.access.createAPIKey(name: "till", partner: "CAFE", scopes: [.transactionsWrite])
+            _ = try await p.access.addUser(email: "lm@x.com", password: "password1", role: .loyaltyManager)
+            _ = try await p.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                func logIn(_ path: String, _ body: String) async throws -> String {
+                    try await client.execute(
+                        uri: path, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: body)
+                    ) { try #require(WebConsoleTests.cookie($0)) }
+                }
+                func get(_ uri: String, _ cookie: String) async throws -> (HTTPResponse.Status, String) {
+                    try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie]) { ($0.status, String(buffer: $0.body)) }
+                }
+                let cafe = try await logIn("/partners/login", "key=\(cafeKey)")
+                let statements = try await get("/partners/statements", cafe)
+                #expect(statements.0 == .ok && statements.1.contains("Monthly statements") && statements.1.contains("2026-01"))
+                let home = try await get("/partners/", cafe).1
+                let csrf = try #require(home.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
+                let wrong = try await client.execute(
+                    uri: "/partners/transactions", method: .post, headers: [.cookie: cafe, .contentType: "application/x-www-form-urlencoded"],
+                    body: ByteBuffer(string: "_csrf=\(csrf)&transaction_id=R1&member=ann%40x.com&amount=10&store=BAKERY")
+                ) { String(buffer: $0.body) }
+                #expect(wrong.contains("BAKERY is not one of your outlets"))
+                let lm = try await logIn("/console/login", "email=lm%40x.com&password=password1")
+                let ada = try await logIn("/console/login", "email=ada%40x.com&password=password1")
+                #expect(try await get("/console/partners", ada).0 == .forbidden)
+                let list = try await get("/console/partners", lm).1
+                #expect(list.contains("Northwind Café") && list.contains("Bakery"))
+                let account = try await get("/console/partners/CAFE", lm)
+                #expect(account.0 == .ok && account.1.contains("Settle the month"))
+                #expect(try await get("/console/partners/NOPE", lm).0 == .notFound)
+            }
+        }
+    }
+}
