@@ -51,7 +51,7 @@ public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
     let database = patron.database
     let api = PatronAPI(
         intake: patron.intake, access: patron.access, intelligence: patron.intelligence, segments: patron.segments,
-        campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, channels: { [settings = patron.settings] in try settings.channels.channels() }, idempotency: patron.accessStore
+        campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners, channels: { [settings = patron.settings] in try settings.channels.channels() }, idempotency: patron.accessStore
     ) {
         try await database.ping()
         return database.engine.rawValue

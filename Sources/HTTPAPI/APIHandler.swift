@@ -7,6 +7,7 @@ import HTTPTypes
 import Loyalty
 import OpenAPIRuntime
 import SharedModels
+import Partners
 import Support
 
 /// Implements every operation of `openapi.yaml` over the domain services. Each handler
@@ -20,6 +21,7 @@ struct APIHandler: APIProtocol {
     let campaigns: CampaignService
     let support: SupportService
     let privacy: PrivacyService
+    let partners: PartnerService
     /// The configured message channels, for an on-demand run of the campaign job.
     let channels: @Sendable () throws -> [CampaignChannel: any MessageChannel]
     let health: @Sendable () async throws -> String

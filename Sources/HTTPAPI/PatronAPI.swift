@@ -8,6 +8,7 @@ import Loyalty
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import SharedModels
+import Partners
 import Support
 
 /// The REST API under `/v1`, ready to mount on a Hummingbird router.
@@ -23,13 +24,14 @@ public struct PatronAPI: Sendable {
     /// - Parameter health: checks the database and names its engine; throws when it is unreachable.
     public init(
         intake: TransactionIntake, access: AccessService, intelligence: CustomerIntelligence, segments: SegmentService,
-        campaigns: CampaignService, support: SupportService, privacy: PrivacyService, channels: @escaping @Sendable () throws -> [CampaignChannel: any MessageChannel],
+        campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService,
+        channels: @escaping @Sendable () throws -> [CampaignChannel: any MessageChannel],
         idempotency: any IdempotencyStore,
         health: @escaping @Sendable () async throws -> String
     ) {
         self.handler = APIHandler(
             customers: intake.customers, intake: intake, access: access, intelligence: intelligence, segments: segments,
-            campaigns: campaigns, support: support, privacy: privacy, channels: channels, health: health)
+            campaigns: campaigns, support: support, privacy: privacy, partners: partners, channels: channels, health: health)
         self.idempotency = idempotency
     }
 

@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import Loyalty
 import OpenAPIRuntime
+import Partners
 import Support
 
 /// An RFC 9457 problem document. `code` is stable and meant for programs; `detail` for people.
@@ -65,6 +66,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         case let error as SegmentError: return Problem(error)
         case let error as CampaignError: return Problem(error)
         case let error as SupportError: return Problem(error)
+        case let error as PartnerError: return Problem(error)
         case let error as DecodingError: return Problem(error)
         default: return nil
         }
@@ -75,6 +77,14 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         self.init(
             status: .unprocessableContent, code: "validation_failed", detail: errors.map { "\($0.field): \($0.reason)" }.joined(separator: "; "),
             errors: errors.map { FieldProblem(field: $0.field, reason: $0.reason) })
+    }
+
+    init(_ error: PartnerError) {
+        switch error {
+        case .notFound(let code): self.init(status: .notFound, code: "partner_not_found", detail: "No partner \(code).")
+        case .invalid(let field, let reason): self.init(validation: [FieldError(field, reason)])
+        case .conflict(let reason): self.init(status: .conflict, code: "partner_conflict", detail: reason)
+        }
     }
 
     init(_ error: SupportError) {

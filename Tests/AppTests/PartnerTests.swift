@@ -138,4 +138,39 @@ import Testing
             }
         }
     }
+
+    @Test("over the API: loyalty managers set terms and settle; a partner's key reads only its own account", arguments: TestEngine.available)
+    func api(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await withAPI(engine, clock: clock) { api, patron, _ in
+            _ = try await patron.access.addUser(email: "lm@x.com", password: "password1", role: .loyaltyManager)
+            _ = try await patron.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
+            let lm = try await api.logIn("lm@x.com", "password1")
+            let ada = try await api.logIn("ada@x.com", "password1")
+            let terms: [String: Any] = ["name": "Café", "outlets": ["CAFE"], "currency": "USD", "pricePerThousandPoints": 800]
+            #expect(try await api.call(.put, "/v1/partners/CAFE", token: ada, body: terms).status == 403)
+            #expect(try await api.call(.put, "/v1/partners/CAFE", token: lm, body: terms).json["outlets"] as? [String] == ["CAFE"])
+            var bakery = terms
+            bakery["outlets"] = ["CAFE"]
+            let clash = try await api.call(.put, "/v1/partners/BAKERY", token: lm, body: bakery)
+            #expect(clash.status == 422 && clash.text.contains("outlets"))
+            let (_, cafeKey) = try await patron.access.createAPIKey(name: "till", partner: "CAFE", scopes: [.transactionsWrite])
+            let (_, otherKey) = try await patron.access.createAPIKey(name: "till", partner: "BAKERY", scopes: [.transactionsWrite])
+            let own = try await api.call(.get, "/v1/partners/CAFE/statement?from=2026-01-01&to=2026-02-01", token: cafeKey)
+            #expect(own.status == 200 && own.json["net"] as? Int == 0 && own.json["currency"] as? String == "USD")
+            #expect(try await api.call(.get, "/v1/partners/CAFE/statement?from=2026-01-01&to=2026-02-01", token: otherKey).status == 404)
+            #expect(try await api.call(.get, "/v1/partners/CAFE/settlements", token: otherKey).status == 404)
+            #expect(try await api.call(.get, "/v1/partners/CAFE/statement?from=2026-02-01&to=2026-01-01", token: lm).status == 422)
+            #expect(try await api.call(.post, "/v1/partners/CAFE/settlements", token: lm, body: ["month": "2026-01"]).status == 422)
+            clock.advance(days: 40)
+            let lm2 = try await api.logIn("lm@x.com", "password1")
+            let settled = try await api.call(.post, "/v1/partners/CAFE/settlements", token: lm2, body: ["month": "2026-01"])
+            #expect(settled.status == 201 && settled.json["status"] as? String == "open")
+            #expect(try await api.call(.post, "/v1/partners/CAFE/settlements", token: lm2, body: ["month": "2026-01"]).code == "partner_conflict")
+            let id = try #require(settled.id)
+            #expect(try await api.call(.post, "/v1/settlements/\(id)/paid", token: lm2).json["status"] as? String == "paid")
+            #expect(try await api.call(.get, "/v1/partners/CAFE/settlements", token: cafeKey).array.count == 1)
+            #expect(try await api.call(.get, "/v1/partners/NOPE/statement?from=2026-01-01&to=2026-02-01", token: lm2).code == "partner_not_found")
+        }
+    }
 }

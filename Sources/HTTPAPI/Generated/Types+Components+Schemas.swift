@@ -1121,6 +1121,263 @@ extension Components {
                 case html
             }
         }
+        /// - Remark: Generated from `#/components/schemas/PartnerTerms`.
+        internal struct PartnerTerms: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PartnerTerms/name`.
+            internal var name: Swift.String
+            /// Store codes of its outlets.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PartnerTerms/outlets`.
+            internal var outlets: [Swift.String]
+            /// Codes of the rewards it honours.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PartnerTerms/rewards`.
+            internal var rewards: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/PartnerTerms/currency`.
+            internal var currency: Swift.String
+            /// Minor units the partner pays per 1
+            ///
+            /// - Remark: Generated from `#/components/schemas/PartnerTerms/pricePerThousandPoints`.
+            internal var pricePerThousandPoints: Swift.Int64
+            /// Minor units paid to the partner per voucher it honours.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PartnerTerms/payoutPerVoucher`.
+            internal var payoutPerVoucher: Swift.Int64?
+            /// Creates a new `PartnerTerms`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - outlets: Store codes of its outlets.
+            ///   - rewards: Codes of the rewards it honours.
+            ///   - currency:
+            ///   - pricePerThousandPoints: Minor units the partner pays per 1
+            ///   - payoutPerVoucher: Minor units paid to the partner per voucher it honours.
+            internal init(
+                name: Swift.String,
+                outlets: [Swift.String],
+                rewards: [Swift.String]? = nil,
+                currency: Swift.String,
+                pricePerThousandPoints: Swift.Int64,
+                payoutPerVoucher: Swift.Int64? = nil
+            ) {
+                self.name = name
+                self.outlets = outlets
+                self.rewards = rewards
+                self.currency = currency
+                self.pricePerThousandPoints = pricePerThousandPoints
+                self.payoutPerVoucher = payoutPerVoucher
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case name
+                case outlets
+                case rewards
+                case currency
+                case pricePerThousandPoints
+                case payoutPerVoucher
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Partner`.
+        internal struct Partner: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Partner/code`.
+            internal var code: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Partner/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Partner/outlets`.
+            internal var outlets: [Swift.String]
+            /// - Remark: Generated from `#/components/schemas/Partner/rewards`.
+            internal var rewards: [Swift.String]
+            /// - Remark: Generated from `#/components/schemas/Partner/currency`.
+            internal var currency: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Partner/pricePerThousandPoints`.
+            internal var pricePerThousandPoints: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Partner/payoutPerVoucher`.
+            internal var payoutPerVoucher: Swift.Int64
+            /// Creates a new `Partner`.
+            ///
+            /// - Parameters:
+            ///   - code:
+            ///   - name:
+            ///   - outlets:
+            ///   - rewards:
+            ///   - currency:
+            ///   - pricePerThousandPoints:
+            ///   - payoutPerVoucher:
+            internal init(
+                code: Swift.String,
+                name: Swift.String,
+                outlets: [Swift.String],
+                rewards: [Swift.String],
+                currency: Swift.String,
+                pricePerThousandPoints: Swift.Int64,
+                payoutPerVoucher: Swift.Int64
+            ) {
+                self.code = code
+                self.name = name
+                self.outlets = outlets
+                self.rewards = rewards
+                self.currency = currency
+                self.pricePerThousandPoints = pricePerThousandPoints
+                self.payoutPerVoucher = payoutPerVoucher
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case code
+                case name
+                case outlets
+                case rewards
+                case currency
+                case pricePerThousandPoints
+                case payoutPerVoucher
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PartnerStatement`.
+        internal struct PartnerStatement: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/partner`.
+            internal var partner: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/from`.
+            internal var from: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/to`.
+            internal var to: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/purchases`.
+            internal var purchases: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/returns`.
+            internal var returns: Swift.Int
+            /// Minor units
+            ///
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/sales`.
+            internal var sales: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/pointsIssued`.
+            internal var pointsIssued: Swift.Int64
+            /// Minor units the partner owes for the points.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/pointsCharge`.
+            internal var pointsCharge: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/vouchersHonoured`.
+            internal var vouchersHonoured: Swift.Int
+            /// Minor units owed to the partner.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/voucherPayout`.
+            internal var voucherPayout: Swift.Int64
+            /// pointsCharge - voucherPayout: positive, the partner pays.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/net`.
+            internal var net: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/currency`.
+            internal var currency: Swift.String
+            /// Creates a new `PartnerStatement`.
+            ///
+            /// - Parameters:
+            ///   - partner:
+            ///   - from:
+            ///   - to:
+            ///   - purchases:
+            ///   - returns:
+            ///   - sales: Minor units
+            ///   - pointsIssued:
+            ///   - pointsCharge: Minor units the partner owes for the points.
+            ///   - vouchersHonoured:
+            ///   - voucherPayout: Minor units owed to the partner.
+            ///   - net: pointsCharge - voucherPayout: positive, the partner pays.
+            ///   - currency:
+            internal init(
+                partner: Swift.String,
+                from: Swift.String,
+                to: Swift.String,
+                purchases: Swift.Int,
+                returns: Swift.Int,
+                sales: Swift.Int64,
+                pointsIssued: Swift.Int64,
+                pointsCharge: Swift.Int64,
+                vouchersHonoured: Swift.Int,
+                voucherPayout: Swift.Int64,
+                net: Swift.Int64,
+                currency: Swift.String
+            ) {
+                self.partner = partner
+                self.from = from
+                self.to = to
+                self.purchases = purchases
+                self.returns = returns
+                self.sales = sales
+                self.pointsIssued = pointsIssued
+                self.pointsCharge = pointsCharge
+                self.vouchersHonoured = vouchersHonoured
+                self.voucherPayout = voucherPayout
+                self.net = net
+                self.currency = currency
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case partner
+                case from
+                case to
+                case purchases
+                case returns
+                case sales
+                case pointsIssued
+                case pointsCharge
+                case vouchersHonoured
+                case voucherPayout
+                case net
+                case currency
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Settlement`.
+        internal struct Settlement: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Settlement/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Settlement/statement`.
+            internal var statement: Components.Schemas.PartnerStatement
+            /// - Remark: Generated from `#/components/schemas/Settlement/status`.
+            internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case open = "open"
+                case paid = "paid"
+            }
+            /// - Remark: Generated from `#/components/schemas/Settlement/status`.
+            internal var status: Components.Schemas.Settlement.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/Settlement/closedBy`.
+            internal var closedBy: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Settlement/closedAt`.
+            internal var closedAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Settlement/paidBy`.
+            internal var paidBy: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Settlement/paidAt`.
+            internal var paidAt: Foundation.Date?
+            /// Creates a new `Settlement`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - statement:
+            ///   - status:
+            ///   - closedBy:
+            ///   - closedAt:
+            ///   - paidBy:
+            ///   - paidAt:
+            internal init(
+                id: Swift.Int64,
+                statement: Components.Schemas.PartnerStatement,
+                status: Components.Schemas.Settlement.StatusPayload,
+                closedBy: Swift.String,
+                closedAt: Foundation.Date,
+                paidBy: Swift.String? = nil,
+                paidAt: Foundation.Date? = nil
+            ) {
+                self.id = id
+                self.statement = statement
+                self.status = status
+                self.closedBy = closedBy
+                self.closedAt = closedAt
+                self.paidBy = paidBy
+                self.paidAt = paidAt
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case statement
+                case status
+                case closedBy
+                case closedAt
+                case paidBy
+                case paidAt
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/PrivacyRequest`.
         internal struct PrivacyRequest: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/PrivacyRequest/id`.

@@ -627,6 +627,36 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/privacy-requests/{id}/reject`.
     /// - Remark: Generated from `#/paths//v1/privacy-requests/{id}/reject/post(rejectPrivacyRequest)`.
     func rejectPrivacyRequest(_ input: Operations.RejectPrivacyRequest.Input) async throws -> Operations.RejectPrivacyRequest.Output
+    /// Coalition partners and their terms (partners:manage).
+    ///
+    /// - Remark: HTTP `GET /v1/partners`.
+    /// - Remark: Generated from `#/paths//v1/partners/get(listPartners)`.
+    func listPartners(_ input: Operations.ListPartners.Input) async throws -> Operations.ListPartners.Output
+    /// Records or changes a partner's terms (partners:manage).
+    ///
+    /// - Remark: HTTP `PUT /v1/partners/{code}`.
+    /// - Remark: Generated from `#/paths//v1/partners/{code}/put(savePartner)`.
+    func savePartner(_ input: Operations.SavePartner.Input) async throws -> Operations.SavePartner.Output
+    /// The partner's account for a period: sales, points earned net of returns and their charge, vouchers honoured and their payout (partners:manage, or the partner's own API key).
+    ///
+    /// - Remark: HTTP `GET /v1/partners/{code}/statement`.
+    /// - Remark: Generated from `#/paths//v1/partners/{code}/statement/get(partnerStatement)`.
+    func partnerStatement(_ input: Operations.PartnerStatement.Input) async throws -> Operations.PartnerStatement.Output
+    /// The partner's settled months, newest first (partners:manage, or the partner's own API key).
+    ///
+    /// - Remark: HTTP `GET /v1/partners/{code}/settlements`.
+    /// - Remark: Generated from `#/paths//v1/partners/{code}/settlements/get(listSettlements)`.
+    func listSettlements(_ input: Operations.ListSettlements.Input) async throws -> Operations.ListSettlements.Output
+    /// Freezes an ended month's statement as a settlement to be paid (partners:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/partners/{code}/settlements`.
+    /// - Remark: Generated from `#/paths//v1/partners/{code}/settlements/post(settleMonth)`.
+    func settleMonth(_ input: Operations.SettleMonth.Input) async throws -> Operations.SettleMonth.Output
+    /// Records that an open settlement was paid (partners:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/settlements/{id}/paid`.
+    /// - Remark: Generated from `#/paths//v1/settlements/{id}/paid/post(markSettlementPaid)`.
+    func markSettlementPaid(_ input: Operations.MarkSettlementPaid.Input) async throws -> Operations.MarkSettlementPaid.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -2229,6 +2259,84 @@ extension APIProtocol {
             path: path,
             headers: headers,
             body: body
+        ))
+    }
+    /// Coalition partners and their terms (partners:manage).
+    ///
+    /// - Remark: HTTP `GET /v1/partners`.
+    /// - Remark: Generated from `#/paths//v1/partners/get(listPartners)`.
+    internal func listPartners(headers: Operations.ListPartners.Input.Headers = .init()) async throws -> Operations.ListPartners.Output {
+        try await listPartners(Operations.ListPartners.Input(headers: headers))
+    }
+    /// Records or changes a partner's terms (partners:manage).
+    ///
+    /// - Remark: HTTP `PUT /v1/partners/{code}`.
+    /// - Remark: Generated from `#/paths//v1/partners/{code}/put(savePartner)`.
+    internal func savePartner(
+        path: Operations.SavePartner.Input.Path,
+        headers: Operations.SavePartner.Input.Headers = .init(),
+        body: Operations.SavePartner.Input.Body
+    ) async throws -> Operations.SavePartner.Output {
+        try await savePartner(Operations.SavePartner.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The partner's account for a period: sales, points earned net of returns and their charge, vouchers honoured and their payout (partners:manage, or the partner's own API key).
+    ///
+    /// - Remark: HTTP `GET /v1/partners/{code}/statement`.
+    /// - Remark: Generated from `#/paths//v1/partners/{code}/statement/get(partnerStatement)`.
+    internal func partnerStatement(
+        path: Operations.PartnerStatement.Input.Path,
+        query: Operations.PartnerStatement.Input.Query,
+        headers: Operations.PartnerStatement.Input.Headers = .init()
+    ) async throws -> Operations.PartnerStatement.Output {
+        try await partnerStatement(Operations.PartnerStatement.Input(
+            path: path,
+            query: query,
+            headers: headers
+        ))
+    }
+    /// The partner's settled months, newest first (partners:manage, or the partner's own API key).
+    ///
+    /// - Remark: HTTP `GET /v1/partners/{code}/settlements`.
+    /// - Remark: Generated from `#/paths//v1/partners/{code}/settlements/get(listSettlements)`.
+    internal func listSettlements(
+        path: Operations.ListSettlements.Input.Path,
+        headers: Operations.ListSettlements.Input.Headers = .init()
+    ) async throws -> Operations.ListSettlements.Output {
+        try await listSettlements(Operations.ListSettlements.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Freezes an ended month's statement as a settlement to be paid (partners:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/partners/{code}/settlements`.
+    /// - Remark: Generated from `#/paths//v1/partners/{code}/settlements/post(settleMonth)`.
+    internal func settleMonth(
+        path: Operations.SettleMonth.Input.Path,
+        headers: Operations.SettleMonth.Input.Headers = .init(),
+        body: Operations.SettleMonth.Input.Body
+    ) async throws -> Operations.SettleMonth.Output {
+        try await settleMonth(Operations.SettleMonth.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Records that an open settlement was paid (partners:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/settlements/{id}/paid`.
+    /// - Remark: Generated from `#/paths//v1/settlements/{id}/paid/post(markSettlementPaid)`.
+    internal func markSettlementPaid(
+        path: Operations.MarkSettlementPaid.Input.Path,
+        headers: Operations.MarkSettlementPaid.Input.Headers = .init()
+    ) async throws -> Operations.MarkSettlementPaid.Output {
+        try await markSettlementPaid(Operations.MarkSettlementPaid.Input(
+            path: path,
+            headers: headers
         ))
     }
 }
