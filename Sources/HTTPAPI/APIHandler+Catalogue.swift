@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Loyalty
 import OpenAPIRuntime
+import Partners
 import SharedModels
 
 /// Promotions, rewards, vouchers, member-to-member operations, tiers and simulations.
@@ -61,12 +62,13 @@ extension APIHandler {
         return PromotionDraft(
             code: p.code, name: p.name, startsAt: p.startsAt, endsAt: p.endsAt, requiresEnrolment: p.requiresEnrolment ?? false, criteria: p.criteria,
             action: action, perMemberLimit: p.perMemberLimit, budgetPoints: p.budgetPoints, priority: p.priority ?? 0,
-            stacking: p.stacking.map { convert($0) } ?? .cumulative)
+            stacking: p.stacking.map { convert($0) } ?? .cumulative, partner: p.partner, partnerShare: p.partnerShare)
     }
 
     func createPromotion(_ input: Operations.CreatePromotion.Input) async throws -> Operations.CreatePromotion.Output {
         _ = try Caller.require(.loyaltyManage)
         guard case .json(let body) = input.body else { preconditionFailure() }
+        if let partner = body.partner, !partner.isEmpty { _ = try await partners.partner(partner) }
         return .created(.init(body: .json(.init(try await loyalty.createPromotion(try Self.draft(body), in: ProgramID(input.path.id))))))
     }
 
@@ -244,7 +246,8 @@ extension Schemas.Promotion {
         self.init(
             id: p.id.rawValue, programId: p.programID.rawValue, code: p.code, name: p.name, startsAt: p.startsAt, endsAt: p.endsAt,
             requiresEnrolment: p.requiresEnrolment, criteria: p.criteria, action: action, perMemberLimit: p.perMemberLimit,
-            budgetPoints: p.budgetPoints, priority: p.priority, stacking: convert(p.stacking), createdAt: p.createdAt)
+            budgetPoints: p.budgetPoints, priority: p.priority, stacking: convert(p.stacking), createdAt: p.createdAt, partner: p.partner,
+            partnerShare: p.partnerShare, approval: .init(rawValue: p.approval.rawValue)!, decidedBy: p.decidedBy)
     }
 }
 

@@ -1,6 +1,7 @@
 import Access
 import Foundation
 import HTTPTypes
+import Loyalty
 import OpenAPIRuntime
 import Partners
 import SharedModels
@@ -28,7 +29,8 @@ extension APIHandler {
     static func schema(_ s: PartnerStatement) -> Schemas.PartnerStatement {
         .init(
             partner: s.partner, from: s.from.description, to: s.to.description, purchases: s.purchases, returns: s.returns, sales: s.sales,
-            pointsIssued: s.pointsIssued, pointsCharge: s.pointsCharge.minorUnits, vouchersHonoured: s.vouchersHonoured,
+            pointsIssued: s.pointsIssued, pointsCharge: s.pointsCharge.minorUnits, cofundedPoints: s.cofundedPoints,
+            cofundingCharge: s.cofundingCharge.minorUnits, vouchersHonoured: s.vouchersHonoured,
             voucherPayout: s.voucherPayout.minorUnits, net: s.net.minorUnits, currency: s.net.currency)
     }
 
@@ -74,5 +76,30 @@ extension APIHandler {
     func markSettlementPaid(_ input: Operations.MarkSettlementPaid.Input) async throws -> Operations.MarkSettlementPaid.Output {
         let principal = try Caller.require(.partnersManage)
         return .ok(.init(body: .json(Self.schema(try await partners.markPaid(input.path.id, by: principal.actor)))))
+    }
+}
+
+/// Joint promotions' approvals.
+extension APIHandler {
+    func listPendingPromotions(_ input: Operations.ListPendingPromotions.Input) async throws -> Operations.ListPendingPromotions.Output {
+        let principal = try Caller.required()
+        let partner: String?
+        if case .partner(_, _, let code, _) = principal {
+            partner = code
+        } else {
+            try principal.require(.loyaltyRead)
+            partner = nil
+        }
+        return .ok(.init(body: .json(try await loyalty.pendingPromotions(partner: partner).map(Schemas.Promotion.init))))
+    }
+
+    func decidePromotion(_ input: Operations.DecidePromotion.Input) async throws -> Operations.DecidePromotion.Output {
+        let principal = try Caller.required()
+        guard case .partner(_, _, let code, _) = principal else {
+            throw Problem(status: .forbidden, code: "partners_only", detail: "Only the co-funding partner's key approves a joint promotion.")
+        }
+        guard case .json(let b) = input.body else { preconditionFailure() }
+        let p = try await loyalty.decide(promotion: PromotionID(input.path.id), partner: code, approve: b.approve, by: principal.actor)
+        return .ok(.init(body: .json(.init(p))))
     }
 }

@@ -236,6 +236,10 @@ public protocol CatalogueStore: Sendable {
     func promotions(of program: ProgramID) async throws -> [Promotion]
     /// Promotions running at some time in `[from, to)`, for accrual.
     func promotions(of program: ProgramID, runningBetween from: Date, and to: Date) async throws -> [Promotion]
+    /// Joint promotions waiting for their partner's approval (of one partner, or all).
+    func pendingPromotions(partner: String?) async throws -> [Promotion]
+    /// Records the partner's decision on a pending joint promotion; nil when it is not pending.
+    func decidePromotion(_ id: PromotionID, approve: Bool, by: String, at: Date) async throws -> Promotion?
     func enroll(_ member: MemberID, inPromotion promotion: PromotionID, at: Date) async throws
     /// The promotions a member has opted into.
     func enrolments(of member: MemberID) async throws -> Set<PromotionID>

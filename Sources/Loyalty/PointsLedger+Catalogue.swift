@@ -22,6 +22,22 @@ extension PointsLedger {
         return promotion
     }
 
+    /// Joint promotions waiting for their partner (one partner's, or every partner's: the approvals queue).
+    public func pendingPromotions(partner: String? = nil) async throws -> [Promotion] {
+        try await store.pendingPromotions(partner: partner?.uppercased())
+    }
+
+    /// The co-funding partner approves (it starts running on its dates) or declines a joint
+    /// promotion. Only that partner may decide, once.
+    public func decide(promotion id: PromotionID, partner: String, approve: Bool, by actor: String) async throws -> Promotion {
+        let p = try await promotion(id)
+        guard p.partner == partner.uppercased() else { throw LoyaltyError.promotionNotFound(id) }
+        guard p.approval == .pending, let decided = try await store.decidePromotion(id, approve: approve, by: actor, at: clock.now) else {
+            throw LoyaltyError.invalid([FieldError("approval", "the promotion is \(p.approval.rawValue) already")])
+        }
+        return decided
+    }
+
     /// Opts a member into a promotion that requires enrolment. Enrolling twice is harmless.
     public func enroll(_ member: MemberID, inPromotion id: PromotionID) async throws {
         let promotion = try await promotion(id)

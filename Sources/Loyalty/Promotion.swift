@@ -52,11 +52,27 @@ public struct Promotion: Sendable, Equatable {
     public var priority: Int
     public var stacking: Stacking
     public var createdAt: Date
+    /// A joint promotion's co-funding partner (its code), who pays `partnerShare` percent of the
+    /// points it awards; nil for the program's own promotions.
+    public var partner: String?
+    public var partnerShare: Int?
+    /// Whether it may run: a joint promotion waits for its partner's approval.
+    public var approval: Approval
+    /// Who approved or declined it, when it needed approval.
+    public var decidedBy: String?
+
+    public enum Approval: String, Sendable, Codable, CaseIterable {
+        case approved
+        /// Waiting for the co-funding partner to approve it (in the partner portal).
+        case pending
+        case declined
+    }
 
     public init(
         id: PromotionID, programID: ProgramID, code: String, name: String, startsAt: Date, endsAt: Date, requiresEnrolment: Bool = false,
         criteria: String? = nil, action: Action, perMemberLimit: Int? = nil, budgetPoints: Int64? = nil, priority: Int = 0,
-        stacking: Stacking = .cumulative, createdAt: Date
+        stacking: Stacking = .cumulative, createdAt: Date, partner: String? = nil, partnerShare: Int? = nil, approval: Approval = .approved,
+        decidedBy: String? = nil
     ) {
         self.id = id
         self.programID = programID
@@ -72,9 +88,14 @@ public struct Promotion: Sendable, Equatable {
         self.priority = priority
         self.stacking = stacking
         self.createdAt = createdAt
+        self.partner = partner
+        self.partnerShare = partnerShare
+        self.approval = approval
+        self.decidedBy = decidedBy
     }
 
-    public func isRunning(at date: Date) -> Bool { startsAt <= date && date < endsAt }
+    /// Approved and within its dates.
+    public func isRunning(at date: Date) -> Bool { approval == .approved && startsAt <= date && date < endsAt }
 }
 
 /// A promotion as a loyalty manager drafts it; validated by ``PromotionDraft/validated()``.
@@ -90,12 +111,18 @@ public struct PromotionDraft: Sendable, Equatable {
     public var budgetPoints: Int64?
     public var priority: Int
     public var stacking: Promotion.Stacking
+    /// A joint promotion: the partner (code) who co-funds it and its share in percent. It runs
+    /// only once the partner approves it.
+    public var partner: String?
+    public var partnerShare: Int?
 
     public init(
         code: String, name: String, startsAt: Date, endsAt: Date, requiresEnrolment: Bool = false, criteria: String? = nil,
         action: Promotion.Action, perMemberLimit: Int? = nil, budgetPoints: Int64? = nil, priority: Int = 0,
-        stacking: Promotion.Stacking = .cumulative
+        stacking: Promotion.Stacking = .cumulative, partner: String? = nil, partnerShare: Int? = nil
     ) {
+        self.partner = partner
+        self.partnerShare = partnerShare
         self.code = code
         self.name = name
         self.startsAt = startsAt
@@ -123,6 +150,14 @@ public struct PromotionDraft: Sendable, Equatable {
         }
         if !(1...200).contains(draft.name.count) { errors.append(FieldError("name", "must be 1 to 200 characters")) }
         if endsAt <= startsAt { errors.append(FieldError("endsAt", "must be after startsAt")) }
+        draft.partner = partner.map { $0.trimmingSpaces().uppercased() }.flatMap { $0.isEmpty ? nil : $0 }
+        if draft.partner != nil {
+            if !(1...100).contains(partnerShare ?? 0) {
+                errors.append(FieldError("partnerShare", "a joint promotion needs the partner's share, 1 to 100 percent"))
+            }
+        } else if partnerShare != nil {
+            errors.append(FieldError("partnerShare", "only a joint promotion (with a partner) has a partner's share"))
+        }
         if let criteria, !criteria.trimmingSpaces().isEmpty {
             do {
                 try TypeChecker(schema: EarningRules.schema).checkCondition(try Parser.parse(criteria))

@@ -48,14 +48,19 @@ public struct PartnerStatement: Sendable, Equatable, Codable {
     /// Reward points earned on its purchases, less those clawed back on returns.
     public var pointsIssued: Int64
     public var pointsCharge: Money
+    /// The partner's share of the points its joint promotions awarded (anywhere), and its charge.
+    public var cofundedPoints: Int64
+    public var cofundingCharge: Money
     public var vouchersHonoured: Int
     public var voucherPayout: Money
     public var net: Money
 
     public init(
         partner: String, from: LocalDate, to: LocalDate, purchases: Int, returns: Int, sales: Int64, pointsIssued: Int64, pointsCharge: Money,
-        vouchersHonoured: Int, voucherPayout: Money, net: Money
+        cofundedPoints: Int64 = 0, cofundingCharge: Money? = nil, vouchersHonoured: Int, voucherPayout: Money, net: Money
     ) {
+        self.cofundedPoints = cofundedPoints
+        self.cofundingCharge = cofundingCharge ?? Money(minorUnits: 0, currency: net.currency)
         self.partner = partner
         self.from = from
         self.to = to
@@ -114,7 +119,7 @@ public protocol PartnerStore: Sendable {
     func partners() async throws -> [Partner]
     /// The raw figures of a period (reads purchases, the ledger and vouchers set-wise).
     func figures(_ partner: Partner, from: Date, to: Date) async throws -> (
-        purchases: Int, returns: Int, sales: Int64, pointsIssued: Int64, vouchersHonoured: Int
+        purchases: Int, returns: Int, sales: Int64, pointsIssued: Int64, cofundedPoints: Int64, vouchersHonoured: Int
     )
     /// Freezes a statement; throws ``PartnerError/conflict(_:)`` when that period is closed already.
     func insertSettlement(_ statement: PartnerStatement, by: String, at: Date) async throws -> Settlement
@@ -185,12 +190,15 @@ public struct PartnerService: Sendable {
         let p = try await partner(code)
         let f = try await store.figures(p, from: from.startOfDay, to: to.startOfDay)
         // Points are charged at the partner's price, rounded to the nearest minor unit.
-        let charge = (f.pointsIssued * p.pricePerThousandPoints + (f.pointsIssued >= 0 ? 500 : -500)) / 1_000
+        func price(_ points: Int64) -> Int64 { (points * p.pricePerThousandPoints + (points >= 0 ? 500 : -500)) / 1_000 }
+        let charge = price(f.pointsIssued)
+        let cofunding = price(f.cofundedPoints)
         let payout = Int64(f.vouchersHonoured) * p.payoutPerVoucher
         return PartnerStatement(
             partner: p.code, from: from, to: to, purchases: f.purchases, returns: f.returns, sales: f.sales, pointsIssued: f.pointsIssued,
-            pointsCharge: Money(minorUnits: charge, currency: p.currency), vouchersHonoured: f.vouchersHonoured,
-            voucherPayout: Money(minorUnits: payout, currency: p.currency), net: Money(minorUnits: charge - payout, currency: p.currency))
+            pointsCharge: Money(minorUnits: charge, currency: p.currency), cofundedPoints: f.cofundedPoints,
+            cofundingCharge: Money(minorUnits: cofunding, currency: p.currency), vouchersHonoured: f.vouchersHonoured,
+            voucherPayout: Money(minorUnits: payout, currency: p.currency), net: Money(minorUnits: charge + cofunding - payout, currency: p.currency))
     }
 
     /// Monthly statements, the current month first, going back `months`.

@@ -18,7 +18,7 @@ public struct Migration: Sendable {
 
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
-    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy + partners
+    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy + partners + jointPromotions
 
     /// Applies the steps not yet applied; returns their names.
     @discardableResult
@@ -379,6 +379,19 @@ public enum Migrations {
                 """,
                 // A partner's statement reads its outlets' purchases.
                 "CREATE INDEX transactions_store ON transactions (store, occurred_at)",
+            ]
+        }
+    ]
+
+    static let jointPromotions: [Migration] = [
+        Migration("loyalty-4-joint-promotions") { _, _ in
+            [
+                "ALTER TABLE loyalty_promotions ADD COLUMN partner TEXT",
+                "ALTER TABLE loyalty_promotions ADD COLUMN partner_share INTEGER",
+                "ALTER TABLE loyalty_promotions ADD COLUMN approval TEXT NOT NULL DEFAULT 'approved'",
+                "ALTER TABLE loyalty_promotions ADD COLUMN decided_by TEXT",
+                "ALTER TABLE loyalty_promotions ADD COLUMN decided_at BIGINT",
+                "CREATE INDEX loyalty_promotions_pending ON loyalty_promotions (approval, partner)",
             ]
         }
     ]

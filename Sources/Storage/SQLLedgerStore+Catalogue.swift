@@ -19,10 +19,11 @@ extension SQLLedgerStore {
             let id = try await db.raw(
                 """
                 INSERT INTO loyalty_promotions (program_id, code, name, starts_at, ends_at, requires_enrolment, criteria, action, per_member_limit,
-                budget_points, priority, stacking, created_at)
+                budget_points, priority, stacking, created_at, partner, partner_share, approval)
                 VALUES (\(bind: program.rawValue), \(bind: d.code), \(bind: d.name), \(bind: d.startsAt.epochSeconds), \(bind: d.endsAt.epochSeconds),
                 \(bind: Int64(d.requiresEnrolment ? 1 : 0)), \(bind: d.criteria), \(bind: action), \(bind: d.perMemberLimit.map(Int64.init)),
-                \(bind: d.budgetPoints), \(bind: Int64(d.priority)), \(bind: d.stacking.rawValue), \(bind: at.epochSeconds)) RETURNING id
+                \(bind: d.budgetPoints), \(bind: Int64(d.priority)), \(bind: d.stacking.rawValue), \(bind: at.epochSeconds), \(bind: d.partner),
+                \(bind: d.partnerShare.map(Int64.init)), \(bind: d.partner == nil ? "approved" : "pending")) RETURNING id
                 """
             ).first()!.int64("id")
             try await SQLLedgerStore.bumpRevision(db, program)
@@ -47,7 +48,34 @@ extension SQLLedgerStore {
             action: try ColumnJSON.decode(Promotion.Action.self, from: try row.string("action")),
             perMemberLimit: try row.optionalInt64("per_member_limit").map { Int($0) }, budgetPoints: try row.optionalInt64("budget_points"),
             priority: Int(try row.int64("priority")), stacking: Promotion.Stacking(rawValue: try row.string("stacking")) ?? .cumulative,
-            createdAt: try row.date("created_at"))
+            createdAt: try row.date("created_at"), partner: try row.optionalString("partner"),
+            partnerShare: try row.optionalInt64("partner_share").map { Int($0) },
+            approval: Promotion.Approval(rawValue: try row.string("approval")) ?? .approved, decidedBy: try row.optionalString("decided_by"))
+    }
+
+    public func pendingPromotions(partner: String?) async throws -> [Promotion] {
+        try await database.read { db in
+            let filter: SQLQueryString = partner.map { " AND partner = \(bind: $0)" } ?? ""
+            return try await db.raw("SELECT * FROM loyalty_promotions WHERE approval = 'pending'" + filter + " ORDER BY starts_at, id").all()
+                .map(Self.decodePromotion)
+        }
+    }
+
+    public func decidePromotion(_ id: PromotionID, approve: Bool, by: String, at: Date) async throws -> Promotion? {
+        try await database.write { db in
+            guard
+                let row = try await db.raw(
+                    """
+                    UPDATE loyalty_promotions SET approval = \(bind: approve ? "approved" : "declined"), decided_by = \(bind: by),
+                      decided_at = \(bind: at.epochSeconds) WHERE id = \(bind: id.rawValue) AND approval = 'pending' RETURNING *
+                    """
+                ).first()
+            else { return nil }
+            let promotion = try Self.decodePromotion(row)
+            // Running promotions are cached by the program's revision: the decision takes effect on the next purchase.
+            try await SQLLedgerStore.bumpRevision(db, promotion.programID)
+            return promotion
+        }
     }
 
     public func promotion(_ id: PromotionID) async throws -> Promotion? {
@@ -68,7 +96,7 @@ extension SQLLedgerStore {
             try await db.raw(
                 """
                 SELECT * FROM loyalty_promotions WHERE program_id = \(bind: program.rawValue) AND ends_at > \(bind: from.epochSeconds)
-                AND starts_at < \(bind: to.epochSeconds) ORDER BY id
+                AND starts_at < \(bind: to.epochSeconds) AND approval = 'approved' ORDER BY id
                 """
             ).all().map(Self.decodePromotion)
         }

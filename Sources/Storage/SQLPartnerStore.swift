@@ -44,7 +44,7 @@ public struct SQLPartnerStore: PartnerStore {
     }
 
     public func figures(_ p: Partner, from: Date, to: Date) async throws -> (
-        purchases: Int, returns: Int, sales: Int64, pointsIssued: Int64, vouchersHonoured: Int
+        purchases: Int, returns: Int, sales: Int64, pointsIssued: Int64, cofundedPoints: Int64, vouchersHonoured: Int
     ) {
         let (f, t) = (from.epochSeconds, to.epochSeconds)
         return try await database.read { db in
@@ -90,7 +90,17 @@ public struct SQLPartnerStore: PartnerStore {
                         """
                     ).first()!.int64("n"))
             }
-            return (purchases, returns, sales, try points.int64("earned") - (try points.int64("clawed")), vouchers)
+            // The partner's share of what its joint promotions awarded elsewhere (rounded down): at its
+            // own outlets it pays for every point earned already, promotions included.
+            let cofunded =
+                try await db.raw(
+                    """
+                    SELECT CAST(COALESCE(SUM(pa.points * pr.partner_share), 0) AS BIGINT) AS n FROM promotion_applications pa
+                    JOIN loyalty_promotions pr ON pr.id = pa.promotion_id
+                    WHERE pr.partner = \(bind: p.code) AND pa.applied_at >= \(bind: f) AND pa.applied_at < \(bind: t) AND pa.reference NOT IN (
+                    """ + references + ")"
+                ).first()!.int64("n") / 100
+            return (purchases, returns, sales, try points.int64("earned") - (try points.int64("clawed")), cofunded, vouchers)
         }
     }
 

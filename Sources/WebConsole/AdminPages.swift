@@ -6,6 +6,7 @@ import HTTPTypes
 import Hummingbird
 import Loyalty
 import NIOCore
+import Partners
 import SharedModels
 
 /// Loyalty administration (programs, tiers, promotions with the rule editor, rewards) and
@@ -52,6 +53,9 @@ struct AdminPages: Sendable {
                     "criteria": form["criteria"] ?? "", "amount": form["amount"] ?? "",
                 ]
                 let criteria = form.text("criteria")
+                if let partner = form.text("partner"), (try? await s.partners.partner(partner)) == nil {
+                    return try await loyalty(v, error: "No partner \(partner).", kept: kept)
+                }
                 if let problem = criteria.flatMap(Self.check) {
                     return try await loyalty(v, error: "Criteria: \(problem)", kept: kept.merging(["ruleError": problem]) { $1 })
                 }
@@ -69,8 +73,11 @@ struct AdminPages: Sendable {
                         PromotionDraft(
                             code: form["code"] ?? "", name: form["name"] ?? "", startsAt: starts.startOfDay,
                             endsAt: LocalDate(daysSinceEpoch: ends.daysSinceEpoch + 1).startOfDay, requiresEnrolment: form["opt_in"] == "yes",
-                            criteria: criteria, action: action), in: ProgramID(program))
-                    return try await loyalty(v, flash: "Promotion \(p.code) saved.")
+                            criteria: criteria, action: action, partner: form.text("partner"), partnerShare: form.text("share").flatMap { Int($0) }),
+                        in: ProgramID(program))
+                    return try await loyalty(
+                        v,
+                        flash: p.partner == nil ? "Promotion \(p.code) saved." : "Promotion \(p.code) saved; it runs once \(p.partner!) approves it.")
                 } catch { return try await loyalty(v, error: explain(error), kept: kept) }
             }
         }
@@ -221,10 +228,12 @@ struct AdminPages: Sendable {
             let tiers: [[String: String]] = (p.tierPolicy?.tiers ?? []).map {
                 ["name": $0.name, "threshold": ConsolePages.number($0.threshold), "benefits": $0.benefits.joined(separator: ", ")]
             }
-            let promotionRows: [[String: String]] = promotions.map {
-                [
-                    "code": $0.code, "name": $0.name, "runs": "\(ConsolePages.day($0.startsAt)) – \(ConsolePages.day($0.endsAt))",
-                    "criteria": $0.criteria ?? "", "action": Self.describe($0.action), "optIn": $0.requiresEnrolment ? "yes" : "no",
+            let promotionRows: [[String: String]] = promotions.map { promotion in
+                let p = promotion
+                return [
+                    "code": p.code, "name": p.name, "runs": "\(ConsolePages.day(p.startsAt)) – \(ConsolePages.day(p.endsAt))",
+                    "criteria": p.criteria ?? "", "action": Self.describe(p.action), "optIn": p.requiresEnrolment ? "yes" : "no",
+                    "funding": p.partner.map { "\($0) pays \(p.partnerShare ?? 0)% — \(p.approval.rawValue)" } ?? "program",
                 ]
             }
             let rewardRows: [[String: String]] = rewards.map {
@@ -243,6 +252,7 @@ struct AdminPages: Sendable {
         values["flash"] = flash as Any
         values["error"] = error as Any
         values["canManage"] = v.principal.can(.loyaltyManage) && !programs.isEmpty
+        values["partners"] = try await s.partners.partners().map { ["code": $0.code, "name": $0.name] }
         return try console.views.page(.console, visitor: v, title: "Loyalty", template: "loyalty", values)
     }
 

@@ -2,6 +2,7 @@ import Access
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Loyalty
 import Partners
 import SharedModels
 
@@ -16,7 +17,8 @@ struct PartnerAccountPages: Sendable {
         [
             "from": s.from.description, "to": s.to.description, "month": String(s.from.description.prefix(7)), "purchases": s.purchases,
             "returns": s.returns, "sales": Money(minorUnits: s.sales, currency: s.net.currency).description,
-            "points": ConsolePages.number(s.pointsIssued), "charge": s.pointsCharge.description, "vouchers": s.vouchersHonoured,
+            "points": ConsolePages.number(s.pointsIssued), "charge": s.pointsCharge.description,
+            "cofunded": ConsolePages.number(s.cofundedPoints), "cofunding": s.cofundingCharge.description, "vouchers": s.vouchersHonoured,
             "payout": s.voucherPayout.description, "net": s.net.description,
             "owes": s.net.minorUnits > 0 ? "partner pays" : s.net.minorUnits < 0 ? "we pay" : "even",
         ]
@@ -76,6 +78,35 @@ struct PartnerAccountPages: Sendable {
                 } catch { return try await detail(v, code, error: explain(error)) }
             }
         }
+        router.get("/console/approvals") { request, _ in
+            try await console.signedIn(request, .console) { v in
+                guard v.principal.can(.loyaltyRead) else { return try ConsolePages(console: console).forbidden(v) }
+                let pending = try await console.services.loyalty.pendingPromotions()
+                return try views.page(
+                    .console, visitor: v, title: "Approvals", template: "approvals",
+                    ["promotions": pending.map(Self.promotionRow)])
+            }
+        }
+        router.get("/partners/promotions") { request, _ in
+            try await console.signedIn(request, .partners) { v in try await jointPromotions(v) }
+        }
+        for (path, approve) in [("approve", true), ("decline", false)] {
+            router.post(RouterPath(stringLiteral: "/partners/promotions/:id/\(path)")) { request, context in
+                try await console.posted(request, context, .partners) { v, _ in
+                    guard case .partner(_, _, let code, _) = v.principal, let id = Int64(try context.parameters.require("id")) else {
+                        return try views.notFound(title: "Not found")
+                    }
+                    do {
+                        let p = try await console.services.loyalty.decide(
+                            promotion: PromotionID(id), partner: code, approve: approve, by: v.principal.actor)
+                        return try await jointPromotions(
+                            v, flash: approve ? "\(p.name) approved: it runs from \(ConsolePages.day(p.startsAt))." : "\(p.name) declined.")
+                    } catch LoyaltyError.promotionNotFound {
+                        return try views.notFound(title: "No such promotion")
+                    } catch { return try await jointPromotions(v, error: explain(error)) }
+                }
+            }
+        }
         router.get("/partners/statements") { request, _ in
             try await console.signedIn(request, .partners) { v in
                 guard case .partner(_, _, let code, _) = v.principal else { return try views.notFound(title: "Not found") }
@@ -92,6 +123,32 @@ struct PartnerAccountPages: Sendable {
                     ])
             }
         }
+    }
+
+    static func promotionRow(_ p: Promotion) -> [String: Any] {
+        [
+            "id": p.id.rawValue, "code": p.code, "name": p.name, "partner": p.partner ?? "", "share": p.partnerShare ?? 0,
+            "runs": "\(ConsolePages.day(p.startsAt)) – \(ConsolePages.day(p.endsAt.addingTimeInterval(-1)))",
+            "criteria": p.criteria ?? "every purchase",
+            "action": AdminPages.describe(p.action), "budget": p.budgetPoints.map { ConsolePages.number($0) } ?? "no limit",
+            "approval": p.approval.rawValue, "pending": p.approval == .pending, "decidedBy": p.decidedBy ?? "",
+        ]
+    }
+
+    /// The partner's joint promotions: pending ones to approve or decline, and the rest.
+    func jointPromotions(_ v: Visitor, flash: String? = nil, error: String? = nil) async throws -> Response {
+        guard case .partner(_, _, let code, _) = v.principal else { return try views.notFound(title: "Not found") }
+        let loyalty = console.services.loyalty
+        var mine: [Promotion] = []
+        for program in try await loyalty.store.programs() {
+            mine += try await loyalty.store.promotions(of: program.id).filter { $0.partner == code.uppercased() }
+        }
+        return try views.page(
+            .partners, visitor: v, title: "Joint promotions", template: "partner-promotions",
+            [
+                "pending": mine.filter { $0.approval == .pending }.map(Self.promotionRow),
+                "decided": mine.filter { $0.approval != .pending }.map(Self.promotionRow), "flash": flash as Any, "error": error as Any,
+            ])
     }
 
     func list(_ v: Visitor, error: String? = nil) async throws -> Response {

@@ -42,6 +42,7 @@ struct Views: Sendable {
             if principal.can(.analyticsRead) { items.append(("Analytics", "/console/analytics")) }
             if principal.can(.loyaltyRead) { items.append(("Loyalty", "/console/loyalty")) }
             if principal.can(.partnersManage) { items.append(("Partners", "/console/partners")) }
+            if principal.can(.loyaltyManage) { items.append(("Approvals", "/console/approvals")) }
             if principal.can(.usersManage) || principal.can(.apiKeysManage) { items.append(("Admin", "/console/admin")) }
         case .portal:
             items = [
@@ -49,7 +50,7 @@ struct Views: Sendable {
                 ("Preferences", "/portal/preferences"), ("Help", "/portal/help"),
             ]
         case .partners:
-            items = [("Transactions", "/partners/"), ("Statements", "/partners/statements")]
+            items = [("Transactions", "/partners/"), ("Statements", "/partners/statements"), ("Joint promotions", "/partners/promotions")]
         }
         return items.map { ["label": $0.0, "href": $0.1] }
     }

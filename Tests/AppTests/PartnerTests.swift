@@ -173,4 +173,84 @@ import Testing
             #expect(try await api.call(.get, "/v1/partners/NOPE/statement?from=2026-01-01&to=2026-02-01", token: lm2).code == "partner_not_found")
         }
     }
+
+    @Test("a joint promotion runs only once its partner approves it, and the partner is billed its share", arguments: TestEngine.available)
+    func jointPromotion(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await withAPI(engine, clock: clock) { api, patron, admin in
+            let program = try await LoyaltyIntakeTests.program(patron)
+            _ = try await patron.partners.save(
+                code: "CAFE", name: "Café", outlets: ["CAFE"], rewards: [], currency: "USD", pricePerThousandPoints: 1_000, payoutPerVoucher: 0)
+            await #expect(throws: LoyaltyError.self) {
+                try await patron.loyalty.createPromotion(
+                    PromotionDraft(
+                        code: "NOSHARE", name: "x", startsAt: clock.now, endsAt: clock.now.addingTimeInterval(86_400), action: .fixed(1),
+                        partner: "CAFE"),
+                    in: program.id)
+            }
+            let joint = try await patron.loyalty.createPromotion(
+                PromotionDraft(
+                    code: "CAFE-BONUS", name: "Café bonus", startsAt: clock.now, endsAt: clock.now.addingTimeInterval(30 * 86_400),
+                    action: .fixed(100),
+                    partner: "cafe", partnerShare: 40),
+                in: program.id)
+            #expect(joint.approval == .pending && joint.partner == "CAFE")
+            #expect(try await patron.loyalty.pendingPromotions().map(\.code) == ["CAFE-BONUS"])
+            let ann = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann"]).id)
+            _ = try await patron.loyalty.enroll(CustomerID(ann), in: program.id)
+            func buy(_ id: String, store: String = "CAFE") async throws -> Int64? {
+                let r = try await api.call(
+                    .post, "/v1/transactions", token: admin,
+                    body: ["transactionId": id, "customerId": ann, "occurredAt": "2026-01-02T10:00:00Z", "amount": 10_00, "store": store])
+                return ((r.json["points"] as? [[String: Any]])?.first?["points"] as? NSNumber)?.int64Value
+            }
+            #expect(try await buy("P-1") == 10)  // pending: not running
+            await #expect(throws: LoyaltyError.self) {
+                try await patron.loyalty.decide(promotion: joint.id, partner: "BAKERY", approve: true, by: "x")
+            }
+            let approved = try await patron.loyalty.decide(promotion: joint.id, partner: "CAFE", approve: true, by: "partner:CAFE/till")
+            #expect(approved.approval == .approved && approved.decidedBy == "partner:CAFE/till")
+            await #expect(throws: LoyaltyError.self) {
+                try await patron.loyalty.decide(promotion: joint.id, partner: "CAFE", approve: false, by: "x")
+            }
+            #expect(try await buy("P-2") == 110)  // approved: it runs on the next purchase
+            #expect(try await buy("P-3", store: "S01") == 110)  // at one of the program's own stores too
+            #expect(try await patron.loyalty.pendingPromotions().isEmpty)
+            let s = try await patron.partners.statement("CAFE", from: LocalDate("2026-01-01")!, to: LocalDate("2026-02-01")!)
+            // At its outlet the café pays for all 120 points earned; elsewhere for 40% of the promotion's 100.
+            #expect(s.pointsIssued == 120)
+            #expect(s.cofundedPoints == 40 && s.cofundingCharge == Money(minorUnits: 40, currency: "USD"))
+            #expect(s.net == Money(minorUnits: 120 + 40, currency: "USD"))
+        }
+    }
+
+    @Test("over the API: a joint promotion waits in the approvals queue until the partner's own key decides", arguments: TestEngine.available)
+    func jointPromotionAPI(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, patron, admin in
+            let program = try await LoyaltyIntakeTests.program(patron)
+            _ = try await patron.partners.save(
+                code: "CAFE", name: "Café", outlets: ["CAFE"], rewards: [], currency: "USD", pricePerThousandPoints: 1_000, payoutPerVoucher: 0)
+            let draft: [String: Any] = [
+                "code": "JOINT", "name": "Joint", "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2026-02-01T00:00:00Z",
+                "action": ["kind": "fixed", "points": 50], "partner": "CAFE", "partnerShare": 50,
+            ]
+            var unknown = draft
+            unknown["partner"] = "NOPE"
+            #expect(try await api.call(.post, "/v1/programs/\(program.id)/promotions", token: admin, body: unknown).code == "partner_not_found")
+            let created = try await api.call(.post, "/v1/programs/\(program.id)/promotions", token: admin, body: draft)
+            #expect(created.status == 201 && created.json["approval"] as? String == "pending")
+            let id = try #require(created.id)
+            let (_, cafe) = try await patron.access.createAPIKey(name: "till", partner: "CAFE", scopes: [.transactionsWrite])
+            let (_, other) = try await patron.access.createAPIKey(name: "till", partner: "BAKERY", scopes: [.transactionsWrite])
+            #expect(try await api.call(.get, "/v1/promotions/pending", token: admin).array.count == 1)
+            #expect(try await api.call(.get, "/v1/promotions/pending", token: other).array.isEmpty)
+            #expect(try await api.call(.get, "/v1/promotions/pending", token: cafe).array.count == 1)
+            #expect(try await api.call(.post, "/v1/promotions/\(id)/decision", token: admin, body: ["approve": true]).status == 403)
+            #expect(try await api.call(.post, "/v1/promotions/\(id)/decision", token: other, body: ["approve": true]).status == 404)
+            let decided = try await api.call(.post, "/v1/promotions/\(id)/decision", token: cafe, body: ["approve": false])
+            #expect(decided.json["approval"] as? String == "declined")
+            #expect(try await api.call(.post, "/v1/promotions/\(id)/decision", token: cafe, body: ["approve": true]).status == 422)
+            #expect(try await api.call(.get, "/v1/promotions/pending", token: admin).array.isEmpty)
+        }
+    }
 }

@@ -1251,13 +1251,21 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/PartnerStatement/pointsCharge`.
             internal var pointsCharge: Swift.Int64
+            /// The partner's share of the points its joint promotions awarded.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/cofundedPoints`.
+            internal var cofundedPoints: Swift.Int64
+            /// Minor units the partner owes for them.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PartnerStatement/cofundingCharge`.
+            internal var cofundingCharge: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/PartnerStatement/vouchersHonoured`.
             internal var vouchersHonoured: Swift.Int
             /// Minor units owed to the partner.
             ///
             /// - Remark: Generated from `#/components/schemas/PartnerStatement/voucherPayout`.
             internal var voucherPayout: Swift.Int64
-            /// pointsCharge - voucherPayout: positive, the partner pays.
+            /// pointsCharge + cofundingCharge - voucherPayout: positive, the partner pays.
             ///
             /// - Remark: Generated from `#/components/schemas/PartnerStatement/net`.
             internal var net: Swift.Int64
@@ -1274,9 +1282,11 @@ extension Components {
             ///   - sales: Minor units
             ///   - pointsIssued:
             ///   - pointsCharge: Minor units the partner owes for the points.
+            ///   - cofundedPoints: The partner's share of the points its joint promotions awarded.
+            ///   - cofundingCharge: Minor units the partner owes for them.
             ///   - vouchersHonoured:
             ///   - voucherPayout: Minor units owed to the partner.
-            ///   - net: pointsCharge - voucherPayout: positive, the partner pays.
+            ///   - net: pointsCharge + cofundingCharge - voucherPayout: positive, the partner pays.
             ///   - currency:
             internal init(
                 partner: Swift.String,
@@ -1287,6 +1297,8 @@ extension Components {
                 sales: Swift.Int64,
                 pointsIssued: Swift.Int64,
                 pointsCharge: Swift.Int64,
+                cofundedPoints: Swift.Int64,
+                cofundingCharge: Swift.Int64,
                 vouchersHonoured: Swift.Int,
                 voucherPayout: Swift.Int64,
                 net: Swift.Int64,
@@ -1300,6 +1312,8 @@ extension Components {
                 self.sales = sales
                 self.pointsIssued = pointsIssued
                 self.pointsCharge = pointsCharge
+                self.cofundedPoints = cofundedPoints
+                self.cofundingCharge = cofundingCharge
                 self.vouchersHonoured = vouchersHonoured
                 self.voucherPayout = voucherPayout
                 self.net = net
@@ -1314,6 +1328,8 @@ extension Components {
                 case sales
                 case pointsIssued
                 case pointsCharge
+                case cofundedPoints
+                case cofundingCharge
                 case vouchersHonoured
                 case voucherPayout
                 case net
@@ -4001,6 +4017,14 @@ extension Components {
             }
             /// - Remark: Generated from `#/components/schemas/PromotionInput/stacking`.
             internal var stacking: Components.Schemas.PromotionInput.StackingPayload?
+            /// A joint promotion: the co-funding partner's code. It runs once the partner approves it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/partner`.
+            internal var partner: Swift.String?
+            /// The partner's share of the points awarded elsewhere than its outlets
+            ///
+            /// - Remark: Generated from `#/components/schemas/PromotionInput/partnerShare`.
+            internal var partnerShare: Swift.Int?
             /// Creates a new `PromotionInput`.
             ///
             /// - Parameters:
@@ -4015,6 +4039,8 @@ extension Components {
             ///   - budgetPoints:
             ///   - priority:
             ///   - stacking:
+            ///   - partner: A joint promotion: the co-funding partner's code. It runs once the partner approves it.
+            ///   - partnerShare: The partner's share of the points awarded elsewhere than its outlets
             internal init(
                 code: Swift.String,
                 name: Swift.String,
@@ -4026,7 +4052,9 @@ extension Components {
                 perMemberLimit: Swift.Int? = nil,
                 budgetPoints: Swift.Int64? = nil,
                 priority: Swift.Int? = nil,
-                stacking: Components.Schemas.PromotionInput.StackingPayload? = nil
+                stacking: Components.Schemas.PromotionInput.StackingPayload? = nil,
+                partner: Swift.String? = nil,
+                partnerShare: Swift.Int? = nil
             ) {
                 self.code = code
                 self.name = name
@@ -4039,6 +4067,8 @@ extension Components {
                 self.budgetPoints = budgetPoints
                 self.priority = priority
                 self.stacking = stacking
+                self.partner = partner
+                self.partnerShare = partnerShare
             }
             internal enum CodingKeys: String, CodingKey {
                 case code
@@ -4052,6 +4082,8 @@ extension Components {
                 case budgetPoints
                 case priority
                 case stacking
+                case partner
+                case partnerShare
             }
         }
         /// - Remark: Generated from `#/components/schemas/Promotion`.
@@ -4089,6 +4121,20 @@ extension Components {
             internal var stacking: Components.Schemas.Promotion.StackingPayload
             /// - Remark: Generated from `#/components/schemas/Promotion/createdAt`.
             internal var createdAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Promotion/partner`.
+            internal var partner: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Promotion/partnerShare`.
+            internal var partnerShare: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/Promotion/approval`.
+            internal enum ApprovalPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case approved = "approved"
+                case pending = "pending"
+                case declined = "declined"
+            }
+            /// - Remark: Generated from `#/components/schemas/Promotion/approval`.
+            internal var approval: Components.Schemas.Promotion.ApprovalPayload?
+            /// - Remark: Generated from `#/components/schemas/Promotion/decidedBy`.
+            internal var decidedBy: Swift.String?
             /// Creates a new `Promotion`.
             ///
             /// - Parameters:
@@ -4106,6 +4152,10 @@ extension Components {
             ///   - priority:
             ///   - stacking:
             ///   - createdAt:
+            ///   - partner:
+            ///   - partnerShare:
+            ///   - approval:
+            ///   - decidedBy:
             internal init(
                 id: Swift.Int64,
                 programId: Swift.Int64,
@@ -4120,7 +4170,11 @@ extension Components {
                 budgetPoints: Swift.Int64? = nil,
                 priority: Swift.Int,
                 stacking: Components.Schemas.Promotion.StackingPayload,
-                createdAt: Foundation.Date
+                createdAt: Foundation.Date,
+                partner: Swift.String? = nil,
+                partnerShare: Swift.Int? = nil,
+                approval: Components.Schemas.Promotion.ApprovalPayload? = nil,
+                decidedBy: Swift.String? = nil
             ) {
                 self.id = id
                 self.programId = programId
@@ -4136,6 +4190,10 @@ extension Components {
                 self.priority = priority
                 self.stacking = stacking
                 self.createdAt = createdAt
+                self.partner = partner
+                self.partnerShare = partnerShare
+                self.approval = approval
+                self.decidedBy = decidedBy
             }
             internal enum CodingKeys: String, CodingKey {
                 case id
@@ -4152,6 +4210,10 @@ extension Components {
                 case priority
                 case stacking
                 case createdAt
+                case partner
+                case partnerShare
+                case approval
+                case decidedBy
             }
         }
         /// - Remark: Generated from `#/components/schemas/PromotionResults`.

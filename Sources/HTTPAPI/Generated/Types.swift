@@ -657,6 +657,16 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/settlements/{id}/paid`.
     /// - Remark: Generated from `#/paths//v1/settlements/{id}/paid/post(markSettlementPaid)`.
     func markSettlementPaid(_ input: Operations.MarkSettlementPaid.Input) async throws -> Operations.MarkSettlementPaid.Output
+    /// The approvals queue: joint promotions waiting for their partner (loyalty:read), or, for a partner key, those waiting for it.
+    ///
+    /// - Remark: HTTP `GET /v1/promotions/pending`.
+    /// - Remark: Generated from `#/paths//v1/promotions/pending/get(listPendingPromotions)`.
+    func listPendingPromotions(_ input: Operations.ListPendingPromotions.Input) async throws -> Operations.ListPendingPromotions.Output
+    /// The co-funding partner approves or declines a joint promotion, once (the partner's own API key).
+    ///
+    /// - Remark: HTTP `POST /v1/promotions/{id}/decision`.
+    /// - Remark: Generated from `#/paths//v1/promotions/{id}/decision/post(decidePromotion)`.
+    func decidePromotion(_ input: Operations.DecidePromotion.Input) async throws -> Operations.DecidePromotion.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -2337,6 +2347,28 @@ extension APIProtocol {
         try await markSettlementPaid(Operations.MarkSettlementPaid.Input(
             path: path,
             headers: headers
+        ))
+    }
+    /// The approvals queue: joint promotions waiting for their partner (loyalty:read), or, for a partner key, those waiting for it.
+    ///
+    /// - Remark: HTTP `GET /v1/promotions/pending`.
+    /// - Remark: Generated from `#/paths//v1/promotions/pending/get(listPendingPromotions)`.
+    internal func listPendingPromotions(headers: Operations.ListPendingPromotions.Input.Headers = .init()) async throws -> Operations.ListPendingPromotions.Output {
+        try await listPendingPromotions(Operations.ListPendingPromotions.Input(headers: headers))
+    }
+    /// The co-funding partner approves or declines a joint promotion, once (the partner's own API key).
+    ///
+    /// - Remark: HTTP `POST /v1/promotions/{id}/decision`.
+    /// - Remark: Generated from `#/paths//v1/promotions/{id}/decision/post(decidePromotion)`.
+    internal func decidePromotion(
+        path: Operations.DecidePromotion.Input.Path,
+        headers: Operations.DecidePromotion.Input.Headers = .init(),
+        body: Operations.DecidePromotion.Input.Body
+    ) async throws -> Operations.DecidePromotion.Output {
+        try await decidePromotion(Operations.DecidePromotion.Input(
+            path: path,
+            headers: headers,
+            body: body
         ))
     }
 }
