@@ -478,6 +478,39 @@ class Web(unittest.TestCase):
         self.assertIn("paid", self.driver.page_source)
         self.shot("partners-statements")
 
+    def test_f_a_joint_promotion_waits_for_the_partner_to_approve_it(self):
+        code = f"JNT{int(time.time()) % 100000}"
+        self.sign_in("console", "loyalty@northwind.example")
+        self.go("/console/loyalty")
+        self.wait(EC.presence_of_element_located((By.ID, "pr-code")))
+        self.driver.find_element(By.ID, "pr-code").send_keys(code)
+        self.driver.find_element(By.ID, "pr-name").send_keys("Coffee with your groceries")
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        for field, value in [("pr-start", today), ("pr-end", "2099-12-31")]:
+            self.driver.execute_script("arguments[0].value = arguments[1]", self.driver.find_element(By.ID, field), value)
+        self.driver.find_element(By.ID, "pr-amount").send_keys("30")
+        Select(self.driver.find_element(By.ID, "pr-partner")).select_by_value("CAFE")
+        self.driver.find_element(By.ID, "pr-share").send_keys("50")
+        self.driver.find_element(By.CSS_SELECTOR, "#rule-form button").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "runs once CAFE approves it"))
+        self.driver.find_element(By.LINK_TEXT, "Approvals").click()
+        self.wait(EC.text_to_be_present_in_element((By.TAG_NAME, "main"), code))
+        self.shot("console-approvals")
+
+        admin = token("admin@northwind.example")
+        _, created = api("POST", "/v1/api-keys", admin, {"name": "manager", "partner": "CAFE", "scopes": ["transactions:write"]})
+        self.driver.delete_all_cookies()
+        self.go("/partners/login")
+        self.driver.find_element(By.ID, "key").send_keys(created["key"] + Keys.ENTER)
+        self.wait(EC.url_to_be(BASE + "/partners/"))
+        self.driver.find_element(By.LINK_TEXT, "Joint promotions").click()
+        self.wait(EC.presence_of_element_located((By.ID, "pending")))
+        self.shot("partners-promotions")
+        self.driver.find_element(By.XPATH, f"//button[text()='Approve {code}']").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "approved"))
+        _, pending = api("GET", "/v1/promotions/pending", admin)
+        self.assertNotIn(code, [p["code"] for p in pending])
+
 
 if __name__ == "__main__":
     result = unittest.main(verbosity=2, exit=False).result
