@@ -250,8 +250,9 @@ public struct TierPolicy: Sendable, Equatable, Codable {
     public var period: Period
 
     public init(tiers: [Tier], softLanding: Bool = true, periodMonths: Int = 12, period: Period = .rolling) {
-        precondition(!tiers.isEmpty && tiers.first?.threshold == 0, "the lowest tier needs no points")
+        // Sorted first: the tiers may be given in any order, and the lowest must need no points.
         self.tiers = tiers.sorted { $0.threshold < $1.threshold }
+        precondition(self.tiers.first?.threshold == 0, "the lowest tier needs no points")
         self.softLanding = softLanding
         self.periodMonths = periodMonths
         self.period = period

@@ -81,6 +81,19 @@ struct AdminPages: Sendable {
                 } catch { return try await loyalty(v, error: explain(error), kept: kept) }
             }
         }
+        router.post("/console/loyalty/programs/:id/settings") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.loyaltyManage), let id = Int64(try context.parameters.require("id")) else { return try pages.forbidden(v) }
+                do {
+                    let program = try await s.loyalty.program(ProgramID(id))
+                    let (rules, tiers) = try Self.settings(form, keeping: program)
+                    try await s.loyalty.configure(program.id, rules: rules, tiers: tiers)
+                    return try await loyalty(v, flash: "\(program.name): earning rules and tiers saved; they apply from the next purchase.")
+                } catch let problem as SettingsError {
+                    return try await loyalty(v, error: problem.description)
+                } catch { return try await loyalty(v, error: explain(error)) }
+            }
+        }
         router.post("/console/loyalty/rewards") { request, context in
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.loyaltyManage) else { return try pages.forbidden(v) }
@@ -213,6 +226,78 @@ struct AdminPages: Sendable {
         }
     }
 
+    /// A settings form's field that does not read.
+    struct SettingsError: Error, CustomStringConvertible {
+        let field: String
+        let reason: String
+        var description: String { "\(field): \(reason)" }
+    }
+
+    /// `Gold 150, Platinum 200` as `["Gold": 150, "Platinum": 200]`.
+    static func percents(_ text: String?, field: String) throws -> [String: Int64] {
+        var result: [String: Int64] = [:]
+        for item in (text ?? "").split(separator: ",") {
+            let parts = item.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count >= 2, let percent = Int64(parts.last!), percent >= 0 else {
+                throw SettingsError(
+                    field: field,
+                    reason: "write each as a name and a percent, e.g. `wine 200, toys 150` ('\(item.trimmingCharacters(in: .whitespaces))')")
+            }
+            result[parts.dropLast().joined(separator: " ")] = percent
+        }
+        return result
+    }
+
+    static func text(_ percents: [String: Int64]) -> String {
+        percents.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    }
+
+    /// The earning rules and tier policy a program's settings form describes; what the form does
+    /// not show (bonus rules, product and channel rates, rounding) is kept as it was.
+    static func settings(_ form: Form, keeping program: Program) throws -> (EarningRules, TierPolicy?) {
+        guard let perUnit = Int64(form["points_per_unit"] ?? ""), perUnit >= 0 else {
+            throw SettingsError(field: "points per unit", reason: "must be a whole number, 0 or more")
+        }
+        func limit(_ key: String, _ name: String) throws -> Int64? {
+            guard let text = form.text(key) else { return nil }
+            guard let n = Int64(text), n > 0 else { throw SettingsError(field: name, reason: "must be a positive whole number, or empty for none") }
+            return n
+        }
+        var rules = program.earningRules ?? EarningRules(pointsPerUnit: perUnit)
+        rules.pointsPerUnit = perUnit
+        rules.tierPercent = try percents(form["tier_percent"], field: "tier multipliers")
+        rules.categoryPercent = try percents(form["category_percent"], field: "category rates")
+        rules.storePercent = try percents(form["store_percent"], field: "store and partner outlet rates")
+        rules.maxPerTransaction = try limit("max_per_transaction", "most per purchase")
+        rules.maxPerMonth = try limit("max_per_month", "most per month")
+        var tiers: [TierPolicy.Tier] = []
+        for (n, line) in (form["tiers"] ?? "").split(whereSeparator: \.isNewline).enumerated() {
+            let words = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+            guard words.count >= 2, let threshold = Int64(words[1]), threshold >= 0 else {
+                throw SettingsError(
+                    field: "tiers, line \(n + 1)", reason: "write a tier as `Name points benefits`, e.g. `Gold 5000 lounge, fast_lane`")
+            }
+            let benefits =
+                words.count > 2 ? words[2].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } : []
+            tiers.append(.init(name: String(words[0]), threshold: threshold, benefits: benefits))
+        }
+        guard !tiers.isEmpty else { return (rules, nil) }
+        tiers.sort { $0.threshold < $1.threshold }
+        guard tiers.first?.threshold == 0 else { throw SettingsError(field: "tiers", reason: "the lowest tier needs 0 points") }
+        for name in rules.tierPercent.keys where !tiers.contains(where: { $0.name == name }) {
+            throw SettingsError(field: "tier multipliers", reason: "\(name) is not a tier")
+        }
+        guard let months = Int(form["period_months"] ?? ""), (1...36).contains(months) else {
+            throw SettingsError(field: "qualification period", reason: "must be 1 to 36 months")
+        }
+        return (
+            rules,
+            TierPolicy(
+                tiers: tiers, softLanding: form["soft_landing"] == "yes", periodMonths: months,
+                period: form["period"] == "calendar_year" ? .calendarYear : .rolling)
+        )
+    }
+
     func loyalty(_ v: Visitor, flash: String? = nil, error: String? = nil, kept: [String: Any] = [:]) async throws -> Response {
         guard v.principal.can(.loyaltyRead) else { return try pages.forbidden(v) }
         var programs: [[String: Any]] = []
@@ -242,9 +327,20 @@ struct AdminPages: Sendable {
                     "active": $0.active ? "yes" : "no",
                 ]
             }
+            let r = p.earningRules
+            let policy = p.tierPolicy
             programs.append([
                 "id": p.id.rawValue, "code": p.code, "name": p.name, "value": p.valuePerThousandPoints.description, "expiry": expiry,
                 "earning": earning, "tiers": tiers, "promotions": promotionRows, "rewards": rewardRows,
+                "canManage": v.principal.can(.loyaltyManage), "perUnit": r?.pointsPerUnit ?? 1, "tierPercent": Self.text(r?.tierPercent ?? [:]),
+                "categoryPercent": Self.text(r?.categoryPercent ?? [:]), "storePercent": Self.text(r?.storePercent ?? [:]),
+                "maxPerTransaction": r?.maxPerTransaction.map(String.init) ?? "", "maxPerMonth": r?.maxPerMonth.map(String.init) ?? "",
+                "tierLines": (policy?.tiers ?? []).map {
+                    ([$0.name, String($0.threshold)] + [$0.benefits.joined(separator: ", ")]).joined(separator: " ")
+                }
+                .joined(separator: "\n").trimmingCharacters(in: .whitespaces),
+                "periodMonths": policy?.periodMonths ?? 12, "softLanding": policy?.softLanding ?? true,
+                "calendarYear": policy?.period == .calendarYear,
             ])
         }
         var values = kept

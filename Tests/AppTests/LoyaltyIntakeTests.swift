@@ -98,6 +98,15 @@ struct LoyaltyAPITests {
             #expect(program.status == 201)
             let programID = try #require(program.id)
             #expect((program.json["tiers"] as? [[String: Any]])?.count == 2)
+            // Regression: tiers given highest first crashed the server (a precondition in TierPolicy); they are sorted now.
+            let reversed = try await api.call(
+                .post, "/v1/programs", token: admin,
+                body: [
+                    "code": "NW2", "name": "Northwind 2", "valuePerThousandPoints": ["amount": 1000, "currency": "USD"],
+                    "tiers": [["name": "Gold", "threshold": 500], ["name": "Blue", "threshold": 0]],
+                ])
+            #expect(reversed.status == 201)
+            #expect((reversed.json["tiers"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["Blue", "Gold"])
             let ann = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee"]).id)
             let bob = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Bob", "lastName": "Ray"]).id)
             let annMember = try #require(try await api.call(.post, "/v1/programs/\(programID)/members", token: admin, body: ["customerId": ann]).id)

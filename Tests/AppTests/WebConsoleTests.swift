@@ -5,6 +5,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Loyalty
 import NIOCore
 import SharedModels
 import TestSupport
@@ -164,6 +165,46 @@ import Testing
                 #expect(empty.1.contains("subject: must not be empty"))
                 let dashboard = try await get("/console/", ada).1
                 #expect(dashboard.contains("Open service requests"))
+            }
+        }
+    }
+
+    @Test(
+        "a loyalty manager changes earning rules and tiers in the console; a bad line is named and changes nothing", arguments: TestEngine.available)
+    func programSettings(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { p in
+            let program = try await LoyaltyIntakeTests.program(p)
+            _ = try await p.access.addUser(email: "lm@x.com", password: "password1", role: .loyaltyManager)
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let cookie = try await client.execute(
+                    uri: "/console/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                    body: ByteBuffer(string: "email=lm%40x.com&password=password1")
+                ) { try #require(Self.cookie($0)) }
+                let page = try await client.execute(uri: "/console/loyalty", method: .get, headers: [.cookie: cookie]) { String(buffer: $0.body) }
+                #expect(page.contains("Change earning rules and tiers") && page.contains("Blue 0"))
+                let csrf = try #require(page.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
+                func save(_ fields: String) async throws -> String {
+                    try await client.execute(
+                        uri: "/console/loyalty/programs/\(program.id)/settings", method: .post,
+                        headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+                        body: ByteBuffer(string: "_csrf=\(csrf)&\(fields)")
+                    ) { String(buffer: $0.body) }
+                }
+                let bad = try await save("points_per_unit=2&tiers=Blue+0%0AGold+lots&period_months=12")
+                #expect(bad.contains("tiers, line 2"))
+                #expect(try await p.loyalty.program(program.id).earningRules?.pointsPerUnit == 1)
+                let ok = try await save(
+                    "points_per_unit=2&tier_percent=Gold+150&category_percent=wine+200&max_per_month=5000"
+                        + "&tiers=Gold+800+lounge%2C+fast_lane%0ABlue+0&period_months=6&period=calendar_year")
+                #expect(ok.contains("earning rules and tiers saved"))
+                let saved = try await p.loyalty.program(program.id)
+                #expect(saved.earningRules?.pointsPerUnit == 2 && saved.earningRules?.tierPercent == ["Gold": 150])
+                #expect(saved.earningRules?.categoryPercent == ["wine": 200] && saved.earningRules?.maxPerMonth == 5_000)
+                #expect(saved.earningRules?.bonuses.map(\.name) == ["Web"])  // kept: the form does not show bonus rules
+                #expect(
+                    saved.tierPolicy?.tiers.map(\.name) == ["Blue", "Gold"] && saved.tierPolicy?.tiers.last?.benefits == ["lounge", "fast_lane"])
+                #expect(saved.tierPolicy?.period == .calendarYear && saved.tierPolicy?.softLanding == false)
             }
         }
     }
