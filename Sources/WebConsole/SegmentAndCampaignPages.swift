@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Customers
 import SharedModels
 
 /// The segment builder (with its live count) and the campaign planner, launch and results.
@@ -51,11 +52,32 @@ struct SegmentAndCampaignPages: Sendable {
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.campaignsManage) else { return try pages.forbidden(v) }
                 let today = LocalDate(s.campaigns.clock.now)
-                var waves = [Wave(channel: .email, day: 0, subject: form["subject"], body: form["body"] ?? "")]
-                if let sms = form.text("sms") { waves.append(Wave(channel: .sms, day: 3, audience: .nonResponders, body: sms)) }
+                // The first wave goes to everyone on day 0; up to three follow-ups on any channel, on their day, to
+                // everyone or to those who have not responded yet, optionally narrowed by a rule.
+                let first = form["channel"].flatMap(CampaignChannel.init(rawValue:)) ?? .email
+                var waves = [Wave(channel: first, day: 0, subject: first == .email ? form["subject"] : nil, body: form["body"] ?? "")]
+                for n in 2...4 {
+                    guard let channel = form["w\(n)_channel"].flatMap(CampaignChannel.init(rawValue:)) else { continue }
+                    waves.append(
+                        Wave(
+                            channel: channel, day: Int(form["w\(n)_day"] ?? "") ?? n * 3,
+                            audience: form["w\(n)_audience"] == "all" ? .all : .nonResponders, rule: form.text("w\(n)_rule"),
+                            subject: channel == .email ? form.text("w\(n)_subject") : nil, body: form["w\(n)_body"] ?? ""))
+                }
+                let offer: CampaignOffer =
+                    switch form["offer"] {
+                    case "promotion": CampaignOffer(kind: .promotion, code: form.text("offer_code"))
+                    case "voucher": CampaignOffer(kind: .voucher, code: form.text("offer_code"))
+                    case "recommendation": CampaignOffer(kind: .recommendation)
+                    default: CampaignOffer(kind: .none)
+                    }
+                let days = Int(form["days"] ?? "") ?? 30
                 let plan = CampaignPlan(
-                    name: form["name"] ?? "", startsOn: today, endsOn: LocalDate(daysSinceEpoch: today.daysSinceEpoch + 30),
-                    segment: Int64(form["segment"] ?? "") ?? 0, controlPercent: Double(form["control"] ?? "") ?? 10, waves: waves)
+                    name: form["name"] ?? "", objective: form.text("objective"),
+                    budget: form.text("budget").flatMap { Money.parseMinorUnits(Substring($0), currency: s.customers.defaultCurrency) },
+                    currency: s.customers.defaultCurrency, startsOn: today,
+                    endsOn: LocalDate(daysSinceEpoch: today.daysSinceEpoch + max(1, days)), segment: Int64(form["segment"] ?? "") ?? 0,
+                    controlPercent: Double(form["control"] ?? "") ?? 10, offer: offer, waves: waves)
                 do {
                     let c = try await s.campaigns.create(plan, owner: v.principal.actor)
                     return Response.redirect(to: "/console/campaigns/\(c.id)")
@@ -109,6 +131,7 @@ struct SegmentAndCampaignPages: Sendable {
             [
                 "error": error as Any, "canManage": v.principal.can(.campaignsManage) && !segmentList.isEmpty,
                 "segments": segmentList.map { ["id": $0.id.rawValue, "name": $0.name] },
+                "followUps": [(2, 3), (3, 7), (4, 14)].map { ["n": $0.0, "day": $0.1] },
                 "campaigns": list.map {
                     [
                         "id": $0.id.rawValue, "name": $0.plan.name, "status": $0.status.rawValue, "owner": $0.owner,
