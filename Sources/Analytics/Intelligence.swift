@@ -122,6 +122,9 @@ public protocol AnalyticsStore: Sendable {
     func loyaltyReport(now: Date) async throws -> LoyaltyReport
     /// The RFM grid and the revenue of every scored customer, from the stored scores.
     func rfmAnalysis() async throws -> RFMAnalysis
+    /// How many scored customers have a 12-month CLV (minor units) below each bound, bucket by
+    /// bucket: one count per bound, then the count above the last, then those without a CLV.
+    func clvDistribution(bounds: [Int64]) async throws -> [Int]
 }
 
 /// The scoring job: fits the models on the database's history and writes every customer's RFM

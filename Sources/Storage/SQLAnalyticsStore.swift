@@ -251,6 +251,20 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         }
     }
 
+    public func clvDistribution(bounds: [Int64]) async throws -> [Int] {
+        var cases = "CASE WHEN clv_12m_minor IS NULL THEN \(bounds.count + 1)"
+        for (i, b) in bounds.enumerated() { cases += " WHEN clv_12m_minor < \(b) THEN \(i)" }
+        cases += " ELSE \(bounds.count) END"
+        let bucket = cases
+        return try await database.read { db in
+            var counts = [Int](repeating: 0, count: bounds.count + 2)
+            for row in try await db.raw("SELECT \(unsafeRaw: bucket) AS bucket, COUNT(*) AS n FROM customer_scores GROUP BY 1").all() {
+                counts[Int(try row.int64("bucket"))] = Int(try row.int64("n"))
+            }
+            return counts
+        }
+    }
+
     public func rfmAnalysis() async throws -> RFMAnalysis {
         try await database.read { db in
             var cells: [RFMAnalysis.Cell] = []

@@ -252,6 +252,27 @@ struct ConsolePages: Sendable {
             values["segments"] = SVGChart.bars(
                 rfm.segments.sorted { $0.value > $1.value }.map { ($0.key.replacingOccurrences(of: "_", with: " "), Double($0.value)) },
                 title: "Customers by RFM segment")
+            // CLV distribution and basket rules: computed once per scoring run.
+            let key = try await console.scoringKey()
+            let now = s.intelligence.clock.now
+            let bounds: [Int64] = [10, 50, 100, 250, 500, 1_000].map { $0 * 100 }
+            let counts = try await console.clv.get(key: key, maxAge: .infinity, now: now) { [s] in
+                try await s.intelligence.store.clvDistribution(bounds: bounds)
+            }.0
+            let currency = s.customers.defaultCurrency
+            var labels = ["under \(bounds[0] / 100)"]
+            for (a, b) in zip(bounds, bounds.dropFirst()) { labels.append("\(a / 100)–\(b / 100)") }
+            labels += ["\(bounds.last! / 100) or more", "no estimate"]
+            values["clv"] = SVGChart.bars(zip(labels, counts).map { ($0, Double($1)) }, title: "Customers by 12-month CLV (\(currency))")
+            let rules = try await console.basketRules.get(key: key, maxAge: .infinity, now: now) { [s] in
+                try await s.intelligence.basketRules(minimumSupport: 0.01, minimumConfidence: 0.2).rules
+            }.0
+            values["rules"] = rules.sorted { $0.lift > $1.lift }.prefix(12).map {
+                [
+                    "if": $0.antecedent.joined(separator: " + "), "then": $0.consequent.joined(separator: " + "), "support": Self.pct($0.support),
+                    "confidence": Self.pct($0.confidence), "lift": String(format: "%.2f", $0.lift),
+                ]
+            }
             let risky = try await console.customersAtRisk()
             values["risky"] = risky.map { sc in
                 [
@@ -259,6 +280,35 @@ struct ConsolePages: Sendable {
                     "clv": sc.clv12m.map { Money(minorUnits: $0, currency: sc.currency).description } ?? "—",
                 ]
             }
+        }
+        // Loyalty analytics (the report kept for five minutes) and campaigns' recorded results.
+        let (report, _) = try await console.currentLoyaltyReport()
+        values["programs"] = report.programs.map { p in
+            [
+                "name": p.name, "issued": Self.number(p.pointsIssued), "redeemed": Self.number(p.pointsRedeemed), "expired": Self.number(p.pointsExpired),
+                "outstanding": Self.number(p.pointsOutstanding), "breakage": Self.pct(p.breakageRate), "redemption": Self.pct(p.redemptionRate),
+                "liability": Money(minorUnits: p.liability, currency: p.currency).description,
+                "outlets": SVGChart.bars(p.earnedByOutlet.prefix(12).map { ($0.key, Double($0.count)) }, title: "Points earned by outlet"),
+                "migrations": p.migrations.prefix(12).map { ["from": $0.from, "to": $0.to, "members": $0.members] },
+                "promotions": p.promotions.map {
+                    [
+                        "code": $0.code, "name": $0.name, "members": $0.members, "points": Self.number($0.points),
+                        "incremental": String(format: "%.2f", $0.incrementalRevenuePerMember),
+                    ]
+                },
+            ] as [String: Any]
+        }
+        if v.principal.can(.campaignsRead) {
+            var rows: [[String: Any]] = []
+            for c in try await s.campaigns.campaigns() where c.launchedAt != nil {
+                let pnl = try await s.campaigns.recordedPnL(c.id)
+                rows.append([
+                    "id": c.id.rawValue, "name": c.plan.name, "channels": Set(c.plan.waves.map(\.channel.rawValue)).sorted().joined(separator: ", "),
+                    "offer": c.plan.offer.label, "target": Self.pct(pnl.target.responseRate), "control": Self.pct(pnl.control.responseRate),
+                    "incremental": Self.money(pnl.incrementalRevenue.value, pnl.currency),
+                ])
+            }
+            values["campaigns"] = rows
         }
         return try views.page(.console, visitor: v, title: "Analytics", template: "analytics", values)
     }

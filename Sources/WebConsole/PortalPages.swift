@@ -134,18 +134,8 @@ struct PortalPages: Sendable {
     func home(_ v: Visitor, flash: String?) async throws -> Response {
         guard case .member(let id, _) = v.principal else { return Response.redirect(to: "/portal/login") }
         var memberships: [[String: Any]] = []
-        let now = s.loyalty.clock.now
         for m in try await s.loyalty.store.memberships(of: CustomerID(id)) {
-            let statement = try await s.loyalty.statement(of: m.id, from: now.addingTimeInterval(-365 * 86_400), to: now)
-            var values = try await console.membership(m)
-            values["movements"] = statement.movements.suffix(15).reversed().map {
-                [
-                    "when": ConsolePages.day($0.transfer.occurredAt),
-                    "what": $0.transfer.memo ?? $0.transfer.reason.rawValue.replacingOccurrences(of: "_", with: " "),
-                    "points": ConsolePages.number($0.signedPoints),
-                ]
-            }
-            memberships.append(values)
+            memberships.append(try await console.membership(m))
         }
         let name = try await s.customers.customer(CustomerID(id)).displayName
         return try views.page(

@@ -53,6 +53,8 @@ public struct WebConsole: Sendable {
     let loyaltyReport = Snapshot<LoyaltyReport>()
     let rfm = Snapshot<RFMAnalysis>()
     let atRisk = Snapshot<[CustomerScores]>()
+    let clv = Snapshot<[Int]>()
+    let basketRules = Snapshot<[MarketBasket.Rule]>()
     /// Cookies get the Secure flag (Patron is reached over https).
     let secureCookies: Bool
 
@@ -135,9 +137,20 @@ extension WebConsole {
         let program = try await services.loyalty.program(m.programID)
         let balance = try await services.loyalty.balance(of: m.id)
         let progress = try await services.loyalty.tierProgress(of: m.id)
+        let now = services.loyalty.clock.now
+        let statement = try await services.loyalty.statement(of: m.id, from: now.addingTimeInterval(-365 * 86_400), to: now)
         return [
             "program": program.name, "number": m.number, "tier": m.tier ?? "—", "points": ConsolePages.number(balance.available),
             "progress": progress.flatMap { p in p.nextTier.map { "\(ConsolePages.number(p.missing ?? 0)) points to \($0)" } } ?? "",
+            "pending": balance.pending > 0 ? "\(ConsolePages.number(balance.pending)) points pending (return window)" : "",
+            "expiring": balance.nextExpiry.map { "\(ConsolePages.number($0.points)) points expire on \(ConsolePages.day($0.on))" } ?? "",
+            "movements": statement.movements.suffix(15).reversed().map {
+                [
+                    "when": ConsolePages.day($0.transfer.occurredAt),
+                    "what": $0.transfer.memo ?? $0.transfer.reason.rawValue.replacingOccurrences(of: "_", with: " "),
+                    "points": ConsolePages.number($0.signedPoints),
+                ]
+            },
         ]
     }
 
