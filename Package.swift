@@ -141,7 +141,8 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: [
-                "TestSupport", "Storage", "Customers", "Access", "App", "SharedModels", "Expressions", .product(name: "SQLKit", package: "sql-kit"),
+                "TestSupport", "Storage", "Customers", "Access", "Analytics", "App", "SharedModels", "Expressions",
+                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings),

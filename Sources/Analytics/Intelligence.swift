@@ -125,6 +125,9 @@ public protocol AnalyticsStore: Sendable {
     /// How many scored customers have a 12-month CLV (minor units) below each bound, bucket by
     /// bucket: one count per bound, then the count above the last, then those without a CLV.
     func clvDistribution(bounds: [Int64]) async throws -> [Int]
+    /// Sales (purchases less returns, minor units) and purchase counts between consecutive
+    /// instants of `bounds` (epoch seconds): one pair per interval.
+    func sales(between bounds: [Int64]) async throws -> [(amount: Int64, purchases: Int)]
 }
 
 /// The scoring job: fits the models on the database's history and writes every customer's RFM

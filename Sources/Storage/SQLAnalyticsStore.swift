@@ -265,6 +265,24 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         }
     }
 
+    public func sales(between bounds: [Int64]) async throws -> [(amount: Int64, purchases: Int)] {
+        guard bounds.count >= 2 else { return [] }
+        var columns: [String] = []
+        for (i, (a, b)) in zip(bounds, bounds.dropFirst()).enumerated() {
+            let within = "occurred_at >= \(a) AND occurred_at < \(b)"
+            columns.append(
+                "CAST(COALESCE(SUM(CASE WHEN \(within) THEN (CASE WHEN kind = 'return' THEN -ABS(amount_minor) ELSE amount_minor END) END), 0) AS BIGINT) AS a\(i)"
+            )
+            columns.append("CAST(COALESCE(SUM(CASE WHEN \(within) AND kind = 'purchase' THEN 1 END), 0) AS BIGINT) AS n\(i)")
+        }
+        let sql =
+            "SELECT \(columns.joined(separator: ", ")) FROM transactions WHERE occurred_at >= \(bounds.first!) AND occurred_at < \(bounds.last!)"
+        return try await database.read { db in
+            let row = try await db.raw(SQLQueryString(sql)).first()!
+            return try (0..<(bounds.count - 1)).map { (try row.int64("a\($0)"), Int(try row.int64("n\($0)"))) }
+        }
+    }
+
     public func rfmAnalysis() async throws -> RFMAnalysis {
         try await database.read { db in
             var cells: [RFMAnalysis.Cell] = []

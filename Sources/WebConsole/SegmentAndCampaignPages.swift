@@ -1,10 +1,10 @@
 import Access
 import Campaigns
+import Customers
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import Customers
 import SharedModels
 
 /// The segment builder (with its live count) and the campaign planner, launch and results.

@@ -138,6 +138,29 @@ enum SVGChart {
     }
 
     /// A line through points (x and y from 0 to 1), with axis labels: the Pareto curve.
+    /// A trend line over labelled periods (e.g. months), the largest value marked.
+    static func trend(_ series: [(label: String, value: Double)], title: String) -> String {
+        guard series.count >= 2 else { return "" }
+        let (w, h, pad) = (600.0, 260.0, 40.0)
+        let top = max(series.map(\.value).max() ?? 1, 1)
+        let step = (w - 2 * pad) / Double(series.count - 1)
+        func x(_ i: Int) -> Double { pad + Double(i) * step }
+        func y(_ v: Double) -> Double { h - pad - max(0, v) / top * (h - 2 * pad) }
+        let path = series.enumerated().map { String(format: "%.1f,%.1f", x($0.offset), y($0.element.value)) }.joined(separator: " ")
+        let labels = series.enumerated().map { i, p in
+            #"<text x="\#(String(format: "%.1f", x(i)))" y="\#(h - pad + 16)" class="label" text-anchor="middle">\#(escape(p.label))</text>"#
+        }.joined()
+        let dots = series.enumerated().map { i, p in
+            #"<circle cx="\#(String(format: "%.1f", x(i)))" cy="\#(String(format: "%.1f", y(p.value)))" r="3" class="dot"><title>\#(escape(p.label)): \#(Int(p.value))</title></circle>"#
+        }.joined()
+        return #"""
+            <svg class="chart" role="img" aria-label="\#(escape(title))" viewBox="0 0 \#(Int(w)) \#(Int(h))"><title>\#(escape(title))</title>\#
+            <line x1="\#(pad)" y1="\#(h - pad)" x2="\#(w - pad)" y2="\#(h - pad)" class="axis"/>\#
+            <text x="\#(pad)" y="\#(pad - 10)" class="label">max \#(Int(top))</text>\#
+            <polyline points="\#(path)" class="line" fill="none"/>\#(dots)\#(labels)</svg>
+            """#
+    }
+
     static func curve(_ points: [(x: Double, y: Double)], title: String, xLabel: String, yLabel: String) -> String {
         let (w, h, pad) = (600.0, 300.0, 40.0)
         let path = points.map { String(format: "%.1f,%.1f", pad + $0.x * (w - 2 * pad), h - pad - $0.y * (h - 2 * pad)) }.joined(separator: " ")

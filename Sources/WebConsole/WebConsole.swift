@@ -54,6 +54,7 @@ public struct WebConsole: Sendable {
     let rfm = Snapshot<RFMAnalysis>()
     let atRisk = Snapshot<[CustomerScores]>()
     let clv = Snapshot<[Int]>()
+    let monthlySales = Snapshot<[(label: String, amount: Int64, purchases: Int)]>()
     let basketRules = Snapshot<[MarketBasket.Rule]>()
     /// Cookies get the Secure flag (Patron is reached over https).
     let secureCookies: Bool

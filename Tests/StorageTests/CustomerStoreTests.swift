@@ -1,4 +1,5 @@
 import Access
+import Analytics
 import App
 import Customers
 import Foundation
@@ -284,6 +285,25 @@ struct AccessStoreTests {
             #expect(try await store.claim(caller: "user:2", key: "k", fingerprint: "f2", at: Date()) == .claimed)
             try await store.release(caller: "user:2", key: "k")
             #expect(try await store.claim(caller: "user:2", key: "k", fingerprint: "f3", at: Date()) == .claimed)
+        }
+    }
+
+    @Test("Sales by period count purchases and take returns off, at the period's edges exactly", arguments: TestEngine.available)
+    func salesByPeriod(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { patron in
+            let ann = try await patron.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee"))
+            let jan = LocalDate("2026-01-01")!.startOfDay, feb = LocalDate("2026-02-01")!.startOfDay, mar = LocalDate("2026-03-01")!.startOfDay
+            func row(_ id: String, _ at: Date, _ minor: Int64, _ kind: TransactionDetails.Kind = .purchase) -> (
+                customer: CustomerID, details: TransactionDetails
+            ) {
+                (ann.id, TransactionDetails(externalID: id, kind: kind, occurredAt: at, amount: Money(minorUnits: minor, currency: "USD")))
+            }
+            _ = try await patron.customers.store.insertTransactions([
+                row("A", jan, 1_000), row("B", feb.addingTimeInterval(-1), 500), row("C", feb, 2_000),
+                row("C-R", feb.addingTimeInterval(60), 2_000, .return), row("D", mar, 9_999),
+            ])
+            let sales = try await patron.intelligence.store.sales(between: [jan, feb, mar].map(\.epochSeconds))
+            #expect(sales.map(\.amount) == [1_500, 0] && sales.map(\.purchases) == [2, 1])
         }
     }
 }
