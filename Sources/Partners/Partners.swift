@@ -97,6 +97,26 @@ public struct Settlement: Sendable, Equatable {
     }
 }
 
+/// A purchase or return recorded at one of the partner's outlets, with the reward points it moved.
+public struct Receipt: Sendable, Equatable {
+    public var reference: String
+    public var at: Date
+    public var amount: Int64
+    public var isReturn: Bool
+    public var store: String
+    /// Reward points members earned on it (negative for a return's claw-back).
+    public var points: Int64
+
+    public init(reference: String, at: Date, amount: Int64, isReturn: Bool, store: String, points: Int64) {
+        self.reference = reference
+        self.at = at
+        self.amount = amount
+        self.isReturn = isReturn
+        self.store = store
+        self.points = points
+    }
+}
+
 public enum PartnerError: Error, Equatable, Sendable, CustomStringConvertible {
     case notFound(String)
     case invalid(field: String, reason: String)
@@ -121,6 +141,8 @@ public protocol PartnerStore: Sendable {
     func figures(_ partner: Partner, from: Date, to: Date) async throws -> (
         purchases: Int, returns: Int, sales: Int64, pointsIssued: Int64, cofundedPoints: Int64, vouchersHonoured: Int
     )
+    /// The latest receipts at the partner's outlets, newest first; with `reference`, only that one.
+    func receipts(_ partner: Partner, reference: String?, limit: Int) async throws -> [Receipt]
     /// Freezes a statement; throws ``PartnerError/conflict(_:)`` when that period is closed already.
     func insertSettlement(_ statement: PartnerStatement, by: String, at: Date) async throws -> Settlement
     func settlements(partner: String) async throws -> [Settlement]
@@ -220,6 +242,17 @@ public struct PartnerService: Sendable {
         let end = start.addingMonths(1)
         guard end.startOfDay <= clock.now else { throw PartnerError.invalid(field: "month", reason: "a month can be settled once it has ended") }
         return try await store.insertSettlement(try await statement(code, from: start, to: end), by: actor, at: clock.now)
+    }
+
+    /// The partner's latest receipts (or the one with this receipt number, with or without the
+    /// `PARTNER:` prefix the portal gives them).
+    public func receipts(_ code: String, reference: String? = nil, limit: Int = 25) async throws -> [Receipt] {
+        let p = try await partner(code)
+        guard let reference = reference?.trimmingCharacters(in: .whitespaces), !reference.isEmpty else {
+            return try await store.receipts(p, reference: nil, limit: limit)
+        }
+        let exact = try await store.receipts(p, reference: reference, limit: 1)
+        return exact.isEmpty ? try await store.receipts(p, reference: "\(p.code):\(reference)", limit: 1) : exact
     }
 
     public func settlements(_ code: String) async throws -> [Settlement] { try await store.settlements(partner: try await partner(code).code) }

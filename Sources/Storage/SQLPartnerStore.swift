@@ -104,6 +104,26 @@ public struct SQLPartnerStore: PartnerStore {
         }
     }
 
+    public func receipts(_ p: Partner, reference: String?, limit: Int) async throws -> [Receipt] {
+        let filter: SQLQueryString = reference.map { " AND t.external_id = \(bind: $0)" } ?? ""
+        return try await database.read { db in
+            try await db.raw(
+                """
+                SELECT t.external_id, t.occurred_at, t.amount_minor, t.kind, t.store,
+                  CAST(COALESCE((SELECT SUM(CASE WHEN l.reason = 'accrual' THEN l.points ELSE -l.points END) FROM ledger_transfers l
+                    JOIN ledger_accounts a ON a.id = CASE WHEN l.reason = 'accrual' THEN l.to_account ELSE l.from_account END
+                    WHERE l.reference = t.external_id AND l.reason IN ('accrual', 'clawback') AND a.member_id IS NOT NULL AND a.point_type = 'reward'
+                      AND t.kind = 'purchase'), 0) AS BIGINT) AS points
+                FROM transactions t WHERE t.store IN (\(binds: p.outlets))
+                """ + filter + " ORDER BY t.occurred_at DESC, t.id DESC LIMIT \(literal: limit)"
+            ).all().map { row in
+                Receipt(
+                    reference: try row.string("external_id"), at: try row.date("occurred_at"), amount: try row.int64("amount_minor"),
+                    isReturn: try row.string("kind") == "return", store: try row.string("store"), points: try row.int64("points"))
+            }
+        }
+    }
+
     static func settlement(_ row: any SQLRow) throws -> Settlement {
         Settlement(
             id: try row.int64("id"), statement: try ColumnJSON.decode(PartnerStatement.self, from: try row.string("statement")),

@@ -217,33 +217,54 @@ struct PartnerPages: Sendable {
         router.get("/partners/") { request, _ in
             try await console.signedIn(request, .partners) { v in
                 guard let query = request.uri.queryParameters["member"].map(String.init)?.trimmingCharacters(in: .whitespaces), !query.isEmpty else {
-                    return try page(v)
+                    return try await page(v)
                 }
                 guard case .partner(_, _, _, let scopes) = v.principal, scopes.contains(.customersLookup) else {
-                    return try page(v, error: "This key may not look members up.")
+                    return try await page(v, error: "This key may not look members up.")
                 }
                 let identifiers = [IdentifierKind.card, .email, .phone].map { CustomerIdentifier(kind: $0, value: query) }
                 guard case .matched(let id, _) = try await s.customers.match([identifiers]).first else {
-                    return try page(v, error: "No member matches '\(query)'.")
+                    return try await page(v, error: "No member matches '\(query)'.")
                 }
                 let c = try await s.customers.customer(id)
-                return try page(v, flash: "\(c.displayName): card \(c.cards.first ?? "none").")
+                let member = try await s.loyalty.store.memberships(of: id).first
+                return try await page(
+                    v,
+                    found: ["id": id.rawValue, "name": c.displayName, "card": c.cards.first ?? member?.number ?? "none", "isMember": member != nil])
+            }
+        }
+        router.get("/partners/receipts") { request, _ in
+            try await console.signedIn(request, .partners) { v in
+                let q = request.uri.queryParameters["receipt"].map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
+                return try await page(v, receipt: q.isEmpty ? nil : q)
+            }
+        }
+        router.post("/partners/members") { request, context in
+            try await console.posted(request, context, .partners) { v, form in
+                guard v.principal.can(.membersEnroll) else { return try await page(v, error: "This key may not enrol members.") }
+                guard let id = Int64(form["customer"] ?? ""), let program = try await s.loyalty.store.programs().first else {
+                    return try await page(v, error: "Find the customer first.")
+                }
+                do {
+                    let m = try await s.loyalty.enroll(CustomerID(id), in: program.id)
+                    return try await page(v, flash: "Enrolled in \(program.name): membership number \(m.number).")
+                } catch { return try await page(v, error: explain(error)) }
             }
         }
         router.post("/partners/transactions") { request, context in
             try await console.posted(request, context, .partners) { v, form in
                 guard v.principal.can(.transactionsWrite), case .partner(_, _, let partner, _) = v.principal else {
-                    return try page(v, error: "This key may not submit transactions.")
+                    return try await page(v, error: "This key may not submit transactions.")
                 }
                 guard let id = form.text("transaction_id"), let member = form.text("member"), let amount = form.text("amount"),
                     let minor = Money.parseMinorUnits(Substring(amount), currency: s.customers.defaultCurrency), minor > 0
-                else { return try page(v, error: "Give the receipt number, the member's card, email or phone, and the amount (e.g. 25.90).") }
+                else { return try await page(v, error: "Give the receipt number, the member's card, email or phone, and the amount (e.g. 25.90).") }
                 let identifiers = [IdentifierKind.card, .email, .phone].map { CustomerIdentifier(kind: $0, value: member) }
                 // A partner with terms records purchases at its own outlets only (its statement counts them).
                 let outlets = (try? await s.partners.partner(partner))?.outlets ?? []
                 let store = form.text("store")?.uppercased() ?? outlets.first ?? partner
                 guard outlets.isEmpty || outlets.contains(store) else {
-                    return try page(v, error: "\(store) is not one of your outlets (\(outlets.joined(separator: ", "))).")
+                    return try await page(v, error: "\(store) is not one of your outlets (\(outlets.joined(separator: ", "))).")
                 }
                 do {
                     let (outcome, accruals) = try await s.intake.submit(
@@ -255,22 +276,39 @@ struct PartnerPages: Sendable {
                     switch outcome {
                     case .recordedTransaction:
                         let points = accruals.compactMap(\.accrual?.total).reduce(0, +)
-                        return try page(v, flash: "Receipt \(id) recorded: the member earned \(points) points.")
-                    case .duplicateTransaction: return try page(v, flash: "Receipt \(id) was recorded before; nothing changed.")
-                    case .unmatched: return try page(v, error: "No member matches '\(member)'; the receipt is kept until it is linked.")
-                    case .recordedInteraction: return try page(v)
+                        return try await page(v, flash: "Receipt \(id) recorded: the member earned \(points) points.")
+                    case .duplicateTransaction: return try await page(v, flash: "Receipt \(id) was recorded before; nothing changed.")
+                    case .unmatched: return try await page(v, error: "No member matches '\(member)'; the receipt is kept until it is linked.")
+                    case .recordedInteraction: return try await page(v)
                     }
-                } catch { return try page(v, error: explain(error)) }
+                } catch { return try await page(v, error: explain(error)) }
             }
         }
     }
 
-    func page(_ v: Visitor, flash: String? = nil, error: String? = nil) throws -> Response {
+    func page(_ v: Visitor, flash: String? = nil, error: String? = nil, found: [String: Any]? = nil, receipt: String? = nil) async throws
+        -> Response
+    {
         guard case .partner(_, _, let partner, _) = v.principal else { return Response.redirect(to: "/partners/login") }
+        // Its receipts, when it has partner terms (its outlets).
+        var receipts: [[String: Any]]? = nil
+        if (try? await s.partners.partner(partner)) != nil {
+            receipts = try await s.partners.receipts(partner, reference: receipt).map {
+                [
+                    "reference": $0.reference.hasPrefix("\(partner.uppercased()):")
+                        ? String($0.reference.dropFirst(partner.count + 1)) : $0.reference,
+                    "when": ServicePages.when($0.at), "amount": Money(minorUnits: $0.amount, currency: s.customers.defaultCurrency).description,
+                    "kind": $0.isReturn ? "return" : "purchase", "store": $0.store, "points": ConsolePages.number($0.points),
+                ]
+            }
+        }
         return try views.page(
             .partners, visitor: v, title: "Transactions", template: "partner",
             [
                 "flash": flash as Any, "error": error as Any, "canSubmit": v.principal.can(.transactionsWrite), "partner": partner,
+                "found": found as Any, "canEnrol": v.principal.can(.membersEnroll), "receipts": receipts ?? [], "hasTerms": receipts != nil,
+                "receipt": receipt ?? "",
+                "searchedReceipt": receipt != nil,
                 "canLookUp": { if case .partner(_, _, _, let scopes) = v.principal { scopes.contains(.customersLookup) } else { false } }(),
                 "currency": s.customers.defaultCurrency,
             ])

@@ -253,4 +253,42 @@ import Testing
             #expect(try await api.call(.get, "/v1/promotions/pending", token: admin).array.isEmpty)
         }
     }
+
+    @Test("in the partner portal a partner enrols a customer it finds, submits a purchase and looks up its receipts", arguments: TestEngine.available)
+    func receiptsAndEnrolment(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { p in
+            _ = try await LoyaltyIntakeTests.program(p)
+            _ = try await p.partners.save(
+                code: "CAFE", name: "Café", outlets: ["CAFE"], rewards: [], currency: "USD", pricePerThousandPoints: 800, payoutPerVoucher: 0)
+            let ann = try await p.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee", emails: ["ann@x.com"]))
+            let (_, key) = try await p.access.createAPIKey(
+                name: "till", partner: "CAFE", scopes: [.transactionsWrite, .customersLookup, .membersEnroll])
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let cookie = try await client.execute(
+                    uri: "/partners/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                    body: ByteBuffer(string: "key=\(key)")
+                ) { try #require(WebConsoleTests.cookie($0)) }
+                func get(_ uri: String) async throws -> String {
+                    try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie]) { String(buffer: $0.body) }
+                }
+                func post(_ uri: String, _ form: String) async throws -> String {
+                    let csrf = try #require(try await get("/partners/").firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
+                    return try await client.execute(
+                        uri: uri, method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+                        body: ByteBuffer(string: "_csrf=\(csrf)&\(form)")
+                    ) { String(buffer: $0.body) }
+                }
+                let found = try await get("/partners/?member=ann%40x.com")
+                #expect(found.contains("Not a member yet") && found.contains("Enrol Ann Lee"))
+                #expect(try await post("/partners/members", "customer=\(ann.id)").contains("Enrolled in Northwind Rewards"))
+                #expect(try await p.loyalty.store.memberships(of: ann.id).count == 1)
+                #expect(try await post("/partners/transactions", "transaction_id=R-77&member=ann%40x.com&amount=42.50").contains("earned 42 points"))
+                let receipts = try await get("/partners/receipts")
+                #expect(receipts.contains("R-77") && receipts.contains("42.50") && receipts.contains(">42<"))
+                #expect(try await get("/partners/receipts?receipt=R-77").contains("R-77"))
+                #expect(try await get("/partners/receipts?receipt=R-78").contains("No receipt R-78"))
+            }
+        }
+    }
 }
