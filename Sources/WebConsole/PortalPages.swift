@@ -79,6 +79,19 @@ struct PortalPages: Sendable {
         router.get("/portal/preferences") { request, _ in
             try await console.signedIn(request, .portal) { v in try await preferences(v, flash: nil) }
         }
+        router.post("/portal/profile") { request, context in
+            try await console.posted(request, context, .portal) { v, form in
+                guard case .member(let id, _) = v.principal else { return Response.redirect(to: "/portal/login") }
+                do {
+                    _ = try await s.customers.update(
+                        CustomerID(id),
+                        with: ProfileDraft(
+                            firstName: form.text("first_name"), lastName: form.text("last_name"), phones: form.text("phone").map { [$0] },
+                            language: form.text("language")))
+                    return try await preferences(v, flash: "Your profile is saved.")
+                } catch { return try await preferences(v, flash: nil, error: explain(error)) }
+            }
+        }
         router.post("/portal/preferences") { request, context in
             try await console.posted(request, context, .portal) { v, form in
                 guard case .member(let id, _) = v.principal else { return Response.redirect(to: "/portal/login") }
@@ -192,13 +205,15 @@ struct PortalPages: Sendable {
             ])
     }
 
-    func preferences(_ v: Visitor, flash: String?) async throws -> Response {
+    func preferences(_ v: Visitor, flash: String?, error: String? = nil) async throws -> Response {
         guard case .member(let id, _) = v.principal else { return Response.redirect(to: "/portal/login") }
         let state = try await s.customers.consents(of: CustomerID(id))
+        let me = try await s.customers.customer(CustomerID(id)).profile
         return try views.page(
-            .portal, visitor: v, title: "Preferences", template: "preferences",
+            .portal, visitor: v, title: "Profile and preferences", template: "preferences",
             [
-                "flash": flash as Any,
+                "flash": flash as Any, "error": error as Any, "firstName": me.firstName ?? "", "lastName": me.lastName ?? "",
+                "phone": me.phones.first?.value ?? "", "language": me.language ?? "", "email": me.emails.first?.value ?? "",
                 "channels": Self.preferenceChannels.map { channel, label in
                     ["channel": channel.rawValue, "label": label, "granted": state.allows(.marketing, on: channel)] as [String: Any]
                 },

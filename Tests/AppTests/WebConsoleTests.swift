@@ -208,4 +208,35 @@ import Testing
             }
         }
     }
+
+    @Test("a member corrects their own details in the portal; a bad phone number is named and changes nothing", arguments: TestEngine.available)
+    func memberProfile(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { p in
+            let ann = try await p.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee", emails: ["ann@x.com"]))
+            _ = try await p.access.createMemberLogin(customerID: ann.id.rawValue, email: "ann@x.com", password: "password1")
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let cookie = try await client.execute(
+                    uri: "/portal/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                    body: ByteBuffer(string: "email=ann%40x.com&password=password1")
+                ) { try #require(Self.cookie($0)) }
+                let page = try await client.execute(uri: "/portal/preferences", method: .get, headers: [.cookie: cookie]) { String(buffer: $0.body) }
+                #expect(page.contains("Your details") && page.contains("value=\"Ann\""))
+                let csrf = try #require(page.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
+                func save(_ fields: String) async throws -> String {
+                    try await client.execute(
+                        uri: "/portal/profile", method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+                        body: ByteBuffer(string: "_csrf=\(csrf)&\(fields)")
+                    ) { String(buffer: $0.body) }
+                }
+                let refused = try await save("first_name=Anna&phone=not-a-phone")
+                #expect(refused.contains("class=\"error\""), "\(refused.firstMatch(of: /<p class="[a-z]+" role="[a-z]+">[^<]*/)?.output ?? "")")
+                #expect(try await p.customers.customer(ann.id).profile.firstName == "Ann")
+                #expect(try await save("first_name=Anna&last_name=Lee&phone=%2B1+206+555+0100&language=fr-CA").contains("Your profile is saved"))
+                let me = try await p.customers.customer(ann.id).profile
+                #expect(me.firstName == "Anna" && me.phones.first?.value == "+12065550100" && me.language == "fr-CA")
+                #expect(me.emails.first?.value == "ann@x.com")
+            }
+        }
+    }
 }
