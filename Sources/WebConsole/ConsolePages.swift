@@ -121,6 +121,7 @@ struct ConsolePages: Sendable {
         var tierChart = ""
         var segmentChart = ""
         var salesChart = ""
+        var paretoChart = ""
         var purchasesChart = ""
         if v.principal.can(.analyticsRead) {
             let (report, asOf) = try await console.currentLoyaltyReport()
@@ -160,6 +161,9 @@ struct ConsolePages: Sendable {
             let rfm = try await console.currentRFM()
             if rfm.customers > 0 {
                 kpis.append(["label": "Revenue (scored customers)", "value": Self.number(rfm.pareto.revenue / 100)])
+                paretoChart = SVGChart.curve(
+                    rfm.pareto.points.map { ($0.customerShare, $0.revenueShare) }, title: "Share of revenue from the top customers",
+                    xLabel: "share of customers (best first)", yLabel: "share of revenue")
                 segmentChart = SVGChart.bars(
                     rfm.segments.sorted { $0.value > $1.value }.map { ($0.key.replacingOccurrences(of: "_", with: " "), Double($0.value)) },
                     title: "Customers by RFM segment")
@@ -185,6 +189,7 @@ struct ConsolePages: Sendable {
             .console, visitor: v, title: "Dashboard", template: "dashboard",
             [
                 "kpis": kpis, "tierChart": tierChart, "segmentChart": segmentChart, "salesChart": salesChart, "purchasesChart": purchasesChart,
+                "paretoChart": paretoChart,
                 "campaigns": campaigns,
             ])
     }
@@ -271,6 +276,23 @@ struct ConsolePages: Sendable {
                 xLabel: "share of customers (best first)", yLabel: "share of revenue")
             values["paretoText"] =
                 "The top 20% of customers bring \(Self.pct(rfm.pareto.top20RevenueShare)) of revenue; \(Self.pct(rfm.pareto.customerShareFor80)) of customers bring 80%."
+            // The R×F grid: recency 5 (most recent) at the top, frequency 1…5 across; each cell's customers and revenue.
+            var cells: [String: RFMAnalysis.Cell] = [:]
+            for c in rfm.grid { cells["\(c.recency)-\(c.frequency)"] = c }
+            let most = max(1, rfm.grid.map(\.customers).max() ?? 1)
+            values["grid"] = (1...5).reversed().map { r in
+                [
+                    "r": r,
+                    "cells": (1...5).map { f -> [String: Any] in
+                        let c = cells["\(r)-\(f)"]
+                        let n = c?.customers ?? 0
+                        return [
+                            "customers": Self.number(Int64(n)), "revenue": Self.number((c?.revenue ?? 0) / 100),
+                            "shade": Int((Double(n) / Double(most) * 9).rounded()),
+                        ]
+                    },
+                ] as [String: Any]
+            }
             values["segments"] = SVGChart.bars(
                 rfm.segments.sorted { $0.value > $1.value }.map { ($0.key.replacingOccurrences(of: "_", with: " "), Double($0.value)) },
                 title: "Customers by RFM segment")
