@@ -7,11 +7,11 @@ import Foundation
 import HummingbirdBcrypt
 import Logging
 import Loyalty
+import Partners
 import SharedModels
 import Storage
 import StoragePostgres
 import StorageSQLite
-import Partners
 import Support
 
 /// Where Patron keeps its data: a path ending in `.sqlite`, or a `postgres://` URL.
@@ -206,9 +206,12 @@ public struct Patron: Sendable {
             store: SQLSupportStore(database: database), customers: customers, clock: settings.clock
         ) { [intelligence] customer in try await intelligence.store.scores(of: customer)?.valueTier.rawValue }
         self.partners = PartnerService(store: SQLPartnerStore(database: database), clock: settings.clock)
-        self.privacy = PrivacyService(store: SQLPrivacyStore(database: database), customers: customers, clock: settings.clock)
-        self.access = AccessService(
+        let access = AccessService(
             store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)
+        self.access = access
+        self.privacy = PrivacyService(store: SQLPrivacyStore(database: database), customers: customers, clock: settings.clock) {
+            try await access.audit(actor: $0, action: $1, target: $2, outcome: "ok", detail: $3)
+        }
     }
 
     public func close() async throws { try await database.close() }

@@ -88,13 +88,20 @@ public struct PrivacyService: Sendable {
     public let store: any PrivacyStore
     public let customers: CustomerService
     public let clock: Clock
+    /// Writes an export or erasure to the audit log: who, what (`privacy.export`,
+    /// `privacy.erase`), on what, and what changed.
+    let audit: @Sendable (_ actor: String, _ action: String, _ target: String, _ detail: String?) async throws -> Void
     /// How long the company has to answer (GDPR: one month).
     public static let deadline: TimeInterval = 30 * 86_400
 
-    public init(store: any PrivacyStore, customers: CustomerService, clock: Clock) {
+    public init(
+        store: any PrivacyStore, customers: CustomerService, clock: Clock,
+        audit: @escaping @Sendable (_ actor: String, _ action: String, _ target: String, _ detail: String?) async throws -> Void
+    ) {
         self.store = store
         self.customers = customers
         self.clock = clock
+        self.audit = audit
     }
 
     public func register(customer id: Int64, kind: PrivacyRequest.Kind, channel: String, note: String?, by actor: String) async throws
@@ -125,6 +132,7 @@ public struct PrivacyService: Sendable {
         guard r.kind == .access else { throw CustomerError.invalid([FieldError("kind", "only an access request is answered with an export")]) }
         guard r.status != .rejected else { throw CustomerError.invalid([FieldError("status", "the request was rejected")]) }
         let data = try await store.exportCustomerData(r.customer, at: clock.now)
+        try await audit(actor, "privacy.export", "customer \(r.customer)", "privacy request \(id)")
         if r.status == .open {
             _ = try await store.closePrivacyRequest(id, status: .completed, by: actor, at: clock.now, outcome: "export of \(data.count) bytes")
         }
@@ -137,6 +145,7 @@ public struct PrivacyService: Sendable {
         guard r.kind == .erasure else { throw CustomerError.invalid([FieldError("kind", "only an erasure request erases")]) }
         guard r.status == .open else { throw CustomerError.invalid([FieldError("status", "the request is \(r.status.rawValue) already")]) }
         let report = try await store.erase(r.customer, at: clock.now)
+        try await audit(actor, "privacy.erase", "customer \(r.customer)", report.description)
         guard
             let done = try await store.closePrivacyRequest(id, status: .completed, by: actor, at: clock.now, outcome: "erased: \(report.description)")
         else { throw CustomerError.invalid([FieldError("status", "the request was closed meanwhile")]) }

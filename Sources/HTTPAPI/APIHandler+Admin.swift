@@ -45,17 +45,13 @@ extension APIHandler {
     func exportPrivacyRequest(_ input: Operations.ExportPrivacyRequest.Input) async throws -> Operations.ExportPrivacyRequest.Output {
         let principal = try Caller.require(.privacyManage)
         let data = try await privacy.export(PrivacyRequestID(input.path.id), by: principal.actor)
-        try await access.audit(
-            actor: principal.actor, action: "privacy.export", target: "privacy request \(input.path.id)", outcome: "ok", detail: nil)
         let object = try JSONDecoder().decode(OpenAPIObjectContainer.self, from: data)
         return .ok(.init(body: .json(.init(additionalProperties: object))))
     }
 
     func erasePrivacyRequest(_ input: Operations.ErasePrivacyRequest.Input) async throws -> Operations.ErasePrivacyRequest.Output {
         let principal = try Caller.require(.privacyManage)
-        let (r, report) = try await privacy.erase(PrivacyRequestID(input.path.id), by: principal.actor)
-        try await access.audit(
-            actor: principal.actor, action: "privacy.erase", target: "customer \(r.customer)", outcome: "ok", detail: report.description)
+        let (r, _) = try await privacy.erase(PrivacyRequestID(input.path.id), by: principal.actor)
         return .ok(.init(body: .json(Self.schema(r, now: privacy.clock.now))))
     }
 

@@ -179,9 +179,6 @@ struct AdminPages: Sendable {
                 }
                 do {
                     let (r, report) = try await s.privacy.erase(PrivacyRequestID(id), by: v.principal.actor)
-                    try await s.access.audit(
-                        actor: v.principal.actor, action: "privacy.erase", target: "customer \(r.customer)", outcome: "ok", detail: report.description
-                    )
                     return try await privacy(v, flash: "Customer \(r.customer) erased (\(report.description)).")
                 } catch { return try await privacy(v, error: explain(error)) }
             }

@@ -53,11 +53,7 @@ struct Privacy: AsyncParsableCommand {
         @Option(help: "Who answers it (recorded on the request and in the audit log).") var by: String = "cli"
 
         func run() async throws {
-            let data = try await db.with { patron in
-                let data = try await reporting { try await patron.privacy.export(PrivacyRequestID(request), by: by) }
-                try await patron.access.audit(actor: by, action: "privacy.export", target: "privacy request \(request)", outcome: "ok", detail: nil)
-                return data
-            }
+            let data = try await db.with { patron in try await reporting { try await patron.privacy.export(PrivacyRequestID(request), by: by) } }
             if let output { try data.write(to: URL(fileURLWithPath: output)) } else { FileHandle.standardOutput.write(data) }
         }
     }
@@ -69,11 +65,7 @@ struct Privacy: AsyncParsableCommand {
         @Option(help: "Who carries it out (recorded on the request and in the audit log).") var by: String = "cli"
 
         func run() async throws {
-            let (r, report) = try await db.with { patron in
-                let done = try await reporting { try await patron.privacy.erase(PrivacyRequestID(request), by: by) }
-                try await patron.access.audit(
-                    actor: by, action: "privacy.erase", target: "customer \(done.0.customer)", outcome: "ok", detail: done.1.description)
-                return done
+            let (r, report) = try await db.with { patron in try await reporting { try await patron.privacy.erase(PrivacyRequestID(request), by: by) }
             }
             print("customer \(r.customer) erased: \(report.description)")
         }
