@@ -68,3 +68,38 @@ func withAPI<T>(_ engine: TestEngine, clock: TestClock = TestClock(), _ body: @e
         }
     }
 }
+
+/// A visitor of the web sites through the real router (no browser): signs in with a site's
+/// login form, keeps the session cookie, reads pages and posts forms with the CSRF token a page
+/// of the same session carries.
+struct WebVisitor {
+    let client: any TestClientProtocol
+    let cookie: String
+
+    /// Signs in to `site` (`console`, `portal`, `partners`) with the login form's fields, e.g. `email=a%40x.com&password=p` or `key=pk_…`.
+    static func signIn(_ client: any TestClientProtocol, _ site: String, _ form: String) async throws -> WebVisitor {
+        let cookie = try await client.execute(
+            uri: "/\(site)/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: form)
+        ) { response -> String in
+            guard let c = response.headers[values: .setCookie].first.flatMap({ $0.split(separator: ";").first.map(String.init) }) else {
+                throw TestFailure("signing in to \(site) failed: \(response.status)")
+            }
+            return c
+        }
+        return WebVisitor(client: client, cookie: cookie)
+    }
+
+    func get(_ uri: String) async throws -> (status: HTTPResponse.Status, body: String) {
+        try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie]) { ($0.status, String(buffer: $0.body)) }
+    }
+
+    /// Posts a form with the CSRF token found on `tokenPage` (a page of this site read by this visitor).
+    func post(_ uri: String, _ form: String, tokenPage: String) async throws -> (status: HTTPResponse.Status, body: String, location: String?) {
+        let page = try await get(tokenPage).body
+        guard let csrf = page.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)?.output.1 else { throw TestFailure("no form on \(tokenPage)") }
+        return try await client.execute(
+            uri: uri, method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+            body: ByteBuffer(string: "_csrf=\(csrf)&\(form)")
+        ) { ($0.status, String(buffer: $0.body), $0.headers[.location]) }
+    }
+}

@@ -71,30 +71,16 @@ import Testing
             let ann = try await p.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee"))
             let app = Application(router: try buildRouter(patron: p))
             try await app.test(.router) { client in
-                func logIn(_ email: String) async throws -> String {
-                    try await client.execute(
-                        uri: "/console/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                        body: ByteBuffer(string: "email=\(email)&password=password1")
-                    ) { try #require(WebConsoleTests.cookie($0)) }
-                }
-                let ada = try await logIn("ada%40x.com")
-                let root = try await logIn("root%40x.com")
-                let page = try await client.execute(uri: "/console/customers/\(ann.id)", method: .get, headers: [.cookie: ada]) {
-                    String(buffer: $0.body)
-                }
-                let csrf = try #require(page.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
-                try await client.execute(
-                    uri: "/console/customers/\(ann.id)/interactions", method: .post,
-                    headers: [.cookie: ada, .contentType: "application/x-www-form-urlencoded"],
-                    body: ByteBuffer(string: "_csrf=\(csrf)&channel=call&direction=inbound&subject=Asked+about+points")
-                ) { _ in }
-                try await client.execute(uri: "/console/admin/audit", method: .get, headers: [.cookie: ada]) { #expect($0.status == .forbidden) }
-                try await client.execute(uri: "/console/admin/audit?actor=ada%40x.com", method: .get, headers: [.cookie: root]) { r in
-                    let html = String(buffer: r.body)
-                    #expect(r.status == .ok)
-                    #expect(html.contains("POST /console/customers/\(ann.id)/interactions") && html.contains("login"))
-                    #expect(!html.contains("root@x.com</a>"))
-                }
+                let ada = try await WebVisitor.signIn(client, "console", "email=ada%40x.com&password=password1")
+                let root = try await WebVisitor.signIn(client, "console", "email=root%40x.com&password=password1")
+                _ = try await ada.post(
+                    "/console/customers/\(ann.id)/interactions", "channel=call&direction=inbound&subject=Asked+about+points",
+                    tokenPage: "/console/customers/\(ann.id)")
+                #expect(try await ada.get("/console/admin/audit").status == .forbidden)
+                let (status, html) = try await root.get("/console/admin/audit?actor=ada%40x.com")
+                #expect(status == .ok)
+                #expect(html.contains("POST /console/customers/\(ann.id)/interactions") && html.contains("login"))
+                #expect(!html.contains("root@x.com</a>"))
             }
         }
     }

@@ -109,26 +109,15 @@ import Testing
             _ = try await p.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
             let app = Application(router: try buildRouter(patron: p))
             try await app.test(.router) { client in
-                func logIn(_ path: String, _ body: String) async throws -> String {
-                    try await client.execute(
-                        uri: path, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: body)
-                    ) { try #require(WebConsoleTests.cookie($0)) }
-                }
-                func get(_ uri: String, _ cookie: String) async throws -> (HTTPResponse.Status, String) {
-                    try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie]) { ($0.status, String(buffer: $0.body)) }
-                }
-                let cafe = try await logIn("/partners/login", "key=\(cafeKey)")
+                func get(_ uri: String, _ visitor: WebVisitor) async throws -> (HTTPResponse.Status, String) { try await visitor.get(uri) }
+                let cafe = try await WebVisitor.signIn(client, "partners", "key=\(cafeKey)")
                 let statements = try await get("/partners/statements", cafe)
                 #expect(statements.0 == .ok && statements.1.contains("Monthly statements") && statements.1.contains("2026-01"))
-                let home = try await get("/partners/", cafe).1
-                let csrf = try #require(home.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
-                let wrong = try await client.execute(
-                    uri: "/partners/transactions", method: .post, headers: [.cookie: cafe, .contentType: "application/x-www-form-urlencoded"],
-                    body: ByteBuffer(string: "_csrf=\(csrf)&transaction_id=R1&member=ann%40x.com&amount=10&store=BAKERY")
-                ) { String(buffer: $0.body) }
-                #expect(wrong.contains("BAKERY is not one of your outlets"))
-                let lm = try await logIn("/console/login", "email=lm%40x.com&password=password1")
-                let ada = try await logIn("/console/login", "email=ada%40x.com&password=password1")
+                let wrong = try await cafe.post(
+                    "/partners/transactions", "transaction_id=R1&member=ann%40x.com&amount=10&store=BAKERY", tokenPage: "/partners/")
+                #expect(wrong.body.contains("BAKERY is not one of your outlets"))
+                let lm = try await WebVisitor.signIn(client, "console", "email=lm%40x.com&password=password1")
+                let ada = try await WebVisitor.signIn(client, "console", "email=ada%40x.com&password=password1")
                 #expect(try await get("/console/partners", ada).0 == .forbidden)
                 let list = try await get("/console/partners", lm).1
                 #expect(list.contains("Northwind Café") && list.contains("Bakery"))
@@ -265,25 +254,14 @@ import Testing
                 name: "till", partner: "CAFE", scopes: [.transactionsWrite, .customersLookup, .membersEnroll])
             let app = Application(router: try buildRouter(patron: p))
             try await app.test(.router) { client in
-                let cookie = try await client.execute(
-                    uri: "/partners/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                    body: ByteBuffer(string: "key=\(key)")
-                ) { try #require(WebConsoleTests.cookie($0)) }
-                func get(_ uri: String) async throws -> String {
-                    try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie]) { String(buffer: $0.body) }
-                }
-                func post(_ uri: String, _ form: String) async throws -> String {
-                    let csrf = try #require(try await get("/partners/").firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
-                    return try await client.execute(
-                        uri: uri, method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
-                        body: ByteBuffer(string: "_csrf=\(csrf)&\(form)")
-                    ) { String(buffer: $0.body) }
-                }
+                let partner = try await WebVisitor.signIn(client, "partners", "key=\(key)")
+                func get(_ uri: String) async throws -> String { try await partner.get(uri).body }
+                func send(_ uri: String, _ form: String) async throws -> String { try await partner.post(uri, form, tokenPage: "/partners/").body }
                 let found = try await get("/partners/?member=ann%40x.com")
                 #expect(found.contains("Not a member yet") && found.contains("Enrol Ann Lee"))
-                #expect(try await post("/partners/members", "customer=\(ann.id)").contains("Enrolled in Northwind Rewards"))
+                #expect(try await send("/partners/members", "customer=\(ann.id)").contains("Enrolled in Northwind Rewards"))
                 #expect(try await p.loyalty.store.memberships(of: ann.id).count == 1)
-                #expect(try await post("/partners/transactions", "transaction_id=R-77&member=ann%40x.com&amount=42.50").contains("earned 42 points"))
+                #expect(try await send("/partners/transactions", "transaction_id=R-77&member=ann%40x.com&amount=42.50").contains("earned 42 points"))
                 let receipts = try await get("/partners/receipts")
                 #expect(receipts.contains("R-77") && receipts.contains("42.50") && receipts.contains(">42<"))
                 #expect(try await get("/partners/receipts?receipt=R-77").contains("R-77"))

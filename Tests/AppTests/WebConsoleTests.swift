@@ -108,22 +108,12 @@ import Testing
             _ = try await p.access.createMemberLogin(customerID: bob.id.rawValue, email: "bob@x.com", password: "password1")
             let app = Application(router: try buildRouter(patron: p))
             try await app.test(.router) { client in
-                func logIn(_ site: String, _ email: String) async throws -> String {
-                    try await client.execute(
-                        uri: "/\(site)/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                        body: ByteBuffer(string: "email=\(email)&password=password1")
-                    ) { try #require(Self.cookie($0)) }
+                func logIn(_ site: String, _ email: String) async throws -> WebVisitor {
+                    try await WebVisitor.signIn(client, site, "email=\(email)&password=password1")
                 }
-                func get(_ uri: String, _ cookie: String) async throws -> (HTTPResponse.Status, String) {
-                    try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie]) { ($0.status, String(buffer: $0.body)) }
-                }
-                func post(_ uri: String, _ cookie: String, _ form: String) async throws -> (HTTPResponse.Status, String, String?) {
-                    let page = try await get(uri.hasPrefix("/portal") ? "/portal/help" : "/console/", cookie).1
-                    let csrf = try #require(page.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
-                    return try await client.execute(
-                        uri: uri, method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
-                        body: ByteBuffer(string: "_csrf=\(csrf)&\(form)")
-                    ) { ($0.status, String(buffer: $0.body), $0.headers[.location]) }
+                func get(_ uri: String, _ visitor: WebVisitor) async throws -> (HTTPResponse.Status, String) { try await visitor.get(uri) }
+                func post(_ uri: String, _ visitor: WebVisitor, _ form: String) async throws -> (HTTPResponse.Status, String, String?) {
+                    try await visitor.post(uri, form, tokenPage: uri.hasPrefix("/portal") ? "/portal/help" : "/console/")
                 }
                 let ada = try await logIn("console", "ada%40x.com")
                 let mia = try await logIn("console", "mia%40x.com")
@@ -177,19 +167,11 @@ import Testing
             _ = try await p.access.addUser(email: "lm@x.com", password: "password1", role: .loyaltyManager)
             let app = Application(router: try buildRouter(patron: p))
             try await app.test(.router) { client in
-                let cookie = try await client.execute(
-                    uri: "/console/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                    body: ByteBuffer(string: "email=lm%40x.com&password=password1")
-                ) { try #require(Self.cookie($0)) }
-                let page = try await client.execute(uri: "/console/loyalty", method: .get, headers: [.cookie: cookie]) { String(buffer: $0.body) }
+                let lm = try await WebVisitor.signIn(client, "console", "email=lm%40x.com&password=password1")
+                let page = try await lm.get("/console/loyalty").body
                 #expect(page.contains("Change earning rules and tiers") && page.contains("Blue 0"))
-                let csrf = try #require(page.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
                 func save(_ fields: String) async throws -> String {
-                    try await client.execute(
-                        uri: "/console/loyalty/programs/\(program.id)/settings", method: .post,
-                        headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
-                        body: ByteBuffer(string: "_csrf=\(csrf)&\(fields)")
-                    ) { String(buffer: $0.body) }
+                    try await lm.post("/console/loyalty/programs/\(program.id)/settings", fields, tokenPage: "/console/loyalty").body
                 }
                 let bad = try await save("points_per_unit=2&tiers=Blue+0%0AGold+lots&period_months=12")
                 #expect(bad.contains("tiers, line 2"))
@@ -216,18 +198,11 @@ import Testing
             _ = try await p.access.createMemberLogin(customerID: ann.id.rawValue, email: "ann@x.com", password: "password1")
             let app = Application(router: try buildRouter(patron: p))
             try await app.test(.router) { client in
-                let cookie = try await client.execute(
-                    uri: "/portal/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                    body: ByteBuffer(string: "email=ann%40x.com&password=password1")
-                ) { try #require(Self.cookie($0)) }
-                let page = try await client.execute(uri: "/portal/preferences", method: .get, headers: [.cookie: cookie]) { String(buffer: $0.body) }
+                let member = try await WebVisitor.signIn(client, "portal", "email=ann%40x.com&password=password1")
+                let page = try await member.get("/portal/preferences").body
                 #expect(page.contains("Your details") && page.contains("value=\"Ann\""))
-                let csrf = try #require(page.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
                 func save(_ fields: String) async throws -> String {
-                    try await client.execute(
-                        uri: "/portal/profile", method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
-                        body: ByteBuffer(string: "_csrf=\(csrf)&\(fields)")
-                    ) { String(buffer: $0.body) }
+                    try await member.post("/portal/profile", fields, tokenPage: "/portal/preferences").body
                 }
                 let refused = try await save("first_name=Anna&phone=not-a-phone")
                 #expect(refused.contains("class=\"error\""), "\(refused.firstMatch(of: /<p class="[a-z]+" role="[a-z]+">[^<]*/)?.output ?? "")")

@@ -108,6 +108,15 @@ class Web(unittest.TestCase):
         self.driver.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
         self.wait(EC.url_to_be(f"{BASE}/{site}/"))
 
+    def sign_in_partner(self, name, partner="CAFE", scopes=("transactions:write",)):
+        """Creates a partner API key (as the demo admin) and signs in to the partner portal with it."""
+        status, created = api("POST", "/v1/api-keys", token("admin@northwind.example"), {"name": name, "partner": partner, "scopes": list(scopes)})
+        self.assertEqual(status, 201, created)
+        self.driver.delete_all_cookies()
+        self.go("/partners/login")
+        self.driver.find_element(By.ID, "key").send_keys(created["key"] + Keys.ENTER)
+        self.wait(EC.url_to_be(BASE + "/partners/"))
+
     def assert_labelled(self):
         """Every control has a label (or is a hidden field or a button)."""
         missing = self.driver.execute_script(
@@ -233,19 +242,11 @@ class Web(unittest.TestCase):
         self.assert_labelled()
 
     def test_5_partner_submits_a_transaction(self):
-        admin = token("admin@northwind.example")
-        status, created = api(
-            "POST", "/v1/api-keys", admin, {"name": "till 1", "partner": "CAFE", "scopes": ["transactions:write", "customers:lookup"]}
-        )
-        self.assertEqual(status, 201, created)
         member = token("member@northwind.example")
         _, me = api("GET", "/v1/me", member)
         _, profile = api("GET", f"/v1/customers/{me['customerId']}", member)
         email = profile["emails"][0]
-        self.driver.delete_all_cookies()
-        self.go("/partners/login")
-        self.driver.find_element(By.ID, "key").send_keys(created["key"] + Keys.ENTER)
-        self.wait(EC.url_to_be(BASE + "/partners/"))
+        self.sign_in_partner("till 1", scopes=("transactions:write", "customers:lookup"))
         self.assert_labelled()
         receipt = f"R{int(time.time())}"
         self.driver.find_element(By.ID, "t-id").send_keys(receipt)
@@ -474,12 +475,7 @@ class Web(unittest.TestCase):
         self.driver.find_element(By.XPATH, f"//button[text()='Mark {month} paid']").click()
         self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "marked paid"))
 
-        admin = token("admin@northwind.example")
-        _, created = api("POST", "/v1/api-keys", admin, {"name": "till 9", "partner": "CAFE", "scopes": ["transactions:write"]})
-        self.driver.delete_all_cookies()
-        self.go("/partners/login")
-        self.driver.find_element(By.ID, "key").send_keys(created["key"] + Keys.ENTER)
-        self.wait(EC.url_to_be(BASE + "/partners/"))
+        self.sign_in_partner("till 9")
         self.driver.find_element(By.LINK_TEXT, "Statements").click()
         self.wait(EC.presence_of_element_located((By.ID, "statements")))
         self.assertIn(month, self.driver.page_source)
@@ -505,12 +501,8 @@ class Web(unittest.TestCase):
         self.wait(EC.text_to_be_present_in_element((By.TAG_NAME, "main"), code))
         self.shot("console-approvals")
 
+        self.sign_in_partner("manager")
         admin = token("admin@northwind.example")
-        _, created = api("POST", "/v1/api-keys", admin, {"name": "manager", "partner": "CAFE", "scopes": ["transactions:write"]})
-        self.driver.delete_all_cookies()
-        self.go("/partners/login")
-        self.driver.find_element(By.ID, "key").send_keys(created["key"] + Keys.ENTER)
-        self.wait(EC.url_to_be(BASE + "/partners/"))
         self.driver.find_element(By.LINK_TEXT, "Joint promotions").click()
         self.wait(EC.presence_of_element_located((By.ID, "pending")))
         self.shot("partners-promotions")
