@@ -2,6 +2,7 @@ import Access
 import Customers
 import Foundation
 import Loyalty
+import Partners
 import SharedModels
 import Support
 
@@ -46,6 +47,10 @@ public struct WebBenchmark: Sendable {
             member = try await patron.access.logIn(email: DemoCompany.memberEmail, password: password).token
         }
         let (_, partnerKey) = try await patron.access.createAPIKey(name: "bench-web", partner: "BENCH", scopes: [.transactionsWrite])
+        // A partner with terms, so its statements (read from the ledger over its outlet) are timed too.
+        _ = try await patron.partners.save(
+            code: "BENCH", name: "Bench partner", outlets: ["S01"], rewards: ["GIFT10"], currency: "USD", pricePerThousandPoints: 800,
+            payoutPerVoucher: 900)
         let someone = try await patron.customers.search("smith", after: nil, limit: PageSize(1)).items.first?.id.rawValue ?? 1
         // A demo company built before the service desk existed has no requests: give it 300 open ones.
         if try await patron.support.requests(RequestFilter(), limit: 1).isEmpty {
@@ -61,7 +66,12 @@ public struct WebBenchmark: Sendable {
             ("/console/customers/\(someone)", "patron_console=\(staff)"), ("/console/tasks", "patron_console=\(staff)"),
             ("/console/segments", "patron_console=\(staff)"), ("/console/campaigns", "patron_console=\(staff)"),
             ("/console/analytics", "patron_console=\(staff)"), ("/console/service", "patron_console=\(staff)"),
-            ("/console/service/\(request)", "patron_console=\(staff)"), ("/portal/", "patron_portal=\(member)"), ("/portal/help", "patron_portal=\(member)"),
+            ("/console/service/\(request)", "patron_console=\(staff)"),
+            ("/console/loyalty", "patron_console=\(staff)"), ("/console/partners", "patron_console=\(staff)"),
+            ("/console/partners/BENCH", "patron_console=\(staff)"), ("/console/approvals", "patron_console=\(staff)"),
+            ("/console/admin", "patron_console=\(staff)"), ("/console/admin/audit", "patron_console=\(staff)"),
+            ("/console/admin/privacy", "patron_console=\(staff)"), ("/partners/statements", "patron_partners=\(partnerKey)"),
+            ("/partners/promotions", "patron_partners=\(partnerKey)"), ("/portal/", "patron_portal=\(member)"), ("/portal/help", "patron_portal=\(member)"),
             ("/portal/rewards", "patron_portal=\(member)"), ("/portal/preferences", "patron_portal=\(member)"),
             ("/partners/", "patron_partners=\(partnerKey)"), ("/portal/welcome", ""),
         ]

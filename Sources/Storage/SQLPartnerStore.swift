@@ -65,21 +65,30 @@ public struct SQLPartnerStore: PartnerStore {
                     sales += amount
                 }
             }
-            let references: SQLQueryString = "SELECT external_id FROM transactions WHERE store IN (\(binds: p.outlets)) AND kind = 'purchase'"
-            let points = try await db.raw(
+            // Drawn from the outlets' purchases and returns of the period (by the store and date index),
+            // then the ledger's transfers on them (by the reference index).
+            let purchasesOf: SQLQueryString = """
+                SELECT external_id FROM transactions WHERE store IN (\(binds: p.outlets)) AND kind = 'purchase'
+                  AND occurred_at >= \(bind: f) AND occurred_at < \(bind: t)
                 """
-                SELECT
-                  (SELECT CAST(COALESCE(SUM(t.points), 0) AS BIGINT) FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.to_account
-                   WHERE t.reason = 'accrual' AND a.member_id IS NOT NULL AND a.point_type = 'reward'
-                     AND t.occurred_at >= \(bind: f) AND t.occurred_at < \(bind: t) AND t.reference IN (
-                """ + references
-                    + """
-                    )) AS earned,
-                      (SELECT CAST(COALESCE(SUM(t.points), 0) AS BIGINT) FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.from_account
-                       WHERE t.reason = 'clawback' AND a.member_id IS NOT NULL AND a.point_type = 'reward'
-                         AND t.occurred_at >= \(bind: f) AND t.occurred_at < \(bind: t) AND t.reference IN (
-                    """ + references + ")) AS clawed"
-            ).first()!
+            let returnedOf: SQLQueryString = """
+                SELECT original_external_id FROM transactions WHERE store IN (\(binds: p.outlets)) AND kind = 'return'
+                  AND occurred_at >= \(bind: f) AND occurred_at < \(bind: t) AND original_external_id IS NOT NULL
+                """
+            let earned = try await db.raw(
+                """
+                SELECT CAST(COALESCE(SUM(l.points), 0) AS BIGINT) AS n FROM ledger_transfers l JOIN ledger_accounts a ON a.id = l.to_account
+                WHERE l.reason = 'accrual' AND a.member_id IS NOT NULL AND a.point_type = 'reward'
+                  AND l.occurred_at >= \(bind: f) AND l.occurred_at < \(bind: t) AND l.reference IN (
+                """ + purchasesOf + ")"
+            ).first()!.int64("n")
+            let clawed = try await db.raw(
+                """
+                SELECT CAST(COALESCE(SUM(l.points), 0) AS BIGINT) AS n FROM ledger_transfers l JOIN ledger_accounts a ON a.id = l.from_account
+                WHERE l.reason = 'clawback' AND a.member_id IS NOT NULL AND a.point_type = 'reward'
+                  AND l.occurred_at >= \(bind: f) AND l.occurred_at < \(bind: t) AND l.reference IN (
+                """ + returnedOf + ")"
+            ).first()!.int64("n")
             var vouchers = 0
             if !p.rewards.isEmpty {
                 vouchers = Int(
@@ -98,9 +107,9 @@ public struct SQLPartnerStore: PartnerStore {
                     SELECT CAST(COALESCE(SUM(pa.points * pr.partner_share), 0) AS BIGINT) AS n FROM promotion_applications pa
                     JOIN loyalty_promotions pr ON pr.id = pa.promotion_id
                     WHERE pr.partner = \(bind: p.code) AND pa.applied_at >= \(bind: f) AND pa.applied_at < \(bind: t) AND pa.reference NOT IN (
-                    """ + references + ")"
+                    """ + purchasesOf + ")"
                 ).first()!.int64("n") / 100
-            return (purchases, returns, sales, try points.int64("earned") - (try points.int64("clawed")), cofunded, vouchers)
+            return (purchases, returns, sales, earned - clawed, cofunded, vouchers)
         }
     }
 
