@@ -81,6 +81,28 @@ struct AdminPages: Sendable {
                 } catch { return try await loyalty(v, error: explain(error), kept: kept) }
             }
         }
+        router.post("/console/loyalty/programs") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.loyaltyManage) else { return try pages.forbidden(v) }
+                let currency = s.customers.defaultCurrency
+                guard let value = Money.parseMinorUnits(Substring(form["value"] ?? ""), currency: currency), value > 0 else {
+                    return try await loyalty(v, error: "Give the value of 1,000 points as an amount, e.g. 10.00.")
+                }
+                guard let perUnit = Int64(form["points_per_unit"] ?? ""), perUnit >= 0 else {
+                    return try await loyalty(v, error: "Points per currency unit must be a whole number, 0 or more.")
+                }
+                do {
+                    let p = try await s.loyalty.createProgram(
+                        code: (form["code"] ?? "").uppercased(), name: form["name"] ?? "",
+                        valuePerThousandPoints: Money(minorUnits: value, currency: currency),
+                        expiryMonths: form.text("expiry").flatMap { Int($0) }, pendingDays: Int(form["pending"] ?? "") ?? 0,
+                        expiryStyle: form["style"] == "rolling" ? .rolling : .afterEarning)
+                    try await s.loyalty.configure(
+                        p.id, rules: EarningRules(pointsPerUnit: perUnit), tiers: TierPolicy(tiers: [.init(name: "Member", threshold: 0)]))
+                    return try await loyalty(v, flash: "Program \(p.code) created; set its tiers and earning rules below.")
+                } catch { return try await loyalty(v, error: explain(error)) }
+            }
+        }
         router.post("/console/loyalty/programs/:id/settings") { request, context in
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.loyaltyManage), let id = Int64(try context.parameters.require("id")) else { return try pages.forbidden(v) }
@@ -345,6 +367,8 @@ struct AdminPages: Sendable {
         values["flash"] = flash as Any
         values["error"] = error as Any
         values["canManage"] = v.principal.can(.loyaltyManage) && !programs.isEmpty
+        values["canCreateProgram"] = v.principal.can(.loyaltyManage)
+        values["currency"] = s.customers.defaultCurrency
         values["partners"] = try await s.partners.partners().map { ["code": $0.code, "name": $0.name] }
         return try console.views.page(.console, visitor: v, title: "Loyalty", template: "loyalty", values)
     }

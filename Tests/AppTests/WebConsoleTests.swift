@@ -187,6 +187,23 @@ import Testing
                 #expect(
                     saved.tierPolicy?.tiers.map(\.name) == ["Blue", "Gold"] && saved.tierPolicy?.tiers.last?.benefits == ["lounge", "fast_lane"])
                 #expect(saved.tierPolicy?.period == .calendarYear && saved.tierPolicy?.softLanding == false)
+                // A new program from the console: code, value, expiry, return window and base rate.
+                #expect(
+                    try await lm.post("/console/loyalty/programs", "code=club&name=Club&value=abc&points_per_unit=1", tokenPage: "/console/loyalty")
+                        .body
+                        .contains("value of 1,000 points"))
+                let created = try await lm.post(
+                    "/console/loyalty/programs", "code=club&name=Club&value=5.00&expiry=24&style=rolling&pending=14&points_per_unit=2",
+                    tokenPage: "/console/loyalty")
+                #expect(created.body.contains("Program CLUB created"))
+                let club = try #require(try await p.loyalty.store.programs().first { $0.code == "CLUB" })
+                #expect(
+                    club.valuePerThousandPoints == Money(minorUnits: 500, currency: "USD") && club.expiryMonths == 24 && club.expiryStyle == .rolling)
+                #expect(club.earningRules?.pointsPerUnit == 2 && club.tierPolicy?.tiers.map(\.name) == ["Member"])
+                #expect(
+                    try await lm.post("/console/loyalty/programs", "code=CLUB&name=Again&value=5&points_per_unit=1", tokenPage: "/console/loyalty")
+                        .body
+                        .contains("class=\"error\""))
             }
         }
     }
