@@ -209,7 +209,10 @@ public struct PartnerService: Sendable {
     /// The statement of `[from, to)`.
     public func statement(_ code: String, from: LocalDate, to: LocalDate) async throws -> PartnerStatement {
         guard from < to else { throw PartnerError.invalid(field: "to", reason: "must be after from") }
-        let p = try await partner(code)
+        return try await statement(of: try await partner(code), from: from, to: to)
+    }
+
+    func statement(of p: Partner, from: LocalDate, to: LocalDate) async throws -> PartnerStatement {
         let f = try await store.figures(p, from: from.startOfDay, to: to.startOfDay)
         // Points are charged at the partner's price, rounded to the nearest minor unit.
         func price(_ points: Int64) -> Int64 { (points * p.pricePerThousandPoints + (points >= 0 ? 500 : -500)) / 1_000 }
@@ -225,21 +228,20 @@ public struct PartnerService: Sendable {
 
     /// Monthly statements, the current month first, going back `months`.
     public func monthly(_ code: String, months: Int = 6) async throws -> [PartnerStatement] {
-        let today = LocalDate(clock.now)
-        var start = LocalDate.firstOfMonth(today.year, today.month)
+        let p = try await partner(code)
+        let thisMonth = LocalDate(clock.now).firstOfMonth()
         var result: [PartnerStatement] = []
-        for _ in 0..<max(1, months) {
-            let end = start.addingMonths(1)
-            result.append(try await statement(code, from: start, to: end))
-            start = start.addingMonths(-1)
+        for back in 0..<max(1, months) {
+            let start = thisMonth.firstOfMonth(addingMonths: -back)
+            result.append(try await statement(of: p, from: start, to: start.firstOfMonth(addingMonths: 1)))
         }
         return result
     }
 
     /// Closes a finished month: its statement is frozen as a settlement to be paid.
     public func settle(_ code: String, month: LocalDate, by actor: String) async throws -> Settlement {
-        let start = LocalDate.firstOfMonth(month.year, month.month)
-        let end = start.addingMonths(1)
+        let start = month.firstOfMonth()
+        let end = month.firstOfMonth(addingMonths: 1)
         guard end.startOfDay <= clock.now else { throw PartnerError.invalid(field: "month", reason: "a month can be settled once it has ended") }
         return try await store.insertSettlement(try await statement(code, from: start, to: end), by: actor, at: clock.now)
     }
@@ -261,15 +263,4 @@ public struct PartnerService: Sendable {
         guard let s = try await store.markPaid(id, by: actor, at: clock.now) else { throw PartnerError.conflict("No open settlement \(id).") }
         return s
     }
-}
-
-extension LocalDate {
-    /// The first day of a month; months past 12 or below 1 roll into the next or previous year.
-    static func firstOfMonth(_ year: Int, _ month: Int) -> LocalDate {
-        let index = year * 12 + (month - 1)
-        return LocalDate(year: index / 12, month: index % 12 + 1, day: 1)!
-    }
-
-    /// The first day of the month `n` months after this date's month.
-    func addingMonths(_ n: Int) -> LocalDate { .firstOfMonth(year, month + n) }
 }

@@ -31,6 +31,12 @@ public struct LocalDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
         self.init(year: parts.year!, month: parts.month!, day: parts.day!)!
     }
 
+    /// The first day of this date's month moved by `months` (negative: back); months roll over years.
+    public func firstOfMonth(addingMonths months: Int = 0) -> LocalDate {
+        let index = year * 12 + (month - 1) + months
+        return LocalDate(year: index / 12, month: index % 12 + 1, day: 1)!
+    }
+
     /// Midnight UTC at the start of this date.
     public var startOfDay: Date {
         Calendar.utc.date(from: DateComponents(year: year, month: month, day: day))!

@@ -144,11 +144,7 @@ struct ConsolePages: Sendable {
             // Sales by month, the last twelve (kept for five minutes, like the loyalty report).
             let now = s.intelligence.clock.now
             let months = try await console.monthlySales.get(key: "sales", maxAge: 300, now: now) { [s] in
-                let today = LocalDate(now)
-                let starts = (0...12).map { k -> LocalDate in
-                    let index = today.year * 12 + today.month - 1 - 11 + k
-                    return LocalDate(year: index / 12, month: index % 12 + 1, day: 1)!
-                }
+                let starts = (0...12).map { LocalDate(now).firstOfMonth(addingMonths: $0 - 11) }
                 let sales = try await s.intelligence.store.sales(between: starts.map { $0.startOfDay.epochSeconds })
                 return zip(starts, sales).map { (String($0.description.prefix(7)), $1.amount, $1.purchases) }
             }.0

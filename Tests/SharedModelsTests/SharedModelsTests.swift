@@ -19,6 +19,16 @@ struct SharedModelsTests {
         #expect(Money.parseMinorUnits(Substring(text), currency: "USD") == nil)
     }
 
+    @Test("The first of a month, moved forward or back across years")
+    func firstOfMonth() {
+        let d = LocalDate("2026-01-31")!
+        #expect(d.firstOfMonth().description == "2026-01-01")
+        #expect(d.firstOfMonth(addingMonths: 1).description == "2026-02-01")
+        #expect(d.firstOfMonth(addingMonths: -1).description == "2025-12-01")
+        #expect(d.firstOfMonth(addingMonths: -13).description == "2024-12-01")
+        #expect(d.firstOfMonth(addingMonths: 24).description == "2028-01-01")
+    }
+
     @Test("Money prints with the currency's decimals")
     func formatsMoney() {
         #expect(Money(minorUnits: 1250, currency: "USD").description == "12.50 USD")
