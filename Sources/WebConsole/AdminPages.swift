@@ -153,7 +153,7 @@ struct AdminPages: Sendable {
                         "actor": query.actor ?? "", "q": query.contains ?? "", "next": next as Any,
                         "events": events.map {
                             [
-                                "when": ServicePages.when($0.at), "actor": $0.actor,
+                                "when": ConsolePages.time($0.at), "actor": $0.actor,
                                 "actorURL": $0.actor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0.actor, "action": $0.action,
                                 "target": $0.target ?? "",
                                 "outcome": $0.outcome,

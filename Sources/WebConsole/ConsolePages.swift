@@ -17,13 +17,24 @@ struct ConsolePages: Sendable {
     var s: WebConsole.Services { console.services }
 
     static func day(_ d: Date) -> String { LocalDate(d).description }
+    /// `2026-11-23 22:54 UTC`, without a formatter (pages print one per row).
+    static func time(_ d: Date) -> String {
+        let seconds = d.epochSeconds
+        let minute = ((seconds % 86_400 + 86_400) % 86_400) / 60
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(LocalDate(d)) \(two(minute / 60)):\(two(minute % 60)) UTC"
+    }
     static func pct(_ x: Double) -> String { String(format: "%.1f%%", x * 100) }
     static func money(_ v: Double, _ c: String) -> String { String(format: "%.2f %@", v, c) }
+    /// `1,234,567`, without a NumberFormatter (pages print dozens of figures).
     static func number(_ n: Int64) -> String {
-        let f = NumberFormatter()
-        f.numberStyle = .decimal
-        f.locale = Locale(identifier: "en_US")
-        return f.string(from: NSNumber(value: n)) ?? String(n)
+        let digits = String(n.magnitude)
+        var grouped = ""
+        for (i, digit) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { grouped.append(",") }
+            grouped.append(digit)
+        }
+        return n < 0 ? "-" + grouped : grouped
     }
 
     func forbidden(_ v: Visitor) throws -> Response {
@@ -127,7 +138,7 @@ struct ConsolePages: Sendable {
             let (report, asOf) = try await console.currentLoyaltyReport()
             kpis.append([
                 "label": "Loyalty figures as of",
-                "value": String(ISO8601DateFormatter().string(from: asOf).dropLast(4).replacingOccurrences(of: "T", with: " ")) + " UTC",
+                "value": Self.time(asOf),
             ])
             let members = report.programs.reduce(0) { $0 + $1.members }
             let active = report.programs.reduce(0) { $0 + $1.activeMembers }

@@ -312,7 +312,7 @@ struct PartnerPages: Sendable {
                 [
                     "reference": $0.reference.hasPrefix("\(partner.uppercased()):")
                         ? String($0.reference.dropFirst(partner.count + 1)) : $0.reference,
-                    "when": ServicePages.when($0.at), "amount": Money(minorUnits: $0.amount, currency: s.customers.defaultCurrency).description,
+                    "when": ConsolePages.time($0.at), "amount": Money(minorUnits: $0.amount, currency: s.customers.defaultCurrency).description,
                     "kind": $0.isReturn ? "return" : "purchase", "store": $0.store, "points": ConsolePages.number($0.points),
                 ]
             }

@@ -31,14 +31,6 @@ struct ServicePages: Sendable {
         }
     }
 
-    static func when(_ d: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd HH:mm"
-        return f.string(from: d) + " UTC"
-    }
-
     static func label(_ raw: String) -> String { raw.replacingOccurrences(of: "_", with: " ") }
 
     /// A request as a row of a list.
@@ -48,7 +40,7 @@ struct ServicePages: Sendable {
         return [
             "id": r.id.rawValue, "customer": r.customer, "name": r.customerName, "kind": r.kind.rawValue, "priority": r.priority.rawValue,
             "queue": r.queue, "subject": r.subject, "status": label(r.status.rawValue), "assignee": r.assignee ?? "—",
-            "opened": when(r.openedAt), "response": response.text, "responseState": response.state, "resolution": resolution.text,
+            "opened": ConsolePages.time(r.openedAt), "response": response.text, "responseState": response.state, "resolution": resolution.text,
             "resolutionState": resolution.state, "breached": r.breached(now: now), "valueTier": r.valueTier,
         ]
     }
@@ -227,8 +219,8 @@ struct ServicePages: Sendable {
         values["title"] = "#\(r.id.rawValue) \(r.subject)"
         values["channel"] = r.channel
         values["openedBy"] = r.openedBy
-        values["respondBy"] = Self.when(r.respondBy)
-        values["resolveBy"] = Self.when(r.resolveBy)
+        values["respondBy"] = ConsolePages.time(r.respondBy)
+        values["resolveBy"] = ConsolePages.time(r.resolveBy)
         values["resolutionText"] = r.resolution as Any
         values["satisfaction"] = r.satisfaction.map { "\($0)/5" + (r.satisfactionComment.map { ": \($0)" } ?? "") } as Any
         values["isOpen"] = r.status.isOpen
@@ -241,7 +233,7 @@ struct ServicePages: Sendable {
         }
         values["queues"] = Array(Set(SupportService.standardQueues + [r.queue])).sorted().map { ["value": $0, "selected": $0 == r.queue] }
         values["events"] = events.map {
-            ["when": Self.when($0.at), "author": $0.author, "kind": Self.label($0.kind.rawValue), "text": $0.text, "internal": !$0.isPublic]
+            ["when": ConsolePages.time($0.at), "author": $0.author, "kind": Self.label($0.kind.rawValue), "text": $0.text, "internal": !$0.isPublic]
         }
         values["flash"] = flash as Any
         values["error"] = error as Any
@@ -274,12 +266,12 @@ struct ServicePages: Sendable {
         return try views.page(
             .portal, visitor: v, title: "Request #\(r.id.rawValue)", template: "help-request",
             [
-                "id": r.id.rawValue, "subject": r.subject, "status": Self.label(r.status.rawValue), "opened": Self.when(r.openedAt),
+                "id": r.id.rawValue, "subject": r.subject, "status": Self.label(r.status.rawValue), "opened": ConsolePages.time(r.openedAt),
                 "resolution": r.resolution as Any, "closed": r.status == .closed,
                 "canRate": !r.status.isOpen && r.satisfaction == nil, "rated": r.satisfaction.map { "\($0)/5" } as Any,
                 "events": events.map {
                     [
-                        "when": Self.when($0.at), "who": $0.kind == .customerMessage ? "You" : ($0.kind == .change ? "Update" : "Our team"),
+                        "when": ConsolePages.time($0.at), "who": $0.kind == .customerMessage ? "You" : ($0.kind == .change ? "Update" : "Our team"),
                         "text": $0.text,
                     ]
                 },

@@ -37,7 +37,7 @@ struct Privacy: AsyncParsableCommand {
         func run() async throws {
             let (requests, now) = try await db.with { (try await $0.privacy.requests(), $0.settings.clock.now) }
             for r in requests {
-                let due = LocalDateText.day(r.dueAt) + (r.overdue(now: now) ? " OVERDUE" : "")
+                let due = LocalDate(r.dueAt).description + (r.overdue(now: now) ? " OVERDUE" : "")
                 print(
                     [String(r.id.rawValue), r.kind.rawValue, r.status.rawValue, "\(r.customer) \(r.customerName)", due, r.outcome ?? ""].joined(
                         separator: "\t"))
@@ -70,9 +70,4 @@ struct Privacy: AsyncParsableCommand {
             print("customer \(r.customer) erased: \(report.description)")
         }
     }
-}
-
-/// Dates as the command line prints them.
-enum LocalDateText {
-    static func day(_ d: Date) -> String { String(ISO8601DateFormatter().string(from: d).prefix(10)) }
 }
