@@ -160,9 +160,12 @@ public struct PartnerService: Sendable {
         self.clock = clock
     }
 
+    /// Letters, digits, `-` and `_` only: partner, outlet and reward codes.
+    static func isCode(_ text: String) -> Bool { text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") } }
+
     static func codes(_ list: [String], field: String) throws -> [String] {
         let codes = list.map { $0.trimmingCharacters(in: .whitespaces).uppercased() }.filter { !$0.isEmpty }
-        for c in codes where c.count > 40 || !c.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+        for c in codes where c.count > 40 || !isCode(c) {
             throw PartnerError.invalid(field: field, reason: "'\(c)' is not a code (letters, digits, - or _)")
         }
         return Array(Set(codes)).sorted()
@@ -173,7 +176,7 @@ public struct PartnerService: Sendable {
         code: String, name: String, outlets: [String], rewards: [String], currency: String, pricePerThousandPoints: Int64, payoutPerVoucher: Int64
     ) async throws -> Partner {
         let code = code.trimmingCharacters(in: .whitespaces).uppercased()
-        guard (2...40).contains(code.count), code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+        guard (2...40).contains(code.count), Self.isCode(code) else {
             throw PartnerError.invalid(field: "code", reason: "must be 2 to 40 letters, digits, - or _")
         }
         let name = name.trimmingCharacters(in: .whitespaces)

@@ -307,7 +307,7 @@ struct PartnerPages: Sendable {
         guard case .partner(_, _, let partner, _) = v.principal else { return Response.redirect(to: "/partners/login") }
         // Its receipts, when it has partner terms (its outlets).
         var receipts: [[String: Any]]? = nil
-        if (try? await s.partners.partner(partner)) != nil {
+        do {
             receipts = try await s.partners.receipts(partner, reference: receipt).map {
                 [
                     "reference": $0.reference.hasPrefix("\(partner.uppercased()):")
@@ -316,7 +316,7 @@ struct PartnerPages: Sendable {
                     "kind": $0.isReturn ? "return" : "purchase", "store": $0.store, "points": ConsolePages.number($0.points),
                 ]
             }
-        }
+        } catch PartnerError.notFound {}
         return try views.page(
             .partners, visitor: v, title: "Transactions", template: "partner",
             [
