@@ -110,7 +110,8 @@ struct ServicePages: Sendable {
                         subject: form["subject"] ?? "", description: form["description"] ?? "",
                         channel: form["channel"].flatMap(Customers.Channel.init(rawValue:)) ?? .call, by: v.principal.actor, byCustomer: false)
                     return Response.redirect(to: "/console/service/\(r.id.rawValue)")
-                } catch let error as SupportError {
+                } catch {
+                    // A field at fault, or a customer merged into another: said on the customer's page.
                     return try await pages.customer(v, customer, error: explain(error))
                 }
             }
@@ -128,7 +129,7 @@ struct ServicePages: Sendable {
                         customer: own, kind: form["kind"].flatMap(ServiceRequest.Kind.init(rawValue:)) ?? .question, subject: form["subject"] ?? "",
                         description: form["description"] ?? "", channel: .web, by: v.principal.actor, byCustomer: true)
                     return Response.redirect(to: "/portal/help/\(r.id.rawValue)")
-                } catch let error as SupportError {
+                } catch {
                     return try await help(v, error: explain(error))
                 }
             }

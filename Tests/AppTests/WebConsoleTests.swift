@@ -153,6 +153,11 @@ import Testing
                 #expect(asked.0 == .seeOther)
                 let empty = try await post("/portal/help", annCookie, "kind=question&subject=&description=x")
                 #expect(empty.1.contains("subject: must not be empty"))
+                // Regression: a customer merged into another answered 500; now the 360 says where they went.
+                let twin = try await p.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee", emails: ["ann@x.com"]))
+                _ = try await p.customers.merge(twin.id, into: ann.id, by: "test")
+                let merged = try await post("/console/customers/\(twin.id)/requests", ada, "kind=question&subject=Hi&description=There")
+                #expect(merged.0 == .ok && merged.1.contains("merged into customer \(ann.id)"))
                 let dashboard = try await get("/console/", ada).1
                 #expect(dashboard.contains("Open service requests"))
             }
