@@ -76,6 +76,11 @@ public struct EarningRules: Sendable, Equatable, Codable {
         "purchase.amount": .number, "purchase.channel": .string, "purchase.store": .string, "purchase.category": .string,
         "purchase.categories": .list(.string), "member.tier": .string, "purchase.date": .date,
     ])
+
+    /// The fields of ``schema`` in the order ``Accrual/values(of:tier:)`` gives them to compiled rules.
+    public static let fieldOrder = [
+        "purchase.amount", "purchase.channel", "purchase.store", "purchase.category", "purchase.categories", "member.tier", "purchase.date",
+    ]
 }
 
 /// Extra points when a purchase meets a condition.
@@ -92,6 +97,8 @@ public struct BonusRule: Sendable, Equatable, Codable {
     public let source: String
     /// The parsed, type-checked condition.
     public let criteria: RuleExpression
+    /// The condition compiled over ``EarningRules/fieldOrder``.
+    let compiled: CompiledRule
     public var action: Action
     /// At most this many points from this bonus on one transaction.
     public var cap: Int64?
@@ -103,8 +110,13 @@ public struct BonusRule: Sendable, Equatable, Codable {
         self.name = name
         self.source = criteria
         self.criteria = rule
+        self.compiled = CompiledRule(rule, fields: EarningRules.fieldOrder)
         self.action = action
         self.cap = cap
+    }
+
+    public static func == (a: BonusRule, b: BonusRule) -> Bool {
+        a.name == b.name && a.criteria == b.criteria && a.action == b.action && a.cap == b.cap
     }
 
     enum CodingKeys: String, CodingKey { case name, criteria, action, cap }
@@ -147,6 +159,11 @@ public struct Accrual: Sendable, Equatable {
 
     /// Computes the accrual of one purchase for a member in `tier` (nil when untiered).
     public static func compute(_ purchase: TransactionDetails, tier: String?, rules: EarningRules) -> Accrual {
+        compute(purchase, tier: tier, rules: rules, values: values(of: purchase, tier: tier))
+    }
+
+    /// ``compute(_:tier:rules:)`` with the purchase's field values already worked out.
+    static func compute(_ purchase: TransactionDetails, tier: String?, rules: EarningRules, values: [Value]) -> Accrual {
         let unit = Money.unit(of: purchase.amount.currency)
         // minor × rate × percent ÷ (unit × 100), rounded as the program says.
         func points(_ minor: Int64, percent: Int64) -> Int64 {
@@ -172,8 +189,7 @@ public struct Accrual: Sendable, Equatable {
         if let tier, let percent = rules.tierPercent[tier], percent != 100 {
             parts.append(Part(source: "tier \(tier)", points: base * (percent - 100) / 100))
         }
-        let context = context(of: purchase, tier: tier)
-        for bonus in rules.bonuses where Evaluator.matches(bonus.criteria, in: context) {
+        for bonus in rules.bonuses where bonus.compiled.matches(values, now: purchase.occurredAt) {
             var extra: Int64 =
                 switch bonus.action {
                 case .percentOfBase(let percent): base * percent / 100
@@ -193,15 +209,20 @@ public struct Accrual: Sendable, Equatable {
     public static func context(of purchase: TransactionDetails, tier: String?) -> DictionaryContext {
         DictionaryContext(
             now: purchase.occurredAt,
-            fields: [
-                "purchase.amount": .number(Double(purchase.amount.minorUnits) / Double(Money.unit(of: purchase.amount.currency))),
-                "purchase.channel": purchase.channel.map { .string($0.rawValue) } ?? .null,
-                "purchase.store": purchase.store.map { .string($0) } ?? .null,
-                "purchase.category": purchase.lines.first?.category.map { .string($0) } ?? .null,
-                "purchase.categories": .list(purchase.lines.compactMap { $0.category.map { .string($0) } }),
-                "member.tier": tier.map { .string($0) } ?? .null,
-                "purchase.date": .date(purchase.occurredAt),
-            ])
+            fields: Dictionary(uniqueKeysWithValues: zip(EarningRules.fieldOrder, values(of: purchase, tier: tier)).filter { $0.1 != .null }))
+    }
+
+    /// The purchase's values of ``EarningRules/fieldOrder``, for compiled rules.
+    public static func values(of purchase: TransactionDetails, tier: String?) -> [Value] {
+        [
+            .number(Double(purchase.amount.minorUnits) / Double(Money.unit(of: purchase.amount.currency))),
+            purchase.channel.map { .string($0.rawValue) } ?? .null,
+            purchase.store.map { .string($0) } ?? .null,
+            purchase.lines.first?.category.map { .string($0) } ?? .null,
+            .list(purchase.lines.compactMap { $0.category.map { .string($0) } }),
+            tier.map { .string($0) } ?? .null,
+            .date(purchase.occurredAt),
+        ]
     }
 }
 

@@ -173,9 +173,9 @@ public struct AccrualPlan: Sendable {
     /// dates and criteria the purchase meets.
     public func earning(tier: String?) -> (accrual: Accrual, qualifying: Int64, candidates: [CompiledPromotion]) {
         guard let rules = program.earningRules else { return (Accrual(parts: []), 0, []) }
-        let accrual = Accrual.compute(purchase, tier: tier, rules: rules)
-        let context = Accrual.context(of: purchase, tier: tier)
-        let candidates = promotions.filter { $0.matches(context, at: purchase.occurredAt) }
+        let values = Accrual.values(of: purchase, tier: tier)
+        let accrual = Accrual.compute(purchase, tier: tier, rules: rules, values: values)
+        let candidates = promotions.filter { $0.matches(values, at: purchase.occurredAt) }
         return (accrual, accrual.base, candidates)
     }
 
@@ -249,6 +249,12 @@ public protocol CatalogueStore: Sendable {
 
     /// Posts accruals in one database transaction; a plan whose key was posted before is replayed.
     func post(_ plans: [AccrualPlan]) async throws -> [PostedAccrual]
+    /// Records purchases on their customers (as ``CustomerStore/recordTransactions(_:)`` does) and
+    /// posts the plans `plan` makes from the recorded transactions, in one database transaction.
+    func record(
+        _ purchases: [(customer: CustomerID, details: TransactionDetails)],
+        planning plan: @escaping @Sendable ([(Transaction, inserted: Bool)]) -> [(index: Int, plan: AccrualPlan)]
+    ) async throws -> (recorded: [(Transaction, inserted: Bool)], posted: [(index: Int, plan: AccrualPlan, posted: PostedAccrual)])
 
     func insertReward(_ reward: Reward) async throws -> Reward
     func reward(_ id: RewardID) async throws -> Reward?

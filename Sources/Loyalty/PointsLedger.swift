@@ -130,7 +130,25 @@ public struct PointsLedger: Sendable {
 
     /// Posts accrual plans in one database transaction, then pays the referral bonuses they complete.
     public func post(_ plans: [AccrualPlan]) async throws -> [PostedAccrual] {
-        let posted = try await store.post(plans)
+        try await completingReferrals(plans, store.post(plans))
+    }
+
+    /// Records purchases on their customers and posts the accruals `planner` plans for them (from
+    /// the transactions as stored: a replayed id earns as it was first recorded) in one database
+    /// transaction, so a purchase is never kept without its points; then pays the referral
+    /// bonuses they complete.
+    /// - Returns: each purchase's transaction and whether it is new, and each plan's posting, by the purchase's index.
+    public func record(
+        _ purchases: [(customer: CustomerID, details: TransactionDetails)], memberships: [CustomerID: [Member]], planner: AccrualPlanner
+    ) async throws -> (recorded: [(Transaction, inserted: Bool)], posted: [(index: Int, accrual: PostedAccrual)]) {
+        let (recorded, indexed) = try await store.record(purchases) { recorded in
+            planner.plans(for: recorded.map { (memberships[$0.0.customerID] ?? [], $0.0.details) })
+        }
+        let posted = try await completingReferrals(indexed.map(\.plan), indexed.map(\.posted))
+        return (recorded, zip(indexed, posted).map { ($0.index, $1) })
+    }
+
+    private func completingReferrals(_ plans: [AccrualPlan], _ posted: [PostedAccrual]) async throws -> [PostedAccrual] {
         // Only programs with a refer-a-friend bonus look for pending referrals.
         guard plans.contains(where: { $0.program.referralPoints != nil }) else { return posted }
         try await completeReferrals(
@@ -151,24 +169,26 @@ public struct PointsLedger: Sendable {
 
     /// ``plans(for:)``, each with the index of its purchase.
     func indexedPlans(for purchases: [(memberships: [Member], purchase: TransactionDetails)]) async throws -> [(index: Int, plan: AccrualPlan)] {
-        let now = clock.now
-        let dates = purchases.map { min($0.purchase.occurredAt, now) }
+        let dates = purchases.map(\.purchase.occurredAt)
         guard let first = dates.min(), let last = dates.max() else { return [] }
-        let ids = Set(purchases.flatMap { $0.memberships.map(\.programID) })
+        let programs = Set(purchases.flatMap { $0.memberships.map(\.programID) })
+        return try await planner(for: programs, between: first, and: last).plans(for: purchases)
+    }
+
+    /// A planner for purchases in these programs, with the programs' current rules and the
+    /// promotions running at some time between `first` and `last` (all of them when nil).
+    public func planner(for ids: Set<ProgramID>, between first: Date? = nil, and last: Date? = nil) async throws -> AccrualPlanner {
         let revisions = try await store.revisions(of: ids)
         var programs: [ProgramID: (Program, [CompiledPromotion])] = [:]
         for id in ids {
             let (program, promotions) = try await configuration(of: id, revision: revisions[id] ?? 0)
+            guard let first, let last else {
+                programs[id] = (program, promotions)
+                continue
+            }
             programs[id] = (program, promotions.filter { $0.promotion.endsAt > first && $0.promotion.startsAt <= last })
         }
-        var plans: [(Int, AccrualPlan)] = []
-        for (index, ((memberships, purchase), at)) in zip(purchases, dates).enumerated() {
-            for member in memberships {
-                guard let (program, promotions) = programs[member.programID], program.earningRules != nil else { continue }
-                plans.append((index, AccrualPlan(member: member, program: program, purchase: purchase, at: at, promotions: promotions)))
-            }
-        }
-        return plans
+        return AccrualPlanner(programs: programs, now: clock.now)
     }
 
     /// A program and all its promotions, parsed, from the cache while the revision is current.
@@ -272,4 +292,28 @@ public struct PointsLedger: Sendable {
     }
 
     public func verify() async throws -> LedgerReport { try await store.verify() }
+}
+
+/// Programs and their promotions as read at one moment, so that plans can be made without
+/// waiting on the database (inside a write transaction, from the transactions just recorded).
+public struct AccrualPlanner: Sendable {
+    let programs: [ProgramID: (Program, [CompiledPromotion])]
+    let now: Date
+
+    /// One plan per membership in a program with earning rules, each with its purchase's index.
+    /// Points date from the purchase, never from the future.
+    public func plans(for purchases: [(memberships: [Member], purchase: TransactionDetails)]) -> [(index: Int, plan: AccrualPlan)] {
+        var plans: [(Int, AccrualPlan)] = []
+        for (index, (memberships, purchase)) in purchases.enumerated() {
+            for member in memberships {
+                guard let (program, promotions) = programs[member.programID], program.earningRules != nil else { continue }
+                plans.append(
+                    (
+                        index,
+                        AccrualPlan(member: member, program: program, purchase: purchase, at: min(purchase.occurredAt, now), promotions: promotions)
+                    ))
+            }
+        }
+        return plans
+    }
 }

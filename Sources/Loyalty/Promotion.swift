@@ -220,16 +220,17 @@ public struct PromotionUsage: Sendable, Equatable {
 /// batch share one copy.
 public final class CompiledPromotion: Sendable {
     public let promotion: Promotion
-    let criteria: RuleExpression?
+    let criteria: CompiledRule?
 
     public init(_ promotion: Promotion) throws {
         self.promotion = promotion
-        self.criteria = try promotion.criteria.map { try Parser.parse($0) }
+        self.criteria = try promotion.criteria.map { CompiledRule(try Parser.parse($0), fields: EarningRules.fieldOrder) }
     }
 
-    /// Whether a purchase qualifies, leaving limits and budgets aside.
-    public func matches(_ context: DictionaryContext, at date: Date) -> Bool {
-        promotion.isRunning(at: date) && (criteria.map { Evaluator.matches($0, in: context) } ?? true)
+    /// Whether a purchase qualifies, leaving limits and budgets aside: `values` are the
+    /// purchase's fields in ``EarningRules/fieldOrder`` (``Accrual/values(of:tier:)``).
+    public func matches(_ values: [Value], at date: Date) -> Bool {
+        promotion.isRunning(at: date) && (criteria.map { $0.matches(values, now: date) } ?? true)
     }
 }
 

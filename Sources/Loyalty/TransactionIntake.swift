@@ -5,13 +5,14 @@ import SharedModels
 /// Where purchases and returns come in — API, import, linking — so that each one is recorded
 /// on the customer and then runs through the loyalty engine the same way.
 ///
-/// Recording and earning are two database transactions; earning is idempotent by transaction
-/// id, so sending a transaction again (which records nothing new) completes an accrual that a
-/// crash cut short, and never pays twice.
+/// Earning is idempotent by transaction id, so sending a transaction again (which records
+/// nothing new) never pays twice, and completes an accrual that a crash cut short where
+/// recording and earning are two database transactions (imports, returns, linking).
 ///
 /// Matched purchases arriving concurrently (API requests) are handled in groups: what arrives
 /// while a group is written waits and goes in the next group, recorded with one statement and
-/// accrued set-wise in one database transaction, exactly as an import batch is.
+/// accrued set-wise — as an import batch is — in the same database transaction, so an API
+/// purchase is never kept without its points.
 public struct TransactionIntake: Sendable {
     public typealias Receipt = (IngestOutcome, [PointsLedger.AccrualResult])
     public let customers: CustomerService
@@ -55,12 +56,11 @@ public struct TransactionIntake: Sendable {
     static func record(_ group: [(CustomerID, TransactionDetails, IdentifierKind)], customers: CustomerService, loyalty: PointsLedger)
         async throws -> [Receipt]
     {
-        let recorded = try await customers.store.recordTransactions(group.map { ($0.0, $0.1) })
         let memberships = try await loyalty.store.memberships(among: Set(group.map(\.0)))
-        let plans = try await loyalty.indexedPlans(for: recorded.map { (memberships[$0.0.customerID] ?? [], $0.0.details) })
-        let posted = try await loyalty.post(plans.map(\.plan))
+        let planner = try await loyalty.planner(for: Set(memberships.values.joined().map(\.programID)))
+        let (recorded, posted) = try await loyalty.record(group.map { ($0.0, $0.1) }, memberships: memberships, planner: planner)
         var results = [[PointsLedger.AccrualResult]](repeating: [], count: group.count)
-        for ((index, _), outcome) in zip(plans, posted) { results[index].append(PointsLedger.result(outcome)) }
+        for (index, outcome) in posted { results[index].append(PointsLedger.result(outcome)) }
         return zip(zip(recorded, group), results).map { pair, points in
             let ((transaction, inserted), (_, _, kind)) = pair
             return (inserted ? .recordedTransaction(transaction, matchedBy: kind) : .duplicateTransaction(transaction), points)

@@ -37,7 +37,9 @@ public final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
                 state.draining = true
                 return true
             }
-            if start { Task { await drain() } }
+            // High priority: every caller in a group waits on it, so its steps should not queue
+            // behind new requests' work (measured: 1.2–1.4k → 1.6–2.3k API purchases/s).
+            if start { Task(priority: .high) { await drain() } }
         }
     }
 

@@ -19,6 +19,21 @@ extension SQLLedgerStore {
             return try await writer.post(plans)
         }
     }
+
+    public func record(
+        _ purchases: [(customer: CustomerID, details: TransactionDetails)],
+        planning plan: @escaping @Sendable ([(Transaction, inserted: Bool)]) -> [(index: Int, plan: AccrualPlan)]
+    ) async throws -> (recorded: [(Transaction, inserted: Bool)], posted: [(index: Int, plan: AccrualPlan, posted: PostedAccrual)]) {
+        let engine = database.engine
+        let lock = lockClause
+        return try await database.write { db in
+            let recorded = try await SQLCustomerStore.recordTransactions(db, purchases)
+            let plans = plan(recorded)
+            var writer = AccrualWriter(db: db, engine: engine, lockClause: lock)
+            let posted = plans.isEmpty ? [] : try await writer.post(plans.map(\.plan))
+            return (recorded, zip(plans, posted).map { ($0.index, $0.plan, $1) })
+        }
+    }
 }
 
 /// The state of one set-wise accrual inside its write transaction.
@@ -319,10 +334,9 @@ struct AccrualWriter {
         }
 
         // 6. Write it all.
-        try await transferIDs.allocate(db, engine: engine)
-        try await lotIDs.allocate(db, engine: engine)
-        try await voucherIDs.allocate(db, engine: engine)
-        try await applicationIDs.allocate(db, engine: engine)
+        var pools = [transferIDs, lotIDs, voucherIDs, applicationIDs]
+        try await IDPool.allocate(&pools, db, engine: engine)
+        (transferIDs, lotIDs, voucherIDs, applicationIDs) = (pools[0], pools[1], pools[2], pools[3])
         func resolve(_ rows: [[SQLValue]], columns: [Int: IDPool]) -> [[SQLValue]] {
             rows.map { row in
                 var row = row
@@ -506,15 +520,23 @@ struct IDPool {
         return count
     }
 
-    mutating func allocate(_ db: any SQLDatabase, engine: Engine) async throws {
-        guard count > 0 else { return }
+    /// Reserves the ids every pool handed out: on SQLite one query reads each table's largest id
+    /// (the writer is alone, so the next ids are free); on PostgreSQL each pool takes its count
+    /// from the table's sequence.
+    static func allocate(_ pools: inout [IDPool], _ db: any SQLDatabase, engine: Engine) async throws {
+        let used = pools.indices.filter { pools[$0].count > 0 }
+        guard !used.isEmpty else { return }
         switch engine {
         case .sqlite:
-            first = try await db.raw("SELECT COALESCE(MAX(id), 0) AS n FROM \(ident: table)").first()!.int64("n")
+            let columns = used.map { "(SELECT COALESCE(MAX(id), 0) FROM \"\(pools[$0].table)\") AS p\($0)" }
+            let row = try await db.raw(SQLQueryString("SELECT " + columns.joined(separator: ", "))).first()!
+            for index in used { pools[index].first = try row.int64("p\(index)") }
         case .postgres:
-            reserved = try await db.raw(
-                "SELECT nextval(pg_get_serial_sequence(\(bind: table), 'id')) AS id FROM generate_series(1, \(bind: count))"
-            ).all().map { try $0.int64("id") }
+            for index in used {
+                pools[index].reserved = try await db.raw(
+                    "SELECT nextval(pg_get_serial_sequence(\(bind: pools[index].table), 'id')) AS id FROM generate_series(1, \(bind: pools[index].count))"
+                ).all().map { try $0.int64("id") }
+            }
         }
     }
 

@@ -21,13 +21,16 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
     public let engine = Engine.sqlite
     public let path: String
     private let writer: SQLiteConnection
+    /// The writer's own thread: its statements never wait behind readers' in NIO's shared pool.
+    private let writerThread: NIOThreadPool
     private let readers: [SQLiteConnection]
     private let commits: Coalescer<GroupCommit.Job, Void>
     private let nextReader = Atomic<UInt>(0)
 
-    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection]) {
+    private init(path: String, writer: SQLiteConnection, writerThread: NIOThreadPool, readers: [SQLiteConnection]) {
         self.path = path
         self.writer = writer
+        self.writerThread = writerThread
         self.readers = readers
         self.commits = GroupCommit.coalescer(writer: SQLiteSession(connection: writer))
     }
@@ -36,7 +39,10 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
     public static func open(path: String, readers: Int = 4, logger: Logger = Logger(label: "patron.sqlite")) async throws -> SQLiteDatabase {
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
-        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: quiet).get()
+        let writerThread = NIOThreadPool(numberOfThreads: 1)
+        writerThread.start()
+        let writer = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: writerThread, logger: quiet, on: MultiThreadedEventLoopGroup.singleton.any())
         try await installFunctions(on: writer)
         for pragma in [
             "PRAGMA page_size=8192", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000",
@@ -56,7 +62,7 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
             try await installFunctions(on: reader)
             readerConnections.append(reader)
         }
-        return SQLiteDatabase(path: path, writer: writer, readers: readerConnections)
+        return SQLiteDatabase(path: path, writer: writer, writerThread: writerThread, readers: readerConnections)
     }
 
     /// Functions the rule language's SQL calls that SQLite lacks: `patron_distance_km`, the same
@@ -90,6 +96,7 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
     public func close() async throws {
         for reader in readers { try await reader.close().get() }
         try await writer.close().get()
+        try await writerThread.shutdownGracefully()
     }
 }
 
