@@ -348,9 +348,23 @@ struct AccrualWriter {
             db, into: "ledger_transfers",
             columns: ["id", "program_id", "from_account", "to_account", "points", "reason", "reference", "idempotency_key", "memo", "occurred_at"],
             rows: resolve(transfers, columns: [0: transferIDs]))
-        _ = try await insertRows(
-            db, into: "ledger_postings", columns: ["transfer_id", "account_id", "points", "occurred_at"],
-            rows: resolve(postings, columns: [0: transferIDs]))
+        switch engine {
+        case .sqlite where transferIDs.count > 0:
+            // The transfers' ids are one run on SQLite's single writer: their postings are read off
+            // them inside the database, instead of binding four values a posting.
+            let first = transferIDs.id(1), last = transferIDs.id(transferIDs.count)
+            try await db.raw(
+                """
+                INSERT INTO ledger_postings (transfer_id, account_id, points, occurred_at)
+                SELECT id, from_account, -points, occurred_at FROM ledger_transfers WHERE id BETWEEN \(bind: first) AND \(bind: last)
+                UNION ALL SELECT id, to_account, points, occurred_at FROM ledger_transfers WHERE id BETWEEN \(bind: first) AND \(bind: last)
+                """
+            ).run()
+        default:
+            _ = try await insertRows(
+                db, into: "ledger_postings", columns: ["transfer_id", "account_id", "points", "occurred_at"],
+                rows: resolve(postings, columns: [0: transferIDs]))
+        }
         _ = try await insertRows(
             db, into: "point_lots", columns: ["id", "account_id", "transfer_id", "points", "remaining", "available_at", "expires_at"],
             rows: resolve(lots, columns: [0: lotIDs, 2: transferIDs]))
@@ -481,8 +495,10 @@ struct AccrualWriter {
             .integer(id), .integer(to.programID), .integer(from.id), .integer(to.id), .integer(points), .text(reason.rawValue), SQLValue(reference),
             SQLValue(key), SQLValue(memo), .integer(at),
         ])
-        postings.append([.integer(id), .integer(from.id), .integer(-points), .integer(at)])
-        postings.append([.integer(id), .integer(to.id), .integer(points), .integer(at)])
+        if engine != .sqlite {
+            postings.append([.integer(id), .integer(from.id), .integer(-points), .integer(at)])
+            postings.append([.integer(id), .integer(to.id), .integer(points), .integer(at)])
+        }
         balanceDelta[from.id, default: 0] -= points
         balanceDelta[to.id, default: 0] += points
         return id
