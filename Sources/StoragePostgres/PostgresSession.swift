@@ -1,0 +1,76 @@
+import Logging
+import NIOCore
+import PostgresKit
+import Storage
+
+/// A PostgreSQL connection as SQLKit sees it, plus the bulk-insert fast path: rows go to
+/// PostgresNIO as binary binds directly, skipping SQLKit's per-value Codable encoding.
+struct PostgresSession: SQLDatabase, BulkInserting {
+    let connection: PostgresConnection
+    let base: any SQLDatabase
+
+    init(connection: PostgresConnection) {
+        self.connection = connection
+        self.base = connection.sql()
+    }
+
+    var logger: Logger { base.logger }
+    var eventLoop: any EventLoop { base.eventLoop }
+    var version: (any SQLDatabaseReportedVersion)? { base.version }
+    var dialect: any SQLDialect { base.dialect }
+    var queryLogLevel: Logger.Level? { base.queryLogLevel }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+        base.execute(sql: query, onRow)
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        try await base.execute(sql: query, onRow)
+    }
+
+    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await closure(self)
+    }
+
+    func bulkInsert(into table: String, columns: [String], rows: ArraySlice<[SQLValue]>, suffix: String, returning: [String]) async throws
+        -> [[SQLValue]]
+    {
+        guard !rows.isEmpty else { return [] }
+        var sql = "INSERT INTO \"\(table)\" (\(columns.joined(separator: ", "))) VALUES "
+        sql.reserveCapacity(sql.utf8.count + rows.count * columns.count * 8 + suffix.utf8.count + 1)
+        var binds = PostgresBindings(capacity: rows.count * columns.count)
+        var number = 0
+        for (index, row) in rows.enumerated() {
+            sql += index == 0 ? "(" : ",("
+            for (column, value) in row.enumerated() {
+                number += 1
+                sql += column == 0 ? "$\(number)" : ",$\(number)"
+                switch value {
+                case .integer(let v): binds.append(v)
+                case .real(let v): binds.append(v)
+                case .text(let v): binds.append(v)
+                case .null: binds.appendNull()
+                }
+            }
+            sql += ")"
+        }
+        sql += " " + suffix
+        let result = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        var output: [[SQLValue]] = []
+        for try await row in result {
+            guard !returning.isEmpty else { continue }
+            let cells = row.makeRandomAccess()
+            output.append(
+                try returning.map { name in
+                    let cell = cells[name]
+                    guard cell.bytes != nil else { return .null }
+                    switch cell.dataType {
+                    case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
+                    case .float4, .float8: return .real(try cell.decode(Double.self))
+                    default: return .text(try cell.decode(String.self))
+                    }
+                })
+        }
+        return output
+    }
+}
