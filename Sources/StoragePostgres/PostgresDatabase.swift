@@ -59,12 +59,12 @@ extension PostgresDatabase {
     /// Creates an empty database on the same server (for tests and benchmarks).
     public func createDatabase(_ name: String) async throws {
         precondition(name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }, "database names are plain identifiers")
-        _ = try await read { db in try await db.raw(SQLQueryString("CREATE DATABASE \(name)")).run() }
+        _ = try await read { db in try await db.raw(SQLQueryString("CREATE DATABASE " + name)).run() }
     }
 
     /// Drops a database on the same server, disconnecting its sessions.
     public func dropDatabase(_ name: String) async throws {
         precondition(name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }, "database names are plain identifiers")
-        _ = try await read { db in try await db.raw(SQLQueryString("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")).run() }
+        _ = try await read { db in try await db.raw(SQLQueryString("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")).run() }
     }
 }

@@ -5,31 +5,13 @@ import Storage
 
 /// A PostgreSQL connection as SQLKit sees it, plus the bulk-insert fast path: rows go to
 /// PostgresNIO as binary binds directly, skipping SQLKit's per-value Codable encoding.
-struct PostgresSession: SQLDatabase, BulkInserting {
+struct PostgresSession: SQLSessionForwarding, BulkInserting {
     let connection: PostgresConnection
     let base: any SQLDatabase
 
     init(connection: PostgresConnection) {
         self.connection = connection
         self.base = connection.sql()
-    }
-
-    var logger: Logger { base.logger }
-    var eventLoop: any EventLoop { base.eventLoop }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var dialect: any SQLDialect { base.dialect }
-    var queryLogLevel: Logger.Level? { base.queryLogLevel }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
-        base.execute(sql: query, onRow)
-    }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        try await base.execute(sql: query, onRow)
-    }
-
-    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await closure(self)
     }
 
     func bulkInsert(into table: String, columns: [String], rows: ArraySlice<[SQLValue]>, suffix: String, returning: [String]) async throws

@@ -7,31 +7,13 @@ import Storage
 /// An SQLite connection (the writer, or a reader) as SQLKit sees it, plus the fast paths:
 /// ``BulkInserting`` sends rows as `SQLiteData` directly, and ``RawReading`` hands rows back as
 /// plain values, both skipping SQLKit's per-value Codable work.
-struct SQLiteSession: SQLDatabase, BulkInserting, RawReading {
+struct SQLiteSession: SQLSessionForwarding, BulkInserting, RawReading {
     let connection: SQLiteConnection
     let base: any SQLDatabase
 
     init(connection: SQLiteConnection) {
         self.connection = connection
         self.base = connection.sql()
-    }
-
-    var logger: Logger { base.logger }
-    var eventLoop: any EventLoop { base.eventLoop }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var dialect: any SQLDialect { base.dialect }
-    var queryLogLevel: Logger.Level? { base.queryLogLevel }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
-        base.execute(sql: query, onRow)
-    }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        try await base.execute(sql: query, onRow)
-    }
-
-    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await closure(self)
     }
 
     func bulkInsert(into table: String, columns: [String], rows: ArraySlice<[SQLValue]>, suffix: String, returning: [String]) async throws

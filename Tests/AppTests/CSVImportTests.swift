@@ -100,8 +100,8 @@ struct CSVImportTests {
         let transactionsFile = exported + ".tx.csv"
         let original = try await TestDatabase.withPatron(engine) { patron in
             _ = try await DemoCompany(customers: 60, seed: 7, until: Date(epochSeconds: 1_767_225_600)).load(into: patron)
-            FileManager.default.createFile(atPath: exported, contents: nil)
-            FileManager.default.createFile(atPath: transactionsFile, contents: nil)
+            _ = FileManager.default.createFile(atPath: exported, contents: nil)
+            _ = FileManager.default.createFile(atPath: transactionsFile, contents: nil)
             let customers = try await CSVExporter(patron: patron).customers(to: try FileHandle(forWritingTo: URL(fileURLWithPath: exported)))
             let transactions = try await CSVExporter(patron: patron).transactions(
                 to: try FileHandle(forWritingTo: URL(fileURLWithPath: transactionsFile)))
