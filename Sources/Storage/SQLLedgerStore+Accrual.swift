@@ -13,9 +13,9 @@ extension SQLLedgerStore {
     public func post(_ plans: [AccrualPlan]) async throws -> [PostedAccrual] {
         guard !plans.isEmpty else { return [] }
         let engine = database.engine
-        let lock = lockClause
+        let lock = lockClause, chunk = accrualChunk
         return try await database.write { db in
-            var writer = AccrualWriter(db: db, engine: engine, lockClause: lock)
+            var writer = AccrualWriter(db: db, engine: engine, lockClause: lock, chunk: chunk)
             return try await writer.post(plans)
         }
     }
@@ -25,11 +25,11 @@ extension SQLLedgerStore {
         planning plan: @escaping @Sendable ([(Transaction, inserted: Bool)]) -> [(index: Int, plan: AccrualPlan)]
     ) async throws -> (recorded: [(Transaction, inserted: Bool)], posted: [(index: Int, plan: AccrualPlan, posted: PostedAccrual)]) {
         let engine = database.engine
-        let lock = lockClause
+        let lock = lockClause, chunk = accrualChunk
         return try await database.write { db in
             let recorded = try await SQLCustomerStore.recordTransactions(db, purchases)
             let plans = plan(recorded)
-            var writer = AccrualWriter(db: db, engine: engine, lockClause: lock)
+            var writer = AccrualWriter(db: db, engine: engine, lockClause: lock, chunk: chunk)
             let posted = plans.isEmpty ? [] : try await writer.post(plans.map(\.plan))
             return (recorded, zip(plans, posted).map { ($0.index, $0.plan, $1) })
         }
@@ -41,6 +41,8 @@ struct AccrualWriter {
     let db: any SQLDatabase
     let engine: Engine
     let lockClause: String
+    /// Plans evaluated between two writes of a batch's rows.
+    let chunk: Int
 
     struct Account {
         var id: Int64
@@ -67,10 +69,11 @@ struct AccrualWriter {
     var voucherIDs: IDPool
     var applicationIDs: IDPool
 
-    init(db: any SQLDatabase, engine: Engine, lockClause: String) {
+    init(db: any SQLDatabase, engine: Engine, lockClause: String, chunk: Int) {
         self.db = db
         self.engine = engine
         self.lockClause = lockClause
+        self.chunk = chunk
         transferIDs = IDPool(table: "ledger_transfers")
         lotIDs = IDPool(table: "point_lots")
         voucherIDs = IDPool(table: "loyalty_vouchers")
@@ -82,17 +85,20 @@ struct AccrualWriter {
         let keys = plans.flatMap { [$0.key, $0.qualifyingKey] }
         var postedBefore: Set<String> = []
         for chunk in chunks(keys, of: 5000) {
-            for row in try await db.raw("SELECT idempotency_key FROM ledger_transfers WHERE idempotency_key IN (\(binds: Array(chunk)))").all() {
-                postedBefore.insert(try row.string("idempotency_key"))
+            for row in try await readRows(
+                db, "SELECT idempotency_key FROM ledger_transfers WHERE idempotency_key IN (\(binds: Array(chunk)))", columns: ["idempotency_key"])
+            {
+                if let key = row[0].text { postedBefore.insert(key) }
             }
         }
         let references = Array(Set(plans.map(\.purchase.externalID)))
         var appliedBefore: Set<String> = []
         for chunk in chunks(references, of: 5000) {
-            for row in try await db.raw(
-                "SELECT DISTINCT member_id, reference FROM promotion_applications WHERE reference IN (\(binds: Array(chunk)))"
-            ).all() {
-                appliedBefore.insert("\(try row.int64("member_id")):\(try row.string("reference"))")
+            for row in try await readRows(
+                db, "SELECT DISTINCT member_id, reference FROM promotion_applications WHERE reference IN (\(binds: Array(chunk)))",
+                columns: ["member_id", "reference"])
+            {
+                appliedBefore.insert("\(row[0].int ?? 0):\(row[1].text ?? "")")
             }
         }
 
@@ -158,15 +164,16 @@ struct AccrualWriter {
         if let earliest = tiered.map({ Self.windowStart(of: $0) }).min() {
             let ids = Array(Set(tiered.compactMap { accounts[.member($0.member.id, .qualifying)]?.id }))
             for chunk in chunks(ids, of: 5000) {
-                for row in try await db.raw(
+                // What counts toward tier: points earned or adjusted in, and claw-backs out.
+                for row in try await readRows(
+                    db,
                     """
-                    SELECT p.account_id, p.occurred_at, p.points, t.reason FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id
+                    SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id
                     WHERE p.account_id IN (\(binds: Array(chunk))) AND p.occurred_at >= \(bind: earliest)
-                    """
-                ).all() {
-                    let points = try row.int64("points"), reason = try row.string("reason")
-                    guard points > 0 && (reason == "accrual" || reason == "adjustment") || points < 0 && reason == "clawback" else { continue }
-                    qualifyingHistory[try row.int64("account_id"), default: []].append((try row.int64("occurred_at"), points))
+                    AND (p.points > 0 AND t.reason IN ('accrual', 'adjustment') OR p.points < 0 AND t.reason = 'clawback')
+                    """, columns: ["account_id", "occurred_at", "points"])
+                {
+                    qualifyingHistory[row[0].int ?? 0, default: []].append((row[1].int ?? 0, row[2].int ?? 0))
                 }
             }
         }
@@ -202,186 +209,161 @@ struct AccrualWriter {
         var results: [PostedAccrual] = []
         var seen: Set<String> = []
         var recordedPoints: [String: Int64] = [:]
-        for plan in plans {
-            let member = plan.member.id
-            let planKey = plan.key, qualifyingKey = plan.qualifyingKey
-            if postedBefore.contains(planKey) || postedBefore.contains(qualifyingKey) || seen.contains(planKey)
-                || appliedBefore.contains("\(member.rawValue):\(plan.purchase.externalID)")
-            {
-                let key = LedgerAccount.member(member, .reward).key
-                if recordedPoints[plan.key] == nil {
-                    recordedPoints[plan.key] = try await db.raw(
-                        """
-                        SELECT CAST(COALESCE(SUM(t.points), 0) AS BIGINT) AS n FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.to_account
-                        WHERE t.reference = \(bind: plan.purchase.externalID) AND t.reason = 'accrual' AND a.key = \(bind: key)
-                        """
-                    ).first()!.int64("n")
+        var creditedInBatch: [String: Int64] = [:]
+        // Rows are written in chunks while the next chunk is evaluated: SQLite (or PostgreSQL)
+        // inserts on its own thread while rules run on the other core.
+        var writing: Task<Void, any Error>?
+        let db = self.db, engine = self.engine
+        do {
+            for (number, plan) in plans.enumerated() {
+                if number > 0 && number % chunk == 0 && !transfers.isEmpty {
+                    try await writing?.value
+                    let rows = try await takeRows()
+                    writing = Task { try await Self.insert(rows, into: db, engine: engine) }
                 }
-                results.append(
-                    PostedAccrual(
-                        member: member, accrual: Accrual(parts: [.init(source: "recorded", points: recordedPoints[plan.key] ?? 0)]), awards: [],
-                        vouchers: [], newTier: nil, replayed: true))
-                continue
-            }
-            seen.insert(planKey)
-            let tier = tiers[member] ?? plan.member.tier
-            let (accrual, qualifying, candidates) = plan.earning(tier: tier)
-            var usage: [PromotionID: PromotionUsage] = [:]
-            for candidate in candidates {
-                let p = candidate.promotion
-                usage[p.id] = PromotionUsage(
-                    memberApplications: applied[PairKey(p.id.rawValue, member.rawValue)] ?? 0,
-                    budgetLeft: p.budgetPoints == nil ? nil : balance(.budget(p.id)),
-                    enrolled: enrolled.contains(PairKey(p.id.rawValue, member.rawValue)))
-            }
-            var awards = PromotionEngine.awards(
-                candidates, usage: usage, base: accrual.base, units: plan.units)
-            // A voucher needs its reward in stock.
-            awards = awards.filter { award in
-                guard let code = award.voucherReward else { return true }
-                guard let reward = rewards["\(plan.program.id.rawValue):\(code)"], reward.active else { return false }
-                if let stock = reward.stock, stock - (stockTaken[reward.id] ?? 0) <= 0 { return false }
-                return true
-            }
-            let at = plan.at.epochSeconds
-            let availableAt = plan.program.availability(ofPointsEarnedAt: plan.at).epochSeconds
-            let expiresAt: Int64? =
-                if case .fixedDate = plan.program.expiryStyle {
-                    plan.program.expiry(ofPointsEarnedAt: plan.at)?.epochSeconds
-                } else {
-                    plan.program.expiryMonths.map { months.shift(at, by: $0) }
+                let member = plan.member.id
+                let planKey = plan.key, qualifyingKey = plan.qualifyingKey
+                if postedBefore.contains(planKey) || postedBefore.contains(qualifyingKey) || seen.contains(planKey)
+                    || appliedBefore.contains("\(member.rawValue):\(plan.purchase.externalID)")
+                {
+                    let key = LedgerAccount.member(member, .reward).key
+                    if recordedPoints[plan.key] == nil, let credited = creditedInBatch[planKey] {
+                        recordedPoints[plan.key] = credited  // its first occurrence, earlier in this batch
+                    } else if recordedPoints[plan.key] == nil {
+                        recordedPoints[plan.key] = try await db.raw(
+                            """
+                            SELECT CAST(COALESCE(SUM(t.points), 0) AS BIGINT) AS n FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.to_account
+                            WHERE t.reference = \(bind: plan.purchase.externalID) AND t.reason = 'accrual' AND a.key = \(bind: key)
+                            """
+                        ).first()!.int64("n")
+                    }
+                    results.append(
+                        PostedAccrual(
+                            member: member, accrual: Accrual(parts: [.init(source: "recorded", points: recordedPoints[plan.key] ?? 0)]), awards: [],
+                            vouchers: [], newTier: nil, replayed: true))
+                    continue
                 }
-            if plan.program.expiryStyle == .rolling, let expiresAt, let account = accounts[.member(member, .reward)] {
-                extendedLots[account.id] = (at, expiresAt)
-            }
-            let reference = plan.purchase.externalID
-            let program = plan.program.id
-            let memberReward = LedgerAccount.member(member, .reward)
-            var mainKey: String? = planKey
-            var fromLiability = accrual.total + awards.filter { !$0.fromBudget }.reduce(0) { $0 + $1.points }
-            var monthlyCap: Accrual.Part?
-            if let cap = plan.program.earningRules?.maxPerMonth, let account = accounts[memberReward] {
-                let month = PairKey(account.id, months.monthStart(at))
-                let allowed = max(0, cap - (earnedInMonth[month] ?? 0))
-                if fromLiability > allowed {
-                    monthlyCap = Accrual.Part(source: "monthly cap", points: allowed - fromLiability)
-                    fromLiability = allowed
+                seen.insert(planKey)
+                let tier = tiers[member] ?? plan.member.tier
+                let (accrual, qualifying, candidates) = plan.earning(tier: tier)
+                var usage: [PromotionID: PromotionUsage] = [:]
+                for candidate in candidates {
+                    let p = candidate.promotion
+                    usage[p.id] = PromotionUsage(
+                        memberApplications: applied[PairKey(p.id.rawValue, member.rawValue)] ?? 0,
+                        budgetLeft: p.budgetPoints == nil ? nil : balance(.budget(p.id)),
+                        enrolled: enrolled.contains(PairKey(p.id.rawValue, member.rawValue)))
                 }
-                earnedInMonth[month, default: 0] += fromLiability
-            }
-            if fromLiability > 0 {
-                credit(
-                    from: .liability(program, .reward), to: memberReward, points: fromLiability, reference: reference,
-                    key: mainKey, at: at, availableAt: availableAt, expiresAt: expiresAt, allowNegative: plan.program.allowNegativeBalance)
-                mainKey = nil
-            }
-            for award in awards where award.fromBudget && award.points > 0 {
-                credit(
-                    from: .budget(award.promotion), to: memberReward, points: award.points, reference: reference,
-                    key: mainKey ?? "\(planKey):promotion:\(award.promotion.rawValue)", at: at, availableAt: availableAt, expiresAt: expiresAt,
-                    allowNegative: plan.program.allowNegativeBalance, memo: "promotion \(award.code)")
-                mainKey = nil
-            }
-            if qualifying > 0 {
-                credit(
-                    from: .liability(program, .qualifying), to: .member(member, .qualifying), points: qualifying,
-                    reference: reference, key: qualifyingKey, at: at, availableAt: availableAt, expiresAt: nil, allowNegative: false)
-            }
-            var issued: [Voucher] = []
-            for award in awards {
-                var voucherID: Int64?
-                if let code = award.voucherReward, let reward = rewards["\(program.rawValue):\(code)"] {
-                    let id = voucherIDs.next()
-                    voucherID = id
-                    if reward.stock != nil { stockTaken[reward.id, default: 0] += 1 }
-                    let expires = plan.at.addingTimeInterval(TimeInterval(reward.validityDays) * 86_400)
-                    let voucher = Voucher(
-                        id: VoucherID(id), code: Voucher.newCode(program: plan.program.code), rewardID: RewardID(reward.id), memberID: member,
-                        points: 0,
-                        cash: nil, status: .issued, issuedAt: plan.at, expiresAt: expires, promotionID: award.promotion)
-                    issued.append(voucher)
-                    vouchers.append([
-                        .integer(id), .text(voucher.code), .integer(reward.id), .integer(member.rawValue), .integer(0), .null, .null,
-                        .text(Voucher.Status.issued.rawValue), .integer(at), .integer(expires.epochSeconds), .null,
-                        .integer(award.promotion.rawValue),
-                        .null, .null,
+                var awards = PromotionEngine.awards(
+                    candidates, usage: usage, base: accrual.base, units: plan.units)
+                // A voucher needs its reward in stock.
+                awards = awards.filter { award in
+                    guard let code = award.voucherReward else { return true }
+                    guard let reward = rewards["\(plan.program.id.rawValue):\(code)"], reward.active else { return false }
+                    if let stock = reward.stock, stock - (stockTaken[reward.id] ?? 0) <= 0 { return false }
+                    return true
+                }
+                let at = plan.at.epochSeconds
+                let availableAt = plan.program.availability(ofPointsEarnedAt: plan.at).epochSeconds
+                let expiresAt: Int64? =
+                    if case .fixedDate = plan.program.expiryStyle {
+                        plan.program.expiry(ofPointsEarnedAt: plan.at)?.epochSeconds
+                    } else {
+                        plan.program.expiryMonths.map { months.shift(at, by: $0) }
+                    }
+                if plan.program.expiryStyle == .rolling, let expiresAt, let account = accounts[.member(member, .reward)] {
+                    extendedLots[account.id] = (at, expiresAt)
+                }
+                let reference = plan.purchase.externalID
+                let program = plan.program.id
+                let memberReward = LedgerAccount.member(member, .reward)
+                var mainKey: String? = planKey
+                var fromLiability = accrual.total + awards.filter { !$0.fromBudget }.reduce(0) { $0 + $1.points }
+                var monthlyCap: Accrual.Part?
+                if let cap = plan.program.earningRules?.maxPerMonth, let account = accounts[memberReward] {
+                    let month = PairKey(account.id, months.monthStart(at))
+                    let allowed = max(0, cap - (earnedInMonth[month] ?? 0))
+                    if fromLiability > allowed {
+                        monthlyCap = Accrual.Part(source: "monthly cap", points: allowed - fromLiability)
+                        fromLiability = allowed
+                    }
+                    earnedInMonth[month, default: 0] += fromLiability
+                }
+                if fromLiability > 0 {
+                    credit(
+                        from: .liability(program, .reward), to: memberReward, points: fromLiability, reference: reference,
+                        key: mainKey, at: at, availableAt: availableAt, expiresAt: expiresAt, allowNegative: plan.program.allowNegativeBalance)
+                    mainKey = nil
+                }
+                for award in awards where award.fromBudget && award.points > 0 {
+                    credit(
+                        from: .budget(award.promotion), to: memberReward, points: award.points, reference: reference,
+                        key: mainKey ?? "\(planKey):promotion:\(award.promotion.rawValue)", at: at, availableAt: availableAt, expiresAt: expiresAt,
+                        allowNegative: plan.program.allowNegativeBalance, memo: "promotion \(award.code)")
+                    mainKey = nil
+                }
+                creditedInBatch[planKey] =
+                    max(fromLiability, 0) + awards.filter { $0.fromBudget && $0.points > 0 }.reduce(0) { $0 + $1.points }
+                if qualifying > 0 {
+                    credit(
+                        from: .liability(program, .qualifying), to: .member(member, .qualifying), points: qualifying,
+                        reference: reference, key: qualifyingKey, at: at, availableAt: availableAt, expiresAt: nil, allowNegative: false)
+                }
+                var issued: [Voucher] = []
+                for award in awards {
+                    var voucherID: Int64?
+                    if let code = award.voucherReward, let reward = rewards["\(program.rawValue):\(code)"] {
+                        let id = voucherIDs.next()
+                        voucherID = id
+                        if reward.stock != nil { stockTaken[reward.id, default: 0] += 1 }
+                        let expires = plan.at.addingTimeInterval(TimeInterval(reward.validityDays) * 86_400)
+                        let voucher = Voucher(
+                            id: VoucherID(id), code: Voucher.newCode(program: plan.program.code), rewardID: RewardID(reward.id), memberID: member,
+                            points: 0,
+                            cash: nil, status: .issued, issuedAt: plan.at, expiresAt: expires, promotionID: award.promotion)
+                        issued.append(voucher)
+                        vouchers.append([
+                            .integer(id), .text(voucher.code), .integer(reward.id), .integer(member.rawValue), .integer(0), .null, .null,
+                            .text(Voucher.Status.issued.rawValue), .integer(at), .integer(expires.epochSeconds), .null,
+                            .integer(award.promotion.rawValue),
+                            .null, .null,
+                        ])
+                    }
+                    applications.append([
+                        .integer(applicationIDs.next()), .integer(award.promotion.rawValue), .integer(member.rawValue), .text(reference),
+                        .integer(award.points), SQLValue(voucherID), .integer(plan.purchase.amount.minorUnits), .integer(at),
                     ])
+                    applied[PairKey(award.promotion.rawValue, member.rawValue), default: 0] += 1
                 }
-                applications.append([
-                    .integer(applicationIDs.next()), .integer(award.promotion.rawValue), .integer(member.rawValue), .text(reference),
-                    .integer(award.points), SQLValue(voucherID), .integer(plan.purchase.amount.minorUnits), .integer(at),
-                ])
-                applied[PairKey(award.promotion.rawValue, member.rawValue), default: 0] += 1
-            }
-            // Tier: upgrades at once when the period's qualifying points reach a higher tier.
-            var newTier: String?
-            if let policy = plan.program.tierPolicy, let account = accounts[.member(member, .qualifying)] {
-                if qualifying > 0 { qualifyingHistory[account.id, default: []].append((at, qualifying)) }
-                let since = policy.period == .rolling ? months.shift(at, by: -policy.periodMonths) : Self.windowStart(of: plan)
-                let points = (qualifyingHistory[account.id] ?? []).reduce(Int64(0)) { $0 + ($1.at >= since ? $1.points : 0) }
-                let current = tier ?? policy.entry.name
-                let next = policy.afterEarning(current: current, points: points)
-                if next.name != current {
-                    tierChanges.append((member.rawValue, tier, next.name, "upgrade: \(points) qualifying points", at))
-                    tiers[member] = next.name
-                    newTier = next.name
+                // Tier: upgrades at once when the period's qualifying points reach a higher tier.
+                var newTier: String?
+                if let policy = plan.program.tierPolicy, let account = accounts[.member(member, .qualifying)] {
+                    if qualifying > 0 { qualifyingHistory[account.id, default: []].append((at, qualifying)) }
+                    let since = policy.period == .rolling ? months.shift(at, by: -policy.periodMonths) : Self.windowStart(of: plan)
+                    let points = (qualifyingHistory[account.id] ?? []).reduce(Int64(0)) { $0 + ($1.at >= since ? $1.points : 0) }
+                    let current = tier ?? policy.entry.name
+                    let next = policy.afterEarning(current: current, points: points)
+                    if next.name != current {
+                        tierChanges.append((member.rawValue, tier, next.name, "upgrade: \(points) qualifying points", at))
+                        tiers[member] = next.name
+                        newTier = next.name
+                    }
                 }
+                let parts =
+                    accrual.parts + awards.map { Accrual.Part(source: "promotion \($0.code)", points: $0.points) } + (monthlyCap.map { [$0] } ?? [])
+                results.append(
+                    PostedAccrual(member: member, accrual: Accrual(parts: parts), awards: awards, vouchers: issued, newTier: newTier, replayed: false)
+                )
             }
-            let parts =
-                accrual.parts + awards.map { Accrual.Part(source: "promotion \($0.code)", points: $0.points) } + (monthlyCap.map { [$0] } ?? [])
-            results.append(
-                PostedAccrual(member: member, accrual: Accrual(parts: parts), awards: awards, vouchers: issued, newTier: newTier, replayed: false))
+
+        } catch {
+            _ = try? await writing?.value
+            throw error
         }
 
-        // 6. Write it all.
-        var pools = [transferIDs, lotIDs, voucherIDs, applicationIDs]
-        try await IDPool.allocate(&pools, db, engine: engine)
-        (transferIDs, lotIDs, voucherIDs, applicationIDs) = (pools[0], pools[1], pools[2], pools[3])
-        func resolve(_ rows: [[SQLValue]], columns: [Int: IDPool]) -> [[SQLValue]] {
-            rows.map { row in
-                var row = row
-                for (index, pool) in columns { if case .integer(let local) = row[index] { row[index] = .integer(pool.id(local)) } }
-                return row
-            }
-        }
-        _ = try await insertRows(
-            db, into: "ledger_transfers",
-            columns: ["id", "program_id", "from_account", "to_account", "points", "reason", "reference", "idempotency_key", "memo", "occurred_at"],
-            rows: resolve(transfers, columns: [0: transferIDs]))
-        switch engine {
-        case .sqlite where transferIDs.count > 0:
-            // The transfers' ids are one run on SQLite's single writer: their postings are read off
-            // them inside the database, instead of binding four values a posting.
-            let first = transferIDs.id(1), last = transferIDs.id(transferIDs.count)
-            try await db.raw(
-                """
-                INSERT INTO ledger_postings (transfer_id, account_id, points, occurred_at)
-                SELECT id, from_account, -points, occurred_at FROM ledger_transfers WHERE id BETWEEN \(bind: first) AND \(bind: last)
-                UNION ALL SELECT id, to_account, points, occurred_at FROM ledger_transfers WHERE id BETWEEN \(bind: first) AND \(bind: last)
-                """
-            ).run()
-        default:
-            _ = try await insertRows(
-                db, into: "ledger_postings", columns: ["transfer_id", "account_id", "points", "occurred_at"],
-                rows: resolve(postings, columns: [0: transferIDs]))
-        }
-        _ = try await insertRows(
-            db, into: "point_lots", columns: ["id", "account_id", "transfer_id", "points", "remaining", "available_at", "expires_at"],
-            rows: resolve(lots, columns: [0: lotIDs, 2: transferIDs]))
-        _ = try await insertRows(
-            db, into: "lot_movements", columns: ["lot_id", "transfer_id", "points"],
-            rows: resolve(lotMovements, columns: [0: lotIDs, 1: transferIDs]))
-        _ = try await insertRows(
-            db, into: "loyalty_vouchers",
-            columns: [
-                "id", "code", "reward_id", "member_id", "points", "cash_minor", "cash_currency", "status", "issued_at", "expires_at", "closed_at",
-                "promotion_id", "transfer_id", "idempotency_key",
-            ],
-            rows: resolve(vouchers, columns: [0: voucherIDs]))
-        _ = try await insertRows(
-            db, into: "promotion_applications",
-            columns: ["id", "promotion_id", "member_id", "reference", "points", "voucher_id", "amount_minor", "applied_at"],
-            rows: resolve(applications, columns: [0: applicationIDs, 5: voucherIDs]))
+        // 6. Write what is left, then balances, expiry extensions, stock and tiers.
+        try await writing?.value
+        try await Self.insert(try await takeRows(), into: db, engine: engine)
         try await updateBalances()
         // Rolling expiry: a purchase extends every lot of the member still alive at that moment.
         for (account, extension_) in extendedLots.sorted(by: { $0.key < $1.key }) {
@@ -414,6 +396,85 @@ struct AccrualWriter {
             }
             return result
         }
+    }
+
+    /// The rows written since the last call, with real ids in place of local ones.
+    struct Rows: Sendable {
+        var transfers: [[SQLValue]]
+        var postings: [[SQLValue]]
+        var lots: [[SQLValue]]
+        var lotMovements: [[SQLValue]]
+        var vouchers: [[SQLValue]]
+        var applications: [[SQLValue]]
+        /// The transfers' ids, one run on SQLite.
+        var transferIDs: ClosedRange<Int64>?
+    }
+
+    /// Reserves ids for the rows collected since the last call and hands them over. A plan's rows
+    /// refer only to each other, and rows are taken between plans, so every reference resolves.
+    mutating func takeRows() async throws -> Rows {
+        let firstTransfer = transferIDs.allocated + 1
+        var pools = [transferIDs, lotIDs, voucherIDs, applicationIDs]
+        try await IDPool.allocate(&pools, db, engine: engine)
+        (transferIDs, lotIDs, voucherIDs, applicationIDs) = (pools[0], pools[1], pools[2], pools[3])
+        func resolve(_ rows: [[SQLValue]], columns: [Int: IDPool]) -> [[SQLValue]] {
+            rows.map { row in
+                var row = row
+                for (index, pool) in columns { if case .integer(let local) = row[index] { row[index] = .integer(pool.id(local)) } }
+                return row
+            }
+        }
+        let rows = Rows(
+            transfers: resolve(transfers, columns: [0: transferIDs]), postings: resolve(postings, columns: [0: transferIDs]),
+            lots: resolve(lots, columns: [0: lotIDs, 2: transferIDs]), lotMovements: resolve(lotMovements, columns: [0: lotIDs, 1: transferIDs]),
+            vouchers: resolve(vouchers, columns: [0: voucherIDs]), applications: resolve(applications, columns: [0: applicationIDs, 5: voucherIDs]),
+            transferIDs: transferIDs.count >= firstTransfer ? transferIDs.id(firstTransfer)...transferIDs.id(transferIDs.count) : nil)
+        transfers.removeAll(keepingCapacity: true)
+        postings.removeAll(keepingCapacity: true)
+        lots.removeAll(keepingCapacity: true)
+        lotMovements.removeAll(keepingCapacity: true)
+        vouchers.removeAll(keepingCapacity: true)
+        applications.removeAll(keepingCapacity: true)
+        return rows
+    }
+
+    /// Inserts rows taken by ``takeRows()``, each table with bulk statements.
+    static func insert(_ rows: Rows, into db: any SQLDatabase, engine: Engine) async throws {
+        _ = try await insertRows(
+            db, into: "ledger_transfers",
+            columns: ["id", "program_id", "from_account", "to_account", "points", "reason", "reference", "idempotency_key", "memo", "occurred_at"],
+            rows: rows.transfers)
+        switch (engine, rows.transferIDs) {
+        case (.sqlite, let ids?):
+            // The transfers' ids are one run on SQLite's single writer: their postings are read off
+            // them inside the database, instead of binding four values a posting.
+            try await db.raw(
+                """
+                INSERT INTO ledger_postings (transfer_id, account_id, points, occurred_at)
+                SELECT id, from_account, -points, occurred_at FROM ledger_transfers WHERE id BETWEEN \(bind: ids.lowerBound) AND \(bind: ids.upperBound)
+                UNION ALL SELECT id, to_account, points, occurred_at FROM ledger_transfers WHERE id BETWEEN \(bind: ids.lowerBound) AND \(bind: ids.upperBound)
+                """
+            ).run()
+        case (.sqlite, nil): break
+        case (.postgres, _):
+            _ = try await insertRows(
+                db, into: "ledger_postings", columns: ["transfer_id", "account_id", "points", "occurred_at"], rows: rows.postings)
+        }
+        _ = try await insertRows(
+            db, into: "point_lots", columns: ["id", "account_id", "transfer_id", "points", "remaining", "available_at", "expires_at"],
+            rows: rows.lots)
+        _ = try await insertRows(db, into: "lot_movements", columns: ["lot_id", "transfer_id", "points"], rows: rows.lotMovements)
+        _ = try await insertRows(
+            db, into: "loyalty_vouchers",
+            columns: [
+                "id", "code", "reward_id", "member_id", "points", "cash_minor", "cash_currency", "status", "issued_at", "expires_at", "closed_at",
+                "promotion_id", "transfer_id", "idempotency_key",
+            ],
+            rows: rows.vouchers)
+        _ = try await insertRows(
+            db, into: "promotion_applications",
+            columns: ["id", "promotion_id", "member_id", "reference", "points", "voucher_id", "amount_minor", "applied_at"],
+            rows: rows.applications)
     }
 
     static func windowStart(of plan: AccrualPlan) -> Int64 {
@@ -524,8 +585,13 @@ struct AccrualWriter {
 /// reserved in one query (the next ids on SQLite's single writer; the sequence on PostgreSQL).
 struct IDPool {
     let table: String
+    /// Local ids handed out.
     var count: Int64 = 0
-    var first: Int64 = 0
+    /// Local ids with a real id reserved.
+    var allocated: Int64 = 0
+    /// SQLite: the table's largest id before this writer's rows.
+    var first: Int64?
+    /// PostgreSQL: the real ids, by local id.
     var reserved: [Int64] = []
 
     init(table: String) { self.table = table }
@@ -536,27 +602,34 @@ struct IDPool {
         return count
     }
 
-    /// Reserves the ids every pool handed out: on SQLite one query reads each table's largest id
-    /// (the writer is alone, so the next ids are free); on PostgreSQL each pool takes its count
-    /// from the table's sequence.
+    /// Reserves ids for the local ids handed out since the last call: on SQLite one query reads
+    /// the largest id of each table not read yet (the writer is alone and its own rows follow on,
+    /// so the next ids are free); on PostgreSQL each pool takes what it needs from its sequence.
     static func allocate(_ pools: inout [IDPool], _ db: any SQLDatabase, engine: Engine) async throws {
-        let used = pools.indices.filter { pools[$0].count > 0 }
+        let used = pools.indices.filter { pools[$0].count > pools[$0].allocated }
         guard !used.isEmpty else { return }
         switch engine {
         case .sqlite:
-            let columns = used.map { "(SELECT COALESCE(MAX(id), 0) FROM \"\(pools[$0].table)\") AS p\($0)" }
-            let row = try await db.raw(SQLQueryString("SELECT " + columns.joined(separator: ", "))).first()!
-            for index in used { pools[index].first = try row.int64("p\(index)") }
+            let unread = used.filter { pools[$0].first == nil }
+            if !unread.isEmpty {
+                let columns = unread.map { "(SELECT COALESCE(MAX(id), 0) FROM \"\(pools[$0].table)\") AS p\($0)" }
+                let row = try await db.raw(SQLQueryString("SELECT " + columns.joined(separator: ", "))).first()!
+                for index in unread { pools[index].first = try row.int64("p\(index)") }
+            }
         case .postgres:
             for index in used {
-                pools[index].reserved = try await db.raw(
-                    "SELECT nextval(pg_get_serial_sequence(\(bind: pools[index].table), 'id')) AS id FROM generate_series(1, \(bind: pools[index].count))"
+                pools[index].reserved += try await db.raw(
+                    """
+                    SELECT nextval(pg_get_serial_sequence(\(bind: pools[index].table), 'id')) AS id
+                    FROM generate_series(1, \(bind: pools[index].count - pools[index].allocated))
+                    """
                 ).all().map { try $0.int64("id") }
             }
         }
+        for index in used { pools[index].allocated = pools[index].count }
     }
 
-    func id(_ local: Int64) -> Int64 { reserved.isEmpty ? first + local : reserved[Int(local - 1)] }
+    func id(_ local: Int64) -> Int64 { first.map { $0 + local } ?? reserved[Int(local - 1)] }
 }
 
 /// A promotion and a member, as a dictionary key.

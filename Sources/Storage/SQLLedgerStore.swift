@@ -12,8 +12,14 @@ import SharedModels
 /// queue up; SQLite has a single writer, which gives the same guarantee.
 public struct SQLLedgerStore: LoyaltyStore {
     let database: any Database
+    /// Purchases evaluated between two writes of a batch's rows (``AccrualWriter``).
+    let accrualChunk: Int
 
-    public init(database: any Database) { self.database = database }
+    public init(database: any Database, accrualChunk: Int = 16_384) {
+        precondition(accrualChunk > 0)
+        self.database = database
+        self.accrualChunk = accrualChunk
+    }
 
     var lockClause: String { database.engine == .postgres ? " FOR UPDATE" : "" }
 

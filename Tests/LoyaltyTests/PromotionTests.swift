@@ -3,6 +3,7 @@ import Customers
 import Foundation
 import Loyalty
 import SharedModels
+import Storage
 import TestSupport
 import Testing
 
@@ -140,7 +141,9 @@ struct PromotionTests {
                 ["wine", "grocery", "toys"][Int(random.next() % 3)], index / 4
             )
         }
-        func run(batch: Bool) async throws -> [String] {
+        // A batch's rows are written in chunks while the next chunk is evaluated: chunks of 7 make
+        // every kind of row cross a chunk boundary.
+        func run(batch: Bool, chunk: Int? = nil) async throws -> [String] {
             var outcome: [String] = []
             try await LedgerFixture.run(engine) { f in
                 try await f.configureTiers()
@@ -172,7 +175,13 @@ struct PromotionTests {
                 f.clock.advance(days: 40)
                 if batch {
                     _ = try await f.patron.customers.store.insertTransactions(rows)
-                    try await f.patron.intake.accrue(batch: rows)
+                    let intake =
+                        chunk.map {
+                            TransactionIntake(
+                                customers: f.patron.customers,
+                                loyalty: PointsLedger(store: SQLLedgerStore(database: f.patron.database, accrualChunk: $0), clock: f.patron.loyalty.clock))
+                        } ?? f.patron.intake
+                    try await intake.accrue(batch: rows)
                 } else {
                     for row in rows {
                         _ = try await f.patron.intake.submit(
@@ -189,6 +198,7 @@ struct PromotionTests {
         }
         let oneByOne = try await run(batch: false)
         #expect(try await run(batch: true) == oneByOne)
+        #expect(try await run(batch: true, chunk: 7) == oneByOne)
         #expect(Set(oneByOne.map { $0.split(separator: " ")[0] }).count > 1, "the history reaches different tiers")
     }
 }
