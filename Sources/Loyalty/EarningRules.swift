@@ -205,13 +205,6 @@ public struct Accrual: Sendable, Equatable {
         return Accrual(parts: parts)
     }
 
-    /// The fields of ``EarningRules/schema`` for a purchase by a member in `tier`.
-    public static func context(of purchase: TransactionDetails, tier: String?) -> DictionaryContext {
-        DictionaryContext(
-            now: purchase.occurredAt,
-            fields: Dictionary(uniqueKeysWithValues: zip(EarningRules.fieldOrder, values(of: purchase, tier: tier)).filter { $0.1 != .null }))
-    }
-
     /// The purchase's values of ``EarningRules/fieldOrder``, for compiled rules.
     public static func values(of purchase: TransactionDetails, tier: String?) -> [Value] {
         [

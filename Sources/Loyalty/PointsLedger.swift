@@ -164,15 +164,10 @@ public struct PointsLedger: Sendable {
     /// rules, with the program's promotions running around the purchases' dates. Programs and
     /// promotions are read once per call.
     public func plans(for purchases: [(memberships: [Member], purchase: TransactionDetails)]) async throws -> [AccrualPlan] {
-        try await indexedPlans(for: purchases).map(\.plan)
-    }
-
-    /// ``plans(for:)``, each with the index of its purchase.
-    func indexedPlans(for purchases: [(memberships: [Member], purchase: TransactionDetails)]) async throws -> [(index: Int, plan: AccrualPlan)] {
         let dates = purchases.map(\.purchase.occurredAt)
         guard let first = dates.min(), let last = dates.max() else { return [] }
         let programs = Set(purchases.flatMap { $0.memberships.map(\.programID) })
-        return try await planner(for: programs, between: first, and: last).plans(for: purchases)
+        return try await planner(for: programs, between: first, and: last).plans(for: purchases).map(\.plan)
     }
 
     /// A planner for purchases in these programs, with the programs' current rules and the

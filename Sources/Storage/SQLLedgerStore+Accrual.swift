@@ -12,10 +12,9 @@ extension SQLLedgerStore {
     /// One plan or a hundred thousand, it is one database transaction.
     public func post(_ plans: [AccrualPlan]) async throws -> [PostedAccrual] {
         guard !plans.isEmpty else { return [] }
-        let engine = database.engine
-        let lock = lockClause, chunk = accrualChunk
+        let store = self
         return try await database.write { db in
-            var writer = AccrualWriter(db: db, engine: engine, lockClause: lock, chunk: chunk)
+            var writer = store.accrualWriter(db)
             return try await writer.post(plans)
         }
     }
@@ -24,15 +23,19 @@ extension SQLLedgerStore {
         _ purchases: [(customer: CustomerID, details: TransactionDetails)],
         planning plan: @escaping @Sendable ([(Transaction, inserted: Bool)]) -> [(index: Int, plan: AccrualPlan)]
     ) async throws -> (recorded: [(Transaction, inserted: Bool)], posted: [(index: Int, plan: AccrualPlan, posted: PostedAccrual)]) {
-        let engine = database.engine
-        let lock = lockClause, chunk = accrualChunk
+        let store = self
         return try await database.write { db in
             let recorded = try await SQLCustomerStore.recordTransactions(db, purchases)
             let plans = plan(recorded)
-            var writer = AccrualWriter(db: db, engine: engine, lockClause: lock, chunk: chunk)
+            var writer = store.accrualWriter(db)
             let posted = plans.isEmpty ? [] : try await writer.post(plans.map(\.plan))
             return (recorded, zip(plans, posted).map { ($0.index, $0.plan, $1) })
         }
+    }
+
+    /// A writer for one set-wise accrual on `db`, inside its write transaction.
+    func accrualWriter(_ db: any SQLDatabase) -> AccrualWriter {
+        AccrualWriter(db: db, engine: database.engine, lockClause: lockClause, chunk: accrualChunk)
     }
 }
 
@@ -209,7 +212,6 @@ struct AccrualWriter {
         var results: [PostedAccrual] = []
         var seen: Set<String> = []
         var recordedPoints: [String: Int64] = [:]
-        var creditedInBatch: [String: Int64] = [:]
         // Rows are written in chunks while the next chunk is evaluated: SQLite (or PostgreSQL)
         // inserts on its own thread while rules run on the other core.
         var writing: Task<Void, any Error>?
@@ -227,9 +229,7 @@ struct AccrualWriter {
                     || appliedBefore.contains("\(member.rawValue):\(plan.purchase.externalID)")
                 {
                     let key = LedgerAccount.member(member, .reward).key
-                    if recordedPoints[plan.key] == nil, let credited = creditedInBatch[planKey] {
-                        recordedPoints[plan.key] = credited  // its first occurrence, earlier in this batch
-                    } else if recordedPoints[plan.key] == nil {
+                    if recordedPoints[plan.key] == nil {
                         recordedPoints[plan.key] = try await db.raw(
                             """
                             SELECT CAST(COALESCE(SUM(t.points), 0) AS BIGINT) AS n FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.to_account
@@ -302,7 +302,8 @@ struct AccrualWriter {
                         allowNegative: plan.program.allowNegativeBalance, memo: "promotion \(award.code)")
                     mainKey = nil
                 }
-                creditedInBatch[planKey] =
+                // What a replay of this purchase later in the batch reports.
+                recordedPoints[planKey] =
                     max(fromLiability, 0) + awards.filter { $0.fromBudget && $0.points > 0 }.reduce(0) { $0 + $1.points }
                 if qualifying > 0 {
                     credit(
