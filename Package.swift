@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "Campaigns", dependencies: ["SharedModels", "Expressions"], swiftSettings: swiftSettings),
         // Service: requests and complaints in queues with value-based SLAs, threads, surveys.
         .target(name: "Support", dependencies: ["SharedModels", "Customers"], swiftSettings: swiftSettings),
+        // Sales: leads handed over by campaigns, opportunities and the pipeline, key accounts.
+        .target(name: "Sales", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         // Partners and coalitions: outlets, the points they pay for, the rewards they honour, statements, settlements.
         .target(name: "Partners", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         // Customer intelligence: RFM, lifetime value, churn, baskets — pure numerics over values.
@@ -54,7 +56,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Sales", "Expressions",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -74,7 +76,7 @@ let package = Package(
         .target(
             name: "HTTPAPI",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Sales", "Expressions",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -87,7 +89,7 @@ let package = Package(
         .target(
             name: "WebConsole",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Sales", "Expressions",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -99,7 +101,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Sales", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
                 "WebConsole",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -116,7 +118,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "patron",
-            dependencies: ["App", "Access", "Customers", "Loyalty", "Analytics", "Campaigns", "Support", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["App", "Access", "Customers", "Loyalty", "Analytics", "Campaigns", "Support", "Sales", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -149,7 +151,7 @@ let package = Package(
         .testTarget(
             name: "AppTests",
             dependencies: [
-                "TestSupport", "App", "HTTPAPI", "Customers", "Access", "Analytics", "Support", "Partners", "SharedModels", "Storage",
+                "TestSupport", "App", "HTTPAPI", "Customers", "Access", "Analytics", "Support", "Partners", "Sales", "SharedModels", "Storage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],

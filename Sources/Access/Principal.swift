@@ -11,6 +11,8 @@ public enum Role: String, Sendable, Codable, CaseIterable {
     case marketer
     case agent
     case analyst
+    /// Sales reps and key account managers: work leads, own opportunities, read their accounts.
+    case sales
 
     /// What the role may do. Admins may do everything; analysts only read.
     public var permissions: Set<Permission> {
@@ -19,12 +21,13 @@ public enum Role: String, Sendable, Codable, CaseIterable {
         case .loyaltyManager:
             [
                 .customersRead, .customersWrite, .transactionsWrite, .interactionsWrite, .dataImport, .dataExport, .loyaltyRead, .loyaltyManage,
-                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .analyticsRead, .segmentsRead, .campaignsRead, .requestsRead, .partnersManage,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .analyticsRead, .segmentsRead, .campaignsRead, .requestsRead,
+                .partnersManage,
             ]
         case .marketer:
             [
                 .customersRead, .consentsWrite, .dataExport, .loyaltyRead, .analyticsRead, .segmentsRead, .segmentsManage, .campaignsRead,
-                .campaignsManage,
+                .campaignsManage, .salesRead,
             ]
         case .agent:
             [
@@ -32,7 +35,12 @@ public enum Role: String, Sendable, Codable, CaseIterable {
                 .loyaltyRead,
                 .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .tasksWork, .requestsRead, .requestsWork,
             ]
-        case .analyst: [.customersRead, .dataExport, .loyaltyRead, .analyticsRead, .analyticsRun, .segmentsRead, .campaignsRead]
+        case .analyst: [.customersRead, .dataExport, .loyaltyRead, .analyticsRead, .analyticsRun, .segmentsRead, .campaignsRead, .salesRead]
+        case .sales:
+            [
+                .customersRead, .customersWrite, .interactionsWrite, .loyaltyRead, .analyticsRead, .segmentsRead, .campaignsRead, .requestsRead,
+                .salesRead, .salesManage,
+            ]
         }
     }
 }
@@ -81,6 +89,10 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case requestsRead = "requests:read"
     /// Open, answer, assign, re-prioritise and resolve service requests.
     case requestsWork = "requests:work"
+    /// Read leads, opportunities, the pipeline and key accounts.
+    case salesRead = "sales:read"
+    /// Work leads and own opportunities (change only one's own, unless admin).
+    case salesManage = "sales:manage"
     /// Read the audit log.
     case auditRead = "audit:read"
     /// Register and fulfil privacy requests: export a customer's data, erase a customer.

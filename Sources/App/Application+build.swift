@@ -45,13 +45,15 @@ public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
     try WebConsole(
         services: .init(
             customers: patron.customers, access: patron.access, loyalty: patron.loyalty, intake: patron.intake, intelligence: patron.intelligence,
-            segments: patron.segments, campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners),
+            segments: patron.segments, campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners,
+            sales: patron.sales),
         secureCookies: patron.settings.publicURL.hasPrefix("https://")
     ).register(on: router)
     let database = patron.database
     let api = PatronAPI(
         intake: patron.intake, access: patron.access, intelligence: patron.intelligence, segments: patron.segments,
-        campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners, channels: { [settings = patron.settings] in try settings.channels.channels() }, idempotency: patron.accessStore
+        campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners, sales: patron.sales,
+        channels: { [settings = patron.settings] in try settings.channels.channels() }, idempotency: patron.accessStore
     ) {
         try await database.ping()
         return database.engine.rawValue

@@ -4,6 +4,7 @@ import Customers
 import Foundation
 import Loyalty
 import Partners
+import Sales
 import SharedModels
 import Support
 
@@ -176,11 +177,12 @@ public struct DemoCompany {
     /// What ``load(into:)`` wrote.
     public struct Summary: Sendable, CustomStringConvertible {
         public var customers = 0, households = 0, accounts = 0, transactions = 0, interactions = 0, unmatched = 0
-        public var members = 0, pointsEarned: Int64 = 0, redemptions = 0, expiredLots = 0, promotions = 0, referrals = 0, serviceRequests = 0
+        public var members = 0, pointsEarned: Int64 = 0, redemptions = 0, expiredLots = 0, promotions = 0, referrals = 0, serviceRequests = 0,
+            opportunities = 0
         public var description: String {
             "\(customers) customers, \(households) households, \(accounts) B2B accounts, \(transactions) transactions, "
                 + "\(interactions) interactions, \(unmatched) not matched; \(members) loyalty members held \(pointsEarned) reward and qualifying points after their purchases, "
-                + "\(promotions) promotions, \(referrals) referrals, \(redemptions) redemptions, \(expiredLots) lots expired, \(serviceRequests) service requests"
+                + "\(promotions) promotions, \(referrals) referrals, \(redemptions) redemptions, \(expiredLots) lots expired, \(serviceRequests) service requests, \(opportunities) sales opportunities"
         }
     }
 
@@ -428,7 +430,8 @@ public struct DemoCompany {
         for (email, role) in [
             (Self.adminEmail, Role.admin), ("agent@northwind.example", .agent), ("marketer@northwind.example", .marketer),
             ("analyst@northwind.example", .analyst), ("loyalty@northwind.example", .loyaltyManager),
-            ("agent2@northwind.example", .agent), ("agent3@northwind.example", .agent),
+            ("agent2@northwind.example", .agent), ("agent3@northwind.example", .agent), ("kam@northwind.example", .sales),
+            ("sales@northwind.example", .sales),
         ] {
             do { _ = try await patron.access.addUser(email: email, password: Self.adminPassword, role: role) } catch AccessError.emailTaken {}
         }
@@ -450,7 +453,56 @@ public struct DemoCompany {
             payoutPerVoucher: 900)
         summary.serviceRequests = try await loadServiceRequests(
             into: patron, customers: people.count, signedInMember: best?.0, random: &random)
+        summary.opportunities = try await loadSales(into: patron, customers: people.count, random: &random)
         return summary
+    }
+
+    /// The sales pipeline: the key account manager's deals with the A-class accounts and a rep's
+    /// with individual customers, opened over the last four months through the real service (each
+    /// step at its own time); some moved on, some won or lost, a few past their expected close.
+    func loadSales(into patron: Patron, customers: Int, random: inout SeededGenerator) async throws -> Int {
+        func at(_ date: Date) -> SalesService { SalesService(store: patron.sales.store, clock: Clock { date }) }
+        let keyAccounts = try await patron.sales.store.keyAccounts(manager: nil, revenueSince: until).map(\.account)
+        let products = ["Group guiding season", "School trip package", "Rescue training", "Staff uniforms", "Event catering", "Lodge gear refit"]
+        let stages: [Opportunity.Stage] = [.prospecting, .qualification, .proposal, .negotiation]
+        var made = 0
+        for n in 0..<max(8, min(60, customers / 100)) {
+            let kam = n % 2 == 0 && !keyAccounts.isEmpty
+            let owner = SalesActor(kam ? "kam@northwind.example" : "sales@northwind.example")
+            let opened = until.addingTimeInterval(-Double(Int.random(in: 2...120, using: &random)) * 86_400)
+            let close = LocalDate(opened.addingTimeInterval(Double(Int.random(in: 20...150, using: &random)) * 86_400))
+            let draft = OpportunityDraft(
+                name: products.randomElement(using: &random)!, customer: kam ? nil : Int64.random(in: 1...Int64(max(1, customers)), using: &random),
+                account: kam ? keyAccounts[(n / 2) % keyAccounts.count] : nil,
+                amount: Money(minorUnits: Int64.random(in: 20...400, using: &random) * 5_000, currency: "USD"), expectedClose: close,
+                stage: .prospecting, nextStep: "Call the buyer")
+            let o: Opportunity
+            do { o = try await at(opened).create(draft, by: owner) } catch SalesError.invalid(field: "customerId", _) { continue }
+            made += 1
+            // Each deal moves on a few times, a week or two apart, until today; a third end won or lost.
+            var when = opened
+            var stage = 0
+            while true {
+                when = when.addingTimeInterval(Double(Int.random(in: 5...20, using: &random)) * 86_400)
+                guard when < until else { break }
+                let fate = Double.random(in: 0..<1, using: &random)
+                let change: OpportunityChange =
+                    if fate < 0.15 {
+                        OpportunityChange(stage: .won, note: "signed")
+                    } else if fate < 0.25 {
+                        OpportunityChange(
+                            stage: .lost, lostReason: ["price", "went with a competitor", "no budget this year"].randomElement(using: &random)!)
+                    } else if stage + 1 < stages.count {
+                        OpportunityChange(stage: stages[stage + 1])
+                    } else {
+                        OpportunityChange(nextStep: "Chase the signature")
+                    }
+                if let s = change.stage, s.isOpen { stage += 1 }
+                let after = try await at(when).update(o.id, change, by: owner)
+                if !after.stage.isOpen { break }
+            }
+        }
+        return made
     }
 
     /// The service desk of the last ten days: requests and complaints through the real service
@@ -462,11 +514,23 @@ public struct DemoCompany {
             SupportService(store: base.store, customers: patron.customers, clock: Clock { at }, policy: base.policy) { _ in nil }
         }
         let topics: [(ServiceRequest.Kind, String, String, String)] = [
-            (.question, "Points from my last purchase", "My receipt from last week does not show on my statement.", "The purchase was pending for the return window; the points are available now."),
-            (.problem, "Card not working at the till", "The cashier could not scan my loyalty card.", "Sent a replacement card; points were added by hand."),
+            (
+                .question, "Points from my last purchase", "My receipt from last week does not show on my statement.",
+                "The purchase was pending for the return window; the points are available now."
+            ),
+            (
+                .problem, "Card not working at the till", "The cashier could not scan my loyalty card.",
+                "Sent a replacement card; points were added by hand."
+            ),
             (.complaint, "Late delivery", "My web order arrived five days late.", "Apologised and added 500 goodwill points."),
-            (.question, "How do I use my voucher?", "I redeemed a voucher but do not know how to use it online.", "Explained the voucher code at checkout."),
-            (.complaint, "Rude staff in store", "I was treated badly at the Portland store.", "Store manager called the customer; goodwill voucher issued."),
+            (
+                .question, "How do I use my voucher?", "I redeemed a voucher but do not know how to use it online.",
+                "Explained the voucher code at checkout."
+            ),
+            (
+                .complaint, "Rude staff in store", "I was treated badly at the Portland store.",
+                "Store manager called the customer; goodwill voucher issued."
+            ),
             (.problem, "Cannot sign in", "The portal says my password is wrong.", "Password reset; the customer signed in."),
         ]
         let agents = ["agent@northwind.example", "agent2@northwind.example", "agent3@northwind.example"]

@@ -8,6 +8,7 @@ import HummingbirdBcrypt
 import Logging
 import Loyalty
 import Partners
+import Sales
 import SharedModels
 import Storage
 import StoragePostgres
@@ -168,6 +169,8 @@ public struct Patron: Sendable {
     public let campaigns: CampaignService
     /// The service desk: requests and complaints with value-based SLAs.
     public let support: SupportService
+    /// Sales: leads, opportunities, the pipeline, key accounts.
+    public let sales: SalesService
     /// Privacy requests: a customer's data exported, or the customer erased.
     public let privacy: PrivacyService
     /// Coalition partners: their terms, statements and settlements.
@@ -213,6 +216,7 @@ public struct Patron: Sendable {
             store: SQLSupportStore(database: database), customers: customers, clock: settings.clock
         ) { [intelligence] customer in try await intelligence.store.scores(of: customer)?.valueTier.rawValue }
         self.partners = PartnerService(store: SQLPartnerStore(database: database), clock: settings.clock)
+        self.sales = SalesService(store: SQLSalesStore(database: database), clock: settings.clock)
         let access = AccessService(
             store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)
         self.access = access

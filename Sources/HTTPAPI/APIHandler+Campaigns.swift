@@ -230,19 +230,6 @@ extension APIHandler {
         return .ok(.init(body: .json(.init(created: try await campaigns.createLeads(CampaignID(input.path.id), owner: principal.actor)))))
     }
 
-    func listLeads(_ input: Operations.ListLeads.Input) async throws -> Operations.ListLeads.Output {
-        _ = try Caller.require(.campaignsRead)
-        let leads = try await campaigns.leads(campaign: input.query.campaignId.map { CampaignID($0) }, limit: input.query.limit ?? 50)
-        return .ok(
-            .init(
-                body: .json(
-                    leads.map { (l: Lead) -> Schemas.Lead in
-                        .init(
-                            id: l.id, customerId: l.customer, customerName: l.customerName, campaignId: l.campaign.rawValue, source: l.source,
-                            status: l.status, owner: l.owner, createdAt: l.createdAt)
-                    })))
-    }
-
     func recordCampaignEvent(_ input: Operations.RecordCampaignEvent.Input) async throws -> Operations.RecordCampaignEvent.Output {
         _ = try Caller.require(.campaignEventsWrite)
         guard case .json(let b) = input.body else { preconditionFailure() }

@@ -6,8 +6,9 @@ import Foundation
 import HTTPTypes
 import Loyalty
 import OpenAPIRuntime
-import SharedModels
 import Partners
+import Sales
+import SharedModels
 import Support
 
 /// Implements every operation of `openapi.yaml` over the domain services. Each handler
@@ -22,6 +23,7 @@ struct APIHandler: APIProtocol {
     let support: SupportService
     let privacy: PrivacyService
     let partners: PartnerService
+    let sales: SalesService
     /// The configured message channels, for an on-demand run of the campaign job.
     let channels: @Sendable () throws -> [CampaignChannel: any MessageChannel]
     let health: @Sendable () async throws -> String

@@ -7,8 +7,9 @@ import Hummingbird
 import Loyalty
 import OpenAPIHummingbird
 import OpenAPIRuntime
-import SharedModels
 import Partners
+import Sales
+import SharedModels
 import Support
 
 /// The REST API under `/v1`, ready to mount on a Hummingbird router.
@@ -24,14 +25,14 @@ public struct PatronAPI: Sendable {
     /// - Parameter health: checks the database and names its engine; throws when it is unreachable.
     public init(
         intake: TransactionIntake, access: AccessService, intelligence: CustomerIntelligence, segments: SegmentService,
-        campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService,
+        campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService, sales: SalesService,
         channels: @escaping @Sendable () throws -> [CampaignChannel: any MessageChannel],
         idempotency: any IdempotencyStore,
         health: @escaping @Sendable () async throws -> String
     ) {
         self.handler = APIHandler(
             customers: intake.customers, intake: intake, access: access, intelligence: intelligence, segments: segments,
-            campaigns: campaigns, support: support, privacy: privacy, partners: partners, channels: channels, health: health)
+            campaigns: campaigns, support: support, privacy: privacy, partners: partners, sales: sales, channels: channels, health: health)
         self.idempotency = idempotency
     }
 

@@ -8,6 +8,7 @@ import Logging
 import Loyalty
 import OpenAPIRuntime
 import Partners
+import Sales
 import Support
 
 /// An RFC 9457 problem document. `code` is stable and meant for programs; `detail` for people.
@@ -67,6 +68,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         case let error as CampaignError: return Problem(error)
         case let error as SupportError: return Problem(error)
         case let error as PartnerError: return Problem(error)
+        case let error as SalesError: return Problem(error)
         case let error as DecodingError: return Problem(error)
         default: return nil
         }
@@ -84,6 +86,16 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         case .notFound(let code): self.init(status: .notFound, code: "partner_not_found", detail: "No partner \(code).")
         case .invalid(let field, let reason): self.init(validation: [FieldError(field, reason)])
         case .conflict(let reason): self.init(status: .conflict, code: "partner_conflict", detail: reason)
+        }
+    }
+
+    init(_ error: SalesError) {
+        switch error {
+        case .opportunityNotFound(let id): self.init(status: .notFound, code: "opportunity_not_found", detail: "No opportunity \(id).")
+        case .leadNotFound(let id): self.init(status: .notFound, code: "lead_not_found", detail: "No lead \(id).")
+        case .invalid(let field, let reason): self.init(validation: [FieldError(field, reason)])
+        case .notOwner: self.init(status: .forbidden, code: "not_owner", detail: error.description)
+        case .conflict(let reason): self.init(status: .conflict, code: "sales_conflict", detail: reason)
         }
     }
 

@@ -18,7 +18,7 @@ public struct Migration: Sendable {
 
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
-    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy + partners + jointPromotions
+    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy + partners + jointPromotions + sales
 
     /// Applies the steps not yet applied; returns their names.
     @discardableResult
@@ -392,6 +392,34 @@ public enum Migrations {
                 "ALTER TABLE loyalty_promotions ADD COLUMN decided_by TEXT",
                 "ALTER TABLE loyalty_promotions ADD COLUMN decided_at BIGINT",
                 "CREATE INDEX loyalty_promotions_pending ON loyalty_promotions (approval, partner)",
+            ]
+        }
+    ]
+
+    /// Sales works the leads Campaigns hands over and owns opportunities and their history.
+    static let sales: [Migration] = [
+        Migration("sales-1-opportunities") { _, id in
+            [
+                "ALTER TABLE leads ADD COLUMN reason TEXT",
+                "ALTER TABLE leads ADD COLUMN opportunity_id BIGINT",
+                "ALTER TABLE leads ADD COLUMN updated_at BIGINT",
+                "CREATE INDEX leads_owner ON leads (owner, status)",
+                """
+                CREATE TABLE opportunities (\(id), name TEXT NOT NULL, customer_id BIGINT REFERENCES customers(id),
+                  account_id BIGINT REFERENCES accounts(id), lead_id BIGINT, owner TEXT NOT NULL, stage TEXT NOT NULL,
+                  amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, probability INTEGER NOT NULL, expected_close TEXT NOT NULL,
+                  next_step TEXT, lost_reason TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, closed_at BIGINT)
+                """,
+                "CREATE INDEX opportunities_owner ON opportunities (owner, stage)",
+                "CREATE INDEX opportunities_customer ON opportunities (customer_id)",
+                "CREATE INDEX opportunities_account ON opportunities (account_id)",
+                "CREATE INDEX opportunities_open ON opportunities (closed_at, expected_close)",
+                """
+                CREATE TABLE opportunity_events (\(id), opportunity_id BIGINT NOT NULL REFERENCES opportunities(id), at BIGINT NOT NULL,
+                  author TEXT NOT NULL, stage TEXT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, probability INTEGER NOT NULL,
+                  owner TEXT NOT NULL, note TEXT)
+                """,
+                "CREATE INDEX opportunity_events_opportunity ON opportunity_events (opportunity_id, id)",
             ]
         }
     ]

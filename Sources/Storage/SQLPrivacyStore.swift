@@ -86,7 +86,8 @@ public struct SQLPrivacyStore: PrivacyStore {
             ("campaign_messages", "customer_id = ?"), ("campaign_responses", "customer_id = ?"), ("agent_tasks", "customer_id = ?"),
             ("leads", "customer_id = ?"), ("service_requests", "customer_id = ?"),
             ("service_request_events", "request_id IN (SELECT id FROM service_requests WHERE customer_id = ?)"),
-            ("privacy_requests", "customer_id = ?"),
+            ("privacy_requests", "customer_id = ?"), ("opportunities", "customer_id = ?"),
+            ("opportunity_events", "opportunity_id IN (SELECT id FROM opportunities WHERE customer_id = ?)"),
         ]
     }()
 
@@ -167,6 +168,17 @@ public struct SQLPrivacyStore: PrivacyStore {
                     """)
                 try await run("agent_tasks", "UPDATE agent_tasks SET script = '', notes = NULL WHERE customer_id = \(bind: c)")
                 try await run("leads", "DELETE FROM leads WHERE customer_id = \(bind: c)")
+                // The deal stays the company's record (amount, stage, dates); what was written about the person goes.
+                try await run(
+                    "opportunities",
+                    "UPDATE opportunities SET name = '[erased]', next_step = NULL, lost_reason = NULL WHERE customer_id = \(bind: c) AND name <> '[erased]'"
+                )
+                try await run(
+                    "opportunity_events",
+                    """
+                    UPDATE opportunity_events SET note = NULL
+                    WHERE opportunity_id IN (SELECT id FROM opportunities WHERE customer_id = \(bind: c)) AND note IS NOT NULL
+                    """)
                 try await run(
                     "service_requests",
                     """

@@ -7,6 +7,7 @@ import HTTPTypes
 import Hummingbird
 import Loyalty
 import NIOCore
+import Sales
 import SharedModels
 import Support
 
@@ -255,6 +256,12 @@ struct ConsolePages: Sendable {
             "canLog": v.principal.can(.interactionsWrite), "channels": Customers.Channel.allCases.map(\.rawValue), "flash": flash as Any,
             "canReadRequests": v.principal.can(.requestsRead), "canOpenRequest": v.principal.can(.requestsWork),
             "requests": try await ServicePages(console: console).customerRequests(v, customer: id),
+            "canReadSales": v.principal.can(.salesRead),
+            "opportunities": v.principal.can(.salesRead)
+                ? try await s.sales.opportunities(OpportunityFilter(customer: id), limit: 50).map {
+                    SalesPages.row($0, today: LocalDate(s.sales.clock.now))
+                }
+                : [],
             "error": error as Any,
         ]
         return try views.page(.console, visitor: v, title: c.displayName.isEmpty ? "Customer \(id)" : c.displayName, template: "customer", values)

@@ -39,6 +39,7 @@ struct Views: Sendable {
             if principal.can(.requestsRead) { items.append(("Service desk", "/console/service")) }
             if principal.can(.segmentsRead) { items.append(("Segments", "/console/segments")) }
             if principal.can(.campaignsRead) { items.append(("Campaigns", "/console/campaigns")) }
+            if principal.can(.salesRead) { items.append(("Sales", "/console/sales")) }
             if principal.can(.analyticsRead) { items.append(("Analytics", "/console/analytics")) }
             if principal.can(.loyaltyRead) { items.append(("Loyalty", "/console/loyalty")) }
             if principal.can(.partnersManage) { items.append(("Partners", "/console/partners")) }

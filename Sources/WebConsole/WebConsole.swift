@@ -10,6 +10,7 @@ import Loyalty
 import Mustache
 import NIOCore
 import Partners
+import Sales
 import SharedModels
 import Support
 
@@ -30,10 +31,12 @@ public struct WebConsole: Sendable {
         public var support: SupportService
         public var privacy: PrivacyService
         public var partners: PartnerService
+        public var sales: SalesService
 
         public init(
             customers: CustomerService, access: AccessService, loyalty: PointsLedger, intake: TransactionIntake, intelligence: CustomerIntelligence,
-            segments: SegmentService, campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService
+            segments: SegmentService, campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService,
+            sales: SalesService
         ) {
             self.customers = customers
             self.access = access
@@ -45,6 +48,7 @@ public struct WebConsole: Sendable {
             self.support = support
             self.privacy = privacy
             self.partners = partners
+            self.sales = sales
         }
     }
 
@@ -77,6 +81,7 @@ public struct WebConsole: Sendable {
         PortalPages(console: self).register(on: router)
         PartnerPages(console: self).register(on: router)
         ServicePages(console: self).register(on: router)
+        SalesPages(console: self).register(on: router)
         PartnerAccountPages(console: self).register(on: router)
     }
 }
@@ -250,6 +255,7 @@ func explain(_ error: any Error) -> String {
     case let e as CampaignError: e.description
     case let e as SupportError: e.description
     case let e as PartnerError: e.description
+    case let e as SalesError: e.description
     case let e as AccessError: "\(e)"
     default: "Something went wrong: \(error)"
     }

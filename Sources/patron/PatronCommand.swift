@@ -17,7 +17,7 @@ struct PatronCommand: AsyncParsableCommand {
         abstract: "Customer relationships and loyalty, on SQLite or PostgreSQL.",
         subcommands: [
             Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Analyze.self, Segments.self,
-            Campaigns.self, Requests.self, Audit.self, Privacy.self,
+            Campaigns.self, Requests.self, SalesCommand.self, Audit.self, Privacy.self,
             Bench.self,
         ])
 }
@@ -169,7 +169,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
         @Option var email: String
         @Option var password: String
-        @Option(help: "admin, loyalty_manager, marketer, agent or analyst.") var role: String
+        @Option(help: "admin, loyalty_manager, marketer, agent, analyst or sales.") var role: String
 
         func run() async throws {
             guard let role = Role(rawValue: role) else {

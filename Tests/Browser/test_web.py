@@ -511,6 +511,45 @@ class Web(unittest.TestCase):
         _, pending = api("GET", "/v1/promotions/pending", admin)
         self.assertNotIn(code, [p["code"] for p in pending])
 
+    def test_g_key_account_manager_opens_a_deal_and_wins_it(self):
+        name = f"Winter guiding {int(time.time())}"
+        self.sign_in("console", "kam@northwind.example")
+        self.driver.find_element(By.LINK_TEXT, "Sales").click()
+        self.wait(EC.presence_of_element_located((By.ID, "key-accounts")))
+        self.assertIn("kam@northwind.example", self.driver.find_element(By.ID, "key-accounts").text)
+        self.assertTrue(self.driver.find_elements(By.CSS_SELECTOR, "#opportunities tbody tr"), "the demo's deals are listed")
+        self.assert_labelled()
+        self.shot("console-sales")
+        _, accounts = api("GET", "/v1/sales/key-accounts?manager=me", token("kam@northwind.example"))
+        self.driver.find_element(By.XPATH, "//summary[text()='New opportunity']").click()
+        self.driver.find_element(By.ID, "opp-name").send_keys(name)
+        self.driver.find_element(By.ID, "opp-account").send_keys(str(accounts[0]["accountId"]))
+        self.driver.find_element(By.ID, "opp-amount").send_keys("12,500.00")
+        currency = self.driver.find_element(By.ID, "opp-currency")
+        currency.clear()
+        currency.send_keys("USD")
+        Select(self.driver.find_element(By.ID, "opp-stage")).select_by_value("proposal")
+        self.driver.find_element(By.XPATH, "//button[text()='Open opportunity']").click()
+        self.wait(EC.text_to_be_present_in_element((By.ID, "opp-h"), name))
+        self.assertEqual(self.driver.find_element(By.ID, "opp-weighted").text, "6250.00 USD")
+        Select(self.driver.find_element(By.ID, "stage")).select_by_value("negotiation")
+        self.driver.find_element(By.ID, "note").send_keys("Terms agreed on the phone")
+        self.driver.find_element(By.XPATH, "//button[text()='Save']").click()
+        self.wait(EC.text_to_be_present_in_element((By.ID, "opp-probability"), "75%"))
+        self.assert_labelled()
+        self.shot("console-opportunity")
+        Select(self.driver.find_element(By.ID, "stage")).select_by_value("won")
+        self.driver.find_element(By.XPATH, "//button[text()='Save']").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "Closed as won."))
+        self.assertIn("Terms agreed on the phone", self.driver.find_element(By.ID, "history").text)
+        self.assertFalse(self.driver.find_elements(By.ID, "stage"), "a won deal no longer changes")
+        # Another rep reads it but may not move it.
+        self.sign_in("console", "sales@northwind.example")
+        self.go("/console/sales?view=closed")
+        self.driver.find_element(By.LINK_TEXT, name).click()
+        self.wait(EC.text_to_be_present_in_element((By.ID, "opp-stage"), "Won"))
+        self.assertNotIn("Move it on", self.driver.page_source)
+
 
 if __name__ == "__main__":
     result = unittest.main(verbosity=2, exit=False).result

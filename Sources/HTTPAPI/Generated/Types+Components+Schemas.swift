@@ -2125,11 +2125,25 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/Lead/source`.
             internal var source: Swift.String
             /// - Remark: Generated from `#/components/schemas/Lead/status`.
-            internal var status: Swift.String
+            internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case new = "new"
+                case working = "working"
+                case qualified = "qualified"
+                case disqualified = "disqualified"
+                case converted = "converted"
+            }
+            /// - Remark: Generated from `#/components/schemas/Lead/status`.
+            internal var status: Components.Schemas.Lead.StatusPayload
             /// - Remark: Generated from `#/components/schemas/Lead/owner`.
             internal var owner: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Lead/reason`.
+            internal var reason: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Lead/opportunityId`.
+            internal var opportunityId: Swift.Int64?
             /// - Remark: Generated from `#/components/schemas/Lead/createdAt`.
             internal var createdAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Lead/updatedAt`.
+            internal var updatedAt: Foundation.Date
             /// Creates a new `Lead`.
             ///
             /// - Parameters:
@@ -2140,16 +2154,22 @@ extension Components {
             ///   - source:
             ///   - status:
             ///   - owner:
+            ///   - reason:
+            ///   - opportunityId:
             ///   - createdAt:
+            ///   - updatedAt:
             internal init(
                 id: Swift.Int64,
                 customerId: Swift.Int64,
                 customerName: Swift.String,
                 campaignId: Swift.Int64,
                 source: Swift.String,
-                status: Swift.String,
+                status: Components.Schemas.Lead.StatusPayload,
                 owner: Swift.String,
-                createdAt: Foundation.Date
+                reason: Swift.String? = nil,
+                opportunityId: Swift.Int64? = nil,
+                createdAt: Foundation.Date,
+                updatedAt: Foundation.Date
             ) {
                 self.id = id
                 self.customerId = customerId
@@ -2158,7 +2178,10 @@ extension Components {
                 self.source = source
                 self.status = status
                 self.owner = owner
+                self.reason = reason
+                self.opportunityId = opportunityId
                 self.createdAt = createdAt
+                self.updatedAt = updatedAt
             }
             internal enum CodingKeys: String, CodingKey {
                 case id
@@ -2168,7 +2191,729 @@ extension Components {
                 case source
                 case status
                 case owner
+                case reason
+                case opportunityId
                 case createdAt
+                case updatedAt
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/LeadUpdate`.
+        internal struct LeadUpdate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/LeadUpdate/status`.
+            internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case working = "working"
+                case qualified = "qualified"
+                case disqualified = "disqualified"
+            }
+            /// - Remark: Generated from `#/components/schemas/LeadUpdate/status`.
+            internal var status: Components.Schemas.LeadUpdate.StatusPayload?
+            /// Hands the lead to another rep.
+            ///
+            /// - Remark: Generated from `#/components/schemas/LeadUpdate/owner`.
+            internal var owner: Swift.String?
+            /// Required when disqualifying.
+            ///
+            /// - Remark: Generated from `#/components/schemas/LeadUpdate/reason`.
+            internal var reason: Swift.String?
+            /// Creates a new `LeadUpdate`.
+            ///
+            /// - Parameters:
+            ///   - status:
+            ///   - owner: Hands the lead to another rep.
+            ///   - reason: Required when disqualifying.
+            internal init(
+                status: Components.Schemas.LeadUpdate.StatusPayload? = nil,
+                owner: Swift.String? = nil,
+                reason: Swift.String? = nil
+            ) {
+                self.status = status
+                self.owner = owner
+                self.reason = reason
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case status
+                case owner
+                case reason
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/OpportunityStage`.
+        internal enum OpportunityStage: String, Codable, Hashable, Sendable, CaseIterable {
+            case prospecting = "prospecting"
+            case qualification = "qualification"
+            case proposal = "proposal"
+            case negotiation = "negotiation"
+            case won = "won"
+            case lost = "lost"
+        }
+        /// - Remark: Generated from `#/components/schemas/OpportunityInput`.
+        internal struct OpportunityInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/OpportunityInput/name`.
+            internal var name: Swift.String
+            /// The person it is sold to; taken from the lead when converting.
+            ///
+            /// - Remark: Generated from `#/components/schemas/OpportunityInput/customerId`.
+            internal var customerId: Swift.Int64?
+            /// The B2B account it is sold to. One of customerId and accountId is required.
+            ///
+            /// - Remark: Generated from `#/components/schemas/OpportunityInput/accountId`.
+            internal var accountId: Swift.Int64?
+            /// Minor units (cents).
+            ///
+            /// - Remark: Generated from `#/components/schemas/OpportunityInput/amount`.
+            internal var amount: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/OpportunityInput/currency`.
+            internal var currency: Swift.String
+            /// YYYY-MM-DD
+            ///
+            /// - Remark: Generated from `#/components/schemas/OpportunityInput/expectedClose`.
+            internal var expectedClose: Swift.String
+            /// - Remark: Generated from `#/components/schemas/OpportunityInput/stage`.
+            internal enum StagePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case prospecting = "prospecting"
+                case qualification = "qualification"
+                case proposal = "proposal"
+                case negotiation = "negotiation"
+            }
+            /// - Remark: Generated from `#/components/schemas/OpportunityInput/stage`.
+            internal var stage: Components.Schemas.OpportunityInput.StagePayload?
+            /// 0–100; default the stage's.
+            ///
+            /// - Remark: Generated from `#/components/schemas/OpportunityInput/probability`.
+            internal var probability: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/OpportunityInput/nextStep`.
+            internal var nextStep: Swift.String?
+            /// Default the caller (or the lead's owner when converting).
+            ///
+            /// - Remark: Generated from `#/components/schemas/OpportunityInput/owner`.
+            internal var owner: Swift.String?
+            /// Creates a new `OpportunityInput`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - customerId: The person it is sold to; taken from the lead when converting.
+            ///   - accountId: The B2B account it is sold to. One of customerId and accountId is required.
+            ///   - amount: Minor units (cents).
+            ///   - currency:
+            ///   - expectedClose: YYYY-MM-DD
+            ///   - stage:
+            ///   - probability: 0–100; default the stage's.
+            ///   - nextStep:
+            ///   - owner: Default the caller (or the lead's owner when converting).
+            internal init(
+                name: Swift.String,
+                customerId: Swift.Int64? = nil,
+                accountId: Swift.Int64? = nil,
+                amount: Swift.Int64,
+                currency: Swift.String,
+                expectedClose: Swift.String,
+                stage: Components.Schemas.OpportunityInput.StagePayload? = nil,
+                probability: Swift.Int? = nil,
+                nextStep: Swift.String? = nil,
+                owner: Swift.String? = nil
+            ) {
+                self.name = name
+                self.customerId = customerId
+                self.accountId = accountId
+                self.amount = amount
+                self.currency = currency
+                self.expectedClose = expectedClose
+                self.stage = stage
+                self.probability = probability
+                self.nextStep = nextStep
+                self.owner = owner
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case name
+                case customerId
+                case accountId
+                case amount
+                case currency
+                case expectedClose
+                case stage
+                case probability
+                case nextStep
+                case owner
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/OpportunityUpdate`.
+        internal struct OpportunityUpdate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/OpportunityUpdate/name`.
+            internal var name: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/OpportunityUpdate/stage`.
+            internal var stage: Components.Schemas.OpportunityStage?
+            /// Minor units, in the opportunity's currency.
+            ///
+            /// - Remark: Generated from `#/components/schemas/OpportunityUpdate/amount`.
+            internal var amount: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/OpportunityUpdate/probability`.
+            internal var probability: Swift.Int?
+            /// YYYY-MM-DD
+            ///
+            /// - Remark: Generated from `#/components/schemas/OpportunityUpdate/expectedClose`.
+            internal var expectedClose: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/OpportunityUpdate/nextStep`.
+            internal var nextStep: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/OpportunityUpdate/owner`.
+            internal var owner: Swift.String?
+            /// Required when the stage becomes lost.
+            ///
+            /// - Remark: Generated from `#/components/schemas/OpportunityUpdate/lostReason`.
+            internal var lostReason: Swift.String?
+            /// A line for the history.
+            ///
+            /// - Remark: Generated from `#/components/schemas/OpportunityUpdate/note`.
+            internal var note: Swift.String?
+            /// Creates a new `OpportunityUpdate`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - stage:
+            ///   - amount: Minor units, in the opportunity's currency.
+            ///   - probability:
+            ///   - expectedClose: YYYY-MM-DD
+            ///   - nextStep:
+            ///   - owner:
+            ///   - lostReason: Required when the stage becomes lost.
+            ///   - note: A line for the history.
+            internal init(
+                name: Swift.String? = nil,
+                stage: Components.Schemas.OpportunityStage? = nil,
+                amount: Swift.Int64? = nil,
+                probability: Swift.Int? = nil,
+                expectedClose: Swift.String? = nil,
+                nextStep: Swift.String? = nil,
+                owner: Swift.String? = nil,
+                lostReason: Swift.String? = nil,
+                note: Swift.String? = nil
+            ) {
+                self.name = name
+                self.stage = stage
+                self.amount = amount
+                self.probability = probability
+                self.expectedClose = expectedClose
+                self.nextStep = nextStep
+                self.owner = owner
+                self.lostReason = lostReason
+                self.note = note
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case name
+                case stage
+                case amount
+                case probability
+                case expectedClose
+                case nextStep
+                case owner
+                case lostReason
+                case note
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Opportunity`.
+        internal struct Opportunity: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Opportunity/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Opportunity/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Opportunity/customerId`.
+            internal var customerId: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/Opportunity/customerName`.
+            internal var customerName: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Opportunity/accountId`.
+            internal var accountId: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/Opportunity/accountName`.
+            internal var accountName: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Opportunity/leadId`.
+            internal var leadId: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/Opportunity/owner`.
+            internal var owner: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Opportunity/stage`.
+            internal var stage: Components.Schemas.OpportunityStage
+            /// - Remark: Generated from `#/components/schemas/Opportunity/amount`.
+            internal var amount: Components.Schemas.Money
+            /// - Remark: Generated from `#/components/schemas/Opportunity/weighted`.
+            internal var weighted: Components.Schemas.Money
+            /// - Remark: Generated from `#/components/schemas/Opportunity/probability`.
+            internal var probability: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Opportunity/expectedClose`.
+            internal var expectedClose: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Opportunity/nextStep`.
+            internal var nextStep: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Opportunity/lostReason`.
+            internal var lostReason: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Opportunity/createdAt`.
+            internal var createdAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Opportunity/updatedAt`.
+            internal var updatedAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Opportunity/closedAt`.
+            internal var closedAt: Foundation.Date?
+            /// Creates a new `Opportunity`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - name:
+            ///   - customerId:
+            ///   - customerName:
+            ///   - accountId:
+            ///   - accountName:
+            ///   - leadId:
+            ///   - owner:
+            ///   - stage:
+            ///   - amount:
+            ///   - weighted:
+            ///   - probability:
+            ///   - expectedClose:
+            ///   - nextStep:
+            ///   - lostReason:
+            ///   - createdAt:
+            ///   - updatedAt:
+            ///   - closedAt:
+            internal init(
+                id: Swift.Int64,
+                name: Swift.String,
+                customerId: Swift.Int64? = nil,
+                customerName: Swift.String? = nil,
+                accountId: Swift.Int64? = nil,
+                accountName: Swift.String? = nil,
+                leadId: Swift.Int64? = nil,
+                owner: Swift.String,
+                stage: Components.Schemas.OpportunityStage,
+                amount: Components.Schemas.Money,
+                weighted: Components.Schemas.Money,
+                probability: Swift.Int,
+                expectedClose: Swift.String,
+                nextStep: Swift.String? = nil,
+                lostReason: Swift.String? = nil,
+                createdAt: Foundation.Date,
+                updatedAt: Foundation.Date,
+                closedAt: Foundation.Date? = nil
+            ) {
+                self.id = id
+                self.name = name
+                self.customerId = customerId
+                self.customerName = customerName
+                self.accountId = accountId
+                self.accountName = accountName
+                self.leadId = leadId
+                self.owner = owner
+                self.stage = stage
+                self.amount = amount
+                self.weighted = weighted
+                self.probability = probability
+                self.expectedClose = expectedClose
+                self.nextStep = nextStep
+                self.lostReason = lostReason
+                self.createdAt = createdAt
+                self.updatedAt = updatedAt
+                self.closedAt = closedAt
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case name
+                case customerId
+                case customerName
+                case accountId
+                case accountName
+                case leadId
+                case owner
+                case stage
+                case amount
+                case weighted
+                case probability
+                case expectedClose
+                case nextStep
+                case lostReason
+                case createdAt
+                case updatedAt
+                case closedAt
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/OpportunityDetail`.
+        internal struct OpportunityDetail: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/OpportunityDetail/opportunity`.
+            internal var opportunity: Components.Schemas.Opportunity
+            /// - Remark: Generated from `#/components/schemas/OpportunityDetail/HistoryPayload`.
+            internal struct HistoryPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/OpportunityDetail/HistoryPayload/at`.
+                internal var at: Foundation.Date
+                /// - Remark: Generated from `#/components/schemas/OpportunityDetail/HistoryPayload/author`.
+                internal var author: Swift.String
+                /// - Remark: Generated from `#/components/schemas/OpportunityDetail/HistoryPayload/stage`.
+                internal var stage: Components.Schemas.OpportunityStage
+                /// - Remark: Generated from `#/components/schemas/OpportunityDetail/HistoryPayload/amount`.
+                internal var amount: Components.Schemas.Money
+                /// - Remark: Generated from `#/components/schemas/OpportunityDetail/HistoryPayload/probability`.
+                internal var probability: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/OpportunityDetail/HistoryPayload/owner`.
+                internal var owner: Swift.String
+                /// - Remark: Generated from `#/components/schemas/OpportunityDetail/HistoryPayload/note`.
+                internal var note: Swift.String?
+                /// Creates a new `HistoryPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - at:
+                ///   - author:
+                ///   - stage:
+                ///   - amount:
+                ///   - probability:
+                ///   - owner:
+                ///   - note:
+                internal init(
+                    at: Foundation.Date,
+                    author: Swift.String,
+                    stage: Components.Schemas.OpportunityStage,
+                    amount: Components.Schemas.Money,
+                    probability: Swift.Int,
+                    owner: Swift.String,
+                    note: Swift.String? = nil
+                ) {
+                    self.at = at
+                    self.author = author
+                    self.stage = stage
+                    self.amount = amount
+                    self.probability = probability
+                    self.owner = owner
+                    self.note = note
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case at
+                    case author
+                    case stage
+                    case amount
+                    case probability
+                    case owner
+                    case note
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/OpportunityDetail/history`.
+            internal typealias HistoryPayload = [Components.Schemas.OpportunityDetail.HistoryPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/OpportunityDetail/history`.
+            internal var history: Components.Schemas.OpportunityDetail.HistoryPayload
+            /// Creates a new `OpportunityDetail`.
+            ///
+            /// - Parameters:
+            ///   - opportunity:
+            ///   - history:
+            internal init(
+                opportunity: Components.Schemas.Opportunity,
+                history: Components.Schemas.OpportunityDetail.HistoryPayload
+            ) {
+                self.opportunity = opportunity
+                self.history = history
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case opportunity
+                case history
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PipelineFigure`.
+        internal struct PipelineFigure: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PipelineFigure/count`.
+            internal var count: Swift.Int
+            /// Minor units.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PipelineFigure/amount`.
+            internal var amount: Swift.Int64
+            /// Minor units, amount × probability.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PipelineFigure/weighted`.
+            internal var weighted: Swift.Int64
+            /// Creates a new `PipelineFigure`.
+            ///
+            /// - Parameters:
+            ///   - count:
+            ///   - amount: Minor units.
+            ///   - weighted: Minor units, amount × probability.
+            internal init(
+                count: Swift.Int,
+                amount: Swift.Int64,
+                weighted: Swift.Int64
+            ) {
+                self.count = count
+                self.amount = amount
+                self.weighted = weighted
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case count
+                case amount
+                case weighted
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Pipeline`.
+        internal struct Pipeline: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Pipeline/today`.
+            internal var today: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Pipeline/since`.
+            internal var since: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Pipeline/days`.
+            internal var days: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload`.
+            internal struct SectionsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/currency`.
+                internal var currency: Swift.String
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/StagesPayload`.
+                internal struct StagesPayloadPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/StagesPayload/stage`.
+                    internal var stage: Components.Schemas.OpportunityStage
+                    /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/StagesPayload/figure`.
+                    internal var figure: Components.Schemas.PipelineFigure
+                    /// Creates a new `StagesPayloadPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - stage:
+                    ///   - figure:
+                    internal init(
+                        stage: Components.Schemas.OpportunityStage,
+                        figure: Components.Schemas.PipelineFigure
+                    ) {
+                        self.stage = stage
+                        self.figure = figure
+                    }
+                    internal enum CodingKeys: String, CodingKey {
+                        case stage
+                        case figure
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/stages`.
+                internal typealias StagesPayload = [Components.Schemas.Pipeline.SectionsPayloadPayload.StagesPayloadPayload]
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/stages`.
+                internal var stages: Components.Schemas.Pipeline.SectionsPayloadPayload.StagesPayload
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/ForecastPayload`.
+                internal struct ForecastPayloadPayload: Codable, Hashable, Sendable {
+                    /// YYYY-MM of the expected close date.
+                    ///
+                    /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/ForecastPayload/month`.
+                    internal var month: Swift.String
+                    /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/ForecastPayload/figure`.
+                    internal var figure: Components.Schemas.PipelineFigure
+                    /// Creates a new `ForecastPayloadPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - month: YYYY-MM of the expected close date.
+                    ///   - figure:
+                    internal init(
+                        month: Swift.String,
+                        figure: Components.Schemas.PipelineFigure
+                    ) {
+                        self.month = month
+                        self.figure = figure
+                    }
+                    internal enum CodingKeys: String, CodingKey {
+                        case month
+                        case figure
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/forecast`.
+                internal typealias ForecastPayload = [Components.Schemas.Pipeline.SectionsPayloadPayload.ForecastPayloadPayload]
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/forecast`.
+                internal var forecast: Components.Schemas.Pipeline.SectionsPayloadPayload.ForecastPayload
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/open`.
+                internal var open: Components.Schemas.PipelineFigure
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/overdue`.
+                internal var overdue: Components.Schemas.PipelineFigure
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/won`.
+                internal var won: Components.Schemas.PipelineFigure
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/lost`.
+                internal var lost: Components.Schemas.PipelineFigure
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/winRate`.
+                internal var winRate: Swift.Double?
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/averageDaysToWin`.
+                internal var averageDaysToWin: Swift.Double?
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/OwnersPayload`.
+                internal struct OwnersPayloadPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/OwnersPayload/owner`.
+                    internal var owner: Swift.String
+                    /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/OwnersPayload/open`.
+                    internal var open: Components.Schemas.PipelineFigure
+                    /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/OwnersPayload/won`.
+                    internal var won: Components.Schemas.PipelineFigure
+                    /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/OwnersPayload/lost`.
+                    internal var lost: Components.Schemas.PipelineFigure
+                    /// Creates a new `OwnersPayloadPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - owner:
+                    ///   - open:
+                    ///   - won:
+                    ///   - lost:
+                    internal init(
+                        owner: Swift.String,
+                        open: Components.Schemas.PipelineFigure,
+                        won: Components.Schemas.PipelineFigure,
+                        lost: Components.Schemas.PipelineFigure
+                    ) {
+                        self.owner = owner
+                        self.open = open
+                        self.won = won
+                        self.lost = lost
+                    }
+                    internal enum CodingKeys: String, CodingKey {
+                        case owner
+                        case open
+                        case won
+                        case lost
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/owners`.
+                internal typealias OwnersPayload = [Components.Schemas.Pipeline.SectionsPayloadPayload.OwnersPayloadPayload]
+                /// - Remark: Generated from `#/components/schemas/Pipeline/SectionsPayload/owners`.
+                internal var owners: Components.Schemas.Pipeline.SectionsPayloadPayload.OwnersPayload
+                /// Creates a new `SectionsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - currency:
+                ///   - stages:
+                ///   - forecast:
+                ///   - open:
+                ///   - overdue:
+                ///   - won:
+                ///   - lost:
+                ///   - winRate:
+                ///   - averageDaysToWin:
+                ///   - owners:
+                internal init(
+                    currency: Swift.String,
+                    stages: Components.Schemas.Pipeline.SectionsPayloadPayload.StagesPayload,
+                    forecast: Components.Schemas.Pipeline.SectionsPayloadPayload.ForecastPayload,
+                    open: Components.Schemas.PipelineFigure,
+                    overdue: Components.Schemas.PipelineFigure,
+                    won: Components.Schemas.PipelineFigure,
+                    lost: Components.Schemas.PipelineFigure,
+                    winRate: Swift.Double? = nil,
+                    averageDaysToWin: Swift.Double? = nil,
+                    owners: Components.Schemas.Pipeline.SectionsPayloadPayload.OwnersPayload
+                ) {
+                    self.currency = currency
+                    self.stages = stages
+                    self.forecast = forecast
+                    self.open = open
+                    self.overdue = overdue
+                    self.won = won
+                    self.lost = lost
+                    self.winRate = winRate
+                    self.averageDaysToWin = averageDaysToWin
+                    self.owners = owners
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case currency
+                    case stages
+                    case forecast
+                    case open
+                    case overdue
+                    case won
+                    case lost
+                    case winRate
+                    case averageDaysToWin
+                    case owners
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/Pipeline/sections`.
+            internal typealias SectionsPayload = [Components.Schemas.Pipeline.SectionsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/Pipeline/sections`.
+            internal var sections: Components.Schemas.Pipeline.SectionsPayload
+            /// Creates a new `Pipeline`.
+            ///
+            /// - Parameters:
+            ///   - today:
+            ///   - since:
+            ///   - days:
+            ///   - sections:
+            internal init(
+                today: Swift.String,
+                since: Foundation.Date,
+                days: Swift.Int,
+                sections: Components.Schemas.Pipeline.SectionsPayload
+            ) {
+                self.today = today
+                self.since = since
+                self.days = days
+                self.sections = sections
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case today
+                case since
+                case days
+                case sections
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/KeyAccount`.
+        internal struct KeyAccount: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/KeyAccount/accountId`.
+            internal var accountId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/KeyAccount/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/KeyAccount/manager`.
+            internal var manager: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/KeyAccount/contacts`.
+            internal var contacts: Swift.Int
+            /// Contacts' purchases less returns, last 12 months.
+            ///
+            /// - Remark: Generated from `#/components/schemas/KeyAccount/revenue`.
+            internal var revenue: [Components.Schemas.Money]
+            /// - Remark: Generated from `#/components/schemas/KeyAccount/lastInteraction`.
+            internal var lastInteraction: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/KeyAccount/openOpportunities`.
+            internal var openOpportunities: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/KeyAccount/pipeline`.
+            internal var pipeline: [Components.Schemas.Money]
+            /// - Remark: Generated from `#/components/schemas/KeyAccount/weighted`.
+            internal var weighted: [Components.Schemas.Money]
+            /// Won in the last 12 months.
+            ///
+            /// - Remark: Generated from `#/components/schemas/KeyAccount/won`.
+            internal var won: [Components.Schemas.Money]
+            /// - Remark: Generated from `#/components/schemas/KeyAccount/nextClose`.
+            internal var nextClose: Swift.String?
+            /// Creates a new `KeyAccount`.
+            ///
+            /// - Parameters:
+            ///   - accountId:
+            ///   - name:
+            ///   - manager:
+            ///   - contacts:
+            ///   - revenue: Contacts' purchases less returns, last 12 months.
+            ///   - lastInteraction:
+            ///   - openOpportunities:
+            ///   - pipeline:
+            ///   - weighted:
+            ///   - won: Won in the last 12 months.
+            ///   - nextClose:
+            internal init(
+                accountId: Swift.Int64,
+                name: Swift.String,
+                manager: Swift.String? = nil,
+                contacts: Swift.Int,
+                revenue: [Components.Schemas.Money],
+                lastInteraction: Foundation.Date? = nil,
+                openOpportunities: Swift.Int,
+                pipeline: [Components.Schemas.Money],
+                weighted: [Components.Schemas.Money],
+                won: [Components.Schemas.Money],
+                nextClose: Swift.String? = nil
+            ) {
+                self.accountId = accountId
+                self.name = name
+                self.manager = manager
+                self.contacts = contacts
+                self.revenue = revenue
+                self.lastInteraction = lastInteraction
+                self.openOpportunities = openOpportunities
+                self.pipeline = pipeline
+                self.weighted = weighted
+                self.won = won
+                self.nextClose = nextClose
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case accountId
+                case name
+                case manager
+                case contacts
+                case revenue
+                case lastInteraction
+                case openOpportunities
+                case pipeline
+                case weighted
+                case won
+                case nextClose
             }
         }
         /// - Remark: Generated from `#/components/schemas/Store`.
@@ -5243,6 +5988,7 @@ extension Components {
             case marketer = "marketer"
             case agent = "agent"
             case analyst = "analyst"
+            case sales = "sales"
         }
         /// - Remark: Generated from `#/components/schemas/SessionRequest`.
         internal struct SessionRequest: Codable, Hashable, Sendable {

@@ -527,11 +527,56 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/campaigns/{id}/leads`.
     /// - Remark: Generated from `#/paths//v1/campaigns/{id}/leads/post(createCampaignLeads)`.
     func createCampaignLeads(_ input: Operations.CreateCampaignLeads.Input) async throws -> Operations.CreateCampaignLeads.Output
-    /// Sales leads from campaigns (campaigns:read).
+    /// Sales leads from campaigns (campaigns:read or sales:read).
     ///
     /// - Remark: HTTP `GET /v1/leads`.
     /// - Remark: Generated from `#/paths//v1/leads/get(listLeads)`.
     func listLeads(_ input: Operations.ListLeads.Input) async throws -> Operations.ListLeads.Output
+    /// One lead (campaigns:read or sales:read).
+    ///
+    /// - Remark: HTTP `GET /v1/leads/{id}`.
+    /// - Remark: Generated from `#/paths//v1/leads/{id}/get(getLead)`.
+    func getLead(_ input: Operations.GetLead.Input) async throws -> Operations.GetLead.Output
+    /// Works a lead (working, qualified, disqualified with a reason) or hands it to another rep (sales:manage; the lead's owner or an admin).
+    ///
+    /// - Remark: HTTP `PATCH /v1/leads/{id}`.
+    /// - Remark: Generated from `#/paths//v1/leads/{id}/patch(updateLead)`.
+    func updateLead(_ input: Operations.UpdateLead.Input) async throws -> Operations.UpdateLead.Output
+    /// Makes an opportunity of a lead for its customer and marks the lead converted, in one step (sales:manage; the lead's owner or an admin).
+    ///
+    /// - Remark: HTTP `POST /v1/leads/{id}/convert`.
+    /// - Remark: Generated from `#/paths//v1/leads/{id}/convert/post(convertLead)`.
+    func convertLead(_ input: Operations.ConvertLead.Input) async throws -> Operations.ConvertLead.Output
+    /// Opportunities, open ones by expected close date first (sales:read).
+    ///
+    /// - Remark: HTTP `GET /v1/opportunities`.
+    /// - Remark: Generated from `#/paths//v1/opportunities/get(listOpportunities)`.
+    func listOpportunities(_ input: Operations.ListOpportunities.Input) async throws -> Operations.ListOpportunities.Output
+    /// Opens an opportunity for a customer or an account; the caller owns it unless another owner is named (sales:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/opportunities`.
+    /// - Remark: Generated from `#/paths//v1/opportunities/post(createOpportunity)`.
+    func createOpportunity(_ input: Operations.CreateOpportunity.Input) async throws -> Operations.CreateOpportunity.Output
+    /// An opportunity and its history (sales:read).
+    ///
+    /// - Remark: HTTP `GET /v1/opportunities/{id}`.
+    /// - Remark: Generated from `#/paths//v1/opportunities/{id}/get(getOpportunity)`.
+    func getOpportunity(_ input: Operations.GetOpportunity.Input) async throws -> Operations.GetOpportunity.Output
+    /// Moves the stage (the probability follows unless given), changes amount, date, next step or owner; won and lost close it (sales:manage; the owner or an admin).
+    ///
+    /// - Remark: HTTP `PATCH /v1/opportunities/{id}`.
+    /// - Remark: Generated from `#/paths//v1/opportunities/{id}/patch(updateOpportunity)`.
+    func updateOpportunity(_ input: Operations.UpdateOpportunity.Input) async throws -> Operations.UpdateOpportunity.Output
+    /// The open pipeline by stage and expected close month, weighted by probability, and what was won and lost in the window, per currency (sales:read).
+    ///
+    /// - Remark: HTTP `GET /v1/sales/pipeline`.
+    /// - Remark: Generated from `#/paths//v1/sales/pipeline/get(getPipeline)`.
+    func getPipeline(_ input: Operations.GetPipeline.Input) async throws -> Operations.GetPipeline.Output
+    /// A-class accounts with their manager, contacts, last 12 months' revenue and their pipeline (sales:read).
+    ///
+    /// - Remark: HTTP `GET /v1/sales/key-accounts`.
+    /// - Remark: Generated from `#/paths//v1/sales/key-accounts/get(listKeyAccounts)`.
+    func listKeyAccounts(_ input: Operations.ListKeyAccounts.Input) async throws -> Operations.ListKeyAccounts.Output
     /// A delivery receipt from an SMS gateway or mail service (campaign_events:write, or an API key with that scope).
     ///
     /// - Remark: HTTP `POST /v1/campaign-events`.
@@ -2011,7 +2056,7 @@ extension APIProtocol {
             headers: headers
         ))
     }
-    /// Sales leads from campaigns (campaigns:read).
+    /// Sales leads from campaigns (campaigns:read or sales:read).
     ///
     /// - Remark: HTTP `GET /v1/leads`.
     /// - Remark: Generated from `#/paths//v1/leads/get(listLeads)`.
@@ -2020,6 +2065,129 @@ extension APIProtocol {
         headers: Operations.ListLeads.Input.Headers = .init()
     ) async throws -> Operations.ListLeads.Output {
         try await listLeads(Operations.ListLeads.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// One lead (campaigns:read or sales:read).
+    ///
+    /// - Remark: HTTP `GET /v1/leads/{id}`.
+    /// - Remark: Generated from `#/paths//v1/leads/{id}/get(getLead)`.
+    internal func getLead(
+        path: Operations.GetLead.Input.Path,
+        headers: Operations.GetLead.Input.Headers = .init()
+    ) async throws -> Operations.GetLead.Output {
+        try await getLead(Operations.GetLead.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Works a lead (working, qualified, disqualified with a reason) or hands it to another rep (sales:manage; the lead's owner or an admin).
+    ///
+    /// - Remark: HTTP `PATCH /v1/leads/{id}`.
+    /// - Remark: Generated from `#/paths//v1/leads/{id}/patch(updateLead)`.
+    internal func updateLead(
+        path: Operations.UpdateLead.Input.Path,
+        headers: Operations.UpdateLead.Input.Headers = .init(),
+        body: Operations.UpdateLead.Input.Body
+    ) async throws -> Operations.UpdateLead.Output {
+        try await updateLead(Operations.UpdateLead.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Makes an opportunity of a lead for its customer and marks the lead converted, in one step (sales:manage; the lead's owner or an admin).
+    ///
+    /// - Remark: HTTP `POST /v1/leads/{id}/convert`.
+    /// - Remark: Generated from `#/paths//v1/leads/{id}/convert/post(convertLead)`.
+    internal func convertLead(
+        path: Operations.ConvertLead.Input.Path,
+        headers: Operations.ConvertLead.Input.Headers = .init(),
+        body: Operations.ConvertLead.Input.Body
+    ) async throws -> Operations.ConvertLead.Output {
+        try await convertLead(Operations.ConvertLead.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Opportunities, open ones by expected close date first (sales:read).
+    ///
+    /// - Remark: HTTP `GET /v1/opportunities`.
+    /// - Remark: Generated from `#/paths//v1/opportunities/get(listOpportunities)`.
+    internal func listOpportunities(
+        query: Operations.ListOpportunities.Input.Query = .init(),
+        headers: Operations.ListOpportunities.Input.Headers = .init()
+    ) async throws -> Operations.ListOpportunities.Output {
+        try await listOpportunities(Operations.ListOpportunities.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Opens an opportunity for a customer or an account; the caller owns it unless another owner is named (sales:manage).
+    ///
+    /// - Remark: HTTP `POST /v1/opportunities`.
+    /// - Remark: Generated from `#/paths//v1/opportunities/post(createOpportunity)`.
+    internal func createOpportunity(
+        headers: Operations.CreateOpportunity.Input.Headers = .init(),
+        body: Operations.CreateOpportunity.Input.Body
+    ) async throws -> Operations.CreateOpportunity.Output {
+        try await createOpportunity(Operations.CreateOpportunity.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// An opportunity and its history (sales:read).
+    ///
+    /// - Remark: HTTP `GET /v1/opportunities/{id}`.
+    /// - Remark: Generated from `#/paths//v1/opportunities/{id}/get(getOpportunity)`.
+    internal func getOpportunity(
+        path: Operations.GetOpportunity.Input.Path,
+        headers: Operations.GetOpportunity.Input.Headers = .init()
+    ) async throws -> Operations.GetOpportunity.Output {
+        try await getOpportunity(Operations.GetOpportunity.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Moves the stage (the probability follows unless given), changes amount, date, next step or owner; won and lost close it (sales:manage; the owner or an admin).
+    ///
+    /// - Remark: HTTP `PATCH /v1/opportunities/{id}`.
+    /// - Remark: Generated from `#/paths//v1/opportunities/{id}/patch(updateOpportunity)`.
+    internal func updateOpportunity(
+        path: Operations.UpdateOpportunity.Input.Path,
+        headers: Operations.UpdateOpportunity.Input.Headers = .init(),
+        body: Operations.UpdateOpportunity.Input.Body
+    ) async throws -> Operations.UpdateOpportunity.Output {
+        try await updateOpportunity(Operations.UpdateOpportunity.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The open pipeline by stage and expected close month, weighted by probability, and what was won and lost in the window, per currency (sales:read).
+    ///
+    /// - Remark: HTTP `GET /v1/sales/pipeline`.
+    /// - Remark: Generated from `#/paths//v1/sales/pipeline/get(getPipeline)`.
+    internal func getPipeline(
+        query: Operations.GetPipeline.Input.Query = .init(),
+        headers: Operations.GetPipeline.Input.Headers = .init()
+    ) async throws -> Operations.GetPipeline.Output {
+        try await getPipeline(Operations.GetPipeline.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// A-class accounts with their manager, contacts, last 12 months' revenue and their pipeline (sales:read).
+    ///
+    /// - Remark: HTTP `GET /v1/sales/key-accounts`.
+    /// - Remark: Generated from `#/paths//v1/sales/key-accounts/get(listKeyAccounts)`.
+    internal func listKeyAccounts(
+        query: Operations.ListKeyAccounts.Input.Query = .init(),
+        headers: Operations.ListKeyAccounts.Input.Headers = .init()
+    ) async throws -> Operations.ListKeyAccounts.Output {
+        try await listKeyAccounts(Operations.ListKeyAccounts.Input(
             query: query,
             headers: headers
         ))

@@ -1,0 +1,228 @@
+import Access
+import Foundation
+import Hummingbird
+import Sales
+import SharedModels
+
+/// Sales in the console: the pipeline and forecast, the rep's leads (work, disqualify, convert),
+/// opportunities (open, move through stages, win or lose) and the key accounts.
+struct SalesPages: Sendable {
+    let console: WebConsole
+    var views: Views { console.views }
+    var sales: SalesService { console.services.sales }
+    var pages: ConsolePages { ConsolePages(console: console) }
+
+    static func actor(_ v: Visitor) -> SalesActor {
+        if case .staff(_, _, let role) = v.principal { return SalesActor(v.principal.actor, isAdmin: role == .admin) }
+        return SalesActor(v.principal.actor)
+    }
+
+    static func money(_ minor: Int64, _ currency: String) -> String { Money(minorUnits: minor, currency: currency).description }
+    static func monies(_ m: [Money]) -> String { m.isEmpty ? "—" : m.map(\.description).joined(separator: ", ") }
+    static func label(_ raw: String) -> String { raw.prefix(1).uppercased() + raw.dropFirst() }
+
+    static func row(_ o: Opportunity, today: LocalDate) -> [String: Any] {
+        [
+            "id": o.id.rawValue, "name": o.name, "customer": o.customer as Any, "customerName": o.customerName as Any, "account": o.account as Any,
+            "accountName": o.accountName as Any, "owner": o.owner, "stage": o.stage.rawValue, "stageLabel": label(o.stage.rawValue),
+            "amount": o.amount.description, "weighted": o.weighted.description, "probability": o.probability,
+            "expectedClose": o.expectedClose.description, "overdue": o.stage.isOpen && o.expectedClose < today, "nextStep": o.nextStep ?? "—",
+        ]
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/console/sales") { request, _ in
+            try await console.signedIn(request, .console) { v in
+                try await overview(v, view: request.uri.queryParameters["view"].map(String.init) ?? "mine")
+            }
+        }
+        router.post("/console/sales/opportunities") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.salesManage) else { return try pages.forbidden(v) }
+                do {
+                    let o = try await sales.create(try Self.draft(form), by: Self.actor(v))
+                    return Response.redirect(to: "/console/sales/opportunities/\(o.id.rawValue)")
+                } catch {
+                    return try await overview(v, view: "mine", error: explain(error))
+                }
+            }
+        }
+        router.get("/console/sales/opportunities/:id") { request, context in
+            try await console.signedIn(request, .console) { v in
+                guard let id = Int64(try context.parameters.require("id")) else { return try views.notFound(title: "No such opportunity") }
+                return try await detail(v, OpportunityID(id))
+            }
+        }
+        router.post("/console/sales/opportunities/:id") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.salesManage) else { return try pages.forbidden(v) }
+                guard let raw = Int64(try context.parameters.require("id")) else { return try views.notFound(title: "No such opportunity") }
+                let id = OpportunityID(raw)
+                do {
+                    let current = try await sales.opportunity(id)
+                    var change = OpportunityChange(
+                        stage: form["stage"].flatMap(Opportunity.Stage.init(rawValue:)), nextStep: form["next_step"], owner: form.text("owner"),
+                        lostReason: form["lost_reason"], note: form["note"])
+                    if let p = form.text("probability") {
+                        guard let n = Int(p) else { throw SalesError.invalid(field: "probability", reason: "is a whole number, 0 to 100") }
+                        if n != current.probability || change.stage == nil { change.probability = n }
+                    }
+                    if let a = form.text("amount") {
+                        change.amount = Money(
+                            minorUnits: try Self.minorUnits(a, currency: current.amount.currency), currency: current.amount.currency)
+                    }
+                    if let d = form.text("expected_close") {
+                        guard let date = LocalDate(d) else { throw SalesError.invalid(field: "expectedClose", reason: "is a date, YYYY-MM-DD") }
+                        change.expectedClose = date
+                    }
+                    let o = try await sales.update(id, change, by: Self.actor(v))
+                    return try await detail(v, id, flash: o.stage.isOpen ? "Saved." : "Closed as \(o.stage.rawValue).")
+                } catch SalesError.opportunityNotFound {
+                    return try views.notFound(title: "No such opportunity")
+                } catch {
+                    return try await detail(v, id, error: explain(error))
+                }
+            }
+        }
+        router.post("/console/sales/leads/:id") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.salesManage) else { return try pages.forbidden(v) }
+                guard let raw = Int64(try context.parameters.require("id")) else { return try views.notFound(title: "No such lead") }
+                do {
+                    if form["convert"] == "yes" {
+                        let lead = try await sales.lead(LeadID(raw))
+                        var draft = try Self.draft(form)
+                        if draft.name.isEmpty { draft.name = "\(lead.customerName) — from campaign \(lead.campaign)" }
+                        let o = try await sales.convert(LeadID(raw), into: draft, by: Self.actor(v))
+                        return Response.redirect(to: "/console/sales/opportunities/\(o.id.rawValue)")
+                    }
+                    let l = try await sales.updateLead(
+                        LeadID(raw), status: form["status"].flatMap(SalesLead.Status.init(rawValue:)), owner: form.text("owner"),
+                        reason: form["reason"], by: Self.actor(v))
+                    return try await overview(v, view: "mine", flash: "Lead \(l.id) is \(l.status.rawValue).")
+                } catch {
+                    return try await overview(v, view: "mine", error: explain(error))
+                }
+            }
+        }
+    }
+
+    /// `12`, `12.5`, `12.50` in the currency's major unit → minor units, exactly.
+    static func minorUnits(_ text: String, currency: String) throws -> Int64 {
+        let digits = Money.minorUnitDigits(of: currency)
+        let t = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: ",", with: "")
+        let parts = t.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let whole = Int64(parts[0]), whole >= 0, parts.count == 1 || parts[1].count <= digits,
+            parts.count == 1 || parts[1].allSatisfy(\.isNumber)
+        else { throw SalesError.invalid(field: "amount", reason: "is an amount such as 1250.00") }
+        let fraction =
+            parts.count == 2 ? String(parts[1]) + String(repeating: "0", count: digits - parts[1].count) : String(repeating: "0", count: digits)
+        let (scaled, overflow) = whole.multipliedReportingOverflow(by: Money.unit(of: currency))
+        guard !overflow else { throw SalesError.invalid(field: "amount", reason: "is too large") }
+        return scaled + (Int64(fraction) ?? 0)
+    }
+
+    static func draft(_ form: Form) throws -> OpportunityDraft {
+        let currency = (form.text("currency") ?? "").uppercased()
+        guard Money.isCurrencyCode(currency) else { throw SalesError.invalid(field: "currency", reason: "is a three-letter code such as EUR") }
+        guard let close = form.text("expected_close").flatMap(LocalDate.init) else {
+            throw SalesError.invalid(field: "expectedClose", reason: "is a date, YYYY-MM-DD")
+        }
+        return OpportunityDraft(
+            name: form["name"] ?? "", customer: form.text("customer").flatMap { Int64($0) }, account: form.text("account").flatMap { Int64($0) },
+            amount: Money(minorUnits: try minorUnits(form.text("amount") ?? "", currency: currency), currency: currency), expectedClose: close,
+            stage: form["stage"].flatMap(Opportunity.Stage.init(rawValue:)) ?? .prospecting, nextStep: form["next_step"])
+    }
+
+    func overview(_ v: Visitor, view: String, flash: String? = nil, error: String? = nil) async throws -> Response {
+        guard v.principal.can(.salesRead) else { return try pages.forbidden(v) }
+        let me = v.principal.actor
+        let today = LocalDate(sales.clock.now)
+        let pipeline = try await sales.pipeline(owner: view == "mine" ? me : nil)
+        let filter: OpportunityFilter =
+            switch view {
+            case "all": OpportunityFilter(stages: Opportunity.Stage.open)
+            case "closed": OpportunityFilter(stages: [.won, .lost])
+            default: OpportunityFilter(owner: me, stages: Opportunity.Stage.open)
+            }
+        let opportunities = try await sales.opportunities(filter, limit: 200)
+        let leads = try await sales.leads(owner: view == "mine" ? me : nil, statuses: [.new, .working, .qualified], limit: 200)
+        let accounts = try await sales.keyAccounts(manager: view == "mine" ? me : nil)
+        let tabs: [[String: Any]] = [("mine", "Mine"), ("all", "Everyone's open"), ("closed", "Won and lost")].map {
+            ["href": "/console/sales?view=\($0.0)", "label": $0.1, "current": $0.0 == view]
+        }
+        let sections: [[String: Any]] = pipeline.sections.map { s in
+            [
+                "currency": s.currency, "open": Self.money(s.open.amount, s.currency), "openCount": s.open.count,
+                "weighted": Self.money(s.open.weighted, s.currency), "won": Self.money(s.won.amount, s.currency), "wonCount": s.won.count,
+                "lostCount": s.lost.count, "winRate": s.winRate.map(ConsolePages.pct) ?? "—",
+                "overdue": s.overdue.count, "anyOverdue": s.overdue.count > 0,
+                "stages": s.stages.map {
+                    [
+                        "stage": Self.label($0.stage.rawValue), "count": $0.figure.count, "amount": Self.money($0.figure.amount, s.currency),
+                        "weighted": Self.money($0.figure.weighted, s.currency),
+                    ]
+                },
+                "forecast": s.forecast.map {
+                    [
+                        "month": $0.month, "count": $0.figure.count, "amount": Self.money($0.figure.amount, s.currency),
+                        "weighted": Self.money($0.figure.weighted, s.currency),
+                    ]
+                },
+                "owners": s.owners.map {
+                    [
+                        "owner": $0.owner, "open": $0.open.count, "weighted": Self.money($0.open.weighted, s.currency),
+                        "won": Self.money($0.won.amount, s.currency),
+                    ]
+                },
+            ]
+        }
+        return try views.page(
+            .console, visitor: v, title: "Sales", template: "sales",
+            [
+                "flash": flash as Any, "error": error as Any, "tabs": tabs, "view": view, "days": pipeline.days, "sections": sections,
+                "noPipeline": sections.isEmpty, "canManage": v.principal.can(.salesManage), "today": today.description,
+                "opportunities": opportunities.map { Self.row($0, today: today) },
+                "leads": leads.map {
+                    [
+                        "id": $0.id.rawValue, "customer": $0.customer, "name": $0.customerName, "campaign": $0.campaign, "source": $0.source,
+                        "status": $0.status.rawValue, "owner": $0.owner, "created": ConsolePages.time($0.createdAt),
+                        "mine": $0.owner == me.lowercased(),
+                    ] as [String: Any]
+                },
+                "accounts": accounts.map {
+                    [
+                        "name": $0.name, "manager": $0.manager ?? "—", "contacts": $0.contacts, "revenue": Self.monies($0.revenue),
+                        "open": $0.openOpportunities, "pipeline": Self.monies($0.pipeline), "weighted": Self.monies($0.weighted),
+                        "won": Self.monies($0.won), "nextClose": $0.nextClose?.description ?? "—",
+                        "lastInteraction": $0.lastInteraction.map(ConsolePages.time) ?? "—", "account": $0.account,
+                    ] as [String: Any]
+                },
+            ])
+    }
+
+    func detail(_ v: Visitor, _ id: OpportunityID, flash: String? = nil, error: String? = nil) async throws -> Response {
+        guard v.principal.can(.salesRead) else { return try pages.forbidden(v) }
+        let o: Opportunity
+        do { o = try await sales.opportunity(id) } catch SalesError.opportunityNotFound { return try views.notFound(title: "No such opportunity") }
+        let history = try await sales.history(id)
+        var values = Self.row(o, today: LocalDate(sales.clock.now))
+        values["flash"] = flash as Any
+        values["error"] = error as Any
+        values["isOpen"] = o.stage.isOpen
+        values["canChange"] = o.stage.isOpen && v.principal.can(.salesManage) && (Self.actor(v).isAdmin || o.owner == v.principal.actor.lowercased())
+        values["lostReason"] = o.lostReason as Any
+        values["closedAt"] = o.closedAt.map(ConsolePages.time) as Any
+        values["amountInput"] = String(describing: o.amount).split(separator: " ").first.map(String.init) ?? ""
+        values["currency"] = o.amount.currency
+        values["nextStepInput"] = o.nextStep ?? ""
+        values["stages"] = Opportunity.Stage.allCases.map { ["value": $0.rawValue, "label": Self.label($0.rawValue), "selected": $0 == o.stage] }
+        values["history"] = history.reversed().map {
+            [
+                "at": ConsolePages.time($0.at), "author": $0.author, "stage": Self.label($0.stage.rawValue), "amount": $0.amount.description,
+                "probability": $0.probability, "owner": $0.owner, "note": $0.note ?? "",
+            ] as [String: Any]
+        }
+        return try views.page(.console, visitor: v, title: o.name, template: "opportunity", values)
+    }
+}
