@@ -18,10 +18,19 @@ run() {  # run DATABASE LABEL
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
     PATRON_BCRYPT_COST=4 "$patron" serve --demo --database "$1" --port "$port" >"$work/serve-$2.log" 2>&1 &
     pid=$!
-    for _ in $(seq 1 120); do
-        curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
+    # Loading the demo company takes 20–80 s in a debug build (PostgreSQL is the slower); wait
+    # while the server lives, up to five minutes, and say so if it dies or never answers.
+    local up=""
+    for _ in $(seq 1 600); do
+        if curl -sf "http://127.0.0.1:$port/health" >/dev/null; then up=yes; break; fi
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.5
     done
+    if [ -z "$up" ]; then
+        echo "patron serve --demo on $2 did not come up; its log:" >&2
+        tail -40 "$work/serve-$2.log" >&2
+        return 1
+    fi
     echo "== browser tests on $2"
     PATRON_URL="http://127.0.0.1:$port" python3 Tests/Browser/test_web.py
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
