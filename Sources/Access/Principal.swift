@@ -33,13 +33,13 @@ public enum Role: String, Sendable, Codable, CaseIterable {
             [
                 .customersRead, .customersWrite, .customersMerge, .transactionsWrite, .interactionsWrite, .consentsWrite, .memberLoginsManage,
                 .loyaltyRead,
-                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .tasksWork, .requestsRead, .requestsWork,
+                .pointsAdjust, .pointsRedeem, .vouchersRedeem, .membersEnroll, .tasksWork, .requestsRead, .requestsWork, .leadsCreate,
             ]
         case .analyst: [.customersRead, .dataExport, .loyaltyRead, .analyticsRead, .analyticsRun, .segmentsRead, .campaignsRead, .salesRead]
         case .sales:
             [
                 .customersRead, .customersWrite, .interactionsWrite, .loyaltyRead, .analyticsRead, .segmentsRead, .campaignsRead, .requestsRead,
-                .salesRead, .salesManage,
+                .salesRead, .salesManage, .leadsCreate,
             ]
         }
     }
@@ -91,6 +91,8 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case requestsWork = "requests:work"
     /// Read leads, opportunities, the pipeline and key accounts.
     case salesRead = "sales:read"
+    /// Pass a customer to sales as a lead (an agent who heard of a need, a rep who met someone).
+    case leadsCreate = "leads:create"
     /// Work leads and own opportunities (change only one's own, unless admin).
     case salesManage = "sales:manage"
     /// Read the audit log.

@@ -38,8 +38,9 @@ extension APIHandler {
 
     static func schema(_ l: SalesLead) -> Schemas.Lead {
         .init(
-            id: l.id.rawValue, customerId: l.customer, customerName: l.customerName, campaignId: l.campaign, source: l.source,
-            status: .init(rawValue: l.status.rawValue)!, owner: l.owner, reason: l.reason, opportunityId: l.opportunity?.rawValue,
+            id: l.id.rawValue, customerId: l.customer, customerName: l.customerName, campaignId: l.campaign, source: l.source, note: l.note,
+            createdBy: l.createdBy, status: .init(rawValue: l.status.rawValue)!, owner: l.owner, reason: l.reason,
+            opportunityId: l.opportunity?.rawValue,
             createdAt: l.createdAt, updatedAt: l.updatedAt)
     }
 
@@ -76,6 +77,16 @@ extension APIHandler {
             }
         let leads = try await sales.leads(owner: person(q.owner, principal), statuses: statuses, campaign: q.campaignId, limit: q.limit ?? 50)
         return .ok(.init(body: .json(leads.map(Self.schema))))
+    }
+
+    func createLead(_ input: Operations.CreateLead.Input) async throws -> Operations.CreateLead.Output {
+        let principal = try Caller.require(.leadsCreate)
+        guard case .json(let b) = input.body else { preconditionFailure() }
+        let owner = person(b.owner, principal)
+        guard owner != nil || principal.can(.salesManage) else { throw Problem(validation: [FieldError("owner", "name the rep who will work it")]) }
+        let l = try await sales.enterLead(
+            customer: b.customerId, source: LeadSource(rawValue: b.source.rawValue)!, note: b.note, owner: owner, by: salesActor(principal))
+        return .created(.init(body: .json(Self.schema(l))))
     }
 
     func getLead(_ input: Operations.GetLead.Input) async throws -> Operations.GetLead.Output {

@@ -164,8 +164,9 @@ public struct OpportunityEvent: Sendable, Equatable {
     }
 }
 
-/// A campaign responder handed to sales. Campaigns create leads; Sales works them: a lead is
-/// new, being worked, qualified or disqualified, and ends converted into an opportunity.
+/// Someone who may buy, handed to sales: a campaign responder (Campaigns creates those), or a
+/// customer an agent or a rep spotted on a call, in a store or on the web. Sales works them: a
+/// lead is new, being worked, qualified or disqualified, and ends converted into an opportunity.
 public struct SalesLead: Sendable, Equatable {
     public enum Status: String, Sendable, CaseIterable, Codable {
         case new, working, qualified, disqualified, converted
@@ -182,9 +183,15 @@ public struct SalesLead: Sendable, Equatable {
     public var id: LeadID
     public var customer: Int64
     public var customerName: String
-    public var campaign: Int64
-    /// The strongest campaign response: purchased, redeemed, enrolled, clicked…
+    /// The campaign it came from; nil for a lead someone entered.
+    public var campaign: Int64?
+    /// The strongest campaign response (purchased, redeemed, enrolled, clicked…), or where an
+    /// entered lead was spotted (call, store, web, referral, event).
     public var source: String
+    /// What the customer is after, as whoever passed the lead wrote it.
+    public var note: String?
+    /// Who passed it on (staff email), for an entered lead.
+    public var createdBy: String?
     public var status: Status
     public var owner: String
     /// Why it was disqualified, or a note on the last change.
@@ -194,14 +201,16 @@ public struct SalesLead: Sendable, Equatable {
     public var updatedAt: Date
 
     public init(
-        id: LeadID, customer: Int64, customerName: String, campaign: Int64, source: String, status: Status, owner: String, reason: String?,
-        opportunity: OpportunityID?, createdAt: Date, updatedAt: Date
+        id: LeadID, customer: Int64, customerName: String, campaign: Int64?, source: String, note: String? = nil, createdBy: String? = nil,
+        status: Status, owner: String, reason: String?, opportunity: OpportunityID?, createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.customer = customer
         self.customerName = customerName
         self.campaign = campaign
         self.source = source
+        self.note = note
+        self.createdBy = createdBy
         self.status = status
         self.owner = owner
         self.reason = reason
@@ -209,6 +218,11 @@ public struct SalesLead: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
+}
+
+/// Where a lead someone enters was spotted.
+public enum LeadSource: String, Sendable, CaseIterable {
+    case call, store, web, referral, event, email
 }
 
 public enum SalesError: Error, Equatable, Sendable {

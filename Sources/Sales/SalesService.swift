@@ -101,6 +101,21 @@ public struct SalesService: Sendable {
         try await store.leads(owner: owner, statuses: statuses, campaign: campaign, limit: max(1, min(limit, 1_000)))
     }
 
+    /// Passes a customer to sales: an agent who heard of a need on a call, or a rep who met them.
+    /// A customer has one active entered lead at a time; passing another is a conflict.
+    public func enterLead(customer: Int64, source: LeadSource, note: String?, owner: String?, by actor: SalesActor) async throws -> SalesLead {
+        guard let found = try await store.customerName(customer) else {
+            throw SalesError.invalid(field: "customerId", reason: "no customer \(customer)")
+        }
+        if found.merged { throw SalesError.invalid(field: "customerId", reason: "customer \(customer) was merged into another") }
+        let note = try note.flatMap { try Self.optionalText($0, field: "note") }
+        let owner = try Self.email(owner ?? actor.email, field: "owner")
+        guard
+            let lead = try await store.insertLead(customer: customer, source: source, note: note, owner: owner, createdBy: actor.email, at: clock.now)
+        else { throw SalesError.conflict("Customer \(customer) already has an open lead; add to that one.") }
+        return lead
+    }
+
     /// Works a lead: working, qualified or disqualified (with a reason), or hands it to another rep.
     public func updateLead(_ id: LeadID, status: SalesLead.Status?, owner: String?, reason: String?, by actor: SalesActor) async throws -> SalesLead {
         let old = try await lead(id)

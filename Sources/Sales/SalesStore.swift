@@ -110,6 +110,9 @@ public protocol SalesStore: Sendable {
     func update(_ o: Opportunity, expected: Opportunity.Stage, author: String, note: String?, at: Date) async throws -> Opportunity?
     /// Open opportunities, and those closed since `closedSince`, optionally one owner's.
     func pipeline(owner: String?, closedSince: Date) async throws -> [PipelineRow]
+    /// Writes a lead someone entered, and a note on the customer's timeline, in one transaction.
+    /// Returns nil when the customer already has an active (new, working, qualified) entered lead.
+    func insertLead(customer: Int64, source: LeadSource, note: String?, owner: String, createdBy: String, at: Date) async throws -> SalesLead?
     func lead(_ id: LeadID) async throws -> SalesLead?
     /// Leads, newest first.
     func leads(owner: String?, statuses: [SalesLead.Status], campaign: Int64?, limit: Int) async throws -> [SalesLead]

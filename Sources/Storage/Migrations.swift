@@ -18,7 +18,8 @@ public struct Migration: Sendable {
 
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
-    public static let all: [Migration] = customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy + partners + jointPromotions + sales
+    public static let all: [Migration] =
+        customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy + partners + jointPromotions + sales
 
     /// Applies the steps not yet applied; returns their names.
     @discardableResult
@@ -398,12 +399,34 @@ public enum Migrations {
 
     /// Sales works the leads Campaigns hands over and owns opportunities and their history.
     static let sales: [Migration] = [
-        Migration("sales-1-opportunities") { _, id in
-            [
-                "ALTER TABLE leads ADD COLUMN reason TEXT",
-                "ALTER TABLE leads ADD COLUMN opportunity_id BIGINT",
-                "ALTER TABLE leads ADD COLUMN updated_at BIGINT",
+        // Leads someone enters (from a call, a store, the web) have no campaign. SQLite cannot drop a
+        // NOT NULL, so there `leads` is rebuilt (nothing references it).
+        Migration("sales-1-leads-opportunities") { engine, id in
+            let active =
+                "CREATE UNIQUE INDEX leads_entered_active ON leads (customer_id) WHERE campaign_id IS NULL AND status IN ('new', 'working', 'qualified')"
+            let leads =
+                engine == .sqlite
+                ? [
+                    """
+                    CREATE TABLE leads_next (\(id), customer_id BIGINT NOT NULL REFERENCES customers(id), campaign_id BIGINT, source TEXT NOT NULL,
+                      status TEXT NOT NULL, owner TEXT NOT NULL, created_at BIGINT NOT NULL, reason TEXT, opportunity_id BIGINT, updated_at BIGINT,
+                      note TEXT, created_by TEXT, UNIQUE (campaign_id, customer_id))
+                    """,
+                    """
+                    INSERT INTO leads_next (id, customer_id, campaign_id, source, status, owner, created_at)
+                    SELECT id, customer_id, campaign_id, source, status, owner, created_at FROM leads
+                    """,
+                    "DROP TABLE leads",
+                    "ALTER TABLE leads_next RENAME TO leads",
+                ]
+                : [
+                    "ALTER TABLE leads ALTER COLUMN campaign_id DROP NOT NULL", "ALTER TABLE leads ADD COLUMN reason TEXT",
+                    "ALTER TABLE leads ADD COLUMN opportunity_id BIGINT", "ALTER TABLE leads ADD COLUMN updated_at BIGINT",
+                    "ALTER TABLE leads ADD COLUMN note TEXT", "ALTER TABLE leads ADD COLUMN created_by TEXT",
+                ]
+            return leads + [
                 "CREATE INDEX leads_owner ON leads (owner, status)",
+                active,
                 """
                 CREATE TABLE opportunities (\(id), name TEXT NOT NULL, customer_id BIGINT REFERENCES customers(id),
                   account_id BIGINT REFERENCES accounts(id), lead_id BIGINT, owner TEXT NOT NULL, stage TEXT NOT NULL,

@@ -751,7 +751,7 @@ public struct SQLCampaignStore: CampaignStore {
 
     public func leads(campaign: CampaignID?, limit: Int) async throws -> [Lead] {
         try await database.read { db in
-            let filter: SQLQueryString = campaign.map { " WHERE l.campaign_id = \(bind: $0.rawValue)" } ?? ""
+            let filter: SQLQueryString = campaign.map { " WHERE l.campaign_id = \(bind: $0.rawValue)" } ?? " WHERE l.campaign_id IS NOT NULL"
             return try await db.raw(
                 "SELECT l.id, l.customer_id, \(unsafeRaw: SQLSegmentStore.memberName), l.campaign_id, l.source, l.status, l.owner, l.created_at FROM leads l JOIN customers p ON p.id = l.customer_id"
                     + filter + " ORDER BY l.id LIMIT \(bind: Int64(limit))"

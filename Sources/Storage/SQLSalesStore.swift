@@ -156,18 +156,43 @@ public struct SQLSalesStore: SalesStore {
     }
 
     static let leadSelect = """
-        SELECT l.id, l.customer_id, \(SQLSegmentStore.memberName), l.campaign_id, l.source, l.status, l.owner, l.reason, l.opportunity_id,
-          l.created_at, COALESCE(l.updated_at, l.created_at) AS updated_at
+        SELECT l.id, l.customer_id, \(SQLSegmentStore.memberName), l.campaign_id, l.source, l.note, l.created_by, l.status, l.owner, l.reason,
+          l.opportunity_id, l.created_at, COALESCE(l.updated_at, l.created_at) AS updated_at
         FROM leads l JOIN customers p ON p.id = l.customer_id
         """
 
     static func decodeLead(_ row: any SQLRow) throws -> SalesLead {
         SalesLead(
             id: LeadID(try row.int64("id")), customer: try row.int64("customer_id"), customerName: try row.string("name"),
-            campaign: try row.int64("campaign_id"), source: try row.string("source"),
+            campaign: try row.optionalInt64("campaign_id"), source: try row.string("source"), note: try row.optionalString("note"),
+            createdBy: try row.optionalString("created_by"),
             status: SalesLead.Status(rawValue: try row.string("status")) ?? .new, owner: try row.string("owner"),
             reason: try row.optionalString("reason"), opportunity: try row.optionalInt64("opportunity_id").map { OpportunityID($0) },
             createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
+    }
+
+    public func insertLead(customer: Int64, source: LeadSource, note: String?, owner: String, createdBy: String, at: Date) async throws -> SalesLead?
+    {
+        let id = try await database.write { db -> Int64? in
+            let rows = try await db.raw(
+                """
+                INSERT INTO leads (customer_id, campaign_id, source, status, owner, created_at, updated_at, note, created_by)
+                VALUES (\(bind: customer), NULL, \(bind: source.rawValue), 'new', \(bind: owner), \(bind: at.epochSeconds), \(bind: at.epochSeconds),
+                  \(bind: note), \(bind: createdBy))
+                ON CONFLICT DO NOTHING RETURNING id
+                """
+            ).all()
+            guard let id = try rows.first?.int64("id") else { return nil }
+            _ = try await SQLCustomerStore.insertInteraction(
+                db,
+                InteractionDetails(
+                    channel: .call, direction: .outbound, outcome: "passed to sales", agent: createdBy, subject: "Lead #\(id) for \(owner)",
+                    notes: note, occurredAt: at),
+                for: CustomerID(customer))
+            return id
+        }
+        guard let id else { return nil }
+        return try await lead(LeadID(id))
     }
 
     public func lead(_ id: LeadID) async throws -> SalesLead? {

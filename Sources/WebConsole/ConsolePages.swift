@@ -256,7 +256,9 @@ struct ConsolePages: Sendable {
             "canLog": v.principal.can(.interactionsWrite), "channels": Customers.Channel.allCases.map(\.rawValue), "flash": flash as Any,
             "canReadRequests": v.principal.can(.requestsRead), "canOpenRequest": v.principal.can(.requestsWork),
             "requests": try await ServicePages(console: console).customerRequests(v, customer: id),
-            "canReadSales": v.principal.can(.salesRead),
+            "canReadSales": v.principal.can(.salesRead) || v.principal.can(.leadsCreate), "canPassLead": v.principal.can(.leadsCreate),
+            "canSeeDeals": v.principal.can(.salesRead),
+            "ownerRequired": !v.principal.can(.salesManage), "leadSources": LeadSource.allCases.map(\.rawValue),
             "opportunities": v.principal.can(.salesRead)
                 ? try await s.sales.opportunities(OpportunityFilter(customer: id), limit: 50).map {
                     SalesPages.row($0, today: LocalDate(s.sales.clock.now))

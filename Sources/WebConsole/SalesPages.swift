@@ -21,6 +21,12 @@ struct SalesPages: Sendable {
     static func monies(_ m: [Money]) -> String { m.isEmpty ? "—" : m.map(\.description).joined(separator: ", ") }
     static func label(_ raw: String) -> String { raw.prefix(1).uppercased() + raw.dropFirst() }
 
+    /// "campaign 7 (clicked)", "call, passed on by ada@…".
+    static func origin(_ l: SalesLead) -> String {
+        if let c = l.campaign { return "campaign \(c) (\(l.source))" }
+        return l.source + (l.createdBy.map { ", passed on by \($0)" } ?? "")
+    }
+
     static func row(_ o: Opportunity, today: LocalDate) -> [String: Any] {
         [
             "id": o.id.rawValue, "name": o.name, "customer": o.customer as Any, "customerName": o.customerName as Any, "account": o.account as Any,
@@ -84,6 +90,24 @@ struct SalesPages: Sendable {
                 }
             }
         }
+        // "Pass to sales" on the Customer 360.
+        router.post("/console/customers/:id/leads") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.leadsCreate), let customer = Int64(try context.parameters.require("id")) else { return try pages.forbidden(v) }
+                do {
+                    let owner = form.text("owner")
+                    guard owner != nil || v.principal.can(.salesManage) else {
+                        throw SalesError.invalid(field: "owner", reason: "name the rep who will work it")
+                    }
+                    let l = try await sales.enterLead(
+                        customer: customer, source: form["source"].flatMap(LeadSource.init(rawValue:)) ?? .call, note: form["note"], owner: owner,
+                        by: Self.actor(v))
+                    return try await pages.customer(v, customer, flash: "Passed to \(l.owner) as lead \(l.id).")
+                } catch {
+                    return try await pages.customer(v, customer, error: explain(error))
+                }
+            }
+        }
         router.post("/console/sales/leads/:id") { request, context in
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.salesManage) else { return try pages.forbidden(v) }
@@ -92,7 +116,7 @@ struct SalesPages: Sendable {
                     if form["convert"] == "yes" {
                         let lead = try await sales.lead(LeadID(raw))
                         var draft = try Self.draft(form)
-                        if draft.name.isEmpty { draft.name = "\(lead.customerName) — from campaign \(lead.campaign)" }
+                        if draft.name.isEmpty { draft.name = "\(lead.customerName) — \(Self.origin(lead))" }
                         let o = try await sales.convert(LeadID(raw), into: draft, by: Self.actor(v))
                         return Response.redirect(to: "/console/sales/opportunities/\(o.id.rawValue)")
                     }
@@ -185,7 +209,7 @@ struct SalesPages: Sendable {
                 "opportunities": opportunities.map { Self.row($0, today: today) },
                 "leads": leads.map {
                     [
-                        "id": $0.id.rawValue, "customer": $0.customer, "name": $0.customerName, "campaign": $0.campaign, "source": $0.source,
+                        "id": $0.id.rawValue, "customer": $0.customer, "name": $0.customerName, "origin": Self.origin($0), "note": $0.note ?? "",
                         "status": $0.status.rawValue, "owner": $0.owner, "created": ConsolePages.time($0.createdAt),
                         "mine": $0.owner == me.lowercased(),
                     ] as [String: Any]

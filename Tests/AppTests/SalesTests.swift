@@ -1,5 +1,6 @@
 import Access
 import App
+import Campaigns
 import Customers
 import Foundation
 import HTTPTypes
@@ -9,6 +10,7 @@ import SQLKit
 import Sales
 import SharedModels
 import Storage
+import StorageSQLite
 import TestSupport
 import Testing
 
@@ -183,6 +185,27 @@ import Testing
             #expect(a.manager == kim.email && a.contacts == 1 && a.revenue == [Self.eur(400)])
             #expect(a.openOpportunities == 1 && a.pipeline == [Money(minorUnits: 12_345, currency: "USD")] && a.won == [])
             #expect(try await p.sales.keyAccounts(manager: "sam@test.example").isEmpty)
+
+            // An agent passes Ada to Sam after a call: one open entered lead per customer, noted on her timeline.
+            let agent = SalesActor("ada.agent@test.example")
+            let entered = try await p.sales.enterLead(
+                customer: ada.id.rawValue, source: .call, note: "wants a quote for 40 jackets", owner: "Sam@test.example", by: agent)
+            #expect(
+                entered.campaign == nil && entered.source == "call" && entered.owner == sam.email && entered.createdBy == agent.email
+                    && entered.status == .new)
+            await #expect(throws: SalesError.conflict("Customer \(ada.id) already has an open lead; add to that one.")) {
+                try await p.sales.enterLead(customer: ada.id.rawValue, source: .store, note: nil, owner: sam.email, by: agent)
+            }
+            await #expect(throws: SalesError.invalid(field: "customerId", reason: "no customer 999999")) {
+                try await p.sales.enterLead(customer: 999_999, source: .call, note: nil, owner: sam.email, by: agent)
+            }
+            #expect(
+                try await p.customers.interactions(of: ada.id, after: nil, limit: PageSize(20)).items.contains {
+                    $0.details.outcome == "passed to sales"
+                })
+            _ = try await p.sales.updateLead(entered.id, status: .disqualified, owner: nil, reason: "only wanted a price", by: sam)
+            #expect(try await p.sales.enterLead(customer: ada.id.rawValue, source: .web, note: nil, owner: nil, by: sam).owner == sam.email)
+            #expect(try await p.campaigns.leads().map(\.id) == [leadID.rawValue], "campaign lists show campaign leads only")
         }
     }
 
@@ -269,6 +292,24 @@ import Testing
                 #expect(try await api.call(.get, "/v1/sales/pipeline", token: token).status == 403)
             }
             #expect(try await api.call(.get, "/v1/leads", token: bo).status == 403)
+
+            // Agents pass customers to a named rep; marketers and members may not enter leads.
+            let unnamed = try await api.call(.post, "/v1/leads", token: ada, body: ["customerId": buyer.id.rawValue, "source": "call"])
+            #expect(unnamed.status == 422 && unnamed.json["field"] as? String == "owner")
+            let passed = try await api.call(
+                .post, "/v1/leads", token: ada,
+                body: ["customerId": buyer.id.rawValue, "source": "call", "owner": "kim@x.com", "note": "asked about fleet cards"])
+            #expect(passed.status == 201 && passed.json["campaignId"] == nil && passed.json["createdBy"] as? String == "ada@x.com")
+            #expect(
+                try await api.call(.post, "/v1/leads", token: ada, body: ["customerId": buyer.id.rawValue, "source": "call", "owner": "kim@x.com"])
+                    .code == "sales_conflict")
+            #expect(try await api.call(.get, "/v1/leads?owner=me&status=new", token: kim).array.count == 1)
+            for token in [mia, bo] {
+                #expect(
+                    try await api.call(
+                        .post, "/v1/leads", token: token, body: ["customerId": buyer.id.rawValue, "source": "web", "owner": "kim@x.com"]
+                    ).status == 403)
+            }
         }
     }
 
@@ -279,6 +320,7 @@ import Testing
         try await TestDatabase.withPatron(engine) { p in
             _ = try await p.access.addUser(email: "sam@x.com", password: "password1", role: .sales)
             _ = try await p.access.addUser(email: "ann@x.com", password: "password1", role: .analyst)
+            _ = try await p.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
             let buyer = try await p.customers.create(ProfileDraft(firstName: "Bo", lastName: "Lind"))
             let leadID = try await Self.lead(p, customer: buyer.id, owner: "sam@x.com")
             let app = Application(router: try buildRouter(patron: p))
@@ -315,6 +357,16 @@ import Testing
                 #expect(read.status == .ok && read.body.contains("Kitchen") && !read.body.contains("Move it on"))
                 let refused = try await ann.post(location, "stage=lost&lost_reason=x", tokenPage: "/console/sales")
                 #expect(refused.status == .forbidden)
+
+                // An agent passes the customer to Sam from the Customer 360; the lead is on Sam's list.
+                let ada = try await WebVisitor.signIn(client, "console", "email=ada%40x.com&password=password1")
+                let profile360 = "/console/customers/\(buyer.id)"
+                #expect(try await ada.get(profile360).body.contains("Pass to sales"))
+                let noOwner = try await ada.post("\(profile360)/leads", "source=call&owner=&note=fleet", tokenPage: profile360)
+                #expect(noOwner.body.contains("owner: name the rep who will work it"))
+                let passed = try await ada.post("\(profile360)/leads", "source=call&owner=sam%40x.com&note=wants+40+jackets", tokenPage: profile360)
+                #expect(passed.body.contains("Passed to sam@x.com as lead"))
+                #expect(try await sam.get("/console/sales").body.contains("call, passed on by ada@x.com: wants 40 jackets"))
             }
         }
     }
@@ -322,4 +374,52 @@ import Testing
 
 extension LocalDate {
     fileprivate func adding(days: Int) -> LocalDate { LocalDate(daysSinceEpoch: daysSinceEpoch + days) }
+}
+
+/// Upgrading a database that already has campaign leads: on SQLite the `leads` table is rebuilt
+/// to let entered leads have no campaign, and every existing lead must come through unchanged.
+@Suite struct SalesMigrationTests {
+    @Test("campaign leads made before the Sales room survive its migration on SQLite")
+    func upgrade() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("patron-upgrade-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("old.sqlite").path
+        let database = try await SQLiteDatabase.open(path: path)
+        let before = Array(Migrations.all.prefix { !$0.name.hasPrefix("sales-") })
+        #expect(before.count < Migrations.all.count)
+        try await Migrations.run(on: database, steps: before)
+        try await database.write { db in
+            try await db.raw(
+                """
+                INSERT INTO customers (first_name, last_name, search_name, completeness, profile, status, created_at, updated_at)
+                VALUES ('Old', 'Lead', 'old lead', 0, '{}', 'active', 1, 1)
+                """
+            ).run()
+            try await db.raw(
+                "INSERT INTO leads (customer_id, campaign_id, source, status, owner, created_at) VALUES (1, 3, 'clicked', 'new', 'sam@x.com', 5)"
+            ).run()
+        }
+        try await database.close()
+
+        let patron = try await Patron.open(.sqlite(path: path), settings: Settings(bcryptCost: 4))
+        try await patron.closing { p in
+            let leads = try await p.sales.leads()
+            #expect(leads.count == 1)
+            let lead = try #require(leads.first)
+            #expect(
+                lead.campaign == 3 && lead.source == "clicked" && lead.status == .new && lead.owner == "sam@x.com" && lead.customerName == "Old Lead")
+            #expect(lead.createdAt == Date(timeIntervalSince1970: 5) && lead.updatedAt == lead.createdAt)
+            // The rebuilt table keeps one lead per campaign and customer.
+            await #expect(throws: (any Error).self) {
+                try await p.database.write { db in
+                    try await db.raw(
+                        "INSERT INTO leads (customer_id, campaign_id, source, status, owner, created_at) VALUES (1, 3, 'opened', 'new', 'x@x.com', 6)"
+                    ).run()
+                }
+            }
+            #expect(
+                try await p.sales.enterLead(customer: 1, source: .call, note: nil, owner: "sam@x.com", by: SalesActor("ada@x.com")).campaign == nil)
+        }
+    }
 }

@@ -2120,10 +2120,18 @@ extension Components {
             internal var customerId: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/Lead/customerName`.
             internal var customerName: Swift.String
+            /// The campaign it came from; absent for a lead someone entered.
+            ///
             /// - Remark: Generated from `#/components/schemas/Lead/campaignId`.
-            internal var campaignId: Swift.Int64
+            internal var campaignId: Swift.Int64?
+            /// The strongest campaign response, or where an entered lead was spotted.
+            ///
             /// - Remark: Generated from `#/components/schemas/Lead/source`.
             internal var source: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Lead/note`.
+            internal var note: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Lead/createdBy`.
+            internal var createdBy: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Lead/status`.
             internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case new = "new"
@@ -2150,8 +2158,10 @@ extension Components {
             ///   - id:
             ///   - customerId:
             ///   - customerName:
-            ///   - campaignId:
-            ///   - source:
+            ///   - campaignId: The campaign it came from; absent for a lead someone entered.
+            ///   - source: The strongest campaign response, or where an entered lead was spotted.
+            ///   - note:
+            ///   - createdBy:
             ///   - status:
             ///   - owner:
             ///   - reason:
@@ -2162,8 +2172,10 @@ extension Components {
                 id: Swift.Int64,
                 customerId: Swift.Int64,
                 customerName: Swift.String,
-                campaignId: Swift.Int64,
+                campaignId: Swift.Int64? = nil,
                 source: Swift.String,
+                note: Swift.String? = nil,
+                createdBy: Swift.String? = nil,
                 status: Components.Schemas.Lead.StatusPayload,
                 owner: Swift.String,
                 reason: Swift.String? = nil,
@@ -2176,6 +2188,8 @@ extension Components {
                 self.customerName = customerName
                 self.campaignId = campaignId
                 self.source = source
+                self.note = note
+                self.createdBy = createdBy
                 self.status = status
                 self.owner = owner
                 self.reason = reason
@@ -2189,12 +2203,62 @@ extension Components {
                 case customerName
                 case campaignId
                 case source
+                case note
+                case createdBy
                 case status
                 case owner
                 case reason
                 case opportunityId
                 case createdAt
                 case updatedAt
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/LeadInput`.
+        internal struct LeadInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/LeadInput/customerId`.
+            internal var customerId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/LeadInput/source`.
+            internal enum SourcePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case call = "call"
+                case store = "store"
+                case web = "web"
+                case referral = "referral"
+                case event = "event"
+                case email = "email"
+            }
+            /// - Remark: Generated from `#/components/schemas/LeadInput/source`.
+            internal var source: Components.Schemas.LeadInput.SourcePayload
+            /// What the customer is after.
+            ///
+            /// - Remark: Generated from `#/components/schemas/LeadInput/note`.
+            internal var note: Swift.String?
+            /// The rep to work it; required unless the caller is a rep.
+            ///
+            /// - Remark: Generated from `#/components/schemas/LeadInput/owner`.
+            internal var owner: Swift.String?
+            /// Creates a new `LeadInput`.
+            ///
+            /// - Parameters:
+            ///   - customerId:
+            ///   - source:
+            ///   - note: What the customer is after.
+            ///   - owner: The rep to work it; required unless the caller is a rep.
+            internal init(
+                customerId: Swift.Int64,
+                source: Components.Schemas.LeadInput.SourcePayload,
+                note: Swift.String? = nil,
+                owner: Swift.String? = nil
+            ) {
+                self.customerId = customerId
+                self.source = source
+                self.note = note
+                self.owner = owner
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case customerId
+                case source
+                case note
+                case owner
             }
         }
         /// - Remark: Generated from `#/components/schemas/LeadUpdate`.

@@ -532,6 +532,11 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/leads`.
     /// - Remark: Generated from `#/paths//v1/leads/get(listLeads)`.
     func listLeads(_ input: Operations.ListLeads.Input) async throws -> Operations.ListLeads.Output
+    /// Passes a customer to sales (leads:create — agents, reps, admins). An agent names the rep (owner); a rep owns it unless naming another. One open entered lead per customer.
+    ///
+    /// - Remark: HTTP `POST /v1/leads`.
+    /// - Remark: Generated from `#/paths//v1/leads/post(createLead)`.
+    func createLead(_ input: Operations.CreateLead.Input) async throws -> Operations.CreateLead.Output
     /// One lead (campaigns:read or sales:read).
     ///
     /// - Remark: HTTP `GET /v1/leads/{id}`.
@@ -2067,6 +2072,19 @@ extension APIProtocol {
         try await listLeads(Operations.ListLeads.Input(
             query: query,
             headers: headers
+        ))
+    }
+    /// Passes a customer to sales (leads:create — agents, reps, admins). An agent names the rep (owner); a rep owns it unless naming another. One open entered lead per customer.
+    ///
+    /// - Remark: HTTP `POST /v1/leads`.
+    /// - Remark: Generated from `#/paths//v1/leads/post(createLead)`.
+    internal func createLead(
+        headers: Operations.CreateLead.Input.Headers = .init(),
+        body: Operations.CreateLead.Input.Body
+    ) async throws -> Operations.CreateLead.Output {
+        try await createLead(Operations.CreateLead.Input(
+            headers: headers,
+            body: body
         ))
     }
     /// One lead (campaigns:read or sales:read).
