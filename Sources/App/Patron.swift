@@ -92,6 +92,9 @@ public struct Settings: Sendable {
     public var publicURL: String
     /// Where campaign messages are sent.
     public var channels: ChannelSettings
+    /// The desk's working hours for SLA targets (`PATRON_SLA_HOURS`, `PATRON_SLA_TIMEZONE`,
+    /// `PATRON_SLA_HOLIDAYS`); nil: targets run round the clock.
+    public var serviceHours: BusinessHours?
 
     public init(
         bcryptCost: UInt8 = 12, defaultCountryCode: String = "1", defaultCurrency: String = "USD",
@@ -135,6 +138,17 @@ public struct Settings: Sendable {
                 throw ConfigurationError(flag: "PATRON_CURRENCY", reason: "must be an ISO 4217 code such as USD")
             }
             settings.defaultCurrency = currency
+        }
+        if let hours = environment["PATRON_SLA_HOURS"] {
+            do {
+                settings.serviceHours = try BusinessHours(
+                    parsing: hours, timeZone: environment["PATRON_SLA_TIMEZONE"] ?? "UTC", holidays: environment["PATRON_SLA_HOLIDAYS"] ?? "")
+            } catch {
+                throw ConfigurationError(flag: "PATRON_SLA_HOURS", reason: error.description)
+            }
+        } else if environment["PATRON_SLA_TIMEZONE"] != nil || environment["PATRON_SLA_HOLIDAYS"] != nil {
+            throw ConfigurationError(
+                flag: "PATRON_SLA_HOURS", reason: "set the working hours (e.g. Mon-Fri 09:00-17:00) for the time zone and holidays to apply")
         }
         if let priority = environment["PATRON_MATCH_PRIORITY"] {
             var kinds: [IdentifierKind] = []
@@ -213,7 +227,8 @@ public struct Patron: Sendable {
             store: SQLCampaignStore(database: database), segments: segments, templates: MustacheTemplates(), clock: settings.clock,
             publicURL: settings.publicURL)
         self.support = SupportService(
-            store: SQLSupportStore(database: database), customers: customers, clock: settings.clock
+            store: SQLSupportStore(database: database), customers: customers, clock: settings.clock,
+            policy: .standard(hours: settings.serviceHours)
         ) { [intelligence] customer in try await intelligence.store.scores(of: customer)?.valueTier.rawValue }
         self.partners = PartnerService(store: SQLPartnerStore(database: database), clock: settings.clock)
         self.sales = SalesService(store: SQLSalesStore(database: database), clock: settings.clock)

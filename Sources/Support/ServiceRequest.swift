@@ -168,11 +168,27 @@ public struct SLAPolicy: Sendable, Equatable {
     public var valueFactor: [String: Double]
     /// Multiplier of the response target for complaints.
     public var complaintResponseFactor: Double
+    /// When targets count only working hours; nil: round the clock.
+    public var hours: BusinessHours?
+    /// Priorities whose targets run round the clock even with working hours set.
+    public var roundTheClock: Set<ServiceRequest.Priority>
 
-    public init(base: [ServiceRequest.Priority: Target], valueFactor: [String: Double], complaintResponseFactor: Double) {
+    public init(
+        base: [ServiceRequest.Priority: Target], valueFactor: [String: Double], complaintResponseFactor: Double, hours: BusinessHours? = nil,
+        roundTheClock: Set<ServiceRequest.Priority> = [.urgent]
+    ) {
         self.base = base
         self.valueFactor = valueFactor
         self.complaintResponseFactor = complaintResponseFactor
+        self.hours = hours
+        self.roundTheClock = roundTheClock
+    }
+
+    /// The standard targets counted in these working hours (urgent stays round the clock).
+    public static func standard(hours: BusinessHours?) -> SLAPolicy {
+        var p = standard
+        p.hours = hours
+        return p
     }
 
     private static let hour: TimeInterval = 3_600
@@ -192,8 +208,12 @@ public struct SLAPolicy: Sendable, Equatable {
     ) {
         let target = base[priority] ?? Self.standard.base[priority]!
         let factor = valueFactor[valueTier] ?? 1
-        let response = target.response * factor * (kind == .complaint ? complaintResponseFactor : 1)
-        return (at.addingTimeInterval(response.rounded()), at.addingTimeInterval((target.resolution * factor).rounded()))
+        let response = (target.response * factor * (kind == .complaint ? complaintResponseFactor : 1)).rounded()
+        let resolution = (target.resolution * factor).rounded()
+        if let hours, !roundTheClock.contains(priority) {
+            return (hours.adding(response, to: at), hours.adding(resolution, to: at))
+        }
+        return (at.addingTimeInterval(response), at.addingTimeInterval(resolution))
     }
 }
 
