@@ -145,6 +145,12 @@ public enum Principal: Sendable, Equatable {
 
     public func can(_ permission: Permission) -> Bool { permissions.contains(permission) }
 
+    /// A staff admin: may change what others own (segments, campaigns, leads, opportunities).
+    public var isAdmin: Bool {
+        if case .staff(_, _, .admin) = self { return true }
+        return false
+    }
+
     /// Throws ``AccessError/forbidden(_:)`` unless the caller has `permission`.
     public func require(_ permission: Permission) throws {
         guard can(permission) else { throw AccessError.forbidden(permission) }

@@ -114,7 +114,7 @@ extension APIHandler {
     func requireCampaignOwner(_ id: Int64) async throws -> Campaign {
         let principal = try Caller.require(.campaignsManage)
         let c = try await campaigns.campaign(CampaignID(id))
-        if case .staff(_, _, let role) = principal, role == .admin { return c }
+        if principal.isAdmin { return c }
         guard c.owner == principal.actor else {
             throw Problem(
                 status: .forbidden, code: "forbidden", detail: "Campaign \(id) belongs to \(c.owner); only its owner or an admin may change it.")

@@ -10,10 +10,7 @@ import SharedModels
 /// opportunity's owner or an admin may change it. Members and partners have no access.
 extension APIHandler {
     /// The caller as the Sales room sees them, for the ownership rule.
-    private func salesActor(_ principal: Principal) -> SalesActor {
-        if case .staff(_, _, let role) = principal { return SalesActor(principal.actor, isAdmin: role == .admin) }
-        return SalesActor(principal.actor)
-    }
+    private func salesActor(_ principal: Principal) -> SalesActor { SalesActor(principal.actor, isAdmin: principal.isAdmin) }
 
     /// `me` is the caller; anything else is taken as an email.
     private func person(_ value: String?, _ principal: Principal) -> String? {

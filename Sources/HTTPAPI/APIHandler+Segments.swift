@@ -39,7 +39,7 @@ extension APIHandler {
     func requireOwner(_ id: Int64) async throws -> Segment {
         let principal = try Caller.require(.segmentsManage)
         let s = try await segments.segment(SegmentID(id))
-        if case .staff(_, _, let role) = principal, role == .admin { return s }
+        if principal.isAdmin { return s }
         guard s.owner == principal.actor else {
             throw Problem(
                 status: .forbidden, code: "forbidden", detail: "Segment \(id) belongs to \(s.owner); only its owner or an admin may change it.")

@@ -12,10 +12,7 @@ struct SalesPages: Sendable {
     var sales: SalesService { console.services.sales }
     var pages: ConsolePages { ConsolePages(console: console) }
 
-    static func actor(_ v: Visitor) -> SalesActor {
-        if case .staff(_, _, let role) = v.principal { return SalesActor(v.principal.actor, isAdmin: role == .admin) }
-        return SalesActor(v.principal.actor)
-    }
+    static func actor(_ v: Visitor) -> SalesActor { SalesActor(v.principal.actor, isAdmin: v.principal.isAdmin) }
 
     static func money(_ minor: Int64, _ currency: String) -> String { Money(minorUnits: minor, currency: currency).description }
     static func monies(_ m: [Money]) -> String { m.isEmpty ? "—" : m.map(\.description).joined(separator: ", ") }

@@ -107,7 +107,7 @@ struct SegmentAndCampaignPages: Sendable {
 
     func mayChange(_ v: Visitor, _ c: Campaign) -> Bool {
         guard v.principal.can(.campaignsManage) else { return false }
-        if case .staff(_, _, let role) = v.principal, role == .admin { return true }
+        if v.principal.isAdmin { return true }
         return c.owner == v.principal.actor
     }
 
@@ -185,7 +185,7 @@ struct SegmentAndCampaignPages: Sendable {
                 "profit": interval(pnl.incrementalProfit) { ConsolePages.money($0, cur) },
                 "roi": pnl.roi.map { interval($0) { String(format: "%.2f", $0) } } ?? "—", "preview": preview as Any,
                 "responseChart": responseChart,
-                "funnelChart": funnel.isEmpty ? nil : SVGChart.bars(funnel, title: "Messages and responses by wave") as String?,
+                "funnelChart": (funnel.isEmpty ? nil : SVGChart.bars(funnel, title: "Messages and responses by wave")) as Any,
             ])
     }
 }
