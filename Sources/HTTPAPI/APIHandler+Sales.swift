@@ -122,7 +122,8 @@ extension APIHandler {
             case .some(let s): [Opportunity.Stage(rawValue: s.rawValue)!]
             }
         let list = try await sales.opportunities(
-            OpportunityFilter(owner: person(q.owner, principal), stages: stages, customer: q.customerId, account: q.accountId), limit: q.limit ?? 50)
+            OpportunityFilter(owner: person(q.owner, principal), stages: stages, customer: q.customerId, accounts: q.accountId.map { [$0] } ?? []),
+            limit: q.limit ?? 50)
         return .ok(.init(body: .json(list.map(Self.schema))))
     }
 

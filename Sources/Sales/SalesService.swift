@@ -104,10 +104,7 @@ public struct SalesService: Sendable {
     /// Passes a customer to sales: an agent who heard of a need on a call, or a rep who met them.
     /// A customer has one active entered lead at a time; passing another is a conflict.
     public func enterLead(customer: Int64, source: LeadSource, note: String?, owner: String?, by actor: SalesActor) async throws -> SalesLead {
-        guard let found = try await store.customerName(customer) else {
-            throw SalesError.invalid(field: "customerId", reason: "no customer \(customer)")
-        }
-        if found.merged { throw SalesError.invalid(field: "customerId", reason: "customer \(customer) was merged into another") }
+        try await requireCustomer(customer)
         let note = try note.flatMap { try Self.optionalText($0, field: "note") }
         let owner = try Self.email(owner ?? actor.email, field: "owner")
         guard
@@ -163,10 +160,7 @@ public struct SalesService: Sendable {
         guard draft.customer != nil || draft.account != nil else {
             throw SalesError.invalid(field: "customerId", reason: "name the customer or the account it is sold to")
         }
-        if let c = draft.customer {
-            guard let found = try await store.customerName(c) else { throw SalesError.invalid(field: "customerId", reason: "no customer \(c)") }
-            if found.merged { throw SalesError.invalid(field: "customerId", reason: "customer \(c) was merged into another") }
-        }
+        if let c = draft.customer { try await requireCustomer(c) }
         if let a = draft.account, try await store.accountName(a) == nil {
             throw SalesError.invalid(field: "accountId", reason: "no account \(a)")
         }
@@ -196,15 +190,21 @@ public struct SalesService: Sendable {
     public func keyAccounts(manager: String? = nil) async throws -> [KeyAccount] {
         let now = clock.now
         let yearAgo = now.addingTimeInterval(-365 * 86_400)
-        var out: [KeyAccount] = []
-        for row in try await store.keyAccounts(manager: manager, revenueSince: yearAgo) {
-            let opportunities = try await store.opportunities(OpportunityFilter(account: row.account), limit: 1_000)
-            out.append(KeyAccount(row: row, opportunities: opportunities, wonSince: yearAgo))
-        }
-        return out
+        let rows = try await store.keyAccounts(manager: manager, revenueSince: yearAgo)
+        guard !rows.isEmpty else { return [] }
+        // Every key account's opportunities in one read, up to 1,000 each.
+        let opportunities = Dictionary(
+            grouping: try await store.opportunities(OpportunityFilter(accounts: rows.map(\.account)), limit: 1_000 * rows.count), by: \.account)
+        return rows.map { KeyAccount(row: $0, opportunities: opportunities[$0.account] ?? [], wonSince: yearAgo) }
     }
 
     // MARK: Checks
+
+    /// The customer exists and was not merged away.
+    private func requireCustomer(_ id: Int64) async throws {
+        guard let found = try await store.customerName(id) else { throw SalesError.invalid(field: "customerId", reason: "no customer \(id)") }
+        if found.merged { throw SalesError.invalid(field: "customerId", reason: "customer \(id) was merged into another") }
+    }
 
     static func requireOwner(_ owner: String, _ actor: SalesActor, what: String) throws {
         guard actor.isAdmin || owner.lowercased() == actor.email.lowercased() else { throw SalesError.notOwner(what: what, owner: owner) }

@@ -7,13 +7,14 @@ public struct OpportunityFilter: Sendable, Equatable {
     /// Only these stages (empty: any).
     public var stages: [Opportunity.Stage]
     public var customer: Int64?
-    public var account: Int64?
+    /// Only these accounts' (empty: any).
+    public var accounts: [Int64]
 
-    public init(owner: String? = nil, stages: [Opportunity.Stage] = [], customer: Int64? = nil, account: Int64? = nil) {
+    public init(owner: String? = nil, stages: [Opportunity.Stage] = [], customer: Int64? = nil, accounts: [Int64] = []) {
         self.owner = owner
         self.stages = stages
         self.customer = customer
-        self.account = account
+        self.accounts = accounts
     }
 }
 

@@ -87,7 +87,7 @@ public struct SQLSalesStore: SalesStore {
         if let owner = filter.owner { conditions.append("o.owner = \(bind: owner.lowercased())") }
         if !filter.stages.isEmpty { conditions.append("o.stage IN (\(binds: filter.stages.map(\.rawValue)))") }
         if let c = filter.customer { conditions.append("o.customer_id = \(bind: c)") }
-        if let a = filter.account { conditions.append("o.account_id = \(bind: a)") }
+        if !filter.accounts.isEmpty { conditions.append("o.account_id IN (\(binds: filter.accounts))") }
         let clause: SQLQueryString = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         return try await database.read { db in
             try await db.raw(
@@ -235,23 +235,24 @@ public struct SQLSalesStore: SalesStore {
                 FROM accounts a WHERE a.account_class = 'A'
                 """ + managerClause + " ORDER BY a.name, a.id"
             ).all()
-            var rows: [KeyAccountRow] = []
-            for a in accounts {
-                let id = try a.int64("id")
-                let revenue = try await db.raw(
-                    """
-                    SELECT t.currency, CAST(SUM(CASE t.kind WHEN 'return' THEN -t.amount_minor WHEN 'purchase' THEN t.amount_minor ELSE 0 END) AS BIGINT) AS v
-                    FROM transactions t JOIN customers c ON c.id = t.customer_id
-                    WHERE c.account_id = \(bind: id) AND t.occurred_at >= \(bind: revenueSince.epochSeconds)
-                    GROUP BY t.currency ORDER BY t.currency
-                    """
-                ).all().map { Money(minorUnits: try $0.int64("v"), currency: try $0.string("currency")) }
-                rows.append(
-                    KeyAccountRow(
-                        account: id, name: try a.string("name"), manager: try a.optionalString("key_account_manager"),
-                        contacts: Int(try a.int64("contacts")), revenue: revenue, lastInteraction: try a.optionalDate("last_interaction")))
+            // The contacts' revenue of every A-class account at once, per currency.
+            var revenue: [Int64: [Money]] = [:]
+            for row in try await db.raw(
+                """
+                SELECT c.account_id, t.currency,
+                  CAST(SUM(CASE t.kind WHEN 'return' THEN -t.amount_minor WHEN 'purchase' THEN t.amount_minor ELSE 0 END) AS BIGINT) AS v
+                FROM transactions t JOIN customers c ON c.id = t.customer_id JOIN accounts a ON a.id = c.account_id
+                WHERE a.account_class = 'A' AND t.occurred_at >= \(bind: revenueSince.epochSeconds)
+                """ + managerClause + " GROUP BY c.account_id, t.currency ORDER BY c.account_id, t.currency"
+            ).all() {
+                revenue[try row.int64("account_id"), default: []].append(Money(minorUnits: try row.int64("v"), currency: try row.string("currency")))
             }
-            return rows
+            return try accounts.map { a in
+                let id = try a.int64("id")
+                return KeyAccountRow(
+                    account: id, name: try a.string("name"), manager: try a.optionalString("key_account_manager"),
+                    contacts: Int(try a.int64("contacts")), revenue: revenue[id] ?? [], lastInteraction: try a.optionalDate("last_interaction"))
+            }
         }
     }
 

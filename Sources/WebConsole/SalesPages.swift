@@ -128,19 +128,14 @@ struct SalesPages: Sendable {
         }
     }
 
-    /// `12`, `12.5`, `12.50` in the currency's major unit → minor units, exactly.
+    /// `1,250.50` in the currency's major unit → minor units, exactly (``Money/parseMinorUnits(_:currency:)``
+    /// after the thousands separators); not negative.
     static func minorUnits(_ text: String, currency: String) throws -> Int64 {
-        let digits = Money.minorUnitDigits(of: currency)
         let t = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: ",", with: "")
-        let parts = t.split(separator: ".", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), let whole = Int64(parts[0]), whole >= 0, parts.count == 1 || parts[1].count <= digits,
-            parts.count == 1 || parts[1].allSatisfy(\.isNumber)
-        else { throw SalesError.invalid(field: "amount", reason: "is an amount such as 1250.00") }
-        let fraction =
-            parts.count == 2 ? String(parts[1]) + String(repeating: "0", count: digits - parts[1].count) : String(repeating: "0", count: digits)
-        let (scaled, overflow) = whole.multipliedReportingOverflow(by: Money.unit(of: currency))
-        guard !overflow else { throw SalesError.invalid(field: "amount", reason: "is too large") }
-        return scaled + (Int64(fraction) ?? 0)
+        guard let minor = Money.parseMinorUnits(Substring(t), currency: currency), minor >= 0 else {
+            throw SalesError.invalid(field: "amount", reason: "is an amount such as 1250.00")
+        }
+        return minor
     }
 
     static func draft(_ form: Form) throws -> OpportunityDraft {
