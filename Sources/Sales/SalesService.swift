@@ -71,7 +71,6 @@ public struct SalesService: Sendable {
             o.probability = try Self.probability(p)
         }
         let now = clock.now
-        o.updatedAt = now
         switch o.stage {
         case .lost:
             guard let reason = change.lostReason.flatMap({ try? Self.optionalText($0, field: "lostReason") }) else {
@@ -83,6 +82,7 @@ public struct SalesService: Sendable {
         default: break
         }
         guard o != old else { return old }
+        o.updatedAt = now
         let note = try change.note.flatMap { try Self.optionalText($0, field: "note") }
         guard let updated = try await store.update(o, expected: old.stage, author: actor.email, note: note ?? o.lostReason, at: now) else {
             throw SalesError.conflict("Opportunity \(id) was changed by someone else; read it again.")

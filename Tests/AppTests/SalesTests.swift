@@ -178,6 +178,11 @@ import Testing
             clock.advance(days: 100)
             #expect(try await p.sales.pipeline(days: 90).sections.map(\.currency) == ["USD"])
 
+            // Saving what is already there, days later (a form sent back unchanged), writes nothing.
+            let same = try await p.sales.update(dollars.id, OpportunityChange(stage: .prospecting, probability: 10), by: kim)
+            #expect(same == dollars && same.updatedAt == dollars.updatedAt)
+            #expect(try await p.sales.history(dollars.id).count == 1)
+
             // Key accounts: A-class only, with 12 months' revenue net of returns, and the account's deals.
             let accounts = try await p.sales.keyAccounts()
             #expect(accounts.map(\.name) == ["Acme"])
