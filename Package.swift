@@ -69,7 +69,7 @@ let package = Package(
         ),
         .target(
             name: "StoragePostgres",
-            dependencies: ["Storage", .product(name: "PostgresKit", package: "postgres-kit")],
+            dependencies: ["Storage", "SharedModels", .product(name: "PostgresKit", package: "postgres-kit")],
             swiftSettings: swiftSettings
         ),
         // The REST API: OpenAPI-generated types and handlers over domain facades.

@@ -9,6 +9,7 @@ import Loyalty
 import OpenAPIRuntime
 import Partners
 import Sales
+import SharedModels
 import Support
 
 /// An RFC 9457 problem document. `code` is stable and meant for programs; `detail` for people.
@@ -55,6 +56,17 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         }
     }
 
+    /// What the log says of an error: its cause, never the request it came with. OpenAPIRuntime's
+    /// `ServerError` carries the request's headers (`Authorization`, cookies) and decoded body
+    /// (passwords), so only its operation and underlying error are kept.
+    public static func logDescription(of error: any Error) -> String {
+        if let error = error as? ServerError {
+            return "\(error.operationID): \(logDescription(of: error.underlyingError))"
+        }
+        if let failure = error as? DatabaseFailure { return failure.description }
+        return String(reflecting: Swift.type(of: error)) + ": " + String(describing: error)
+    }
+
     static let internalError = Problem(
         status: .internalServerError, code: "internal_error", detail: "Something went wrong on our side; nothing was written.")
 
@@ -70,6 +82,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         case let error as PartnerError: return Problem(error)
         case let error as SalesError: return Problem(error)
         case let error as DecodingError: return Problem(error)
+        case let error as DatabaseFailure: return Problem(error)
         default: return nil
         }
     }
@@ -187,6 +200,24 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         }
     }
 
+    /// 503 with `Retry-After` while the database is away, full or too busy; a 500 otherwise
+    /// (its SQLSTATE goes to the log, never to the caller).
+    init(_ error: DatabaseFailure) {
+        switch error {
+        case .unavailable:
+            self.init(status: .serviceUnavailable, code: "database_unavailable", detail: "The database cannot be reached right now; nothing was written. Try again shortly.")
+        case .full:
+            self.init(status: .serviceUnavailable, code: "database_full", detail: "The database has no space left; nothing was written. Try again later.")
+        case .contention:
+            self.init(status: .serviceUnavailable, code: "database_busy", detail: "Too many requests changed the same records at once; nothing was written. Try again.")
+        case .failed:
+            self = Self.internalError
+        }
+    }
+
+    /// Seconds a client should wait before sending a 503 again.
+    static let retryAfterSeconds = 5
+
     init(_ error: DecodingError) {
         let (path, reason): ([any CodingKey], String) =
             switch error {
@@ -210,6 +241,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         if status == 401 { headers[.wwwAuthenticate] = "Bearer" }
+        if status == 503 { headers[.retryAfter] = String(Self.retryAfterSeconds) }
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
@@ -224,7 +256,9 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             let problem = Problem.from(error)
             if problem.status >= 500 {
-                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+                context.logger.error(
+                    "request failed",
+                    metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(Problem.logDescription(of: error))"])
             }
             return problem.response
         }

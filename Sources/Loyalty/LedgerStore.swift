@@ -129,12 +129,12 @@ public protocol LedgerStore: Sendable {
     func earn(_ earning: Earning) async throws -> Transfer
     /// Debits spendable lots, earliest-expiring first. Throws ``LoyaltyError/insufficientPoints(available:requested:)``.
     func spend(_ spending: Movement) async throws -> Transfer
-    /// Takes back `spending.points` for a return: first from the lots the referenced purchase
-    /// earned, then from the member's other lots (spendable, then pending); what is still missing
-    /// becomes a debt, or a negative balance when the program allows one.
-    func clawBack(_ spending: Movement, earnedBy purchase: String, allowNegative: Bool) async throws -> ClawBackResult
-    /// Points a reference has earned and already lost to claw-backs, for a member and point type.
-    func pointsEarned(by reference: String, member: MemberID, pointType: PointType) async throws -> (earned: Int64, clawedBack: Int64)
+    /// Takes back what a return is due (``ClawBack/points(earned:clawedBack:)``, from what the
+    /// purchase earned and lost so far, read under the member's lock in the same transaction):
+    /// first from the lots the purchase earned, then from the member's other lots (spendable, then
+    /// pending); what is still missing becomes a debt, or a negative balance when the program
+    /// allows one. Idempotent by the claw-back's key.
+    func clawBack(_ request: ClawBack) async throws -> ClawBackResult
     /// Moves what is left of every lot expired by `date` to breakage. Returns the transfers made.
     func expire(asOf date: Date) async throws -> [Transfer]
     func balance(of member: MemberID, _ pointType: PointType, at date: Date) async throws -> Balance

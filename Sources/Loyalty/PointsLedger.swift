@@ -261,16 +261,10 @@ public struct PointsLedger: Sendable {
             throw LoyaltyError.invalid([FieldError("returned", "must be between 1 and the purchase amount \(purchaseAmount)")])
         }
         let (_, program) = try await memberAndProgram(member)
-        let (earned, clawed) = try await store.pointsEarned(by: reference, member: member, pointType: pointType)
-        // earned × returned ÷ amount in exact 128-bit integer arithmetic, rounded down.
-        let due = purchaseAmount.dividingFullWidth(earned.multipliedFullWidth(by: returned)).quotient
-        let points = min(due, earned - clawed)
-        guard points > 0 else { return ClawBackResult(transfer: nil, taken: 0, debt: 0) }
         return try await store.clawBack(
-            Movement(
-                member: member, pointType: pointType, points: points, reason: .clawback, reference: reference, idempotencyKey: idempotencyKey,
-                memo: "return of \(returned) of \(purchaseAmount)", at: date ?? clock.now),
-            earnedBy: reference, allowNegative: program.allowNegativeBalance)
+            ClawBack(
+                member: member, pointType: pointType, purchase: reference, returned: returned, purchaseAmount: purchaseAmount,
+                allowNegative: program.allowNegativeBalance, idempotencyKey: idempotencyKey, at: date ?? clock.now))
     }
 
     /// Expires every lot whose date has come. Safe to run at any time and any number of times.

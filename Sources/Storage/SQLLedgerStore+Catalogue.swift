@@ -29,8 +29,8 @@ extension SQLLedgerStore {
             try await SQLLedgerStore.bumpRevision(db, program)
             if let budget = d.budgetPoints {
                 // The budget is set aside from the liability, so the ledger shows what the promotion may still cost.
-                let liability = try await account(db, .liability(program, .reward), program: program.rawValue)
-                let funded = try await account(db, .budget(PromotionID(id)), program: program.rawValue)
+                let locked = try await lockAccounts(db, [.liability(program, .reward), .budget(PromotionID(id))], program: program.rawValue)
+                let liability = locked[.liability(program, .reward)]!, funded = locked[.budget(PromotionID(id))]!
                 _ = try await post(
                     db, program: program.rawValue, from: liability.id, to: funded.id, points: budget, reason: .budgetFunding,
                     reference: "promotion:\(id)", key: "budget:\(id)", memo: "budget of promotion \(d.code)", at: at)
@@ -135,9 +135,9 @@ extension SQLLedgerStore {
             }
             if promotion.budgetPoints != nil {
                 let program = promotion.programID.rawValue
-                let budget = try await account(db, .budget(id), program: program, lock: true)
+                let locked = try await lockAccounts(db, [.budget(id), .liability(promotion.programID, .reward)], program: program)
+                let budget = locked[.budget(id)]!, liability = locked[.liability(promotion.programID, .reward)]!
                 if budget.balance > 0 {
-                    let liability = try await account(db, .liability(promotion.programID, .reward), program: program)
                     _ = try await post(
                         db, program: program, from: budget.id, to: liability.id, points: budget.balance, reason: .budgetFunding,
                         reference: "promotion:\(id.rawValue)", key: "budget-return:\(id.rawValue)", memo: "unused budget of \(promotion.code)", at: at
@@ -317,8 +317,9 @@ extension SQLLedgerStore {
             if let transfer = try row.optionalInt64("transfer_id") {
                 // Each lot the redemption drew on gets its points back in a new lot with the same expiry.
                 let program = try await programID(db, of: voucher.memberID)
-                let member = try await account(db, .member(voucher.memberID, .reward), program: program, lock: true)
-                let liability = try await account(db, .liability(ProgramID(program), .reward), program: program)
+                let memberAccount = LedgerAccount.member(voucher.memberID, .reward), liabilityAccount = LedgerAccount.liability(ProgramID(program), .reward)
+                let locked = try await lockAccounts(db, [memberAccount, liabilityAccount], program: program)
+                let member = locked[memberAccount]!, liability = locked[liabilityAccount]!
                 let refund = try await post(
                     db, program: program, from: liability.id, to: member.id, points: voucher.points, reason: .refund, reference: voucher.code,
                     key: "cancel:\(voucher.id.rawValue)", memo: "voucher \(voucher.code) cancelled", at: at)

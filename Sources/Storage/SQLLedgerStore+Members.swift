@@ -58,7 +58,8 @@ extension SQLLedgerStore {
         return try await idempotent(m.idempotencyKey) { db in
             let program = try await programID(db, of: m.member)
             if let earlier = try await replay(db, key: m.idempotencyKey, from: giverAccount, to: receiverAccount, points: m.points) { return earlier }
-            let giver = try await account(db, giverAccount, program: program, lock: true)
+            let locked = try await lockAccounts(db, [giverAccount, receiverAccount], program: program)
+            let giver = locked[giverAccount]!, target = locked[receiverAccount]!
             if let limit = yearlyLimit {
                 let given = try await db.raw(
                     """
@@ -73,7 +74,6 @@ extension SQLLedgerStore {
             }
             let now = m.at.epochSeconds
             let (takings, spendable) = try await Self.take(db, m.points, from: giver.id, giverAccount, at: m.at)
-            let target = try await account(db, receiverAccount, program: program, lock: true)
             let transfer = try await post(
                 db, program: program, from: giver.id, to: target.id, points: m.points, reason: .transfer, reference: m.reference,
                 key: m.idempotencyKey, memo: m.memo, at: m.at)

@@ -192,19 +192,35 @@ public struct SQLLedgerStore: LoyaltyStore {
         let debt: Int64
     }
 
-    /// The account's row, created at zero on first use; locked for the transaction on PostgreSQL.
-    func account(_ db: any SQLDatabase, _ account: LedgerAccount, program: Int64, lock: Bool = false) async throws -> AccountRow {
-        let memberID: Int64? = if case .member(let member, _) = account { member.rawValue } else { nil }
-        try await db.raw(
-            """
-            INSERT INTO ledger_accounts (key, program_id, member_id, point_type, balance, debt)
-            VALUES (\(bind: account.key), \(bind: program), \(bind: memberID), \(bind: account.pointType.rawValue), 0, 0) ON CONFLICT (key) DO NOTHING
-            """
-        ).run()
-        let row = try await db.raw(
-            "SELECT id, balance, debt FROM ledger_accounts WHERE key = \(bind: account.key)\(unsafeRaw: lock ? lockClause : "")"
-        ).first()!
-        return AccountRow(id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"))
+    /// Reads the accounts a transaction moves points between, creating missing ones at zero, and on
+    /// PostgreSQL locks them all at once in the ledger's one lock order, ascending account id.
+    ///
+    /// Every transaction that changes balances locks its accounts through here (the accrual writer
+    /// locks its batch's accounts in the same order), so two transactions never hold one account
+    /// each while waiting for the other's: a transfer from A to B and one from B to A queue up
+    /// instead of deadlocking. On SQLite the single writer gives the same guarantee.
+    func lockAccounts(_ db: any SQLDatabase, _ accounts: [LedgerAccount], program: Int64) async throws -> [LedgerAccount: AccountRow] {
+        let keys = Array(Set(accounts.map(\.key))).sorted()
+        let existing = Set(
+            try await db.raw("SELECT key FROM ledger_accounts WHERE key IN (\(binds: keys))").all().map { try $0.string("key") })
+        for account in accounts where !existing.contains(account.key) {
+            let memberID: Int64? = if case .member(let member, _) = account { member.rawValue } else { nil }
+            try await db.raw(
+                """
+                INSERT INTO ledger_accounts (key, program_id, member_id, point_type, balance, debt)
+                VALUES (\(bind: account.key), \(bind: account.program?.rawValue ?? program), \(bind: memberID), \(bind: account.pointType.rawValue), 0, 0)
+                ON CONFLICT (key) DO NOTHING
+                """
+            ).run()
+        }
+        var rows: [LedgerAccount: AccountRow] = [:]
+        for row in try await db.raw(
+            "SELECT id, key, balance, debt FROM ledger_accounts WHERE key IN (\(binds: keys)) ORDER BY id\(unsafeRaw: lockClause)"
+        ).all() {
+            guard let account = Self.account(fromKey: try row.string("key")) else { continue }
+            rows[account] = AccountRow(id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"))
+        }
+        return rows
     }
 
     func programID(_ db: any SQLDatabase, of member: MemberID) async throws -> Int64 {
@@ -320,8 +336,8 @@ public struct SQLLedgerStore: LoyaltyStore {
             let program = try await programID(db, of: e.member)
             let liability = LedgerAccount.liability(ProgramID(program), e.pointType)
             if let earlier = try await replay(db, key: e.idempotencyKey, from: liability, to: memberAccount, points: e.points) { return earlier }
-            let member = try await account(db, memberAccount, program: program, lock: true)
-            let source = try await account(db, liability, program: program)
+            let locked = try await lockAccounts(db, [memberAccount, liability], program: program)
+            let member = locked[memberAccount]!, source = locked[liability]!
             let transfer = try await post(
                 db, program: program, from: source.id, to: member.id, points: e.points, reason: e.reason, reference: e.reference,
                 key: e.idempotencyKey,
@@ -377,9 +393,9 @@ public struct SQLLedgerStore: LoyaltyStore {
         let program = try await programID(db, of: s.member)
         let liability = LedgerAccount.liability(ProgramID(program), s.pointType)
         if let earlier = try await replay(db, key: s.idempotencyKey, from: memberAccount, to: liability, points: s.points) { return earlier }
-        let member = try await account(db, memberAccount, program: program, lock: true)
+        let locked = try await lockAccounts(db, [memberAccount, liability], program: program)
+        let member = locked[memberAccount]!, target = locked[liability]!
         let (takings, _) = try await Self.take(db, s.points, from: member.id, memberAccount, at: s.at)
-        let target = try await account(db, liability, program: program)
         let transfer = try await post(
             db, program: program, from: member.id, to: target.id, points: s.points, reason: s.reason, reference: s.reference,
             key: s.idempotencyKey,
@@ -388,70 +404,61 @@ public struct SQLLedgerStore: LoyaltyStore {
         return try await Self.transfers(db, where: "t.id = \(bind: transfer)")[0]
     }
 
-    public func pointsEarned(by reference: String, member: MemberID, pointType: PointType) async throws -> (earned: Int64, clawedBack: Int64) {
-        try await database.read { db in
-            let key = LedgerAccount.member(member, pointType).key
-            let row = try await db.raw(
-                """
-                SELECT CAST(COALESCE(SUM(CASE WHEN t.reason = 'accrual' AND t.to_account = a.id THEN t.points ELSE 0 END), 0) AS BIGINT) AS earned,
-                CAST(COALESCE(SUM(CASE WHEN t.reason = 'clawback' AND t.from_account = a.id THEN t.points ELSE 0 END), 0) AS BIGINT) AS clawed
-                FROM ledger_transfers t JOIN ledger_accounts a ON a.key = \(bind: key) WHERE t.reference = \(bind: reference)
-                """
-            ).first()
-            // Without negative balances a debt is taken back off the ledger, so it counts as clawed back too.
-            let debtRow = try await db.raw(
-                """
-                SELECT CAST(COALESCE(SUM(d.points), 0) AS BIGINT) AS owed FROM ledger_clawback_debts d JOIN ledger_accounts a ON a.key = d.account_key
-                JOIN loyalty_programs p ON p.id = a.program_id WHERE d.account_key = \(bind: key) AND d.reference = \(bind: reference) AND p.allow_negative = 0
-                """
-            ).first()
-            return (try row?.int64("earned") ?? 0, (try row?.int64("clawed") ?? 0) + (try debtRow?.int64("owed") ?? 0))
-        }
+    /// Points a purchase credited to an account and what returns took back since (debts count
+    /// as taken where the program forbids negative balances), read in the caller's transaction.
+    static func purchaseEarnings(_ db: any SQLDatabase, of reference: String, account key: String) async throws -> (earned: Int64, clawedBack: Int64) {
+        let row = try await db.raw(
+            """
+            SELECT CAST(COALESCE(SUM(CASE WHEN t.reason = 'accrual' AND t.to_account = a.id THEN t.points ELSE 0 END), 0) AS BIGINT) AS earned,
+            CAST(COALESCE(SUM(CASE WHEN t.reason = 'clawback' AND t.from_account = a.id THEN t.points ELSE 0 END), 0) AS BIGINT) AS clawed
+            FROM ledger_transfers t JOIN ledger_accounts a ON a.key = \(bind: key) WHERE t.reference = \(bind: reference)
+            """
+        ).first()
+        // Without negative balances a debt is taken back off the ledger, so it counts as clawed back too.
+        let debtRow = try await db.raw(
+            """
+            SELECT CAST(COALESCE(SUM(d.points), 0) AS BIGINT) AS owed FROM ledger_clawback_debts d JOIN ledger_accounts a ON a.key = d.account_key
+            JOIN loyalty_programs p ON p.id = a.program_id WHERE d.account_key = \(bind: key) AND d.reference = \(bind: reference) AND p.allow_negative = 0
+            """
+        ).first()
+        return (try row?.int64("earned") ?? 0, (try row?.int64("clawed") ?? 0) + (try debtRow?.int64("owed") ?? 0))
     }
 
-    public func clawBack(_ s: Movement, earnedBy purchase: String, allowNegative: Bool) async throws -> ClawBackResult {
-        let memberAccount = LedgerAccount.member(s.member, s.pointType)
-        let outcome = try await database.write { db -> ClawBackResult in
-            let program = try await programID(db, of: s.member)
-            let liability = LedgerAccount.liability(ProgramID(program), s.pointType)
-            if let key = s.idempotencyKey {
+    public func clawBack(_ request: ClawBack) async throws -> ClawBackResult {
+        let memberAccount = LedgerAccount.member(request.member, request.pointType)
+        return try await database.write { db -> ClawBackResult in
+            let program = try await programID(db, of: request.member)
+            let liability = LedgerAccount.liability(ProgramID(program), request.pointType)
+            if let key = request.idempotencyKey {
                 let earlier = try await Self.transfers(db, where: "t.idempotency_key = \(bind: key)").first
                 let owed = try await db.raw(
                     "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS owed, COUNT(*) AS n FROM ledger_clawback_debts WHERE idempotency_key = \(bind: key)"
                 ).first()!
-                let debts = try owed.int64("n")
-                if earlier != nil || debts > 0 {
+                if try earlier != nil || owed.int64("n") > 0 {
                     let debt = try owed.int64("owed")
-                    return ClawBackResult(transfer: earlier, taken: (earlier?.points ?? 0) - (allowNegative ? debt : 0), debt: debt)
+                    return ClawBackResult(transfer: earlier, taken: (earlier?.points ?? 0) - (request.allowNegative ? debt : 0), debt: debt)
                 }
             }
-            let member = try await account(db, memberAccount, program: program, lock: true)
-            let all = try await Self.lots(db, account: member.id, ledgerAccount: memberAccount)
+            // Under the member's lock, so a concurrent return of the same purchase reads what this one takes.
+            let locked = try await lockAccounts(db, [memberAccount, liability], program: program)
+            let member = locked[memberAccount]!, target = locked[liability]!
+            let (earned, clawed) = try await Self.purchaseEarnings(db, of: request.purchase, account: memberAccount.key)
+            let points = request.points(earned: earned, clawedBack: clawed)
+            guard points > 0 else { return ClawBackResult(transfer: nil, taken: 0, debt: 0) }
+            let movement = request.movement(points: points)
+            let lots = try await Self.lots(db, account: member.id, ledgerAccount: memberAccount)
             let earnedHere = Set(
-                try await Self.transfers(db, where: "t.reference = \(bind: purchase) AND t.reason = 'accrual' AND d.id = \(bind: member.id)").map(
-                    \.id))
-            // The purchase's own lots first, then the rest: spendable first, pending last.
-            let own = all.filter { earnedHere.contains($0.earnedBy) }
-            let others = all.filter { !earnedHere.contains($0.earnedBy) }
-            let ordered =
-                LotAllocation.order(own) + LotAllocation.order(others.filter { $0.isAvailable(at: s.at) })
-                + LotAllocation.order(others.filter { !$0.isAvailable(at: s.at) })
-            var left = s.points
-            var takings: [(lot: LotID, points: Int64)] = []
-            for lot in ordered where left > 0 {
-                let taken = min(lot.remaining, left)
-                takings.append((lot.id, taken))
-                left -= taken
-            }
-            let taken = s.points - left
-            let posted = allowNegative ? s.points : taken
+                try await Self.transfers(
+                    db, where: "t.reference = \(bind: request.purchase) AND t.reason = 'accrual' AND d.id = \(bind: member.id)"
+                ).map(\.id))
+            let (takings, left) = LotAllocation.clawBack(points, from: lots, earnedBy: earnedHere, at: request.at)
+            let taken = points - left
+            let posted = request.allowNegative ? points : taken
             var transfer: Transfer?
             if posted > 0 {
-                let target = try await account(db, liability, program: program)
                 let id = try await post(
-                    db, program: program, from: member.id, to: target.id, points: posted, reason: .clawback, reference: s.reference,
-                    key: s.idempotencyKey,
-                    memo: s.memo, at: s.at)
+                    db, program: program, from: member.id, to: target.id, points: posted, reason: .clawback, reference: movement.reference,
+                    key: movement.idempotencyKey, memo: movement.memo, at: movement.at)
                 try await Self.consume(db, takings, by: id)
                 transfer = try await Self.transfers(db, where: "t.id = \(bind: id)")[0]
             }
@@ -461,36 +468,61 @@ public struct SQLLedgerStore: LoyaltyStore {
                 try await db.raw(
                     """
                     INSERT INTO ledger_clawback_debts (account_key, reference, idempotency_key, points, occurred_at)
-                    VALUES (\(bind: memberAccount.key), \(bind: purchase), \(bind: s.idempotencyKey), \(bind: left), \(bind: s.at.epochSeconds))
+                    VALUES (\(bind: memberAccount.key), \(bind: request.purchase), \(bind: request.idempotencyKey), \(bind: left), \(bind: request.at.epochSeconds))
                     """
                 ).run()
             }
             return ClawBackResult(transfer: transfer, taken: taken, debt: left)
         }
-        return outcome
     }
 
+    /// Accounts expired a transaction at a time, so that locks are held briefly.
+    static let expiryChunk = 200
+
     public func expire(asOf date: Date) async throws -> [Transfer] {
-        try await database.write { db in
-            let due = try await db.raw(
+        let due = try await database.read { db in
+            try await db.raw(
                 """
-                SELECT l.id, l.remaining, a.key, a.program_id, a.id AS account_id FROM point_lots l JOIN ledger_accounts a ON a.id = l.account_id
-                WHERE l.expires_at IS NOT NULL AND l.expires_at <= \(bind: date.epochSeconds) AND l.remaining > 0 ORDER BY l.id
+                SELECT DISTINCT a.id, a.key, a.program_id FROM point_lots l JOIN ledger_accounts a ON a.id = l.account_id
+                WHERE l.expires_at IS NOT NULL AND l.expires_at <= \(bind: date.epochSeconds) AND l.remaining > 0 ORDER BY a.id
                 """
-            ).all()
-            var made: [Transfer] = []
-            for row in due {
-                let lot = try row.int64("id"), remaining = try row.int64("remaining"), program = try row.int64("program_id")
-                guard let memberAccount = Self.account(fromKey: try row.string("key")) else { continue }
-                let breakage = try await account(db, .breakage(ProgramID(program), memberAccount.pointType), program: program)
-                let transfer = try await post(
-                    db, program: program, from: try row.int64("account_id"), to: breakage.id, points: remaining, reason: .expiry, reference: nil,
-                    key: "expiry:lot:\(lot)", memo: "points earned together expired", at: date)
-                try await Self.consume(db, [(LotID(lot), remaining)], by: transfer)
-                made += try await Self.transfers(db, where: "t.id = \(bind: transfer)")
+            ).all().compactMap { row -> (account: LedgerAccount, program: Int64)? in
+                guard let account = Self.account(fromKey: try row.string("key")) else { return nil }
+                return (account, try row.int64("program_id"))
             }
-            return made
         }
+        var made: [Transfer] = []
+        for chunk in chunks(due, of: Self.expiryChunk) {
+            made += try await database.write { db in
+                // Lock the accounts first, then read their lots: a claw-back or spend that took from
+                // a lot meanwhile has committed (and is seen) or waits for this transaction.
+                var accounts = chunk.map(\.account)
+                accounts += Set(chunk.map { LedgerAccount.breakage(ProgramID($0.program), $0.account.pointType) })
+                let locked = try await lockAccounts(db, accounts, program: chunk[0].program)
+                let ids = chunk.compactMap { locked[$0.account]?.id }
+                let lots = try await db.raw(
+                    """
+                    SELECT l.id, l.remaining, a.key, a.program_id, a.id AS account_id FROM point_lots l JOIN ledger_accounts a ON a.id = l.account_id
+                    WHERE l.account_id IN (\(binds: ids)) AND l.expires_at IS NOT NULL AND l.expires_at <= \(bind: date.epochSeconds)
+                    AND l.remaining > 0 ORDER BY l.id
+                    """
+                ).all()
+                var made: [Transfer] = []
+                for row in lots {
+                    let lot = try row.int64("id"), remaining = try row.int64("remaining"), program = try row.int64("program_id")
+                    guard let memberAccount = Self.account(fromKey: try row.string("key")),
+                        let breakage = locked[.breakage(ProgramID(program), memberAccount.pointType)]
+                    else { continue }
+                    let transfer = try await post(
+                        db, program: program, from: try row.int64("account_id"), to: breakage.id, points: remaining, reason: .expiry, reference: nil,
+                        key: "expiry:lot:\(lot)", memo: "points earned together expired", at: date)
+                    try await Self.consume(db, [(LotID(lot), remaining)], by: transfer)
+                    made += try await Self.transfers(db, where: "t.id = \(bind: transfer)")
+                }
+                return made
+            }
+        }
+        return made
     }
 
     // MARK: Reading
@@ -585,6 +617,21 @@ public struct SQLLedgerStore: LoyaltyStore {
                 if moved != points - remaining && moved > points - remaining {
                     violations.append("a lot's movements account for what it lost: lot \(id) lost \(points - remaining), movements say \(moved)")
                 }
+            }
+            for row in try await db.raw(
+                """
+                SELECT a.key, c.reference, c.clawed, CAST(COALESCE(e.earned, 0) AS BIGINT) AS earned FROM
+                (SELECT from_account, reference, CAST(SUM(points) AS BIGINT) AS clawed FROM ledger_transfers WHERE reason = 'clawback'
+                 GROUP BY from_account, reference) c
+                JOIN ledger_accounts a ON a.id = c.from_account
+                LEFT JOIN (SELECT to_account, reference, SUM(points) AS earned FROM ledger_transfers WHERE reason = 'accrual'
+                 GROUP BY to_account, reference) e ON e.to_account = c.from_account AND e.reference = c.reference
+                WHERE c.clawed > COALESCE(e.earned, 0) ORDER BY a.key, c.reference
+                """
+            ).all() {
+                violations.append(
+                    "a return claws back at most what its purchase earned: \(try row.string("key")) lost \(try row.int64("clawed")) to returns of "
+                        + "\(try row.optionalString("reference") ?? "(none)"), which earned \(try row.int64("earned"))")
             }
             for row in try await db.raw("SELECT key, balance FROM ledger_accounts WHERE key LIKE 'budget:%' AND balance < 0").all() {
                 violations.append("a promotion never spends beyond its budget: \(try row.string("key")) holds \(try row.int64("balance"))")

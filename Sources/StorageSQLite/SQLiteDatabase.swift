@@ -84,13 +84,36 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let index = Int(nextReader.wrappingAdd(1, ordering: .relaxed).newValue % UInt(readers.count))
-        return try await body(SQLiteSession(connection: readers[index]))
+        do {
+            return try await body(SQLiteSession(connection: readers[index]))
+        } catch {
+            throw Self.failure(error)
+        }
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let result = ResultBox<T>()
-        try await commits.submit { db in result.value = try await body(db) }
+        do {
+            try await commits.submit { db in result.value = try await body(db) }
+        } catch {
+            throw Self.failure(error)
+        }
         return result.value!
+    }
+
+    /// The error callers see for an error from SQLite: a ``DatabaseFailure`` named by SQLite's
+    /// result code, or the error itself when it is not the database's (a domain error thrown by
+    /// the transaction's body).
+    static func failure(_ error: any Error) -> any Error {
+        guard let error = error as? SQLiteError else { return error }
+        let detail = "SQLite \(error.reason): \(error.message)"
+        switch error.reason {
+        case .full: return DatabaseFailure.full(detail)
+        case .busy, .locked: return DatabaseFailure.contention(detail)
+        // An I/O error on write or fsync (a full disk often shows as one), or a file that cannot be opened.
+        case .ioError, .cantOpen, .readOnly, .permission: return DatabaseFailure.unavailable(detail)
+        default: return DatabaseFailure.failed(code: "SQLite \(error.reason)", message: error.message)
+        }
     }
 
     public func close() async throws {
