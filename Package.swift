@@ -76,8 +76,9 @@ let package = Package(
         .target(
             name: "HTTPAPI",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Sales", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Sales", "Partners", "Expressions",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -2,6 +2,7 @@ import Access
 import Crypto
 import Foundation
 import HTTPTypes
+import Logging
 import OpenAPIRuntime
 import SharedModels
 
@@ -9,9 +10,30 @@ import SharedModels
 /// the same method, path and body gets the first response replayed (with `Idempotent-Replayed: true`);
 /// a repeat with a different request is refused with 422; a repeat while the first still runs gets 409.
 /// Failed requests (errors) are not remembered, so the client may retry them with the same key.
+/// A claim that never gets an outcome (a crash, an outage) expires after ``idempotencyLeaseSeconds``.
 struct IdempotencyMiddleware: ServerMiddleware {
     let store: any IdempotencyStore
     let clock: Clock
+
+    static let logger = Logger(label: "patron.idempotency")
+
+    /// Operations whose response carries a secret shown once (a session token, an API key). Their
+    /// responses are never stored: a repeat learns that the first request succeeded, not the secret.
+    static let secretBearing: Set<String> = ["createSession", "createApiKey"]
+
+    /// What is kept for replay: the response itself, or for ``secretBearing`` operations a 409 that
+    /// says the secret was shown once.
+    static func remembered(_ response: HTTPResponse, body: Data, of operationID: String) -> IdempotentResponse {
+        guard secretBearing.contains(operationID) else {
+            return IdempotentResponse(status: response.status.code, contentType: response.headerFields[.contentType] ?? "application/json", body: body)
+        }
+        let problem = Problem(
+            status: .conflict, code: "idempotency_secret_shown_once",
+            detail: "The first request with this Idempotency-Key succeeded; its secret was shown only in that response.")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return IdempotentResponse(status: 409, contentType: "application/problem+json", body: (try? encoder.encode(problem)) ?? Data())
+    }
 
     static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
     static let keyHeader = HTTPField.Name("Idempotency-Key")!
@@ -54,24 +76,31 @@ struct IdempotencyMiddleware: ServerMiddleware {
             throw Problem(
                 status: .unprocessableContent, code: "idempotency_key_reused",
                 detail: "This Idempotency-Key was used for a different request.", field: "Idempotency-Key")
-        case .claimed:
+        case .claimed(let token):
+            let (response, responseBody): (HTTPResponse, HTTPBody?)
             do {
-                let (response, responseBody) = try await next(request, HTTPBody(bytes), metadata)
-                var data = Data()
-                if let responseBody { data = try await Data(collecting: responseBody, upTo: 50 * 1024 * 1024) }
-                if response.status.kind == .successful {
-                    try await store.save(
-                        caller: caller, key: key,
-                        response: IdempotentResponse(
-                            status: response.status.code, contentType: response.headerFields[.contentType] ?? "application/json", body: data))
-                } else {
-                    try await store.release(caller: caller, key: key)
-                }
-                return (response, HTTPBody(data))
+                (response, responseBody) = try await next(request, HTTPBody(bytes), metadata)
             } catch {
-                try? await store.release(caller: caller, key: key)
+                // Nothing to remember: the client may retry with the same key at once. Should the
+                // release itself fail, the claim's lease runs out instead.
+                try? await store.release(caller: caller, key: key, token: token)
                 throw error
             }
+            var data = Data()
+            if let responseBody { data = try await Data(collecting: responseBody, upTo: 50 * 1024 * 1024) }
+            do {
+                if response.status.kind == .successful {
+                    try await store.save(caller: caller, key: key, token: token, response: Self.remembered(response, body: data, of: operationID))
+                } else {
+                    try await store.release(caller: caller, key: key, token: token)
+                }
+            } catch {
+                // The operation's outcome stands (it is idempotent by the key); a retry after the
+                // lease runs it again and gets the same outcome.
+                Self.logger.warning(
+                    "idempotency record not saved", metadata: ["operation": "\(operationID)", "error": "\(Problem.logDescription(of: error))"])
+            }
+            return (response, HTTPBody(data))
         }
     }
 }

@@ -17,6 +17,14 @@ public protocol Database: Sendable {
     var engine: Engine { get }
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// A statement that, run first in a write transaction, makes every other transaction that runs
+    /// it wait until this one commits, across processes and servers; nil where write transactions
+    /// are serialised anyway (SQLite's single writer under `BEGIN IMMEDIATE`). Schema changes take it.
+    var exclusiveTransactionLock: String? { get }
+    /// What ends a `SELECT` that claims rows for this transaction alone, passing over rows another
+    /// transaction holds (`FOR UPDATE SKIP LOCKED`); empty where the single writer already excludes
+    /// every other claimer. Claims still re-check the row's state in their `UPDATE`.
+    var claimClause: String { get }
     /// Closes every connection; the database must not be used afterwards.
     func close() async throws
 }

@@ -21,10 +21,14 @@ public enum Migrations {
     public static let all: [Migration] =
         customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy + partners + jointPromotions + sales
 
-    /// Applies the steps not yet applied; returns their names.
+    /// Applies the steps not yet applied; returns their names. Any number of processes may run it
+    /// at once on one database (servers starting together): each step runs under the database's
+    /// exclusive lock and checks, inside its transaction, that no other process applied it first.
     @discardableResult
     public static func run(on database: any Database, steps: [Migration] = all) async throws -> [String] {
+        let lock = database.exclusiveTransactionLock
         try await database.write { db in
+            if let lock { try await db.raw(SQLQueryString(lock)).run() }
             try await db.raw("CREATE TABLE IF NOT EXISTS patron_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
         }
         let done = Set(
@@ -34,12 +38,15 @@ public enum Migrations {
         var applied: [String] = []
         for step in steps where !done.contains(step.name) {
             let sql = step.statements(database.engine, database.idColumn)
-            try await database.write { db in
+            let ran = try await database.write { db -> Bool in
+                if let lock { try await db.raw(SQLQueryString(lock)).run() }
+                guard try await db.raw("SELECT name FROM patron_migrations WHERE name = \(bind: step.name)").first() == nil else { return false }
                 for statement in sql { try await db.raw(SQLQueryString(statement)).run() }
                 try await db.raw("INSERT INTO patron_migrations (name, applied_at) VALUES (\(bind: step.name), \(bind: Date().epochSeconds))")
                     .run()
+                return true
             }
-            applied.append(step.name)
+            if ran { applied.append(step.name) }
         }
         return applied
     }
@@ -471,6 +478,11 @@ public enum Migrations {
                   content_type TEXT, body TEXT, created_at BIGINT NOT NULL, PRIMARY KEY (caller, key))
                 """,
             ]
-        }
+        },
+        // A claim is a lease held by one request: `created_at` is when it was (last) claimed, and
+        // only the holder of `claim_token` may save or release it.
+        Migration("access-2-idempotency-leases") { _, _ in
+            ["ALTER TABLE idempotency_keys ADD COLUMN claim_token TEXT"]
+        },
     ]
 }

@@ -208,41 +208,60 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
     // MARK: Idempotency
 
     public func claim(caller: String, key: String, fingerprint: String, at: Date) async throws -> IdempotencyClaim {
-        try await database.write { db in
-            if let row = try await db.raw(
-                "SELECT fingerprint, status, content_type, body FROM idempotency_keys WHERE caller = \(bind: caller) AND key = \(bind: key)"
-            ).first() {
-                guard try row.string("fingerprint") == fingerprint else { return .mismatch }
-                guard let status = try row.optionalInt64("status") else { return .inProgress }
+        let token = UUID().uuidString
+        return try await database.write { db in
+            // The insert waits for a concurrent claim of the same key to commit, then inserts nothing.
+            if try await db.raw(
+                """
+                INSERT INTO idempotency_keys (caller, key, fingerprint, created_at, claim_token)
+                VALUES (\(bind: caller), \(bind: key), \(bind: fingerprint), \(bind: at.epochSeconds), \(bind: token))
+                ON CONFLICT (caller, key) DO NOTHING RETURNING key
+                """
+            ).first() != nil {
+                return .claimed(token: token)
+            }
+            guard
+                let row = try await db.raw(
+                    "SELECT fingerprint, status, content_type, body, created_at FROM idempotency_keys WHERE caller = \(bind: caller) AND key = \(bind: key)"
+                ).first()
+            else { return .inProgress }
+            guard try row.string("fingerprint") == fingerprint else { return .mismatch }
+            if let status = try row.optionalInt64("status") {
                 return .replay(
                     IdempotentResponse(
                         status: Int(status), contentType: try row.optionalString("content_type") ?? "application/json",
                         body: Data((try row.optionalString("body") ?? "").utf8)))
             }
-            try await db.raw(
+            let claimedAt = try row.int64("created_at")
+            guard at.epochSeconds - claimedAt >= Int64(idempotencyLeaseSeconds) else { return .inProgress }
+            // The lease ran out with no outcome: take the claim over, unless another retry just did.
+            let taken = try await db.raw(
                 """
-                INSERT INTO idempotency_keys (caller, key, fingerprint, created_at)
-                VALUES (\(bind: caller), \(bind: key), \(bind: fingerprint), \(bind: at.epochSeconds))
+                UPDATE idempotency_keys SET created_at = \(bind: at.epochSeconds), claim_token = \(bind: token)
+                WHERE caller = \(bind: caller) AND key = \(bind: key) AND status IS NULL AND created_at = \(bind: claimedAt) RETURNING key
                 """
-            ).run()
-            return .claimed
+            ).first()
+            return taken == nil ? .inProgress : .claimed(token: token)
         }
     }
 
-    public func save(caller: String, key: String, response: IdempotentResponse) async throws {
+    public func save(caller: String, key: String, token: String, response: IdempotentResponse) async throws {
         try await database.write { db in
             try await db.raw(
                 """
                 UPDATE idempotency_keys SET status = \(bind: Int64(response.status)), content_type = \(bind: response.contentType),
-                body = \(bind: String(decoding: response.body, as: UTF8.self)) WHERE caller = \(bind: caller) AND key = \(bind: key)
+                body = \(bind: String(decoding: response.body, as: UTF8.self))
+                WHERE caller = \(bind: caller) AND key = \(bind: key) AND claim_token = \(bind: token) AND status IS NULL
                 """
             ).run()
         }
     }
 
-    public func release(caller: String, key: String) async throws {
+    public func release(caller: String, key: String, token: String) async throws {
         try await database.write { db in
-            try await db.raw("DELETE FROM idempotency_keys WHERE caller = \(bind: caller) AND key = \(bind: key) AND status IS NULL").run()
+            try await db.raw(
+                "DELETE FROM idempotency_keys WHERE caller = \(bind: caller) AND key = \(bind: key) AND claim_token = \(bind: token) AND status IS NULL"
+            ).run()
         }
     }
 }

@@ -320,26 +320,30 @@ public struct SQLCampaignStore: CampaignStore {
         "campaign_id = \(bind: k.campaign.rawValue) AND wave = \(bind: Int64(k.wave)) AND customer_id = \(bind: k.customer)"
     }
 
+    /// Claims due messages for this process alone: rows another server is claiming are passed
+    /// over (PostgreSQL) and each row changes to `sending` only if it is still `pending`, so two
+    /// outbox passes at once never send one message twice.
     public func claim(_ channel: CampaignChannel, now: Date, limit: Int) async throws -> [OutboundMessage] {
-        try await database.write { db in
+        try await database.write { [database] db in
             let due = try await db.raw(
                 """
-                SELECT campaign_id, wave, customer_id, channel, status, address, name, subject, body, html, secret, attempts FROM campaign_messages WHERE status = 'pending' AND channel = \(bind: channel.rawValue) AND next_attempt_at <= \(bind: now.epochSeconds)
-                ORDER BY next_attempt_at, campaign_id, wave, customer_id LIMIT \(bind: Int64(limit))
-                """
-            ).all().map(Self.message)
-            for m in due {
-                try await db.raw(
+                SELECT campaign_id, wave, customer_id FROM campaign_messages WHERE status = 'pending' AND channel = \(bind: channel.rawValue)
+                AND next_attempt_at <= \(bind: now.epochSeconds) ORDER BY next_attempt_at, campaign_id, wave, customer_id LIMIT \(bind: Int64(limit))
+                """ + SQLQueryString(database.claimClause)
+            ).all()
+            var claimed: [OutboundMessage] = []
+            for row in due {
+                let key = MessageKey(
+                    campaign: CampaignID(try row.int64("campaign_id")), wave: Int(try row.int64("wave")), customer: try row.int64("customer_id"))
+                if let updated = try await db.raw(
                     "UPDATE campaign_messages SET status = 'sending', attempts = attempts + 1, claimed_at = \(bind: now.epochSeconds) WHERE "
-                        + Self.keyCondition(m.key)
-                ).run()
+                        + Self.keyCondition(key) + " AND status = 'pending' RETURNING "
+                        + "campaign_id, wave, customer_id, channel, status, address, name, subject, body, html, secret, attempts"
+                ).first() {
+                    claimed.append(try Self.message(updated))
+                }
             }
-            return due.map {
-                var m = $0
-                m.status = .sending
-                m.attempts += 1
-                return m
-            }
+            return claimed
         }
     }
 

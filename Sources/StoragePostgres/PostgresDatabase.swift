@@ -12,6 +12,9 @@ import Storage
 /// them (`SELECT … FOR UPDATE`) or relies on unique constraints.
 public final class PostgresDatabase: Database, @unchecked Sendable {
     public let engine = Engine.postgres
+    /// A transaction-scoped advisory lock, released at commit or rollback.
+    public let claimClause = " FOR UPDATE SKIP LOCKED"
+    public let exclusiveTransactionLock: String? = "SELECT pg_advisory_xact_lock(7273766110)"
     private let pool: EventLoopGroupConnectionPool<PostgresConnectionSource>
     private let logger: Logger
 

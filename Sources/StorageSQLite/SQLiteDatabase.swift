@@ -19,6 +19,8 @@ import Synchronization
 /// of reader connections, which WAL lets run beside the writer.
 public final class SQLiteDatabase: Database, @unchecked Sendable {
     public let engine = Engine.sqlite
+    public let claimClause = ""
+    public let exclusiveTransactionLock: String? = nil
     public let path: String
     private let writer: SQLiteConnection
     /// The writer's own thread: its statements never wait behind readers' in NIO's shared pool.
@@ -45,7 +47,8 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
             storage: .file(path: path), threadPool: writerThread, logger: quiet, on: MultiThreadedEventLoopGroup.singleton.any())
         try await installFunctions(on: writer)
         for pragma in [
-            "PRAGMA page_size=8192", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000",
+            // The busy timeout first: another process opening the same file may hold its lock for a moment.
+            "PRAGMA busy_timeout=10000", "PRAGMA page_size=8192", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
             // 256 MiB of page cache, so a large import batch does not spill pages to disk before commit.
             "PRAGMA cache_size=-262144", "PRAGMA temp_store=MEMORY",
         ] {

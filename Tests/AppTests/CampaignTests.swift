@@ -345,6 +345,30 @@ final class MessageSinks: @unchecked Sendable {
         }
     }
 
+    @Test("Regression: two outbox passes at once (two servers) send each message exactly once", arguments: TestEngine.available)
+    func overlappingOutboxPasses(engine: TestEngine) async throws {
+        let sinks = try MessageSinks()
+        let clock = TestClock()
+        try await TestDatabase.withPatron(engine, clock: clock) { p in
+            _ = try await Self.audience(p)
+            let segment = try await p.segments.create(SegmentDraft(name: "Reachable", rule: "has_email"), owner: "mia@test.example")
+            var plan = Self.plan(segment: segment.id.rawValue, start: clock.now)
+            plan.controlPercent = 0
+            plan.waves = [plan.waves[0]]
+            let launched = try await p.campaigns.launch(try await p.campaigns.create(plan, owner: "mia@test.example").id)
+            let queued = try #require(launched.waves.first).queued
+            let campaigns = p.campaigns, channels = sinks.channels
+            let reports = try await withThrowingTaskGroup(of: CampaignService.DispatchReport.self) { group in
+                for _ in 0..<3 { group.addTask { try await campaigns.dispatch(through: channels, batch: 2) } }
+                return try await group.reduce(into: [CampaignService.DispatchReport]()) { $0.append($1) }
+            }
+            #expect(reports.map { $0.sent + $0.bounced }.reduce(0, +) == queued)
+            let addresses = sinks.mail.map(\.to)
+            #expect(addresses.count == Set(addresses).count, "no recipient got the same message twice")
+            #expect(addresses.count == queued - 1, "every reachable recipient got it once (one mailbox bounces)")
+        }
+    }
+
     @Test("call waves become agent-desk tasks; completing one logs the call", arguments: TestEngine.available)
     func callList(engine: TestEngine) async throws {
         let clock = TestClock()

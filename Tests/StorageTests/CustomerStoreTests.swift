@@ -278,17 +278,61 @@ struct AccessStoreTests {
     func idempotency(engine: TestEngine) async throws {
         try await TestDatabase.withPatron(engine) { patron in
             let store = patron.accessStore
-            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f1", at: Date()) == .claimed)
+            func token(_ claim: IdempotencyClaim) throws -> String {
+                guard case .claimed(let token) = claim else { throw ClaimNotGranted(claim: claim) }
+                return token
+            }
+            let first = try token(try await store.claim(caller: "user:1", key: "k", fingerprint: "f1", at: Date()))
             #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f1", at: Date()) == .inProgress)
             let response = IdempotentResponse(status: 201, contentType: "application/json", body: Data("{\"id\":1}".utf8))
-            try await store.save(caller: "user:1", key: "k", response: response)
+            try await store.save(caller: "user:1", key: "k", token: first, response: response)
             #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f1", at: Date()) == .replay(response))
             #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f2", at: Date()) == .mismatch)
-            #expect(try await store.claim(caller: "user:2", key: "k", fingerprint: "f2", at: Date()) == .claimed)
-            try await store.release(caller: "user:2", key: "k")
-            #expect(try await store.claim(caller: "user:2", key: "k", fingerprint: "f3", at: Date()) == .claimed)
+            let second = try token(try await store.claim(caller: "user:2", key: "k", fingerprint: "f2", at: Date()))
+            try await store.release(caller: "user:2", key: "k", token: second)
+            _ = try token(try await store.claim(caller: "user:2", key: "k", fingerprint: "f3", at: Date()))
         }
     }
+
+    @Test("Regression: a claim left without an outcome (a crash) blocks its key only for the lease", arguments: TestEngine.available)
+    func idempotencyLease(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { patron in
+            let store = patron.accessStore
+            let start = Date(timeIntervalSince1970: 1_800_000_000)
+            guard case .claimed(let dead) = try await store.claim(caller: "user:1", key: "k", fingerprint: "f", at: start) else {
+                Issue.record("first claim refused")
+                return
+            }
+            // The process that held it died: no save, no release.
+            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f", at: start.addingTimeInterval(idempotencyLeaseSeconds - 1)) == .inProgress)
+            let retry = try await store.claim(caller: "user:1", key: "k", fingerprint: "f", at: start.addingTimeInterval(idempotencyLeaseSeconds))
+            guard case .claimed(let alive) = retry else {
+                Issue.record("the key is still blocked after the lease: \(retry)")
+                return
+            }
+            // The dead request's late save is ignored; the live one's is kept.
+            let late = IdempotentResponse(status: 201, contentType: "application/json", body: Data("{\"late\":true}".utf8))
+            try await store.save(caller: "user:1", key: "k", token: dead, response: late)
+            let kept = IdempotentResponse(status: 201, contentType: "application/json", body: Data("{\"id\":2}".utf8))
+            try await store.save(caller: "user:1", key: "k", token: alive, response: kept)
+            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f", at: start.addingTimeInterval(100)) == .replay(kept))
+        }
+    }
+
+    @Test("Regression: concurrent requests with one key get one claim; the rest are told it is in progress", arguments: TestEngine.available)
+    func concurrentClaims(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { patron in
+            let store = patron.accessStore
+            let claims = try await withThrowingTaskGroup(of: IdempotencyClaim.self) { group in
+                for _ in 0..<16 { group.addTask { try await store.claim(caller: "user:1", key: "same", fingerprint: "f", at: Date()) } }
+                return try await group.reduce(into: [IdempotencyClaim]()) { $0.append($1) }
+            }
+            #expect(claims.filter { if case .claimed = $0 { true } else { false } }.count == 1)
+            #expect(claims.filter { $0 == .inProgress }.count == 15)
+        }
+    }
+
+    struct ClaimNotGranted: Error { let claim: IdempotencyClaim }
 
     @Test("Sales by period count purchases and take returns off, at the period's edges exactly", arguments: TestEngine.available)
     func salesByPeriod(engine: TestEngine) async throws {
@@ -306,6 +350,26 @@ struct AccessStoreTests {
             ])
             let sales = try await patron.intelligence.store.sales(between: [jan, feb, mar].map(\.epochSeconds))
             #expect(sales.map(\.amount) == [1_500, 0] && sales.map(\.purchases) == [2, 1])
+        }
+    }
+}
+
+@Suite("Migrations")
+struct MigrationTests {
+    @Test("Regression: servers starting together on an empty database all come up, each step applied once", arguments: TestEngine.available)
+    func concurrentStart(engine: TestEngine) async throws {
+        try await TestDatabase.withEmptyDatabase(engine) { location in
+            let opened = try await withThrowingTaskGroup(of: Patron.self) { group in
+                for _ in 0..<4 { group.addTask { try await Patron.open(location, settings: Settings(bcryptCost: 4)) } }
+                return try await group.reduce(into: [Patron]()) { $0.append($1) }
+            }
+            #expect(opened.count == 4)
+            let recorded = try await opened[0].database.read { db in
+                try await db.raw("SELECT COUNT(*) AS n, COUNT(DISTINCT name) AS d FROM patron_migrations").first()!
+            }
+            #expect(try recorded.decode(column: "n", as: Int64.self) == Int64(Migrations.all.count))
+            #expect(try recorded.decode(column: "d", as: Int64.self) == Int64(Migrations.all.count))
+            for patron in opened { try await patron.close() }
         }
     }
 }

@@ -49,14 +49,26 @@ public enum TestDatabase {
         _ engine: TestEngine, clock: TestClock = TestClock(), _ body: (Patron) async throws -> T
     ) async throws -> T {
         let settings = Settings(bcryptCost: 4, clock: clock.clock)
+        return try await withEmptyDatabase(engine) { location in
+            let patron: Patron
+            do {
+                patron = try await Patron.open(location, settings: settings, logger: quiet())
+            } catch {
+                throw TestDatabaseError.setUp(String(reflecting: error))
+            }
+            return try await patron.closing(after: body)
+        }
+    }
+
+    /// Makes an empty database on `engine` (a new SQLite file in a temporary directory, or a new
+    /// PostgreSQL database on the test server), runs `body` with where it is, then removes it.
+    public static func withEmptyDatabase<T>(_ engine: TestEngine, _ body: (DatabaseLocation) async throws -> T) async throws -> T {
         switch engine {
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("patron-test-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
-            let patron = try await Patron.open(
-                .sqlite(path: directory.appendingPathComponent("test.sqlite").path), settings: settings, logger: quiet())
-            return try await patron.closing(after: body)
+            return try await body(.sqlite(path: directory.appendingPathComponent("test.sqlite").path))
         case .postgres:
             let base = ProcessInfo.processInfo.environment["PATRON_TEST_POSTGRES_URL"]!
             let name = "patron_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
@@ -73,13 +85,7 @@ public enum TestDatabase {
                 }
             }
             do {
-                let patron: Patron
-                do {
-                    patron = try await Patron.open(.postgres(url: replacingDatabase(in: base, with: name)), settings: settings, logger: quiet())
-                } catch {
-                    throw TestDatabaseError.setUp(String(reflecting: error))
-                }
-                let result = try await patron.closing(after: body)
+                let result = try await body(.postgres(url: replacingDatabase(in: base, with: name)))
                 try await admin.dropDatabase(name)
                 try await admin.close()
                 return result
