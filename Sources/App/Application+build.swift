@@ -65,9 +65,12 @@ public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
 /// The whole server: router, host and port, logging.
 /// - Parameter onServerRunning: called with the port once the server listens (port 0 picks a free one).
 public func buildApplication(
-    patron: Patron, host: String = "127.0.0.1", port: Int = 8080, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    patron: Patron, host: String = "127.0.0.1", port: Int = 8080, limits: ServerLimits = ServerLimits(), logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     Application(
-        router: try buildRouter(patron: patron), configuration: .init(address: .hostname(host, port: port), serverName: "Patron"),
+        router: try buildRouter(patron: patron),
+        server: .http1(configuration: .init(idleTimeout: .init(limits.idleTimeout))),
+        configuration: .init(address: .hostname(host, port: port), serverName: "Patron"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) }, logger: logger)
 }

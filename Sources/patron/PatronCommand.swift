@@ -91,64 +91,12 @@ struct Serve: AsyncParsableCommand {
                 logger.info("demo login: \(DemoCompany.adminEmail) / \(DemoCompany.adminPassword) at http://\(host):\(port)/console/")
                 logger.info("demo member: \(DemoCompany.memberEmail) / \(DemoCompany.adminPassword) at http://\(host):\(port)/portal/")
             }
-            let app = try buildApplication(patron: patron, host: host, port: port, logger: logger)
+            let limits = try ServerLimits.fromEnvironment()
+            let app = try buildApplication(patron: patron, host: host, port: port, limits: limits, logger: logger)
             let location = try DatabaseLocation(db.database)
             logger.info("Patron on http://\(host):\(port) with \(location)")
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                // The expiry job: every hour, lots whose date has come move to breakage.
-                group.addTask {
-                    while !Task.isCancelled {
-                        do {
-                            let expired = try await patron.loyalty.expire()
-                            if !expired.isEmpty { logger.info("expiry job: \(expired.count) lots expired") }
-                        } catch {
-                            logger.error("expiry job failed: \(error)")
-                        }
-                        try await Task.sleep(for: .seconds(3600))
-                    }
-                }
-                // The scoring job: nightly at 02:00 UTC, and at start when the last run is a day old.
-                group.addTask {
-                    if let last = try? await patron.intelligence.store.latestRun(), last.ranAt > Date().addingTimeInterval(-86_400) {
-                    } else if !(try await patron.isEmpty()) {
-                        await runScoring(patron, logger)
-                    }
-                    while !Task.isCancelled {
-                        let now = Date().timeIntervalSince1970
-                        let next = ((now - 7_200) / 86_400).rounded(.down) * 86_400 + 86_400 + 7_200
-                        try await Task.sleep(for: .seconds(next - now))
-                        await runScoring(patron, logger)
-                    }
-                }
-                // The campaign job: every minute, due waves are prepared, the outbox sent and responses attributed.
-                group.addTask {
-                    while !Task.isCancelled {
-                        do {
-                            let r = try await patron.runCampaigns()
-                            if r.sent + r.bounced + r.retried > 0 {
-                                logger.info("campaign job: \(r.sent) sent, \(r.bounced) bounced, \(r.retried) to retry")
-                            }
-                        } catch {
-                            logger.error("campaign job failed: \(error)")
-                        }
-                        try await Task.sleep(for: .seconds(60))
-                    }
-                }
-                group.addTask { try await app.runService() }
-                // When the server stops (a signal), the job stops with it.
-                try await group.next()
-                group.cancelAll()
-            }
+            try await runServer(app, jobs: [BackgroundJobs(patron: patron, logger: logger)], limits: limits, logger: logger)
         }
-    }
-}
-
-func runScoring(_ patron: Patron, _ logger: Logger) async {
-    do {
-        let run = try await patron.runNightly()
-        logger.info("scoring job: \(run.customers) customers scored in \(Int(run.milliseconds.values.reduce(0, +))) ms")
-    } catch {
-        logger.error("scoring job failed: \(error)")
     }
 }
 
