@@ -4,7 +4,13 @@
 # (scripts/browser-test.sh) when Chromium, chromedriver and selenium are installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Python tools the tests drive: a real SMTP server (aiosmtpd), pytest for the attack tests,
+# selenium for the browser tests. Installed from PyPI when missing, so this works on a fresh machine.
+python3 -c "import aiosmtpd, pytest, selenium" 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check aiosmtpd pytest selenium
 swift test --disable-xctest "$@"
+swift build --product patron
+scripts/attack-test.sh
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && python3 -c "import selenium" 2>/dev/null; then
     scripts/browser-test.sh
 else

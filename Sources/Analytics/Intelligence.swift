@@ -182,11 +182,15 @@ public struct CustomerIntelligence: Sendable {
         let recommended = f.categories.isEmpty ? [] : MarketBasket.recommendations(for: Set(f.categories), rules: models.rules).map(\.item)
         return CustomerScores(
             customer: f.customer, scoredAt: now, rfm: rfm, recencyDays: f.lastDay.map { today - $0 }, frequency: f.purchaseDays, monetary: f.revenue,
-            probabilityAlive: summary.flatMap { s in models.bgnbd.map { $0.probabilityAlive(s) } },
-            expectedPurchases12m: summary.flatMap { s in models.bgnbd.map { $0.expectedPurchases(s, over: 52) } },
-            clv12m: clv.map { Int64($0.rounded()) }, churnRisk: churn?.risk, churnDrivers: churn?.drivers ?? [], valueTier: .d,
+            probabilityAlive: summary.flatMap { s in models.bgnbd.map { $0.probabilityAlive(s) } }.flatMap(finite),
+            expectedPurchases12m: summary.flatMap { s in models.bgnbd.map { $0.expectedPurchases(s, over: 52) } }.flatMap(finite),
+            clv12m: clv.flatMap(finite).flatMap { Int64(exactly: $0.rounded()) }, churnRisk: churn.flatMap { finite($0.risk) }, churnDrivers: churn?.drivers ?? [], valueTier: .d,
             recommendations: recommended, currency: currency)
     }
+
+    /// A model's output where it is a number; a model fitted on too little or degenerate data can
+    /// give NaN or infinity, which is no score (nil) rather than a crash or a poisoned profile.
+    static func finite(_ value: Double) -> Double? { value.isFinite ? value : nil }
 
     public func score() async throws -> ScoringRun {
         let now = clock.now

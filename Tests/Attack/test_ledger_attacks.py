@@ -1,0 +1,181 @@
+"""Attacks on the points ledger through the real server, on SQLite and (with
+$PATRON_TEST_POSTGRES_URL) PostgreSQL. Bounded for CI; PATRON_ATTACK_LONG=1 runs them long.
+
+    scripts/attack-test.sh            # both engines when PostgreSQL is configured
+"""
+import os
+import random
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from harness import ADMIN, Client, Database, Server, World, check_exactly_once, patron, request, sign_in, verify
+
+LONG = os.environ.get("PATRON_ATTACK_LONG") == "1"
+ENGINES = ["sqlite"] + (["postgres"] if os.environ.get("PATRON_TEST_POSTGRES_URL") else [])
+
+
+@pytest.fixture
+def workdir():
+    with tempfile.TemporaryDirectory(prefix="patron-attack-") as directory:
+        yield directory
+
+
+@pytest.fixture(params=ENGINES)
+def database(request, workdir):
+    db = Database(request.param, workdir)
+    patron("migrate", "--database", db.url)
+    patron("user", "add", "--database", db.url, "--email", ADMIN[0], "--password", ADMIN[1], "--role", "admin", env={"PATRON_BCRYPT_COST": "4"})
+    yield db
+    db.drop()
+
+
+def test_bank_under_concurrency_with_expiry(database, workdir):
+    """32 clients move points among a fixed set of members (transfers, redemptions, returns of shared
+    purchases, adjustments, purchases) while expiry runs in other processes: nothing is over-clawed or
+    negative, every acknowledged operation is applied exactly once, no 5xx, and the ledger verifies."""
+    server = Server(database, os.path.join(workdir, "serve.log")).start()
+    try:
+        token = sign_in(server.port)
+        world = World(server.port, token)
+        client = Client(world, rng_seed=1)
+        stop = threading.Event()
+
+        def expiry():
+            while not stop.is_set():
+                patron("ledger", "expire", "--database", database.url, check=False)
+                time.sleep(0.2)
+
+        expirer = threading.Thread(target=expiry)
+        expirer.start()
+        try:
+            client.run(server.port, threads=32, seconds=60 if LONG else 12)
+        finally:
+            stop.set()
+            expirer.join()
+        stuck = client.resend_unanswered(server.port)
+        assert not stuck, f"{len(stuck)} keys still refused after the lease"
+        assert client.server_errors == [], client.server_errors[:5]
+        assert len(client.acknowledged) > 200
+        assert check_exactly_once(database, client) == []
+        code, output = verify(database)
+        assert code == 0, output
+    finally:
+        server.stop()
+
+
+def test_kill_9_loses_nothing_and_applies_nothing_twice(database, workdir):
+    """The real server under concurrent point movements with idempotency keys, `kill -9` at random
+    moments, restart, and every unacknowledged request sent again with its key until it gets an
+    answer that is not 409: 0 lost, 0 duplicated, 0 keys left unanswerable, verify passes."""
+    kills = 60 if LONG else 20
+    server = Server(database, os.path.join(workdir, "serve.log")).start()
+    token = sign_in(server.port)
+    world = World(server.port, token)
+    client = Client(world, rng_seed=2)
+    rng = random.Random(3)
+    try:
+        for _ in range(kills):
+            stop = threading.Event()
+            runner = threading.Thread(target=client.run, args=(server.port, 8, 30), kwargs={"stop": stop})
+            runner.start()
+            time.sleep(rng.uniform(0.3, 1.5))
+            server.kill9()
+            stop.set()
+            runner.join()
+            server = Server(database, os.path.join(workdir, "serve.log")).start()
+            server_port = server.port
+            client.world.token = token
+            client.resend_unanswered(server_port, lease_seconds=0)  # what answers at once; the rest after the lease
+        stuck = client.resend_unanswered(server.port, lease_seconds=45)
+        assert not stuck, f"{len(stuck)} keys still refused 45 s after the last crash: {[k for _, k, _ in stuck[:5]]}"
+        assert client.server_errors == [], client.server_errors[:5]
+        assert check_exactly_once(database, client) == []
+        code, output = verify(database)
+        assert code == 0, output
+    finally:
+        server.stop()
+
+
+def test_two_servers_run_campaign_and_expiry_once(database, workdir):
+    """Two servers on one database (two processes on one SQLite file), the campaign job and expiry
+    at the same time: each recipient receives each message exactly once through a real SMTP server."""
+    sinks = subprocess.Popen(
+        ["python3", os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "message-sinks.py"), workdir],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    smtp_port, _ = (int(p) for p in sinks.stdout.readline().split())
+    env = {"PATRON_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "PATRON_MAIL_FROM": "offers@shop.example"}
+    first = Server(database, os.path.join(workdir, "serve-1.log"), env=env).start()
+    second = Server(database, os.path.join(workdir, "serve-2.log"), env=env).start()
+    try:
+        token = sign_in(first.port)
+        people = 60
+        for i in range(people):
+            s, _, c = request(first.port, "POST", "/v1/customers",
+                              {"firstName": f"R{i}", "lastName": "Two", "emails": [f"r{i}@example.com"]}, token=token)
+            assert s == 201, (s, c)
+            s, _, consent = request(first.port, "POST", f"/v1/customers/{c['id']}/consents",
+                                    {"purpose": "marketing", "channel": "email", "granted": True, "source": "web_form"}, token=token)
+            assert s in (200, 201), (s, consent)
+        s, _, segment = request(first.port, "POST", "/v1/segments", {"name": "All", "rule": "has_email"}, token=token)
+        assert s == 201, (s, segment)
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        s, _, campaign = request(first.port, "POST", "/v1/campaigns", {
+            "name": "Twice?", "objective": "test", "startsOn": today, "endsOn": today, "segmentId": segment["id"], "controlPercent": 0,
+            "waves": [{"channel": "email", "day": 0, "subject": "Hello {{first_name}}", "body": "Hi {{first_name}}"}]}, token=token)
+        assert s == 201, (s, campaign)
+        s, _, launched = request(first.port, "POST", f"/v1/campaigns/{campaign['id']}/launch", token=token)
+        assert s == 200, (s, launched)
+        # Both servers' outbox passes at once, several times, while expiry runs in both.
+        threads = []
+        for port in (first.port, second.port) * 3:
+            threads.append(threading.Thread(target=request, args=(port, "POST", "/v1/campaigns/run"), kwargs={"token": token}))
+        threads += [threading.Thread(target=patron, args=("ledger", "expire", "--database", database.url), kwargs={"check": False})
+                    for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        deadline = time.time() + 30
+        mail = []
+        while time.time() < deadline:
+            path = os.path.join(workdir, "mail.jsonl")
+            mail = open(path).read().splitlines() if os.path.exists(path) else []
+            if len(mail) >= people:
+                break
+            time.sleep(0.5)
+        import json
+        recipients = [json.loads(line)["to"][0] for line in mail]
+        assert len(recipients) == people, f"{len(recipients)} messages for {people} recipients"
+        assert len(set(recipients)) == people, "a recipient got the same message twice"
+        code, output = verify(database)
+        assert code == 0, output
+    finally:
+        first.stop()
+        second.stop()
+        sinks.stdin.close()
+        sinks.wait()
+
+
+def test_sigterm_with_a_half_sent_request_exits_within_the_grace_period(database, workdir):
+    """A client that stops half-way through a request no longer makes SIGTERM hang, and idle sockets are closed."""
+    server = Server(database, os.path.join(workdir, "serve.log"), env={"PATRON_SHUTDOWN_GRACE_SECONDS": "2",
+                                                                        "PATRON_IDLE_TIMEOUT_SECONDS": "2"}).start()
+    import socket
+    idle = socket.create_connection(("127.0.0.1", server.port))
+    idle.settimeout(10)
+    started = time.time()
+    assert idle.recv(1) == b"", "an idle connection is closed by the server"
+    assert time.time() - started < 6
+    half = socket.create_connection(("127.0.0.1", server.port))
+    half.sendall(b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+    time.sleep(0.3)
+    started = time.time()
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=20)
+    assert time.time() - started < 10
+    half.close()
