@@ -42,6 +42,8 @@ public protocol IdempotencyStore: Sendable {
     func save(caller: String, key: String, token: String, response: IdempotentResponse) async throws
     /// Forgets a claim whose request failed, so the client may retry with the same key at once.
     func release(caller: String, key: String, token: String) async throws
+    /// The saved response of a finished request, if any (for showing a form's result after its redirect).
+    func saved(caller: String, key: String) async throws -> IdempotentResponse?
 }
 
 /// How long an unfinished claim blocks its key: a retry after this gets the claim.

@@ -46,7 +46,7 @@ public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
         services: .init(
             customers: patron.customers, access: patron.access, loyalty: patron.loyalty, intake: patron.intake, intelligence: patron.intelligence,
             segments: patron.segments, campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners,
-            sales: patron.sales),
+            sales: patron.sales, forms: patron.accessStore),
         secureCookies: patron.settings.publicURL.hasPrefix("https://")
     ).register(on: router)
     let database = patron.database

@@ -264,4 +264,17 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
             ).run()
         }
     }
+
+    public func saved(caller: String, key: String) async throws -> IdempotentResponse? {
+        try await database.read { db in
+            guard
+                let row = try await db.raw(
+                    "SELECT status, content_type, body FROM idempotency_keys WHERE caller = \(bind: caller) AND key = \(bind: key) AND status IS NOT NULL"
+                ).first()
+            else { return nil }
+            return IdempotentResponse(
+                status: Int(try row.int64("status")), contentType: try row.optionalString("content_type") ?? "text/html",
+                body: Data((try row.optionalString("body") ?? "").utf8))
+        }
+    }
 }

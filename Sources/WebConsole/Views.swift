@@ -62,12 +62,12 @@ struct Views: Sendable {
     ) throws -> Response {
         // An absent optional must make a section false, not print "nil".
         var values = Self.withoutNils(values)
-        if let visitor { values["csrf"] = visitor.csrf }
+        if let visitor { values["csrf"] = visitor.formToken() }
         guard let content = library.render(values, withTemplate: template) else { preconditionFailure("no template \(template)") }
         let layout: [String: Any] = [
             "title": title, "site": site.title, "root": site.root, "content": content, "nav": Self.navigation(site, visitor?.principal),
             "signedIn": visitor != nil, "who": visitor.map { Self.name($0.principal) } ?? "", "logout": "/\(site.rawValue)/logout",
-            "csrf": visitor?.csrf ?? "",
+            "csrf": visitor?.formToken() ?? "",
         ]
         let html = library.render(layout, withTemplate: "layout")!
         return Response(

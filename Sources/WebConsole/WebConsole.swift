@@ -32,12 +32,15 @@ public struct WebConsole: Sendable {
         public var privacy: PrivacyService
         public var partners: PartnerService
         public var sales: SalesService
+        /// Where forms' one-time tokens and results are kept (the API's idempotency records).
+        public var forms: any IdempotencyStore
 
         public init(
             customers: CustomerService, access: AccessService, loyalty: PointsLedger, intake: TransactionIntake, intelligence: CustomerIntelligence,
             segments: SegmentService, campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService,
-            sales: SalesService
+            sales: SalesService, forms: any IdempotencyStore
         ) {
+            self.forms = forms
             self.customers = customers
             self.access = access
             self.loyalty = loyalty
@@ -77,6 +80,11 @@ public struct WebConsole: Sendable {
             return Response(
                 status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=3600"], body: .init(byteBuffer: ByteBuffer(string: body)))
         }
+        for site in [Site.console, .portal, .partners] {
+            router.get("/\(site.rawValue)/done/:key") { request, context in
+                try await signedIn(request, site) { visitor in try await result(of: context.parameters.require("key"), for: visitor, site) }
+            }
+        }
         ConsolePages(console: self).register(on: router)
         PortalPages(console: self).register(on: router)
         PartnerPages(console: self).register(on: router)
@@ -109,6 +117,9 @@ struct Visitor: Sendable {
     /// The CSRF token forms carry: a digest of the session token, so a page of another site
     /// cannot know it, and nothing needs storing.
     var csrf: String { SHA256.hash(data: Data("csrf|\(token)".utf8)).prefix(16).map { String(format: "%02x", $0) }.joined() }
+
+    /// What a rendered form carries in `_csrf`: the CSRF token and a one-time token of this rendering.
+    func formToken() -> String { csrf + "." + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() }
 }
 
 extension WebConsole {
@@ -186,6 +197,12 @@ extension WebConsole {
     }
 
     /// A form post from a signed-in visitor with a valid CSRF token; otherwise 403 (or the login page).
+    ///
+    /// A form that changes data (`audited`) applies once per rendering and answers with a redirect
+    /// (POST/redirect/GET): its `_csrf` carries a one-time token, claimed like an API
+    /// `Idempotency-Key`; a result page is kept and shown at `/<site>/done/<key>`, so reloading it
+    /// or sending the same form again (a double click, the back button) repeats nothing. A refused
+    /// form (4xx) keeps no claim, so the visitor can correct it and send it again.
     func posted(
         _ request: Request, _ context: BasicRequestContext, _ site: Site, audited: Bool = true, _ body: (Visitor, Form) async throws -> Response
     ) async throws
@@ -193,18 +210,93 @@ extension WebConsole {
     {
         guard let visitor = await visitor(request, site) else { return Response.redirect(to: site.login) }
         let form = try await Form(request, context)
-        guard form["_csrf"] == visitor.csrf else {
+        let sent = (form["_csrf"] ?? "").split(separator: ".", maxSplits: 1).map(String.init)
+        guard sent.first == visitor.csrf else {
             return try views.page(
                 site, visitor: visitor, title: "Form expired", template: "message",
                 ["message": "This form has expired or did not come from Patron. Go back, reload the page and try again."], status: .forbidden)
         }
-        let response = try await body(visitor, form)
-        // Every change is audited; forms that only compute (a live count, a rule check) are not.
-        guard audited else { return response }
+        // Forms that only compute (a live count, a rule check) are neither claimed nor audited.
+        guard audited else { return try await body(visitor, form) }
+        let response: Response
+        if sent.count == 2 {
+            response = try await once(sent[1], request, form, visitor, site) { try await body(visitor, form) }
+        } else {
+            response = try await body(visitor, form)
+        }
         try await services.access.audit(
             actor: visitor.principal.actor, action: "POST \(request.uri.path)", target: nil, outcome: String(response.status.code), detail: nil)
         return response
     }
+
+    /// Runs a form's change once for its one-time token, and turns a result page into a redirect.
+    private func once(
+        _ token: String, _ request: Request, _ form: Form, _ visitor: Visitor, _ site: Site, _ change: () async throws -> Response
+    ) async throws -> Response {
+        let store = services.forms
+        let caller = "form:" + visitor.principal.key
+        let key = SHA256.hash(data: Data("\(token) \(request.uri.path)".utf8)).map { String(format: "%02x", $0) }.joined()
+        var digest = SHA256()
+        for (name, values) in form.fields.sorted(by: { $0.key < $1.key }) where name != "_csrf" {
+            digest.update(data: Data("\(name)=\(values.joined(separator: ","))&".utf8))
+        }
+        let fingerprint = digest.finalize().map { String(format: "%02x", $0) }.joined()
+        switch try await store.claim(caller: caller, key: key, fingerprint: fingerprint, at: services.access.clock.now) {
+        case .replay(let saved):
+            return Self.redirect(after: saved, key: key, site)
+        case .inProgress, .mismatch:
+            return try views.page(
+                site, visitor: visitor, title: "Already sent", template: "message",
+                ["message": "This form was sent already, and what it asked for was done once. Reload the page to see where things stand."],
+                status: .conflict)
+        case .claimed(let claim):
+            let response: Response
+            do {
+                response = try await change()
+            } catch {
+                try? await store.release(caller: caller, key: key, token: claim)
+                throw error
+            }
+            let saved: IdempotentResponse
+            switch response.status.code {
+            case 200..<300:
+                let page = PageCollector()
+                try await response.body.write(page)
+                saved = IdempotentResponse(status: 200, contentType: "text/html; charset=utf-8", body: page.data)
+            case 300..<400:
+                saved = IdempotentResponse(status: 303, contentType: Self.redirectMarker, body: Data((response.headers[.location] ?? site.root).utf8))
+            default:
+                try? await store.release(caller: caller, key: key, token: claim)
+                return response
+            }
+            try await store.save(caller: caller, key: key, token: claim, response: saved)
+            return Self.redirect(after: saved, key: key, site)
+        }
+    }
+
+    /// A saved form outcome that is a redirect keeps its location in the body.
+    static let redirectMarker = "redirect"
+
+    static func redirect(after saved: IdempotentResponse, key: String, _ site: Site) -> Response {
+        saved.contentType == redirectMarker
+            ? Response.redirect(to: String(decoding: saved.body, as: UTF8.self)) : Response.redirect(to: "/\(site.rawValue)/done/\(key)")
+    }
+
+    /// The page a form's change produced, shown after its redirect (to the visitor who sent it only).
+    func result(of key: String, for visitor: Visitor, _ site: Site) async throws -> Response {
+        guard let saved = try await services.forms.saved(caller: "form:" + visitor.principal.key, key: key), saved.contentType != Self.redirectMarker
+        else { return Response.redirect(to: site.root) }
+        return Response(
+            status: .ok, headers: [.contentType: saved.contentType, .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: saved.body)))
+    }
+}
+
+/// Reads a rendered page's bytes, to keep a form's result for the page its redirect leads to.
+private final class PageCollector: ResponseBodyWriter {
+    var data = Data()
+    func write(_ buffer: ByteBuffer) async throws { data.append(contentsOf: buffer.readableBytesView) }
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
 
 /// A submitted form's fields (`application/x-www-form-urlencoded`).

@@ -93,13 +93,21 @@ struct WebVisitor {
         try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie]) { ($0.status, String(buffer: $0.body)) }
     }
 
-    /// Posts a form with the CSRF token found on `tokenPage` (a page of this site read by this visitor).
+    /// Posts a form with the CSRF and one-time token found on `tokenPage` (a page of this site read
+    /// by this visitor), and follows the redirect to its result page as a browser does.
     func post(_ uri: String, _ form: String, tokenPage: String) async throws -> (status: HTTPResponse.Status, body: String, location: String?) {
         let page = try await get(tokenPage).body
-        guard let csrf = page.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)?.output.1 else { throw TestFailure("no form on \(tokenPage)") }
-        return try await client.execute(
-            uri: uri, method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
-            body: ByteBuffer(string: "_csrf=\(csrf)&\(form)")
+        guard let csrf = page.firstMatch(of: /name="_csrf" value="([0-9a-f.]+)"/)?.output.1 else { throw TestFailure("no form on \(tokenPage)") }
+        return try await send(uri, "_csrf=\(csrf)&\(form)")
+    }
+
+    /// Sends a form body as it is (to send the same rendering twice), following a redirect to its result page.
+    func send(_ uri: String, _ body: String) async throws -> (status: HTTPResponse.Status, body: String, location: String?) {
+        let posted = try await client.execute(
+            uri: uri, method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: body)
         ) { ($0.status, String(buffer: $0.body), $0.headers[.location]) }
+        guard posted.0 == .seeOther, let location = posted.2, location.contains("/done/") else { return posted }
+        let result = try await get(location)
+        return (result.status, result.body, location)
     }
 }

@@ -81,12 +81,16 @@ import Testing
                     String(buffer: $0.body)
                 }
                 #expect(page.contains("Merge Ann Lee into this customer"))
-                let csrf = try #require(page.firstMatch(of: /name="_csrf" value="([0-9a-f]+)"/)).output.1
-                try await client.execute(
+                let csrf = try #require(page.firstMatch(of: /name="_csrf" value="([0-9a-f.]+)"/)).output.1
+                let result = try await client.execute(
                     uri: "/console/customers/\(ann.id)/merge", method: .post,
                     headers: [.cookie: staff, .contentType: "application/x-www-form-urlencoded"],
                     body: ByteBuffer(string: "_csrf=\(csrf)&duplicate=\(twin.id)")
                 ) { r in
+                    #expect(r.status == .seeOther)
+                    return r.headers[.location] ?? ""
+                }
+                try await client.execute(uri: result, method: .get, headers: [.cookie: staff]) { r in
                     #expect(r.status == .ok)
                     #expect(String(buffer: r.body).contains("merged into this one"))
                 }
@@ -160,6 +164,45 @@ import Testing
                 #expect(merged.0 == .ok && merged.1.contains("merged into customer \(ann.id)"))
                 let dashboard = try await get("/console/", ada).1
                 #expect(dashboard.contains("Open service requests"))
+            }
+        }
+    }
+
+    @Test(
+        "Regression: a form that changes points answers 303; reloading its result or sending the same form again changes nothing",
+        arguments: TestEngine.available)
+    func formsApplyOnce(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { p in
+            let program = try await LoyaltyIntakeTests.program(p)
+            _ = try await p.access.addUser(email: "lm@x.com", password: "password1", role: .loyaltyManager)
+            let ann = try await p.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee", emails: ["ann@x.com"]))
+            let member = try await p.loyalty.enroll(ann.id, in: program.id)
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let lm = try await WebVisitor.signIn(client, "console", "email=lm%40x.com&password=password1")
+                let page = try await lm.get("/console/customers/\(ann.id)").body
+                let token = try #require(page.firstMatch(of: /name="_csrf" value="([0-9a-f.]+)"/)).output.1
+                let form = "_csrf=\(token)&member=\(member.id)&points=100&reason=goodwill"
+                let uri = "/console/customers/\(ann.id)/adjustments"
+                let first = try await client.execute(
+                    uri: uri, method: .post, headers: [.cookie: lm.cookie, .contentType: "application/x-www-form-urlencoded"],
+                    body: ByteBuffer(string: form)
+                ) { ($0.status, $0.headers[.location] ?? "") }
+                #expect(first.0 == .seeOther)
+                #expect(first.1.hasPrefix("/console/done/"))
+                // Reloading the result page shows the result again and adds nothing.
+                for _ in 0..<2 {
+                    let shown = try await lm.get(first.1)
+                    #expect(shown.status == .ok && shown.body.contains("Added 100 points"))
+                }
+                // The same rendering sent again (the back button, a double click) is redirected to the same result.
+                let again = try await lm.send(uri, form)
+                #expect(again.location == first.1)
+                #expect(try await p.loyalty.balance(of: member.id).available == 100)
+                // Another visitor cannot read this one's result.
+                _ = try await p.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
+                let ada = try await WebVisitor.signIn(client, "console", "email=ada%40x.com&password=password1")
+                #expect(!(try await ada.get(first.1).body.contains("Added 100 points")))
             }
         }
     }
