@@ -206,8 +206,16 @@ struct AccrualWriter {
             }
         }
 
-        // 5. Each purchase in order, against what the earlier ones in the batch did.
+        // 5. Each purchase in order, against what the earlier ones in the batch did, starting from
+        // each member's tier as stored now (under the accounts' locks), not as the caller read it:
+        // an earlier batch or request in between may have moved it.
         var tiers: [MemberID: String?] = [:]
+        let tieredMembers = Array(Set(plans.filter { $0.program.tierPolicy != nil }.map(\.member.id.rawValue)))
+        for chunk in chunks(tieredMembers, of: 5000) {
+            for row in try await db.raw("SELECT id, tier FROM loyalty_members WHERE id IN (\(binds: Array(chunk)))").all() {
+                tiers[MemberID(try row.int64("id"))] = .some(try row.optionalString("tier"))
+            }
+        }
         var tierChanges: [(member: Int64, from: String?, to: String, reason: String, at: Int64)] = []
         var results: [PostedAccrual] = []
         var seen: Set<String> = []

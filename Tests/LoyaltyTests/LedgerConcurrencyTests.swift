@@ -88,3 +88,34 @@ struct LedgerConcurrencyTests {
         }
     }
 }
+
+@Suite("Batch accrual across returns")
+struct BatchTierTests {
+    @Test("Regression: a batch split at a return earns after it at the tier reached before it, with one tier change", arguments: TestEngine.available)
+    func tierAcrossReturn(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.ledger.configure(
+                f.program.id, rules: EarningRules(pointsPerUnit: 1, tierPercent: ["Gold": 200]),
+                tiers: TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Gold", threshold: 100)]))
+            let customer = try await f.ledger.member(f.member).customerID
+            let start = f.clock.now.addingTimeInterval(-3_600)
+            func row(_ id: String, _ amount: Int64, _ offset: Double, returning original: String? = nil) -> (customer: CustomerID, details: TransactionDetails) {
+                (
+                    customer,
+                    TransactionDetails(
+                        externalID: id, kind: original == nil ? .purchase : .return, occurredAt: start.addingTimeInterval(offset),
+                        amount: Money(minorUnits: amount, currency: "USD"), originalExternalID: original)
+                )
+            }
+            // 150 points lift Ann to Gold; a small return splits the batch; the next purchases earn at Gold (200%).
+            let rows = [row("B1", 15_000, 1), row("B2", 1_000, 2), row("B2R", 1_000, 3, returning: "B2"), row("B3", 10_000, 4), row("B4", 10_000, 5)]
+            _ = try await f.patron.customers.store.insertTransactions(rows)
+            try await f.patron.intake.accrue(batch: rows)
+            #expect(try await f.ledger.member(f.member).tier == "Gold")
+            let history = try await f.patron.loyalty.store.tierHistory(of: f.member)
+            #expect(history.filter { $0.to == "Gold" }.count == 1, "one upgrade, not one per sub-batch")
+            // 150 (Blue) + 20 (Gold, B2) − 20 (returned) + 200 + 200 (Gold).
+            #expect(try await f.balance().ledger == 150 + 20 - 20 + 200 + 200)
+        }
+    }
+}
