@@ -142,6 +142,7 @@ let package = Package(
             dependencies: [
                 "Loyalty", "Customers", "Access", "SharedModels", "TestSupport", "App", "Storage",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -259,6 +259,10 @@ extension WebConsole {
             }
             let saved: IdempotentResponse
             switch response.status.code {
+            case 200..<300 where !(response.headers[.contentType] ?? "").hasPrefix("text/html"):
+                // A download (a privacy export) is handed over as it is and never kept.
+                try? await store.release(caller: caller, key: key, token: claim)
+                return response
             case 200..<300:
                 let page = PageCollector()
                 try await response.body.write(page)

@@ -2,6 +2,8 @@ import App
 import Customers
 import Foundation
 import Loyalty
+import SQLKit
+import Storage
 import SharedModels
 import TestSupport
 import Testing
@@ -116,6 +118,44 @@ struct BatchTierTests {
             #expect(history.filter { $0.to == "Gold" }.count == 1, "one upgrade, not one per sub-batch")
             // 150 (Blue) + 20 (Gold, B2) − 20 (returned) + 200 + 200 (Gold).
             #expect(try await f.balance().ledger == 150 + 20 - 20 + 200 + 200)
+        }
+    }
+}
+
+@Suite("Ledger verification")
+struct LedgerVerifyTests {
+    @Test("ledger verify names a purchase clawed back beyond what it earned", arguments: TestEngine.available)
+    func overClaw(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { patron in
+            let program = try await patron.loyalty.createProgram(
+                code: "NW", name: "Northwind Rewards", valuePerThousandPoints: Money(minorUnits: 1000, currency: "USD"), expiryMonths: nil,
+                pendingDays: 0, allowNegativeBalance: true)
+            let customer = try await patron.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee"))
+            let member = try await patron.loyalty.enroll(customer.id, in: program.id).id
+            _ = try await patron.loyalty.earn(1_000, to: member, reference: "P1", idempotencyKey: "accrual:P1", pending: false)
+            _ = try await patron.loyalty.clawBack(purchase: "P1", returned: 1, of: 1, from: member, idempotencyKey: "return:R1")
+            #expect(try await patron.loyalty.verify().violations == [])
+            // What the concurrent-returns defect wrote: a second claw-back of the whole purchase.
+            try await patron.database.write { db in
+                let first = try await db.raw("SELECT program_id, from_account, to_account, occurred_at FROM ledger_transfers WHERE reason = 'clawback'")
+                    .first()!
+                let from = try first.decode(column: "from_account", as: Int64.self), to = try first.decode(column: "to_account", as: Int64.self)
+                let at = try first.decode(column: "occurred_at", as: Int64.self)
+                let id = try await db.raw(
+                    """
+                    INSERT INTO ledger_transfers (program_id, from_account, to_account, points, reason, reference, idempotency_key, memo, occurred_at)
+                    VALUES (\(bind: try first.decode(column: "program_id", as: Int64.self)), \(bind: from), \(bind: to), 1000, 'clawback', 'P1',
+                    'return:R2', 'return of 1 of 1', \(bind: at)) RETURNING id
+                    """
+                ).first()!.decode(column: "id", as: Int64.self)
+                try await db.raw(
+                    "INSERT INTO ledger_postings (transfer_id, account_id, points, occurred_at) VALUES (\(bind: id), \(bind: from), -1000, \(bind: at)), (\(bind: id), \(bind: to), 1000, \(bind: at))"
+                ).run()
+                try await db.raw("UPDATE ledger_accounts SET balance = balance - 1000 WHERE id = \(bind: from)").run()
+                try await db.raw("UPDATE ledger_accounts SET balance = balance + 1000 WHERE id = \(bind: to)").run()
+            }
+            let violations = try await patron.loyalty.verify().violations
+            #expect(violations.contains { $0.hasPrefix("a return claws back at most what its purchase earned: member:\(member.rawValue):reward lost 2000") })
         }
     }
 }
