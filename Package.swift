@@ -70,7 +70,11 @@ let package = Package(
         ),
         .target(
             name: "StoragePostgres",
-            dependencies: ["Storage", "SharedModels", .product(name: "PostgresKit", package: "postgres-kit")],
+            dependencies: [
+                "Storage", "SharedModels", .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The REST API: OpenAPI-generated types and handlers over domain facades.

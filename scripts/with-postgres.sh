@@ -18,4 +18,7 @@ stop() { su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -m fast stop >/
 trap stop EXIT
 su postgres -s /bin/sh -c "$PGBIN/createdb -h 127.0.0.1 -p $PGPORT patron_test"
 export PATRON_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/patron_test?sslmode=disable"
+# How the fault tests (Tests/Attack) stop the server mid-load and start it again.
+export PATRON_TEST_PG_STOP="su postgres -s /bin/sh -c '$PGBIN/pg_ctl -D $PGTMP/data -m immediate -w stop'"
+export PATRON_TEST_PG_START="su postgres -s /bin/sh -c '$PGBIN/pg_ctl -D $PGTMP/data status >/dev/null || $PGBIN/pg_ctl -D $PGTMP/data -l $PGTMP/log -w -t 30 start -o \"-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\"'"
 "$@"

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PostgresKit
@@ -17,6 +18,7 @@ public final class PostgresDatabase: Database, @unchecked Sendable {
     public let exclusiveTransactionLock: String? = "SELECT pg_advisory_xact_lock(7273766110)"
     private let pool: EventLoopGroupConnectionPool<PostgresConnectionSource>
     private let logger: Logger
+    private let watches = ConnectionWatches()
 
     private init(pool: EventLoopGroupConnectionPool<PostgresConnectionSource>, logger: Logger) {
         self.pool = pool
@@ -41,9 +43,46 @@ public final class PostgresDatabase: Database, @unchecked Sendable {
     }
 
     private func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let connection = try await pool.requestConnection(logger: logger).get()
+        let connection = try await openConnection()
         defer { pool.releaseConnection(connection, logger: logger) }
-        return try await body(PostgresSession(connection: connection))
+        return try await run(body, on: connection)
+    }
+
+    /// Runs `body` on `connection`, and gives it up with ``DatabaseFailure/unavailable(_:)`` if the
+    /// connection closes under it and the body has not failed on its own shortly after.
+    ///
+    /// When the server dies mid-statement, PostgresNIO 1.33 sometimes never completes the
+    /// statement's future (seen with `COMMIT`, `UPDATE` and `INSERT` after `pg_ctl stop -m immediate`):
+    /// without this, the request would hang for good, and so would every purchase grouped behind
+    /// it. A transaction given up this way may or may not have committed; the caller is told the
+    /// database is unavailable, and a retry under the same idempotency key applies it at most once.
+    func run<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T, on connection: PostgresConnection) async throws -> T {
+        let watch = watches.watch(connection)
+        return try await withCheckedThrowingContinuation { continuation in
+            let finish = NIOLockedValueBox<CheckedContinuation<T, any Error>?>(continuation)
+            let work = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await body(PostgresSession(connection: connection))) } catch { result = .failure(error) }
+                watch.stop()
+                finish.withLockedValue { $0?.resume(with: result); $0 = nil }
+            }
+            watch.start { failure in
+                work.cancel()
+                finish.withLockedValue { $0?.resume(throwing: failure); $0 = nil }
+            }
+        }
+    }
+
+    /// A pooled connection that is still open. The pool can hand out a connection whose server
+    /// went away since it was last used, and PostgresNIO 1.33 may never answer a query on it:
+    /// such a connection goes back (the pool drops closed ones) and another is asked for.
+    private func openConnection() async throws -> PostgresConnection {
+        for _ in 0..<8 {
+            let connection = try await pool.requestConnection(logger: logger).get()
+            if !connection.isClosed { return connection }
+            pool.releaseConnection(connection, logger: logger)
+        }
+        throw DatabaseFailure.unavailable("no open connection to the database server")
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -65,7 +104,7 @@ public final class PostgresDatabase: Database, @unchecked Sendable {
         var attempt = 0
         while true {
             do {
-                return try await withConnection { db in try await inTransaction(db, body) }
+                return try await withConnection { db in try await Self.transaction(db, body) }
             } catch {
                 let failure = Self.failure(error)
                 guard case .contention = failure as? DatabaseFailure, attempt < Self.maximumRetries else { throw failure }
@@ -82,6 +121,27 @@ public final class PostgresDatabase: Database, @unchecked Sendable {
 }
 
 extension PostgresDatabase {
+    /// `BEGIN`, the body, `COMMIT`; on an error, `ROLLBACK` — unless the connection itself failed
+    /// (the server went away): then the connection is closed instead, because PostgresNIO 1.33 may
+    /// never answer a query sent to a connection that is closing, which would hang the request
+    /// (and every request grouped behind it) for good. The server rolls back what the lost
+    /// connection left open.
+    static func transaction<T: Sendable>(_ db: any SQLDatabase, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await db.raw("BEGIN").run()
+        do {
+            let result = try await body(db)
+            try await db.raw("COMMIT").run()
+            return result
+        } catch {
+            if case .unavailable = failure(error) as? DatabaseFailure, let session = db as? PostgresSession {
+                try? await session.connection.close().get()
+            } else {
+                try? await db.raw("ROLLBACK").run()
+            }
+            throw error
+        }
+    }
+
     /// The error callers see for an error from PostgresNIO or the pool: a ``DatabaseFailure`` named
     /// by SQLSTATE class, or the error itself when it is not the database's (a domain error thrown
     /// by the transaction's body).
@@ -118,5 +178,47 @@ extension PostgresDatabase {
     public func dropDatabase(_ name: String) async throws {
         precondition(name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }, "database names are plain identifiers")
         _ = try await read { db in try await db.raw(SQLQueryString("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")).run() }
+    }
+}
+
+/// Watches pooled connections for closing while an operation runs on them (see
+/// ``PostgresDatabase/run(_:on:)``): one close callback per connection, not one per operation.
+final class ConnectionWatches: Sendable {
+    /// How long an operation may go on after its connection closed before it is given up.
+    static let grace: TimeAmount = .seconds(2)
+
+    /// The operation running on one connection, if any.
+    final class Watch: Sendable {
+        private let current = NIOLockedValueBox<(@Sendable (any Error) -> Void)?>(nil)
+
+        func start(_ giveUp: @escaping @Sendable (any Error) -> Void) { current.withLockedValue { $0 = giveUp } }
+        func stop() { current.withLockedValue { $0 = nil } }
+        func lost() {
+            current.withLockedValue { giveUp in
+                giveUp?(DatabaseFailure.unavailable("the connection to the database server was lost mid-operation"))
+                giveUp = nil
+            }
+        }
+    }
+
+    private let watches = NIOLockedValueBox<[ObjectIdentifier: Watch]>([:])
+
+    func watch(_ connection: PostgresConnection) -> Watch {
+        let id = ObjectIdentifier(connection)
+        let (watch, isNew) = watches.withLockedValue { watches -> (Watch, Bool) in
+            if let watch = watches[id] { return (watch, false) }
+            let watch = Watch()
+            watches[id] = watch
+            return (watch, true)
+        }
+        if isNew {
+            connection.closeFuture.whenComplete { [weak self] _ in
+                connection.eventLoop.scheduleTask(in: Self.grace) {
+                    watch.lost()
+                    _ = self?.watches.withLockedValue { $0.removeValue(forKey: id) }
+                }
+            }
+        }
+        return watch
     }
 }

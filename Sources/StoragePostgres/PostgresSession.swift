@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import PostgresKit
 import Storage
@@ -12,6 +13,15 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
     init(connection: PostgresConnection) {
         self.connection = connection
         self.base = connection.sql()
+    }
+
+    /// Rows are handed to `onRow` on the connection's event loop as they arrive, with demand for
+    /// more signalled at once (PostgresNIO's callback consumer), never through its back-pressured
+    /// async sequence: when the server dies mid-result (a crash, an immediate shutdown, a failover)
+    /// PostgresNIO 1.33 traps on a stream that is waiting for demand, and would take the whole
+    /// process down with it. The callback path also saves a task hop per batch of rows.
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        try await base.execute(sql: query, onRow).get()
     }
 
     func bulkInsert(into table: String, columns: [String], rows: ArraySlice<[SQLValue]>, suffix: String, returning: [String]) async throws
@@ -37,22 +47,22 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
             sql += ")"
         }
         sql += " " + suffix
-        let result = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
-        var output: [[SQLValue]] = []
-        for try await row in result {
-            guard !returning.isEmpty else { continue }
+        // The callback consumer, for the reason given at ``execute(sql:_:)``.
+        let output = NIOLockedValueBox<[[SQLValue]]>([])
+        _ = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger) { row in
+            guard !returning.isEmpty else { return }
             let cells = row.makeRandomAccess()
-            output.append(
-                try returning.map { name in
-                    let cell = cells[name]
-                    guard cell.bytes != nil else { return .null }
-                    switch cell.dataType {
-                    case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
-                    case .float4, .float8: return .real(try cell.decode(Double.self))
-                    default: return .text(try cell.decode(String.self))
-                    }
-                })
-        }
-        return output
+            let values: [SQLValue] = try returning.map { name in
+                let cell = cells[name]
+                guard cell.bytes != nil else { return .null }
+                switch cell.dataType {
+                case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
+                case .float4, .float8: return .real(try cell.decode(Double.self))
+                default: return .text(try cell.decode(String.self))
+                }
+            }
+            output.withLockedValue { $0.append(values) }
+        }.get()
+        return output.withLockedValue { $0 }
     }
 }

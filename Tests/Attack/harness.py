@@ -207,11 +207,15 @@ class Client:
     def send(self, port, kind, key, req):
         method, path, body = req
         try:
-            status, _, data = request(port, method, path, body, token=self.world.token, key=key, timeout=20)
+            status, headers, data = request(port, method, path, body, token=self.world.token, key=key, timeout=20)
         except (OSError, http.client.HTTPException):
             with self.lock:
                 self.unanswered.append((kind, key, req))
+            time.sleep(0.5)  # the server is down or restarting: a client waits before its next request
             return
+        if status == 503:
+            # A well-behaved client waits as told (bounded here to keep the test short).
+            time.sleep(min(float(headers.get("Retry-After") or headers.get("retry-after") or 1), 1.0))
         with self.lock:
             if 200 <= status < 300:
                 self.acknowledged.append((kind, key, req, status, data))
@@ -247,7 +251,9 @@ class Client:
         409 (in progress) or 503; a key still refused after the lease is stuck."""
         stuck = []
         pending, self.unanswered = self.unanswered, []
-        deadline = time.time() + lease_seconds
+        started = time.time()
+        deadline = started + lease_seconds
+        self.last_status = {}
         while pending:
             retry = []
             for kind, key, req in pending:
@@ -259,6 +265,7 @@ class Client:
                     continue
                 if status in (409, 503):
                     retry.append((kind, key, req))
+                    self.last_status[key] = (round(time.time() - started, 1), status, (data or {}).get("code") if isinstance(data, dict) else data)
                 elif 200 <= status < 300:
                     self.acknowledged.append((kind, key, req, status, data))
                 elif status >= 500:
@@ -269,9 +276,27 @@ class Client:
             if pending:
                 if time.time() > deadline:
                     stuck = pending
+                    self.last_refusals = [(key, self.last_status.get(key), status, data) for _, key, _ in pending[:3]
+                                          for status, data in [self.probe(port, key, pending)]]
                     break
                 time.sleep(1)
         return stuck
+
+
+def _probe(self, port, key, pending):
+    """What the server answers now for a stuck request (for the failure message)."""
+    for _, k, req in pending:
+        if k == key:
+            method, path, body = req
+            try:
+                status, _, data = request(port, method, path, body, token=self.world.token, key=key)
+                return status, data
+            except (OSError, http.client.HTTPException) as error:
+                return "no answer", str(error)
+    return None, None
+
+
+Client.probe = _probe
 
 
 def check_exactly_once(database, client):

@@ -21,6 +21,10 @@ ENGINES = ["sqlite"] + (["postgres"] if os.environ.get("PATRON_TEST_POSTGRES_URL
 
 @pytest.fixture
 def workdir():
+    """A directory for the run's databases and server logs; kept when PATRON_ATTACK_KEEP=1."""
+    if os.environ.get("PATRON_ATTACK_KEEP") == "1":
+        yield tempfile.mkdtemp(prefix="patron-attack-")
+        return
     with tempfile.TemporaryDirectory(prefix="patron-attack-") as directory:
         yield directory
 
@@ -179,3 +183,119 @@ def test_sigterm_with_a_half_sent_request_exits_within_the_grace_period(database
     server.process.wait(timeout=20)
     assert time.time() - started < 10
     half.close()
+
+
+def assert_clean_outage(client):
+    """While the database is away, answers are 2xx, 4xx or 503 problem+json: never a 500."""
+    assert client.server_errors == [], client.server_errors[:5]
+
+
+def drive_through_outage(server, client, outage, seconds=4):
+    """Clients run while `outage()` makes the database fail, then until it is back."""
+    stop = threading.Event()
+    runner = threading.Thread(target=client.run, args=(server.port, 8, 60), kwargs={"stop": stop})
+    runner.start()
+    try:
+        time.sleep(1)
+        outage()
+        time.sleep(seconds)
+    finally:
+        stop.set()
+        runner.join()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_full_disk_answers_503_and_recovers(workdir):
+    """SQLite on a small tmpfs: the disk fills mid-load and empties again. While it is full the
+    server answers 503 database_full (or succeeds), never 500; afterwards full service, no stuck
+    keys, every acknowledged operation applied once, and the ledger verifies."""
+    mount = os.path.join(workdir, "small")
+    os.makedirs(mount)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mount]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        database = Database("sqlite", mount)
+        patron("migrate", "--database", database.url)
+        patron("user", "add", "--database", database.url, "--email", ADMIN[0], "--password", ADMIN[1], "--role", "admin",
+               env={"PATRON_BCRYPT_COST": "4"})
+        server = Server(database, os.path.join(workdir, "serve.log")).start()
+        try:
+            token = sign_in(server.port)
+            client = Client(World(server.port, token, members=6), rng_seed=5)
+            filler = os.path.join(mount, "filler")
+            statuses = []
+
+            def fill():
+                subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M"], capture_output=True)
+                status, headers, body = request(server.port, "POST", f"/v1/members/{client.world.members[0]}/adjustments",
+                                                {"points": 5, "reason": "during the outage"}, token=token, key="outage-probe")
+                statuses.append((status, headers.get("Retry-After") or headers.get("retry-after"), body))
+
+            drive_through_outage(server, client, fill)
+            status, retry_after, body = statuses[0]
+            assert status in (201, 503), (status, body)
+            if status == 503:
+                assert body["code"] in ("database_full", "database_unavailable") and retry_after == "5", body
+            assert_clean_outage(client)
+            os.remove(filler)
+            stuck = client.resend_unanswered(server.port, lease_seconds=45)
+            assert not stuck, f"{len(stuck)} keys still refused after the disk emptied: {client.last_refusals}"
+            s, _, after = request(server.port, "POST", f"/v1/members/{client.world.members[1]}/adjustments",
+                                  {"points": 5, "reason": "after the outage"}, token=token, key="after-outage")
+            assert s == 201, (s, after)
+            assert_clean_outage(client)
+            assert check_exactly_once(database, client) == []
+        finally:
+            server.stop()
+        code, output = verify(database)
+        assert code == 0, output
+    finally:
+        subprocess.run(["umount", "-l", mount])
+
+
+@pytest.mark.skipif(not (os.environ.get("PATRON_TEST_PG_STOP") and os.environ.get("PATRON_TEST_PG_START")),
+                    reason="needs control of the test PostgreSQL server (scripts/with-postgres.sh sets it)")
+def test_postgres_stopping_mid_load_answers_503_and_recovers(workdir):
+    """PostgreSQL stops while clients move points and comes back: 503 with Retry-After while it is
+    away, never 500; afterwards full service without a restart of Patron, no stuck keys, nothing
+    applied twice, and the ledger verifies."""
+    database = Database("postgres", workdir)
+    patron("migrate", "--database", database.url)
+    patron("user", "add", "--database", database.url, "--email", ADMIN[0], "--password", ADMIN[1], "--role", "admin",
+           env={"PATRON_BCRYPT_COST": "4"})
+    server = Server(database, os.path.join(workdir, "serve.log")).start()
+    try:
+        token = sign_in(server.port)
+        client = Client(World(server.port, token, members=6), rng_seed=6)
+        seen = []
+
+        def stop_database():
+            subprocess.run(os.environ["PATRON_TEST_PG_STOP"], shell=True, check=True, capture_output=True)
+            status, headers, body = request(server.port, "GET", f"/v1/members/{client.world.members[0]}/balance", token=token)
+            seen.append((status, headers.get("Retry-After") or headers.get("retry-after"), body))
+
+        try:
+            drive_through_outage(server, client, stop_database)
+        finally:
+            subprocess.run(os.environ["PATRON_TEST_PG_START"], shell=True, check=True, capture_output=True)
+        status, retry_after, body = seen[0]
+        assert status == 503 and body["code"] == "database_unavailable" and retry_after == "5", (status, body)
+        assert_clean_outage(client)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            s, _, _ = request(server.port, "GET", "/health")
+            if s == 200:
+                break
+            time.sleep(0.5)
+        stuck = client.resend_unanswered(server.port, lease_seconds=45)
+        assert not stuck, f"{len(stuck)} keys still refused after the database came back: {client.last_refusals}"
+        s, _, after = request(server.port, "POST", f"/v1/members/{client.world.members[1]}/adjustments",
+                              {"points": 5, "reason": "after the outage"}, token=token, key="after-outage")
+        assert s == 201, (s, after)
+        assert_clean_outage(client)
+        assert check_exactly_once(database, client) == []
+        code, output = verify(database)
+        assert code == 0, output
+    finally:
+        server.stop()
+        database.drop()

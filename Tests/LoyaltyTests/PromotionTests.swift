@@ -131,7 +131,9 @@ struct PromotionTests {
         }
     }
 
-    @Test("An import batch earns exactly what the same purchases earn one by one", arguments: TestEngine.available)
+    @Test(
+        "An import batch earns exactly what the same purchases and returns earn one by one (tiers, promotions and returns across sub-batches)",
+        arguments: TestEngine.available)
     func batchEqualsOneByOne(engine: TestEngine) async throws {
         var random = SeededGenerator(seed: 42)
         let purchases: [(customer: Int, minor: Int64, category: String, day: Int)] = (0..<120).map { index in
@@ -171,6 +173,19 @@ struct PromotionTests {
                         amount: Money(minorUnits: p.minor, currency: "USD"),
                         lines: [.init(product: p.category, category: p.category, amount: p.minor)])
                     rows.append((customers[p.customer], details))
+                    // Every ninth row a partial return of an earlier purchase: the batch is split
+                    // there, and tiers and promotion usage must carry across the split.
+                    if index % 9 == 8 {
+                        let original = rows[rows.count - 4]
+                        rows.append(
+                            (
+                                original.customer,
+                                TransactionDetails(
+                                    externalID: "R\(index)", kind: .return, occurredAt: details.occurredAt.addingTimeInterval(0.5),
+                                    amount: Money(minorUnits: original.details.amount.minorUnits / 2, currency: "USD"),
+                                    originalExternalID: original.details.externalID)
+                            ))
+                    }
                 }
                 f.clock.advance(days: 40)
                 if batch {
@@ -191,7 +206,8 @@ struct PromotionTests {
                 for member in members {
                     let balance = try await f.ledger.balance(of: member)
                     let tier = try await f.ledger.member(member).tier ?? "-"
-                    outcome.append("\(tier) \(balance.available) \(try await f.ledger.balance(of: member, .qualifying).available)")
+                    let changes = try await f.patron.loyalty.store.tierHistory(of: member).map(\.to).joined(separator: ">")
+                    outcome.append("\(tier) \(balance.available) \(try await f.ledger.balance(of: member, .qualifying).available) \(changes)")
                 }
             }
             return outcome
