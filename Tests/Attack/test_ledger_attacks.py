@@ -54,13 +54,29 @@ def test_bank_under_concurrency_with_expiry(database, workdir):
                 patron("ledger", "expire", "--database", database.url, check=False)
                 time.sleep(0.2)
 
+        samples = []
+
+        def sample():
+            # Every committed state: accounts sum to zero (members + liability + breakage + budgets),
+            # and no lot or member balance is negative (the program forbids it).
+            while not stop.is_set():
+                samples.append((database.scalar("SELECT COALESCE(SUM(balance), 0) FROM ledger_accounts"),
+                                database.scalar("SELECT COUNT(*) FROM point_lots WHERE remaining < 0"),
+                                database.scalar("SELECT COUNT(*) FROM ledger_accounts WHERE member_id IS NOT NULL AND balance < 0")))
+                time.sleep(0.2)
+
         expirer = threading.Thread(target=expiry)
+        sampler = threading.Thread(target=sample)
         expirer.start()
+        sampler.start()
         try:
             client.run(server.port, threads=32, seconds=60 if LONG else 12)
         finally:
             stop.set()
             expirer.join()
+            sampler.join()
+        assert len(samples) >= 5
+        assert [s for s in samples if s != (0, 0, 0)] == [], "a sample saw points created or lost, or a negative lot or balance"
         stuck = client.resend_unanswered(server.port)
         assert not stuck, f"{len(stuck)} keys still refused after the lease"
         assert client.server_errors == [], client.server_errors[:5]
