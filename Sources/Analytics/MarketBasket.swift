@@ -52,9 +52,12 @@ public struct MarketBasket: Sendable {
     public let itemsets: [[Int32]: Int]
 
     /// The minimum count for a support given as a share of baskets, rounded as Weka does
-    /// (0.15 of 4,627 baskets is 694); a value of 1 or more is a count of baskets.
+    /// (0.15 of 4,627 baskets is 694); a value of 1 or more is a count of baskets. A count above
+    /// the number of baskets (or a support that is not a number) finds nothing rather than trapping.
     public static func minimumCount(support: Double, baskets: Int) -> Int {
-        support >= 1 ? Int(support) : max(1, Int(support * Double(baskets) + 0.5))
+        guard support.isFinite, support > 0 else { return baskets + 1 }
+        if support >= 1 { return Int(min(support, Double(baskets + 1))) }
+        return max(1, Int(support * Double(baskets) + 0.5))
     }
 
     /// Mines every itemset held by at least `minimumCount` baskets. Repeated items in a basket count once.

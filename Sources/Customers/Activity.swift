@@ -120,10 +120,20 @@ public struct TransactionDetails: Sendable, Equatable, Codable {
 
     /// Throws ``CustomerError/invalid(_:)`` naming each broken rule: an id of 1–64 characters,
     /// a non-negative amount in a valid currency, lines that add up to the amount.
+    /// At most this many lines in one transaction.
+    public static let maximumLines = 1_000
+
+    /// The transaction if every field is within bounds (amounts 0 … ``Money/maximumMinorUnits``,
+    /// at most ``maximumLines`` lines that add up to the amount).
+    /// - Throws: ``CustomerError/invalid(_:)`` naming every field at fault.
     public func validated() throws -> TransactionDetails {
         var errors: [FieldError] = []
         if externalID.isEmpty || externalID.count > 64 { errors.append(FieldError("transactionId", "must be 1 to 64 characters")) }
         if amount.minorUnits < 0 { errors.append(FieldError("amount", "must not be negative; send a return instead")) }
+        if amount.minorUnits > Money.maximumMinorUnits {
+            errors.append(FieldError("amount", "must be at most \(Money.maximumMinorUnits) minor units"))
+        }
+        if lines.count > Self.maximumLines { errors.append(FieldError("lines", "at most \(Self.maximumLines) lines")) }
         if !Money.isCurrencyCode(amount.currency) { errors.append(FieldError("currency", "not an ISO 4217 code")) }
         if let store, store.count > 64 { errors.append(FieldError("store", "must be at most 64 characters")) }
         if kind == .purchase, originalExternalID != nil {
@@ -131,8 +141,14 @@ public struct TransactionDetails: Sendable, Equatable, Codable {
         }
         for (index, line) in lines.enumerated() {
             if line.product.isEmpty { errors.append(FieldError("lines[\(index)].product", "must not be empty")) }
-            if line.quantity <= 0 { errors.append(FieldError("lines[\(index)].quantity", "must be positive")) }
-            if line.amount < 0 { errors.append(FieldError("lines[\(index)].amount", "must not be negative")) }
+            if line.product.count > 200 { errors.append(FieldError("lines[\(index)].product", "must be at most 200 characters")) }
+            if (line.category?.count ?? 0) > 200 { errors.append(FieldError("lines[\(index)].category", "must be at most 200 characters")) }
+            if line.quantity <= 0 || line.quantity > 1_000_000 {
+                errors.append(FieldError("lines[\(index)].quantity", "must be 1 to 1,000,000"))
+            }
+            if line.amount < 0 || line.amount > Money.maximumMinorUnits {
+                errors.append(FieldError("lines[\(index)].amount", "must be 0 to \(Money.maximumMinorUnits) minor units"))
+            }
         }
         if !lines.isEmpty, errors.isEmpty, lines.reduce(0, { $0 + $1.amount }) != amount.minorUnits {
             errors.append(FieldError("lines", "line amounts add up to \(lines.reduce(0) { $0 + $1.amount }), not \(amount.minorUnits)"))

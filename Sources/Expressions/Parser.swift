@@ -132,9 +132,27 @@ public struct Parser {
 
     var tokens: [Token]
     var index = 0
+    var depth = 0
+    var connectives = 0
+
+    /// The longest rule text, in characters.
+    public static let maximumLength = 10_000
+    /// How deep parentheses, `not`, `-`, lists and calls may nest.
+    public static let maximumDepth = 32
+    /// How many `and` / `or` one rule may join.
+    public static let maximumConnectives = 200
+    /// How many items one list may hold.
+    public static let maximumListItems = 1_000
 
     /// Parses rule text; throws ``ExpressionError`` pointing at the line and column at fault.
+    ///
+    /// The text's length is checked before any work, and nesting, list sizes and the number of
+    /// conditions while parsing, so no rule — however long or deep — can exhaust the stack of the
+    /// parser or of the type checker, evaluator and SQL compiler that walk its tree.
     public static func parse(_ text: String) throws -> RuleExpression {
+        guard text.unicodeScalars.count <= maximumLength else {
+            throw ExpressionError("a rule may be at most \(maximumLength) characters long", at: SourcePosition(line: 1, column: 1))
+        }
         var parser = Parser(tokens: try Lexer.tokens(text))
         let expression = try parser.expression()
         guard case .end = parser.peek.kind else {
@@ -172,6 +190,16 @@ public struct Parser {
 
     mutating func expression() throws -> RuleExpression { try binary(minimum: 1) }
 
+    /// Runs one level of nesting, refusing to go deeper than ``maximumDepth``.
+    mutating func nested<T>(_ body: (inout Parser) throws -> T) throws -> T {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maximumDepth else {
+            throw ExpressionError("a rule may nest at most \(Self.maximumDepth) levels deep", at: peek.position)
+        }
+        return try body(&self)
+    }
+
     /// Precedence climbing over the binary operators; `not` and `in` sit between `and` and comparisons.
     mutating func binary(minimum: Int) throws -> RuleExpression {
         var left = try prefixNot(minimum: minimum)
@@ -189,6 +217,12 @@ public struct Parser {
                 return left
             }
             _ = next()
+            if op == .and || op == .or {
+                connectives += 1
+                guard connectives <= Self.maximumConnectives else {
+                    throw ExpressionError("a rule may join at most \(Self.maximumConnectives) conditions with and / or", at: position)
+                }
+            }
             let right = try binary(minimum: op.precedence + 1)
             left = RuleExpression(.binary(op, left, right), at: position)
             if op.precedence == 4, let follow = currentOperator(), follow.precedence == 4 {
@@ -200,7 +234,7 @@ public struct Parser {
     mutating func prefixNot(minimum: Int) throws -> RuleExpression {
         if isKeyword("not"), minimum <= 3 {
             let position = next().position
-            return RuleExpression(.not(try binary(minimum: 3)), at: position)
+            return RuleExpression(.not(try nested { try $0.binary(minimum: 3) }), at: position)
         }
         return try unary()
     }
@@ -217,7 +251,7 @@ public struct Parser {
     mutating func unary() throws -> RuleExpression {
         if isSymbol("-") {
             let position = next().position
-            return RuleExpression(.negate(try unary()), at: position)
+            return RuleExpression(.negate(try nested { try $0.unary() }), at: position)
         }
         return try primary()
     }
@@ -230,13 +264,18 @@ public struct Parser {
         case .duration(let seconds): return RuleExpression(.duration(seconds), at: at)
         case .string(let text): return RuleExpression(.string(text), at: at)
         case .symbol("("):
-            let inner = try expression()
+            let inner = try nested { try $0.expression() }
             try expect(")", "')' to close the '(' at \(at)")
             return inner
         case .symbol("["):
             var items: [RuleExpression] = []
             if !isSymbol("]") {
-                repeat { items.append(try expression()) } while try consumeComma()
+                repeat {
+                    guard items.count < Self.maximumListItems else {
+                        throw ExpressionError("a list may hold at most \(Self.maximumListItems) items", at: peek.position)
+                    }
+                    items.append(try nested { try $0.expression() })
+                } while try consumeComma()
             }
             try expect("]", "']' to close the list")
             return RuleExpression(.list(items), at: at)
@@ -252,7 +291,10 @@ public struct Parser {
                 if let function = Aggregate.Function(rawValue: name) { return try aggregate(function, at: at) }
                 var arguments: [RuleExpression] = []
                 if !isSymbol(")") {
-                    repeat { arguments.append(try expression()) } while try consumeComma()
+                    repeat {
+                        guard arguments.count < 16 else { throw ExpressionError("a call takes at most 16 arguments", at: peek.position) }
+                        arguments.append(try nested { try $0.expression() })
+                    } while try consumeComma()
                 }
                 try expect(")", "')' to close the call of \(name)")
                 return RuleExpression(.call(name, arguments), at: at)
@@ -291,12 +333,12 @@ public struct Parser {
         var filter: RuleExpression?
         if isKeyword("where") {
             _ = next()
-            filter = try binary(minimum: 1)
+            filter = try nested { try $0.binary(minimum: 1) }
         }
         var within: RuleExpression?
         if isKeyword("within") {
             _ = next()
-            within = try binary(minimum: 5)
+            within = try nested { try $0.binary(minimum: 5) }
         }
         try expect(")", "')' to close \(function.rawValue)(…)")
         return RuleExpression(

@@ -70,11 +70,14 @@ extension APIHandler {
         _ = try Caller.require(.analyticsRead)
         let support = input.query.minSupport ?? 0.01
         let confidence = input.query.minConfidence ?? 0.3
-        guard support > 0 else {
-            throw Problem(status: .badRequest, code: "validation_failed", detail: "minSupport must be above 0", field: "minSupport")
+        guard support.isFinite, support > 0, support <= 1_000_000_000 else {
+            throw Problem(
+                status: .unprocessableContent, code: "validation_failed",
+                detail: "minSupport must be a share of baskets above 0 (up to 1) or a count of baskets (up to 1,000,000,000)", field: "minSupport")
         }
-        guard (0...1).contains(confidence) else {
-            throw Problem(status: .badRequest, code: "validation_failed", detail: "minConfidence must be between 0 and 1", field: "minConfidence")
+        guard confidence.isFinite, (0...1).contains(confidence) else {
+            throw Problem(
+                status: .unprocessableContent, code: "validation_failed", detail: "minConfidence must be between 0 and 1", field: "minConfidence")
         }
         let (mined, rules) = try await intelligence.basketRules(minimumSupport: support, minimumConfidence: confidence)
         return .ok(

@@ -153,7 +153,15 @@ public struct Accrual: Sendable, Equatable {
     public var parts: [Part]
 
     public init(parts: [Part]) { self.parts = parts }
-    public var total: Int64 { parts.reduce(0) { $0 + $1.points } }
+    public var total: Int64 { Accrual.bounded(parts.reduce(Int128(0)) { $0 + Int128($1.points) }) }
+
+    /// The most points one part of one purchase's accrual can be, either way: 10¹². Rules and
+    /// amounts are bounded where they come in, so only absurd settings reach it; past it the
+    /// points are held at it rather than overflow.
+    public static let maximumPoints: Int64 = 1_000_000_000_000
+
+    /// `value` held within ±``maximumPoints``.
+    static func bounded(_ value: Int128) -> Int64 { Int64(max(-Int128(maximumPoints), min(Int128(maximumPoints), value))) }
     /// The base points before tier, bonuses and caps: what multipliers multiply and what qualifies toward tier.
     public var base: Int64 { parts.first { $0.source == "base" }?.points ?? 0 }
 
@@ -164,15 +172,18 @@ public struct Accrual: Sendable, Equatable {
 
     /// ``compute(_:tier:rules:)`` with the purchase's field values already worked out.
     static func compute(_ purchase: TransactionDetails, tier: String?, rules: EarningRules, values: [Value]) -> Accrual {
-        let unit = Money.unit(of: purchase.amount.currency)
-        // minor × rate × percent ÷ (unit × 100), rounded as the program says.
+        let unit = Int128(Money.unit(of: purchase.amount.currency))
+        // minor × rate × percent ÷ (unit × 100), rounded as the program says, in exact 128-bit
+        // arithmetic; a result beyond what one purchase may earn is held at that maximum.
         func points(_ minor: Int64, percent: Int64) -> Int64 {
-            let numerator = minor * rules.pointsPerUnit * percent, denominator = unit * 100
-            switch rules.rounding {
-            case .down: return numerator / denominator
-            case .up: return (numerator + denominator - 1) / denominator
-            case .nearest: return (numerator + denominator / 2) / denominator
-            }
+            let numerator = Int128(minor) * Int128(rules.pointsPerUnit) * Int128(percent), denominator = unit * 100
+            let quotient: Int128 =
+                switch rules.rounding {
+                case .down: numerator / denominator
+                case .up: (numerator + denominator - 1) / denominator
+                case .nearest: (numerator + denominator / 2) / denominator
+                }
+            return Accrual.bounded(quotient)
         }
         let channelPercent = purchase.channel.flatMap { rules.channelPercent[$0.rawValue] } ?? 100
         let storePercent = purchase.store.flatMap { rules.storePercent[$0] } ?? 100
@@ -180,27 +191,28 @@ public struct Accrual: Sendable, Equatable {
         if purchase.lines.isEmpty {
             base = points(purchase.amount.minorUnits, percent: channelPercent * storePercent / 100)
         } else {
-            base = purchase.lines.reduce(0) { total, line in
-                let product = rules.productPercent[line.product] ?? line.category.flatMap { rules.categoryPercent[$0] } ?? 100
-                return total + points(line.amount, percent: product * channelPercent / 100 * storePercent / 100)
-            }
+            base = Accrual.bounded(
+                purchase.lines.reduce(Int128(0)) { total, line in
+                    let product = rules.productPercent[line.product] ?? line.category.flatMap { rules.categoryPercent[$0] } ?? 100
+                    return total + Int128(points(line.amount, percent: product * channelPercent / 100 * storePercent / 100))
+                })
         }
         var parts = [Part(source: "base", points: base)]
         if let tier, let percent = rules.tierPercent[tier], percent != 100 {
-            parts.append(Part(source: "tier \(tier)", points: base * (percent - 100) / 100))
+            parts.append(Part(source: "tier \(tier)", points: Accrual.bounded(Int128(base) * Int128(percent - 100) / 100)))
         }
         for bonus in rules.bonuses where bonus.compiled.matches(values, now: purchase.occurredAt) {
             var extra: Int64 =
                 switch bonus.action {
-                case .percentOfBase(let percent): base * percent / 100
-                case .fixed(let points): points
+                case .percentOfBase(let percent): Accrual.bounded(Int128(base) * Int128(percent) / 100)
+                case .fixed(let points): Accrual.bounded(Int128(points))
                 }
             if let cap = bonus.cap { extra = min(extra, cap) }
             if extra != 0 { parts.append(Part(source: "bonus \(bonus.name)", points: extra)) }
         }
         if let cap = rules.maxPerTransaction {
             let total = parts.reduce(0) { $0 + $1.points }
-            if total > cap { parts.append(Part(source: "cap", points: cap - total)) }
+            if total > cap { parts.append(Part(source: "cap", points: Accrual.bounded(Int128(cap) - Int128(total)))) }
         }
         return Accrual(parts: parts)
     }

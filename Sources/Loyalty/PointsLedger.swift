@@ -67,8 +67,14 @@ public struct PointsLedger: Sendable {
         return (member, try await program(member.programID))
     }
 
+    /// The most points one movement (an earning, a redemption, an adjustment, a transfer) may
+    /// move: 10⁹. Together with bounded purchases, no balance or sum of points can come near
+    /// `Int64`'s limit, so a caller cannot poison a balance that every later read must add up.
+    public static let maximumMovement: Int64 = 1_000_000_000
+
     static func requirePositive(_ points: Int64) throws {
         guard points > 0 else { throw LoyaltyError.invalid([FieldError("points", "must be a positive whole number")]) }
+        guard points <= maximumMovement else { throw LoyaltyError.invalid([FieldError("points", "must be at most \(maximumMovement)")]) }
     }
 
     /// Sets how a program's members earn and its tier ladder. Members without a tier start at the entry tier.
@@ -235,6 +241,9 @@ public struct PointsLedger: Sendable {
         _ points: Int64, _ pointType: PointType = .reward, for member: MemberID, memo: String, by actor: String, idempotencyKey: String?
     ) async throws -> Transfer {
         guard points != 0 else { throw LoyaltyError.invalid([FieldError("points", "must not be zero")]) }
+        guard points.magnitude <= UInt64(Self.maximumMovement) else {
+            throw LoyaltyError.invalid([FieldError("points", "must be between -\(Self.maximumMovement) and \(Self.maximumMovement)")])
+        }
         guard !memo.trimmingSpaces().isEmpty else { throw LoyaltyError.invalid([FieldError("memo", "give the reason for the adjustment")]) }
         let note = "\(memo.trimmingSpaces()) (by \(actor))"
         if points > 0 {

@@ -16,6 +16,14 @@ public struct LocalDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
         self.day = day
     }
 
+    /// A date already known to be valid on the proleptic calendar, whatever its year (computed
+    /// dates can step past 9999: the month after 9999-12 is 10000-01). Never traps.
+    private init(computedYear year: Int, month: Int, day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
     /// Parses `YYYY-MM-DD` exactly.
     public init?(_ text: String) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
@@ -27,19 +35,20 @@ public struct LocalDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
 
     /// The UTC calendar date of an instant.
     public init(_ date: Date) {
-        let parts = Calendar.utc.dateComponents([.year, .month, .day], from: date)
-        self.init(year: parts.year!, month: parts.month!, day: parts.day!)!
+        let seconds = date.timeIntervalSince1970.isFinite ? max(-1e15, min(1e15, date.timeIntervalSince1970)) : 0
+        self.init(daysSinceEpoch: Int((seconds / 86_400).rounded(.down)))
     }
 
     /// The first day of this date's month moved by `months` (negative: back); months roll over years.
     public func firstOfMonth(addingMonths months: Int = 0) -> LocalDate {
         let index = year * 12 + (month - 1) + months
-        return LocalDate(year: index / 12, month: index % 12 + 1, day: 1)!
+        let (y, m) = (index >= 0 ? index / 12 : (index - 11) / 12, ((index % 12) + 12) % 12)
+        return LocalDate(computedYear: y, month: m + 1, day: 1)
     }
 
     /// Midnight UTC at the start of this date.
     public var startOfDay: Date {
-        Calendar.utc.date(from: DateComponents(year: year, month: month, day: day))!
+        Date(timeIntervalSince1970: TimeInterval(daysSinceEpoch) * 86_400)
     }
 
     public var description: String {
@@ -91,7 +100,7 @@ extension LocalDate {
     /// The date a count of days after 1970-01-01.
     public init(daysSinceEpoch: Int) {
         let (y, m, d) = Self.civil(fromDays: Int64(daysSinceEpoch))
-        self.init(year: Int(y), month: Int(m), day: Int(d))!
+        self.init(computedYear: Int(y), month: Int(m), day: Int(d))
     }
 
     /// The year, month and day of a count of days since 1970-01-01.

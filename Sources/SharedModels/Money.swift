@@ -8,6 +8,11 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Upper-case ISO 4217 code, e.g. `USD`.
     public var currency: String
 
+    /// The largest amount, in minor units, any one purchase, line, price or budget may have:
+    /// 10¹² (ten billion dollars). Amounts from outside are checked against it at the edge, so
+    /// that sums over millions of them stay far from `Int64`'s limit.
+    public static let maximumMinorUnits: Int64 = 1_000_000_000_000
+
     public init(minorUnits: Int64, currency: String) {
         self.minorUnits = minorUnits
         self.currency = currency
@@ -96,7 +101,8 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
         for _ in fractionDigits..<digits { fraction *= 10 }
         let (scaled, overflow) = whole.multipliedReportingOverflow(by: scale)
         if overflow { return nil }
-        let total = scaled + fraction
+        let (total, overflow2) = scaled.addingReportingOverflow(fraction)
+        if overflow2 { return nil }
         return negative ? -total : total
     }
 }
