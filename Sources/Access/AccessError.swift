@@ -16,3 +16,19 @@ public enum AccessError: Error, Sendable, Equatable {
     /// Too many failed sign-ins to this account lately; try again after `retryAfter` seconds.
     case tooManyAttempts(retryAfter: Int)
 }
+
+extension AccessError: CustomStringConvertible {
+    /// A sentence for people (pages and problem details); the API's `code` names the case for programs.
+    public var description: String {
+        switch self {
+        case .unauthenticated: "Sign in first."
+        case .invalidCredentials: "Wrong email or password."
+        case .forbidden: "You are not allowed to do this."
+        case .invalid(let field, let reason): "\(field): \(reason)"
+        case .emailTaken: "That email is already in use by another login."
+        case .loginExists: "This customer already has a login."
+        case .notFound(let kind, let id): "No \(kind) has id \(id)."
+        case .tooManyAttempts(let seconds): "Too many failed sign-ins; try again in \(max(1, seconds / 60)) minutes."
+        }
+    }
+}

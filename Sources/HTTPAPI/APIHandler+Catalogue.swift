@@ -184,8 +184,9 @@ extension APIHandler {
     }
 
     func useVoucher(_ input: Operations.UseVoucher.Input) async throws -> Operations.UseVoucher.Output {
-        _ = try Caller.require(.vouchersRedeem)
-        return .ok(.init(body: .json(.init(try await loyalty.use(voucher: VoucherID(input.path.id)), now: customers.clock.now))))
+        let principal = try Caller.require(.vouchersRedeem)
+        let voucher = try await loyalty.use(voucher: VoucherID(input.path.id), by: try await party(of: principal))
+        return .ok(.init(body: .json(.init(voucher, now: customers.clock.now))))
     }
 
     // MARK: Member to member

@@ -94,7 +94,14 @@ struct APIHandler: APIProtocol {
     func createApiKey(_ input: Operations.CreateApiKey.Input) async throws -> Operations.CreateApiKey.Output {
         _ = try Caller.require(.apiKeysManage)
         guard case .json(let body) = input.body else { preconditionFailure() }
-        let (key, secret) = try await access.createAPIKey(name: body.name, partner: body.partner, scopes: body.scopes.map { convert($0) })
+        // A key acts for a partner whose terms exist: what it may touch is read from them.
+        guard (try? await partners.partner(body.partner)) != nil else {
+            throw Problem(
+                status: .unprocessableContent, code: "partner_not_found", detail: "No partner has the code \(body.partner); set up its terms first.",
+                field: "partner")
+        }
+        let (key, secret) = try await access.createAPIKey(
+            name: body.name, partner: body.partner.uppercased(), scopes: body.scopes.map { convert($0) })
         return .created(.init(body: .json(.init(apiKey: .init(key), key: secret))))
     }
 
@@ -347,15 +354,26 @@ struct APIHandler: APIProtocol {
         return .created(.init(body: .json(.init(outcome))))
     }
 
+    /// The party the caller acts for: a partner key for its partner (with the outlets and rewards
+    /// its terms give it), anyone else for the company.
+    func party(of principal: Principal) async throws -> Party {
+        guard case .partner(_, _, let code, _) = principal else { return .company }
+        guard let partner = try? await partners.partner(code) else {
+            throw Problem(status: .forbidden, code: "partner_not_found", detail: "This key's partner \(code) has no terms.")
+        }
+        return .partner(code: partner.code, outlets: Set(partner.outlets), rewards: Set(partner.rewards))
+    }
+
     func createTransaction(_ input: Operations.CreateTransaction.Input) async throws -> Operations.CreateTransaction.Output {
-        _ = try Caller.require(.transactionsWrite)
+        let principal = try Caller.require(.transactionsWrite)
         guard case .json(let body) = input.body else { preconditionFailure() }
         let details = TransactionDetails(
             externalID: body.transactionId, kind: body.kind.map { convert($0) } ?? .purchase, occurredAt: body.occurredAt,
             amount: Money(minorUnits: body.amount, currency: body.currency ?? customers.defaultCurrency), store: body.store,
             channel: body.channel.map { convert($0) }, originalExternalID: body.originalTransactionId,
             lines: (body.lines ?? []).map { .init(product: $0.product, category: $0.category, quantity: $0.quantity, amount: $0.amount) })
-        let (outcome, points) = try await intake.submit(details, identifiers: try identifiers(body.customerId, body.identifiers))
+        let (outcome, points) = try await intake.submit(
+            details, identifiers: try identifiers(body.customerId, body.identifiers), by: try await party(of: principal))
         if case .unmatched = outcome { return .accepted(.init(body: .json(.init(outcome)))) }
         return .created(.init(body: .json(.init(outcome, points: points))))
     }

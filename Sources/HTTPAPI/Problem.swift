@@ -171,32 +171,28 @@ public struct Problem: Error, Codable, Sendable, Equatable {
     }
 
     init(_ error: LoyaltyError) {
+        let detail = error.description
         switch error {
         case .invalid(let errors): self.init(validation: errors)
-        case .programNotFound(let id): self.init(status: .notFound, code: "program_not_found", detail: "No program has id \(id).")
-        case .memberNotFound(let id): self.init(status: .notFound, code: "member_not_found", detail: "No member has id \(id).")
-        case .programCodeTaken(let code):
-            self.init(status: .conflict, code: "program_code_taken", detail: "A program has the code \(code).", field: "code")
-        case .alreadyEnrolled(let customer, let program):
-            self.init(status: .conflict, code: "already_enrolled", detail: "Customer \(customer) is already a member of program \(program).")
-        case .insufficientPoints(let available, let requested):
-            self.init(
-                status: .unprocessableContent, code: "insufficient_points", detail: "\(requested) points asked, \(available) spendable.",
-                field: "points")
-        case .idempotencyKeyReused(let key):
-            self.init(status: .unprocessableContent, code: "idempotency_key_reused", detail: "The key \(key) was used for a different movement.")
-        case .promotionNotFound(let id): self.init(status: .notFound, code: "promotion_not_found", detail: "No promotion has id \(id).")
-        case .codeTaken(let code): self.init(status: .conflict, code: "code_taken", detail: "The program already has \(code).", field: "code")
-        case .rewardNotFound(let code): self.init(status: .notFound, code: "reward_not_found", detail: "No reward \(code).")
-        case .voucherNotFound(let code): self.init(status: .notFound, code: "voucher_not_found", detail: "No voucher \(code).")
-        case .outOfStock(let code): self.init(status: .conflict, code: "out_of_stock", detail: "No \(code) vouchers are left.")
-        case .rewardNotAvailable(let code, let reason):
-            self.init(status: .unprocessableContent, code: "reward_not_available", detail: "\(code) cannot be redeemed: \(reason).")
-        case .voucherClosed(let code, let status):
-            self.init(status: .conflict, code: "voucher_closed", detail: "Voucher \(code) is \(status).")
-        case .limitExceeded(let detail): self.init(status: .unprocessableContent, code: "limit_exceeded", detail: detail)
-        case .cardNotFound(let id): self.init(status: .notFound, code: "card_not_found", detail: "No card has id \(id).")
-        case .cardClosed(let number, let status): self.init(status: .conflict, code: "card_closed", detail: "Card \(number) is \(status).")
+        case .programNotFound: self.init(status: .notFound, code: "program_not_found", detail: detail)
+        case .memberNotFound: self.init(status: .notFound, code: "member_not_found", detail: detail)
+        case .programCodeTaken: self.init(status: .conflict, code: "program_code_taken", detail: detail, field: "code")
+        case .alreadyEnrolled: self.init(status: .conflict, code: "already_enrolled", detail: detail)
+        case .insufficientPoints: self.init(status: .unprocessableContent, code: "insufficient_points", detail: detail, field: "points")
+        case .idempotencyKeyReused: self.init(status: .unprocessableContent, code: "idempotency_key_reused", detail: detail)
+        case .promotionNotFound: self.init(status: .notFound, code: "promotion_not_found", detail: detail)
+        case .codeTaken: self.init(status: .conflict, code: "code_taken", detail: detail, field: "code")
+        case .rewardNotFound: self.init(status: .notFound, code: "reward_not_found", detail: detail)
+        case .voucherNotFound: self.init(status: .notFound, code: "voucher_not_found", detail: detail)
+        case .outOfStock: self.init(status: .conflict, code: "out_of_stock", detail: detail)
+        case .rewardNotAvailable: self.init(status: .unprocessableContent, code: "reward_not_available", detail: detail)
+        case .voucherClosed: self.init(status: .conflict, code: "voucher_closed", detail: detail)
+        case .limitExceeded: self.init(status: .unprocessableContent, code: "limit_exceeded", detail: detail)
+        case .cardNotFound: self.init(status: .notFound, code: "card_not_found", detail: detail)
+        case .cardClosed: self.init(status: .conflict, code: "card_closed", detail: detail)
+        case .notPartnerOutlet: self.init(status: .forbidden, code: "not_partner_outlet", detail: detail, field: "store")
+        case .notPartnerTransaction: self.init(status: .forbidden, code: "not_partner_transaction", detail: detail)
+        case .notPartnerReward: self.init(status: .forbidden, code: "not_partner_reward", detail: detail)
         }
     }
 

@@ -266,8 +266,8 @@ public protocol CatalogueStore: Sendable {
     func redeem(_ reward: Reward, member: MemberID, voucherCode: String, idempotencyKey: String?, at: Date) async throws -> Voucher
     /// Cancels an issued voucher and gives its points back (to lots with their original expiry) and its unit back to stock.
     func cancel(_ voucher: VoucherID, at: Date) async throws -> Voucher
-    /// Marks an issued voucher as used.
-    func use(_ voucher: VoucherID, at: Date) async throws -> Voucher
+    /// Marks an issued voucher as used, by the partner with code `honouredBy` (nil: the company).
+    func use(_ voucher: VoucherID, at: Date, honouredBy: String?) async throws -> Voucher
     func voucher(_ id: VoucherID) async throws -> Voucher?
     func voucher(code: String) async throws -> Voucher?
     func vouchers(of member: MemberID) async throws -> [Voucher]

@@ -127,7 +127,19 @@ extension PointsLedger {
     public func cancel(voucher: VoucherID) async throws -> Voucher { try await store.cancel(voucher, at: clock.now) }
 
     /// Honours a voucher at the till or at a partner.
-    public func use(voucher: VoucherID) async throws -> Voucher { try await store.use(voucher, at: clock.now) }
+    /// Marks an issued voucher as used (honoured), recording who honoured it. A partner honours
+    /// only vouchers of its own rewards.
+    /// - Throws: ``LoyaltyError/notPartnerReward(_:)`` (nothing was written), ``LoyaltyError/voucherNotFound(_:)``,
+    ///   ``LoyaltyError/voucherClosed(_:status:)``.
+    public func use(voucher id: VoucherID, by party: Party = .company) async throws -> Voucher {
+        if case .partner = party {
+            let voucher = try await self.voucher(id)
+            guard let reward = try await store.reward(voucher.rewardID), party.honours(reward: reward.code) else {
+                throw LoyaltyError.notPartnerReward(try await store.reward(voucher.rewardID)?.code ?? "of voucher \(voucher.code)")
+            }
+        }
+        return try await store.use(id, at: clock.now, honouredBy: party.partnerCode)
+    }
 
     public func voucher(_ id: VoucherID) async throws -> Voucher {
         guard let voucher = try await store.voucher(id) else { throw LoyaltyError.voucherNotFound(String(id.rawValue)) }

@@ -42,8 +42,24 @@ public struct TransactionIntake: Sendable {
 
     /// Records a purchase or return for the customer its identifiers find (or holds it as not
     /// matched) and accrues it in every program the customer belongs to.
-    public func submit(_ details: TransactionDetails, identifiers: [CustomerIdentifier]) async throws -> Receipt {
+    ///
+    /// A partner (`party`) records only at its own outlets, returns only purchases made at them,
+    /// and cannot learn about a transaction id of another store by sending it again.
+    /// - Throws: ``LoyaltyError/notPartnerOutlet(_:)``, ``LoyaltyError/notPartnerTransaction(_:)``
+    ///   (nothing was written), or what recording and accrual throw.
+    public func submit(_ details: TransactionDetails, identifiers: [CustomerIdentifier], by party: Party = .company) async throws -> Receipt {
         let valid = try details.validated()
+        if case .partner = party {
+            guard party.owns(store: valid.store) else { throw LoyaltyError.notPartnerOutlet(valid.store) }
+            if let existing = try await customers.store.transaction(externalID: valid.externalID), !party.owns(store: existing.details.store) {
+                throw LoyaltyError.notPartnerTransaction(valid.externalID)
+            }
+            if valid.kind == .return, let original = valid.originalExternalID,
+                let purchase = try await customers.store.transaction(externalID: original), !party.owns(store: purchase.details.store)
+            {
+                throw LoyaltyError.notPartnerTransaction(original)
+            }
+        }
         let match = try await customers.match([identifiers])[0]
         if valid.kind == .purchase, case .matched(let customer, let kind) = match {
             return try await purchases.submit((customer, valid, kind))

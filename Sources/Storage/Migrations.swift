@@ -401,7 +401,9 @@ public enum Migrations {
                 "ALTER TABLE loyalty_promotions ADD COLUMN decided_at BIGINT",
                 "CREATE INDEX loyalty_promotions_pending ON loyalty_promotions (approval, partner)",
             ]
-        }
+        },
+        // Who honoured a voucher: a partner's code, or NULL for the company.
+        Migration("loyalty-5-voucher-honoured-by") { _, _ in ["ALTER TABLE loyalty_vouchers ADD COLUMN honoured_by TEXT"] },
     ]
 
     /// Sales works the leads Campaigns hands over and owns opportunities and their history.

@@ -343,7 +343,7 @@ extension SQLLedgerStore {
         }
     }
 
-    public func use(_ id: VoucherID, at: Date) async throws -> Voucher {
+    public func use(_ id: VoucherID, at: Date, honouredBy: String?) async throws -> Voucher {
         try await database.write { db in
             guard let row = try await db.raw("SELECT * FROM loyalty_vouchers WHERE id = \(bind: id.rawValue)\(unsafeRaw: lockClause)").first() else {
                 throw LoyaltyError.voucherNotFound(String(id.rawValue))
@@ -351,8 +351,12 @@ extension SQLLedgerStore {
             let voucher = try Self.decodeVoucher(row)
             guard voucher.status == .issued else { throw LoyaltyError.voucherClosed(voucher.code, status: voucher.status.rawValue) }
             guard !voucher.isExpired(at: at) else { throw LoyaltyError.voucherClosed(voucher.code, status: "expired") }
-            try await db.raw("UPDATE loyalty_vouchers SET status = 'used', closed_at = \(bind: at.epochSeconds) WHERE id = \(bind: id.rawValue)")
-                .run()
+            try await db.raw(
+                """
+                UPDATE loyalty_vouchers SET status = 'used', closed_at = \(bind: at.epochSeconds), honoured_by = \(bind: honouredBy)
+                WHERE id = \(bind: id.rawValue)
+                """
+            ).run()
             return try await db.raw("SELECT * FROM loyalty_vouchers WHERE id = \(bind: id.rawValue)").first().map(Self.decodeVoucher)!
         }
     }

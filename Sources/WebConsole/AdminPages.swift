@@ -33,7 +33,7 @@ struct AdminPages: Sendable {
             return nil
         } catch let e as ExpressionError {
             return "line \(e.position.line), column \(e.position.column): \(e.message)"
-        } catch { return "\(error)" }
+        } catch { return explain(error) }
     }
 
     func register(on router: Router<BasicRequestContext>) {

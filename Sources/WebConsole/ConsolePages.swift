@@ -8,6 +8,7 @@ import Hummingbird
 import Loyalty
 import NIOCore
 import Sales
+import Partners
 import SharedModels
 import Support
 
@@ -392,7 +393,10 @@ struct LoginPages: Sendable {
             do {
                 if site == .partners {
                     token = form["key"] ?? ""
-                    guard case .partner = try await console.services.access.authenticate(bearer: token) else { throw AccessError.invalidCredentials }
+                    // A key signs in only for a partner whose terms exist.
+                    guard case .partner(_, _, let partner, _) = try await console.services.access.authenticate(bearer: token),
+                        (try? await console.services.partners.partner(partner)) != nil
+                    else { throw AccessError.invalidCredentials }
                 } else {
                     let session = try await console.services.access.logIn(email: form["email"] ?? "", password: form["password"] ?? "")
                     switch (site, session.principal) {

@@ -275,19 +275,17 @@ struct PartnerPages: Sendable {
                     let minor = Money.parseMinorUnits(Substring(amount), currency: s.customers.defaultCurrency), minor > 0
                 else { return try await page(v, error: "Give the receipt number, the member's card, email or phone, and the amount (e.g. 25.90).") }
                 let identifiers = [IdentifierKind.card, .email, .phone].map { CustomerIdentifier(kind: $0, value: member) }
-                // A partner with terms records purchases at its own outlets only (its statement counts them).
-                let outlets = (try? await s.partners.partner(partner))?.outlets ?? []
-                let store = form.text("store")?.uppercased() ?? outlets.first ?? partner
-                guard outlets.isEmpty || outlets.contains(store) else {
-                    return try await page(v, error: "\(store) is not one of your outlets (\(outlets.joined(separator: ", "))).")
-                }
+                // A partner records purchases at its own outlets only (checked by the intake; its statement counts them).
+                guard let terms = try? await s.partners.partner(partner) else { return try await page(v, error: "Your partner terms are not set up.") }
+                let store = form.text("store")?.uppercased() ?? terms.outlets.first ?? partner
+                let party = Party.partner(code: terms.code, outlets: Set(terms.outlets), rewards: Set(terms.rewards))
                 do {
                     let (outcome, accruals) = try await s.intake.submit(
                         TransactionDetails(
                             externalID: "\(partner):\(id)", occurredAt: s.customers.clock.now,
                             amount: Money(minorUnits: minor, currency: s.customers.defaultCurrency),
                             store: store, channel: .store),
-                        identifiers: identifiers)
+                        identifiers: identifiers, by: party)
                     switch outcome {
                     case .recordedTransaction:
                         let points = accruals.compactMap(\.accrual?.total).reduce(0, +)

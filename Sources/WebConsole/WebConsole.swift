@@ -346,14 +346,14 @@ extension Response {
 func explain(_ error: any Error) -> String {
     switch error {
     case let e as CustomerError: e.description
-    case let e as LoyaltyError: "\(e)"
+    case let e as LoyaltyError: e.description
     case let e as SegmentError: e.description
     case let e as CampaignError: e.description
     case let e as SupportError: e.description
     case let e as PartnerError: e.description
     case let e as SalesError: e.description
-    case let e as AccessError: "\(e)"
-    default: "Something went wrong: \(error)"
+    case let e as AccessError: e.description
+    default: "Something went wrong on our side; nothing was changed. Try again, and tell your administrator if it keeps happening."
     }
 }
 

@@ -153,15 +153,21 @@ struct APITests {
             let ann = try #require(
                 try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee", "email": "ann@example.com"]).id
             )
+            #expect(
+                try await api.call(.post, "/v1/api-keys", token: admin, body: ["name": "pos", "partner": "NOBODY", "scopes": ["transactions:write"]])
+                    .code == "partner_not_found", "a key for a partner without terms is refused")
+            _ = try await api.call(
+                .put, "/v1/partners/ACME", token: admin,
+                body: ["name": "Acme Fuel", "outlets": ["ACME-1"], "currency": "USD", "pricePerThousandPoints": 500, "payoutPerVoucher": 0])
             let created = try await api.call(
-                .post, "/v1/api-keys", token: admin, body: ["name": "pos", "partner": "Acme Fuel", "scopes": ["transactions:write"]])
+                .post, "/v1/api-keys", token: admin, body: ["name": "pos", "partner": "ACME", "scopes": ["transactions:write"]])
             #expect(created.status == 201)
             let key = try #require(created.json["key"] as? String)
             let keyID = try #require(((created.json["apiKey"] as? [String: Any])?["id"] as? NSNumber)?.int64Value)
             #expect(try await api.call(.get, "/v1/api-keys", token: admin).text.contains(key) == false)
             let purchase: [String: Any] = [
                 "transactionId": "ACME-1", "identifiers": [["kind": "email", "value": "ANN@example.com"]], "occurredAt": "2026-01-02T10:00:00Z",
-                "amount": 4500, "currency": "USD", "lines": [["product": "Fuel", "quantity": 1, "amount": 4500]],
+                "amount": 4500, "currency": "USD", "store": "ACME-1", "lines": [["product": "Fuel", "quantity": 1, "amount": 4500]],
             ]
             let receipt = try await api.call(.post, "/v1/transactions", token: key, body: purchase)
             #expect(receipt.status == 201)
@@ -301,6 +307,9 @@ struct PartnerLookupTests {
                     body: ["firstName": "Ann", "lastName": "Lee", "email": "ann@example.com", "phone": "2065550100"]
                 ).id)
             _ = try await api.call(.post, "/v1/customers/\(ann)/identifiers", token: admin, body: ["kind": "card", "value": "NW77"])
+            _ = try await api.call(
+                .put, "/v1/partners/HOTEL", token: admin,
+                body: ["name": "Hotel", "outlets": ["HOTEL-1"], "currency": "USD", "pricePerThousandPoints": 500, "payoutPerVoucher": 0])
             let key = try #require(
                 try await api.call(.post, "/v1/api-keys", token: admin, body: ["name": "desk", "partner": "Hotel", "scopes": ["customers:lookup"]])
                     .json["key"]

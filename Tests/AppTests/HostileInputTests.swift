@@ -3,7 +3,9 @@ import Customers
 import Foundation
 import HTTPTypes
 import Loyalty
+import SQLKit
 import SharedModels
+import Storage
 import TestSupport
 import Testing
 
@@ -70,6 +72,68 @@ struct HostileInputTests {
                 #expect(reply.status == 422, "\(rule.prefix(40))…: \(reply.status) \(reply.text.prefix(200))")
             }
             #expect(try await api.call(.post, "/v1/segments/count", token: admin, body: ["rule": "age > 1 and has_email"]).status == 200)
+        }
+    }
+}
+
+@Suite("Partners reach only what they own")
+struct PartnerOwnershipTests {
+    @Test(
+        "Regression: a partner key cannot record at another's outlet, return another's purchase, read another's transaction or burn another's voucher",
+        arguments: TestEngine.available)
+    func partnersAttackEachOther(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, patron, admin in
+            let program = try await LoyaltyIntakeTests.program(patron)
+            for (code, outlet, reward) in [("CAFE", "CAFE-1", "COFFEE"), ("BAKERY", "BAKERY-1", "BREAD")] {
+                let reply = try await api.call(
+                    .post, "/v1/programs/\(program.id)/rewards", token: admin,
+                    body: ["code": reward, "name": reward, "kind": "partner_voucher", "pointsPrice": 100])
+                #expect(reply.status == 201, "\(reply.text)")
+                let terms = try await api.call(
+                    .put, "/v1/partners/\(code)", token: admin,
+                    body: ["name": code, "outlets": [outlet], "rewards": [reward], "currency": "USD", "pricePerThousandPoints": 500, "payoutPerVoucher": 100])
+                #expect(terms.status < 300, "\(terms.text)")
+            }
+            func key(_ partner: String) async throws -> String {
+                try #require(
+                    try await api.call(
+                        .post, "/v1/api-keys", token: admin,
+                        body: ["name": "till", "partner": partner, "scopes": ["transactions:write", "vouchers:redeem"]]
+                    ).json["key"] as? String)
+            }
+            let cafe = try await key("CAFE"), bakery = try await key("BAKERY")
+            let ann = try #require(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee"]).id)
+            let member = try await patron.loyalty.enroll(CustomerID(ann), in: program.id)
+            func purchase(_ id: String, store: String?, token: String, kind: String = "purchase", original: String? = nil) async throws -> Reply {
+                var body: [String: Any] = ["transactionId": id, "customerId": ann, "occurredAt": "2026-01-02T10:00:00Z", "amount": 50_000, "kind": kind]
+                if let store { body["store"] = store }
+                if let original { body["originalTransactionId"] = original }
+                return try await api.call(.post, "/v1/transactions", token: token, body: body)
+            }
+            #expect(try await purchase("HQ-1", store: "HQ", token: admin).status == 201)
+            #expect(try await purchase("BAK-1", store: "BAKERY-1", token: bakery).status == 201)
+            let before = try await patron.loyalty.balance(of: member.id)
+
+            #expect(try await purchase("C-1", store: "BAKERY-1", token: cafe).code == "not_partner_outlet")
+            #expect(try await purchase("C-2", store: nil, token: cafe).code == "not_partner_outlet")
+            #expect(try await purchase("C-3", store: "HQ", token: cafe).code == "not_partner_outlet")
+            #expect(try await purchase("C-R1", store: "CAFE-1", token: cafe, kind: "return", original: "HQ-1").code == "not_partner_transaction")
+            #expect(try await purchase("C-R2", store: "CAFE-1", token: cafe, kind: "return", original: "BAK-1").code == "not_partner_transaction")
+            let peek = try await purchase("BAK-1", store: "CAFE-1", token: cafe)
+            #expect(peek.code == "not_partner_transaction" && !peek.text.contains("customerId"), "another partner's transaction is not read back")
+            #expect(try await patron.loyalty.balance(of: member.id) == before, "nothing was written")
+
+            let redeemed = try await api.call(.post, "/v1/members/\(member.id)/vouchers", token: admin, body: ["rewardId": 2])
+            let bread = try #require(redeemed.id, "\(redeemed.text)")
+            let burnt = try await api.call(.post, "/v1/vouchers/\(bread)/use", token: cafe)
+            #expect(burnt.code == "not_partner_reward")
+            #expect(try await patron.loyalty.voucher(VoucherID(bread)).status == .issued)
+            #expect(try await api.call(.post, "/v1/vouchers/\(bread)/use", token: bakery).status == 200)
+            let honoured = try await patron.database.read { db in
+                try await db.raw("SELECT honoured_by FROM loyalty_vouchers WHERE id = \(bind: bread)").first()?.decode(column: "honoured_by", as: String?.self)
+            }
+            #expect(honoured == "BAKERY")
+            #expect(try await purchase("C-4", store: "CAFE-1", token: cafe).status == 201, "its own outlet is fine")
         }
     }
 }

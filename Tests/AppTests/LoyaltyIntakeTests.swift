@@ -209,6 +209,9 @@ struct CatalogueAPITests {
             let annMember = try #require(joined.id)
             #expect(try await api.call(.post, "/v1/programs/\(program)/join", token: admin).status == 403)
             // A partner signs up its guests with a key scoped to enrolment; a key without the scope cannot.
+            _ = try await api.call(
+                .put, "/v1/partners/HOTEL", token: admin,
+                body: ["name": "Hotel", "outlets": ["HOTEL-1"], "currency": "USD", "pricePerThousandPoints": 500, "payoutPerVoucher": 0])
             let partnerKey = try #require(
                 try await api.call(
                     .post, "/v1/api-keys", token: admin, body: ["name": "front-desk", "partner": "Hotel", "scopes": ["members:enroll"]]

@@ -115,7 +115,7 @@ import Testing
                 #expect(statements.0 == .ok && statements.1.contains("Monthly statements") && statements.1.contains("2026-01"))
                 let wrong = try await cafe.post(
                     "/partners/transactions", "transaction_id=R1&member=ann%40x.com&amount=10&store=BAKERY", tokenPage: "/partners/")
-                #expect(wrong.body.contains("BAKERY is not one of your outlets"))
+                #expect(wrong.body.contains("Store BAKERY is not one of your outlets"))
                 let lm = try await WebVisitor.signIn(client, "console", "email=lm%40x.com&password=password1")
                 let ada = try await WebVisitor.signIn(client, "console", "email=ada%40x.com&password=password1")
                 #expect(try await get("/console/partners", ada).0 == .forbidden)
