@@ -185,10 +185,16 @@ public struct CustomerImporter {
             // A card that belongs to another customer rejects its row before anything is written.
             let cards = Set(batch.flatMap { $0.customer.cards.map { CustomerIdentifier(kind: .card, value: $0) } })
             let owners = try await patron.customers.store.owners(of: cards)
+            // An erased person's id, email, phone or card rejects its row: an import never brings them back.
+            let keys = batch.map { Tombstone.keys(id: $0.customer.id, profile: $0.customer.profile, cards: $0.customer.cards) }
+            let erased = try await patron.customers.store.erased(keys.flatMap { $0.map(\.key) })
             var seenCards: [String: Int] = [:]
             var accepted: [ImportedCustomer] = []
-            for (line, customer) in batch {
-                if let card = customer.cards.first, let owner = owners[CustomerIdentifier(kind: .card, value: card)]?.first, owner != customer.id {
+            for ((line, customer), keys) in zip(batch, keys) {
+                if let hit = keys.first(where: { erased.contains($0.key) }) {
+                    report.rejected += 1
+                    onReject(Rejection(file: file, line: line, column: hit.field, reason: "belongs to a person erased at their request; not restored"))
+                } else if let card = customer.cards.first, let owner = owners[CustomerIdentifier(kind: .card, value: card)]?.first, owner != customer.id {
                     report.rejected += 1
                     onReject(Rejection(file: file, line: line, column: "card_number", reason: "card \(card) belongs to customer \(owner)"))
                 } else if let card = customer.cards.first, let earlier = seenCards[card] {

@@ -25,6 +25,9 @@ public enum CustomerError: Error, Sendable, Equatable {
     case mergeWithSelf
     /// The unmatched item was already linked. Nothing was written.
     case alreadyLinked(UnmatchedID, to: CustomerID)
+    /// The customer id or identifier in `field` belonged to a person who was erased at their
+    /// request; it cannot bring them back.
+    case erased(field: String)
 }
 
 extension CustomerError: CustomStringConvertible {
@@ -37,6 +40,7 @@ extension CustomerError: CustomStringConvertible {
         case .identifierInUse(let kind, let value, let owner): "The \(kind.rawValue) \(value) belongs to customer \(owner)."
         case .mergeWithSelf: "A customer cannot be merged into itself."
         case .alreadyLinked(let id, let customer): "Unmatched item \(id) is linked to customer \(customer) already."
+        case .erased(let field): "\(field): belongs to a person erased at their request, who cannot be brought back"
         }
     }
 }

@@ -33,7 +33,17 @@ public struct CustomerService: Sendable {
     /// Creates a person from a draft; throws ``CustomerError/invalid(_:)`` listing every bad field.
     public func create(_ draft: ProfileDraft) async throws -> Customer {
         let profile = try draft.profile(today: today, defaultCountryCode: defaultCountryCode)
+        try await refuseErased(id: nil, profile: profile)
         return try await store.insertCustomer(profile, id: nil, at: clock.now)
+    }
+
+    /// Throws ``CustomerError/erased(field:)`` when the id or an identifier of the profile belonged
+    /// to an erased person (see ``Tombstone``). Nothing was written.
+    public func refuseErased(id: CustomerID?, profile: Profile?, cards: [String] = []) async throws {
+        let keys = Tombstone.keys(id: id, profile: profile, cards: cards)
+        guard !keys.isEmpty else { return }
+        let erased = try await store.erased(keys.map(\.key))
+        if let hit = keys.first(where: { erased.contains($0.key) }) { throw CustomerError.erased(field: hit.field) }
     }
 
     /// Validates a draft for import without writing it.
@@ -58,6 +68,7 @@ public struct CustomerService: Sendable {
     public func update(_ id: CustomerID, with draft: ProfileDraft) async throws -> Customer {
         let existing = try await activeCustomer(id)
         let profile = try draft.profile(applyingTo: existing.profile, today: today, defaultCountryCode: defaultCountryCode)
+        try await refuseErased(id: id, profile: profile)
         return try await store.replaceProfile(of: id, with: profile, at: clock.now)
     }
 
@@ -78,6 +89,7 @@ public struct CustomerService: Sendable {
         guard let normalised = kind.normalise(value, defaultCountryCode: defaultCountryCode) else {
             throw CustomerError.invalid([FieldError("value", "'\(value)' is not a valid \(kind.rawValue)")])
         }
+        if try await !store.erased([Tombstone.key(kind: kind.rawValue, value: normalised)]).isEmpty { throw CustomerError.erased(field: "value") }
         switch kind {
         case .email:
             var profile = customer.profile

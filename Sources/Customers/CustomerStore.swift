@@ -50,6 +50,8 @@ public struct ImportedCustomer: Sendable {
 
 /// Profiles: create, read, change, find. Implemented once in Storage over SQLKit.
 public protocol CustomerProfileStore: Sendable {
+    /// Which of these ``Tombstone`` keys an erasure left behind.
+    func erased(_ keys: [String]) async throws -> Set<String>
     /// Inserts a person; with `id` the record takes that id (imports that keep the source's ids).
     func insertCustomer(_ profile: Profile, id: CustomerID?, at: Date) async throws -> Customer
     /// Inserts or, where the id exists, replaces the profiles of a batch in one database transaction,

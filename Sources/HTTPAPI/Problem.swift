@@ -143,6 +143,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
                 status: .unprocessableContent, code: "merge_with_self", detail: "A customer cannot be merged into itself.", field: "duplicateId")
         case .alreadyLinked(let id, let customer):
             self.init(status: .conflict, code: "already_linked", detail: "Item \(id) is already linked to customer \(customer).")
+        case .erased(let field): self.init(status: .unprocessableContent, code: "customer_erased", detail: error.description, field: field)
         }
     }
 

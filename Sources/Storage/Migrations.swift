@@ -370,7 +370,18 @@ public enum Migrations {
                 """,
                 "CREATE INDEX privacy_requests_open ON privacy_requests (status, due_at)",
             ]
-        }
+        },
+        // Keyed hashes of erased people's identifiers (customers' Tombstone), and the key, made
+        // at random once per database.
+        Migration("customers-5-erasure-tombstones") { engine, _ in
+            [
+                "CREATE TABLE erasure_tombstones (digest TEXT PRIMARY KEY, erased_at BIGINT NOT NULL)",
+                "CREATE TABLE erasure_tombstone_key (key TEXT NOT NULL)",
+                engine == .postgres
+                    ? "INSERT INTO erasure_tombstone_key (key) VALUES (md5(random()::text || clock_timestamp()::text) || md5(random()::text))"
+                    : "INSERT INTO erasure_tombstone_key (key) VALUES (lower(hex(randomblob(32))))",
+            ]
+        },
     ]
 
     static let partners: [Migration] = [

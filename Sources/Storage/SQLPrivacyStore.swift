@@ -143,6 +143,12 @@ public struct SQLPrivacyStore: PrivacyStore {
             // The customer, and the records merged into them (the same person under another record).
             var ids = [customer]
             for row in try await db.raw("SELECT id FROM customers WHERE merged_into = \(bind: customer)").all() { ids.append(try row.int64("id")) }
+            // What stays behind, so that no import, sign-up or match brings the person back.
+            var keys = ids.map { "customer_id:\($0)" }
+            for row in try await db.raw("SELECT kind, value FROM customer_identifiers WHERE customer_id IN (\(binds: ids))").all() {
+                keys.append(Tombstone.key(kind: try row.string("kind"), value: try row.string("value")))
+            }
+            try await Tombstones.bury(keys, in: db, at: at)
             for c in ids {
                 try await run("customer_identifiers", "DELETE FROM customer_identifiers WHERE customer_id = \(bind: c)")
                 try await SQLCustomerStore.updateProfile(db, of: CustomerID(c), with: Profile(), at: at)

@@ -3,7 +3,9 @@ import App
 import Customers
 import Foundation
 import HTTPTypes
+import SQLKit
 import SharedModels
+import Storage
 import TestSupport
 import Testing
 
@@ -125,6 +127,51 @@ import Testing
             #expect(rejected.json["status"] as? String == "rejected" && rejected.json["outcome"] as? String == "Could not verify identity")
             #expect(try await api.call(.post, "/v1/privacy-requests/\(id)/reject", token: admin, body: ["reason": "again"]).status == 422)
             #expect(try await api.call(.post, "/v1/privacy-requests/\(id)/erase", token: admin).status == 422)
+        }
+    }
+}
+
+@Suite("Erased people stay erased")
+struct TombstoneTests {
+    @Test(
+        "Regression: after an erasure, an import naming the customer id or a former email or phone rejects the row and restores nothing; sign-up and profile changes refuse them",
+        arguments: TestEngine.available)
+    func erasedStayErased(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, patron, admin in
+            let ann = try #require(
+                try await api.call(
+                    .post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee", "emails": ["ann@x.com"], "phones": ["+12065550100"]]
+                ).id)
+            let r = try await api.call(.post, "/v1/privacy-requests", token: admin, body: ["customerId": ann, "kind": "erasure", "channel": "email"])
+            #expect(try await api.call(.post, "/v1/privacy-requests/\(try #require(r.id))/erase", token: admin).status == 200)
+
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("patron-tombstone-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = directory.appendingPathComponent("customers.csv").path
+            try """
+            customer_id,first_name,last_name,email,phone
+            \(ann),Ann,Lee,ann@x.com,+12065550100
+            ,Ann,Again,ANN@x.com,
+            ,Anna,Lee,,206 555 0100
+            ,Bo,Ray,bo@x.com,
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+            var rejections: [Rejection] = []
+            let report = try await CustomerImporter(patron: patron).run(file: path) { rejections.append($0) }
+            #expect(report.rejected == 3 && report.created == 1)
+            #expect(rejections.map(\.line) == [2, 3, 4])
+            #expect(rejections.map(\.column) == ["customer_id", "email", "phone"])
+            let erased = try await api.call(.get, "/v1/customers/\(ann)", token: admin)
+            #expect(erased.json["status"] as? String == "erased" && erased.json["displayName"] as? String == "", "nothing restored")
+            // Nobody else can take the identifiers back into Patron by hand either.
+            let again = try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "A", "lastName": "L", "emails": ["ann@x.com"]])
+            #expect(again.code == "customer_erased" && again.json["field"] as? String == "email")
+            let patched = try await api.call(.patch, "/v1/customers/\(ann)", token: admin, body: ["firstName": "Ann"])
+            #expect(patched.code == "customer_erased")
+            let tombstones = try await patron.database.read { db in
+                try await db.raw("SELECT digest FROM erasure_tombstones").all().map { try $0.decode(column: "digest", as: String.self) }
+            }
+            #expect(tombstones.count >= 3 && !tombstones.contains { $0.contains("ann") }, "only keyed hashes are kept")
         }
     }
 }
