@@ -33,6 +33,7 @@ public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
     let registry = MetricsRegistry.shared
     let router = Router()
     router.add(middleware: ProblemMiddleware())
+    router.add(middleware: RequestLimitMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.get("/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))

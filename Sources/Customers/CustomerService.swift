@@ -37,6 +37,22 @@ public struct CustomerService: Sendable {
         return try await store.insertCustomer(profile, id: nil, at: clock.now)
     }
 
+    /// Throws ``CustomerError/identifierInUse(kind:value:owner:)`` when an email or phone the
+    /// profile adds already identifies another customer: a person cannot take over someone else's
+    /// identifiers (their purchases would stop matching, and look-ups would find both). Nothing was written.
+    func refuseTaken(_ profile: Profile, newComparedTo old: Profile, by id: CustomerID) async throws {
+        let added =
+            profile.emails.filter { !old.emails.contains($0) }.map { CustomerIdentifier(kind: .email, value: $0.description) }
+            + profile.phones.filter { !old.phones.contains($0) }.map { CustomerIdentifier(kind: .phone, value: $0.description) }
+        guard !added.isEmpty else { return }
+        let owners = try await store.owners(of: Set(added))
+        for identifier in added {
+            if let owner = owners[identifier]?.first(where: { $0 != id }) {
+                throw CustomerError.identifierInUse(kind: identifier.kind, value: identifier.value, owner: owner)
+            }
+        }
+    }
+
     /// Throws ``CustomerError/erased(field:)`` when the id or an identifier of the profile belonged
     /// to an erased person (see ``Tombstone``). Nothing was written.
     public func refuseErased(id: CustomerID?, profile: Profile?, cards: [String] = []) async throws {
@@ -69,6 +85,7 @@ public struct CustomerService: Sendable {
         let existing = try await activeCustomer(id)
         let profile = try draft.profile(applyingTo: existing.profile, today: today, defaultCountryCode: defaultCountryCode)
         try await refuseErased(id: id, profile: profile)
+        try await refuseTaken(profile, newComparedTo: existing.profile, by: id)
         return try await store.replaceProfile(of: id, with: profile, at: clock.now)
     }
 

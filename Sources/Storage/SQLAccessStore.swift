@@ -18,7 +18,11 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
     public func insertUser(email: String, passwordHash: String, role: Role, at: Date) async throws -> User {
         do {
             let id = try await database.write { db in
-                try await db.raw(
+                // One email signs in one person: a member's login email cannot become a staff login.
+                if try await db.raw("SELECT 1 AS one FROM member_logins WHERE email = \(bind: email)").first() != nil {
+                    throw AccessError.emailTaken(email)
+                }
+                return try await db.raw(
                     """
                     INSERT INTO users (email, password_hash, role, created_at)
                     VALUES (\(bind: email), \(bind: passwordHash), \(bind: role.rawValue), \(bind: at.epochSeconds)) RETURNING id

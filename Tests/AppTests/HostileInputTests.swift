@@ -1,3 +1,4 @@
+import Access
 import App
 import Customers
 import Foundation
@@ -134,6 +135,38 @@ struct PartnerOwnershipTests {
             }
             #expect(honoured == "BAKERY")
             #expect(try await purchase("C-4", store: "CAFE-1", token: cafe).status == 201, "its own outlet is fine")
+        }
+    }
+}
+
+@Suite("Identities and secrets")
+struct IdentityTests {
+    @Test(
+        "Regression: a member cannot take another customer's email or phone; a staff login cannot take a member's email; bodies are bounded; tokens are not cached",
+        arguments: TestEngine.available)
+    func identities(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, patron, admin in
+            let ann = try #require(
+                try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee", "emails": ["ann@x.com"]]).id)
+            let bob = try #require(
+                try await api.call(
+                    .post, "/v1/customers", token: admin, body: ["firstName": "Bob", "lastName": "Ray", "emails": ["bob@x.com"], "phones": ["+12065550100"]]
+                ).id)
+            _ = try await patron.access.createMemberLogin(customerID: ann, email: "ann@x.com", password: "password1")
+            let member = try await api.logIn("ann@x.com", "password1")
+            let session = try await api.call(.post, "/v1/sessions", body: ["email": "ann@x.com", "password": "password1"])
+            #expect(session.headers[.cacheControl] == "no-store", "a new token is never cached")
+            for body in [["emails": ["ann@x.com", "bob@x.com"]], ["phones": ["+12065550100"]]] as [[String: Any]] {
+                let hijack = try await api.call(.patch, "/v1/customers/\(ann)", token: member, body: body)
+                #expect(hijack.code == "identifier_in_use", "\(hijack.text)")
+            }
+            let bobs = try await api.call(.get, "/v1/customers/\(bob)", token: admin)
+            #expect((bobs.json["emails"] as? [String]) == ["bob@x.com"])
+            let staff = try await api.call(.post, "/v1/users", token: admin, body: ["email": "ann@x.com", "password": "password1", "role": "agent"])
+            #expect(staff.code == "email_taken")
+            #expect(try await api.logIn("ann@x.com", "password1").isEmpty == false, "the member still signs in")
+            let big = try await api.call(.post, "/v1/customers", token: admin, raw: "{\"firstName\":\"" + String(repeating: "a", count: 2 << 20) + "\"}")
+            #expect(big.status == 413 && big.code == "body_too_large")
         }
     }
 }
