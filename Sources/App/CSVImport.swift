@@ -46,6 +46,14 @@ struct CSVRows {
     var line: Int { parser.recordLine }
 
     init(path: String, known: Set<String>, required: [String], allowPrefix: String? = nil) throws {
+        // A first pass over the whole file finds broken quoting, text that is not UTF-8 or a record
+        // over the size limit before anything is written: such a file is refused whole.
+        do {
+            var check = try CSVParser(path: path)
+            while try check.next() != nil {}
+        } catch let failure as CSVParser.Failure {
+            throw ImportError(file: path, line: failure.line, reason: failure.reason)
+        }
         do {
             parser = try CSVParser(path: path)
         } catch {
@@ -173,6 +181,10 @@ public struct CustomerImporter {
         }
     }
 
+    /// The largest customer id an import may keep (10¹²), so that no file can use up the ids
+    /// Patron gives new customers.
+    public static let maximumCustomerID: Int64 = 1_000_000_000_000
+
     public func run(file: String, progress: Progress = Progress(enabled: false), onReject: (Rejection) -> Void) async throws -> ImportReport {
         var rows = try CSVRows(path: file, known: Self.known, required: [], allowPrefix: "attr_")
         var progress = progress
@@ -217,9 +229,11 @@ public struct CustomerImporter {
             let value = { (column: String) in rows.value(row, column) }
             var id: CustomerID?
             if let raw = value("customer_id") {
-                guard let number = Int64(raw), number > 0 else {
+                guard let number = Int64(raw), (1...Self.maximumCustomerID).contains(number) else {
                     report.rejected += 1
-                    onReject(Rejection(file: file, line: rows.line, column: "customer_id", reason: "'\(raw)' is not a positive whole number"))
+                    onReject(
+                        Rejection(
+                            file: file, line: rows.line, column: "customer_id", reason: "'\(raw)' is not a whole number from 1 to \(Self.maximumCustomerID)"))
                     continue
                 }
                 id = CustomerID(number)

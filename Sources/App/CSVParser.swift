@@ -47,6 +47,11 @@ struct CSVParser {
             if atEnd {
                 throw Failure(line: line, reason: "a quoted field is not closed before the end of the file")
             }
+            // One record may be at most a chunk long: an unclosed quote is found after reading
+            // 1 MiB past it, not by re-parsing an ever-growing buffer (which took quadratic time).
+            if buffer.count - position >= Self.chunkSize {
+                throw Failure(line: line, reason: "a record is longer than \(Self.chunkSize) bytes (is a quote not closed?)")
+            }
             try refill()
         }
     }

@@ -94,6 +94,20 @@ struct CSVImportTests {
         }
     }
 
+    @Test("Regression: a file with broken quoting far down writes nothing; an id beyond 10^12 is refused", arguments: TestEngine.available)
+    func brokenFileWritesNothing(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { patron in
+            let good = (1...1_500).map { ",Good\($0),Row,good\($0)@example.com" }.joined(separator: "\n")
+            let path = try file("customer_id,first_name,last_name,email\n" + good + "\n,Bad,\"Row,x@example.com\n")
+            await #expect(throws: ImportError.self) { _ = try await CustomerImporter(patron: patron).run(file: path) { _ in } }
+            #expect(try await patron.isEmpty(), "nothing was written")
+            let huge = try file("customer_id,first_name,last_name\n9223372036854775807,Max,Id\n")
+            var rejections: [Rejection] = []
+            _ = try await CustomerImporter(patron: patron).run(file: huge) { rejections.append($0) }
+            #expect(rejections.map(\.column) == ["customer_id"])
+        }
+    }
+
     @Test("An export imports back into an empty database unchanged", arguments: TestEngine.available)
     func roundTrip(engine: TestEngine) async throws {
         let exported = FileManager.default.temporaryDirectory.appendingPathComponent("patron-export-\(UUID().uuidString).csv").path

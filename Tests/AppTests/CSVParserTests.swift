@@ -1,4 +1,5 @@
 import Foundation
+import SharedModels
 import Testing
 
 @testable import App
@@ -25,6 +26,28 @@ struct CSVParserTests {
     @Test("A quote left open is an error naming its line")
     func unterminated() {
         #expect(throws: CSVParser.Failure.self) { try records("a\n\"open,1\n2\n") }
+    }
+
+    @Test("Regression: an unclosed quote in a large file fails after one record's worth of bytes, not in quadratic time")
+    func unclosedQuoteIsCheap() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString).csv").path
+        let body = Data("a\n\"".utf8) + Data(repeating: UInt8(ascii: "x"), count: 16 << 20)
+        FileManager.default.createFile(atPath: path, contents: body)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var parser = try CSVParser(path: path)
+        var failure: CSVParser.Failure?
+        do { while try parser.next() != nil {} } catch let error as CSVParser.Failure { failure = error }
+        #expect(failure?.line == 2)
+        #expect(failure?.reason.contains("longer than") == true)
+    }
+
+    @Test("Regression: exported cells that a spreadsheet would run as formulas are neutralised; numbers are not")
+    func formulaInjection() {
+        #expect(CSVText.field("=HYPERLINK(\"http://evil\")") == "\"'=HYPERLINK(\"\"http://evil\"\")\"")
+        #expect(CSVText.field("@SUM(A1)") == "'@SUM(A1)")
+        #expect(CSVText.field("+1 555") == "'+1 555")
+        #expect(CSVText.field("-12.50") == "-12.50")
+        #expect(CSVText.field("Ann") == "Ann")
     }
 
     @Test("Text that is not UTF-8 is refused")
