@@ -125,6 +125,12 @@ public struct AccessService: Sendable {
     }
 
     /// Gives a member a portal login. The caller checks that the customer exists.
+    /// Whether the email may still become a member's login (no staff user or member signs in with
+    /// it). Throws ``AccessError/invalid(field:reason:)`` for an email that does not read.
+    public func loginEmailIsFree(_ email: String) async throws -> Bool {
+        try await !store.loginExists(email: Self.validEmail(email))
+    }
+
     public func createMemberLogin(customerID: Int64, email: String, password: String) async throws -> String {
         let normalised = try Self.validEmail(email)
         try Self.validPassword(password)

@@ -77,6 +77,8 @@ public protocol AccessStore: Sendable {
     func revokeAPIKey(_ id: APIKeyID, at: Date) async throws -> Bool
     /// Throws ``AccessError/emailTaken(_:)`` or ``AccessError/loginExists(customerID:)``.
     func insertMemberLogin(customerID: Int64, email: String, passwordHash: String, at: Date) async throws
+    /// Whether a staff user or a member login signs in with this (normalised) email.
+    func loginExists(email: String) async throws -> Bool
 
     // MARK: Audit
     func insertAuditEvent(at: Date, actor: String, action: String, target: String?, outcome: String, detail: String?) async throws

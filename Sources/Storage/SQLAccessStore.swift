@@ -211,6 +211,14 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
 
     // MARK: Idempotency
 
+    public func loginExists(email: String) async throws -> Bool {
+        try await database.read { db in
+            try await db.raw(
+                "SELECT 1 AS one FROM users WHERE email = \(bind: email) UNION ALL SELECT 1 AS one FROM member_logins WHERE email = \(bind: email)"
+            ).first() != nil
+        }
+    }
+
     public func claim(caller: String, key: String, fingerprint: String, at: Date) async throws -> IdempotencyClaim {
         let token = UUID().uuidString
         return try await database.write { db in

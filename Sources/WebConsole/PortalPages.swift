@@ -127,9 +127,11 @@ struct PortalPages: Sendable {
         guard let first = form.text("first_name"), let last = form.text("last_name"), let email = form.text("email"),
             let password = form["password"], password.count >= 8
         else { return try again("Give your name, your email and a password of at least 8 characters.") }
-        if case .matched = try await s.customers.match([[CustomerIdentifier(kind: .email, value: email)]]).first {
-            return try again("That email is already registered: sign in instead.")
-        }
+        // One answer whether the email is a member's, a staff user's or an erased person's, and
+        // nothing is created when joining is refused.
+        let refused = "We could not open an account with this email. If you already have one, sign in instead."
+        if case .matched = try await s.customers.match([[CustomerIdentifier(kind: .email, value: email)]]).first { return try again(refused) }
+        guard (try? await s.access.loginEmailIsFree(email)) == true else { return try again(refused) }
         do {
             let customer = try await s.customers.create(ProfileDraft(firstName: first, lastName: last, emails: [email]))
             _ = try await s.access.createMemberLogin(customerID: customer.id.rawValue, email: email, password: password)
@@ -141,6 +143,8 @@ struct PortalPages: Sendable {
             var response = Response.redirect(to: "/portal/")
             response.setCookie(console.sessionCookie(.portal, session.token))
             return response
+        } catch CustomerError.erased {
+            return try again(refused)
         } catch { return try again(explain(error)) }
     }
 

@@ -3,6 +3,8 @@ import App
 import Customers
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import Loyalty
 import SQLKit
 import SharedModels
@@ -167,6 +169,32 @@ struct IdentityTests {
             #expect(try await api.logIn("ann@x.com", "password1").isEmpty == false, "the member still signs in")
             let big = try await api.call(.post, "/v1/customers", token: admin, raw: "{\"firstName\":\"" + String(repeating: "a", count: 2 << 20) + "\"}")
             #expect(big.status == 413 && big.code == "body_too_large")
+        }
+    }
+}
+
+@Suite("The public join page")
+struct JoinPageTests {
+    @Test("Regression: joining with a staff or member email says the same sentence, shows no internals and creates nothing", arguments: TestEngine.available)
+    func join(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, patron, admin in
+            _ = try await patron.access.addUser(email: "boss@x.com", password: "password1", role: .admin)
+            let ann = try #require(
+                try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee", "emails": ["ann@x.com"]]).id)
+            _ = try await patron.access.createMemberLogin(customerID: ann, email: "ann@x.com", password: "password1")
+            let before = try await patron.customers.search(nil, after: nil, limit: PageSize(100)).items.count
+            var pages: [String] = []
+            for email in ["boss%40x.com", "ann%40x.com"] {
+                let reply = try await api.client.execute(
+                    uri: "/portal/join", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                    body: ByteBuffer(string: "first_name=Eve&last_name=Spy&email=\(email)&password=password1")
+                ) { ($0.status, String(buffer: $0.body)) }
+                #expect(reply.0 == .unprocessableContent)
+                #expect(!reply.1.contains("emailTaken(") && !reply.1.contains("boss@x.com") || reply.1.contains("value=\"boss@x.com\""))
+                pages.append(reply.1.contains("We could not open an account with this email") ? "neutral" : reply.1)
+            }
+            #expect(pages == ["neutral", "neutral"])
+            #expect(try await patron.customers.search(nil, after: nil, limit: PageSize(100)).items.count == before, "no customer was created")
         }
     }
 }
