@@ -31,7 +31,7 @@ extension APIHandler {
     func listPrivacyRequests(_ input: Operations.ListPrivacyRequests.Input) async throws -> Operations.ListPrivacyRequests.Output {
         _ = try Caller.require(.privacyManage)
         let now = privacy.clock.now
-        return .ok(.init(body: .json(try await privacy.requests(limit: input.query.limit ?? 50).map { Self.schema($0, now: now) })))
+        return .ok(.init(body: .json(try await privacy.requests(limit: try pageSize(input.query.limit).value).map { Self.schema($0, now: now) })))
     }
 
     func registerPrivacyRequest(_ input: Operations.RegisterPrivacyRequest.Input) async throws -> Operations.RegisterPrivacyRequest.Output {

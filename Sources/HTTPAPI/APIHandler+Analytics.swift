@@ -85,7 +85,7 @@ extension APIHandler {
                 body: .json(
                     .init(
                         baskets: mined.basketCount, minCount: mined.minimumCount, itemsetsBySize: mined.itemsetsBySize,
-                        rules: rules.prefix(input.query.limit ?? 100).map {
+                        rules: rules.prefix(try pageSize(input.query.limit ?? 100).value).map {
                             .init(
                                 antecedent: $0.antecedent, consequent: $0.consequent, support: $0.support, confidence: $0.confidence, lift: $0.lift,
                                 conviction: $0.conviction.isFinite ? $0.conviction : nil, count: $0.count)

@@ -244,7 +244,7 @@ extension APIHandler {
     func listAgentTasks(_ input: Operations.ListAgentTasks.Input) async throws -> Operations.ListAgentTasks.Output {
         _ = try Caller.require(.tasksWork)
         let tasks = try await campaigns.tasks(
-            status: input.query.status.flatMap { AgentTask.Status(rawValue: $0.rawValue) }, limit: input.query.limit ?? 50)
+            status: input.query.status.flatMap { AgentTask.Status(rawValue: $0.rawValue) }, limit: try pageSize(input.query.limit).value)
         return .ok(.init(body: .json(tasks.map(Self.schema))))
     }
 

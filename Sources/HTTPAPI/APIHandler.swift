@@ -132,7 +132,7 @@ struct APIHandler: APIProtocol {
             return .ok(.init(body: .json(.init(items: try await partnerLookup(input.query.q).map(Schemas.Customer.redacted)))))
         }
         try principal.require(.customersRead)
-        let page = try await customers.search(input.query.q, after: try Self.cursor(input.query.cursor), limit: PageSize(input.query.limit))
+        let page = try await customers.search(input.query.q, after: try Self.cursor(input.query.cursor), limit: try pageSize(input.query.limit))
         return .ok(.init(body: .json(.init(items: page.items.map(Schemas.Customer.init), nextCursor: page.next?.encoded))))
     }
 
@@ -178,7 +178,7 @@ struct APIHandler: APIProtocol {
 
     func getTimeline(_ input: Operations.GetTimeline.Input) async throws -> Operations.GetTimeline.Output {
         try await requireStaffRead(input.path.id)
-        let entries = try await customers.timeline(of: CustomerID(input.path.id), limit: PageSize(input.query.limit))
+        let entries = try await customers.timeline(of: CustomerID(input.path.id), limit: try pageSize(input.query.limit))
         return .ok(
             .init(
                 body: .json(
@@ -191,14 +191,29 @@ struct APIHandler: APIProtocol {
     func listCustomerInteractions(_ input: Operations.ListCustomerInteractions.Input) async throws -> Operations.ListCustomerInteractions.Output {
         try await requireStaffRead(input.path.id)
         let page = try await customers.interactions(
-            of: CustomerID(input.path.id), after: try Self.cursor(input.query.cursor), limit: PageSize(input.query.limit))
-        return .ok(.init(body: .json(.init(items: page.items.map(Schemas.Interaction.init), nextCursor: page.next?.encoded))))
+            of: CustomerID(input.path.id), after: try Self.cursor(input.query.cursor), limit: try pageSize(input.query.limit))
+        // A member sees what happened, not what staff wrote about it: notes and the agent stay internal.
+        let isMember = if case .member = Caller.principal { true } else { false }
+        let items = page.items.map { interaction in
+            var item = Schemas.Interaction(interaction)
+            if isMember { (item.notes, item.agent) = (nil, nil) }
+            return item
+        }
+        return .ok(.init(body: .json(.init(items: items, nextCursor: page.next?.encoded))))
+    }
+
+    /// A page size from `limit`: 1 to 500, 50 when absent. Throws 422 naming `limit` outside that.
+    func pageSize(_ limit: Int?) throws -> PageSize {
+        if let limit, !(1...500).contains(limit) {
+            throw Problem(status: .unprocessableContent, code: "validation_failed", detail: "limit must be 1 to 500", field: "limit")
+        }
+        return PageSize(limit)
     }
 
     func listCustomerTransactions(_ input: Operations.ListCustomerTransactions.Input) async throws -> Operations.ListCustomerTransactions.Output {
         try await requireStaffRead(input.path.id)
         let page = try await customers.transactions(
-            of: CustomerID(input.path.id), after: try Self.cursor(input.query.cursor), limit: PageSize(input.query.limit))
+            of: CustomerID(input.path.id), after: try Self.cursor(input.query.cursor), limit: try pageSize(input.query.limit))
         return .ok(.init(body: .json(.init(items: page.items.map(Schemas.Transaction.init), nextCursor: page.next?.encoded))))
     }
 
@@ -264,13 +279,13 @@ struct APIHandler: APIProtocol {
 
     func listDuplicates(_ input: Operations.ListDuplicates.Input) async throws -> Operations.ListDuplicates.Output {
         _ = try Caller.require(.customersRead)
-        let pairs = try await customers.duplicates(limit: PageSize(input.query.limit).value)
+        let pairs = try await customers.duplicates(limit: try pageSize(input.query.limit).value)
         return .ok(.init(body: .json(pairs.map(Schemas.DuplicateCandidate.init))))
     }
 
     func listUnmatched(_ input: Operations.ListUnmatched.Input) async throws -> Operations.ListUnmatched.Output {
         _ = try Caller.require(.customersRead)
-        let page = try await customers.unmatched(after: try Self.cursor(input.query.cursor), limit: PageSize(input.query.limit))
+        let page = try await customers.unmatched(after: try Self.cursor(input.query.cursor), limit: try pageSize(input.query.limit))
         return .ok(.init(body: .json(.init(items: page.items.map(Schemas.Unmatched.init), nextCursor: page.next?.encoded))))
     }
 
