@@ -179,11 +179,15 @@ public struct SegmentService: Sendable {
         return try await store.overlap(try SegmentFields.check(first.rule), try SegmentFields.check(second.rule), now: clock.now)
     }
 
+    /// How many segments one rule may reach through `in_segment`, directly or not.
+    static let maximumReferencedSegments = 16
+
     /// The rule parsed and type-checked; `in_segment("x")` must name an existing segment, and no
     /// segment (`name`, when the rule is one's) may reach itself.
     func checkedRule(_ text: String, of name: String?) async throws -> RuleExpression {
         let rule = try SegmentFields.check(text)
         var seen: Set<String> = name.map { [$0] } ?? []
+        var referencesOf: [String: [String]] = [:]
         var pending = Self.references(in: rule)
         while let next = pending.popLast() {
             if seen.contains(next) {
@@ -191,10 +195,30 @@ public struct SegmentService: Sendable {
                 continue
             }
             seen.insert(next)
+            guard seen.count <= Self.maximumReferencedSegments else {
+                throw SegmentError.invalid(
+                    field: "rule", reason: "a segment may reach at most \(Self.maximumReferencedSegments) other segments through in_segment")
+            }
             guard let other = try await store.segment(named: next) else {
                 throw SegmentError.invalid(field: "rule", reason: "in_segment(\"\(next)\"): no segment has that name")
             }
-            pending += Self.references(in: try SegmentFields.check(other.rule))
+            referencesOf[next] = Self.references(in: try SegmentFields.check(other.rule))
+            pending += referencesOf[next] ?? []
+        }
+        // Each reference is written out in full where it is used: refused here, before saving,
+        // when that would exceed what the SQL compiler accepts.
+        var expansion: [String: Int] = [:]
+        func expanded(_ name: String) -> Int {
+            if let known = expansion[name] { return known }
+            let total = (referencesOf[name] ?? []).reduce(0) { min($0 + 1 + expanded($1), Int.max / 4) }
+            expansion[name] = total
+            return total
+        }
+        let total = Self.references(in: rule).reduce(0) { min($0 + 1 + expanded($1), Int.max / 4) }
+        guard total <= SQLCompiler.maximumInlinedSegments else {
+            throw SegmentError.invalid(
+                field: "rule",
+                reason: "in_segment references expand to \(total) segments, more than \(SQLCompiler.maximumInlinedSegments); refer to each segment once")
         }
         return rule
     }

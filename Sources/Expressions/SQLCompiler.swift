@@ -99,8 +99,14 @@ public struct SQLCompiler {
         return CompiledCondition(sql: sql, parameters: state.parameters)
     }
 
+    /// How many `in_segment` references one rule may inline in all, counting each time a
+    /// referenced rule is written out: segments referring to each other twice per level would
+    /// otherwise grow exponentially (21 levels took 22 s to count).
+    public static let maximumInlinedSegments = 64
+
     struct State {
         var parameters: [SQLParameter] = []
+        var inlinedSegments = 0
     }
 
     /// A compiled sub-expression: one SQL expression, or a pair for a location.
@@ -201,6 +207,12 @@ public struct SQLCompiler {
                     throw ExpressionError("segment '\(other)' refers to itself through in_segment", at: e.position)
                 }
                 guard let rule = segment(other) else { return .value(falseSQL) }
+                s.inlinedSegments += 1
+                guard s.inlinedSegments <= Self.maximumInlinedSegments else {
+                    throw ExpressionError(
+                        "in_segment references expand to more than \(Self.maximumInlinedSegments) segments; refer to fewer segments, or to each once",
+                        at: e.position)
+                }
                 let inner = try condition(rule, &s, element: nil, segments: segments.union([other]))
                 return .value("(CASE WHEN \(inner) THEN \(trueSQL) ELSE \(falseSQL) END)")
             case "date":

@@ -1,6 +1,7 @@
 import Access
 import Campaigns
 import Customers
+import Expressions
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -77,6 +78,8 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         case let error as AccessError: return Problem(error)
         case let error as LoyaltyError: return Problem(error)
         case let error as SegmentError: return Problem(error)
+        case let error as ExpressionError:
+            return Problem(SegmentError.invalidRule(message: error.message, line: error.position.line, column: error.position.column))
         case let error as CampaignError: return Problem(error)
         case let error as SupportError: return Problem(error)
         case let error as PartnerError: return Problem(error)

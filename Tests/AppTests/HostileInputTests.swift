@@ -198,3 +198,30 @@ struct JoinPageTests {
         }
     }
 }
+
+@Suite("Segments referring to segments")
+struct SegmentReferenceTests {
+    @Test("Regression: segments that refer to each other twice per level neither take seconds to count nor slow the segment list", arguments: TestEngine.available)
+    func exponentialReferences(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, _, admin in
+            #expect(try await api.call(.post, "/v1/segments", token: admin, body: ["name": "L0", "rule": "age > 1"]).status == 201)
+            var refused: Int?
+            for level in 1...20 {
+                let rule = "in_segment(\"L\(level - 1)\") or in_segment(\"L\(level - 1)\")"
+                let reply = try await api.call(.post, "/v1/segments", token: admin, body: ["name": "L\(level)", "rule": rule])
+                if reply.status != 201 {
+                    #expect(reply.status == 422, "\(reply.text)")
+                    refused = level
+                    break
+                }
+            }
+            #expect(refused != nil && refused! <= 17, "a rule reaching too many segments is refused when saved")
+            let started = ContinuousClock.now
+            let count = try await api.call(.post, "/v1/segments/count", token: admin, body: ["rule": "in_segment(\"L5\") or in_segment(\"L5\")"])
+            #expect(count.status == 422 && count.text.contains("expand"), "\(count.text)")
+            let list = try await api.call(.get, "/v1/segments", token: admin)
+            #expect(list.status == 200, "\(list.text.prefix(300))")
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+}
