@@ -179,6 +179,25 @@ public struct SegmentService: Sendable {
         return try await store.overlap(try SegmentFields.check(first.rule), try SegmentFields.check(second.rule), now: clock.now)
     }
 
+    /// Saves a store (an outlet) with its position, for distance rules.
+    /// - Throws: ``SegmentError/invalid(field:reason:)`` for a code or name that is empty or over
+    ///   64 / 200 characters, or a position off the globe (latitude −90 … 90, longitude −180 … 180),
+    ///   or one coordinate without the other. Nothing was written.
+    public func save(store: StoreLocation) async throws {
+        guard (1...64).contains(store.code.count) else { throw SegmentError.invalid(field: "code", reason: "must be 1 to 64 characters") }
+        guard (1...200).contains(store.name.count) else { throw SegmentError.invalid(field: "name", reason: "must be 1 to 200 characters") }
+        guard (store.latitude == nil) == (store.longitude == nil) else {
+            throw SegmentError.invalid(field: "latitude", reason: "give both latitude and longitude, or neither")
+        }
+        if let latitude = store.latitude, !(latitude.isFinite && (-90...90).contains(latitude)) {
+            throw SegmentError.invalid(field: "latitude", reason: "must be between -90 and 90")
+        }
+        if let longitude = store.longitude, !(longitude.isFinite && (-180...180).contains(longitude)) {
+            throw SegmentError.invalid(field: "longitude", reason: "must be between -180 and 180")
+        }
+        try await self.store.upsertStores([store])
+    }
+
     /// How many segments one rule may reach through `in_segment`, directly or not.
     static let maximumReferencedSegments = 16
 

@@ -147,12 +147,8 @@ extension APIHandler {
     func putStore(_ input: Operations.PutStore.Input) async throws -> Operations.PutStore.Output {
         _ = try Caller.require(.loyaltyManage)
         guard case .json(let body) = input.body else { preconditionFailure() }
-        guard (body.latitude == nil) == (body.longitude == nil) else {
-            throw Problem(
-                status: .unprocessableContent, code: "validation_failed", detail: "give both latitude and longitude, or neither", field: "latitude")
-        }
         let store = StoreLocation(code: input.path.code, name: body.name, latitude: body.latitude, longitude: body.longitude)
-        try await segments.store.upsertStores([store])
+        try await segments.save(store: store)
         return .ok(.init(body: .json(.init(store))))
     }
 }

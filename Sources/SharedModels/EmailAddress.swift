@@ -3,9 +3,12 @@
 public struct EmailAddress: Hashable, Sendable, Codable, CustomStringConvertible {
     public let value: String
 
-    /// Normalises and validates; nil when `text` is not a plausible address.
+    /// Normalises and validates; nil when `text` is not a plausible address (or longer than the
+    /// 254 characters an address can have).
     public init?(_ text: String) {
+        guard text.utf8.count <= 1_000 else { return nil }
         let trimmed = text.trimmingSpaces().lowercased()
+        guard trimmed.utf8.count <= 254 else { return nil }
         let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].count >= 3,
             parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),

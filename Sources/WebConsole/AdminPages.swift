@@ -228,8 +228,12 @@ struct AdminPages: Sendable {
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.apiKeysManage) else { return try pages.forbidden(v) }
                 let scopes = (form.fields["scope"] ?? []).compactMap(APIScope.init(rawValue:))
+                // A key acts for a partner whose terms exist (as over the API).
+                guard let partner = try? await s.partners.partner(form["partner"] ?? "") else {
+                    return try await admin(v, error: "No partner has the code \(form["partner"] ?? ""); set up its terms first.")
+                }
                 do {
-                    let (key, secret) = try await s.access.createAPIKey(name: form["name"] ?? "", partner: form["partner"] ?? "", scopes: scopes)
+                    let (key, secret) = try await s.access.createAPIKey(name: form["name"] ?? "", partner: partner.code, scopes: scopes)
                     return try await admin(v, flash: "Key \(key.name) created for \(key.partner).", secret: secret)
                 } catch { return try await admin(v, error: explain(error)) }
             }

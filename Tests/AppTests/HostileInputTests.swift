@@ -54,6 +54,9 @@ struct HostileInputTests {
             refused(basket, field: "minSupport", "a support of 1e308")
             let words = Array(repeating: "smith", count: 1_000).joined(separator: "%20")
             refused(try await api.call(.get, "/v1/customers?q=\(words)", token: admin), field: "q", "a search of 1,000 words")
+            let email = String(repeating: "a", count: 100_000) + "@example.com"
+            refused(try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Long", "emails": [email]]), field: "email", "a 100,000-character email")
+            refused(try await api.call(.put, "/v1/stores/S1", token: admin, body: ["name": "S", "latitude": 999, "longitude": 0]), field: "latitude", "a latitude of 999")
             #expect(try await patron.loyalty.balance(of: member.id).ledger == 0, "nothing was written")
             #expect(try await api.call(.get, "/health").status == 200)
         }

@@ -276,6 +276,8 @@ class Client:
             if pending:
                 if time.time() > deadline:
                     stuck = pending
+                    # Still to be answered: a later call sends them again.
+                    self.unanswered.extend(stuck)
                     self.last_refusals = [(key, self.last_status.get(key), status, data) for _, key, _ in pending[:3]
                                           for status, data in [self.probe(port, key, pending)]]
                     break
@@ -318,6 +320,14 @@ def check_exactly_once(database, client):
     if duplicated:
         problems.append(f"{duplicated} idempotency keys applied more than once")
     return problems
+
+
+def assert_ledger_sound(database, client):
+    """No 5xx was answered, every acknowledged movement is in the ledger once, and `patron ledger verify` passes."""
+    assert client.server_errors == [], client.server_errors[:5]
+    assert check_exactly_once(database, client) == []
+    code, output = verify(database)
+    assert code == 0, output
 
 
 def verify(database):

@@ -360,7 +360,7 @@ class Web(unittest.TestCase):
         self.driver.find_element(By.LINK_TEXT, "Admin").click()
         self.wait(EC.presence_of_element_located((By.ID, "k-name")))
         self.driver.find_element(By.ID, "k-name").send_keys("till 2")
-        self.driver.find_element(By.ID, "k-partner").send_keys("BAKERY")
+        self.driver.find_element(By.ID, "k-partner").send_keys("CAFE")
         for scope in ["transactions:write", "customers:lookup"]:
             self.driver.find_element(By.XPATH, f"//input[@name='scope'][@value='{scope}']").click()
         self.assert_labelled()
