@@ -65,6 +65,14 @@ def patron(*args, env=None, check=True):
     return subprocess.run([PATRON, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, check=check)
 
 
+def prepare(database):
+    """Migrates the database and adds the admin the attacks sign in as."""
+    patron("migrate", "--database", database.url)
+    patron("user", "add", "--database", database.url, "--email", ADMIN[0], "--password", ADMIN[1], "--role", "admin",
+           env={"PATRON_BCRYPT_COST": "4"})
+    return database
+
+
 class Server:
     """One `patron serve` process on a database."""
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness import ADMIN, Client, Database, Server, World, assert_ledger_sound, patron, request, sign_in, verify
+from harness import Client, Database, Server, World, assert_ledger_sound, patron, prepare, request, sign_in, verify
 
 LONG = os.environ.get("PATRON_ATTACK_LONG") == "1"
 ENGINES = ["sqlite"] + (["postgres"] if os.environ.get("PATRON_TEST_POSTGRES_URL") else [])
@@ -31,9 +31,7 @@ def workdir():
 
 @pytest.fixture(params=ENGINES)
 def database(request, workdir):
-    db = Database(request.param, workdir)
-    patron("migrate", "--database", db.url)
-    patron("user", "add", "--database", db.url, "--email", ADMIN[0], "--password", ADMIN[1], "--role", "admin", env={"PATRON_BCRYPT_COST": "4"})
+    db = prepare(Database(request.param, workdir))
     yield db
     db.drop()
 
@@ -222,10 +220,7 @@ def test_full_disk_answers_503_and_recovers(workdir):
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mount]).returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
     try:
-        database = Database("sqlite", mount)
-        patron("migrate", "--database", database.url)
-        patron("user", "add", "--database", database.url, "--email", ADMIN[0], "--password", ADMIN[1], "--role", "admin",
-               env={"PATRON_BCRYPT_COST": "4"})
+        database = prepare(Database("sqlite", mount))
         server = Server(database, os.path.join(workdir, "serve.log")).start()
         try:
             token = sign_in(server.port)
@@ -264,10 +259,7 @@ def test_postgres_stopping_mid_load_answers_503_and_recovers(workdir):
     """PostgreSQL stops while clients move points and comes back: 503 with Retry-After while it is
     away, never 500; afterwards full service without a restart of Patron, no stuck keys, nothing
     applied twice, and the ledger verifies."""
-    database = Database("postgres", workdir)
-    patron("migrate", "--database", database.url)
-    patron("user", "add", "--database", database.url, "--email", ADMIN[0], "--password", ADMIN[1], "--role", "admin",
-           env={"PATRON_BCRYPT_COST": "4"})
+    database = prepare(Database("postgres", workdir))
     server = Server(database, os.path.join(workdir, "serve.log")).start()
     try:
         token = sign_in(server.port)
