@@ -11,7 +11,6 @@ import random
 import socket
 import sqlite3
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
