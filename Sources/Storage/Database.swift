@@ -43,18 +43,3 @@ extension Database {
         }
     }
 }
-
-/// Runs a body inside `BEGIN`/`COMMIT` on one connection, rolling back on error.
-public func inTransaction<T: Sendable>(
-    _ db: any SQLDatabase, begin: String = "BEGIN", _ body: @Sendable (any SQLDatabase) async throws -> T
-) async throws -> T {
-    try await db.raw(SQLQueryString(begin)).run()
-    do {
-        let result = try await body(db)
-        try await db.raw("COMMIT").run()
-        return result
-    } catch {
-        try? await db.raw("ROLLBACK").run()
-        throw error
-    }
-}

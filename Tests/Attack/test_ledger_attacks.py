@@ -196,6 +196,17 @@ def assert_clean_outage(client):
     assert client.server_errors == [], client.server_errors[:5]
 
 
+def assert_recovered(server, client, database, token, when):
+    """After an outage: every unanswered key answers within the lease, a new movement succeeds,
+    and the ledger is sound."""
+    stuck = client.resend_unanswered(server.port, lease_seconds=45)
+    assert not stuck, f"{len(stuck)} keys still refused {when}: {client.last_refusals}"
+    status, _, after = request(server.port, "POST", f"/v1/members/{client.world.members[1]}/adjustments",
+                               {"points": 5, "reason": "after the outage"}, token=token, key="after-outage")
+    assert status == 201, (status, after)
+    assert_ledger_sound(database, client)
+
+
 def drive_through_outage(server, client, outage, seconds=4):
     """Clients run while `outage()` makes the database fail, then until it is back."""
     stop = threading.Event()
@@ -241,12 +252,7 @@ def test_full_disk_answers_503_and_recovers(workdir):
                 assert body["code"] in ("database_full", "database_unavailable") and retry_after == "5", body
             assert_clean_outage(client)
             os.remove(filler)
-            stuck = client.resend_unanswered(server.port, lease_seconds=45)
-            assert not stuck, f"{len(stuck)} keys still refused after the disk emptied: {client.last_refusals}"
-            s, _, after = request(server.port, "POST", f"/v1/members/{client.world.members[1]}/adjustments",
-                                  {"points": 5, "reason": "after the outage"}, token=token, key="after-outage")
-            assert s == 201, (s, after)
-            assert_ledger_sound(database, client)
+            assert_recovered(server, client, database, token, "after the disk emptied")
         finally:
             server.stop()
     finally:
@@ -284,12 +290,7 @@ def test_postgres_stopping_mid_load_answers_503_and_recovers(workdir):
             if s == 200:
                 break
             time.sleep(0.5)
-        stuck = client.resend_unanswered(server.port, lease_seconds=45)
-        assert not stuck, f"{len(stuck)} keys still refused after the database came back: {client.last_refusals}"
-        s, _, after = request(server.port, "POST", f"/v1/members/{client.world.members[1]}/adjustments",
-                              {"points": 5, "reason": "after the outage"}, token=token, key="after-outage")
-        assert s == 201, (s, after)
-        assert_ledger_sound(database, client)
+        assert_recovered(server, client, database, token, "after the database came back")
     finally:
         server.stop()
         database.drop()
