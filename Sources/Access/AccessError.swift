@@ -13,7 +13,8 @@ public enum AccessError: Error, Sendable, Equatable {
     /// The member already has a login.
     case loginExists(customerID: Int64)
     case notFound(kind: String, id: Int64)
-    /// Too many failed sign-ins to this account lately; try again after `retryAfter` seconds.
+    /// Too many failed sign-ins to this account, or from this client, lately; try again after
+    /// `retryAfter` seconds.
     case tooManyAttempts(retryAfter: Int)
 }
 
@@ -28,7 +29,14 @@ extension AccessError: CustomStringConvertible {
         case .emailTaken: "That email is already in use by another login."
         case .loginExists: "This customer already has a login."
         case .notFound(let kind, let id): "No \(kind) has id \(id)."
-        case .tooManyAttempts(let seconds): "Too many failed sign-ins; try again in \(max(1, seconds / 60)) minutes."
+        case .tooManyAttempts(let seconds): "Too many failed sign-ins; try again in \(Self.wait(seconds))."
         }
+    }
+
+    /// "40 seconds", "1 minute", "15 minutes".
+    static func wait(_ seconds: Int) -> String {
+        if seconds < 60 { return seconds == 1 ? "1 second" : "\(seconds) seconds" }
+        let minutes = (seconds + 59) / 60
+        return minutes == 1 ? "1 minute" : "\(minutes) minutes"
     }
 }

@@ -49,31 +49,67 @@ public struct AccessService: Sendable {
     public func users() async throws -> [User] { try await store.users() }
 
     /// Checks email and password (staff first, then members) and opens a session.
-    /// Throws ``AccessError/invalidCredentials`` for an unknown email or a wrong password alike.
-    /// Every attempt is audited; after ``LoginThrottle/attempts`` failures to one email within its
-    /// window, further attempts are refused with ``AccessError/tooManyAttempts(retryAfter:)``
-    /// without checking the password.
-    public func logIn(email: String, password: String) async throws -> (token: String, expiresAt: Date, principal: Principal) {
+    /// Throws ``AccessError/invalidCredentials`` for an unknown email or a wrong password alike,
+    /// and ``AccessError/tooManyAttempts(retryAfter:)`` without checking the password while the
+    /// account or the client is held back by ``LoginThrottle``. `client` is the caller's network
+    /// address (nil when unknown); only its digest is stored.
+    public func logIn(email: String, password: String, client: String?) async throws -> (token: String, expiresAt: Date, principal: Principal) {
         let now = clock.now
         let tried = EmailAddress(email)?.value ?? String(email.trimmingSpaces().lowercased().prefix(200))
-        if try await store.failedLogins(email: tried, since: now.addingTimeInterval(-throttle.window)) >= throttle.attempts {
-            try await audit(actor: tried, action: "login.refused", target: nil, outcome: "refused", detail: "too many failed sign-ins")
-            throw AccessError.tooManyAttempts(retryAfter: Int(throttle.window))
+        let accountKey = "account:" + tried
+        let clientDigest = client.map { digest.digest("client:" + $0) }
+        let clientKey = clientDigest.map { "client:" + $0 }
+        // A client that signed in to this account before is its owner: neither the account's
+        // delay (someone else guessing) nor the address's (someone else spraying behind the same
+        // address) holds it.
+        let trusted: Bool
+        if let clientDigest {
+            trusted = try await store.isKnownClient(email: tried, client: clientDigest, since: now.addingTimeInterval(-throttle.trustClientsFor))
+        } else {
+            trusted = false
         }
-        guard let normalised = EmailAddress(email)?.value, let login = try await store.login(email: normalised) else {
-            _ = hasher.verify(password, against: Self.decoyHash)
-            try await audit(actor: tried, action: "login.failed", target: nil, outcome: "refused", detail: "unknown email")
-            throw AccessError.invalidCredentials
+        if !trusted {
+            let held = try await store.signInFailures(keys: [accountKey] + (clientKey.map { [$0] } ?? []))
+            if let blocked = held.values.map(\.blockedUntil).max(), blocked > now {
+                throw AccessError.tooManyAttempts(retryAfter: Self.seconds(from: now, to: blocked))
+            }
         }
-        guard hasher.verify(password, against: login.passwordHash) else {
-            try await audit(actor: tried, action: "login.failed", target: login.principal.actor, outcome: "refused", detail: "wrong password")
+        let login: StoredLogin?
+        if let normalised = EmailAddress(email)?.value { login = try await store.login(email: normalised) } else { login = nil }
+        guard let login, hasher.verify(password, against: login.passwordHash) else {
+            if login == nil { _ = hasher.verify(password, against: Self.decoyHash) }
+            try await audit(
+                actor: tried, action: "login.failed", target: login?.principal.actor, outcome: "refused",
+                detail: login == nil ? "unknown email" : "wrong password")
+            try await countFailure(key: accountKey, free: throttle.freeFailures, now: now, actor: tried, what: "this account")
+            if let clientKey {
+                try await countFailure(key: clientKey, free: throttle.freeFailuresPerClient, now: now, actor: tried, what: "one client address")
+            }
             throw AccessError.invalidCredentials
         }
         let token = Self.randomSecret()
         let expiresAt = now.addingTimeInterval(sessionLifetime)
         try await store.insertSession(digest: digest.digest(token), principal: login.principal, expiresAt: expiresAt, at: now)
-        try await audit(actor: normalised, action: "login", target: login.principal.actor, outcome: "ok", detail: nil)
+        try await store.clearSignInFailures(key: accountKey)
+        if let clientDigest { try await store.rememberClient(email: tried, client: clientDigest, at: now) }
+        try await audit(actor: tried, action: "login", target: login.principal.actor, outcome: "ok", detail: trusted ? "known client" : nil)
         return (token, expiresAt, login.principal)
+    }
+
+    /// Counts a failure under `key` and, past the free ones, holds the key back; the failure that
+    /// starts a delay is audited once as `login.locked`.
+    private func countFailure(key: String, free: Int, now: Date, actor: String, what: String) async throws {
+        let failures = try await store.countSignInFailure(key: key, at: now, forgetBefore: now.addingTimeInterval(-throttle.forgetAfter))
+        let delay = throttle.delay(afterFailures: failures, free: free)
+        guard delay > 0 else { return }
+        try await store.blockSignIns(key: key, until: now.addingTimeInterval(delay))
+        if failures == free {
+            try await audit(actor: actor, action: "login.locked", target: nil, outcome: "refused", detail: "\(failures) failed sign-ins from \(what)")
+        }
+    }
+
+    private static func seconds(from now: Date, to later: Date) -> Int {
+        max(1, Int(later.timeIntervalSince(now).rounded(.up)))
     }
 
     /// Appends to the audit log.

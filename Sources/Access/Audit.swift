@@ -45,17 +45,61 @@ public struct AuditQuery: Sendable, Equatable {
     }
 }
 
-/// Failed sign-ins to one email within `window` before the account refuses more attempts for
-/// the rest of the window (so a password cannot be guessed by trying).
+/// How sign-in guessing is slowed down without letting anyone lock an owner out (OWASP's
+/// authentication guidance): progressive delays per account and per client address, and a way in
+/// for the owner.
+///
+/// - An account may fail `freeFailures` times; each further failure makes it wait
+///   `firstDelay`, doubling up to `maximumDelay`, before the next try is even checked.
+/// - A client address may fail `freeFailuresPerClient` times across all accounts (password
+///   spraying) before the same progressive delay applies to everything it tries.
+/// - A client that signed in to the account before (within `trustClientsFor`) is not held by the
+///   account's delay, only by its own; its success clears the account's failures. So an attacker
+///   who keeps failing from elsewhere slows himself down, never the owner.
+/// - Failures older than `forgetAfter` are forgotten.
+/// - A try refused because of a delay is answered with the seconds to wait and is neither checked
+///   nor audited; only the failure that starts a delay writes a `login.locked` event.
 public struct LoginThrottle: Sendable, Equatable {
-    public var attempts: Int
-    public var window: TimeInterval
+    public var freeFailures: Int
+    public var freeFailuresPerClient: Int
+    public var firstDelay: TimeInterval
+    public var maximumDelay: TimeInterval
+    public var forgetAfter: TimeInterval
+    public var trustClientsFor: TimeInterval
 
-    public init(attempts: Int, window: TimeInterval) {
-        self.attempts = attempts
-        self.window = window
+    public init(
+        freeFailures: Int = 5, freeFailuresPerClient: Int = 20, firstDelay: TimeInterval = 30, maximumDelay: TimeInterval = 15 * 60,
+        forgetAfter: TimeInterval = 24 * 3600, trustClientsFor: TimeInterval = 90 * 24 * 3600
+    ) {
+        self.freeFailures = freeFailures
+        self.freeFailuresPerClient = freeFailuresPerClient
+        self.firstDelay = firstDelay
+        self.maximumDelay = maximumDelay
+        self.forgetAfter = forgetAfter
+        self.trustClientsFor = trustClientsFor
     }
 
-    /// Five failures in fifteen minutes.
-    public static let standard = LoginThrottle(attempts: 5, window: 15 * 60)
+    /// Five free failures per account, twenty per client address; 30 s doubling to 15 minutes.
+    public static let standard = LoginThrottle()
+
+    /// How long to wait after the `failures`-th failure in a row when `free` are allowed.
+    public func delay(afterFailures failures: Int, free: Int) -> TimeInterval {
+        guard failures >= free else { return 0 }
+        let doublings = min(failures - free, 30)
+        return min(maximumDelay, firstDelay * Double(1 << doublings))
+    }
+}
+
+/// Recent failed sign-ins under one key (an account's email or a client's address digest).
+public struct SignInFailures: Sendable, Equatable {
+    public var failures: Int
+    public var lastFailure: Date
+    /// No try under this key is checked before this instant.
+    public var blockedUntil: Date
+
+    public init(failures: Int, lastFailure: Date, blockedUntil: Date) {
+        self.failures = failures
+        self.lastFailure = lastFailure
+        self.blockedUntil = blockedUntil
+    }
 }

@@ -83,6 +83,16 @@ public protocol AccessStore: Sendable {
     // MARK: Audit
     func insertAuditEvent(at: Date, actor: String, action: String, target: String?, outcome: String, detail: String?) async throws
     func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent]
-    /// Failed sign-ins to this email since `since` (after its last successful one).
-    func failedLogins(email: String, since: Date) async throws -> Int
+
+    // MARK: Sign-in throttle (keys are `account:<email>` and `client:<digest of the address>`)
+    /// The recent failures under each of these keys that has any.
+    func signInFailures(keys: [String]) async throws -> [String: SignInFailures]
+    /// Counts one more failure under `key` (starting again at 1 when the last one is older than
+    /// `forgetBefore`) and returns the count, atomically.
+    func countSignInFailure(key: String, at: Date, forgetBefore: Date) async throws -> Int
+    func blockSignIns(key: String, until: Date) async throws
+    func clearSignInFailures(key: String) async throws
+    /// Whether this client (an address digest) signed in to this email since `since`.
+    func isKnownClient(email: String, client: String, since: Date) async throws -> Bool
+    func rememberClient(email: String, client: String, at: Date) async throws
 }

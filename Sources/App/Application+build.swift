@@ -1,4 +1,6 @@
+import Access
 import Foundation
+import HTTPTypes
 import HTTPAPI
 import Hummingbird
 import Logging
@@ -29,9 +31,10 @@ public enum OpenAPIDocument {
 }
 
 /// Builds the HTTP router: problem+json errors, metrics, `/health`-style system routes and the `/v1` API.
-public func buildRouter(patron: Patron) throws -> Router<BasicRequestContext> {
+public func buildRouter(patron: Patron) throws -> Router<WebRequestContext> {
     let registry = MetricsRegistry.shared
-    let router = Router()
+    let router = Router(context: WebRequestContext.self)
+    router.add(middleware: ClientAddressMiddleware(trustedProxies: patron.settings.trustedProxies))
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: RequestLimitMiddleware())
     router.add(middleware: MetricsMiddleware())
@@ -74,4 +77,29 @@ public func buildApplication(
         server: .http1(configuration: .init(idleTimeout: .init(limits.idleTimeout))),
         configuration: .init(address: .hostname(host, port: port), serverName: "Patron"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) }, logger: logger)
+}
+
+/// Sets ``RequestOrigin/clientAddress`` for the request: the peer's address, or, when the peer is
+/// one of `trustedProxies` (`PATRON_TRUSTED_PROXIES`), the address it forwarded for (the last
+/// entry of `X-Forwarded-For` that is not itself a trusted proxy). Without the setting, a
+/// forwarded header is ignored: anyone can write one.
+struct ClientAddressMiddleware: RouterMiddleware {
+    let trustedProxies: Set<String>
+
+    func handle(
+        _ request: Request, context: WebRequestContext, next: (Request, WebRequestContext) async throws -> Response
+    ) async throws -> Response {
+        let address = Self.client(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: .xForwardedFor], trusting: trustedProxies)
+        return try await RequestOrigin.$clientAddress.withValue(address) { try await next(request, context) }
+    }
+
+    static func client(peer: String?, forwardedFor: [String], trusting proxies: Set<String>) -> String? {
+        guard let peer, proxies.contains(peer) else { return peer }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return hops.last { !proxies.contains($0) }.map { String($0.prefix(64)) } ?? peer
+    }
+}
+
+extension HTTPTypes.HTTPField.Name {
+    static let xForwardedFor = Self("X-Forwarded-For")!
 }

@@ -95,6 +95,9 @@ public struct Settings: Sendable {
     /// The desk's working hours for SLA targets (`PATRON_SLA_HOURS`, `PATRON_SLA_TIMEZONE`,
     /// `PATRON_SLA_HOLIDAYS`); nil: targets run round the clock.
     public var serviceHours: BusinessHours?
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`PATRON_TRUSTED_PROXIES`, a
+    /// comma-separated list of addresses); requests from anyone else are keyed on their own address.
+    public var trustedProxies: Set<String> = []
 
     public init(
         bcryptCost: UInt8 = 12, defaultCountryCode: String = "1", defaultCurrency: String = "USD",
@@ -120,6 +123,9 @@ public struct Settings: Sendable {
                 throw ConfigurationError(flag: "PATRON_PUBLIC_URL", reason: "'\(url)' is not an http(s) URL")
             }
             settings.publicURL = url
+        }
+        if let proxies = environment["PATRON_TRUSTED_PROXIES"] {
+            settings.trustedProxies = Set(proxies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         }
         if let cost = environment["PATRON_BCRYPT_COST"] {
             guard let value = UInt8(cost), (4...31).contains(value) else {

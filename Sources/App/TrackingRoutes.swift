@@ -2,6 +2,7 @@ import Campaigns
 import Foundation
 import Hummingbird
 import NIOCore
+import WebConsole
 
 /// The public links in campaign messages: tracked redirects, the open pixel and unsubscribe.
 /// They carry the message's token (unguessable), need no login, and never reveal whether a
@@ -24,7 +25,7 @@ enum TrackingRoutes {
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    static func register(on router: Router<BasicRequestContext>, campaigns: CampaignService) {
+    static func register(on router: Router<WebRequestContext>, campaigns: CampaignService) {
         router.get("/t/c/:token/:link") { _, context in
             let token = try context.parameters.require("token")
             guard let n = Int(try context.parameters.require("link")), let url = try await campaigns.click(token: token, link: n) else {

@@ -36,15 +36,15 @@ public struct WebBenchmark: Sendable {
 
     public func run(patron: Patron, customers: Int) async throws -> Result {
         let password = DemoCompany.adminPassword
-        let staff = try await patron.access.logIn(email: DemoCompany.adminEmail, password: password).token
+        let staff = try await patron.access.logIn(email: DemoCompany.adminEmail, password: password, client: nil).token
         let member: String
-        if let session = try? await patron.access.logIn(email: DemoCompany.memberEmail, password: password) {
+        if let session = try? await patron.access.logIn(email: DemoCompany.memberEmail, password: password, client: nil) {
             member = session.token
         } else {
             var id: Int64 = 1
             while try await patron.loyalty.store.memberships(of: CustomerID(id)).isEmpty { id += 1 }
             _ = try await patron.access.createMemberLogin(customerID: id, email: DemoCompany.memberEmail, password: password)
-            member = try await patron.access.logIn(email: DemoCompany.memberEmail, password: password).token
+            member = try await patron.access.logIn(email: DemoCompany.memberEmail, password: password, client: nil).token
         }
         let (_, partnerKey) = try await patron.access.createAPIKey(name: "bench-web", partner: "BENCH", scopes: [.transactionsWrite])
         // A partner with terms, so its statements (read from the ledger over its outlet) are timed too.

@@ -60,7 +60,7 @@ struct APIHandler: APIProtocol {
 
     func createSession(_ input: Operations.CreateSession.Input) async throws -> Operations.CreateSession.Output {
         guard case .json(let body) = input.body else { preconditionFailure() }
-        let session = try await access.logIn(email: body.email, password: body.password)
+        let session = try await access.logIn(email: body.email, password: body.password, client: RequestOrigin.clientAddress)
         return .created(.init(body: .json(.init(token: session.token, expiresAt: session.expiresAt, principal: .init(session.principal)))))
     }
 

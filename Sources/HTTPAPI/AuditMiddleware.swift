@@ -4,7 +4,7 @@ import Hummingbird
 
 /// Writes every change made through the API to the audit log: who, which method and path, and
 /// the status it ended with (request bodies are not kept — they may hold passwords). Left out:
-/// reads, sign-ins (``AccessService/logIn(email:password:)`` audits those itself), POSTs that
+/// reads, sign-ins (``AccessService/logIn(email:password:client:)`` audits those itself), POSTs that
 /// only compute (counts, previews, what-ifs, simulations), and the high-volume
 /// activity feeds whose own records say where each came from (transactions, interactions,
 /// campaign delivery receipts).

@@ -27,6 +27,8 @@ public struct Problem: Error, Codable, Sendable, Equatable {
     public var detail: String?
     public var field: String?
     public var errors: [FieldProblem]?
+    /// Seconds to wait before trying again (also sent as `Retry-After`): on 429 and 503.
+    public var retryAfter: Int?
 
     public init(status: HTTPResponse.Status, code: String, detail: String? = nil, field: String? = nil, errors: [FieldProblem]? = nil) {
         self.type = "https://patron.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))"
@@ -168,9 +170,8 @@ public struct Problem: Error, Codable, Sendable, Equatable {
                 status: .notFound, code: "\(kind.lowercased().replacingOccurrences(of: " ", with: "_"))_not_found", detail: "No \(kind) has id \(id)."
             )
         case .tooManyAttempts(let seconds):
-            self.init(
-                status: .tooManyRequests, code: "too_many_attempts",
-                detail: "Too many failed sign-ins to this account; try again in \(seconds / 60) minutes.")
+            self.init(status: .tooManyRequests, code: "too_many_attempts", detail: error.description)
+            retryAfter = seconds
         }
     }
 
@@ -241,7 +242,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         if status == 401 { headers[.wwwAuthenticate] = "Bearer" }
-        if status == 503 { headers[.retryAfter] = String(Self.retryAfterSeconds) }
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) } else if status == 503 { headers[.retryAfter] = String(Self.retryAfterSeconds) }
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -497,5 +497,13 @@ public enum Migrations {
         Migration("access-2-idempotency-leases") { _, _ in
             ["ALTER TABLE idempotency_keys ADD COLUMN claim_token TEXT"]
         },
+        // Progressive sign-in delays per account and per client (digest of the address), and the
+        // clients that signed in to an account before (they are not held by its delay).
+        Migration("access-3-sign-in-throttle") { _, _ in
+            [
+                "CREATE TABLE sign_in_failures (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure BIGINT NOT NULL, blocked_until BIGINT NOT NULL)",
+                "CREATE TABLE sign_in_clients (email TEXT NOT NULL, client TEXT NOT NULL, last_seen BIGINT NOT NULL, PRIMARY KEY (email, client))",
+            ]
+        },
     ]
 }

@@ -197,15 +197,65 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
         }
     }
 
-    public func failedLogins(email: String, since: Date) async throws -> Int {
-        try await database.read { db in
+    // MARK: Sign-in throttle
+
+    public func signInFailures(keys: [String]) async throws -> [String: SignInFailures] {
+        guard !keys.isEmpty else { return [:] }
+        return try await database.read { db in
+            let list = SQLList(keys.map { SQLBind($0) })
+            var found: [String: SignInFailures] = [:]
+            for row in try await db.raw("SELECT key, failures, last_failure, blocked_until FROM sign_in_failures WHERE key IN (\(list))").all() {
+                found[try row.string("key")] = SignInFailures(
+                    failures: Int(try row.int64("failures")), lastFailure: Date(epochSeconds: try row.int64("last_failure")),
+                    blockedUntil: Date(epochSeconds: try row.int64("blocked_until")))
+            }
+            return found
+        }
+    }
+
+    public func countSignInFailure(key: String, at: Date, forgetBefore: Date) async throws -> Int {
+        try await database.write { db in
             Int(
                 try await db.raw(
                     """
-                    SELECT COUNT(*) AS n FROM audit_events WHERE actor = \(bind: email) AND action = 'login.failed' AND at >= \(bind: since.epochSeconds)
-                      AND id > COALESCE((SELECT MAX(id) FROM audit_events WHERE actor = \(bind: email) AND action = 'login'), 0)
+                    INSERT INTO sign_in_failures (key, failures, last_failure, blocked_until) VALUES (\(bind: key), 1, \(bind: at.epochSeconds), 0)
+                    ON CONFLICT (key) DO UPDATE SET
+                      failures = CASE WHEN sign_in_failures.last_failure < \(bind: forgetBefore.epochSeconds) THEN 1 ELSE sign_in_failures.failures + 1 END,
+                      last_failure = \(bind: at.epochSeconds)
+                    RETURNING failures
                     """
-                ).first()!.int64("n"))
+                ).first()!.int64("failures"))
+        }
+    }
+
+    public func blockSignIns(key: String, until: Date) async throws {
+        // Whole seconds, rounded up, so that a block never ends before the delay did.
+        let seconds = Int64(until.timeIntervalSince1970.rounded(.up))
+        try await database.write { db in
+            try await db.raw("UPDATE sign_in_failures SET blocked_until = \(bind: seconds) WHERE key = \(bind: key)").run()
+        }
+    }
+
+    public func clearSignInFailures(key: String) async throws {
+        try await database.write { db in try await db.raw("DELETE FROM sign_in_failures WHERE key = \(bind: key)").run() }
+    }
+
+    public func isKnownClient(email: String, client: String, since: Date) async throws -> Bool {
+        try await database.read { db in
+            try await db.raw(
+                "SELECT 1 AS one FROM sign_in_clients WHERE email = \(bind: email) AND client = \(bind: client) AND last_seen >= \(bind: since.epochSeconds)"
+            ).first() != nil
+        }
+    }
+
+    public func rememberClient(email: String, client: String, at: Date) async throws {
+        try await database.write { db in
+            try await db.raw(
+                """
+                INSERT INTO sign_in_clients (email, client, last_seen) VALUES (\(bind: email), \(bind: client), \(bind: at.epochSeconds))
+                ON CONFLICT (email, client) DO UPDATE SET last_seen = \(bind: at.epochSeconds)
+                """
+            ).run()
         }
     }
 

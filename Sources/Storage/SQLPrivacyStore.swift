@@ -161,6 +161,12 @@ public struct SQLPrivacyStore: PrivacyStore {
                     "interactions",
                     "UPDATE interactions SET subject = NULL, notes = NULL WHERE customer_id = \(bind: c) AND (subject IS NOT NULL OR notes IS NOT NULL)"
                 )
+                // The login's email also keys its remembered clients and sign-in failures.
+                try await run(
+                    "sign_in_clients", "DELETE FROM sign_in_clients WHERE email IN (SELECT email FROM member_logins WHERE customer_id = \(bind: c))")
+                try await run(
+                    "sign_in_failures",
+                    "DELETE FROM sign_in_failures WHERE key IN (SELECT 'account:' || email FROM member_logins WHERE customer_id = \(bind: c))")
                 try await run("member_logins", "DELETE FROM member_logins WHERE customer_id = \(bind: c)")
                 try await run("sessions", "DELETE FROM sessions WHERE customer_id = \(bind: c)")
                 try await run("customer_scores", "DELETE FROM customer_scores WHERE customer_id = \(bind: c)")

@@ -36,7 +36,7 @@ struct AdminPages: Sendable {
         } catch { return explain(error) }
     }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<WebRequestContext>) {
         router.get("/console/loyalty") { request, _ in try await console.signedIn(request, .console) { try await loyalty($0) } }
         router.post("/console/loyalty/check") { request, context in
             try await console.posted(request, context, .console, audited: false) { v, form in

@@ -44,7 +44,7 @@ struct ConsolePages: Sendable {
             .console, visitor: v, title: "Not allowed", template: "message", ["message": "Your role may not open this page."], status: .forbidden)
     }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<WebRequestContext>) {
         LoginPages(console: console, site: .console).register(on: router)
         router.get("/console/") { request, _ in try await console.signedIn(request, .console) { try await dashboard($0) } }
         router.get("/console/customers") { request, _ in
@@ -381,7 +381,7 @@ struct LoginPages: Sendable {
     let console: WebConsole
     let site: Site
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<WebRequestContext>) {
         router.get(RouterPath(stringLiteral: site.login)) { request, _ in
             if await console.visitor(request, site) != nil { return Response.redirect(to: site.root) }
             return try form(error: nil, next: request.uri.queryParameters["next"].map(String.init))
@@ -398,7 +398,7 @@ struct LoginPages: Sendable {
                         (try? await console.services.partners.partner(partner)) != nil
                     else { throw AccessError.invalidCredentials }
                 } else {
-                    let session = try await console.services.access.logIn(email: form["email"] ?? "", password: form["password"] ?? "")
+                    let session = try await console.services.access.logIn(email: form["email"] ?? "", password: form["password"] ?? "", client: RequestOrigin.clientAddress)
                     switch (site, session.principal) {
                     case (.console, .staff), (.portal, .member): token = session.token
                     default:
@@ -407,9 +407,10 @@ struct LoginPages: Sendable {
                     }
                 }
             } catch AccessError.tooManyAttempts(let seconds) {
-                return try self.form(
-                    error: "Too many failed sign-ins to this account; try again in \(seconds / 60) minutes.", next: form["next"],
-                    status: .tooManyRequests)
+                var refused = try self.form(
+                    error: AccessError.tooManyAttempts(retryAfter: seconds).description, next: form["next"], status: .tooManyRequests)
+                refused.headers[.retryAfter] = String(seconds)
+                return refused
             } catch {
                 return try self.form(
                     error: site == .partners ? "That API key is not valid." : "Wrong email or password.", next: form["next"], status: .unauthorized)

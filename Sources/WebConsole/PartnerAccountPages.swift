@@ -34,7 +34,7 @@ struct PartnerAccountPages: Sendable {
         return values
     }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<WebRequestContext>) {
         router.get("/console/partners") { request, _ in try await console.signedIn(request, .console) { try await list($0) } }
         router.post("/console/partners") { request, context in
             try await console.posted(request, context, .console) { v, form in

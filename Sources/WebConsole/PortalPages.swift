@@ -17,7 +17,7 @@ struct PortalPages: Sendable {
 
     static let preferenceChannels: [(Customers.Channel, String)] = [(.email, "Email"), (.sms, "Text messages (SMS)"), (.directMail, "Post")]
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<WebRequestContext>) {
         LoginPages(console: console, site: .portal).register(on: router)
         router.get("/portal/welcome") { request, _ in
             try views.page(.portal, visitor: await console.visitor(request, .portal), title: "Welcome to Rewards", template: "welcome", [:])
@@ -139,7 +139,7 @@ struct PortalPages: Sendable {
             _ = try await s.customers.recordConsent(
                 purpose: .marketing, channel: .email, granted: form["marketing"] == "yes", source: "member_portal", text: "Offers and news by email",
                 for: customer.id, by: "member:\(customer.id)")
-            let session = try await s.access.logIn(email: email, password: password)
+            let session = try await s.access.logIn(email: email, password: password, client: RequestOrigin.clientAddress)
             var response = Response.redirect(to: "/portal/")
             response.setCookie(console.sessionCookie(.portal, session.token))
             return response
@@ -231,7 +231,7 @@ struct PartnerPages: Sendable {
     var views: Views { console.views }
     var s: WebConsole.Services { console.services }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<WebRequestContext>) {
         LoginPages(console: console, site: .partners).register(on: router)
         router.get("/partners/") { request, _ in
             try await console.signedIn(request, .partners) { v in

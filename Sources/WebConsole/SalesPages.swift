@@ -33,7 +33,7 @@ struct SalesPages: Sendable {
         ]
     }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<WebRequestContext>) {
         router.get("/console/sales") { request, _ in
             try await console.signedIn(request, .console) { v in
                 try await overview(v, view: request.uri.queryParameters["view"].map(String.init) ?? "mine")

@@ -13,7 +13,7 @@ struct SegmentAndCampaignPages: Sendable {
     var console: WebConsole { pages.console }
     var s: WebConsole.Services { console.services }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<WebRequestContext>) {
         router.get("/console/segments") { request, _ in
             try await console.signedIn(request, .console) { v in try await segments(v) }
         }

@@ -45,7 +45,7 @@ struct ServicePages: Sendable {
         ]
     }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<WebRequestContext>) {
         // MARK: Console
         router.get("/console/service") { request, _ in
             try await console.signedIn(request, .console) { v in

@@ -72,7 +72,7 @@ public struct WebConsole: Sendable {
         self.secureCookies = secureCookies
     }
 
-    public func register(on router: Router<BasicRequestContext>) {
+    public func register(on router: Router<WebRequestContext>) {
         router.get("/") { _, _ in Response.redirect(to: "/portal/welcome") }
         router.get("/static/:file") { _, context in
             let name = try context.parameters.require("file")
@@ -204,7 +204,7 @@ extension WebConsole {
     /// or sending the same form again (a double click, the back button) repeats nothing. A refused
     /// form (4xx) keeps no claim, so the visitor can correct it and send it again.
     func posted(
-        _ request: Request, _ context: BasicRequestContext, _ site: Site, audited: Bool = true, _ body: (Visitor, Form) async throws -> Response
+        _ request: Request, _ context: WebRequestContext, _ site: Site, audited: Bool = true, _ body: (Visitor, Form) async throws -> Response
     ) async throws
         -> Response
     {
@@ -307,7 +307,7 @@ private final class PageCollector: ResponseBodyWriter {
 struct Form: Sendable {
     let fields: [String: [String]]
 
-    init(_ request: Request, _ context: BasicRequestContext) async throws {
+    init(_ request: Request, _ context: WebRequestContext) async throws {
         let buffer = try await request.body.collect(upTo: 1 << 20)
         let text = String(buffer: buffer)
         var fields: [String: [String]] = [:]

@@ -147,7 +147,7 @@ struct CSVImportTests {
                 let top = spend.prefix(max(1, summary.customers / 5)).reduce(0, +)
                 #expect(Double(top) / Double(spend.reduce(0, +)) > 0.5, "the top fifth of customers should bring most revenue")
                 #expect(
-                    try await patron.access.logIn(email: DemoCompany.adminEmail, password: DemoCompany.adminPassword).principal.permissions.count > 5)
+                    try await patron.access.logIn(email: DemoCompany.adminEmail, password: DemoCompany.adminPassword, client: nil).principal.permissions.count > 5)
                 return (summary, names)
             }
         }

@@ -234,7 +234,7 @@ struct MergeMembershipTests {
             #expect(memberships.map(\.id) == [f.member])
             _ = try await f.purchase("P2", 5_000, customer: survivor.id)
             #expect(try await f.balance().available == 150)
-            let (_, _, principal) = try await f.patron.access.logIn(email: "ann@x.com", password: "password1")
+            let (_, _, principal) = try await f.patron.access.logIn(email: "ann@x.com", password: "password1", client: nil)
             #expect(principal == .member(customerID: survivor.id.rawValue, email: "ann@x.com"))
         }
     }

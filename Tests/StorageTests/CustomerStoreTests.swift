@@ -250,9 +250,9 @@ struct AccessStoreTests {
             await #expect(throws: AccessError.emailTaken("boss@x.com")) {
                 _ = try await access.addUser(email: "boss@x.com", password: "whatever1", role: .agent)
             }
-            await #expect(throws: AccessError.invalidCredentials) { _ = try await access.logIn(email: "boss@x.com", password: "wrong password") }
-            await #expect(throws: AccessError.invalidCredentials) { _ = try await access.logIn(email: "nobody@x.com", password: "correct horse") }
-            let session = try await access.logIn(email: "boss@x.com", password: "correct horse")
+            await #expect(throws: AccessError.invalidCredentials) { _ = try await access.logIn(email: "boss@x.com", password: "wrong password", client: nil) }
+            await #expect(throws: AccessError.invalidCredentials) { _ = try await access.logIn(email: "nobody@x.com", password: "correct horse", client: nil) }
+            let session = try await access.logIn(email: "boss@x.com", password: "correct horse", client: nil)
             #expect(try await access.authenticate(bearer: session.token) == .staff(id: user.id, email: "boss@x.com", role: .admin))
             let stored = try await patron.database.read { db in
                 try await db.raw("SELECT digest FROM sessions").all().map { try $0.decode(column: "digest", as: String.self) }
