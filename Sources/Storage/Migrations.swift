@@ -382,6 +382,13 @@ public enum Migrations {
                     : "INSERT INTO erasure_tombstone_key (key) VALUES (lower(hex(randomblob(32))))",
             ]
         },
+        // An objection to profiling (GDPR Art. 21): the newest `profiling` consent is a refusal.
+        Migration("customers-6-profiling-objection") { _, _ in
+            [
+                "ALTER TABLE customers ADD COLUMN profiling_objected INTEGER NOT NULL DEFAULT 0",
+                ProfilingObjection.recompute(where: "1 = 1"),
+            ]
+        },
     ]
 
     static let partners: [Migration] = [

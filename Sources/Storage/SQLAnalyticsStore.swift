@@ -22,7 +22,7 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         // Five independent reads, each on its own connection, so the two big ones overlap.
         async let people = database.read { db in
             try await readRows(
-                db, "SELECT id, life_stage, birth_date FROM customers WHERE status = 'active' AND created_at <= \(bind: nowSeconds) ORDER BY id",
+                db, "SELECT id, life_stage, birth_date FROM customers WHERE status = 'active' AND profiling_objected = 0 AND created_at <= \(bind: nowSeconds) ORDER BY id",
                 columns: ["id", "life_stage", "birth_date"])
         }
         // Purchase days, as of now and as of the cut-off, in one pass. The first day's value
@@ -135,6 +135,7 @@ public struct SQLAnalyticsStore: AnalyticsStore {
                 """
                 SELECT l.transaction_id, \(unsafeRaw: aggregate) AS items FROM transaction_lines l JOIN transactions t ON t.id = l.transaction_id
                 WHERE t.kind = 'purchase' AND t.occurred_at >= \(bind: since.epochSeconds) AND t.occurred_at < \(bind: until.epochSeconds)
+                  AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = t.customer_id AND c.profiling_objected = 1)
                 GROUP BY l.transaction_id ORDER BY l.transaction_id DESC LIMIT \(bind: Int64(limit))
                 """, columns: ["items"]
             ).map { ($0[0].text ?? "").split(separator: ",").map(String.init) }
@@ -174,6 +175,7 @@ public struct SQLAnalyticsStore: AnalyticsStore {
             try await reload(db, table: "customer_scores", indexes: Self.scoreIndexes) {
                 _ = try await insertRows(db, into: "customer_scores", columns: Self.scoreColumns, rows: rows)
             }
+            try await ProfilingObjection.withdrawScores(db)
             try await db.raw("INSERT INTO scoring_runs (ran_at, summary) VALUES (\(bind: run.ranAt.epochSeconds), \(bind: summary))").run()
         }
     }

@@ -276,6 +276,7 @@ extension SQLCustomerStore {
                 \(bind: c.source), \(bind: c.text), \(bind: c.recordedBy), \(bind: c.recordedAt.epochSeconds))
                 """
             ).run()
+            if c.purpose == .profiling { try await ProfilingObjection.apply(db, customers: [customer.rawValue]) }
         }
     }
 
@@ -292,6 +293,8 @@ extension SQLCustomerStore {
                 db, into: "consent_events",
                 columns: ["customer_id", "purpose", "channel", "granted", "source", "text", "recorded_by", "recorded_at"],
                 rows: rows)
+            let profiling = Set(consents.filter { $0.consent.purpose == .profiling }.map(\.customer.rawValue))
+            try await ProfilingObjection.apply(db, customers: profiling.sorted())
         }
     }
 
@@ -422,6 +425,8 @@ extension SQLCustomerStore {
             for table in ["interactions", "transactions", "consent_events", "contact_blocks"] {
                 try await db.raw("UPDATE \(ident: table) SET customer_id = \(bind: kept) WHERE customer_id = \(bind: gone)").run()
             }
+            // The survivor's newest profiling choice, now that both histories are one, decides.
+            try await ProfilingObjection.apply(db, customers: [kept, gone])
             try await db.raw("UPDATE unmatched_items SET linked_customer_id = \(bind: kept) WHERE linked_customer_id = \(bind: gone)").run()
             // Loyalty memberships and the member login follow the customer, unless the survivor has its own in that program
             // (two memberships of one program stay apart: their points move only by a transfer staff make).

@@ -109,7 +109,28 @@ public struct SQLPrivacyStore: PrivacyStore {
                 }
                 tables[table] = rows
             }
+            let objection = try await db.raw(
+                """
+                SELECT c.profiling_objected AS objected, (SELECT MAX(e.recorded_at) FROM consent_events e WHERE e.customer_id = c.id
+                  AND e.purpose = 'profiling' AND e.granted = 0) AS since FROM customers c WHERE c.id = \(bind: customer)
+                """
+            ).first()
+            let objected = (try objection?.decode(column: "objected", as: Int64.self)) == 1
+            let since = try objection?.decode(column: "since", as: Int64?.self)
+            let profiling: [String: Any] =
+                objected
+                ? [
+                    "objected": true, "since": since.map { ISO8601DateFormatter().string(from: Date(epochSeconds: $0)) } ?? NSNull(),
+                    "effect":
+                        "You objected to profiling. You are left out of scoring and of every model fitted on customers' data; no scores are kept about you, segments built on scores do not select you and you get no next-best offers.",
+                ]
+                : [
+                    "objected": false,
+                    "effect":
+                        "Your purchase history is scored nightly (RFM, lifetime value, churn risk, value tier, recommended categories), shown in customer_scores. You may object to this profiling at any time.",
+                ]
             let document: [String: Any] = [
+                "profiling": profiling,
                 "customer_id": customer, "exported_at": ISO8601DateFormatter().string(from: at),
                 "note":
                     "Every record Patron holds about this customer, table by table. Times are seconds since 1970-01-01 UTC; money is in minor units.",

@@ -250,7 +250,7 @@ public struct SQLSegmentStore: SegmentStore {
                     FROM customers c
                     LEFT JOIN loyalty_members m ON m.id = (SELECT MIN(m2.id) FROM loyalty_members m2 WHERE m2.customer_id = c.id)
                     LEFT JOIN ledger_accounts a ON a.member_id = m.id AND a.point_type = 'reward'
-                    LEFT JOIN customer_scores s ON s.customer_id = c.id
+                    LEFT JOIN customer_scores s ON s.customer_id = c.id AND c.profiling_objected = 0
                     WHERE c.status = 'active' AND c.created_at <= \(bind: nowSeconds)
                     """
                 ).run()

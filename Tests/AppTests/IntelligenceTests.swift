@@ -1,5 +1,7 @@
 import Access
 import Analytics
+import Campaigns
+import Customers
 import App
 import Foundation
 import HTTPTypes
@@ -12,6 +14,69 @@ import Testing
 /// The scoring job over a real database on both engines: what it writes onto profiles agrees
 /// with the transactions, and the API shows it to the right roles only.
 @Suite struct IntelligenceTests {
+    @Test(
+        "Regression: an objection to profiling takes a customer out of scoring, score-based segments and next-best offers at once, and the export says so",
+        arguments: TestEngine.available)
+    func profilingObjection(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await withAPI(engine, clock: clock) { api, patron, admin in
+            _ = try await DemoCompany(customers: 120, seed: 9, until: clock.now).load(into: patron)
+            _ = try await patron.intelligence.score()
+            // A scored buyer with a next-best offer, in a segment built on scores.
+            let scored = try await patron.intelligence.store.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: nil, offset: 0, limit: 500)
+            let ann = try #require(scored.first { $0.frequency > 0 && !$0.recommendations.isEmpty }?.customer ?? scored.first { $0.frequency > 0 }?.customer)
+            try await api.call(.post, "/v1/segments/refresh", token: admin)
+            let rule = "rfm.r >= 1 and purchases >= 1"
+            func count() async throws -> Int {
+                try #require(try await api.call(.post, "/v1/segments/count", token: admin, body: ["rule": rule]).json["count"] as? Int)
+            }
+            func selected() async throws -> Bool {
+                try await patron.database.read { db in
+                    try await db.raw("SELECT rfm_r FROM segment_facts WHERE customer_id = \(bind: ann)").first()!.decode(column: "rfm_r", as: Double?.self)
+                } != nil
+            }
+            #expect(try await selected(), "before: Ann is in the score-based segment")
+            let before = try await count()
+            let saved = try await api.call(.post, "/v1/segments", token: admin, body: ["name": "Scored buyers", "rule": rule])
+            let segment = try #require(saved.id)
+            try await api.call(.post, "/v1/segments/\(segment)/snapshot", token: admin)
+
+            let objection = try await api.call(
+                .post, "/v1/customers/\(ann)/consents", token: admin,
+                body: ["purpose": "profiling", "channel": "email", "granted": false, "source": "call", "text": "Objects to profiling"])
+            #expect(objection.status == 201, "\(objection.text)")
+            // At once: no scores, no next-best offer, not selected by score rules, gone from snapshots.
+            #expect(try await patron.intelligence.store.scores(of: ann) == nil)
+            let shown = try await api.call(.get, "/v1/customers/\(ann)/scores", token: admin)
+            #expect(shown.status == 404 || shown.json["recommendations"] == nil, "\(shown.text)")
+            #expect(try await !selected(), "after: no score rule selects Ann")
+            #expect(try await count() == before - 1)
+            let members = try await patron.database.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM segment_members WHERE segment_id = \(bind: Int64(segment)) AND customer_id = \(bind: ann)").first()!
+                    .decode(column: "n", as: Int64.self)
+            }
+            #expect(members == 0)
+            // The export says so.
+            let asked = try await api.call(.post, "/v1/privacy-requests", token: admin, body: ["customerId": ann, "kind": "access", "channel": "email"])
+            let request = try #require(asked.id, "\(asked.text)")
+            let export = try await api.call(.get, "/v1/privacy-requests/\(request)/export", token: admin)
+            let profiling = try #require(export.json["profiling"] as? [String: Any])
+            #expect(profiling["objected"] as? Bool == true && (profiling["effect"] as? String ?? "").contains("left out of scoring"))
+            // The next nightly run neither scores Ann nor learns from her.
+            clock.advance(days: 1)
+            let run = try await patron.intelligence.score()
+            #expect(run.customers > 100)
+            #expect(try await patron.intelligence.store.scores(of: ann) == nil)
+            _ = try await patron.segments.refresh()
+            #expect(try await !selected())
+            // Agreeing again lets the next run score Ann.
+            _ = try await patron.customers.recordConsent(
+                purpose: .profiling, channel: .email, granted: true, source: "call", text: nil, for: CustomerID(ann), by: "test")
+            _ = try await patron.intelligence.score()
+            #expect(try await patron.intelligence.store.scores(of: ann) != nil)
+        }
+    }
+
     @Test("Scores written back agree with a brute-force reading of the transactions", arguments: TestEngine.available)
     func scoring(engine: TestEngine) async throws {
         let clock = TestClock()
