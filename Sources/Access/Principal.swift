@@ -97,6 +97,8 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case salesManage = "sales:manage"
     /// Read the audit log.
     case auditRead = "audit:read"
+    /// Scrape `/metrics` (admins; or Prometheus with `PATRON_METRICS_TOKEN`).
+    case metricsRead = "metrics:read"
     /// Register and fulfil privacy requests: export a customer's data, erase a customer.
     case privacyManage = "privacy:manage"
     /// Set partners' terms, read their statements, settle months and record payments.

@@ -35,14 +35,17 @@ public func buildRouter(patron: Patron) throws -> Router<WebRequestContext> {
     let registry = MetricsRegistry.shared
     let router = Router(context: WebRequestContext.self)
     router.add(middleware: ClientAddressMiddleware(trustedProxies: patron.settings.trustedProxies))
-    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: ProblemMiddleware(parameters: ParameterTypes(spec: OpenAPIDocument.text)))
+    let routes = RouteTable()
+    router.add(middleware: MethodNotAllowedMiddleware(table: routes))
     router.add(middleware: RequestLimitMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.get("/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
     }
-    router.get("/metrics") { _, _ in
-        Response(
+    router.get("/metrics") { request, _ in
+        try await authorizeMetrics(request, access: patron.access, token: patron.settings.metricsToken)
+        return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
     TrackingRoutes.register(on: router, campaigns: patron.campaigns)
@@ -63,6 +66,7 @@ public func buildRouter(patron: Patron) throws -> Router<WebRequestContext> {
         return database.engine.rawValue
     }
     try api.register(on: router)
+    routes.load(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
     return router
 }
 
@@ -102,4 +106,19 @@ struct ClientAddressMiddleware: RouterMiddleware {
 
 extension HTTPTypes.HTTPField.Name {
     static let xForwardedFor = Self("X-Forwarded-For")!
+}
+
+/// `/metrics` tells how busy the server is and what fails: it needs an admin's (or any holder of
+/// `metrics:read`'s) bearer token, or the scraper's `PATRON_METRICS_TOKEN`, compared in constant time.
+func authorizeMetrics(_ request: Request, access: AccessService, token: String?) async throws {
+    guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { throw AccessError.unauthenticated }
+    let presented = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+    if let token, !token.isEmpty, constantTimeEqual(Array(presented.utf8), Array(token.utf8)) { return }
+    try await access.authenticate(bearer: presented).require(.metricsRead)
+}
+
+/// Whether two byte strings are equal, in a time that does not depend on where they differ.
+func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
 }

@@ -98,6 +98,9 @@ public struct Settings: Sendable {
     /// Reverse proxies whose `X-Forwarded-For` names the client (`PATRON_TRUSTED_PROXIES`, a
     /// comma-separated list of addresses); requests from anyone else are keyed on their own address.
     public var trustedProxies: Set<String> = []
+    /// The bearer token a metrics scraper sends to `/metrics` (`PATRON_METRICS_TOKEN`); without
+    /// it, only staff holding `metrics:read` (admins) read them.
+    public var metricsToken: String?
 
     public init(
         bcryptCost: UInt8 = 12, defaultCountryCode: String = "1", defaultCurrency: String = "USD",
@@ -123,6 +126,10 @@ public struct Settings: Sendable {
                 throw ConfigurationError(flag: "PATRON_PUBLIC_URL", reason: "'\(url)' is not an http(s) URL")
             }
             settings.publicURL = url
+        }
+        if let token = environment["PATRON_METRICS_TOKEN"] {
+            guard token.count >= 16 else { throw ConfigurationError(flag: "PATRON_METRICS_TOKEN", reason: "must be at least 16 characters") }
+            settings.metricsToken = token
         }
         if let proxies = environment["PATRON_TRUSTED_PROXIES"] {
             settings.trustedProxies = Set(proxies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })

@@ -42,9 +42,16 @@ public struct Problem: Error, Codable, Sendable, Equatable {
 
     /// The problem a thrown error becomes at the edge. Unknown errors become a 500 that says
     /// nothing about internals.
-    public static func from(_ error: any Error) -> Problem {
+    public static func from(_ error: any Error, parameters: ParameterTypes = .none) -> Problem {
         switch error {
         case let error as ServerError:
+            // A path or query parameter that does not parse: the runtime's decoding error does not
+            // say which, so the declared types do.
+            if error.underlyingError is DecodingError,
+                let (field, reason) = parameters.firstProblem(path: error.requestMetadata.pathParameters, query: error.request.path.flatMap(Self.query))
+            {
+                return Problem(status: .badRequest, code: "invalid_parameter", detail: "\(field): \(reason)", errors: [FieldProblem(field: field, reason: reason)])
+            }
             if let known = known(error.underlyingError) { return known }
             if error.httpStatus.code < 500 {
                 return Problem(status: error.httpStatus, code: "bad_request", detail: error.causeDescription)
@@ -57,6 +64,11 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         default:
             return known(error) ?? internalError
         }
+    }
+
+    /// The query of a request target (after `?`).
+    static func query(_ target: String) -> String? {
+        target.firstIndex(of: "?").map { String(target[target.index(after: $0)...]) }
     }
 
     /// What the log says of an error: its cause, never the request it came with. OpenAPIRuntime's
@@ -249,13 +261,15 @@ public struct Problem: Error, Codable, Sendable, Equatable {
 
 /// Turns every error thrown below it into a problem+json response, and logs the unexpected ones.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
+    let parameters: ParameterTypes
+
+    public init(parameters: ParameterTypes = .none) { self.parameters = parameters }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            let problem = Problem.from(error)
+            let problem = Problem.from(error, parameters: parameters)
             if problem.status >= 500 {
                 context.logger.error(
                     "request failed",

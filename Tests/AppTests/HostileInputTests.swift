@@ -228,3 +228,26 @@ struct SegmentReferenceTests {
         }
     }
 }
+
+@Suite("Protocol edges")
+struct ProtocolEdgeTests {
+    @Test("Regression: a method a path does not declare answers 405 with Allow; query and path type errors name the parameter; /metrics needs an admin")
+    func edges() async throws {
+        try await withAPI(.sqlite) { api, patron, admin in
+            let deleted = try await api.call(.delete, "/v1/customers/1", token: admin)
+            #expect(deleted.status == 405 && deleted.code == "method_not_allowed", "\(deleted.text)")
+            #expect(deleted.headers[.allow]?.contains("GET") == true && deleted.headers[.allow]?.contains("PATCH") == true)
+            #expect(try await api.call(.delete, "/v1/no-such-thing", token: admin).status == 404)
+            let path = try await api.call(.get, "/v1/customers/abc", token: admin)
+            #expect(path.status == 400 && path.json["field"] as? String == "id", "\(path.text)")
+            let query = try await api.call(.get, "/v1/customers?limit=abc", token: admin)
+            #expect(query.status == 400 && query.json["field"] as? String == "limit", "\(query.text)")
+            #expect(!query.text.contains("body"), "\(query.text)")
+            #expect(try await api.call(.get, "/metrics").status == 401)
+            _ = try await patron.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
+            #expect(try await api.call(.get, "/metrics", token: try await api.logIn("ada@x.com", "password1")).status == 403)
+            let metrics = try await api.call(.get, "/metrics", token: admin)
+            #expect(metrics.status == 200 && metrics.text.contains("http"))
+        }
+    }
+}
