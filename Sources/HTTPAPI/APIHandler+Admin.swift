@@ -9,7 +9,7 @@ extension APIHandler {
     func listAuditEvents(_ input: Operations.ListAuditEvents.Input) async throws -> Operations.ListAuditEvents.Output {
         _ = try Caller.require(.auditRead)
         let q = input.query
-        let events = try await access.auditEvents(AuditQuery(actor: q.actor, contains: q.contains, before: q.before, limit: q.limit ?? 50))
+        let events = try await access.auditEvents(AuditQuery(actor: q.actor, contains: q.contains, before: q.before, limit: try pageSize(q.limit).value))
         return .ok(
             .init(
                 body: .json(

@@ -42,13 +42,11 @@ extension APIHandler {
     func listScoredCustomers(_ input: Operations.ListScoredCustomers.Input) async throws -> Operations.ListScoredCustomers.Output {
         _ = try Caller.require(.analyticsRead)
         let q = input.query
-        if let segment = q.segment, RFMSegment(rawValue: segment) == nil {
-            throw Problem(
-                status: .badRequest, code: "invalid_segment",
-                detail: "'\(segment)' is not one of \(RFMSegment.allCases.map(\.rawValue).joined(separator: ", "))", field: "segment")
+        if let offset = q.offset, !(0...1_000_000_000).contains(offset) {
+            throw Problem(status: .unprocessableContent, code: "validation_failed", detail: "offset must be 0 to 1000000000", field: "offset")
         }
         let page = try await intelligence.store.scoredCustomers(
-            segment: q.segment, valueTier: q.valueTier?.rawValue, minimumChurnRisk: q.minChurnRisk, offset: q.offset ?? 0, limit: q.limit ?? 50)
+            segment: q.segment?.rawValue, valueTier: q.valueTier?.rawValue, minimumChurnRisk: q.minChurnRisk, offset: q.offset ?? 0, limit: try pageSize(q.limit).value)
         return .ok(.init(body: .json(page.map(Schemas.CustomerScores.init))))
     }
 
@@ -85,7 +83,7 @@ extension APIHandler {
                 body: .json(
                     .init(
                         baskets: mined.basketCount, minCount: mined.minimumCount, itemsetsBySize: mined.itemsetsBySize,
-                        rules: rules.prefix(try pageSize(input.query.limit ?? 100).value).map {
+                        rules: rules.prefix(try pageSize(input.query.limit ?? 100, maximum: 1_000).value).map {
                             .init(
                                 antecedent: $0.antecedent, consequent: $0.consequent, support: $0.support, confidence: $0.confidence, lift: $0.lift,
                                 conviction: $0.conviction.isFinite ? $0.conviction : nil, count: $0.count)

@@ -44,8 +44,9 @@ struct APIHandler: APIProtocol {
         _ = try await readableCustomer(id)
     }
 
+    /// The page after `text`; absent or empty: the first page.
     static func cursor(_ text: String?) throws -> Cursor? {
-        guard let text else { return nil }
+        guard let text, !text.isEmpty else { return nil }
         guard let cursor = Cursor(text) else {
             throw Problem(status: .badRequest, code: "invalid_cursor", detail: "Use the nextCursor of a previous page.", field: "cursor")
         }
@@ -202,12 +203,13 @@ struct APIHandler: APIProtocol {
         return .ok(.init(body: .json(.init(items: items, nextCursor: page.next?.encoded))))
     }
 
-    /// A page size from `limit`: 1 to 500, 50 when absent. Throws 422 naming `limit` outside that.
-    func pageSize(_ limit: Int?) throws -> PageSize {
-        if let limit, !(1...500).contains(limit) {
-            throw Problem(status: .unprocessableContent, code: "validation_failed", detail: "limit must be 1 to 500", field: "limit")
+    /// A page size from `limit`: 1 to `maximum` (500 unless the operation declares more), 50 when
+    /// absent. Throws 422 naming `limit` outside that.
+    func pageSize(_ limit: Int?, maximum: Int = 500) throws -> PageSize {
+        if let limit, !(1...maximum).contains(limit) {
+            throw Problem(status: .unprocessableContent, code: "validation_failed", detail: "limit must be 1 to \(maximum)", field: "limit")
         }
-        return PageSize(limit)
+        return PageSize(limit, maximum: maximum)
     }
 
     func listCustomerTransactions(_ input: Operations.ListCustomerTransactions.Input) async throws -> Operations.ListCustomerTransactions.Output {

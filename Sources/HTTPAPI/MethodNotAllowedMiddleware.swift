@@ -46,13 +46,17 @@ public final class RouteTable: @unchecked Sendable {
         lock.withLock { self.routes = table }
     }
 
-    /// Every method some route with this path answers.
+    /// The methods of the route the router picks for this path: like the router's trie, a literal
+    /// segment wins over a parameter (`/v1/campaigns/compare` is not `/v1/campaigns/{id}`).
     func methods(for path: String) -> Set<String> {
         let parts = path.split(separator: "/").map(String.init)
-        return lock.withLock {
+        let matching = lock.withLock {
             routes.filter { route in
                 route.components.count == parts.count && zip(route.components, parts).allSatisfy { $0 == nil || $0 == $1 }
-            }.reduce(into: Set<String>()) { $0.formUnion($1.methods) }
+            }
         }
+        func literals(_ components: [String?]) -> [Bool] { components.map { $0 != nil } }
+        guard let best = matching.map({ literals($0.components) }).max(by: { $0.lexicographicallyPrecedes($1) { !$0 && $1 } }) else { return [] }
+        return matching.filter { literals($0.components) == best }.reduce(into: Set<String>()) { $0.formUnion($1.methods) }
     }
 }

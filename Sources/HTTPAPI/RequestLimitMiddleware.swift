@@ -1,5 +1,7 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// Bounds what a request may send before any handler reads it, and keeps API answers out of
 /// caches.
@@ -27,10 +29,41 @@ public struct RequestLimitMiddleware<Context: RequestContext>: RouterMiddleware 
                 throw tooLarge
             }
         }
+        // The API declares no nullable field: a JSON null is refused where it stands, rather than
+        // read as "not given" (OpenAPIRuntime's decoding would).
+        if request.uri.path.hasPrefix("/v1/"), request.method == .post || request.method == .put || request.method == .patch,
+            request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true
+        {
+            let body = try await request.collectBody(upTo: Self.maximumBody)
+            if let json = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView), options: [.fragmentsAllowed]), let field = Self.firstNull(in: json, at: "") {
+                let name = field.isEmpty ? "body" : field
+                throw Problem(
+                    status: .badRequest, code: "malformed_body", detail: "\(name): null is not allowed; leave the field out instead",
+                    errors: [.init(field: name, reason: "null is not allowed; leave the field out instead")])
+            }
+        }
         var response = try await next(request, context)
         if request.uri.path.hasPrefix("/v1"), response.headers[.cacheControl] == nil {
             response.headers[.cacheControl] = "no-store"
         }
         return response
+    }
+
+    /// The path of the first JSON null in a document (`lines[1].amount`), depth first.
+    static func firstNull(in value: Any, at path: String) -> String? {
+        switch value {
+        case is NSNull: return path
+        case let object as [String: Any]:
+            for key in object.keys.sorted() {
+                if let found = firstNull(in: object[key]!, at: path.isEmpty ? key : "\(path).\(key)") { return found }
+            }
+            return nil
+        case let array as [Any]:
+            for (i, item) in array.enumerated() {
+                if let found = firstNull(in: item, at: "\(path)[\(i)]") { return found }
+            }
+            return nil
+        default: return nil
+        }
     }
 }

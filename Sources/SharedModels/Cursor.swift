@@ -28,5 +28,5 @@ public struct Page<Item: Sendable>: Sendable {
 /// A page size between 1 and 500; absent means 50.
 public struct PageSize: Sendable {
     public let value: Int
-    public init(_ requested: Int?) { value = min(max(requested ?? 50, 1), 500) }
+    public init(_ requested: Int?, maximum: Int = 500) { value = min(max(requested ?? 50, 1), maximum) }
 }

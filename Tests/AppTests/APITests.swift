@@ -9,16 +9,16 @@ import Testing
 
 @Suite("REST API over the real router")
 struct APITests {
-    @Test("Health, the OpenAPI document and metrics need no token", arguments: TestEngine.available)
+    @Test("Health and the OpenAPI document need no token; metrics need an admin's", arguments: TestEngine.available)
     func systemRoutes(engine: TestEngine) async throws {
-        try await withAPI(engine) { api, _, _ in
+        try await withAPI(engine) { api, _, admin in
             let health = try await api.call(.get, "/health")
             #expect(health.status == 200)
             #expect(health.json["database"] as? String == engine.rawValue)
             let spec = try await api.call(.get, "/openapi.yaml")
             #expect(spec.status == 200)
             #expect(spec.text.hasPrefix("openapi: 3.1.0"))
-            let metrics = try await api.call(.get, "/metrics")
+            let metrics = try await api.call(.get, "/metrics", token: admin)
             #expect(metrics.status == 200)
             #expect(metrics.text.contains("# TYPE"))
             let missing = try await api.call(.get, "/v1/nothing-here")

@@ -2,6 +2,7 @@ import Access
 import App
 import Customers
 import Foundation
+import HTTPAPI
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
@@ -238,16 +239,43 @@ struct ProtocolEdgeTests {
             #expect(deleted.status == 405 && deleted.code == "method_not_allowed", "\(deleted.text)")
             #expect(deleted.headers[.allow]?.contains("GET") == true && deleted.headers[.allow]?.contains("PATCH") == true)
             #expect(try await api.call(.delete, "/v1/no-such-thing", token: admin).status == 404)
+            // A literal segment is its own route: PUT /v1/segments/count is not PUT /v1/segments/{id}.
+            let put = try await api.call(.put, "/v1/segments/count", token: admin, body: ["rule": "age > 1"])
+            #expect(put.status == 405 && put.headers[.allow] == "POST", "\(put.text)")
             let path = try await api.call(.get, "/v1/customers/abc", token: admin)
             #expect(path.status == 400 && path.json["field"] as? String == "id", "\(path.text)")
             let query = try await api.call(.get, "/v1/customers?limit=abc", token: admin)
             #expect(query.status == 400 && query.json["field"] as? String == "limit", "\(query.text)")
             #expect(!query.text.contains("body"), "\(query.text)")
+            // The API declares no nullable field: a null is named, not read as "leave unchanged".
+            let null = try await api.call(.patch, "/v1/customers/1", token: admin, raw: #"{"firstName":"Ann","lastName":null}"#)
+            #expect(null.status == 400 && null.json["field"] as? String == "lastName", "\(null.text)")
             #expect(try await api.call(.get, "/metrics").status == 401)
             _ = try await patron.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
             #expect(try await api.call(.get, "/metrics", token: try await api.logIn("ada@x.com", "password1")).status == 403)
             let metrics = try await api.call(.get, "/metrics", token: admin)
             #expect(metrics.status == 200 && metrics.text.contains("http"))
         }
+    }
+}
+
+@Suite("Parameters declared in the OpenAPI document")
+struct ParameterTypesTests {
+    @Test("every operation's path and query parameters are read, with their limits")
+    func readsTheDocument() throws {
+        let types = ParameterTypes(spec: OpenAPIDocument.text)
+        // Each {name} in a path is declared, for every operation.
+        let spec = OpenAPIDocument.text
+        let templated = spec.split(separator: "\n").filter { $0.hasPrefix("  /") && $0.contains("{") }.count
+        #expect(templated > 40)
+        #expect(types.firstProblem(method: "GET", path: "/v1/customers", query: "limit=501")?.field == "limit")
+        #expect(types.firstProblem(method: "GET", path: "/v1/customers", query: "limit=500&cursor=") == nil)
+        #expect(types.firstProblem(method: "GET", path: "/v1/analytics/basket-rules", query: "limit=1000") == nil)
+        #expect(types.firstProblem(method: "GET", path: "/v1/analytics/basket-rules", query: "limit=1001")?.field == "limit")
+        #expect(types.firstProblem(method: "GET", path: "/v1/analytics/customers", query: "minChurnRisk=2")?.field == "minChurnRisk")
+        #expect(types.firstProblem(method: "GET", path: "/v1/customers/abc", query: nil)?.field == "id")
+        #expect(types.firstProblem(method: "PUT", path: "/v1/stores/" + String(repeating: "0", count: 41), query: nil)?.field == "code")
+        #expect(types.firstProblem(method: "GET", path: "/v1/analytics/customers", query: "segment=nonsense")?.field == "segment")
+        #expect(types.firstProblem(method: "GET", path: "/v1/analytics/customers", query: "segment=champions") == nil)
     }
 }

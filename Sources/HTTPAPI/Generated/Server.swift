@@ -7728,7 +7728,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                         style: .form,
                         explode: true,
                         name: "segment",
-                        as: Swift.String.self
+                        as: Operations.ListScoredCustomers.Input.Query.SegmentPayload.self
                     ),
                     valueTier: try converter.getOptionalQueryItemAsURI(
                         in: request.soar_query,

@@ -6236,6 +6236,7 @@ extension Components {
             case customers_colon_lookup = "customers:lookup"
             case vouchers_colon_redeem = "vouchers:redeem"
             case members_colon_enroll = "members:enroll"
+            case campaignEvents_colon_write = "campaign_events:write"
         }
         /// - Remark: Generated from `#/components/schemas/ApiKey`.
         internal struct ApiKey: Codable, Hashable, Sendable {

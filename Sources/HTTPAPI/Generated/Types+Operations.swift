@@ -11674,7 +11674,21 @@ internal enum Operations {
             /// - Remark: Generated from `#/paths/v1/analytics/customers/GET/query`.
             internal struct Query: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/v1/analytics/customers/GET/query/segment`.
-                internal var segment: Swift.String?
+                internal enum SegmentPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case champions = "champions"
+                    case loyalCustomers = "loyal_customers"
+                    case potentialLoyalists = "potential_loyalists"
+                    case newCustomers = "new_customers"
+                    case promising = "promising"
+                    case needAttention = "need_attention"
+                    case aboutToSleep = "about_to_sleep"
+                    case atRisk = "at_risk"
+                    case cantLose = "cant_lose"
+                    case hibernating = "hibernating"
+                    case prospects = "prospects"
+                }
+                /// - Remark: Generated from `#/paths/v1/analytics/customers/GET/query/segment`.
+                internal var segment: Operations.ListScoredCustomers.Input.Query.SegmentPayload?
                 /// - Remark: Generated from `#/paths/v1/analytics/customers/GET/query/valueTier`.
                 internal enum ValueTierPayload: String, Codable, Hashable, Sendable, CaseIterable {
                     case a = "A"
@@ -11699,7 +11713,7 @@ internal enum Operations {
                 ///   - offset:
                 ///   - limit:
                 internal init(
-                    segment: Swift.String? = nil,
+                    segment: Operations.ListScoredCustomers.Input.Query.SegmentPayload? = nil,
                     valueTier: Operations.ListScoredCustomers.Input.Query.ValueTierPayload? = nil,
                     minChurnRisk: Swift.Double? = nil,
                     offset: Swift.Int? = nil,
