@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Python tools the tests drive: a real SMTP server (aiosmtpd), pytest for the attack tests,
 # selenium for the browser tests. Installed from PyPI when missing, so this works on a fresh machine.
-python3 -c "import aiosmtpd, pytest, selenium" 2>/dev/null ||
-    python3 -m pip install -q --disable-pip-version-check aiosmtpd pytest selenium
+python3 -c "import aiosmtpd, pytest, selenium, schemathesis" 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check aiosmtpd pytest selenium schemathesis
 swift test --disable-xctest "$@"
 swift build --product patron
 scripts/attack-test.sh

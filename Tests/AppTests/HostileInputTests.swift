@@ -141,6 +141,19 @@ struct PartnerOwnershipTests {
             }
             #expect(honoured == "BAKERY")
             #expect(try await purchase("C-4", store: "CAFE-1", token: cafe).status == 201, "its own outlet is fine")
+
+            // Statements and settlements: a partner reads only its own, and settles nothing.
+            let statement = try await api.call(.get, "/v1/partners/BAKERY/statement?from=2026-01-01&to=2026-02-01", token: cafe)
+            // Another partner's account is not there for it (404, not even "forbidden").
+            #expect(statement.status == 404 && !statement.text.contains("BAK-1"), "\(statement.text)")
+            #expect(try await api.call(.get, "/v1/partners/BAKERY/settlements", token: cafe).status == 404)
+            #expect(try await api.call(.post, "/v1/partners/BAKERY/settlements", token: cafe, body: ["month": "2025-12"]).status == 403)
+            #expect(try await api.call(.post, "/v1/partners/CAFE/settlements", token: cafe, body: ["month": "2025-12"]).status == 403)
+            let settled = try await api.call(.post, "/v1/partners/BAKERY/settlements", token: admin, body: ["month": "2025-12"])
+            let settlement = try #require(settled.id, "\(settled.text)")
+            #expect(try await api.call(.post, "/v1/settlements/\(settlement)/paid", token: bakery).status == 403)
+            #expect(try await api.call(.post, "/v1/settlements/\(settlement)/paid", token: cafe).status == 403)
+            #expect(try await api.call(.get, "/v1/partners/CAFE/statement?from=2026-01-01&to=2026-02-01", token: cafe).status == 200)
         }
     }
 }

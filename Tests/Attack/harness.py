@@ -75,8 +75,9 @@ def prepare(database):
 class Server:
     """One `patron serve` process on a database."""
 
-    def __init__(self, database, log_path, env=None, role=None):
+    def __init__(self, database, log_path, env=None, role=None, args=()):
         self.database = database
+        self.args = list(args)
         self.port = free_port()
         self.log_path = log_path
         self.env = {"PATRON_BCRYPT_COST": "4", **(env or {})}
@@ -84,7 +85,7 @@ class Server:
         self.process = None
 
     def start(self, timeout=120):
-        args = [PATRON, "serve", "--database", self.database.url, "--port", str(self.port)]
+        args = [PATRON, "serve", "--database", self.database.url, "--port", str(self.port), *self.args]
         self.log = open(self.log_path, "a")
         self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
         deadline = time.time() + timeout
