@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: the Swift tests on SQLite always, and on PostgreSQL too when
 # PATRON_TEST_POSTGRES_URL is set (scripts/with-postgres.sh sets it up); then the browser tests
-# (scripts/browser-test.sh) when Chromium, chromedriver and selenium are installed.
+# (scripts/browser-test.sh) when Chromium, chromedriver and selenium are installed. In between:
+# the attacks through the real server (scripts/attack-test.sh: ledger faults and contract fuzzing)
+# and a short libFuzzer run per target (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Python tools the tests drive: a real SMTP server (aiosmtpd), pytest for the attack tests,
@@ -11,6 +13,7 @@ python3 -c "import aiosmtpd, pytest, selenium, schemathesis" 2>/dev/null ||
 swift test --disable-xctest "$@"
 swift build --product patron
 scripts/attack-test.sh
+scripts/fuzz.sh
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && python3 -c "import selenium" 2>/dev/null; then
     scripts/browser-test.sh
 else

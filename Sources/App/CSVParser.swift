@@ -13,7 +13,15 @@ struct CSVParser {
         var description: String { "line \(line): \(reason)" }
     }
 
-    private let handle: FileHandle
+    /// Where the bytes come from: a file, or bytes in memory (the fuzz target's input).
+    private enum Source {
+        case file(FileHandle)
+        case bytes([UInt8], offset: Int)
+    }
+
+    private var source: Source
+    /// How much is read at a time; also the longest record.
+    let chunkSize: Int
     private var buffer: [UInt8] = []
     private var position = 0
     private var atEnd = false
@@ -26,7 +34,14 @@ struct CSVParser {
 
     init(path: String) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw Failure(line: 0, reason: "cannot open the file") }
-        self.handle = handle
+        self.source = .file(handle)
+        self.chunkSize = Self.chunkSize
+    }
+
+    /// Reads `bytes` `chunkSize` at a time, as if they were a file.
+    init(bytes: [UInt8], chunkSize: Int = Self.chunkSize) {
+        self.source = .bytes(bytes, offset: 0)
+        self.chunkSize = max(1, chunkSize)
     }
 
     /// The next record's fields, or nil at the end of the file. Blank lines are skipped.
@@ -49,8 +64,8 @@ struct CSVParser {
             }
             // One record may be at most a chunk long: an unclosed quote is found after reading
             // 1 MiB past it, not by re-parsing an ever-growing buffer (which took quadratic time).
-            if buffer.count - position >= Self.chunkSize {
-                throw Failure(line: line, reason: "a record is longer than \(Self.chunkSize) bytes (is a quote not closed?)")
+            if buffer.count - position >= chunkSize {
+                throw Failure(line: line, reason: "a record is longer than \(chunkSize) bytes (is a quote not closed?)")
             }
             try refill()
         }
@@ -61,8 +76,15 @@ struct CSVParser {
             buffer.removeFirst(position)
             position = 0
         }
-        let data = try handle.read(upToCount: Self.chunkSize) ?? Data()
-        if data.isEmpty { atEnd = true } else { buffer.append(contentsOf: data) }
+        switch source {
+        case .file(let handle):
+            let data = try handle.read(upToCount: chunkSize) ?? Data()
+            if data.isEmpty { atEnd = true } else { buffer.append(contentsOf: data) }
+        case .bytes(let bytes, let offset):
+            let end = min(bytes.count, offset + chunkSize)
+            if offset >= end { atEnd = true } else { buffer.append(contentsOf: bytes[offset..<end]) }
+            source = .bytes(bytes, offset: end)
+        }
     }
 
     /// Parses one record starting at `start`; nil when the buffer ends before the record does

@@ -53,13 +53,19 @@ struct Lexer {
                 while i < chars.count && chars[i] != "\n" { advance() }
             } else if ("0"..."9").contains(c) {
                 var text = ""
+                var dotted = false
                 while i < chars.count,
-                    ("0"..."9").contains(chars[i]) || (chars[i] == "." && i + 1 < chars.count && ("0"..."9").contains(chars[i + 1]))
+                    ("0"..."9").contains(chars[i])
+                        || (!dotted && chars[i] == "." && i + 1 < chars.count && ("0"..."9").contains(chars[i + 1]))
                 {
+                    if chars[i] == "." { dotted = true }
                     text.unicodeScalars.append(chars[i])
                     advance()
                 }
-                let value = Double(text)!
+                if i + 1 < chars.count, chars[i] == ".", ("0"..."9").contains(chars[i + 1]) {
+                    throw ExpressionError("a number has one decimal point at most", at: start)
+                }
+                guard let value = Double(text), value.isFinite else { throw ExpressionError("'\(text.prefix(40))' is not a number Patron can hold", at: start) }
                 if i < chars.count, ["d", "w", "h"].contains(chars[i]), !(i + 1 < chars.count && isIdentifierPart(chars[i + 1])) {
                     let unit: Double = chars[i] == "d" ? 86_400 : chars[i] == "w" ? 604_800 : 3600
                     advance()

@@ -57,7 +57,8 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     /// Parses a decimal amount such as `12.5`, `-3` or `1234.56` into minor units exactly
-    /// (no floating point). Returns nil for malformed text or more decimals than the currency has.
+    /// (no floating point). Returns nil for malformed text, more decimals than the currency has,
+    /// or an amount beyond ``maximumMinorUnits`` either way.
     public static func parseMinorUnits(_ text: Substring, currency: String) -> Int64? {
         let digits = minorUnitDigits(of: currency)
         var negative = false
@@ -102,7 +103,7 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
         let (scaled, overflow) = whole.multipliedReportingOverflow(by: scale)
         if overflow { return nil }
         let (total, overflow2) = scaled.addingReportingOverflow(fraction)
-        if overflow2 { return nil }
+        if overflow2 || total > maximumMinorUnits { return nil }
         return negative ? -total : total
     }
 }

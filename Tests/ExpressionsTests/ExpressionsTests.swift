@@ -45,6 +45,10 @@ struct ParsingTests {
             ("age > 3 > 2", 1, 9, "cannot be chained"),
             ("age > 3 tier", 1, 9, "unexpected 'tier'"),
             ("count(purchases where)", 1, 22, "expected a value"),
+            // Regression (found by the rules fuzz target): a number with two decimal points trapped
+            // the lexer, and with it the server.
+            ("age > 111.1.1", 1, 7, "one decimal point"),
+            ("age > " + String(repeating: "9", count: 400), 1, 7, "not a number Patron can hold"),
         ])
     func syntaxErrors(text: String, line: Int, column: Int, message: String) {
         do {
