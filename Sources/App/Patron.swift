@@ -285,3 +285,13 @@ public struct Patron: Sendable {
         try await customers.search(nil, after: nil, limit: PageSize(1)).items.isEmpty
     }
 }
+
+/// Printed (in logs, in errors) without the metrics token or the channels' credentials.
+extension Settings: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        "Settings(country: \(defaultCountryCode), currency: \(defaultCurrency), publicURL: \(publicURL), channels: \(channels), "
+            + "metricsToken: \(metricsToken == nil ? "none" : "<redacted>"), trustedProxies: \(trustedProxies.sorted()))"
+    }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
+}

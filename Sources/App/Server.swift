@@ -134,3 +134,9 @@ public struct BackgroundJobs: Service {
         }
     }
 }
+
+/// ServiceLifecycle logs each service it runs by its description: the name only, never the
+/// settings (tokens, SMTP credentials) the service holds.
+extension BackgroundJobs: CustomStringConvertible {
+    public var description: String { "BackgroundJobs" }
+}

@@ -133,3 +133,19 @@ public struct ChannelSettings: Sendable {
         return out
     }
 }
+
+/// Printed (in logs, in errors) without the gateway token or the SMTP URL's password.
+extension ChannelSettings: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        "ChannelSettings(smtp: \(smtpURL.map(Self.withoutPassword) ?? "none"), from: \(mailFrom), sms: \(smsGatewayURL.map(Self.withoutPassword) ?? "none"), "
+            + "token: \(smsGatewayToken == nil ? "none" : "<redacted>"), print: \(printDirectory ?? "none"))"
+    }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
+
+    static func withoutPassword(_ url: String) -> String {
+        guard var parts = URLComponents(string: url), parts.password != nil else { return url }
+        parts.password = "<redacted>"
+        return parts.string ?? "<url>"
+    }
+}
