@@ -137,6 +137,12 @@ public enum Principal: Sendable, Equatable {
     case member(customerID: Int64, email: String)
     case partner(keyID: APIKeyID, name: String, partner: String, scopes: [APIScope])
 
+    /// A staff user (not a member or a partner key).
+    public var isStaff: Bool {
+        if case .staff = self { return true }
+        return false
+    }
+
     public var permissions: Set<Permission> {
         switch self {
         case .staff(_, _, let role): role.permissions

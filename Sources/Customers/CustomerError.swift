@@ -37,7 +37,8 @@ extension CustomerError: CustomStringConvertible {
         case .invalid(let errors): errors.map { "\($0.field): \($0.reason)" }.joined(separator: "; ")
         case .notFound(let kind, let id): "No \(kind) has id \(id)."
         case .merged(let id, let survivor): "Customer \(id) was merged into customer \(survivor); use that one."
-        case .identifierInUse(let kind, let value, let owner): "The \(kind.rawValue) \(value) belongs to customer \(owner)."
+        // Said to members in the portal too: which customer owns it is not theirs to know.
+        case .identifierInUse(let kind, let value, _): "The \(kind.rawValue) \(value) is already another customer's."
         case .mergeWithSelf: "A customer cannot be merged into itself."
         case .alreadyLinked(let id, let customer): "Unmatched item \(id) is linked to customer \(customer) already."
         case .erased(let field): "\(field): belongs to a person erased at their request, who cannot be brought back"

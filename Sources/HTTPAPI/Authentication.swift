@@ -1,6 +1,8 @@
 import Access
+import Customers
 import HTTPTypes
 import Hummingbird
+import OpenAPIRuntime
 import SharedModels
 
 /// The caller of the request being handled, set by ``AuthenticationMiddleware``.
@@ -35,7 +37,21 @@ struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
         let token = String(parts[1]).trimmingSpaces()
         let principal = try await access.authenticate(bearer: token)
         return try await Caller.$principal.withValue(principal) {
-            try await Caller.$bearer.withValue(token) { try await next(request, context) }
+            try await Caller.$bearer.withValue(token) {
+                do {
+                    return try await next(request, context)
+                } catch where !principal.isStaff {
+                    // Staff are told which customer owns an email or phone (to merge duplicates); a
+                    // member or partner is not.
+                    let cause = (error as? ServerError)?.underlyingError ?? error
+                    if case CustomerError.identifierInUse(let kind, let value, _) = cause {
+                        throw Problem(
+                            status: .conflict, code: "identifier_in_use", detail: "The \(kind.rawValue) \(value) is already another customer's.",
+                            field: "value")
+                    }
+                    throw error
+                }
+            }
         }
     }
 }

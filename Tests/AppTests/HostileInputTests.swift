@@ -178,7 +178,10 @@ struct IdentityTests {
             for body in [["emails": ["ann@x.com", "bob@x.com"]], ["phones": ["+12065550100"]]] as [[String: Any]] {
                 let hijack = try await api.call(.patch, "/v1/customers/\(ann)", token: member, body: body)
                 #expect(hijack.code == "identifier_in_use", "\(hijack.text)")
+                #expect(!hijack.text.contains("customer \(bob)") && !hijack.text.contains("\(bob)."), "a member is not told who owns it: \(hijack.text)")
             }
+            let told = try await api.call(.patch, "/v1/customers/\(ann)", token: admin, body: ["emails": ["ann@x.com", "bob@x.com"]])
+            #expect(told.text.contains("customer \(bob)"), "staff are, to merge duplicates: \(told.text)")
             let bobs = try await api.call(.get, "/v1/customers/\(bob)", token: admin)
             #expect((bobs.json["emails"] as? [String]) == ["bob@x.com"])
             let staff = try await api.call(.post, "/v1/users", token: admin, body: ["email": "ann@x.com", "password": "password1", "role": "agent"])
