@@ -54,11 +54,20 @@ let package = Package(
         .target(
             name: "Analytics", dependencies: ["SharedModels"],
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        // The Jobs room: background jobs as services, scheduled and claimed in the database.
+        .target(
+            name: "Jobs",
+            dependencies: [
+                "SharedModels", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Storage: each domain's store protocols implemented once over SQLKit.
         .target(
             name: "Storage",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Sales", "Expressions",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Sales", "Expressions", "Jobs",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -113,7 +122,7 @@ let package = Package(
             name: "App",
             dependencies: [
                 "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Sales", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
-                "WebConsole",
+                "WebConsole", "Jobs",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -132,7 +141,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "patron",
-            dependencies: ["App", "Access", "Customers", "Loyalty", "Analytics", "Campaigns", "Support", "Sales", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "App", "Access", "Customers", "Loyalty", "Analytics", "Campaigns", "Support", "Sales", "Jobs", "SharedModels", "Storage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -144,6 +156,9 @@ let package = Package(
         .testTarget(name: "SharedModelsTests", dependencies: ["SharedModels"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ExpressionsTests", dependencies: ["Expressions", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "JobsTests", dependencies: ["Jobs", "App", "Storage", "SharedModels", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "CustomersTests", dependencies: ["Customers", "SharedModels"], swiftSettings: swiftSettings),

@@ -19,7 +19,25 @@ public struct Migration: Sendable {
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
     public static let all: [Migration] =
-        customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy + partners + jointPromotions + sales
+        customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy + partners + jointPromotions + sales + jobs
+
+    /// The Jobs room: schedules and runs of the background jobs (SQLJobStore).
+    static let jobs: [Migration] = [
+        Migration("jobs-1-jobs-and-runs") { _, id in
+            [
+                """
+                CREATE TABLE jobs (name TEXT PRIMARY KEY, schedule TEXT NOT NULL, next_due BIGINT NOT NULL, lease_holder TEXT, lease_expires BIGINT,
+                  attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_run_at BIGINT, last_outcome TEXT, dead INTEGER NOT NULL DEFAULT 0)
+                """,
+                """
+                CREATE TABLE job_runs (\(id), job TEXT NOT NULL REFERENCES jobs(name), due_at BIGINT NOT NULL, attempt INTEGER NOT NULL,
+                  holder TEXT NOT NULL, started_at BIGINT NOT NULL, finished_at BIGINT, outcome TEXT NOT NULL, detail TEXT,
+                  UNIQUE (job, due_at, attempt))
+                """,
+                "CREATE INDEX job_runs_recent ON job_runs (job, id)",
+            ]
+        },
+    ]
 
     /// Applies the steps not yet applied; returns their names. Any number of processes may run it
     /// at once on one database (servers starting together): each step runs under the database's

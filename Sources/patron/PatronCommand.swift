@@ -17,7 +17,7 @@ struct PatronCommand: AsyncParsableCommand {
         abstract: "Customer relationships and loyalty, on SQLite or PostgreSQL.",
         subcommands: [
             Serve.self, Migrate.self, UserCommand.self, Import.self, Export.self, Demo.self, LedgerCommand.self, Analyze.self, Segments.self,
-            Campaigns.self, Requests.self, SalesCommand.self, Audit.self, Privacy.self,
+            Campaigns.self, Requests.self, SalesCommand.self, Audit.self, Privacy.self, JobsCommand.self,
             Bench.self,
         ])
 }
@@ -69,13 +69,16 @@ func fail(_ message: String) -> ExitCode {
     return ExitCode.failure
 }
 
+extension ServerRole: ExpressibleByArgument {}
+
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the API server.")
+    static let configuration = CommandConfiguration(abstract: "Run the API server and the background jobs.")
 
     @OptionGroup var db: DatabaseOption
     @Option(help: "TCP port.") var port: Int = 8080
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
     @Flag(help: "Load the demo company if the database is empty.") var demo = false
+    @Option(help: "web: answer requests only; worker: run the background jobs only; all: both.") var role: ServerRole = .all
 
     func run() async throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
@@ -92,10 +95,16 @@ struct Serve: AsyncParsableCommand {
                 logger.info("demo member: \(DemoCompany.memberEmail) / \(DemoCompany.adminPassword) at http://\(host):\(port)/portal/")
             }
             let limits = try ServerLimits.fromEnvironment()
-            let app = try buildApplication(patron: patron, host: host, port: port, limits: limits, logger: logger)
             let location = try DatabaseLocation(db.database)
-            logger.info("Patron on http://\(host):\(port) with \(location)")
-            try await runServer(app, jobs: [BackgroundJobs(patron: patron, logger: logger)], limits: limits, logger: logger)
+            let jobs = role.runsJobs ? [patron.jobRunner(logger: logger)] : []
+            if role.servesRequests {
+                let app = try buildApplication(patron: patron, host: host, port: port, limits: limits, logger: logger)
+                logger.info("Patron on http://\(host):\(port) with \(location) (role \(role.rawValue))")
+                try await runServer(app, jobs: jobs, limits: limits, logger: logger)
+            } else {
+                logger.info("Patron worker on \(location)")
+                try await runServices(jobs, limits: limits, logger: logger)
+            }
         }
     }
 }
