@@ -99,6 +99,8 @@ public enum Permission: String, Sendable, Codable, CaseIterable {
     case auditRead = "audit:read"
     /// Scrape `/metrics` (admins; or Prometheus with `PATRON_METRICS_TOKEN`).
     case metricsRead = "metrics:read"
+    /// See the background jobs, run one now, retry a failed or dead one (admins).
+    case jobsManage = "jobs:manage"
     /// Register and fulfil privacy requests: export a customer's data, erase a customer.
     case privacyManage = "privacy:manage"
     /// Set partners' terms, read their statements, settle months and record payments.

@@ -55,14 +55,15 @@ public func buildRouter(patron: Patron) throws -> Router<WebRequestContext> {
         services: .init(
             customers: patron.customers, access: patron.access, loyalty: patron.loyalty, intake: patron.intake, intelligence: patron.intelligence,
             segments: patron.segments, campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners,
-            sales: patron.sales, forms: patron.accessStore),
+            sales: patron.sales, forms: patron.accessStore, jobs: patron.jobStore, clock: patron.settings.clock),
         secureCookies: patron.settings.publicURL.hasPrefix("https://")
     ).register(on: router)
     let database = patron.database
     let api = PatronAPI(
         intake: patron.intake, access: patron.access, intelligence: patron.intelligence, segments: patron.segments,
         campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners, sales: patron.sales,
-        channels: { [settings = patron.settings] in try settings.channels.channels() }, idempotency: patron.accessStore
+        channels: { [settings = patron.settings] in try settings.channels.channels() }, idempotency: patron.accessStore,
+        jobs: patron.jobStore, clock: patron.settings.clock
     ) {
         try await database.ping()
         return database.engine.rawValue

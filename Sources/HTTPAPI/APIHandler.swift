@@ -3,6 +3,7 @@ import Analytics
 import Campaigns
 import Customers
 import Foundation
+import Jobs
 import HTTPTypes
 import Loyalty
 import OpenAPIRuntime
@@ -26,6 +27,8 @@ struct APIHandler: APIProtocol {
     let sales: SalesService
     /// The configured message channels, for an on-demand run of the campaign job.
     let channels: @Sendable () throws -> [CampaignChannel: any MessageChannel]
+    let jobs: any JobStore
+    let clock: Clock
     let health: @Sendable () async throws -> String
 
     // MARK: Authorisation helpers

@@ -4,6 +4,7 @@ import Campaigns
 import Customers
 import Foundation
 import Hummingbird
+import Jobs
 import Loyalty
 import OpenAPIHummingbird
 import OpenAPIRuntime
@@ -27,12 +28,13 @@ public struct PatronAPI: Sendable {
         intake: TransactionIntake, access: AccessService, intelligence: CustomerIntelligence, segments: SegmentService,
         campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService, sales: SalesService,
         channels: @escaping @Sendable () throws -> [CampaignChannel: any MessageChannel],
-        idempotency: any IdempotencyStore,
+        idempotency: any IdempotencyStore, jobs: any JobStore, clock: Clock,
         health: @escaping @Sendable () async throws -> String
     ) {
         self.handler = APIHandler(
             customers: intake.customers, intake: intake, access: access, intelligence: intelligence, segments: segments,
-            campaigns: campaigns, support: support, privacy: privacy, partners: partners, sales: sales, channels: channels, health: health)
+            campaigns: campaigns, support: support, privacy: privacy, partners: partners, sales: sales, channels: channels, jobs: jobs, clock: clock,
+            health: health)
         self.idempotency = idempotency
     }
 

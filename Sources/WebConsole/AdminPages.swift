@@ -4,6 +4,7 @@ import Expressions
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Jobs
 import Loyalty
 import NIOCore
 import Partners
@@ -162,6 +163,21 @@ struct AdminPages: Sendable {
                             ] as [String: Any]
                         },
                     ])
+            }
+        }
+        router.get("/console/admin/jobs") { request, _ in try await console.signedIn(request, .console) { try await jobs($0) } }
+        router.post("/console/admin/jobs") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.jobsManage) else { return try pages.forbidden(v) }
+                let now = s.clock.now
+                if let name = form.text("job") {
+                    guard try await s.jobs.makeDue(name, at: now) else { return try await jobs(v, error: "There is no job \(name).") }
+                    return try await jobs(v, flash: "\(name) is due now; a server runs it within seconds.")
+                }
+                guard let run = form.text("run").flatMap({ Int64($0) }), let job = try await s.jobs.retry(run: run, at: now) else {
+                    return try await jobs(v, error: "There is no such run.")
+                }
+                return try await jobs(v, flash: "\(job) is due again; a server runs it within seconds.")
             }
         }
         router.get("/console/admin/privacy") { request, _ in try await console.signedIn(request, .console) { try await privacy($0) } }
@@ -375,6 +391,35 @@ struct AdminPages: Sendable {
         values["currency"] = s.customers.defaultCurrency
         values["partners"] = try await s.partners.partners().map { ["code": $0.code, "name": $0.name] }
         return try console.views.page(.console, visitor: v, title: "Loyalty", template: "loyalty", values)
+    }
+
+    /// The background jobs: when each is due, which runs, which failed and which are dead.
+    func jobs(_ v: Visitor, flash: String? = nil, error: String? = nil) async throws -> Response {
+        guard v.principal.can(.jobsManage) else { return try pages.forbidden(v) }
+        let now = s.clock.now
+        let jobs = try await s.jobs.jobs()
+        let runs = try await s.jobs.runs(job: nil, limit: 50)
+        return try console.views.page(
+            .console, visitor: v, title: "Jobs", template: "jobs",
+            [
+                "flash": flash as Any, "error": error as Any,
+                "jobs": jobs.map { j in
+                    let status = j.status(at: now)
+                    return [
+                        "name": j.name, "schedule": j.schedule, "nextDue": ConsolePages.time(j.nextDue), "status": status,
+                        "alarm": status == "dead" || status == "failed", "lastRun": j.lastRunAt.map(ConsolePages.time) ?? "never",
+                        "lastOutcome": j.lastOutcome ?? "", "lastError": j.lastError ?? "", "attempts": j.attempts,
+                    ] as [String: Any]
+                },
+                "runs": runs.map { r in
+                    [
+                        "id": r.id, "job": r.job, "due": ConsolePages.time(r.dueAt), "attempt": r.attempt, "outcome": r.outcome,
+                        "alarm": r.outcome == "failed" || r.outcome == "dead" || r.outcome == "abandoned",
+                        "retryable": r.outcome == "failed" || r.outcome == "dead", "started": ConsolePages.time(r.startedAt),
+                        "holder": r.holder, "detail": r.detail ?? "",
+                    ] as [String: Any]
+                },
+            ])
     }
 
     func privacy(_ v: Visitor, flash: String? = nil, error: String? = nil) async throws -> Response {

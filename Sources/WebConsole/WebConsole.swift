@@ -6,6 +6,7 @@ import Customers
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Jobs
 import Loyalty
 import Mustache
 import NIOCore
@@ -34,13 +35,18 @@ public struct WebConsole: Sendable {
         public var sales: SalesService
         /// Where forms' one-time tokens and results are kept (the API's idempotency records).
         public var forms: any IdempotencyStore
+        /// The background jobs (the admin's Jobs page).
+        public var jobs: any JobStore
+        public var clock: Clock
 
         public init(
             customers: CustomerService, access: AccessService, loyalty: PointsLedger, intake: TransactionIntake, intelligence: CustomerIntelligence,
             segments: SegmentService, campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService,
-            sales: SalesService, forms: any IdempotencyStore
+            sales: SalesService, forms: any IdempotencyStore, jobs: any JobStore, clock: Clock
         ) {
             self.forms = forms
+            self.jobs = jobs
+            self.clock = clock
             self.customers = customers
             self.access = access
             self.loyalty = loyalty

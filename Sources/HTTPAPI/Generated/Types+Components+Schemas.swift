@@ -1500,6 +1500,188 @@ extension Components {
                 case outcome
             }
         }
+        /// - Remark: Generated from `#/components/schemas/Job`.
+        internal struct Job: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Job/name`.
+            internal var name: Swift.String
+            /// e.g. "hourly", "daily at 02:00 UTC".
+            ///
+            /// - Remark: Generated from `#/components/schemas/Job/schedule`.
+            internal var schedule: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Job/status`.
+            internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case scheduled = "scheduled"
+                case due = "due"
+                case running = "running"
+                case failed = "failed"
+                case dead = "dead"
+            }
+            /// - Remark: Generated from `#/components/schemas/Job/status`.
+            internal var status: Components.Schemas.Job.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/Job/nextDue`.
+            internal var nextDue: Foundation.Date
+            /// Failed attempts at the current due time.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Job/attempts`.
+            internal var attempts: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Job/lastRunAt`.
+            internal var lastRunAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/Job/lastOutcome`.
+            internal var lastOutcome: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Job/lastError`.
+            internal var lastError: Swift.String?
+            /// The server running it now.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Job/leaseHolder`.
+            internal var leaseHolder: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Job/leaseExpires`.
+            internal var leaseExpires: Foundation.Date?
+            /// Creates a new `Job`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - schedule: e.g. "hourly", "daily at 02:00 UTC".
+            ///   - status:
+            ///   - nextDue:
+            ///   - attempts: Failed attempts at the current due time.
+            ///   - lastRunAt:
+            ///   - lastOutcome:
+            ///   - lastError:
+            ///   - leaseHolder: The server running it now.
+            ///   - leaseExpires:
+            internal init(
+                name: Swift.String,
+                schedule: Swift.String,
+                status: Components.Schemas.Job.StatusPayload,
+                nextDue: Foundation.Date,
+                attempts: Swift.Int,
+                lastRunAt: Foundation.Date? = nil,
+                lastOutcome: Swift.String? = nil,
+                lastError: Swift.String? = nil,
+                leaseHolder: Swift.String? = nil,
+                leaseExpires: Foundation.Date? = nil
+            ) {
+                self.name = name
+                self.schedule = schedule
+                self.status = status
+                self.nextDue = nextDue
+                self.attempts = attempts
+                self.lastRunAt = lastRunAt
+                self.lastOutcome = lastOutcome
+                self.lastError = lastError
+                self.leaseHolder = leaseHolder
+                self.leaseExpires = leaseExpires
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case name
+                case schedule
+                case status
+                case nextDue
+                case attempts
+                case lastRunAt
+                case lastOutcome
+                case lastError
+                case leaseHolder
+                case leaseExpires
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/JobRun`.
+        internal struct JobRun: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/JobRun/id`.
+            internal var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/JobRun/job`.
+            internal var job: Swift.String
+            /// - Remark: Generated from `#/components/schemas/JobRun/dueAt`.
+            internal var dueAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/JobRun/attempt`.
+            internal var attempt: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/JobRun/holder`.
+            internal var holder: Swift.String
+            /// - Remark: Generated from `#/components/schemas/JobRun/startedAt`.
+            internal var startedAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/JobRun/finishedAt`.
+            internal var finishedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/JobRun/outcome`.
+            internal enum OutcomePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case running = "running"
+                case succeeded = "succeeded"
+                case failed = "failed"
+                case dead = "dead"
+                case abandoned = "abandoned"
+                case released = "released"
+            }
+            /// - Remark: Generated from `#/components/schemas/JobRun/outcome`.
+            internal var outcome: Components.Schemas.JobRun.OutcomePayload
+            /// - Remark: Generated from `#/components/schemas/JobRun/detail`.
+            internal var detail: Swift.String?
+            /// Creates a new `JobRun`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - job:
+            ///   - dueAt:
+            ///   - attempt:
+            ///   - holder:
+            ///   - startedAt:
+            ///   - finishedAt:
+            ///   - outcome:
+            ///   - detail:
+            internal init(
+                id: Swift.Int64,
+                job: Swift.String,
+                dueAt: Foundation.Date,
+                attempt: Swift.Int,
+                holder: Swift.String,
+                startedAt: Foundation.Date,
+                finishedAt: Foundation.Date? = nil,
+                outcome: Components.Schemas.JobRun.OutcomePayload,
+                detail: Swift.String? = nil
+            ) {
+                self.id = id
+                self.job = job
+                self.dueAt = dueAt
+                self.attempt = attempt
+                self.holder = holder
+                self.startedAt = startedAt
+                self.finishedAt = finishedAt
+                self.outcome = outcome
+                self.detail = detail
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case id
+                case job
+                case dueAt
+                case attempt
+                case holder
+                case startedAt
+                case finishedAt
+                case outcome
+                case detail
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/JobsOverview`.
+        internal struct JobsOverview: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/JobsOverview/jobs`.
+            internal var jobs: [Components.Schemas.Job]
+            /// - Remark: Generated from `#/components/schemas/JobsOverview/runs`.
+            internal var runs: [Components.Schemas.JobRun]
+            /// Creates a new `JobsOverview`.
+            ///
+            /// - Parameters:
+            ///   - jobs:
+            ///   - runs:
+            internal init(
+                jobs: [Components.Schemas.Job],
+                runs: [Components.Schemas.JobRun]
+            ) {
+                self.jobs = jobs
+                self.runs = runs
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case jobs
+                case runs
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/AuditEvent`.
         internal struct AuditEvent: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/AuditEvent/id`.

@@ -647,6 +647,21 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/service-desk`.
     /// - Remark: Generated from `#/paths//v1/service-desk/get(getServiceDesk)`.
     func getServiceDesk(_ input: Operations.GetServiceDesk.Input) async throws -> Operations.GetServiceDesk.Output
+    /// The background jobs — schedule, status (scheduled, due, running, failed, dead), last run, next due — and their recent runs (jobs:manage, admins).
+    ///
+    /// - Remark: HTTP `GET /v1/jobs`.
+    /// - Remark: Generated from `#/paths//v1/jobs/get(listJobs)`.
+    func listJobs(_ input: Operations.ListJobs.Input) async throws -> Operations.ListJobs.Output
+    /// Make a job due now (alive again if it was dead); a server runs it within seconds (jobs:manage, admins).
+    ///
+    /// - Remark: HTTP `POST /v1/jobs/{name}/run`.
+    /// - Remark: Generated from `#/paths//v1/jobs/{name}/run/post(runJob)`.
+    func runJob(_ input: Operations.RunJob.Input) async throws -> Operations.RunJob.Output
+    /// Make the job of a failed or dead run due again now (jobs:manage, admins).
+    ///
+    /// - Remark: HTTP `POST /v1/job-runs/{id}/retry`.
+    /// - Remark: Generated from `#/paths//v1/job-runs/{id}/retry/post(retryJobRun)`.
+    func retryJobRun(_ input: Operations.RetryJobRun.Input) async throws -> Operations.RetryJobRun.Output
     /// The audit log, newest first — sign-ins, failed and refused sign-ins, every change through the API and the console (audit:read, admins).
     ///
     /// - Remark: HTTP `GET /v1/audit-events`.
@@ -2376,6 +2391,45 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//v1/service-desk/get(getServiceDesk)`.
     internal func getServiceDesk(headers: Operations.GetServiceDesk.Input.Headers = .init()) async throws -> Operations.GetServiceDesk.Output {
         try await getServiceDesk(Operations.GetServiceDesk.Input(headers: headers))
+    }
+    /// The background jobs — schedule, status (scheduled, due, running, failed, dead), last run, next due — and their recent runs (jobs:manage, admins).
+    ///
+    /// - Remark: HTTP `GET /v1/jobs`.
+    /// - Remark: Generated from `#/paths//v1/jobs/get(listJobs)`.
+    internal func listJobs(
+        query: Operations.ListJobs.Input.Query = .init(),
+        headers: Operations.ListJobs.Input.Headers = .init()
+    ) async throws -> Operations.ListJobs.Output {
+        try await listJobs(Operations.ListJobs.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Make a job due now (alive again if it was dead); a server runs it within seconds (jobs:manage, admins).
+    ///
+    /// - Remark: HTTP `POST /v1/jobs/{name}/run`.
+    /// - Remark: Generated from `#/paths//v1/jobs/{name}/run/post(runJob)`.
+    internal func runJob(
+        path: Operations.RunJob.Input.Path,
+        headers: Operations.RunJob.Input.Headers = .init()
+    ) async throws -> Operations.RunJob.Output {
+        try await runJob(Operations.RunJob.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Make the job of a failed or dead run due again now (jobs:manage, admins).
+    ///
+    /// - Remark: HTTP `POST /v1/job-runs/{id}/retry`.
+    /// - Remark: Generated from `#/paths//v1/job-runs/{id}/retry/post(retryJobRun)`.
+    internal func retryJobRun(
+        path: Operations.RetryJobRun.Input.Path,
+        headers: Operations.RetryJobRun.Input.Headers = .init()
+    ) async throws -> Operations.RetryJobRun.Output {
+        try await retryJobRun(Operations.RetryJobRun.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// The audit log, newest first — sign-ins, failed and refused sign-ins, every change through the API and the console (audit:read, admins).
     ///
