@@ -10,4 +10,4 @@ cd "$(dirname "$0")/.."
 [ -x "${PATRON_BIN:-.build/debug/patron}" ] || swift build --product patron
 export PATRON_BIN=${PATRON_BIN:-$PWD/.build/debug/patron}
 cd Tests/Attack
-python3 -m pytest -q -p no:cacheprovider test_ledger_attacks.py test_contract.py test_secrets.py "$@"
+python3 -m pytest -q -p no:cacheprovider test_ledger_attacks.py test_jobs.py test_contract.py test_secrets.py "$@"
