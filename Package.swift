@@ -71,12 +71,17 @@ let package = Package(
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "StorageSQLite",
-            dependencies: ["Storage", "Expressions", .product(name: "SQLiteKit", package: "sqlite-kit")],
+            dependencies: [
+                "Storage", "Expressions", "SharedModels", .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -132,6 +137,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -145,6 +151,7 @@ let package = Package(
             dependencies: [
                 "App", "Access", "Customers", "Loyalty", "Analytics", "Campaigns", "Support", "Sales", "Jobs", "SharedModels", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -166,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "LoyaltyTests",
             dependencies: [
-                "Loyalty", "Customers", "Access", "SharedModels", "TestSupport", "App", "Storage",
+                "Loyalty", "Customers", "Access", "SharedModels", "TestSupport", "App", "Storage", "Expressions",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],
@@ -182,13 +189,14 @@ let package = Package(
         .testTarget(
             name: "AppTests",
             dependencies: [
-                "TestSupport", "App", "HTTPAPI", "Customers", "Access", "Analytics", "Campaigns", "Jobs", "Support", "Partners", "Sales", "SharedModels", "Storage",
+                "TestSupport", "App", "HTTPAPI", "Customers", "Access", "Analytics", "Campaigns", "Jobs", "Loyalty", "StorageSQLite", "Expressions", "Support", "Partners", "Sales", "SharedModels", "Storage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 # selenium for the browser tests. Installed from PyPI when missing, so this works on a fresh machine.
 python3 -c "import aiosmtpd, pytest, selenium, schemathesis" 2>/dev/null ||
     python3 -m pip install -q --disable-pip-version-check aiosmtpd pytest selenium schemathesis
+# Package.swift lists every module each target imports (the build never works by luck of order).
+python3 scripts/check-imports.py
 swift test --disable-xctest "$@"
 swift build --product patron
 scripts/attack-test.sh
