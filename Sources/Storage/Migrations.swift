@@ -7,10 +7,10 @@ import SharedModels
 /// and are recorded in `patron_migrations` so each runs once per database.
 public struct Migration: Sendable {
     public let name: String
-    public let statements: @Sendable (Engine, String) -> [String]
+    public let statements: @Sendable (SQLCapabilities, String) -> [String]
 
-    /// - Parameter statements: given the engine and its id-column DDL, the SQL to run.
-    public init(_ name: String, statements: @escaping @Sendable (Engine, String) -> [String]) {
+    /// - Parameter statements: given the engine's capabilities and its id-column DDL, the SQL to run.
+    public init(_ name: String, statements: @escaping @Sendable (SQLCapabilities, String) -> [String]) {
         self.name = name
         self.statements = statements
     }
@@ -55,7 +55,7 @@ public enum Migrations {
             })
         var applied: [String] = []
         for step in steps where !done.contains(step.name) {
-            let sql = step.statements(database.engine, database.idColumn)
+            let sql = step.statements(database.capabilities, database.idColumn)
             let ran = try await database.write { db -> Bool in
                 if let lock { try await db.raw(SQLQueryString(lock)).run() }
                 guard try await db.raw("SELECT name FROM patron_migrations WHERE name = \(bind: step.name)").first() == nil else { return false }
@@ -103,7 +103,7 @@ public enum Migrations {
                 """,
             ]
         },
-        Migration("customers-2-activity") { engine, id in
+        Migration("customers-2-activity") { sql, id in
             [
                 """
                 CREATE TABLE interactions (\(id), customer_id BIGINT NOT NULL REFERENCES customers(id), channel TEXT NOT NULL,
@@ -119,7 +119,7 @@ public enum Migrations {
                 """
                 CREATE TABLE transaction_lines (transaction_id BIGINT NOT NULL REFERENCES transactions(id), line_no INTEGER NOT NULL,
                   product TEXT NOT NULL, category TEXT, quantity INTEGER NOT NULL, amount_minor BIGINT NOT NULL,
-                  PRIMARY KEY (transaction_id, line_no))\(engine == .sqlite ? " WITHOUT ROWID" : "")
+                  PRIMARY KEY (transaction_id, line_no))\(sql.withoutRowID)
                 """,
                 """
                 CREATE TABLE unmatched_items (\(id), kind TEXT NOT NULL, identifiers TEXT NOT NULL, payload TEXT NOT NULL,
@@ -274,11 +274,11 @@ public enum Migrations {
 
     static let rules: [Migration] = [
         // SQLite registers the function on each connection instead (StorageSQLite).
-        Migration("rules-1-distance") { engine, _ in engine == .postgres ? [SQLCompiler.postgresDistanceFunction] : [] }
+        Migration("rules-1-distance") { sql, _ in sql.ruleFunctions }
     ]
 
     static let campaigns: [Migration] = [
-        Migration("campaigns-1-segments") { engine, id in
+        Migration("campaigns-1-segments") { sql, id in
             [
                 """
                 CREATE TABLE segments (\(id), name TEXT NOT NULL UNIQUE, description TEXT, rule TEXT NOT NULL, kind TEXT NOT NULL, owner TEXT NOT NULL,
@@ -286,13 +286,13 @@ public enum Migrations {
                 """,
                 """
                 CREATE TABLE segment_members (segment_id BIGINT NOT NULL REFERENCES segments(id) ON DELETE CASCADE, customer_id BIGINT NOT NULL,
-                  PRIMARY KEY (segment_id, customer_id))\(engine == .sqlite ? " WITHOUT ROWID" : "")
+                  PRIMARY KEY (segment_id, customer_id))\(sql.withoutRowID)
                 """,
                 // What segment rules read, one row per active customer, rebuilt by the scoring job
                 // and on demand: a narrow table, so counting a million customers is one scan. The
                 // columns rules use most come first: SQLite reads a row's columns in order.
                 """
-                CREATE TABLE segment_facts (customer_id \(engine == .sqlite ? "INTEGER" : "BIGINT") PRIMARY KEY, value_tier TEXT, home_store TEXT, age DOUBLE PRECISION,
+                CREATE TABLE segment_facts (customer_id \(sql.integerKey) PRIMARY KEY, value_tier TEXT, home_store TEXT, age DOUBLE PRECISION,
                   consent_email INTEGER, churn_risk DOUBLE PRECISION, last_purchase BIGINT, tier TEXT, clv DOUBLE PRECISION, member INTEGER NOT NULL,
                   rfm_segment TEXT, consent_sms INTEGER, life_stage TEXT, purchases DOUBLE PRECISION, revenue DOUBLE PRECISION,
                   points DOUBLE PRECISION, p_alive DOUBLE PRECISION, rfm_r DOUBLE PRECISION, rfm_f DOUBLE PRECISION, rfm_m DOUBLE PRECISION,
@@ -303,8 +303,8 @@ public enum Migrations {
                 "CREATE TABLE stores (code TEXT PRIMARY KEY, name TEXT NOT NULL, latitude DOUBLE PRECISION, longitude DOUBLE PRECISION)",
             ]
         },
-        Migration("campaigns-2-campaigns") { engine, id in
-            let withoutRowID = engine == .sqlite ? " WITHOUT ROWID" : ""
+        Migration("campaigns-2-campaigns") { sql, id in
+            let withoutRowID = sql.withoutRowID
             return [
                 """
                 CREATE TABLE campaigns (\(id), name TEXT NOT NULL, owner TEXT NOT NULL, status TEXT NOT NULL, seed BIGINT NOT NULL, plan TEXT NOT NULL,
@@ -391,13 +391,11 @@ public enum Migrations {
         },
         // Keyed hashes of erased people's identifiers (customers' Tombstone), and the key, made
         // at random once per database.
-        Migration("customers-5-erasure-tombstones") { engine, _ in
+        Migration("customers-5-erasure-tombstones") { sql, _ in
             [
                 "CREATE TABLE erasure_tombstones (digest TEXT PRIMARY KEY, erased_at BIGINT NOT NULL)",
                 "CREATE TABLE erasure_tombstone_key (key TEXT NOT NULL)",
-                engine == .postgres
-                    ? "INSERT INTO erasure_tombstone_key (key) VALUES (md5(random()::text || clock_timestamp()::text) || md5(random()::text))"
-                    : "INSERT INTO erasure_tombstone_key (key) VALUES (lower(hex(randomblob(32))))",
+                "INSERT INTO erasure_tombstone_key (key) VALUES (\(sql.randomHexKey))",
             ]
         },
         // An objection to profiling (GDPR Art. 21): the newest `profiling` consent is a refusal.
@@ -446,11 +444,11 @@ public enum Migrations {
     static let sales: [Migration] = [
         // Leads someone enters (from a call, a store, the web) have no campaign. SQLite cannot drop a
         // NOT NULL, so there `leads` is rebuilt (nothing references it).
-        Migration("sales-1-leads-opportunities") { engine, id in
+        Migration("sales-1-leads-opportunities") { sql, id in
             let active =
                 "CREATE UNIQUE INDEX leads_entered_active ON leads (customer_id) WHERE campaign_id IS NULL AND status IN ('new', 'working', 'qualified')"
             let leads =
-                engine == .sqlite
+                !sql.altersConstraints
                 ? [
                     """
                     CREATE TABLE leads_next (\(id), customer_id BIGINT NOT NULL REFERENCES customers(id), campaign_id BIGINT, source TEXT NOT NULL,

@@ -123,8 +123,7 @@ public struct SQLAnalyticsStore: AnalyticsStore {
 
     /// The distinct categories (products without one) of the lines `l` of a group, comma-separated.
     var itemList: String {
-        database.engine == .postgres
-            ? "STRING_AGG(DISTINCT COALESCE(l.category, l.product), ',')" : "GROUP_CONCAT(DISTINCT COALESCE(l.category, l.product))"
+        database.capabilities.distinctList("COALESCE(l.category, l.product)")
     }
 
     public func baskets(since: Date, until: Date, limit: Int) async throws -> [[String]] {

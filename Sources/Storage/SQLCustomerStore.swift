@@ -68,7 +68,7 @@ public struct SQLCustomerStore: CustomerStore {
 
     /// Keeps PostgreSQL's id generator ahead of ids inserted explicitly by imports.
     func syncIDSequence(_ db: any SQLDatabase) async throws {
-        guard database.engine == .postgres else { return }
+        guard database.capabilities.ids == .sequence else { return }
         try await db.raw("SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT COALESCE(MAX(id), 1) FROM customers))").run()
     }
 

@@ -35,14 +35,14 @@ extension SQLLedgerStore {
 
     /// A writer for one set-wise accrual on `db`, inside its write transaction.
     func accrualWriter(_ db: any SQLDatabase) -> AccrualWriter {
-        AccrualWriter(db: db, engine: database.engine, lockClause: lockClause, chunk: accrualChunk)
+        AccrualWriter(db: db, ids: database.capabilities.ids, lockClause: lockClause, chunk: accrualChunk)
     }
 }
 
 /// The state of one set-wise accrual inside its write transaction.
 struct AccrualWriter {
     let db: any SQLDatabase
-    let engine: Engine
+    let ids: SQLCapabilities.IDSource
     let lockClause: String
     /// Plans evaluated between two writes of a batch's rows.
     let chunk: Int
@@ -72,9 +72,9 @@ struct AccrualWriter {
     var voucherIDs: IDPool
     var applicationIDs: IDPool
 
-    init(db: any SQLDatabase, engine: Engine, lockClause: String, chunk: Int) {
+    init(db: any SQLDatabase, ids: SQLCapabilities.IDSource, lockClause: String, chunk: Int) {
         self.db = db
-        self.engine = engine
+        self.ids = ids
         self.lockClause = lockClause
         self.chunk = chunk
         transferIDs = IDPool(table: "ledger_transfers")
@@ -223,13 +223,13 @@ struct AccrualWriter {
         // Rows are written in chunks while the next chunk is evaluated: SQLite (or PostgreSQL)
         // inserts on its own thread while rules run on the other core.
         var writing: Task<Void, any Error>?
-        let db = self.db, engine = self.engine
+        let db = self.db, ids = self.ids
         do {
             for (number, plan) in plans.enumerated() {
                 if number > 0 && number % chunk == 0 && !transfers.isEmpty {
                     try await writing?.value
                     let rows = try await takeRows()
-                    writing = Task { try await Self.insert(rows, into: db, engine: engine) }
+                    writing = Task { try await Self.insert(rows, into: db, ids: ids) }
                 }
                 let member = plan.member.id
                 let planKey = plan.key, qualifyingKey = plan.qualifyingKey
@@ -372,7 +372,7 @@ struct AccrualWriter {
 
         // 6. Write what is left, then balances, expiry extensions, stock and tiers.
         try await writing?.value
-        try await Self.insert(try await takeRows(), into: db, engine: engine)
+        try await Self.insert(try await takeRows(), into: db, ids: ids)
         try await updateBalances()
         // Rolling expiry: a purchase extends every lot of the member still alive at that moment.
         for (account, extension_) in extendedLots.sorted(by: { $0.key < $1.key }) {
@@ -424,7 +424,7 @@ struct AccrualWriter {
     mutating func takeRows() async throws -> Rows {
         let firstTransfer = transferIDs.allocated + 1
         var pools = [transferIDs, lotIDs, voucherIDs, applicationIDs]
-        try await IDPool.allocate(&pools, db, engine: engine)
+        try await IDPool.allocate(&pools, db, ids: ids)
         (transferIDs, lotIDs, voucherIDs, applicationIDs) = (pools[0], pools[1], pools[2], pools[3])
         func resolve(_ rows: [[SQLValue]], columns: [Int: IDPool]) -> [[SQLValue]] {
             rows.map { row in
@@ -448,13 +448,13 @@ struct AccrualWriter {
     }
 
     /// Inserts rows taken by ``takeRows()``, each table with bulk statements.
-    static func insert(_ rows: Rows, into db: any SQLDatabase, engine: Engine) async throws {
+    static func insert(_ rows: Rows, into db: any SQLDatabase, ids: SQLCapabilities.IDSource) async throws {
         _ = try await insertRows(
             db, into: "ledger_transfers",
             columns: ["id", "program_id", "from_account", "to_account", "points", "reason", "reference", "idempotency_key", "memo", "occurred_at"],
             rows: rows.transfers)
-        switch (engine, rows.transferIDs) {
-        case (.sqlite, let ids?):
+        switch (ids, rows.transferIDs) {
+        case (.afterLargest, let ids?):
             // The transfers' ids are one run on SQLite's single writer: their postings are read off
             // them inside the database, instead of binding four values a posting.
             try await db.raw(
@@ -464,8 +464,8 @@ struct AccrualWriter {
                 UNION ALL SELECT id, to_account, points, occurred_at FROM ledger_transfers WHERE id BETWEEN \(bind: ids.lowerBound) AND \(bind: ids.upperBound)
                 """
             ).run()
-        case (.sqlite, nil): break
-        case (.postgres, _):
+        case (.afterLargest, nil): break
+        case (.sequence, _):
             _ = try await insertRows(
                 db, into: "ledger_postings", columns: ["transfer_id", "account_id", "points", "occurred_at"], rows: rows.postings)
         }
@@ -565,7 +565,7 @@ struct AccrualWriter {
             .integer(id), .integer(to.programID), .integer(from.id), .integer(to.id), .integer(points), .text(reason.rawValue), SQLValue(reference),
             SQLValue(key), SQLValue(memo), .integer(at),
         ])
-        if engine != .sqlite {
+        if ids == .sequence {
             postings.append([.integer(id), .integer(from.id), .integer(-points), .integer(at)])
             postings.append([.integer(id), .integer(to.id), .integer(points), .integer(at)])
         }
@@ -614,18 +614,18 @@ struct IDPool {
     /// Reserves ids for the local ids handed out since the last call: on SQLite one query reads
     /// the largest id of each table not read yet (the writer is alone and its own rows follow on,
     /// so the next ids are free); on PostgreSQL each pool takes what it needs from its sequence.
-    static func allocate(_ pools: inout [IDPool], _ db: any SQLDatabase, engine: Engine) async throws {
+    static func allocate(_ pools: inout [IDPool], _ db: any SQLDatabase, ids: SQLCapabilities.IDSource) async throws {
         let used = pools.indices.filter { pools[$0].count > pools[$0].allocated }
         guard !used.isEmpty else { return }
-        switch engine {
-        case .sqlite:
+        switch ids {
+        case .afterLargest:
             let unread = used.filter { pools[$0].first == nil }
             if !unread.isEmpty {
                 let columns = unread.map { "(SELECT COALESCE(MAX(id), 0) FROM \"\(pools[$0].table)\") AS p\($0)" }
                 let row = try await db.raw(SQLQueryString("SELECT " + columns.joined(separator: ", "))).first()!
                 for index in unread { pools[index].first = try row.int64("p\(index)") }
             }
-        case .postgres:
+        case .sequence:
             for index in used {
                 pools[index].reserved += try await db.raw(
                     """

@@ -21,7 +21,7 @@ public struct SQLLedgerStore: LoyaltyStore {
         self.accrualChunk = accrualChunk
     }
 
-    var lockClause: String { database.engine == .postgres ? " FOR UPDATE" : "" }
+    var lockClause: String { database.capabilities.rowLock }
 
     // MARK: Programs and members
 

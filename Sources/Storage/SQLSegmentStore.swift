@@ -16,7 +16,7 @@ public struct SQLSegmentStore: SegmentStore {
     var schema: SQLSchema {
         let flag = { (column: String) in SQLSchema.Column.expression("(c.\(column) <> 0)") }
         return SQLSchema(
-            dialect: database.engine == .postgres ? .postgres : .sqlite,
+            dialect: database.capabilities.ruleDialect,
             fields: [
                 "age": .expression("c.age"), "life_stage": .expression("c.life_stage"), "language": .expression("c.language"),
                 "home_store": .expression("c.home_store"), "home": .location(latitude: "c.latitude", longitude: "c.longitude"),
