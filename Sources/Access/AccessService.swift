@@ -6,7 +6,7 @@ import SharedModels
 /// Passwords are stored as bcrypt hashes; session tokens and API keys are 256-bit random secrets
 /// shown once and stored only as digests.
 public struct AccessService: Sendable {
-    public let store: any AccessStore
+    let store: any AccessStore
     public let hasher: any PasswordHasher
     public let digest: any SecretDigest
     public let clock: Clock

@@ -134,7 +134,7 @@ public protocol AnalyticsStore: Sendable {
 /// segment, lifetime value, P(alive), churn risk and drivers, value tier and cross-sell
 /// recommendations onto their profile.
 public struct CustomerIntelligence: Sendable {
-    public let store: any AnalyticsStore
+    let store: any AnalyticsStore
     public let clock: Clock
     /// Churn means no purchase within this many days.
     public var churnHorizonDays = 90

@@ -44,7 +44,7 @@ public struct AccrualBenchmark {
         try await importer.seed(patron)
         let program = try await Self.setUpProgram(patron)
         for n in 1...customers { _ = try await patron.loyalty.enroll(CustomerID(Int64(n)), in: program.id) }
-        let promotions = try await patron.loyalty.store.promotions(of: program.id).count
+        let promotions = try await patron.loyalty.promotions(of: program.id).count
         log("\(customers) members of \(program.code) with \(promotions) running promotions")
 
         let batch = try await importer.importFile(patron: patron, directory: directory, log: log)

@@ -55,7 +55,7 @@ public func buildRouter(patron: Patron) throws -> Router<WebRequestContext> {
         services: .init(
             customers: patron.customers, access: patron.access, loyalty: patron.loyalty, intake: patron.intake, intelligence: patron.intelligence,
             segments: patron.segments, campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners,
-            sales: patron.sales, forms: patron.accessStore, jobs: patron.jobStore, clock: patron.settings.clock),
+            sales: patron.sales, forms: patron.accessStore, jobs: patron.jobBoard),
         secureCookies: patron.settings.publicURL.hasPrefix("https://")
     ).register(on: router)
     let database = patron.database
@@ -63,7 +63,7 @@ public func buildRouter(patron: Patron) throws -> Router<WebRequestContext> {
         intake: patron.intake, access: patron.access, intelligence: patron.intelligence, segments: patron.segments,
         campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners, sales: patron.sales,
         channels: { [settings = patron.settings] in try settings.channels.channels() }, idempotency: patron.accessStore,
-        jobs: patron.jobStore, clock: patron.settings.clock
+        jobs: patron.jobBoard
     ) {
         try await database.ping()
         return database.engine.rawValue

@@ -19,6 +19,9 @@ extension Patron {
     /// The jobs table and its runs.
     public var jobStore: any JobStore { SQLJobStore(database: database) }
 
+    /// The jobs as administrators see and steer them.
+    public var jobBoard: JobBoard { JobBoard(store: jobStore, clock: settings.clock) }
+
     /// Every background job of Patron. Each is idempotent: run twice for one due time, or again
     /// after dying half-way, it changes nothing more than once.
     public func jobDefinitions() -> [JobDefinition] {
@@ -39,7 +42,7 @@ extension Patron {
             JobDefinition(
                 name: "scoring", schedule: .daily(second: 2 * 3600),
                 firstDue: { now in
-                    let recent = (try? await patron.intelligence.store.latestRun()).flatMap { $0 }.map { $0.ranAt > now.addingTimeInterval(-86_400) } ?? false
+                    let recent = (try? await patron.intelligence.latestRun()).flatMap { $0 }.map { $0.ranAt > now.addingTimeInterval(-86_400) } ?? false
                     let empty = (try? await patron.isEmpty()) ?? true
                     return !recent && !empty ? now : JobSchedule.daily(second: 2 * 3600).next(after: now)
                 }
@@ -55,7 +58,7 @@ extension Patron {
             // a review asked for early does nothing).
             JobDefinition(name: "tier-review", schedule: .daily(second: 4 * 3600), firstDue: { JobSchedule.daily(second: 4 * 3600).next(after: $0) }) {
                 var lines: [String] = []
-                for program in try await patron.loyalty.store.programs() {
+                for program in try await patron.loyalty.programs() {
                     let review = try await patron.loyalty.reviewTiers(of: program.id)
                     if review.reviewed > 0 { lines.append("\(program.code): \(review.reviewed) reviewed, \(review.upgraded) up, \(review.downgraded) down") }
                 }

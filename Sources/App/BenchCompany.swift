@@ -31,10 +31,10 @@ public enum BenchCompany {
                 _ = try await DemoCompany(customers: customers, seed: 1, until: day).load(into: patron, log: log)
                 built = seconds(since: start)
             }
-            if try await patron.intelligence.store.latestRun() == nil {
+            if try await patron.intelligence.latestRun() == nil {
                 log("scoring the demo company…")
                 _ = try await patron.runNightly()
-            } else if try await patron.segments.store.factsRefreshedAt() == nil {
+            } else if try await patron.segments.factsRefreshedAt() == nil {
                 try await patron.segments.refresh()
             }
             return (patron, built)

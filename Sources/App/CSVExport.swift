@@ -17,7 +17,7 @@ public struct CSVExporter {
     func forEachPage(size: Int, _ body: ([Customer]) async throws -> Void) async throws {
         var cursor: Cursor?
         repeat {
-            let page = try await patron.customers.store.customers(matching: nil, after: cursor, limit: size)
+            let page = try await patron.customers.customers(matching: nil, after: cursor, limit: size)
             try await body(page.items)
             cursor = page.next
         } while cursor != nil
@@ -65,7 +65,7 @@ public struct CSVExporter {
             for customer in customers {
                 var after: Cursor?
                 repeat {
-                    let transactions = try await patron.customers.store.transactions(of: customer.id, after: after, limit: 500)
+                    let transactions = try await patron.customers.transactions(of: customer.id, after: after, limit: 500)
                     for t in transactions.items.reversed() {
                         let d = t.details
                         let common: [String?] = [d.externalID, String(t.customerID.rawValue), dates.string(from: d.occurredAt)]

@@ -196,10 +196,10 @@ public struct CustomerImporter {
             guard !batch.isEmpty else { return }
             // A card that belongs to another customer rejects its row before anything is written.
             let cards = Set(batch.flatMap { $0.customer.cards.map { CustomerIdentifier(kind: .card, value: $0) } })
-            let owners = try await patron.customers.store.owners(of: cards)
+            let owners = try await patron.customers.owners(of: cards)
             // An erased person's id, email, phone or card rejects its row: an import never brings them back.
             let keys = batch.map { Tombstone.keys(id: $0.customer.id, profile: $0.customer.profile, cards: $0.customer.cards) }
-            let erased = try await patron.customers.store.erased(keys.flatMap { $0.map(\.key) })
+            let erased = try await patron.customers.erased(keys.flatMap { $0.map(\.key) })
             var seenCards: [String: Int] = [:]
             var accepted: [ImportedCustomer] = []
             for ((line, customer), keys) in zip(batch, keys) {
@@ -217,7 +217,7 @@ public struct CustomerImporter {
                     accepted.append(customer)
                 }
             }
-            let created = try await patron.customers.store.upsertCustomers(accepted, at: patron.settings.clock.now)
+            let created = try await patron.customers.upsertCustomers(accepted, at: patron.settings.clock.now)
             report.created += created
             report.updated += accepted.count - created
             batch.removeAll(keepingCapacity: true)

@@ -56,13 +56,13 @@ public struct CampaignBenchmark: Sendable {
             let wave = launched.waves.first
             let customers = try await patron.segments.count(rule: "customer_since <= now").count
             let control = customers - (wave?.queued ?? 0) - (wave?.suppressed.values.reduce(0, +) ?? 0)
-            try await patron.campaigns.store.deleteCampaign(draft.id)
+            try await patron.campaigns.deleteCampaign(draft.id)
             try await patron.segments.delete(segment.id)
             return Result(
                 channel: channel.rawValue, customers: customers, recipients: wave?.queued ?? 0, control: control, suppressed: wave?.suppressed ?? [:],
                 prepareSeconds: seconds)
         } catch {
-            try? await patron.campaigns.store.deleteCampaign(draft.id)
+            try? await patron.campaigns.deleteCampaign(draft.id)
             try? await patron.segments.delete(segment.id)
             throw error
         }

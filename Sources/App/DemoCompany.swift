@@ -6,6 +6,7 @@ import Loyalty
 import Partners
 import Sales
 import SharedModels
+import Storage
 import Support
 
 /// A realistic, reproducible demo company: "Northwind Outfitters", a US retailer with twelve
@@ -191,7 +192,8 @@ public struct DemoCompany {
     public func load(into patron: Patron, log: (String) -> Void = { _ in }) async throws -> Summary {
         var random = SeededGenerator(seed: seed)
         var summary = Summary()
-        let store = patron.customers.store
+        // The demo writes its history in bulk, backdated, straight through the customers' storage.
+        let store = SQLCustomerStore(database: patron.database)
         let now = until
         let start = until.addingTimeInterval(-730 * 86_400)
         let today = LocalDate(now)
@@ -423,7 +425,7 @@ public struct DemoCompany {
             into: patron, members: (0..<people.count).filter(isMember).map { CustomerID(Int64($0 + 1)) },
             purchases: memberPurchases, summary: &summary, log: log)
         // The shops, so segment rules can ask how far a customer lives from one.
-        try await patron.segments.store.upsertStores(
+        try await patron.segments.upsertStores(
             Self.stores.map { StoreLocation(code: $0.code, name: "Northwind \($0.city)", latitude: $0.lat, longitude: $0.lon) }
                 + [StoreLocation(code: "WEB", name: "Northwind web shop", latitude: nil, longitude: nil)])
         // The demo admin and a few staff.
@@ -438,7 +440,7 @@ public struct DemoCompany {
         // A member who can sign in to the portal: the richest of the first hundred members.
         var best: (CustomerID, Int64)?
         for id in (0..<min(people.count, 400)).filter(isMember).prefix(100).map({ CustomerID(Int64($0 + 1)) }) {
-            guard let member = try await patron.loyalty.store.memberships(of: id).first else { continue }
+            guard let member = try await patron.loyalty.memberships(of: id).first else { continue }
             let points = try await patron.loyalty.balance(of: member.id).available
             if points > (best?.1 ?? -1) { best = (id, points) }
         }
@@ -461,8 +463,8 @@ public struct DemoCompany {
     /// with individual customers, opened over the last four months through the real service (each
     /// step at its own time); some moved on, some won or lost, a few past their expected close.
     func loadSales(into patron: Patron, customers: Int, random: inout SeededGenerator) async throws -> Int {
-        func at(_ date: Date) -> SalesService { SalesService(store: patron.sales.store, clock: Clock { date }) }
-        let keyAccounts = try await patron.sales.store.keyAccounts(manager: nil, revenueSince: until).map(\.account)
+        func at(_ date: Date) -> SalesService { SalesService(store: SQLSalesStore(database: patron.database), clock: Clock { date }) }
+        let keyAccounts = try await patron.sales.keyAccounts(manager: nil, revenueSince: until).map(\.account)
         let products = ["Group guiding season", "School trip package", "Rescue training", "Staff uniforms", "Event catering", "Lodge gear refit"]
         let stages: [Opportunity.Stage] = [.prospecting, .qualification, .proposal, .negotiation]
         var made = 0
@@ -511,7 +513,7 @@ public struct DemoCompany {
     func loadServiceRequests(into patron: Patron, customers: Int, signedInMember: CustomerID?, random: inout SeededGenerator) async throws -> Int {
         let base = patron.support
         func desk(_ at: Date) -> SupportService {
-            SupportService(store: base.store, customers: patron.customers, clock: Clock { at }, policy: base.policy) { _ in nil }
+            SupportService(store: SQLSupportStore(database: patron.database), customers: patron.customers, clock: Clock { at }, policy: base.policy) { _ in nil }
         }
         let topics: [(ServiceRequest.Kind, String, String, String)] = [
             (

@@ -69,7 +69,7 @@ public struct ImportBenchmark {
         for n in 1...customers {
             batch.append(ImportedCustomer(id: CustomerID(Int64(n)), profile: Profile(firstName: "Bench", lastName: "Customer \(n)"), cards: []))
             if batch.count == 1000 || n == customers {
-                _ = try await patron.customers.store.upsertCustomers(batch, at: patron.settings.clock.now)
+                _ = try await patron.customers.upsertCustomers(batch, at: patron.settings.clock.now)
                 batch.removeAll()
             }
         }

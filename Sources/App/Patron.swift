@@ -242,7 +242,7 @@ public struct Patron: Sendable {
         self.support = SupportService(
             store: SQLSupportStore(database: database), customers: customers, clock: settings.clock,
             policy: .standard(hours: settings.serviceHours)
-        ) { [intelligence] customer in try await intelligence.store.scores(of: customer)?.valueTier.rawValue }
+        ) { [intelligence] customer in try await intelligence.scores(of: customer)?.valueTier.rawValue }
         self.partners = PartnerService(store: SQLPartnerStore(database: database), clock: settings.clock)
         self.sales = SalesService(store: SQLSalesStore(database: database), clock: settings.clock)
         let access = AccessService(

@@ -175,8 +175,8 @@ public struct TransactionImporter {
             case .unmatched(let reason): unmatched.append((.transaction(pending.details), pending.identifiers, reason))
             }
         }
-        let inserted = try await service.store.insertTransactions(matched)
-        _ = try await service.store.holdUnmatched(unmatched, at: service.clock.now)
+        let inserted = try await service.insertTransactions(matched)
+        _ = try await service.holdUnmatched(unmatched, at: service.clock.now)
         _ = try await intake.accrue(batch: matched)
         return (inserted, matched.count - inserted, unmatched.count)
     }

@@ -42,7 +42,7 @@ public struct WebBenchmark: Sendable {
             member = session.token
         } else {
             var id: Int64 = 1
-            while try await patron.loyalty.store.memberships(of: CustomerID(id)).isEmpty { id += 1 }
+            while try await patron.loyalty.memberships(of: CustomerID(id)).isEmpty { id += 1 }
             _ = try await patron.access.createMemberLogin(customerID: id, email: DemoCompany.memberEmail, password: password)
             member = try await patron.access.logIn(email: DemoCompany.memberEmail, password: password, client: nil).token
         }

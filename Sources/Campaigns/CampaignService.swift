@@ -58,7 +58,7 @@ public protocol MessageChannel: Sendable {
 /// Campaigns: plan, launch, prepare waves into the outbox, send it, track responses, and
 /// account for it all against a control group.
 public struct CampaignService: Sendable {
-    public let store: any CampaignStore
+    let store: any CampaignStore
     public let segments: SegmentService
     public let templates: any TemplateEngine
     public let clock: Clock

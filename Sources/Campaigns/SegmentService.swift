@@ -66,7 +66,7 @@ public struct SegmentMember: Sendable, Equatable {
 /// Segments: create and change them with their rule checked, count live while editing,
 /// preview, compare, snapshot and export.
 public struct SegmentService: Sendable {
-    public let store: any SegmentStore
+    let store: any SegmentStore
     public let clock: Clock
 
     public init(store: any SegmentStore, clock: Clock) {

@@ -7,7 +7,7 @@ import SharedModels
 ///
 /// All methods throw ``CustomerError``; whenever one throws, nothing was written.
 public struct CustomerService: Sendable {
-    public let store: any CustomerStore
+    let store: any CustomerStore
     public let clock: Clock
     public let matcher: IdentityMatcher
     /// Country calling code for phone numbers written without one, e.g. "1" or "44".

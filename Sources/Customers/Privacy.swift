@@ -85,7 +85,7 @@ public protocol PrivacyStore: Sendable {
 
 /// Registers privacy requests and fulfils them.
 public struct PrivacyService: Sendable {
-    public let store: any PrivacyStore
+    let store: any PrivacyStore
     public let customers: CustomerService
     public let clock: Clock
     /// Writes an export or erasure to the audit log: who, what (`privacy.export`,

@@ -14,7 +14,7 @@ extension APIHandler {
         let principal = try Caller.require(.customersRead)
         guard case .staff = principal else { throw AccessError.forbidden(.customersRead) }
         _ = try await customers.customer(CustomerID(input.path.id))
-        guard let scores = try await intelligence.store.scores(of: input.path.id) else {
+        guard let scores = try await intelligence.scores(of: input.path.id) else {
             throw Problem(
                 status: .notFound, code: "scores_not_found",
                 detail:
@@ -33,7 +33,7 @@ extension APIHandler {
 
     func getLatestScoringRun(_ input: Operations.GetLatestScoringRun.Input) async throws -> Operations.GetLatestScoringRun.Output {
         _ = try Caller.require(.analyticsRead)
-        guard let run = try await intelligence.store.latestRun() else {
+        guard let run = try await intelligence.latestRun() else {
             throw Problem(status: .notFound, code: "scores_not_found", detail: "The scoring job has not run yet.")
         }
         return .ok(.init(body: .json(.init(run))))
@@ -45,14 +45,14 @@ extension APIHandler {
         if let offset = q.offset, !(0...1_000_000_000).contains(offset) {
             throw Problem(status: .unprocessableContent, code: "validation_failed", detail: "offset must be 0 to 1000000000", field: "offset")
         }
-        let page = try await intelligence.store.scoredCustomers(
+        let page = try await intelligence.scoredCustomers(
             segment: q.segment?.rawValue, valueTier: q.valueTier?.rawValue, minimumChurnRisk: q.minChurnRisk, offset: q.offset ?? 0, limit: try pageSize(q.limit).value)
         return .ok(.init(body: .json(page.map(Schemas.CustomerScores.init))))
     }
 
     func getRfmAnalysis(_ input: Operations.GetRfmAnalysis.Input) async throws -> Operations.GetRfmAnalysis.Output {
         _ = try Caller.require(.analyticsRead)
-        let a = try await intelligence.store.rfmAnalysis()
+        let a = try await intelligence.rfmAnalysis()
         return .ok(
             .init(
                 body: .json(
@@ -92,7 +92,7 @@ extension APIHandler {
 
     func getLoyaltyAnalytics(_ input: Operations.GetLoyaltyAnalytics.Input) async throws -> Operations.GetLoyaltyAnalytics.Output {
         _ = try Caller.require(.analyticsRead)
-        let r = try await intelligence.store.loyaltyReport(now: customers.clock.now)
+        let r = try await intelligence.loyaltyReport(now: customers.clock.now)
         func counts(_ c: [LoyaltyReport.Count]) -> [Schemas.CountByKey] { c.map { .init(key: $0.key, count: $0.count) } }
         return .ok(
             .init(

@@ -75,13 +75,13 @@ extension APIHandler {
     func listPromotions(_ input: Operations.ListPromotions.Input) async throws -> Operations.ListPromotions.Output {
         _ = try Caller.require(.loyaltyRead)
         let program = try await loyalty.program(ProgramID(input.path.id))
-        return .ok(.init(body: .json(try await loyalty.store.promotions(of: program.id).map(Schemas.Promotion.init))))
+        return .ok(.init(body: .json(try await loyalty.promotions(of: program.id).map(Schemas.Promotion.init))))
     }
 
     func getPromotion(_ input: Operations.GetPromotion.Input) async throws -> Operations.GetPromotion.Output {
         _ = try Caller.require(.loyaltyRead)
         let promotion = try await loyalty.promotion(PromotionID(input.path.id))
-        let r = try await loyalty.store.promotionResults(promotion.id)
+        let r = try await loyalty.promotionResults(promotion.id)
         return .ok(
             .init(
                 body: .json(
@@ -132,7 +132,7 @@ extension APIHandler {
     func listRewards(_ input: Operations.ListRewards.Input) async throws -> Operations.ListRewards.Output {
         _ = try Caller.required()
         let program = try await loyalty.program(ProgramID(input.path.id))
-        return .ok(.init(body: .json(try await loyalty.store.rewards(of: program.id).map(Schemas.Reward.init))))
+        return .ok(.init(body: .json(try await loyalty.rewards(of: program.id).map(Schemas.Reward.init))))
     }
 
     func updateReward(_ input: Operations.UpdateReward.Input) async throws -> Operations.UpdateReward.Output {
@@ -158,7 +158,7 @@ extension APIHandler {
     func listVouchers(_ input: Operations.ListVouchers.Input) async throws -> Operations.ListVouchers.Output {
         let member = try await readableMember(input.path.id)
         let now = customers.clock.now
-        return .ok(.init(body: .json(try await loyalty.store.vouchers(of: member.id).map { Schemas.Voucher($0, now: now) })))
+        return .ok(.init(body: .json(try await loyalty.vouchers(of: member.id).map { Schemas.Voucher($0, now: now) })))
     }
 
     /// An item the caller may act on: staff with `permission` (checked before anything is read),
@@ -218,7 +218,7 @@ extension APIHandler {
 
     func listReferrals(_ input: Operations.ListReferrals.Input) async throws -> Operations.ListReferrals.Output {
         let member = try await readableMember(input.path.id)
-        return .ok(.init(body: .json(try await loyalty.store.referrals(by: member.id).map(Schemas.Referral.init))))
+        return .ok(.init(body: .json(try await loyalty.referrals(by: member.id).map(Schemas.Referral.init))))
     }
 
     func getTier(_ input: Operations.GetTier.Input) async throws -> Operations.GetTier.Output {
@@ -228,7 +228,7 @@ extension APIHandler {
 
     func tierStatus(_ member: MemberID) async throws -> Schemas.TierStatus {
         let progress = try await loyalty.tierProgress(of: member)
-        let history = try await loyalty.store.tierHistory(of: member)
+        let history = try await loyalty.tierHistory(of: member)
         return Schemas.TierStatus(
             tier: progress?.tier, qualifyingPoints: progress?.qualifyingPoints, nextTier: progress?.nextTier, missingPoints: progress?.missing,
             by: progress?.by, benefits: progress?.benefits, history: history.map { .init(from: $0.from, to: $0.to, reason: $0.reason, at: $0.at) })
@@ -292,7 +292,7 @@ extension APIHandler {
 
     func listCards(_ input: Operations.ListCards.Input) async throws -> Operations.ListCards.Output {
         let member = try await readableMember(input.path.id)
-        return .ok(.init(body: .json(try await loyalty.store.cards(of: member.id).map(Schemas.Card.init))))
+        return .ok(.init(body: .json(try await loyalty.cards(of: member.id).map(Schemas.Card.init))))
     }
 
     func actingCard(_ id: Int64) async throws -> MembershipCard {

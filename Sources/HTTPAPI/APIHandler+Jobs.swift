@@ -19,7 +19,7 @@ extension APIHandler {
 
     func listJobs(_ input: Operations.ListJobs.Input) async throws -> Operations.ListJobs.Output {
         _ = try Caller.require(.jobsManage)
-        let now = clock.now
+        let now = jobs.clock.now
         let runs = input.query.runs ?? 50
         return .ok(
             .init(
@@ -31,8 +31,8 @@ extension APIHandler {
 
     func runJob(_ input: Operations.RunJob.Input) async throws -> Operations.RunJob.Output {
         _ = try Caller.require(.jobsManage)
-        let now = clock.now
-        guard try await jobs.makeDue(input.path.name, at: now), let job = try await jobs.jobs().first(where: { $0.name == input.path.name }) else {
+        let now = jobs.clock.now
+        guard let job = try await jobs.runNow(input.path.name) else {
             throw Problem(status: .notFound, code: "job_not_found", detail: "There is no job \(input.path.name).")
         }
         return .accepted(.init(body: .json(Self.schema(job, now: now))))
@@ -40,8 +40,8 @@ extension APIHandler {
 
     func retryJobRun(_ input: Operations.RetryJobRun.Input) async throws -> Operations.RetryJobRun.Output {
         _ = try Caller.require(.jobsManage)
-        let now = clock.now
-        guard let name = try await jobs.retry(run: input.path.id, at: now), let job = try await jobs.jobs().first(where: { $0.name == name }) else {
+        let now = jobs.clock.now
+        guard let job = try await jobs.retry(run: input.path.id) else {
             throw Problem(status: .notFound, code: "job_run_not_found", detail: "No job run has id \(input.path.id).")
         }
         return .accepted(.init(body: .json(Self.schema(job, now: now))))

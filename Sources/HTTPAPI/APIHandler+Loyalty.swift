@@ -94,7 +94,7 @@ extension APIHandler {
         let principal = try Caller.required()
         if case .member(let own, _) = principal, own != input.path.id { throw CustomerError.notFound(kind: "customer", id: input.path.id) }
         if case .member = principal {} else { try principal.require(.loyaltyRead) }
-        let members = try await loyalty.store.memberships(of: CustomerID(input.path.id))
+        let members = try await loyalty.memberships(of: CustomerID(input.path.id))
         return .ok(.init(body: .json(members.map(Schemas.Member.init))))
     }
 

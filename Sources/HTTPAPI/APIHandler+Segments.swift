@@ -141,7 +141,7 @@ extension APIHandler {
     func listStores(_ input: Operations.ListStores.Input) async throws -> Operations.ListStores.Output {
         let principal = try Caller.require(.customersRead)
         guard case .staff = principal else { throw AccessError.forbidden(.customersRead) }
-        return .ok(.init(body: .json(try await segments.store.stores().map(Schemas.Store.init))))
+        return .ok(.init(body: .json(try await segments.stores().map(Schemas.Store.init))))
     }
 
     func putStore(_ input: Operations.PutStore.Input) async throws -> Operations.PutStore.Output {

@@ -27,8 +27,7 @@ struct APIHandler: APIProtocol {
     let sales: SalesService
     /// The configured message channels, for an on-demand run of the campaign job.
     let channels: @Sendable () throws -> [CampaignChannel: any MessageChannel]
-    let jobs: any JobStore
-    let clock: Clock
+    let jobs: JobBoard
     let health: @Sendable () async throws -> String
 
     // MARK: Authorisation helpers
@@ -149,7 +148,7 @@ struct APIHandler: APIProtocol {
         search.words = []
         search.identifiers.removeAll { $0.kind == .customerID || $0.kind == .external }
         guard !search.identifiers.isEmpty else { return [] }
-        return try await customers.store.customers(matching: search, after: nil, limit: 5).items
+        return try await customers.customers(matching: search, after: nil, limit: 5).items
     }
 
     func createCustomer(_ input: Operations.CreateCustomer.Input) async throws -> Operations.CreateCustomer.Output {

@@ -28,12 +28,12 @@ public struct PatronAPI: Sendable {
         intake: TransactionIntake, access: AccessService, intelligence: CustomerIntelligence, segments: SegmentService,
         campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService, sales: SalesService,
         channels: @escaping @Sendable () throws -> [CampaignChannel: any MessageChannel],
-        idempotency: any IdempotencyStore, jobs: any JobStore, clock: Clock,
+        idempotency: any IdempotencyStore, jobs: JobBoard,
         health: @escaping @Sendable () async throws -> String
     ) {
         self.handler = APIHandler(
             customers: intake.customers, intake: intake, access: access, intelligence: intelligence, segments: segments,
-            campaigns: campaigns, support: support, privacy: privacy, partners: partners, sales: sales, channels: channels, jobs: jobs, clock: clock,
+            campaigns: campaigns, support: support, privacy: privacy, partners: partners, sales: sales, channels: channels, jobs: jobs,
             health: health)
         self.idempotency = idempotency
     }

@@ -10,7 +10,7 @@ import SharedModels
 /// takes an idempotency key: the same key twice moves points once and returns the first result.
 /// Whenever a method throws, nothing was written.
 public struct PointsLedger: Sendable {
-    public let store: any LoyaltyStore
+    let store: any LoyaltyStore
     public let clock: Clock
     /// Programs with their promotions parsed, by revision, so a transaction neither reads nor parses fifty rules again.
     let programs = ProgramCache()

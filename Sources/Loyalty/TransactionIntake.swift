@@ -51,11 +51,11 @@ public struct TransactionIntake: Sendable {
         let valid = try details.validated()
         if case .partner = party {
             guard party.owns(store: valid.store) else { throw LoyaltyError.notPartnerOutlet(valid.store) }
-            if let existing = try await customers.store.transaction(externalID: valid.externalID), !party.owns(store: existing.details.store) {
+            if let existing = try await customers.transaction(externalID: valid.externalID), !party.owns(store: existing.details.store) {
                 throw LoyaltyError.notPartnerTransaction(valid.externalID)
             }
             if valid.kind == .return, let original = valid.originalExternalID,
-                let purchase = try await customers.store.transaction(externalID: original), !party.owns(store: purchase.details.store)
+                let purchase = try await customers.transaction(externalID: original), !party.owns(store: purchase.details.store)
             {
                 throw LoyaltyError.notPartnerTransaction(original)
             }
@@ -72,7 +72,7 @@ public struct TransactionIntake: Sendable {
     static func record(_ group: [(CustomerID, TransactionDetails, IdentifierKind)], customers: CustomerService, loyalty: PointsLedger)
         async throws -> [Receipt]
     {
-        let memberships = try await loyalty.store.memberships(among: Set(group.map(\.0)))
+        let memberships = try await loyalty.memberships(among: Set(group.map(\.0)))
         let planner = try await loyalty.planner(for: Set(memberships.values.joined().map(\.programID)))
         let (recorded, posted) = try await loyalty.record(group.map { ($0.0, $0.1) }, memberships: memberships, planner: planner)
         var results = [[PointsLedger.AccrualResult]](repeating: [], count: group.count)
@@ -100,7 +100,7 @@ public struct TransactionIntake: Sendable {
     public func accrue(_ transaction: Transaction) async throws -> [PointsLedger.AccrualResult] {
         var original: Transaction?
         if transaction.details.kind == .return, let reference = transaction.details.originalExternalID {
-            original = try await customers.store.transaction(externalID: reference)
+            original = try await customers.transaction(externalID: reference)
         }
         return try await loyalty.accrue(transaction, original: original)
     }
@@ -111,7 +111,7 @@ public struct TransactionIntake: Sendable {
     /// - Returns: how many accruals were posted.
     @discardableResult
     public func accrue(batch: [(customer: CustomerID, details: TransactionDetails)]) async throws -> Int {
-        let memberships = try await loyalty.store.memberships(among: Set(batch.map(\.customer)))
+        let memberships = try await loyalty.memberships(among: Set(batch.map(\.customer)))
         guard !memberships.isEmpty else { return 0 }
         var purchases: [(memberships: [Member], purchase: TransactionDetails)] = []
         var accrued = 0
@@ -127,7 +127,7 @@ public struct TransactionIntake: Sendable {
             case .return:
                 // A return takes back what its purchase earned, so the purchases before it are posted first.
                 try await flush()
-                guard let transaction = try await customers.store.transaction(externalID: row.details.externalID) else { continue }
+                guard let transaction = try await customers.transaction(externalID: row.details.externalID) else { continue }
                 accrued += try await accrue(transaction).count
             }
         }

@@ -152,7 +152,7 @@ public protocol PartnerStore: Sendable {
 
 /// Partners, their statements and settlements.
 public struct PartnerService: Sendable {
-    public let store: any PartnerStore
+    let store: any PartnerStore
     public let clock: Clock
 
     public init(store: any PartnerStore, clock: Clock) {

@@ -16,7 +16,7 @@ public struct SalesActor: Sendable, Equatable {
 /// The Sales room: leads handed over by campaigns, opportunities moved through the pipeline to
 /// won or lost, the weighted forecast, and key accounts with their managers.
 public struct SalesService: Sendable {
-    public let store: any SalesStore
+    let store: any SalesStore
     public let clock: SharedModels.Clock
 
     public init(store: any SalesStore, clock: SharedModels.Clock) {

@@ -6,7 +6,7 @@ import SharedModels
 /// resolution targets set by priority and customer value, a thread of messages, replies and
 /// internal notes, and a satisfaction survey after resolution.
 public struct SupportService: Sendable {
-    public let store: any SupportStore
+    let store: any SupportStore
     public let customers: CustomerService
     public let clock: SharedModels.Clock
     public let policy: SLAPolicy

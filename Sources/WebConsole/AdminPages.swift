@@ -169,15 +169,14 @@ struct AdminPages: Sendable {
         router.post("/console/admin/jobs") { request, context in
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.jobsManage) else { return try pages.forbidden(v) }
-                let now = s.clock.now
                 if let name = form.text("job") {
-                    guard try await s.jobs.makeDue(name, at: now) else { return try await jobs(v, error: "There is no job \(name).") }
+                    guard try await s.jobs.runNow(name) != nil else { return try await jobs(v, error: "There is no job \(name).") }
                     return try await jobs(v, flash: "\(name) is due now; a server runs it within seconds.")
                 }
-                guard let run = form.text("run").flatMap({ Int64($0) }), let job = try await s.jobs.retry(run: run, at: now) else {
+                guard let run = form.text("run").flatMap({ Int64($0) }), let job = try await s.jobs.retry(run: run) else {
                     return try await jobs(v, error: "There is no such run.")
                 }
-                return try await jobs(v, flash: "\(job) is due again; a server runs it within seconds.")
+                return try await jobs(v, flash: "\(job.name) is due again; a server runs it within seconds.")
             }
         }
         router.get("/console/admin/privacy") { request, _ in try await console.signedIn(request, .console) { try await privacy($0) } }
@@ -340,9 +339,9 @@ struct AdminPages: Sendable {
     func loyalty(_ v: Visitor, flash: String? = nil, error: String? = nil, kept: [String: Any] = [:]) async throws -> Response {
         guard v.principal.can(.loyaltyRead) else { return try pages.forbidden(v) }
         var programs: [[String: Any]] = []
-        for p in try await s.loyalty.store.programs() {
-            let promotions = try await s.loyalty.store.promotions(of: p.id)
-            let rewards = try await s.loyalty.store.rewards(of: p.id)
+        for p in try await s.loyalty.programs() {
+            let promotions = try await s.loyalty.promotions(of: p.id)
+            let rewards = try await s.loyalty.rewards(of: p.id)
             let expiry: String = p.expiryMonths.map { "\($0) months (\(p.expiryStyle.code.replacingOccurrences(of: "_", with: " ")))" } ?? "never"
             var earning = "no earning rules"
             if let r = p.earningRules {
@@ -396,7 +395,7 @@ struct AdminPages: Sendable {
     /// The background jobs: when each is due, which runs, which failed and which are dead.
     func jobs(_ v: Visitor, flash: String? = nil, error: String? = nil) async throws -> Response {
         guard v.principal.can(.jobsManage) else { return try pages.forbidden(v) }
-        let now = s.clock.now
+        let now = s.jobs.clock.now
         let jobs = try await s.jobs.jobs()
         let runs = try await s.jobs.runs(job: nil, limit: 50)
         return try console.views.page(

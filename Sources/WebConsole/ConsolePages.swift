@@ -93,7 +93,7 @@ struct ConsolePages: Sendable {
                 guard let member = Int64(form["member"] ?? ""), let points = Int64(form["points"] ?? ""), points != 0,
                     let reason = form.text("reason")
                 else { return try await customer(v, id, error: "Give a whole number of points (negative to take some back) and a reason.") }
-                guard try await s.loyalty.store.memberships(of: CustomerID(id)).contains(where: { $0.id.rawValue == member }) else {
+                guard try await s.loyalty.memberships(of: CustomerID(id)).contains(where: { $0.id.rawValue == member }) else {
                     return try await customer(v, id, error: "That membership is not this customer's.")
                 }
                 do {
@@ -158,7 +158,7 @@ struct ConsolePages: Sendable {
             let now = s.intelligence.clock.now
             let months = try await console.monthlySales.get(key: "sales", maxAge: 300, now: now) { [s] in
                 let starts = (0...12).map { LocalDate(now).firstOfMonth(addingMonths: $0 - 11) }
-                let sales = try await s.intelligence.store.sales(between: starts.map { $0.startOfDay.epochSeconds })
+                let sales = try await s.intelligence.sales(between: starts.map { $0.startOfDay.epochSeconds })
                 return zip(starts, sales).map { (String($0.description.prefix(7)), $1.amount, $1.purchases) }
             }.0
             if months.contains(where: { $0.purchases > 0 }) {
@@ -208,7 +208,7 @@ struct ConsolePages: Sendable {
         do { c = try await s.customers.customer(CustomerID(id)) } catch { return try views.notFound(title: "No such customer") }
         var memberships: [[String: Any]] = []
         if v.principal.can(.loyaltyRead) {
-            for m in try await s.loyalty.store.memberships(of: c.id) {
+            for m in try await s.loyalty.memberships(of: c.id) {
                 var values = try await console.membership(m)
                 values["member"] = m.id.rawValue
                 values["canAdjust"] = v.principal.can(.pointsAdjust)
@@ -216,7 +216,7 @@ struct ConsolePages: Sendable {
             }
         }
         var scores: [String: Any]? = nil
-        if let sc = try await s.intelligence.store.scores(of: id) {
+        if let sc = try await s.intelligence.scores(of: id) {
             scores = [
                 "rfm": "\(sc.rfm.code) \(sc.rfm.segment.rawValue.replacingOccurrences(of: "_", with: " "))", "valueTier": sc.valueTier.rawValue,
                 "clv": sc.clv12m.map { Money(minorUnits: $0, currency: sc.currency).description } ?? "—",
@@ -318,7 +318,7 @@ struct ConsolePages: Sendable {
             let now = s.intelligence.clock.now
             let bounds: [Int64] = [10, 50, 100, 250, 500, 1_000].map { $0 * 100 }
             let counts = try await console.clv.get(key: key, maxAge: .infinity, now: now) { [s] in
-                try await s.intelligence.store.clvDistribution(bounds: bounds)
+                try await s.intelligence.clvDistribution(bounds: bounds)
             }.0
             let currency = s.customers.defaultCurrency
             var labels = ["under \(bounds[0] / 100)"]

@@ -140,8 +140,8 @@ struct PartnerAccountPages: Sendable {
         guard case .partner(_, _, let code, _) = v.principal else { return try views.notFound(title: "Not found") }
         let loyalty = console.services.loyalty
         var mine: [Promotion] = []
-        for program in try await loyalty.store.programs() {
-            mine += try await loyalty.store.promotions(of: program.id).filter { $0.partner == code.uppercased() }
+        for program in try await loyalty.programs() {
+            mine += try await loyalty.promotions(of: program.id).filter { $0.partner == code.uppercased() }
         }
         return try views.page(
             .partners, visitor: v, title: "Joint promotions", template: "partner-promotions",

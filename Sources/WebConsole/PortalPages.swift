@@ -114,7 +114,7 @@ struct PortalPages: Sendable {
     /// The member's first membership.
     func membership(_ v: Visitor) async throws -> Member? {
         guard case .member(let id, _) = v.principal else { return nil }
-        return try await s.loyalty.store.memberships(of: CustomerID(id)).first
+        return try await s.loyalty.memberships(of: CustomerID(id)).first
     }
 
     func join(_ form: Form) async throws -> Response {
@@ -135,7 +135,7 @@ struct PortalPages: Sendable {
         do {
             let customer = try await s.customers.create(ProfileDraft(firstName: first, lastName: last, emails: [email]))
             _ = try await s.access.createMemberLogin(customerID: customer.id.rawValue, email: email, password: password)
-            if let program = try await s.loyalty.store.programs().first { _ = try await s.loyalty.enroll(customer.id, in: program.id) }
+            if let program = try await s.loyalty.programs().first { _ = try await s.loyalty.enroll(customer.id, in: program.id) }
             _ = try await s.customers.recordConsent(
                 purpose: .marketing, channel: .email, granted: form["marketing"] == "yes", source: "member_portal", text: "Offers and news by email",
                 for: customer.id, by: "member:\(customer.id)")
@@ -151,7 +151,7 @@ struct PortalPages: Sendable {
     func home(_ v: Visitor, flash: String?) async throws -> Response {
         guard case .member(let id, _) = v.principal else { return Response.redirect(to: "/portal/login") }
         var memberships: [[String: Any]] = []
-        for m in try await s.loyalty.store.memberships(of: CustomerID(id)) {
+        for m in try await s.loyalty.memberships(of: CustomerID(id)) {
             memberships.append(try await console.membership(m))
         }
         let name = try await s.customers.customer(CustomerID(id)).displayName
@@ -166,7 +166,7 @@ struct PortalPages: Sendable {
         }
         let balance = try await s.loyalty.balance(of: member.id)
         let catalogue = try await s.loyalty.catalogue(for: member.id)
-        let vouchers = try await s.loyalty.store.vouchers(of: member.id)
+        let vouchers = try await s.loyalty.vouchers(of: member.id)
         let names = Dictionary(catalogue.map { ($0.reward.id, $0.reward.name) }, uniquingKeysWith: { a, _ in a })
         return try views.page(
             .portal, visitor: v, title: "Rewards", template: "rewards",
@@ -193,8 +193,8 @@ struct PortalPages: Sendable {
                 .portal, visitor: v, title: "Promotions", template: "message", ["message": "Join a program to take part in promotions."])
         }
         let now = s.loyalty.clock.now
-        let joined = try await s.loyalty.store.enrolments(of: member.id)
-        let open = try await s.loyalty.store.promotions(of: member.programID, runningBetween: now, and: now.addingTimeInterval(1)).filter(
+        let joined = try await s.loyalty.enrolments(of: member.id)
+        let open = try await s.loyalty.promotions(of: member.programID, runningBetween: now, and: now.addingTimeInterval(1)).filter(
             \.requiresEnrolment)
         return try views.page(
             .portal, visitor: v, title: "Promotions", template: "promotions",
@@ -246,7 +246,7 @@ struct PartnerPages: Sendable {
                     return try await page(v, error: "No member matches '\(query)'.")
                 }
                 let c = try await s.customers.customer(id)
-                let member = try await s.loyalty.store.memberships(of: id).first
+                let member = try await s.loyalty.memberships(of: id).first
                 return try await page(
                     v,
                     found: ["id": id.rawValue, "name": c.displayName, "card": c.cards.first ?? member?.number ?? "none", "isMember": member != nil])
@@ -261,7 +261,7 @@ struct PartnerPages: Sendable {
         router.post("/partners/members") { request, context in
             try await console.posted(request, context, .partners) { v, form in
                 guard v.principal.can(.membersEnroll) else { return try await page(v, error: "This key may not enrol members.") }
-                guard let id = Int64(form["customer"] ?? ""), let program = try await s.loyalty.store.programs().first else {
+                guard let id = Int64(form["customer"] ?? ""), let program = try await s.loyalty.programs().first else {
                     return try await page(v, error: "Find the customer first.")
                 }
                 do {

@@ -36,17 +36,15 @@ public struct WebConsole: Sendable {
         /// Where forms' one-time tokens and results are kept (the API's idempotency records).
         public var forms: any IdempotencyStore
         /// The background jobs (the admin's Jobs page).
-        public var jobs: any JobStore
-        public var clock: Clock
+        public var jobs: JobBoard
 
         public init(
             customers: CustomerService, access: AccessService, loyalty: PointsLedger, intake: TransactionIntake, intelligence: CustomerIntelligence,
             segments: SegmentService, campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService,
-            sales: SalesService, forms: any IdempotencyStore, jobs: any JobStore, clock: Clock
+            sales: SalesService, forms: any IdempotencyStore, jobs: JobBoard
         ) {
             self.forms = forms
             self.jobs = jobs
-            self.clock = clock
             self.customers = customers
             self.access = access
             self.loyalty = loyalty
@@ -130,20 +128,20 @@ struct Visitor: Sendable {
 
 extension WebConsole {
     /// The key of everything computed from the scores: the last scoring run.
-    func scoringKey() async throws -> String { (try await services.intelligence.store.latestRun()?.ranAt.epochSeconds).map(String.init) ?? "none" }
+    func scoringKey() async throws -> String { (try await services.intelligence.latestRun()?.ranAt.epochSeconds).map(String.init) ?? "none" }
 
     /// The loyalty report, at most five minutes old.
     func currentLoyaltyReport() async throws -> (LoyaltyReport, Date) {
         let s = services
         let now = s.intelligence.clock.now
-        return try await loyaltyReport.get(key: "report", maxAge: 300, now: now) { try await s.intelligence.store.loyaltyReport(now: now) }
+        return try await loyaltyReport.get(key: "report", maxAge: 300, now: now) { try await s.intelligence.loyaltyReport(now: now) }
     }
 
     /// The RFM grid and Pareto curve of the last scoring run.
     func currentRFM() async throws -> RFMAnalysis {
         let s = services
         return try await rfm.get(key: try await scoringKey(), maxAge: .infinity, now: s.intelligence.clock.now) {
-            try await s.intelligence.store.rfmAnalysis()
+            try await s.intelligence.rfmAnalysis()
         }.0
     }
 
@@ -151,7 +149,7 @@ extension WebConsole {
     func customersAtRisk() async throws -> [CustomerScores] {
         let s = services
         return try await atRisk.get(key: try await scoringKey(), maxAge: .infinity, now: s.intelligence.clock.now) {
-            try await s.intelligence.store.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: 0.5, offset: 0, limit: 20)
+            try await s.intelligence.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: 0.5, offset: 0, limit: 20)
         }.0
     }
 

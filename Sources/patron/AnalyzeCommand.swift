@@ -242,7 +242,7 @@ struct Analyze: AsyncParsableCommand {
         @Flag(help: "Print a JSON object as the last line.") var json = false
 
         func run() async throws {
-            let report = try await db.with { patron in try await patron.intelligence.store.loyaltyReport(now: patron.settings.clock.now) }
+            let report = try await db.with { patron in try await patron.intelligence.loyaltyReport(now: patron.settings.clock.now) }
             for p in report.programs {
                 print("\(p.code) \(p.name): \(p.members) members, \(p.activeMembers) earned in the last year")
                 print("  tiers: " + p.tiers.map { "\($0.key) \($0.count)" }.joined(separator: ", "))

@@ -249,7 +249,7 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await db.with { patron in
-                let programs = try await patron.loyalty.store.programs().filter { program == nil || $0.code == program }
+                let programs = try await patron.loyalty.programs().filter { program == nil || $0.code == program }
                 guard !programs.isEmpty else { throw ValidationError("--program: no program has the code \(program ?? "")") }
                 for p in programs {
                     let review = try await patron.loyalty.reviewTiers(of: p.id)

@@ -11,8 +11,8 @@ struct Segments: AsyncParsableCommand {
         subcommands: [Count.self, Preview.self, Create.self, List.self, Snapshot.self, Overlap.self, ExportMembers.self, Refresh.self])
 
     static func find(_ nameOrID: String, in patron: Patron) async throws -> Segment {
-        if let id = Int64(nameOrID), let s = try await patron.segments.store.segment(SegmentID(id)) { return s }
-        guard let s = try await patron.segments.store.segment(named: nameOrID) else { throw fail("no segment named '\(nameOrID)'") }
+        if let id = Int64(nameOrID), let s = try? await patron.segments.segment(SegmentID(id)) { return s }
+        guard let s = try await patron.segments.segment(named: nameOrID) else { throw fail("no segment named '\(nameOrID)'") }
         return s
     }
 

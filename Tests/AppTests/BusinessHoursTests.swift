@@ -2,6 +2,7 @@ import App
 import Customers
 import Foundation
 import SharedModels
+import Storage
 import Support
 import TestSupport
 import Testing
@@ -80,7 +81,7 @@ import Testing
         let clock = TestClock(Self.utc("2026-11-27T15:00:00Z"))  // Friday 16:00 in Berlin
         try await TestDatabase.withPatron(engine, clock: clock) { p in
             let desk = SupportService(
-                store: p.support.store, customers: p.customers, clock: clock.clock, policy: .standard(hours: Self.berlin)
+                store: SQLSupportStore(database: p.database), customers: p.customers, clock: clock.clock, policy: .standard(hours: Self.berlin)
             ) { _ in nil }
             let c = try await p.customers.create(ProfileDraft(firstName: "Eva", lastName: "Roth"))
             let normal = try await desk.open(

@@ -140,7 +140,7 @@ final class MessageSinks: @unchecked Sendable {
             #expect((wave1.suppressed["blocked"] ?? 0) == (target.contains(people.blocked) ? 1 : 0))
 
             // A sender dies holding three messages: they are neither lost nor sent twice.
-            let held = try await p.campaigns.store.claim(.email, now: clock.now, limit: 3)
+            let held = try await p.campaigns.claim(.email, now: clock.now, limit: 3)
             #expect(held.count == 3)
             var report = try await p.campaigns.dispatch(through: sinks.channels, batch: 10)
             #expect(report.sent + report.bounced == shouldGetMail.count - 3)
@@ -160,7 +160,7 @@ final class MessageSinks: @unchecked Sendable {
             #expect(sample.data.contains("List-Unsubscribe: <http://127.0.0.1:8080/t/u/"))
             #expect(sample.data.contains("\n.\r\nSee you soon") || sample.data.contains("\n.\nSee you soon"), "a lone dot line survives dot-stuffing")
             if target.contains(people.bounce) {
-                let bounced = try await p.campaigns.store.message(MessageKey(campaign: draft.id, wave: 1, customer: people.bounce))
+                let bounced = try await p.campaigns.message(MessageKey(campaign: draft.id, wave: 1, customer: people.bounce))
                 #expect(bounced?.status == .bounced)
             }
 

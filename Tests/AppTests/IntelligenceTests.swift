@@ -23,7 +23,7 @@ import Testing
             _ = try await DemoCompany(customers: 120, seed: 9, until: clock.now).load(into: patron)
             _ = try await patron.intelligence.score()
             // A scored buyer with a next-best offer, in a segment built on scores.
-            let scored = try await patron.intelligence.store.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: nil, offset: 0, limit: 500)
+            let scored = try await patron.intelligence.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: nil, offset: 0, limit: 500)
             let ann = try #require(scored.first { $0.frequency > 0 && !$0.recommendations.isEmpty }?.customer ?? scored.first { $0.frequency > 0 }?.customer)
             try await api.call(.post, "/v1/segments/refresh", token: admin)
             let rule = "rfm.r >= 1 and purchases >= 1"
@@ -46,7 +46,7 @@ import Testing
                 body: ["purpose": "profiling", "channel": "email", "granted": false, "source": "call", "text": "Objects to profiling"])
             #expect(objection.status == 201, "\(objection.text)")
             // At once: no scores, no next-best offer, not selected by score rules, gone from snapshots.
-            #expect(try await patron.intelligence.store.scores(of: ann) == nil)
+            #expect(try await patron.intelligence.scores(of: ann) == nil)
             let shown = try await api.call(.get, "/v1/customers/\(ann)/scores", token: admin)
             #expect(shown.status == 404 || shown.json["recommendations"] == nil, "\(shown.text)")
             #expect(try await !selected(), "after: no score rule selects Ann")
@@ -66,14 +66,14 @@ import Testing
             clock.advance(days: 1)
             let run = try await patron.intelligence.score()
             #expect(run.customers > 100)
-            #expect(try await patron.intelligence.store.scores(of: ann) == nil)
+            #expect(try await patron.intelligence.scores(of: ann) == nil)
             _ = try await patron.segments.refresh()
             #expect(try await !selected())
             // Agreeing again lets the next run score Ann.
             _ = try await patron.customers.recordConsent(
                 purpose: .profiling, channel: .email, granted: true, source: "call", text: nil, for: CustomerID(ann), by: "test")
             _ = try await patron.intelligence.score()
-            #expect(try await patron.intelligence.store.scores(of: ann) != nil)
+            #expect(try await patron.intelligence.scores(of: ann) != nil)
         }
     }
 
@@ -110,7 +110,7 @@ import Testing
             }
             var checked = 0
             for customer in Array(days.keys).sorted().prefix(60) {
-                let s = try #require(try await patron.intelligence.store.scores(of: customer))
+                let s = try #require(try await patron.intelligence.scores(of: customer))
                 #expect(s.frequency == days[customer]!.count)
                 #expect(s.monetary == revenue[customer]!)
                 #expect(s.recencyDays == Int(now / 86_400 - days[customer]!.max()!))
@@ -122,18 +122,18 @@ import Testing
             }
             #expect(checked == 60)
             // Drivers survive the trip through the database.
-            let explained = try await patron.intelligence.store.scoredCustomers(
+            let explained = try await patron.intelligence.scoredCustomers(
                 segment: nil, valueTier: nil, minimumChurnRisk: 0.3, offset: 0, limit: 5)
             #expect(explained.contains { !$0.churnDrivers.isEmpty })
 
             // Value tiers: A customers are worth more than D customers on average.
-            let a = try await patron.intelligence.store.scoredCustomers(segment: nil, valueTier: "A", minimumChurnRisk: nil, offset: 0, limit: 1000)
-            let d = try await patron.intelligence.store.scoredCustomers(segment: nil, valueTier: "D", minimumChurnRisk: nil, offset: 0, limit: 1000)
+            let a = try await patron.intelligence.scoredCustomers(segment: nil, valueTier: "A", minimumChurnRisk: nil, offset: 0, limit: 1000)
+            let d = try await patron.intelligence.scoredCustomers(segment: nil, valueTier: "D", minimumChurnRisk: nil, offset: 0, limit: 1000)
             func mean(_ s: [CustomerScores]) -> Double { Double(s.reduce(0) { $0 + ($1.clv12m ?? 0) + $1.monetary }) / Double(max(1, s.count)) }
             #expect(!a.isEmpty && !d.isEmpty)
             #expect(mean(a) > 3 * mean(d))
             // Riskiest first when filtering by churn risk.
-            let risky = try await patron.intelligence.store.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: 0.5, offset: 0, limit: 50)
+            let risky = try await patron.intelligence.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: 0.5, offset: 0, limit: 50)
             #expect(zip(risky, risky.dropFirst()).allSatisfy { $0.churnRisk! >= $1.churnRisk! })
 
             // Recommendations are categories the customer has not bought in the last year.
@@ -149,7 +149,7 @@ import Testing
             for (c, category) in categories { bought[c, default: []].insert(category) }
             var recommended = 0
             for customer in bought.keys.sorted().prefix(80) {
-                let s = try #require(try await patron.intelligence.store.scores(of: customer))
+                let s = try #require(try await patron.intelligence.scores(of: customer))
                 #expect(Set(s.recommendations).isDisjoint(with: bought[customer]!))
                 recommended += s.recommendations.count
             }
@@ -202,7 +202,7 @@ import Testing
         try await TestDatabase.withPatron(engine) { patron in
             let run = try await patron.intelligence.score()
             #expect(run.customers == 0 && run.bgnbd == nil && run.churnAUC == nil && run.rules == 0)
-            #expect(try await patron.intelligence.store.latestRun()?.customers == 0)
+            #expect(try await patron.intelligence.latestRun()?.customers == 0)
         }
     }
 }

@@ -260,7 +260,7 @@ import Testing
                 let found = try await get("/partners/?member=ann%40x.com")
                 #expect(found.contains("Not a member yet") && found.contains("Enrol Ann Lee"))
                 #expect(try await send("/partners/members", "customer=\(ann.id)").contains("Enrolled in Northwind Rewards"))
-                #expect(try await p.loyalty.store.memberships(of: ann.id).count == 1)
+                #expect(try await p.loyalty.memberships(of: ann.id).count == 1)
                 #expect(try await send("/partners/transactions", "transaction_id=R-77&member=ann%40x.com&amount=42.50").contains("earned 42 points"))
                 let receipts = try await get("/partners/receipts")
                 #expect(receipts.contains("R-77") && receipts.contains("42.50") && receipts.contains(">42<"))

@@ -4,6 +4,7 @@ import Customers
 import Foundation
 import HTTPTypes
 import SharedModels
+import Storage
 import Support
 import TestSupport
 import Testing
@@ -156,7 +157,7 @@ import Testing
     func valueTier(engine: TestEngine) async throws {
         try await TestDatabase.withPatron(engine) { patron in
             let c = try await patron.customers.create(ProfileDraft(firstName: "Val", lastName: "Best", emails: ["v@x.com"]))
-            let support = SupportService(store: patron.support.store, customers: patron.customers, clock: patron.settings.clock) { _ in "A" }
+            let support = SupportService(store: SQLSupportStore(database: patron.database), customers: patron.customers, clock: patron.settings.clock) { _ in "A" }
             let r = try await support.open(
                 customer: c.id.rawValue, kind: .question, subject: "Upgrade", description: "Can I upgrade?", channel: .email, by: "ada@x.com",
                 byCustomer: false)

@@ -244,7 +244,7 @@ import Testing
                     "/console/loyalty/programs", "code=club&name=Club&value=5.00&expiry=24&style=rolling&pending=14&points_per_unit=2",
                     tokenPage: "/console/loyalty")
                 #expect(created.body.contains("Program CLUB created"))
-                let club = try #require(try await p.loyalty.store.programs().first { $0.code == "CLUB" })
+                let club = try #require(try await p.loyalty.programs().first { $0.code == "CLUB" })
                 #expect(
                     club.valuePerThousandPoints == Money(minorUnits: 500, currency: "USD") && club.expiryMonths == 24 && club.expiryStyle == .rolling)
                 #expect(club.earningRules?.pointsPerUnit == 2 && club.tierPolicy?.tiers.map(\.name) == ["Member"])

@@ -111,10 +111,10 @@ struct BatchTierTests {
             }
             // 150 points lift Ann to Gold; a small return splits the batch; the next purchases earn at Gold (200%).
             let rows = [row("B1", 15_000, 1), row("B2", 1_000, 2), row("B2R", 1_000, 3, returning: "B2"), row("B3", 10_000, 4), row("B4", 10_000, 5)]
-            _ = try await f.patron.customers.store.insertTransactions(rows)
+            _ = try await f.patron.customers.insertTransactions(rows)
             try await f.patron.intake.accrue(batch: rows)
             #expect(try await f.ledger.member(f.member).tier == "Gold")
-            let history = try await f.patron.loyalty.store.tierHistory(of: f.member)
+            let history = try await f.patron.loyalty.tierHistory(of: f.member)
             #expect(history.filter { $0.to == "Gold" }.count == 1, "one upgrade, not one per sub-batch")
             // 150 (Blue) + 20 (Gold, B2) − 20 (returned) + 200 + 200 (Gold).
             #expect(try await f.balance().ledger == 150 + 20 - 20 + 200 + 200)

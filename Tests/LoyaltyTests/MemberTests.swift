@@ -38,7 +38,7 @@ struct MemberTests {
             #expect(try await f.ledger.reviewTiers(of: f.program.id).notBefore != nil, "one review a period")
             f.clock.advance(days: 31)
             #expect(try await f.ledger.reviewTiers(of: f.program.id).downgraded == 1, "the next month's review lands Silver on Blue")
-            let history = try await f.ledger.store.tierHistory(of: f.member)
+            let history = try await f.ledger.tierHistory(of: f.member)
             #expect(history.map(\.to) == ["Gold", "Silver", "Blue"])
             #expect(history[1].reason.hasPrefix("review"))
         }
@@ -115,7 +115,7 @@ struct MemberTests {
             _ = try await f.purchase("F2", 1_000, customer: friendCustomer.id)
             #expect(try await f.balance().available == 250)
             #expect(try await f.ledger.balance(of: friend.id).available == 250 + 20)
-            #expect(try await f.ledger.store.referrals(by: f.member).first?.completedAt != nil)
+            #expect(try await f.ledger.referrals(by: f.member).first?.completedAt != nil)
             #expect(referral.completedAt == nil)
         }
     }
@@ -169,7 +169,7 @@ struct CardTests {
             await #expect(throws: LoyaltyError.cardClosed(replacement.number, status: "blocked")) {
                 _ = try await f.ledger.block(card: replacement.id, reason: "again")
             }
-            let cards = try await f.ledger.store.cards(of: f.member)
+            let cards = try await f.ledger.cards(of: f.member)
             #expect(cards.map(\.status) == [.replaced, .blocked])
             let free = try await f.ledger.issueCard(to: f.member, fee: nil, validityYears: nil)
             #expect(free.kind == .free && free.validUntil == nil)
@@ -230,7 +230,7 @@ struct MergeMembershipTests {
             _ = try await f.purchase("P1", 10_000)
             _ = try await f.patron.access.createMemberLogin(customerID: duplicate.rawValue, email: "ann@x.com", password: "password1")
             _ = try await f.patron.customers.merge(duplicate, into: survivor.id, by: "test")
-            let memberships = try await f.ledger.store.memberships(of: survivor.id)
+            let memberships = try await f.ledger.memberships(of: survivor.id)
             #expect(memberships.map(\.id) == [f.member])
             _ = try await f.purchase("P2", 5_000, customer: survivor.id)
             #expect(try await f.balance().available == 150)

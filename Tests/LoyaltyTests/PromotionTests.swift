@@ -82,17 +82,17 @@ struct PromotionTests {
             #expect(try await f.purchase("P3", 1_000).first?.accrual?.total == 10)
             try await f.ledger.enroll(f.member, inPromotion: optIn.id)
             #expect(try await f.purchase("P4", 1_000).first?.accrual?.parts.map(\.source) == ["base", "promotion OPTIN"])
-            let results = try await f.ledger.store.promotionResults(budgeted.id)
+            let results = try await f.ledger.promotionResults(budgeted.id)
             #expect(results.applications == 2 && results.points == 500 && results.budgetLeft == 0 && results.purchaseAmount == 2_000)
-            #expect(try await f.ledger.store.promotionResults(once.id).members == 1)
-            #expect(try await f.ledger.store.promotionResults(optIn.id).enrolled == 1)
+            #expect(try await f.ledger.promotionResults(once.id).members == 1)
+            #expect(try await f.ledger.promotionResults(optIn.id).enrolled == 1)
             #expect(try await f.balance().available == 40 + 200 + 500 + 7)
             // Ending a promotion with budget left gives it back to the liability.
             let spare = try await f.ledger.createPromotion(f.draft("SPARE", .fixed(10), budget: 1_000), in: f.program.id)
             _ = try await f.purchase("P5", 1_000)
             let ended = try await f.ledger.end(spare.id)
             #expect(ended.endsAt <= f.clock.now)
-            #expect(try await f.ledger.store.promotionResults(spare.id).budgetLeft == 0)
+            #expect(try await f.ledger.promotionResults(spare.id).budgetLeft == 0)
             #expect(try await f.purchase("P6", 1_000).first?.accrual?.total == 17)
         }
     }
@@ -189,7 +189,7 @@ struct PromotionTests {
                 }
                 f.clock.advance(days: 40)
                 if batch {
-                    _ = try await f.patron.customers.store.insertTransactions(rows)
+                    _ = try await f.patron.customers.insertTransactions(rows)
                     let intake =
                         chunk.map {
                             TransactionIntake(
@@ -206,7 +206,7 @@ struct PromotionTests {
                 for member in members {
                     let balance = try await f.ledger.balance(of: member)
                     let tier = try await f.ledger.member(member).tier ?? "-"
-                    let changes = try await f.patron.loyalty.store.tierHistory(of: member).map(\.to).joined(separator: ">")
+                    let changes = try await f.patron.loyalty.tierHistory(of: member).map(\.to).joined(separator: ">")
                     outcome.append("\(tier) \(balance.available) \(try await f.ledger.balance(of: member, .qualifying).available) \(changes)")
                 }
             }
@@ -270,7 +270,7 @@ struct RewardTests {
             #expect(first.first?.vouchers.count == 1)
             #expect(first.first?.vouchers.first?.points == 0)
             #expect(try await f.purchase("P2", 6_000).first?.vouchers.isEmpty == true, "out of stock")
-            #expect(try await f.ledger.store.vouchers(of: f.member).count == 1)
+            #expect(try await f.ledger.vouchers(of: f.member).count == 1)
         }
     }
 
@@ -288,7 +288,7 @@ struct RewardTests {
                 return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
             #expect(successes == 1)
-            #expect(try await f.ledger.store.vouchers(of: f.member).count == 1)
+            #expect(try await f.ledger.vouchers(of: f.member).count == 1)
             #expect(try await f.balance().available == 0)
         }
     }
@@ -317,7 +317,7 @@ struct PeriodCapTests {
                 )
             }
             f.clock.advance(days: 1)
-            _ = try await f.patron.customers.store.insertTransactions(rows)
+            _ = try await f.patron.customers.insertTransactions(rows)
             try await f.patron.intake.accrue(batch: rows)
             #expect(try await f.balance().available == 250 + 250)
         }

@@ -92,7 +92,7 @@ struct CustomerStoreTests {
             #expect(again == .duplicateTransaction(recorded))
             var second = purchase
             second.externalID = "T-2"
-            #expect(try await patron.customers.store.insertTransactions([(ann.id, purchase), (ann.id, second), (ann.id, second)]) == 1)
+            #expect(try await patron.customers.insertTransactions([(ann.id, purchase), (ann.id, second), (ann.id, second)]) == 1)
             let page = try await patron.customers.transactions(of: ann.id, after: nil, limit: PageSize(10))
             #expect(page.items.map(\.details.externalID) == ["T-2", "T-1"])
             #expect(page.items[0].details.lines.count == 1)
@@ -344,11 +344,11 @@ struct AccessStoreTests {
             ) {
                 (ann.id, TransactionDetails(externalID: id, kind: kind, occurredAt: at, amount: Money(minorUnits: minor, currency: "USD")))
             }
-            _ = try await patron.customers.store.insertTransactions([
+            _ = try await patron.customers.insertTransactions([
                 row("A", jan, 1_000), row("B", feb.addingTimeInterval(-1), 500), row("C", feb, 2_000),
                 row("C-R", feb.addingTimeInterval(60), 2_000, .return), row("D", mar, 9_999),
             ])
-            let sales = try await patron.intelligence.store.sales(between: [jan, feb, mar].map(\.epochSeconds))
+            let sales = try await patron.intelligence.sales(between: [jan, feb, mar].map(\.epochSeconds))
             #expect(sales.map(\.amount) == [1_500, 0] && sales.map(\.purchases) == [2, 1])
         }
     }

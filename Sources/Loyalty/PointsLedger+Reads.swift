@@ -1,0 +1,19 @@
+import Customers
+import Foundation
+import SharedModels
+
+/// Reads of the ledger's catalogue, members and promotions, for the edges (the store stays sealed).
+extension PointsLedger {
+    public func programs() async throws -> [Program] { try await store.programs() }
+    public func memberships(of customer: CustomerID) async throws -> [Member] { try await store.memberships(of: customer) }
+    public func memberships(among customers: Set<CustomerID>) async throws -> [CustomerID: [Member]] { try await store.memberships(among: customers) }
+    public func promotions(of program: ProgramID) async throws -> [Promotion] { try await store.promotions(of: program) }
+    public func promotions(of program: ProgramID, runningBetween from: Date, and to: Date) async throws -> [Promotion] { try await store.promotions(of: program, runningBetween: from, and: to) }
+    public func promotionResults(_ id: PromotionID) async throws -> PromotionResults { try await store.promotionResults(id) }
+    public func rewards(of program: ProgramID) async throws -> [Reward] { try await store.rewards(of: program) }
+    public func vouchers(of member: MemberID) async throws -> [Voucher] { try await store.vouchers(of: member) }
+    public func tierHistory(of member: MemberID) async throws -> [TierChange] { try await store.tierHistory(of: member) }
+    public func referrals(by referrer: MemberID) async throws -> [Referral] { try await store.referrals(by: referrer) }
+    public func cards(of member: MemberID) async throws -> [MembershipCard] { try await store.cards(of: member) }
+    public func enrolments(of member: MemberID) async throws -> Set<PromotionID> { try await store.enrolments(of: member) }
+}
