@@ -35,16 +35,10 @@ extension APIHandler {
         return .ok(.init(body: .json(.init(s, size: try await segments.size(of: s.id)))))
     }
 
-    /// Only the owner or an admin changes or deletes a segment.
+    /// Only the owner or an admin changes or deletes a segment (the Campaigns room's rule).
     func requireOwner(_ id: Int64) async throws -> Segment {
         let principal = try Caller.require(.segmentsManage)
-        let s = try await segments.segment(SegmentID(id))
-        if principal.isAdmin { return s }
-        guard s.owner == principal.actor else {
-            throw Problem(
-                status: .forbidden, code: "forbidden", detail: "Segment \(id) belongs to \(s.owner); only its owner or an admin may change it.")
-        }
-        return s
+        return try await segments.segment(SegmentID(id), changeableBy: Steward(principal.actor, isAdmin: principal.isAdmin))
     }
 
     func updateSegment(_ input: Operations.UpdateSegment.Input) async throws -> Operations.UpdateSegment.Output {
@@ -129,6 +123,7 @@ extension Problem {
                 status: .unprocessableContent, code: "invalid_rule", detail: "line \(line), column \(column): \(message)", field: "rule",
                 errors: [FieldProblem(field: "rule", reason: "line \(line), column \(column): \(message)")])
         case .notFound(let id): self.init(status: .notFound, code: "segment_not_found", detail: "No segment \(id).")
+        case .notOwner: self.init(status: .forbidden, code: "forbidden", detail: error.description)
         case .nameTaken(let name):
             self.init(status: .conflict, code: "segment_name_taken", detail: "A segment named '\(name)' exists already.", field: "name")
         case .invalid(let field, let reason): self.init(validation: [FieldError(field, reason)])

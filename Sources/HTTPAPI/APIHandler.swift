@@ -144,11 +144,7 @@ struct APIHandler: APIProtocol {
         guard let text, !text.trimmingSpaces().isEmpty else {
             throw Problem(status: .badRequest, code: "lookup_needs_identifier", detail: "Give q: a card number, email or phone.", field: "q")
         }
-        var search = CustomerSearch(text, defaultCountryCode: customers.defaultCountryCode)
-        search.words = []
-        search.identifiers.removeAll { $0.kind == .customerID || $0.kind == .external }
-        guard !search.identifiers.isEmpty else { return [] }
-        return try await customers.customers(matching: search, after: nil, limit: 5).items
+        return try await customers.lookUpForPartner(text)
     }
 
     func createCustomer(_ input: Operations.CreateCustomer.Input) async throws -> Operations.CreateCustomer.Output {

@@ -140,6 +140,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
     init(_ error: CampaignError) {
         switch error {
         case .notFound(let id): self.init(status: .notFound, code: "campaign_not_found", detail: "No campaign \(id).")
+        case .notOwner: self.init(status: .forbidden, code: "forbidden", detail: error.description)
         case .invalid(let field, let reason): self.init(validation: [FieldError(field, reason)])
         case .conflict(let reason): self.init(status: .conflict, code: "campaign_conflict", detail: reason)
         }

@@ -241,11 +241,10 @@ struct PartnerPages: Sendable {
                 guard case .partner(_, _, _, let scopes) = v.principal, scopes.contains(.customersLookup) else {
                     return try await page(v, error: "This key may not look members up.")
                 }
-                let identifiers = [IdentifierKind.card, .email, .phone].map { CustomerIdentifier(kind: $0, value: query) }
-                guard case .matched(let id, _) = try await s.customers.match([identifiers]).first else {
+                guard let c = try await s.customers.lookUpForPartner(query).first else {
                     return try await page(v, error: "No member matches '\(query)'.")
                 }
-                let c = try await s.customers.customer(id)
+                let id = c.id
                 let member = try await s.loyalty.memberships(of: id).first
                 return try await page(
                     v,

@@ -106,9 +106,7 @@ struct SegmentAndCampaignPages: Sendable {
     }
 
     func mayChange(_ v: Visitor, _ c: Campaign) -> Bool {
-        guard v.principal.can(.campaignsManage) else { return false }
-        if v.principal.isAdmin { return true }
-        return c.owner == v.principal.actor
+        v.principal.can(.campaignsManage) && Steward(v.principal.actor, isAdmin: v.principal.isAdmin).mayChange(owner: c.owner)
     }
 
     func segments(_ v: Visitor, flash: String? = nil, error: String? = nil, name: String = "", rule: String = "") async throws -> Response {
