@@ -69,7 +69,7 @@ public struct AccrualBenchmark {
             rules: EarningRules(
                 pointsPerUnit: 1, categoryPercent: ["camping": 150], tierPercent: ["Silver": 125, "Gold": 150, "Platinum": 200],
                 bonuses: [try BonusRule(name: "Big basket", criteria: "purchase.amount >= 150", action: .fixed(25))], maxPerTransaction: 5_000),
-            tiers: TierPolicy(tiers: [
+            tiers: try TierPolicy(tiers: [
                 .init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 1_000), .init(name: "Gold", threshold: 3_000),
                 .init(name: "Platinum", threshold: 8_000),
             ]))

@@ -103,7 +103,7 @@ public struct DemoCompany {
                         name: "Gold double on footwear", criteria: #""footwear" in purchase.categories and member.tier in ["Gold", "Platinum"]"#,
                         action: .percentOfBase(100), cap: 500),
                 ], maxPerTransaction: 5_000),
-            tiers: TierPolicy(tiers: [
+            tiers: try TierPolicy(tiers: [
                 .init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 500), .init(name: "Gold", threshold: 1_500),
                 .init(name: "Platinum", threshold: 4_000),
             ]))

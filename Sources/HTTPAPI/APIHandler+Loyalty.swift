@@ -47,11 +47,7 @@ extension APIHandler {
         }
         var tiers: TierPolicy?
         if let levels = body.tiers, !levels.isEmpty {
-            guard levels.contains(where: { $0.threshold == 0 }), levels.allSatisfy({ $0.threshold >= 0 }) else {
-                throw Problem(
-                    status: .unprocessableContent, code: "validation_failed", detail: "tiers: the lowest tier needs a threshold of 0", field: "tiers")
-            }
-            tiers = TierPolicy(
+            tiers = try TierPolicy(
                 tiers: levels.map { .init(name: $0.name, threshold: $0.threshold, benefits: $0.benefits ?? []) },
                 periodMonths: body.tierPeriodMonths ?? 12,
                 period: body.tierPeriod.map { convert($0) } ?? .rolling)

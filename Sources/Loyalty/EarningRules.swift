@@ -275,10 +275,25 @@ public struct TierPolicy: Sendable, Equatable, Codable {
     public var periodMonths: Int
     public var period: Period
 
-    public init(tiers: [Tier], softLanding: Bool = true, periodMonths: Int = 12, period: Period = .rolling) {
+    /// Throws ``LoyaltyError/invalid(_:)`` naming `tiers` or `tierPeriodMonths` when the tiers
+    /// cannot work: none, a negative threshold, a lowest tier that needs points, two tiers with
+    /// one name or one threshold. The one place tiers are checked (the API, the console and a
+    /// stored program read back all come through here, so a bad row is an error, not a crash).
+    public init(tiers: [Tier], softLanding: Bool = true, periodMonths: Int = 12, period: Period = .rolling) throws {
         // Sorted first: the tiers may be given in any order, and the lowest must need no points.
-        self.tiers = tiers.sorted { $0.threshold < $1.threshold }
-        precondition(self.tiers.first?.threshold == 0, "the lowest tier needs no points")
+        let sorted = tiers.sorted { $0.threshold < $1.threshold }
+        var problems: [FieldError] = []
+        if sorted.isEmpty { problems.append(FieldError("tiers", "give at least one tier")) }
+        if sorted.contains(where: { $0.threshold < 0 }) { problems.append(FieldError("tiers", "a threshold cannot be negative")) }
+        if let lowest = sorted.first, lowest.threshold != 0 { problems.append(FieldError("tiers", "the lowest tier needs a threshold of 0")) }
+        if Set(sorted.map { $0.name.lowercased() }).count != sorted.count { problems.append(FieldError("tiers", "two tiers have one name")) }
+        if Set(sorted.map(\.threshold)).count != sorted.count { problems.append(FieldError("tiers", "two tiers have one threshold")) }
+        if sorted.contains(where: { $0.name.trimmingCharacters(in: .whitespaces).isEmpty || $0.name.count > 100 }) {
+            problems.append(FieldError("tiers", "a tier's name is 1 to 100 characters"))
+        }
+        if !(1...120).contains(periodMonths) { problems.append(FieldError("tierPeriodMonths", "must be 1 to 120 months")) }
+        guard problems.isEmpty else { throw LoyaltyError.invalid(problems) }
+        self.tiers = sorted
         self.softLanding = softLanding
         self.periodMonths = periodMonths
         self.period = period
@@ -288,7 +303,7 @@ public struct TierPolicy: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
+        try self.init(
             tiers: try c.decode([Tier].self, forKey: .tiers), softLanding: try c.decode(Bool.self, forKey: .softLanding),
             periodMonths: try c.decode(Int.self, forKey: .periodMonths), period: try c.decodeIfPresent(Period.self, forKey: .period) ?? .rolling)
     }

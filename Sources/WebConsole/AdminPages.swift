@@ -99,7 +99,7 @@ struct AdminPages: Sendable {
                         expiryMonths: form.text("expiry").flatMap { Int($0) }, pendingDays: Int(form["pending"] ?? "") ?? 0,
                         expiryStyle: form["style"] == "rolling" ? .rolling : .afterEarning)
                     try await s.loyalty.configure(
-                        p.id, rules: EarningRules(pointsPerUnit: perUnit), tiers: TierPolicy(tiers: [.init(name: "Member", threshold: 0)]))
+                        p.id, rules: EarningRules(pointsPerUnit: perUnit), tiers: try TierPolicy(tiers: [.init(name: "Member", threshold: 0)]))
                     return try await loyalty(v, flash: "Program \(p.code) created; set its tiers and earning rules below.")
                 } catch { return try await loyalty(v, error: explain(error)) }
             }
@@ -320,20 +320,22 @@ struct AdminPages: Sendable {
             tiers.append(.init(name: String(words[0]), threshold: threshold, benefits: benefits))
         }
         guard !tiers.isEmpty else { return (rules, nil) }
-        tiers.sort { $0.threshold < $1.threshold }
-        guard tiers.first?.threshold == 0 else { throw SettingsError(field: "tiers", reason: "the lowest tier needs 0 points") }
         for name in rules.tierPercent.keys where !tiers.contains(where: { $0.name == name }) {
             throw SettingsError(field: "tier multipliers", reason: "\(name) is not a tier")
         }
         guard let months = Int(form["period_months"] ?? ""), (1...36).contains(months) else {
             throw SettingsError(field: "qualification period", reason: "must be 1 to 36 months")
         }
-        return (
-            rules,
-            TierPolicy(
-                tiers: tiers, softLanding: form["soft_landing"] == "yes", periodMonths: months,
-                period: form["period"] == "calendar_year" ? .calendarYear : .rolling)
-        )
+        do {
+            return (
+                rules,
+                try TierPolicy(
+                    tiers: tiers, softLanding: form["soft_landing"] == "yes", periodMonths: months,
+                    period: form["period"] == "calendar_year" ? .calendarYear : .rolling)
+            )
+        } catch LoyaltyError.invalid(let problems) {
+            throw SettingsError(field: problems.first?.field ?? "tiers", reason: problems.first?.reason ?? "cannot work")
+        }
     }
 
     func loyalty(_ v: Visitor, flash: String? = nil, error: String? = nil, kept: [String: Any] = [:]) async throws -> Response {

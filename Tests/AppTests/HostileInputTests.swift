@@ -295,3 +295,32 @@ struct ParameterTypesTests {
         #expect(types.firstProblem(method: "GET", path: "/v1/analytics/customers", query: "segment=champions") == nil)
     }
 }
+
+@Suite("Tiers checked once, in Loyalty")
+struct TierPolicyTests {
+    @Test("Regression: a stored program whose tiers cannot work reads back as an error, not a crash; the API names what is wrong", arguments: TestEngine.available)
+    func badTiers(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, patron, admin in
+            let program = try await LoyaltyIntakeTests.program(patron)
+            for tiers in [[["name": "Gold", "threshold": 100]], [["name": "A", "threshold": 0], ["name": "a", "threshold": 5]], [["name": "A", "threshold": -1]]] {
+                let reply = try await api.call(
+                    .post, "/v1/programs", token: admin,
+                    body: ["code": "T\(tiers.count)\(Int.random(in: 0..<1_000_000))", "name": "T", "valuePerThousandPoints": ["amount": 1000, "currency": "USD"], "tiers": tiers])
+                #expect(reply.status == 422 && reply.json["field"] as? String == "tiers", "\(reply.text)")
+            }
+            // A row written by something else (an old version, a hand edit): once a precondition
+            // that took the whole server down on the first read.
+            try await patron.database.write { db in
+                try await db.raw(
+                    """
+                    UPDATE loyalty_programs SET tier_policy = '{"tiers":[{"name":"Gold","threshold":100,"benefits":[]}],"softLanding":true,"periodMonths":12}'
+                    WHERE id = \(bind: program.id.rawValue)
+                    """
+                ).run()
+            }
+            let read = try await api.call(.get, "/v1/programs/\(program.id.rawValue)", token: admin)
+            #expect((400..<600).contains(read.status) && read.status != 0, "answered, not crashed: \(read.status)")
+            #expect(try await api.call(.get, "/health").status == 200)
+        }
+    }
+}

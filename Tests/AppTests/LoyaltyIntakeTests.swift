@@ -16,7 +16,7 @@ struct LoyaltyIntakeTests {
         try await patron.loyalty.configure(
             program.id,
             rules: EarningRules(pointsPerUnit: 1, bonuses: [try BonusRule(name: "Web", criteria: #"purchase.channel == "web""#, action: .fixed(25))]),
-            tiers: TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Gold", threshold: 100)]))
+            tiers: try! TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Gold", threshold: 100)]))
         return program
     }
 

@@ -19,7 +19,7 @@ struct AccrualTests {
                         try BonusRule(
                             name: "Silver wine", criteria: #"member.tier == "Silver" and "wine" in purchase.categories"#, action: .fixed(100))
                     ]),
-                tiers: TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 1000)]))
+                tiers: try! TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 1000)]))
             let member = try await f.ledger.member(f.member)
             #expect(member.tier == "Blue")
             let customer = member.customerID

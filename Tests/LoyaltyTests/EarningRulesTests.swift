@@ -56,7 +56,7 @@ struct EarningRulesTests {
         let old = Data(#"{"pointsPerUnit":2,"categoryPercent":{},"channelPercent":{},"tierPercent":{},"bonuses":[]}"#.utf8)
         let rules = try JSONDecoder().decode(EarningRules.self, from: old)
         #expect(rules == EarningRules(pointsPerUnit: 2))
-        let policy = TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Gold", threshold: 10, benefits: ["lounge", "fast_lane"])])
+        let policy = try! TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Gold", threshold: 10, benefits: ["lounge", "fast_lane"])])
         let decoded = try JSONDecoder().decode(TierPolicy.self, from: try JSONEncoder().encode(policy))
         #expect(decoded.benefits(of: "Gold") == ["lounge", "fast_lane"])
         #expect(decoded.benefits(of: "Blue").isEmpty)
@@ -77,7 +77,7 @@ struct EarningRulesTests {
         }
     }
 
-    let tiers = TierPolicy(tiers: [
+    let tiers = try! TierPolicy(tiers: [
         .init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 1000), .init(name: "Gold", threshold: 3000),
         .init(name: "Platinum", threshold: 6000),
     ])
@@ -88,7 +88,7 @@ struct EarningRulesTests {
         #expect(tiers.afterEarning(current: "Gold", points: 100).name == "Gold")
         #expect(tiers.review(current: "Platinum", points: 0).name == "Gold")
         #expect(tiers.review(current: "Silver", points: 7000).name == "Platinum")
-        #expect(TierPolicy(tiers: tiers.tiers, softLanding: false).review(current: "Platinum", points: 0).name == "Blue")
+        #expect(try! TierPolicy(tiers: tiers.tiers, softLanding: false).review(current: "Platinum", points: 0).name == "Blue")
         #expect(tiers.progress(current: "Silver", points: 1750)?.missing == 1250)
         #expect(tiers.progress(current: "Platinum", points: 9000) == nil)
     }

@@ -98,7 +98,7 @@ struct BatchTierTests {
         try await LedgerFixture.run(engine) { f in
             try await f.ledger.configure(
                 f.program.id, rules: EarningRules(pointsPerUnit: 1, tierPercent: ["Gold": 200]),
-                tiers: TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Gold", threshold: 100)]))
+                tiers: try! TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Gold", threshold: 100)]))
             let customer = try await f.ledger.member(f.member).customerID
             let start = f.clock.now.addingTimeInterval(-3_600)
             func row(_ id: String, _ amount: Int64, _ offset: Double, returning original: String? = nil) -> (customer: CustomerID, details: TransactionDetails) {

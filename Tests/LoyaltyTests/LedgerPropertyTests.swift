@@ -13,7 +13,7 @@ struct LedgerPropertyTests {
     static func check(_ engine: TestEngine, cases: Int) async {
         await propertyCheck(count: cases, input: Gen.int(in: 0...1_000_000).array(of: 1...30), Gen.bool) { steps, pendingWindow in
             try await LedgerFixture.run(engine, expiryMonths: 2, pendingDays: pendingWindow ? 7 : 0) { f in
-                let policy = TierPolicy(tiers: [
+                let policy = try! TierPolicy(tiers: [
                     .init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 300), .init(name: "Gold", threshold: 900),
                 ])
                 try await f.ledger.configure(f.program.id, rules: nil, tiers: policy)

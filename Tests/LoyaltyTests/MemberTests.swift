@@ -49,7 +49,7 @@ struct MemberTests {
         try await LedgerFixture.run(engine) { f in
             try await f.ledger.configure(
                 f.program.id, rules: EarningRules(pointsPerUnit: 1),
-                tiers: TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Gold", threshold: 1_000)], period: .calendarYear))
+                tiers: try! TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Gold", threshold: 1_000)], period: .calendarYear))
             _ = try await f.purchase("P1", 50_000)  // 2026-01-01: 500 points
             let progress = try await f.ledger.tierProgress(of: f.member)
             #expect(progress?.missing == 500)

@@ -27,7 +27,7 @@ extension LedgerFixture {
     func configureTiers() async throws {
         try await ledger.configure(
             program.id, rules: EarningRules(pointsPerUnit: 1, tierPercent: ["Gold": 150]),
-            tiers: TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 500), .init(name: "Gold", threshold: 2000)])
+            tiers: try! TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 500), .init(name: "Gold", threshold: 2000)])
         )
     }
 
