@@ -123,12 +123,22 @@ let package = Package(
             resources: [.copy("Templates"), .copy("Static")],
             swiftSettings: swiftSettings
         ),
-        // Composition root: configuration, stores, server, imports, demo data, benchmarks.
+        // Message channels: SMTP, the SMS gateway, print files, Mustache templates (behind the
+        // Campaigns room's MessageChannel and TemplateEngine).
+        .target(
+            name: "Channels",
+            dependencies: [
+                "Campaigns", "SharedModels", .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Composition root: configuration, stores, services, the router, the jobs, the server.
         .target(
             name: "App",
             dependencies: [
                 "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Sales", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
-                "WebConsole", "Jobs",
+                "WebConsole", "Jobs", "Channels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -146,11 +156,31 @@ let package = Package(
             resources: [.copy("Resources/openapi.yaml")],
             swiftSettings: swiftSettings
         ),
+        // Interchange: CSV import and export, file analysis, campaign plan files.
+        .target(
+            name: "Interchange",
+            dependencies: [
+                "App", "Customers", "Loyalty", "Campaigns", "Analytics", "SharedModels", "Storage",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The demo company and the benchmarks (patron demo, serve --demo, patron bench).
+        .target(
+            name: "Demo",
+            dependencies: [
+                "App", "Interchange", "Access", "Customers", "Loyalty", "Analytics", "Campaigns", "Partners", "Sales", "Support", "SharedModels",
+                "Storage", "HTTPAPI", "WebConsole",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "patron",
             dependencies: [
-                "App", "Access", "Customers", "Loyalty", "Analytics", "Campaigns", "Support", "Sales", "Jobs", "SharedModels", "Storage",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+                "App", "Interchange", "Demo", "Access", "Customers", "Loyalty", "Analytics", "Campaigns", "Support", "Sales", "Jobs", "SharedModels",
+                "Storage", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -168,12 +198,13 @@ let package = Package(
         .testTarget(
             name: "JobsTests", dependencies: ["Jobs", "App", "Storage", "SharedModels", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
+        .testTarget(name: "InterchangeTests", dependencies: ["Interchange", "App", "Demo", "SharedModels", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "CustomersTests", dependencies: ["Customers", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LoyaltyTests",
             dependencies: [
-                "Loyalty", "Customers", "Access", "SharedModels", "TestSupport", "App", "Storage", "Expressions",
+                "Loyalty", "Customers", "Access", "SharedModels", "TestSupport", "App", "Demo", "Interchange", "Storage", "Expressions",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],
@@ -181,7 +212,7 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: [
-                "TestSupport", "Storage", "Customers", "Access", "Analytics", "App", "SharedModels", "Expressions",
+                "TestSupport", "Storage", "Customers", "Access", "Analytics", "App", "Demo", "Interchange", "SharedModels", "Expressions",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
@@ -189,7 +220,8 @@ let package = Package(
         .testTarget(
             name: "AppTests",
             dependencies: [
-                "TestSupport", "App", "HTTPAPI", "Customers", "Access", "Analytics", "Campaigns", "Jobs", "Loyalty", "StorageSQLite", "Expressions", "Support", "Partners", "Sales", "SharedModels", "Storage",
+                "TestSupport", "App", "Interchange", "Demo", "Channels", "WebConsole", "HTTPAPI", "Customers", "Access", "Analytics", "Campaigns", "Jobs", "Loyalty",
+                "StorageSQLite", "Expressions", "Support", "Partners", "Sales", "SharedModels", "Storage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),

@@ -34,7 +34,7 @@ for target in "${targets[@]}"; do
             module SharedModels Sources/SharedModels/*.swift
             swiftc "${flags[@]}" -I "$build" -L "$build" -lSharedModels -o "$build/$target" Tests/Fuzz/dates.swift ;;
         csv)
-            swiftc "${flags[@]}" -module-name CSVFuzz -o "$build/$target" Tests/Fuzz/csv.swift Sources/App/CSVParser.swift ;;
+            swiftc "${flags[@]}" -module-name CSVFuzz -o "$build/$target" Tests/Fuzz/csv.swift Sources/Interchange/CSVParser.swift ;;
         templates)
             [ -n "$mustache" ] || { echo "swift-mustache is not checked out: run swift build first" >&2; exit 1; }
             module Mustache "$mustache"/*.swift

@@ -1,3 +1,4 @@
+import Channels
 import Access
 import Foundation
 import HTTPTypes

@@ -1,3 +1,4 @@
+import Channels
 import Access
 import Analytics
 import Campaigns
@@ -44,18 +45,6 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A flag or setting with a bad value.
-public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
-    public let flag: String
-    public let reason: String
-
-    public init(flag: String, reason: String) {
-        self.flag = flag
-        self.reason = reason
-    }
-
-    public var description: String { "\(flag): \(reason)" }
-}
 
 /// bcrypt from hummingbird-auth. Cost 12 in production (≈0.25 s a hash); tests use a lower cost.
 public struct BcryptHasher: PasswordHasher {

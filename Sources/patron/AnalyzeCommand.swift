@@ -1,5 +1,7 @@
 import Analytics
 import App
+import Demo
+import Interchange
 import ArgumentParser
 import Campaigns
 import Foundation

@@ -1,5 +1,7 @@
 import Access
 import App
+import Demo
+import Interchange
 import ArgumentParser
 import Customers
 import Foundation

@@ -1,10 +1,13 @@
 import Access
 import Analytics
 import App
+import Demo
+import Interchange
 import ArgumentParser
 import Campaigns
 import Customers
 import Foundation
+import SharedModels
 import Hummingbird
 import Logging
 import Loyalty

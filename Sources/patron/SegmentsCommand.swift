@@ -1,4 +1,6 @@
 import App
+import Demo
+import Interchange
 import ArgumentParser
 import Campaigns
 import Foundation

@@ -1,3 +1,4 @@
+import Channels
 import App
 import Campaigns
 import Customers

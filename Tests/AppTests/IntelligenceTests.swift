@@ -3,6 +3,8 @@ import Analytics
 import Campaigns
 import Customers
 import App
+import Demo
+import Interchange
 import Foundation
 import HTTPTypes
 import SQLKit

@@ -1,6 +1,6 @@
 // libFuzzer target: the CSV reader. Any bytes give records or a Failure naming a line; read
 // 1 MiB at a time or a few bytes at a time (the first input byte picks how many), the records
-// are the same. Built with Sources/App/CSVParser.swift by scripts/fuzz.sh.
+// are the same. Built with Sources/Interchange/CSVParser.swift by scripts/fuzz.sh.
 import Foundation
 
 func records(_ bytes: [UInt8], chunk: Int) -> (records: [[String]], lines: [Int], failure: String?) {

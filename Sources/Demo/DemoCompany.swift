@@ -1,3 +1,5 @@
+import App
+import Interchange
 import Access
 import Campaigns
 import Customers

@@ -1,3 +1,5 @@
+import App
+import Interchange
 import Customers
 import Foundation
 import SharedModels

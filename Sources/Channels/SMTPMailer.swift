@@ -1,4 +1,5 @@
 import Campaigns
+import SharedModels
 import Foundation
 import NIOCore
 import NIOPosix

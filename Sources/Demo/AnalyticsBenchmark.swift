@@ -1,3 +1,5 @@
+import App
+import Interchange
 import Analytics
 import Foundation
 import SharedModels

@@ -1,3 +1,5 @@
+import App
+import Interchange
 import Analytics
 import Campaigns
 import Foundation

@@ -1,3 +1,5 @@
+import App
+import Interchange
 import Campaigns
 import Foundation
 import SharedModels

@@ -2,12 +2,11 @@ import Campaigns
 import Foundation
 import Hummingbird
 import NIOCore
-import WebConsole
 
 /// The public links in campaign messages: tracked redirects, the open pixel and unsubscribe.
 /// They carry the message's token (unguessable), need no login, and never reveal whether a
 /// token exists beyond what its owner could see.
-enum TrackingRoutes {
+public enum TrackingRoutes {
     /// A transparent 1×1 GIF.
     static let pixel: [UInt8] = [
         0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0x21, 0xF9, 0x04, 0x01,
@@ -25,7 +24,7 @@ enum TrackingRoutes {
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    static func register(on router: Router<WebRequestContext>, campaigns: CampaignService) {
+    public static func register(on router: Router<WebRequestContext>, campaigns: CampaignService) {
         router.get("/t/c/:token/:link") { _, context in
             let token = try context.parameters.require("token")
             guard let n = Int(try context.parameters.require("link")), let url = try await campaigns.click(token: token, link: n) else {

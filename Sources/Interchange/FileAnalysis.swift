@@ -1,3 +1,4 @@
+import App
 import Analytics
 import Foundation
 import SharedModels

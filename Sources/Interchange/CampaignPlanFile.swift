@@ -1,3 +1,4 @@
+import App
 import Campaigns
 import Foundation
 import SharedModels

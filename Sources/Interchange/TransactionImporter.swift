@@ -1,3 +1,4 @@
+import App
 import Customers
 import Foundation
 import Loyalty

@@ -2,7 +2,7 @@ import Foundation
 import SharedModels
 import Testing
 
-@testable import App
+@testable import Interchange
 
 @Suite("The streaming CSV parser")
 struct CSVParserTests {
