@@ -217,24 +217,6 @@ public struct WaveState: Sendable, Equatable {
     }
 }
 
-public enum CampaignError: Error, Equatable, CustomStringConvertible {
-    case notFound(CampaignID)
-    case invalid(field: String, reason: String)
-    /// The campaign is not in a state that allows this (e.g. changing a launched plan).
-    case conflict(String)
-    /// Only the owner (or an admin) changes, launches or cancels a campaign.
-    case notOwner(CampaignID, owner: String)
-
-    public var description: String {
-        switch self {
-        case .notOwner(let id, let owner): "Campaign \(id) belongs to \(owner); only its owner or an admin may change it."
-        case .notFound(let id): "no campaign \(id)"
-        case .invalid(let field, let reason): "\(field): \(reason)"
-        case .conflict(let reason): reason
-        }
-    }
-}
-
 /// The control-group draw: a customer is held out when a hash of the campaign's seed and the
 /// customer's id falls below the control share. Reproducible (same seed, same split) and
 /// independent of the order customers are read in.

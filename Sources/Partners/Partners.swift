@@ -117,20 +117,6 @@ public struct Receipt: Sendable, Equatable {
     }
 }
 
-public enum PartnerError: Error, Equatable, Sendable, CustomStringConvertible {
-    case notFound(String)
-    case invalid(field: String, reason: String)
-    case conflict(String)
-
-    public var description: String {
-        switch self {
-        case .notFound(let code): "No partner \(code)."
-        case .invalid(let field, let reason): "\(field): \(reason)"
-        case .conflict(let reason): reason
-        }
-    }
-}
-
 /// The Partners room's storage.
 public protocol PartnerStore: Sendable {
     /// Creates or replaces the partner's terms.
