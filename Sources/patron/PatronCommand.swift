@@ -94,8 +94,9 @@ struct Serve: AsyncParsableCommand {
                     let summary = try await DemoCompany(customers: 1000, seed: 1, until: Date()).load(into: patron)
                     logger.info("demo company loaded: \(summary)")
                 }
-                logger.info("demo login: \(DemoCompany.adminEmail) / \(DemoCompany.adminPassword) at http://\(host):\(port)/console/")
-                logger.info("demo member: \(DemoCompany.memberEmail) / \(DemoCompany.adminPassword) at http://\(host):\(port)/portal/")
+                // Names only: a password never goes to a log, not even the demo's (the README gives it).
+                logger.info("demo staff: \(DemoCompany.adminEmail) at http://\(host):\(port)/console/ (password in the README)")
+                logger.info("demo member: \(DemoCompany.memberEmail) at http://\(host):\(port)/portal/ (same password)")
             }
             let limits = try ServerLimits.fromEnvironment()
             let location = try DatabaseLocation(db.database)
