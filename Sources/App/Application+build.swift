@@ -36,12 +36,11 @@ public func buildRouter(patron: Patron) throws -> Router<WebRequestContext> {
     let registry = MetricsRegistry.shared
     let router = Router(context: WebRequestContext.self)
     router.add(middleware: ClientAddressMiddleware(trustedProxies: patron.settings.trustedProxies))
-    let parameters = ParameterTypes(spec: OpenAPIDocument.text)
-    router.add(middleware: ProblemMiddleware(parameters: parameters))
+    router.add(middleware: ProblemMiddleware())
     let routes = RouteTable()
     router.add(middleware: MethodNotAllowedMiddleware(table: routes))
     router.add(middleware: RequestLimitMiddleware())
-    router.add(middleware: ParameterCheckMiddleware(parameters: parameters))
+    router.add(middleware: ParameterCheckMiddleware(parameters: ParameterTypes(spec: OpenAPIDocument.text)))
     router.add(middleware: MetricsMiddleware())
     router.get("/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))

@@ -29,8 +29,7 @@ public struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddlew
 /// The methods each registered path answers, for ``MethodNotAllowedMiddleware``.
 public final class RouteTable: @unchecked Sendable {
     private let lock = NSLock()
-    /// Path templates as components (nil: any one segment), with their methods.
-    private var routes: [(components: [String?], methods: Set<String>)] = []
+    private var routes: [(template: PathTemplate, methods: Set<String>)] = []
 
     public init() {}
 
@@ -38,25 +37,42 @@ public final class RouteTable: @unchecked Sendable {
     public func load(_ routes: [(method: String, path: String)]) {
         var grouped: [String: Set<String>] = [:]
         for route in routes { grouped[route.path, default: []].insert(route.method) }
-        let table = grouped.map { path, methods in
-            (components: path.split(separator: "/").map { part -> String? in
-                part.contains("{") || part.contains("*") || part.hasPrefix(":") ? nil : String(part)
-            }, methods: methods)
-        }
+        let table = grouped.map { (template: PathTemplate($0.key), methods: $0.value) }
         lock.withLock { self.routes = table }
     }
 
-    /// The methods of the route the router picks for this path: like the router's trie, a literal
-    /// segment wins over a parameter (`/v1/campaigns/compare` is not `/v1/campaigns/{id}`).
+    /// The methods of the route the router picks for this path.
     func methods(for path: String) -> Set<String> {
-        let parts = path.split(separator: "/").map(String.init)
-        let matching = lock.withLock {
-            routes.filter { route in
-                route.components.count == parts.count && zip(route.components, parts).allSatisfy { $0 == nil || $0 == $1 }
-            }
+        let parts = PathTemplate.parts(of: path)
+        let table = lock.withLock { routes }
+        guard let route = PathTemplate.chosen(among: table.map(\.template), for: parts) else { return [] }
+        return table.filter { $0.template == route }.reduce(into: Set<String>()) { $0.formUnion($1.methods) }
+    }
+}
+
+/// A route's path as the router reads it: literal segments, and parameters (`{id}`, `:id`, `*`)
+/// that stand for any one segment.
+struct PathTemplate: Sendable, Hashable {
+    /// nil: a parameter.
+    let components: [String?]
+
+    init(_ path: String) {
+        components = path.split(separator: "/").map { part in
+            part.contains("{") || part.contains("*") || part.hasPrefix(":") ? nil : String(part)
         }
-        func literals(_ components: [String?]) -> [Bool] { components.map { $0 != nil } }
-        guard let best = matching.map({ literals($0.components) }).max(by: { $0.lexicographicallyPrecedes($1) { !$0 && $1 } }) else { return [] }
-        return matching.filter { literals($0.components) == best }.reduce(into: Set<String>()) { $0.formUnion($1.methods) }
+    }
+
+    static func parts(of path: String) -> [String] { path.split(separator: "/").map(String.init) }
+
+    func matches(_ parts: [String]) -> Bool {
+        components.count == parts.count && zip(components, parts).allSatisfy { $0 == nil || $0 == $1 }
+    }
+
+    /// The template the router picks for `parts` among `templates`: like its trie, a literal
+    /// segment wins over a parameter (`/v1/campaigns/compare` is not `/v1/campaigns/{id}`).
+    static func chosen(among templates: [PathTemplate], for parts: [String]) -> PathTemplate? {
+        templates.filter { $0.matches(parts) }.max { a, b in
+            a.components.map { $0 != nil }.lexicographicallyPrecedes(b.components.map { $0 != nil }) { !$0 && $1 }
+        }
     }
 }

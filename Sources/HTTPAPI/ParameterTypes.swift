@@ -25,16 +25,11 @@ public struct ParameterTypes: Sendable {
 
     struct Operation: Sendable {
         var method: String
-        /// Path components; nil: a parameter.
-        var components: [String?]
+        var template: PathTemplate
         var parameters: [Declared]
     }
 
     private(set) var operations: [Operation] = []
-
-    public static let none = ParameterTypes()
-
-    init() {}
 
     public init(spec: String) {
         let lines = spec.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -64,10 +59,7 @@ public struct ParameterTypes: Sendable {
             if let path, let method {
                 var all = pathParameters
                 for p in methodParameters { all.removeAll { $0.name == p.name && $0.place == p.place }; all.append(p) }
-                operations.append(
-                    Operation(
-                        method: method.uppercased(),
-                        components: path.split(separator: "/").map { $0.hasPrefix("{") ? nil : String($0) }, parameters: all))
+                operations.append(Operation(method: method.uppercased(), template: PathTemplate(path), parameters: all))
             }
             method = nil
             methodParameters = []
@@ -168,22 +160,18 @@ public struct ParameterTypes: Sendable {
         }
     }
 
-    /// The operation the router picks: a literal segment wins over a parameter.
+    /// The operation the router picks for this method and path (nil when the path has no such
+    /// method: the router answers 404 or 405), with the path parameters' values by name.
     func operation(method: String, path: String) -> (Operation, [String: String])? {
-        let parts = path.split(separator: "/").map(String.init)
-        let matching = operations.filter { op in
-            op.components.count == parts.count && zip(op.components, parts).allSatisfy { $0 == nil || $0 == $1 }
-        }
-        func literals(_ o: Operation) -> [Bool] { o.components.map { $0 != nil } }
-        // The route first (whatever the method), as the router does; then this method on it.
-        guard let route = matching.map(literals).max(by: { $0.lexicographicallyPrecedes($1) { !$0 && $1 } }),
-            let best = matching.first(where: { literals($0) == route && $0.method == method })
+        let parts = PathTemplate.parts(of: path)
+        guard let route = PathTemplate.chosen(among: operations.map(\.template), for: parts),
+            let best = operations.first(where: { $0.template == route && $0.method == method })
         else { return nil }
         // Path parameters by position, named in order of the template's braces.
         let names = best.parameters.filter { $0.place == "path" }.map(\.name)
         var values: [String: String] = [:]
         var n = 0
-        for (component, part) in zip(best.components, parts) where component == nil {
+        for (component, part) in zip(best.template.components, parts) where component == nil {
             if n < names.count { values[names[n]] = part.removingPercentEncoding ?? part }
             n += 1
         }
@@ -203,21 +191,6 @@ public struct ParameterTypes: Sendable {
                     if let reason = Self.problem(d, value: item.value ?? "") { return (d.name, reason) }
                 }
             default: continue
-            }
-        }
-        return nil
-    }
-
-    /// Kept for the runtime's decoding errors (``Problem/from(_:parameters:)``): the route is not
-    /// known there, only the operation's path parameters and the query.
-    func firstProblem(path: [String: Substring], query: String?) -> (field: String, reason: String)? {
-        let items = URLComponents(string: "/?" + (query ?? ""))?.queryItems ?? []
-        for operation in operations where Set(operation.parameters.filter { $0.place == "path" }.map(\.name)) == Set(path.keys) {
-            for d in operation.parameters {
-                if d.place == "path", let value = path[d.name], let reason = Self.problem(d, value: String(value)) { return (d.name, reason) }
-                if d.place == "query", let item = items.first(where: { $0.name == d.name }), let reason = Self.problem(d, value: item.value ?? "") {
-                    return (d.name, reason)
-                }
             }
         }
         return nil

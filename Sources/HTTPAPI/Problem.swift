@@ -42,16 +42,9 @@ public struct Problem: Error, Codable, Sendable, Equatable {
 
     /// The problem a thrown error becomes at the edge. Unknown errors become a 500 that says
     /// nothing about internals.
-    public static func from(_ error: any Error, parameters: ParameterTypes = .none) -> Problem {
+    public static func from(_ error: any Error) -> Problem {
         switch error {
         case let error as ServerError:
-            // A path or query parameter that does not parse: the runtime's decoding error does not
-            // say which, so the declared types do.
-            if error.underlyingError is DecodingError,
-                let (field, reason) = parameters.firstProblem(path: error.requestMetadata.pathParameters, query: error.request.path.flatMap(Self.query))
-            {
-                return Problem(status: .badRequest, code: "invalid_parameter", detail: "\(field): \(reason)", errors: [FieldProblem(field: field, reason: reason)])
-            }
             if let known = known(error.underlyingError) { return known }
             if error.httpStatus.code < 500 {
                 return Problem(status: error.httpStatus, code: "bad_request", detail: error.causeDescription)
@@ -64,11 +57,6 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         default:
             return known(error) ?? internalError
         }
-    }
-
-    /// The query of a request target (after `?`).
-    static func query(_ target: String) -> String? {
-        target.firstIndex(of: "?").map { String(target[target.index(after: $0)...]) }
     }
 
     /// What the log says of an error: its cause, never the request it came with. OpenAPIRuntime's
@@ -262,15 +250,13 @@ public struct Problem: Error, Codable, Sendable, Equatable {
 
 /// Turns every error thrown below it into a problem+json response, and logs the unexpected ones.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    let parameters: ParameterTypes
-
-    public init(parameters: ParameterTypes = .none) { self.parameters = parameters }
+    public init() {}
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            let problem = Problem.from(error, parameters: parameters)
+            let problem = Problem.from(error)
             if problem.status >= 500 {
                 context.logger.error(
                     "request failed",
