@@ -58,7 +58,7 @@ struct AccrualWriter {
     /// Rolling expiry: each member account's latest purchase in the batch and the expiry it gives all their lots.
     var extendedLots: [Int64: (activity: Int64, expiresAt: Int64)] = [:]
     /// Month arithmetic by day, as a batch's purchases share few days.
-    var months = MonthShift()
+    var months = MonthCalendar()
     var balanceDelta: [Int64: Int64] = [:]
     var debtDelta: [Int64: Int64] = [:]
     var transfers: [[SQLValue]] = []
@@ -252,51 +252,42 @@ struct AccrualWriter {
                     continue
                 }
                 seen.insert(planKey)
+                // What the purchase earns is Loyalty's to decide; this gathers what it needs and
+                // writes what it decides.
                 let tier = tiers[member] ?? plan.member.tier
-                let (accrual, qualifying, candidates) = plan.earning(tier: tier)
                 var usage: [PromotionID: PromotionUsage] = [:]
-                for candidate in candidates {
+                for candidate in plan.promotions {
                     let p = candidate.promotion
                     usage[p.id] = PromotionUsage(
                         memberApplications: applied[PairKey(p.id.rawValue, member.rawValue)] ?? 0,
                         budgetLeft: p.budgetPoints == nil ? nil : balance(.budget(p.id)),
                         enrolled: enrolled.contains(PairKey(p.id.rawValue, member.rawValue)))
                 }
-                var awards = PromotionEngine.awards(
-                    candidates, usage: usage, base: accrual.base, units: plan.units)
-                // A voucher needs its reward in stock.
-                awards = awards.filter { award in
-                    guard let code = award.voucherReward else { return true }
-                    guard let reward = rewards["\(plan.program.id.rawValue):\(code)"], reward.active else { return false }
-                    if let stock = reward.stock, stock - (stockTaken[reward.id] ?? 0) <= 0 { return false }
-                    return true
+                var rewardsLeft: [String: (active: Bool, left: Int64?)] = [:]
+                let prefix = "\(plan.program.id.rawValue):"
+                for (key, reward) in rewards where key.hasPrefix(prefix) {
+                    rewardsLeft[String(key.dropFirst(prefix.count))] = (reward.active, reward.stock.map { $0 - (stockTaken[reward.id] ?? 0) })
                 }
                 let at = plan.at.epochSeconds
-                let availableAt = plan.program.availability(ofPointsEarnedAt: plan.at).epochSeconds
-                let expiresAt: Int64? =
-                    if case .fixedDate = plan.program.expiryStyle {
-                        plan.program.expiry(ofPointsEarnedAt: plan.at)?.epochSeconds
-                    } else {
-                        plan.program.expiryMonths.map { months.shift(at, by: $0) }
-                    }
-                if plan.program.expiryStyle == .rolling, let expiresAt, let account = accounts[.member(member, .reward)] {
+                let memberReward = LedgerAccount.member(member, .reward)
+                let month = accounts[memberReward].map { PairKey($0.id, months.monthStart(at)) }
+                let qualifyingAccount = accounts[.member(member, .qualifying)]
+                let decision = AccrualEngine.decide(
+                    plan,
+                    AccrualEngine.Inputs(
+                        tier: tier, usage: usage, rewards: rewardsLeft, earnedThisMonth: month.flatMap { earnedInMonth[$0] } ?? 0,
+                        qualifyingHistory: qualifyingAccount.flatMap { qualifyingHistory[$0.id] } ?? []),
+                    calendar: &months)
+                let awards = decision.awards, qualifying = decision.qualifying
+                let availableAt = decision.availableAt, expiresAt = decision.expiresAt
+                if decision.extendsRollingExpiry, let expiresAt, let account = accounts[memberReward] {
                     extendedLots[account.id] = (at, expiresAt)
                 }
                 let reference = plan.purchase.externalID
                 let program = plan.program.id
-                let memberReward = LedgerAccount.member(member, .reward)
                 var mainKey: String? = planKey
-                var fromLiability = accrual.total + awards.filter { !$0.fromBudget }.reduce(0) { $0 + $1.points }
-                var monthlyCap: Accrual.Part?
-                if let cap = plan.program.earningRules?.maxPerMonth, let account = accounts[memberReward] {
-                    let month = PairKey(account.id, months.monthStart(at))
-                    let allowed = max(0, cap - (earnedInMonth[month] ?? 0))
-                    if fromLiability > allowed {
-                        monthlyCap = Accrual.Part(source: "monthly cap", points: allowed - fromLiability)
-                        fromLiability = allowed
-                    }
-                    earnedInMonth[month, default: 0] += fromLiability
-                }
+                let fromLiability = decision.fromLiability
+                if plan.program.earningRules?.maxPerMonth != nil, let month { earnedInMonth[month, default: 0] += fromLiability }
                 if fromLiability > 0 {
                     credit(
                         from: .liability(program, .reward), to: memberReward, points: fromLiability, reference: reference,
@@ -344,22 +335,16 @@ struct AccrualWriter {
                     ])
                     applied[PairKey(award.promotion.rawValue, member.rawValue), default: 0] += 1
                 }
-                // Tier: upgrades at once when the period's qualifying points reach a higher tier.
                 var newTier: String?
-                if let policy = plan.program.tierPolicy, let account = accounts[.member(member, .qualifying)] {
+                if plan.program.tierPolicy != nil, let account = qualifyingAccount {
                     if qualifying > 0 { qualifyingHistory[account.id, default: []].append((at, qualifying)) }
-                    let since = policy.period == .rolling ? months.shift(at, by: -policy.periodMonths) : Self.windowStart(of: plan)
-                    let points = (qualifyingHistory[account.id] ?? []).reduce(Int64(0)) { $0 + ($1.at >= since ? $1.points : 0) }
-                    let current = tier ?? policy.entry.name
-                    let next = policy.afterEarning(current: current, points: points)
-                    if next.name != current {
-                        tierChanges.append((member.rawValue, tier, next.name, "upgrade: \(points) qualifying points", at))
-                        tiers[member] = next.name
-                        newTier = next.name
+                    if let upgrade = decision.upgrade {
+                        tierChanges.append((member.rawValue, tier, upgrade.tier, upgrade.reason, at))
+                        tiers[member] = upgrade.tier
+                        newTier = upgrade.tier
                     }
                 }
-                let parts =
-                    accrual.parts + awards.map { Accrual.Part(source: "promotion \($0.code)", points: $0.points) } + (monthlyCap.map { [$0] } ?? [])
+                let parts = decision.parts
                 results.append(
                     PostedAccrual(member: member, accrual: Accrual(parts: parts), awards: awards, vouchers: issued, newTier: newTier, replayed: false)
                 )
@@ -533,11 +518,8 @@ struct AccrualWriter {
         let from = accounts[source]!, to = accounts[target]!
         let transfer = record(from: from, to: to, points: points, reason: .accrual, reference: reference, key: key, memo: memo, at: at)
         let lot = lotIDs.next()
-        var remaining = points
-        let debt = to.debt + (debtDelta[to.id] ?? 0)
-        if debt > 0 {
-            let repay = min(debt, points)
-            remaining -= repay
+        let (repay, remaining) = AccrualEngine.repayment(credit: points, debt: to.debt + (debtDelta[to.id] ?? 0))
+        if repay > 0 {
             debtDelta[to.id, default: 0] -= repay
             if !allowNegative {
                 let repayment = record(
@@ -650,26 +632,3 @@ struct PairKey: Hashable {
     }
 }
 
-/// `date + n months` in UTC, computed once per day and month count: adding months keeps the time of day.
-struct MonthShift {
-    private var cache: [PairKey: Int64] = [:]
-    private var starts: [Int64: Int64] = [:]
-
-    /// The first instant of the UTC calendar month of `at`.
-    mutating func monthStart(_ at: Int64) -> Int64 {
-        let day = at >= 0 ? at / 86_400 : (at - 86_399) / 86_400
-        if let start = starts[day] { return start }
-        let start = Calendar.utc.date(from: Calendar.utc.dateComponents([.year, .month], from: Date(epochSeconds: day * 86_400)))!.epochSeconds
-        starts[day] = start
-        return start
-    }
-
-    mutating func shift(_ at: Int64, by months: Int) -> Int64 {
-        let day = at >= 0 ? at / 86_400 : (at - 86_399) / 86_400
-        let key = PairKey(day, Int64(months))
-        if let start = cache[key] { return start + (at - day * 86_400) }
-        let start = Calendar.utc.date(byAdding: .month, value: months, to: Date(epochSeconds: day * 86_400))!.epochSeconds
-        cache[key] = start
-        return start + (at - day * 86_400)
-    }
-}
