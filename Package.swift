@@ -199,6 +199,9 @@ let package = Package(
             name: "JobsTests", dependencies: ["Jobs", "App", "Storage", "SharedModels", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         .testTarget(name: "InterchangeTests", dependencies: ["Interchange", "App", "Demo", "SharedModels", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HTTPAPITests", dependencies: ["HTTPAPI", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "SupportTests", dependencies: ["Support", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "SharedModels"], swiftSettings: swiftSettings),
