@@ -202,6 +202,7 @@ let package = Package(
         .testTarget(
             name: "HTTPAPITests", dependencies: ["HTTPAPI", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: swiftSettings),
+        .testTarget(name: "SalesTests", dependencies: ["Sales"], swiftSettings: swiftSettings),
         .testTarget(name: "SupportTests", dependencies: ["Support", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "SharedModels"], swiftSettings: swiftSettings),

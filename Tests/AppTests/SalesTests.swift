@@ -52,15 +52,6 @@ import Testing
         return (acme.id, ada)
     }
 
-    @Test("weighted amounts round half up in minor units")
-    func weighting() {
-        #expect(Opportunity.weigh(1, 50) == 1)
-        #expect(Opportunity.weigh(149, 1) == 1)
-        #expect(Opportunity.weigh(150, 1) == 2)
-        #expect(Opportunity.weigh(1_000_000, 75) == 750_000)
-        #expect(Opportunity.weigh(999, 0) == 0)
-    }
-
     @Test(
         "a lead is worked and converted; opportunities move to won and lost; the pipeline, forecast and key accounts add up",
         arguments: TestEngine.available)
