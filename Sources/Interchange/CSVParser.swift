@@ -1,4 +1,3 @@
-import App
 import Foundation
 
 /// A streaming RFC 4180 CSV reader over a file: quoted fields (with `""` escapes, commas and line
