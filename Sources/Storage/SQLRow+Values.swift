@@ -34,6 +34,8 @@ enum ColumnJSON {
 
 /// Splits `items` into runs of at most `size`, for statements with many bound values
 /// (PostgreSQL takes at most 65,535 per statement).
-func chunks<T>(_ items: [T], of size: Int) -> [ArraySlice<T>] {
-    stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
+/// `items` in runs of at most `size`, each an array of its own (indexed from 0: a slice keeps its
+/// parent's indices, and `chunk[0]` on the second slice once trapped the expiry job).
+func chunks<T>(_ items: [T], of size: Int) -> [[T]] {
+    stride(from: 0, to: items.count, by: size).map { Array(items[$0..<min($0 + size, items.count)]) }
 }

@@ -131,6 +131,25 @@ struct LedgerTests {
         }
     }
 
+    @Test("Regression: expiry over more accounts than one transaction takes (200) expires them all, chunk by chunk", arguments: TestEngine.available)
+    func expiryOverManyAccounts(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine, expiryMonths: 1) { f in
+            // The second chunk of due accounts once trapped the expiry job (and took the server down).
+            var members = [f.member]
+            for n in 0..<230 {
+                let customer = try await f.patron.customers.create(ProfileDraft(firstName: "M\(n)", lastName: "Lee"))
+                members.append(try await f.patron.loyalty.enroll(customer.id, in: f.program.id).id)
+            }
+            for (n, member) in members.enumerated() {
+                _ = try await f.ledger.earn(10, to: member, reference: "E\(n)", idempotencyKey: "E\(n)", pending: false)
+            }
+            f.clock.advance(by: 40 * 86_400)
+            let expired = try await f.ledger.expire()
+            #expect(expired.count == members.count && expired.allSatisfy { $0.points == 10 })
+            #expect(try await f.ledger.expire().isEmpty)
+        }
+    }
+
     @Test("Regression: a refund takes back exactly what its purchase earned, once", arguments: TestEngine.available)
     func refund(engine: TestEngine) async throws {
         try await LedgerFixture.run(engine) { f in
