@@ -9,6 +9,7 @@ import Loyalty
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Partners
 import SharedModels
 import Synchronization
 
@@ -109,7 +110,11 @@ public struct AccrualBenchmark {
 
     /// Starts the API on a free loopback port and posts `httpTransactions` purchases over `connections` keep-alive connections.
     func runHTTP(patron: Patron, log: (String) -> Void) async throws -> (seconds: Double, failures: Int) {
-        let (_, secret) = try await patron.access.createAPIKey(name: "bench", partner: "Bench", scopes: [.transactionsWrite])
+        // A till records only at its partner's outlets: the bench's partner owns the twelve stores.
+        _ = try await patron.partners.save(
+            code: "BENCH", name: "Bench", outlets: (1...12).map { "S\($0)" }, rewards: [], currency: "USD", pricePerThousandPoints: 800,
+            payoutPerVoucher: 0)
+        let (_, secret) = try await patron.access.createAPIKey(name: "bench", partner: "BENCH", scopes: [.transactionsWrite])
         let total = httpTransactions, customers = customers, connections = connections
         return try await withLoopbackServer(patron: patron) { port in
             log("HTTP: \(total) purchases over \(connections) connections to 127.0.0.1:\(port)…")
