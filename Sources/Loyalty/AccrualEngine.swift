@@ -13,23 +13,14 @@ public enum AccrualEngine {
     public struct Inputs: Sendable {
         /// The member's tier as stored now (under the account locks), nil for none.
         public var tier: String?
-        public var usage: [PromotionID: PromotionUsage]
-        /// Each reward a promotion may issue as a voucher, by code: whether it is active and how
-        /// many are left (nil: no stock limit).
-        public var rewards: [String: (active: Bool, left: Int64?)]
         /// Points the member earned from the program's liability in this purchase's month so far
         /// (only read for a program with a monthly cap).
         public var earnedThisMonth: Int64
         /// Qualifying points credited to the member before this purchase, with when.
         public var qualifyingHistory: [(at: Int64, points: Int64)]
 
-        public init(
-            tier: String?, usage: [PromotionID: PromotionUsage], rewards: [String: (active: Bool, left: Int64?)], earnedThisMonth: Int64,
-            qualifyingHistory: [(at: Int64, points: Int64)]
-        ) {
+        public init(tier: String?, earnedThisMonth: Int64, qualifyingHistory: [(at: Int64, points: Int64)]) {
             self.tier = tier
-            self.usage = usage
-            self.rewards = rewards
             self.earnedThisMonth = earnedThisMonth
             self.qualifyingHistory = qualifyingHistory
         }
@@ -59,13 +50,22 @@ public enum AccrualEngine {
         public var parts: [Accrual.Part]
     }
 
-    public static func decide(_ plan: AccrualPlan, _ inputs: Inputs, calendar: inout MonthCalendar) -> Decision {
+    /// - Parameters:
+    ///   - usage: what a promotion has used so far (asked only of the promotions that qualify).
+    ///   - reward: a voucher reward by code: whether it is active and how many are left (nil: no
+    ///     stock limit); nil when the program has no such reward.
+    public static func decide(
+        _ plan: AccrualPlan, _ inputs: Inputs, calendar: inout MonthCalendar, usage: (Promotion) -> PromotionUsage,
+        reward: (String) -> (active: Bool, left: Int64?)?
+    ) -> Decision {
         let (accrual, qualifying, candidates) = plan.earning(tier: inputs.tier)
-        var awards = PromotionEngine.awards(candidates, usage: inputs.usage, base: accrual.base, units: plan.units)
+        var used: [PromotionID: PromotionUsage] = [:]
+        for candidate in candidates { used[candidate.promotion.id] = usage(candidate.promotion) }
+        var awards = PromotionEngine.awards(candidates, usage: used, base: accrual.base, units: plan.units)
         // A voucher needs its reward active and in stock.
         awards = awards.filter { award in
             guard let code = award.voucherReward else { return true }
-            guard let reward = inputs.rewards[code], reward.active else { return false }
+            guard let reward = reward(code), reward.active else { return false }
             return reward.left.map { $0 > 0 } ?? true
         }
         let at = plan.at.epochSeconds

@@ -255,36 +255,36 @@ struct AccrualWriter {
                 // What the purchase earns is Loyalty's to decide; this gathers what it needs and
                 // writes what it decides.
                 let tier = tiers[member] ?? plan.member.tier
-                var usage: [PromotionID: PromotionUsage] = [:]
-                for candidate in plan.promotions {
-                    let p = candidate.promotion
-                    usage[p.id] = PromotionUsage(
-                        memberApplications: applied[PairKey(p.id.rawValue, member.rawValue)] ?? 0,
-                        budgetLeft: p.budgetPoints == nil ? nil : balance(.budget(p.id)),
-                        enrolled: enrolled.contains(PairKey(p.id.rawValue, member.rawValue)))
-                }
-                var rewardsLeft: [String: (active: Bool, left: Int64?)] = [:]
-                let prefix = "\(plan.program.id.rawValue):"
-                for (key, reward) in rewards where key.hasPrefix(prefix) {
-                    rewardsLeft[String(key.dropFirst(prefix.count))] = (reward.active, reward.stock.map { $0 - (stockTaken[reward.id] ?? 0) })
-                }
                 let at = plan.at.epochSeconds
                 let memberReward = LedgerAccount.member(member, .reward)
                 let month = accounts[memberReward].map { PairKey($0.id, months.monthStart(at)) }
                 let qualifyingAccount = accounts[.member(member, .qualifying)]
+                let program = plan.program.id
+                // Moved out and back (not copied): the closures below read self while it is in use.
+                var calendar = MonthCalendar()
+                swap(&calendar, &months)
+                defer { swap(&calendar, &months) }
                 let decision = AccrualEngine.decide(
                     plan,
                     AccrualEngine.Inputs(
-                        tier: tier, usage: usage, rewards: rewardsLeft, earnedThisMonth: month.flatMap { earnedInMonth[$0] } ?? 0,
+                        tier: tier, earnedThisMonth: month.flatMap { earnedInMonth[$0] } ?? 0,
                         qualifyingHistory: qualifyingAccount.flatMap { qualifyingHistory[$0.id] } ?? []),
-                    calendar: &months)
+                    calendar: &calendar,
+                    usage: { p in
+                        PromotionUsage(
+                            memberApplications: applied[PairKey(p.id.rawValue, member.rawValue)] ?? 0,
+                            budgetLeft: p.budgetPoints == nil ? nil : balance(.budget(p.id)),
+                            enrolled: enrolled.contains(PairKey(p.id.rawValue, member.rawValue)))
+                    },
+                    reward: { code in
+                        rewards["\(program.rawValue):\(code)"].map { r in (r.active, r.stock.map { $0 - (stockTaken[r.id] ?? 0) }) }
+                    })
                 let awards = decision.awards, qualifying = decision.qualifying
                 let availableAt = decision.availableAt, expiresAt = decision.expiresAt
                 if decision.extendsRollingExpiry, let expiresAt, let account = accounts[memberReward] {
                     extendedLots[account.id] = (at, expiresAt)
                 }
                 let reference = plan.purchase.externalID
-                let program = plan.program.id
                 var mainKey: String? = planKey
                 let fromLiability = decision.fromLiability
                 if plan.program.earningRules?.maxPerMonth != nil, let month { earnedInMonth[month, default: 0] += fromLiability }

@@ -23,20 +23,20 @@ struct AccrualEngineTests {
     }
 
     func inputs(tier: String? = nil, earned: Int64 = 0, history: [(at: Int64, points: Int64)] = []) -> AccrualEngine.Inputs {
-        .init(tier: tier, usage: [:], rewards: [:], earnedThisMonth: earned, qualifyingHistory: history)
+        .init(tier: tier, earnedThisMonth: earned, qualifyingHistory: history)
     }
 
     @Test("A purchase earns its base points, expiring 12 months on; the monthly cap cuts what is over it and says so")
     func monthlyCap() {
         var calendar = MonthCalendar()
         let p = program(rules: EarningRules(pointsPerUnit: 1, maxPerMonth: 500))
-        let free = AccrualEngine.decide(plan(p, amount: 30_000), inputs(), calendar: &calendar)
+        let free = AccrualEngine.decide(plan(p, amount: 30_000), inputs(), calendar: &calendar, usage: { _ in PromotionUsage() }, reward: { _ in nil })
         #expect(free.fromLiability == 300 && free.monthlyCap == nil && free.qualifying == 300)
         #expect(free.expiresAt == calendar.shift(now.epochSeconds, by: 12) && free.availableAt == now.epochSeconds)
-        let capped = AccrualEngine.decide(plan(p, amount: 30_000), inputs(earned: 400), calendar: &calendar)
+        let capped = AccrualEngine.decide(plan(p, amount: 30_000), inputs(earned: 400), calendar: &calendar, usage: { _ in PromotionUsage() }, reward: { _ in nil })
         #expect(capped.fromLiability == 100 && capped.monthlyCap?.points == -200)
         #expect(capped.parts.last?.source == "monthly cap")
-        let spent = AccrualEngine.decide(plan(p, amount: 30_000), inputs(earned: 900), calendar: &calendar)
+        let spent = AccrualEngine.decide(plan(p, amount: 30_000), inputs(earned: 900), calendar: &calendar, usage: { _ in PromotionUsage() }, reward: { _ in nil })
         #expect(spent.fromLiability == 0 && spent.monthlyCap?.points == -300)
     }
 
@@ -46,17 +46,17 @@ struct AccrualEngineTests {
         let tiers = try TierPolicy(tiers: [.init(name: "Member", threshold: 0), .init(name: "Gold", threshold: 1_000)])
         let p = program(rules: EarningRules(pointsPerUnit: 1), tiers: tiers)
         let recent = [(at: now.epochSeconds - 30 * 86_400, points: Int64(800))]
-        let up = AccrualEngine.decide(plan(p, amount: 30_000), inputs(tier: "Member", history: recent), calendar: &calendar)
+        let up = AccrualEngine.decide(plan(p, amount: 30_000), inputs(tier: "Member", history: recent), calendar: &calendar, usage: { _ in PromotionUsage() }, reward: { _ in nil })
         #expect(up.upgrade?.tier == "Gold" && up.upgrade?.reason == "upgrade: 1100 qualifying points")
         let old = [(at: now.epochSeconds - 400 * 86_400, points: Int64(800))]
-        #expect(AccrualEngine.decide(plan(p, amount: 30_000), inputs(tier: "Member", history: old), calendar: &calendar).upgrade == nil)
+        #expect(AccrualEngine.decide(plan(p, amount: 30_000), inputs(tier: "Member", history: old), calendar: &calendar, usage: { _ in PromotionUsage() }, reward: { _ in nil }).upgrade == nil)
     }
 
     @Test("A rolling-expiry program extends every lot; a claw-back debt is repaid first")
     func rollingAndDebt() {
         var calendar = MonthCalendar()
         let p = program(rules: EarningRules(pointsPerUnit: 1), expiryMonths: 6, style: .rolling)
-        let d = AccrualEngine.decide(plan(p, amount: 10_000), inputs(), calendar: &calendar)
+        let d = AccrualEngine.decide(plan(p, amount: 10_000), inputs(), calendar: &calendar, usage: { _ in PromotionUsage() }, reward: { _ in nil })
         #expect(d.extendsRollingExpiry && d.expiresAt == calendar.shift(now.epochSeconds, by: 6))
         #expect(AccrualEngine.repayment(credit: 100, debt: 30) == (30, 70))
         #expect(AccrualEngine.repayment(credit: 100, debt: 250) == (100, 0))
