@@ -266,6 +266,12 @@ struct ProtocolEdgeTests {
             // The API declares no nullable field: a null is named, not read as "leave unchanged".
             let null = try await api.call(.patch, "/v1/customers/1", token: admin, raw: #"{"firstName":"Ann","lastName":null}"#)
             #expect(null.status == 400 && null.json["field"] as? String == "lastName", "\(null.text)")
+            // The documented scope for an SMS gateway's delivery receipts is accepted.
+            _ = try await api.call(
+                .put, "/v1/partners/SMSGW", token: admin,
+                body: ["name": "Gateway", "outlets": ["SMSGW-1"], "currency": "USD", "pricePerThousandPoints": 0, "payoutPerVoucher": 0])
+            let gateway = try await api.call(.post, "/v1/api-keys", token: admin, body: ["name": "receipts", "partner": "SMSGW", "scopes": ["campaign_events:write"]])
+            #expect(gateway.status == 201, "\(gateway.text)")
             #expect(try await api.call(.get, "/metrics").status == 401)
             _ = try await patron.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
             #expect(try await api.call(.get, "/metrics", token: try await api.logIn("ada@x.com", "password1")).status == 403)
