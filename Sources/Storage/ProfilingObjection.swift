@@ -46,7 +46,4 @@ enum ProfilingObjection {
     static func withdrawScores(_ db: any SQLDatabase) async throws {
         try await db.raw("DELETE FROM customer_scores WHERE customer_id IN (SELECT id FROM customers WHERE profiling_objected = 1)").run()
     }
-
-    /// The condition that leaves objectors out of a query on `customers` aliased `alias`.
-    static func notObjecting(_ alias: String) -> String { "\(alias).profiling_objected = 0" }
 }

@@ -27,7 +27,7 @@ struct JobsCommand: AsyncParsableCommand {
                 let runner = patron.jobRunner(logger: quietLogger())
                 try await runner.register()
                 let now = patron.settings.clock.now
-                let rows = try await patron.jobStore.jobs().map { j in
+                let rows = try await patron.jobBoard.jobs().map { j in
                     [
                         j.name, j.schedule, j.lastRunAt.map { "\(JobsCommand.time($0)) \(j.lastOutcome ?? "")" } ?? "never", JobsCommand.time(j.nextDue),
                         j.status(at: now) + (j.attempts > 0 && !j.dead ? " (\(j.attempts) failed)" : ""), j.lastError.map { String($0.prefix(60)) } ?? "",
@@ -36,7 +36,7 @@ struct JobsCommand: AsyncParsableCommand {
                 printTable(["job", "schedule", "last run", "next due", "status", "last error"], rows)
                 if runs > 0 {
                     print("")
-                    let recent = try await patron.jobStore.runs(job: nil, limit: runs).map { r in
+                    let recent = try await patron.jobBoard.runs(limit: runs).map { r in
                         [String(r.id), r.job, JobsCommand.time(r.dueAt), String(r.attempt), r.outcome, JobsCommand.time(r.startedAt), r.detail.map { String($0.prefix(60)) } ?? ""]
                     }
                     printTable(["run", "job", "due", "attempt", "outcome", "started", "detail"], recent)
@@ -57,10 +57,10 @@ struct JobsCommand: AsyncParsableCommand {
                     throw fail("no job named \(name); the jobs are \(runner.jobs.map(\.name).joined(separator: ", "))")
                 }
                 try await runner.register()
-                _ = try await patron.jobStore.makeDue(name, at: patron.settings.clock.now)
+                _ = try await patron.jobBoard.runNow(name)
                 let ran = await runner.runDue(only: [name])
                 guard let (claim, ok) = ran.first else { throw fail("\(name) is running on another server right now") }
-                let run = try await patron.jobStore.runs(job: name, limit: 5).first { $0.id == claim.run }
+                let run = try await patron.jobBoard.runs(job: name, limit: 5).first { $0.id == claim.run }
                 print("\(name): \(ok ? "succeeded" : run?.outcome ?? "failed") — \(run?.detail ?? "")")
                 if !ok { throw ExitCode.failure }
             }
@@ -74,7 +74,7 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await db.with { patron in
-                guard let job = try await patron.jobStore.retry(run: id, at: patron.settings.clock.now) else { throw fail("no job run has id \(id)") }
+                guard let job = try await patron.jobBoard.retry(run: id)?.name else { throw fail("no job run has id \(id)") }
                 print("\(job) is due again; a server runs it within seconds (or: patron jobs run \(job))")
             }
         }
