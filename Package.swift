@@ -203,6 +203,16 @@ let package = Package(
             name: "HTTPAPITests", dependencies: ["HTTPAPI", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: swiftSettings),
         .testTarget(name: "SalesTests", dependencies: ["Sales"], swiftSettings: swiftSettings),
+        .testTarget(name: "AccessTests", dependencies: ["Access", "SharedModels"], swiftSettings: swiftSettings),
+        .testTarget(name: "PartnersTests", dependencies: ["Partners", "SharedModels"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChannelsTests", dependencies: ["Channels", "Campaigns", "SharedModels"], swiftSettings: swiftSettings),
+        .testTarget(name: "WebConsoleTests", dependencies: ["WebConsole", "SharedModels"], swiftSettings: swiftSettings),
+        .testTarget(name: "DemoTests", dependencies: ["Demo", "App", "Loyalty", "SharedModels", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StorageSQLiteTests", dependencies: ["StorageSQLite", "Storage", "SharedModels", .product(name: "SQLKit", package: "sql-kit")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StoragePostgresTests", dependencies: ["StoragePostgres", "Storage", "SharedModels", .product(name: "SQLKit", package: "sql-kit")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "SupportTests", dependencies: ["Support", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "SharedModels"], swiftSettings: swiftSettings),

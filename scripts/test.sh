@@ -12,7 +12,7 @@ python3 -c "import aiosmtpd, pytest, selenium, schemathesis" 2>/dev/null ||
     python3 -m pip install -q --disable-pip-version-check aiosmtpd pytest selenium schemathesis
 # Package.swift lists every module each target imports (the build never works by luck of order).
 python3 scripts/check-imports.py
-swift test --disable-xctest "$@"
+swift test --disable-xctest --explicit-target-dependency-import-check error "$@"
 swift build --product patron
 scripts/attack-test.sh
 scripts/fuzz.sh

@@ -171,8 +171,12 @@ public struct PartnerService: Sendable {
         guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isLetter }) else {
             throw PartnerError.invalid(field: "currency", reason: "must be an ISO 4217 code such as USD")
         }
-        guard pricePerThousandPoints >= 0 else { throw PartnerError.invalid(field: "pricePerThousandPoints", reason: "must not be negative") }
-        guard payoutPerVoucher >= 0 else { throw PartnerError.invalid(field: "payoutPerVoucher", reason: "must not be negative") }
+        for (field, value) in [("pricePerThousandPoints", pricePerThousandPoints), ("payoutPerVoucher", payoutPerVoucher)] {
+            guard value >= 0 else { throw PartnerError.invalid(field: field, reason: "must not be negative") }
+            guard value <= Money.maximumMinorUnits else {
+                throw PartnerError.invalid(field: field, reason: "must be at most \(Money.maximumMinorUnits) minor units")
+            }
+        }
         let outlets = try Self.codes(outlets, field: "outlets")
         guard !outlets.isEmpty else { throw PartnerError.invalid(field: "outlets", reason: "give at least one outlet (store code)") }
         let existing = try await store.partner(code)
@@ -203,16 +207,27 @@ public struct PartnerService: Sendable {
 
     func statement(of p: Partner, from: LocalDate, to: LocalDate) async throws -> PartnerStatement {
         let f = try await store.figures(p, from: from.startOfDay, to: to.startOfDay)
-        // Points are charged at the partner's price, rounded to the nearest minor unit.
-        func price(_ points: Int64) -> Int64 { (points * p.pricePerThousandPoints + (points >= 0 ? 500 : -500)) / 1_000 }
-        let charge = price(f.pointsIssued)
-        let cofunding = price(f.cofundedPoints)
-        let payout = Int64(f.vouchersHonoured) * p.payoutPerVoucher
+        // Computed in 128 bits so no figure can trap; a result beyond Int64 is refused, not wrapped.
+        func exact(_ value: Int128) throws -> Int64 {
+            guard let v = Int64(exactly: value) else {
+                throw PartnerError.conflict("The statement of \(p.code) from \(from) to \(to) is too large to express in minor units.")
+            }
+            return v
+        }
+        // Points are charged at the partner's price, rounded half away from zero to the minor unit.
+        func price(_ points: Int64) throws -> Int64 {
+            let product = Int128(points) * Int128(p.pricePerThousandPoints)
+            return try exact((product + (product >= 0 ? 500 : -500)) / 1_000)
+        }
+        let charge = try price(f.pointsIssued)
+        let cofunding = try price(f.cofundedPoints)
+        let payout = try exact(Int128(f.vouchersHonoured) * Int128(p.payoutPerVoucher))
+        let net = try exact(Int128(charge) + Int128(cofunding) - Int128(payout))
         return PartnerStatement(
             partner: p.code, from: from, to: to, purchases: f.purchases, returns: f.returns, sales: f.sales, pointsIssued: f.pointsIssued,
             pointsCharge: Money(minorUnits: charge, currency: p.currency), cofundedPoints: f.cofundedPoints,
             cofundingCharge: Money(minorUnits: cofunding, currency: p.currency), vouchersHonoured: f.vouchersHonoured,
-            voucherPayout: Money(minorUnits: payout, currency: p.currency), net: Money(minorUnits: charge + cofunding - payout, currency: p.currency))
+            voucherPayout: Money(minorUnits: payout, currency: p.currency), net: Money(minorUnits: net, currency: p.currency))
     }
 
     /// Monthly statements, the current month first, going back `months`.

@@ -154,7 +154,7 @@ struct AdminPages: Sendable {
                         "actor": query.actor ?? "", "q": query.contains ?? "", "next": next as Any,
                         "events": events.map {
                             [
-                                "when": ConsolePages.time($0.at), "actor": $0.actor,
+                                "when": Format.time($0.at), "actor": $0.actor,
                                 "actorURL": $0.actor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0.actor, "action": $0.action,
                                 "target": $0.target ?? "",
                                 "outcome": $0.outcome,
@@ -189,7 +189,7 @@ struct AdminPages: Sendable {
                 do {
                     let r = try await s.privacy.register(
                         customer: customer, kind: kind, channel: form["channel"] ?? "", note: form.text("note"), by: v.principal.actor)
-                    return try await privacy(v, flash: "Request \(r.id) registered: due \(ConsolePages.day(r.dueAt)).")
+                    return try await privacy(v, flash: "Request \(r.id) registered: due \(Format.date(r.dueAt)).")
                 } catch { return try await privacy(v, error: explain(error)) }
             }
         }
@@ -351,26 +351,26 @@ struct AdminPages: Sendable {
                 earning = (["\(r.pointsPerUnit) points per unit"] + bonuses).joined(separator: "; ")
             }
             let tiers: [[String: String]] = (p.tierPolicy?.tiers ?? []).map {
-                ["name": $0.name, "threshold": ConsolePages.number($0.threshold), "benefits": $0.benefits.joined(separator: ", ")]
+                ["name": $0.name, "threshold": Format.number($0.threshold), "benefits": $0.benefits.joined(separator: ", ")]
             }
             let promotionRows: [[String: String]] = promotions.map { promotion in
                 let p = promotion
                 return [
-                    "code": p.code, "name": p.name, "runs": "\(ConsolePages.day(p.startsAt)) – \(ConsolePages.day(p.endsAt))",
+                    "code": p.code, "name": p.name, "runs": "\(Format.date(p.startsAt)) – \(Format.lastDay(endingBefore: p.endsAt))",
                     "criteria": p.criteria ?? "", "action": Self.describe(p.action), "optIn": p.requiresEnrolment ? "yes" : "no",
                     "funding": p.partner.map { "\($0) pays \(p.partnerShare ?? 0)% — \(p.approval.rawValue)" } ?? "program",
                 ]
             }
             let rewardRows: [[String: String]] = rewards.map {
                 [
-                    "code": $0.code, "name": $0.name, "price": ConsolePages.number($0.pointsPrice), "stock": $0.stock.map(String.init) ?? "unlimited",
+                    "code": $0.code, "name": $0.name, "price": Format.number($0.pointsPrice), "stock": $0.stock.map(String.init) ?? "unlimited",
                     "active": $0.active ? "yes" : "no",
                 ]
             }
             let r = p.earningRules
             let policy = p.tierPolicy
             programs.append([
-                "id": p.id.rawValue, "code": p.code, "name": p.name, "value": p.valuePerThousandPoints.description, "expiry": expiry,
+                "id": p.id.rawValue, "code": p.code, "name": p.name, "value": Format.money(p.valuePerThousandPoints), "expiry": expiry,
                 "earning": earning, "tiers": tiers, "promotions": promotionRows, "rewards": rewardRows,
                 "canManage": v.principal.can(.loyaltyManage), "perUnit": r?.pointsPerUnit ?? 1, "tierPercent": Self.text(r?.tierPercent ?? [:]),
                 "categoryPercent": Self.text(r?.categoryPercent ?? [:]), "storePercent": Self.text(r?.storePercent ?? [:]),
@@ -407,16 +407,16 @@ struct AdminPages: Sendable {
                 "jobs": jobs.map { j in
                     let status = j.status(at: now)
                     return [
-                        "name": j.name, "schedule": j.schedule, "nextDue": ConsolePages.time(j.nextDue), "status": status,
-                        "alarm": status == "dead" || status == "failed", "lastRun": j.lastRunAt.map(ConsolePages.time) ?? "never",
+                        "name": j.name, "schedule": j.schedule, "nextDue": Format.time(j.nextDue), "status": status,
+                        "alarm": status == "dead" || status == "failed", "lastRun": j.lastRunAt.map(Format.time) ?? "never",
                         "lastOutcome": j.lastOutcome ?? "", "lastError": j.lastError ?? "", "attempts": j.attempts,
                     ] as [String: Any]
                 },
                 "runs": runs.map { r in
                     [
-                        "id": r.id, "job": r.job, "due": ConsolePages.time(r.dueAt), "attempt": r.attempt, "outcome": r.outcome,
+                        "id": r.id, "job": r.job, "due": Format.time(r.dueAt), "attempt": r.attempt, "outcome": r.outcome,
                         "alarm": r.outcome == "failed" || r.outcome == "dead" || r.outcome == "abandoned",
-                        "retryable": r.outcome == "failed" || r.outcome == "dead", "started": ConsolePages.time(r.startedAt),
+                        "retryable": r.outcome == "failed" || r.outcome == "dead", "started": Format.time(r.startedAt),
                         "holder": r.holder, "detail": r.detail ?? "",
                     ] as [String: Any]
                 },
@@ -433,8 +433,8 @@ struct AdminPages: Sendable {
                 "requests": try await s.privacy.requests().map { r in
                     [
                         "id": r.id.rawValue, "customer": r.customer, "name": r.customerName.isEmpty ? "customer \(r.customer)" : r.customerName,
-                        "kind": r.kind.rawValue, "status": r.status.rawValue, "channel": r.channel, "received": ConsolePages.day(r.receivedAt),
-                        "due": ConsolePages.day(r.dueAt), "overdue": r.overdue(now: now), "outcome": r.outcome ?? "", "note": r.note ?? "",
+                        "kind": r.kind.rawValue, "status": r.status.rawValue, "channel": r.channel, "received": Format.date(r.receivedAt),
+                        "due": Format.date(r.dueAt), "overdue": r.overdue(now: now), "outcome": r.outcome ?? "", "note": r.note ?? "",
                         "canExport": r.kind == .access && r.status != .rejected, "canErase": r.kind == .erasure && r.status == .open,
                         "isOpen": r.status == .open,
                     ] as [String: Any]
@@ -450,13 +450,13 @@ struct AdminPages: Sendable {
             .console, visitor: v, title: "Administration", template: "admin",
             [
                 "flash": flash as Any, "error": error as Any, "secret": secret as Any,
-                "users": users.map { ["email": $0.email, "role": $0.role.rawValue, "since": ConsolePages.day($0.createdAt)] },
+                "users": users.map { ["email": $0.email, "role": $0.role.rawValue, "since": Format.date($0.createdAt)] },
                 "roles": Role.allCases.map(\.rawValue), "scopes": APIScope.allCases.map(\.rawValue),
                 "keys": keys.map {
                     [
                         "id": $0.id.rawValue, "name": $0.name, "prefix": $0.prefix, "partner": $0.partner,
-                        "scopes": $0.scopes.map(\.rawValue).joined(separator: ", "), "since": ConsolePages.day($0.createdAt),
-                        "revoked": $0.revokedAt.map(ConsolePages.day) as Any,
+                        "scopes": $0.scopes.map(\.rawValue).joined(separator: ", "), "since": Format.date($0.createdAt),
+                        "revoked": $0.revokedAt.map(Format.date) as Any,
                     ] as [String: Any]
                 },
             ])

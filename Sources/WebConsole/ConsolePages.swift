@@ -18,27 +18,6 @@ struct ConsolePages: Sendable {
     var views: Views { console.views }
     var s: WebConsole.Services { console.services }
 
-    static func day(_ d: Date) -> String { LocalDate(d).description }
-    /// `2026-11-23 22:54 UTC`, without a formatter (pages print one per row).
-    static func time(_ d: Date) -> String {
-        let seconds = d.epochSeconds
-        let minute = ((seconds % 86_400 + 86_400) % 86_400) / 60
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(LocalDate(d)) \(two(minute / 60)):\(two(minute % 60)) UTC"
-    }
-    static func pct(_ x: Double) -> String { String(format: "%.1f%%", x * 100) }
-    static func money(_ v: Double, _ c: String) -> String { String(format: "%.2f %@", v, c) }
-    /// `1,234,567`, without a NumberFormatter (pages print dozens of figures).
-    static func number(_ n: Int64) -> String {
-        let digits = String(n.magnitude)
-        var grouped = ""
-        for (i, digit) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { grouped.append(",") }
-            grouped.append(digit)
-        }
-        return n < 0 ? "-" + grouped : grouped
-    }
-
     func forbidden(_ v: Visitor) throws -> Response {
         try views.page(
             .console, visitor: v, title: "Not allowed", template: "message", ["message": "Your role may not open this page."], status: .forbidden)
@@ -56,7 +35,7 @@ struct ConsolePages: Sendable {
                     for c in try await s.customers.search(q, after: nil, limit: PageSize(50)).items {
                         results.append([
                             "id": c.id.rawValue, "name": c.displayName, "email": c.profile.emails.first?.value ?? "",
-                            "phone": c.profile.phones.first?.value ?? "", "since": Self.day(c.createdAt),
+                            "phone": c.profile.phones.first?.value ?? "", "since": Format.date(c.createdAt),
                         ])
                     }
                 }
@@ -140,17 +119,17 @@ struct ConsolePages: Sendable {
             let (report, asOf) = try await console.currentLoyaltyReport()
             kpis.append([
                 "label": "Loyalty figures as of",
-                "value": Self.time(asOf),
+                "value": Format.time(asOf),
             ])
             let members = report.programs.reduce(0) { $0 + $1.members }
             let active = report.programs.reduce(0) { $0 + $1.activeMembers }
-            kpis.append(["label": "Members", "value": Self.number(Int64(members))])
-            kpis.append(["label": "Active members (earned this year)", "value": Self.number(Int64(active))])
+            kpis.append(["label": "Members", "value": Format.number(Int64(members))])
+            kpis.append(["label": "Active members (earned this year)", "value": Format.number(Int64(active))])
             if let p = report.programs.first {
-                kpis.append(["label": "Points issued", "value": Self.number(p.pointsIssued)])
-                kpis.append(["label": "Points redeemed", "value": Self.number(p.pointsRedeemed)])
+                kpis.append(["label": "Points issued", "value": Format.number(p.pointsIssued)])
+                kpis.append(["label": "Points redeemed", "value": Format.number(p.pointsRedeemed)])
                 kpis.append([
-                    "label": "Outstanding liability", "value": Money(minorUnits: p.liability, currency: p.currency).description,
+                    "label": "Outstanding liability", "value": Format.money(minorUnits: p.liability, currency: p.currency),
                 ])
                 tierChart = SVGChart.bars(p.tiers.map { ($0.key, Double($0.count)) }, title: "Members by tier")
             }
@@ -169,7 +148,7 @@ struct ConsolePages: Sendable {
             }
             let rfm = try await console.currentRFM()
             if rfm.customers > 0 {
-                kpis.append(["label": "Revenue (scored customers)", "value": Self.number(rfm.pareto.revenue / 100)])
+                kpis.append(["label": "Revenue (scored customers)", "value": Format.number(rfm.pareto.revenue / 100)])
                 paretoChart = SVGChart.curve(
                     rfm.pareto.points.map { ($0.customerShare, $0.revenueShare) }, title: "Share of revenue from the top customers",
                     xLabel: "share of customers (best first)", yLabel: "share of revenue")
@@ -180,17 +159,17 @@ struct ConsolePages: Sendable {
         }
         if v.principal.can(.requestsRead) {
             let desk = try await s.support.summary()
-            kpis.append(["label": "Open service requests", "value": Self.number(Int64(desk.open))])
-            kpis.append(["label": "SLA breaches (open)", "value": Self.number(Int64(desk.breached))])
-            if let within = desk.resolvedWithinSLA { kpis.append(["label": "Resolved within SLA (30 days)", "value": Self.pct(within)]) }
+            kpis.append(["label": "Open service requests", "value": Format.number(Int64(desk.open))])
+            kpis.append(["label": "SLA breaches (open)", "value": Format.number(Int64(desk.breached))])
+            if let within = desk.resolvedWithinSLA { kpis.append(["label": "Resolved within SLA (30 days)", "value": Format.pct(within)]) }
         }
         var campaigns: [[String: Any]] = []
         if v.principal.can(.campaignsRead) {
             for c in try await s.campaigns.campaigns().prefix(8) where c.launchedAt != nil {
                 let pnl = try await s.campaigns.recordedPnL(c.id)
                 campaigns.append([
-                    "id": c.id.rawValue, "name": c.plan.name, "status": c.status.rawValue, "target": Self.pct(pnl.target.responseRate),
-                    "control": Self.pct(pnl.control.responseRate), "incremental": Self.money(pnl.incrementalRevenue.value, pnl.currency),
+                    "id": c.id.rawValue, "name": c.plan.name, "status": c.status.rawValue, "target": Format.pct(pnl.target.responseRate),
+                    "control": Format.pct(pnl.control.responseRate), "incremental": Format.money(pnl.incrementalRevenue.value, pnl.currency),
                 ])
             }
         }
@@ -219,8 +198,8 @@ struct ConsolePages: Sendable {
         if let sc = try await s.intelligence.scores(of: id) {
             scores = [
                 "rfm": "\(sc.rfm.code) \(sc.rfm.segment.rawValue.replacingOccurrences(of: "_", with: " "))", "valueTier": sc.valueTier.rawValue,
-                "clv": sc.clv12m.map { Money(minorUnits: $0, currency: sc.currency).description } ?? "—",
-                "pAlive": sc.probabilityAlive.map { Self.pct($0) } ?? "—", "churn": sc.churnRisk.map { Self.pct($0) } ?? "—",
+                "clv": sc.clv12m.map { Format.money(minorUnits: $0, currency: sc.currency) } ?? "—",
+                "pAlive": sc.probabilityAlive.map { Format.pct($0) } ?? "—", "churn": sc.churnRisk.map { Format.pct($0) } ?? "—",
                 "drivers": sc.churnDrivers.prefix(3).map { "\($0.feature) \($0.contribution > 0 ? "raises" : "lowers") risk" },
                 "offers": sc.recommendations.prefix(3).map { $0 },
             ]
@@ -243,17 +222,17 @@ struct ConsolePages: Sendable {
         let timeline = try await s.customers.timeline(of: c.id, limit: PageSize(50))
         let values: [String: Any] = [
             "id": id, "name": c.displayName, "email": c.profile.emails.first?.value ?? "—", "phone": c.profile.phones.first?.value ?? "—",
-            "language": c.profile.language ?? "—", "homeStore": c.profile.homeStore ?? "—", "since": Self.day(c.createdAt),
+            "language": c.profile.language ?? "—", "homeStore": c.profile.homeStore ?? "—", "since": Format.date(c.createdAt),
             "completeness": c.completeness.score, "memberships": memberships, "scores": scores as Any, "household": household,
             "account": account, "duplicates": duplicates,
             "consents": consents.current.map {
                 [
                     "purpose": $0.purpose.rawValue, "channel": $0.channel.rawValue, "answer": $0.granted ? "yes" : "no", "source": $0.source,
-                    "when": Self.day($0.recordedAt),
+                    "when": Format.date($0.recordedAt),
                 ]
             },
             "blocks": consents.blocks.filter { $0.clearedAt == nil }.map(\.channel.rawValue),
-            "timeline": timeline.map { ["when": Self.day($0.occurredAt), "kind": $0.kind.rawValue, "summary": $0.summary] },
+            "timeline": timeline.map { ["when": Format.date($0.occurredAt), "kind": $0.kind.rawValue, "summary": $0.summary] },
             "canLog": v.principal.can(.interactionsWrite), "channels": Customers.Channel.allCases.map(\.rawValue), "flash": flash as Any,
             "canReadRequests": v.principal.can(.requestsRead), "canOpenRequest": v.principal.can(.requestsWork),
             "requests": try await ServicePages(console: console).customerRequests(v, customer: id),
@@ -292,7 +271,7 @@ struct ConsolePages: Sendable {
                 rfm.pareto.points.map { ($0.customerShare, $0.revenueShare) }, title: "Share of revenue from the top customers",
                 xLabel: "share of customers (best first)", yLabel: "share of revenue")
             values["paretoText"] =
-                "The top 20% of customers bring \(Self.pct(rfm.pareto.top20RevenueShare)) of revenue; \(Self.pct(rfm.pareto.customerShareFor80)) of customers bring 80%."
+                "The top 20% of customers bring \(Format.pct(rfm.pareto.top20RevenueShare)) of revenue; \(Format.pct(rfm.pareto.customerShareFor80)) of customers bring 80%."
             // The R×F grid: recency 5 (most recent) at the top, frequency 1…5 across; each cell's customers and revenue.
             var cells: [String: RFMAnalysis.Cell] = [:]
             for c in rfm.grid { cells["\(c.recency)-\(c.frequency)"] = c }
@@ -304,7 +283,7 @@ struct ConsolePages: Sendable {
                         let c = cells["\(r)-\(f)"]
                         let n = c?.customers ?? 0
                         return [
-                            "customers": Self.number(Int64(n)), "revenue": Self.number((c?.revenue ?? 0) / 100),
+                            "customers": Format.number(Int64(n)), "revenue": Format.number((c?.revenue ?? 0) / 100),
                             "shade": Int((Double(n) / Double(most) * 9).rounded()),
                         ]
                     },
@@ -330,15 +309,15 @@ struct ConsolePages: Sendable {
             }.0
             values["rules"] = rules.sorted { $0.lift > $1.lift }.prefix(12).map {
                 [
-                    "if": $0.antecedent.joined(separator: " + "), "then": $0.consequent.joined(separator: " + "), "support": Self.pct($0.support),
-                    "confidence": Self.pct($0.confidence), "lift": String(format: "%.2f", $0.lift),
+                    "if": $0.antecedent.joined(separator: " + "), "then": $0.consequent.joined(separator: " + "), "support": Format.pct($0.support),
+                    "confidence": Format.pct($0.confidence), "lift": String(format: "%.2f", $0.lift),
                 ]
             }
             let risky = try await console.customersAtRisk()
             values["risky"] = risky.map { sc in
                 [
-                    "id": sc.customer, "tier": sc.valueTier.rawValue, "risk": sc.churnRisk.map { Self.pct($0) } ?? "—",
-                    "clv": sc.clv12m.map { Money(minorUnits: $0, currency: sc.currency).description } ?? "—",
+                    "id": sc.customer, "tier": sc.valueTier.rawValue, "risk": sc.churnRisk.map { Format.pct($0) } ?? "—",
+                    "clv": sc.clv12m.map { Format.money(minorUnits: $0, currency: sc.currency) } ?? "—",
                 ]
             }
         }
@@ -346,15 +325,15 @@ struct ConsolePages: Sendable {
         let (report, _) = try await console.currentLoyaltyReport()
         values["programs"] = report.programs.map { p in
             [
-                "name": p.name, "issued": Self.number(p.pointsIssued), "redeemed": Self.number(p.pointsRedeemed),
-                "expired": Self.number(p.pointsExpired),
-                "outstanding": Self.number(p.pointsOutstanding), "breakage": Self.pct(p.breakageRate), "redemption": Self.pct(p.redemptionRate),
-                "liability": Money(minorUnits: p.liability, currency: p.currency).description,
+                "name": p.name, "issued": Format.number(p.pointsIssued), "redeemed": Format.number(p.pointsRedeemed),
+                "expired": Format.number(p.pointsExpired),
+                "outstanding": Format.number(p.pointsOutstanding), "breakage": Format.pct(p.breakageRate), "redemption": Format.pct(p.redemptionRate),
+                "liability": Format.money(minorUnits: p.liability, currency: p.currency),
                 "outlets": SVGChart.bars(p.earnedByOutlet.prefix(12).map { ($0.key, Double($0.count)) }, title: "Points earned by outlet"),
                 "migrations": p.migrations.prefix(12).map { ["from": $0.from, "to": $0.to, "members": $0.members] },
                 "promotions": p.promotions.map {
                     [
-                        "code": $0.code, "name": $0.name, "members": $0.members, "points": Self.number($0.points),
+                        "code": $0.code, "name": $0.name, "members": $0.members, "points": Format.number($0.points),
                         "incremental": String(format: "%.2f", $0.incrementalRevenuePerMember),
                     ]
                 },
@@ -366,8 +345,8 @@ struct ConsolePages: Sendable {
                 let pnl = try await s.campaigns.recordedPnL(c.id)
                 rows.append([
                     "id": c.id.rawValue, "name": c.plan.name, "channels": Set(c.plan.waves.map(\.channel.rawValue)).sorted().joined(separator: ", "),
-                    "offer": c.plan.offer.label, "target": Self.pct(pnl.target.responseRate), "control": Self.pct(pnl.control.responseRate),
-                    "incremental": Self.money(pnl.incrementalRevenue.value, pnl.currency),
+                    "offer": c.plan.offer.label, "target": Format.pct(pnl.target.responseRate), "control": Format.pct(pnl.control.responseRate),
+                    "incremental": Format.money(pnl.incrementalRevenue.value, pnl.currency),
                 ])
             }
             values["campaigns"] = rows

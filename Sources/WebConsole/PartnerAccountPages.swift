@@ -16,10 +16,10 @@ struct PartnerAccountPages: Sendable {
     static func row(_ s: PartnerStatement) -> [String: Any] {
         [
             "from": s.from.description, "to": s.to.description, "month": String(s.from.description.prefix(7)), "purchases": s.purchases,
-            "returns": s.returns, "sales": Money(minorUnits: s.sales, currency: s.net.currency).description,
-            "points": ConsolePages.number(s.pointsIssued), "charge": s.pointsCharge.description,
-            "cofunded": ConsolePages.number(s.cofundedPoints), "cofunding": s.cofundingCharge.description, "vouchers": s.vouchersHonoured,
-            "payout": s.voucherPayout.description, "net": s.net.description,
+            "returns": s.returns, "sales": Format.money(minorUnits: s.sales, currency: s.net.currency),
+            "points": Format.number(s.pointsIssued), "charge": Format.money(s.pointsCharge),
+            "cofunded": Format.number(s.cofundedPoints), "cofunding": Format.money(s.cofundingCharge), "vouchers": s.vouchersHonoured,
+            "payout": Format.money(s.voucherPayout), "net": Format.money(s.net),
             "owes": s.net.minorUnits > 0 ? "partner pays" : s.net.minorUnits < 0 ? "we pay" : "even",
         ]
     }
@@ -29,8 +29,8 @@ struct PartnerAccountPages: Sendable {
         values["id"] = s.id
         values["status"] = s.status.rawValue
         values["open"] = s.status == .open
-        values["closed"] = "\(ConsolePages.day(s.closedAt)) by \(s.closedBy)"
-        values["paid"] = s.paidAt.map { "\(ConsolePages.day($0)) by \(s.paidBy ?? "")" } ?? ""
+        values["closed"] = "\(Format.date(s.closedAt)) by \(s.closedBy)"
+        values["paid"] = s.paidAt.map { "\(Format.date($0)) by \(s.paidBy ?? "")" } ?? ""
         return values
     }
 
@@ -63,7 +63,7 @@ struct PartnerAccountPages: Sendable {
                 do {
                     let s = try await partners.settle(code, month: month, by: v.principal.actor)
                     return try await detail(
-                        v, code, flash: "\(s.statement.from.description.prefix(7)) settled: \(s.statement.net) (\(Self.row(s.statement)["owes"]!)).")
+                        v, code, flash: "\(s.statement.from.description.prefix(7)) settled: \(Format.money(s.statement.net)) (\(Self.row(s.statement)["owes"]!)).")
                 } catch { return try await detail(v, code, error: explain(error)) }
             }
         }
@@ -100,7 +100,7 @@ struct PartnerAccountPages: Sendable {
                         let p = try await console.services.loyalty.decide(
                             promotion: PromotionID(id), partner: code, approve: approve, by: v.principal.actor)
                         return try await jointPromotions(
-                            v, flash: approve ? "\(p.name) approved: it runs from \(ConsolePages.day(p.startsAt))." : "\(p.name) declined.")
+                            v, flash: approve ? "\(p.name) approved: it runs from \(Format.date(p.startsAt))." : "\(p.name) declined.")
                     } catch LoyaltyError.promotionNotFound {
                         return try views.notFound(title: "No such promotion")
                     } catch { return try await jointPromotions(v, error: explain(error)) }
@@ -128,9 +128,9 @@ struct PartnerAccountPages: Sendable {
     static func promotionRow(_ p: Promotion) -> [String: Any] {
         [
             "id": p.id.rawValue, "code": p.code, "name": p.name, "partner": p.partner ?? "", "share": p.partnerShare ?? 0,
-            "runs": "\(ConsolePages.day(p.startsAt)) – \(ConsolePages.day(p.endsAt.addingTimeInterval(-1)))",
+            "runs": "\(Format.date(p.startsAt)) – \(Format.lastDay(endingBefore: p.endsAt))",
             "criteria": p.criteria ?? "every purchase",
-            "action": AdminPages.describe(p.action), "budget": p.budgetPoints.map { ConsolePages.number($0) } ?? "no limit",
+            "action": AdminPages.describe(p.action), "budget": p.budgetPoints.map { Format.number($0) } ?? "no limit",
             "approval": p.approval.rawValue, "pending": p.approval == .pending, "decidedBy": p.decidedBy ?? "",
         ]
     }
@@ -161,8 +161,8 @@ struct PartnerAccountPages: Sendable {
                     [
                         "code": $0.code, "name": $0.name, "outlets": $0.outlets.joined(separator: ", "),
                         "rewards": $0.rewards.joined(separator: ", "),
-                        "price": Money(minorUnits: $0.pricePerThousandPoints, currency: $0.currency).description,
-                        "payout": Money(minorUnits: $0.payoutPerVoucher, currency: $0.currency).description,
+                        "price": Format.money(minorUnits: $0.pricePerThousandPoints, currency: $0.currency),
+                        "payout": Format.money(minorUnits: $0.payoutPerVoucher, currency: $0.currency),
                     ]
                 },
             ])
@@ -177,8 +177,8 @@ struct PartnerAccountPages: Sendable {
             .console, visitor: v, title: p.name, template: "partner-account",
             [
                 "code": p.code, "outlets": p.outlets.joined(separator: ", "), "rewards": p.rewards.joined(separator: ", "),
-                "price": Money(minorUnits: p.pricePerThousandPoints, currency: p.currency).description,
-                "payout": Money(minorUnits: p.payoutPerVoucher, currency: p.currency).description,
+                "price": Format.money(minorUnits: p.pricePerThousandPoints, currency: p.currency),
+                "payout": Format.money(minorUnits: p.payoutPerVoucher, currency: p.currency),
                 "monthly": monthly.map(Self.row), "closable": monthly.dropFirst().map { String($0.from.description.prefix(7)) },
                 "settlements": try await partners.settlements(p.code).map(Self.settlementRow), "flash": flash as Any, "error": error as Any,
             ])

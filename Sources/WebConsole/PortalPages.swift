@@ -171,17 +171,17 @@ struct PortalPages: Sendable {
         return try views.page(
             .portal, visitor: v, title: "Rewards", template: "rewards",
             [
-                "flash": flash as Any, "error": error as Any, "points": ConsolePages.number(balance.available),
+                "flash": flash as Any, "error": error as Any, "points": Format.number(balance.available),
                 "rewards": catalogue.map {
                     [
-                        "id": $0.reward.id.rawValue, "name": $0.reward.name, "price": ConsolePages.number($0.reward.pointsPrice),
+                        "id": $0.reward.id.rawValue, "name": $0.reward.name, "price": Format.number($0.reward.pointsPrice),
                         "available": $0.unavailable == nil, "reason": $0.unavailable ?? "",
                     ] as [String: Any]
                 },
                 "vouchers": vouchers.map {
                     [
                         "code": $0.code, "reward": names[$0.rewardID] ?? "reward \($0.rewardID)", "status": $0.status.rawValue,
-                        "until": ConsolePages.day($0.expiresAt),
+                        "until": Format.date($0.expiresAt),
                     ]
                 },
             ])
@@ -202,7 +202,7 @@ struct PortalPages: Sendable {
                 "flash": flash as Any, "error": error as Any,
                 "promotions": open.map {
                     [
-                        "id": $0.id.rawValue, "name": $0.name, "action": AdminPages.describe($0.action), "until": ConsolePages.day($0.endsAt),
+                        "id": $0.id.rawValue, "name": $0.name, "action": AdminPages.describe($0.action), "until": Format.lastDay(endingBefore: $0.endsAt),
                         "enrolled": joined.contains($0.id),
                     ] as [String: Any]
                 },
@@ -313,8 +313,8 @@ struct PartnerPages: Sendable {
                 [
                     "reference": $0.reference.hasPrefix("\(partner.uppercased()):")
                         ? String($0.reference.dropFirst(partner.count + 1)) : $0.reference,
-                    "when": ConsolePages.time($0.at), "amount": Money(minorUnits: $0.amount, currency: s.customers.defaultCurrency).description,
-                    "kind": $0.isReturn ? "return" : "purchase", "store": $0.store, "points": ConsolePages.number($0.points),
+                    "when": Format.time($0.at), "amount": Format.money(minorUnits: $0.amount, currency: s.customers.defaultCurrency),
+                    "kind": $0.isReturn ? "return" : "purchase", "store": $0.store, "points": Format.number($0.points),
                 ]
             }
         } catch PartnerError.notFound {}

@@ -14,8 +14,7 @@ struct SalesPages: Sendable {
 
     static func actor(_ v: Visitor) -> SalesActor { SalesActor(v.principal.actor, isAdmin: v.principal.isAdmin) }
 
-    static func money(_ minor: Int64, _ currency: String) -> String { Money(minorUnits: minor, currency: currency).description }
-    static func monies(_ m: [Money]) -> String { m.isEmpty ? "—" : m.map(\.description).joined(separator: ", ") }
+    static func monies(_ m: [Money]) -> String { m.isEmpty ? "—" : m.map(Format.money).joined(separator: ", ") }
     static func label(_ raw: String) -> String { raw.prefix(1).uppercased() + raw.dropFirst() }
 
     /// "campaign 7 (clicked)", "call, passed on by ada@…".
@@ -28,7 +27,7 @@ struct SalesPages: Sendable {
         [
             "id": o.id.rawValue, "name": o.name, "customer": o.customer as Any, "customerName": o.customerName as Any, "account": o.account as Any,
             "accountName": o.accountName as Any, "owner": o.owner, "stage": o.stage.rawValue, "stageLabel": label(o.stage.rawValue),
-            "amount": o.amount.description, "weighted": o.weighted.description, "probability": o.probability,
+            "amount": Format.money(o.amount), "weighted": Format.money(o.weighted), "probability": o.probability,
             "expectedClose": o.expectedClose.description, "overdue": o.stage.isOpen && o.expectedClose < today, "nextStep": o.nextStep ?? "—",
         ]
     }
@@ -169,26 +168,26 @@ struct SalesPages: Sendable {
         }
         let sections: [[String: Any]] = pipeline.sections.map { s in
             [
-                "currency": s.currency, "open": Self.money(s.open.amount, s.currency), "openCount": s.open.count,
-                "weighted": Self.money(s.open.weighted, s.currency), "won": Self.money(s.won.amount, s.currency), "wonCount": s.won.count,
-                "lostCount": s.lost.count, "winRate": s.winRate.map(ConsolePages.pct) ?? "—",
+                "currency": s.currency, "open": Format.money(minorUnits: s.open.amount, currency: s.currency), "openCount": s.open.count,
+                "weighted": Format.money(minorUnits: s.open.weighted, currency: s.currency), "won": Format.money(minorUnits: s.won.amount, currency: s.currency), "wonCount": s.won.count,
+                "lostCount": s.lost.count, "winRate": s.winRate.map(Format.pct) ?? "—",
                 "overdue": s.overdue.count, "anyOverdue": s.overdue.count > 0,
                 "stages": s.stages.map {
                     [
-                        "stage": Self.label($0.stage.rawValue), "count": $0.figure.count, "amount": Self.money($0.figure.amount, s.currency),
-                        "weighted": Self.money($0.figure.weighted, s.currency),
+                        "stage": Self.label($0.stage.rawValue), "count": $0.figure.count, "amount": Format.money(minorUnits: $0.figure.amount, currency: s.currency),
+                        "weighted": Format.money(minorUnits: $0.figure.weighted, currency: s.currency),
                     ]
                 },
                 "forecast": s.forecast.map {
                     [
-                        "month": $0.month, "count": $0.figure.count, "amount": Self.money($0.figure.amount, s.currency),
-                        "weighted": Self.money($0.figure.weighted, s.currency),
+                        "month": $0.month, "count": $0.figure.count, "amount": Format.money(minorUnits: $0.figure.amount, currency: s.currency),
+                        "weighted": Format.money(minorUnits: $0.figure.weighted, currency: s.currency),
                     ]
                 },
                 "owners": s.owners.map {
                     [
-                        "owner": $0.owner, "open": $0.open.count, "weighted": Self.money($0.open.weighted, s.currency),
-                        "won": Self.money($0.won.amount, s.currency),
+                        "owner": $0.owner, "open": $0.open.count, "weighted": Format.money(minorUnits: $0.open.weighted, currency: s.currency),
+                        "won": Format.money(minorUnits: $0.won.amount, currency: s.currency),
                     ]
                 },
             ]
@@ -202,7 +201,7 @@ struct SalesPages: Sendable {
                 "leads": leads.map {
                     [
                         "id": $0.id.rawValue, "customer": $0.customer, "name": $0.customerName, "origin": Self.origin($0), "note": $0.note ?? "",
-                        "status": $0.status.rawValue, "owner": $0.owner, "created": ConsolePages.time($0.createdAt),
+                        "status": $0.status.rawValue, "owner": $0.owner, "created": Format.time($0.createdAt),
                         "mine": $0.owner == me.lowercased(),
                     ] as [String: Any]
                 },
@@ -211,7 +210,7 @@ struct SalesPages: Sendable {
                         "name": $0.name, "manager": $0.manager ?? "—", "contacts": $0.contacts, "revenue": Self.monies($0.revenue),
                         "open": $0.openOpportunities, "pipeline": Self.monies($0.pipeline), "weighted": Self.monies($0.weighted),
                         "won": Self.monies($0.won), "nextClose": $0.nextClose?.description ?? "—",
-                        "lastInteraction": $0.lastInteraction.map(ConsolePages.time) ?? "—", "account": $0.account,
+                        "lastInteraction": $0.lastInteraction.map(Format.time) ?? "—", "account": $0.account,
                     ] as [String: Any]
                 },
             ])
@@ -228,14 +227,14 @@ struct SalesPages: Sendable {
         values["isOpen"] = o.stage.isOpen
         values["canChange"] = o.stage.isOpen && v.principal.can(.salesManage) && (Self.actor(v).isAdmin || o.owner == v.principal.actor.lowercased())
         values["lostReason"] = o.lostReason as Any
-        values["closedAt"] = o.closedAt.map(ConsolePages.time) as Any
+        values["closedAt"] = o.closedAt.map(Format.time) as Any
         values["amountInput"] = String(describing: o.amount).split(separator: " ").first.map(String.init) ?? ""
         values["currency"] = o.amount.currency
         values["nextStepInput"] = o.nextStep ?? ""
         values["stages"] = Opportunity.Stage.allCases.map { ["value": $0.rawValue, "label": Self.label($0.rawValue), "selected": $0 == o.stage] }
         values["history"] = history.reversed().map {
             [
-                "at": ConsolePages.time($0.at), "author": $0.author, "stage": Self.label($0.stage.rawValue), "amount": $0.amount.description,
+                "at": Format.time($0.at), "author": $0.author, "stage": Self.label($0.stage.rawValue), "amount": Format.money($0.amount),
                 "probability": $0.probability, "owner": $0.owner, "note": $0.note ?? "",
             ] as [String: Any]
         }

@@ -24,7 +24,7 @@ struct SegmentAndCampaignPages: Sendable {
                 let text: String
                 do {
                     let (n, ms) = try await s.segments.count(rule: form["rule"] ?? "")
-                    text = "\(ConsolePages.number(Int64(n))) customers (counted in \(String(format: "%.0f", ms)) ms)"
+                    text = "\(Format.number(Int64(n))) customers (counted in \(String(format: "%.0f", ms)) ms)"
                 } catch let e as SegmentError {
                     text = e.description
                 }
@@ -146,7 +146,7 @@ struct SegmentAndCampaignPages: Sendable {
         let (pnl, breakdown) = try await s.campaigns.breakdown(c.id)
         let cur = pnl.currency
         func group(_ g: CampaignPnL.GroupResult) -> String {
-            "\(g.customers) customers, \(g.responders) bought (\(ConsolePages.pct(g.responseRate))), \(ConsolePages.money(g.revenue, cur))"
+            "\(g.customers) customers, \(g.responders) bought (\(Format.pct(g.responseRate))), \(Format.money(g.revenue, cur))"
         }
         func interval(_ e: Estimate, _ f: (Double) -> String) -> String { "\(f(e.value)) (95% CI \(f(e.low)) to \(f(e.high)))" }
         var preview: [String: String]? = nil
@@ -174,13 +174,13 @@ struct SegmentAndCampaignPages: Sendable {
                 "waves": breakdown.waves.map {
                     [
                         "number": $0.number, "channel": $0.channel.rawValue, "day": $0.day, "queued": $0.queued, "suppressed": $0.suppressed,
-                        "delivered": $0.delivered, "clicked": $0.clicked, "purchasers": $0.purchasers, "lift": ConsolePages.pct($0.lift),
+                        "delivered": $0.delivered, "clicked": $0.clicked, "purchasers": $0.purchasers, "lift": Format.pct($0.lift),
                     ] as [String: Any]
                 },
                 "target": group(pnl.target), "controlGroup": group(pnl.control),
-                "lift": interval(pnl.responseLift) { ConsolePages.pct($0) },
-                "incremental": interval(pnl.incrementalRevenue) { ConsolePages.money($0, cur) }, "cost": ConsolePages.money(pnl.cost, cur),
-                "profit": interval(pnl.incrementalProfit) { ConsolePages.money($0, cur) },
+                "lift": interval(pnl.responseLift) { Format.pct($0) },
+                "incremental": interval(pnl.incrementalRevenue) { Format.money($0, cur) }, "cost": Format.money(pnl.cost, cur),
+                "profit": interval(pnl.incrementalProfit) { Format.money($0, cur) },
                 "roi": pnl.roi.map { interval($0) { String(format: "%.2f", $0) } } ?? "—", "preview": preview as Any,
                 "responseChart": responseChart,
                 "funnelChart": (funnel.isEmpty ? nil : SVGChart.bars(funnel, title: "Messages and responses by wave")) as Any,

@@ -40,7 +40,7 @@ struct ServicePages: Sendable {
         return [
             "id": r.id.rawValue, "customer": r.customer, "name": r.customerName, "kind": r.kind.rawValue, "priority": r.priority.rawValue,
             "queue": r.queue, "subject": r.subject, "status": label(r.status.rawValue), "assignee": r.assignee ?? "—",
-            "opened": ConsolePages.time(r.openedAt), "response": response.text, "responseState": response.state, "resolution": resolution.text,
+            "opened": Format.time(r.openedAt), "response": response.text, "responseState": response.state, "resolution": resolution.text,
             "resolutionState": resolution.state, "breached": r.breached(now: now), "valueTier": r.valueTier,
         ]
     }
@@ -206,7 +206,7 @@ struct ServicePages: Sendable {
                 },
                 "queue": queue as Any, "views": views, "requests": requests.map { Self.row($0, now: now) }, "open": summary.open,
                 "breached": summary.breached, "resolved30": summary.resolvedLast30Days,
-                "withinSLA": summary.resolvedWithinSLA.map(ConsolePages.pct) ?? "—",
+                "withinSLA": summary.resolvedWithinSLA.map(Format.pct) ?? "—",
                 "csat": summary.satisfaction.map { String(format: "%.1f / 5", $0) } ?? "—", "surveys": summary.surveys,
             ])
     }
@@ -220,8 +220,8 @@ struct ServicePages: Sendable {
         values["title"] = "#\(r.id.rawValue) \(r.subject)"
         values["channel"] = r.channel
         values["openedBy"] = r.openedBy
-        values["respondBy"] = ConsolePages.time(r.respondBy)
-        values["resolveBy"] = ConsolePages.time(r.resolveBy)
+        values["respondBy"] = Format.time(r.respondBy)
+        values["resolveBy"] = Format.time(r.resolveBy)
         values["resolutionText"] = r.resolution as Any
         values["satisfaction"] = r.satisfaction.map { "\($0)/5" + (r.satisfactionComment.map { ": \($0)" } ?? "") } as Any
         values["isOpen"] = r.status.isOpen
@@ -234,7 +234,7 @@ struct ServicePages: Sendable {
         }
         values["queues"] = Array(Set(SupportService.standardQueues + [r.queue])).sorted().map { ["value": $0, "selected": $0 == r.queue] }
         values["events"] = events.map {
-            ["when": ConsolePages.time($0.at), "author": $0.author, "kind": Self.label($0.kind.rawValue), "text": $0.text, "internal": !$0.isPublic]
+            ["when": Format.time($0.at), "author": $0.author, "kind": Self.label($0.kind.rawValue), "text": $0.text, "internal": !$0.isPublic]
         }
         values["flash"] = flash as Any
         values["error"] = error as Any
@@ -267,12 +267,12 @@ struct ServicePages: Sendable {
         return try views.page(
             .portal, visitor: v, title: "Request #\(r.id.rawValue)", template: "help-request",
             [
-                "id": r.id.rawValue, "subject": r.subject, "status": Self.label(r.status.rawValue), "opened": ConsolePages.time(r.openedAt),
+                "id": r.id.rawValue, "subject": r.subject, "status": Self.label(r.status.rawValue), "opened": Format.time(r.openedAt),
                 "resolution": r.resolution as Any, "closed": r.status == .closed,
                 "canRate": !r.status.isOpen && r.satisfaction == nil, "rated": r.satisfaction.map { "\($0)/5" } as Any,
                 "events": events.map {
                     [
-                        "when": ConsolePages.time($0.at), "who": $0.kind == .customerMessage ? "You" : ($0.kind == .change ? "Update" : "Our team"),
+                        "when": Format.time($0.at), "who": $0.kind == .customerMessage ? "You" : ($0.kind == .change ? "Update" : "Our team"),
                         "text": $0.text,
                     ]
                 },

@@ -161,15 +161,15 @@ extension WebConsole {
         let now = services.loyalty.clock.now
         let statement = try await services.loyalty.statement(of: m.id, from: now.addingTimeInterval(-365 * 86_400), to: now)
         return [
-            "program": program.name, "number": m.number, "tier": m.tier ?? "—", "points": ConsolePages.number(balance.available),
-            "progress": progress.flatMap { p in p.nextTier.map { "\(ConsolePages.number(p.missing ?? 0)) points to \($0)" } } ?? "",
-            "pending": balance.pending > 0 ? "\(ConsolePages.number(balance.pending)) points pending (return window)" : "",
-            "expiring": balance.nextExpiry.map { "\(ConsolePages.number($0.points)) points expire on \(ConsolePages.day($0.on))" } ?? "",
+            "program": program.name, "number": m.number, "tier": m.tier ?? "—", "points": Format.number(balance.available),
+            "progress": progress.flatMap { p in p.nextTier.map { "\(Format.number(p.missing ?? 0)) points to \($0)" } } ?? "",
+            "pending": balance.pending > 0 ? "\(Format.number(balance.pending)) points pending (return window)" : "",
+            "expiring": balance.nextExpiry.map { "\(Format.number($0.points)) points expire on \(Format.date($0.on))" } ?? "",
             "movements": statement.movements.suffix(15).reversed().map {
                 [
-                    "when": ConsolePages.day($0.transfer.occurredAt),
+                    "when": Format.date($0.transfer.occurredAt),
                     "what": $0.transfer.memo ?? $0.transfer.reason.rawValue.replacingOccurrences(of: "_", with: " "),
-                    "points": ConsolePages.number($0.signedPoints),
+                    "points": Format.number($0.signedPoints),
                 ]
             },
         ]
