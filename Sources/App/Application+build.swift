@@ -37,6 +37,14 @@ public func buildRouter(patron: Patron) throws -> Router<WebRequestContext> {
     let router = Router(context: WebRequestContext.self)
     router.add(middleware: ClientAddressMiddleware(trustedProxies: patron.settings.trustedProxies))
     router.add(middleware: ProblemMiddleware())
+    let console = try WebConsole(
+        services: .init(
+            customers: patron.customers, access: patron.access, loyalty: patron.loyalty, intake: patron.intake, intelligence: patron.intelligence,
+            segments: patron.segments, campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners,
+            sales: patron.sales, forms: patron.accessStore, jobs: patron.jobBoard),
+        secureCookies: patron.settings.publicURL.hasPrefix("https://"))
+    // Inside the problem+json layer: the console's and portals' errors are pages of their site.
+    router.add(middleware: PageErrorMiddleware(console: console))
     let routes = RouteTable()
     router.add(middleware: MethodNotAllowedMiddleware(table: routes))
     router.add(middleware: RequestLimitMiddleware())
@@ -51,13 +59,7 @@ public func buildRouter(patron: Patron) throws -> Router<WebRequestContext> {
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
     TrackingRoutes.register(on: router, campaigns: patron.campaigns)
-    try WebConsole(
-        services: .init(
-            customers: patron.customers, access: patron.access, loyalty: patron.loyalty, intake: patron.intake, intelligence: patron.intelligence,
-            segments: patron.segments, campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners,
-            sales: patron.sales, forms: patron.accessStore, jobs: patron.jobBoard),
-        secureCookies: patron.settings.publicURL.hasPrefix("https://")
-    ).register(on: router)
+    console.register(on: router)
     let database = patron.database
     let api = PatronAPI(
         intake: patron.intake, access: patron.access, intelligence: patron.intelligence, segments: patron.segments,

@@ -216,7 +216,7 @@ struct AdminPages: Sendable {
                 }
                 do {
                     let (r, report) = try await s.privacy.erase(PrivacyRequestID(id), by: v.principal.actor)
-                    return try await privacy(v, flash: "Customer \(r.customer) erased (\(report.description)).")
+                    return try await privacy(v, flash: "Customer \(r.customer) erased: \(Format.erasure(report.rows)).")
                 } catch { return try await privacy(v, error: explain(error)) }
             }
         }

@@ -126,4 +126,23 @@ enum Format {
         func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
         return "\(date(d)) \(two(minute / 60)):\(two(minute % 60)) UTC"
     }
+
+    /// What an erasure did, for people: `14 records removed or anonymised: 3 purchases, 1 consent event, …`.
+    static func erasure(_ rows: [String: Int]) -> String {
+        let names: [String: (String, String)] = [
+            "customers": ("profile", "profiles"), "customer_identifiers": ("identifier", "identifiers"),
+            "consent_events": ("consent record", "consent records"), "interactions": ("interaction", "interactions"),
+            "transactions": ("purchase or return", "purchases and returns"), "transaction_lines": ("purchase line", "purchase lines"),
+            "members": ("membership", "memberships"), "addresses": ("address", "addresses"), "scores": ("score", "scores"),
+            "service_requests": ("service request", "service requests"), "logins": ("login", "logins"), "sessions": ("session", "sessions"),
+        ]
+        let changed = rows.filter { $0.value > 0 }
+        let total = changed.values.reduce(0, +)
+        guard total > 0 else { return "nothing was left to remove" }
+        let parts = changed.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { table, n -> String in
+            let (one, many) = names[table] ?? (label(table).lowercased(), label(table).lowercased())
+            return "\(number(n)) \(n == 1 ? one : many)"
+        }
+        return "\(number(total)) \(total == 1 ? "record" : "records") removed or anonymised (\(parts.joined(separator: ", ")))"
+    }
 }

@@ -62,6 +62,10 @@ struct Views: Sendable {
     ) throws -> Response {
         // An absent optional must make a section false, not print "nil".
         var values = Self.withoutNils(values)
+        // A form sent back with an error is refused (422), so browsers, tests and the form's
+        // one-time token all see it was not applied; the page keeps what the visitor typed.
+        var status = status
+        if status == .ok, let error = values["error"] as? String, !error.isEmpty { status = .unprocessableContent }
         if let visitor { values["csrf"] = visitor.formToken() }
         guard let content = library.render(values, withTemplate: template) else { preconditionFailure("no template \(template)") }
         let layout: [String: Any] = [
@@ -101,9 +105,9 @@ struct Views: Sendable {
         return mirror.displayStyle == .optional && mirror.children.isEmpty
     }
 
-    func notFound(title: String) throws -> Response {
-        try page(.portal, visitor: nil, title: title, template: "message", ["message": "There is nothing here."], status: .notFound)
-    }
+    /// The site's 404 page, with its navigation (rendered by ``PageErrorMiddleware``, which knows
+    /// the site and the visitor).
+    func notFound(title: String) throws -> Response { throw PageNotFound(title: title) }
 
     static func name(_ p: Principal) -> String {
         switch p {

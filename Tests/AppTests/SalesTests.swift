@@ -327,7 +327,7 @@ import Testing
                 let bad = try await sam.post(
                     "/console/sales/opportunities", "name=Kitchen&customer=\(buyer.id)&amount=12.345&currency=EUR&expected_close=2026-02-01",
                     tokenPage: "/console/sales")
-                #expect(bad.status == .ok && bad.body.contains("amount: is an amount such as 1250.00"))
+                #expect(bad.status == .unprocessableContent && bad.body.contains("amount: is an amount such as 1250.00"))  // Regression (#17): a failed form answered 200
                 let made = try await sam.post(
                     "/console/sales/opportunities",
                     "name=Kitchen&customer=\(buyer.id)&amount=1%2C250.50&currency=eur&expected_close=2026-02-01&stage=proposal",
