@@ -61,6 +61,9 @@ public protocol CustomerProfileStore: Sendable {
     func replaceProfile(of id: CustomerID, with profile: Profile, at: Date) async throws -> Customer
     /// Active customers matching the search (all of them for nil), ordered by id.
     func customers(matching search: CustomerSearch?, after: Cursor?, limit: Int) async throws -> Page<Customer>
+    /// A sorted, filtered page of active customers and their total; `phoneDigits` also matches the end of a phone number.
+    func list(_ query: CustomerListQuery, search: CustomerSearch?, phoneDigits: String?) async throws -> CountedPage<Customer>
+    func facets() async throws -> CustomerFacets
     /// Throws ``CustomerError/identifierInUse(kind:value:owner:)`` for a card or external reference already owned by another.
     func addIdentifier(_ identifier: CustomerIdentifier, to id: CustomerID) async throws
     /// For each identifier, the active customers that carry it (a merged customer's id resolves to its survivor).

@@ -112,6 +112,8 @@ public protocol LedgerStore: Sendable {
     /// Throws ``LoyaltyError/alreadyEnrolled(_:_:)``.
     func enroll(_ customer: CustomerID, in program: ProgramID, at: Date) async throws -> Member
     func member(_ id: MemberID) async throws -> Member?
+    /// The members a printed number belongs to: a membership number, a card's number or a voucher's code (exact, case as stored).
+    func members(holding number: String) async throws -> [Member]
     /// Every membership of a customer, in all programs.
     func memberships(of customer: CustomerID) async throws -> [Member]
     /// Each program's revision, which every change to its rules or promotions increases.

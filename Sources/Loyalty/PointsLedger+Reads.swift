@@ -15,5 +15,12 @@ extension PointsLedger {
     public func tierHistory(of member: MemberID) async throws -> [TierChange] { try await store.tierHistory(of: member) }
     public func referrals(by referrer: MemberID) async throws -> [Referral] { try await store.referrals(by: referrer) }
     public func cards(of member: MemberID) async throws -> [MembershipCard] { try await store.cards(of: member) }
+    /// The members whose membership number, card number or voucher code is `number` (as an agent
+    /// reads it off a card or a receipt: spaces and dashes ignored, letters upper-cased).
+    public func members(holding number: String) async throws -> [Member] {
+        let compact = String(number.filter { !$0.isWhitespace && $0 != "-" }.prefix(64)).uppercased()
+        guard compact.count >= 4 else { return [] }
+        return try await store.members(holding: compact)
+    }
     public func enrolments(of member: MemberID) async throws -> Set<PromotionID> { try await store.enrolments(of: member) }
 }

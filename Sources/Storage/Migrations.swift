@@ -405,6 +405,15 @@ public enum Migrations {
                 ProfilingObjection.recompute(where: "1 = 1"),
             ]
         },
+        // The console's customer list pages in the order people sort it (name, newest, data
+        // quality) without sorting the whole table for each page.
+        Migration("customers-7-list-order") { _, _ in
+            [
+                "CREATE INDEX customers_list_name ON customers (status, search_name, id)",
+                "CREATE INDEX customers_list_created ON customers (status, created_at, id)",
+                "CREATE INDEX customers_list_completeness ON customers (status, completeness, id)",
+            ]
+        },
     ]
 
     static let partners: [Migration] = [
@@ -526,6 +535,14 @@ public enum Migrations {
             [
                 "CREATE TABLE sign_in_failures (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure BIGINT NOT NULL, blocked_until BIGINT NOT NULL)",
                 "CREATE TABLE sign_in_clients (email TEXT NOT NULL, client TEXT NOT NULL, last_seen BIGINT NOT NULL, PRIMARY KEY (email, client))",
+            ]
+        },
+        Migration("access-4-saved-views") { _, _ in
+            [
+                """
+                CREATE TABLE saved_views (owner TEXT NOT NULL, path TEXT NOT NULL, name TEXT NOT NULL, query TEXT NOT NULL,
+                  saved_at BIGINT NOT NULL, PRIMARY KEY (owner, path, name))
+                """
             ]
         },
     ]

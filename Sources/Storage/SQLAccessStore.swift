@@ -259,6 +259,35 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
         }
     }
 
+    // MARK: Saved views
+
+    public func savedViews(owner: String, path: String) async throws -> [SavedView] {
+        try await database.read { db in
+            try await db.raw("SELECT name, query FROM saved_views WHERE owner = \(bind: owner) AND path = \(bind: path) ORDER BY name").all().map {
+                SavedView(name: try $0.string("name"), query: try $0.string("query"))
+            }
+        }
+    }
+
+    public func saveView(owner: String, path: String, view: SavedView, at: Date) async throws -> Int {
+        try await database.write { db in
+            try await db.raw(
+                """
+                INSERT INTO saved_views (owner, path, name, query, saved_at)
+                VALUES (\(bind: owner), \(bind: path), \(bind: view.name), \(bind: view.query), \(bind: at.epochSeconds))
+                ON CONFLICT (owner, path, name) DO UPDATE SET query = \(bind: view.query), saved_at = \(bind: at.epochSeconds)
+                """
+            ).run()
+            return Int(try await db.raw("SELECT COUNT(*) AS n FROM saved_views WHERE owner = \(bind: owner) AND path = \(bind: path)").first()?.int64("n") ?? 0)
+        }
+    }
+
+    public func deleteView(owner: String, path: String, name: String) async throws {
+        try await database.write { db in
+            try await db.raw("DELETE FROM saved_views WHERE owner = \(bind: owner) AND path = \(bind: path) AND name = \(bind: name)").run()
+        }
+    }
+
     // MARK: Idempotency
 
     public func loginExists(email: String) async throws -> Bool {

@@ -197,6 +197,69 @@ public struct SQLCustomerStore: CustomerStore {
         }
     }
 
+    public func list(_ query: CustomerListQuery, search: CustomerSearch?, phoneDigits: String?) async throws -> CountedPage<Customer> {
+        try await database.read { db in
+            var conditions: [SQLQueryString] = ["status = 'active'"]
+            if search != nil || phoneDigits != nil {
+                var alternatives: [SQLQueryString] = []
+                if let search {
+                    let ids = search.identifiers.filter { $0.kind == .customerID }.compactMap { Int64($0.value) }
+                    if !ids.isEmpty { alternatives.append("id IN (\(binds: ids))") }
+                    let others = search.identifiers.filter { $0.kind != .customerID }
+                    if !others.isEmpty {
+                        let pairs = others.map { "(kind = \(bind: $0.kind.rawValue) AND value = \(bind: $0.value))" as SQLQueryString }
+                        alternatives.append("id IN (SELECT customer_id FROM customer_identifiers WHERE " + pairs.joined(separator: " OR ") + ")")
+                    }
+                    if !search.words.isEmpty {
+                        let words = search.words.map { "search_name LIKE \(bind: "%" + Self.escapeLike($0) + "%") ESCAPE '\\'" as SQLQueryString }
+                        alternatives.append("(" + words.joined(separator: " AND ") + ")")
+                    }
+                }
+                if let phoneDigits {
+                    alternatives.append(
+                        "id IN (SELECT customer_id FROM customer_identifiers WHERE kind = 'phone' AND value LIKE \(bind: "%" + phoneDigits))")
+                }
+                if alternatives.isEmpty { return CountedPage(items: [], total: 0) }
+                conditions.append("(" + alternatives.joined(separator: " OR ") + ")")
+            }
+            if let store = query.homeStore { conditions.append("home_store = \(bind: store)") }
+            if let stage = query.lifeStage { conditions.append("life_stage = \(bind: stage)") }
+            if let quality = query.quality {
+                conditions.append("completeness BETWEEN \(bind: quality.range.lowerBound) AND \(bind: quality.range.upperBound)")
+            }
+            let filter = conditions.joined(separator: " AND ")
+            let total = try await db.raw("SELECT COUNT(*) AS n FROM customers WHERE " + filter).first()?.int64("n") ?? 0
+            let column: String =
+                switch query.sort {
+                case .name: "search_name"
+                case .since: "created_at"
+                case .completeness: "completeness"
+                case .homeStore: "home_store"
+                }
+            let direction = query.descending ? "DESC" : "ASC"
+            // The id breaks ties so pages never overlap; the one column that may be empty (home
+            // store) puts its empty values last whichever way it is sorted.
+            let order =
+                query.sort == .homeStore ? "(\(column) IS NULL), \(column) \(direction), id \(direction)" : "\(column) \(direction), id \(direction)"
+            let rows = try await db.raw(
+                "SELECT \(unsafeRaw: Self.customerColumns) FROM customers WHERE " + filter
+                    + " ORDER BY \(unsafeRaw: order) LIMIT \(literal: query.limit) OFFSET \(literal: query.offset)"
+            ).all()
+            return CountedPage(items: try await Self.decodeCustomers(db, rows), total: Int(total))
+        }
+    }
+
+    public func facets() async throws -> CustomerFacets {
+        try await database.read { db in
+            func distinct(_ column: String) async throws -> [String] {
+                try await db.raw(
+                    "SELECT DISTINCT \(unsafeRaw: column) AS v FROM customers WHERE status = 'active' AND \(unsafeRaw: column) IS NOT NULL ORDER BY v LIMIT 200"
+                ).all().map { try $0.string("v") }
+            }
+            return CustomerFacets(homeStores: try await distinct("home_store"), lifeStages: try await distinct("life_stage"))
+        }
+    }
+
     static func escapeLike(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
     }

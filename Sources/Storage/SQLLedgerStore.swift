@@ -99,6 +99,19 @@ public struct SQLLedgerStore: LoyaltyStore {
         }
     }
 
+    public func members(holding number: String) async throws -> [Member] {
+        try await database.read { db in
+            try await db.raw(
+                """
+                SELECT * FROM loyalty_members WHERE number = \(bind: number)
+                  OR id IN (SELECT member_id FROM loyalty_cards WHERE number = \(bind: number))
+                  OR id IN (SELECT member_id FROM loyalty_vouchers WHERE code = \(bind: number))
+                ORDER BY id LIMIT 20
+                """
+            ).all().map(Self.decodeMember)
+        }
+    }
+
     static func decodeMember(_ row: any SQLRow) throws -> Member {
         Member(
             id: MemberID(try row.int64("id")), programID: ProgramID(try row.int64("program_id")),

@@ -29,18 +29,7 @@ struct ConsolePages: Sendable {
         router.get("/console/customers") { request, _ in
             try await console.signedIn(request, .console) { v in
                 guard v.principal.can(.customersRead) else { return try forbidden(v) }
-                let q = request.uri.queryParameters["q"].map(String.init)?.trimmingCharacters(in: .whitespaces)
-                var results: [[String: Any]] = []
-                if let q, !q.isEmpty {
-                    for c in try await s.customers.search(q, after: nil, limit: PageSize(50)).items {
-                        results.append([
-                            "id": c.id.rawValue, "name": c.displayName, "email": c.profile.emails.first?.value ?? "",
-                            "phone": c.profile.phones.first?.value ?? "", "since": Format.date(c.createdAt),
-                        ])
-                    }
-                }
-                return try views.page(
-                    .console, visitor: v, title: "Customers", template: "customers", ["q": q ?? "", "results": results, "searched": q != nil])
+                return try await customerList(v, request)
             }
         }
         router.get("/console/customers/:id") { request, context in
@@ -106,6 +95,60 @@ struct ConsolePages: Sendable {
         SegmentAndCampaignPages(pages: self).register(on: router)
         AdminPages(pages: self).register(on: router)
         router.get("/console/analytics") { request, _ in try await console.signedIn(request, .console) { try await analytics($0) } }
+    }
+
+    static let customerColumns = [
+        ListColumn(key: "name", label: "Customer"), ListColumn(key: "email", label: "Email", sortable: false),
+        ListColumn(key: "phone", label: "Phone", sortable: false), ListColumn(key: "home_store", label: "Home store"),
+        ListColumn(key: "completeness", label: "Data quality", numeric: true), ListColumn(key: "since", label: "Customer since"),
+    ]
+
+    /// Every active customer, paged with the count, sortable and filterable; the search box
+    /// also finds partial phone numbers, membership and card numbers and voucher codes.
+    func customerList(_ v: Visitor, _ request: Request) async throws -> Response {
+        let list = ListRequest(
+            request, columns: Self.customerColumns, defaultSort: "name", filters: ["home_store", "life_stage", "quality"])
+        let query = CustomerListQuery(
+            text: list.q, homeStore: list.filters["home_store"], lifeStage: list.filters["life_stage"],
+            quality: list.filters["quality"].flatMap(CustomerListQuery.Quality.init(rawValue:)),
+            sort: CustomerListQuery.Sort(rawValue: list.sort) ?? .name, descending: list.descending, offset: list.offset,
+            limit: ListRequest.pageSize)
+        var page: CountedPage<Customer>
+        do {
+            page = try await s.customers.list(query)
+        } catch let error as CustomerError {
+            return try views.page(.console, visitor: v, title: "Customers", template: "customers", ["error": error.description])
+        }
+        // A membership or card number, or a voucher code, leads to its holder too.
+        if let q = list.q, list.page == 1 {
+            let known = Set(page.items.map(\.id))
+            for member in try await s.loyalty.members(holding: q) where !known.contains(member.customerID) {
+                if let c = try? await s.customers.customer(member.customerID) {
+                    page.items.insert(c, at: 0)
+                    page.total += 1
+                }
+            }
+        }
+        let facets = try await console.customerFacets()
+        let rows = page.items.map { c -> [ListCell] in
+            [
+                ListCell(c.displayName, href: "/console/customers/\(c.id)"), ListCell(c.profile.emails.first?.value ?? "—"),
+                ListCell(c.profile.phones.first.map { Format.phone($0.value) } ?? "—"), ListCell(c.profile.homeStore ?? "—"),
+                ListCell("\(c.completeness.score)%"), ListCell(Format.date(c.createdAt)),
+            ]
+        }
+        let listing = ListView.render(
+            path: "/console/customers", request: list, columns: Self.customerColumns, rows: rows, total: page.total,
+            filters: [
+                ListFilter(key: "home_store", label: "Home store", options: facets.homeStores.map { ($0, $0) }),
+                ListFilter(key: "life_stage", label: "Life stage", options: facets.lifeStages.map { ($0, Format.label($0)) }),
+                ListFilter(
+                    key: "quality", label: "Data quality",
+                    options: [("complete", "Complete (80% or more)"), ("partial", "Partial (50–79%)"), ("poor", "Poor (under 50%)")]),
+            ],
+            search: "Name, email, phone (any part), card, membership number, voucher or id", noun: ("customer", "customers"),
+            savedViews: try await console.savedViews(v, path: "/console/customers"), csrf: v.formToken())
+        return try views.page(.console, visitor: v, title: "Customers", template: "customers", ["list": listing])
     }
 
     func dashboard(_ v: Visitor) async throws -> Response {

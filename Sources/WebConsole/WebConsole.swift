@@ -67,6 +67,7 @@ public struct WebConsole: Sendable {
     let clv = Snapshot<[Int]>()
     let monthlySales = Snapshot<[(label: String, amount: Int64, purchases: Int)]>()
     let basketRules = Snapshot<[MarketBasket.Rule]>()
+    let facets = Snapshot<CustomerFacets>()
     /// Cookies get the Secure flag (Patron is reached over https).
     let secureCookies: Bool
 
@@ -87,6 +88,22 @@ public struct WebConsole: Sendable {
         for site in [Site.console, .portal, .partners] {
             router.get("/\(site.rawValue)/done/:key") { request, context in
                 try await signedIn(request, site) { visitor in try await result(of: context.parameters.require("key"), for: visitor, site) }
+            }
+        }
+        router.post("/console/views") { request, context in
+            try await posted(request, context, .console, audited: false) { v, form in
+                let path = form["path"] ?? ""
+                let query = form["query"] ?? ""
+                do {
+                    if form["delete"] == "yes" {
+                        try await services.access.deleteView(of: v.principal, path: path, name: form["name"] ?? "")
+                    } else {
+                        try await services.access.saveView(of: v.principal, path: path, name: form["name"] ?? "", query: query)
+                    }
+                } catch let error as AccessError {
+                    return try views.page(.console, visitor: v, title: "View not saved", template: "message", ["error": error.description, "message": error.description, "home": path.hasPrefix("/console/") ? path : "/console/", "homeLabel": "Back to the list"])
+                }
+                return Response.redirect(to: path.hasPrefix("/console/") ? path + (query.isEmpty ? "" : "?" + query) : "/console/")
             }
         }
         ConsolePages(console: self).register(on: router)
@@ -129,6 +146,17 @@ struct Visitor: Sendable {
 extension WebConsole {
     /// The key of everything computed from the scores: the last scoring run.
     func scoringKey() async throws -> String { (try await services.intelligence.latestRun()?.ranAt.epochSeconds).map(String.init) ?? "none" }
+
+    /// The values of the customer list's filters, at most five minutes old.
+    func customerFacets() async throws -> CustomerFacets {
+        let customers = services.customers
+        return try await facets.get(key: "facets", maxAge: 300, now: customers.clock.now) { try await customers.facets() }.0
+    }
+
+    /// The visitor's saved views of a list, as (name, query string).
+    func savedViews(_ v: Visitor, path: String) async throws -> [(name: String, query: String)] {
+        try await services.access.savedViews(of: v.principal, path: path).map { ($0.name, $0.query) }
+    }
 
     /// The loyalty report, at most five minutes old.
     func currentLoyaltyReport() async throws -> (LoyaltyReport, Date) {

@@ -1,0 +1,87 @@
+import Access
+import App
+import Customers
+import Demo
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Loyalty
+import NIOCore
+import SharedModels
+import TestSupport
+import Testing
+
+/// The console's lists through the real router on the demo company: paged with the count,
+/// sorted by any sortable column both ways, filtered, searched by what an agent has in hand, and
+/// saved as views per user.
+@Suite struct ListViewTests {
+    static let until = Date(epochSeconds: 1_767_225_600)
+
+    static func names(_ html: String) -> [String] {
+        html.matches(of: /<td><a href="\/console\/customers\/\d+">([^<]+)<\/a><\/td>/).map { String($0.output.1) }
+    }
+
+    @Test("/console/customers without a query lists every customer, 50 a page, with the total; sorting and filters page the whole list", arguments: TestEngine.available)
+    func customers(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine, clock: TestClock(Self.until)) { p in
+            _ = try await DemoCompany(customers: 130, seed: 3, until: Self.until).load(into: p)
+            let total = try await p.customers.list(CustomerListQuery(limit: 1)).total
+            #expect(total >= 130)
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let agent = try await WebVisitor.signIn(client, "console", "email=agent%40northwind.example&password=\(DemoCompany.adminPassword)")
+                let first = try await agent.get("/console/customers")
+                #expect(first.status == .ok)
+                #expect(first.body.contains("Showing 1–50 of \(total) customers"), "\(first.body.prefix(2000))")
+                let page1 = Self.names(first.body)
+                #expect(page1.count == 50)
+                // Every customer appears exactly once across the pages.
+                var seen: [String] = page1
+                var page = 2
+                while seen.count < total {
+                    let next = try await agent.get("/console/customers?page=\(page)")
+                    let names = Self.names(next.body)
+                    #expect(!names.isEmpty, "page \(page) is empty")
+                    if names.isEmpty { break }
+                    seen += names
+                    page += 1
+                }
+                #expect(seen.count == total)
+                // Newest first, then oldest first: opposite orders of the same customers.
+                let newest = try await p.customers.list(CustomerListQuery(sort: .since, descending: true, limit: 500)).items
+                let oldest = try await p.customers.list(CustomerListQuery(sort: .since, descending: false, limit: 500)).items
+                #expect(newest.map(\.id) == oldest.map(\.id).reversed())
+                let sorted = try await agent.get("/console/customers?sort=since&dir=desc")
+                #expect(sorted.body.contains(#"aria-sort="descending""#))
+                #expect(Self.names(sorted.body).first == newest.first?.displayName)
+                // A filter narrows the count; a bad filter value or sort column is ignored, never an error.
+                let store = try #require(newest.compactMap(\.profile.homeStore).first)
+                let inStore = newest.filter { $0.profile.homeStore == store }.count
+                let filtered = try await agent.get("/console/customers?home_store=\(store)")
+                #expect(filtered.body.contains("of \(inStore) customer"), "\(store): \(inStore)")
+                #expect(try await agent.get("/console/customers?sort=drop%20table&dir=sideways&page=-4").status == .ok)
+                // A partial phone in any format, a membership number and a card find their customer.
+                let withPhone = try #require(newest.first { !$0.profile.phones.isEmpty })
+                let phone = withPhone.profile.phones[0].value
+                let tail = String(phone.suffix(7))
+                let typed = tail.prefix(3) + "-" + tail.suffix(4)
+                let byPhone = try await agent.get("/console/customers?q=\(typed)")
+                #expect(byPhone.body.contains("/console/customers/\(withPhone.id)\""), "\(typed)")
+                var found: Member?
+                for c in newest where found == nil { found = try await p.loyalty.memberships(of: c.id).first }
+                let member = try #require(found)
+                let byNumber = try await agent.get("/console/customers?q=\(member.number)")
+                #expect(byNumber.body.contains("/console/customers/\(member.customerID)\""), "\(member.number)")
+                // A view is saved per user, and shown on the list again.
+                let saved = try await agent.post(
+                    "/console/views", "path=%2Fconsole%2Fcustomers&query=sort%3Dsince%26dir%3Ddesc&name=Newest", tokenPage: "/console/customers")
+                #expect(saved.status == .seeOther || saved.status == .ok)
+                let again = try await agent.get("/console/customers")
+                #expect(again.body.contains(#"<a href="/console/customers?sort=since&amp;dir=desc">Newest</a>"#) || again.body.contains(">Newest</a>"))
+                let other = try await WebVisitor.signIn(client, "console", "email=agent2%40northwind.example&password=\(DemoCompany.adminPassword)")
+                #expect(!(try await other.get("/console/customers").body.contains(">Newest</a>")))
+            }
+        }
+    }
+}
