@@ -163,13 +163,18 @@ public struct CampaignBreakdown: Sendable, Equatable {
         public var channel: CampaignChannel
         public var day: Int
         public var queued: Int
+        /// Messages waiting to be handed to their channel (pending or being sent).
+        public var waiting: Int
+        /// Messages the channel refused for now and will be tried again, or gave up on.
+        public var failed: Int
         public var suppressed: Int
         public var delivered: Int
         public var bounced: Int
         public var opened: Int
         public var clicked: Int
         public var unsubscribed: Int
-        /// Customers who bought after this wave reached them (a customer reached by two waves counts in both).
+        /// Target customers who bought after this wave reached them, each counted once, at the
+        /// last wave that reached them before they bought.
         public var purchasers: Int
         /// Purchasers ÷ messages queued.
         public var responseRate: Double
@@ -189,6 +194,10 @@ public struct CampaignBreakdown: Sendable, Equatable {
     }
 
     public var waves: [WaveRow]
+    /// Target customers who bought in the attribution window though no message had reached them
+    /// (still queued, suppressed or bounced): with the waves' purchasers they make the P&L's
+    /// target responders.
+    public var unreachedPurchasers: Int
     public var valueTiers: [SegmentRow]
 
     public init(campaign: Campaign, figures f: CampaignFigures) {
@@ -200,10 +209,12 @@ public struct CampaignBreakdown: Sendable, Equatable {
             let queued = ["pending", "sending", "sent", "delivered", "bounced", "failed"].reduce(0) { $0 + (c[$1] ?? 0) }
             let rate = queued > 0 ? Double(c["purchased"] ?? 0) / Double(queued) : 0
             return WaveRow(
-                number: n, channel: wave.channel, day: wave.day, queued: queued, suppressed: c["suppressed"] ?? 0,
+                number: n, channel: wave.channel, day: wave.day, queued: queued, waiting: (c["pending"] ?? 0) + (c["sending"] ?? 0),
+                failed: c["failed"] ?? 0, suppressed: c["suppressed"] ?? 0,
                 delivered: c["delivered"] ?? 0, bounced: c["bounced"] ?? 0, opened: c["opened"] ?? 0, clicked: c["clicked"] ?? 0,
                 unsubscribed: c["unsubscribed"] ?? 0, purchasers: c["purchased"] ?? 0, responseRate: rate, lift: rate - controlRate)
         }
+        unreachedPurchasers = max(0, f.target.responders - waves.reduce(0) { $0 + $1.purchasers })
         valueTiers = f.byValueTier.keys.sorted().map { tier in
             let (t, c) = f.byValueTier[tier]!
             let tr = t.customers > 0 ? Double(t.responders) / Double(t.customers) : 0

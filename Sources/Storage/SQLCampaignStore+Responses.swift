@@ -152,10 +152,22 @@ extension SQLCampaignStore {
                 db,
                 """
                 SELECT wave, kind, COUNT(DISTINCT customer_id) AS n FROM campaign_responses WHERE campaign_id = \(bind: i) AND control = 0
-                AND wave IS NOT NULL AND kind NOT IN ('delivered', 'bounced') GROUP BY wave, kind
+                AND wave IS NOT NULL AND kind NOT IN ('delivered', 'bounced', 'purchased') GROUP BY wave, kind
                 """, columns: ["wave", "kind", "n"])
             {
                 waves[Int(row[0].int ?? 0), default: [:]][row[1].text ?? "", default: 0] = Int(row[2].int ?? 0)
+            }
+            // A buyer counts once, at the last wave that reached them, so the waves' buyers and
+            // those no wave reached add up to the P&L's target responders.
+            for row in try await readRows(
+                db,
+                """
+                SELECT wave, COUNT(*) AS n FROM (SELECT customer_id, MAX(wave) AS wave FROM campaign_responses
+                  WHERE campaign_id = \(bind: i) AND control = 0 AND kind = 'purchased' AND wave IS NOT NULL GROUP BY customer_id) b
+                GROUP BY wave
+                """, columns: ["wave", "n"])
+            {
+                waves[Int(row[0].int ?? 0), default: [:]]["purchased", default: 0] = Int(row[1].int ?? 0)
             }
             let redemptions =
                 try await db.raw(

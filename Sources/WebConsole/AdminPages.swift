@@ -235,7 +235,7 @@ struct AdminPages: Sendable {
                 guard let role = form["role"].flatMap(Role.init(rawValue:)) else { return try await admin(v, error: "Choose a role.") }
                 do {
                     let u = try await s.access.addUser(email: form["email"] ?? "", password: form["password"] ?? "", role: role)
-                    return try await admin(v, flash: "User \(u.email) added as \(u.role.rawValue).")
+                    return try await admin(v, flash: "User \(u.email) added as \(Format.label(u.role.rawValue)).")
                 } catch { return try await admin(v, error: explain(error)) }
             }
         }
@@ -353,18 +353,31 @@ struct AdminPages: Sendable {
             let tiers: [[String: String]] = (p.tierPolicy?.tiers ?? []).map {
                 ["name": $0.name, "threshold": Format.number($0.threshold), "benefits": $0.benefits.joined(separator: ", ")]
             }
-            let promotionRows: [[String: String]] = promotions.map { promotion in
+            let now = s.loyalty.clock.now
+            // Live first, then scheduled, then ended (newest first within each).
+            func stage(_ p: Promotion) -> Int { p.endsAt <= now ? 2 : p.startsAt > now ? 1 : 0 }
+            let ordered = promotions.sorted { (stage($0), -$0.startsAt.timeIntervalSince1970) < (stage($1), -$1.startsAt.timeIntervalSince1970) }
+            let promotionRows: [[String: String]] = ordered.map { promotion in
                 let p = promotion
+                let status: String =
+                    switch (p.approval, stage(p)) {
+                    case (.pending, _): "Awaiting the partner"
+                    case (.declined, _): "Declined by the partner"
+                    case (_, 2): "Ended"
+                    case (_, 1): "Scheduled"
+                    default: "Live"
+                    }
                 return [
+                    "status": status,
                     "code": p.code, "name": p.name, "runs": "\(Format.date(p.startsAt)) – \(Format.lastDay(endingBefore: p.endsAt))",
                     "criteria": p.criteria ?? "", "action": Self.describe(p.action), "optIn": p.requiresEnrolment ? "yes" : "no",
-                    "funding": p.partner.map { "\($0) pays \(p.partnerShare ?? 0)% — \(p.approval.rawValue)" } ?? "program",
+                    "funding": p.partner.map { "\($0) pays \(p.partnerShare ?? 0)% — \(Format.label(p.approval.rawValue).lowercased())" } ?? "program",
                 ]
             }
             let rewardRows: [[String: String]] = rewards.map {
                 [
-                    "code": $0.code, "name": $0.name, "price": Format.number($0.pointsPrice), "stock": $0.stock.map(String.init) ?? "unlimited",
-                    "active": $0.active ? "yes" : "no",
+                    "code": $0.code, "name": $0.name, "price": Format.number($0.pointsPrice), "stock": $0.stock.map(Format.number) ?? "Unlimited",
+                    "active": !$0.active ? "Withdrawn" : $0.stock == 0 ? "Out of stock" : "Available",
                 ]
             }
             let r = p.earningRules
@@ -433,7 +446,7 @@ struct AdminPages: Sendable {
                 "requests": try await s.privacy.requests().map { r in
                     [
                         "id": r.id.rawValue, "customer": r.customer, "name": r.customerName.isEmpty ? "customer \(r.customer)" : r.customerName,
-                        "kind": r.kind.rawValue, "status": r.status.rawValue, "channel": r.channel, "received": Format.date(r.receivedAt),
+                        "kind": Format.label(r.kind.rawValue), "status": Format.label(r.status.rawValue), "channel": r.channel, "received": Format.date(r.receivedAt),
                         "due": Format.date(r.dueAt), "overdue": r.overdue(now: now), "outcome": r.outcome ?? "", "note": r.note ?? "",
                         "canExport": r.kind == .access && r.status != .rejected, "canErase": r.kind == .erasure && r.status == .open,
                         "isOpen": r.status == .open,
@@ -450,8 +463,8 @@ struct AdminPages: Sendable {
             .console, visitor: v, title: "Administration", template: "admin",
             [
                 "flash": flash as Any, "error": error as Any, "secret": secret as Any,
-                "users": users.map { ["email": $0.email, "role": $0.role.rawValue, "since": Format.date($0.createdAt)] },
-                "roles": Role.allCases.map(\.rawValue), "scopes": APIScope.allCases.map(\.rawValue),
+                "users": users.map { ["email": $0.email, "role": Format.label($0.role.rawValue), "since": Format.date($0.createdAt)] },
+                "roles": Role.allCases.map { ["value": $0.rawValue, "label": Format.label($0.rawValue)] }, "scopes": APIScope.allCases.map(\.rawValue),
                 "keys": keys.map {
                     [
                         "id": $0.id.rawValue, "name": $0.name, "prefix": $0.prefix, "partner": $0.partner,

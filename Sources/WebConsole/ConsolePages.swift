@@ -240,7 +240,7 @@ struct ConsolePages: Sendable {
         var scores: [String: Any]? = nil
         if let sc = try await s.intelligence.scores(of: id) {
             scores = [
-                "rfm": "\(sc.rfm.code) \(sc.rfm.segment.rawValue.replacingOccurrences(of: "_", with: " "))", "valueTier": sc.valueTier.rawValue,
+                "rfm": "\(Format.label(sc.rfm.segment.rawValue)) (RFM \(sc.rfm.code); in rules: rfm.segment == \"\(sc.rfm.segment.rawValue)\")", "valueTier": "Tier \(sc.valueTier.rawValue)",
                 "clv": sc.clv12m.map { Format.money(minorUnits: $0, currency: sc.currency) } ?? "—",
                 "pAlive": sc.probabilityAlive.map { Format.pct($0) } ?? "—", "churn": sc.churnRisk.map { Format.pct($0) } ?? "—",
                 "drivers": sc.churnDrivers.prefix(3).map { "\($0.feature) \($0.contribution > 0 ? "raises" : "lowers") risk" },
@@ -258,7 +258,7 @@ struct ConsolePages: Sendable {
             for d in try await s.customers.quality(of: c.id).duplicates {
                 let other = d.customerID == c.id ? d.otherCustomerID : d.customerID
                 let name = (try? await s.customers.customer(other).displayName) ?? "customer \(other)"
-                duplicates.append(["other": other.rawValue, "name": name, "reason": d.reason.rawValue.replacingOccurrences(of: "_", with: " ")])
+                duplicates.append(["other": other.rawValue, "name": name, "reason": Format.label(d.reason.rawValue).lowercased()])
             }
         }
         let consents = try await s.customers.consents(of: c.id)
@@ -270,12 +270,12 @@ struct ConsolePages: Sendable {
             "account": account, "duplicates": duplicates,
             "consents": consents.current.map {
                 [
-                    "purpose": $0.purpose.rawValue, "channel": $0.channel.rawValue, "answer": $0.granted ? "yes" : "no", "source": $0.source,
+                    "purpose": Format.label($0.purpose.rawValue), "channel": Format.label($0.channel.rawValue), "answer": $0.granted ? "yes" : "no", "source": $0.source,
                     "when": Format.date($0.recordedAt),
                 ]
             },
-            "blocks": consents.blocks.filter { $0.clearedAt == nil }.map(\.channel.rawValue),
-            "timeline": timeline.map { ["when": Format.date($0.occurredAt), "kind": $0.kind.rawValue, "summary": $0.summary] },
+            "blocks": consents.blocks.filter { $0.clearedAt == nil }.map { Format.label($0.channel.rawValue) },
+            "timeline": timeline.map { ["when": Format.date($0.occurredAt), "kind": Format.label($0.kind.rawValue), "summary": $0.summary] },
             "canLog": v.principal.can(.interactionsWrite), "channels": Customers.Channel.allCases.map(\.rawValue), "flash": flash as Any,
             "canReadRequests": v.principal.can(.requestsRead), "canOpenRequest": v.principal.can(.requestsWork),
             "requests": try await ServicePages(console: console).customerRequests(v, customer: id),

@@ -27,7 +27,7 @@ struct PartnerAccountPages: Sendable {
     static func settlementRow(_ s: Settlement) -> [String: Any] {
         var values = row(s.statement)
         values["id"] = s.id
-        values["status"] = s.status.rawValue
+        values["status"] = Format.label(s.status.rawValue)
         values["open"] = s.status == .open
         values["closed"] = "\(Format.date(s.closedAt)) by \(s.closedBy)"
         values["paid"] = s.paidAt.map { "\(Format.date($0)) by \(s.paidBy ?? "")" } ?? ""
@@ -131,7 +131,7 @@ struct PartnerAccountPages: Sendable {
             "runs": "\(Format.date(p.startsAt)) – \(Format.lastDay(endingBefore: p.endsAt))",
             "criteria": p.criteria ?? "every purchase",
             "action": AdminPages.describe(p.action), "budget": p.budgetPoints.map { Format.number($0) } ?? "no limit",
-            "approval": p.approval.rawValue, "pending": p.approval == .pending, "decidedBy": p.decidedBy ?? "",
+            "approval": Format.label(p.approval.rawValue), "pending": p.approval == .pending, "decidedBy": p.decidedBy ?? "",
         ]
     }
 

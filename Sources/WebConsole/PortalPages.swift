@@ -102,7 +102,7 @@ struct PortalPages: Sendable {
                     if current != wanted {
                         _ = try await s.customers.recordConsent(
                             purpose: .marketing, channel: channel, granted: wanted, source: "member_portal",
-                            text: "Offers and news by \(channel.rawValue)",
+                            text: "Offers and news by \(Format.label(channel.rawValue).lowercased())",
                             for: CustomerID(id), by: v.principal.actor)
                     }
                 }
@@ -180,7 +180,7 @@ struct PortalPages: Sendable {
                 },
                 "vouchers": vouchers.map {
                     [
-                        "code": $0.code, "reward": names[$0.rewardID] ?? "reward \($0.rewardID)", "status": $0.status.rawValue,
+                        "code": $0.code, "reward": names[$0.rewardID] ?? "reward \($0.rewardID)", "status": Format.label($0.status.rawValue),
                         "until": Format.date($0.expiresAt),
                     ]
                 },

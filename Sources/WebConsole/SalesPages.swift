@@ -15,7 +15,6 @@ struct SalesPages: Sendable {
     static func actor(_ v: Visitor) -> SalesActor { SalesActor(v.principal.actor, isAdmin: v.principal.isAdmin) }
 
     static func monies(_ m: [Money]) -> String { m.isEmpty ? "—" : m.map(Format.money).joined(separator: ", ") }
-    static func label(_ raw: String) -> String { raw.prefix(1).uppercased() + raw.dropFirst() }
 
     /// "campaign 7 (clicked)", "call, passed on by ada@…".
     static func origin(_ l: SalesLead) -> String {
@@ -26,7 +25,7 @@ struct SalesPages: Sendable {
     static func row(_ o: Opportunity, today: LocalDate) -> [String: Any] {
         [
             "id": o.id.rawValue, "name": o.name, "customer": o.customer as Any, "customerName": o.customerName as Any, "account": o.account as Any,
-            "accountName": o.accountName as Any, "owner": o.owner, "stage": o.stage.rawValue, "stageLabel": label(o.stage.rawValue),
+            "accountName": o.accountName as Any, "owner": o.owner, "stage": o.stage.rawValue, "stageLabel": Format.label(o.stage.rawValue),
             "amount": Format.money(o.amount), "weighted": Format.money(o.weighted), "probability": o.probability,
             "expectedClose": o.expectedClose.description, "overdue": o.stage.isOpen && o.expectedClose < today, "nextStep": o.nextStep ?? "—",
         ]
@@ -78,7 +77,7 @@ struct SalesPages: Sendable {
                         change.expectedClose = date
                     }
                     let o = try await sales.update(id, change, by: Self.actor(v))
-                    return try await detail(v, id, flash: o.stage.isOpen ? "Saved." : "Closed as \(o.stage.rawValue).")
+                    return try await detail(v, id, flash: o.stage.isOpen ? "Saved." : "Closed as \(Format.label(o.stage.rawValue).lowercased()).")
                 } catch SalesError.opportunityNotFound {
                     return try views.notFound(title: "No such opportunity")
                 } catch {
@@ -119,7 +118,7 @@ struct SalesPages: Sendable {
                     let l = try await sales.updateLead(
                         LeadID(raw), status: form["status"].flatMap(SalesLead.Status.init(rawValue:)), owner: form.text("owner"),
                         reason: form["reason"], by: Self.actor(v))
-                    return try await overview(v, view: "mine", flash: "Lead \(l.id) is \(l.status.rawValue).")
+                    return try await overview(v, view: "mine", flash: "Lead \(l.id) is \(Format.label(l.status.rawValue).lowercased()).")
                 } catch {
                     return try await overview(v, view: "mine", error: explain(error))
                 }
@@ -174,7 +173,7 @@ struct SalesPages: Sendable {
                 "overdue": s.overdue.count, "anyOverdue": s.overdue.count > 0,
                 "stages": s.stages.map {
                     [
-                        "stage": Self.label($0.stage.rawValue), "count": $0.figure.count, "amount": Format.money(minorUnits: $0.figure.amount, currency: s.currency),
+                        "stage": Format.label($0.stage.rawValue), "count": $0.figure.count, "amount": Format.money(minorUnits: $0.figure.amount, currency: s.currency),
                         "weighted": Format.money(minorUnits: $0.figure.weighted, currency: s.currency),
                     ]
                 },
@@ -201,7 +200,7 @@ struct SalesPages: Sendable {
                 "leads": leads.map {
                     [
                         "id": $0.id.rawValue, "customer": $0.customer, "name": $0.customerName, "origin": Self.origin($0), "note": $0.note ?? "",
-                        "status": $0.status.rawValue, "owner": $0.owner, "created": Format.time($0.createdAt),
+                        "status": Format.label($0.status.rawValue), "owner": $0.owner, "created": Format.time($0.createdAt),
                         "mine": $0.owner == me.lowercased(),
                     ] as [String: Any]
                 },
@@ -231,10 +230,10 @@ struct SalesPages: Sendable {
         values["amountInput"] = String(describing: o.amount).split(separator: " ").first.map(String.init) ?? ""
         values["currency"] = o.amount.currency
         values["nextStepInput"] = o.nextStep ?? ""
-        values["stages"] = Opportunity.Stage.allCases.map { ["value": $0.rawValue, "label": Self.label($0.rawValue), "selected": $0 == o.stage] }
+        values["stages"] = Opportunity.Stage.allCases.map { ["value": $0.rawValue, "label": Format.label($0.rawValue), "selected": $0 == o.stage] }
         values["history"] = history.reversed().map {
             [
-                "at": Format.time($0.at), "author": $0.author, "stage": Self.label($0.stage.rawValue), "amount": Format.money($0.amount),
+                "at": Format.time($0.at), "author": $0.author, "stage": Format.label($0.stage.rawValue), "amount": Format.money($0.amount),
                 "probability": $0.probability, "owner": $0.owner, "note": $0.note ?? "",
             ] as [String: Any]
         }

@@ -116,7 +116,7 @@ struct SegmentAndCampaignPages: Sendable {
             .console, visitor: v, title: "Segments", template: "segments",
             [
                 "flash": flash as Any, "error": error as Any, "name": name, "rule": rule, "canManage": v.principal.can(.segmentsManage),
-                "segments": list.map { ["name": $0.name, "rule": $0.rule, "kind": $0.kind.rawValue, "owner": $0.owner] },
+                "segments": list.map { ["name": $0.name, "rule": $0.rule, "kind": Format.label($0.kind.rawValue), "owner": $0.owner] },
             ])
     }
 
@@ -133,7 +133,7 @@ struct SegmentAndCampaignPages: Sendable {
                 "campaigns": list.map {
                     [
                         "id": $0.id.rawValue, "name": $0.plan.name, "status": $0.status.rawValue, "owner": $0.owner,
-                        "waves": $0.plan.waves.map { "\($0.channel.rawValue) day \($0.day)" }.joined(separator: ", "),
+                        "waves": $0.plan.waves.map { "\(Format.label($0.channel.rawValue)) on day \($0.day)" }.joined(separator: ", "),
                     ]
                 },
             ])
@@ -162,24 +162,46 @@ struct SegmentAndCampaignPages: Sendable {
         var funnel: [(label: String, value: Double)] = []
         for w in breakdown.waves where w.queued > 0 {
             funnel += [
-                ("wave \(w.number) queued", Double(w.queued)), ("delivered", Double(w.delivered)), ("opened", Double(w.opened)),
-                ("clicked", Double(w.clicked)), ("bought", Double(w.purchasers)),
+                ("Wave \(w.number) queued", Double(w.queued)), ("Wave \(w.number) delivered", Double(w.delivered)),
+                ("Wave \(w.number) opened", Double(w.opened)), ("Wave \(w.number) clicked", Double(w.clicked)),
+                ("Wave \(w.number) bought", Double(w.purchasers)),
             ]
+        }
+        if breakdown.unreachedPurchasers > 0 { funnel.append(("Bought, not reached", Double(breakdown.unreachedPurchasers))) }
+        let configured = s.configuredChannels
+        /// What a wave's channel is doing, in words.
+        func channelState(_ w: CampaignBreakdown.WaveRow) -> String {
+            if w.waiting > 0 && !configured.contains(w.channel) {
+                return "Not configured: \(Format.number(w.waiting)) waiting (set the channel up; see docs/campaigns.md)"
+            }
+            if w.failed > 0 { return "Failing: \(Format.number(w.failed)) refused by the channel" }
+            if w.waiting > 0 { return "Sending: \(Format.number(w.waiting)) waiting" }
+            return w.queued > 0 ? "Sent" : "Not started"
+        }
+        let costs = pnl
+        var costText = Format.money(pnl.cost, cur)
+        costText += " (messages \(Format.money(costs.costMessages, cur)), vouchers and enrolments \(Format.money(costs.costRedemptions, cur)), "
+        costText += "points \(Format.money(costs.costPoints, cur)), fixed \(Format.money(costs.costFixed, cur)))"
+        if let budget = c.plan.budget {
+            costText += " of a \(Format.money(minorUnits: budget, currency: cur)) budget"
         }
         return try console.views.page(
             .console, visitor: v, title: c.plan.name, template: "campaign",
             [
-                "id": id, "flash": flash as Any, "error": error as Any, "status": c.status.rawValue, "segment": segmentName,
+                "id": id, "flash": flash as Any, "error": error as Any, "status": Format.label(c.status.rawValue), "segment": segmentName,
                 "control": c.plan.controlPercent, "owner": c.owner, "canLaunch": c.status == .draft && mayChange(v, c),
                 "waves": breakdown.waves.map {
                     [
-                        "number": $0.number, "channel": $0.channel.rawValue, "day": $0.day, "queued": $0.queued, "suppressed": $0.suppressed,
-                        "delivered": $0.delivered, "clicked": $0.clicked, "purchasers": $0.purchasers, "lift": Format.pct($0.lift),
+                        "number": $0.number, "channel": Format.label($0.channel.rawValue), "day": $0.day, "queued": Format.number($0.queued),
+                        "suppressed": Format.number($0.suppressed), "delivered": Format.number($0.delivered), "clicked": Format.number($0.clicked),
+                        "purchasers": Format.number($0.purchasers), "lift": Format.pct($0.lift), "state": channelState($0),
                     ] as [String: Any]
                 },
+                "unreached": breakdown.unreachedPurchasers > 0 ? Format.number(breakdown.unreachedPurchasers) : nil as String?,
+                "targetBought": Format.number(pnl.target.responders),
                 "target": group(pnl.target), "controlGroup": group(pnl.control),
                 "lift": interval(pnl.responseLift) { Format.pct($0) },
-                "incremental": interval(pnl.incrementalRevenue) { Format.money($0, cur) }, "cost": Format.money(pnl.cost, cur),
+                "incremental": interval(pnl.incrementalRevenue) { Format.money($0, cur) }, "cost": costText,
                 "profit": interval(pnl.incrementalProfit) { Format.money($0, cur) },
                 "roi": pnl.roi.map { interval($0) { String(format: "%.2f", $0) } } ?? "—", "preview": preview as Any,
                 "responseChart": responseChart,

@@ -31,7 +31,6 @@ struct ServicePages: Sendable {
         }
     }
 
-    static func label(_ raw: String) -> String { raw.replacingOccurrences(of: "_", with: " ") }
 
     /// A request as a row of a list.
     static func row(_ r: ServiceRequest, now: Date) -> [String: Any] {
@@ -39,7 +38,7 @@ struct ServicePages: Sendable {
         let resolution = clock(r.resolutionClock(now: now))
         return [
             "id": r.id.rawValue, "customer": r.customer, "name": r.customerName, "kind": r.kind.rawValue, "priority": r.priority.rawValue,
-            "queue": r.queue, "subject": r.subject, "status": label(r.status.rawValue), "assignee": r.assignee ?? "—",
+            "queue": r.queue, "subject": r.subject, "status": Format.label(r.status.rawValue), "assignee": r.assignee ?? "—",
             "opened": Format.time(r.openedAt), "response": response.text, "responseState": response.state, "resolution": resolution.text,
             "resolutionState": resolution.state, "breached": r.breached(now: now), "valueTier": r.valueTier,
         ]
@@ -230,11 +229,11 @@ struct ServicePages: Sendable {
         values["assignedToMe"] = r.assignee == v.principal.actor
         values["priorities"] = ServiceRequest.Priority.allCases.map { ["value": $0.rawValue, "selected": $0 == r.priority] }
         values["statuses"] = ServiceRequest.Status.allCases.filter(\.isOpen).map {
-            ["value": $0.rawValue, "label": Self.label($0.rawValue), "selected": $0 == r.status]
+            ["value": $0.rawValue, "label": Format.label($0.rawValue), "selected": $0 == r.status]
         }
         values["queues"] = Array(Set(SupportService.standardQueues + [r.queue])).sorted().map { ["value": $0, "selected": $0 == r.queue] }
         values["events"] = events.map {
-            ["when": Format.time($0.at), "author": $0.author, "kind": Self.label($0.kind.rawValue), "text": $0.text, "internal": !$0.isPublic]
+            ["when": Format.time($0.at), "author": $0.author, "kind": Format.label($0.kind.rawValue), "text": $0.text, "internal": !$0.isPublic]
         }
         values["flash"] = flash as Any
         values["error"] = error as Any
@@ -267,7 +266,7 @@ struct ServicePages: Sendable {
         return try views.page(
             .portal, visitor: v, title: "Request #\(r.id.rawValue)", template: "help-request",
             [
-                "id": r.id.rawValue, "subject": r.subject, "status": Self.label(r.status.rawValue), "opened": Format.time(r.openedAt),
+                "id": r.id.rawValue, "subject": r.subject, "status": Format.label(r.status.rawValue), "opened": Format.time(r.openedAt),
                 "resolution": r.resolution as Any, "closed": r.status == .closed,
                 "canRate": !r.status.isOpen && r.satisfaction == nil, "rated": r.satisfaction.map { "\($0)/5" } as Any,
                 "events": events.map {

@@ -111,7 +111,7 @@ struct Views: Sendable {
 
     static func name(_ p: Principal) -> String {
         switch p {
-        case .staff(_, let email, let role): "\(email) (\(role.rawValue.replacingOccurrences(of: "_", with: " ")))"
+        case .staff(_, let email, let role): "\(email) (\(Format.label(role.rawValue)))"
         case .member(_, let email): email
         case .partner(_, let name, let partner, _): "\(partner) — \(name)"
         }

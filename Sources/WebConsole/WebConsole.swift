@@ -37,12 +37,15 @@ public struct WebConsole: Sendable {
         public var forms: any IdempotencyStore
         /// The background jobs (the admin's Jobs page).
         public var jobs: JobBoard
+        /// The message channels with settings (email, SMS, print); the others keep their messages queued.
+        public var configuredChannels: Set<CampaignChannel>
 
         public init(
             customers: CustomerService, access: AccessService, loyalty: PointsLedger, intake: TransactionIntake, intelligence: CustomerIntelligence,
             segments: SegmentService, campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService,
-            sales: SalesService, forms: any IdempotencyStore, jobs: JobBoard
+            sales: SalesService, forms: any IdempotencyStore, jobs: JobBoard, configuredChannels: Set<CampaignChannel> = []
         ) {
+            self.configuredChannels = configuredChannels.union([.call])
             self.forms = forms
             self.jobs = jobs
             self.customers = customers
@@ -196,7 +199,7 @@ extension WebConsole {
             "movements": statement.movements.suffix(15).reversed().map {
                 [
                     "when": Format.date($0.transfer.occurredAt),
-                    "what": $0.transfer.memo ?? $0.transfer.reason.rawValue.replacingOccurrences(of: "_", with: " "),
+                    "what": $0.transfer.memo ?? Format.label($0.transfer.reason.rawValue),
                     "points": Format.number($0.signedPoints),
                 ]
             },

@@ -30,14 +30,21 @@ struct DatabaseOption: ParsableArguments {
     @Option(name: .long, help: "A file ending in .sqlite (created if missing) or a postgres:// URL. Default: $PATRON_DATABASE_URL or patron.sqlite.")
     var database: String?
 
-    func open() async throws -> Patron {
+    func open(_ adjust: (inout Settings) -> Void = { _ in }) async throws -> Patron {
         let location = try DatabaseLocation(database)
-        return try await Patron.open(location, settings: try Settings.fromEnvironment(), logger: quietLogger())
+        var settings = try Settings.fromEnvironment()
+        adjust(&settings)
+        return try await Patron.open(location, settings: settings, logger: quietLogger())
     }
 
     /// Opens the database, runs `body` and closes the database whether or not `body` throws.
     func with<T>(_ body: (Patron) async throws -> T) async throws -> T {
         try await open().closing(after: body)
+    }
+
+    /// As ``with(_:)``, with the settings from the environment adjusted first.
+    func with<T>(adjusting adjust: (inout Settings) -> Void, _ body: (Patron) async throws -> T) async throws -> T {
+        try await open(adjust).closing(after: body)
     }
 }
 
@@ -85,7 +92,11 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
-        try await db.with { patron in
+        // Links in messages (tracking, unsubscribe) lead to this server unless PATRON_PUBLIC_URL
+        // names the address the public reaches it at.
+        let publicURL = ProcessInfo.processInfo.environment["PATRON_PUBLIC_URL"] == nil
+            ? "http://\(["0.0.0.0", "::"].contains(host) ? "127.0.0.1" : host):\(port)" : nil
+        try await db.with(adjusting: { settings in if let publicURL { settings.publicURL = publicURL } }) { patron in
             let logger = quietLogger()
             if demo {
                 let empty = try await patron.isEmpty()
@@ -99,6 +110,9 @@ struct Serve: AsyncParsableCommand {
                 logger.info("demo member: \(DemoCompany.memberEmail) at http://\(host):\(port)/portal/ (same password)")
             }
             let limits = try ServerLimits.fromEnvironment()
+            if publicURL != nil && !["127.0.0.1", "localhost", "::1"].contains(host) {
+                logger.warning("PATRON_PUBLIC_URL is not set: links in campaign messages lead to \(patron.settings.publicURL)")
+            }
             let location = try DatabaseLocation(db.database)
             let jobs = role.runsJobs ? [patron.jobRunner(logger: logger)] : []
             if role.servesRequests {

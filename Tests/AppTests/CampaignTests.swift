@@ -1,4 +1,5 @@
 import Channels
+import Access
 import App
 import Campaigns
 import Customers
@@ -343,6 +344,52 @@ final class MessageSinks: @unchecked Sendable {
             let voucher = try await p.loyalty.redeem(reward: reward.id, for: members[people.all[1]]!, idempotencyKey: nil)
             _ = try await p.loyalty.use(voucher: voucher.id)
             #expect(try await p.campaigns.pnl(printed.id).costRedemptions == 0.5)
+        }
+    }
+
+    @Test(
+        "Regression (#17): one set of figures — buyers no message reached, the waves' buyers and the P&L's responders agree, and the page says email is not configured",
+        arguments: TestEngine.available)
+    func figuresAgree(engine: TestEngine) async throws {
+        let sinks = try MessageSinks()
+        let clock = TestClock()
+        try await TestDatabase.withPatron(engine, clock: clock) { p in
+            let people = try await Self.audience(p)
+            let segment = try await p.segments.create(SegmentDraft(name: "Everyone", rule: "true"), owner: "mia@test.example")
+            var plan = Self.plan(segment: segment.id.rawValue, start: clock.now)
+            plan.waves = [plan.waves[0]]
+            let c = try await p.campaigns.launch(try await p.campaigns.create(plan, owner: "mia@test.example").id)
+            let control = Set(people.all.filter { ControlGroup.isControl(customer: $0, seed: c.seed, percent: plan.controlPercent) })
+            let target = people.all.filter { !control.contains($0) && $0 != people.withdrawn && $0 != people.blocked && $0 != people.bounce }
+            func buy(_ id: Int64, _ n: Int) async throws {
+                _ = try await p.intake.submit(
+                    TransactionDetails(externalID: "F\(n)", occurredAt: clock.now, amount: Money(minorUnits: 2_000, currency: "USD")),
+                    identifiers: [CustomerIdentifier(kind: .customerID, value: String(id))])
+            }
+            // No email channel: the messages wait; two target customers buy anyway.
+            try await buy(target[0], 1)
+            try await buy(target[1], 2)
+            var (pnl, breakdown) = try await p.campaigns.breakdown(c.id)
+            #expect(pnl.target.responders == 2)
+            #expect(breakdown.waves[0].purchasers == 0 && breakdown.unreachedPurchasers == 2)
+            #expect(breakdown.waves[0].waiting == breakdown.waves[0].queued)
+            let app = Application(router: try buildRouter(patron: p))
+            _ = try await p.access.addUser(email: "mia@test.example", password: "password1", role: .marketer)
+            try await app.test(.router) { client in
+                let mia = try await WebVisitor.signIn(client, "console", "email=mia%40test.example&password=password1")
+                let page = try await mia.get("/console/campaigns/\(c.id)").body
+                #expect(page.contains("Not configured"), "the page says why email waits")
+                #expect(page.contains("Bought without any message reaching them"))
+            }
+            // Delivered now; a third target customer buys after the email reached them.
+            clock.advance(by: 60)
+            _ = try await p.campaigns.dispatch(through: sinks.channels)
+            clock.advance(by: 3_600)
+            try await buy(target[2], 3)
+            (pnl, breakdown) = try await p.campaigns.breakdown(c.id)
+            #expect(pnl.target.responders == 3)
+            #expect(breakdown.waves.reduce(0) { $0 + $1.purchasers } + breakdown.unreachedPurchasers == pnl.target.responders)
+            #expect(breakdown.waves[0].purchasers == 1, "the buyer the email reached counts at its wave")
         }
     }
 
