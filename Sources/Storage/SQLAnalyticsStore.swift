@@ -244,7 +244,10 @@ public struct SQLAnalyticsStore: AnalyticsStore {
             if let valueTier { conditions.append("value_tier = \(bind: valueTier)") }
             if let minimumChurnRisk { conditions.append("churn_risk >= \(bind: minimumChurnRisk)") }
             let order: SQLQueryString =
-                minimumChurnRisk != nil ? "churn_risk DESC, customer_id" : "clv_12m_minor DESC NULLS LAST, monetary_minor DESC, customer_id"
+                // At risk: the value that would be lost first (risk × 12-month CLV), not the cheapest customers sure to go.
+                minimumChurnRisk != nil
+                ? "churn_risk * COALESCE(clv_12m_minor, monetary_minor, 0) DESC, churn_risk DESC, customer_id"
+                : "clv_12m_minor DESC NULLS LAST, monetary_minor DESC, customer_id"
             return try await db.raw(
                 "SELECT * FROM customer_scores WHERE " + conditions.joined(separator: " AND ")
                     + " ORDER BY \(order) LIMIT \(bind: Int64(limit)) OFFSET \(bind: Int64(offset))"

@@ -32,6 +32,12 @@ struct ConsolePages: Sendable {
                 return try await customerList(v, request)
             }
         }
+        router.get("/console/search") { request, _ in
+            try await console.signedIn(request, .console) { v in
+                guard v.principal.can(.customersRead) else { return try forbidden(v) }
+                return try await search(v, request.uri.queryParameters["q"].map(String.init) ?? "")
+            }
+        }
         router.get("/console/customers/:id") { request, context in
             try await console.signedIn(request, .console) { v in
                 guard v.principal.can(.customersRead) else { return try forbidden(v) }
@@ -151,6 +157,54 @@ struct ConsolePages: Sendable {
         return try views.page(.console, visitor: v, title: "Customers", template: "customers", ["list": listing])
     }
 
+    /// The header's search: customers by name, email, any part of a phone number, card or id;
+    /// the holders of membership numbers, cards and voucher codes; purchases by receipt number.
+    /// One customer and nothing else found opens their 360 directly.
+    func search(_ v: Visitor, _ text: String) async throws -> Response {
+        let q = String(text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))
+        guard !q.isEmpty else { return Response.redirect(to: "/console/customers") }
+        var found: [CustomerID: (customer: Customer, why: String)] = [:]
+        var order: [CustomerID] = []
+        func add(_ c: Customer, _ why: String) {
+            if found[c.id] == nil { order.append(c.id) }
+            found[c.id] = found[c.id] ?? (c, why)
+        }
+        let matches: CountedPage<Customer>
+        do {
+            matches = try await s.customers.list(CustomerListQuery(text: q, limit: 20))
+        } catch let error as CustomerError {
+            return try views.page(.console, visitor: v, title: "Search", template: "search", ["q": q, "error": error.description])
+        }
+        for member in try await s.loyalty.members(holding: q) {
+            if let c = try? await s.customers.customer(member.customerID) {
+                add(c, member.number == q.uppercased() ? "membership number \(member.number)" : "card or voucher of member \(member.number)")
+            }
+        }
+        var receipts: [[String: Any]] = []
+        if let t = try await s.customers.transaction(externalID: q) {
+            if let c = try? await s.customers.customer(t.customerID) { add(c, "receipt \(t.details.externalID)") }
+            receipts.append([
+                "id": t.details.externalID, "customer": t.customerID.rawValue, "when": Format.time(t.details.occurredAt),
+                "amount": Format.money(t.details.amount),
+            ])
+        }
+        for c in matches.items { add(c, "name, email, phone, card or id") }
+        if order.count == 1 && matches.total <= 1, let only = order.first { return Response.redirect(to: "/console/customers/\(only)") }
+        let rows: [[String: Any]] = order.compactMap { found[$0] }.map { hit in
+            [
+                "id": hit.customer.id.rawValue, "name": hit.customer.displayName, "why": hit.why,
+                "email": hit.customer.profile.emails.first?.value ?? "—", "phone": hit.customer.profile.phones.first.map { Format.phone($0.value) } ?? "—",
+            ]
+        }
+        let more = matches.total > matches.items.count
+        return try views.page(
+            .console, visitor: v, title: "Search", template: "search",
+            [
+                "q": q, "results": rows, "receipts": receipts, "none": rows.isEmpty && receipts.isEmpty,
+                "more": more ? "/console/customers?q=" + ListRequest.encode(q) : nil as String?, "total": Format.number(matches.total),
+            ])
+    }
+
     func dashboard(_ v: Visitor) async throws -> Response {
         var kpis: [[String: String]] = []
         var tierChart = ""
@@ -184,19 +238,21 @@ struct ConsolePages: Sendable {
                 return zip(starts, sales).map { (String($0.description.prefix(7)), $1.amount, $1.purchases) }
             }.0
             if months.contains(where: { $0.purchases > 0 }) {
+                let currency = s.customers.defaultCurrency
                 salesChart = SVGChart.trend(
-                    months.map { (String($0.label.suffix(2)), Double($0.amount) / 100) },
-                    title: "Sales by month, last 12 months (\(s.customers.defaultCurrency))")
-                purchasesChart = SVGChart.trend(months.map { (String($0.label.suffix(2)), Double($0.purchases)) }, title: "Purchases by month")
+                    months.map { (Format.yearMonth($0.label), Double($0.amount) / 100) },
+                    title: "Sales by month, last 13 months (\(currency))", format: { Format.money($0, currency) })
+                purchasesChart = SVGChart.trend(
+                    months.map { (Format.yearMonth($0.label), Double($0.purchases)) }, title: "Purchases by month, last 13 months")
             }
             let rfm = try await console.currentRFM()
             if rfm.customers > 0 {
-                kpis.append(["label": "Revenue (scored customers)", "value": Format.number(rfm.pareto.revenue / 100)])
+                kpis.append(["label": "Revenue (scored customers)", "value": Format.money(minorUnits: rfm.pareto.revenue, currency: s.customers.defaultCurrency)])
                 paretoChart = SVGChart.curve(
                     rfm.pareto.points.map { ($0.customerShare, $0.revenueShare) }, title: "Share of revenue from the top customers",
                     xLabel: "share of customers (best first)", yLabel: "share of revenue")
                 segmentChart = SVGChart.bars(
-                    rfm.segments.sorted { $0.value > $1.value }.map { ($0.key.replacingOccurrences(of: "_", with: " "), Double($0.value)) },
+                    rfm.segments.sorted { $0.value > $1.value }.map { ("\(Format.label($0.key)) (\($0.key))", Double($0.value)) },
                     title: "Customers by RFM segment")
             }
         }
@@ -333,7 +389,7 @@ struct ConsolePages: Sendable {
                 ] as [String: Any]
             }
             values["segments"] = SVGChart.bars(
-                rfm.segments.sorted { $0.value > $1.value }.map { ($0.key.replacingOccurrences(of: "_", with: " "), Double($0.value)) },
+                rfm.segments.sorted { $0.value > $1.value }.map { ("\(Format.label($0.key)) (\($0.key))", Double($0.value)) },
                 title: "Customers by RFM segment")
             // CLV distribution and basket rules: computed once per scoring run.
             let key = try await console.scoringKey()
@@ -343,9 +399,10 @@ struct ConsolePages: Sendable {
                 try await s.intelligence.clvDistribution(bounds: bounds)
             }.0
             let currency = s.customers.defaultCurrency
-            var labels = ["under \(bounds[0] / 100)"]
-            for (a, b) in zip(bounds, bounds.dropFirst()) { labels.append("\(a / 100)–\(b / 100)") }
-            labels += ["\(bounds.last! / 100) or more", "no estimate"]
+            func m(_ minor: Int64) -> String { Format.money(minorUnits: minor, currency: currency).replacingOccurrences(of: ".00", with: "") }
+            var labels = ["under \(m(bounds[0]))"]
+            for (a, b) in zip(bounds, bounds.dropFirst()) { labels.append("\(m(a))–\(m(b))") }
+            labels += ["\(m(bounds.last!)) or more", "no estimate yet"]
             values["clv"] = SVGChart.bars(zip(labels, counts).map { ($0, Double($1)) }, title: "Customers by 12-month CLV (\(currency))")
             let rules = try await console.basketRules.get(key: key, maxAge: .infinity, now: now) { [s] in
                 try await s.intelligence.basketRules(minimumSupport: 0.01, minimumConfidence: 0.2).rules
@@ -357,9 +414,12 @@ struct ConsolePages: Sendable {
                 ]
             }
             let risky = try await console.customersAtRisk()
+            var names: [Int64: String] = [:]
+            for sc in risky { names[sc.customer] = (try? await s.customers.customer(CustomerID(sc.customer)))?.displayName }
             values["risky"] = risky.map { sc in
                 [
-                    "id": sc.customer, "tier": sc.valueTier.rawValue, "risk": sc.churnRisk.map { Format.pct($0) } ?? "—",
+                    "id": sc.customer, "name": names[sc.customer] ?? "Customer \(sc.customer)", "tier": "Tier \(sc.valueTier.rawValue)",
+                    "risk": sc.churnRisk.map { Format.pct($0) } ?? "—",
                     "clv": sc.clv12m.map { Format.money(minorUnits: $0, currency: sc.currency) } ?? "—",
                 ]
             }
@@ -377,7 +437,8 @@ struct ConsolePages: Sendable {
                 "promotions": p.promotions.map {
                     [
                         "code": $0.code, "name": $0.name, "members": $0.members, "points": Format.number($0.points),
-                        "incremental": String(format: "%.2f", $0.incrementalRevenuePerMember),
+                        // Minor units per member in the report.
+                        "incremental": Format.money($0.incrementalRevenuePerMember / 100, p.currency),
                     ]
                 },
             ] as [String: Any]

@@ -62,8 +62,9 @@ enum Format {
     /// the table reads as its words: `at_risk` → `At risk`.
     static let labels: [String: String] = [
         "cant_lose": "Can't lose them", "cant lose": "Can't lose them", "at_risk": "At risk", "about_to_sleep": "About to sleep",
-        "need_attention": "Needs attention", "potential_loyalist": "Potential loyalist", "new_customers": "New customers",
-        "loyal": "Loyal", "champions": "Champions", "promising": "Promising", "hibernating": "Hibernating", "lost": "Lost",
+        "need_attention": "Needs attention", "potential_loyalists": "Potential loyalists", "new_customers": "New customers",
+        "loyal_customers": "Loyal customers", "champions": "Champions", "promising": "Promising", "hibernating": "Hibernating",
+        "prospects": "Prospects (no purchase yet)", "lost": "Lost",
         "unscored": "Not scored yet", "loyalty_manager": "Loyalty manager", "admin": "Administrator", "agent": "Service agent",
         "analyst": "Analyst", "marketer": "Marketer", "sales": "Sales", "accrual": "Points earned", "redemption": "Points redeemed",
         "expiry": "Points expired", "adjustment": "Adjustment", "clawback": "Points taken back (return)", "transfer": "Transfer",

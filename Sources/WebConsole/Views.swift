@@ -72,6 +72,7 @@ struct Views: Sendable {
             "title": title, "site": site.title, "root": site.root, "content": content, "nav": Self.navigation(site, visitor?.principal),
             "signedIn": visitor != nil, "who": visitor.map { Self.name($0.principal) } ?? "", "logout": "/\(site.rawValue)/logout",
             "csrf": visitor?.formToken() ?? "",
+            "globalSearch": site == .console && visitor?.principal.can(.customersRead) == true,
         ]
         let html = library.render(layout, withTemplate: "layout")!
         return Response(
@@ -139,12 +140,22 @@ enum SVGChart {
             out += #"<rect x="150" y="\#(y + 4)" width="\#(String(format: "%.1f", width))" height="18" class="bar"/>"#
             out += #"<text x="\#(String(format: "%.1f", 156 + width))" y="\#(y + 17)" class="value">\#(escape(format(d.value)))</text>"#
         }
-        return out + "</svg>"
+        return out + "</svg>" + table(data.map { ($0.label, format($0.value)) }, title: title)
+    }
+
+    /// The chart's figures as a table, for screen readers and for copying (every chart has one).
+    static func table(_ rows: [(String, String)], title: String, headers: (String, String) = ("", "Value")) -> String {
+        guard !rows.isEmpty else { return "" }
+        var out = #"<details class="chart-data"><summary>\#(escape(title)): the figures</summary><table><thead><tr><th scope="col">\#(escape(headers.0))</th><th scope="col" class="num">\#(escape(headers.1))</th></tr></thead><tbody>"#
+        for (label, value) in rows { out += #"<tr><th scope="row">\#(escape(label))</th><td class="num">\#(escape(value))</td></tr>"# }
+        return out + "</tbody></table></details>"
     }
 
     /// A line through points (x and y from 0 to 1), with axis labels: the Pareto curve.
     /// A trend line over labelled periods (e.g. months), the largest value marked.
-    static func trend(_ series: [(label: String, value: Double)], title: String) -> String {
+    static func trend(
+        _ series: [(label: String, value: Double)], title: String, format: (Double) -> String = { Format.number(Int64($0.rounded())) }
+    ) -> String {
         guard series.count >= 2 else { return "" }
         let (w, h, pad) = (600.0, 260.0, 40.0)
         let top = max(series.map(\.value).max() ?? 1, 1)
@@ -156,14 +167,14 @@ enum SVGChart {
             #"<text x="\#(String(format: "%.1f", x(i)))" y="\#(h - pad + 16)" class="label" text-anchor="middle">\#(escape(p.label))</text>"#
         }.joined()
         let dots = series.enumerated().map { i, p in
-            #"<circle cx="\#(String(format: "%.1f", x(i)))" cy="\#(String(format: "%.1f", y(p.value)))" r="3" class="dot"><title>\#(escape(p.label)): \#(Int(p.value))</title></circle>"#
+            #"<circle cx="\#(String(format: "%.1f", x(i)))" cy="\#(String(format: "%.1f", y(p.value)))" r="3" class="dot"><title>\#(escape(p.label)): \#(escape(format(p.value)))</title></circle>"#
         }.joined()
         return #"""
             <svg class="chart" role="img" aria-label="\#(escape(title))" viewBox="0 0 \#(Int(w)) \#(Int(h))"><title>\#(escape(title))</title>\#
             <line x1="\#(pad)" y1="\#(h - pad)" x2="\#(w - pad)" y2="\#(h - pad)" class="axis"/>\#
-            <text x="\#(pad)" y="\#(pad - 10)" class="label">max \#(Int(top))</text>\#
+            <text x="\#(pad)" y="\#(pad - 10)" class="label">highest: \#(escape(format(top)))</text>\#
             <polyline points="\#(path)" class="line" fill="none"/>\#(dots)\#(labels)</svg>
-            """#
+            """# + table(series.map { ($0.label, format($0.value)) }, title: title)
     }
 
     static func curve(_ points: [(x: Double, y: Double)], title: String, xLabel: String, yLabel: String) -> String {
@@ -175,6 +186,9 @@ enum SVGChart {
             <polyline points="\#(path)" class="line" fill="none"/>\#
             <text x="\#(w / 2)" y="\#(h - 8)" class="label" text-anchor="middle">\#(escape(xLabel))</text>\#
             <text x="12" y="\#(h / 2)" class="label" transform="rotate(-90 12 \#(h / 2))" text-anchor="middle">\#(escape(yLabel))</text></svg>
-            """#
+            """# + table(
+                stride(from: 0, to: points.count, by: max(1, points.count / 10)).map { i in
+                    (Format.pct(points[i].x), Format.pct(points[i].y))
+                }, title: title, headers: (xLabel, yLabel))
     }
 }

@@ -84,4 +84,34 @@ import Testing
             }
         }
     }
+
+    @Test("the header's search finds a customer by membership number, partial phone or receipt, and opens the 360 when only one matches")
+    func globalSearch() async throws {
+        try await TestDatabase.withPatron(.sqlite, clock: TestClock(Self.until)) { p in
+            _ = try await DemoCompany(customers: 60, seed: 5, until: Self.until).load(into: p)
+            let all = try await p.customers.list(CustomerListQuery(limit: 500)).items
+            var found: Member?
+            for c in all where found == nil { found = try await p.loyalty.memberships(of: c.id).first }
+            let member = try #require(found)
+            var receipt: Transaction?
+            for c in all where receipt == nil { receipt = try await p.customers.transactions(of: c.id, after: nil, limit: 1).items.first }
+            let sale = try #require(receipt)
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let agent = try await WebVisitor.signIn(client, "console", "email=agent%40northwind.example&password=\(DemoCompany.adminPassword)")
+                let home = try await agent.get("/console/")
+                #expect(home.body.contains(#"action="/console/search""#), "the search is in the header")
+                try await client.execute(uri: "/console/search?q=\(member.number.lowercased())", method: .get, headers: [.cookie: agent.cookie]) { r in
+                    #expect(r.status == .seeOther && r.headers[.location] == "/console/customers/\(member.customerID)")
+                }
+                try await client.execute(uri: "/console/search?q=\(sale.details.externalID)", method: .get, headers: [.cookie: agent.cookie]) { r in
+                    #expect(r.status == .seeOther && r.headers[.location] == "/console/customers/\(sale.customerID)", "\(r.status)")
+                }
+                let none = try await agent.get("/console/search?q=zzzzqqq")
+                #expect(none.status == .ok && none.body.contains("Nothing matches"))
+                let many = try await agent.get("/console/search?q=a")
+                #expect(many.status == .ok && many.body.contains("Found by"))
+            }
+        }
+    }
 }

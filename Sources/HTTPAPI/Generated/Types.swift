@@ -367,7 +367,7 @@ internal protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/analytics/scoring-runs/latest`.
     /// - Remark: Generated from `#/paths//v1/analytics/scoring-runs/latest/get(getLatestScoringRun)`.
     func getLatestScoringRun(_ input: Operations.GetLatestScoringRun.Input) async throws -> Operations.GetLatestScoringRun.Output
-    /// Scored customers, most valuable first (or riskiest first with minChurnRisk), filtered by segment and value tier.
+    /// Scored customers, most valuable first (with minChurnRisk, most value at risk first — churn risk × 12-month CLV), filtered by segment and value tier.
     ///
     /// - Remark: HTTP `GET /v1/analytics/customers`.
     /// - Remark: Generated from `#/paths//v1/analytics/customers/get(listScoredCustomers)`.
@@ -1692,7 +1692,7 @@ extension APIProtocol {
     internal func getLatestScoringRun(headers: Operations.GetLatestScoringRun.Input.Headers = .init()) async throws -> Operations.GetLatestScoringRun.Output {
         try await getLatestScoringRun(Operations.GetLatestScoringRun.Input(headers: headers))
     }
-    /// Scored customers, most valuable first (or riskiest first with minChurnRisk), filtered by segment and value tier.
+    /// Scored customers, most valuable first (with minChurnRisk, most value at risk first — churn risk × 12-month CLV), filtered by segment and value tier.
     ///
     /// - Remark: HTTP `GET /v1/analytics/customers`.
     /// - Remark: Generated from `#/paths//v1/analytics/customers/get(listScoredCustomers)`.
