@@ -206,7 +206,7 @@ let package = Package(
         .testTarget(name: "AccessTests", dependencies: ["Access", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "PartnersTests", dependencies: ["Partners", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "ChannelsTests", dependencies: ["Channels", "Campaigns", "SharedModels"], swiftSettings: swiftSettings),
-        .testTarget(name: "WebConsoleTests", dependencies: ["WebConsole", "SharedModels"], swiftSettings: swiftSettings),
+        .testTarget(name: "WebConsoleTests", dependencies: ["WebConsole", "Loyalty", "Analytics", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "DemoTests", dependencies: ["Demo", "App", "Loyalty", "SharedModels", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageSQLiteTests", dependencies: ["StorageSQLite", "Storage", "SharedModels", .product(name: "SQLKit", package: "sql-kit")], swiftSettings: swiftSettings),

@@ -208,15 +208,18 @@ public enum IngestOutcome: Sendable, Equatable {
 
 /// One entry of a customer's timeline.
 public struct TimelineEntry: Sendable, Equatable {
-    public enum Kind: String, Sendable { case interaction, transaction, consent }
+    public enum Kind: String, Sendable, CaseIterable { case interaction, transaction, consent }
 
     public var kind: Kind
     public var occurredAt: Date
     public var summary: String
     public var channel: String?
     public var referenceID: Int64?
+    /// The longer text: an interaction's notes, a purchase's lines.
+    public var detail: String?
 
-    public init(kind: Kind, occurredAt: Date, summary: String, channel: String?, referenceID: Int64?) {
+    public init(kind: Kind, occurredAt: Date, summary: String, channel: String?, referenceID: Int64?, detail: String? = nil) {
+        self.detail = detail
         self.kind = kind
         self.occurredAt = occurredAt
         self.summary = summary

@@ -232,8 +232,13 @@ public struct CustomerService: Sendable {
 
     /// Interactions, transactions and consent changes, newest first.
     public func timeline(of id: CustomerID, limit: PageSize) async throws -> [TimelineEntry] {
+        try await timeline(of: id, kinds: Set(TimelineEntry.Kind.allCases), before: nil, limit: limit)
+    }
+
+    /// The customer's history newest first: only `kinds`, only before `before` (the next page).
+    public func timeline(of id: CustomerID, kinds: Set<TimelineEntry.Kind>, before: Date?, limit: PageSize) async throws -> [TimelineEntry] {
         _ = try await customer(id)
-        return try await store.timeline(of: id, limit: limit.value)
+        return try await store.timeline(of: id, kinds: kinds, before: before, limit: limit.value)
     }
 
     public func unmatched(after cursor: Cursor?, limit: PageSize) async throws -> Page<UnmatchedItem> {

@@ -95,7 +95,7 @@ public protocol CustomerActivityStore: Sendable {
     func transaction(externalID: String) async throws -> Transaction?
     func interactions(of customer: CustomerID, after: Cursor?, limit: Int) async throws -> Page<Interaction>
     func transactions(of customer: CustomerID, after: Cursor?, limit: Int) async throws -> Page<Transaction>
-    func timeline(of customer: CustomerID, limit: Int) async throws -> [TimelineEntry]
+    func timeline(of customer: CustomerID, kinds: Set<TimelineEntry.Kind>, before: Date?, limit: Int) async throws -> [TimelineEntry]
     func holdUnmatched(_ items: [(payload: UnmatchedItem.Payload, identifiers: [CustomerIdentifier], reason: String)], at: Date) async throws
         -> [UnmatchedID]
     /// Items not linked yet, oldest first.

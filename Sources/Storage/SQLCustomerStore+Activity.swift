@@ -161,38 +161,55 @@ extension SQLCustomerStore {
         }
     }
 
-    public func timeline(of customer: CustomerID, limit: Int) async throws -> [TimelineEntry] {
-        try await database.read { db in
+    public func timeline(of customer: CustomerID, kinds: Set<TimelineEntry.Kind>, before: Date?, limit: Int) async throws -> [TimelineEntry] {
+        let until = before?.epochSeconds ?? Int64.max
+        return try await database.read { db in
             var entries: [TimelineEntry] = []
-            for row in try await db.raw(
-                "SELECT * FROM interactions WHERE customer_id = \(bind: customer.rawValue) ORDER BY occurred_at DESC, id DESC LIMIT \(literal: limit)"
-            ).all() {
-                let i = try Self.decodeInteraction(row)
-                let summary = [i.details.direction.rawValue, i.details.channel.rawValue, i.details.subject, i.details.outcome.map { "(\($0))" }]
-                    .compactMap { $0 }.joined(separator: " ")
-                entries.append(
-                    .init(
-                        kind: .interaction, occurredAt: i.details.occurredAt, summary: summary, channel: i.details.channel.rawValue,
-                        referenceID: i.id.rawValue))
+            if kinds.contains(.interaction) {
+                for row in try await db.raw(
+                    """
+                    SELECT * FROM interactions WHERE customer_id = \(bind: customer.rawValue) AND occurred_at < \(bind: until)
+                    ORDER BY occurred_at DESC, id DESC LIMIT \(literal: limit)
+                    """
+                ).all() {
+                    let i = try Self.decodeInteraction(row)
+                    let summary = [i.details.direction.rawValue, i.details.channel.rawValue, i.details.subject, i.details.outcome.map { "(\($0))" }]
+                        .compactMap { $0 }.joined(separator: " ")
+                    entries.append(
+                        .init(
+                            kind: .interaction, occurredAt: i.details.occurredAt, summary: summary, channel: i.details.channel.rawValue,
+                            referenceID: i.id.rawValue, detail: i.details.notes))
+                }
             }
-            for t in try await Self.transactions(
-                db, where: "customer_id = \(bind: customer.rawValue) ORDER BY occurred_at DESC, id DESC LIMIT \(literal: limit)")
-            {
-                let summary = "\(t.details.kind.rawValue) \(t.details.externalID) \(t.details.amount)" + (t.details.store.map { " at \($0)" } ?? "")
-                entries.append(
-                    .init(
-                        kind: .transaction, occurredAt: t.details.occurredAt, summary: summary, channel: t.details.channel?.rawValue,
-                        referenceID: t.id.rawValue))
+            if kinds.contains(.transaction) {
+                for t in try await Self.transactions(
+                    db,
+                    where: "customer_id = \(bind: customer.rawValue) AND occurred_at < \(bind: until) ORDER BY occurred_at DESC, id DESC LIMIT \(literal: limit)")
+                {
+                    let summary = "\(t.details.kind.rawValue) \(t.details.externalID) \(t.details.amount)" + (t.details.store.map { " at \($0)" } ?? "")
+                    let lines = t.details.lines.prefix(10).map { l in
+                        "\(l.quantity) × \(l.product)" + (l.category.map { " (\($0))" } ?? "")
+                    }.joined(separator: ", ")
+                    entries.append(
+                        .init(
+                            kind: .transaction, occurredAt: t.details.occurredAt, summary: summary, channel: t.details.channel?.rawValue,
+                            referenceID: t.id.rawValue, detail: lines.isEmpty ? nil : lines))
+                }
             }
-            for row in try await db.raw(
-                "SELECT * FROM consent_events WHERE customer_id = \(bind: customer.rawValue) ORDER BY recorded_at DESC, id DESC LIMIT \(literal: limit)"
-            ).all() {
-                let granted = try row.int64("granted") != 0
-                let summary = "\(granted ? "granted" : "withdrew") \(try row.string("purpose")) consent via \(try row.string("source"))"
-                entries.append(
-                    .init(
-                        kind: .consent, occurredAt: try row.date("recorded_at"), summary: summary, channel: try row.string("channel"),
-                        referenceID: try row.int64("id")))
+            if kinds.contains(.consent) {
+                for row in try await db.raw(
+                    """
+                    SELECT * FROM consent_events WHERE customer_id = \(bind: customer.rawValue) AND recorded_at < \(bind: until)
+                    ORDER BY recorded_at DESC, id DESC LIMIT \(literal: limit)
+                    """
+                ).all() {
+                    let granted = try row.int64("granted") != 0
+                    let summary = "\(granted ? "granted" : "withdrew") \(try row.string("purpose")) consent via \(try row.string("source"))"
+                    entries.append(
+                        .init(
+                            kind: .consent, occurredAt: try row.date("recorded_at"), summary: summary, channel: try row.string("channel"),
+                            referenceID: try row.int64("id")))
+                }
             }
             return Array(entries.sorted { ($0.occurredAt, $0.referenceID ?? 0) > ($1.occurredAt, $1.referenceID ?? 0) }.prefix(limit))
         }

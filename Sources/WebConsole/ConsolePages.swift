@@ -42,7 +42,10 @@ struct ConsolePages: Sendable {
             try await console.signedIn(request, .console) { v in
                 guard v.principal.can(.customersRead) else { return try forbidden(v) }
                 guard let id = Int64(try context.parameters.require("id")) else { return try views.notFound(title: "No such customer") }
-                return try await customer(v, id, flash: request.uri.queryParameters["done"].map { _ in "Interaction logged." })
+                let q = request.uri.queryParameters
+                return try await customer(
+                    v, id, flash: q["done"].map { _ in "Interaction logged." }, show: q["show"].map(String.init),
+                    before: q["before"].flatMap { Int64($0) })
             }
         }
         router.post("/console/customers/:id/interactions") { request, context in
@@ -281,27 +284,57 @@ struct ConsolePages: Sendable {
             ])
     }
 
-    func customer(_ v: Visitor, _ id: Int64, flash: String? = nil, error: String? = nil) async throws -> Response {
+    static let timelinePage = 25
+
+    func customer(
+        _ v: Visitor, _ id: Int64, flash: String? = nil, error: String? = nil, show: String? = nil, before: Int64? = nil
+    ) async throws -> Response {
         let c: Customer
         do { c = try await s.customers.customer(CustomerID(id)) } catch { return try views.notFound(title: "No such customer") }
         var memberships: [[String: Any]] = []
+        var available: [(program: String, points: Int64)] = []
+        var rewards: [Reward] = []
+        var joinable: [Promotion] = []
+        let now = s.loyalty.clock.now
         if v.principal.can(.loyaltyRead) {
             for m in try await s.loyalty.memberships(of: c.id) {
                 var values = try await console.membership(m)
                 values["member"] = m.id.rawValue
                 values["canAdjust"] = v.principal.can(.pointsAdjust)
+                values["cards"] = try await s.loyalty.cards(of: m.id).map { "\($0.number) (\(Format.label($0.status.rawValue).lowercased()))" }
                 memberships.append(values)
+                let program = try await s.loyalty.program(m.programID)
+                available.append((program.name, try await s.loyalty.balance(of: m.id).available))
+                rewards += try await s.loyalty.rewards(of: m.programID)
+                let joined = try await s.loyalty.enrolments(of: m.id)
+                joinable += try await s.loyalty.promotions(of: m.programID, runningBetween: now, and: now.addingTimeInterval(1)).filter {
+                    $0.requiresEnrolment && !joined.contains($0.id) && $0.approval == .approved
+                }
             }
         }
         var scores: [String: Any]? = nil
-        if let sc = try await s.intelligence.scores(of: id) {
+        let sc = try await s.intelligence.scores(of: id)
+        if let sc {
             scores = [
                 "rfm": "\(Format.label(sc.rfm.segment.rawValue)) (RFM \(sc.rfm.code); in rules: rfm.segment == \"\(sc.rfm.segment.rawValue)\")", "valueTier": "Tier \(sc.valueTier.rawValue)",
                 "clv": sc.clv12m.map { Format.money(minorUnits: $0, currency: sc.currency) } ?? "—",
                 "pAlive": sc.probabilityAlive.map { Format.pct($0) } ?? "—", "churn": sc.churnRisk.map { Format.pct($0) } ?? "—",
-                "drivers": sc.churnDrivers.prefix(3).map { "\($0.feature) \($0.contribution > 0 ? "raises" : "lowers") risk" },
-                "offers": sc.recommendations.prefix(3).map { $0 },
+                "drivers": sc.churnDrivers.prefix(3).map { NextBestAction.driver($0.feature, raises: $0.contribution > 0) },
             ]
+        }
+        var rules: [MarketBasket.Rule] = []
+        if sc?.recommendations.isEmpty == false {
+            let key = try await console.scoringKey()
+            rules = try await console.basketRules.get(key: key, maxAge: .infinity, now: now) { [s] in
+                try await s.intelligence.basketRules(minimumSupport: 0.01, minimumConfidence: 0.2).rules
+            }.0
+        }
+        let actions = NextBestAction.rank(
+            scores: sc, available: available, rewards: rewards, joinable: joinable, basketRules: rules, now: now
+        ).prefix(5).map { ["action": $0.action, "reason": $0.reason] }
+        let address = c.profile.addresses.first.map { a in
+            [a.line1, a.line2, [a.postalCode, a.city].compactMap { $0 }.joined(separator: " "), a.region, a.country].compactMap { $0 }
+                .filter { !$0.isEmpty }.joined(separator: ", ")
         }
         var household = "—"
         if let h = c.householdID { household = (try? await s.customers.household(h).name) ?? "\(h)" }
@@ -318,9 +351,21 @@ struct ConsolePages: Sendable {
             }
         }
         let consents = try await s.customers.consents(of: c.id)
-        let timeline = try await s.customers.timeline(of: c.id, limit: PageSize(50))
+        // The timeline, 25 at a time, newest first, of one kind or all.
+        let shown = show.flatMap(TimelineEntry.Kind.init(rawValue:))
+        let timeline = try await s.customers.timeline(
+            of: c.id, kinds: shown.map { [$0] } ?? Set(TimelineEntry.Kind.allCases), before: before.map { Date(epochSeconds: $0) },
+            limit: PageSize(Self.timelinePage))
+        let older =
+            timeline.count == Self.timelinePage
+            ? timeline.last.map { "/console/customers/\(id)?before=\($0.occurredAt.epochSeconds)" + (shown.map { "&show=\($0.rawValue)" } ?? "") + "#timeline-h" }
+            : nil
         let values: [String: Any] = [
-            "id": id, "name": c.displayName, "email": c.profile.emails.first?.value ?? "—", "phone": c.profile.phones.first?.value ?? "—",
+            "id": id, "name": c.displayName,
+            "email": c.profile.emails.isEmpty ? "—" : c.profile.emails.map(\.value).joined(separator: ", "),
+            "phone": c.profile.phones.isEmpty ? "—" : c.profile.phones.map { Format.phone($0.value) }.joined(separator: ", "),
+            "address": address ?? "—", "birthDate": c.profile.birthDate.map(Format.date) ?? "—",
+            "cards": c.cards.isEmpty ? "—" : c.cards.joined(separator: ", "), "actions": actions,
             "language": c.profile.language ?? "—", "homeStore": c.profile.homeStore ?? "—", "since": Format.date(c.createdAt),
             "completeness": c.completeness.score, "memberships": memberships, "scores": scores as Any, "household": household,
             "account": account, "duplicates": duplicates,
@@ -331,7 +376,13 @@ struct ConsolePages: Sendable {
                 ]
             },
             "blocks": consents.blocks.filter { $0.clearedAt == nil }.map { Format.label($0.channel.rawValue) },
-            "timeline": timeline.map { ["when": Format.date($0.occurredAt), "kind": Format.label($0.kind.rawValue), "summary": $0.summary] },
+            "timeline": timeline.map {
+                ["when": Format.time($0.occurredAt), "kind": Format.label($0.kind.rawValue), "summary": $0.summary, "detail": $0.detail as Any]
+            },
+            "timelineFilters": [("", "Everything"), ("interaction", "Interactions"), ("transaction", "Purchases and returns"), ("consent", "Consents")].map {
+                ["value": $0.0, "label": $0.1, "selected": $0.0 == (shown?.rawValue ?? "")]
+            },
+            "older": older as Any, "newer": before != nil ? "/console/customers/\(id)" + (shown.map { "?show=\($0.rawValue)" } ?? "") + "#timeline-h" : nil as String?,
             "canLog": v.principal.can(.interactionsWrite), "channels": Customers.Channel.allCases.map(\.rawValue), "flash": flash as Any,
             "canReadRequests": v.principal.can(.requestsRead), "canOpenRequest": v.principal.can(.requestsWork),
             "requests": try await ServicePages(console: console).customerRequests(v, customer: id),
