@@ -248,6 +248,8 @@ public protocol CatalogueStore: Sendable {
     /// Ends a promotion now and gives its unused budget back to the liability.
     func endPromotion(_ id: PromotionID, at: Date) async throws -> Promotion
     func promotionResults(_ id: PromotionID) async throws -> PromotionResults
+    /// Every promotion application of a member: which promotion, on which purchase, how many points.
+    func promotionApplications(of member: MemberID) async throws -> [(promotion: PromotionID, reference: String, points: Int64)]
 
     /// Posts accruals in one database transaction; a plan whose key was posted before is replayed.
     func post(_ plans: [AccrualPlan]) async throws -> [PostedAccrual]

@@ -23,4 +23,23 @@ extension PointsLedger {
         return try await store.members(holding: compact)
     }
     public func enrolments(of member: MemberID) async throws -> Set<PromotionID> { try await store.enrolments(of: member) }
+
+    /// Why each promotion of the member's program did or did not give points on `purchase`
+    /// (see ``PromotionEngine/explain(_:tier:promotions:usage:applied:)``). Limits are counted
+    /// without this purchase; budgets and enrolments are as they stand now.
+    public func explainPromotions(for member: MemberID, on purchase: TransactionDetails) async throws -> [PromotionVerdict] {
+        guard let m = try await store.member(member) else { throw LoyaltyError.memberNotFound(member) }
+        let promotions = try await store.promotions(of: m.programID)
+        let applications = try await store.promotionApplications(of: member)
+        let enrolled = try await store.enrolments(of: member)
+        var usage: [PromotionID: PromotionUsage] = [:]
+        for p in promotions {
+            let before = applications.filter { $0.promotion == p.id && $0.reference != purchase.externalID }.count
+            let left = p.budgetPoints == nil ? nil : try await store.promotionResults(p.id).budgetLeft
+            usage[p.id] = PromotionUsage(memberApplications: before, budgetLeft: left, enrolled: enrolled.contains(p.id))
+        }
+        var applied: [PromotionID: Int64] = [:]
+        for a in applications where a.reference == purchase.externalID { applied[a.promotion, default: 0] += a.points }
+        return PromotionEngine.explain(purchase, tier: m.tier, promotions: promotions, usage: usage, applied: applied)
+    }
 }

@@ -367,6 +367,14 @@ extension SQLLedgerStore {
         }
     }
 
+    public func promotionApplications(of member: MemberID) async throws -> [(promotion: PromotionID, reference: String, points: Int64)] {
+        try await database.read { db in
+            try await db.raw(
+                "SELECT promotion_id, reference, points FROM promotion_applications WHERE member_id = \(bind: member.rawValue) ORDER BY id"
+            ).all().map { (PromotionID(try $0.int64("promotion_id")), try $0.string("reference"), try $0.int64("points")) }
+        }
+    }
+
     public func voucher(code: String) async throws -> Voucher? {
         try await database.read { db in
             try await db.raw("SELECT * FROM loyalty_vouchers WHERE code = \(bind: code)").first().map(Self.decodeVoucher)

@@ -32,6 +32,13 @@ struct ConsolePages: Sendable {
                 return try await customerList(v, request)
             }
         }
+        router.get("/console/customers/:id/points-check") { request, context in
+            try await console.signedIn(request, .console) { v in
+                guard v.principal.can(.customersRead), v.principal.can(.loyaltyRead) else { return try forbidden(v) }
+                guard let id = Int64(try context.parameters.require("id")) else { return try views.notFound(title: "No such customer") }
+                return try await pointsCheck(v, id, purchase: request.uri.queryParameters["purchase"].map(String.init))
+            }
+        }
         router.get("/console/search") { request, _ in
             try await console.signedIn(request, .console) { v in
                 guard v.principal.can(.customersRead) else { return try forbidden(v) }
@@ -158,6 +165,43 @@ struct ConsolePages: Sendable {
             search: "Name, email, phone (any part), card, membership number, voucher or id", noun: ("customer", "customers"),
             savedViews: try await console.savedViews(v, path: "/console/customers"), csrf: v.formToken())
         return try views.page(.console, visitor: v, title: "Customers", template: "customers", ["list": listing])
+    }
+
+    /// "Why didn't I get my points?": each promotion of the member's program checked against one
+    /// of their purchases, with the condition that failed.
+    func pointsCheck(_ v: Visitor, _ id: Int64, purchase: String?) async throws -> Response {
+        let c: Customer
+        do { c = try await s.customers.customer(CustomerID(id)) } catch { return try views.notFound(title: "No such customer") }
+        let recent = try await s.customers.transactions(of: c.id, after: nil, limit: 500).items.sorted { $0.details.occurredAt > $1.details.occurredAt }
+            .prefix(30)
+        let chosen = purchase.flatMap { p in recent.first { $0.details.externalID == p } } ?? recent.first
+        var programs: [[String: Any]] = []
+        if let chosen {
+            for m in try await s.loyalty.memberships(of: c.id) {
+                let program = try await s.loyalty.program(m.programID)
+                let verdicts = try await s.loyalty.explainPromotions(for: m.id, on: chosen.details)
+                programs.append([
+                    "program": program.name,
+                    "verdicts": verdicts.map {
+                        ["code": $0.code, "name": $0.name, "applied": $0.applied, "reason": $0.reason, "points": Format.number($0.points)] as [String: Any]
+                    },
+                ])
+            }
+        }
+        return try views.page(
+            .console, visitor: v, title: "Points check for \(c.displayName)", template: "points-check",
+            [
+                "id": id, "name": c.displayName,
+                "purchases": recent.map { t in
+                    [
+                        "value": t.details.externalID, "selected": t.details.externalID == chosen?.details.externalID,
+                        "label": "\(Format.date(t.details.occurredAt)) · \(t.details.externalID) · \(Format.money(t.details.amount))"
+                            + (t.details.store.map { " at \($0)" } ?? ""),
+                    ] as [String: Any]
+                },
+                "purchase": chosen.map { "\($0.details.externalID) on \(Format.time($0.details.occurredAt)), \(Format.money($0.details.amount))" } as Any,
+                "programs": programs, "noPurchase": chosen == nil, "notMember": chosen != nil && programs.isEmpty,
+            ])
     }
 
     /// The header's search: customers by name, email, any part of a phone number, card or id;

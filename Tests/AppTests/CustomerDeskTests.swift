@@ -49,6 +49,11 @@ import Testing
                 let purchases = try await agent.get("/console/customers/\(customer.id)?show=transaction").body
                 let tags = purchases.matches(of: /<span class="tag">([^<]+)<\/span>/).map { String($0.output.1) }
                 #expect(!tags.isEmpty && tags.allSatisfy { $0 == "Transaction" }, "\(Set(tags))")
+                // Why a purchase did or did not earn each promotion.
+                #expect(page.contains("/console/customers/\(customer.id)/points-check"))
+                let check = try await agent.get("/console/customers/\(customer.id)/points-check")
+                #expect(check.status == .ok && check.body.contains("<th scope=\"col\">Why</th>"))
+                #expect(check.body.contains("Applied") || check.body.contains("Did not apply") || check.body.contains("has no promotions"))
             }
         }
     }
