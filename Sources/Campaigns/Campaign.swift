@@ -165,6 +165,8 @@ public struct Campaign: Sendable, Equatable {
         case draft
         /// Launched: the audience and control group are frozen and waves go out on their days.
         case running
+        /// Held by its owner: no wave is prepared and no message goes out until it is resumed.
+        case paused
         /// Every wave sent and the attribution window over.
         case completed
         case cancelled

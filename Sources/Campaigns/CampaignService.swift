@@ -93,10 +93,31 @@ public struct CampaignService: Sendable {
         try await store.deleteCampaign(id)
     }
 
+    /// Stops a campaign for good: messages not yet handed to a channel are never sent; what was
+    /// sent keeps counting in its results.
     public func cancel(_ id: CampaignID) async throws -> Campaign {
         let c = try await campaign(id)
-        guard c.status == .draft || c.status == .running else { throw CampaignError.conflict("campaign \(id) is \(c.status.rawValue) already") }
+        guard [.draft, .running, .paused].contains(c.status) else {
+            throw CampaignError.conflict("The campaign is \(c.status.rawValue) already; it cannot be stopped.")
+        }
         try await store.setStatus(id, .cancelled, launchedAt: c.launchedAt)
+        return try await campaign(id)
+    }
+
+    /// Holds a running campaign: no wave is prepared and no message goes out until ``resume(_:)``.
+    public func pause(_ id: CampaignID) async throws -> Campaign {
+        let c = try await campaign(id)
+        guard c.status == .running else { throw CampaignError.conflict("Only a running campaign can be paused; this one is \(c.status.rawValue).") }
+        try await store.setStatus(id, .paused, launchedAt: c.launchedAt)
+        return try await campaign(id)
+    }
+
+    /// Lets a paused campaign go on: waves whose day came meanwhile are prepared now.
+    public func resume(_ id: CampaignID) async throws -> Campaign {
+        let c = try await campaign(id)
+        guard c.status == .paused else { throw CampaignError.conflict("Only a paused campaign can be resumed; this one is \(c.status.rawValue).") }
+        try await store.setStatus(id, .running, launchedAt: c.launchedAt)
+        _ = try await prepareDue(id)
         return try await campaign(id)
     }
 

@@ -33,7 +33,8 @@ extension SQLCampaignStore {
             let due = try await db.raw(
                 """
                 SELECT campaign_id, wave, customer_id FROM campaign_messages WHERE status = 'pending' AND channel = \(bind: channel.rawValue)
-                AND next_attempt_at <= \(bind: now.epochSeconds) ORDER BY next_attempt_at, campaign_id, wave, customer_id LIMIT \(bind: Int64(limit))
+                AND next_attempt_at <= \(bind: now.epochSeconds)
+                AND campaign_id IN (SELECT id FROM campaigns WHERE status = 'running') ORDER BY next_attempt_at, campaign_id, wave, customer_id LIMIT \(bind: Int64(limit))
                 """ + SQLQueryString(database.claimClause)
             ).all()
             var claimed: [OutboundMessage] = []

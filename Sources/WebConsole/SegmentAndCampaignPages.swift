@@ -92,17 +92,88 @@ struct SegmentAndCampaignPages: Sendable {
                 return try await campaign(v, id)
             }
         }
-        router.post("/console/campaigns/:id/launch") { request, context in
-            try await console.posted(request, context, .console) { v, _ in
-                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such campaign") }
-                let c = try await s.campaigns.campaign(CampaignID(id))
+        // Launch, pause, resume and stop: each asks for confirmation on a page that says what
+        // will happen (who will receive what; a campaign reaching no one says so).
+        router.get("/console/campaigns/:id/confirm/:action") { request, context in
+            try await console.signedIn(request, .console) { v in
+                guard let id = Int64(try context.parameters.require("id")), let action = CampaignAction(rawValue: try context.parameters.require("action"))
+                else { return try console.views.notFound(title: "No such campaign") }
+                return try await confirm(v, id, action)
+            }
+        }
+        router.post("/console/campaigns/:id/:action") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard let id = Int64(try context.parameters.require("id")), let action = CampaignAction(rawValue: try context.parameters.require("action"))
+                else { return try console.views.notFound(title: "No such campaign") }
+                let c: Campaign
+                do { c = try await s.campaigns.campaign(CampaignID(id)) } catch { return try console.views.notFound(title: "No such campaign") }
                 guard mayChange(v, c) else { return try pages.forbidden(v) }
+                guard form["confirm"] == "yes" else {
+                    return try await confirm(v, id, action, error: "Tick the box to confirm.")
+                }
                 do {
-                    let launched = try await s.campaigns.launch(c.id)
-                    return try await campaign(v, id, flash: "Launched: \(launched.waves.first?.queued ?? 0) messages queued.")
+                    switch action {
+                    case .launch:
+                        let launched = try await s.campaigns.launch(c.id)
+                        return try await campaign(v, id, flash: "Launched: \(Format.number(launched.waves.first?.queued ?? 0)) messages queued.")
+                    case .pause:
+                        _ = try await s.campaigns.pause(c.id)
+                        return try await campaign(v, id, flash: "Paused: nothing more goes out until you resume it.")
+                    case .resume:
+                        _ = try await s.campaigns.resume(c.id)
+                        return try await campaign(v, id, flash: "Resumed: waiting messages go out again.")
+                    case .stop:
+                        _ = try await s.campaigns.cancel(c.id)
+                        return try await campaign(v, id, flash: "Stopped: messages not sent yet will not be sent.")
+                    }
                 } catch { return try await campaign(v, id, error: explain(error)) }
             }
         }
+    }
+
+    enum CampaignAction: String {
+        case launch, pause, resume, stop
+    }
+
+    /// The confirmation page of a campaign action.
+    func confirm(_ v: Visitor, _ id: Int64, _ action: CampaignAction, error: String? = nil) async throws -> Response {
+        let c: Campaign
+        do { c = try await s.campaigns.campaign(CampaignID(id)) } catch { return try console.views.notFound(title: "No such campaign") }
+        guard mayChange(v, c) else { return try pages.forbidden(v) }
+        var lines: [String] = []
+        var warning: String? = nil
+        switch action {
+        case .launch:
+            let size = (try? await s.segments.size(of: SegmentID(c.plan.segment))) ?? 0
+            let control = Int((Double(size) * c.plan.controlPercent / 100).rounded())
+            lines.append("The audience is frozen now: about \(Format.number(size)) customers, \(Format.number(control)) of them held back as the control group.")
+            for w in c.plan.waves {
+                let ready = s.configuredChannels.contains(w.channel)
+                lines.append(
+                    "\(Format.label(w.channel.rawValue)) on day \(w.day)"
+                        + (ready ? "." : " — this channel is not configured: its messages will wait in the queue until it is."))
+            }
+            lines.append("A launched campaign cannot be changed; it can be paused or stopped.")
+            if size == 0 { warning = "No one is in this campaign's segment: launched now, it reaches no one. Check the segment first." }
+        case .pause: lines.append("No wave is prepared and no message goes out until you resume the campaign. Results keep counting.")
+        case .resume: lines.append("Waves whose day came while it was paused are prepared now, and waiting messages go out.")
+        case .stop:
+            lines.append("Messages not yet handed to their channel will never be sent. This cannot be undone.")
+            lines.append("What was sent keeps counting in the results.")
+        }
+        let verb: String =
+            switch action {
+            case .launch: "Launch"
+            case .pause: "Pause"
+            case .resume: "Resume"
+            case .stop: "Stop"
+            }
+        return try console.views.page(
+            .console, visitor: v, title: "\(verb) \(c.plan.name)?", template: "campaign-confirm",
+            [
+                "id": id, "action": action.rawValue, "verb": verb, "lines": lines, "warning": warning as Any, "error": error as Any,
+                "confirmLabel": warning != nil ? "I understand it reaches no one; \(verb.lowercased()) it anyway" : "Yes, \(verb.lowercased()) \(c.plan.name)",
+            ])
     }
 
     func mayChange(_ v: Visitor, _ c: Campaign) -> Bool {
@@ -190,6 +261,8 @@ struct SegmentAndCampaignPages: Sendable {
             [
                 "id": id, "flash": flash as Any, "error": error as Any, "status": Format.label(c.status.rawValue), "segment": segmentName,
                 "control": c.plan.controlPercent, "owner": c.owner, "canLaunch": c.status == .draft && mayChange(v, c),
+                "canPause": c.status == .running && mayChange(v, c), "canResume": c.status == .paused && mayChange(v, c),
+                "canStop": [.draft, .running, .paused].contains(c.status) && c.launchedAt != nil && mayChange(v, c),
                 "waves": breakdown.waves.map {
                     [
                         "number": $0.number, "channel": Format.label($0.channel.rawValue), "day": $0.day, "queued": Format.number($0.queued),

@@ -393,6 +393,57 @@ final class MessageSinks: @unchecked Sendable {
         }
     }
 
+    @Test(
+        "Regression (#17): a paused campaign sends nothing until resumed; a stopped one never sends what waits; launching asks first and warns of an empty audience",
+        arguments: TestEngine.available)
+    func pauseResumeStop(engine: TestEngine) async throws {
+        let sinks = try MessageSinks()
+        let clock = TestClock()
+        try await TestDatabase.withPatron(engine, clock: clock) { p in
+            _ = try await Self.audience(p)
+            let segment = try await p.segments.create(SegmentDraft(name: "Everyone", rule: "true"), owner: "mia@test.example")
+            var plan = Self.plan(segment: segment.id.rawValue, start: clock.now)
+            plan.waves = [plan.waves[0]]
+            let c = try await p.campaigns.launch(try await p.campaigns.create(plan, owner: "mia@test.example").id)
+            let queued = c.waves[0].queued
+            #expect(queued > 0)
+            #expect(try await p.campaigns.pause(c.id).status == .paused)
+            var report = try await p.campaigns.dispatch(through: sinks.channels)
+            #expect(report.sent == 0 && sinks.mail.isEmpty, "paused: nothing goes out")
+            #expect(try await p.campaigns.resume(c.id).status == .running)
+            report = try await p.campaigns.dispatch(through: sinks.channels)
+            #expect(report.sent + report.bounced == queued)
+            await #expect(throws: CampaignError.self) { try await p.campaigns.resume(c.id) }
+
+            // Stopped with messages waiting: they are never sent.
+            let second = try await p.campaigns.launch(try await p.campaigns.create(plan, owner: "mia@test.example").id)
+            #expect(try await p.campaigns.cancel(second.id).status == .cancelled)
+            let before = sinks.mail.count
+            report = try await p.campaigns.dispatch(through: sinks.channels)
+            #expect(report.sent == 0 && sinks.mail.count == before)
+
+            // The console asks before launching, and says when a segment is empty.
+            let empty = try await p.segments.create(SegmentDraft(name: "Nobody", rule: "false"), owner: "mia@test.example")
+            let draft = try await p.campaigns.create(Self.plan(segment: empty.id.rawValue, start: clock.now), owner: "mia@test.example")
+            _ = try await p.access.addUser(email: "mia@test.example", password: "password1", role: .marketer)
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let mia = try await WebVisitor.signIn(client, "console", "email=mia%40test.example&password=password1")
+                let page = try await mia.get("/console/campaigns/\(draft.id)/confirm/launch")
+                #expect(page.status == .ok && page.body.contains("No one is in this campaign"))
+                let unconfirmed = try await mia.post("/console/campaigns/\(draft.id)/launch", "", tokenPage: "/console/campaigns/\(draft.id)/confirm/launch")
+                #expect(unconfirmed.status == .unprocessableContent && unconfirmed.body.contains("Tick the box"))
+                #expect(try await p.campaigns.campaign(draft.id).status == .draft)
+                let confirmed = try await mia.post(
+                    "/console/campaigns/\(draft.id)/launch", "confirm=yes", tokenPage: "/console/campaigns/\(draft.id)/confirm/launch")
+                #expect(confirmed.status == .ok && confirmed.body.contains("Launched"))
+                let paused = try await mia.post("/console/campaigns/\(c.id)/pause", "confirm=yes", tokenPage: "/console/campaigns/\(c.id)/confirm/pause")
+                #expect(paused.body.contains("Paused"))
+                #expect(try await p.campaigns.campaign(c.id).status == .paused)
+            }
+        }
+    }
+
     @Test("Regression: two outbox passes at once (two servers) send each message exactly once", arguments: TestEngine.available)
     func overlappingOutboxPasses(engine: TestEngine) async throws {
         let sinks = try MessageSinks()

@@ -213,6 +213,12 @@ class Web(unittest.TestCase):
         self.driver.find_element(By.CSS_SELECTOR, "form[action='/console/campaigns'] button").click()
         self.wait(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Browser spring sale"))
         self.assertIn("Preview for", self.driver.page_source)
+        # Launching asks for confirmation, saying who will receive what (#17).
+        self.driver.find_element(By.LINK_TEXT, "Launch…").click()
+        self.wait(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Launch Browser spring sale?"))
+        self.assertIn("control group", self.driver.page_source)
+        self.shot("console-campaign-confirm")
+        self.driver.find_element(By.NAME, "confirm").click()
         self.driver.find_element(By.XPATH, "//button[text()='Launch']").click()
         self.wait(EC.text_to_be_present_in_element((By.ID, "campaign-status"), "Running"))
         self.assertIn("Launched:", self.driver.find_element(By.CSS_SELECTOR, "p.notice").text)

@@ -7737,7 +7737,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
             }
         )
     }
-    /// Scored customers, most valuable first (or riskiest first with minChurnRisk), filtered by segment and value tier.
+    /// Scored customers, most valuable first (with minChurnRisk, most value at risk first — churn risk × 12-month CLV), filtered by segment and value tier.
     ///
     /// - Remark: HTTP `GET /v1/analytics/customers`.
     /// - Remark: Generated from `#/paths//v1/analytics/customers/get(listScoredCustomers)`.

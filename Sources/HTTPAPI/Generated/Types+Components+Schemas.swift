@@ -343,6 +343,7 @@ extension Components {
             internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case draft = "draft"
                 case running = "running"
+                case paused = "paused"
                 case completed = "completed"
                 case cancelled = "cancelled"
             }
