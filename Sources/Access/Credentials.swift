@@ -7,13 +7,18 @@ public struct User: Sendable, Equatable {
     public var email: String
     public var role: Role
     public var createdAt: Date
+    /// Set when an administrator deactivated the user: they cannot sign in, and their sessions ended.
+    public var deactivatedAt: Date?
 
-    public init(id: UserID, email: String, role: Role, createdAt: Date) {
+    public init(id: UserID, email: String, role: Role, createdAt: Date, deactivatedAt: Date? = nil) {
         self.id = id
         self.email = email
         self.role = role
         self.createdAt = createdAt
+        self.deactivatedAt = deactivatedAt
     }
+
+    public var isActive: Bool { deactivatedAt == nil }
 }
 
 /// A partner's API key. Only a hash of the secret is stored; ``prefix`` lets people tell keys apart.
@@ -79,6 +84,17 @@ public protocol AccessStore: SavedViewStore {
     func insertMemberLogin(customerID: Int64, email: String, passwordHash: String, at: Date) async throws
     /// Whether a staff user or a member login signs in with this (normalised) email.
     func loginExists(email: String) async throws -> Bool
+
+    // MARK: Users' lifecycle
+    /// Changes a user's role; false when there is no such user.
+    func setRole(_ id: UserID, _ role: Role) async throws -> Bool
+    /// Deactivates (ending the user's sessions) or, with nil, reactivates a user; false when there is no such user.
+    func setDeactivated(_ id: UserID, at: Date?) async throws -> Bool
+    /// Replaces the password of the staff user or member login with this email and ends its sessions.
+    func setPassword(email: String, passwordHash: String) async throws
+    func insertPasswordReset(digest: String, email: String, expiresAt: Date, at: Date) async throws
+    /// Marks the reset used and returns its email, when it exists, is unused and has not expired — once.
+    func consumePasswordReset(digest: String, now: Date) async throws -> String?
 
     // MARK: Audit
     func insertAuditEvent(at: Date, actor: String, action: String, target: String?, outcome: String, detail: String?) async throws

@@ -42,7 +42,8 @@ public func buildRouter(patron: Patron) throws -> Router<WebRequestContext> {
             customers: patron.customers, access: patron.access, loyalty: patron.loyalty, intake: patron.intake, intelligence: patron.intelligence,
             segments: patron.segments, campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners,
             sales: patron.sales, forms: patron.accessStore, jobs: patron.jobBoard,
-            configuredChannels: Set((try? patron.settings.channels.channels())?.keys.map { $0 } ?? [])),
+            configuredChannels: Set((try? patron.settings.channels.channels())?.keys.map { $0 } ?? []),
+            mail: try patron.settings.channels.serviceMail(), publicURL: patron.settings.publicURL),
         secureCookies: patron.settings.publicURL.hasPrefix("https://"))
     // Inside the problem+json layer: the console's and portals' errors are pages of their site.
     router.add(middleware: PageErrorMiddleware(console: console))

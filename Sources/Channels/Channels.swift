@@ -119,6 +119,14 @@ public struct ChannelSettings: Sendable {
             printDirectory: environment["PATRON_PRINT_DIR"])
     }
 
+    /// Sends service email (password resets, notifications) through the SMTP server, or nil
+    /// when none is configured.
+    public func serviceMail() throws -> (@Sendable (_ to: String, _ subject: String, _ body: String) async -> Bool)? {
+        guard let smtpURL else { return nil }
+        let mailer = try SMTPMailer(url: smtpURL, from: mailFrom)
+        return { to, subject, body in await mailer.send(to: to, subject: subject, body: body) }
+    }
+
     /// The configured channels.
     public func channels() throws -> [CampaignChannel: any MessageChannel] {
         var out: [CampaignChannel: any MessageChannel] = [:]

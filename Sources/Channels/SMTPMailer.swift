@@ -66,6 +66,15 @@ public struct SMTPMailer: MessageChannel {
         return outcomes
     }
 
+    /// Sends one service email (a password reset, a notification) outside any campaign: true
+    /// once the server accepted it.
+    public func send(to address: String, subject: String, body: String) async -> Bool {
+        let message = OutboundMessage(
+            key: MessageKey(campaign: CampaignID(0), wave: 0, customer: 0), channel: .email, address: address, name: "", subject: subject, body: body,
+            isHTML: false, secret: 0)
+        return await send([message]).first == .delivered
+    }
+
     func deliver(_ m: OutboundMessage, date: String, _ session: inout Session) async throws -> DeliveryOutcome {
         func refused(_ r: Reply) async throws -> DeliveryOutcome {
             _ = try await session.command("RSET")

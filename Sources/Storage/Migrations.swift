@@ -545,5 +545,14 @@ public enum Migrations {
                 """
             ]
         },
+        Migration("access-5-user-lifecycle") { _, _ in
+            [
+                "ALTER TABLE users ADD COLUMN deactivated_at BIGINT",
+                """
+                CREATE TABLE password_resets (digest TEXT PRIMARY KEY, email TEXT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT,
+                  created_at BIGINT NOT NULL)
+                """,
+            ]
+        },
     ]
 }

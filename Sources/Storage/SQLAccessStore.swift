@@ -37,17 +37,19 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
 
     public func users() async throws -> [User] {
         try await database.read { db in
-            try await db.raw("SELECT id, email, role, created_at FROM users ORDER BY id").all().map { row in
+            try await db.raw("SELECT id, email, role, created_at, deactivated_at FROM users ORDER BY id").all().map { row in
                 User(
                     id: UserID(try row.int64("id")), email: try row.string("email"), role: Role(rawValue: try row.string("role")) ?? .analyst,
-                    createdAt: try row.date("created_at"))
+                    createdAt: try row.date("created_at"), deactivatedAt: try row.optionalInt64("deactivated_at").map { Date(epochSeconds: $0) })
             }
         }
     }
 
     public func login(email: String) async throws -> StoredLogin? {
         try await database.read { db in
-            if let row = try await db.raw("SELECT id, email, role, password_hash FROM users WHERE email = \(bind: email)").first() {
+            if let row = try await db.raw(
+                "SELECT id, email, role, password_hash FROM users WHERE email = \(bind: email) AND deactivated_at IS NULL"
+            ).first() {
                 return StoredLogin(
                     passwordHash: try row.string("password_hash"),
                     principal: .staff(id: UserID(try row.int64("id")), email: email, role: Role(rawValue: try row.string("role")) ?? .analyst))
@@ -82,7 +84,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
             if let row = try await db.raw(
                 """
                 SELECT u.id, u.email, u.role FROM sessions s JOIN users u ON u.id = s.user_id
-                WHERE s.digest = \(bind: digest) AND s.expires_at > \(bind: now.epochSeconds)
+                WHERE s.digest = \(bind: digest) AND s.expires_at > \(bind: now.epochSeconds) AND u.deactivated_at IS NULL
                 """
             ).first() {
                 return .staff(
@@ -256,6 +258,68 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
                 ON CONFLICT (email, client) DO UPDATE SET last_seen = \(bind: at.epochSeconds)
                 """
             ).run()
+        }
+    }
+
+    // MARK: Users' lifecycle
+
+    public func setRole(_ id: UserID, _ role: Role) async throws -> Bool {
+        try await database.write { db in
+            try await db.raw("UPDATE users SET role = \(bind: role.rawValue) WHERE id = \(bind: id.rawValue) RETURNING id").first() != nil
+        }
+    }
+
+    public func setDeactivated(_ id: UserID, at: Date?) async throws -> Bool {
+        try await database.write { db in
+            let found: Bool
+            if let at {
+                found = try await db.raw(
+                    "UPDATE users SET deactivated_at = COALESCE(deactivated_at, \(bind: at.epochSeconds)) WHERE id = \(bind: id.rawValue) RETURNING id"
+                ).first() != nil
+                try await db.raw("DELETE FROM sessions WHERE user_id = \(bind: id.rawValue)").run()
+            } else {
+                found = try await db.raw("UPDATE users SET deactivated_at = NULL WHERE id = \(bind: id.rawValue) RETURNING id").first() != nil
+            }
+            return found
+        }
+    }
+
+    public func setPassword(email: String, passwordHash: String) async throws {
+        try await database.write { db in
+            if let row = try await db.raw(
+                "UPDATE users SET password_hash = \(bind: passwordHash) WHERE email = \(bind: email) RETURNING id"
+            ).first() {
+                try await db.raw("DELETE FROM sessions WHERE user_id = \(bind: try row.int64("id"))").run()
+            }
+            if let row = try await db.raw(
+                "UPDATE member_logins SET password_hash = \(bind: passwordHash) WHERE email = \(bind: email) RETURNING customer_id"
+            ).first() {
+                try await db.raw("DELETE FROM sessions WHERE customer_id = \(bind: try row.int64("customer_id"))").run()
+            }
+        }
+    }
+
+    public func insertPasswordReset(digest: String, email: String, expiresAt: Date, at: Date) async throws {
+        try await database.write { db in
+            // A new link replaces the older ones of that login.
+            try await db.raw("DELETE FROM password_resets WHERE email = \(bind: email) OR expires_at < \(bind: at.epochSeconds)").run()
+            try await db.raw(
+                """
+                INSERT INTO password_resets (digest, email, expires_at, created_at)
+                VALUES (\(bind: digest), \(bind: email), \(bind: expiresAt.epochSeconds), \(bind: at.epochSeconds))
+                """
+            ).run()
+        }
+    }
+
+    public func consumePasswordReset(digest: String, now: Date) async throws -> String? {
+        try await database.write { db in
+            try await db.raw(
+                """
+                UPDATE password_resets SET used_at = \(bind: now.epochSeconds)
+                WHERE digest = \(bind: digest) AND used_at IS NULL AND expires_at > \(bind: now.epochSeconds) RETURNING email
+                """
+            ).first().map { try $0.string("email") }
         }
     }
 

@@ -188,6 +188,8 @@ public struct SQLPrivacyStore: PrivacyStore {
                 try await run(
                     "sign_in_failures",
                     "DELETE FROM sign_in_failures WHERE key IN (SELECT 'account:' || email FROM member_logins WHERE customer_id = \(bind: c))")
+                try await run(
+                    "password_resets", "DELETE FROM password_resets WHERE email IN (SELECT email FROM member_logins WHERE customer_id = \(bind: c))")
                 try await run("member_logins", "DELETE FROM member_logins WHERE customer_id = \(bind: c)")
                 try await run("sessions", "DELETE FROM sessions WHERE customer_id = \(bind: c)")
                 try await run("customer_scores", "DELETE FROM customer_scores WHERE customer_id = \(bind: c)")

@@ -239,6 +239,43 @@ struct AdminPages: Sendable {
                 } catch { return try await admin(v, error: explain(error)) }
             }
         }
+        router.post("/console/admin/users/:id/:change") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.usersManage) else { return try pages.forbidden(v) }
+                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such user") }
+                let user = UserID(id)
+                do {
+                    switch try context.parameters.require("change") {
+                    case "role":
+                        guard let role = form["role"].flatMap(Role.init(rawValue:)) else { return try await admin(v, error: "Choose a role.") }
+                        let u = try await s.access.setRole(of: user, to: role)
+                        return try await admin(v, flash: "\(u.email) is now \(Format.label(role.rawValue).lowercased()).")
+                    case "deactivate":
+                        let u = try await s.access.deactivate(user, by: v.principal)
+                        return try await admin(v, flash: "\(u.email) is deactivated: they are signed out and cannot sign in.")
+                    case "reactivate":
+                        let u = try await s.access.reactivate(user)
+                        return try await admin(v, flash: "\(u.email) can sign in again.")
+                    case "reset":
+                        guard let send = s.mail else {
+                            return try await admin(v, error: "No mail server is set up (PATRON_SMTP_URL), so no reset link can be sent.")
+                        }
+                        guard let u = try await s.access.users().first(where: { $0.id == user }), u.isActive,
+                            let reset = try await s.access.requestPasswordReset(email: u.email)
+                        else { return try await admin(v, error: "That user is deactivated; reactivate them first.") }
+                        let link = "\(s.publicURL)/console/reset/\(reset.secret)"
+                        let sent = await send(
+                            reset.email, "Set your Patron password",
+                            "An administrator asked for a new password to be set for \(reset.email).\n\nOpen this link within an hour to choose one:\n\(link)\n")
+                        return sent
+                            ? try await admin(v, flash: "A link to set a new password was sent to \(reset.email); it works once, for an hour.")
+                            : try await admin(v, error: "The mail server did not accept the email to \(reset.email); try again later.")
+                    default:
+                        return try console.views.notFound(title: "Not found")
+                    }
+                } catch { return try await admin(v, error: explain(error)) }
+            }
+        }
         router.post("/console/admin/keys") { request, context in
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.apiKeysManage) else { return try pages.forbidden(v) }
@@ -463,7 +500,15 @@ struct AdminPages: Sendable {
             .console, visitor: v, title: "Administration", template: "admin",
             [
                 "flash": flash as Any, "error": error as Any, "secret": secret as Any,
-                "users": users.map { ["email": $0.email, "role": Format.label($0.role.rawValue), "since": Format.date($0.createdAt)] },
+                "users": users.map { u -> [String: Any] in
+                    let isSelf: Bool = if case .staff(let own, _, _) = v.principal { own == u.id } else { false }
+                    return [
+                        "id": u.id.rawValue, "email": u.email, "role": Format.label(u.role.rawValue), "since": Format.date(u.createdAt),
+                        "active": u.isActive, "state": u.deactivatedAt.map { "Deactivated \(Format.date($0))" } ?? "Active", "isSelf": isSelf,
+                        "roleOptions": Role.allCases.map { ["value": $0.rawValue, "label": Format.label($0.rawValue), "selected": $0 == u.role] },
+                    ]
+                },
+                "canManageUsers": v.principal.can(.usersManage), "mailReady": s.mail != nil,
                 "roles": Role.allCases.map { ["value": $0.rawValue, "label": Format.label($0.rawValue)] }, "scopes": APIScope.allCases.map(\.rawValue),
                 "keys": keys.map {
                     [

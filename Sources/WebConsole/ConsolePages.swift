@@ -5,6 +5,7 @@ import Customers
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import Loyalty
 import NIOCore
 import Sales
@@ -562,7 +563,9 @@ struct LoginPages: Sendable {
     func register(on router: Router<WebRequestContext>) {
         router.get(RouterPath(stringLiteral: site.login)) { request, _ in
             if await console.visitor(request, site) != nil { return Response.redirect(to: site.root) }
-            return try form(error: nil, next: request.uri.queryParameters["next"].map(String.init))
+            return try form(
+                error: nil, next: request.uri.queryParameters["next"].map(String.init),
+                flash: request.uri.queryParameters["changed"] != nil ? "Your password is changed. Sign in with the new one." : nil)
         }
         router.post(RouterPath(stringLiteral: site.login)) { request, context in
             let form = try await Form(request, context)
@@ -597,6 +600,7 @@ struct LoginPages: Sendable {
             response.setCookie(console.sessionCookie(site, token))
             return response
         }
+        registerPasswordPages(on: router)
         router.post(RouterPath(stringLiteral: "/\(site.rawValue)/logout")) { request, context in
             try await console.posted(request, context, site) { v, _ in
                 if site != .partners { try? await console.services.access.logOut(bearer: v.token) }
@@ -607,10 +611,83 @@ struct LoginPages: Sendable {
         }
     }
 
-    func form(error: String?, next: String?, status: HTTPResponse.Status = .ok) throws -> Response {
+    func form(error: String?, next: String?, status: HTTPResponse.Status = .ok, flash: String? = nil) throws -> Response {
         try console.views.page(
             site, visitor: nil, title: "Sign in", template: "login",
-            ["action": site.login, "error": error as Any, "next": next as Any, "apiKey": site == .partners, "joinLink": site == .portal],
+            [
+                "action": site.login, "error": error as Any, "next": next as Any, "apiKey": site == .partners, "joinLink": site == .portal,
+                "forgot": site == .partners ? nil : "/\(site.rawValue)/forgot", "flash": flash as Any,
+            ],
             status: status)
+    }
+
+    func page(_ title: String, _ values: [String: Any], visitor: Visitor? = nil, status: HTTPResponse.Status = .ok) throws -> Response {
+        var values = values
+        values["site"] = site.rawValue
+        return try console.views.page(site, visitor: visitor, title: title, template: "password", values, status: status)
+    }
+
+    /// Forgotten passwords (a link by email that works once, for an hour) and changing one's own
+    /// password, for staff in the console and members in the portal.
+    func registerPasswordPages(on router: Router<WebRequestContext>) {
+        guard site != .partners else { return }
+        let access = console.services.access
+        let root = "/\(site.rawValue)"
+        router.get(RouterPath(stringLiteral: "\(root)/forgot")) { _, _ in
+            try page("Forgot your password?", ["forgot": true, "mailReady": console.services.mail != nil])
+        }
+        router.post(RouterPath(stringLiteral: "\(root)/forgot")) { request, context in
+            let form = try await Form(request, context)
+            guard let send = console.services.mail else {
+                return try page("Forgot your password?", ["forgot": true, "mailReady": false], status: .serviceUnavailable)
+            }
+            if let reset = try await access.requestPasswordReset(email: form["email"] ?? "") {
+                let link = "\(console.services.publicURL)\(root)/reset/\(reset.secret)"
+                let sent = await send(
+                    reset.email, "Set a new password",
+                    "Someone (we hope you) asked to set a new password for \(reset.email).\n\nOpen this link within an hour to choose one:\n\(link)\n\n"
+                        + "If you did not ask, ignore this email: your password stays as it is.")
+                if !sent { context.logger.warning("password reset email not accepted by the SMTP server") }
+            }
+            // The same answer whether or not the email has a login.
+            return try page(
+                "Check your email",
+                ["message": "If that email address has a login, a link to set a new password is on its way. It works once, for an hour."])
+        }
+        router.get(RouterPath(stringLiteral: "\(root)/reset/:secret")) { _, context in
+            try page("Choose a new password", ["reset": true, "secret": try context.parameters.require("secret")])
+        }
+        router.post(RouterPath(stringLiteral: "\(root)/reset/:secret")) { request, context in
+            let secret = try context.parameters.require("secret")
+            let form = try await Form(request, context)
+            guard let password = form["password"], password == form["again"] else {
+                return try page("Choose a new password", ["reset": true, "secret": secret, "error": "The two passwords differ."])
+            }
+            do {
+                _ = try await access.resetPassword(secret: secret, newPassword: password)
+            } catch let error as AccessError {
+                return try page("Choose a new password", ["reset": true, "secret": secret, "error": error.description])
+            }
+            return try self.form(error: nil, next: nil, flash: "Your password is changed. Sign in with it.")
+        }
+        router.get(RouterPath(stringLiteral: "\(root)/password")) { request, _ in
+            try await console.signedIn(request, site) { v in try page("Change your password", ["change": true], visitor: v) }
+        }
+        router.post(RouterPath(stringLiteral: "\(root)/password")) { request, context in
+            try await console.posted(request, context, site) { v, form in
+                guard let new = form["password"], new == form["again"] else {
+                    return try page("Change your password", ["change": true, "error": "The two new passwords differ."], visitor: v)
+                }
+                do {
+                    try await access.changePassword(of: v.principal, current: form["current"] ?? "", new: new)
+                } catch let error as AccessError {
+                    return try page("Change your password", ["change": true, "error": error.description], visitor: v)
+                }
+                // Every session ended with the change: sign in again with the new password.
+                var response = Response.redirect(to: site.login + "?changed=1")
+                response.setCookie(console.sessionCookie(site, "", maxAge: 0))
+                return response
+            }
+        }
     }
 }

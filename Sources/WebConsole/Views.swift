@@ -73,8 +73,9 @@ struct Views: Sendable {
             "signedIn": visitor != nil, "who": visitor.map { Self.name($0.principal) } ?? "", "logout": "/\(site.rawValue)/logout",
             "csrf": visitor?.formToken() ?? "",
             "globalSearch": site == .console && visitor?.principal.can(.customersRead) == true,
+            "passwordLink": visitor != nil && site != .partners ? "/\(site.rawValue)/password" : nil as String?,
         ]
-        let html = library.render(layout, withTemplate: "layout")!
+        let html = library.render(Self.withoutNils(layout), withTemplate: "layout")!
         return Response(
             status: status,
             headers: [

@@ -39,12 +39,19 @@ public struct WebConsole: Sendable {
         public var jobs: JobBoard
         /// The message channels with settings (email, SMS, print); the others keep their messages queued.
         public var configuredChannels: Set<CampaignChannel>
+        /// Sends a service email (to, subject, body), true once accepted; nil without an SMTP server.
+        public var mail: (@Sendable (String, String, String) async -> Bool)?
+        /// Where people reach Patron (`PATRON_PUBLIC_URL`), for links in emails.
+        public var publicURL: String
 
         public init(
             customers: CustomerService, access: AccessService, loyalty: PointsLedger, intake: TransactionIntake, intelligence: CustomerIntelligence,
             segments: SegmentService, campaigns: CampaignService, support: SupportService, privacy: PrivacyService, partners: PartnerService,
-            sales: SalesService, forms: any IdempotencyStore, jobs: JobBoard, configuredChannels: Set<CampaignChannel> = []
+            sales: SalesService, forms: any IdempotencyStore, jobs: JobBoard, configuredChannels: Set<CampaignChannel> = [],
+            mail: (@Sendable (String, String, String) async -> Bool)? = nil, publicURL: String = "http://127.0.0.1:8080"
         ) {
+            self.mail = mail
+            self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
             self.configuredChannels = configuredChannels.union([.call])
             self.forms = forms
             self.jobs = jobs

@@ -46,9 +46,11 @@ public enum TestDatabase {
 
     /// Opens a migrated ``Patron`` on `engine`, runs `body`, then closes and removes the database.
     public static func withPatron<T>(
-        _ engine: TestEngine, clock: TestClock = TestClock(), _ body: (Patron) async throws -> T
+        _ engine: TestEngine, clock: TestClock = TestClock(), settings adjust: (inout Settings) -> Void = { _ in },
+        _ body: (Patron) async throws -> T
     ) async throws -> T {
-        let settings = Settings(bcryptCost: 4, clock: clock.clock)
+        var settings = Settings(bcryptCost: 4, clock: clock.clock)
+        adjust(&settings)
         return try await withEmptyDatabase(engine) { location in
             let patron: Patron
             do {
