@@ -83,6 +83,17 @@ public enum SegmentFields {
             "interactions": ["date": .date, "channel": .string, "direction": .string, "outcome": .string],
         ])
 
+    /// The values of text fields fixed by Patron itself (the data adds tiers, stores, languages).
+    public static let vocabulary: [String: [String]] = [
+        "rfm.segment": [
+            "champions", "loyal_customers", "potential_loyalists", "new_customers", "promising", "need_attention", "about_to_sleep", "at_risk",
+            "cant_lose", "hibernating", "prospects",
+        ],
+        "value.tier": ["A", "B", "C", "D"],
+        "life_stage": ["student", "young_adult", "family", "empty_nester", "retired"],
+        "interactions.direction": ["inbound", "outbound"],
+    ]
+
     /// Parses and type-checks a rule, or says where it goes wrong.
     public static func check(_ text: String) throws -> RuleExpression {
         do {

@@ -5,6 +5,9 @@ import SharedModels
 /// The Campaigns room's storage for segments, sized by use case. Counting, previewing and
 /// listing members run the rule as SQL over every active customer.
 public protocol SegmentStore: Sendable {
+    /// The values text fields hold in the data now, by rule field (`member.tier`, `home_store`,
+    /// `language`), for ``Vocabulary``.
+    func heldValues() async throws -> [String: [String]]
     func insertSegment(_ draft: SegmentDraft, owner: String, at: Date) async throws -> Segment
     func updateSegment(_ id: SegmentID, _ draft: SegmentDraft, at: Date) async throws -> Segment
     func deleteSegment(_ id: SegmentID) async throws
@@ -68,6 +71,8 @@ public struct SegmentMember: Sendable, Equatable {
 public struct SegmentService: Sendable {
     let store: any SegmentStore
     public let clock: Clock
+    /// The data's values of text fields, read at most once a minute (the live count asks per keystroke).
+    let vocabulary = HeldValues()
 
     public init(store: any SegmentStore, clock: Clock) {
         self.store = store
@@ -205,6 +210,13 @@ public struct SegmentService: Sendable {
     /// segment (`name`, when the rule is one's) may reach itself.
     func checkedRule(_ text: String, of name: String?) async throws -> RuleExpression {
         let rule = try SegmentFields.check(text)
+        var values = SegmentFields.vocabulary
+        for (field, held) in try await vocabulary.values(store) { values[field] = held }
+        do {
+            try Vocabulary.check(rule, values: values)
+        } catch let error as ExpressionError {
+            throw SegmentError.invalidRule(message: error.message, line: error.position.line, column: error.position.column)
+        }
         var seen: Set<String> = name.map { [$0] } ?? []
         var referencesOf: [String: [String]] = [:]
         var pending = Self.references(in: rule)
@@ -263,5 +275,19 @@ extension SegmentMember {
     /// This member as a line of a segment export.
     public var csvLine: String {
         CSVText.line([String(customer), name, email ?? "", tier ?? "", clv.map { String(format: "%.2f", $0) } ?? ""])
+    }
+}
+
+/// The values text fields hold in the data, kept for a minute.
+actor HeldValues {
+    private var values: [String: [String]] = [:]
+    private var readAt = ContinuousClock.now - .seconds(3600)
+
+    func values(_ store: any SegmentStore) async throws -> [String: [String]] {
+        if ContinuousClock.now - readAt > .seconds(60) {
+            values = try await store.heldValues()
+            readAt = ContinuousClock.now
+        }
+        return values
     }
 }

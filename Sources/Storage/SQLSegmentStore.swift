@@ -1,6 +1,7 @@
 import Campaigns
 import Expressions
 import Foundation
+import Loyalty
 import SQLKit
 import SharedModels
 
@@ -258,6 +259,27 @@ public struct SQLSegmentStore: SegmentStore {
             let n = try await db.raw("SELECT COUNT(*) AS n FROM segment_facts").first()!.int64("n")
             try await db.raw("INSERT INTO segment_facts_refreshes (refreshed_at, customers) VALUES (\(bind: nowSeconds), \(bind: n))").run()
             return Int(n)
+        }
+    }
+
+    public func heldValues() async throws -> [String: [String]] {
+        try await database.read { db in
+            func distinct(_ sql: String) async throws -> [String] {
+                try await db.raw(SQLQueryString(sql)).all().compactMap { try $0.optionalString("v") }
+            }
+            // Tiers as programs name them (all of them, held or not), and what profiles hold.
+            var values: [String: [String]] = [:]
+            var tiers: Set<String> = []
+            for row in try await db.raw("SELECT tier_policy FROM loyalty_programs WHERE tier_policy IS NOT NULL").all() {
+                if let text = try row.optionalString("tier_policy"), let policy = try? ColumnJSON.decode(TierPolicy.self, from: text) {
+                    tiers.formUnion(policy.tiers.map(\.name))
+                }
+            }
+            tiers.formUnion(try await distinct("SELECT DISTINCT tier AS v FROM loyalty_members WHERE tier IS NOT NULL LIMIT 100"))
+            if !tiers.isEmpty { values["member.tier"] = tiers.sorted() }
+            let stores = try await distinct("SELECT DISTINCT home_store AS v FROM customers WHERE home_store IS NOT NULL LIMIT 1000")
+            if !stores.isEmpty && stores.count < 1000 { values["home_store"] = stores }
+            return values
         }
     }
 

@@ -183,4 +183,20 @@ import Testing
             #expect(try await api.call(.post, "/v1/segments", token: agent, body: ["name": "x", "rule": "member"]).status == 403)
         }
     }
+
+    @Test("Regression (#17): a rule comparing with a label or a wrongly cased tier is refused with the value meant, never counted as 0", arguments: TestEngine.available)
+    func vocabulary(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine, clock: TestClock(Date(epochSeconds: 1_767_225_600))) { p in
+            _ = try await DemoCompany(customers: 80, seed: 12, until: Date(epochSeconds: 1_767_225_600)).load(into: p)
+            for (rule, meant) in [(#"rfm.segment == "at risk""#, #""at_risk""#), (#"member.tier == "gold""#, #""Gold""#)] {
+                do {
+                    _ = try await p.segments.count(rule: rule)
+                    Issue.record("\(rule) was counted")
+                } catch let SegmentError.invalidRule(message, _, _) {
+                    #expect(message.contains("did you mean \(meant)?"), "\(message)")
+                }
+            }
+            #expect(try await p.segments.count(rule: #"member.tier == "Gold""#).count > 0)
+        }
+    }
 }
