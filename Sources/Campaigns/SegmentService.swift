@@ -113,6 +113,14 @@ public struct SegmentService: Sendable {
 
     public func segments() async throws -> [Segment] { try await store.segments() }
 
+    /// The values each text field can hold: Patron's own (RFM segments, value tiers, life stages)
+    /// and the data's (tiers, home stores), for value pickers and the rule check.
+    public func knownValues() async throws -> [String: [String]] {
+        var values = SegmentFields.vocabulary
+        for (field, held) in try await vocabulary.values(store) { values[field] = held }
+        return values
+    }
+
     /// Rebuilds what rules read; the scoring job does it nightly. Returns the customers.
     @discardableResult
     public func refresh() async throws -> Int { try await store.refreshFacts(now: clock.now) }
@@ -210,8 +218,7 @@ public struct SegmentService: Sendable {
     /// segment (`name`, when the rule is one's) may reach itself.
     func checkedRule(_ text: String, of name: String?) async throws -> RuleExpression {
         let rule = try SegmentFields.check(text)
-        var values = SegmentFields.vocabulary
-        for (field, held) in try await vocabulary.values(store) { values[field] = held }
+        let values = try await knownValues()
         do {
             try Vocabulary.check(rule, values: values)
         } catch let error as ExpressionError {

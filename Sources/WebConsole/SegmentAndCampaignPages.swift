@@ -24,7 +24,11 @@ struct SegmentAndCampaignPages: Sendable {
                 let text: String
                 do {
                     let (n, ms) = try await s.segments.count(rule: form["rule"] ?? "")
-                    text = "\(Format.number(Int64(n))) customers (counted in \(String(format: "%.0f", ms)) ms)"
+                    let examples = n > 0 ? try await s.segments.preview(rule: form["rule"] ?? "", limit: 3).map(\.name) : []
+                    text =
+                        "\(Format.number(Int64(n))) customers (counted in \(String(format: "%.0f", ms)) ms)"
+                        + (examples.isEmpty ? "" : ", for example \(examples.joined(separator: ", "))")
+                        + (n == 0 ? ". Nobody matches: a campaign on this segment would reach no one." : "")
                 } catch let e as SegmentError {
                     text = e.description
                 }
@@ -42,6 +46,66 @@ struct SegmentAndCampaignPages: Sendable {
                     return try await segments(v, flash: "Segment '\(segment.name)' saved: \(try await s.segments.size(of: segment.id)) customers.")
                 } catch {
                     return try await segments(v, error: explain(error), name: name, rule: rule)
+                }
+            }
+        }
+        router.get("/console/segments/:id") { request, context in
+            try await console.signedIn(request, .console) { v in
+                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such segment") }
+                return try await segment(v, id)
+            }
+        }
+        router.get("/console/segments/:id/members.csv") { request, context in
+            try await console.signedIn(request, .console) { v in
+                guard v.principal.can(.segmentsRead), v.principal.can(.dataExport) || v.principal.can(.segmentsManage) else {
+                    return try pages.forbidden(v)
+                }
+                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such segment") }
+                var text = ""
+                do {
+                    _ = try await s.segments.exportCSV(SegmentID(id)) { text += $0 }
+                } catch SegmentError.notFound { return try console.views.notFound(title: "No such segment") }
+                try await s.access.audit(actor: v.principal.actor, action: "segment.export", target: "segments/\(id)", outcome: "ok", detail: nil)
+                return Response(
+                    status: .ok,
+                    headers: [
+                        .contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"segment-\(id).csv\"", .cacheControl: "no-store",
+                    ], body: .init(byteBuffer: ByteBuffer(string: text)))
+            }
+        }
+        router.post("/console/segments/:id/edit") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such segment") }
+                let existing: Segment
+                do {
+                    existing = try await s.segments.segment(SegmentID(id), changeableBy: Steward(v.principal.actor, isAdmin: v.principal.isAdmin))
+                } catch SegmentError.notFound { return try console.views.notFound(title: "No such segment") } catch {
+                    return try await segment(v, id, error: explain(error))
+                }
+                guard v.principal.can(.segmentsManage) else { return try pages.forbidden(v) }
+                let draft = SegmentDraft(name: form["name"] ?? existing.name, rule: form["rule"] ?? existing.rule, kind: existing.kind)
+                do {
+                    _ = try await s.segments.update(existing.id, draft)
+                } catch {
+                    return try await segment(v, id, error: explain(error), name: draft.name, rule: draft.rule)
+                }
+                return try await segment(v, id, flash: "Saved.")
+            }
+        }
+        router.post("/console/segments/:id/delete") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such segment") }
+                guard v.principal.can(.segmentsManage) else { return try pages.forbidden(v) }
+                guard form["confirm"] == "yes" else { return try await segment(v, id, error: "Tick the box to confirm the deletion.") }
+                do {
+                    let existing = try await s.segments.segment(SegmentID(id), changeableBy: Steward(v.principal.actor, isAdmin: v.principal.isAdmin))
+                    if let user = try await s.campaigns.campaigns().first(where: { $0.plan.segment == id && $0.status != .cancelled && $0.status != .completed }) {
+                        return try await segment(v, id, error: "Campaign '\(user.plan.name)' uses this segment; stop or finish it first.")
+                    }
+                    try await s.segments.delete(existing.id)
+                    return try await segments(v, flash: "Segment '\(existing.name)' deleted.")
+                } catch SegmentError.notFound { return try console.views.notFound(title: "No such segment") } catch {
+                    return try await segment(v, id, error: explain(error))
                 }
             }
         }
@@ -180,14 +244,60 @@ struct SegmentAndCampaignPages: Sendable {
         v.principal.can(.campaignsManage) && Steward(v.principal.actor, isAdmin: v.principal.isAdmin).mayChange(owner: c.owner)
     }
 
+    /// Every segment's size now (kept five minutes).
+    func sizes(_ list: [Segment]) async throws -> [Int64: Int] {
+        let segments = s.segments
+        let key = list.map { "\($0.id):\($0.rule.hashValue)" }.joined(separator: ",")
+        return try await console.segmentSizes.get(key: key, maxAge: 300, now: segments.clock.now) {
+            var sizes: [Int64: Int] = [:]
+            for segment in list { sizes[segment.id.rawValue] = (try? await segments.size(of: segment.id)) ?? 0 }
+            return sizes
+        }.0
+    }
+
     func segments(_ v: Visitor, flash: String? = nil, error: String? = nil, name: String = "", rule: String = "") async throws -> Response {
         guard v.principal.can(.segmentsRead) else { return try pages.forbidden(v) }
         let list = try await s.segments.segments()
+        let sizes = try await sizes(list)
         return try console.views.page(
             .console, visitor: v, title: "Segments", template: "segments",
             [
                 "flash": flash as Any, "error": error as Any, "name": name, "rule": rule, "canManage": v.principal.can(.segmentsManage),
-                "segments": list.map { ["name": $0.name, "rule": $0.rule, "kind": Format.label($0.kind.rawValue), "owner": $0.owner] },
+                "builder": SegmentBuilder.json(try await s.segments.knownValues()),
+                "segments": list.map {
+                    [
+                        "id": $0.id.rawValue, "name": $0.name, "rule": $0.rule, "kind": Format.label($0.kind.rawValue), "owner": $0.owner,
+                        "size": sizes[$0.id.rawValue].map { Format.number($0) } ?? "—", "empty": sizes[$0.id.rawValue] == 0,
+                    ] as [String: Any]
+                },
+            ])
+    }
+
+    /// A segment: its size now, who is in it (20 of them), its rule to edit, export and delete.
+    func segment(
+        _ v: Visitor, _ id: Int64, flash: String? = nil, error: String? = nil, name: String? = nil, rule: String? = nil
+    ) async throws -> Response {
+        guard v.principal.can(.segmentsRead) else { return try pages.forbidden(v) }
+        let segment: Segment
+        do { segment = try await s.segments.segment(SegmentID(id)) } catch { return try console.views.notFound(title: "No such segment") }
+        let size = try await s.segments.size(of: segment.id)
+        let members = try await s.segments.members(of: segment.id, limit: 20)
+        let usedBy = try await s.campaigns.campaigns().filter { $0.plan.segment == id }
+        let mayChange = v.principal.can(.segmentsManage) && Steward(v.principal.actor, isAdmin: v.principal.isAdmin).mayChange(owner: segment.owner)
+        return try console.views.page(
+            .console, visitor: v, title: "Segment \(segment.name)", template: "segment",
+            [
+                "id": id, "flash": flash as Any, "error": error as Any, "name": name ?? segment.name, "rule": rule ?? segment.rule,
+                "kind": Format.label(segment.kind.rawValue), "owner": segment.owner, "size": Format.number(size), "empty": size == 0,
+                "mayChange": mayChange, "mayExport": v.principal.can(.dataExport) || v.principal.can(.segmentsManage),
+                "builder": SegmentBuilder.json(try await s.segments.knownValues()),
+                "members": members.map {
+                    [
+                        "id": $0.customer, "name": $0.name, "email": $0.email ?? "—", "tier": $0.tier ?? "—",
+                        "clv": $0.clv.map { Format.money($0, s.customers.defaultCurrency) } ?? "—",
+                    ]
+                },
+                "campaigns": usedBy.map { ["id": $0.id.rawValue, "name": $0.plan.name, "status": Format.label($0.status.rawValue)] },
             ])
     }
 

@@ -78,6 +78,8 @@ public struct WebConsole: Sendable {
     let monthlySales = Snapshot<[(label: String, amount: Int64, purchases: Int)]>()
     let basketRules = Snapshot<[MarketBasket.Rule]>()
     let facets = Snapshot<CustomerFacets>()
+    /// Segment sizes by id, at most five minutes old (counting every segment per list view would not keep it fast).
+    let segmentSizes = Snapshot<[Int64: Int]>()
     /// Cookies get the Secure flag (Patron is reached over https).
     let secureCookies: Bool
 

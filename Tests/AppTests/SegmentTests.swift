@@ -6,6 +6,8 @@ import Campaigns
 import Expressions
 import Foundation
 import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
 import SQLKit
 import SharedModels
 import Storage
@@ -197,6 +199,42 @@ import Testing
                 }
             }
             #expect(try await p.segments.count(rule: #"member.tier == "Gold""#).count > 0)
+        }
+    }
+
+    @Test("Regression (#17): a segment has a page — its size now, members, export, edit and delete for its owner only")
+    func segmentPage() async throws {
+        try await TestDatabase.withPatron(.sqlite, clock: TestClock(Date(epochSeconds: 1_767_225_600))) { p in
+            _ = try await DemoCompany(customers: 60, seed: 13, until: Date(epochSeconds: 1_767_225_600)).load(into: p)
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let mia = try await WebVisitor.signIn(client, "console", "email=marketer%40northwind.example&password=\(DemoCompany.adminPassword)")
+                let made = try await mia.post("/console/segments", "name=Members&rule=member", tokenPage: "/console/segments")
+                #expect(made.body.contains("Segment &#39;Members&#39; saved"))
+                let segment = try #require(try await p.segments.segments().first { $0.name == "Members" })
+                let size = try await p.segments.size(of: segment.id)
+                let list = try await mia.get("/console/segments")
+                #expect(list.body.contains("/console/segments/\(segment.id)") && list.body.contains(">\(size)<"))
+                let page = try await mia.get("/console/segments/\(segment.id)")
+                #expect(page.status == .ok && page.body.contains("Who is in it") && page.body.contains("members.csv"))
+                #expect(page.body.contains(#"class="builder""#) && page.body.contains("data-fields="))
+                let csv = try await mia.get("/console/segments/\(segment.id)/members.csv")
+                #expect(csv.status == .ok && csv.body.split(separator: "\n").count == size + 1)
+                let edited = try await mia.post("/console/segments/\(segment.id)/edit", "name=Members&rule=not+member", tokenPage: "/console/segments/\(segment.id)")
+                #expect(edited.body.contains("Saved."))
+                #expect(try await p.segments.segment(segment.id).rule == "not member")
+                // Another marketer reads it but cannot change it.
+                _ = try await p.access.addUser(email: "max@x.com", password: "password1", role: .marketer)
+                let max = try await WebVisitor.signIn(client, "console", "email=max%40x.com&password=password1")
+                #expect(!(try await max.get("/console/segments/\(segment.id)").body.contains("Change it")))
+                let refused = try await max.send("/console/segments/\(segment.id)/delete", "confirm=yes")
+                let stillThere = (try? await p.segments.segment(segment.id)) != nil
+                #expect(refused.status != .seeOther && stillThere)
+                let deleted = try await mia.post("/console/segments/\(segment.id)/delete", "confirm=yes", tokenPage: "/console/segments/\(segment.id)")
+                #expect(deleted.body.contains("deleted"))
+                let gone = (try? await p.segments.segment(segment.id)) == nil
+                #expect(gone)
+            }
         }
     }
 }

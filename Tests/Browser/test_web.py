@@ -183,6 +183,12 @@ class Web(unittest.TestCase):
         self.go("/console/segments")
         name = f"Email fans {int(time.time())}"
         self.driver.find_element(By.ID, "name").send_keys(name)
+        # The builder writes the rule (#17): a tier picked from the data, as the rule needs it.
+        Select(self.driver.find_element(By.CSS_SELECTOR, ".builder-row .b-field")).select_by_value("member.tier")
+        self.driver.find_element(By.CSS_SELECTOR, ".builder-row .b-value").send_keys("Gold")
+        self.wait(lambda d: d.find_element(By.ID, "rule").get_attribute("value") == 'member.tier == "Gold"')
+        self.wait(EC.text_to_be_present_in_element((By.ID, "live-count"), "customers"))
+        self.driver.find_element(By.ID, "rule").clear()
         self.driver.find_element(By.ID, "rule").send_keys("consent.email and has_email")
         count = self.wait(EC.text_to_be_present_in_element((By.ID, "live-count"), "customers"))
         self.assertTrue(count)
@@ -196,7 +202,7 @@ class Web(unittest.TestCase):
         self.wait(EC.text_to_be_present_in_element((By.ID, "live-count"), "line 1"))
         rule.send_keys(Keys.BACKSPACE * 4)
         self.wait(EC.text_to_be_present_in_element((By.ID, "live-count"), "customers"))
-        self.driver.find_element(By.CSS_SELECTOR, "#segment-form button").click()
+        self.driver.find_element(By.CSS_SELECTOR, "#segment-form button[type=submit]").click()
         self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), name))
 
         self.go("/console/campaigns")
