@@ -148,8 +148,12 @@ class Web(unittest.TestCase):
     def test_2_agent_finds_a_customer_and_logs_a_call(self):
         self.sign_in("console", "agent@northwind.example")
         self.driver.find_element(By.LINK_TEXT, "Customers").click()
-        search = self.wait(EC.presence_of_element_located((By.ID, "q")))
+        search = self.wait(EC.presence_of_element_located((By.ID, "list-q")))
+        # Every customer is listed, paged, with the count (#17); the list's search narrows it.
+        self.assertRegex(self.driver.find_element(By.CSS_SELECTOR, "p.count").text, r"^Showing 1–50 of [\d,]+ customers")
+        self.shot("console-customers")
         search.send_keys("smith" + Keys.ENTER)
+        self.wait(lambda d: "q=smith" in d.current_url)
         first = self.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "table tbody a")))
         name = first.text
         first.click()
@@ -548,7 +552,7 @@ class Web(unittest.TestCase):
         Select(self.driver.find_element(By.ID, "opp-stage")).select_by_value("proposal")
         self.driver.find_element(By.XPATH, "//button[text()='Open opportunity']").click()
         self.wait(EC.text_to_be_present_in_element((By.ID, "opp-h"), name))
-        self.assertEqual(self.driver.find_element(By.ID, "opp-weighted").text, "6250.00 USD")
+        self.assertEqual(self.driver.find_element(By.ID, "opp-weighted").text, "$6,250.00")
         Select(self.driver.find_element(By.ID, "stage")).select_by_value("negotiation")
         self.driver.find_element(By.ID, "note").send_keys("Terms agreed on the phone")
         self.driver.find_element(By.XPATH, "//button[text()='Save']").click()

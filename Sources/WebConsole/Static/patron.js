@@ -65,11 +65,14 @@ document.addEventListener("DOMContentLoaded", () => {
       if (f.kind === "number") return isNaN(Number(raw)) ? null : `${f.field} ${op} ${Number(raw)}`;
       return `${f.field} ${op} ${quote(raw)}`;
     }
+    let writing = false;
     function write() {
       const parts = [...rows.children].map(conditionOf).filter((c) => c);
       if (parts.length === 0) return;
       rule.value = parts.join(` ${join.value} `);
+      writing = true;
       rule.dispatchEvent(new Event("input"));
+      writing = false;
     }
     function addRow(cond = {}) {
       const n = ++counter;
@@ -128,7 +131,14 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     join.addEventListener("change", write);
     add.addEventListener("click", () => { addRow(); });
-    rule.addEventListener("change", read);
+    // Typing in the rule updates the rows after a pause (never on leaving the field: the rows
+    // moving under the pointer would make a click on Save miss).
+    let pause = null;
+    rule.addEventListener("input", () => {
+      if (writing) return;
+      clearTimeout(pause);
+      pause = setTimeout(read, 600);
+    });
     read();
   }
 });
