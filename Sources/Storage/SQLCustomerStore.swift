@@ -174,21 +174,9 @@ public struct SQLCustomerStore: CustomerStore {
         try await database.read { db in
             var sql: SQLQueryString =
                 "SELECT \(unsafeRaw: Self.customerColumns) FROM customers WHERE status = 'active' AND id > \(bind: cursor?.after ?? 0)"
-            if let search {
-                var alternatives: [SQLQueryString] = []
-                let ids = search.identifiers.filter { $0.kind == .customerID }.compactMap { Int64($0.value) }
-                if !ids.isEmpty { alternatives.append("id IN (\(binds: ids))") }
-                let others = search.identifiers.filter { $0.kind != .customerID }
-                if !others.isEmpty {
-                    let pairs = others.map { "(kind = \(bind: $0.kind.rawValue) AND value = \(bind: $0.value))" as SQLQueryString }
-                    alternatives.append("id IN (SELECT customer_id FROM customer_identifiers WHERE " + pairs.joined(separator: " OR ") + ")")
-                }
-                if !search.words.isEmpty {
-                    let words = search.words.map { "search_name LIKE \(bind: "%" + Self.escapeLike($0) + "%") ESCAPE '\\'" as SQLQueryString }
-                    alternatives.append("(" + words.joined(separator: " AND ") + ")")
-                }
-                if alternatives.isEmpty { return Page(items: [], next: nil) }
-                sql += " AND (" + alternatives.joined(separator: " OR ") + ")"
+            if search != nil {
+                guard let matching = Self.searchCondition(search, phoneDigits: nil) else { return Page(items: [], next: nil) }
+                sql += " AND " + matching
             }
             sql += " ORDER BY id LIMIT \(literal: limit + 1)"
             let rows = try await db.raw(sql).all()
@@ -201,26 +189,8 @@ public struct SQLCustomerStore: CustomerStore {
         try await database.read { db in
             var conditions: [SQLQueryString] = ["status = 'active'"]
             if search != nil || phoneDigits != nil {
-                var alternatives: [SQLQueryString] = []
-                if let search {
-                    let ids = search.identifiers.filter { $0.kind == .customerID }.compactMap { Int64($0.value) }
-                    if !ids.isEmpty { alternatives.append("id IN (\(binds: ids))") }
-                    let others = search.identifiers.filter { $0.kind != .customerID }
-                    if !others.isEmpty {
-                        let pairs = others.map { "(kind = \(bind: $0.kind.rawValue) AND value = \(bind: $0.value))" as SQLQueryString }
-                        alternatives.append("id IN (SELECT customer_id FROM customer_identifiers WHERE " + pairs.joined(separator: " OR ") + ")")
-                    }
-                    if !search.words.isEmpty {
-                        let words = search.words.map { "search_name LIKE \(bind: "%" + Self.escapeLike($0) + "%") ESCAPE '\\'" as SQLQueryString }
-                        alternatives.append("(" + words.joined(separator: " AND ") + ")")
-                    }
-                }
-                if let phoneDigits {
-                    alternatives.append(
-                        "id IN (SELECT customer_id FROM customer_identifiers WHERE kind = 'phone' AND value LIKE \(bind: "%" + phoneDigits))")
-                }
-                if alternatives.isEmpty { return CountedPage(items: [], total: 0) }
-                conditions.append("(" + alternatives.joined(separator: " OR ") + ")")
+                guard let matching = Self.searchCondition(search, phoneDigits: phoneDigits) else { return CountedPage(items: [], total: 0) }
+                conditions.append(matching)
             }
             if let store = query.homeStore { conditions.append("home_store = \(bind: store)") }
             if let stage = query.lifeStage { conditions.append("life_stage = \(bind: stage)") }
@@ -258,6 +228,29 @@ public struct SQLCustomerStore: CustomerStore {
             }
             return CustomerFacets(homeStores: try await distinct("home_store"), lifeStages: try await distinct("life_stage"))
         }
+    }
+
+    /// The condition a search puts on `customers`: any identifier it reads (ids, emails, phones,
+    /// cards…), all its name words, or a phone ending in `phoneDigits`; nil when it can match nothing.
+    static func searchCondition(_ search: CustomerSearch?, phoneDigits: String?) -> SQLQueryString? {
+        var alternatives: [SQLQueryString] = []
+        if let search {
+            let ids = search.identifiers.filter { $0.kind == .customerID }.compactMap { Int64($0.value) }
+            if !ids.isEmpty { alternatives.append("id IN (\(binds: ids))") }
+            let others = search.identifiers.filter { $0.kind != .customerID }
+            if !others.isEmpty {
+                let pairs = others.map { "(kind = \(bind: $0.kind.rawValue) AND value = \(bind: $0.value))" as SQLQueryString }
+                alternatives.append("id IN (SELECT customer_id FROM customer_identifiers WHERE " + pairs.joined(separator: " OR ") + ")")
+            }
+            if !search.words.isEmpty {
+                let words = search.words.map { "search_name LIKE \(bind: "%" + Self.escapeLike($0) + "%") ESCAPE '\\'" as SQLQueryString }
+                alternatives.append("(" + words.joined(separator: " AND ") + ")")
+            }
+        }
+        if let phoneDigits {
+            alternatives.append("id IN (SELECT customer_id FROM customer_identifiers WHERE kind = 'phone' AND value LIKE \(bind: "%" + phoneDigits))")
+        }
+        return alternatives.isEmpty ? nil : "(" + alternatives.joined(separator: " OR ") + ")"
     }
 
     static func escapeLike(_ text: String) -> String {
