@@ -65,6 +65,9 @@ public struct WebBenchmark: Sendable {
         let request = try await patron.support.requests(RequestFilter(), limit: 1).first?.id.rawValue ?? 1
         let pages: [(String, String)] = [
             ("/console/", "patron_console=\(staff)"), ("/console/customers?q=smith", "patron_console=\(staff)"),
+            ("/console/customers", "patron_console=\(staff)"), ("/console/customers?sort=since&dir=desc&page=40", "patron_console=\(staff)"),
+            ("/console/customers?q=555-01", "patron_console=\(staff)"), ("/console/search?q=smith", "patron_console=\(staff)"),
+            ("/console/customers/\(someone)/points-check", "patron_console=\(staff)"),
             ("/console/customers/\(someone)", "patron_console=\(staff)"), ("/console/tasks", "patron_console=\(staff)"),
             ("/console/segments", "patron_console=\(staff)"), ("/console/campaigns", "patron_console=\(staff)"),
             ("/console/analytics", "patron_console=\(staff)"), ("/console/service", "patron_console=\(staff)"),
