@@ -346,7 +346,15 @@ struct ConsolePages: Sendable {
                 var values = try await console.membership(m)
                 values["member"] = m.id.rawValue
                 values["canAdjust"] = v.principal.can(.pointsAdjust)
-                values["cards"] = try await s.loyalty.cards(of: m.id).map { "\($0.number) (\(Format.label($0.status.rawValue).lowercased()))" }
+                let cards = try await s.loyalty.cards(of: m.id)
+                values["cards"] = cards.map { "\($0.number) (\(Format.label($0.status.rawValue).lowercased()))" }
+                values["activeCards"] = cards.filter { $0.status == .active }.map { ["cardID": $0.id.rawValue, "number": $0.number] }
+                values["catalogue"] = try await s.loyalty.catalogue(for: m.id).filter { $0.unavailable == nil }.map {
+                    ["id": $0.reward.id.rawValue, "label": "\($0.reward.name) — \(Format.number($0.reward.pointsPrice)) points"]
+                }
+                values["canRedeem"] = v.principal.can(.pointsRedeem)
+                values["canCard"] = v.principal.can(.membersEnroll)
+                values["canBlockCard"] = v.principal.can(.customersWrite)
                 memberships.append(values)
                 let program = try await s.loyalty.program(m.programID)
                 available.append((program.name, try await s.loyalty.balance(of: m.id).available))
@@ -356,6 +364,11 @@ struct ConsolePages: Sendable {
                     $0.requiresEnrolment && !joined.contains($0.id) && $0.approval == .approved
                 }
             }
+        }
+        var joinablePrograms: [[String: Any]] = []
+        if v.principal.can(.membersEnroll) {
+            let joined = Set(try await s.loyalty.memberships(of: c.id).map(\.programID))
+            joinablePrograms = try await s.loyalty.programs().filter { !joined.contains($0.id) }.map { ["id": $0.id.rawValue, "name": $0.name] }
         }
         var scores: [String: Any]? = nil
         let sc = try await s.intelligence.scores(of: id)
@@ -401,6 +414,17 @@ struct ConsolePages: Sendable {
         let timeline = try await s.customers.timeline(
             of: c.id, kinds: shown.map { [$0] } ?? Set(TimelineEntry.Kind.allCases), before: before.map { Date(epochSeconds: $0) },
             limit: PageSize(Self.timelinePage))
+        let newer: String? = before == nil ? nil : "/console/customers/\(id)" + (shown.map { "?show=\($0.rawValue)" } ?? "") + "#timeline-h"
+        let address0 = c.profile.addresses.first
+        let edit: [String: String] = [
+            "firstName": c.profile.firstName ?? "", "lastName": c.profile.lastName ?? "", "birthDate": c.profile.birthDate?.description ?? "",
+            "email": c.profile.emails.first?.value ?? "", "phone": c.profile.phones.first?.value ?? "", "line1": address0?.line1 ?? "",
+            "line2": address0?.line2 ?? "", "postalCode": address0?.postalCode ?? "", "city": address0?.city ?? "", "country": address0?.country ?? "",
+        ]
+        let purposes: [[String: String]] = Purpose.allCases.map { ["value": $0.rawValue, "label": Format.label($0.rawValue)] }
+        let contactChannels: [[String: String]] = [Customers.Channel.email, .sms, .call, .directMail].map {
+            ["value": $0.rawValue, "label": Format.label($0.rawValue)]
+        }
         let older =
             timeline.count == Self.timelinePage
             ? timeline.last.map { "/console/customers/\(id)?before=\($0.occurredAt.epochSeconds)" + (shown.map { "&show=\($0.rawValue)" } ?? "") + "#timeline-h" }
@@ -411,6 +435,8 @@ struct ConsolePages: Sendable {
             "phone": c.profile.phones.isEmpty ? "—" : c.profile.phones.map { Format.phone($0.value) }.joined(separator: ", "),
             "address": address ?? "—", "birthDate": c.profile.birthDate.map(Format.date) ?? "—",
             "cards": c.cards.isEmpty ? "—" : c.cards.joined(separator: ", "), "actions": actions,
+            "canEdit": v.principal.can(.customersWrite), "canConsent": v.principal.can(.consentsWrite), "joinable": joinablePrograms,
+            "edit": edit, "purposes": purposes, "contactChannels": contactChannels,
             "language": c.profile.language ?? "—", "homeStore": c.profile.homeStore ?? "—", "since": Format.date(c.createdAt),
             "completeness": c.completeness.score, "memberships": memberships, "scores": scores as Any, "household": household,
             "account": account, "duplicates": duplicates,
@@ -427,7 +453,7 @@ struct ConsolePages: Sendable {
             "timelineFilters": [("", "Everything"), ("interaction", "Interactions"), ("transaction", "Purchases and returns"), ("consent", "Consents")].map {
                 ["value": $0.0, "label": $0.1, "selected": $0.0 == (shown?.rawValue ?? "")]
             },
-            "older": older as Any, "newer": before != nil ? "/console/customers/\(id)" + (shown.map { "?show=\($0.rawValue)" } ?? "") + "#timeline-h" : nil as String?,
+            "older": older as Any, "newer": newer as Any,
             "canLog": v.principal.can(.interactionsWrite), "channels": Customers.Channel.allCases.map(\.rawValue), "flash": flash as Any,
             "canReadRequests": v.principal.can(.requestsRead), "canOpenRequest": v.principal.can(.requestsWork),
             "requests": try await ServicePages(console: console).customerRequests(v, customer: id),

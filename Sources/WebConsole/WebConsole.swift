@@ -119,6 +119,7 @@ public struct WebConsole: Sendable {
             }
         }
         ConsolePages(console: self).register(on: router)
+        MemberServicePages(console: self).register(on: router)
         PortalPages(console: self).register(on: router)
         PartnerPages(console: self).register(on: router)
         ServicePages(console: self).register(on: router)
@@ -397,6 +398,7 @@ func explain(_ error: any Error) -> String {
     case let e as PartnerError: e.description
     case let e as SalesError: e.description
     case let e as AccessError: e.description
+    case let e as ServiceRefusal: e.description
     default: "Something went wrong on our side; nothing was changed. Try again, and tell your administrator if it keeps happening."
     }
 }

@@ -57,4 +57,51 @@ import Testing
             }
         }
     }
+
+    @Test("an agent does the caller's member services from the 360: details, enrolment, a card blocked and replaced, a reward, a consent, do-not-contact", arguments: TestEngine.available)
+    func memberServices(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine, clock: TestClock(Self.until)) { p in
+            _ = try await DemoCompany(customers: 40, seed: 21, until: Self.until).load(into: p)
+            let caller = try await p.customers.create(ProfileDraft(firstName: "Nia", lastName: "Long", emails: ["nia@x.com"]))
+            let program = try #require(try await p.loyalty.programs().first)
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let agent = try await WebVisitor.signIn(client, "console", "email=agent%40northwind.example&password=\(DemoCompany.adminPassword)")
+                let page = "/console/customers/\(caller.id)"
+                func act(_ task: String, _ form: String) async throws -> String {
+                    let r = try await agent.post("\(page)/service/\(task)", form, tokenPage: page)
+                    return r.body
+                }
+                #expect(try await act("profile", "first_name=Nia&last_name=Long&line1=1+High+St&postal_code=LS1&city=Leeds&country=GB&phone=%2B15550100999")
+                    .contains("Details saved."))
+                let updated = try await p.customers.customer(caller.id)
+                #expect(updated.profile.addresses.first?.city == "Leeds" && updated.profile.phones.first?.value == "+15550100999")
+                let bad = try await agent.post("\(page)/service/profile", "birth_date=31-02-1990", tokenPage: page)
+                #expect(bad.status == .unprocessableContent && bad.body.contains("birthDate"))
+
+                #expect(try await act("enrol", "program=\(program.id)").contains("Enrolled in \(program.name)"))
+                let member = try #require(try await p.loyalty.memberships(of: caller.id).first)
+                #expect(try await act("card", "member=\(member.id)").contains("issued"))
+                let card = try #require(try await p.loyalty.cards(of: member.id).first)
+                #expect(try await act("block-card", "member=\(member.id)&card=\(card.id)").contains("blocked"))
+                let other = try #require(try await p.loyalty.memberships(of: CustomerID(1)).first)
+                let foreign = try await act("block-card", "member=\(other.id)&card=\(card.id)")
+                #expect(foreign.contains("Choose one of this customer"), "another customer's membership is refused")
+
+                _ = try await p.loyalty.adjust(5_000, for: member.id, memo: "test", by: "test", idempotencyKey: nil)
+                let reward = try #require(try await p.loyalty.catalogue(for: member.id).first { $0.unavailable == nil }?.reward)
+                #expect(try await act("redeem", "member=\(member.id)&reward=\(reward.id)").contains("voucher code"))
+
+                #expect(try await act("consent", "purpose=marketing&channel=email&granted=yes").contains("Recorded: marketing by email — yes"))
+                #expect(try await act("do-not-contact", "channel=sms&reason=asked").contains("Do not contact by sms"))
+                let consents = try await p.customers.consents(of: caller.id)
+                #expect(consents.blocks.contains { $0.channel == .sms && $0.clearedAt == nil })
+
+                // An analyst reads the 360 but does none of it.
+                let analyst = try await WebVisitor.signIn(client, "console", "email=analyst%40northwind.example&password=\(DemoCompany.adminPassword)")
+                let refused = try await analyst.send("\(page)/service/do-not-contact", "channel=email")
+                #expect(refused.status == .forbidden)
+            }
+        }
+    }
 }
