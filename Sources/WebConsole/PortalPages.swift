@@ -33,6 +33,21 @@ struct PortalPages: Sendable {
         router.get("/portal/rewards") { request, _ in
             try await console.signedIn(request, .portal) { v in try await rewards(v) }
         }
+        router.get("/portal/rewards/:id/confirm") { request, context in
+            try await console.signedIn(request, .portal) { v in
+                guard let id = Int64(try context.parameters.require("id")), let member = try await membership(v),
+                    let item = try await s.loyalty.catalogue(for: member.id).first(where: { $0.reward.id.rawValue == id })
+                else { return try await rewards(v, error: "That reward is not available.") }
+                let balance = try await s.loyalty.balance(of: member.id).available
+                return try views.page(
+                    .portal, visitor: v, title: "Redeem \(item.reward.name)?", template: "redeem-confirm",
+                    [
+                        "id": id, "name": item.reward.name, "price": Format.number(item.reward.pointsPrice), "balance": Format.number(balance),
+                        "after": Format.number(balance - item.reward.pointsPrice), "validity": item.reward.validityDays,
+                        "unavailable": item.unavailable as Any,
+                    ])
+            }
+        }
         router.post("/portal/rewards/:id") { request, context in
             try await console.posted(request, context, .portal) { v, _ in
                 guard let id = Int64(try context.parameters.require("id")), let member = try await membership(v) else {
@@ -78,6 +93,37 @@ struct PortalPages: Sendable {
         }
         router.get("/portal/preferences") { request, _ in
             try await console.signedIn(request, .portal) { v in try await preferences(v, flash: nil) }
+        }
+        // The member's own privacy requests: a copy of their data now (an access request answered
+        // at once), and deleting the account (an erasure request the privacy team carries out).
+        router.post("/portal/my-data") { request, context in
+            try await console.posted(request, context, .portal) { v, _ in
+                guard case .member(let id, _) = v.principal else { return Response.redirect(to: "/portal/login") }
+                do {
+                    let r = try await s.privacy.register(customer: id, kind: .access, channel: "portal", note: "asked in the member portal", by: v.principal.actor)
+                    let data = try await s.privacy.export(r.id, by: v.principal.actor)
+                    return Response(
+                        status: .ok,
+                        headers: [
+                            .contentType: "application/json", .contentDisposition: "attachment; filename=\"my-data.json\"", .cacheControl: "no-store",
+                        ], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+                } catch { return try await preferences(v, flash: nil, error: explain(error)) }
+            }
+        }
+        router.post("/portal/delete-account") { request, context in
+            try await console.posted(request, context, .portal) { v, form in
+                guard case .member(let id, _) = v.principal else { return Response.redirect(to: "/portal/login") }
+                guard form["confirm"] == "yes" else {
+                    return try await preferences(v, flash: nil, error: "Tick the box to confirm you want your account deleted.")
+                }
+                do {
+                    let r = try await s.privacy.register(
+                        customer: id, kind: .erasure, channel: "portal", note: "asked in the member portal", by: v.principal.actor)
+                    return try await preferences(
+                        v,
+                        flash: "We have your request (number \(r.id)) to delete your account and your data. It is carried out by \(Format.date(r.dueAt)) at the latest; until then you can still sign in.")
+                } catch { return try await preferences(v, flash: nil, error: explain(error)) }
+            }
         }
         router.post("/portal/profile") { request, context in
             try await console.posted(request, context, .portal) { v, form in
@@ -194,18 +240,20 @@ struct PortalPages: Sendable {
         }
         let now = s.loyalty.clock.now
         let joined = try await s.loyalty.enrolments(of: member.id)
-        let open = try await s.loyalty.promotions(of: member.programID, runningBetween: now, and: now.addingTimeInterval(1)).filter(
-            \.requiresEnrolment)
+        let running = try await s.loyalty.promotions(of: member.programID, runningBetween: now, and: now.addingTimeInterval(1))
+        func row(_ p: Promotion) -> [String: Any] {
+            [
+                "id": p.id.rawValue, "name": p.name, "action": AdminPages.describe(p.action), "until": Format.lastDay(endingBefore: p.endsAt),
+                "enrolled": joined.contains(p.id), "conditions": p.criteria.map { _ in "On qualifying purchases" } ?? "On every purchase",
+            ]
+        }
         return try views.page(
             .portal, visitor: v, title: "Promotions", template: "promotions",
             [
                 "flash": flash as Any, "error": error as Any,
-                "promotions": open.map {
-                    [
-                        "id": $0.id.rawValue, "name": $0.name, "action": AdminPages.describe($0.action), "until": Format.lastDay(endingBefore: $0.endsAt),
-                        "enrolled": joined.contains($0.id),
-                    ] as [String: Any]
-                },
+                "promotions": running.filter(\.requiresEnrolment).map(row),
+                // Automatic offers apply without joining: members see them too.
+                "automatic": running.filter { !$0.requiresEnrolment && $0.approval == .approved }.map(row),
             ])
     }
 
