@@ -131,6 +131,33 @@ struct AdminPages: Sendable {
                 } catch { return try await loyalty(v, error: explain(error)) }
             }
         }
+        // Ending a promotion early (its unused budget goes back) and changing a reward's stock or
+        // withdrawing it: what a loyalty manager changes after creation.
+        router.post("/console/loyalty/promotions/:id/end") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.loyaltyManage) else { return try pages.forbidden(v) }
+                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such promotion") }
+                guard form["confirm"] == "yes" else { return try await loyalty(v, error: "Tick the box to confirm ending the promotion now.") }
+                do {
+                    let p = try await s.loyalty.end(PromotionID(id))
+                    return try await loyalty(v, flash: "\(p.name) ended now; what was left of its budget went back to the program.")
+                } catch { return try await loyalty(v, error: explain(error)) }
+            }
+        }
+        router.post("/console/loyalty/rewards/:id") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.loyaltyManage) else { return try pages.forbidden(v) }
+                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such reward") }
+                let stockText = form.text("stock")
+                let stock = stockText.flatMap { Int($0) }
+                if stockText != nil && stock == nil { return try await loyalty(v, error: "stock: give a whole number, or leave it empty for unlimited.") }
+                do {
+                    let r = try await s.loyalty.restock(RewardID(id), stock: stock, active: form["active"] == "yes")
+                    return try await loyalty(
+                        v, flash: "\(r.name): " + (r.active ? "available, stock \(r.stock.map { Format.number($0) } ?? "unlimited")." : "withdrawn."))
+                } catch { return try await loyalty(v, error: explain(error)) }
+            }
+        }
         router.get("/console/admin") { request, _ in try await console.signedIn(request, .console) { try await admin($0) } }
         router.get("/console/admin/audit") { request, _ in
             try await console.signedIn(request, .console) { v in
@@ -405,7 +432,7 @@ struct AdminPages: Sendable {
                     default: "Live"
                     }
                 return [
-                    "status": status,
+                    "status": status, "id": String(p.id.rawValue), "endable": stage(p) < 2 && p.approval == .approved ? "yes" : "",
                     "code": p.code, "name": p.name, "runs": "\(Format.date(p.startsAt)) – \(Format.lastDay(endingBefore: p.endsAt))",
                     "criteria": p.criteria ?? "", "action": Self.describe(p.action), "optIn": p.requiresEnrolment ? "yes" : "no",
                     "funding": p.partner.map { "\($0) pays \(p.partnerShare ?? 0)% — \(Format.label(p.approval.rawValue).lowercased())" } ?? "program",
@@ -413,6 +440,7 @@ struct AdminPages: Sendable {
             }
             let rewardRows: [[String: String]] = rewards.map {
                 [
+                    "id": String($0.id.rawValue), "stockValue": $0.stock.map(String.init) ?? "", "isActive": $0.active ? "yes" : "",
                     "code": $0.code, "name": $0.name, "price": Format.number($0.pointsPrice), "stock": $0.stock.map(Format.number) ?? "Unlimited",
                     "active": !$0.active ? "Withdrawn" : $0.stock == 0 ? "Out of stock" : "Available",
                 ]

@@ -50,4 +50,37 @@ import Testing
             }
         }
     }
+
+    @Test("a loyalty manager ends a promotion early and withdraws a reward from the console; members see the change at once")
+    func loyaltyChanges() async throws {
+        try await TestDatabase.withPatron(.sqlite, clock: TestClock(Self.until)) { p in
+            _ = try await DemoCompany(customers: 40, seed: 32, until: Self.until).load(into: p)
+            let program = try #require(try await p.loyalty.programs().first)
+            let promotion = try await p.loyalty.createPromotion(
+                PromotionDraft(
+                    code: "LIVE", name: "Live one", startsAt: Self.until.addingTimeInterval(-3_600), endsAt: Self.until.addingTimeInterval(86_400),
+                    action: .fixed(50)), in: program.id)
+            let reward = try #require(try await p.loyalty.rewards(of: program.id).first { $0.active })
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let manager = try await WebVisitor.signIn(client, "console", "email=loyalty%40northwind.example&password=\(DemoCompany.adminPassword)")
+                let page = try await manager.get("/console/loyalty").body
+                #expect(page.contains("/console/loyalty/promotions/\(promotion.id)/end"))
+                let unconfirmed = try await manager.post("/console/loyalty/promotions/\(promotion.id)/end", "", tokenPage: "/console/loyalty")
+                #expect(unconfirmed.status == .unprocessableContent)
+                let ended = try await manager.post("/console/loyalty/promotions/\(promotion.id)/end", "confirm=yes", tokenPage: "/console/loyalty")
+                #expect(ended.body.contains("Live one ended now"))
+                #expect(try await p.loyalty.promotion(promotion.id).endsAt <= Self.until)
+                let bad = try await manager.post("/console/loyalty/rewards/\(reward.id)", "stock=lots&active=yes", tokenPage: "/console/loyalty")
+                #expect(bad.status == .unprocessableContent && bad.body.contains("whole number"))
+                let withdrawn = try await manager.post("/console/loyalty/rewards/\(reward.id)", "stock=3", tokenPage: "/console/loyalty")
+                #expect(withdrawn.body.contains("withdrawn"))
+                let after = try await p.loyalty.reward(reward.id)
+                #expect(!after.active && after.stock == 3)
+                // An analyst reads the loyalty page but changes nothing.
+                let analyst = try await WebVisitor.signIn(client, "console", "email=analyst%40northwind.example&password=\(DemoCompany.adminPassword)")
+                #expect(!(try await analyst.get("/console/loyalty").body.contains("/end\"")))
+            }
+        }
+    }
 }
