@@ -31,6 +31,19 @@ struct ListRequest: Sendable {
         self.filters = chosen
     }
 
+    /// The first page of a list shown without its own request (a page answering a form).
+    static func defaults(sort: String, descending: Bool = false) -> ListRequest {
+        ListRequest(page: 1, sort: sort, descending: descending, q: nil, filters: [:])
+    }
+
+    init(page: Int, sort: String, descending: Bool, q: String?, filters: [String: String]) {
+        self.page = page
+        self.sort = sort
+        self.descending = descending
+        self.q = q
+        self.filters = filters
+    }
+
     var offset: Int { (page - 1) * Self.pageSize }
 
     /// This view's query string with some parameters changed (nil removes one).

@@ -110,7 +110,7 @@ struct SegmentAndCampaignPages: Sendable {
             }
         }
         router.get("/console/campaigns") { request, _ in
-            try await console.signedIn(request, .console) { v in try await campaigns(v) }
+            try await console.signedIn(request, .console) { v in try await campaigns(v, request: request) }
         }
         router.post("/console/campaigns") { request, context in
             try await console.posted(request, context, .console) { v, form in
@@ -301,22 +301,56 @@ struct SegmentAndCampaignPages: Sendable {
             ])
     }
 
-    func campaigns(_ v: Visitor, error: String? = nil) async throws -> Response {
+    static let campaignColumns = [
+        ListColumn(key: "name", label: "Campaign"), ListColumn(key: "status", label: "Status"), ListColumn(key: "segment", label: "Segment"),
+        ListColumn(key: "waves", label: "Waves", sortable: false), ListColumn(key: "owner", label: "Owner"),
+        ListColumn(key: "launched", label: "Launched"),
+    ]
+
+    func campaigns(_ v: Visitor, error: String? = nil, request: Request? = nil) async throws -> Response {
         guard v.principal.can(.campaignsRead) else { return try pages.forbidden(v) }
-        let list = try await s.campaigns.campaigns()
+        let all = try await s.campaigns.campaigns()
         let segmentList = try await s.segments.segments()
+        let segmentNames = Dictionary(segmentList.map { ($0.id.rawValue, $0.name) }, uniquingKeysWith: { a, _ in a })
+        // The list: filtered by status, owner and name, sorted by any column, 50 a page.
+        let listRequest = request.map {
+            ListRequest($0, columns: Self.campaignColumns, defaultSort: "launched", defaultDescending: true, filters: ["status", "owner"])
+        }
+        let list = listRequest ?? ListRequest.defaults(sort: "launched", descending: true)
+        let chosen = all.filter { c in
+            (list.filters["status"].map { $0 == c.status.rawValue } ?? true) && (list.filters["owner"].map { $0 == c.owner } ?? true)
+                && (list.q.map { c.plan.name.localizedCaseInsensitiveContains($0) } ?? true)
+        }
+        let (page, total) = ListView.page(
+            chosen, list,
+            keys: [
+                "name": { $0.plan.name.lowercased() < $1.plan.name.lowercased() }, "status": { $0.status.rawValue < $1.status.rawValue },
+                "segment": { (segmentNames[$0.plan.segment] ?? "") < (segmentNames[$1.plan.segment] ?? "") }, "owner": { $0.owner < $1.owner },
+                "launched": { ($0.launchedAt ?? .distantFuture, $0.id.rawValue) < ($1.launchedAt ?? .distantFuture, $1.id.rawValue) },
+            ])
+        let rows = page.map { c -> [ListCell] in
+            [
+                ListCell(c.plan.name, href: "/console/campaigns/\(c.id)"), ListCell(Format.label(c.status.rawValue)),
+                ListCell(segmentNames[c.plan.segment] ?? "—"),
+                ListCell(c.plan.waves.map { "\(Format.label($0.channel.rawValue)) on day \($0.day)" }.joined(separator: ", ")), ListCell(c.owner),
+                ListCell(c.launchedAt.map(Format.date) ?? "Not launched"),
+            ]
+        }
+        let listing = ListView.render(
+            path: "/console/campaigns", request: list, columns: Self.campaignColumns, rows: rows, total: total,
+            filters: [
+                ListFilter(key: "status", label: "Status", options: Campaign.Status.allCases.map { ($0.rawValue, Format.label($0.rawValue)) }),
+                ListFilter(key: "owner", label: "Owner", options: Set(all.map(\.owner)).sorted().map { ($0, $0) }),
+            ],
+            search: "Name", noun: ("campaign", "campaigns"), savedViews: try await console.savedViews(v, path: "/console/campaigns"),
+            csrf: v.formToken())
         return try console.views.page(
             .console, visitor: v, title: "Campaigns", template: "campaigns",
             [
                 "error": error as Any, "canManage": v.principal.can(.campaignsManage) && !segmentList.isEmpty,
                 "segments": segmentList.map { ["id": $0.id.rawValue, "name": $0.name] },
                 "followUps": [(2, 3), (3, 7), (4, 14)].map { ["n": $0.0, "day": $0.1] },
-                "campaigns": list.map {
-                    [
-                        "id": $0.id.rawValue, "name": $0.plan.name, "status": $0.status.rawValue, "owner": $0.owner,
-                        "waves": $0.plan.waves.map { "\(Format.label($0.channel.rawValue)) on day \($0.day)" }.joined(separator: ", "),
-                    ]
-                },
+                "list": listing,
             ])
     }
 

@@ -1,5 +1,6 @@
 import Access
 import App
+import Campaigns
 import Customers
 import Demo
 import Foundation
@@ -111,6 +112,34 @@ import Testing
                 #expect(none.status == .ok && none.body.contains("Nothing matches"))
                 let many = try await agent.get("/console/search?q=a")
                 #expect(many.status == .ok && many.body.contains("Found by"))
+            }
+        }
+    }
+
+    @Test("the campaign list filters by status and owner, searches names, and sorts either way")
+    func campaigns() async throws {
+        try await TestDatabase.withPatron(.sqlite, clock: TestClock(Self.until)) { p in
+            let segment = try await p.segments.create(SegmentDraft(name: "All", rule: "true"), owner: "mia@x.com")
+            for (n, owner) in [("Alpha", "mia@x.com"), ("Bravo", "max@x.com"), ("Charlie", "mia@x.com")] {
+                var plan = CampaignTests.plan(segment: segment.id.rawValue, start: Self.until)
+                plan.name = n
+                let c = try await p.campaigns.create(plan, owner: owner)
+                if n == "Bravo" { _ = try await p.campaigns.launch(c.id) }
+            }
+            _ = try await p.access.addUser(email: "an@x.com", password: "password1", role: .analyst)
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let analyst = try await WebVisitor.signIn(client, "console", "email=an%40x.com&password=password1")
+                func names(_ query: String) async throws -> [String] {
+                    let body = try await analyst.get("/console/campaigns?\(query)").body
+                    return body.matches(of: /<td><a href="\/console\/campaigns\/\d+">([^<]+)<\/a><\/td>/).map { String($0.output.1) }
+                }
+                #expect(try await names("sort=name&dir=asc") == ["Alpha", "Bravo", "Charlie"])
+                #expect(try await names("sort=name&dir=desc") == ["Charlie", "Bravo", "Alpha"])
+                #expect(try await names("status=running") == ["Bravo"])
+                #expect(try await names("owner=mia%40x.com&sort=name") == ["Alpha", "Charlie"])
+                #expect(try await names("q=arl") == ["Charlie"])
+                #expect(try await analyst.get("/console/campaigns?status=nonsense").body.contains("No campaigns match."))
             }
         }
     }
