@@ -48,17 +48,6 @@ public struct CustomerListQuery: Sendable, Equatable {
     }
 }
 
-/// A page of a list with the number of rows in the whole list.
-public struct CountedPage<Item: Sendable>: Sendable {
-    public var items: [Item]
-    public var total: Int
-
-    public init(items: [Item], total: Int) {
-        self.items = items
-        self.total = total
-    }
-}
-
 /// The values the customer list's filters offer, read from the data.
 public struct CustomerFacets: Sendable, Equatable {
     public var homeStores: [String]

@@ -78,6 +78,14 @@ public struct SQLSupportStore: SupportStore {
     }
 
     public func requests(_ filter: RequestFilter, now: Date, limit: Int) async throws -> [ServiceRequest] {
+        try await requests(filter, now: now, offset: 0, limit: limit, counting: false).items
+    }
+
+    public func requests(_ filter: RequestFilter, now: Date, offset: Int, limit: Int) async throws -> CountedPage<ServiceRequest> {
+        try await requests(filter, now: now, offset: offset, limit: limit, counting: true)
+    }
+
+    func requests(_ filter: RequestFilter, now: Date, offset: Int, limit: Int, counting: Bool) async throws -> CountedPage<ServiceRequest> {
         var conditions: [SQLQueryString] = []
         if let q = filter.queue { conditions.append("r.queue = \(bind: q)") }
         if !filter.statuses.isEmpty {
@@ -98,7 +106,11 @@ public struct SQLSupportStore: SupportStore {
             filter.statuses.allSatisfy(\.isOpen) && !filter.statuses.isEmpty || filter.breachedOnly
             ? " ORDER BY r.resolve_by, r.id" : " ORDER BY r.id DESC"
         return try await database.read { db in
-            try await db.raw("\(unsafeRaw: Self.select)" + whereClause + order + " LIMIT \(literal: limit)").all().map(Self.decode)
+            let items = try await db.raw("\(unsafeRaw: Self.select)" + whereClause + order + " LIMIT \(literal: limit) OFFSET \(literal: offset)").all()
+                .map(Self.decode)
+            let total =
+                counting ? Int(try await db.raw("SELECT COUNT(*) AS n FROM service_requests r" + whereClause).first()?.int64("n") ?? 0) : items.count
+            return CountedPage(items: items, total: total)
         }
     }
 

@@ -67,6 +67,11 @@ public struct SupportService: Sendable {
         return forCustomer ? events.filter(\.isPublic) : events
     }
 
+    /// A page of the desk's list (offset from 0) with the total the filter selects.
+    public func requests(_ filter: RequestFilter, offset: Int, limit: Int) async throws -> CountedPage<ServiceRequest> {
+        try await store.requests(filter, now: clock.now, offset: max(0, offset), limit: min(max(1, limit), 500))
+    }
+
     public func requests(_ filter: RequestFilter, limit: Int = 100) async throws -> [ServiceRequest] {
         try await store.requests(filter, now: clock.now, limit: max(1, min(limit, 1_000)))
     }

@@ -101,6 +101,8 @@ public protocol SupportStore: Sendable {
     /// Requests by the filter, the most urgent (earliest resolution target) first among open
     /// ones, newest first otherwise.
     func requests(_ filter: RequestFilter, now: Date, limit: Int) async throws -> [ServiceRequest]
+    /// A page of the requests a filter selects (in the same order), with how many it selects in all.
+    func requests(_ filter: RequestFilter, now: Date, offset: Int, limit: Int) async throws -> CountedPage<ServiceRequest>
     /// Applies `change` and appends a thread entry, in one transaction, if the request's status
     /// is still `expected` (someone else may have changed it since it was read). Writes an
     /// interaction on the timeline when the request is resolved. Returns nil when it was not.

@@ -49,7 +49,9 @@ struct ServicePages: Sendable {
         router.get("/console/service") { request, _ in
             try await console.signedIn(request, .console) { v in
                 let q = request.uri.queryParameters
-                return try await desk(v, queue: q["queue"].map(String.init), view: q["view"].map(String.init) ?? "open")
+                return try await desk(
+                    v, queue: q["queue"].map(String.init), view: q["view"].map(String.init) ?? "open",
+                    page: min(max(Int(q["page"].map(String.init) ?? "") ?? 1, 1), 100_000))
             }
         }
         router.get("/console/service/:id") { request, context in
@@ -176,7 +178,7 @@ struct ServicePages: Sendable {
 
     // MARK: Console pages
 
-    func desk(_ v: Visitor, queue: String?, view: String) async throws -> Response {
+    func desk(_ v: Visitor, queue: String?, view: String, page: Int = 1) async throws -> Response {
         guard v.principal.can(.requestsRead) else { return try ConsolePages(console: console).forbidden(v) }
         let summary = try await support.summary()
         var filter = RequestFilter.open
@@ -188,8 +190,12 @@ struct ServicePages: Sendable {
         default: break
         }
         let now = support.clock.now
-        let requests = try await support.requests(filter, limit: 200)
-        let base = queue.map { "queue=\($0)&" } ?? ""
+        let size = ListRequest.pageSize
+        let counted = try await support.requests(filter, offset: (page - 1) * size, limit: size)
+        let requests = counted.items
+        let base = queue.map { "queue=\(ListRequest.encode($0))&" } ?? ""
+        let first = counted.total == 0 ? 0 : (page - 1) * size + 1
+        let pages = max(1, (counted.total + size - 1) / size)
         let views: [[String: Any]] = [("open", "Open"), ("mine", "Assigned to me"), ("breached", "SLA breached"), ("resolved", "Resolved")].map {
             ["href": "/console/service?\(base)view=\($0.0)", "label": $0.1, "current": $0.0 == view]
         }
@@ -204,6 +210,10 @@ struct ServicePages: Sendable {
                     ]
                 },
                 "queue": queue as Any, "views": views, "requests": requests.map { Self.row($0, now: now) }, "open": summary.open,
+                "summary": counted.total == 0
+                    ? "No requests here." : "Showing \(Format.number(first))–\(Format.number(first + requests.count - 1)) of \(Format.number(counted.total)) requests",
+                "previous": page > 1 ? "/console/service?\(base)view=\(view)&page=\(page - 1)" : nil as String?,
+                "next": page < pages ? "/console/service?\(base)view=\(view)&page=\(page + 1)" : nil as String?,
                 "breached": summary.breached, "resolved30": summary.resolvedLast30Days,
                 "withinSLA": summary.resolvedWithinSLA.map(Format.pct) ?? "—",
                 "csat": summary.satisfaction.map { String(format: "%.1f / 5", $0) } ?? "—", "surveys": summary.surveys,

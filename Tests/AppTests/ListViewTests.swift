@@ -10,6 +10,7 @@ import HummingbirdTesting
 import Loyalty
 import NIOCore
 import SharedModels
+import Support
 import TestSupport
 import Testing
 
@@ -140,6 +141,28 @@ import Testing
                 #expect(try await names("owner=mia%40x.com&sort=name") == ["Alpha", "Charlie"])
                 #expect(try await names("q=arl") == ["Charlie"])
                 #expect(try await analyst.get("/console/campaigns?status=nonsense").body.contains("No campaigns match."))
+            }
+        }
+    }
+
+    @Test("Regression (#17): the service desk pages its requests with the count instead of stopping silently at 200", arguments: TestEngine.available)
+    func serviceDesk(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine, clock: TestClock(Self.until)) { p in
+            let c = try await p.customers.create(ProfileDraft(firstName: "Al", lastName: "Busy"))
+            for n in 0..<60 {
+                _ = try await p.support.open(
+                    customer: c.id.rawValue, kind: .question, subject: "Question \(n)", description: "?", channel: .call, by: "a@x.com", byCustomer: false)
+            }
+            _ = try await p.access.addUser(email: "ag@x.com", password: "password1", role: .agent)
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let agent = try await WebVisitor.signIn(client, "console", "email=ag%40x.com&password=password1")
+                let first = try await agent.get("/console/service").body
+                #expect(first.contains("Showing 1–50 of 60 requests"))
+                #expect(first.matches(of: /<tr><td><a href="\/console\/service\/\d+">/).count == 50)
+                let second = try await agent.get("/console/service?view=open&page=2").body
+                #expect(second.contains("Showing 51–60 of 60 requests") && second.contains("rel=\"prev\""))
+                #expect(second.matches(of: /<tr><td><a href="\/console\/service\/\d+">/).count == 10)
             }
         }
     }
