@@ -7,6 +7,7 @@ import Loyalty
 import Partners
 import SharedModels
 import Storage
+import Support
 
 /// What `patron serve` runs: the web server, the job runner, or both.
 public enum ServerRole: String, CaseIterable, Sendable {
@@ -31,6 +32,11 @@ extension Patron {
             JobDefinition(name: "expiry", schedule: .every(seconds: 3600)) {
                 let expired = try await patron.loyalty.expire()
                 return "\(expired.count) lots expired"
+            },
+            // Assignees told, once, that an open request of theirs broke its SLA (by email).
+            JobDefinition(name: "sla-alerts", schedule: .every(seconds: 300)) {
+                let told = try await patron.support.alertBreaches()
+                return "\(told) assignees told of a missed SLA"
             },
             // Due campaign waves prepared, the outbox sent, responses attributed.
             JobDefinition(name: "campaigns", schedule: .every(seconds: 60)) {

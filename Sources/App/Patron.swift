@@ -228,9 +228,14 @@ public struct Patron: Sendable {
         self.campaigns = CampaignService(
             store: SQLCampaignStore(database: database), segments: segments, templates: MustacheTemplates(), clock: settings.clock,
             publicURL: settings.publicURL)
+        let mail = try? settings.channels.serviceMail()
         self.support = SupportService(
             store: SQLSupportStore(database: database), customers: customers, clock: settings.clock,
-            policy: .standard(hours: settings.serviceHours)
+            policy: .standard(hours: settings.serviceHours),
+            notify: { [publicURL = settings.publicURL] notice in
+                guard let mail = mail ?? nil else { return false }
+                return await ServiceMail.send(notice, publicURL: publicURL, through: mail)
+            }
         ) { [intelligence] customer in try await intelligence.scores(of: customer)?.valueTier.rawValue }
         self.partners = PartnerService(store: SQLPartnerStore(database: database), clock: settings.clock)
         self.sales = SalesService(store: SQLSalesStore(database: database), clock: settings.clock)

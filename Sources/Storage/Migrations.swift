@@ -363,7 +363,9 @@ public enum Migrations {
                 """,
                 "CREATE INDEX service_request_events_request ON service_request_events (request_id, id)",
             ]
-        }
+        },
+        // When the assignee was told the request broke its SLA (once per request).
+        Migration("support-2-breach-alerts") { _, _ in ["ALTER TABLE service_requests ADD COLUMN breach_notified_at BIGINT"] },
     ]
 
     static let audit: [Migration] = [

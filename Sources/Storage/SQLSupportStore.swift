@@ -81,6 +81,28 @@ public struct SQLSupportStore: SupportStore {
         try await requests(filter, now: now, offset: 0, limit: limit, counting: false).items
     }
 
+    public func breachesToNotify(now: Date, limit: Int) async throws -> [ServiceRequest] {
+        let t = now.epochSeconds
+        return try await database.read { db in
+            try await db.raw(
+                "\(unsafeRaw: Self.select)"
+                    + """
+                     WHERE r.assignee IS NOT NULL AND r.breach_notified_at IS NULL AND r.status NOT IN ('resolved', 'closed')
+                     AND (r.resolve_by < \(bind: t) OR (r.first_response_at IS NULL AND r.respond_by < \(bind: t)))
+                     ORDER BY r.resolve_by, r.id LIMIT \(literal: limit)
+                    """
+            ).all().map(Self.decode)
+        }
+    }
+
+    public func markBreachNotified(_ id: ServiceRequestID, at: Date) async throws {
+        try await database.write { db in
+            try await db.raw(
+                "UPDATE service_requests SET breach_notified_at = \(bind: at.epochSeconds) WHERE id = \(bind: id.rawValue) AND breach_notified_at IS NULL"
+            ).run()
+        }
+    }
+
     public func requests(_ filter: RequestFilter, now: Date, offset: Int, limit: Int) async throws -> CountedPage<ServiceRequest> {
         try await requests(filter, now: now, offset: offset, limit: limit, counting: true)
     }

@@ -16,10 +16,15 @@ public struct SupportService: Sendable {
     /// Queues every desk has; others appear as requests are routed to them.
     public static let standardQueues = ["general", "loyalty", "complaints", "billing"]
 
+    /// Tells a staff member about a request (by email in production); true once delivered.
+    let notify: @Sendable (ServiceNotice) async -> Bool
+
     public init(
         store: any SupportStore, customers: CustomerService, clock: SharedModels.Clock, policy: SLAPolicy = .standard,
+        notify: @escaping @Sendable (ServiceNotice) async -> Bool = { _ in false },
         valueTier: @escaping @Sendable (Int64) async throws -> String?
     ) {
+        self.notify = notify
         self.store = store
         self.customers = customers
         self.clock = clock
@@ -119,15 +124,31 @@ public struct SupportService: Sendable {
         }
     }
 
-    /// Assigns the request to an agent (nil: back to the queue).
+    /// Assigns the request to an agent (nil: back to the queue). An agent given a request by
+    /// someone else is told.
     public func assign(_ id: ServiceRequestID, to assignee: String?, by agent: String) async throws -> ServiceRequest {
-        try await change(id) { r, _ in
+        let before = try await request(id).assignee
+        let r = try await change(id) { r, _ in
             guard r.assignee != assignee else { return nil }
             var c = RequestChange()
             c.assignee = .some(assignee)
             if assignee != nil, r.status == .open { c.status = .inProgress }
             return (c, (agent, .change, assignee.map { "Assigned to \($0)" } ?? "Returned to the \(r.queue) queue"))
         }
+        if let assignee, assignee != agent, assignee != before { _ = await notify(.assigned(r, by: agent)) }
+        return r
+    }
+
+    /// Tells each assignee, once, that an open request of theirs broke its SLA (the `sla-alerts`
+    /// job). A notice that could not be delivered is tried again on the next run. Returns how
+    /// many were told.
+    public func alertBreaches(limit: Int = 200) async throws -> Int {
+        var told = 0
+        for r in try await store.breachesToNotify(now: clock.now, limit: limit) where await notify(.breached(r)) {
+            try await store.markBreachNotified(r.id, at: clock.now)
+            told += 1
+        }
+        return told
     }
 
     /// Changes the priority (the SLA targets are recomputed from when it was opened), the queue,
@@ -235,5 +256,19 @@ public struct SupportService: Sendable {
             throw SupportError.invalid(field: "queue", reason: "must be 1 to 40 lower-case letters, digits or hyphens")
         }
         return q
+    }
+}
+
+/// Something a staff member is told about a request.
+public enum ServiceNotice: Sendable {
+    /// Someone else assigned it to them.
+    case assigned(ServiceRequest, by: String)
+    /// An open request of theirs passed its response or resolution target.
+    case breached(ServiceRequest)
+
+    public var request: ServiceRequest {
+        switch self {
+        case .assigned(let r, _), .breached(let r): r
+        }
     }
 }

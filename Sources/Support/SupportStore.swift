@@ -101,6 +101,9 @@ public protocol SupportStore: Sendable {
     /// Requests by the filter, the most urgent (earliest resolution target) first among open
     /// ones, newest first otherwise.
     func requests(_ filter: RequestFilter, now: Date, limit: Int) async throws -> [ServiceRequest]
+    /// Open, assigned requests past a target whose assignee has not been told yet, oldest breach first.
+    func breachesToNotify(now: Date, limit: Int) async throws -> [ServiceRequest]
+    func markBreachNotified(_ id: ServiceRequestID, at: Date) async throws
     /// A page of the requests a filter selects (in the same order), with how many it selects in all.
     func requests(_ filter: RequestFilter, now: Date, offset: Int, limit: Int) async throws -> CountedPage<ServiceRequest>
     /// Applies `change` and appends a thread entry, in one transaction, if the request's status
