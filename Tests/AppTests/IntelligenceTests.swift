@@ -134,9 +134,12 @@ import Testing
             func mean(_ s: [CustomerScores]) -> Double { Double(s.reduce(0) { $0 + ($1.clv12m ?? 0) + $1.monetary }) / Double(max(1, s.count)) }
             #expect(!a.isEmpty && !d.isEmpty)
             #expect(mean(a) > 3 * mean(d))
-            // Riskiest first when filtering by churn risk.
+            // Filtering by churn risk: the most value at risk first (risk × 12-month CLV, or the
+            // customer's spend when there is no CLV), so valuable customers lead, not sure losses of little worth.
             let risky = try await patron.intelligence.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: 0.5, offset: 0, limit: 50)
-            #expect(zip(risky, risky.dropFirst()).allSatisfy { $0.churnRisk! >= $1.churnRisk! })
+            func atRisk(_ s: CustomerScores) -> Double { s.churnRisk! * Double(s.clv12m ?? s.monetary) }
+            #expect(!risky.isEmpty && risky.allSatisfy { $0.churnRisk! >= 0.5 })
+            #expect(zip(risky, risky.dropFirst()).allSatisfy { atRisk($0) >= atRisk($1) - 1e-6 * max(1, atRisk($0)) })
 
             // Recommendations are categories the customer has not bought in the last year.
             let categories = try await patron.database.read { db in
