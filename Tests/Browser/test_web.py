@@ -162,7 +162,7 @@ class Web(unittest.TestCase):
         Select(self.driver.find_element(By.ID, "channel")).select_by_value("call")
         self.driver.find_element(By.ID, "subject").send_keys("Asked about the spring sale")
         self.driver.find_element(By.ID, "outcome").send_keys("interested")
-        self.driver.find_element(By.CSS_SELECTOR, "form.inline-form button").click()
+        self.driver.find_element(By.CSS_SELECTOR, "form[action$='/interactions'] button").click()
         self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "p.notice"), "Interaction logged."))
         self.assertIn("Asked about the spring sale", self.driver.find_element(By.CSS_SELECTOR, "ol.timeline").text)
         self.shot("console-customer")
