@@ -95,7 +95,8 @@ public struct SQLPartnerStore: PartnerStore {
                     try await db.raw(
                         """
                         SELECT COUNT(*) AS n FROM loyalty_vouchers v JOIN loyalty_rewards r ON r.id = v.reward_id
-                        WHERE r.code IN (\(binds: p.rewards)) AND v.status = 'used' AND v.closed_at >= \(bind: f) AND v.closed_at < \(bind: t)
+                        WHERE r.code IN (\(binds: p.rewards)) AND v.status = 'used' AND v.honoured_by = \(bind: p.code)
+                          AND v.closed_at >= \(bind: f) AND v.closed_at < \(bind: t)
                         """
                     ).first()!.int64("n"))
             }

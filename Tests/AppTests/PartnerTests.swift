@@ -71,10 +71,15 @@ import Testing
             try await buy("C-1-R", 120_00, store: "CAFE", day: 8, kind: "return", original: "C-1")  // 120 points back
             try await buy("C-3", 250_00, store: "CAFE", day: 9)  // 250 points
             clock.advance(days: 20)
+            let cafe = Party.partner(code: "CAFE", outlets: ["CAFE", "CAFE-2"], rewards: ["GIFT10"])
             for _ in 0..<3 {
                 let voucher = try await patron.loyalty.redeem(reward: gift.id, for: member.id, idempotencyKey: nil)
-                _ = try await patron.loyalty.use(voucher: voucher.id)
+                _ = try await patron.loyalty.use(voucher: voucher.id, by: cafe)
             }
+            // Regression (#17): a voucher of the café's reward honoured elsewhere (at the company's
+            // own till) is not the café's to be paid for.
+            let elsewhere = try await patron.loyalty.redeem(reward: gift.id, for: member.id, idempotencyKey: nil)
+            _ = try await patron.loyalty.use(voucher: elsewhere.id)
             let s = try await patron.partners.statement("cafe", from: LocalDate("2026-01-01")!, to: LocalDate("2026-02-01")!)
             #expect(s.purchases == 3 && s.returns == 1)
             #expect(s.sales == (120_00 + 30_00 + 250_00) - 120_00)
