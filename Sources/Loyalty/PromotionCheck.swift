@@ -68,7 +68,10 @@ extension PromotionEngine {
             default:
                 break
             }
-            if p.stacking == .exclusive || promotions.contains(where: { applied[$0.id] != nil && $0.stacking == .exclusive }) {
+            // Stacking stopped it only when another promotion applied: an exclusive one takes no
+            // company, and an exclusive one that applied ends the list.
+            let others = promotions.filter { $0.id != p.id && applied[$0.id] != nil }
+            if !others.isEmpty && (p.stacking == .exclusive || others.contains { $0.stacking == .exclusive }) {
                 return verdict("Another promotion that does not combine with others applied to the purchase first.")
             }
             return verdict("Every condition held, but it gave nothing on this purchase (its points came to zero).")

@@ -44,4 +44,20 @@ import Testing
         #expect(v["GOT"]?.applied == true && v["GOT"]?.points == 100 && v["GOT"]?.reason == "Applied: it gave 100 points.")
         #expect(v.values.filter(\.applied).count == 1)
     }
+
+    @Test("Regression: stacking is named only when another promotion applied; an exclusive one that came to zero says so")
+    func stacking() {
+        let purchase = TransactionDetails(externalID: "R2", occurredAt: Self.now, amount: Money(minorUnits: 4_500, currency: "USD"))
+        var alone = Self.promotion(1, "SOLO")
+        alone.stacking = .exclusive
+        alone.action = .multiplier(percent: 100)  // +0 % of base points: nothing to give
+        var winner = Self.promotion(2, "WIN", approval: .approved)
+        winner.stacking = .exclusive
+        let loser = Self.promotion(3, "LOSE")
+        func reason(_ promotions: [Promotion], applied: [PromotionID: Int64], _ code: String) -> String? {
+            PromotionEngine.explain(purchase, tier: nil, promotions: promotions, usage: [:], applied: applied).first { $0.code == code }?.reason
+        }
+        #expect(reason([alone], applied: [:], "SOLO") == "Every condition held, but it gave nothing on this purchase (its points came to zero).")
+        #expect(reason([winner, loser], applied: [PromotionID(2): 100], "LOSE") == "Another promotion that does not combine with others applied to the purchase first.")
+    }
 }
