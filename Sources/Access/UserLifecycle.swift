@@ -10,7 +10,7 @@ extension AccessService {
     public func setRole(of id: UserID, to role: Role) async throws -> User {
         let users = try await store.users()
         guard let user = users.first(where: { $0.id == id }) else { throw AccessError.notFound(kind: "user", id: id.rawValue) }
-        if user.role == .admin && role != .admin && users.filter({ $0.role == .admin && $0.isActive }).count <= 1 && user.isActive {
+        if role != .admin && Self.isLastActiveAdmin(user, among: users) {
             throw AccessError.invalid(field: "role", reason: "\(user.email) is the last active administrator; make another user an administrator first")
         }
         _ = try await store.setRole(id, role)
@@ -27,7 +27,7 @@ extension AccessService {
         if case .staff(let own, _, _) = principal, own == id {
             throw AccessError.invalid(field: "user", reason: "you cannot deactivate yourself; ask another administrator")
         }
-        if user.role == .admin && users.filter({ $0.role == .admin && $0.isActive }).count <= 1 && user.isActive {
+        if Self.isLastActiveAdmin(user, among: users) {
             throw AccessError.invalid(field: "user", reason: "\(user.email) is the last active administrator")
         }
         let now = clock.now
@@ -35,6 +35,11 @@ extension AccessService {
         var changed = user
         changed.deactivatedAt = user.deactivatedAt ?? now
         return changed
+    }
+
+    /// Whether `user` is the only active administrator: without them nobody could manage users.
+    static func isLastActiveAdmin(_ user: User, among users: [User]) -> Bool {
+        user.role == .admin && user.isActive && users.filter { $0.role == .admin && $0.isActive }.count <= 1
     }
 
     public func reactivate(_ id: UserID) async throws -> User {

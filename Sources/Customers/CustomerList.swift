@@ -74,11 +74,7 @@ extension CustomerService {
     /// A page of active customers for the console's list.
     /// - Throws: ``CustomerError/invalid(_:)`` for a search over 200 characters or 10 words.
     public func list(_ query: CustomerListQuery) async throws -> CountedPage<Customer> {
-        if let text = query.text, text.count > 200 || text.split(whereSeparator: \.isWhitespace).count > 10 {
-            throw CustomerError.invalid([FieldError("q", "a search is at most 200 characters and 10 words")])
-        }
-        let search = query.text.flatMap { $0.trimmingSpaces().isEmpty ? nil : CustomerSearch($0, defaultCountryCode: defaultCountryCode) }
-        return try await store.list(query, search: search, phoneDigits: query.text.flatMap(CustomerSearch.phoneDigits))
+        try await store.list(query, search: try searchFor(query.text), phoneDigits: query.text.flatMap(CustomerSearch.phoneDigits))
     }
 
     /// The home stores and life stages customers have, for the list's filters.

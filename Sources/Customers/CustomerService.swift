@@ -92,11 +92,16 @@ public struct CustomerService: Sendable {
     /// Finds active customers by name words, email, phone, card number or id.
     /// - Throws: ``CustomerError/invalid(_:)`` for a query over 200 characters or 10 words.
     public func search(_ text: String?, after cursor: Cursor?, limit: PageSize) async throws -> Page<Customer> {
+        try await store.customers(matching: try searchFor(text), after: cursor, limit: limit.value)
+    }
+
+    /// How free text searches: nil when there is none.
+    /// - Throws: ``CustomerError/invalid(_:)`` for a query over 200 characters or 10 words.
+    func searchFor(_ text: String?) throws -> CustomerSearch? {
         if let text, text.count > 200 || text.split(whereSeparator: \.isWhitespace).count > 10 {
             throw CustomerError.invalid([FieldError("q", "a search is at most 200 characters and 10 words")])
         }
-        let search = text.flatMap { $0.trimmingSpaces().isEmpty ? nil : CustomerSearch($0, defaultCountryCode: defaultCountryCode) }
-        return try await store.customers(matching: search, after: cursor, limit: limit.value)
+        return text.flatMap { $0.trimmingSpaces().isEmpty ? nil : CustomerSearch($0, defaultCountryCode: defaultCountryCode) }
     }
 
     /// Attaches an identifier such as a card number; throws if it is malformed or owned by another customer.

@@ -81,16 +81,18 @@ public struct SQLSupportStore: SupportStore {
         try await requests(filter, now: now, offset: 0, limit: limit, counting: false).items
     }
 
-    public func breachesToNotify(now: Date, limit: Int) async throws -> [ServiceRequest] {
+    /// An open request past its resolution target, or past its first-response target unanswered.
+    static func breached(at now: Date) -> SQLQueryString {
         let t = now.epochSeconds
-        return try await database.read { db in
+        return "r.status NOT IN ('resolved', 'closed') AND (r.resolve_by < \(bind: t) OR (r.first_response_at IS NULL AND r.respond_by < \(bind: t)))"
+    }
+
+    public func breachesToNotify(now: Date, limit: Int) async throws -> [ServiceRequest] {
+        try await database.read { db in
             try await db.raw(
                 "\(unsafeRaw: Self.select)"
-                    + """
-                     WHERE r.assignee IS NOT NULL AND r.breach_notified_at IS NULL AND r.status NOT IN ('resolved', 'closed')
-                     AND (r.resolve_by < \(bind: t) OR (r.first_response_at IS NULL AND r.respond_by < \(bind: t)))
-                     ORDER BY r.resolve_by, r.id LIMIT \(literal: limit)
-                    """
+                    + " WHERE r.assignee IS NOT NULL AND r.breach_notified_at IS NULL AND " + Self.breached(at: now)
+                    + " ORDER BY r.resolve_by, r.id LIMIT \(literal: limit)"
             ).all().map(Self.decode)
         }
     }
@@ -115,13 +117,7 @@ public struct SQLSupportStore: SupportStore {
         }
         if let c = filter.customer { conditions.append("r.customer_id = \(bind: c)") }
         if let a = filter.assignee { conditions.append("r.assignee = \(bind: a)") }
-        if filter.breachedOnly {
-            let t = now.epochSeconds
-            conditions.append(
-                """
-                r.status NOT IN ('resolved', 'closed') AND (r.resolve_by < \(bind: t) OR (r.first_response_at IS NULL AND r.respond_by < \(bind: t)))
-                """)
-        }
+        if filter.breachedOnly { conditions.append(Self.breached(at: now)) }
         let whereClause: SQLQueryString = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         // Open requests by urgency; closed ones newest first.
         let order: SQLQueryString =

@@ -139,11 +139,9 @@ struct ConsolePages: Sendable {
         // A membership or card number, or a voucher code, leads to its holder too.
         if let q = list.q, list.page == 1 {
             let known = Set(page.items.map(\.id))
-            for member in try await s.loyalty.members(holding: q) where !known.contains(member.customerID) {
-                if let c = try? await s.customers.customer(member.customerID) {
-                    page.items.insert(c, at: 0)
-                    page.total += 1
-                }
+            for (_, c) in try await holders(of: q) where !known.contains(c.id) {
+                page.items.insert(c, at: 0)
+                page.total += 1
             }
         }
         let facets = try await console.customerFacets()
@@ -205,6 +203,15 @@ struct ConsolePages: Sendable {
             ])
     }
 
+    /// The members, with their customers, whose membership number, card or voucher code `q` is.
+    func holders(of q: String) async throws -> [(Member, Customer)] {
+        var found: [(Member, Customer)] = []
+        for member in try await s.loyalty.members(holding: q) {
+            if let c = try? await s.customers.customer(member.customerID) { found.append((member, c)) }
+        }
+        return found
+    }
+
     /// The header's search: customers by name, email, any part of a phone number, card or id;
     /// the holders of membership numbers, cards and voucher codes; purchases by receipt number.
     /// One customer and nothing else found opens their 360 directly.
@@ -223,10 +230,8 @@ struct ConsolePages: Sendable {
         } catch let error as CustomerError {
             return try views.page(.console, visitor: v, title: "Search", template: "search", ["q": q, "error": error.description])
         }
-        for member in try await s.loyalty.members(holding: q) {
-            if let c = try? await s.customers.customer(member.customerID) {
-                add(c, member.number == q.uppercased() ? "membership number \(member.number)" : "card or voucher of member \(member.number)")
-            }
+        for (member, c) in try await holders(of: q) {
+            add(c, member.number == q.uppercased() ? "membership number \(member.number)" : "card or voucher of member \(member.number)")
         }
         var receipts: [[String: Any]] = []
         if let t = try await s.customers.transaction(externalID: q) {
@@ -249,7 +254,7 @@ struct ConsolePages: Sendable {
             .console, visitor: v, title: "Search", template: "search",
             [
                 "q": q, "results": rows, "receipts": receipts, "none": rows.isEmpty && receipts.isEmpty,
-                "more": more ? "/console/customers?q=" + ListRequest.encode(q) : nil as String?, "total": Format.number(matches.total),
+                "more": (more ? "/console/customers?q=" + ListRequest.encode(q) : nil) as Any, "total": Format.number(matches.total),
             ])
     }
 
@@ -341,24 +346,26 @@ struct ConsolePages: Sendable {
         var rewards: [Reward] = []
         var joinable: [Promotion] = []
         let now = s.loyalty.clock.now
+        let members = try await s.loyalty.memberships(of: c.id)
         if v.principal.can(.loyaltyRead) {
-            for m in try await s.loyalty.memberships(of: c.id) {
-                var values = try await console.membership(m)
+            for m in members {
+                var (values, program, balance) = try await console.membershipRead(m)
                 values["member"] = m.id.rawValue
                 values["canAdjust"] = v.principal.can(.pointsAdjust)
                 let cards = try await s.loyalty.cards(of: m.id)
                 values["cards"] = cards.map { "\($0.number) (\(Format.label($0.status.rawValue).lowercased()))" }
                 values["activeCards"] = cards.filter { $0.status == .active }.map { ["cardID": $0.id.rawValue, "number": $0.number] }
-                values["catalogue"] = try await s.loyalty.catalogue(for: m.id).filter { $0.unavailable == nil }.map {
+                let catalogue = try await s.loyalty.catalogue(for: m.id)
+                values["catalogue"] = catalogue.filter { $0.unavailable == nil }.map {
                     ["id": $0.reward.id.rawValue, "label": "\($0.reward.name) — \(Format.number($0.reward.pointsPrice)) points"]
                 }
                 values["canRedeem"] = v.principal.can(.pointsRedeem)
                 values["canCard"] = v.principal.can(.membersEnroll)
                 values["canBlockCard"] = v.principal.can(.customersWrite)
                 memberships.append(values)
-                let program = try await s.loyalty.program(m.programID)
-                available.append((program.name, try await s.loyalty.balance(of: m.id).available))
-                rewards += try await s.loyalty.rewards(of: m.programID)
+                available.append((program.name, balance.available))
+                // The catalogue holds the program's active rewards; the ranking needs no others.
+                rewards += catalogue.map(\.reward)
                 let joined = try await s.loyalty.enrolments(of: m.id)
                 joinable += try await s.loyalty.promotions(of: m.programID, runningBetween: now, and: now.addingTimeInterval(1)).filter {
                     $0.requiresEnrolment && !joined.contains($0.id) && $0.approval == .approved
@@ -367,7 +374,7 @@ struct ConsolePages: Sendable {
         }
         var joinablePrograms: [[String: Any]] = []
         if v.principal.can(.membersEnroll) {
-            let joined = Set(try await s.loyalty.memberships(of: c.id).map(\.programID))
+            let joined = Set(members.map(\.programID))
             joinablePrograms = try await s.loyalty.programs().filter { !joined.contains($0.id) }.map { ["id": $0.id.rawValue, "name": $0.name] }
         }
         var scores: [String: Any]? = nil
@@ -380,13 +387,7 @@ struct ConsolePages: Sendable {
                 "drivers": sc.churnDrivers.prefix(3).map { NextBestAction.driver($0.feature, raises: $0.contribution > 0) },
             ]
         }
-        var rules: [MarketBasket.Rule] = []
-        if sc?.recommendations.isEmpty == false {
-            let key = try await console.scoringKey()
-            rules = try await console.basketRules.get(key: key, maxAge: .infinity, now: now) { [s] in
-                try await s.intelligence.basketRules(minimumSupport: 0.01, minimumConfidence: 0.2).rules
-            }.0
-        }
+        let rules = sc?.recommendations.isEmpty == false ? try await console.currentBasketRules() : []
         let actions = NextBestAction.rank(
             scores: sc, available: available, rewards: rewards, joinable: joinable, basketRules: rules, now: now
         ).prefix(5).map { ["action": $0.action, "reason": $0.reason] }
@@ -526,9 +527,7 @@ struct ConsolePages: Sendable {
             for (a, b) in zip(bounds, bounds.dropFirst()) { labels.append("\(m(a))–\(m(b))") }
             labels += ["\(m(bounds.last!)) or more", "no estimate yet"]
             values["clv"] = SVGChart.bars(zip(labels, counts).map { ($0, Double($1)) }, title: "Customers by 12-month CLV (\(currency))")
-            let rules = try await console.basketRules.get(key: key, maxAge: .infinity, now: now) { [s] in
-                try await s.intelligence.basketRules(minimumSupport: 0.01, minimumConfidence: 0.2).rules
-            }.0
+            let rules = try await console.currentBasketRules()
             values["rules"] = rules.sorted { $0.lift > $1.lift }.prefix(12).map {
                 [
                     "if": $0.antecedent.joined(separator: " + "), "then": $0.consequent.joined(separator: " + "), "support": Format.pct($0.support),
@@ -642,7 +641,7 @@ struct LoginPages: Sendable {
             site, visitor: nil, title: "Sign in", template: "login",
             [
                 "action": site.login, "error": error as Any, "next": next as Any, "apiKey": site == .partners, "joinLink": site == .portal,
-                "forgot": site == .partners ? nil : "/\(site.rawValue)/forgot", "flash": flash as Any,
+                "forgot": (site == .partners ? nil : "/\(site.rawValue)/forgot") as Any, "flash": flash as Any,
             ],
             status: status)
     }

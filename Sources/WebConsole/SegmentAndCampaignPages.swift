@@ -414,7 +414,7 @@ struct SegmentAndCampaignPages: Sendable {
                         "purchasers": Format.number($0.purchasers), "lift": Format.pct($0.lift), "state": channelState($0),
                     ] as [String: Any]
                 },
-                "unreached": breakdown.unreachedPurchasers > 0 ? Format.number(breakdown.unreachedPurchasers) : nil as String?,
+                "unreached": (breakdown.unreachedPurchasers > 0 ? Format.number(breakdown.unreachedPurchasers) : nil) as Any,
                 "targetBought": Format.number(pnl.target.responders),
                 "target": group(pnl.target), "controlGroup": group(pnl.control),
                 "lift": interval(pnl.responseLift) { Format.pct($0) },

@@ -212,8 +212,8 @@ struct ServicePages: Sendable {
                 "queue": queue as Any, "views": views, "requests": requests.map { Self.row($0, now: now) }, "open": summary.open,
                 "summary": counted.total == 0
                     ? "No requests here." : "Showing \(Format.number(first))–\(Format.number(first + requests.count - 1)) of \(Format.number(counted.total)) requests",
-                "previous": page > 1 ? "/console/service?\(base)view=\(view)&page=\(page - 1)" : nil as String?,
-                "next": page < pages ? "/console/service?\(base)view=\(view)&page=\(page + 1)" : nil as String?,
+                "previous": (page > 1 ? "/console/service?\(base)view=\(view)&page=\(page - 1)" : nil) as Any,
+                "next": (page < pages ? "/console/service?\(base)view=\(view)&page=\(page + 1)" : nil) as Any,
                 "breached": summary.breached, "resolved30": summary.resolvedLast30Days,
                 "withinSLA": summary.resolvedWithinSLA.map(Format.pct) ?? "—",
                 "csat": summary.satisfaction.map { String(format: "%.1f / 5", $0) } ?? "—", "surveys": summary.surveys,

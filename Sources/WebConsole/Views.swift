@@ -73,7 +73,7 @@ struct Views: Sendable {
             "signedIn": visitor != nil, "who": visitor.map { Self.name($0.principal) } ?? "", "logout": "/\(site.rawValue)/logout",
             "csrf": visitor?.formToken() ?? "",
             "globalSearch": site == .console && visitor?.principal.can(.customersRead) == true,
-            "passwordLink": visitor != nil && site != .partners ? "/\(site.rawValue)/password" : nil as String?,
+            "passwordLink": (visitor != nil && site != .partners ? "/\(site.rawValue)/password" : nil) as Any,
         ]
         let html = library.render(Self.withoutNils(layout), withTemplate: "layout")!
         return Response(

@@ -195,13 +195,16 @@ extension WebConsole {
     }
 
     /// A membership as the console and the portal show it: program, card number, tier, points, distance to the next tier.
-    func membership(_ m: Member) async throws -> [String: Any] {
+    func membership(_ m: Member) async throws -> [String: Any] { try await membershipRead(m).values }
+
+    /// ``membership(_:)`` with the program and balance it read, for pages that use them too.
+    func membershipRead(_ m: Member) async throws -> (values: [String: Any], program: Program, balance: Balance) {
         let program = try await services.loyalty.program(m.programID)
         let balance = try await services.loyalty.balance(of: m.id)
         let progress = try await services.loyalty.tierProgress(of: m.id)
         let now = services.loyalty.clock.now
         let statement = try await services.loyalty.statement(of: m.id, from: now.addingTimeInterval(-365 * 86_400), to: now)
-        return [
+        let values: [String: Any] = [
             "program": program.name, "number": m.number, "tier": m.tier ?? "—", "points": Format.number(balance.available),
             "progress": progress.flatMap { p in p.nextTier.map { "\(Format.number(p.missing ?? 0)) points to \($0)" } } ?? "",
             "pending": balance.pending > 0 ? "\(Format.number(balance.pending)) points pending (return window)" : "",
@@ -214,6 +217,15 @@ extension WebConsole {
                 ]
             },
         ]
+        return (values, program, balance)
+    }
+
+    /// Basket rules of the last scoring run (1% support, 20% confidence), kept until the next run.
+    func currentBasketRules() async throws -> [MarketBasket.Rule] {
+        let s = services
+        return try await basketRules.get(key: try await scoringKey(), maxAge: .infinity, now: s.intelligence.clock.now) {
+            try await s.intelligence.basketRules(minimumSupport: 0.01, minimumConfidence: 0.2).rules
+        }.0
     }
 
     /// The visitor signed in to `site`, or nil.
