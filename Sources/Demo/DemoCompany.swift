@@ -116,12 +116,22 @@ public struct DemoCompany {
             ("GIFT10", "$10 gift card", .partnerVoucher, 1_000, [], nil),
             ("LOUNGE", "Members' lounge day pass", .upgrade, 2_000, ["Gold", "Platinum"], 50),
         ]
+        // What members read and see of each reward in the portal.
+        let shown: [String: (String, String)] = [
+            "COFFEE": ("Any size, any blend, at any Northwind store or the café.", "/static/reward-coffee.svg"),
+            "CHARITY": ("We plant ten native trees with our reforestation partner in your name.", "/static/reward-trees.svg"),
+            "GIFT10": ("A $10 card to spend in store or online within 90 days.", "/static/reward-gift.svg"),
+            "LOUNGE": ("A day in the members' lounge at the flagship store: coffee, fitting advice and a quiet corner.", "/static/reward-lounge.svg"),
+        ]
         var rewardIDs: [String: RewardID] = [:]
         for (code, name, kind, price, tiers, stock) in rewards {
-            rewardIDs[code] = try await loyalty.addReward(
-                to: program.id, code: code, name: name, kind: kind, pointsPrice: price, tiers: tiers, stock: stock
-            )
-            .id
+            let reward = try await loyalty.addReward(
+                to: program.id, code: code, name: name, kind: kind, pointsPrice: price, tiers: tiers, stock: stock)
+            rewardIDs[code] = reward.id
+            if let (text, image) = shown[code] {
+                _ = try await loyalty.updateReward(
+                    reward.id, name: name, pointsPrice: price, description: text, imageURL: image, stock: stock, active: true)
+            }
         }
         // Promotions over the two years of history, so the demo shows every kind at work.
         let first = purchases.map(\.details.occurredAt).min() ?? until

@@ -245,6 +245,9 @@ public protocol CatalogueStore: Sendable {
     func enroll(_ member: MemberID, inPromotion promotion: PromotionID, at: Date) async throws
     /// The promotions a member has opted into.
     func enrolments(of member: MemberID) async throws -> Set<PromotionID>
+    /// Writes a promotion's changed terms and its paused and archived marks; running promotions
+    /// are re-read from the next purchase.
+    func updatePromotion(_ promotion: Promotion) async throws
     /// Ends a promotion now and gives its unused budget back to the liability.
     func endPromotion(_ id: PromotionID, at: Date) async throws -> Promotion
     func promotionResults(_ id: PromotionID) async throws -> PromotionResults

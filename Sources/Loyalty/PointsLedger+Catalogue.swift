@@ -55,6 +55,72 @@ extension PointsLedger {
         return try await store.endPromotion(id, at: clock.now)
     }
 
+    /// Changes a promotion's terms. An ended or archived promotion keeps the terms it ran with;
+    /// a promotion that has started keeps its start (members have earned under it); the end may
+    /// move, but not into the past (ending now is ``end(_:)``, which returns the budget).
+    public func update(_ id: PromotionID, terms: PromotionTerms) async throws -> Promotion {
+        var p = try await promotion(id)
+        let now = clock.now
+        switch p.status(at: now) {
+        case .ended, .archived, .declined:
+            throw LoyaltyError.invalid([FieldError("promotion", "an ended promotion keeps the terms it ran with")])
+        case .live, .paused:
+            if terms.startsAt != p.startsAt {
+                throw LoyaltyError.invalid([FieldError("startsAt", "the promotion has started; its start date cannot move")])
+            }
+        case .scheduled, .awaitingPartner:
+            break
+        }
+        if terms.endsAt <= now { throw LoyaltyError.invalid([FieldError("endsAt", "must be in the future; to stop it now, end it")]) }
+        // The same checks as a new promotion's, on the changed terms.
+        var draft = PromotionDraft(
+            code: p.code, name: terms.name, startsAt: terms.startsAt, endsAt: terms.endsAt, requiresEnrolment: terms.requiresEnrolment,
+            criteria: terms.criteria, action: terms.action, perMemberLimit: p.perMemberLimit, budgetPoints: p.budgetPoints, priority: p.priority,
+            stacking: p.stacking, partner: p.partner, partnerShare: p.partnerShare)
+        draft = try draft.validated()
+        if case .voucher(let code) = draft.action, try await store.reward(code: code, program: p.programID) == nil {
+            throw LoyaltyError.invalid([FieldError("action", "no reward \(code) in the program's catalogue")])
+        }
+        p.name = draft.name
+        p.startsAt = draft.startsAt
+        p.endsAt = draft.endsAt
+        p.criteria = draft.criteria
+        p.action = draft.action
+        p.requiresEnrolment = draft.requiresEnrolment
+        try await store.updatePromotion(p)
+        return p
+    }
+
+    /// Pauses a scheduled or live promotion: it gives nothing until it is resumed.
+    public func pause(_ id: PromotionID) async throws -> Promotion {
+        var p = try await promotion(id)
+        guard [.live, .scheduled].contains(p.status(at: clock.now)) else {
+            throw LoyaltyError.invalid([FieldError("promotion", "only a scheduled or live promotion can be paused")])
+        }
+        p.pausedAt = clock.now
+        try await store.updatePromotion(p)
+        return p
+    }
+
+    public func resume(_ id: PromotionID) async throws -> Promotion {
+        var p = try await promotion(id)
+        guard p.status(at: clock.now) == .paused else { throw LoyaltyError.invalid([FieldError("promotion", "the promotion is not paused")]) }
+        p.pausedAt = nil
+        try await store.updatePromotion(p)
+        return p
+    }
+
+    /// Takes an ended or declined promotion off the working lists; its results stay.
+    public func archive(_ id: PromotionID) async throws -> Promotion {
+        var p = try await promotion(id)
+        guard [.ended, .declined].contains(p.status(at: clock.now)) else {
+            throw LoyaltyError.invalid([FieldError("promotion", "only an ended or declined promotion can be archived; end it first")])
+        }
+        p.archivedAt = clock.now
+        try await store.updatePromotion(p)
+        return p
+    }
+
     // MARK: Rewards and vouchers
 
     public func addReward(
@@ -82,6 +148,27 @@ extension PointsLedger {
     public func restock(_ id: RewardID, stock: Int?, active: Bool) async throws -> Reward {
         var reward = try await reward(id)
         if let stock, stock < 0 { throw LoyaltyError.invalid([FieldError("stock", "must not be negative, or absent for unlimited")]) }
+        reward.stock = stock
+        reward.active = active
+        try await store.updateReward(reward)
+        return reward
+    }
+
+    /// Changes what members see of a reward and what it costs. Vouchers already issued keep the
+    /// points they were bought for.
+    public func updateReward(
+        _ id: RewardID, name: String, pointsPrice: Int64, description: String?, imageURL: String?, stock: Int?, active: Bool
+    ) async throws -> Reward {
+        var reward = try await reward(id)
+        let description = description?.trimmingSpaces()
+        let imageURL = imageURL?.trimmingSpaces()
+        try Reward.validate(
+            code: reward.code, name: name, pointsPrice: pointsPrice, cashPrice: reward.cashPrice, stock: stock, validityDays: reward.validityDays)
+        try Reward.validate(description: description, imageURL: imageURL)
+        reward.name = name.trimmingSpaces()
+        reward.pointsPrice = pointsPrice
+        reward.description = (description?.isEmpty ?? true) ? nil : description
+        reward.imageURL = (imageURL?.isEmpty ?? true) ? nil : imageURL
         reward.stock = stock
         reward.active = active
         try await store.updateReward(reward)

@@ -60,6 +60,10 @@ public struct Promotion: Sendable, Equatable {
     public var approval: Approval
     /// Who approved or declined it, when it needed approval.
     public var decidedBy: String?
+    /// When a loyalty manager paused it; a paused promotion gives nothing until it is resumed.
+    public var pausedAt: Date?
+    /// When it was archived (only an ended or declined promotion is): off the working lists.
+    public var archivedAt: Date?
 
     public enum Approval: String, Sendable, Codable, CaseIterable {
         case approved
@@ -72,7 +76,7 @@ public struct Promotion: Sendable, Equatable {
         id: PromotionID, programID: ProgramID, code: String, name: String, startsAt: Date, endsAt: Date, requiresEnrolment: Bool = false,
         criteria: String? = nil, action: Action, perMemberLimit: Int? = nil, budgetPoints: Int64? = nil, priority: Int = 0,
         stacking: Stacking = .cumulative, createdAt: Date, partner: String? = nil, partnerShare: Int? = nil, approval: Approval = .approved,
-        decidedBy: String? = nil
+        decidedBy: String? = nil, pausedAt: Date? = nil, archivedAt: Date? = nil
     ) {
         self.id = id
         self.programID = programID
@@ -92,10 +96,60 @@ public struct Promotion: Sendable, Equatable {
         self.partnerShare = partnerShare
         self.approval = approval
         self.decidedBy = decidedBy
+        self.pausedAt = pausedAt
+        self.archivedAt = archivedAt
     }
 
-    /// Approved and within its dates.
-    public func isRunning(at date: Date) -> Bool { approval == .approved && startsAt <= date && date < endsAt }
+    /// Approved, not paused and within its dates.
+    public func isRunning(at date: Date) -> Bool { approval == .approved && pausedAt == nil && startsAt <= date && date < endsAt }
+
+    /// Where a promotion stands, as the console lists it.
+    public enum Status: String, Sendable, CaseIterable {
+        case awaitingPartner = "awaiting_partner"
+        case declined
+        case scheduled
+        case live
+        case paused
+        case ended
+        case archived
+    }
+
+    public func status(at date: Date) -> Status {
+        if archivedAt != nil { return .archived }
+        switch approval {
+        case .pending: return .awaitingPartner
+        case .declined: return .declined
+        case .approved: break
+        }
+        if date >= endsAt { return .ended }
+        if pausedAt != nil { return .paused }
+        return date < startsAt ? .scheduled : .live
+    }
+}
+
+/// What a loyalty manager may change on a promotion after creating it: the name, the dates (the
+/// start only while it has not started), the criteria and the action. The code, the funding and
+/// the budget stay as they were agreed.
+public struct PromotionTerms: Sendable, Equatable {
+    public var name: String
+    public var startsAt: Date
+    public var endsAt: Date
+    public var criteria: String?
+    public var action: Promotion.Action
+    public var requiresEnrolment: Bool
+
+    public init(name: String, startsAt: Date, endsAt: Date, criteria: String?, action: Promotion.Action, requiresEnrolment: Bool) {
+        self.name = name
+        self.startsAt = startsAt
+        self.endsAt = endsAt
+        self.criteria = criteria
+        self.action = action
+        self.requiresEnrolment = requiresEnrolment
+    }
+
+    public init(_ p: Promotion) {
+        self.init(name: p.name, startsAt: p.startsAt, endsAt: p.endsAt, criteria: p.criteria, action: p.action, requiresEnrolment: p.requiresEnrolment)
+    }
 }
 
 /// A promotion as a loyalty manager drafts it; validated by ``PromotionDraft/validated()``.

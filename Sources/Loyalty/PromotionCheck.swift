@@ -49,6 +49,7 @@ extension PromotionEngine {
             case .declined: return verdict("Not running: its partner declined it.")
             case .approved: break
             }
+            if let paused = p.pausedAt { return verdict("It is paused since \(LocalDate(paused)); it gives nothing until it is resumed.") }
             if when < p.startsAt { return verdict("The purchase was on \(LocalDate(when)); the promotion starts on \(LocalDate(p.startsAt)).") }
             if when >= p.endsAt {
                 return verdict("The purchase was on \(LocalDate(when)); the promotion ended on \(LocalDate(p.endsAt.addingTimeInterval(-1))).")

@@ -30,10 +30,14 @@ public struct Reward: Sendable, Equatable {
     /// A voucher is valid this many days after it is issued.
     public var validityDays: Int
     public var active: Bool
+    /// What members read about it in the portal; nil when the name says it all.
+    public var description: String?
+    /// A picture of it: an https address, or a path on this server (`/static/…`).
+    public var imageURL: String?
 
     public init(
         id: RewardID, programID: ProgramID, code: String, name: String, kind: Kind, pointsPrice: Int64, cashPrice: Money? = nil,
-        tiers: [String] = [], stock: Int? = nil, validityDays: Int = 90, active: Bool = true
+        tiers: [String] = [], stock: Int? = nil, validityDays: Int = 90, active: Bool = true, description: String? = nil, imageURL: String? = nil
     ) {
         self.id = id
         self.programID = programID
@@ -46,6 +50,22 @@ public struct Reward: Sendable, Equatable {
         self.stock = stock
         self.validityDays = validityDays
         self.active = active
+        self.description = description
+        self.imageURL = imageURL
+    }
+
+    /// Checks what the portal shows beside the name: a description of at most 1,000 characters
+    /// and a picture at an https address or on this server. Anything else (a `javascript:` or
+    /// `data:` address, a quote that would end the attribute) is refused.
+    public static func validate(description: String?, imageURL: String?) throws {
+        var errors: [FieldError] = []
+        if let description, description.count > 1000 { errors.append(FieldError("description", "must be at most 1,000 characters")) }
+        if let url = imageURL {
+            let safe = url.count <= 500 && (url.hasPrefix("https://") || (url.hasPrefix("/static/") && !url.contains("..")))
+                && !url.contains(where: { $0.isWhitespace || "\"'<>\\".contains($0) })
+            if !safe { errors.append(FieldError("imageURL", "must be an https:// address or a /static/ path")) }
+        }
+        if !errors.isEmpty { throw LoyaltyError.invalid(errors) }
     }
 
     /// Checks the fields a loyalty manager sets; throws ``LoyaltyError/invalid(_:)``.

@@ -449,6 +449,15 @@ public enum Migrations {
         },
         // Who honoured a voucher: a partner's code, or NULL for the company.
         Migration("loyalty-5-voucher-honoured-by") { _, _ in ["ALTER TABLE loyalty_vouchers ADD COLUMN honoured_by TEXT"] },
+        // Promotions can be paused and archived; rewards carry a description and a picture for the portal.
+        Migration("loyalty-6-catalogue-editing") { _, _ in
+            [
+                "ALTER TABLE loyalty_promotions ADD COLUMN paused_at BIGINT",
+                "ALTER TABLE loyalty_promotions ADD COLUMN archived_at BIGINT",
+                "ALTER TABLE loyalty_rewards ADD COLUMN description TEXT",
+                "ALTER TABLE loyalty_rewards ADD COLUMN image_url TEXT",
+            ]
+        },
     ]
 
     /// Sales works the leads Campaigns hands over and owns opportunities and their history.

@@ -50,7 +50,23 @@ extension SQLLedgerStore {
             priority: Int(try row.int64("priority")), stacking: Promotion.Stacking(rawValue: try row.string("stacking")) ?? .cumulative,
             createdAt: try row.date("created_at"), partner: try row.optionalString("partner"),
             partnerShare: try row.optionalInt64("partner_share").map { Int($0) },
-            approval: Promotion.Approval(rawValue: try row.string("approval")) ?? .approved, decidedBy: try row.optionalString("decided_by"))
+            approval: Promotion.Approval(rawValue: try row.string("approval")) ?? .approved, decidedBy: try row.optionalString("decided_by"),
+            pausedAt: try row.optionalDate("paused_at"), archivedAt: try row.optionalDate("archived_at"))
+    }
+
+    public func updatePromotion(_ p: Promotion) async throws {
+        let action = try ColumnJSON.encode(p.action)
+        try await database.write { db in
+            try await db.raw(
+                """
+                UPDATE loyalty_promotions SET name = \(bind: p.name), starts_at = \(bind: p.startsAt.epochSeconds), ends_at = \(bind: p.endsAt.epochSeconds),
+                criteria = \(bind: p.criteria), action = \(bind: action), requires_enrolment = \(bind: Int64(p.requiresEnrolment ? 1 : 0)),
+                paused_at = \(bind: p.pausedAt?.epochSeconds), archived_at = \(bind: p.archivedAt?.epochSeconds) WHERE id = \(bind: p.id.rawValue)
+                """
+            ).run()
+            // Running promotions are cached by the program's revision: the change applies from the next purchase.
+            try await SQLLedgerStore.bumpRevision(db, p.programID)
+        }
     }
 
     public func pendingPromotions(partner: String?) async throws -> [Promotion] {
@@ -96,7 +112,7 @@ extension SQLLedgerStore {
             try await db.raw(
                 """
                 SELECT * FROM loyalty_promotions WHERE program_id = \(bind: program.rawValue) AND ends_at > \(bind: from.epochSeconds)
-                AND starts_at < \(bind: to.epochSeconds) AND approval = 'approved' ORDER BY id
+                AND starts_at < \(bind: to.epochSeconds) AND approval = 'approved' AND paused_at IS NULL ORDER BY id
                 """
             ).all().map(Self.decodePromotion)
         }
@@ -187,10 +203,11 @@ extension SQLLedgerStore {
             }
             return try await db.raw(
                 """
-                INSERT INTO loyalty_rewards (program_id, code, name, kind, points_price, cash_minor, cash_currency, tiers, stock, validity_days, active)
+                INSERT INTO loyalty_rewards (program_id, code, name, kind, points_price, cash_minor, cash_currency, tiers, stock, validity_days, active,
+                description, image_url)
                 VALUES (\(bind: r.programID.rawValue), \(bind: r.code), \(bind: r.name), \(bind: r.kind.rawValue), \(bind: r.pointsPrice),
                 \(bind: r.cashPrice?.minorUnits), \(bind: r.cashPrice?.currency), \(bind: tiers), \(bind: r.stock.map(Int64.init)),
-                \(bind: Int64(r.validityDays)), \(bind: Int64(r.active ? 1 : 0))) RETURNING id
+                \(bind: Int64(r.validityDays)), \(bind: Int64(r.active ? 1 : 0)), \(bind: r.description), \(bind: r.imageURL)) RETURNING id
                 """
             ).first()!.int64("id")
         }
@@ -204,7 +221,8 @@ extension SQLLedgerStore {
             name: try row.string("name"), kind: Reward.Kind(rawValue: try row.string("kind")) ?? .product, pointsPrice: try row.int64("points_price"),
             cashPrice: cash, tiers: try ColumnJSON.decode([String].self, from: try row.string("tiers")),
             stock: try row.optionalInt64("stock").map { Int($0) }, validityDays: Int(try row.int64("validity_days")),
-            active: try row.int64("active") != 0)
+            active: try row.int64("active") != 0, description: try row.optionalString("description"),
+            imageURL: try row.optionalString("image_url"))
     }
 
     public func reward(_ id: RewardID) async throws -> Reward? {
@@ -234,7 +252,8 @@ extension SQLLedgerStore {
                 """
                 UPDATE loyalty_rewards SET name = \(bind: r.name), points_price = \(bind: r.pointsPrice), cash_minor = \(bind: r.cashPrice?.minorUnits),
                 cash_currency = \(bind: r.cashPrice?.currency), tiers = \(bind: tiers), stock = \(bind: r.stock.map(Int64.init)),
-                validity_days = \(bind: Int64(r.validityDays)), active = \(bind: Int64(r.active ? 1 : 0)) WHERE id = \(bind: r.id.rawValue)
+                validity_days = \(bind: Int64(r.validityDays)), active = \(bind: Int64(r.active ? 1 : 0)), description = \(bind: r.description),
+                image_url = \(bind: r.imageURL) WHERE id = \(bind: r.id.rawValue)
                 """
             ).run()
         }

@@ -148,6 +148,7 @@ struct AdminPages: Sendable {
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.loyaltyManage) else { return try pages.forbidden(v) }
                 guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such reward") }
+                if form["whole"] == "yes" { return try await CataloguePages(console: console).saveReward(v, RewardID(id), form) }
                 let stockText = form.text("stock")
                 let stock = stockText.flatMap { Int($0) }
                 if stockText != nil && stock == nil { return try await loyalty(v, error: "stock: give a whole number, or leave it empty for unlimited.") }
@@ -418,21 +419,18 @@ struct AdminPages: Sendable {
                 ["name": $0.name, "threshold": Format.number($0.threshold), "benefits": $0.benefits.joined(separator: ", ")]
             }
             let now = s.loyalty.clock.now
-            // Live first, then scheduled, then ended (newest first within each).
-            func stage(_ p: Promotion) -> Int { p.endsAt <= now ? 2 : p.startsAt > now ? 1 : 0 }
-            let ordered = promotions.sorted { (stage($0), -$0.startsAt.timeIntervalSince1970) < (stage($1), -$1.startsAt.timeIntervalSince1970) }
+            // The working set: live, paused, scheduled and awaiting (newest first within each);
+            // ended and archived ones are in the promotions list.
+            let rank: [Promotion.Status: Int] = [.live: 0, .paused: 1, .scheduled: 2, .awaitingPartner: 3]
+            func stage(_ p: Promotion) -> Int { rank[p.status(at: now)] ?? 9 }
+            let ordered = promotions.filter { stage($0) < 9 }
+                .sorted { (stage($0), -$0.startsAt.timeIntervalSince1970) < (stage($1), -$1.startsAt.timeIntervalSince1970) }
             let promotionRows: [[String: String]] = ordered.map { promotion in
                 let p = promotion
-                let status: String =
-                    switch (p.approval, stage(p)) {
-                    case (.pending, _): "Awaiting the partner"
-                    case (.declined, _): "Declined by the partner"
-                    case (_, 2): "Ended"
-                    case (_, 1): "Scheduled"
-                    default: "Live"
-                    }
+                let status = CataloguePages.status(p, at: now)
                 return [
-                    "status": status, "id": String(p.id.rawValue), "endable": stage(p) < 2 && p.approval == .approved ? "yes" : "",
+                    "status": status, "id": String(p.id.rawValue),
+                    "endable": [.live, .paused, .scheduled].contains(p.status(at: now)) && p.approval == .approved ? "yes" : "",
                     "code": p.code, "name": p.name, "runs": "\(Format.date(p.startsAt)) – \(Format.lastDay(endingBefore: p.endsAt))",
                     "criteria": p.criteria ?? "", "action": Self.describe(p.action), "optIn": p.requiresEnrolment ? "yes" : "no",
                     "funding": p.partner.map { "\($0) pays \(p.partnerShare ?? 0)% — \(Format.label(p.approval.rawValue).lowercased())" } ?? "program",
@@ -442,13 +440,14 @@ struct AdminPages: Sendable {
                 [
                     "id": String($0.id.rawValue), "stockValue": $0.stock.map(String.init) ?? "", "isActive": $0.active ? "yes" : "",
                     "code": $0.code, "name": $0.name, "price": Format.number($0.pointsPrice), "stock": $0.stock.map(Format.number) ?? "Unlimited",
-                    "active": !$0.active ? "Withdrawn" : $0.stock == 0 ? "Out of stock" : "Available",
+                    "active": CataloguePages.rewardStatus($0).label,
                 ]
             }
             let r = p.earningRules
             let policy = p.tierPolicy
             programs.append([
                 "id": p.id.rawValue, "code": p.code, "name": p.name, "value": Format.money(p.valuePerThousandPoints), "expiry": expiry,
+                "promotionCount": Format.number(promotions.count), "rewardCount": Format.number(rewards.count),
                 "earning": earning, "tiers": tiers, "promotions": promotionRows, "rewards": rewardRows,
                 "canManage": v.principal.can(.loyaltyManage), "perUnit": r?.pointsPerUnit ?? 1, "tierPercent": Self.text(r?.tierPercent ?? [:]),
                 "categoryPercent": Self.text(r?.categoryPercent ?? [:]), "storePercent": Self.text(r?.storePercent ?? [:]),

@@ -72,6 +72,41 @@ enum Format {
         "closed_won": "Won", "closed_lost": "Lost",
     ]
 
+    /// An API field name in words: `endsAt` → "Ends at", `imageURL` → "Image URL",
+    /// `lines[0].amount` → "Lines 1 amount", `first_name` → "First name".
+    static func field(_ name: String) -> String {
+        var words: [String] = []
+        var current = ""
+        let chars = Array(name)
+        for (i, c) in chars.enumerated() {
+            if c == "_" || c == "." || c == "[" || c == "]" || c == " " {
+                if !current.isEmpty { words.append(current) }
+                current = ""
+                continue
+            }
+            if c.isNumber, current.allSatisfy(\.isNumber), chars[..<i].last == "[" || !current.isEmpty {
+                current.append(c)
+                continue
+            }
+            let startsWord =
+                c.isUppercase && !current.isEmpty
+                && (!(current.last?.isUppercase ?? false) || (i + 1 < chars.count && chars[i + 1].isLowercase))
+            if startsWord {
+                words.append(current)
+                current = ""
+            }
+            current.append(c)
+        }
+        if !current.isEmpty { words.append(current) }
+        let shown = words.enumerated().map { i, w -> String in
+            if let n = Int(w) { return String(n + 1) }  // an index counts from 1 for people
+            let acronym = w.count > 1 && w.allSatisfy(\.isUppercase)
+            if acronym { return w }
+            return i == 0 ? w.prefix(1).uppercased() + w.dropFirst().lowercased() : w.lowercased()
+        }
+        return shown.joined(separator: " ")
+    }
+
     static func label(_ code: String) -> String {
         if let known = labels[code] { return known }
         let words = code.replacingOccurrences(of: "_", with: " ").replacingOccurrences(of: "-", with: " ")

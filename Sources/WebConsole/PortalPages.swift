@@ -59,6 +59,21 @@ struct PortalPages: Sendable {
                 } catch { return try await rewards(v, error: explain(error)) }
             }
         }
+        // A member cancels a voucher they have not used: the points come back to them, with
+        // their original expiry, and the unit goes back to stock.
+        router.post("/portal/vouchers/:id/cancel") { request, context in
+            try await console.posted(request, context, .portal) { v, form in
+                guard let id = Int64(try context.parameters.require("id")), let member = try await membership(v),
+                    let voucher = try? await s.loyalty.voucher(VoucherID(id)), voucher.memberID == member.id
+                else { return try await rewards(v, error: "That voucher is not one of yours.") }
+                guard form["confirm"] == "yes" else { return try await rewards(v, error: "Tick the box to confirm cancelling the voucher.") }
+                do {
+                    let cancelled = try await s.loyalty.cancel(voucher: voucher.id)
+                    return try await rewards(
+                        v, flash: "Voucher \(cancelled.code) cancelled: \(Format.number(cancelled.points)) points are back in your balance.")
+                } catch { return try await rewards(v, error: explain(error)) }
+            }
+        }
         router.get("/portal/promotions") { request, _ in
             try await console.signedIn(request, .portal) { v in try await promotions(v) }
         }
@@ -221,14 +236,16 @@ struct PortalPages: Sendable {
                 "rewards": catalogue.map {
                     [
                         "id": $0.reward.id.rawValue, "name": $0.reward.name, "price": Format.number($0.reward.pointsPrice),
-                        "available": $0.unavailable == nil, "reason": $0.unavailable ?? "",
+                        "available": $0.unavailable == nil, "reason": $0.unavailable.map { $0.prefix(1).uppercased() + $0.dropFirst() + "." } ?? "",
+                        "description": $0.reward.description as Any, "image": $0.reward.imageURL as Any,
                     ] as [String: Any]
                 },
                 "vouchers": vouchers.map {
                     [
-                        "code": $0.code, "reward": names[$0.rewardID] ?? "reward \($0.rewardID)", "status": Format.label($0.status.rawValue),
-                        "until": Format.date($0.expiresAt),
-                    ]
+                        "id": $0.id.rawValue, "code": $0.code, "reward": names[$0.rewardID] ?? "a reward no longer offered",
+                        "status": Format.label($0.status.rawValue), "until": Format.date($0.expiresAt), "points": Format.number($0.points),
+                        "cancellable": $0.status == .issued && $0.expiresAt > s.loyalty.clock.now && $0.points > 0,
+                    ] as [String: Any]
                 },
             ])
     }

@@ -21,7 +21,10 @@ struct Views: Sendable {
         var statics: [String: (String, String)] = [:]
         let staticDir = base.appendingPathComponent("Static")
         for file in try FileManager.default.contentsOfDirectory(atPath: staticDir.path) {
-            let type = file.hasSuffix(".css") ? "text/css; charset=utf-8" : file.hasSuffix(".js") ? "text/javascript; charset=utf-8" : "text/plain"
+            let type =
+                file.hasSuffix(".css")
+                ? "text/css; charset=utf-8"
+                : file.hasSuffix(".js") ? "text/javascript; charset=utf-8" : file.hasSuffix(".svg") ? "image/svg+xml" : "text/plain"
             statics[file] = (try String(contentsOf: staticDir.appendingPathComponent(file), encoding: .utf8), type)
         }
         return Views(library: library, statics: statics)

@@ -120,6 +120,7 @@ public struct WebConsole: Sendable {
         }
         ConsolePages(console: self).register(on: router)
         MemberServicePages(console: self).register(on: router)
+        CataloguePages(console: self).register(on: router)
         PortalPages(console: self).register(on: router)
         PartnerPages(console: self).register(on: router)
         ServicePages(console: self).register(on: router)
@@ -379,6 +380,9 @@ struct Form: Sendable {
 
     subscript(_ key: String) -> String? { fields[key]?.first }
 
+    /// The first value of each field: what a refused form shows again.
+    var values: [String: String] { fields.compactMapValues(\.first).filter { $0.key != "_csrf" } }
+
     /// A trimmed, non-empty value.
     func text(_ key: String) -> String? {
         guard let v = self[key]?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
@@ -401,7 +405,20 @@ extension Response {
 
 /// Turns a domain error into the message a person reads next to the form.
 func explain(_ error: any Error) -> String {
+    // A refused field reads as a sentence with the field in words ("Ends at must be after
+    // starts at."), not as the API's field name; the problem's code and field stay for the API.
+    func sentences(_ problems: [(field: String, reason: String)]) -> String {
+        problems.map { "\(Format.field($0.field)): \($0.reason)\($0.reason.hasSuffix(".") ? "" : ".")" }.joined(separator: " ")
+    }
     switch error {
+    case CustomerError.invalid(let problems): return sentences(problems.map { ($0.field, $0.reason) })
+    case LoyaltyError.invalid(let problems): return sentences(problems.map { ($0.field, $0.reason) })
+    case AccessError.invalid(let field, let reason), CampaignError.invalid(let field, let reason), SegmentError.invalid(let field, let reason),
+        PartnerError.invalid(let field, let reason), SalesError.invalid(let field, let reason), SupportError.invalid(let field, let reason):
+        return sentences([(field, reason)])
+    default: break
+    }
+    return switch error {
     case let e as CustomerError: e.description
     case let e as LoyaltyError: e.description
     case let e as SegmentError: e.description

@@ -38,6 +38,18 @@ import Testing
         #expect(Format.label("") == "")
     }
 
+    @Test("a refused field is named in words, not as the API spells it")
+    func fields() {
+        #expect(Format.field("endsAt") == "Ends at")
+        #expect(Format.field("imageURL") == "Image URL")
+        #expect(Format.field("lines[0].amount") == "Lines 1 amount")
+        #expect(Format.field("first_name") == "First name")
+        #expect(Format.field("subject") == "Subject")
+        #expect(Format.field("pointsPrice") == "Points price")
+        #expect(Format.field("URLPath") == "URL path")
+        #expect(Format.field("") == "")
+    }
+
     @Test("phones are grouped for reading; anything not E.164 is shown as stored")
     func phones() {
         #expect(Format.phone("+15550100120") == "+1 555-010-0120")
