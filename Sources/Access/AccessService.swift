@@ -126,6 +126,9 @@ public struct AccessService: Sendable {
         return try await store.auditEvents(q)
     }
 
+    /// How many events the query matches in all, for the page's count.
+    public func auditCount(_ query: AuditQuery) async throws -> Int { try await store.auditCount(query) }
+
     /// A bcrypt hash of nothing in particular, checked for unknown emails so that they take as long as wrong passwords.
     static let decoyHash = "$2b$12$C6UzMDM.H6dfI/f/IKcEeO5pGXHJHKb4t3bU9uHcNMzD0lWH7Ah3u"
 

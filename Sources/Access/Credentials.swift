@@ -99,6 +99,8 @@ public protocol AccessStore: SavedViewStore {
     // MARK: Audit
     func insertAuditEvent(at: Date, actor: String, action: String, target: String?, outcome: String, detail: String?) async throws
     func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent]
+    /// How many events match the query (older than `before`, when it is given).
+    func auditCount(_ query: AuditQuery) async throws -> Int
 
     // MARK: Sign-in throttle (keys are `account:<email>` and `client:<digest of the address>`)
     /// The recent failures under each of these keys that has any.

@@ -179,6 +179,23 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
     }
 
     public func auditEvents(_ q: AuditQuery) async throws -> [AuditEvent] {
+        let statement: SQLQueryString =
+            "SELECT * FROM audit_events WHERE " + Self.conditions(q) + " ORDER BY id DESC LIMIT \(literal: q.limit)"
+        return try await database.read { db in
+            try await db.raw(statement).all().map { row in
+                AuditEvent(
+                    id: try row.int64("id"), at: try row.date("at"), actor: try row.string("actor"), action: try row.string("action"),
+                    target: try row.optionalString("target"), outcome: try row.string("outcome"), detail: try row.optionalString("detail"))
+            }
+        }
+    }
+
+    public func auditCount(_ q: AuditQuery) async throws -> Int {
+        let statement: SQLQueryString = "SELECT COUNT(*) AS n FROM audit_events WHERE " + Self.conditions(q)
+        return try await database.read { db in Int(try await db.raw(statement).first()?.int64("n") ?? 0) }
+    }
+
+    static func conditions(_ q: AuditQuery) -> SQLQueryString {
         var conditions: [SQLQueryString] = ["id < \(bind: q.before ?? Int64.max)"]
         if let actor = q.actor { conditions.append("actor = \(bind: actor)") }
         if let text = q.contains, !text.isEmpty {
@@ -188,15 +205,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
                 .replacingOccurrences(of: "_", with: "\\_") + "%"
             conditions.append("(action LIKE \(bind: pattern) ESCAPE '\\' OR target LIKE \(bind: pattern) ESCAPE '\\')")
         }
-        let statement: SQLQueryString =
-            "SELECT * FROM audit_events WHERE " + conditions.joined(separator: " AND ") + " ORDER BY id DESC LIMIT \(literal: q.limit)"
-        return try await database.read { db in
-            try await db.raw(statement).all().map { row in
-                AuditEvent(
-                    id: try row.int64("id"), at: try row.date("at"), actor: try row.string("actor"), action: try row.string("action"),
-                    target: try row.optionalString("target"), outcome: try row.string("outcome"), detail: try row.optionalString("detail"))
-            }
-        }
+        return conditions.joined(separator: " AND ")
     }
 
     // MARK: Sign-in throttle

@@ -160,6 +160,13 @@ struct AdminPages: Sendable {
             }
         }
         router.get("/console/admin") { request, _ in try await console.signedIn(request, .console) { try await admin($0) } }
+        router.get("/console/admin/users") { request, _ in try await console.signedIn(request, .console) { try await users($0, request) } }
+        router.get("/console/admin/users/:id") { request, context in
+            try await console.signedIn(request, .console) { v in
+                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such user") }
+                return try await user(v, UserID(id))
+            }
+        }
         router.get("/console/admin/audit") { request, _ in
             try await console.signedIn(request, .console) { v in
                 guard v.principal.can(.auditRead) else { return try pages.forbidden(v) }
@@ -169,6 +176,11 @@ struct AdminPages: Sendable {
                 }
                 let query = AuditQuery(actor: text("actor"), contains: text("q"), before: text("before").flatMap { Int64($0) }, limit: 100)
                 let events = try await s.access.auditEvents(query)
+                var everything = query
+                everything.before = nil
+                let total = try await s.access.auditCount(everything)
+                // Where this page starts in the whole log: the events newer than it come before it.
+                let newer = query.before == nil ? 0 : total - (try await s.access.auditCount(query))
                 var next: String? = nil
                 if events.count == query.limit, let last = events.last {
                     var parts = ["before=\(last.id)"]
@@ -180,6 +192,10 @@ struct AdminPages: Sendable {
                     .console, visitor: v, title: "Audit log", template: "audit",
                     [
                         "actor": query.actor ?? "", "q": query.contains ?? "", "next": next as Any,
+                        "summary": total == 0
+                            ? "No events match."
+                            : "Showing \(Format.number(newer + 1))–\(Format.number(newer + events.count)) of \(Format.number(total)) events",
+                        "newest": query.before == nil ? nil : "/console/admin/audit?" + [query.actor.map { "actor=" + ListRequest.encode($0) }, query.contains.map { "q=" + ListRequest.encode($0) }].compactMap { $0 }.joined(separator: "&"),
                         "events": events.map {
                             [
                                 "when": Format.time($0.at), "actor": $0.actor,
@@ -275,33 +291,33 @@ struct AdminPages: Sendable {
                 do {
                     switch try context.parameters.require("change") {
                     case "role":
-                        guard let role = form["role"].flatMap(Role.init(rawValue:)) else { return try await admin(v, error: "Choose a role.") }
+                        guard let role = form["role"].flatMap(Role.init(rawValue:)) else { return try await self.user(v, user, error: "Choose a role.") }
                         let u = try await s.access.setRole(of: user, to: role)
-                        return try await admin(v, flash: "\(u.email) is now \(Format.label(role.rawValue).lowercased()).")
+                        return try await self.user(v, user, flash: "\(u.email) is now \(Format.label(role.rawValue).lowercased()).")
                     case "deactivate":
                         let u = try await s.access.deactivate(user, by: v.principal)
-                        return try await admin(v, flash: "\(u.email) is deactivated: they are signed out and cannot sign in.")
+                        return try await self.user(v, user, flash: "\(u.email) is deactivated: they are signed out and cannot sign in.")
                     case "reactivate":
                         let u = try await s.access.reactivate(user)
-                        return try await admin(v, flash: "\(u.email) can sign in again.")
+                        return try await self.user(v, user, flash: "\(u.email) can sign in again.")
                     case "reset":
                         guard let send = s.mail else {
-                            return try await admin(v, error: "No mail server is set up (PATRON_SMTP_URL), so no reset link can be sent.")
+                            return try await self.user(v, user, error: "No mail server is set up (PATRON_SMTP_URL), so no reset link can be sent.")
                         }
                         guard let u = try await s.access.users().first(where: { $0.id == user }), u.isActive,
                             let reset = try await s.access.requestPasswordReset(email: u.email)
-                        else { return try await admin(v, error: "That user is deactivated; reactivate them first.") }
+                        else { return try await self.user(v, user, error: "That user is deactivated; reactivate them first.") }
                         let link = "\(s.publicURL)/console/reset/\(reset.secret)"
                         let sent = await send(
                             reset.email, "Set your Patron password",
                             "An administrator asked for a new password to be set for \(reset.email).\n\nOpen this link within an hour to choose one:\n\(link)\n")
                         return sent
-                            ? try await admin(v, flash: "A link to set a new password was sent to \(reset.email); it works once, for an hour.")
-                            : try await admin(v, error: "The mail server did not accept the email to \(reset.email); try again later.")
+                            ? try await self.user(v, user, flash: "A link to set a new password was sent to \(reset.email); it works once, for an hour.")
+                            : try await self.user(v, user, error: "The mail server did not accept the email to \(reset.email); try again later.")
                     default:
                         return try console.views.notFound(title: "Not found")
                     }
-                } catch { return try await admin(v, error: explain(error)) }
+                } catch { return try await self.user(v, user, error: explain(error)) }
             }
         }
         router.post("/console/admin/keys") { request, context in
@@ -519,6 +535,61 @@ struct AdminPages: Sendable {
             ])
     }
 
+    static let userColumns = [
+        ListColumn(key: "email", label: "Email"), ListColumn(key: "role", label: "Role"), ListColumn(key: "state", label: "State"),
+        ListColumn(key: "since", label: "Since"),
+    ]
+
+    /// Every staff user: by role and state, searched by email, 50 a page.
+    func users(_ v: Visitor, _ request: Request) async throws -> Response {
+        guard v.principal.can(.usersManage) else { return try pages.forbidden(v) }
+        let list = ListRequest(request, columns: Self.userColumns, defaultSort: "email", filters: ["role", "state"])
+        let chosen = try await s.access.users().filter { u in
+            (list.filters["role"].map { $0 == u.role.rawValue } ?? true)
+                && (list.filters["state"].map { $0 == (u.isActive ? "active" : "deactivated") } ?? true)
+                && (list.q.map { u.email.localizedCaseInsensitiveContains($0) } ?? true)
+        }
+        let (page, total) = ListView.page(
+            chosen, list,
+            keys: [
+                "email": { $0.email < $1.email }, "role": { ($0.role.rawValue, $0.email) < ($1.role.rawValue, $1.email) },
+                "state": { ($0.isActive ? 0 : 1, $0.email) < ($1.isActive ? 0 : 1, $1.email) }, "since": { $0.createdAt < $1.createdAt },
+            ])
+        let rows = page.map { u -> [ListCell] in
+            [
+                ListCell(u.email, href: "/console/admin/users/\(u.id.rawValue)"), ListCell(Format.label(u.role.rawValue)),
+                ListCell(u.deactivatedAt.map { "Deactivated \(Format.date($0))" } ?? "Active"), ListCell(Format.date(u.createdAt)),
+            ]
+        }
+        let listing = ListView.render(
+            path: "/console/admin/users", request: list, columns: Self.userColumns, rows: rows, total: total,
+            filters: [
+                ListFilter(key: "role", label: "Role", options: Role.allCases.map { ($0.rawValue, Format.label($0.rawValue)) }),
+                ListFilter(key: "state", label: "State", options: [("active", "Active"), ("deactivated", "Deactivated")]),
+            ],
+            search: "Email", noun: ("user", "users"), savedViews: try await console.savedViews(v, path: "/console/admin/users"), csrf: v.formToken())
+        return try console.views.page(
+            .console, visitor: v, title: "Users", template: "list-page",
+            ["list": listing, "back": "/console/admin", "backLabel": "Administration: add a user, API keys"])
+    }
+
+    /// One user: their role, state, and what an administrator changes.
+    func user(_ v: Visitor, _ id: UserID, flash: String? = nil, error: String? = nil) async throws -> Response {
+        guard v.principal.can(.usersManage) else { return try pages.forbidden(v) }
+        guard let u = try await s.access.users().first(where: { $0.id == id }) else { return try console.views.notFound(title: "No such user") }
+        let isSelf: Bool = if case .staff(let own, _, _) = v.principal { own == u.id } else { false }
+        let recent = try await s.access.auditEvents(AuditQuery(actor: u.email, limit: 10))
+        return try console.views.page(
+            .console, visitor: v, title: u.email, template: "user",
+            [
+                "flash": flash as Any, "error": error as Any, "id": u.id.rawValue, "email": u.email, "role": Format.label(u.role.rawValue),
+                "since": Format.date(u.createdAt), "active": u.isActive, "state": u.deactivatedAt.map { "Deactivated \(Format.date($0))" } ?? "Active",
+                "isSelf": isSelf, "mailReady": s.mail != nil, "auditHref": "/console/admin/audit?actor=" + ListRequest.encode(u.email),
+                "roleOptions": Role.allCases.map { ["value": $0.rawValue, "label": Format.label($0.rawValue), "selected": $0 == u.role] },
+                "recent": recent.map { ["at": Format.time($0.at), "action": $0.action, "outcome": $0.outcome] },
+            ])
+    }
+
     func admin(_ v: Visitor, flash: String? = nil, error: String? = nil, secret: String? = nil) async throws -> Response {
         guard v.principal.can(.usersManage) || v.principal.can(.apiKeysManage) else { return try pages.forbidden(v) }
         let users = try await s.access.users()
@@ -527,14 +598,7 @@ struct AdminPages: Sendable {
             .console, visitor: v, title: "Administration", template: "admin",
             [
                 "flash": flash as Any, "error": error as Any, "secret": secret as Any,
-                "users": users.map { u -> [String: Any] in
-                    let isSelf: Bool = if case .staff(let own, _, _) = v.principal { own == u.id } else { false }
-                    return [
-                        "id": u.id.rawValue, "email": u.email, "role": Format.label(u.role.rawValue), "since": Format.date(u.createdAt),
-                        "active": u.isActive, "state": u.deactivatedAt.map { "Deactivated \(Format.date($0))" } ?? "Active", "isSelf": isSelf,
-                        "roleOptions": Role.allCases.map { ["value": $0.rawValue, "label": Format.label($0.rawValue), "selected": $0 == u.role] },
-                    ]
-                },
+                "userCount": Format.number(users.count), "activeCount": Format.number(users.filter(\.isActive).count),
                 "canManageUsers": v.principal.can(.usersManage), "mailReady": s.mail != nil,
                 "roles": Role.allCases.map { ["value": $0.rawValue, "label": Format.label($0.rawValue)] }, "scopes": APIScope.allCases.map(\.rawValue),
                 "keys": keys.map {

@@ -166,4 +166,44 @@ import Testing
             }
         }
     }
+
+    @Test("the users list filters by role and state and searches emails; each user's page changes the role; the audit log shows its count and pages", arguments: TestEngine.available)
+    func usersAndAudit(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine, clock: TestClock(Self.until)) { p in
+            _ = try await DemoCompany(customers: 20, seed: 3, until: Self.until).load(into: p)
+            for i in 0..<55 { _ = try await p.access.addUser(email: "temp\(i)@x.com", password: "password1", role: .agent) }
+            let users = try await p.access.users()
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let admin = try await WebVisitor.signIn(client, "console", "email=admin%40northwind.example&password=\(DemoCompany.adminPassword)")
+                let all = try await admin.get("/console/admin/users")
+                #expect(all.body.contains("Showing 1–50 of \(users.count) users"), "\(users.count)")
+                let agents = users.filter { $0.role == .agent }.count
+                #expect(try await admin.get("/console/admin/users?role=agent").body.contains("of \(agents) users"))
+                let found = try await admin.get("/console/admin/users?q=temp4")
+                #expect(found.body.contains("of 11 users"), "temp4 and temp40–49")
+                let ada = try #require(users.first { $0.email == "temp7@x.com" })
+                let page = "/console/admin/users/\(ada.id.rawValue)"
+                let changed = try await admin.post(page + "/role", "role=analyst", tokenPage: page)
+                #expect(changed.body.contains(#"<dd id="user-role">Analyst</dd>"#) && changed.body.contains("temp7@x.com is now analyst"))
+                let off = try await admin.post(page + "/deactivate", "", tokenPage: page)
+                #expect(off.body.contains("Deactivated"))
+                #expect(try await admin.get("/console/admin/users?state=deactivated").body.contains("of 1 user"))
+                // The audit log: the count, and the second page's place in it.
+                let events = try await p.access.auditCount(AuditQuery())
+                let log = try await admin.get("/console/admin/audit")
+                #expect(events > 0 && events < 1_000)
+                #expect(log.body.contains("Showing 1–\(min(events, 100)) of \(events) events"), "\(events)")
+                let mine = try await admin.get("/console/admin/audit?actor=admin%40northwind.example")
+                let own = try await p.access.auditCount(AuditQuery(actor: "admin@northwind.example"))
+                #expect(mine.body.contains("of \(own) events"), "\(own)")
+                #expect(try await agentRefused(client))
+            }
+        }
+    }
+
+    func agentRefused(_ client: any TestClientProtocol) async throws -> Bool {
+        let agent = try await WebVisitor.signIn(client, "console", "email=agent%40northwind.example&password=\(DemoCompany.adminPassword)")
+        return try await agent.get("/console/admin/users").status == .forbidden
+    }
 }
