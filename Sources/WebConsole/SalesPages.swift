@@ -37,6 +37,12 @@ struct SalesPages: Sendable {
                 try await overview(v, view: request.uri.queryParameters["view"].map(String.init) ?? "mine")
             }
         }
+        router.get("/console/sales/opportunities") { request, _ in
+            try await console.signedIn(request, .console) { try await opportunityList($0, request) }
+        }
+        router.get("/console/sales/leads") { request, _ in
+            try await console.signedIn(request, .console) { try await leadList($0, request) }
+        }
         router.post("/console/sales/opportunities") { request, context in
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.salesManage) else { return try pages.forbidden(v) }
@@ -212,6 +218,107 @@ struct SalesPages: Sendable {
                         "lastInteraction": $0.lastInteraction.map(Format.time) ?? "—", "account": $0.account,
                     ] as [String: Any]
                 },
+            ])
+    }
+
+    /// Sales lists read at most this many rows; beyond it the page asks for a narrower filter.
+    static let listCap = 1_000
+
+    static let opportunityColumns = [
+        ListColumn(key: "name", label: "Opportunity"), ListColumn(key: "for", label: "For"), ListColumn(key: "stage", label: "Stage"),
+        ListColumn(key: "amount", label: "Amount", numeric: true), ListColumn(key: "weighted", label: "Weighted", numeric: true),
+        ListColumn(key: "close", label: "Expected close"), ListColumn(key: "owner", label: "Owner"),
+    ]
+
+    /// Every opportunity, open or closed: by stage and owner, searched by name or customer.
+    func opportunityList(_ v: Visitor, _ request: Request) async throws -> Response {
+        guard v.principal.can(.salesRead) else { return try pages.forbidden(v) }
+        let list = ListRequest(request, columns: Self.opportunityColumns, defaultSort: "close", filters: ["stage", "owner"])
+        let stage = list.filters["stage"].flatMap(Opportunity.Stage.init(rawValue:))
+        let read = try await sales.opportunities(
+            OpportunityFilter(owner: list.filters["owner"], stages: stage.map { [$0] } ?? []), limit: Self.listCap)
+        let chosen = read.filter { o in
+            list.q.map { q in
+                o.name.localizedCaseInsensitiveContains(q) || (o.customerName ?? "").localizedCaseInsensitiveContains(q)
+                    || (o.accountName ?? "").localizedCaseInsensitiveContains(q)
+            } ?? true
+        }
+        let stages = Opportunity.Stage.allCases
+        let (page, total) = ListView.page(
+            chosen, list,
+            keys: [
+                "name": { $0.name.lowercased() < $1.name.lowercased() },
+                "for": { ($0.customerName ?? $0.accountName ?? "") < ($1.customerName ?? $1.accountName ?? "") },
+                "stage": { (stages.firstIndex(of: $0.stage) ?? 0) < (stages.firstIndex(of: $1.stage) ?? 0) },
+                "amount": { ($0.amount.currency, $0.amount.minorUnits) < ($1.amount.currency, $1.amount.minorUnits) },
+                "weighted": { ($0.weighted.currency, $0.weighted.minorUnits) < ($1.weighted.currency, $1.weighted.minorUnits) },
+                "close": { ($0.expectedClose, $0.id.rawValue) < ($1.expectedClose, $1.id.rawValue) }, "owner": { $0.owner < $1.owner },
+            ])
+        let rows = page.map { o -> [ListCell] in
+            [
+                ListCell(o.name, href: "/console/sales/opportunities/\(o.id.rawValue)"),
+                o.customer.map { ListCell(o.customerName ?? "Customer \($0)", href: "/console/customers/\($0)") } ?? ListCell(o.accountName ?? "—"),
+                ListCell(Format.label(o.stage.rawValue)), ListCell(Format.money(o.amount)), ListCell(Format.money(o.weighted)),
+                ListCell(Format.date(o.expectedClose)), ListCell(o.owner),
+            ]
+        }
+        let owners = Set(read.map(\.owner)).union(list.filters["owner"].map { [$0] } ?? []).sorted()
+        let listing = ListView.render(
+            path: "/console/sales/opportunities", request: list, columns: Self.opportunityColumns, rows: rows, total: total,
+            filters: [
+                ListFilter(key: "stage", label: "Stage", options: stages.map { ($0.rawValue, Format.label($0.rawValue)) }),
+                ListFilter(key: "owner", label: "Owner", options: owners.map { ($0, $0) }),
+            ],
+            search: "Name, customer or account", noun: ("opportunity", "opportunities"),
+            savedViews: try await console.savedViews(v, path: "/console/sales/opportunities"), csrf: v.formToken())
+        return try views.page(
+            .console, visitor: v, title: "Opportunities", template: "list-page",
+            [
+                "list": listing, "back": "/console/sales", "backLabel": "Pipeline, forecast and new opportunities",
+                "intro": read.count == Self.listCap ? "Only the first \(Format.number(Self.listCap)) are read: choose a stage or an owner to see the rest." : nil,
+            ])
+    }
+
+    static let leadColumns = [
+        ListColumn(key: "customer", label: "Customer"), ListColumn(key: "origin", label: "Came from", sortable: false),
+        ListColumn(key: "status", label: "Status"), ListColumn(key: "owner", label: "Owner"), ListColumn(key: "created", label: "Passed on"),
+    ]
+
+    /// Every lead: by status and owner, searched by customer name.
+    func leadList(_ v: Visitor, _ request: Request) async throws -> Response {
+        guard v.principal.can(.salesRead) else { return try pages.forbidden(v) }
+        let list = ListRequest(request, columns: Self.leadColumns, defaultSort: "created", defaultDescending: true, filters: ["status", "owner"])
+        let status = list.filters["status"].flatMap(SalesLead.Status.init(rawValue:))
+        let read = try await sales.leads(owner: list.filters["owner"], statuses: status.map { [$0] } ?? [], limit: Self.listCap)
+        let chosen = read.filter { l in list.q.map { l.customerName.localizedCaseInsensitiveContains($0) || (l.note ?? "").localizedCaseInsensitiveContains($0) } ?? true }
+        let statuses = SalesLead.Status.allCases
+        let (page, total) = ListView.page(
+            chosen, list,
+            keys: [
+                "customer": { $0.customerName.lowercased() < $1.customerName.lowercased() },
+                "status": { (statuses.firstIndex(of: $0.status) ?? 0) < (statuses.firstIndex(of: $1.status) ?? 0) },
+                "owner": { $0.owner < $1.owner }, "created": { ($0.createdAt, $0.id.rawValue) < ($1.createdAt, $1.id.rawValue) },
+            ])
+        let rows = page.map { l -> [ListCell] in
+            [
+                ListCell(l.customerName, href: "/console/customers/\(l.customer)"), ListCell(Self.origin(l)), ListCell(Format.label(l.status.rawValue)),
+                ListCell(l.owner), ListCell(Format.time(l.createdAt)),
+            ]
+        }
+        let owners = Set(read.map(\.owner)).union(list.filters["owner"].map { [$0] } ?? []).sorted()
+        let listing = ListView.render(
+            path: "/console/sales/leads", request: list, columns: Self.leadColumns, rows: rows, total: total,
+            filters: [
+                ListFilter(key: "status", label: "Status", options: statuses.map { ($0.rawValue, Format.label($0.rawValue)) }),
+                ListFilter(key: "owner", label: "Owner", options: owners.map { ($0, $0) }),
+            ],
+            search: "Customer or note", noun: ("lead", "leads"), savedViews: try await console.savedViews(v, path: "/console/sales/leads"),
+            csrf: v.formToken())
+        return try views.page(
+            .console, visitor: v, title: "Leads", template: "list-page",
+            [
+                "list": listing, "back": "/console/sales", "backLabel": "Work your open leads on the sales page",
+                "intro": read.count == Self.listCap ? "Only the first \(Format.number(Self.listCap)) are read: choose a status or an owner to see the rest." : nil,
             ])
     }
 

@@ -8,6 +8,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Loyalty
+import Sales
 import NIOCore
 import SharedModels
 import Support
@@ -205,5 +206,33 @@ import Testing
     func agentRefused(_ client: any TestClientProtocol) async throws -> Bool {
         let agent = try await WebVisitor.signIn(client, "console", "email=agent%40northwind.example&password=\(DemoCompany.adminPassword)")
         return try await agent.get("/console/admin/users").status == .forbidden
+    }
+
+    @Test("the opportunities and leads lists count, filter by stage, status and owner, and sort by amount")
+    func salesLists() async throws {
+        try await TestDatabase.withPatron(.sqlite, clock: TestClock(Self.until)) { p in
+            _ = try await DemoCompany(customers: 200, seed: 3, until: Self.until).load(into: p)
+            let all = try await p.sales.opportunities(OpportunityFilter(), limit: 1_000)
+            #expect(all.count > 3, "the demo has a pipeline")
+            let leads = try await p.sales.leads(limit: 1_000)
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let rep = try await WebVisitor.signIn(client, "console", "email=sales%40northwind.example&password=\(DemoCompany.adminPassword)")
+                let page = try await rep.get("/console/sales/opportunities")
+                #expect(page.body.contains("of \(all.count) opportunit"), "\(all.count)")
+                let stage = try #require(all.first?.stage)
+                let inStage = all.filter { $0.stage == stage }.count
+                #expect(try await rep.get("/console/sales/opportunities?stage=\(stage.rawValue)").body.contains("of \(inStage) opportunit"))
+                let owner = try #require(all.first?.owner)
+                let owned = all.filter { $0.owner == owner }.count
+                #expect(try await rep.get("/console/sales/opportunities?owner=\(owner.replacingOccurrences(of: "@", with: "%40"))").body.contains("of \(owned) opportunit"))
+                let biggest = try #require(all.filter { $0.amount.currency == all[0].amount.currency }.max { $0.amount.minorUnits < $1.amount.minorUnits })
+                let sorted = try await rep.get("/console/sales/opportunities?sort=amount&dir=desc").body
+                let firstLink = try #require(sorted.firstMatch(of: /href="\/console\/sales\/opportunities\/(\d+)"/)).output.1
+                #expect(all.first { String($0.id.rawValue) == firstLink }?.amount.minorUnits ?? 0 >= biggest.amount.minorUnits || Set(all.map(\.amount.currency)).count > 1)
+                let leadPage = try await rep.get("/console/sales/leads")
+                #expect(leadPage.body.contains(leads.isEmpty ? "No leads match." : "of \(leads.count) lead"), "\(leads.count)")
+            }
+        }
     }
 }
