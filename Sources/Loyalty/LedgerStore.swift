@@ -284,6 +284,8 @@ public protocol CatalogueStore: Sendable {
 public protocol MemberStore: Sendable {
     /// A program's members in id order, a page at a time.
     func members(of program: ProgramID, after: MemberID?, limit: Int) async throws -> [Member]
+    /// A page of members with their reward points and the count of all that match.
+    func memberList(_ query: MemberListQuery) async throws -> CountedPage<MemberListRow>
     func tierHistory(of member: MemberID) async throws -> [TierChange]
     /// When the program's tiers were last reviewed.
     func tierReviewedAt(_ program: ProgramID) async throws -> Date?

@@ -458,6 +458,13 @@ public enum Migrations {
                 "ALTER TABLE loyalty_rewards ADD COLUMN image_url TEXT",
             ]
         },
+        // The members list pages by tier, number and enrolment.
+        Migration("loyalty-7-member-list") { _, _ in
+            [
+                "CREATE INDEX loyalty_members_tier ON loyalty_members (tier, number)",
+                "CREATE INDEX loyalty_members_enrolled ON loyalty_members (enrolled_at, id)",
+            ]
+        },
     ]
 
     /// Sales works the leads Campaigns hands over and owns opportunities and their history.

@@ -17,6 +17,32 @@ extension SQLLedgerStore {
         }
     }
 
+    public func memberList(_ q: MemberListQuery) async throws -> CountedPage<MemberListRow> {
+        var conditions: [SQLQueryString] = ["1 = 1"]
+        if let program = q.program { conditions.append("m.program_id = \(bind: program.rawValue)") }
+        if let tier = q.tier { conditions.append("m.tier = \(bind: tier)") }
+        // Only letters and digits reach here (PointsLedger.memberList), so the prefix needs no escaping.
+        if let number = q.number { conditions.append("m.number LIKE \(bind: number + "%")") }
+        let filter = conditions.joined(separator: " AND ")
+        let direction: SQLQueryString = q.descending ? " DESC" : " ASC"
+        let order: SQLQueryString =
+            switch q.sort {
+            case .number: "m.number" + direction
+            case .tier: "COALESCE(m.tier, '')" + direction + ", m.number"
+            case .enrolled: "m.enrolled_at" + direction + ", m.id" + direction
+            case .points: "COALESCE(a.balance, 0)" + direction + ", m.id"
+            }
+        return try await database.read { db in
+            let total = try await db.raw("SELECT COUNT(*) AS n FROM loyalty_members m WHERE " + filter).first()?.int64("n") ?? 0
+            let rows = try await db.raw(
+                "SELECT m.*, COALESCE(a.balance, 0) AS points FROM loyalty_members m LEFT JOIN ledger_accounts a ON a.member_id = m.id "
+                    + "AND a.point_type = 'reward' WHERE " + filter + " ORDER BY " + order + " LIMIT \(literal: q.limit) OFFSET \(literal: q.offset)"
+            ).all()
+            return CountedPage(
+                items: try rows.map { MemberListRow(member: try Self.decodeMember($0), points: try $0.int64("points")) }, total: Int(total))
+        }
+    }
+
     public func tierHistory(of member: MemberID) async throws -> [TierChange] {
         try await database.read { db in
             try await db.raw("SELECT * FROM tier_history WHERE member_id = \(bind: member.rawValue) ORDER BY id").all().map { row in

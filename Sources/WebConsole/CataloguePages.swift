@@ -18,6 +18,9 @@ struct CataloguePages: Sendable {
         router.get("/console/loyalty/promotions") { request, _ in
             try await console.signedIn(request, .console) { try await promotions($0, request) }
         }
+        router.get("/console/loyalty/members") { request, _ in
+            try await console.signedIn(request, .console) { try await members($0, request) }
+        }
         router.get("/console/loyalty/rewards") { request, _ in
             try await console.signedIn(request, .console) { try await rewards($0, request) }
         }
@@ -232,6 +235,52 @@ struct CataloguePages: Sendable {
                 "canPause": manage && (status == .live || status == .scheduled), "canResume": manage && status == .paused,
                 "canEnd": manage && [.live, .paused, .scheduled].contains(status) && p.approval == .approved,
                 "canArchive": manage && (status == .ended || status == .declined),
+            ])
+    }
+
+    // MARK: Members
+
+    static let memberColumns = [
+        ListColumn(key: "number", label: "Membership"), ListColumn(key: "name", label: "Member", sortable: false),
+        ListColumn(key: "program", label: "Program", sortable: false), ListColumn(key: "tier", label: "Tier"),
+        ListColumn(key: "points", label: "Points", numeric: true), ListColumn(key: "enrolled", label: "Member since"),
+    ]
+
+    /// Every member of every program, paged in the database: by program and tier, found by the
+    /// start of a membership number, sorted by number, tier, points or enrolment.
+    func members(_ v: Visitor, _ request: Request) async throws -> Response {
+        guard v.principal.can(.loyaltyRead) else { return try pages.forbidden(v) }
+        let list = ListRequest(request, columns: Self.memberColumns, defaultSort: "number", filters: ["program", "tier"])
+        let programs = try await s.loyalty.programs()
+        let programNames = Dictionary(programs.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let page = try await s.loyalty.memberList(
+            MemberListQuery(
+                program: list.filters["program"].flatMap { Int64($0) }.map { ProgramID($0) }, tier: list.filters["tier"], number: list.q,
+                sort: MemberListQuery.Sort(rawValue: list.sort) ?? .number, descending: list.descending, offset: list.offset,
+                limit: ListRequest.pageSize))
+        var rows: [[ListCell]] = []
+        for row in page.items {
+            let m = row.member
+            let name = (try? await s.customers.customer(m.customerID).displayName) ?? "Customer \(m.customerID.rawValue)"
+            rows.append([
+                ListCell(m.number, href: "/console/customers/\(m.customerID.rawValue)"), ListCell(name), ListCell(programNames[m.programID] ?? "—"),
+                ListCell(m.tier ?? "—"), ListCell(Format.number(row.points)), ListCell(Format.date(m.enrolledAt)),
+            ])
+        }
+        let tiers = Set(programs.flatMap { $0.tierPolicy?.tiers.map(\.name) ?? [] }).sorted()
+        let listing = ListView.render(
+            path: "/console/loyalty/members", request: list, columns: Self.memberColumns, rows: rows, total: page.total,
+            filters: [
+                ListFilter(key: "program", label: "Program", options: programs.map { (String($0.id.rawValue), $0.name) }),
+                ListFilter(key: "tier", label: "Tier", options: tiers.map { ($0, $0) }),
+            ],
+            search: "Membership number (or its start)", noun: ("member", "members"),
+            savedViews: try await console.savedViews(v, path: "/console/loyalty/members"), csrf: v.formToken())
+        return try console.views.page(
+            .console, visitor: v, title: "Members", template: "list-page",
+            [
+                "list": listing, "back": "/console/loyalty", "backLabel": "Programs and tiers",
+                "intro": "To find a member by name, email or phone, use the customer list or the search at the top.",
             ])
     }
 

@@ -35,7 +35,7 @@ struct PartnerAccountPages: Sendable {
     }
 
     func register(on router: Router<WebRequestContext>) {
-        router.get("/console/partners") { request, _ in try await console.signedIn(request, .console) { try await list($0) } }
+        router.get("/console/partners") { request, _ in try await console.signedIn(request, .console) { try await list($0, request: request) } }
         router.post("/console/partners") { request, context in
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.partnersManage) else { return try ConsolePages(console: console).forbidden(v) }
@@ -151,21 +151,45 @@ struct PartnerAccountPages: Sendable {
             ])
     }
 
-    func list(_ v: Visitor, error: String? = nil) async throws -> Response {
+    static let partnerColumns = [
+        ListColumn(key: "name", label: "Partner"), ListColumn(key: "outlets", label: "Outlets", sortable: false),
+        ListColumn(key: "rewards", label: "Rewards honoured", sortable: false), ListColumn(key: "price", label: "Price per 1,000 points", numeric: true),
+        ListColumn(key: "payout", label: "Payout per voucher", numeric: true),
+    ]
+
+    func list(_ v: Visitor, error: String? = nil, request: Request? = nil) async throws -> Response {
         guard v.principal.can(.partnersManage) else { return try ConsolePages(console: console).forbidden(v) }
-        return try views.page(
-            .console, visitor: v, title: "Partners", template: "partners",
-            [
-                "error": error as Any,
-                "partners": try await partners.partners().map {
-                    [
-                        "code": $0.code, "name": $0.name, "outlets": $0.outlets.joined(separator: ", "),
-                        "rewards": $0.rewards.joined(separator: ", "),
-                        "price": Format.money(minorUnits: $0.pricePerThousandPoints, currency: $0.currency),
-                        "payout": Format.money(minorUnits: $0.payoutPerVoucher, currency: $0.currency),
-                    ]
-                },
+        let list = request.map { ListRequest($0, columns: Self.partnerColumns, defaultSort: "name", filters: ["currency"]) }
+            ?? ListRequest.defaults(sort: "name")
+        let all = try await partners.partners()
+        let chosen = all.filter { p in
+            (list.filters["currency"].map { $0 == p.currency } ?? true)
+                && (list.q.map { q in
+                    p.name.localizedCaseInsensitiveContains(q) || p.code.localizedCaseInsensitiveContains(q)
+                        || p.outlets.contains { $0.localizedCaseInsensitiveContains(q) }
+                } ?? true)
+        }
+        let (page, total) = ListView.page(
+            chosen, list,
+            keys: [
+                "name": { $0.name.lowercased() < $1.name.lowercased() },
+                "price": { ($0.currency, $0.pricePerThousandPoints) < ($1.currency, $1.pricePerThousandPoints) },
+                "payout": { ($0.currency, $0.payoutPerVoucher) < ($1.currency, $1.payoutPerVoucher) },
             ])
+        let rows = page.map { p -> [ListCell] in
+            [
+                ListCell("\(p.name) (\(p.code))", href: "/console/partners/\(ListRequest.encode(p.code))"), ListCell(p.outlets.joined(separator: ", ")),
+                ListCell(p.rewards.isEmpty ? "—" : p.rewards.joined(separator: ", ")),
+                ListCell(Format.money(minorUnits: p.pricePerThousandPoints, currency: p.currency)),
+                ListCell(Format.money(minorUnits: p.payoutPerVoucher, currency: p.currency)),
+            ]
+        }
+        let listing = ListView.render(
+            path: "/console/partners", request: list, columns: Self.partnerColumns, rows: rows, total: total,
+            filters: [ListFilter(key: "currency", label: "Currency", options: Set(all.map(\.currency)).sorted().map { ($0, $0) })],
+            search: "Name, code or outlet", noun: ("partner", "partners"), savedViews: try await console.savedViews(v, path: "/console/partners"),
+            csrf: v.formToken())
+        return try views.page(.console, visitor: v, title: "Partners", template: "partners", ["error": error as Any, "list": listing])
     }
 
     func detail(_ v: Visitor, _ code: String, flash: String? = nil, error: String? = nil) async throws -> Response {

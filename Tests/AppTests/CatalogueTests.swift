@@ -193,4 +193,33 @@ import Testing
             }
         }
     }
+
+    @Test("the members list pages in the database with the count, filters by tier, finds a number by its start and sorts by points", arguments: TestEngine.available)
+    func members(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine, clock: TestClock(Self.until)) { p in
+            _ = try await DemoCompany(customers: 160, seed: 5, until: Self.until).load(into: p)
+            let all = try await p.loyalty.memberList(MemberListQuery(limit: 500))
+            #expect(all.total > 50 && all.items.count == all.total, "more than a page of members")
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let manager = try await WebVisitor.signIn(client, "console", "email=loyalty%40northwind.example&password=\(DemoCompany.adminPassword)")
+                let first = try await manager.get("/console/loyalty/members")
+                #expect(first.body.contains("Showing 1–50 of \(all.total) members"))
+                let numbers = first.body.matches(of: /">(NW\d+)<\/a>/).map { String($0.output.1) }
+                #expect(numbers.count == 50 && numbers == numbers.sorted())
+                let last = try await manager.get("/console/loyalty/members?page=\((all.total + 49) / 50)")
+                #expect(last.body.contains("of \(all.total) members") && last.body.contains("rel=\"prev\""))
+                let tier = try #require(all.items.compactMap(\.member.tier).first)
+                let inTier = all.items.filter { $0.member.tier == tier }.count
+                #expect(try await manager.get("/console/loyalty/members?tier=\(tier)").body.contains("of \(inTier) member"))
+                let richest = try #require(all.items.max { ($0.points, -$0.member.id.rawValue) < ($1.points, -$1.member.id.rawValue) })
+                let byPoints = try await manager.get("/console/loyalty/members?sort=points&dir=desc")
+                #expect(byPoints.body.matches(of: /">(NW\d+)<\/a>/).first.map { String($0.output.1) } == richest.member.number)
+                let prefix = String(richest.member.number.dropLast(1))
+                let found = try await manager.get("/console/loyalty/members?q=\(prefix.lowercased())")
+                #expect(found.body.contains(richest.member.number))
+                #expect(try await manager.get("/console/loyalty/members?q=%25%27%3B--").status == .ok, "a hostile search finds nothing, quietly")
+            }
+        }
+    }
 }
