@@ -64,6 +64,17 @@ public protocol CampaignStore: Sendable {
 
     // MARK: Agent desk and sales
     func tasks(status: AgentTask.Status?, limit: Int) async throws -> [AgentTask]
+    func task(_ id: Int64) async throws -> AgentTask?
+    /// A page of the desk: open tasks due first (callbacks at their time), with the count.
+    func taskPage(_ query: AgentTaskQuery) async throws -> CountedPage<AgentTask>
+    /// Claims an open task for `agent` unless another agent's claim is younger than `staleBefore`;
+    /// returns the task as it stands (claimed by whoever holds it).
+    func claimTask(_ id: Int64, by agent: String, at: Date, staleBefore: Date) async throws -> AgentTask?
+    func releaseTask(_ id: Int64, by agent: String) async throws
+    /// Records one call on the customer's timeline, in one transaction with the task: a final call
+    /// closes it; otherwise it stays open, due again at `dueAt`. Only an open task that is
+    /// unclaimed, claimed by `by`, or claimed before `staleBefore` takes the call; nil otherwise.
+    func recordCall(_ id: Int64, call: AgentCall, by: String, at: Date, staleBefore: Date) async throws -> AgentTask?
     func completeTask(_ id: Int64, outcome: String, notes: String?, by: String, at: Date) async throws -> AgentTask?
     /// Makes leads of target customers who responded with one of `kinds` and have no lead from this campaign yet.
     func createLeads(_ id: CampaignID, kinds: [Response.Kind], owner: String, at: Date) async throws -> Int
@@ -224,6 +235,43 @@ public struct Response: Sendable, Equatable {
 /// A call the agent desk should make, from a campaign's call list.
 public struct AgentTask: Sendable, Equatable {
     public enum Status: String, Sendable, Codable, CaseIterable { case open, done }
+
+    /// How a call ended, as a call centre records it.
+    public enum Disposition: String, Sendable, Codable, CaseIterable {
+        /// Reached; the customer took the offer.
+        case accepted
+        /// Reached; not interested.
+        case declined
+        /// Reached; asked to be called again at a time.
+        case callback
+        case noAnswer = "no_answer"
+        case wrongNumber = "wrong_number"
+        /// Reached; asked never to be called for marketing again (recorded as a phone opt-out).
+        case doNotCall = "do_not_call"
+
+        /// Whether someone answered: the message reached them.
+        public var reached: Bool { ![.noAnswer, .wrongNumber].contains(self) }
+    }
+
+    /// A task stays open after this many unanswered calls, then closes as not reached.
+    public static let maximumAttempts = 3
+    /// A claim an agent has not acted on for this long lapses, so no task is stranded.
+    public static let claimLifetime: TimeInterval = 30 * 60
+
+    /// Who is working it and since when; nil when nobody is.
+    public var claimedBy: String? = nil
+    public var claimedAt: Date? = nil
+    /// Calls made so far.
+    public var attempts: Int = 0
+    /// When it should be called (a callback's time); nil for as soon as possible.
+    public var dueAt: Date? = nil
+    public var disposition: Disposition? = nil
+
+    /// The agent holding it at `now`, if their claim has not lapsed.
+    public func holder(at now: Date) -> String? {
+        guard let claimedBy, let claimedAt, now.timeIntervalSince(claimedAt) < Self.claimLifetime else { return nil }
+        return claimedBy
+    }
     public var id: Int64
     public var customer: Int64
     public var customerName: String
@@ -256,6 +304,52 @@ public struct AgentTask: Sendable, Equatable {
         self.createdAt = createdAt
         self.completedAt = completedAt
         self.completedBy = completedBy
+    }
+}
+
+/// One call an agent made on a task.
+public struct AgentCall: Sendable, Equatable {
+    public var disposition: AgentTask.Disposition
+    public var notes: String?
+    /// For a callback: when to call again.
+    public var callbackAt: Date?
+
+    public init(disposition: AgentTask.Disposition, notes: String?, callbackAt: Date? = nil) {
+        self.disposition = disposition
+        self.notes = notes
+        self.callbackAt = callbackAt
+    }
+}
+
+/// Which tasks a page of the agent desk shows.
+public struct AgentTaskQuery: Sendable, Equatable {
+    public enum Claim: String, Sendable, CaseIterable {
+        case any, mine, unclaimed
+    }
+
+    public var status: AgentTask.Status
+    public var claim: Claim
+    /// The agent asking (for `mine` and `unclaimed`).
+    public var agent: String
+    public var campaign: CampaignID?
+    /// Tasks due after this instant (callbacks for later) are left out; nil shows them all.
+    public var dueBy: Date?
+    public var now: Date
+    public var offset: Int
+    public var limit: Int
+
+    public init(
+        status: AgentTask.Status = .open, claim: Claim = .any, agent: String, campaign: CampaignID? = nil, dueBy: Date? = nil, now: Date,
+        offset: Int = 0, limit: Int = 50
+    ) {
+        self.status = status
+        self.claim = claim
+        self.agent = agent
+        self.campaign = campaign
+        self.dueBy = dueBy
+        self.now = now
+        self.offset = max(0, min(offset, 10_000_000))
+        self.limit = max(1, min(limit, 500))
     }
 }
 

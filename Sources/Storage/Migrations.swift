@@ -344,6 +344,17 @@ public enum Migrations {
                 """,
             ]
         },
+        // The agent desk: claims, call attempts, callbacks and dispositions.
+        Migration("campaigns-3-agent-desk") { _, _ in
+            [
+                "ALTER TABLE agent_tasks ADD COLUMN claimed_by TEXT",
+                "ALTER TABLE agent_tasks ADD COLUMN claimed_at BIGINT",
+                "ALTER TABLE agent_tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE agent_tasks ADD COLUMN due_at BIGINT",
+                "ALTER TABLE agent_tasks ADD COLUMN disposition TEXT",
+                "CREATE INDEX agent_tasks_due ON agent_tasks (status, due_at, id)",
+            ]
+        },
     ]
 
     static let support: [Migration] = [

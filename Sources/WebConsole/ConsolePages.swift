@@ -97,20 +97,9 @@ struct ConsolePages: Sendable {
                 return try await customer(v, id, flash: "Customer \(duplicate) merged into this one; their history is here now.")
             }
         }
-        router.get("/console/tasks") { request, _ in
-            try await console.signedIn(request, .console) { v in try await tasks(v, flash: nil) }
-        }
-        router.post("/console/tasks/:id/complete") { request, context in
-            try await console.posted(request, context, .console) { v, form in
-                guard v.principal.can(.tasksWork), let id = Int64(try context.parameters.require("id")) else { return try forbidden(v) }
-                do {
-                    _ = try await s.campaigns.completeTask(id, outcome: form["outcome"] ?? "", notes: form.text("notes"), by: v.principal.actor)
-                } catch { return try await tasks(v, flash: explain(error)) }
-                return try await tasks(v, flash: "Call logged.")
-            }
-        }
         SegmentAndCampaignPages(pages: self).register(on: router)
         AdminPages(pages: self).register(on: router)
+        AgentDeskPages(console: console).register(on: router)
         router.get("/console/analytics") { request, _ in try await console.signedIn(request, .console) { try await analytics($0) } }
     }
 
@@ -469,19 +458,6 @@ struct ConsolePages: Sendable {
             "error": error as Any,
         ]
         return try views.page(.console, visitor: v, title: c.displayName.isEmpty ? "Customer \(id)" : c.displayName, template: "customer", values)
-    }
-
-    func tasks(_ v: Visitor, flash: String?) async throws -> Response {
-        guard v.principal.can(.tasksWork) else { return try forbidden(v) }
-        let tasks = try await s.campaigns.tasks(status: .open, limit: 200)
-        return try views.page(
-            .console, visitor: v, title: "Agent desk", template: "tasks",
-            [
-                "flash": flash as Any,
-                "tasks": tasks.map {
-                    ["id": $0.id, "customer": $0.customer, "name": $0.customerName, "phone": $0.phone ?? "—", "script": $0.script]
-                },
-            ])
     }
 
     func analytics(_ v: Visitor) async throws -> Response {
