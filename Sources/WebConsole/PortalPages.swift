@@ -30,6 +30,11 @@ struct PortalPages: Sendable {
         router.get("/portal/") { request, _ in
             try await console.signedIn(request, .portal) { v in try await home(v, flash: nil) }
         }
+        router.get("/portal/statement") { request, _ in
+            try await console.signedIn(request, .portal) { v in
+                try await statement(v, year: request.uri.queryParameters["year"].flatMap { Int(String($0)) })
+            }
+        }
         router.get("/portal/rewards") { request, _ in
             try await console.signedIn(request, .portal) { v in try await rewards(v) }
         }
@@ -219,6 +224,30 @@ struct PortalPages: Sendable {
         return try views.page(
             .portal, visitor: v, title: name.isEmpty ? "My points" : "Hello, \(name)", template: "portal",
             ["memberships": memberships, "flash": flash as Any])
+    }
+
+    /// A year of points, each line with the balance after it, from the opening to the closing balance.
+    func statement(_ v: Visitor, year: Int?) async throws -> Response {
+        guard let member = try await membership(v) else {
+            return try views.page(.portal, visitor: v, title: "Statement", template: "message", ["message": "Join a program to collect points."])
+        }
+        let now = s.loyalty.clock.now
+        let thisYear = LocalDate(now).year
+        // Ten years, like a bank's statements: points can predate the enrolment (history brought
+        // over from an earlier system), so the years are not cut at the enrolment date.
+        let first = thisYear - 9
+        let shown = min(max(year ?? thisYear, first), thisYear)
+        let from = LocalDate(year: shown, month: 1, day: 1)!.startOfDay
+        let yearEnd = LocalDate(year: shown + 1, month: 1, day: 1)!.startOfDay
+        let to = min(yearEnd, now)
+        let st = try await s.loyalty.statement(of: member.id, from: from, to: to)
+        return try views.page(
+            .portal, visitor: v, title: "Statement \(shown)", template: "statement",
+            [
+                "opening": Format.number(st.opening), "closing": Format.number(st.closing), "from": Format.date(from),
+                "to": to == yearEnd ? Format.lastDay(endingBefore: to) : "today, \(Format.date(now))", "rows": WebConsole.statementRows(st), "number": member.number,
+                "years": (first...thisYear).reversed().map { ["year": $0, "current": $0 == shown] },
+            ])
     }
 
     func rewards(_ v: Visitor, flash: String? = nil, error: String? = nil) async throws -> Response {

@@ -199,24 +199,44 @@ extension WebConsole {
     func membership(_ m: Member) async throws -> [String: Any] { try await membershipRead(m).values }
 
     /// ``membership(_:)`` with the program and balance it read, for pages that use them too.
+    /// A statement's lines with the balance after each, oldest first.
+    static func statementRows(_ statement: Statement) -> [[String: String]] {
+        var running = statement.opening
+        return statement.movements.map {
+            running = running &+ $0.signedPoints
+            return [
+                "when": Format.date($0.transfer.occurredAt), "what": $0.transfer.memo ?? Format.label($0.transfer.reason.rawValue),
+                "points": ($0.signedPoints > 0 ? "+" : "") + Format.number($0.signedPoints), "balance": Format.number(running),
+            ]
+        }
+    }
+
     func membershipRead(_ m: Member) async throws -> (values: [String: Any], program: Program, balance: Balance) {
         let program = try await services.loyalty.program(m.programID)
         let balance = try await services.loyalty.balance(of: m.id)
         let progress = try await services.loyalty.tierProgress(of: m.id)
         let now = services.loyalty.clock.now
         let statement = try await services.loyalty.statement(of: m.id, from: now.addingTimeInterval(-365 * 86_400), to: now)
+        // The bar runs from the current tier's threshold to the next one's.
+        var bar: [String: Any]? = nil
+        if let p = progress, let next = p.nextTier, let missing = p.missing {
+            let floor = program.tierPolicy?.tiers.first { $0.name == p.tier }?.threshold ?? 0
+            let target = p.qualifyingPoints + missing
+            let span = max(target - floor, 1)
+            let done = min(max(p.qualifyingPoints - floor, 0), span)
+            bar = [
+                "value": done, "max": span, "percent": Int(done * 100 / span),
+                "label": "\(Format.number(p.qualifyingPoints)) of \(Format.number(target)) qualifying points for \(next)"
+                    + (p.by.map { " by \(Format.lastDay(endingBefore: $0))" } ?? ""),
+            ]
+        }
         let values: [String: Any] = [
             "program": program.name, "number": m.number, "tier": m.tier ?? "—", "points": Format.number(balance.available),
             "progress": progress.flatMap { p in p.nextTier.map { "\(Format.number(p.missing ?? 0)) points to \($0)" } } ?? "",
+            "bar": bar as Any,
             "pending": balance.pending > 0 ? "\(Format.number(balance.pending)) points pending (return window)" : "",
             "expiring": balance.nextExpiry.map { "\(Format.number($0.points)) points expire on \(Format.date($0.on))" } ?? "",
-            "movements": statement.movements.suffix(15).reversed().map {
-                [
-                    "when": Format.date($0.transfer.occurredAt),
-                    "what": $0.transfer.memo ?? Format.label($0.transfer.reason.rawValue),
-                    "points": Format.number($0.signedPoints),
-                ]
-            },
+            "movements": Self.statementRows(statement).suffix(15).reversed(),
         ]
         return (values, program, balance)
     }

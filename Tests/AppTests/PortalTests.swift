@@ -83,4 +83,42 @@ import Testing
             }
         }
     }
+
+    @Test("a member sees a tier progress bar and a statement whose running balance ends at the closing balance", arguments: TestEngine.available)
+    func progressAndStatement(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine, clock: TestClock(Self.until)) { p in
+            _ = try await DemoCompany(customers: 60, seed: 4, until: Self.until).load(into: p)
+            let login = try await p.access.logIn(email: DemoCompany.memberEmail, password: DemoCompany.adminPassword, client: nil)
+            guard case .member(let own, _) = login.principal else { Issue.record("a member login"); return }
+            let member = try #require(try await p.loyalty.memberships(of: CustomerID(own)).first)
+            let progress = try #require(try await p.loyalty.tierProgress(of: member.id))
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let visitor = try await WebVisitor.signIn(client, "portal", "email=member%40northwind.example&password=\(DemoCompany.adminPassword)")
+                let home = try await visitor.get("/portal/").body
+                if let next = progress.nextTier {
+                    #expect(home.contains("<progress id=\"tier-bar-\(member.number)\""), "a bar for the next tier")
+                    #expect(home.contains("qualifying points for \(next)"))
+                } else {
+                    #expect(!home.contains("<progress"), "no bar at the top tier")
+                }
+                #expect(home.contains(">Balance</th>"))
+                let year = LocalDate(Self.until.addingTimeInterval(-1)).year
+                let statement = try await visitor.get("/portal/statement?year=\(year)").body
+                func figure(_ id: String) -> Int64? {
+                    statement.firstMatch(of: try! Regex("id=\"\(id)\">(?:<strong>)?([0-9,\\-]+)")).flatMap { Int64(String($0.output[1].substring ?? "").replacingOccurrences(of: ",", with: "")) }
+                }
+                let opening = try #require(figure("opening")), closing = try #require(figure("closing"))
+                let lines = statement.matches(of: /<td class="num">([+\-]?[0-9,]+)<\/td><td class="num">([0-9,\-]+)<\/td><\/tr>/)
+                #expect(!lines.isEmpty, "the demo member has points in \(year)")
+                var running = opening
+                for line in lines {
+                    running += Int64(String(line.output.1).replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "+", with: ""))!
+                    #expect(Int64(String(line.output.2).replacingOccurrences(of: ",", with: "")) == running)
+                }
+                #expect(running == closing, "each line's balance follows from the one before, and the last is the closing balance")
+                #expect(try await visitor.get("/portal/statement?year=1900").status == .ok, "a year out of range shows the nearest")
+            }
+        }
+    }
 }
