@@ -177,6 +177,25 @@ public struct AccessService: Sendable {
         return normalised
     }
 
+    /// Adds a cashier or manager of a partner (its code, upper-case), who signs in to the partner portal.
+    public func addPartnerUser(partner: String, email: String, password: String, role: PartnerRole) async throws -> PartnerUser {
+        let normalised = try Self.validEmail(email)
+        try Self.validPassword(password)
+        let code = partner.trimmingSpaces().uppercased()
+        guard !code.isEmpty, code.count <= 40 else { throw AccessError.invalid(field: "partner", reason: "name the partner by its code") }
+        return try await store.insertPartnerUser(partner: code, email: normalised, passwordHash: hasher.hash(password), role: role, at: clock.now)
+    }
+
+    public func partnerUsers(partner: String) async throws -> [PartnerUser] { try await store.partnerUsers(partner: partner.uppercased()) }
+
+    /// Deactivates (signing them out) or reactivates one of a partner's users.
+    public func setPartnerUser(_ id: Int64, partner: String, active: Bool) async throws -> PartnerUser {
+        guard let user = try await store.setPartnerUser(id, partner: partner.uppercased(), active: active, at: clock.now) else {
+            throw AccessError.invalid(field: "user", reason: "the partner has no such user")
+        }
+        return user
+    }
+
     /// 32 random bytes from the system's secure generator, base64url without padding (43 characters).
     public static func randomSecret() -> String {
         var generator = SystemRandomNumberGenerator()

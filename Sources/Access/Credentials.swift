@@ -21,6 +21,38 @@ public struct User: Sendable, Equatable {
     public var isActive: Bool { deactivatedAt == nil }
 }
 
+/// What a partner's person does at the partner's tills and in its portal.
+public enum PartnerRole: String, Sendable, Codable, CaseIterable {
+    /// Looks members up, records receipts and returns, enrols guests, honours vouchers.
+    case cashier
+    /// A cashier who also reads the partner's statements and approves joint promotions.
+    case manager
+
+    /// What the role may do through the API's scopes.
+    public var scopes: [APIScope] { [.customersLookup, .transactionsWrite, .vouchersRedeem, .membersEnroll] }
+}
+
+/// A partner's person who signs in to the partner portal with an email and a password.
+public struct PartnerUser: Sendable, Equatable {
+    public var id: Int64
+    public var partner: String
+    public var email: String
+    public var role: PartnerRole
+    public var createdAt: Date
+    public var deactivatedAt: Date?
+
+    public init(id: Int64, partner: String, email: String, role: PartnerRole, createdAt: Date, deactivatedAt: Date? = nil) {
+        self.id = id
+        self.partner = partner
+        self.email = email
+        self.role = role
+        self.createdAt = createdAt
+        self.deactivatedAt = deactivatedAt
+    }
+
+    public var isActive: Bool { deactivatedAt == nil }
+}
+
 /// A partner's API key. Only a hash of the secret is stored; ``prefix`` lets people tell keys apart.
 public struct APIKey: Sendable, Equatable {
     public var id: APIKeyID
@@ -82,6 +114,11 @@ public protocol AccessStore: SavedViewStore {
     func revokeAPIKey(_ id: APIKeyID, at: Date) async throws -> Bool
     /// Throws ``AccessError/emailTaken(_:)`` or ``AccessError/loginExists(customerID:)``.
     func insertMemberLogin(customerID: Int64, email: String, passwordHash: String, at: Date) async throws
+    /// Adds a partner's cashier or manager; an email that signs in anyone else is refused.
+    func insertPartnerUser(partner: String, email: String, passwordHash: String, role: PartnerRole, at: Date) async throws -> PartnerUser
+    func partnerUsers(partner: String) async throws -> [PartnerUser]
+    /// Deactivates (ending their sessions) or reactivates one of the partner's users; nil when it has none with that id.
+    func setPartnerUser(_ id: Int64, partner: String, active: Bool, at: Date) async throws -> PartnerUser?
     /// Whether a staff user or a member login signs in with this (normalised) email.
     func loginExists(email: String) async throws -> Bool
 

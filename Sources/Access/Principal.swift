@@ -138,6 +138,35 @@ public enum Principal: Sendable, Equatable {
     /// `customerID` is the raw id of the member's customer record, the only one they may reach.
     case member(customerID: Int64, email: String)
     case partner(keyID: APIKeyID, name: String, partner: String, scopes: [APIScope])
+    /// A partner's cashier or manager signed in to the partner portal with a password.
+    case partnerUser(id: Int64, email: String, partner: String, role: PartnerRole)
+
+    /// The partner (its code) a key or a partner's user acts for; nil for staff and members.
+    public var partnerCode: String? {
+        switch self {
+        case .partner(_, _, let partner, _), .partnerUser(_, _, let partner, _): partner
+        default: nil
+        }
+    }
+
+    /// What a partner's key or user may do; empty for staff and members.
+    public var scopes: [APIScope] {
+        switch self {
+        case .partner(_, _, _, let scopes): scopes
+        case .partnerUser(_, _, _, let role): role.scopes
+        default: []
+        }
+    }
+
+    /// Whether the caller may read its partner's statements and decide its joint promotions: the
+    /// partner's own integration key, or a manager (not a cashier).
+    public var mayManagePartnerAccount: Bool {
+        switch self {
+        case .partner: true
+        case .partnerUser(_, _, _, let role): role == .manager
+        default: false
+        }
+    }
 
     /// A staff user (not a member or a partner key).
     public var isStaff: Bool {
@@ -149,7 +178,7 @@ public enum Principal: Sendable, Equatable {
         switch self {
         case .staff(_, _, let role): role.permissions
         case .member: []
-        case .partner(_, _, _, let scopes): Set(scopes.compactMap(\.permission))
+        case .partner, .partnerUser: Set(scopes.compactMap(\.permission))
         }
     }
 
@@ -181,6 +210,7 @@ public enum Principal: Sendable, Equatable {
         case .staff(_, let email, _): email
         case .member(let id, _): "member:\(id)"
         case .partner(_, let name, let partner, _): "partner:\(partner)/\(name)"
+        case .partnerUser(_, let email, let partner, _): "partner:\(partner)/\(email)"
         }
     }
 
@@ -190,6 +220,7 @@ public enum Principal: Sendable, Equatable {
         case .staff(let id, _, _): "user:\(id)"
         case .member(let id, _): "member:\(id)"
         case .partner(let id, _, _, _): "apikey:\(id)"
+        case .partnerUser(let id, _, _, _): "partneruser:\(id)"
         }
     }
 }

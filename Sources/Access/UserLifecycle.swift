@@ -78,7 +78,7 @@ extension AccessService {
     public func changePassword(of principal: Principal, current: String, new: String) async throws {
         let email: String
         switch principal {
-        case .staff(_, let e, _), .member(_, let e): email = e
+        case .staff(_, let e, _), .member(_, let e), .partnerUser(_, let e, _, _): email = e
         case .partner: throw AccessError.forbidden(.usersManage)
         }
         guard let login = try await store.login(email: email), hasher.verify(current, against: login.passwordHash) else {

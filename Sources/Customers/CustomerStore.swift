@@ -19,7 +19,8 @@ public struct CustomerSearch: Sendable, Equatable {
         let trimmed = text.trimmingSpaces()
         var identifiers: [CustomerIdentifier] = []
         if let email = IdentifierKind.email.normalise(trimmed) { identifiers.append(.init(kind: .email, value: email)) }
-        let digitsOnly = trimmed.filter { !" -().+".contains($0) }
+        // A phone as people write it: spaces, dashes, dots, slashes and brackets between the digits.
+        let digitsOnly = trimmed.filter { !" -().+/.".contains($0) }
         if !digitsOnly.isEmpty, digitsOnly.allSatisfy(\.isNumber) {
             if let phone = IdentifierKind.phone.normalise(trimmed, defaultCountryCode: defaultCountryCode) {
                 identifiers.append(.init(kind: .phone, value: phone))

@@ -28,6 +28,8 @@ public struct DemoCompany {
     public static let adminPassword = "northwind-demo"
     /// The demo member's portal login (password: ``adminPassword``).
     public static let memberEmail = "member@northwind.example"
+    /// The café partner's cashier (password: ``adminPassword``); its manager is `manager@cafe.example`.
+    public static let cafeCashierEmail = "cashier@cafe.example"
 
     public init(customers: Int, seed: UInt64, until: Date) {
         self.customers = customers
@@ -465,6 +467,12 @@ public struct DemoCompany {
         _ = try await patron.partners.save(
             code: "CAFE", name: "Northwind Café", outlets: ["CAFE"], rewards: ["GIFT10"], currency: "USD", pricePerThousandPoints: 800,
             payoutPerVoucher: 900)
+        // Its people: a cashier at the till and the manager who reads the statements.
+        for (email, role) in [(Self.cafeCashierEmail, PartnerRole.cashier), ("manager@cafe.example", .manager)] {
+            do {
+                _ = try await patron.access.addPartnerUser(partner: "CAFE", email: email, password: Self.adminPassword, role: role)
+            } catch AccessError.emailTaken {}
+        }
         summary.serviceRequests = try await loadServiceRequests(
             into: patron, customers: people.count, signedInMember: best?.0, random: &random)
         summary.opportunities = try await loadSales(into: patron, customers: people.count, random: &random)

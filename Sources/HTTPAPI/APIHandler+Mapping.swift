@@ -167,6 +167,9 @@ extension Schemas.Principal {
             self.init(kind: .member, name: email, customerId: customerID, permissions: permissions)
         case .partner(_, let name, let partner, _):
             self.init(kind: .partner, name: name, partner: partner, permissions: permissions)
+        case .partnerUser(_, let email, let partner, _):
+            // A partner's cashier or manager is a partner caller, named by email.
+            self.init(kind: .partner, name: email, partner: partner, permissions: permissions)
         }
     }
 }

@@ -12,8 +12,9 @@ extension APIHandler {
     /// The caller may read `code`'s account: staff with partners:manage, or that partner's key.
     private func mayReadAccount(_ code: String) throws {
         let principal = try Caller.required()
-        if case .partner(_, _, let partner, _) = principal {
-            guard partner.uppercased() == code.uppercased() else { throw PartnerError.notFound(code) }
+        if let partner = principal.partnerCode {
+            // A partner's cashier reads no account; its manager and its key read their own.
+            guard principal.mayManagePartnerAccount, partner.uppercased() == code.uppercased() else { throw PartnerError.notFound(code) }
             return
         }
         try principal.require(.partnersManage)
@@ -84,7 +85,8 @@ extension APIHandler {
     func listPendingPromotions(_ input: Operations.ListPendingPromotions.Input) async throws -> Operations.ListPendingPromotions.Output {
         let principal = try Caller.required()
         let partner: String?
-        if case .partner(_, _, let code, _) = principal {
+        if let code = principal.partnerCode {
+            guard principal.mayManagePartnerAccount else { throw Problem(status: .forbidden, code: "partner_managers_only", detail: "Only the partner's managers see its joint promotions.") }
             partner = code
         } else {
             try principal.require(.loyaltyRead)
@@ -95,7 +97,7 @@ extension APIHandler {
 
     func decidePromotion(_ input: Operations.DecidePromotion.Input) async throws -> Operations.DecidePromotion.Output {
         let principal = try Caller.required()
-        guard case .partner(_, _, let code, _) = principal else {
+        guard let code = principal.partnerCode, principal.mayManagePartnerAccount else {
             throw Problem(status: .forbidden, code: "partners_only", detail: "Only the co-funding partner's key approves a joint promotion.")
         }
         guard case .json(let b) = input.body else { preconditionFailure() }

@@ -131,7 +131,7 @@ struct APIHandler: APIProtocol {
             let me = try await customers.customer(CustomerID(own))
             return .ok(.init(body: .json(.init(items: [.init(me)]))))
         }
-        if case .partner(_, _, _, let scopes) = principal, scopes.contains(.customersLookup) {
+        if principal.scopes.contains(.customersLookup) {
             return .ok(.init(body: .json(.init(items: try await partnerLookup(input.query.q).map(Schemas.Customer.redacted)))))
         }
         try principal.require(.customersRead)
@@ -372,7 +372,7 @@ struct APIHandler: APIProtocol {
     /// The party the caller acts for: a partner key for its partner (with the outlets and rewards
     /// its terms give it), anyone else for the company.
     func party(of principal: Principal) async throws -> Party {
-        guard case .partner(_, _, let code, _) = principal else { return .company }
+        guard let code = principal.partnerCode else { return .company }
         guard let partner = try? await partners.partner(code) else {
             throw Problem(status: .forbidden, code: "partner_not_found", detail: "This key's partner \(code) has no terms.")
         }

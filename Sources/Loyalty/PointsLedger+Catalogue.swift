@@ -232,6 +232,15 @@ extension PointsLedger {
         guard let voucher = try await store.voucher(id) else { throw LoyaltyError.voucherNotFound(String(id.rawValue)) }
         return voucher
     }
+
+    /// A voucher by the code the member shows, as a cashier types it (any case, spaces ignored).
+    public func voucher(code: String) async throws -> Voucher {
+        let typed = code.uppercased().filter { !$0.isWhitespace }
+        guard !typed.isEmpty, typed.count <= 64, let voucher = try await store.voucher(code: typed) else {
+            throw LoyaltyError.voucherNotFound(String(code.prefix(64)))
+        }
+        return voucher
+    }
 }
 
 /// Membership cards.

@@ -583,5 +583,16 @@ public enum Migrations {
                 """,
             ]
         },
+        // A partner's cashiers and managers sign in to the partner portal with a password.
+        Migration("access-6-partner-users") { _, id in
+            [
+                """
+                CREATE TABLE partner_users (\(id), partner TEXT NOT NULL, email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
+                  role TEXT NOT NULL, created_at BIGINT NOT NULL, deactivated_at BIGINT)
+                """,
+                "CREATE INDEX partner_users_partner ON partner_users (partner, email)",
+                "ALTER TABLE sessions ADD COLUMN partner_user_id BIGINT",
+            ]
+        },
     ]
 }

@@ -19,9 +19,9 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
         do {
             let id = try await database.write { db in
                 // One email signs in one person: a member's login email cannot become a staff login.
-                if try await db.raw("SELECT 1 AS one FROM member_logins WHERE email = \(bind: email)").first() != nil {
-                    throw AccessError.emailTaken(email)
-                }
+                let member = try await db.raw("SELECT 1 AS one FROM member_logins WHERE email = \(bind: email)").first() != nil
+                let partner = try await db.raw("SELECT 1 AS one FROM partner_users WHERE email = \(bind: email)").first() != nil
+                if member || partner { throw AccessError.emailTaken(email) }
                 return try await db.raw(
                     """
                     INSERT INTO users (email, password_hash, role, created_at)
@@ -58,22 +58,33 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
                 return StoredLogin(
                     passwordHash: try row.string("password_hash"), principal: .member(customerID: try row.int64("customer_id"), email: email))
             }
+            if let row = try await db.raw(
+                "SELECT id, partner, role, password_hash FROM partner_users WHERE email = \(bind: email) AND deactivated_at IS NULL"
+            ).first() {
+                return StoredLogin(
+                    passwordHash: try row.string("password_hash"),
+                    principal: .partnerUser(
+                        id: try row.int64("id"), email: email, partner: try row.string("partner"),
+                        role: PartnerRole(rawValue: try row.string("role")) ?? .cashier))
+            }
             return nil
         }
     }
 
     public func insertSession(digest: String, principal: Principal, expiresAt: Date, at: Date) async throws {
-        let (userID, customerID): (Int64?, Int64?) =
+        let (userID, customerID, partnerUserID): (Int64?, Int64?, Int64?) =
             switch principal {
-            case .staff(let id, _, _): (id.rawValue, nil)
-            case .member(let id, _): (nil, id)
-            case .partner: preconditionFailure("partners authenticate with API keys, not sessions")
+            case .staff(let id, _, _): (id.rawValue, nil, nil)
+            case .member(let id, _): (nil, id, nil)
+            case .partnerUser(let id, _, _, _): (nil, nil, id)
+            case .partner: preconditionFailure("partner keys authenticate with the key itself, not sessions")
             }
         try await database.write { db in
             try await db.raw(
                 """
-                INSERT INTO sessions (digest, user_id, customer_id, expires_at, created_at)
-                VALUES (\(bind: digest), \(bind: userID), \(bind: customerID), \(bind: expiresAt.epochSeconds), \(bind: at.epochSeconds))
+                INSERT INTO sessions (digest, user_id, customer_id, partner_user_id, expires_at, created_at)
+                VALUES (\(bind: digest), \(bind: userID), \(bind: customerID), \(bind: partnerUserID), \(bind: expiresAt.epochSeconds),
+                \(bind: at.epochSeconds))
                 """
             ).run()
         }
@@ -97,6 +108,16 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
                 """
             ).first() {
                 return .member(customerID: try row.int64("customer_id"), email: try row.string("email"))
+            }
+            if let row = try await db.raw(
+                """
+                SELECT p.id, p.email, p.partner, p.role FROM sessions s JOIN partner_users p ON p.id = s.partner_user_id
+                WHERE s.digest = \(bind: digest) AND s.expires_at > \(bind: now.epochSeconds) AND p.deactivated_at IS NULL
+                """
+            ).first() {
+                return .partnerUser(
+                    id: try row.int64("id"), email: try row.string("email"), partner: try row.string("partner"),
+                    role: PartnerRole(rawValue: try row.string("role")) ?? .cashier)
             }
             if let row = try await db.raw(
                 "SELECT id, name, partner, scopes FROM api_keys WHERE digest = \(bind: digest) AND revoked_at IS NULL"
@@ -155,13 +176,64 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
             }
             let taken = try await db.raw("SELECT 1 AS one FROM member_logins WHERE email = \(bind: email)").first() != nil
             let staff = try await db.raw("SELECT 1 AS one FROM users WHERE email = \(bind: email)").first() != nil
-            if taken || staff { throw AccessError.emailTaken(email) }
+            let partner = try await db.raw("SELECT 1 AS one FROM partner_users WHERE email = \(bind: email)").first() != nil
+            if taken || staff || partner { throw AccessError.emailTaken(email) }
             try await db.raw(
                 """
                 INSERT INTO member_logins (customer_id, email, password_hash, created_at)
                 VALUES (\(bind: customerID), \(bind: email), \(bind: passwordHash), \(bind: at.epochSeconds))
                 """
             ).run()
+        }
+    }
+
+    // MARK: Partner users
+
+    public func insertPartnerUser(partner: String, email: String, passwordHash: String, role: PartnerRole, at: Date) async throws -> PartnerUser {
+        do {
+            let id = try await database.write { db in
+                // One email signs in one person, on one site.
+                let staff = try await db.raw("SELECT 1 AS one FROM users WHERE email = \(bind: email)").first() != nil
+                let member = try await db.raw("SELECT 1 AS one FROM member_logins WHERE email = \(bind: email)").first() != nil
+                if staff || member { throw AccessError.emailTaken(email) }
+                return try await db.raw(
+                    """
+                    INSERT INTO partner_users (partner, email, password_hash, role, created_at)
+                    VALUES (\(bind: partner), \(bind: email), \(bind: passwordHash), \(bind: role.rawValue), \(bind: at.epochSeconds)) RETURNING id
+                    """
+                ).first()!.int64("id")
+            }
+            return PartnerUser(id: id, partner: partner, email: email, role: role, createdAt: Date(epochSeconds: at.epochSeconds))
+        } catch where Self.isUniqueViolation(error) {
+            throw AccessError.emailTaken(email)
+        }
+    }
+
+    static func partnerUser(_ row: any SQLRow) throws -> PartnerUser {
+        PartnerUser(
+            id: try row.int64("id"), partner: try row.string("partner"), email: try row.string("email"),
+            role: PartnerRole(rawValue: try row.string("role")) ?? .cashier, createdAt: try row.date("created_at"),
+            deactivatedAt: try row.optionalDate("deactivated_at"))
+    }
+
+    public func partnerUsers(partner: String) async throws -> [PartnerUser] {
+        try await database.read { db in
+            try await db.raw("SELECT * FROM partner_users WHERE partner = \(bind: partner) ORDER BY email").all().map(Self.partnerUser)
+        }
+    }
+
+    public func setPartnerUser(_ id: Int64, partner: String, active: Bool, at: Date) async throws -> PartnerUser? {
+        try await database.write { db in
+            let stamp: Int64? = active ? nil : at.epochSeconds
+            guard
+                let row = try await db.raw(
+                    """
+                    UPDATE partner_users SET deactivated_at = \(bind: stamp) WHERE id = \(bind: id) AND partner = \(bind: partner) RETURNING *
+                    """
+                ).first()
+            else { return nil }
+            if !active { try await db.raw("DELETE FROM sessions WHERE partner_user_id = \(bind: id)").run() }
+            return try Self.partnerUser(row)
         }
     }
 
@@ -304,6 +376,11 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
                 "UPDATE member_logins SET password_hash = \(bind: passwordHash) WHERE email = \(bind: email) RETURNING customer_id"
             ).first() {
                 try await db.raw("DELETE FROM sessions WHERE customer_id = \(bind: try row.int64("customer_id"))").run()
+            }
+            if let row = try await db.raw(
+                "UPDATE partner_users SET password_hash = \(bind: passwordHash) WHERE email = \(bind: email) RETURNING id"
+            ).first() {
+                try await db.raw("DELETE FROM sessions WHERE partner_user_id = \(bind: try row.int64("id"))").run()
             }
         }
     }

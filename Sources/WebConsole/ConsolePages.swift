@@ -573,8 +573,8 @@ struct LoginPages: Sendable {
             let next = form["next"].flatMap { $0.hasPrefix(site.root) && !$0.contains("//") ? $0 : nil } ?? site.root
             let token: String
             do {
-                if site == .partners {
-                    token = form["key"] ?? ""
+                if site == .partners, let key = form.text("key") {
+                    token = key
                     // A key signs in only for a partner whose terms exist.
                     guard case .partner(_, _, let partner, _) = try await console.services.access.authenticate(bearer: token),
                         (try? await console.services.partners.partner(partner)) != nil
@@ -583,6 +583,8 @@ struct LoginPages: Sendable {
                     let session = try await console.services.access.logIn(email: form["email"] ?? "", password: form["password"] ?? "", client: RequestOrigin.clientAddress)
                     switch (site, session.principal) {
                     case (.console, .staff), (.portal, .member): token = session.token
+                    case (.partners, .partnerUser(_, _, let partner, _)) where (try? await console.services.partners.partner(partner)) != nil:
+                        token = session.token
                     default:
                         try? await console.services.access.logOut(bearer: session.token)
                         throw AccessError.invalidCredentials
@@ -595,7 +597,8 @@ struct LoginPages: Sendable {
                 return refused
             } catch {
                 return try self.form(
-                    error: site == .partners ? "That API key is not valid." : "Wrong email or password.", next: form["next"], status: .unauthorized)
+                    error: site == .partners && form.text("key") != nil ? "That API key is not valid." : "Wrong email or password.", next: form["next"],
+                    status: .unauthorized)
             }
             var response = Response.redirect(to: next)
             response.setCookie(console.sessionCookie(site, token))
@@ -604,7 +607,8 @@ struct LoginPages: Sendable {
         registerPasswordPages(on: router)
         router.post(RouterPath(stringLiteral: "/\(site.rawValue)/logout")) { request, context in
             try await console.posted(request, context, site) { v, _ in
-                if site != .partners { try? await console.services.access.logOut(bearer: v.token) }
+                // A partner's key is not a session: signing out forgets the cookie, not the key.
+                if case .partner = v.principal {} else { try? await console.services.access.logOut(bearer: v.token) }
                 var response = Response.redirect(to: site.login)
                 response.setCookie(console.sessionCookie(site, "", maxAge: 0))
                 return response
@@ -617,7 +621,7 @@ struct LoginPages: Sendable {
             site, visitor: nil, title: "Sign in", template: "login",
             [
                 "action": site.login, "error": error as Any, "next": next as Any, "apiKey": site == .partners, "joinLink": site == .portal,
-                "forgot": (site == .partners ? nil : "/\(site.rawValue)/forgot") as Any, "flash": flash as Any,
+                "forgot": "/\(site.rawValue)/forgot", "flash": flash as Any,
             ],
             status: status)
     }
@@ -631,7 +635,6 @@ struct LoginPages: Sendable {
     /// Forgotten passwords (a link by email that works once, for an hour) and changing one's own
     /// password, for staff in the console and members in the portal.
     func registerPasswordPages(on router: Router<WebRequestContext>) {
-        guard site != .partners else { return }
         let access = console.services.access
         let root = "/\(site.rawValue)"
         router.get(RouterPath(stringLiteral: "\(root)/forgot")) { _, _ in

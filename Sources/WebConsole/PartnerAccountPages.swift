@@ -55,6 +55,33 @@ struct PartnerAccountPages: Sendable {
         router.get("/console/partners/:code") { request, context in
             try await console.signedIn(request, .console) { v in try await detail(v, try context.parameters.require("code")) }
         }
+        // The partner's people: cashiers and managers who sign in to the partner portal.
+        router.post("/console/partners/:code/users") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.partnersManage) else { return try ConsolePages(console: console).forbidden(v) }
+                let code = try context.parameters.require("code")
+                guard let role = form["role"].flatMap(PartnerRole.init(rawValue:)) else { return try await detail(v, code, error: "Choose cashier or manager.") }
+                do {
+                    let p = try await partners.partner(code)
+                    let u = try await console.services.access.addPartnerUser(
+                        partner: p.code, email: form["email"] ?? "", password: form["password"] ?? "", role: role)
+                    return try await detail(v, code, flash: "\(u.email) can sign in to the partner portal as \(p.name)'s \(u.role.rawValue).")
+                } catch { return try await detail(v, code, error: explain(error)) }
+            }
+        }
+        router.post("/console/partners/:code/users/:id/:change") { request, context in
+            try await console.posted(request, context, .console) { v, _ in
+                guard v.principal.can(.partnersManage) else { return try ConsolePages(console: console).forbidden(v) }
+                let code = try context.parameters.require("code")
+                guard let id = Int64(try context.parameters.require("id")) else { return try views.notFound(title: "No such user") }
+                let change = try context.parameters.require("change")
+                guard change == "deactivate" || change == "reactivate" else { return try views.notFound(title: "Not found") }
+                do {
+                    let u = try await console.services.access.setPartnerUser(id, partner: code, active: change == "reactivate")
+                    return try await detail(v, code, flash: u.isActive ? "\(u.email) can sign in again." : "\(u.email) is signed out and cannot sign in.")
+                } catch { return try await detail(v, code, error: explain(error)) }
+            }
+        }
         router.post("/console/partners/:code/settlements") { request, context in
             try await console.posted(request, context, .console) { v, form in
                 guard v.principal.can(.partnersManage) else { return try ConsolePages(console: console).forbidden(v) }
@@ -93,7 +120,7 @@ struct PartnerAccountPages: Sendable {
         for (path, approve) in [("approve", true), ("decline", false)] {
             router.post(RouterPath(stringLiteral: "/partners/promotions/:id/\(path)")) { request, context in
                 try await console.posted(request, context, .partners) { v, _ in
-                    guard case .partner(_, _, let code, _) = v.principal, let id = Int64(try context.parameters.require("id")) else {
+                    guard let code = v.principal.partnerCode, v.principal.mayManagePartnerAccount, let id = Int64(try context.parameters.require("id")) else {
                         return try views.notFound(title: "Not found")
                     }
                     do {
@@ -109,7 +136,7 @@ struct PartnerAccountPages: Sendable {
         }
         router.get("/partners/statements") { request, _ in
             try await console.signedIn(request, .partners) { v in
-                guard case .partner(_, _, let code, _) = v.principal else { return try views.notFound(title: "Not found") }
+                guard let code = v.principal.partnerCode, v.principal.mayManagePartnerAccount else { return try views.notFound(title: "Not found") }
                 guard (try? await partners.partner(code)) != nil else {
                     return try views.page(
                         .partners, visitor: v, title: "Statements", template: "message",
@@ -137,7 +164,7 @@ struct PartnerAccountPages: Sendable {
 
     /// The partner's joint promotions: pending ones to approve or decline, and the rest.
     func jointPromotions(_ v: Visitor, flash: String? = nil, error: String? = nil) async throws -> Response {
-        guard case .partner(_, _, let code, _) = v.principal else { return try views.notFound(title: "Not found") }
+        guard let code = v.principal.partnerCode, v.principal.mayManagePartnerAccount else { return try views.notFound(title: "Not found") }
         let loyalty = console.services.loyalty
         var mine: [Promotion] = []
         for program in try await loyalty.programs() {
@@ -205,6 +232,13 @@ struct PartnerAccountPages: Sendable {
                 "payout": Format.money(minorUnits: p.payoutPerVoucher, currency: p.currency),
                 "monthly": monthly.map(Self.row), "closable": monthly.dropFirst().map { String($0.from.description.prefix(7)) },
                 "settlements": try await partners.settlements(p.code).map(Self.settlementRow), "flash": flash as Any, "error": error as Any,
+                "people": try await console.services.access.partnerUsers(partner: p.code).map {
+                    [
+                        "id": $0.id, "email": $0.email, "role": Format.label($0.role.rawValue), "active": $0.isActive,
+                        "state": $0.deactivatedAt.map { "Deactivated \(Format.date($0))" } ?? "Active", "since": Format.date($0.createdAt),
+                    ] as [String: Any]
+                },
+                "partnerRoles": PartnerRole.allCases.map { ["value": $0.rawValue, "label": Format.label($0.rawValue)] },
             ])
     }
 }

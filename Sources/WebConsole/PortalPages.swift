@@ -332,19 +332,23 @@ struct PartnerPages: Sendable {
                 guard let query = request.uri.queryParameters["member"].map(String.init)?.trimmingCharacters(in: .whitespaces), !query.isEmpty else {
                     return try await page(v)
                 }
-                guard case .partner(_, _, _, let scopes) = v.principal, scopes.contains(.customersLookup) else {
-                    return try await page(v, error: "This key may not look members up.")
+                guard v.principal.scopes.contains(.customersLookup) else {
+                    return try await page(v, error: "This sign-in may not look members up.")
                 }
-                guard let c = try await s.customers.lookUpForPartner(query).first else {
-                    return try await page(v, error: "No member matches '\(query)'.")
+                guard let (customer, member) = try await findMember(query) else {
+                    return try await page(
+                        v, error: "No member matches \u{201C}\(query.prefix(80))\u{201D}. Try the card or membership number, the email, or the phone with its area code.")
                 }
-                let id = c.id
-                let member = try await s.loyalty.memberships(of: id).first
-                return try await page(
-                    v,
-                    found: ["id": id.rawValue, "name": c.displayName, "card": c.cards.first ?? member?.number ?? "none", "isMember": member != nil])
+                var found: [String: Any] = ["id": customer.id.rawValue, "name": customer.displayName, "isMember": member != nil]
+                if let member {
+                    found["number"] = member.number
+                    found["tier"] = member.tier ?? "—"
+                    found["points"] = Format.number(try await s.loyalty.balance(of: member.id).available)
+                }
+                return try await page(v, found: found)
             }
         }
+        registerTill(on: router)
         router.get("/partners/receipts") { request, _ in
             try await console.signedIn(request, .partners) { v in
                 let q = request.uri.queryParameters["receipt"].map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
@@ -365,17 +369,20 @@ struct PartnerPages: Sendable {
         }
         router.post("/partners/transactions") { request, context in
             try await console.posted(request, context, .partners) { v, form in
-                guard v.principal.can(.transactionsWrite), case .partner(_, _, let partner, _) = v.principal else {
+                guard v.principal.can(.transactionsWrite), let partner = v.principal.partnerCode else {
                     return try await page(v, error: "This key may not submit transactions.")
                 }
                 guard let id = form.text("transaction_id"), let member = form.text("member"), let amount = form.text("amount"),
                     let minor = Money.parseMinorUnits(Substring(amount), currency: s.customers.defaultCurrency), minor > 0
                 else { return try await page(v, error: "Give the receipt number, the member's card, email or phone, and the amount (e.g. 25.90).") }
-                let identifiers = [IdentifierKind.card, .email, .phone].map { CustomerIdentifier(kind: $0, value: member) }
                 // A partner records purchases at its own outlets only (checked by the intake; its statement counts them).
-                guard let terms = try? await s.partners.partner(partner) else { return try await page(v, error: "Your partner terms are not set up.") }
+                guard let (terms, party) = try await party(partner) else { return try await page(v, error: "Your partner terms are not set up.") }
                 let store = form.text("store")?.uppercased() ?? terms.outlets.first ?? partner
-                let party = Party.partner(code: terms.code, outlets: Set(terms.outlets), rewards: Set(terms.rewards))
+                // Whatever the cashier has in hand: a card or membership number, an email or a phone in any format.
+                var identifiers = [IdentifierKind.card, .email, .phone].map { CustomerIdentifier(kind: $0, value: member) }
+                if let (customer, _) = try await findMember(member) {
+                    identifiers = [CustomerIdentifier(kind: .customerID, value: String(customer.id.rawValue))]
+                }
                 do {
                     let (outcome, accruals) = try await s.intake.submit(
                         TransactionDetails(
@@ -384,9 +391,10 @@ struct PartnerPages: Sendable {
                             store: store, channel: .store),
                         identifiers: identifiers, by: party)
                     switch outcome {
-                    case .recordedTransaction:
+                    case .recordedTransaction(let t, _):
                         let points = accruals.compactMap(\.accrual?.total).reduce(0, +)
-                        return try await page(v, flash: "Receipt \(id) recorded: the member earned \(points) points.")
+                        let name = (try? await s.customers.customer(t.customerID).displayName) ?? "The member"
+                        return try await page(v, flash: "Receipt \(id) recorded: \(name) earned \(Format.number(points)) points.")
                     case .duplicateTransaction: return try await page(v, flash: "Receipt \(id) was recorded before; nothing changed.")
                     case .unmatched: return try await page(v, error: "No member matches '\(member)'; the receipt is kept until it is linked.")
                     case .recordedInteraction: return try await page(v)
@@ -396,10 +404,80 @@ struct PartnerPages: Sendable {
         }
     }
 
+    /// The partner's terms and the party it acts as (its outlets and the rewards it honours); nil without terms.
+    func party(_ partner: String) async throws -> (Partner, Party)? {
+        guard let terms = try? await s.partners.partner(partner) else { return nil }
+        return (terms, Party.partner(code: terms.code, outlets: Set(terms.outlets), rewards: Set(terms.rewards)))
+    }
+
+    /// The customer a cashier means: by card, email or phone in any format (the partner rule),
+    /// or by a membership or loyalty card number.
+    func findMember(_ text: String) async throws -> (Customer, Member?)? {
+        if let c = try await s.customers.lookUpForPartner(text).first {
+            return (c, try await s.loyalty.memberships(of: c.id).first)
+        }
+        // Voucher codes also lead to their holder in the console; a till finds members by their own numbers only.
+        let typed = text.uppercased().filter { $0.isLetter || $0.isNumber }
+        guard typed.count >= 6 else { return nil }
+        for m in try await s.loyalty.members(holding: text) {
+            let cards = try await s.loyalty.cards(of: m.id).map { $0.number.uppercased().filter { $0.isLetter || $0.isNumber } }
+            guard m.number.uppercased() == typed || cards.contains(typed) else { continue }
+            if let c = try? await s.customers.customer(m.customerID) { return (c, m) }
+        }
+        return nil
+    }
+
+    func registerTill(on router: Router<WebRequestContext>) {
+        // A return against one of the partner's receipts: the points it earned are taken back.
+        router.post("/partners/returns") { request, context in
+            try await console.posted(request, context, .partners) { v, form in
+                guard v.principal.can(.transactionsWrite), let partner = v.principal.partnerCode else {
+                    return try await page(v, error: "This sign-in may not record returns.")
+                }
+                guard let original = form.text("original"), let id = form.text("return_id"), let amount = form.text("amount"),
+                    let minor = Money.parseMinorUnits(Substring(amount), currency: s.customers.defaultCurrency), minor > 0
+                else { return try await page(v, error: "Give the original receipt number, the return's number and the amount refunded (e.g. 12.50).") }
+                guard let (terms, party) = try await party(partner) else { return try await page(v, error: "Your partner terms are not set up.") }
+                guard let purchase = try await s.customers.transaction(externalID: "\(partner):\(original)") else {
+                    return try await page(v, error: "No receipt \(original) at your outlets.")
+                }
+                do {
+                    let (_, accruals) = try await s.intake.submit(
+                        TransactionDetails(
+                            externalID: "\(partner):\(id)", kind: .return, occurredAt: s.customers.clock.now,
+                            amount: Money(minorUnits: minor, currency: s.customers.defaultCurrency), store: purchase.details.store ?? terms.outlets.first,
+                            channel: .store, originalExternalID: "\(partner):\(original)"),
+                        identifiers: [CustomerIdentifier(kind: .customerID, value: String(purchase.customerID.rawValue))], by: party)
+                    let taken = accruals.compactMap(\.clawBack).map { $0.taken + $0.debt }.reduce(0, +)
+                    let name = (try? await s.customers.customer(purchase.customerID).displayName) ?? "the member"
+                    return try await page(v, flash: "Return \(id) recorded against receipt \(original): \(Format.number(taken)) points taken back from \(name).")
+                } catch { return try await page(v, error: explain(error)) }
+            }
+        }
+        // A voucher the member shows at the till, honoured by its code: only vouchers of rewards this partner honours.
+        router.post("/partners/vouchers") { request, context in
+            try await console.posted(request, context, .partners) { v, form in
+                guard v.principal.can(.vouchersRedeem), let partner = v.principal.partnerCode else {
+                    return try await page(v, error: "This sign-in may not honour vouchers.")
+                }
+                guard let code = form.text("code") else { return try await page(v, error: "Type the voucher's code.") }
+                guard let (_, party) = try await party(partner) else { return try await page(v, error: "Your partner terms are not set up.") }
+                do {
+                    let voucher = try await s.loyalty.voucher(code: code)
+                    let used = try await s.loyalty.use(voucher: voucher.id, by: party)
+                    let reward = try await s.loyalty.reward(used.rewardID)
+                    let member = try await s.loyalty.member(used.memberID)
+                    let name = (try? await s.customers.customer(member.customerID).displayName) ?? "the member"
+                    return try await page(v, flash: "Voucher \(used.code) honoured: give \(name) \(reward.name).")
+                } catch { return try await page(v, error: explain(error)) }
+            }
+        }
+    }
+
     func page(_ v: Visitor, flash: String? = nil, error: String? = nil, found: [String: Any]? = nil, receipt: String? = nil) async throws
         -> Response
     {
-        guard case .partner(_, _, let partner, _) = v.principal else { return Response.redirect(to: "/partners/login") }
+        guard let partner = v.principal.partnerCode else { return Response.redirect(to: "/partners/login") }
         // Its receipts, when it has partner terms (its outlets).
         var receipts: [[String: Any]]? = nil
         do {
@@ -416,10 +494,11 @@ struct PartnerPages: Sendable {
             .partners, visitor: v, title: "Transactions", template: "partner",
             [
                 "flash": flash as Any, "error": error as Any, "canSubmit": v.principal.can(.transactionsWrite), "partner": partner,
+                "canHonour": v.principal.can(.vouchersRedeem),
                 "found": found as Any, "canEnrol": v.principal.can(.membersEnroll), "receipts": receipts ?? [], "hasTerms": receipts != nil,
                 "receipt": receipt ?? "",
                 "searchedReceipt": receipt != nil,
-                "canLookUp": { if case .partner(_, _, _, let scopes) = v.principal { scopes.contains(.customersLookup) } else { false } }(),
+                "canLookUp": v.principal.scopes.contains(.customersLookup),
                 "currency": s.customers.defaultCurrency,
             ])
     }

@@ -54,7 +54,8 @@ struct Views: Sendable {
                 ("Preferences", "/portal/preferences"), ("Help", "/portal/help"),
             ]
         case .partners:
-            items = [("Transactions", "/partners/"), ("Statements", "/partners/statements"), ("Joint promotions", "/partners/promotions")]
+            items = [("Transactions", "/partners/")]
+            if principal.mayManagePartnerAccount { items += [("Statements", "/partners/statements"), ("Joint promotions", "/partners/promotions")] }
         }
         return items.map { ["label": $0.0, "href": $0.1] }
     }
@@ -73,10 +74,11 @@ struct Views: Sendable {
         guard let content = library.render(values, withTemplate: template) else { preconditionFailure("no template \(template)") }
         let layout: [String: Any] = [
             "title": title, "site": site.title, "root": site.root, "content": content, "nav": Self.navigation(site, visitor?.principal),
-            "signedIn": visitor != nil, "who": visitor.map { Self.name($0.principal) } ?? "", "logout": "/\(site.rawValue)/logout",
+            "signedIn": visitor != nil, "who": visitor.map { Self.name($0) } ?? "", "logout": "/\(site.rawValue)/logout",
             "csrf": visitor?.formToken() ?? "",
             "globalSearch": site == .console && visitor?.principal.can(.customersRead) == true,
-            "passwordLink": (visitor != nil && site != .partners ? "/\(site.rawValue)/password" : nil) as Any,
+            // A partner's key has no password; its people do.
+            "passwordLink": ({ if case .partner = visitor?.principal { false } else { visitor != nil } }() ? "/\(site.rawValue)/password" : nil) as Any,
         ]
         let html = library.render(Self.withoutNils(layout), withTemplate: "layout")!
         return Response(
@@ -114,11 +116,13 @@ struct Views: Sendable {
     /// the site and the visitor).
     func notFound(title: String) throws -> Response { throw PageNotFound(title: title) }
 
-    static func name(_ p: Principal) -> String {
-        switch p {
+    /// Who is signed in, as the header names them: a partner's people under the partner's name.
+    static func name(_ v: Visitor) -> String {
+        switch v.principal {
         case .staff(_, let email, let role): "\(email) (\(Format.label(role.rawValue)))"
         case .member(_, let email): email
-        case .partner(_, let name, let partner, _): "\(partner) — \(name)"
+        case .partner(_, let name, let partner, _): "\(v.partnerName ?? partner) — \(name) (API key)"
+        case .partnerUser(_, let email, let partner, let role): "\(v.partnerName ?? partner) — \(email) (\(Format.label(role.rawValue)))"
         }
     }
 }

@@ -149,6 +149,8 @@ enum Site: String, Sendable {
 struct Visitor: Sendable {
     let principal: Principal
     let token: String
+    /// The partner's name, for a partner's key or people (the header shows it).
+    var partnerName: String? = nil
     /// The CSRF token forms carry: a digest of the session token, so a page of another site
     /// cannot know it, and nothing needs storing.
     var csrf: String { SHA256.hash(data: Data("csrf|\(token)".utf8)).prefix(16).map { String(format: "%02x", $0) }.joined() }
@@ -255,7 +257,11 @@ extension WebConsole {
             let principal = try? await services.access.authenticate(bearer: token)
         else { return nil }
         switch (site, principal) {
-        case (.console, .staff), (.portal, .member), (.partners, .partner): return Visitor(principal: principal, token: token)
+        case (.console, .staff), (.portal, .member): return Visitor(principal: principal, token: token)
+        case (.partners, .partner), (.partners, .partnerUser):
+            // Only a partner whose terms exist has a portal.
+            guard let code = principal.partnerCode, let terms = try? await services.partners.partner(code) else { return nil }
+            return Visitor(principal: principal, token: token, partnerName: terms.name)
         default: return nil
         }
     }
