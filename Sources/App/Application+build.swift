@@ -37,14 +37,14 @@ public func buildRouter(patron: Patron) throws -> Router<WebRequestContext> {
     let router = Router(context: WebRequestContext.self)
     router.add(middleware: ClientAddressMiddleware(trustedProxies: patron.settings.trustedProxies))
     router.add(middleware: ProblemMiddleware())
-    let console = try WebConsole(
-        services: .init(
-            customers: patron.customers, access: patron.access, loyalty: patron.loyalty, intake: patron.intake, intelligence: patron.intelligence,
-            segments: patron.segments, campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners,
-            sales: patron.sales, forms: patron.accessStore, jobs: patron.jobBoard,
-            configuredChannels: Set((try? patron.settings.channels.channels())?.keys.map { $0 } ?? []),
-            mail: try patron.settings.channels.serviceMail(), publicURL: patron.settings.publicURL),
-        secureCookies: patron.settings.publicURL.hasPrefix("https://"))
+    var services = WebConsole.Services(
+        customers: patron.customers, access: patron.access, loyalty: patron.loyalty, intake: patron.intake, intelligence: patron.intelligence,
+        segments: patron.segments, campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners,
+        sales: patron.sales, forms: patron.accessStore, jobs: patron.jobBoard,
+        configuredChannels: Set((try? patron.settings.channels.channels())?.keys.map { $0 } ?? []),
+        mail: try patron.settings.channels.serviceMail(), publicURL: patron.settings.publicURL)
+    services.testMail = try patron.settings.channels.testMail()
+    let console = try WebConsole(services: services, secureCookies: patron.settings.publicURL.hasPrefix("https://"))
     // Inside the problem+json layer: the console's and portals' errors are pages of their site.
     router.add(middleware: PageErrorMiddleware(console: console))
     let routes = RouteTable()

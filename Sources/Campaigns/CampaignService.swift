@@ -55,6 +55,12 @@ public struct CampaignService: Sendable {
             if let rule = w.rule, !rule.trimmingCharacters(in: .whitespaces).isEmpty {
                 do { _ = try SegmentFields.check(rule) } catch let e as SegmentError { throw fail("\(field).rule", e.description) }
             }
+            for (part, text) in [("body", w.body), ("subject", w.subject ?? "")] {
+                if let tag = MergeTags.unknown(in: text).first {
+                    throw fail(
+                        "\(field).\(part)", "{{\(tag)}} is not a merge tag; use \(MergeTags.all.map { "{{\($0.tag)}}" }.joined(separator: ", "))")
+                }
+            }
             do {
                 _ = try templates.prepare(w.body, html: Self.isHTML(w.body))
                 if let s = w.subject { _ = try templates.prepare(s, html: false) }

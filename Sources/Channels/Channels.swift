@@ -127,6 +127,19 @@ public struct ChannelSettings: Sendable {
         return { to, subject, body in await mailer.send(to: to, subject: subject, body: body) }
     }
 
+    /// Sends one rendered campaign message through the SMTP server (a marketer's test send), or
+    /// nil when none is configured.
+    public func testMail() throws -> (@Sendable (OutboundMessage) async -> Bool)? {
+        guard let smtpURL else { return nil }
+        let mailer = try SMTPMailer(url: smtpURL, from: mailFrom)
+        return { message in
+            switch await mailer.send([message]).first {
+            case .delivered, .accepted: true
+            default: false
+            }
+        }
+    }
+
     /// The configured channels.
     public func channels() throws -> [CampaignChannel: any MessageChannel] {
         var out: [CampaignChannel: any MessageChannel] = [:]

@@ -153,7 +153,36 @@ struct SegmentAndCampaignPages: Sendable {
         router.get("/console/campaigns/:id") { request, context in
             try await console.signedIn(request, .console) { v in
                 guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such campaign") }
-                return try await campaign(v, id)
+                let q = request.uri.queryParameters
+                return try await campaign(
+                    v, id, previewFor: q["customer"].map { String($0.prefix(200)) }, previewWave: q["wave"].flatMap { Int(String($0)) })
+            }
+        }
+        // A test send: the wave as one recipient would get it, to the marketer's own address,
+        // through the real mail server. It is not a campaign message: nothing is recorded.
+        router.post("/console/campaigns/:id/test") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.campaignsManage) else { return try pages.forbidden(v) }
+                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such campaign") }
+                let c: Campaign
+                do { c = try await s.campaigns.campaign(CampaignID(id)) } catch { return try console.views.notFound(title: "No such campaign") }
+                let wave = min(max(Int(form["wave"] ?? "") ?? 1, 1), c.plan.waves.count)
+                func refuse(_ text: String) async throws -> Response {
+                    try await campaign(v, id, error: text, previewFor: form["customer"], previewWave: wave)
+                }
+                guard let send = s.testMail else { return try await refuse("No mail server is set up (PATRON_SMTP_URL), so no test can be sent.") }
+                guard let to = form.text("to").flatMap({ EmailAddress($0)?.value }) else { return try await refuse("Give the email address to send the test to.") }
+                var who: Int64? = nil
+                if let asked = form.text("customer") { who = try await previewCustomer(asked) }
+                if who == nil { who = try await s.segments.members(of: SegmentID(c.plan.segment), limit: 1).first?.customer }
+                guard let who else { return try await refuse("Nobody is in the segment to render the test for; name a customer.") }
+                var m = try await rendered(c, wave: wave, customer: who)
+                let channel = c.plan.waves[wave - 1].channel
+                m.subject = "[Test] " + (m.subject ?? "\(c.plan.name): \(Format.label(channel.rawValue)) message")
+                m.address = to
+                guard await send(m) else { return try await refuse("The mail server did not accept the test to \(to); try again later.") }
+                return try await campaign(
+                    v, id, flash: "Test of wave \(wave) sent to \(to), as \(m.name) would get it.", previewFor: form["customer"], previewWave: wave)
             }
         }
         // Launch, pause, resume and stop: each asks for confirmation on a page that says what
@@ -301,6 +330,11 @@ struct SegmentAndCampaignPages: Sendable {
             ])
     }
 
+    static func email(of p: Principal) -> String? {
+        if case .staff(_, let email, _) = p { return email }
+        return nil
+    }
+
     static let campaignColumns = [
         ListColumn(key: "name", label: "Campaign"), ListColumn(key: "status", label: "Status"), ListColumn(key: "segment", label: "Segment"),
         ListColumn(key: "waves", label: "Waves", sortable: false), ListColumn(key: "owner", label: "Owner"),
@@ -350,11 +384,27 @@ struct SegmentAndCampaignPages: Sendable {
                 "error": error as Any, "canManage": v.principal.can(.campaignsManage) && !segmentList.isEmpty,
                 "segments": segmentList.map { ["id": $0.id.rawValue, "name": $0.name] },
                 "followUps": [(2, 3), (3, 7), (4, 14)].map { ["n": $0.0, "day": $0.1] },
+                "tags": MergeTags.all.map { ["label": "{{\($0.tag)}}", "tag": $0.tag, "meaning": $0.meaning] },
                 "list": listing,
             ])
     }
 
-    func campaign(_ v: Visitor, _ id: Int64, flash: String? = nil, error: String? = nil) async throws -> Response {
+    /// The customer a marketer names for a preview: a customer number, or anything the customer
+    /// search finds (an email, a name, a phone); nil when nobody matches.
+    func previewCustomer(_ text: String) async throws -> Int64? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if let n = Int64(t), (try? await s.customers.customer(CustomerID(n))) != nil { return n }
+        return try await s.customers.list(CustomerListQuery(text: t, limit: 1)).items.first?.id.rawValue
+    }
+
+    /// A wave rendered for one recipient: what the preview shows and a test send sends.
+    func rendered(_ c: Campaign, wave: Int, customer: Int64) async throws -> OutboundMessage {
+        try await s.campaigns.preview(c.id, wave: wave, customer: customer)
+    }
+
+    func campaign(
+        _ v: Visitor, _ id: Int64, flash: String? = nil, error: String? = nil, previewFor: String? = nil, previewWave: Int? = nil
+    ) async throws -> Response {
         guard v.principal.can(.campaignsRead) else { return try pages.forbidden(v) }
         let c: Campaign
         do { c = try await s.campaigns.campaign(CampaignID(id)) } catch { return try console.views.notFound(title: "No such campaign") }
@@ -364,11 +414,21 @@ struct SegmentAndCampaignPages: Sendable {
             "\(g.customers) customers, \(g.responders) bought (\(Format.pct(g.responseRate))), \(Format.money(g.revenue, cur))"
         }
         func interval(_ e: Estimate, _ f: (Double) -> String) -> String { "\(f(e.value)) (95% CI \(f(e.low)) to \(f(e.high)))" }
-        var preview: [String: String]? = nil
-        if let first = try await s.segments.members(of: SegmentID(c.plan.segment), limit: 1).first,
-            let m = try? await s.campaigns.preview(c.id, wave: 1, customer: first.customer)
-        {
-            preview = ["to": "\(m.name) <\(m.address)>", "subject": m.subject ?? "", "body": m.body]
+        // The preview: for the recipient asked for (any customer), else the segment's first.
+        var preview: [String: Any]? = nil
+        var previewError: String? = nil
+        let wave = min(max(previewWave ?? 1, 1), c.plan.waves.count)
+        var who: Int64? = nil
+        if let asked = previewFor?.trimmingCharacters(in: .whitespaces), !asked.isEmpty {
+            who = try await previewCustomer(asked)
+            if who == nil { previewError = "No customer matches \u{201C}\(asked.prefix(80))\u{201D}; showing the segment's first member." }
+        }
+        if who == nil { who = try await s.segments.members(of: SegmentID(c.plan.segment), limit: 1).first?.customer }
+        if let who, let m = try? await rendered(c, wave: wave, customer: who) {
+            preview = [
+                "to": "\(m.name) <\(m.address)>", "subject": m.subject ?? "", "body": m.body, "html": m.isHTML, "wave": wave,
+                "channel": Format.label(c.plan.waves[wave - 1].channel.rawValue), "customer": who,
+            ]
         }
         let segmentName = (try? await s.segments.segment(SegmentID(c.plan.segment)).name) ?? "\(c.plan.segment)"
         let responseChart = SVGChart.bars(
@@ -421,6 +481,12 @@ struct SegmentAndCampaignPages: Sendable {
                 "incremental": interval(pnl.incrementalRevenue) { Format.money($0, cur) }, "cost": costText,
                 "profit": interval(pnl.incrementalProfit) { Format.money($0, cur) },
                 "roi": pnl.roi.map { interval($0) { String(format: "%.2f", $0) } } ?? "—", "preview": preview as Any,
+                "previewError": previewError as Any, "previewFor": previewFor ?? "", "mailReady": s.testMail != nil,
+                "canTest": v.principal.can(.campaignsManage),
+                "waveChoices": (1...c.plan.waves.count).map {
+                    ["n": $0, "label": "Wave \($0): \(Format.label(c.plan.waves[$0 - 1].channel.rawValue))", "selected": $0 == wave]
+                },
+                "testTo": Self.email(of: v.principal) ?? "",
                 "responseChart": responseChart,
                 "funnelChart": (funnel.isEmpty ? nil : SVGChart.bars(funnel, title: "Messages and responses by wave")) as Any,
             ])

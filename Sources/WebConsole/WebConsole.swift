@@ -43,6 +43,9 @@ public struct WebConsole: Sendable {
         public var mail: (@Sendable (String, String, String) async -> Bool)?
         /// Where people reach Patron (`PATRON_PUBLIC_URL`), for links in emails.
         public var publicURL: String
+        /// Sends one rendered campaign message by email (a marketer's test), true once accepted;
+        /// nil without an SMTP server.
+        public var testMail: (@Sendable (OutboundMessage) async -> Bool)? = nil
 
         public init(
             customers: CustomerService, access: AccessService, loyalty: PointsLedger, intake: TransactionIntake, intelligence: CustomerIntelligence,

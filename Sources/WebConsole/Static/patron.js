@@ -142,3 +142,26 @@ document.addEventListener("DOMContentLoaded", () => {
     read();
   }
 });
+
+// Merge-tag buttons put {{tag}} where the cursor is in the message or subject edited last.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".merge-tags").forEach((box) => {
+    const form = box.closest("form");
+    if (!form) return;
+    let target = form.querySelector("textarea[name=body]");
+    form.addEventListener("focusin", (e) => {
+      const el = e.target;
+      if ((el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && /subject|body/.test(el.name)))) target = el;
+    });
+    box.querySelectorAll("button[data-tag]").forEach((button) => {
+      button.addEventListener("click", () => {
+        if (!target) return;
+        const text = "{{" + button.dataset.tag + "}}";
+        const start = target.selectionStart ?? target.value.length, end = target.selectionEnd ?? start;
+        target.value = target.value.slice(0, start) + text + target.value.slice(end);
+        target.focus();
+        target.selectionStart = target.selectionEnd = start + text.length;
+      });
+    });
+  });
+});

@@ -1,0 +1,63 @@
+import Access
+import App
+import Campaigns
+import Channels
+import Customers
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import SharedModels
+import Support
+import TestSupport
+import Testing
+
+/// The marketer's tools around a message: only merge tags that exist, a preview as any
+/// recipient would get it (HTML in a sandboxed frame), and a test send through the real SMTP
+/// server that records nothing against the campaign.
+@Suite struct CampaignToolingTests {
+    @Test("a plan with an unknown merge tag is refused by name; the preview renders for any customer; a test send arrives and records nothing", arguments: TestEngine.available)
+    func tooling(engine: TestEngine) async throws {
+        let sinks = try MessageSinks()
+        let clock = TestClock()
+        try await TestDatabase.withPatron(
+            engine, clock: clock, settings: { $0.channels = ChannelSettings(smtpURL: "smtp://127.0.0.1:\(sinks.smtpPort)") }
+        ) { p in
+            let people = try await CampaignTests.audience(p)
+            let segment = try await p.segments.create(SegmentDraft(name: "Everyone", rule: "has_email"), owner: "mia@x.com")
+            var plan = CampaignTests.plan(segment: segment.id.rawValue, start: clock.now)
+            plan.waves = [Wave(channel: .email, day: 0, subject: "{{first_name}}, your voucher", body: "Hi {{first_name}}, use {{voucher}} today.")]
+            await #expect(throws: CampaignError.invalid(field: "waves[0].body", reason: "{{voucher}} is not a merge tag; use " + MergeTags.all.map { "{{\($0.tag)}}" }.joined(separator: ", "))) {
+                _ = try await p.campaigns.create(plan, owner: "mia@x.com")
+            }
+            plan.waves = [
+                Wave(
+                    channel: .email, day: 0, subject: "{{first_name}}, something for you",
+                    body: "<p>Hi {{first_name}}, you have {{points}} points.</p><p><a href=\"https://shop.example.com/sale\">Shop</a></p>")
+            ]
+            let draft = try await p.campaigns.create(plan, owner: "mia@x.com")
+            _ = try await p.access.addUser(email: "mia@x.com", password: "password1", role: .marketer)
+            let someone = try await p.customers.customer(CustomerID(people.all[5]))
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let mia = try await WebVisitor.signIn(client, "console", "email=mia%40x.com&password=password1")
+                let planner = try await mia.get("/console/campaigns")
+                #expect(planner.body.contains(#"data-tag="first_name""#) && planner.body.contains("{{offer_code}}"), "the merge-tag picker")
+                let email = try #require(someone.profile.emails.first?.value)
+                let page = "/console/campaigns/\(draft.id.rawValue)"
+                let preview = try await mia.get(page + "?customer=\(email.replacingOccurrences(of: "@", with: "%40"))&wave=1")
+                #expect(preview.body.contains("for \(someone.displayName)"), "\(preview.body.count)")
+                #expect(preview.body.contains("<iframe class=\"message-preview\"") && preview.body.contains("sandbox srcdoc=\"&lt;p&gt;Hi \(someone.profile.firstName ?? "")"))
+                let nobody = try await mia.get(page + "?customer=zzzz-nobody")
+                #expect(nobody.body.contains("No customer matches"))
+                let sent = try await mia.post(page + "/test", "to=mia%40x.com&wave=1&customer=\(someone.id.rawValue)", tokenPage: page)
+                #expect(sent.body.contains("Test of wave 1 sent to mia@x.com, as \(someone.displayName) would get it."), "\(sent.body.prefix(300))")
+                let mail = try #require(sinks.mail.first { $0.to == "mia@x.com" })
+                #expect(mail.data.contains("[Test] \(someone.profile.firstName ?? ""), something for you") && mail.data.contains("text/html"))
+                #expect(try await p.campaigns.breakdown(draft.id).1.waves.allSatisfy { $0.queued == 0 }, "a test is not a campaign message")
+                let bad = try await mia.post(page + "/test", "to=not-an-address&wave=1", tokenPage: page)
+                #expect(bad.status == .unprocessableContent && bad.body.contains("Give the email address"))
+            }
+        }
+    }
+}
