@@ -50,6 +50,14 @@ enum Format {
 
     static func money(_ m: Money) -> String { money(minorUnits: m.minorUnits, currency: m.currency) }
 
+    /// An amount as a form field holds it, `2500.00` (no separators or sign), for editing.
+    static func plainAmount(minorUnits: Int64, currency: String) -> String {
+        if wholeCurrencies.contains(currency) { return String(minorUnits) }
+        let magnitude = minorUnits.magnitude
+        let cents = magnitude % 100
+        return (minorUnits < 0 ? "-" : "") + String(magnitude / 100) + "." + (cents < 10 ? "0" : "") + String(cents)
+    }
+
     /// Money computed as a fraction (averages, per-member figures), rounded to the minor unit.
     static func money(_ major: Double, _ currency: String) -> String {
         guard major.isFinite else { return "—" }

@@ -158,6 +158,46 @@ struct SegmentAndCampaignPages: Sendable {
                     v, id, previewFor: q["customer"].map { String($0.prefix(200)) }, previewWave: q["wave"].flatMap { Int(String($0)) })
             }
         }
+        // A draft's plan changes until launch: its name, budget, control group, and each wave's day, subject and message.
+        router.post("/console/campaigns/:id/plan") { request, context in
+            try await console.posted(request, context, .console) { v, form in
+                guard v.principal.can(.campaignsManage) else { return try pages.forbidden(v) }
+                guard let id = Int64(try context.parameters.require("id")) else { return try console.views.notFound(title: "No such campaign") }
+                let c: Campaign
+                do { c = try await s.campaigns.campaign(CampaignID(id)) } catch { return try console.views.notFound(title: "No such campaign") }
+                guard mayChange(v, c) else { return try pages.forbidden(v) }
+                var plan = c.plan
+                plan.name = form["name"] ?? plan.name
+                plan.objective = form.text("objective")
+                if let budget = form.text("budget") {
+                    guard let minor = Money.parseMinorUnits(Substring(budget), currency: plan.currency) else {
+                        return try await campaign(v, id, error: "Budget: give an amount such as 2500.00, or leave it empty.")
+                    }
+                    plan.budget = minor
+                } else {
+                    plan.budget = nil
+                }
+                if let control = form.text("control") {
+                    guard let n = Double(control) else { return try await campaign(v, id, error: "Control group: give a percentage from 0 to 50.") }
+                    plan.controlPercent = n
+                }
+                for i in plan.waves.indices {
+                    let n = i + 1
+                    if let day = form.text("w\(n)_day") {
+                        guard let d = Int(day) else { return try await campaign(v, id, error: "Wave \(n): the day is a whole number.") }
+                        plan.waves[i].day = d
+                    }
+                    if plan.waves[i].channel == .email { plan.waves[i].subject = form.text("w\(n)_subject") }
+                    if let body = form["w\(n)_body"] { plan.waves[i].body = body }
+                }
+                do {
+                    _ = try await s.campaigns.update(c.id, plan)
+                    return try await campaign(v, id, flash: "Plan saved; preview it below before you launch.")
+                } catch {
+                    return try await campaign(v, id, error: explain(error))
+                }
+            }
+        }
         // A test send: the wave as one recipient would get it, to the marketer's own address,
         // through the real mail server. It is not a campaign message: nothing is recorded.
         router.post("/console/campaigns/:id/test") { request, context in
@@ -487,6 +527,16 @@ struct SegmentAndCampaignPages: Sendable {
                     ["n": $0, "label": "Wave \($0): \(Format.label(c.plan.waves[$0 - 1].channel.rawValue))", "selected": $0 == wave]
                 },
                 "testTo": Self.email(of: v.principal) ?? "",
+                "editable": c.status == .draft && mayChange(v, c), "name": c.plan.name, "objective": c.plan.objective ?? "",
+                "budgetValue": c.plan.budget.map { Format.plainAmount(minorUnits: $0, currency: c.plan.currency) } ?? "",
+                "controlValue": c.plan.controlPercent,
+                "planWaves": c.plan.waves.enumerated().map { i, w -> [String: Any] in
+                    [
+                        "n": i + 1, "channel": Format.label(w.channel.rawValue), "day": w.day, "isEmail": w.channel == .email,
+                        "subject": w.subject ?? "", "body": w.body,
+                    ]
+                },
+                "tags": MergeTags.all.map { ["label": "{{\($0.tag)}}", "tag": $0.tag, "meaning": $0.meaning] },
                 "responseChart": responseChart,
                 "funnelChart": (funnel.isEmpty ? nil : SVGChart.bars(funnel, title: "Messages and responses by wave")) as Any,
             ])

@@ -57,6 +57,18 @@ import Testing
                 #expect(try await p.campaigns.breakdown(draft.id).1.waves.allSatisfy { $0.queued == 0 }, "a test is not a campaign message")
                 let bad = try await mia.post(page + "/test", "to=not-an-address&wave=1", tokenPage: page)
                 #expect(bad.status == .unprocessableContent && bad.body.contains("Give the email address"))
+                // The draft's plan changes until launch; a bad tag is named and nothing changes.
+                #expect(try await mia.get(page).body.contains("Change the plan (until launch)"))
+                let refused = try await mia.post(
+                    page + "/plan", "name=Spring+sale&budget=2500.00&control=20&w1_day=0&w1_subject=Hi&w1_body=Use+%7B%7Bcoupon%7D%7D", tokenPage: page)
+                #expect(refused.status == .unprocessableContent && refused.body.contains("{{coupon}} is not a merge tag"))
+                #expect(try await p.campaigns.campaign(draft.id).plan.waves[0].body.contains("{{points}}"), "nothing changed")
+                let saved = try await mia.post(
+                    page + "/plan", "name=Spring+sale+2&budget=2500.00&control=20&w1_day=0&w1_subject=%7B%7Bfirst_name%7D%7D%2C+hello&w1_body=Hello+%7B%7Bfirst_name%7D%7D",
+                    tokenPage: page)
+                #expect(saved.body.contains("Plan saved"), "\(saved.body.prefix(300))")
+                let changed = try await p.campaigns.campaign(draft.id).plan
+                #expect(changed.name == "Spring sale 2" && changed.budget == 250_000 && changed.controlPercent == 20 && changed.waves[0].body == "Hello {{first_name}}")
             }
         }
     }
