@@ -31,8 +31,9 @@ struct Views: Sendable {
     }
 
     /// The navigation of a site, as far as the visitor's role reaches.
-    static func navigation(_ site: Site, _ principal: Principal?) -> [[String: String]] {
-        guard let principal else { return [] }
+    static func navigation(_ site: Site, _ visitor: Visitor?) -> [[String: String]] {
+        guard let visitor else { return [] }
+        let principal = visitor.principal
         var items: [(String, String)] = []
         switch site {
         case .console:
@@ -57,7 +58,16 @@ struct Views: Sendable {
             items = [("Transactions", "/partners/")]
             if principal.mayManagePartnerAccount { items += [("Statements", "/partners/statements"), ("Joint promotions", "/partners/promotions")] }
         }
-        return items.map { ["label": $0.0, "href": $0.1] }
+        return items.map { item in
+            var entry = ["label": item.0, "href": item.1]
+            // The service desk carries a badge: the requests waiting on this person, and how many are late.
+            if item.1 == "/console/service", let (open, late) = visitor.assigned {
+                entry["badge"] = late > 0 ? "\(open) yours, \(late) late" : "\(open) yours"
+                entry["badgeHref"] = "/console/service?view=mine"
+                entry["late"] = late > 0 ? "yes" : ""
+            }
+            return entry
+        }
     }
 
     /// A whole page: the content template inside the site's layout.
@@ -73,7 +83,7 @@ struct Views: Sendable {
         if let visitor { values["csrf"] = visitor.formToken() }
         guard let content = library.render(values, withTemplate: template) else { preconditionFailure("no template \(template)") }
         let layout: [String: Any] = [
-            "title": title, "site": site.title, "root": site.root, "content": content, "nav": Self.navigation(site, visitor?.principal),
+            "title": title, "site": site.title, "root": site.root, "content": content, "nav": Self.navigation(site, visitor),
             "signedIn": visitor != nil, "who": visitor.map { Self.name($0) } ?? "", "logout": "/\(site.rawValue)/logout",
             "csrf": visitor?.formToken() ?? "",
             "globalSearch": site == .console && visitor?.principal.can(.customersRead) == true,

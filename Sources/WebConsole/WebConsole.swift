@@ -154,6 +154,9 @@ struct Visitor: Sendable {
     let token: String
     /// The partner's name, for a partner's key or people (the header shows it).
     var partnerName: String? = nil
+    /// Open service requests assigned to this staff member, and how many of them are past their
+    /// SLA: the badge on the navigation.
+    var assigned: (open: Int, late: Int)? = nil
     /// The CSRF token forms carry: a digest of the session token, so a page of another site
     /// cannot know it, and nothing needs storing.
     var csrf: String { SHA256.hash(data: Data("csrf|\(token)".utf8)).prefix(16).map { String(format: "%02x", $0) }.joined() }
@@ -260,7 +263,19 @@ extension WebConsole {
             let principal = try? await services.access.authenticate(bearer: token)
         else { return nil }
         switch (site, principal) {
-        case (.console, .staff), (.portal, .member): return Visitor(principal: principal, token: token)
+        case (.console, .staff):
+            var v = Visitor(principal: principal, token: token)
+            if principal.can(.requestsRead) {
+                var mine = RequestFilter.open
+                mine.assignee = principal.actor
+                let open = (try? await services.support.requests(mine, offset: 0, limit: 1).total) ?? 0
+                if open > 0 {
+                    mine.breachedOnly = true
+                    v.assigned = (open, (try? await services.support.requests(mine, offset: 0, limit: 1).total) ?? 0)
+                }
+            }
+            return v
+        case (.portal, .member): return Visitor(principal: principal, token: token)
         case (.partners, .partner), (.partners, .partnerUser):
             // Only a partner whose terms exist has a portal.
             guard let code = principal.partnerCode, let terms = try? await services.partners.partner(code) else { return nil }

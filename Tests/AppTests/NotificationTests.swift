@@ -2,6 +2,9 @@ import App
 import Channels
 import Customers
 import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Access
 import SharedModels
 import Support
 import TestSupport
@@ -38,6 +41,29 @@ import Testing
             let late = try #require(sinks.mail.first { $0.to == "bo@x.com" })
             #expect(late.data.contains("SLA missed: request #\(r.id)"))
             #expect(try await p.support.alertBreaches() == 0, "told once")
+        }
+    }
+
+    @Test("the console's navigation shows an agent the requests assigned to them, and how many are late")
+    func badge() async throws {
+        let clock = TestClock()
+        try await TestDatabase.withPatron(.sqlite, clock: clock) { p in
+            _ = try await p.access.addUser(email: "ada@x.com", password: "password1", role: .agent)
+            let c = try await p.customers.create(ProfileDraft(firstName: "Ivy", lastName: "Chan"))
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let ada = try await WebVisitor.signIn(client, "console", "email=ada%40x.com&password=password1")
+                #expect(!(try await ada.get("/console/").body.contains("class=\"badge")), "nothing assigned, no badge")
+                let r = try await p.support.open(
+                    customer: c.id.rawValue, kind: .complaint, subject: "Card declined", description: "At the till", channel: .call, by: "lead@x.com",
+                    byCustomer: false)
+                _ = try await p.support.assign(r.id, to: "ada@x.com", by: "lead@x.com")
+                #expect(try await ada.get("/console/").body.contains(">1 yours</a>"))
+                clock.advance(by: 30 * 86_400)
+                let again = try await WebVisitor.signIn(client, "console", "email=ada%40x.com&password=password1")
+                let late = try await again.get("/console/customers").body
+                #expect(late.contains(">1 yours, 1 late</a>") && late.contains("href=\"/console/service?view=mine\" class=\"badge late\""))
+            }
         }
     }
 }
