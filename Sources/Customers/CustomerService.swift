@@ -250,6 +250,14 @@ public struct CustomerService: Sendable {
         try await store.unmatchedItems(after: cursor, limit: limit.value)
     }
 
+    /// The purchase or return waiting to be linked that has this receipt number, as an agent
+    /// types it off the customer's receipt; nil when none waits.
+    public func unmatchedTransaction(receipt: String) async throws -> UnmatchedItem? {
+        let typed = receipt.trimmingSpaces()
+        guard !typed.isEmpty, typed.count <= 64 else { return nil }
+        return try await store.unmatchedTransaction(externalID: typed)
+    }
+
     /// Links a held item to a customer; it then takes effect exactly as if it had matched on arrival.
     public func link(_ id: UnmatchedID, to customer: CustomerID) async throws -> IngestOutcome {
         guard let item = try await store.unmatchedItem(id) else { throw CustomerError.notFound(kind: "unmatched item", id: id.rawValue) }

@@ -102,6 +102,8 @@ public protocol CustomerActivityStore: Sendable {
     /// Items not linked yet, oldest first.
     func unmatchedItems(after: Cursor?, limit: Int) async throws -> Page<UnmatchedItem>
     func unmatchedItem(_ id: UnmatchedID) async throws -> UnmatchedItem?
+    /// A waiting (not linked) purchase or return held with this receipt number.
+    func unmatchedTransaction(externalID: String) async throws -> UnmatchedItem?
     /// Records the item's payload for `customer` and marks it linked, in one database transaction.
     func link(_ id: UnmatchedID, to customer: CustomerID, at: Date) async throws -> IngestOutcome
 }

@@ -262,6 +262,25 @@ extension SQLCustomerStore {
         }
     }
 
+    public func unmatchedTransaction(externalID: String) async throws -> UnmatchedItem? {
+        // The payload is JSON: narrow with LIKE on the id's text, then check the decoded id exactly.
+        // A slash may be written \/ in JSON: any text may stand between the parts; the exact check below decides.
+        let escaped = externalID.split(separator: "/", omittingEmptySubsequences: false).map { Self.escapeLike(String($0)) }.joined(separator: "%")
+        return try await database.read { db in
+            let rows = try await db.raw(
+                """
+                SELECT * FROM unmatched_items WHERE linked_customer_id IS NULL AND kind = 'transaction'
+                AND payload LIKE \(bind: "%" + escaped + "%") ESCAPE '\\' ORDER BY id LIMIT 50
+                """
+            ).all()
+            for row in rows {
+                let item = try Self.decodeUnmatched(row)
+                if case .transaction(let t) = item.payload, t.externalID == externalID { return item }
+            }
+            return nil
+        }
+    }
+
     public func link(_ id: UnmatchedID, to customer: CustomerID, at: Date) async throws -> IngestOutcome {
         try await database.write { db in
             guard

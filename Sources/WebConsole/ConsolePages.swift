@@ -425,7 +425,7 @@ struct ConsolePages: Sendable {
             "phone": c.profile.phones.isEmpty ? "—" : c.profile.phones.map { Format.phone($0.value) }.joined(separator: ", "),
             "address": address ?? "—", "birthDate": c.profile.birthDate.map(Format.date) ?? "—",
             "cards": c.cards.isEmpty ? "—" : c.cards.joined(separator: ", "), "actions": actions,
-            "canEdit": v.principal.can(.customersWrite), "canConsent": v.principal.can(.consentsWrite), "joinable": joinablePrograms,
+            "canEdit": v.principal.can(.customersWrite), "canLink": v.principal.can(.customersWrite), "canConsent": v.principal.can(.consentsWrite), "joinable": joinablePrograms,
             "edit": edit, "purposes": purposes, "contactChannels": contactChannels,
             "language": c.profile.language ?? "—", "homeStore": c.profile.homeStore ?? "—", "since": Format.date(c.createdAt),
             "completeness": c.completeness.score, "memberships": memberships, "scores": scores as Any, "household": household,

@@ -100,6 +100,17 @@ struct MemberServicePages: Sendable {
             _ = try await s.customers.recordConsent(
                 purpose: purpose, channel: channel, granted: answer == "yes", source: "call", text: form.text("text"), for: customer, by: p.actor)
             return "Recorded: \(Format.label(purpose.rawValue).lowercased()) by \(Format.label(channel.rawValue).lowercased()) — \(answer)."
+        case "link-purchase":
+            // A purchase that found no one (a mistyped card, no card at all): the agent links it by its receipt
+            // number, and it earns its points as if it had matched on arrival.
+            guard p.can(.customersWrite) else { return nil }
+            guard let receipt = form.text("receipt") else { throw ServiceRefusal("Give the receipt number.") }
+            guard let item = try await s.customers.unmatchedTransaction(receipt: receipt) else {
+                throw ServiceRefusal("No purchase with receipt \(receipt.prefix(64)) is waiting to be linked; it may have found its customer already.")
+            }
+            let (_, results) = try await s.intake.link(item.id, to: customer)
+            let points = results.compactMap(\.accrual?.total).reduce(0, +)
+            return "Receipt \(receipt) is now this customer's" + (points > 0 ? ": \(Format.number(points)) points earned." : ".")
         case "do-not-contact":
             guard p.can(.consentsWrite) else { return nil }
             guard let channel = form["channel"].flatMap(Customers.Channel.init(rawValue:)) else { throw ServiceRefusal("Choose a channel.") }

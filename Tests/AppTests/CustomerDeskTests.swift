@@ -97,6 +97,17 @@ import Testing
                 let consents = try await p.customers.consents(of: caller.id)
                 #expect(consents.blocks.contains { $0.channel == .sms && $0.clearedAt == nil })
 
+                // A purchase that found no one (an unknown card) is linked by its receipt number and earns its points.
+                let (held, _) = try await p.intake.submit(
+                    TransactionDetails(externalID: "POS/77-1", occurredAt: Self.until, amount: Money(minorUnits: 4_000, currency: "USD"), store: "S01"),
+                    identifiers: [CustomerIdentifier(kind: .card, value: "NOSUCHCARD99")])
+                guard case .unmatched = held else { Issue.record("the purchase should wait unmatched: \(held)"); return }
+                let before = try await p.loyalty.balance(of: member.id).ledger
+                let linked = try await act("link-purchase", "receipt=POS%2F77-1")
+                #expect(linked.contains("Receipt POS/77-1 is now this customer&#39;s: "))
+                #expect(try await p.loyalty.balance(of: member.id).ledger > before, "it earned its points")
+                #expect(try await act("link-purchase", "receipt=POS%2F77-1").contains("is waiting to be linked"), "linked once")
+
                 // An analyst reads the 360 but does none of it.
                 let analyst = try await WebVisitor.signIn(client, "console", "email=analyst%40northwind.example&password=\(DemoCompany.adminPassword)")
                 let refused = try await analyst.send("\(page)/service/do-not-contact", "channel=email")
