@@ -119,7 +119,8 @@ public protocol AnalyticsStore: Sendable {
     func latestRun() async throws -> ScoringRun?
     /// The stored scores, best value first, paged by rank.
     func scoredCustomers(segment: String?, valueTier: String?, minimumChurnRisk: Double?, offset: Int, limit: Int) async throws -> [CustomerScores]
-    func loyaltyReport(now: Date) async throws -> LoyaltyReport
+    /// The loyalty report over `[from, to)` (see the store for what a nil `from` counts).
+    func loyaltyReport(from: Date?, to: Date) async throws -> LoyaltyReport
     /// The RFM grid and the revenue of every scored customer, from the stored scores.
     func rfmAnalysis() async throws -> RFMAnalysis
     /// How many scored customers have a 12-month CLV (minor units) below each bound, bucket by

@@ -145,6 +145,29 @@ public struct SegmentService: Sendable {
         return try await store.preview(rule, now: clock.now, limit: max(1, min(limit, 500)))
     }
 
+    /// The customers a rule selects now, in id order, a page at a time (the analytics drill-down).
+    public func members(rule text: String, after: Int64 = 0, limit: Int = 50) async throws -> [SegmentMember] {
+        let rule = try await checkedRule(text, of: nil)
+        try await ensureFacts()
+        return try await store.members(rule, now: clock.now, after: after, limit: max(1, min(limit, 5_000)))
+    }
+
+    /// The customers a rule selects as CSV (the header first), a page at a time; returns how many.
+    @discardableResult
+    public func exportCSV(rule text: String, _ write: (String) async throws -> Void) async throws -> Int {
+        _ = try await checkedRule(text, of: nil)
+        try await write(SegmentMember.csvHeader)
+        var after: Int64 = 0
+        var count = 0
+        while true {
+            let page = try await members(rule: text, after: after, limit: 5_000)
+            guard let last = page.last else { return count }
+            try await write(page.map(\.csvLine).joined())
+            count += page.count
+            after = last.customer
+        }
+    }
+
     /// A segment's members now: the frozen list of a static segment, the rule's customers otherwise.
     public func members(of id: SegmentID, after: Int64 = 0, limit: Int = 1_000) async throws -> [SegmentMember] {
         let s = try await segment(id)

@@ -5,9 +5,15 @@ import SharedModels
 
 /// Loyalty analytics, read set-wise from the ledger and the Loyalty room's tables.
 extension SQLAnalyticsStore {
-    public func loyaltyReport(now: Date) async throws -> LoyaltyReport {
-        let nowSeconds = now.epochSeconds
-        let yearAgo = nowSeconds - 365 * 86_400
+    /// The loyalty report over `[from, to)`: points issued, redeemed and expired, active members,
+    /// tier changes, outlets, rewards and promotions within the period; the points outstanding and
+    /// the liability as of now. Without `from`, points and rewards count from the start, and
+    /// active members and tier changes over the last 365 days.
+    public func loyaltyReport(from: Date?, to: Date) async throws -> LoyaltyReport {
+        let nowSeconds = to.epochSeconds
+        let yearAgo = from?.epochSeconds ?? (nowSeconds - 365 * 86_400)
+        let since = from?.epochSeconds ?? Int64.min / 2
+        let now = to
         return try await database.read { db in
             struct ProgramRow {
                 let id: Int64
@@ -35,13 +41,14 @@ extension SQLAnalyticsStore {
                 """
                 SELECT a.program_id, 'active' AS k, CAST(COUNT(DISTINCT a.member_id) AS BIGINT) AS n FROM ledger_transfers t
                 JOIN ledger_accounts a ON a.id = t.to_account
-                WHERE t.reason = 'accrual' AND a.member_id IS NOT NULL AND t.occurred_at > \(bind: yearAgo) GROUP BY a.program_id
+                WHERE t.reason = 'accrual' AND a.member_id IS NOT NULL AND t.occurred_at >= \(bind: yearAgo) AND t.occurred_at < \(bind: nowSeconds)
+                GROUP BY a.program_id
                 """)
             var migrations: [Int64: [LoyaltyReport.Migration]] = [:]
             for row in try await db.raw(
                 """
                 SELECT m.program_id, COALESCE(h.from_tier, '(none)') AS from_tier, h.to_tier, CAST(COUNT(*) AS BIGINT) AS n
-                FROM tier_history h JOIN loyalty_members m ON m.id = h.member_id WHERE h.changed_at > \(bind: yearAgo)
+                FROM tier_history h JOIN loyalty_members m ON m.id = h.member_id WHERE h.changed_at >= \(bind: yearAgo) AND h.changed_at < \(bind: nowSeconds)
                 GROUP BY m.program_id, COALESCE(h.from_tier, '(none)'), h.to_tier ORDER BY m.program_id, n DESC
                 """
             ).all() {
@@ -57,6 +64,7 @@ extension SQLAnalyticsStore {
                 SELECT t.program_id, t.reason, CASE WHEN f.member_id IS NULL THEN 'in' ELSE 'out' END AS direction, CAST(SUM(t.points) AS BIGINT) AS n
                 FROM ledger_transfers t JOIN ledger_accounts f ON f.id = t.from_account JOIN ledger_accounts d ON d.id = t.to_account
                 WHERE f.point_type = 'reward' AND d.point_type = 'reward' AND ((f.member_id IS NULL) <> (d.member_id IS NULL))
+                AND t.occurred_at >= \(bind: since) AND t.occurred_at < \(bind: nowSeconds)
                 GROUP BY t.program_id, t.reason, CASE WHEN f.member_id IS NULL THEN 'in' ELSE 'out' END
                 """
             ).all() {
@@ -85,18 +93,20 @@ extension SQLAnalyticsStore {
                 SELECT t.program_id, COALESCE(x.store, 'unknown') AS k, CAST(SUM(t.points) AS BIGINT) AS n FROM ledger_transfers t
                 JOIN ledger_accounts d ON d.id = t.to_account LEFT JOIN transactions x ON x.external_id = t.reference
                 WHERE t.reason = 'accrual' AND d.member_id IS NOT NULL AND d.point_type = 'reward'
+                AND t.occurred_at >= \(bind: since) AND t.occurred_at < \(bind: nowSeconds)
                 GROUP BY t.program_id, COALESCE(x.store, 'unknown') ORDER BY t.program_id, n DESC
                 """)
             let rewards = try await grouped(
                 """
                 SELECT r.program_id, r.code AS k, CAST(SUM(v.points) AS BIGINT) AS n FROM loyalty_vouchers v JOIN loyalty_rewards r ON r.id = v.reward_id
-                WHERE v.status <> 'cancelled' GROUP BY r.program_id, r.code ORDER BY r.program_id, n DESC
+                WHERE v.status <> 'cancelled' AND v.issued_at >= \(bind: since) AND v.issued_at < \(bind: nowSeconds)
+                GROUP BY r.program_id, r.code ORDER BY r.program_id, n DESC
                 """)
             var effects: [Int64: [LoyaltyReport.PromotionEffect]] = [:]
             for p in try await db.raw(
                 """
                 SELECT id, program_id, code, name, starts_at, ends_at, requires_enrolment FROM loyalty_promotions
-                WHERE starts_at < \(bind: nowSeconds) ORDER BY program_id, starts_at DESC, id
+                WHERE starts_at < \(bind: nowSeconds) AND ends_at > \(bind: since) ORDER BY program_id, starts_at DESC, id
                 """
             ).all() {
                 let id = try p.int64("id")

@@ -100,7 +100,8 @@ struct ConsolePages: Sendable {
         SegmentAndCampaignPages(pages: self).register(on: router)
         AdminPages(pages: self).register(on: router)
         AgentDeskPages(console: console).register(on: router)
-        router.get("/console/analytics") { request, _ in try await console.signedIn(request, .console) { try await analytics($0) } }
+        AnalyticsPages(console: console).register(on: router)
+        router.get("/console/analytics") { request, _ in try await console.signedIn(request, .console) { try await analytics($0, request) } }
     }
 
     static let customerColumns = [
@@ -460,10 +461,44 @@ struct ConsolePages: Sendable {
         return try views.page(.console, visitor: v, title: c.displayName.isEmpty ? "Customer \(id)" : c.displayName, template: "customer", values)
     }
 
-    func analytics(_ v: Visitor) async throws -> Response {
+    /// The periods the loyalty figures can cover.
+    static let periods: [(key: String, label: String, days: Int?)] = [
+        ("all", "All time", nil), ("30d", "Last 30 days", 30), ("90d", "Last 90 days", 90), ("12m", "Last 12 months", 365),
+        ("ytd", "This year", nil), ("custom", "From … to …", nil),
+    ]
+
+    func analytics(_ v: Visitor, _ request: Request? = nil) async throws -> Response {
         guard v.principal.can(.analyticsRead) else { return try forbidden(v) }
         let rfm = try await console.currentRFM()
         var values: [String: Any] = ["scored": rfm.customers > 0]
+        func drill(_ rule: String, _ title: String) -> String { AnalyticsPages.href(rule, title) }
+        // The period of the loyalty and campaign figures.
+        let q = request?.uri.queryParameters
+        let now = s.intelligence.clock.now
+        let today = LocalDate(now)
+        var period = q?["period"].map(String.init) ?? "all"
+        var from: Date? = nil
+        var to = now
+        switch period {
+        case "30d", "90d", "12m":
+            let days = Self.periods.first { $0.key == period }?.days ?? 30
+            from = LocalDate(now.addingTimeInterval(-Double(days) * 86_400)).startOfDay
+        case "ytd": from = LocalDate(year: today.year, month: 1, day: 1)?.startOfDay
+        case "custom":
+            if let f = q?["from"].flatMap({ LocalDate(String($0)) }), let t = q?["to"].flatMap({ LocalDate(String($0)) }), f <= t {
+                from = f.startOfDay
+                to = min(LocalDate(daysSinceEpoch: t.daysSinceEpoch + 1).startOfDay, now)
+            } else {
+                values["rangeError"] = "Give a first and a last day, the first not after the last."
+                period = "all"
+            }
+        default: period = "all"
+        }
+        values["periods"] = Self.periods.map { ["key": $0.key, "label": $0.label, "selected": $0.key == period] }
+        values["fromValue"] = from.map { LocalDate($0).description } ?? ""
+        values["toValue"] = LocalDate(to.addingTimeInterval(-1)).description
+        values["periodLabel"] =
+            from.map { "\(Format.date($0)) to \(Format.lastDay(endingBefore: to))" } ?? "all time (active members and tier changes: the last 12 months)"
         if rfm.customers > 0 {
             values["pareto"] = SVGChart.curve(
                 rfm.pareto.points.map { ($0.customerShare, $0.revenueShare) }, title: "Share of revenue from the top customers",
@@ -483,6 +518,7 @@ struct ConsolePages: Sendable {
                         return [
                             "customers": Format.number(Int64(n)), "revenue": Format.number((c?.revenue ?? 0) / 100),
                             "shade": Int((Double(n) / Double(most) * 9).rounded()),
+                            "href": n > 0 ? drill("rfm.r == \(r) and rfm.f == \(f)", "Recency \(r), frequency \(f)") : "",
                         ]
                     },
                 ] as [String: Any]
@@ -490,6 +526,12 @@ struct ConsolePages: Sendable {
             values["segments"] = SVGChart.bars(
                 rfm.segments.sorted { $0.value > $1.value }.map { ("\(Format.label($0.key)) (\($0.key))", Double($0.value)) },
                 title: "Customers by RFM segment")
+            values["segmentRows"] = rfm.segments.sorted { $0.value > $1.value }.map {
+                [
+                    "label": Format.label($0.key), "value": $0.key, "customers": Format.number(Int64($0.value)),
+                    "href": drill("rfm.segment == \"\($0.key)\"", "RFM segment: \(Format.label($0.key))"),
+                ]
+            }
             // CLV distribution and basket rules: computed once per scoring run.
             let key = try await console.scoringKey()
             let now = s.intelligence.clock.now
@@ -503,6 +545,43 @@ struct ConsolePages: Sendable {
             for (a, b) in zip(bounds, bounds.dropFirst()) { labels.append("\(m(a))–\(m(b))") }
             labels += ["\(m(bounds.last!)) or more", "no estimate yet"]
             values["clv"] = SVGChart.bars(zip(labels, counts).map { ($0, Double($1)) }, title: "Customers by 12-month CLV (\(currency))")
+            // The same bands as rules over the CLV (in major units), so each leads to its customers.
+            var bandRules: [String] = ["clv.next_12m < \(bounds[0] / 100)"]
+            for (a, b) in zip(bounds, bounds.dropFirst()) { bandRules.append("clv.next_12m >= \(a / 100) and clv.next_12m < \(b / 100)") }
+            bandRules.append("clv.next_12m >= \(bounds.last! / 100)")
+            values["clvRows"] = zip(zip(labels, counts), bandRules).map { pair, rule in
+                ["label": pair.0, "customers": Format.number(Int64(pair.1)), "href": drill(rule, "12-month CLV \(pair.0)")]
+            } + [["label": labels.last!, "customers": Format.number(Int64(counts.last ?? 0)), "href": ""]]
+            // The churn model: how well it ranks, how it sorts customers, and what it says drives risk.
+            if let run = try await s.intelligence.latestRun() {
+                values["model"] = [
+                    "auc": run.churnAUC.map { String(format: "%.2f", $0) } ?? "—", "rows": Format.number(run.churnTrainingRows),
+                    "horizon": run.churnHorizonDays, "ran": Format.time(run.ranAt),
+                ]
+            }
+            let overview = try await console.currentChurnOverview()
+            values["riskBands"] = zip(ChurnOverview.bands, overview.bands).map { band, n in
+                [
+                    "label": band.1 > 1 ? "\(Int(band.0 * 100))% and more" : "\(Int(band.0 * 100))–\(Int(band.1 * 100))%",
+                    "customers": Format.number(Int64(n)), "href": drill(ChurnOverview.rule(band.0, band.1), "Churn risk \(Int(band.0 * 100))% and up"),
+                ]
+            }
+            values["riskChart"] = SVGChart.bars(
+                zip(ChurnOverview.bands, overview.bands).map { ("\(Int($0.0 * 100))%+", Double($1)) }, title: "Customers by churn risk")
+            values["topDrivers"] = overview.drivers.map {
+                ["text": NextBestAction.driver($0.feature, raises: $0.raises), "customers": Format.number(Int64($0.customers))]
+            }
+            values["atRiskHref"] = drill("churn.risk >= 0.5", "Churn risk 50% and up")
+            let top = try await s.intelligence.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: nil, offset: 0, limit: 10)
+            var topNames: [Int64: String] = [:]
+            for sc in top { topNames[sc.customer] = (try? await s.customers.customer(CustomerID(sc.customer)))?.displayName }
+            values["topCLV"] = top.map { sc in
+                [
+                    "id": sc.customer, "name": topNames[sc.customer] ?? "Customer \(sc.customer)", "tier": "Tier \(sc.valueTier.rawValue)",
+                    "risk": sc.churnRisk.map { Format.pct($0) } ?? "—", "clv": sc.clv12m.map { Format.money(minorUnits: $0, currency: sc.currency) } ?? "—",
+                ]
+            }
+            values["topCLVHref"] = drill("value.tier == \"A\"", "Value tier A")
             let rules = try await console.currentBasketRules()
             values["rules"] = rules.sorted { $0.lift > $1.lift }.prefix(12).map {
                 [
@@ -521,8 +600,9 @@ struct ConsolePages: Sendable {
                 ]
             }
         }
-        // Loyalty analytics (the report kept for five minutes) and campaigns' recorded results.
-        let (report, _) = try await console.currentLoyaltyReport()
+        // Loyalty analytics (the report kept for five minutes) and campaigns' recorded results, over the period.
+        let report: LoyaltyReport
+        if let from { report = try await console.loyaltyReport(from: from, to: to) } else { report = try await console.currentLoyaltyReport().0 }
         values["programs"] = report.programs.map { p in
             [
                 "name": p.name, "issued": Format.number(p.pointsIssued), "redeemed": Format.number(p.pointsRedeemed),
@@ -542,7 +622,7 @@ struct ConsolePages: Sendable {
         }
         if v.principal.can(.campaignsRead) {
             var rows: [[String: Any]] = []
-            for c in try await s.campaigns.campaigns() where c.launchedAt != nil {
+            for c in try await s.campaigns.campaigns() where c.launchedAt.map({ $0 >= (from ?? .distantPast) && $0 < to }) ?? false {
                 let pnl = try await s.campaigns.recordedPnL(c.id)
                 rows.append([
                     "id": c.id.rawValue, "name": c.plan.name, "channels": Set(c.plan.waves.map(\.channel.rawValue)).sorted().joined(separator: ", "),

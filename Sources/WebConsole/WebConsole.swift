@@ -75,6 +75,10 @@ public struct WebConsole: Sendable {
     let services: Services
     let views: Views
     let loyaltyReport = Snapshot<LoyaltyReport>()
+    /// The report over a period an analyst chose (kept apart, so it never evicts the default one).
+    let rangedReport = Snapshot<LoyaltyReport>()
+    /// The churn model's overview: customers by risk band and the commonest drivers, per scoring run.
+    let churnOverview = Snapshot<ChurnOverview>()
     let rfm = Snapshot<RFMAnalysis>()
     let atRisk = Snapshot<[CustomerScores]>()
     let clv = Snapshot<[Int]>()
@@ -185,6 +189,37 @@ extension WebConsole {
         let s = services
         let now = s.intelligence.clock.now
         return try await loyaltyReport.get(key: "report", maxAge: 300, now: now) { try await s.intelligence.loyaltyReport(now: now) }
+    }
+
+    /// The loyalty report over a chosen period, at most five minutes old.
+    func loyaltyReport(from: Date, to: Date) async throws -> LoyaltyReport {
+        let s = services
+        return try await rangedReport.get(key: "\(from.epochSeconds)-\(to.epochSeconds)", maxAge: 300, now: s.intelligence.clock.now) {
+            try await s.intelligence.loyaltyReport(from: from, to: to)
+        }.0
+    }
+
+    /// How the churn model sorts customers (counts by risk band) and which drivers it names most
+    /// among the customers most at risk; per scoring run.
+    func currentChurnOverview() async throws -> ChurnOverview {
+        let s = services
+        return try await churnOverview.get(key: try await scoringKey(), maxAge: .infinity, now: s.intelligence.clock.now) {
+            var bands: [Int] = []
+            for (low, high) in ChurnOverview.bands {
+                bands.append(try await s.segments.count(rule: ChurnOverview.rule(low, high)).count)
+            }
+            var drivers: [String: (raises: Int, lowers: Int)] = [:]
+            for c in try await s.intelligence.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: 0.5, offset: 0, limit: 500) {
+                for d in c.churnDrivers.prefix(3) {
+                    var entry = drivers[d.feature] ?? (0, 0)
+                    if d.contribution > 0 { entry.raises += 1 } else { entry.lowers += 1 }
+                    drivers[d.feature] = entry
+                }
+            }
+            let top = drivers.map { (feature: $0.key, raises: $0.value.raises >= $0.value.lowers, customers: max($0.value.raises, $0.value.lowers)) }
+                .sorted { ($0.customers, $0.feature) > ($1.customers, $1.feature) }.prefix(6)
+            return ChurnOverview(bands: bands, drivers: Array(top))
+        }.0
     }
 
     /// The RFM grid and Pareto curve of the last scoring run.
@@ -509,4 +544,16 @@ actor Snapshot<Value: Sendable> {
         self.key = key
         computedAt = at
     }
+}
+
+/// The churn model at a glance.
+struct ChurnOverview: Sendable {
+    /// Risk bands, [low, high).
+    static let bands: [(Double, Double)] = [(0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01)]
+    /// The segment rule of a band: the customers behind its figure.
+    static func rule(_ low: Double, _ high: Double) -> String {
+        high > 1 ? "churn.risk >= \(low)" : "churn.risk >= \(low) and churn.risk < \(high)"
+    }
+    var bands: [Int]
+    var drivers: [(feature: String, raises: Bool, customers: Int)]
 }
