@@ -295,7 +295,7 @@ struct ConsolePages: Sendable {
                     rfm.pareto.points.map { ($0.customerShare, $0.revenueShare) }, title: "Share of revenue from the top customers",
                     xLabel: "share of customers (best first)", yLabel: "share of revenue")
                 segmentChart = SVGChart.bars(
-                    rfm.segments.sorted { $0.value > $1.value }.map { ("\(Format.label($0.key)) (\($0.key))", Double($0.value)) },
+                    rfm.segments.sorted { $0.value > $1.value }.map { (Format.label($0.key), Double($0.value)) },
                     title: "Customers by RFM segment")
             }
         }
@@ -524,7 +524,7 @@ struct ConsolePages: Sendable {
                 ] as [String: Any]
             }
             values["segments"] = SVGChart.bars(
-                rfm.segments.sorted { $0.value > $1.value }.map { ("\(Format.label($0.key)) (\($0.key))", Double($0.value)) },
+                rfm.segments.sorted { $0.value > $1.value }.map { (Format.label($0.key), Double($0.value)) },
                 title: "Customers by RFM segment")
             values["segmentRows"] = rfm.segments.sorted { $0.value > $1.value }.map {
                 [
