@@ -160,7 +160,7 @@ let package = Package(
         .target(
             name: "Interchange",
             dependencies: [
-                "App", "Customers", "Loyalty", "Campaigns", "Analytics", "SharedModels", "Storage",
+                "Customers", "Loyalty", "Campaigns", "Analytics", "SharedModels",
             ],
             swiftSettings: swiftSettings
         ),

@@ -82,7 +82,7 @@ public struct ImportBenchmark {
         let path = directory + "/bench-transactions.csv"
         let bytes = try writeFile(to: path)
         log("generated \(rows) rows (\(bytes / 1_048_576) MiB) for \(customers) customers; importing…")
-        let report = try await TransactionImporter(patron: patron).run(file: path, progress: Progress(enabled: Progress.onTerminal)) { _ in }
+        let report = try await TransactionImporter(customers: patron.customers, intake: patron.intake).run(file: path, progress: Progress(enabled: Progress.onTerminal)) { _ in }
         try? FileManager.default.removeItem(atPath: path)
         return Result(report: report, fileBytes: bytes)
     }

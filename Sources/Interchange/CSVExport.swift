@@ -1,4 +1,3 @@
-import App
 import Customers
 import Foundation
 import SharedModels
@@ -6,9 +5,9 @@ import SharedModels
 /// Writes customers or transactions as CSV, page by page, so memory stays flat. The columns are
 /// the ones the importers read, so an export can be imported again.
 public struct CSVExporter {
-    public let patron: Patron
+    public let service: CustomerService
 
-    public init(patron: Patron) { self.patron = patron }
+    public init(customers: CustomerService) { self.service = customers }
 
     static func escape(_ field: String) -> String { CSVText.field(field) }
 
@@ -18,7 +17,7 @@ public struct CSVExporter {
     func forEachPage(size: Int, _ body: ([Customer]) async throws -> Void) async throws {
         var cursor: Cursor?
         repeat {
-            let page = try await patron.customers.customers(matching: nil, after: cursor, limit: size)
+            let page = try await service.customers(matching: nil, after: cursor, limit: size)
             try await body(page.items)
             cursor = page.next
         } while cursor != nil
@@ -61,12 +60,12 @@ public struct CSVExporter {
                 ]).utf8))
         var count = 0
         let dates = ISO8601DateFormatter()
-        try await forEachPage(size: 500) { customers in
+        try await forEachPage(size: 500) { page in
             var chunk = ""
-            for customer in customers {
+            for customer in page {
                 var after: Cursor?
                 repeat {
-                    let transactions = try await patron.customers.transactions(of: customer.id, after: after, limit: 500)
+                    let transactions = try await service.transactions(of: customer.id, after: after, limit: 500)
                     for t in transactions.items.reversed() {
                         let d = t.details
                         let common: [String?] = [d.externalID, String(t.customerID.rawValue), dates.string(from: d.occurredAt)]

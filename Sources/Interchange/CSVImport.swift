@@ -1,4 +1,3 @@
-import App
 import Customers
 import Foundation
 import SharedModels
@@ -144,10 +143,15 @@ public struct Progress: Sendable {
 /// `address_line1`, `address_line2`, `postal_code`, `city`, `region`, `country`, `latitude`,
 /// `longitude`, `card_number`, and `attr_NAME` for custom attributes.
 public struct CustomerImporter {
-    public let patron: Patron
+    public let customers: CustomerService
     public var batchSize = 1000
+    /// Checks every row as an import would (ids, fields, cards, erased people) and writes nothing.
+    public var dryRun = false
 
-    public init(patron: Patron) { self.patron = patron }
+    public init(customers: CustomerService, dryRun: Bool = false) {
+        self.customers = customers
+        self.dryRun = dryRun
+    }
 
     static let known: Set<String> = [
         "customer_id", "first_name", "last_name", "email", "phone", "birth_date", "language", "life_stage", "home_store", "address_line1",
@@ -197,10 +201,10 @@ public struct CustomerImporter {
             guard !batch.isEmpty else { return }
             // A card that belongs to another customer rejects its row before anything is written.
             let cards = Set(batch.flatMap { $0.customer.cards.map { CustomerIdentifier(kind: .card, value: $0) } })
-            let owners = try await patron.customers.owners(of: cards)
+            let owners = try await customers.owners(of: cards)
             // An erased person's id, email, phone or card rejects its row: an import never brings them back.
             let keys = batch.map { Tombstone.keys(id: $0.customer.id, profile: $0.customer.profile, cards: $0.customer.cards) }
-            let erased = try await patron.customers.erased(keys.flatMap { $0.map(\.key) })
+            let erased = try await customers.erased(keys.flatMap { $0.map(\.key) })
             var seenCards: [String: Int] = [:]
             var accepted: [ImportedCustomer] = []
             for ((line, customer), keys) in zip(batch, keys) {
@@ -218,9 +222,17 @@ public struct CustomerImporter {
                     accepted.append(customer)
                 }
             }
-            let created = try await patron.customers.upsertCustomers(accepted, at: patron.settings.clock.now)
-            report.created += created
-            report.updated += accepted.count - created
+            if dryRun {
+                // What the import would do: rows with a known id update it, the rest create customers.
+                var known = 0
+                for c in accepted { if let id = c.id, (try? await customers.customer(id)) != nil { known += 1 } }
+                report.created += accepted.count - known
+                report.updated += known
+            } else {
+                let created = try await customers.upsertCustomers(accepted, at: customers.clock.now)
+                report.created += created
+                report.updated += accepted.count - created
+            }
             batch.removeAll(keepingCapacity: true)
         }
 
@@ -263,7 +275,7 @@ public struct CustomerImporter {
                 phones: value("phone").map { [$0] }, addresses: address.map { [$0] }, language: value("language"), lifeStage: value("life_stage"),
                 homeStore: value("home_store"), location: location, attributes: attributes.isEmpty ? nil : attributes)
             do {
-                let profile = try patron.customers.validate(draft)
+                let profile = try customers.validate(draft)
                 var cards: [String] = []
                 if let raw = value("card_number") {
                     guard let card = IdentifierKind.card.normalise(raw) else {
@@ -283,7 +295,7 @@ public struct CustomerImporter {
         }
         try await flush()
         // People who just arrived may be the owners of transactions that were waiting for them.
-        report.linked = try await patron.customers.rematch()
+        report.linked = dryRun ? 0 : try await customers.rematch()
         report.seconds = Date().timeIntervalSince(started)
         progress.update(rows: report.rows, force: true)
         return report

@@ -1,4 +1,3 @@
-import App
 import Campaigns
 import Foundation
 import SharedModels

@@ -1,4 +1,3 @@
-import App
 import Analytics
 import Foundation
 import SharedModels

@@ -1,4 +1,3 @@
-import App
 import Customers
 import Foundation
 import Loyalty
@@ -13,10 +12,14 @@ import SharedModels
 /// lines of one transaction, whose amount is their sum. Rows already imported (same id) are
 /// counted as duplicates and change nothing; rows no identifier matches are kept as not matched.
 public struct TransactionImporter {
-    public let patron: Patron
+    public let customers: CustomerService
+    public let intake: TransactionIntake
     public var batchSize = 100_000
 
-    public init(patron: Patron) { self.patron = patron }
+    public init(customers: CustomerService, intake: TransactionIntake) {
+        self.customers = customers
+        self.intake = intake
+    }
 
     static let known: Set<String> = [
         "transaction_id", "customer_id", "card_number", "email", "phone", "date", "amount", "currency", "kind", "store", "channel",
@@ -37,7 +40,7 @@ public struct TransactionImporter {
         var progress = progress
         var report = ImportReport()
         let started = Date()
-        let service = patron.customers
+        let service = customers
         var batch: [Pending] = []
         var current: Pending?
 
@@ -63,7 +66,7 @@ public struct TransactionImporter {
             try await collect()
             let work = batch
             batch.removeAll(keepingCapacity: true)
-            let intake = patron.intake
+            let intake = self.intake
             writing = Task { try await Self.write(work, intake: intake) }
         }
 

@@ -185,7 +185,7 @@ struct Import: AsyncParsableCommand {
         func run() async throws {
             try await db.with { patron in
                 try await Import.report {
-                    try await CustomerImporter(patron: patron).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0)
+                    try await CustomerImporter(customers: patron.customers).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0)
                 }
             }
         }
@@ -199,7 +199,7 @@ struct Import: AsyncParsableCommand {
         func run() async throws {
             try await db.with { patron in
                 try await Import.report {
-                    try await TransactionImporter(patron: patron).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0)
+                    try await TransactionImporter(customers: patron.customers, intake: patron.intake).run(file: file, progress: Progress(enabled: Progress.onTerminal), onReject: $0)
                 }
             }
         }
@@ -224,7 +224,7 @@ struct Export: AsyncParsableCommand {
 
         func run() async throws {
             let handle = try Export.output(output)
-            let count = try await db.with { try await CSVExporter(patron: $0).customers(to: handle) }
+            let count = try await db.with { try await CSVExporter(customers: $0.customers).customers(to: handle) }
             FileHandle.standardError.write(Data("exported \(count) customers\n".utf8))
         }
     }
@@ -236,7 +236,7 @@ struct Export: AsyncParsableCommand {
 
         func run() async throws {
             let handle = try Export.output(output)
-            let count = try await db.with { try await CSVExporter(patron: $0).transactions(to: handle) }
+            let count = try await db.with { try await CSVExporter(customers: $0.customers).transactions(to: handle) }
             FileHandle.standardError.write(Data("exported \(count) transactions\n".utf8))
         }
     }

@@ -340,7 +340,7 @@ struct PartnerLookupTests {
             #expect(stray.status == 202)
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("late-\(UUID().uuidString).csv").path
             try "first_name,last_name,email\nLate,Comer,late@example.com\n".write(toFile: path, atomically: true, encoding: .utf8)
-            let report = try await CustomerImporter(patron: patron).run(file: path) { Issue.record("rejected \($0)") }
+            let report = try await CustomerImporter(customers: patron.customers).run(file: path) { Issue.record("rejected \($0)") }
             #expect(report.linked == 1)
             let waiting = try await api.call(.get, "/v1/unmatched", token: admin)
             #expect((waiting.json["items"] as? [[String: Any]])?.isEmpty == true)

@@ -32,7 +32,7 @@ struct CSVImportTests {
                 14,"Fay","Lo",fay@example.com,,,,,,,
                 """)
             var rejections: [Rejection] = []
-            let report = try await CustomerImporter(patron: patron).run(file: path) { rejections.append($0) }
+            let report = try await CustomerImporter(customers: patron.customers).run(file: path) { rejections.append($0) }
             #expect(report.rows == 6)
             #expect(report.created == 2)
             #expect(report.rejected == 4)
@@ -46,7 +46,7 @@ struct CSVImportTests {
             let later = try await patron.customers.create(ProfileDraft(lastName: "Later"))
             #expect(later.id.rawValue > 14)
             // Importing the same file again updates instead of duplicating.
-            let again = try await CustomerImporter(patron: patron).run(file: path) { _ in }
+            let again = try await CustomerImporter(customers: patron.customers).run(file: path) { _ in }
             #expect(again.created == 0)
             #expect(again.updated == 2)
         }
@@ -56,9 +56,9 @@ struct CSVImportTests {
     func unknownColumn(engine: TestEngine) async throws {
         try await TestDatabase.withPatron(engine) { patron in
             let path = try file("first_name,surname\nAnn,Lee\n")
-            await #expect(throws: ImportError.self) { _ = try await CustomerImporter(patron: patron).run(file: path) { _ in } }
+            await #expect(throws: ImportError.self) { _ = try await CustomerImporter(customers: patron.customers).run(file: path) { _ in } }
             #expect(try await patron.isEmpty())
-            await #expect(throws: ImportError.self) { _ = try await TransactionImporter(patron: patron).run(file: "/nonexistent.csv") { _ in } }
+            await #expect(throws: ImportError.self) { _ = try await TransactionImporter(customers: patron.customers, intake: patron.intake).run(file: "/nonexistent.csv") { _ in } }
         }
     }
 
@@ -80,7 +80,7 @@ struct CSVImportTests {
                 T8,\(ann.id),,2026-01-07,1,USD,,,,Gloves,,two
                 """)
             var rejections: [Rejection] = []
-            let report = try await TransactionImporter(patron: patron).run(file: path) { rejections.append($0) }
+            let report = try await TransactionImporter(customers: patron.customers, intake: patron.intake).run(file: path) { rejections.append($0) }
             #expect(report.created == 2)
             #expect(report.unmatched == 1)
             #expect(rejections.map { "\($0.line) \($0.column)" } == ["6 date", "7 amount", "8 kind", "9 channel", "10 quantity"])
@@ -90,7 +90,7 @@ struct CSVImportTests {
             #expect(t1.details.lines.map(\.product) == ["Socks", "Beanie"])
             let t2 = try #require(page.items.first { $0.details.externalID == "T2" })
             #expect(t2.details.occurredAt == Date(epochSeconds: 1_767_695_400))
-            let again = try await TransactionImporter(patron: patron).run(file: path) { _ in }
+            let again = try await TransactionImporter(customers: patron.customers, intake: patron.intake).run(file: path) { _ in }
             #expect(again.created == 0)
             #expect(again.duplicates == 2)
         }
@@ -101,11 +101,11 @@ struct CSVImportTests {
         try await TestDatabase.withPatron(engine) { patron in
             let good = (1...1_500).map { ",Good\($0),Row,good\($0)@example.com" }.joined(separator: "\n")
             let path = try file("customer_id,first_name,last_name,email\n" + good + "\n,Bad,\"Row,x@example.com\n")
-            await #expect(throws: ImportError.self) { _ = try await CustomerImporter(patron: patron).run(file: path) { _ in } }
+            await #expect(throws: ImportError.self) { _ = try await CustomerImporter(customers: patron.customers).run(file: path) { _ in } }
             #expect(try await patron.isEmpty(), "nothing was written")
             let huge = try file("customer_id,first_name,last_name\n9223372036854775807,Max,Id\n")
             var rejections: [Rejection] = []
-            _ = try await CustomerImporter(patron: patron).run(file: huge) { rejections.append($0) }
+            _ = try await CustomerImporter(customers: patron.customers).run(file: huge) { rejections.append($0) }
             #expect(rejections.map(\.column) == ["customer_id"])
         }
     }
@@ -118,15 +118,15 @@ struct CSVImportTests {
             _ = try await DemoCompany(customers: 60, seed: 7, until: Date(epochSeconds: 1_767_225_600)).load(into: patron)
             _ = FileManager.default.createFile(atPath: exported, contents: nil)
             _ = FileManager.default.createFile(atPath: transactionsFile, contents: nil)
-            let customers = try await CSVExporter(patron: patron).customers(to: try FileHandle(forWritingTo: URL(fileURLWithPath: exported)))
-            let transactions = try await CSVExporter(patron: patron).transactions(
+            let customers = try await CSVExporter(customers: patron.customers).customers(to: try FileHandle(forWritingTo: URL(fileURLWithPath: exported)))
+            let transactions = try await CSVExporter(customers: patron.customers).transactions(
                 to: try FileHandle(forWritingTo: URL(fileURLWithPath: transactionsFile)))
             return (customers, transactions, try await patron.customers.customer(CustomerID(5)))
         }
         try await TestDatabase.withPatron(engine) { patron in
-            let customers = try await CustomerImporter(patron: patron).run(file: exported) { Issue.record("rejected \($0)") }
+            let customers = try await CustomerImporter(customers: patron.customers).run(file: exported) { Issue.record("rejected \($0)") }
             #expect(customers.created == original.0)
-            let transactions = try await TransactionImporter(patron: patron).run(file: transactionsFile) { Issue.record("rejected \($0)") }
+            let transactions = try await TransactionImporter(customers: patron.customers, intake: patron.intake).run(file: transactionsFile) { Issue.record("rejected \($0)") }
             #expect(transactions.created == original.1)
             let copy = try await patron.customers.customer(CustomerID(5))
             #expect(copy.profile == original.2.profile)

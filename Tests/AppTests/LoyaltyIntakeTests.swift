@@ -65,10 +65,10 @@ struct LoyaltyIntakeTests {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("earn-\(UUID().uuidString).csv").path
             try "transaction_id,customer_id,date,amount,channel\nI-1,\(ann.id),2026-01-02,120.50,web\nI-2,\(bob.id),2026-01-02,50,store\n"
                 .write(toFile: path, atomically: true, encoding: .utf8)
-            let report = try await TransactionImporter(patron: patron).run(file: path) { Issue.record("rejected \($0)") }
+            let report = try await TransactionImporter(customers: patron.customers, intake: patron.intake).run(file: path) { Issue.record("rejected \($0)") }
             #expect(report.created == 2)
             #expect(try await patron.loyalty.balance(of: member.id).ledger == 145)
-            _ = try await TransactionImporter(patron: patron).run(file: path) { _ in }
+            _ = try await TransactionImporter(customers: patron.customers, intake: patron.intake).run(file: path) { _ in }
             #expect(try await patron.loyalty.balance(of: member.id).ledger == 145)
         }
     }

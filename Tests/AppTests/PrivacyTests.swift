@@ -159,7 +159,7 @@ struct TombstoneTests {
             ,Bo,Ray,bo@x.com,
             """.write(toFile: path, atomically: true, encoding: .utf8)
             var rejections: [Rejection] = []
-            let report = try await CustomerImporter(patron: patron).run(file: path) { rejections.append($0) }
+            let report = try await CustomerImporter(customers: patron.customers).run(file: path) { rejections.append($0) }
             #expect(report.rejected == 3 && report.created == 1)
             #expect(rejections.map(\.line) == [2, 3, 4])
             #expect(rejections.map(\.column) == ["customer_id", "email", "phone"])
