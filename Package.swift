@@ -113,7 +113,7 @@ let package = Package(
         .target(
             name: "WebConsole",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Sales", "Expressions", "Jobs",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Sales", "Expressions", "Jobs", "Interchange",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -98,7 +98,7 @@ public protocol SecretDigest: Sendable {
 }
 
 /// Users, logins, sessions and API keys as stored. Implemented once in Storage over SQLKit.
-public protocol AccessStore: SavedViewStore {
+public protocol AccessStore: SavedViewStore, UploadStore {
     /// Throws ``AccessError/emailTaken(_:)`` when a user has the email.
     func insertUser(email: String, passwordHash: String, role: Role, at: Date) async throws -> User
     func users() async throws -> [User]

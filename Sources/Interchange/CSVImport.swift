@@ -147,6 +147,8 @@ public struct CustomerImporter {
     public var batchSize = 1000
     /// Checks every row as an import would (ids, fields, cards, erased people) and writes nothing.
     public var dryRun = false
+    /// Told the rows read so far after each batch (the console's progress).
+    public var onBatch: (@Sendable (Int) async -> Void)? = nil
 
     public init(customers: CustomerService, dryRun: Bool = false) {
         self.customers = customers
@@ -234,6 +236,7 @@ public struct CustomerImporter {
                 report.updated += accepted.count - created
             }
             batch.removeAll(keepingCapacity: true)
+            await onBatch?(report.rows)
         }
 
         while let row = try rows.next() {
@@ -265,11 +268,15 @@ public struct CustomerImporter {
             for (name, index) in rows.columns where name.hasPrefix("attr_") && index < row.count && !row[index].isEmpty {
                 attributes[String(name.dropFirst(5))] = row[index]
             }
-            let address = value("address_line1").map {
-                ProfileDraft.AddressDraft(
-                    line1: $0, line2: value("address_line2"), postalCode: value("postal_code"), city: value("city"), region: value("region"),
-                    country: value("country"))
-            }
+            // Any address field makes an address, so a postcode without a street is named as a
+            // missing first line instead of being dropped unseen.
+            let addressFields = ["address_line1", "address_line2", "postal_code", "city", "region", "country"]
+            let address =
+                addressFields.contains(where: { value($0) != nil })
+                ? ProfileDraft.AddressDraft(
+                    line1: value("address_line1") ?? "", line2: value("address_line2"), postalCode: value("postal_code"), city: value("city"),
+                    region: value("region"), country: value("country"))
+                : nil
             let draft = ProfileDraft(
                 firstName: value("first_name"), lastName: value("last_name"), birthDate: value("birth_date"), emails: value("email").map { [$0] },
                 phones: value("phone").map { [$0] }, addresses: address.map { [$0] }, language: value("language"), lifeStage: value("life_stage"),

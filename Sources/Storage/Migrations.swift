@@ -594,5 +594,15 @@ public enum Migrations {
                 "ALTER TABLE sessions ADD COLUMN partner_user_id BIGINT",
             ]
         },
+        // Files a staff user uploads for the console's import wizard, with what was done with them.
+        Migration("access-7-uploads") { _, id in
+            [
+                """
+                CREATE TABLE uploads (\(id), owner TEXT NOT NULL, name TEXT NOT NULL, content TEXT NOT NULL, created_at BIGINT NOT NULL,
+                  state TEXT NOT NULL, detail TEXT)
+                """,
+                "CREATE INDEX uploads_created ON uploads (created_at)",
+            ]
+        },
     ]
 }

@@ -518,4 +518,43 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
                 body: Data((try row.optionalString("body") ?? "").utf8))
         }
     }
+
+    // MARK: Uploads
+
+    public func insertUpload(owner: String, name: String, content: String, at: Date) async throws -> Int64 {
+        try await database.write { db in
+            try await db.raw(
+                """
+                INSERT INTO uploads (owner, name, content, created_at, state) VALUES (\(bind: owner), \(bind: name), \(bind: content),
+                \(bind: at.epochSeconds), 'uploaded') RETURNING id
+                """
+            ).first()!.int64("id")
+        }
+    }
+
+    public func upload(_ id: Int64, owner: String) async throws -> Upload? {
+        try await database.read { db in
+            try await db.raw("SELECT * FROM uploads WHERE id = \(bind: id) AND owner = \(bind: owner)").first().map { row in
+                Upload(
+                    id: try row.int64("id"), owner: try row.string("owner"), name: try row.string("name"), content: try row.string("content"),
+                    createdAt: try row.date("created_at"), state: try row.string("state"), detail: try row.optionalString("detail"))
+            }
+        }
+    }
+
+    public func setUpload(_ id: Int64, owner: String, state: String, detail: String?, from: String?) async throws -> Bool {
+        try await database.write { db in
+            let condition: SQLQueryString = from.map { " AND state = \(bind: $0)" } ?? ""
+            return try await db.raw(
+                "UPDATE uploads SET state = \(bind: state), detail = \(bind: detail) WHERE id = \(bind: id) AND owner = \(bind: owner)" + condition
+                    + " RETURNING id"
+            ).first() != nil
+        }
+    }
+
+    public func deleteUploads(before: Date) async throws -> Int {
+        try await database.write { db in
+            try await db.raw("DELETE FROM uploads WHERE created_at < \(bind: before.epochSeconds) RETURNING id").all().count
+        }
+    }
 }

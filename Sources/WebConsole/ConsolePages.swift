@@ -101,6 +101,7 @@ struct ConsolePages: Sendable {
         AdminPages(pages: self).register(on: router)
         AgentDeskPages(console: console).register(on: router)
         AnalyticsPages(console: console).register(on: router)
+        ImportPages(console: console).register(on: router)
         router.get("/console/analytics") { request, _ in try await console.signedIn(request, .console) { try await analytics($0, request) } }
     }
 
@@ -153,7 +154,7 @@ struct ConsolePages: Sendable {
             ],
             search: "Name, email, phone (any part), card, membership number, voucher or id", noun: ("customer", "customers"),
             savedViews: try await console.savedViews(v, path: "/console/customers"), csrf: v.formToken())
-        return try views.page(.console, visitor: v, title: "Customers", template: "customers", ["list": listing])
+        return try views.page(.console, visitor: v, title: "Customers", template: "customers", ["list": listing, "canImport": v.principal.can(.dataImport)])
     }
 
     /// "Why didn't I get my points?": each promotion of the member's program checked against one

@@ -86,6 +86,8 @@ struct Views: Sendable {
             "title": title, "site": site.title, "root": site.root, "content": content, "nav": Self.navigation(site, visitor),
             "signedIn": visitor != nil, "who": visitor.map { Self.name($0) } ?? "", "logout": "/\(site.rawValue)/logout",
             "csrf": visitor?.formToken() ?? "",
+            // A page showing work in progress reloads itself (the import wizard's progress).
+            "refresh": values["refresh"] as Any,
             "globalSearch": site == .console && visitor?.principal.can(.customersRead) == true,
             // A partner's key has no password; its people do.
             "passwordLink": ({ if case .partner = visitor?.principal { false } else { visitor != nil } }() ? "/\(site.rawValue)/password" : nil) as Any,

@@ -443,8 +443,21 @@ private final class PageCollector: ResponseBodyWriter {
 /// A submitted form's fields (`application/x-www-form-urlencoded`).
 struct Form: Sendable {
     let fields: [String: [String]]
+    /// Uploaded files of a `multipart/form-data` form, by field: the file's name and its bytes.
+    var files: [String: (filename: String, data: Data)] = [:]
 
     init(_ request: Request, _ context: WebRequestContext) async throws {
+        let type = request.headers[.contentType] ?? ""
+        if type.lowercased().hasPrefix("multipart/form-data"),
+            let boundary = type.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) }).first(where: { $0.lowercased().hasPrefix("boundary=") })
+        {
+            // An upload (the import wizard): up to the largest file accepted, and a little for the other fields.
+            let buffer = try await request.body.collect(upTo: AccessService.maximumUpload + (64 << 10))
+            let parsed = Self.multipart(Data(buffer.readableBytesView), boundary: String(boundary.dropFirst("boundary=".count)).trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+            fields = parsed.fields
+            files = parsed.files
+            return
+        }
         let buffer = try await request.body.collect(upTo: 1 << 20)
         let text = String(buffer: buffer)
         var fields: [String: [String]] = [:]
@@ -458,6 +471,46 @@ struct Form: Sendable {
     }
 
     subscript(_ key: String) -> String? { fields[key]?.first }
+
+    /// The parts of a `multipart/form-data` body: text fields, and files with their names. A part
+    /// that does not read is left out.
+    static func multipart(_ body: Data, boundary: String) -> (fields: [String: [String]], files: [String: (filename: String, data: Data)]) {
+        var fields: [String: [String]] = [:]
+        var files: [String: (filename: String, data: Data)] = [:]
+        guard !boundary.isEmpty, boundary.count <= 200 else { return (fields, files) }
+        let delimiter = Data(("--" + boundary).utf8)
+        let separator = Data("\r\n\r\n".utf8)
+        var cursor = body.startIndex
+        guard let first = body.range(of: delimiter, in: cursor..<body.endIndex) else { return (fields, files) }
+        cursor = first.upperBound
+        while cursor < body.endIndex {
+            // "--" after the delimiter ends the body; otherwise a line break starts the part.
+            if body[cursor...].starts(with: Data("--".utf8)) { break }
+            guard let next = body.range(of: delimiter, in: cursor..<body.endIndex) else { break }
+            var part = body[cursor..<next.lowerBound]
+            cursor = next.upperBound
+            if part.starts(with: Data("\r\n".utf8)) { part = part.dropFirst(2) }
+            if part.suffix(2) == Data("\r\n".utf8) { part = part.dropLast(2) }
+            guard let split = part.range(of: separator) else { continue }
+            let head = String(decoding: part[part.startIndex..<split.lowerBound], as: UTF8.self)
+            let content = Data(part[split.upperBound...])
+            var name: String?
+            var filename: String?
+            for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-disposition:") {
+                for item in line.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                    if item.hasPrefix("name=") { name = String(item.dropFirst(5)).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+                    if item.hasPrefix("filename=") { filename = String(item.dropFirst(9)).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+                }
+            }
+            guard let name else { continue }
+            if let filename {
+                files[name] = (filename, content)
+            } else {
+                fields[name, default: []].append(String(decoding: content, as: UTF8.self))
+            }
+        }
+        return (fields, files)
+    }
 
     /// The first value of each field: what a refused form shows again.
     var values: [String: String] { fields.compactMapValues(\.first).filter { $0.key != "_csrf" } }

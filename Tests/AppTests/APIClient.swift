@@ -101,6 +101,25 @@ struct WebVisitor {
         return try await send(uri, "_csrf=\(csrf)&\(form)")
     }
 
+    /// Uploads a file as a browser does (`multipart/form-data`, with the CSRF token of `tokenPage`),
+    /// following a redirect to its result page; answers the status, the page and where it went.
+    func upload(_ uri: String, field: String, filename: String, content: String, tokenPage: String) async throws
+        -> (status: HTTPResponse.Status, body: String, location: String?)
+    {
+        let page = try await get(tokenPage).body
+        guard let csrf = page.firstMatch(of: /name="_csrf" value="([0-9a-f.]+)"/)?.output.1 else { throw TestFailure("no form on \(tokenPage)") }
+        let boundary = "----patron\(UUID().uuidString)"
+        var body = "--\(boundary)\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n\(csrf)\r\n"
+        body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(field)\"; filename=\"\(filename)\"\r\nContent-Type: text/csv\r\n\r\n\(content)\r\n"
+        body += "--\(boundary)--\r\n"
+        let posted = try await client.execute(
+            uri: uri, method: .post, headers: [.cookie: cookie, .contentType: "multipart/form-data; boundary=\(boundary)"], body: ByteBuffer(string: body)
+        ) { ($0.status, String(buffer: $0.body), $0.headers[.location]) }
+        guard posted.0 == .seeOther, let location = posted.2 else { return posted }
+        let result = try await get(location)
+        return (result.status, result.body, location)
+    }
+
     /// Sends a form body as it is (to send the same rendering twice), following a redirect to its result page.
     func send(_ uri: String, _ body: String) async throws -> (status: HTTPResponse.Status, body: String, location: String?) {
         let posted = try await client.execute(
