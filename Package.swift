@@ -169,7 +169,7 @@ let package = Package(
             name: "Demo",
             dependencies: [
                 "App", "Interchange", "Access", "Customers", "Loyalty", "Analytics", "Campaigns", "Partners", "Sales", "Support", "SharedModels",
-                "Storage", "HTTPAPI", "WebConsole",
+                "Storage", "HTTPAPI", "WebConsole", "Channels",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -2,6 +2,7 @@ import App
 import Interchange
 import Access
 import Campaigns
+import Channels
 import Customers
 import Foundation
 import Loyalty
@@ -193,11 +194,11 @@ public struct DemoCompany {
     public struct Summary: Sendable, CustomStringConvertible {
         public var customers = 0, households = 0, accounts = 0, transactions = 0, interactions = 0, unmatched = 0
         public var members = 0, pointsEarned: Int64 = 0, redemptions = 0, expiredLots = 0, promotions = 0, referrals = 0, serviceRequests = 0,
-            opportunities = 0
+            opportunities = 0, campaigns = 0
         public var description: String {
             "\(customers) customers, \(households) households, \(accounts) B2B accounts, \(transactions) transactions, "
                 + "\(interactions) interactions, \(unmatched) not matched; \(members) loyalty members held \(pointsEarned) reward and qualifying points after their purchases, "
-                + "\(promotions) promotions, \(referrals) referrals, \(redemptions) redemptions, \(expiredLots) lots expired, \(serviceRequests) service requests, \(opportunities) sales opportunities"
+                + "\(promotions) promotions, \(referrals) referrals, \(redemptions) redemptions, \(expiredLots) lots expired, \(serviceRequests) service requests, \(opportunities) sales opportunities, \(campaigns) finished campaign"
         }
     }
 
@@ -476,6 +477,7 @@ public struct DemoCompany {
         summary.serviceRequests = try await loadServiceRequests(
             into: patron, customers: people.count, signedInMember: best?.0, random: &random)
         summary.opportunities = try await loadSales(into: patron, customers: people.count, random: &random)
+        summary.campaigns = try await loadFinishedCampaign(into: patron)
         return summary
     }
 
@@ -589,5 +591,62 @@ public struct DemoCompany {
             }
         }
         return opened
+    }
+}
+
+extension DemoCompany {
+    /// A campaign that ran and finished, to learn the results page from: a print mailing to the
+    /// Gold and Platinum members 45 days before the demo's end, with a 20% control group and a
+    /// 30-day attribution window over the demo's own purchases. It runs through the real campaign
+    /// engine on a clock set back to its launch (the mailing house's print files go to a
+    /// temporary directory), then forward to the end, which attributes and completes it.
+    func loadFinishedCampaign(into patron: Patron) async throws -> Int {
+        let name = "Autumn thank-you mailing"
+        if try await patron.campaigns.campaigns().contains(where: { $0.plan.name == name }) { return 0 }
+        let launch = until.addingTimeInterval(-45 * 86_400)
+        let time = DemoTime(launch)
+        let clock = Clock { time.now }
+        let segments = SegmentService(store: SQLSegmentStore(database: patron.database), clock: clock)
+        let campaigns = CampaignService(
+            store: SQLCampaignStore(database: patron.database), segments: segments, templates: MustacheTemplates(), clock: clock,
+            publicURL: patron.settings.publicURL)
+        let segment: Segment
+        if let existing = try await segments.segment(named: "Gold and Platinum members") {
+            segment = existing
+        } else {
+            segment = try await segments.create(
+                SegmentDraft(name: "Gold and Platinum members", rule: #"member and member.tier in ["Gold", "Platinum"]"#), owner: "marketer@northwind.example")
+        }
+        _ = try await segments.refresh()
+        let plan = CampaignPlan(
+            name: name, objective: "thank our best members and bring them back before the winter season", budget: 150_000, currency: "USD",
+            startsOn: LocalDate(launch), endsOn: LocalDate(launch.addingTimeInterval(40 * 86_400)), segment: segment.id.rawValue,
+            controlPercent: 20, offer: CampaignOffer(kind: .none),
+            waves: [Wave(channel: .directMail, day: 0, body: "Dear {{first_name}}, thank you for being a {{tier}} member: your {{points}} points are waiting.")],
+            costs: CampaignCosts(perMessage: ["direct_mail": 85], fixed: 20_000), attributionDays: 30, marginPercent: 40)
+        let c = try await campaigns.create(plan, owner: "marketer@northwind.example")
+        _ = try await campaigns.launch(c.id)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("patron-demo-print-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let channels: [CampaignChannel: any MessageChannel] = [.directMail: PrintFiles(directory: directory)]
+        _ = try await campaigns.run(through: channels)
+        time.now = until
+        _ = try await campaigns.run(through: channels)
+        // Facts as of the demo's end again, for the segments people build next.
+        _ = try await patron.segments.refresh()
+        return 1
+    }
+}
+
+/// The demo campaign's clock: set back to its launch, then forward to the demo's end.
+final class DemoTime: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Date
+
+    init(_ start: Date) { value = start }
+
+    var now: Date {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
     }
 }

@@ -23,7 +23,8 @@ import Testing
     func drillDown(engine: TestEngine) async throws {
         try await TestDatabase.withPatron(engine, clock: TestClock(Self.until)) { p in
             _ = try await DemoCompany(customers: 150, seed: 9, until: Self.until).load(into: p)
-            _ = try await p.intelligence.score()
+            // As the nightly job does: score, then rebuild what segment rules (and so the drill-downs) read.
+            _ = try await p.runNightly()
             let rfm = try await p.intelligence.rfmAnalysis()
             let app = Application(router: try buildRouter(patron: p))
             try await app.test(.router) { client in

@@ -3,6 +3,7 @@ import App
 import Campaigns
 import Channels
 import Customers
+import Demo
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -69,6 +70,28 @@ import Testing
                 #expect(saved.body.contains("Plan saved"), "\(saved.body.prefix(300))")
                 let changed = try await p.campaigns.campaign(draft.id).plan
                 #expect(changed.name == "Spring sale 2" && changed.budget == 250_000 && changed.controlPercent == 20 && changed.waves[0].body == "Hello {{first_name}}")
+            }
+        }
+    }
+
+    @Test("the demo company ships a finished campaign whose results page reads as one set of figures")
+    func demoCampaign() async throws {
+        let until = Date(epochSeconds: 1_767_225_600)
+        try await TestDatabase.withPatron(.sqlite, clock: TestClock(until)) { p in
+            let summary = try await DemoCompany(customers: 200, seed: 4, until: until).load(into: p)
+            #expect(summary.campaigns == 1)
+            let c = try #require(try await p.campaigns.campaigns().first { $0.plan.name == "Autumn thank-you mailing" })
+            #expect(c.status == .completed && c.launchedAt == until.addingTimeInterval(-45 * 86_400))
+            let (pnl, breakdown) = try await p.campaigns.breakdown(c.id)
+            let wave = try #require(breakdown.waves.first)
+            #expect(wave.queued > 0 && wave.delivered == wave.queued, "every letter was printed")
+            #expect(pnl.target.customers > 0 && pnl.control.customers > 0 && pnl.target.responders > 0, "purchases were attributed")
+            #expect(breakdown.waves.map(\.purchasers).reduce(0, +) + breakdown.unreachedPurchasers == pnl.target.responders, "one set of figures")
+            let app = Application(router: try buildRouter(patron: p))
+            try await app.test(.router) { client in
+                let marketer = try await WebVisitor.signIn(client, "console", "email=marketer%40northwind.example&password=\(DemoCompany.adminPassword)")
+                let page = try await marketer.get("/console/campaigns/\(c.id.rawValue)").body
+                #expect(page.contains("Profit and loss") && page.contains("Completed"))
             }
         }
     }

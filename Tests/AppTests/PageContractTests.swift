@@ -90,6 +90,12 @@ import Testing
                 let taken = try await admin.post("/console/admin/users", "email=root%40x.com&password=password1&role=agent", tokenPage: "/console/admin")
                 #expect(taken.status == .unprocessableContent, "\(taken.status)")
                 #expect(taken.body.contains("already in use") && Self.leak(in: taken.body) == nil)
+                // Regression (#17): new users defaulted to the admin role; no role is chosen until someone chooses it.
+                let form = try await admin.get("/console/admin").body
+                #expect(form.contains(#"<select id="u-role" name="role" required><option value="" selected disabled>Choose a role</option>"#))
+                let noRole = try await admin.post("/console/admin/users", "email=new%40x.com&password=password1", tokenPage: "/console/admin")
+                #expect(noRole.status == .unprocessableContent && noRole.body.contains("Choose a role"))
+                #expect(try await p.access.users().contains { $0.email == "new@x.com" } == false)
             }
         }
     }

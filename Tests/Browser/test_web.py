@@ -228,6 +228,8 @@ class Web(unittest.TestCase):
         self.driver.find_element(By.CSS_SELECTOR, "form[action='/console/campaigns'] button[type=submit]").click()
         self.wait(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Browser spring sale"))
         self.assertIn("Preview: wave 1", self.driver.page_source)
+        # Regression (#17): links pointed to port 8080 whatever port the server ran on.
+        self.assertIn(BASE + "/t/u/", self.driver.page_source, "the unsubscribe link leads to this server")
         # Launching asks for confirmation, saying who will receive what (#17).
         self.driver.find_element(By.LINK_TEXT, "Launch…").click()
         self.wait(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Launch Browser spring sale?"))

@@ -38,6 +38,14 @@ import Testing
         #expect(Format.label("") == "")
     }
 
+    @Test("Regression (#17): an erasure's result reads as records for people, not table names")
+    func erasure() {
+        let text = Format.erasure(["consent_events": 1, "customer_identifiers": 2, "transactions": 3, "sessions": 0])
+        #expect(text == "6 records removed or anonymised (3 purchases and returns, 2 identifiers, 1 consent record)")
+        #expect(!text.contains("_"))
+        #expect(Format.erasure([:]) == "nothing was left to remove")
+    }
+
     @Test("a refused field is named in words, not as the API spells it")
     func fields() {
         #expect(Format.field("endsAt") == "Ends at")
