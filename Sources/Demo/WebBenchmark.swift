@@ -79,6 +79,12 @@ public struct WebBenchmark: Sendable {
             ("/partners/promotions", "patron_partners=\(partnerKey)"), ("/portal/", "patron_portal=\(member)"), ("/portal/help", "patron_portal=\(member)"),
             ("/portal/rewards", "patron_portal=\(member)"), ("/portal/preferences", "patron_portal=\(member)"),
             ("/partners/", "patron_partners=\(partnerKey)"), ("/portal/welcome", ""),
+            ("/console/loyalty/promotions", "patron_console=\(staff)"), ("/console/loyalty/rewards", "patron_console=\(staff)"),
+            ("/console/loyalty/members", "patron_console=\(staff)"), ("/console/loyalty/members?sort=points&dir=desc", "patron_console=\(staff)"),
+            ("/console/sales/opportunities", "patron_console=\(staff)"), ("/console/admin/users", "patron_console=\(staff)"),
+            ("/console/analytics/customers?rule=rfm.segment%20%3D%3D%20%22at_risk%22", "patron_console=\(staff)"),
+            ("/console/analytics?period=90d", "patron_console=\(staff)"), ("/console/import", "patron_console=\(staff)"),
+            ("/portal/statement", "patron_portal=\(member)"),
         ]
         let repeats = repeats
         return try await withLoopbackServer(patron: patron) { port in
