@@ -126,6 +126,12 @@ import Testing
                 #expect(try await get("/console/partners", ada).0 == .forbidden)
                 let list = try await get("/console/partners", lm).1
                 #expect(list.contains("Northwind Café") && list.contains("Bakery"))
+                // The list counts, searches names, codes and outlets, and sorts either way.
+                #expect(list.contains("Showing 1–2 of 2 partners"))
+                #expect(try await get("/console/partners?q=bake", lm).1.contains("of 1 partner"))
+                let byPrice = try await get("/console/partners?sort=price&dir=desc", lm).1
+                let cafeAt = try #require(byPrice.range(of: "Northwind Café")), bakeryAt = try #require(byPrice.range(of: "Bakery (BAKERY)"))
+                #expect(cafeAt.lowerBound < bakeryAt.lowerBound, "8.00 before 7.00 per 1,000 points")
                 let account = try await get("/console/partners/CAFE", lm)
                 #expect(account.0 == .ok && account.1.contains("Settle the month"))
                 #expect(try await get("/console/partners/NOPE", lm).0 == .notFound)
