@@ -30,7 +30,13 @@ struct ImportPages: Sendable {
         /// The mapped file's line of each rejected row, with the reason (`column: reason`).
         var rejections: [Int: String] = [:]
         var mapping: [String?] = []
+        /// When a running import last reported progress: one silent for longer than
+        /// ``ImportPages/stalled`` (its server stopped) may be started again.
+        var heartbeat: Date? = nil
     }
+
+    /// How long a running import may stay silent before it counts as stopped.
+    static let stalled: TimeInterval = 300
 
     func register(on router: Router<WebRequestContext>) {
         router.get("/console/import") { request, _ in try await console.signedIn(request, .console) { try await start($0) } }
@@ -173,7 +179,7 @@ struct ImportPages: Sendable {
             if !dryRun {
                 importer.onBatch = { rows in
                     var progress = Outcome(dryRun: false, rows: rows, mapping: chosenTargets)
-                    progress.finished = false
+                    progress.heartbeat = Date()
                     _ = try? await access.setUpload(id, of: principal, state: "running", detail: Self.encode(progress))
                 }
             }
@@ -198,10 +204,15 @@ struct ImportPages: Sendable {
             try await access.setUpload(id, of: principal, state: "uploaded", detail: Self.encode(outcome))
             return try await step(v, id, chosen: targets)
         }
-        // One import at a time per upload: it starts only from a state that is not running.
-        guard try await access.setUpload(id, of: principal, state: "running", detail: Self.encode(Outcome(dryRun: false, rows: 0, mapping: targets)), from: upload.state),
-            upload.state != "running"
-        else { return try await step(v, id, error: "This file is being imported already.") }
+        // One import at a time per upload: it starts from the state read above (a concurrent start
+        // loses the race), and not while another runs, unless that one fell silent (its server stopped).
+        let silent = Self.outcome(upload)?.heartbeat.map { Date().timeIntervalSince($0) > Self.stalled } ?? true
+        guard upload.state != "running" || silent else { return try await step(v, id, error: "This file is being imported already.") }
+        var started = Outcome(dryRun: false, rows: 0, mapping: targets)
+        started.heartbeat = Date()
+        guard try await access.setUpload(id, of: principal, state: "running", detail: Self.encode(started), from: upload.state) else {
+            return try await step(v, id, error: "This file is being imported already.")
+        }
         Task {
             let outcome = await work()
             _ = try? await access.setUpload(id, of: principal, state: outcome.failure == nil ? "done" : "failed", detail: Self.encode(outcome))
