@@ -195,7 +195,11 @@ struct AdminPages: Sendable {
                         "summary": total == 0
                             ? "No events match."
                             : "Showing \(Format.number(newer + 1))–\(Format.number(newer + events.count)) of \(Format.number(total)) events",
-                        "newest": query.before == nil ? nil : "/console/admin/audit?" + [query.actor.map { "actor=" + ListRequest.encode($0) }, query.contains.map { "q=" + ListRequest.encode($0) }].compactMap { $0 }.joined(separator: "&"),
+                        "newest": (query.before == nil
+                            ? nil
+                            : "/console/admin/audit?"
+                                + [query.actor.map { "actor=" + ListRequest.encode($0) }, query.contains.map { "q=" + ListRequest.encode($0) }].compactMap { $0 }
+                                .joined(separator: "&")) as Any,
                         "events": events.map {
                             [
                                 "when": Format.time($0.at), "actor": $0.actor,

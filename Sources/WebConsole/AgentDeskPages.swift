@@ -161,7 +161,8 @@ struct AgentDeskPages: Sendable {
                     ]
                 },
                 "pageLabel": "Page \(Format.number(page)) of \(Format.number(pages))",
-                "previous": page > 1 ? href(["page": String(page - 1)]) : nil, "next": page < pages ? href(["page": String(page + 1)]) : nil,
+                "previous": (page > 1 ? href(["page": String(page - 1)]) : nil) as Any,
+                "next": (page < pages ? href(["page": String(page + 1)]) : nil) as Any,
             ])
     }
 

@@ -113,7 +113,7 @@ struct ImportPages: Sendable {
         let targets = [("", "— leave out —")] + CustomerImporter.columns.map { ($0.name, $0.meaning) }
         var values: [String: Any] = [
             "error": error as Any, "id": id, "name": upload.name, "state": upload.state, "running": upload.state == "running",
-            "refresh": upload.state == "running" ? "2" : nil as String?,
+            "refresh": (upload.state == "running" ? "2" : nil) as Any,
             "columns": header.enumerated().map { i, h -> [String: Any] in
                 let current = i < mapping.count ? mapping[i] : nil
                 let attribute = current?.hasPrefix("attr_") == true
@@ -136,7 +136,7 @@ struct ImportPages: Sendable {
                 "updated": Format.number(o.updated), "rejected": Format.number(o.rejected), "anyRejected": o.rejected > 0,
                 "failure": o.failure as Any, "seconds": String(format: "%.1f", o.seconds),
                 "rejections": o.rejections.sorted { $0.key < $1.key }.prefix(100).map { ["line": $0.key, "reason": $0.value] },
-                "more": o.rejections.count > 100 ? Format.number(o.rejections.count - 100) : nil as String?,
+                "more": (o.rejections.count > 100 ? Format.number(o.rejections.count - 100) : nil) as Any,
             ] as [String: Any]
         }
         // While it runs, the page reloads itself every two seconds (a meta refresh) to show the progress.

@@ -275,7 +275,7 @@ struct SalesPages: Sendable {
             .console, visitor: v, title: "Opportunities", template: "list-page",
             [
                 "list": listing, "back": "/console/sales", "backLabel": "Pipeline, forecast and new opportunities",
-                "intro": read.count == Self.listCap ? "Only the first \(Format.number(Self.listCap)) are read: choose a stage or an owner to see the rest." : nil,
+                "intro": (read.count == Self.listCap ? "Only the first \(Format.number(Self.listCap)) are read: choose a stage or an owner to see the rest." : nil) as Any,
             ])
     }
 
@@ -318,7 +318,7 @@ struct SalesPages: Sendable {
             .console, visitor: v, title: "Leads", template: "list-page",
             [
                 "list": listing, "back": "/console/sales", "backLabel": "Work your open leads on the sales page",
-                "intro": read.count == Self.listCap ? "Only the first \(Format.number(Self.listCap)) are read: choose a status or an owner to see the rest." : nil,
+                "intro": (read.count == Self.listCap ? "Only the first \(Format.number(Self.listCap)) are read: choose a status or an owner to see the rest." : nil) as Any,
             ])
     }
 
