@@ -93,30 +93,26 @@ extension PointsLedger {
 
     /// Pauses a scheduled or live promotion: it gives nothing until it is resumed.
     public func pause(_ id: PromotionID) async throws -> Promotion {
-        var p = try await promotion(id)
-        guard [.live, .scheduled].contains(p.status(at: clock.now)) else {
-            throw LoyaltyError.invalid([FieldError("promotion", "only a scheduled or live promotion can be paused")])
-        }
-        p.pausedAt = clock.now
-        try await store.updatePromotion(p)
-        return p
+        try await mark(id, when: [.live, .scheduled], else: "only a scheduled or live promotion can be paused") { $0.pausedAt = $1 }
     }
 
     public func resume(_ id: PromotionID) async throws -> Promotion {
-        var p = try await promotion(id)
-        guard p.status(at: clock.now) == .paused else { throw LoyaltyError.invalid([FieldError("promotion", "the promotion is not paused")]) }
-        p.pausedAt = nil
-        try await store.updatePromotion(p)
-        return p
+        try await mark(id, when: [.paused], else: "the promotion is not paused") { p, _ in p.pausedAt = nil }
     }
 
     /// Takes an ended or declined promotion off the working lists; its results stay.
     public func archive(_ id: PromotionID) async throws -> Promotion {
+        try await mark(id, when: [.ended, .declined], else: "only an ended or declined promotion can be archived; end it first") { $0.archivedAt = $1 }
+    }
+
+    /// Changes a promotion's paused or archived mark when its status allows, or says why not.
+    private func mark(
+        _ id: PromotionID, when allowed: Set<Promotion.Status>, else refusal: String, _ change: (inout Promotion, Date) -> Void
+    ) async throws -> Promotion {
         var p = try await promotion(id)
-        guard [.ended, .declined].contains(p.status(at: clock.now)) else {
-            throw LoyaltyError.invalid([FieldError("promotion", "only an ended or declined promotion can be archived; end it first")])
-        }
-        p.archivedAt = clock.now
+        let now = clock.now
+        guard allowed.contains(p.status(at: now)) else { throw LoyaltyError.invalid([FieldError("promotion", refusal)]) }
+        change(&p, now)
         try await store.updatePromotion(p)
         return p
     }
