@@ -53,8 +53,10 @@ extension Patron {
                     return !recent && !empty ? now : JobSchedule.daily(second: 2 * 3600).next(after: now)
                 }
             ) {
-                let run = try await patron.intelligence.score()
-                return "\(run.customers) customers scored"
+                // Scores reach what segment rules read at once, not at the next facts refresh: a first run
+                // (at once, on a database with data) left rules and drill-downs on scoreless facts for a day.
+                let run = try await patron.runNightly()
+                return "\(run.customers) customers scored; segment facts refreshed"
             },
             // The facts segments select on, after the night's scores.
             JobDefinition(name: "segments", schedule: .daily(second: 2 * 3600 + 1800), firstDue: { JobSchedule.daily(second: 2 * 3600 + 1800).next(after: $0) }) {

@@ -217,7 +217,7 @@ struct CataloguePages: Sendable {
             [
                 "flash": flash as Any, "error": error as Any, "id": p.id.rawValue, "code": p.code, "name": kept["name"] ?? p.name,
                 "status": Self.status(p, at: now), "program": program.name,
-                "runs": "\(Format.date(p.startsAt)) – \(Format.lastDay(endingBefore: p.endsAt))", "criteria": p.criteria ?? "",
+                "runs": "\(Format.date(p.startsAt)) – \(Format.lastDay(endingBefore: p.endsAt))", "criteria": p.criteria as Any,
                 "gives": AdminPages.describe(p.action), "optIn": p.requiresEnrolment ? "Members must join it first" : "Automatic",
                 "funding": p.partner.map { "\($0) pays \(p.partnerShare ?? 0)% (\(Format.label(p.approval.rawValue).lowercased()))" }
                     ?? "The program",

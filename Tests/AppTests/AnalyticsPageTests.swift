@@ -1,11 +1,14 @@
 import Access
 import Analytics
+import Campaigns
 import App
 import Customers
 import Demo
 import Foundation
+import Logging
 import HTTPTypes
 import Hummingbird
+import Jobs
 import HummingbirdTesting
 import SharedModels
 import TestSupport
@@ -65,6 +68,24 @@ import Testing
                 let agent = try await WebVisitor.signIn(client, "console", "email=agent%40northwind.example&password=\(DemoCompany.adminPassword)")
                 #expect(try await agent.get(Self.unescape(Substring(href))).status == .forbidden)
             }
+        }
+    }
+}
+
+extension AnalyticsPageTests {
+    @Test("Regression: the scoring job's first run left segment rules on scoreless facts for a day; now the facts follow the scores")
+    func scoringRefreshesFacts() async throws {
+        let clock = TestClock(Self.until)
+        try await TestDatabase.withPatron(.sqlite, clock: clock) { p in
+            _ = try await DemoCompany(customers: 80, seed: 2, until: Self.until).load(into: p)
+            #expect(try await p.segments.factsRefreshedAt() != nil, "the demo built the facts before any scoring")
+            let runner = p.jobRunner(logger: Logger(label: "test"))
+            try await runner.register()
+            _ = try await p.jobStore.makeDue("scoring", at: clock.now)
+            #expect(await runner.runDue(only: ["scoring"]).allSatisfy(\.1))
+            let rfm = try await p.intelligence.rfmAnalysis()
+            let (segment, count) = try #require(rfm.segments.max { $0.value < $1.value })
+            #expect(try await p.segments.count(rule: "rfm.segment == \"\(segment)\"").count == count)
         }
     }
 }
