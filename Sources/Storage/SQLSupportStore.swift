@@ -120,9 +120,17 @@ public struct SQLSupportStore: SupportStore {
         if filter.breachedOnly { conditions.append(Self.breached(at: now)) }
         let whereClause: SQLQueryString = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         // Open requests by urgency; closed ones newest first.
+        let direction = filter.descending ? " DESC" : ""
         let order: SQLQueryString =
-            filter.statuses.allSatisfy(\.isOpen) && !filter.statuses.isEmpty || filter.breachedOnly
-            ? " ORDER BY r.resolve_by, r.id" : " ORDER BY r.id DESC"
+            switch filter.sort {
+            case .due: " ORDER BY r.resolve_by\(unsafeRaw: direction), r.id\(unsafeRaw: direction)"
+            case .opened: " ORDER BY r.id\(unsafeRaw: direction)"
+            case .priority:
+                " ORDER BY CASE r.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END\(unsafeRaw: direction), r.resolve_by, r.id"
+            case nil:
+                filter.statuses.allSatisfy(\.isOpen) && !filter.statuses.isEmpty || filter.breachedOnly
+                    ? " ORDER BY r.resolve_by, r.id" : " ORDER BY r.id DESC"
+            }
         return try await database.read { db in
             let items = try await db.raw("\(unsafeRaw: Self.select)" + whereClause + order + " LIMIT \(literal: limit) OFFSET \(literal: offset)").all()
                 .map(Self.decode)

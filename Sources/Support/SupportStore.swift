@@ -51,6 +51,19 @@ public struct RequestFilter: Sendable, Equatable {
     public var assignee: String?
     /// Only open requests past a target.
     public var breachedOnly: Bool
+    /// The order a list asks for; nil: open requests by urgency, others newest first.
+    public var sort: Sort? = nil
+    public var descending = false
+
+    /// How a list of requests can be ordered.
+    public enum Sort: String, Sendable, CaseIterable {
+        /// By the resolution target.
+        case due
+        /// By when they were opened.
+        case opened
+        /// Urgent first (ascending: urgent, high, normal, low).
+        case priority
+    }
 
     public init(
         queue: String? = nil, statuses: [ServiceRequest.Status] = [], customer: Int64? = nil, assignee: String? = nil, breachedOnly: Bool = false

@@ -48,10 +48,8 @@ struct ServicePages: Sendable {
         // MARK: Console
         router.get("/console/service") { request, _ in
             try await console.signedIn(request, .console) { v in
-                let q = request.uri.queryParameters
-                return try await desk(
-                    v, queue: q["queue"].map(String.init), view: q["view"].map(String.init) ?? "open",
-                    page: min(max(Int(q["page"].map(String.init) ?? "") ?? 1, 1), 100_000))
+                let list = ListRequest(request, columns: Self.columns, defaultSort: "due", filters: ["queue", "view"])
+                return try await desk(v, queue: list.filters["queue"], view: list.filters["view"] ?? "open", list: list)
             }
         }
         router.get("/console/service/:id") { request, context in
@@ -178,7 +176,18 @@ struct ServicePages: Sendable {
 
     // MARK: Console pages
 
-    func desk(_ v: Visitor, queue: String?, view: String, page: Int = 1) async throws -> Response {
+    /// The request list's columns; the number (when opened), priority and resolution (due) sort.
+    static let columns = [
+        ListColumn(key: "opened", label: "#"), ListColumn(key: "subject", label: "Subject", sortable: false),
+        ListColumn(key: "customer", label: "Customer", sortable: false), ListColumn(key: "kind", label: "Kind", sortable: false),
+        ListColumn(key: "priority", label: "Priority"), ListColumn(key: "queue", label: "Queue", sortable: false),
+        ListColumn(key: "status", label: "Status", sortable: false), ListColumn(key: "assignee", label: "Assignee", sortable: false),
+        ListColumn(key: "response", label: "First response", sortable: false), ListColumn(key: "due", label: "Resolution"),
+    ]
+
+    func desk(_ v: Visitor, queue: String?, view: String, list: ListRequest? = nil) async throws -> Response {
+        let list = list ?? ListRequest(page: 1, sort: "due", descending: false, q: nil, filters: ["view": view].merging(queue.map { ["queue": $0] } ?? [:]) { $1 })
+        let page = list.page
         guard v.principal.can(.requestsRead) else { return try ConsolePages(console: console).forbidden(v) }
         let summary = try await support.summary()
         var filter = RequestFilter.open
@@ -188,6 +197,11 @@ struct ServicePages: Sendable {
         case "breached": filter.breachedOnly = true
         case "resolved": filter.statuses = [.resolved, .closed]
         default: break
+        }
+        // A sort the visitor chose; by default, open requests by urgency and resolved ones newest first.
+        if list.sort != "due" || list.descending || view != "resolved" {
+            filter.sort = RequestFilter.Sort(rawValue: list.sort)
+            filter.descending = list.descending
         }
         let now = support.clock.now
         let size = ListRequest.pageSize
@@ -199,6 +213,10 @@ struct ServicePages: Sendable {
         let views: [[String: Any]] = [("open", "Open"), ("mine", "Assigned to me"), ("breached", "SLA breached"), ("resolved", "Resolved")].map {
             ["href": "/console/service?\(base)view=\($0.0)", "label": $0.1, "current": $0.0 == view]
         }
+        // The headings (sortable, keyboard links with aria-sort) and saved views, as every list has them.
+        let listing = ListView.render(
+            path: "/console/service", request: list, columns: Self.columns, rows: [], total: counted.total, noun: ("request", "requests"),
+            savedViews: try await console.savedViews(v, path: "/console/service"), csrf: v.formToken())
         return try self.views.page(
             .console, visitor: v, title: "Service desk", template: "service",
             [
@@ -212,8 +230,9 @@ struct ServicePages: Sendable {
                 "queue": queue as Any, "views": views, "requests": requests.map { Self.row($0, now: now) }, "open": summary.open,
                 "summary": counted.total == 0
                     ? "No requests here." : "Showing \(Format.number(first))–\(Format.number(first + requests.count - 1)) of \(Format.number(counted.total)) requests",
-                "previous": (page > 1 ? "/console/service?\(base)view=\(view)&page=\(page - 1)" : nil) as Any,
-                "next": (page < pages ? "/console/service?\(base)view=\(view)&page=\(page + 1)" : nil) as Any,
+                "previous": (page > 1 ? "/console/service?" + list.query(["page": String(page - 1)]) : nil) as Any,
+                "next": (page < pages ? "/console/service?" + list.query(["page": String(page + 1)]) : nil) as Any,
+                "headings": listing["headings"] as Any, "saving": listing["saving"] as Any, "savedViews": listing["views"] as Any,
                 "breached": summary.breached, "resolved30": summary.resolvedLast30Days,
                 "withinSLA": summary.resolvedWithinSLA.map(Format.pct) ?? "—",
                 "csat": summary.satisfaction.map { String(format: "%.1f / 5", $0) } ?? "—", "surveys": summary.surveys,

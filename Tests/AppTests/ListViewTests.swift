@@ -164,6 +164,16 @@ import Testing
                 let second = try await agent.get("/console/service?view=open&page=2").body
                 #expect(second.contains("Showing 51–60 of 60 requests") && second.contains("rel=\"prev\""))
                 #expect(second.matches(of: /<tr><td><a href="\/console\/service\/\d+">/).count == 10)
+                // Sortable by priority and by when opened, both ways; the heading says how (aria-sort).
+                let urgent = try #require(try await p.support.requests(RequestFilter.open, limit: 100).last)
+                _ = try await p.support.update(urgent.id, priority: .urgent, by: "ag@x.com")
+                let byPriority = try await agent.get("/console/service?sort=priority&dir=asc").body
+                #expect(byPriority.firstMatch(of: /<tr><td><a href="\/console\/service\/(\d+)">/)?.output.1 == Substring(String(urgent.id.rawValue)))
+                #expect(byPriority.contains(#"aria-sort="ascending"><a href="/console/service?dir=desc&amp;sort=priority"#) || byPriority.contains(#"aria-sort="ascending""#))
+                let newest = try await agent.get("/console/service?sort=opened&dir=desc").body
+                let ids = newest.matches(of: /<tr><td><a href="\/console\/service\/(\d+)">/).map { Int(String($0.output.1))! }
+                #expect(ids == ids.sorted(by: >) && ids.count == 50)
+                #expect(newest.contains("Save this view as"))
             }
         }
     }
