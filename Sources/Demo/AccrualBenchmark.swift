@@ -40,6 +40,11 @@ public struct AccrualBenchmark {
         public var members: Int
         public var httpFailures: Int
         public var ledger: LedgerReport
+        /// Redemptions over HTTP by the same number of concurrent clients: how many, and their latency.
+        public var redemptions = 0
+        public var redemptionFailures = 0
+        public var redemptionP50: Double = 0
+        public var redemptionP99: Double = 0
     }
 
     public func run(patron: Patron, directory: String, log: (String) -> Void) async throws -> Result {
@@ -54,11 +59,17 @@ public struct AccrualBenchmark {
         log("batch: \(batch.report.summary)")
 
         let http = try await runHTTP(patron: patron, log: log)
+        let redemption = try await runRedemptions(patron: patron, log: log)
         let ledger = try await patron.loyalty.verify()
-        return Result(
+        var result = Result(
             batchPerSecond: batch.report.rowsPerSecond, httpPerSecond: Double(httpTransactions - http.failures) / http.seconds,
             batchSeconds: batch.report.seconds, httpSeconds: http.seconds, promotions: promotions, members: customers,
             httpFailures: http.failures, ledger: ledger)
+        result.redemptions = redemption.count
+        result.redemptionFailures = redemption.failures
+        result.redemptionP50 = redemption.p50
+        result.redemptionP99 = redemption.p99
+        return result
     }
 
     /// The program: Blue, Silver, Gold, Platinum with multipliers, a wine bonus, 50 promotions.
@@ -109,6 +120,43 @@ public struct AccrualBenchmark {
     }
 
     /// Starts the API on a free loopback port and posts `httpTransactions` purchases over `connections` keep-alive connections.
+    /// Redemptions of 10 points each by `connections` concurrent staff clients, over as many
+    /// members as there are clients × 4 (so several clients contend for one member's lots at
+    /// once), after each got spendable points; the latency of every request is kept.
+    func runRedemptions(patron: Patron, log: (String) -> Void) async throws -> (count: Int, failures: Int, p50: Double, p99: Double) {
+        let members = min(customers, max(connections * 4, 1))
+        let perClient = 50
+        let total = connections * perClient
+        for n in 1...members {
+            guard let member = try await patron.loyalty.memberships(of: CustomerID(Int64(n))).first else { continue }
+            _ = try await patron.loyalty.adjust(10_000, for: member.id, memo: "bench", by: "bench", idempotencyKey: nil)
+        }
+        var ids: [Int64] = []
+        for n in 1...members { if let m = try await patron.loyalty.memberships(of: CustomerID(Int64(n))).first { ids.append(m.id.rawValue) } }
+        let memberIDs = ids
+        _ = try? await patron.access.addUser(email: "bench-redeemer@bench.example", password: "bench-password", role: .admin)
+        let bearer = try await patron.access.logIn(email: "bench-redeemer@bench.example", password: "bench-password", client: nil).token
+        let latencies = LatencySink()
+        let connections = connections
+        return try await withLoopbackServer(patron: patron) { port in
+            log("redemptions: \(total) over \(connections) connections on \(memberIDs.count) members…")
+            let counter = Counter()
+            let failures = try await withThrowingTaskGroup(of: Int.self) { clients in
+                for _ in 0..<connections {
+                    clients.addTask {
+                        try await HTTPBenchClient.post(port: port, bearer: bearer, latencies: latencies) {
+                            let n = counter.next()
+                            guard n < total else { return nil }
+                            return ("/v1/members/\(memberIDs[n % memberIDs.count])/redemptions", #"{"points":10,"reference":"bench-\#(n)"}"#)
+                        }
+                    }
+                }
+                return try await clients.reduce(0, +)
+            }
+            return (total, failures, latencies.percentile(50), latencies.percentile(99))
+        }
+    }
+
     func runHTTP(patron: Patron, log: (String) -> Void) async throws -> (seconds: Double, failures: Int) {
         // A till records only at its partner's outlets: the bench's partner owns the twelve stores.
         _ = try await patron.partners.save(
@@ -161,6 +209,22 @@ func withLoopbackServer<T: Sendable>(patron: Patron, _ body: (Int) async throws 
     }!
 }
 
+/// Request times collected from concurrent clients, in milliseconds.
+final class LatencySink: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Double] = []
+
+    func add(_ ms: Double) { lock.withLock { values.append(ms) } }
+
+    /// The p-th percentile (0–100) by nearest rank; 0 when nothing was timed.
+    func percentile(_ p: Double) -> Double {
+        let sorted = lock.withLock { values.sorted() }
+        guard !sorted.isEmpty else { return 0 }
+        let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
+        return sorted[min(max(rank, 0), sorted.count - 1)]
+    }
+}
+
 /// A thread-safe ticket dispenser.
 final class Counter: Sendable {
     private let value = Atomic<Int>(0)
@@ -171,6 +235,12 @@ final class Counter: Sendable {
 enum HTTPBenchClient {
     /// Posts each body `next` gives to `/v1/transactions` until it gives nil; returns how many were not 201.
     static func post(port: Int, bearer: String, next: @Sendable () -> String?) async throws -> Int {
+        try await post(port: port, bearer: bearer, latencies: nil) { next().map { ("/v1/transactions", $0) } }
+    }
+
+    /// Posts each (path, body) `next` gives until it gives nil, timing each request when asked;
+    /// returns how many were not 201.
+    static func post(port: Int, bearer: String, latencies: LatencySink?, next: @Sendable () -> (String, String)?) async throws -> Int {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -181,8 +251,9 @@ enum HTTPBenchClient {
         return try await channel.executeThenClose { inbound, outbound in
             var responses = inbound.makeAsyncIterator()
             var failures = 0
-            while let body = next() {
-                var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/transactions")
+            while let (uri, body) = next() {
+                let sent = ContinuousClock.now
+                var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: uri)
                 head.headers.add(name: "Host", value: "127.0.0.1")
                 head.headers.add(name: "Authorization", value: "Bearer \(bearer)")
                 head.headers.add(name: "Content-Type", value: "application/json")
@@ -200,6 +271,7 @@ enum HTTPBenchClient {
                     if case .end = part { break }
                 }
                 if status != 201 { failures += 1 }
+                latencies?.add((ContinuousClock.now - sent).milliseconds)
             }
             return failures
         }

@@ -351,14 +351,32 @@ struct Bench: AsyncParsableCommand {
                 "http:  \(http) transactions in \(String(format: "%.2f", result.httpSeconds)) s = \(Int(result.httpPerSecond))/s over \(connections) connections (\(result.httpFailures) failed)"
             )
             print(
+                "redemption: \(result.redemptions) over \(connections) connections: p50 \(String(format: "%.1f", result.redemptionP50)) ms, p99 \(String(format: "%.1f", result.redemptionP99)) ms (\(result.redemptionFailures) failed)"
+            )
+            print(
                 "ledger: \(result.ledger.isHealthy ? "consistent" : "BROKEN: \(result.ledger.violations.prefix(3))"), \(result.ledger.transfers) transfers, \(result.ledger.memberPoints) member points"
             )
+            // On PostgreSQL, the engine's own reference beside it: pgbench, same cluster, same clients, same time.
+            var pgbenchTPS: Double? = nil
+            if location.engineName == "postgres" {
+                let (reference, reason) = PgBench.run(
+                    url: location.urlOrPath, clients: connections, seconds: max(10, Int(result.httpSeconds.rounded()))
+                ) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+                if let reference {
+                    pgbenchTPS = reference.tps
+                    print(
+                        "pgbench: \(Int(reference.tps)) TPS (TPC-B-like, scale \(reference.scale), \(reference.clients) clients, \(reference.seconds) s); Patron's HTTP accruals are \(String(format: "%.0f", result.httpPerSecond / reference.tps * 100))% of it"
+                    )
+                } else {
+                    print("pgbench: not run: \(reason ?? "unknown")")
+                }
+            }
             if json {
                 print(
-                    #"{"bench":"accrual","batch_per_s":\#(Int(result.batchPerSecond)),"http_per_s":\#(Int(result.httpPerSecond)),"batch":\#(batch),"http":\#(http),"http_failures":\#(result.httpFailures),"connections":\#(connections),"members":\#(result.members),"promotions":\#(result.promotions),"engine":"\#(location.engineName)","ledger_consistent":\#(result.ledger.isHealthy)}"#
+                    #"{"bench":"accrual","batch_per_s":\#(Int(result.batchPerSecond)),"http_per_s":\#(Int(result.httpPerSecond)),"pgbench_tps":\#(pgbenchTPS.map { String(Int($0)) } ?? "null"),"redemption_p50_ms":\#(String(format: "%.1f", result.redemptionP50)),"redemption_p99_ms":\#(String(format: "%.1f", result.redemptionP99)),"batch":\#(batch),"http":\#(http),"http_failures":\#(result.httpFailures),"redemption_failures":\#(result.redemptionFailures),"connections":\#(connections),"members":\#(result.members),"promotions":\#(result.promotions),"engine":"\#(location.engineName)","ledger_consistent":\#(result.ledger.isHealthy)}"#
                 )
             }
-            if !result.ledger.isHealthy || result.httpFailures > 0 { throw ExitCode(1) }
+            if !result.ledger.isHealthy || result.httpFailures > 0 || result.redemptionFailures > 0 { throw ExitCode(1) }
         }
     }
 

@@ -17,6 +17,21 @@ import Testing
                 .run(patron: patron, directory: directory) { _ in }
             #expect(result.httpFailures == 0)
             #expect(result.ledger.violations.isEmpty)
+            // Redemptions by the same clients are all accepted and timed (#18's redemption latency).
+            #expect(result.redemptions == 4 * 50 && result.redemptionFailures == 0)
+            #expect(result.redemptionP99 >= result.redemptionP50 && result.redemptionP50 > 0)
         }
+    }
+
+    @Test("pgbench's summary line is read as TPS")
+    func pgbenchOutput() {
+        let output = """
+            number of transactions actually processed: 24870
+            latency average = 12.865 ms
+            initial connection time = 27.135 ms
+            tps = 2487.325066 (without initial connection time)
+            """
+        #expect(PgBench.parseTPS(output) == 2487.325066)
+        #expect(PgBench.parseTPS("no tps here") == nil)
     }
 }

@@ -1,0 +1,72 @@
+import Foundation
+
+/// PostgreSQL's own reference for the accrual benchmark: pgbench's TPC-B-like transaction on the
+/// same cluster, with the same number of clients, for the same time, in a scratch database made
+/// and dropped around it (Debian's `postgresql-client` ships `pgbench`, `createdb` and `dropdb`).
+public enum PgBench {
+    public struct Result: Sendable {
+        public var tps: Double
+        public var clients: Int
+        public var seconds: Int
+        public var scale: Int
+    }
+
+    /// Runs pgbench against the cluster of `url` (a `postgres://user:password@host:port/db` URL);
+    /// nil with the reason when it cannot (no pgbench, no right to create a database).
+    public static func run(url: String, clients: Int, seconds: Int, scale: Int = 10, log: (String) -> Void) -> (Result?, String?) {
+        guard let parts = URLComponents(string: url), parts.scheme?.hasPrefix("postgres") == true, let host = parts.host else {
+            return (nil, "not a postgres:// URL")
+        }
+        guard let pgbench = find("pgbench"), let createdb = find("createdb"), let dropdb = find("dropdb") else {
+            return (nil, "pgbench, createdb or dropdb is not installed (Debian: postgresql-client)")
+        }
+        let database = "patron_pgbench_\(UUID().uuidString.prefix(8).lowercased())"
+        var connection = ["-h", host, "-p", String(parts.port ?? 5432)]
+        if let user = parts.user { connection += ["-U", user] }
+        var environment = ProcessInfo.processInfo.environment
+        if let password = parts.password { environment["PGPASSWORD"] = password }
+        let sslmode = parts.queryItems?.first { $0.name == "sslmode" }?.value
+        if let sslmode { environment["PGSSLMODE"] = sslmode }
+        guard execute(createdb, connection + [database], environment).status == 0 else {
+            return (nil, "could not create the scratch database \(database) (the URL's user needs CREATEDB)")
+        }
+        defer { _ = execute(dropdb, connection + ["--if-exists", database], environment) }
+        log("pgbench: initialising scale \(scale) in \(database)…")
+        guard execute(pgbench, connection + ["-i", "-q", "-s", String(scale), database], environment).status == 0 else {
+            return (nil, "pgbench -i failed")
+        }
+        log("pgbench: \(clients) clients for \(seconds) s…")
+        let threads = max(1, min(clients, ProcessInfo.processInfo.activeProcessorCount))
+        let run = execute(pgbench, connection + ["-n", "-c", String(clients), "-j", String(threads), "-T", String(seconds), database], environment)
+        guard run.status == 0, let tps = parseTPS(run.output) else { return (nil, "pgbench failed: \(run.output.suffix(300))") }
+        return (Result(tps: tps, clients: clients, seconds: seconds, scale: scale), nil)
+    }
+
+    /// `tps = 2345.678901 (without initial connection time)` → 2345.68.
+    public static func parseTPS(_ output: String) -> Double? {
+        for line in output.split(separator: "\n") where line.hasPrefix("tps = ") {
+            if let number = line.dropFirst(6).split(separator: " ").first, let tps = Double(number) { return tps }
+        }
+        return nil
+    }
+
+    static func find(_ tool: String) -> String? {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).sorted(by: >).map { "/usr/lib/postgresql/\($0)/bin" }
+        return (path + versions).map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func execute(_ tool: String, _ arguments: [String], _ environment: [String: String]) -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        do { try process.run() } catch { return (-1, "\(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
