@@ -35,11 +35,21 @@ public enum PgBench {
         guard execute(pgbench, connection + ["-i", "-q", "-s", String(scale), database], environment).status == 0 else {
             return (nil, "pgbench -i failed")
         }
-        log("pgbench: \(clients) clients for \(seconds) s…")
+        // pgbench's -T stops on SIGALRM, which a child of this (NIO) process may have blocked:
+        // it then never stops. So the run is sized by transactions instead: a short calibration
+        // gives the rate, and each client runs enough transactions to last about `seconds`.
         let threads = max(1, min(clients, ProcessInfo.processInfo.activeProcessorCount))
-        let run = execute(pgbench, connection + ["-n", "-c", String(clients), "-j", String(threads), "-T", String(seconds), database], environment)
-        guard run.status == 0, let tps = parseTPS(run.output) else { return (nil, "pgbench failed: \(run.output.suffix(300))") }
-        return (Result(tps: tps, clients: clients, seconds: seconds, scale: scale), nil)
+        func transactions(_ perClient: Int) -> (Double, Double)? {
+            let started = Date()
+            let run = execute(pgbench, connection + ["-n", "-c", String(clients), "-j", String(threads), "-t", String(perClient), database], environment)
+            guard run.status == 0, let tps = parseTPS(run.output) else { return nil }
+            return (tps, Date().timeIntervalSince(started))
+        }
+        guard let (calibration, _) = transactions(100) else { return (nil, "pgbench failed to run") }
+        let perClient = max(100, Int(calibration * Double(seconds) / Double(clients)))
+        log("pgbench: \(clients) clients × \(perClient) transactions (about \(seconds) s)…")
+        guard let (tps, took) = transactions(perClient) else { return (nil, "pgbench failed to run") }
+        return (Result(tps: tps, clients: clients, seconds: Int(took.rounded()), scale: scale), nil)
     }
 
     /// `tps = 2345.678901 (without initial connection time)` → 2345.68.
