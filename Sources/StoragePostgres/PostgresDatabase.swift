@@ -29,9 +29,12 @@ public final class PostgresDatabase: Database, @unchecked Sendable {
     public static func open(url: String, maxConnections: Int = 8, logger: Logger = Logger(label: "patron.postgres")) async throws -> PostgresDatabase
     {
         let configuration = try SQLPostgresConfiguration(url: url)
+        // How long a request waits for a pooled connection before it fails as "database unavailable":
+        // `PATRON_PG_POOL_TIMEOUT` seconds (1–600), 10 by default.
+        let wait = ProcessInfo.processInfo.environment["PATRON_PG_POOL_TIMEOUT"].flatMap { Int64($0) }.map { min(max($0, 1), 600) } ?? 10
         let pool = EventLoopGroupConnectionPool(
             source: PostgresConnectionSource(sqlConfiguration: configuration), maxConnectionsPerEventLoop: maxConnections,
-            on: MultiThreadedEventLoopGroup.singleton)
+            requestTimeout: .seconds(wait), on: MultiThreadedEventLoopGroup.singleton)
         let database = PostgresDatabase(pool: pool, logger: logger)
         do {
             _ = try await database.read { db in try await db.raw("SELECT 1 AS one").first() }
