@@ -441,9 +441,8 @@ struct AdminPages: Sendable {
             let now = s.loyalty.clock.now
             // The working set: live, paused, scheduled and awaiting (newest first within each);
             // ended and archived ones are in the promotions list.
-            let rank: [Promotion.Status: Int] = [.live: 0, .paused: 1, .scheduled: 2, .awaitingPartner: 3]
-            func stage(_ p: Promotion) -> Int { rank[p.status(at: now)] ?? 9 }
-            let ordered = promotions.filter { stage($0) < 9 }
+            func stage(_ p: Promotion) -> Int { CataloguePages.statusOrder[p.status(at: now)] ?? 9 }
+            let ordered = promotions.filter { [.live, .paused, .scheduled, .awaitingPartner].contains($0.status(at: now)) }
                 .sorted { (stage($0), -$0.startsAt.timeIntervalSince1970) < (stage($1), -$1.startsAt.timeIntervalSince1970) }
             let promotionRows: [[String: String]] = ordered.map { promotion in
                 let p = promotion

@@ -115,6 +115,11 @@ struct CataloguePages: Sendable {
         }
     }
 
+    /// The order promotions are listed in: what is running first, what is over last.
+    static let statusOrder: [Promotion.Status: Int] = [
+        .live: 0, .paused: 1, .scheduled: 2, .awaitingPartner: 3, .ended: 4, .declined: 5, .archived: 6,
+    ]
+
     static func status(_ p: Promotion, at now: Date) -> String {
         switch p.status(at: now) {
         case .awaitingPartner: "Awaiting the partner"
@@ -141,8 +146,7 @@ struct CataloguePages: Sendable {
         let programNames = Dictionary(programs.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         var all: [Promotion] = []
         for p in programs { all += try await s.loyalty.promotions(of: p.id) }
-        let order = Dictionary(uniqueKeysWithValues: Promotion.Status.allCases.enumerated().map { ($1, $0) })
-        let rank: [Promotion.Status: Int] = [.live: 0, .paused: 1, .scheduled: 2, .awaitingPartner: 3, .ended: 4, .declined: 5, .archived: 6]
+        let rank = Self.statusOrder
         let chosen = all.filter { p in
             let status = p.status(at: now)
             let wanted = list.filters["status"].map { $0 == status.rawValue } ?? (status != .archived)
@@ -154,8 +158,8 @@ struct CataloguePages: Sendable {
             keys: [
                 "name": { $0.name.lowercased() < $1.name.lowercased() }, "code": { $0.code < $1.code },
                 "status": {
-                    (rank[$0.status(at: now)] ?? order[$0.status(at: now)] ?? 9, -$0.startsAt.timeIntervalSince1970)
-                        < (rank[$1.status(at: now)] ?? order[$1.status(at: now)] ?? 9, -$1.startsAt.timeIntervalSince1970)
+                    (rank[$0.status(at: now)] ?? 9, -$0.startsAt.timeIntervalSince1970)
+                        < (rank[$1.status(at: now)] ?? 9, -$1.startsAt.timeIntervalSince1970)
                 },
                 "program": { (programNames[$0.programID] ?? "") < (programNames[$1.programID] ?? "") },
                 "starts": { $0.startsAt < $1.startsAt }, "ends": { $0.endsAt < $1.endsAt },

@@ -573,15 +573,21 @@ struct ConsolePages: Sendable {
                 ["text": NextBestAction.driver($0.feature, raises: $0.raises), "customers": Format.number(Int64($0.customers))]
             }
             values["atRiskHref"] = drill("churn.risk >= 0.5", "Churn risk 50% and up")
-            let top = try await s.intelligence.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: nil, offset: 0, limit: 10)
-            var topNames: [Int64: String] = [:]
-            for sc in top { topNames[sc.customer] = (try? await s.customers.customer(CustomerID(sc.customer)))?.displayName }
-            values["topCLV"] = top.map { sc in
-                [
-                    "id": sc.customer, "name": topNames[sc.customer] ?? "Customer \(sc.customer)", "tier": "Tier \(sc.valueTier.rawValue)",
-                    "risk": sc.churnRisk.map { Format.pct($0) } ?? "—", "clv": sc.clv12m.map { Format.money(minorUnits: $0, currency: sc.currency) } ?? "—",
-                ]
+            // Scored customers as the two lists show them: by name, with value tier, risk and CLV.
+            func rows(_ scores: [CustomerScores]) async -> [[String: Any]] {
+                var out: [[String: Any]] = []
+                for sc in scores {
+                    let name = (try? await s.customers.customer(CustomerID(sc.customer)))?.displayName
+                    out.append([
+                        "id": sc.customer, "name": name ?? "Customer \(sc.customer)", "tier": "Tier \(sc.valueTier.rawValue)",
+                        "risk": sc.churnRisk.map { Format.pct($0) } ?? "—",
+                        "clv": sc.clv12m.map { Format.money(minorUnits: $0, currency: sc.currency) } ?? "—",
+                    ])
+                }
+                return out
             }
+            values["topCLV"] = await rows(
+                try await s.intelligence.scoredCustomers(segment: nil, valueTier: nil, minimumChurnRisk: nil, offset: 0, limit: 10))
             values["topCLVHref"] = drill("value.tier == \"A\"", "Value tier A")
             let rules = try await console.currentBasketRules()
             values["rules"] = rules.sorted { $0.lift > $1.lift }.prefix(12).map {
@@ -590,16 +596,7 @@ struct ConsolePages: Sendable {
                     "confidence": Format.pct($0.confidence), "lift": String(format: "%.2f", $0.lift),
                 ]
             }
-            let risky = try await console.customersAtRisk()
-            var names: [Int64: String] = [:]
-            for sc in risky { names[sc.customer] = (try? await s.customers.customer(CustomerID(sc.customer)))?.displayName }
-            values["risky"] = risky.map { sc in
-                [
-                    "id": sc.customer, "name": names[sc.customer] ?? "Customer \(sc.customer)", "tier": "Tier \(sc.valueTier.rawValue)",
-                    "risk": sc.churnRisk.map { Format.pct($0) } ?? "—",
-                    "clv": sc.clv12m.map { Format.money(minorUnits: $0, currency: sc.currency) } ?? "—",
-                ]
-            }
+            values["risky"] = await rows(try await console.customersAtRisk())
         }
         // Loyalty analytics (the report kept for five minutes) and campaigns' recorded results, over the period.
         let report: LoyaltyReport
