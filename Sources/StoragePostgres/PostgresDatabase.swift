@@ -16,25 +16,34 @@ public final class PostgresDatabase: Database, @unchecked Sendable {
     /// A transaction-scoped advisory lock, released at commit or rollback.
     public let claimClause = " FOR UPDATE SKIP LOCKED"
     public let exclusiveTransactionLock: String? = "SELECT pg_advisory_xact_lock(7273766110)"
-    private let pool: EventLoopGroupConnectionPool<PostgresConnectionSource>
+    private let pool: EventLoopGroupConnectionPool<ServerSelectingSource>
     private let logger: Logger
     private let watches = ConnectionWatches()
 
-    private init(pool: EventLoopGroupConnectionPool<PostgresConnectionSource>, logger: Logger) {
+    private init(pool: EventLoopGroupConnectionPool<ServerSelectingSource>, logger: Logger) {
         self.pool = pool
         self.logger = logger
     }
 
-    /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=disable`).
-    public static func open(url: String, maxConnections: Int = 8, logger: Logger = Logger(label: "patron.postgres")) async throws -> PostgresDatabase
-    {
-        let configuration = try SQLPostgresConfiguration(url: url)
-        // How long a request waits for a pooled connection before it fails as "database unavailable":
-        // `PATRON_PG_POOL_TIMEOUT` seconds (1–600), 10 by default.
-        let wait = ProcessInfo.processInfo.environment["PATRON_PG_POOL_TIMEOUT"].flatMap { Int64($0) }.map { min(max($0, 1), 600) } ?? 10
+    /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=disable`), which may
+    /// name several servers and the kind wanted (see ``ServerList``):
+    /// `postgres://user@h1:5432,h2:5433/db?target_session_attrs=read-write` follows the primary
+    /// through a failover.
+    ///
+    /// The pool holds up to `PATRON_PG_POOL_SIZE` connections (16 by default), spread over the
+    /// event loops; a request waits up to `PATRON_PG_POOL_TIMEOUT` seconds (1–600, 10 by default)
+    /// for one before it fails as "database unavailable".
+    public static func open(
+        url: String, maxConnections: Int? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger = Logger(label: "patron.postgres")
+    ) async throws -> PostgresDatabase {
+        let source = try ServerSelectingSource(servers: ServerList(url: url))
+        let wait = environment["PATRON_PG_POOL_TIMEOUT"].flatMap { Int64($0) }.map { min(max($0, 1), 600) } ?? 10
+        let size = maxConnections ?? environment["PATRON_PG_POOL_SIZE"].flatMap { Int($0) }.map { min(max($0, 1), 1_000) } ?? 16
+        let loops = MultiThreadedEventLoopGroup.singleton
+        let perLoop = max(1, (size + System.coreCount - 1) / System.coreCount)
         let pool = EventLoopGroupConnectionPool(
-            source: PostgresConnectionSource(sqlConfiguration: configuration), maxConnectionsPerEventLoop: maxConnections,
-            requestTimeout: .seconds(wait), on: MultiThreadedEventLoopGroup.singleton)
+            source: source, maxConnectionsPerEventLoop: perLoop, requestTimeout: .seconds(wait), on: loops)
         let database = PostgresDatabase(pool: pool, logger: logger)
         do {
             _ = try await database.read { db in try await db.raw("SELECT 1 AS one").first() }
@@ -166,7 +175,9 @@ extension PostgresDatabase {
         switch state {
         case "40001", "40P01": return DatabaseFailure.contention(detail)
         case "53100": return DatabaseFailure.full(detail)
-        case _ where state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300": return DatabaseFailure.unavailable(detail)
+        // 25006: a write reached a server that no longer accepts them (a primary demoted by a failover).
+        case _ where state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300" || state == "25006":
+            return DatabaseFailure.unavailable(detail)
         default: return DatabaseFailure.failed(code: "SQLSTATE \(state)", message: message)
         }
     }

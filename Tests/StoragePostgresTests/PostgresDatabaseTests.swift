@@ -45,4 +45,33 @@ import Testing
             _ = try await PostgresDatabase.open(url: "postgres://postgres@127.0.0.1:9/none?sslmode=disable&connect_timeout=2")
         }
     }
+
+    @Test("a URL naming several servers: each keeps the user, database and options; target_session_attrs and connect_timeout are read")
+    func serverList() throws {
+        let list = try ServerList(url: "postgres://app:s%2Fcret@db1:5432,db2:5433,[::1]:5434/patron?sslmode=disable&target_session_attrs=read-write&connect_timeout=3")
+        #expect(list.urls == [
+            "postgres://app:s%2Fcret@db1:5432/patron?sslmode=disable", "postgres://app:s%2Fcret@db2:5433/patron?sslmode=disable",
+            "postgres://app:s%2Fcret@[::1]:5434/patron?sslmode=disable",
+        ])
+        #expect(list.target == .readWrite && list.connectTimeout == 3)
+        #expect(try ServerList(url: "postgres://postgres@127.0.0.1:5432/x").urls == ["postgres://postgres@127.0.0.1:5432/x"])
+        #expect(try ServerList(url: "postgres://postgres@h1,h2/x").target == .any)
+        #expect(throws: DatabaseFailure.self) { try ServerList(url: "postgres://u@h1:1,h2:2/x?target_session_attrs=leader") }
+        #expect(throws: DatabaseFailure.self) { try ServerList(url: "postgres://u@h1:1,,h2:2/x") }
+        #expect(throws: DatabaseFailure.self) { try ServerList(url: "postgres://u@h1/x?connect_timeout=0") }
+    }
+
+    @Test("several servers: the first that answers and accepts writes is used; none accepting writes is refused", .enabled(if: url != nil))
+    func multiHost() async throws {
+        // The real server second, after a port nobody listens on: found by itself.
+        let real = try #require(URLComponents(string: Self.url!))
+        let twoHosts = "postgres://\(real.user!)@127.0.0.1:9,\(real.host!):\(real.port!)\(real.path)?sslmode=disable&target_session_attrs=read-write"
+        let db = try await PostgresDatabase.open(url: twoHosts, maxConnections: 2)
+        let writable = try await db.write { try await $0.raw("SELECT current_setting('transaction_read_only') AS ro").first()?.decode(column: "ro", as: String.self) }
+        #expect(writable == "off")
+        try await db.close()
+        // A primary is not a standby: asking only for standbys finds none.
+        let standbyOnly = "postgres://\(real.user!)@\(real.host!):\(real.port!)\(real.path)?sslmode=disable&target_session_attrs=standby"
+        await #expect(throws: DatabaseFailure.self) { _ = try await PostgresDatabase.open(url: standbyOnly, maxConnections: 1) }
+    }
 }
