@@ -200,7 +200,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "InterchangeTests", dependencies: ["Interchange", "App", "Demo", "SharedModels", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "HTTPAPITests", dependencies: ["HTTPAPI", .product(name: "PropertyBased", package: "swift-property-based")],
+            name: "HTTPAPITests",
+            dependencies: [
+                "HTTPAPI", "Access", "SharedModels", .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(name: "SalesTests", dependencies: ["Sales"], swiftSettings: swiftSettings),
         .testTarget(name: "AccessTests", dependencies: ["Access", "SharedModels"], swiftSettings: swiftSettings),

@@ -35,6 +35,31 @@ struct IdempotencyMiddleware: ServerMiddleware {
         return IdempotentResponse(status: 409, contentType: "application/problem+json", body: (try? encoder.encode(problem)) ?? Data())
     }
 
+    /// Records a claim's outcome (`record` saves or releases it). When the database cannot take it
+    /// now (it went away mid-request, or is failing over), the request is answered anyway and the
+    /// record is tried again in the background, with growing pauses, until it is taken or the
+    /// claim's lease has run out: a client retrying after an outage is not held off for the whole
+    /// lease by a claim its first try could not let go of. The operation's outcome stands either
+    /// way (it is idempotent by the key: a retry after the lease gets the same outcome).
+    func settle(_ operationID: String, _ record: @escaping @Sendable () async throws -> Void) async {
+        do {
+            try await record()
+        } catch {
+            Self.logger.warning(
+                "idempotency record not saved; trying again in the background",
+                metadata: ["operation": "\(operationID)", "error": "\(Problem.logDescription(of: error))"])
+            let deadline = Date().addingTimeInterval(idempotencyLeaseSeconds)
+            Task.detached {
+                var pause: UInt64 = 100_000_000
+                while Date() < deadline {
+                    try? await Task.sleep(nanoseconds: pause)
+                    if (try? await record()) != nil { return }
+                    pause = min(pause * 2, 1_000_000_000)
+                }
+            }
+        }
+    }
+
     static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
     static let keyHeader = HTTPField.Name("Idempotency-Key")!
 
@@ -81,24 +106,17 @@ struct IdempotencyMiddleware: ServerMiddleware {
             do {
                 (response, responseBody) = try await next(request, HTTPBody(bytes), metadata)
             } catch {
-                // Nothing to remember: the client may retry with the same key at once. Should the
-                // release itself fail, the claim's lease runs out instead.
-                try? await store.release(caller: caller, key: key, token: token)
+                // Nothing to remember: the client may retry with the same key at once.
+                await settle(operationID) { try await store.release(caller: caller, key: key, token: token) }
                 throw error
             }
             var data = Data()
             if let responseBody { data = try await Data(collecting: responseBody, upTo: 50 * 1024 * 1024) }
-            do {
-                if response.status.kind == .successful {
-                    try await store.save(caller: caller, key: key, token: token, response: Self.remembered(response, body: data, of: operationID))
-                } else {
-                    try await store.release(caller: caller, key: key, token: token)
-                }
-            } catch {
-                // The operation's outcome stands (it is idempotent by the key); a retry after the
-                // lease runs it again and gets the same outcome.
-                Self.logger.warning(
-                    "idempotency record not saved", metadata: ["operation": "\(operationID)", "error": "\(Problem.logDescription(of: error))"])
+            if response.status.kind == .successful {
+                let saved = Self.remembered(response, body: data, of: operationID)
+                await settle(operationID) { try await store.save(caller: caller, key: key, token: token, response: saved) }
+            } else {
+                await settle(operationID) { try await store.release(caller: caller, key: key, token: token) }
             }
             return (response, HTTPBody(data))
         }

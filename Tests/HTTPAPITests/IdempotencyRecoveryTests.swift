@@ -1,0 +1,80 @@
+import Access
+import Foundation
+import HTTPTypes
+import NIOConcurrencyHelpers
+import OpenAPIRuntime
+import SharedModels
+import Testing
+
+@testable import HTTPAPI
+
+/// A request that failed because the database went away must not hold its Idempotency-Key for the
+/// whole lease: found by the failover drill (scripts/ha-failover.sh), where every client's retry
+/// got 409 "in progress" for up to 30 s after the new primary took writes — the failed request's
+/// claim could not be released while the database was down, and nothing tried again.
+@Suite struct IdempotencyRecoveryTests {
+    /// An in-memory store whose writes fail while `down` is set, as during a failover.
+    final class FlakyStore: IdempotencyStore, Sendable {
+        let down = NIOLockedValueBox(false)
+        let claims = NIOLockedValueBox<[String: (token: String, response: IdempotentResponse?)]>([:])
+
+        func check() throws { if down.withLockedValue({ $0 }) { throw DatabaseFailure.unavailable("failing over") } }
+
+        func claim(caller: String, key: String, fingerprint: String, at: Date) async throws -> IdempotencyClaim {
+            try check()
+            return claims.withLockedValue { claims in
+                if let held = claims[caller + key] { return held.response.map { .replay($0) } ?? .inProgress }
+                let token = UUID().uuidString
+                claims[caller + key] = (token, nil)
+                return .claimed(token: token)
+            }
+        }
+        func save(caller: String, key: String, token: String, response: IdempotentResponse) async throws {
+            try check()
+            claims.withLockedValue { if $0[caller + key]?.token == token { $0[caller + key]?.response = response } }
+        }
+        func release(caller: String, key: String, token: String) async throws {
+            try check()
+            claims.withLockedValue { if $0[caller + key]?.token == token { $0[caller + key] = nil } }
+        }
+        func saved(caller: String, key: String) async throws -> IdempotentResponse? { nil }
+    }
+
+    @Test("a claim the database could not release when its request failed is released once the database is back, long before the lease ends")
+    func releasedAfterOutage() async throws {
+        let store = FlakyStore()
+        let middleware = IdempotencyMiddleware(store: store, clock: .system)
+        var post = HTTPRequest(method: .post, scheme: "http", authority: "x", path: "/v1/members/1/redemptions")
+        post.headerFields[IdempotencyMiddleware.keyHeader] = "till-7-receipt-42"
+        let request = post
+        let principal = Principal.staff(id: UserID(1), email: "agent@x.example", role: .agent)
+        let call = { @Sendable (next: @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)) in
+            try await Caller.$principal.withValue(principal) {
+                try await middleware.intercept(request, body: HTTPBody("{\"points\":10}"), metadata: .init(), operationID: "redeemPoints", next: next)
+            }
+        }
+        // The first try: the database goes away mid-request, so the claim cannot be released then.
+        await #expect(throws: DatabaseFailure.self) {
+            _ = try await call { _, _, _ in
+                store.down.withLockedValue { $0 = true }
+                throw DatabaseFailure.unavailable("the connection to the database server was lost mid-operation")
+            }
+        }
+        #expect(store.claims.withLockedValue { $0.count } == 1)
+        // The database comes back (the new primary) a moment later; the retry goes through within
+        // a couple of seconds, not after the 30-second lease.
+        try await Task.sleep(nanoseconds: 300_000_000)
+        store.down.withLockedValue { $0 = false }
+        let started = Date()
+        var answer: HTTPResponse?
+        while answer == nil, Date().timeIntervalSince(started) < 5 {
+            do {
+                answer = try await call { _, _, _ in (HTTPResponse(status: .created), HTTPBody("{}")) }.0
+            } catch let problem as Problem where problem.code == "idempotency_in_progress" {
+                try await Task.sleep(nanoseconds: 100_000_000)
+            }
+        }
+        #expect(answer?.status == .created)
+        #expect(Date().timeIntervalSince(started) < 3)
+    }
+}
