@@ -105,6 +105,8 @@ def main():
     stop = threading.Event()
     kill_at = [None]
     sent = [0]
+    retries = {}        # the answers that made a client send again, by status ("none": no answer)
+    first_ok_after = {}  # per status: seconds after the kill of the last such answer
     occurred = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     def worker(w):
@@ -136,6 +138,11 @@ def main():
                     with lock:
                         refused.append((kind, key, status, answer))
                     break
+                with lock:
+                    label = str(status) if status is not None else "none"
+                    retries[label] = retries.get(label, 0) + 1
+                    if kill_at[0] is not None:
+                        first_ok_after[label] = round(time.time() - kill_at[0], 2)
                 if stop.is_set() and kill_at[0] is not None and time.time() - kill_at[0] > args.give_up:
                     break
                 time.sleep(0.05)
@@ -186,6 +193,7 @@ def main():
         "requests_sent": sent[0], "acknowledged_before_kill": before_kill,
         "lost": len(lost_purchases) + len(lost_redemptions), "applied_twice": len(twice),
         "no_write_seconds": round(max(gaps), 2) if resumed and gaps else None,
+        "retried": retries, "last_retry_after_kill_seconds": first_ok_after,
     }
     for kind, key, status, answer in refused[:5]:
         print(f"refused {kind} {key}: {status} {answer}", file=sys.stderr)

@@ -30,10 +30,16 @@ wait_for() {  # wait_for SECONDS PATTERN: until the formation's state matches th
     for _ in $(seq 1 "$1"); do state | grep -qE "$2" && return 0; sleep 1; done
     echo "the formation did not reach: $2" >&2; state >&2; return 1
 }
+# Each keeper (pg_autoctl, its services and its Postgres) runs in a process group of its own, so
+# that a node can be killed whole and everything stopped at the end.
+keeper() {  # keeper NAME COMMAND
+    as_pg "setsid $2 >> $HA_DIR/$1.log 2>&1 < /dev/null & echo \$! > $HA_DIR/$1.pgid"
+}
 SERVER_PID=
 cat > "$HA_DIR/stop" <<EOF
-#!/bin/sh
-pkill -9 -f "pg_autoctl.*$HA_DIR" ; for d in monitor node1 node2; do [ -f $HA_DIR/\$d/postmaster.pid ] && kill -9 \$(head -1 $HA_DIR/\$d/postmaster.pid) 2>/dev/null; done
+#!/bin/bash
+for g in $HA_DIR/*.pgid; do kill -9 -- -\$(cat \$g) 2>/dev/null; done
+for d in monitor node1 node2; do [ -f $HA_DIR/\$d/postmaster.pid ] && kill -9 \$(head -1 $HA_DIR/\$d/postmaster.pid) 2>/dev/null; done
 sleep 1; rm -rf $HA_DIR
 EOF
 chmod +x "$HA_DIR/stop"
@@ -45,7 +51,7 @@ trap cleanup EXIT
 
 echo "== formation in $HA_DIR: monitor :$MONITOR_PORT, nodes :$P1 and :$P2"
 as_pg "pg_autoctl create monitor --pgdata $HA_DIR/monitor --pgport $MONITOR_PORT --hostname 127.0.0.1 --auth trust --no-ssl > $HA_DIR/monitor-create.log 2>&1"
-as_pg "nohup pg_autoctl run --pgdata $HA_DIR/monitor > $HA_DIR/monitor.log 2>&1 &"
+keeper monitor "pg_autoctl run --pgdata $HA_DIR/monitor"
 MONITOR="postgres://autoctl_node@127.0.0.1:$MONITOR_PORT/pg_auto_failover?sslmode=disable"
 for _ in $(seq 1 30); do psql -d "postgres://postgres@127.0.0.1:$MONITOR_PORT/pg_auto_failover?sslmode=disable" -qAtc "select 1" >/dev/null 2>&1 && break; sleep 1; done
 # A dead node is noticed within about 2 s (health checks every second, one retry) and a primary
@@ -58,7 +64,7 @@ psql -d "postgres://postgres@127.0.0.1:$MONITOR_PORT/pg_auto_failover?sslmode=di
     -c "ALTER SYSTEM SET pgautofailover.primary_demote_timeout = 3000" -c "SELECT pg_reload_conf()" >/dev/null
 for n in 1 2; do
     port=$([ $n = 1 ] && echo "$P1" || echo "$P2")
-    as_pg "nohup pg_autoctl create postgres --pgdata $HA_DIR/node$n --pgport $port --hostname 127.0.0.1 --auth trust --no-ssl --dbname patron --monitor '$MONITOR' --name node$n --run > $HA_DIR/node$n.log 2>&1 &"
+    keeper node$n "pg_autoctl create postgres --pgdata $HA_DIR/node$n --pgport $port --hostname 127.0.0.1 --auth trust --no-ssl --dbname patron --monitor '$MONITOR' --name node$n --run"
     if [ $n = 1 ]; then
         wait_for 90 "^ *node1 .*\| +(single|wait_primary|primary) +\| +(single|wait_primary|primary) *$"
     else
@@ -84,12 +90,11 @@ echo "== patron serve on :$HTTP_PORT with $URL"
 SERVER_PID=$!
 for _ in $(seq 1 60); do python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$HTTP_PORT/health', timeout=2)" 2>/dev/null && break; sleep 0.5; done
 
-# node1's keeper (pg_autoctl and its services, which would otherwise restart Postgres in place)
-# and its postmaster, in one kill -9.
+# node1's postmaster and its keeper (pg_autoctl and its services, which would otherwise restart
+# Postgres in place), in one kill -9: the machine is gone.
 cat > "$HA_DIR/kill-node1" <<EOF
-#!/bin/sh
-keeper=\$(pgrep -f "^pg_autoctl create postgres --pgdata $HA_DIR/node1 ")
-kill -9 \$keeper \$(pgrep -P "\$keeper") \$(head -1 $HA_DIR/node1/postmaster.pid)
+#!/bin/bash
+kill -9 -- \$(head -1 $HA_DIR/node1/postmaster.pid) -\$(cat $HA_DIR/node1.pgid)
 EOF
 chmod +x "$HA_DIR/kill-node1"
 KILL="$HA_DIR/kill-node1"
@@ -110,7 +115,7 @@ if [ "$drive" -ne 0 ] || [ "$verify" -ne 0 ]; then
 fi
 echo "== nothing acknowledged was lost; node1 comes back and rejoins as the synchronous secondary"
 rejoin_start=$(date +%s)
-as_pg "nohup pg_autoctl run --pgdata $HA_DIR/node1 > $HA_DIR/node1-rejoin.log 2>&1 &"
+keeper node1 "pg_autoctl run --pgdata $HA_DIR/node1"
 wait_for 120 "^ *node1 .*\| +secondary +\| +secondary *$"
 wait_for 30 "^ *node2 .*\| +primary +\| +primary *$"
 state
