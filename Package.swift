@@ -242,7 +242,7 @@ let package = Package(
             name: "AppTests",
             dependencies: [
                 "TestSupport", "App", "Interchange", "Demo", "Channels", "WebConsole", "HTTPAPI", "Customers", "Access", "Analytics", "Campaigns", "Jobs", "Loyalty",
-                "StorageSQLite", "Expressions", "Support", "Partners", "Sales", "SharedModels", "Storage",
+                "StorageSQLite", "StoragePostgres", "Expressions", "Support", "Partners", "Sales", "SharedModels", "Storage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),

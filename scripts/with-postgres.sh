@@ -14,10 +14,19 @@ PGPORT=${PGPORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.
 chown postgres:postgres "$PGTMP"
 su postgres -s /bin/sh -c "$PGBIN/initdb -D $PGTMP/data -U postgres -A trust -E UTF8 --no-sync >/dev/null"
 su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -l $PGTMP/log -w -t 30 -o \"-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\" start >/dev/null"
-stop() { su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -m fast stop >/dev/null" || true; rm -rf "$PGTMP"; }
+stop() {
+    su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/replica -m immediate stop >/dev/null 2>&1" || true
+    su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -m fast stop >/dev/null" || true
+    rm -rf "$PGTMP"
+}
 trap stop EXIT
 su postgres -s /bin/sh -c "$PGBIN/createdb -h 127.0.0.1 -p $PGPORT patron_test"
 export PATRON_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/patron_test?sslmode=disable"
+# A streaming replica of it, for the read-replica tests (--read-database).
+REPLICA_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+su postgres -s /bin/sh -c "$PGBIN/pg_basebackup -h 127.0.0.1 -p $PGPORT -U postgres -D $PGTMP/replica -R -X stream --checkpoint=fast --no-sync"
+su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/replica -l $PGTMP/replica.log -w -t 30 -o \"-p $REPLICA_PORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\" start >/dev/null"
+export PATRON_TEST_POSTGRES_REPLICA_URL="postgres://postgres@127.0.0.1:$REPLICA_PORT/patron_test?sslmode=disable"
 # How the fault tests (Tests/Attack) stop the server mid-load and start it again.
 export PATRON_TEST_PG_STOP="su postgres -s /bin/sh -c '$PGBIN/pg_ctl -D $PGTMP/data -m immediate -w stop'"
 export PATRON_TEST_PG_START="su postgres -s /bin/sh -c '$PGBIN/pg_ctl -D $PGTMP/data status >/dev/null || $PGBIN/pg_ctl -D $PGTMP/data -l $PGTMP/log -w -t 30 start -o \"-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\"'"

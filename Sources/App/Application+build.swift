@@ -37,6 +37,7 @@ public func buildRouter(patron: Patron) throws -> Router<WebRequestContext> {
     let router = Router(context: WebRequestContext.self)
     router.add(middleware: ClientAddressMiddleware(trustedProxies: patron.settings.trustedProxies))
     router.add(middleware: ProblemMiddleware())
+    if patron.hasReadReplica { router.add(middleware: ReadYourWritesMiddleware()) }
     var services = WebConsole.Services(
         customers: patron.customers, access: patron.access, loyalty: patron.loyalty, intake: patron.intake, intelligence: patron.intelligence,
         segments: patron.segments, campaigns: patron.campaigns, support: patron.support, privacy: patron.privacy, partners: patron.partners,
@@ -88,6 +89,27 @@ public func buildApplication(
         server: .http1(configuration: .init(idleTimeout: .init(limits.idleTimeout))),
         configuration: .init(address: .hostname(host, port: port), serverName: "Patron"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) }, logger: logger)
+}
+
+/// With a read replica, a browser sees what it just changed: a form post that succeeds sets a
+/// short-lived cookie, and while it lasts that browser's reads that would go to the replica go to
+/// the primary (``ReplicaReads/primaryOnly``), so the page after the form shows the change even
+/// if the replica is a moment behind. API clients ask for fresh data by reading the resource
+/// itself, which is always read from the primary.
+struct ReadYourWritesMiddleware: RouterMiddleware {
+    typealias Context = WebRequestContext
+    static let cookie = "patron_wrote"
+    /// How long a replica may lag before a browser would miss its own write.
+    static let seconds = 15
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let wrote = request.cookies[Self.cookie] != nil
+        var response = try await ReplicaReads.$primaryOnly.withValue(wrote) { try await next(request, context) }
+        if ![.get, .head].contains(request.method), response.status.code < 400, !request.uri.path.hasPrefix("/v1/") {
+            response.setCookie(Cookie(name: Self.cookie, value: "1", maxAge: Self.seconds, path: "/", httpOnly: true, sameSite: .lax))
+        }
+        return response
+    }
 }
 
 /// Sets ``RequestOrigin/clientAddress`` for the request: the peer's address, or, when the peer is

@@ -196,22 +196,37 @@ public struct Patron: Sendable {
     public let settings: Settings
 
     /// Opens the database, creating an SQLite file if missing, and applies pending migrations.
-    public static func open(_ location: DatabaseLocation, settings: Settings = Settings(), logger: Logger = Logger(label: "patron")) async throws
-        -> Patron
-    {
-        let database: any Database =
+    /// - Parameter readReplica: a streaming replica of a PostgreSQL primary (`--read-database`),
+    ///   which then answers analytics, segment counts, reports and list views
+    ///   (``Database/readFromReplica(_:)``).
+    public static func open(
+        _ location: DatabaseLocation, readReplica: DatabaseLocation? = nil, settings: Settings = Settings(), logger: Logger = Logger(label: "patron")
+    ) async throws -> Patron {
+        if let readReplica {
+            guard case .postgres = location, case .postgres = readReplica else {
+                throw ConfigurationError(flag: "--read-database", reason: "a read replica is a PostgreSQL standby of a PostgreSQL --database")
+            }
+        }
+        var database: any Database =
             switch location {
             case .sqlite(let path): try await SQLiteDatabase.open(path: path, logger: logger)
             case .postgres(let url): try await PostgresDatabase.open(url: url, logger: logger)
             }
         do {
             try await Migrations.run(on: database)
+            if case .postgres(let url) = readReplica {
+                let replica = try await PostgresDatabase.open(url: url, logger: logger)
+                database = ReplicatedDatabase(primary: database, replica: replica, logger: logger)
+            }
         } catch {
             try? await database.close()
             throw error
         }
         return Patron(database: database, settings: settings)
     }
+
+    /// Whether a read replica answers some reads (`--read-database`).
+    public var hasReadReplica: Bool { database is ReplicatedDatabase }
 
     public init(database: any Database, settings: Settings) {
         self.database = database

@@ -17,6 +17,10 @@ public protocol Database: Sendable {
     var engine: Engine { get }
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// A read that may be answered by a read replica, a moment behind the primary: analytics,
+    /// segment counts, reports and list views. Where there is no replica, or the caller must see
+    /// its own writes (``ReplicaReads/primaryOnly``), it is ``read(_:)``.
+    func readFromReplica<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// A statement that, run first in a write transaction, makes every other transaction that runs
     /// it wait until this one commits, across processes and servers; nil where write transactions
     /// are serialised anyway (SQLite's single writer under `BEGIN IMMEDIATE`). Schema changes take it.
@@ -30,6 +34,10 @@ public protocol Database: Sendable {
 }
 
 extension Database {
+    public func readFromReplica<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await read(body)
+    }
+
     /// Runs a trivial query; throws when the database does not answer.
     public func ping() async throws {
         _ = try await read { db in try await db.raw("SELECT 1 AS one").first() }

@@ -253,7 +253,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
     public func auditEvents(_ q: AuditQuery) async throws -> [AuditEvent] {
         let statement: SQLQueryString =
             "SELECT * FROM audit_events WHERE " + Self.conditions(q) + " ORDER BY id DESC LIMIT \(literal: q.limit)"
-        return try await database.read { db in
+        return try await database.readFromReplica { db in
             try await db.raw(statement).all().map { row in
                 AuditEvent(
                     id: try row.int64("id"), at: try row.date("at"), actor: try row.string("actor"), action: try row.string("action"),
@@ -264,7 +264,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
 
     public func auditCount(_ q: AuditQuery) async throws -> Int {
         let statement: SQLQueryString = "SELECT COUNT(*) AS n FROM audit_events WHERE " + Self.conditions(q)
-        return try await database.read { db in Int(try await db.raw(statement).first()?.int64("n") ?? 0) }
+        return try await database.readFromReplica { db in Int(try await db.raw(statement).first()?.int64("n") ?? 0) }
     }
 
     static func conditions(_ q: AuditQuery) -> SQLQueryString {

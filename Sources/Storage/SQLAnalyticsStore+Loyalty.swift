@@ -14,7 +14,7 @@ extension SQLAnalyticsStore {
         let yearAgo = from?.epochSeconds ?? (nowSeconds - 365 * 86_400)
         let since = from?.epochSeconds ?? Int64.min / 2
         let now = to
-        return try await database.read { db in
+        return try await database.readFromReplica { db in
             struct ProgramRow {
                 let id: Int64
                 let code, name, currency: String

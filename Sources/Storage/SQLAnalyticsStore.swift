@@ -20,14 +20,14 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         let database = database
         let aggregate = itemList
         // Five independent reads, each on its own connection, so the two big ones overlap.
-        async let people = database.read { db in
+        async let people = database.readFromReplica { db in
             try await readRows(
                 db, "SELECT id, life_stage, birth_date FROM customers WHERE status = 'active' AND profiling_objected = 0 AND created_at <= \(bind: nowSeconds) ORDER BY id",
                 columns: ["id", "life_stage", "birth_date"])
         }
         // Purchase days, as of now and as of the cut-off, in one pass. The first day's value
         // rides along in MIN(day × 10¹² + value): the smallest is the first day's.
-        async let days = database.read { db in
+        async let days = database.readFromReplica { db in
             try await readRows(
                 db,
                 """
@@ -51,7 +51,7 @@ public struct SQLAnalyticsStore: AnalyticsStore {
                     "revenue_c", "days_365_c", "revenue_365_c",
                 ])
         }
-        async let contacts = database.read { db in
+        async let contacts = database.readFromReplica { db in
             try await readRows(
                 db,
                 """
@@ -61,7 +61,7 @@ public struct SQLAnalyticsStore: AnalyticsStore {
                 FROM interactions GROUP BY customer_id
                 """, columns: ["customer_id", "now_365", "cut_365"])
         }
-        async let loyalty = database.read { db in
+        async let loyalty = database.readFromReplica { db in
             try await readRows(
                 db,
                 """
@@ -69,7 +69,7 @@ public struct SQLAnalyticsStore: AnalyticsStore {
                 LEFT JOIN ledger_accounts a ON a.member_id = m.id AND a.point_type = 'reward' ORDER BY m.id
                 """, columns: ["customer_id", "tier", "balance"])
         }
-        async let categories = database.read { db in
+        async let categories = database.readFromReplica { db in
             try await readRows(
                 db,
                 """
@@ -128,7 +128,7 @@ public struct SQLAnalyticsStore: AnalyticsStore {
 
     public func baskets(since: Date, until: Date, limit: Int) async throws -> [[String]] {
         let aggregate = itemList
-        return try await database.read { db in
+        return try await database.readFromReplica { db in
             try await readRows(
                 db,
                 """
@@ -238,7 +238,7 @@ public struct SQLAnalyticsStore: AnalyticsStore {
     public func scoredCustomers(segment: String?, valueTier: String?, minimumChurnRisk: Double?, offset: Int, limit: Int) async throws
         -> [CustomerScores]
     {
-        try await database.read { db in
+        try await database.readFromReplica { db in
             var conditions: [SQLQueryString] = ["1 = 1"]
             if let segment { conditions.append("rfm_segment = \(bind: segment)") }
             if let valueTier { conditions.append("value_tier = \(bind: valueTier)") }
@@ -260,7 +260,7 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         for (i, b) in bounds.enumerated() { cases += " WHEN clv_12m_minor < \(b) THEN \(i)" }
         cases += " ELSE \(bounds.count) END"
         let bucket = cases
-        return try await database.read { db in
+        return try await database.readFromReplica { db in
             var counts = [Int](repeating: 0, count: bounds.count + 2)
             for row in try await db.raw("SELECT \(unsafeRaw: bucket) AS bucket, COUNT(*) AS n FROM customer_scores GROUP BY 1").all() {
                 counts[Int(try row.int64("bucket"))] = Int(try row.int64("n"))
@@ -281,14 +281,14 @@ public struct SQLAnalyticsStore: AnalyticsStore {
         }
         let sql =
             "SELECT \(columns.joined(separator: ", ")) FROM transactions WHERE occurred_at >= \(bounds.first!) AND occurred_at < \(bounds.last!)"
-        return try await database.read { db in
+        return try await database.readFromReplica { db in
             let row = try await db.raw(SQLQueryString(sql)).first()!
             return try (0..<(bounds.count - 1)).map { (try row.int64("a\($0)"), Int(try row.int64("n\($0)"))) }
         }
     }
 
     public func rfmAnalysis() async throws -> RFMAnalysis {
-        try await database.read { db in
+        try await database.readFromReplica { db in
             var cells: [RFMAnalysis.Cell] = []
             for row in try await db.raw(
                 """

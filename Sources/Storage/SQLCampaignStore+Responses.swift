@@ -105,7 +105,7 @@ extension SQLCampaignStore {
     }
 
     public func figures(_ c: Campaign) async throws -> CampaignFigures {
-        try await database.read { db in
+        try await database.readFromReplica { db in
             let i = c.id.rawValue
             var target = CampaignFigures.Group()
             var control = CampaignFigures.Group()

@@ -10,7 +10,7 @@ extension SQLCampaignStore {
 
     public func reach(_ rule: RuleExpression, channels: [CampaignChannel], now: Date) async throws -> ReachEstimate {
         let condition = try await segments.condition(rule, now: now)
-        return try await database.read { db in
+        return try await database.readFromReplica { db in
             let row =
                 try await readRows(
                     db,

@@ -186,7 +186,7 @@ public struct SQLCustomerStore: CustomerStore {
     }
 
     public func list(_ query: CustomerListQuery, search: CustomerSearch?, phoneDigits: String?) async throws -> CountedPage<Customer> {
-        try await database.read { db in
+        try await database.readFromReplica { db in
             var conditions: [SQLQueryString] = ["status = 'active'"]
             if search != nil || phoneDigits != nil {
                 guard let matching = Self.searchCondition(search, phoneDigits: phoneDigits) else { return CountedPage(items: [], total: 0) }

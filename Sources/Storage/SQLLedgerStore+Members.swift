@@ -32,7 +32,7 @@ extension SQLLedgerStore {
             case .enrolled: "m.enrolled_at" + direction + ", m.id" + direction
             case .points: "COALESCE(a.balance, 0)" + direction + ", m.id"
             }
-        return try await database.read { db in
+        return try await database.readFromReplica { db in
             let total = try await db.raw("SELECT COUNT(*) AS n FROM loyalty_members m WHERE " + filter).first()?.int64("n") ?? 0
             let rows = try await db.raw(
                 "SELECT m.*, COALESCE(a.balance, 0) AS points FROM loyalty_members m LEFT JOIN ledger_accounts a ON a.member_id = m.id "

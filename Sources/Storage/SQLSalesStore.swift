@@ -139,7 +139,7 @@ public struct SQLSalesStore: SalesStore {
 
     public func pipeline(owner: String?, closedSince: Date) async throws -> [PipelineRow] {
         let ownerClause: SQLQueryString = owner.map { " AND owner = \(bind: $0.lowercased())" } ?? ""
-        return try await database.read { db in
+        return try await database.readFromReplica { db in
             try await db.raw(
                 """
                 SELECT owner, stage, amount_minor, currency, probability, expected_close, created_at, closed_at FROM opportunities

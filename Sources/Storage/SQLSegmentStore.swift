@@ -135,7 +135,7 @@ public struct SQLSegmentStore: SegmentStore {
 
     public func count(_ rule: RuleExpression, now: Date) async throws -> Int {
         let condition = try await condition(rule, now: now)
-        return try await database.read { db in
+        return try await database.readFromReplica { db in
             Int(try await db.raw("SELECT COUNT(*) AS n FROM segment_facts c WHERE " + condition).first()!.int64("n"))
         }
     }
@@ -165,7 +165,7 @@ public struct SQLSegmentStore: SegmentStore {
 
     public func members(_ rule: RuleExpression, now: Date, after: Int64, limit: Int) async throws -> [SegmentMember] {
         let condition = try await condition(rule, now: now)
-        return try await database.read { db in
+        return try await database.readFromReplica { db in
             try await db.raw(
                 "SELECT \(unsafeRaw: Self.memberColumns) FROM segment_facts c JOIN customers p ON p.id = c.customer_id WHERE c.customer_id > \(bind: after) AND "
                     + condition
@@ -207,7 +207,7 @@ public struct SQLSegmentStore: SegmentStore {
     public func overlap(_ a: RuleExpression, _ b: RuleExpression, now: Date) async throws -> (both: Int, first: Int, second: Int) {
         let first = try await condition(a, now: now)
         let second = try await condition(b, now: now)
-        return try await database.read { db in
+        return try await database.readFromReplica { db in
             let row = try await db.raw(
                 "SELECT CAST(SUM(CASE WHEN " + first + " THEN 1 ELSE 0 END) AS BIGINT) AS a, CAST(SUM(CASE WHEN " + second
                     + " THEN 1 ELSE 0 END) AS BIGINT) AS b, CAST(SUM(CASE WHEN (" + first + ") AND (" + second

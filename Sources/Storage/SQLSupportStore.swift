@@ -182,7 +182,7 @@ public struct SQLSupportStore: SupportStore {
 
     public func summary(now: Date) async throws -> DeskSummary {
         let t = now.epochSeconds
-        return try await database.read { db in
+        return try await database.readFromReplica { db in
             let queues = try await db.raw(
                 """
                 SELECT queue, COUNT(*) AS open,

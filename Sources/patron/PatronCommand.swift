@@ -30,11 +30,11 @@ struct DatabaseOption: ParsableArguments {
     @Option(name: .long, help: "A file ending in .sqlite (created if missing) or a postgres:// URL. Default: $PATRON_DATABASE_URL or patron.sqlite.")
     var database: String?
 
-    func open(_ adjust: (inout Settings) -> Void = { _ in }) async throws -> Patron {
+    func open(readReplica: DatabaseLocation? = nil, _ adjust: (inout Settings) -> Void = { _ in }) async throws -> Patron {
         let location = try DatabaseLocation(database)
         var settings = try Settings.fromEnvironment()
         adjust(&settings)
-        return try await Patron.open(location, settings: settings, logger: quietLogger())
+        return try await Patron.open(location, readReplica: readReplica, settings: settings, logger: quietLogger())
     }
 
     /// Opens the database, runs `body` and closes the database whether or not `body` throws.
@@ -43,8 +43,8 @@ struct DatabaseOption: ParsableArguments {
     }
 
     /// As ``with(_:)``, with the settings from the environment adjusted first.
-    func with<T>(adjusting adjust: (inout Settings) -> Void, _ body: (Patron) async throws -> T) async throws -> T {
-        try await open(adjust).closing(after: body)
+    func with<T>(readReplica: DatabaseLocation? = nil, adjusting adjust: (inout Settings) -> Void, _ body: (Patron) async throws -> T) async throws -> T {
+        try await open(readReplica: readReplica, adjust).closing(after: body)
     }
 }
 
@@ -89,6 +89,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
     @Flag(help: "Load the demo company if the database is empty.") var demo = false
     @Option(help: "web: answer requests only; worker: run the background jobs only; all: both.") var role: ServerRole = .all
+    @Option(
+        name: .customLong("read-database"),
+        help: "A postgres:// URL of a streaming replica of --database: it answers analytics, segment counts, reports and list views. Default: $PATRON_READ_DATABASE_URL.")
+    var readDatabase: String?
 
     func run() async throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
@@ -96,7 +100,13 @@ struct Serve: AsyncParsableCommand {
         // names the address the public reaches it at.
         let publicURL = ProcessInfo.processInfo.environment["PATRON_PUBLIC_URL"] == nil
             ? "http://\(["0.0.0.0", "::"].contains(host) ? "127.0.0.1" : host):\(port)" : nil
-        try await db.with(adjusting: { settings in if let publicURL { settings.publicURL = publicURL } }) { patron in
+        let replica = try (readDatabase ?? ProcessInfo.processInfo.environment["PATRON_READ_DATABASE_URL"]).map { url in
+            guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+                throw ValidationError("--read-database must be a postgres:// URL of a streaming replica")
+            }
+            return DatabaseLocation.postgres(url: url)
+        }
+        try await db.with(readReplica: replica, adjusting: { settings in if let publicURL { settings.publicURL = publicURL } }) { patron in
             let logger = quietLogger()
             if demo {
                 let empty = try await patron.isEmpty()
@@ -117,7 +127,7 @@ struct Serve: AsyncParsableCommand {
             let jobs = role.runsJobs ? [patron.jobRunner(logger: logger)] : []
             if role.servesRequests {
                 let app = try buildApplication(patron: patron, host: host, port: port, limits: limits, logger: logger)
-                logger.info("Patron on http://\(host):\(port) with \(location) (role \(role.rawValue))")
+                logger.info("Patron on http://\(host):\(port) with \(location)\(replica.map { ", reads from \($0)" } ?? "") (role \(role.rawValue))")
                 try await runServer(app, jobs: jobs, limits: limits, logger: logger)
             } else {
                 logger.info("Patron worker on \(location)")

@@ -103,7 +103,7 @@ public enum TestDatabase {
     }
 
     /// `postgres://u@h:p/old?x` → `postgres://u@h:p/new?x`.
-    static func replacingDatabase(in url: String, with name: String) -> String {
+    public static func replacingDatabase(in url: String, with name: String) -> String {
         guard var components = URLComponents(string: url) else { return url }
         components.path = "/" + name
         return components.string ?? url
