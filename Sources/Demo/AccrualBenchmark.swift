@@ -11,6 +11,7 @@ import NIOHTTP1
 import NIOPosix
 import Partners
 import SharedModels
+import Storage
 import Synchronization
 
 /// `patron bench accrual`: accruals per second through the real engine — a program with a tier
@@ -45,6 +46,9 @@ public struct AccrualBenchmark {
         public var redemptionFailures = 0
         public var redemptionP50: Double = 0
         public var redemptionP99: Double = 0
+        /// Statements sent to the database server per request (PostgreSQL: round trips); nil on SQLite.
+        public var statementsPerAccrual: Double?
+        public var statementsPerRedemption: Double?
     }
 
     public func run(patron: Patron, directory: String, log: (String) -> Void) async throws -> Result {
@@ -69,6 +73,8 @@ public struct AccrualBenchmark {
         result.redemptionFailures = redemption.failures
         result.redemptionP50 = redemption.p50
         result.redemptionP99 = redemption.p99
+        result.statementsPerAccrual = http.statements.map { Double($0) / Double(httpTransactions) }
+        result.statementsPerRedemption = redemption.statements.map { Double($0) / Double(max(redemption.count, 1)) }
         return result
     }
 
@@ -123,7 +129,7 @@ public struct AccrualBenchmark {
     /// Redemptions of 10 points each by `connections` concurrent staff clients, over as many
     /// members as there are clients × 4 (so several clients contend for one member's lots at
     /// once), after each got spendable points; the latency of every request is kept.
-    func runRedemptions(patron: Patron, log: (String) -> Void) async throws -> (count: Int, failures: Int, p50: Double, p99: Double) {
+    func runRedemptions(patron: Patron, log: (String) -> Void) async throws -> (count: Int, failures: Int, p50: Double, p99: Double, statements: Int?) {
         let members = min(customers, max(connections * 4, 1))
         let perClient = 50
         let total = connections * perClient
@@ -140,6 +146,7 @@ public struct AccrualBenchmark {
         let connections = connections
         return try await withLoopbackServer(patron: patron) { port in
             log("redemptions: \(total) over \(connections) connections on \(memberIDs.count) members…")
+            let statementsBefore = (patron.database as? any CountsStatements)?.statementsSent
             let counter = Counter()
             let failures = try await withThrowingTaskGroup(of: Int.self) { clients in
                 for _ in 0..<connections {
@@ -153,11 +160,12 @@ public struct AccrualBenchmark {
                 }
                 return try await clients.reduce(0, +)
             }
-            return (total, failures, latencies.percentile(50), latencies.percentile(99))
+            let statements = statementsBefore.flatMap { before in (patron.database as? any CountsStatements).map { $0.statementsSent - before } }
+            return (total, failures, latencies.percentile(50), latencies.percentile(99), statements)
         }
     }
 
-    func runHTTP(patron: Patron, log: (String) -> Void) async throws -> (seconds: Double, failures: Int) {
+    func runHTTP(patron: Patron, log: (String) -> Void) async throws -> (seconds: Double, failures: Int, statements: Int?) {
         // A till records only at its partner's outlets: the bench's partner owns the twelve stores.
         _ = try await patron.partners.save(
             code: "BENCH", name: "Bench", outlets: (1...12).map { "S\($0)" }, rewards: [], currency: "USD", pricePerThousandPoints: 800,
@@ -166,6 +174,7 @@ public struct AccrualBenchmark {
         let total = httpTransactions, customers = customers, connections = connections
         return try await withLoopbackServer(patron: patron) { port in
             log("HTTP: \(total) purchases over \(connections) connections to 127.0.0.1:\(port)…")
+            let statementsBefore = (patron.database as? any CountsStatements)?.statementsSent
             let counter = Counter()
             let occurredAt = ISO8601DateFormatter().string(from: Date())
             let started = Date()
@@ -184,7 +193,8 @@ public struct AccrualBenchmark {
                 }
                 return try await clients.reduce(0, +)
             }
-            return (Date().timeIntervalSince(started), failures)
+            let statements = statementsBefore.flatMap { before in (patron.database as? any CountsStatements).map { $0.statementsSent - before } }
+            return (Date().timeIntervalSince(started), failures, statements)
         }
     }
 }

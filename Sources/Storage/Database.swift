@@ -49,3 +49,10 @@ extension Database {
     /// The DDL for an auto-numbered 64-bit primary key column named `id`.
     public var idColumn: String { capabilities.idColumn }
 }
+
+/// A database that counts the statements it sends to its server: on PostgreSQL each is a round
+/// trip, the figure the benchmarks report per request.
+public protocol CountsStatements: Sendable {
+    /// Statements sent since the database was opened.
+    var statementsSent: Int { get }
+}

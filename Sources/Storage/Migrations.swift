@@ -476,6 +476,16 @@ public enum Migrations {
                 "CREATE INDEX loyalty_members_enrolled ON loyalty_members (enrolled_at, id)",
             ]
         },
+        // Programs' own accounts (liability, breakage) keep their balance changes in stripes, so
+        // that concurrent purchases do not queue on one row (StripedBalances).
+        Migration("loyalty-8-striped-balances") { sql, _ in
+            [
+                """
+                CREATE TABLE ledger_balance_stripes (account_id BIGINT NOT NULL REFERENCES ledger_accounts(id), stripe INTEGER NOT NULL,
+                  balance BIGINT NOT NULL, PRIMARY KEY (account_id, stripe))\(sql.withoutRowID)
+                """
+            ]
+        },
     ]
 
     /// Sales works the leads Campaigns hands over and owns opportunities and their history.

@@ -35,7 +35,7 @@ extension SQLLedgerStore {
 
     /// A writer for one set-wise accrual on `db`, inside its write transaction.
     func accrualWriter(_ db: any SQLDatabase) -> AccrualWriter {
-        AccrualWriter(db: db, ids: database.capabilities.ids, lockClause: lockClause, chunk: accrualChunk)
+        AccrualWriter(db: db, ids: database.capabilities.ids, lockClause: lockClause, chunk: accrualChunk, programAccounts: programAccounts)
     }
 }
 
@@ -46,12 +46,15 @@ struct AccrualWriter {
     let lockClause: String
     /// Plans evaluated between two writes of a batch's rows.
     let chunk: Int
+    let programAccounts: ProgramAccountIDs
 
     struct Account {
         var id: Int64
         var balance: Int64
         var debt: Int64
         var programID: Int64
+        /// A program's own account: its balance changes go to a stripe (``StripedBalances``).
+        var striped = false
     }
 
     var accounts: [LedgerAccount: Account] = [:]
@@ -72,8 +75,9 @@ struct AccrualWriter {
     var voucherIDs: IDPool
     var applicationIDs: IDPool
 
-    init(db: any SQLDatabase, ids: SQLCapabilities.IDSource, lockClause: String, chunk: Int) {
+    init(db: any SQLDatabase, ids: SQLCapabilities.IDSource, lockClause: String, chunk: Int, programAccounts: ProgramAccountIDs) {
         self.db = db
+        self.programAccounts = programAccounts
         self.ids = ids
         self.lockClause = lockClause
         self.chunk = chunk
@@ -481,10 +485,22 @@ struct AccrualWriter {
         return account.balance + (balanceDelta[account.id] ?? 0)
     }
 
-    /// Reads (creating at zero) the accounts, locking them on PostgreSQL.
+    /// Reads (creating at zero) the accounts, locking them on PostgreSQL — all but programs' own
+    /// accounts, which are neither locked nor read once their id is known (``StripedBalances``).
     mutating func loadAccounts(_ needed: [String: Int64]) async throws {
-        func read(_ keys: [String]) async throws {
-            for chunk in chunks(keys, of: 5000) {
+        func read(_ keys: [String], remembering: Bool) async throws {
+            var locking: [String] = [], unknown: [String] = []
+            for key in keys {
+                guard let account = SQLLedgerStore.account(fromKey: key) else { continue }
+                if !StripedBalances.applies(to: account) {
+                    locking.append(key)
+                } else if let id = programAccounts.id(of: key) {
+                    accounts[account] = Account(id: id, balance: 0, debt: 0, programID: needed[key] ?? 0, striped: true)
+                } else {
+                    unknown.append(key)
+                }
+            }
+            for chunk in chunks(locking, of: 5000) {
                 for row in try await db.raw(
                     "SELECT id, key, balance, debt, program_id FROM ledger_accounts WHERE key IN (\(binds: Array(chunk))) ORDER BY id\(unsafeRaw: lockClause)"
                 ).all() {
@@ -494,8 +510,18 @@ struct AccrualWriter {
                         programID: try row.int64("program_id"))
                 }
             }
+            for chunk in chunks(unknown, of: 5000) {
+                for row in try await db.raw("SELECT id, key, program_id FROM ledger_accounts WHERE key IN (\(binds: Array(chunk)))").all() {
+                    let key = try row.string("key")
+                    guard let account = SQLLedgerStore.account(fromKey: key) else { continue }
+                    let id = try row.int64("id")
+                    // A row this transaction made would not exist should it roll back: not remembered.
+                    if remembering { programAccounts.remember(key, id) }
+                    accounts[account] = Account(id: id, balance: 0, debt: 0, programID: try row.int64("program_id"), striped: true)
+                }
+            }
         }
-        try await read(Array(needed.keys))
+        try await read(Array(needed.keys), remembering: true)
         let missing = needed.filter { key, _ in SQLLedgerStore.account(fromKey: key).map { accounts[$0] == nil } ?? false }
         guard !missing.isEmpty else { return }
         let rows: [[SQLValue]] = missing.sorted { $0.key < $1.key }.map { key, program in
@@ -506,7 +532,7 @@ struct AccrualWriter {
         _ = try await insertRows(
             db, into: "ledger_accounts", columns: ["key", "program_id", "member_id", "point_type", "balance", "debt"], rows: rows,
             suffix: "ON CONFLICT (key) DO NOTHING")
-        try await read(Array(missing.keys))
+        try await read(Array(missing.keys), remembering: false)
     }
 
     /// Records a credit into a member's account with its lot, repaying a claw-back debt first.
@@ -558,7 +584,8 @@ struct AccrualWriter {
 
     /// One statement per thousand touched accounts.
     func updateBalances() async throws {
-        let changed = Set(balanceDelta.keys).union(debtDelta.keys).sorted()
+        let stripedIDs = Set(accounts.values.filter(\.striped).map(\.id))
+        let changed = Set(balanceDelta.keys.filter { !stripedIDs.contains($0) }).union(debtDelta.keys).sorted()
         for chunk in chunks(changed, of: 1000) {
             let values = chunk.map { id in
                 "(CAST(\(bind: id) AS BIGINT), CAST(\(bind: balanceDelta[id] ?? 0) AS BIGINT), CAST(\(bind: debtDelta[id] ?? 0) AS BIGINT))"
@@ -569,6 +596,8 @@ struct AccrualWriter {
                     + ") UPDATE ledger_accounts SET balance = balance + v.delta, debt = debt + v.debt_delta FROM v WHERE ledger_accounts.id = v.account"
             ).run()
         }
+        // Last, so the stripe is held for as short a time as possible.
+        try await StripedBalances.add(balanceDelta.filter { stripedIDs.contains($0.key) }.map { ($0.key, $0.value) }, db)
     }
 }
 

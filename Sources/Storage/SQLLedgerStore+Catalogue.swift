@@ -32,7 +32,7 @@ extension SQLLedgerStore {
                 let locked = try await lockAccounts(db, [.liability(program, .reward), .budget(PromotionID(id))], program: program.rawValue)
                 let liability = locked[.liability(program, .reward)]!, funded = locked[.budget(PromotionID(id))]!
                 _ = try await post(
-                    db, program: program.rawValue, from: liability.id, to: funded.id, points: budget, reason: .budgetFunding,
+                    db, program: program.rawValue, from: liability, to: funded, points: budget, reason: .budgetFunding,
                     reference: "promotion:\(id)", key: "budget:\(id)", memo: "budget of promotion \(d.code)", at: at)
             }
             return id
@@ -155,7 +155,7 @@ extension SQLLedgerStore {
                 let budget = locked[.budget(id)]!, liability = locked[.liability(promotion.programID, .reward)]!
                 if budget.balance > 0 {
                     _ = try await post(
-                        db, program: program, from: budget.id, to: liability.id, points: budget.balance, reason: .budgetFunding,
+                        db, program: program, from: budget, to: liability, points: budget.balance, reason: .budgetFunding,
                         reference: "promotion:\(id.rawValue)", key: "budget-return:\(id.rawValue)", memo: "unused budget of \(promotion.code)", at: at
                     )
                 }
@@ -340,7 +340,7 @@ extension SQLLedgerStore {
                 let locked = try await lockAccounts(db, [memberAccount, liabilityAccount], program: program)
                 let member = locked[memberAccount]!, liability = locked[liabilityAccount]!
                 let refund = try await post(
-                    db, program: program, from: liability.id, to: member.id, points: voucher.points, reason: .refund, reference: voucher.code,
+                    db, program: program, from: liability, to: member, points: voucher.points, reason: .refund, reference: voucher.code,
                     key: "cancel:\(voucher.id.rawValue)", memo: "voucher \(voucher.code) cancelled", at: at)
                 for taken in try await db.raw(
                     "SELECT m.points, l.expires_at FROM lot_movements m JOIN point_lots l ON l.id = m.lot_id WHERE m.transfer_id = \(bind: transfer) ORDER BY l.id"

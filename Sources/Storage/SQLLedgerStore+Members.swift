@@ -101,7 +101,7 @@ extension SQLLedgerStore {
             let now = m.at.epochSeconds
             let (takings, spendable) = try await Self.take(db, m.points, from: giver.id, giverAccount, at: m.at)
             let transfer = try await post(
-                db, program: program, from: giver.id, to: target.id, points: m.points, reason: .transfer, reference: m.reference,
+                db, program: program, from: giver, to: target, points: m.points, reason: .transfer, reference: m.reference,
                 key: m.idempotencyKey, memo: m.memo, at: m.at)
             try await Self.consume(db, takings, by: transfer)
             // The receiver's points keep the expiry they had, so a transfer never extends a lot's life.

@@ -14,6 +14,8 @@ public struct SQLLedgerStore: LoyaltyStore {
     let database: any Database
     /// Purchases evaluated between two writes of a batch's rows (``AccrualWriter``).
     let accrualChunk: Int
+    /// The ids of programs' own accounts, which never change once made (``StripedBalances``).
+    let programAccounts = ProgramAccountIDs()
 
     public init(database: any Database, accrualChunk: Int = 16_384) {
         precondition(accrualChunk > 0)
@@ -199,10 +201,13 @@ public struct SQLLedgerStore: LoyaltyStore {
 
     // MARK: Accounts and transfers
 
+    /// An account as a transaction found it. A program's own account (``StripedBalances``) is not
+    /// locked and its `balance` is not read (0 here): nothing checks it.
     struct AccountRow {
         let id: Int64
         let balance: Int64
         let debt: Int64
+        var striped = false
     }
 
     /// Reads the accounts a transaction moves points between, creating missing ones at zero, and on
@@ -213,10 +218,38 @@ public struct SQLLedgerStore: LoyaltyStore {
     /// each while waiting for the other's: a transfer from A to B and one from B to A queue up
     /// instead of deadlocking. On SQLite the single writer gives the same guarantee.
     func lockAccounts(_ db: any SQLDatabase, _ accounts: [LedgerAccount], program: Int64) async throws -> [LedgerAccount: AccountRow] {
-        let keys = Array(Set(accounts.map(\.key))).sorted()
-        let existing = Set(
-            try await db.raw("SELECT key FROM ledger_accounts WHERE key IN (\(binds: keys))").all().map { try $0.string("key") })
-        for account in accounts where !existing.contains(account.key) {
+        var rows: [LedgerAccount: AccountRow] = [:]
+        let wanted = Set(accounts)
+        // A program's own accounts are neither locked nor read: their ids are known once made.
+        for account in wanted where StripedBalances.applies(to: account) {
+            if let id = programAccounts.id(of: account.key) { rows[account] = AccountRow(id: id, balance: 0, debt: 0, striped: true) }
+        }
+        // Only ids read before this transaction made any account are remembered: a row it made
+        // would not exist should it roll back.
+        func read(remembering: Bool) async throws {
+            let locking = wanted.filter { !StripedBalances.applies(to: $0) && rows[$0] == nil }.map(\.key).sorted()
+            if !locking.isEmpty {
+                for row in try await db.raw(
+                    "SELECT id, key, balance, debt FROM ledger_accounts WHERE key IN (\(binds: locking)) ORDER BY id\(unsafeRaw: lockClause)"
+                ).all() {
+                    guard let account = Self.account(fromKey: try row.string("key")) else { continue }
+                    rows[account] = AccountRow(id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"))
+                }
+            }
+            let unknown = wanted.filter { StripedBalances.applies(to: $0) && rows[$0] == nil }.map(\.key).sorted()
+            if !unknown.isEmpty {
+                for row in try await db.raw("SELECT id, key FROM ledger_accounts WHERE key IN (\(binds: unknown))").all() {
+                    let key = try row.string("key"), id = try row.int64("id")
+                    guard let account = Self.account(fromKey: key) else { continue }
+                    if remembering { programAccounts.remember(key, id) }
+                    rows[account] = AccountRow(id: id, balance: 0, debt: 0, striped: true)
+                }
+            }
+        }
+        try await read(remembering: true)
+        let missing = wanted.filter { rows[$0] == nil }
+        guard !missing.isEmpty else { return rows }
+        for account in missing.sorted(by: { $0.key < $1.key }) {
             let memberID: Int64? = if case .member(let member, _) = account { member.rawValue } else { nil }
             try await db.raw(
                 """
@@ -226,13 +259,7 @@ public struct SQLLedgerStore: LoyaltyStore {
                 """
             ).run()
         }
-        var rows: [LedgerAccount: AccountRow] = [:]
-        for row in try await db.raw(
-            "SELECT id, key, balance, debt FROM ledger_accounts WHERE key IN (\(binds: keys)) ORDER BY id\(unsafeRaw: lockClause)"
-        ).all() {
-            guard let account = Self.account(fromKey: try row.string("key")) else { continue }
-            rows[account] = AccountRow(id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"))
-        }
+        try await read(remembering: false)
         return rows
     }
 
@@ -243,11 +270,12 @@ public struct SQLLedgerStore: LoyaltyStore {
         return try row.int64("program_id")
     }
 
-    /// Writes a transfer, its two postings and both balances.
+    /// Writes a transfer, its two postings and both balances (a program's own account's into a stripe).
     func post(
-        _ db: any SQLDatabase, program: Int64, from: Int64, to: Int64, points: Int64, reason: TransferReason, reference: String?, key: String?,
-        memo: String?, at: Date
+        _ db: any SQLDatabase, program: Int64, from source: AccountRow, to target: AccountRow, points: Int64, reason: TransferReason, reference: String?,
+        key: String?, memo: String?, at: Date
     ) async throws -> Int64 {
+        let from = source.id, to = target.id
         precondition(points > 0 && from != to, "a transfer moves a positive amount between two accounts")
         let id = try await db.raw(
             """
@@ -262,8 +290,23 @@ public struct SQLLedgerStore: LoyaltyStore {
             VALUES (\(bind: id), \(bind: from), \(bind: -points), \(bind: at.epochSeconds)), (\(bind: id), \(bind: to), \(bind: points), \(bind: at.epochSeconds))
             """
         ).run()
-        try await db.raw("UPDATE ledger_accounts SET balance = balance - \(bind: points) WHERE id = \(bind: from)").run()
-        try await db.raw("UPDATE ledger_accounts SET balance = balance + \(bind: points) WHERE id = \(bind: to)").run()
+        switch (source.striped, target.striped) {
+        case (false, false):
+            try await db.raw(
+                """
+                UPDATE ledger_accounts SET balance = balance + CASE WHEN id = \(bind: from) THEN \(bind: -points) ELSE \(bind: points) END
+                WHERE id IN (\(bind: from), \(bind: to))
+                """
+            ).run()
+        case (true, true):
+            try await StripedBalances.add([(from, -points), (to, points)], db)
+        case (true, false):
+            try await db.raw("UPDATE ledger_accounts SET balance = balance + \(bind: points) WHERE id = \(bind: to)").run()
+            try await StripedBalances.add([(from, -points)], db)
+        case (false, true):
+            try await db.raw("UPDATE ledger_accounts SET balance = balance - \(bind: points) WHERE id = \(bind: from)").run()
+            try await StripedBalances.add([(to, points)], db)
+        }
         return id
     }
 
@@ -352,7 +395,7 @@ public struct SQLLedgerStore: LoyaltyStore {
             let locked = try await lockAccounts(db, [memberAccount, liability], program: program)
             let member = locked[memberAccount]!, source = locked[liability]!
             let transfer = try await post(
-                db, program: program, from: source.id, to: member.id, points: e.points, reason: e.reason, reference: e.reference,
+                db, program: program, from: source, to: member, points: e.points, reason: e.reason, reference: e.reference,
                 key: e.idempotencyKey,
                 memo: e.memo, at: e.at)
             let lot = try await db.raw(
@@ -372,7 +415,7 @@ public struct SQLLedgerStore: LoyaltyStore {
                     try await db.raw("UPDATE point_lots SET remaining = remaining - \(bind: repay) WHERE id = \(bind: lot)").run()
                 } else {
                     let repayment = try await post(
-                        db, program: program, from: member.id, to: source.id, points: repay, reason: .debtRepayment, reference: e.reference, key: nil,
+                        db, program: program, from: member, to: source, points: repay, reason: .debtRepayment, reference: e.reference, key: nil,
                         memo: "repays a claw-back debt", at: e.at)
                     try await Self.consume(db, [(LotID(lot), repay)], by: repayment)
                 }
@@ -410,11 +453,13 @@ public struct SQLLedgerStore: LoyaltyStore {
         let member = locked[memberAccount]!, target = locked[liability]!
         let (takings, _) = try await Self.take(db, s.points, from: member.id, memberAccount, at: s.at)
         let transfer = try await post(
-            db, program: program, from: member.id, to: target.id, points: s.points, reason: s.reason, reference: s.reference,
+            db, program: program, from: member, to: target, points: s.points, reason: s.reason, reference: s.reference,
             key: s.idempotencyKey,
             memo: s.memo, at: s.at)
         try await Self.consume(db, takings, by: transfer)
-        return try await Self.transfers(db, where: "t.id = \(bind: transfer)")[0]
+        return Transfer(
+            id: TransferID(transfer), from: memberAccount, to: liability, points: s.points, reason: s.reason, reference: s.reference,
+            idempotencyKey: s.idempotencyKey, memo: s.memo, occurredAt: Date(epochSeconds: s.at.epochSeconds))
     }
 
     /// Points a purchase credited to an account and what returns took back since (debts count
@@ -470,7 +515,7 @@ public struct SQLLedgerStore: LoyaltyStore {
             var transfer: Transfer?
             if posted > 0 {
                 let id = try await post(
-                    db, program: program, from: member.id, to: target.id, points: posted, reason: .clawback, reference: movement.reference,
+                    db, program: program, from: member, to: target, points: posted, reason: .clawback, reference: movement.reference,
                     key: movement.idempotencyKey, memo: movement.memo, at: movement.at)
                 try await Self.consume(db, takings, by: id)
                 transfer = try await Self.transfers(db, where: "t.id = \(bind: id)")[0]
@@ -527,7 +572,7 @@ public struct SQLLedgerStore: LoyaltyStore {
                         let breakage = locked[.breakage(ProgramID(program), memberAccount.pointType)]
                     else { continue }
                     let transfer = try await post(
-                        db, program: program, from: try row.int64("account_id"), to: breakage.id, points: remaining, reason: .expiry, reference: nil,
+                        db, program: program, from: AccountRow(id: try row.int64("account_id"), balance: 0, debt: 0), to: breakage, points: remaining, reason: .expiry, reference: nil,
                         key: "expiry:lot:\(lot)", memo: "points earned together expired", at: date)
                     try await Self.consume(db, [(LotID(lot), remaining)], by: transfer)
                     made += try await Self.transfers(db, where: "t.id = \(bind: transfer)")
@@ -595,7 +640,8 @@ public struct SQLLedgerStore: LoyaltyStore {
             }
             for row in try await db.raw(
                 """
-                SELECT a.key, a.balance, CAST(COALESCE((SELECT SUM(p.points) FROM ledger_postings p WHERE p.account_id = a.id), 0) AS BIGINT) AS posted
+                SELECT a.key, \(unsafeRaw: StripedBalances.balanceSQL("a")) AS balance,
+                CAST(COALESCE((SELECT SUM(p.points) FROM ledger_postings p WHERE p.account_id = a.id), 0) AS BIGINT) AS posted
                 FROM ledger_accounts a
                 """
             ).all() where try row.int64("balance") != (try row.int64("posted")) {

@@ -11,7 +11,7 @@ import Storage
 ///
 /// Write transactions run at READ COMMITTED; code that reads and then writes the same rows locks
 /// them (`SELECT … FOR UPDATE`) or relies on unique constraints.
-public final class PostgresDatabase: Database, @unchecked Sendable {
+public final class PostgresDatabase: Database, CountsStatements, @unchecked Sendable {
     public let engine = Engine.postgres
     /// A transaction-scoped advisory lock, released at commit or rollback.
     public let claimClause = " FOR UPDATE SKIP LOCKED"
@@ -19,6 +19,8 @@ public final class PostgresDatabase: Database, @unchecked Sendable {
     private let pool: EventLoopGroupConnectionPool<ServerSelectingSource>
     private let logger: Logger
     private let watches = ConnectionWatches()
+    private let tally = StatementTally()
+    public var statementsSent: Int { tally.value }
 
     private init(pool: EventLoopGroupConnectionPool<ServerSelectingSource>, logger: Logger) {
         self.pool = pool
@@ -74,7 +76,7 @@ public final class PostgresDatabase: Database, @unchecked Sendable {
             let finish = NIOLockedValueBox<CheckedContinuation<T, any Error>?>(continuation)
             let work = Task {
                 let result: Result<T, any Error>
-                do { result = .success(try await body(PostgresSession(connection: connection))) } catch { result = .failure(error) }
+                do { result = .success(try await body(PostgresSession(connection: connection, tally: tally))) } catch { result = .failure(error) }
                 watch.stop()
                 finish.withLockedValue { $0?.resume(with: result); $0 = nil }
             }

@@ -3,16 +3,19 @@ import NIOConcurrencyHelpers
 import NIOCore
 import PostgresKit
 import Storage
+import Synchronization
 
 /// A PostgreSQL connection as SQLKit sees it, plus the bulk-insert fast path: rows go to
 /// PostgresNIO as binary binds directly, skipping SQLKit's per-value Codable encoding.
 struct PostgresSession: SQLSessionForwarding, BulkInserting {
     let connection: PostgresConnection
     let base: any SQLDatabase
+    let tally: StatementTally
 
-    init(connection: PostgresConnection) {
+    init(connection: PostgresConnection, tally: StatementTally) {
         self.connection = connection
         self.base = connection.sql()
+        self.tally = tally
     }
 
     /// Rows are handed to `onRow` on the connection's event loop as they arrive, with demand for
@@ -21,6 +24,7 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
     /// PostgresNIO 1.33 traps on a stream that is waiting for demand, and would take the whole
     /// process down with it. The callback path also saves a task hop per batch of rows.
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        tally.add()
         try await base.execute(sql: query, onRow).get()
     }
 
@@ -28,6 +32,7 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
         -> [[SQLValue]]
     {
         guard !rows.isEmpty else { return [] }
+        tally.add()
         var sql = "INSERT INTO \"\(table)\" (\(columns.joined(separator: ", "))) VALUES "
         sql.reserveCapacity(sql.utf8.count + rows.count * columns.count * 8 + suffix.utf8.count + 1)
         var binds = PostgresBindings(capacity: rows.count * columns.count)
@@ -65,4 +70,11 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
         }.get()
         return output.withLockedValue { $0 }
     }
+}
+
+/// Statements sent on a database's connections (``CountsStatements``).
+final class StatementTally: Sendable {
+    private let count = Atomic<Int>(0)
+    func add() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }

@@ -363,6 +363,9 @@ struct Bench: AsyncParsableCommand {
             print(
                 "redemption: \(result.redemptions) over \(connections) connections: p50 \(String(format: "%.1f", result.redemptionP50)) ms, p99 \(String(format: "%.1f", result.redemptionP99)) ms (\(result.redemptionFailures) failed)"
             )
+            if let accrual = result.statementsPerAccrual, let redemption = result.statementsPerRedemption {
+                print("round trips: \(String(format: "%.1f", accrual)) statements per accrual, \(String(format: "%.1f", redemption)) per redemption")
+            }
             print(
                 "ledger: \(result.ledger.isHealthy ? "consistent" : "BROKEN: \(result.ledger.violations.prefix(3))"), \(result.ledger.transfers) transfers, \(result.ledger.memberPoints) member points"
             )
@@ -383,7 +386,7 @@ struct Bench: AsyncParsableCommand {
             }
             if json {
                 print(
-                    #"{"bench":"accrual","batch_per_s":\#(Int(result.batchPerSecond)),"http_per_s":\#(Int(result.httpPerSecond)),"pgbench_tps":\#(pgbenchTPS.map { String(Int($0)) } ?? "null"),"redemption_p50_ms":\#(String(format: "%.1f", result.redemptionP50)),"redemption_p99_ms":\#(String(format: "%.1f", result.redemptionP99)),"batch":\#(batch),"http":\#(http),"http_failures":\#(result.httpFailures),"redemption_failures":\#(result.redemptionFailures),"connections":\#(connections),"members":\#(result.members),"promotions":\#(result.promotions),"engine":"\#(location.engineName)","ledger_consistent":\#(result.ledger.isHealthy)}"#
+                    #"{"bench":"accrual","batch_per_s":\#(Int(result.batchPerSecond)),"http_per_s":\#(Int(result.httpPerSecond)),"pgbench_tps":\#(pgbenchTPS.map { String(Int($0)) } ?? "null"),"redemption_p50_ms":\#(String(format: "%.1f", result.redemptionP50)),"redemption_p99_ms":\#(String(format: "%.1f", result.redemptionP99)),"statements_per_accrual":\#(result.statementsPerAccrual.map { String(format: "%.1f", $0) } ?? "null"),"statements_per_redemption":\#(result.statementsPerRedemption.map { String(format: "%.1f", $0) } ?? "null"),"batch":\#(batch),"http":\#(http),"http_failures":\#(result.httpFailures),"redemption_failures":\#(result.redemptionFailures),"connections":\#(connections),"members":\#(result.members),"promotions":\#(result.promotions),"engine":"\#(location.engineName)","ledger_consistent":\#(result.ledger.isHealthy)}"#
                 )
             }
             if !result.ledger.isHealthy || result.httpFailures > 0 || result.redemptionFailures > 0 { throw ExitCode(1) }
