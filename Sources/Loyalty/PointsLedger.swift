@@ -227,7 +227,7 @@ public struct PointsLedger: Sendable {
         -> Transfer
     {
         try Self.requirePositive(points)
-        _ = try await self.member(member)
+        // The store's transaction finds the member (or throws memberNotFound) as it locks their account.
         return try await store.spend(
             Movement(
                 member: member, pointType: .reward, points: points, reason: .redemption, reference: reference, idempotencyKey: idempotencyKey,

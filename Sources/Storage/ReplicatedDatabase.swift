@@ -39,6 +39,10 @@ public final class ReplicatedDatabase: Database, Sendable {
         try await primary.write(body)
     }
 
+    public func writeOne<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await primary.writeOne(body)
+    }
+
     public func readFromReplica<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         if ReplicaReads.primaryOnly { return try await primary.read(body) }
         do {

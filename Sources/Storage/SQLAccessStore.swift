@@ -240,7 +240,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
     // MARK: Audit
 
     public func insertAuditEvent(at: Date, actor: String, action: String, target: String?, outcome: String, detail: String?) async throws {
-        try await database.write { db in
+        try await database.writeOne { db in
             try await db.raw(
                 """
                 INSERT INTO audit_events (at, actor, action, target, outcome, detail)
@@ -487,7 +487,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
     }
 
     public func save(caller: String, key: String, token: String, response: IdempotentResponse) async throws {
-        try await database.write { db in
+        try await database.writeOne { db in
             try await db.raw(
                 """
                 UPDATE idempotency_keys SET status = \(bind: Int64(response.status)), content_type = \(bind: response.contentType),
@@ -499,7 +499,7 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
     }
 
     public func release(caller: String, key: String, token: String) async throws {
-        try await database.write { db in
+        try await database.writeOne { db in
             try await db.raw(
                 "DELETE FROM idempotency_keys WHERE caller = \(bind: caller) AND key = \(bind: key) AND claim_token = \(bind: token) AND status IS NULL"
             ).run()

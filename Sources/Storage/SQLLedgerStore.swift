@@ -374,13 +374,22 @@ public struct SQLLedgerStore: LoyaltyStore {
         }
     }
 
+    /// Takes points from lots for a transfer: every lot in one statement, every movement in another.
     static func consume(_ db: any SQLDatabase, _ takings: [(lot: LotID, points: Int64)], by transfer: Int64) async throws {
-        for taking in takings {
-            try await db.raw("UPDATE point_lots SET remaining = remaining - \(bind: taking.points) WHERE id = \(bind: taking.lot.rawValue)").run()
+        let takings = takings.filter { $0.points > 0 }.sorted { $0.lot.rawValue < $1.lot.rawValue }
+        guard !takings.isEmpty else { return }
+        if takings.count == 1 {
+            try await db.raw("UPDATE point_lots SET remaining = remaining - \(bind: takings[0].points) WHERE id = \(bind: takings[0].lot.rawValue)").run()
+        } else {
+            let cases = takings.map { "WHEN \(bind: $0.lot.rawValue) THEN \(bind: $0.points)" as SQLQueryString }
+            let ids = takings.map { "\(bind: $0.lot.rawValue)" as SQLQueryString }
             try await db.raw(
-                "INSERT INTO lot_movements (lot_id, transfer_id, points) VALUES (\(bind: taking.lot.rawValue), \(bind: transfer), \(bind: taking.points))"
+                "UPDATE point_lots SET remaining = remaining - CASE id " + cases.joined(separator: " ") + " END WHERE id IN ("
+                    + ids.joined(separator: ", ") + ")"
             ).run()
         }
+        let movements = takings.map { "(\(bind: $0.lot.rawValue), \(bind: transfer), \(bind: $0.points))" as SQLQueryString }
+        try await db.raw("INSERT INTO lot_movements (lot_id, transfer_id, points) VALUES " + movements.joined(separator: ", ")).run()
     }
 
     // MARK: Movements
@@ -443,14 +452,24 @@ public struct SQLLedgerStore: LoyaltyStore {
         return (takings, spendable)
     }
 
-    /// Spends inside the caller's transaction.
+    /// Spends inside the caller's transaction. The member's account names its program, so one
+    /// statement locks the account and finds the program; the program's liability needs none.
     func debit(_ db: any SQLDatabase, _ s: Movement) async throws -> Transfer {
         let memberAccount = LedgerAccount.member(s.member, s.pointType)
-        let program = try await programID(db, of: s.member)
+        let member: AccountRow, program: Int64
+        if let row = try await db.raw(
+            "SELECT id, balance, debt, program_id FROM ledger_accounts WHERE key = \(bind: memberAccount.key)\(unsafeRaw: lockClause)"
+        ).first() {
+            member = AccountRow(id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"))
+            program = try row.int64("program_id")
+        } else {
+            // No account yet: the member has never held points (or is not a member).
+            program = try await programID(db, of: s.member)
+            member = try await lockAccounts(db, [memberAccount], program: program)[memberAccount]!
+        }
         let liability = LedgerAccount.liability(ProgramID(program), s.pointType)
         if let earlier = try await replay(db, key: s.idempotencyKey, from: memberAccount, to: liability, points: s.points) { return earlier }
-        let locked = try await lockAccounts(db, [memberAccount, liability], program: program)
-        let member = locked[memberAccount]!, target = locked[liability]!
+        let target = try await lockAccounts(db, [liability], program: program)[liability]!
         let (takings, _) = try await Self.take(db, s.points, from: member.id, memberAccount, at: s.at)
         let transfer = try await post(
             db, program: program, from: member, to: target, points: s.points, reason: s.reason, reference: s.reference,

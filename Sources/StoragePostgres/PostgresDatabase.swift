@@ -129,6 +129,22 @@ public final class PostgresDatabase: Database, CountsStatements, @unchecked Send
         }
     }
 
+    /// One statement on a pooled connection, in its own implicit transaction; run again after a
+    /// deadlock or serialization failure, like ``write(_:)``.
+    public func writeOne<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await withConnection(body)
+            } catch {
+                let failure = Self.failure(error)
+                guard case .contention = failure as? DatabaseFailure, attempt < Self.maximumRetries else { throw failure }
+                attempt += 1
+                try await Task.sleep(nanoseconds: UInt64.random(in: 500_000...(2_000_000 << UInt64(min(attempt, 6)))))
+            }
+        }
+    }
+
     public func close() async throws {
         try await pool.shutdownAsync()
     }
