@@ -637,14 +637,18 @@ struct IDPool {
                 for index in unread { pools[index].first = try row.int64("p\(index)") }
             }
         case .sequence:
-            for index in used {
-                pools[index].reserved += try await db.raw(
-                    """
-                    SELECT nextval(pg_get_serial_sequence(\(bind: pools[index].table), 'id')) AS id
-                    FROM generate_series(1, \(bind: pools[index].count - pools[index].allocated))
-                    """
-                ).all().map { try $0.int64("id") }
+            // Every pool from its sequence in one statement, each pool's ids in order.
+            let parts = used.map { index -> SQLQueryString in
+                """
+                SELECT CAST(\(literal: index) AS BIGINT) AS pool, nextval(pg_get_serial_sequence(\(bind: pools[index].table), 'id')) AS id
+                FROM generate_series(1, \(bind: pools[index].count - pools[index].allocated))
+                """
             }
+            var taken: [Int: [Int64]] = [:]
+            for row in try await db.raw(parts.joined(separator: " UNION ALL ")).all() {
+                taken[Int(try row.int64("pool")), default: []].append(try row.int64("id"))
+            }
+            for index in used { pools[index].reserved += (taken[index] ?? []).sorted() }
         }
         for index in used { pools[index].allocated = pools[index].count }
     }

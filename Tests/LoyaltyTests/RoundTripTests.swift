@@ -1,0 +1,50 @@
+import App
+import Customers
+import Foundation
+import Loyalty
+import SharedModels
+import Storage
+import TestSupport
+import Testing
+
+/// Statements a purchase and a redemption send to PostgreSQL: each is a round trip, and under
+/// 32 concurrent clients the round trips inside a transaction are time its locks are held. The
+/// ceilings are today's counts (#18 measured 19 for a redemption request, 12 of them inside its
+/// transaction); a change that adds a statement to these paths has to say why here.
+@Suite struct RoundTripTests {
+    static func statements(_ p: Patron, _ body: () async throws -> Void) async throws -> Int {
+        let counter = try #require(p.database as? any CountsStatements)
+        let before = counter.statementsSent
+        try await body()
+        return counter.statementsSent - before
+    }
+
+    @Test("a redemption is one transaction of at most 10 statements; a purchase that earns, at most 18", .enabled(if: TestEngine.available.contains(.postgres)))
+    func counts() async throws {
+        try await LedgerFixture.run(.postgres) { f in
+            let customer = try await f.ledger.member(f.member).customerID
+            func purchase(_ id: String) async throws {
+                let details = TransactionDetails(
+                    externalID: id, kind: .purchase, occurredAt: f.clock.now, amount: Money(minorUnits: 12_000, currency: "USD"),
+                    lines: [.init(product: "tent", category: "camping", amount: 12_000)])
+                _ = try await f.patron.intake.submit(details, identifiers: [CustomerIdentifier(kind: .customerID, value: String(customer.rawValue))])
+            }
+            try await f.configureTiers()
+            try await purchase("R1")  // the first makes the accounts, the second learns the program's
+            try await purchase("R2")
+            let purchaseStatements = try await Self.statements(f.patron) { try await purchase("R3") }
+            let redemption = try await Self.statements(f.patron) {
+                _ = try await f.ledger.redeem(10, from: f.member, reference: "till-1", idempotencyKey: nil)
+            }
+            #expect(redemption <= 10, "a redemption took \(redemption) statements")
+            #expect(purchaseStatements <= 18, "a purchase took \(purchaseStatements) statements")
+            // Taking from several lots costs no more statements than taking from one.
+            for n in 4...7 { try await purchase("R\(n)") }
+            let acrossLots = try await Self.statements(f.patron) {
+                _ = try await f.ledger.redeem(300, from: f.member, reference: "till-2", idempotencyKey: nil)
+            }
+            #expect(acrossLots <= 10, "a redemption across lots took \(acrossLots) statements")
+            print("round trips: purchase \(purchaseStatements), redemption \(redemption), across lots \(acrossLots)")
+        }
+    }
+}
