@@ -15,6 +15,7 @@ chown postgres:postgres "$PGTMP"
 su postgres -s /bin/sh -c "$PGBIN/initdb -D $PGTMP/data -U postgres -A trust -E UTF8 --no-sync >/dev/null"
 su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -l $PGTMP/log -w -t 30 -o \"-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\" start >/dev/null"
 stop() {
+    [ -f "$PGTMP/pgbouncer.pid" ] && kill "$(cat "$PGTMP/pgbouncer.pid")" 2>/dev/null
     su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/replica -m immediate stop >/dev/null 2>&1" || true
     su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -m fast stop >/dev/null" || true
     rm -rf "$PGTMP"
@@ -26,6 +27,29 @@ export PATRON_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/patron_te
 REPLICA_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 su postgres -s /bin/sh -c "$PGBIN/pg_basebackup -h 127.0.0.1 -p $PGPORT -U postgres -D $PGTMP/replica -R -X stream --checkpoint=fast --no-sync"
 su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/replica -l $PGTMP/replica.log -w -t 30 -o \"-p $REPLICA_PORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\" start >/dev/null"
+# PgBouncer in transaction mode in front of it, with fewer server connections than Patron's pool.
+if command -v pgbouncer >/dev/null; then
+    BOUNCER_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+    cat > "$PGTMP/pgbouncer.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$PGPORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BOUNCER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $PGTMP/userlist.txt
+pool_mode = transaction
+default_pool_size = 4
+max_client_conn = 1000
+logfile = $PGTMP/pgbouncer.log
+pidfile = $PGTMP/pgbouncer.pid
+EOF
+    echo '"postgres" ""' > "$PGTMP/userlist.txt"
+    chown postgres "$PGTMP/pgbouncer.ini" "$PGTMP/userlist.txt"
+    su postgres -s /bin/sh -c "pgbouncer -d $PGTMP/pgbouncer.ini"
+    export PATRON_TEST_PGBOUNCER_URL="postgres://postgres@127.0.0.1:$BOUNCER_PORT/patron_test?sslmode=disable"
+fi
 export PATRON_TEST_POSTGRES_REPLICA_URL="postgres://postgres@127.0.0.1:$REPLICA_PORT/patron_test?sslmode=disable"
 # How the fault tests (Tests/Attack) stop the server mid-load and start it again.
 export PATRON_TEST_PG_STOP="su postgres -s /bin/sh -c '$PGBIN/pg_ctl -D $PGTMP/data -m immediate -w stop'"
