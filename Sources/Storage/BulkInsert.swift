@@ -38,7 +38,18 @@ public protocol BulkInserting: Sendable {
     /// suffix's `RETURNING` clause produced, each as values in `returning` order.
     func bulkInsert(into table: String, columns: [String], rows: ArraySlice<[SQLValue]>, suffix: String, returning: [String]) async throws
         -> [[SQLValue]]
+    /// Streams plain rows into `table` (no conflict clause, nothing read back) the engine's
+    /// fastest way: PostgreSQL's `COPY … FROM STDIN`. False when the connection has no such way.
+    func copyRows(into table: String, columns: [String], rows: [[SQLValue]]) async throws -> Bool
 }
+
+extension BulkInserting {
+    public func copyRows(into table: String, columns: [String], rows: [[SQLValue]]) async throws -> Bool { false }
+}
+
+/// From this many rows, a plain insert goes through ``BulkInserting/copyRows(into:columns:rows:)``
+/// where the connection offers it: below, one `INSERT` is as quick and simpler.
+let copyThreshold = 64
 
 extension SQLValue: Encodable {
     public func encode(to encoder: any Encoder) throws {
@@ -58,6 +69,11 @@ func insertRows(
     _ db: any SQLDatabase, into table: String, columns: [String], rows: [[SQLValue]], suffix: String = "",
     returning: [(name: String, isInteger: Bool)] = []
 ) async throws -> [[SQLValue]] {
+    if suffix.isEmpty, returning.isEmpty, rows.count >= copyThreshold, let bulk = db as? any BulkInserting,
+        try await bulk.copyRows(into: table, columns: columns, rows: rows)
+    {
+        return []
+    }
     let rowsPerStatement = max(1, 30_000 / max(columns.count, 1))
     let returningClause = returning.isEmpty ? "" : " RETURNING " + returning.map(\.name).joined(separator: ", ")
     var result: [[SQLValue]] = []

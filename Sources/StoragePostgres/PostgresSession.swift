@@ -28,6 +28,46 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
         try await base.execute(sql: query, onRow).get()
     }
 
+    /// `COPY table (columns) FROM STDIN` in text format, in buffers of about 256 KiB.
+    func copyRows(into table: String, columns: [String], rows: [[SQLValue]]) async throws -> Bool {
+        tally.add()
+        try await connection.copyFrom(table: table, columns: columns, format: .text(.init()), logger: logger) { writer in
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(300_000)
+            for row in rows {
+                for (index, value) in row.enumerated() {
+                    if index > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+                    switch value {
+                    case .null: buffer.writeStaticString("\\N")
+                    case .integer(let v): buffer.writeString(String(v))
+                    case .real(let v): buffer.writeString(v.isFinite ? "\(v)" : (v.isNaN ? "NaN" : (v > 0 ? "Infinity" : "-Infinity")))
+                    case .text(let v): Self.writeCopyText(v, to: &buffer)
+                    }
+                }
+                buffer.writeInteger(UInt8(ascii: "\n"))
+                if buffer.readableBytes >= 256 * 1024 {
+                    try await writer.write(buffer)
+                    buffer.clear()
+                }
+            }
+            if buffer.readableBytes > 0 { try await writer.write(buffer) }
+        }
+        return true
+    }
+
+    /// Text with COPY's escapes: backslash, tab, newline and carriage return.
+    static func writeCopyText(_ text: String, to buffer: inout ByteBuffer) {
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+            case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+            case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+            case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+            default: buffer.writeInteger(byte)
+            }
+        }
+    }
+
     func bulkInsert(into table: String, columns: [String], rows: ArraySlice<[SQLValue]>, suffix: String, returning: [String]) async throws
         -> [[SQLValue]]
     {

@@ -74,4 +74,34 @@ import Testing
         let standbyOnly = "postgres://\(real.user!)@\(real.host!):\(real.port!)\(real.path)?sslmode=disable&target_session_attrs=standby"
         await #expect(throws: DatabaseFailure.self) { _ = try await PostgresDatabase.open(url: standbyOnly, maxConnections: 1) }
     }
+
+    @Test("COPY carries every text as it is: tabs, newlines, backslashes, \\N, quotes and non-ASCII; nil as NULL", .enabled(if: url != nil))
+    func copyEscapes() async throws {
+        let db = try await PostgresDatabase.open(url: Self.url!, maxConnections: 1)
+        let table = "copytest_\(UInt32.random(in: 0...UInt32.max))"
+        let texts = ["a\tb", "line\nbreak\r", #"back\slash"#, #"\N"#, "'quoted' \"double\"", "Zoë 東京 🎉", "", "plain"]
+        var built: [[SQLValue]] = []
+        for n in 0..<200 {
+            let text: SQLValue = n % 9 == 8 ? .null : .text(texts[n % 9])
+            built.append([.integer(Int64(n)), text, .real(Double(n) / 3)])
+        }
+        let rows = built
+        do {
+            try await db.write { try await $0.raw("CREATE TABLE \(unsafeRaw: table) (n BIGINT PRIMARY KEY, t TEXT, r DOUBLE PRECISION)").run() }
+            let copied = try await db.write { sql in try await (sql as! any BulkInserting).copyRows(into: table, columns: ["n", "t", "r"], rows: rows) }
+            #expect(copied)
+            let back = try await db.read { sql in
+                try await sql.raw("SELECT n, t, r FROM \(unsafeRaw: table) ORDER BY n").all().map {
+                    [SQLValue.integer(try $0.decode(column: "n", as: Int64.self)), SQLValue(try $0.decode(column: "t", as: String?.self)),
+                     SQLValue.real(try $0.decode(column: "r", as: Double.self))]
+                }
+            }
+            #expect(back == rows)
+            try await db.write { try await $0.raw("DROP TABLE \(unsafeRaw: table)").run() }
+            try await db.close()
+        } catch {
+            try? await db.close()
+            throw error
+        }
+    }
 }
