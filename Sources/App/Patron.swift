@@ -237,7 +237,11 @@ public struct Patron: Sendable {
             defaultCountryCode: settings.defaultCountryCode,
             defaultCurrency: settings.defaultCurrency)
         self.loyalty = PointsLedger(store: SQLLedgerStore(database: database), clock: settings.clock)
-        self.intake = TransactionIntake(customers: customers, loyalty: loyalty)
+        // PostgreSQL writes groups of API purchases side by side (PATRON_ACCRUAL_LANES, 4 by
+        // default); SQLite's single writer takes one group at a time.
+        let lanes = database.engine == .postgres
+            ? (ProcessInfo.processInfo.environment["PATRON_ACCRUAL_LANES"].flatMap { Int($0) }.map { min(max($0, 1), 64) } ?? 4) : 1
+        self.intake = TransactionIntake(customers: customers, loyalty: loyalty, lanes: lanes)
         self.intelligence = CustomerIntelligence(store: SQLAnalyticsStore(database: database), clock: settings.clock)
         self.segments = SegmentService(store: SQLSegmentStore(database: database), clock: settings.clock)
         self.campaigns = CampaignService(

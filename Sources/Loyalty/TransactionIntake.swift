@@ -19,10 +19,11 @@ public struct TransactionIntake: Sendable {
     public let loyalty: PointsLedger
     private let purchases: Coalescer<(CustomerID, TransactionDetails, IdentifierKind), Receipt>
 
-    public init(customers: CustomerService, loyalty: PointsLedger) {
+    /// - Parameter lanes: groups written at once (1 where the database has a single writer).
+    public init(customers: CustomerService, loyalty: PointsLedger, lanes: Int = 1) {
         self.customers = customers
         self.loyalty = loyalty
-        self.purchases = Coalescer(maximumGroup: 512) { group in
+        self.purchases = Coalescer(maximumGroup: 512, lanes: lanes) { group in
             do {
                 return try await Self.record(group, customers: customers, loyalty: loyalty).map { .success($0) }
             } catch {
