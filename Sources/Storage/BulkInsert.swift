@@ -49,7 +49,7 @@ extension BulkInserting {
 
 /// From this many rows, a plain insert goes through ``BulkInserting/copyRows(into:columns:rows:)``
 /// where the connection offers it: below, one `INSERT` is as quick and simpler.
-let copyThreshold = 64
+let copyThreshold = 2_000
 
 extension SQLValue: Encodable {
     public func encode(to encoder: any Encoder) throws {
