@@ -48,14 +48,7 @@ struct AccrualWriter {
     let chunk: Int
     let programAccounts: ProgramAccountIDs
 
-    struct Account {
-        var id: Int64
-        var balance: Int64
-        var debt: Int64
-        var programID: Int64
-        /// A program's own account: its balance changes go to a stripe (``StripedBalances``).
-        var striped = false
-    }
+    typealias Account = SQLLedgerStore.AccountRow
 
     var accounts: [LedgerAccount: Account] = [:]
     /// Rolling expiry: each member account's latest purchase in the batch and the expiry it gives all their lots.
@@ -488,40 +481,9 @@ struct AccrualWriter {
     /// Reads (creating at zero) the accounts, locking them on PostgreSQL — all but programs' own
     /// accounts, which are neither locked nor read once their id is known (``StripedBalances``).
     mutating func loadAccounts(_ needed: [String: Int64]) async throws {
-        func read(_ keys: [String], remembering: Bool) async throws {
-            var locking: [String] = [], unknown: [String] = []
-            for key in keys {
-                guard let account = SQLLedgerStore.account(fromKey: key) else { continue }
-                if !StripedBalances.applies(to: account) {
-                    locking.append(key)
-                } else if let id = programAccounts.id(of: key) {
-                    accounts[account] = Account(id: id, balance: 0, debt: 0, programID: needed[key] ?? 0, striped: true)
-                } else {
-                    unknown.append(key)
-                }
-            }
-            for chunk in chunks(locking, of: 5000) {
-                for row in try await db.raw(
-                    "SELECT id, key, balance, debt, program_id FROM ledger_accounts WHERE key IN (\(binds: Array(chunk))) ORDER BY id\(unsafeRaw: lockClause)"
-                ).all() {
-                    guard let key = SQLLedgerStore.account(fromKey: try row.string("key")) else { continue }
-                    accounts[key] = Account(
-                        id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"),
-                        programID: try row.int64("program_id"))
-                }
-            }
-            for chunk in chunks(unknown, of: 5000) {
-                for row in try await db.raw("SELECT id, key, program_id FROM ledger_accounts WHERE key IN (\(binds: Array(chunk)))").all() {
-                    let key = try row.string("key")
-                    guard let account = SQLLedgerStore.account(fromKey: key) else { continue }
-                    let id = try row.int64("id")
-                    // A row this transaction made would not exist should it roll back: not remembered.
-                    if remembering { programAccounts.remember(key, id) }
-                    accounts[account] = Account(id: id, balance: 0, debt: 0, programID: try row.int64("program_id"), striped: true)
-                }
-            }
-        }
-        try await read(Array(needed.keys), remembering: true)
+        accounts.merge(
+            try await SQLLedgerStore.readAccounts(db, Array(needed.keys), lockClause: lockClause, programAccounts: programAccounts, remembering: true)
+        ) { _, read in read }
         let missing = needed.filter { key, _ in SQLLedgerStore.account(fromKey: key).map { accounts[$0] == nil } ?? false }
         guard !missing.isEmpty else { return }
         let rows: [[SQLValue]] = missing.sorted { $0.key < $1.key }.map { key, program in
@@ -532,7 +494,9 @@ struct AccrualWriter {
         _ = try await insertRows(
             db, into: "ledger_accounts", columns: ["key", "program_id", "member_id", "point_type", "balance", "debt"], rows: rows,
             suffix: "ON CONFLICT (key) DO NOTHING")
-        try await read(Array(missing.keys), remembering: false)
+        accounts.merge(
+            try await SQLLedgerStore.readAccounts(db, Array(missing.keys), lockClause: lockClause, programAccounts: programAccounts, remembering: false)
+        ) { _, made in made }
     }
 
     /// Records a credit into a member's account with its lot, repaying a claw-back debt first.

@@ -207,46 +207,62 @@ public struct SQLLedgerStore: LoyaltyStore {
         let id: Int64
         let balance: Int64
         let debt: Int64
+        var programID: Int64 = 0
+        /// A program's own account: its balance changes go to a stripe (``StripedBalances``).
         var striped = false
     }
 
+    /// The accounts of `keys` that exist: members' and budgets' read and locked (on PostgreSQL)
+    /// in ascending id, programs' own accounts neither locked nor read once their id is known.
+    /// Only ids read when `remembering` are kept for later transactions: a caller that made
+    /// accounts in this transaction reads them back without, as they would not exist should it
+    /// roll back.
+    static func readAccounts(
+        _ db: any SQLDatabase, _ keys: [String], lockClause: String, programAccounts: ProgramAccountIDs, remembering: Bool
+    ) async throws -> [LedgerAccount: AccountRow] {
+        var rows: [LedgerAccount: AccountRow] = [:]
+        var locking: [String] = [], unknown: [String] = []
+        for key in Set(keys) {
+            guard let account = account(fromKey: key) else { continue }
+            if !StripedBalances.applies(to: account) {
+                locking.append(key)
+            } else if let id = programAccounts.id(of: key) {
+                rows[account] = AccountRow(id: id, balance: 0, debt: 0, programID: account.program?.rawValue ?? 0, striped: true)
+            } else {
+                unknown.append(key)
+            }
+        }
+        for chunk in chunks(locking.sorted(), of: 5000) {
+            for row in try await db.raw(
+                "SELECT id, key, balance, debt, program_id FROM ledger_accounts WHERE key IN (\(binds: Array(chunk))) ORDER BY id\(unsafeRaw: lockClause)"
+            ).all() {
+                guard let account = account(fromKey: try row.string("key")) else { continue }
+                rows[account] = AccountRow(
+                    id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"), programID: try row.int64("program_id"))
+            }
+        }
+        for chunk in chunks(unknown.sorted(), of: 5000) {
+            for row in try await db.raw("SELECT id, key, program_id FROM ledger_accounts WHERE key IN (\(binds: Array(chunk)))").all() {
+                let key = try row.string("key"), id = try row.int64("id")
+                guard let account = account(fromKey: key) else { continue }
+                if remembering { programAccounts.remember(key, id) }
+                rows[account] = AccountRow(id: id, balance: 0, debt: 0, programID: try row.int64("program_id"), striped: true)
+            }
+        }
+        return rows
+    }
+
     /// Reads the accounts a transaction moves points between, creating missing ones at zero, and on
-    /// PostgreSQL locks them all at once in the ledger's one lock order, ascending account id.
+    /// PostgreSQL locks them (all but programs' own, ``StripedBalances``) at once in the ledger's
+    /// one lock order, ascending account id.
     ///
-    /// Every transaction that changes balances locks its accounts through here (the accrual writer
-    /// locks its batch's accounts in the same order), so two transactions never hold one account
+    /// Every transaction that changes balances locks its accounts through ``readAccounts`` (the
+    /// accrual writer its batch's accounts too), so two transactions never hold one account
     /// each while waiting for the other's: a transfer from A to B and one from B to A queue up
     /// instead of deadlocking. On SQLite the single writer gives the same guarantee.
     func lockAccounts(_ db: any SQLDatabase, _ accounts: [LedgerAccount], program: Int64) async throws -> [LedgerAccount: AccountRow] {
-        var rows: [LedgerAccount: AccountRow] = [:]
         let wanted = Set(accounts)
-        // A program's own accounts are neither locked nor read: their ids are known once made.
-        for account in wanted where StripedBalances.applies(to: account) {
-            if let id = programAccounts.id(of: account.key) { rows[account] = AccountRow(id: id, balance: 0, debt: 0, striped: true) }
-        }
-        // Only ids read before this transaction made any account are remembered: a row it made
-        // would not exist should it roll back.
-        func read(remembering: Bool) async throws {
-            let locking = wanted.filter { !StripedBalances.applies(to: $0) && rows[$0] == nil }.map(\.key).sorted()
-            if !locking.isEmpty {
-                for row in try await db.raw(
-                    "SELECT id, key, balance, debt FROM ledger_accounts WHERE key IN (\(binds: locking)) ORDER BY id\(unsafeRaw: lockClause)"
-                ).all() {
-                    guard let account = Self.account(fromKey: try row.string("key")) else { continue }
-                    rows[account] = AccountRow(id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"))
-                }
-            }
-            let unknown = wanted.filter { StripedBalances.applies(to: $0) && rows[$0] == nil }.map(\.key).sorted()
-            if !unknown.isEmpty {
-                for row in try await db.raw("SELECT id, key FROM ledger_accounts WHERE key IN (\(binds: unknown))").all() {
-                    let key = try row.string("key"), id = try row.int64("id")
-                    guard let account = Self.account(fromKey: key) else { continue }
-                    if remembering { programAccounts.remember(key, id) }
-                    rows[account] = AccountRow(id: id, balance: 0, debt: 0, striped: true)
-                }
-            }
-        }
-        try await read(remembering: true)
+        var rows = try await Self.readAccounts(db, wanted.map(\.key), lockClause: lockClause, programAccounts: programAccounts, remembering: true)
         let missing = wanted.filter { rows[$0] == nil }
         guard !missing.isEmpty else { return rows }
         for account in missing.sorted(by: { $0.key < $1.key }) {
@@ -259,7 +275,9 @@ public struct SQLLedgerStore: LoyaltyStore {
                 """
             ).run()
         }
-        try await read(remembering: false)
+        rows.merge(
+            try await Self.readAccounts(db, missing.map(\.key), lockClause: lockClause, programAccounts: programAccounts, remembering: false)
+        ) { _, made in made }
         return rows
     }
 
@@ -290,23 +308,18 @@ public struct SQLLedgerStore: LoyaltyStore {
             VALUES (\(bind: id), \(bind: from), \(bind: -points), \(bind: at.epochSeconds)), (\(bind: id), \(bind: to), \(bind: points), \(bind: at.epochSeconds))
             """
         ).run()
-        switch (source.striped, target.striped) {
-        case (false, false):
+        // Members' and budgets' rows in one statement, programs' own accounts in their stripes.
+        let changes = [(source, -points), (target, points)]
+        let rows = changes.filter { !$0.0.striped }
+        if !rows.isEmpty {
+            let cases = rows.map { "WHEN \(bind: $0.0.id) THEN \(bind: $0.1)" as SQLQueryString }
+            let ids = rows.map { "\(bind: $0.0.id)" as SQLQueryString }
             try await db.raw(
-                """
-                UPDATE ledger_accounts SET balance = balance + CASE WHEN id = \(bind: from) THEN \(bind: -points) ELSE \(bind: points) END
-                WHERE id IN (\(bind: from), \(bind: to))
-                """
+                "UPDATE ledger_accounts SET balance = balance + CASE id " + cases.joined(separator: " ") + " END WHERE id IN ("
+                    + ids.joined(separator: ", ") + ")"
             ).run()
-        case (true, true):
-            try await StripedBalances.add([(from, -points), (to, points)], db)
-        case (true, false):
-            try await db.raw("UPDATE ledger_accounts SET balance = balance + \(bind: points) WHERE id = \(bind: to)").run()
-            try await StripedBalances.add([(from, -points)], db)
-        case (false, true):
-            try await db.raw("UPDATE ledger_accounts SET balance = balance - \(bind: points) WHERE id = \(bind: from)").run()
-            try await StripedBalances.add([(to, points)], db)
         }
+        try await StripedBalances.add(changes.filter { $0.0.striped }.map { ($0.0.id, $0.1) }, db)
         return id
     }
 
@@ -457,11 +470,11 @@ public struct SQLLedgerStore: LoyaltyStore {
     func debit(_ db: any SQLDatabase, _ s: Movement) async throws -> Transfer {
         let memberAccount = LedgerAccount.member(s.member, s.pointType)
         let member: AccountRow, program: Int64
-        if let row = try await db.raw(
-            "SELECT id, balance, debt, program_id FROM ledger_accounts WHERE key = \(bind: memberAccount.key)\(unsafeRaw: lockClause)"
-        ).first() {
-            member = AccountRow(id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"))
-            program = try row.int64("program_id")
+        if let row = try await Self.readAccounts(
+            db, [memberAccount.key], lockClause: lockClause, programAccounts: programAccounts, remembering: true
+        )[memberAccount] {
+            member = row
+            program = row.programID
         } else {
             // No account yet: the member has never held points (or is not a member).
             program = try await programID(db, of: s.member)

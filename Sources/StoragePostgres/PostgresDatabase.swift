@@ -115,32 +115,29 @@ public final class PostgresDatabase: Database, CountsStatements, @unchecked Send
     /// (40P01) or a serialization failure (40001) rolled back entirely, so it runs again from the
     /// start, up to ``maximumRetries`` times, after a short random pause that grows with each try.
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await retryingContention { try await self.withConnection { db in try await Self.transaction(db, body) } }
+    }
+
+    /// One statement on a pooled connection, in its own implicit transaction; run again after a
+    /// deadlock or serialization failure, like ``write(_:)``.
+    public func writeOne<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await retryingContention { try await self.withConnection(body) }
+    }
+
+    /// Runs `attempt`; one that met a deadlock or a serialization failure rolled back entirely, so
+    /// it runs again, up to ``maximumRetries`` times, after a short random pause that grows with
+    /// each try. Other failures are reported as ``failure(_:)`` names them.
+    private func retryingContention<T: Sendable>(_ run: () async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             do {
-                return try await withConnection { db in try await Self.transaction(db, body) }
+                return try await run()
             } catch {
                 let failure = Self.failure(error)
                 guard case .contention = failure as? DatabaseFailure, attempt < Self.maximumRetries else { throw failure }
                 attempt += 1
                 let ceiling = UInt64(2_000_000) << UInt64(min(attempt, 6))
                 try await Task.sleep(nanoseconds: UInt64.random(in: ceiling / 4...ceiling))
-            }
-        }
-    }
-
-    /// One statement on a pooled connection, in its own implicit transaction; run again after a
-    /// deadlock or serialization failure, like ``write(_:)``.
-    public func writeOne<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        var attempt = 0
-        while true {
-            do {
-                return try await withConnection(body)
-            } catch {
-                let failure = Self.failure(error)
-                guard case .contention = failure as? DatabaseFailure, attempt < Self.maximumRetries else { throw failure }
-                attempt += 1
-                try await Task.sleep(nanoseconds: UInt64.random(in: 500_000...(2_000_000 << UInt64(min(attempt, 6)))))
             }
         }
     }
