@@ -310,15 +310,7 @@ public struct SQLLedgerStore: LoyaltyStore {
         ).run()
         // Members' and budgets' rows in one statement, programs' own accounts in their stripes.
         let changes = [(source, -points), (target, points)]
-        let rows = changes.filter { !$0.0.striped }
-        if !rows.isEmpty {
-            let cases = rows.map { "WHEN \(bind: $0.0.id) THEN \(bind: $0.1)" as SQLQueryString }
-            let ids = rows.map { "\(bind: $0.0.id)" as SQLQueryString }
-            try await db.raw(
-                "UPDATE ledger_accounts SET balance = balance + CASE id " + cases.joined(separator: " ") + " END WHERE id IN ("
-                    + ids.joined(separator: ", ") + ")"
-            ).run()
-        }
+        try await Self.add(changes.filter { !$0.0.striped }.map { ($0.0.id, $0.1) }, to: "ledger_accounts", column: "balance", db)
         try await StripedBalances.add(changes.filter { $0.0.striped }.map { ($0.0.id, $0.1) }, db)
         return id
     }
@@ -387,20 +379,22 @@ public struct SQLLedgerStore: LoyaltyStore {
         }
     }
 
+    /// Adds each row's change to `column` of `table`, in one statement whatever the number of rows.
+    static func add(_ changes: [(id: Int64, delta: Int64)], to table: String, column: String, _ db: any SQLDatabase) async throws {
+        guard !changes.isEmpty else { return }
+        let cases = changes.map { "WHEN \(bind: $0.id) THEN \(bind: $0.delta)" as SQLQueryString }
+        let ids = changes.map { "\(bind: $0.id)" as SQLQueryString }
+        try await db.raw(
+            "UPDATE \(unsafeRaw: table) SET \(unsafeRaw: column) = \(unsafeRaw: column) + CASE id " + cases.joined(separator: " ")
+                + " END WHERE id IN (" + ids.joined(separator: ", ") + ")"
+        ).run()
+    }
+
     /// Takes points from lots for a transfer: every lot in one statement, every movement in another.
     static func consume(_ db: any SQLDatabase, _ takings: [(lot: LotID, points: Int64)], by transfer: Int64) async throws {
         let takings = takings.filter { $0.points > 0 }.sorted { $0.lot.rawValue < $1.lot.rawValue }
         guard !takings.isEmpty else { return }
-        if takings.count == 1 {
-            try await db.raw("UPDATE point_lots SET remaining = remaining - \(bind: takings[0].points) WHERE id = \(bind: takings[0].lot.rawValue)").run()
-        } else {
-            let cases = takings.map { "WHEN \(bind: $0.lot.rawValue) THEN \(bind: $0.points)" as SQLQueryString }
-            let ids = takings.map { "\(bind: $0.lot.rawValue)" as SQLQueryString }
-            try await db.raw(
-                "UPDATE point_lots SET remaining = remaining - CASE id " + cases.joined(separator: " ") + " END WHERE id IN ("
-                    + ids.joined(separator: ", ") + ")"
-            ).run()
-        }
+        try await add(takings.map { ($0.lot.rawValue, -$0.points) }, to: "point_lots", column: "remaining", db)
         let movements = takings.map { "(\(bind: $0.lot.rawValue), \(bind: transfer), \(bind: $0.points))" as SQLQueryString }
         try await db.raw("INSERT INTO lot_movements (lot_id, transfer_id, points) VALUES " + movements.joined(separator: ", ")).run()
     }
