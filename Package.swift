@@ -226,6 +226,7 @@ let package = Package(
             name: "LoyaltyTests",
             dependencies: [
                 "Loyalty", "Customers", "Access", "SharedModels", "TestSupport", "App", "Demo", "Interchange", "Storage", "Expressions",
+                "StoragePostgres",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],

@@ -85,6 +85,12 @@ extension Patron {
                 }
                 return "\(settled) partners settled for \(month.description.prefix(7))"
             },
+            // The coming months' partitions of the largest tables made (PostgreSQL), and message and
+            // response logs past their retention removed.
+            JobDefinition(name: "partitions", schedule: .daily(second: 1 * 3600)) {
+                let r = try await MonthlyPartitions.maintain(patron.database, now: patron.settings.clock.now, retention: patron.settings.retention)
+                return "\(r.made) partitions made, \(r.dropped) dropped, \(r.deleted) rows past retention deleted"
+            },
         ]
     }
 

@@ -90,6 +90,9 @@ public struct Settings: Sendable {
     /// The bearer token a metrics scraper sends to `/metrics` (`PATRON_METRICS_TOKEN`); without
     /// it, only staff holding `metrics:read` (admins) read them.
     public var metricsToken: String?
+    /// How long campaign messages and responses are kept (`PATRON_MESSAGE_RETENTION_MONTHS`,
+    /// `PATRON_RESPONSE_RETENTION_MONTHS`); the `partitions` job applies it nightly.
+    public var retention = Retention()
 
     public init(
         bcryptCost: UInt8 = 12, defaultCountryCode: String = "1", defaultCurrency: String = "USD",
@@ -119,6 +122,13 @@ public struct Settings: Sendable {
         if let token = environment["PATRON_METRICS_TOKEN"] {
             guard token.count >= 16 else { throw ConfigurationError(flag: "PATRON_METRICS_TOKEN", reason: "must be at least 16 characters") }
             settings.metricsToken = token
+        }
+        for (flag, path) in [("PATRON_MESSAGE_RETENTION_MONTHS", \Retention.messageMonths), ("PATRON_RESPONSE_RETENTION_MONTHS", \Retention.responseMonths)] {
+            guard let text = environment[flag] else { continue }
+            guard let months = Int(text), (1...1200).contains(months) else {
+                throw ConfigurationError(flag: flag, reason: "must be a whole number of months from 1 to 1200")
+            }
+            settings.retention[keyPath: path] = months
         }
         if let proxies = environment["PATRON_TRUSTED_PROXIES"] {
             settings.trustedProxies = Set(proxies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })

@@ -19,7 +19,7 @@ public struct Migration: Sendable {
 public enum Migrations {
     /// Every migration of every room, in the order they run. Append; never edit or reorder.
     public static let all: [Migration] =
-        customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy + partners + jointPromotions + sales + jobs
+        customers + access + loyalty + analytics + rules + campaigns + support + audit + privacy + partners + jointPromotions + sales + jobs + volume
 
     /// The Jobs room: schedules and runs of the background jobs (SQLJobStore).
     static let jobs: [Migration] = [
@@ -37,6 +37,11 @@ public enum Migrations {
                 "CREATE INDEX job_runs_recent ON job_runs (job, id)",
             ]
         },
+    ]
+
+    /// The largest tables partitioned by month on PostgreSQL (MonthlyPartitions); nothing on SQLite.
+    static let volume: [Migration] = [
+        Migration("volume-1-monthly-partitions") { sql, _ in sql.partitionsByMonth ? MonthlyPartitions.migration(now: Date()) : [] }
     ]
 
     /// Applies the steps not yet applied; returns their names. Any number of processes may run it

@@ -7,6 +7,8 @@ extension SQLCustomerStore {
     static let transactionColumns = "id, external_id, customer_id, kind, occurred_at, amount_minor, currency, store, channel, original_external_id"
 
     /// Inserts transactions, skipping external ids already recorded; returns the new rows' ids by external id.
+    /// (On PostgreSQL the partitioned table has no unique index on the external id: its key
+    /// table's trigger skips a repeated one — MonthlyPartitions.)
     static func insertTransactions(_ db: any SQLDatabase, _ rows: ArraySlice<(customer: CustomerID, details: TransactionDetails)>) async throws
         -> [String: Int64]
     {
@@ -22,7 +24,7 @@ extension SQLCustomerStore {
         let inserted = try await insertRows(
             db, into: "transactions",
             columns: ["external_id", "customer_id", "kind", "occurred_at", "amount_minor", "currency", "store", "channel", "original_external_id"],
-            rows: values, suffix: "ON CONFLICT (external_id) DO NOTHING", returning: [("id", true), ("external_id", false)])
+            rows: values, suffix: "ON CONFLICT DO NOTHING", returning: [("id", true), ("external_id", false)])
         var ids: [String: Int64] = [:]
         for row in inserted {
             if let id = row[0].integer, let external = row[1].text { ids[external] = id }

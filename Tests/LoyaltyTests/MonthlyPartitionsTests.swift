@@ -1,0 +1,173 @@
+import App
+import Customers
+import Foundation
+import Loyalty
+import SharedModels
+import Storage
+import StoragePostgres
+import TestSupport
+import SQLKit
+import Testing
+
+/// The largest tables partitioned by month on PostgreSQL (#18, volume): the uniqueness rules
+/// that no partitioned index can keep still hold across months and across the moves the nightly
+/// job makes, and retention removes old message and response logs on both engines.
+@Suite struct MonthlyPartitionsTests {
+    static let partitioned = ["transactions", "interactions", "ledger_transfers", "ledger_postings", "campaign_messages", "campaign_responses"]
+
+    static func strings(_ p: Patron, _ sql: String, column: String) async throws -> [String] {
+        try await p.database.read { db in try await db.raw(SQLQueryString(sql)).all().map { try $0.decode(column: column, as: String.self) } }
+    }
+
+    static func count(_ p: Patron, _ sql: String) async throws -> Int64 {
+        try await p.database.read { db in try await db.raw(SQLQueryString(sql)).first()!.decode(column: "n", as: Int64.self) }
+    }
+
+    @Test(
+        "PostgreSQL: the big tables are partitioned by month; rows dated before any month was made move into theirs; external ids and idempotency keys stay unique across months",
+        .enabled(if: TestEngine.available.contains(.postgres)))
+    func uniqueAcrossMonths() async throws {
+        try await LedgerFixture.run(.postgres) { f in
+            let names = try await Self.strings(
+                f.patron, "SELECT c.relname AS name FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid ORDER BY 1", column: "name")
+            #expect(names == Self.partitioned.sorted())
+            let customer = try await f.ledger.member(f.member).customerID
+            func purchase(_ id: String, at date: Date, amount: Int64 = 12_000) async throws -> TransactionIntake.Receipt {
+                let details = TransactionDetails(
+                    externalID: id, kind: .purchase, occurredAt: date, amount: Money(minorUnits: amount, currency: "USD"),
+                    lines: [.init(product: "tent", category: "camping", amount: amount)])
+                return try await f.patron.intake.submit(details, identifiers: [CustomerIdentifier(kind: .customerID, value: String(customer.rawValue))])
+            }
+            // The test clock stands in January 2026, before the months the migration made (today's):
+            // these rows land in the default partitions.
+            _ = try await purchase("P1", at: f.clock.now)
+            let earned = try await f.ledger.earn(500, to: f.member, reference: "bonus", idempotencyKey: "k1", pending: false)
+            #expect(
+                try await Self.strings(f.patron, "SELECT tableoid::regclass::text AS p FROM transactions WHERE external_id = 'P1'", column: "p")
+                    == ["transactions_default"])
+
+            // The nightly job makes January to April and moves the rows into January.
+            let run = try await MonthlyPartitions.maintain(f.patron.database, now: f.clock.now, retention: Retention())
+            #expect(run.made == 4 * Self.partitioned.count)
+            #expect(
+                try await Self.strings(f.patron, "SELECT tableoid::regclass::text AS p FROM transactions WHERE external_id = 'P1'", column: "p")
+                    == ["transactions_p202601"])
+            #expect(
+                try await Self.strings(
+                    f.patron, "SELECT DISTINCT tableoid::regclass::text AS p FROM ledger_postings WHERE transfer_id = \(earned.id.rawValue)",
+                    column: "p") == ["ledger_postings_p202601"])
+            #expect(try await MonthlyPartitions.maintain(f.patron.database, now: f.clock.now, retention: Retention()).made == 0)
+
+            // The same purchase sent again, dated two months later (another partition), is not recorded twice.
+            let balance = try await f.balance().ledger
+            _ = try await purchase("P1", at: f.clock.now.addingTimeInterval(62 * 86_400), amount: 99_000)
+            #expect(try await Self.count(f.patron, "SELECT COUNT(*) AS n FROM transactions WHERE external_id = 'P1'") == 1)
+            #expect(try await f.balance().ledger == balance)
+            // The same idempotency key in another month returns the first transfer.
+            let again = try await f.ledger.earn(
+                500, to: f.member, reference: "bonus", idempotencyKey: "k1", pending: false, at: f.clock.now.addingTimeInterval(62 * 86_400))
+            #expect(again.id == earned.id)
+            #expect(try await Self.count(f.patron, "SELECT COUNT(*) AS n FROM ledger_transfers WHERE idempotency_key = 'k1'") == 1)
+            // The keys followed their rows through the move: none was lost, none is left over.
+            #expect(try await Self.count(f.patron, "SELECT COUNT(*) AS n FROM transaction_keys") == 1)
+            #expect(
+                try await Self.count(f.patron, "SELECT COUNT(*) AS n FROM ledger_transfer_keys")
+                    == Self.count(f.patron, "SELECT COUNT(*) AS n FROM ledger_transfers WHERE idempotency_key IS NOT NULL"))
+        }
+    }
+
+    @Test("retention removes campaign messages and responses older than its months, and keeps the rest", arguments: TestEngine.available)
+    func retention(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await TestDatabase.withPatron(engine, clock: clock) { p in
+            _ = try await MonthlyPartitions.maintain(p.database, now: clock.now, retention: Retention())
+            // One message and one response in each of January to April 2026.
+            let months: [Int64] = [1_767_225_600, 1_769_904_000, 1_772_323_200, 1_775_001_600]
+            try await p.database.write { db in
+                for (i, t) in months.enumerated() {
+                    try await db.raw(
+                        """
+                        INSERT INTO campaign_messages (campaign_id, wave, customer_id, channel, status, html, secret, attempts, next_attempt_at, queued_at)
+                        VALUES (1, \(bind: Int64(i + 1)), 7, 'email', 'sent', 0, 0, 1, \(bind: t), \(bind: t + 3600))
+                        """
+                    ).run()
+                    try await db.raw(
+                        """
+                        INSERT INTO campaign_responses (campaign_id, wave, customer_id, control, kind, reference, amount_minor, occurred_at)
+                        VALUES (1, \(bind: Int64(i + 1)), 7, 0, 'clicked', \(bind: "link-\(i)"), 0, \(bind: t + 7200))
+                        """
+                    ).run()
+                }
+            }
+            clock.advance(days: 100)  // 11 April 2026: keep the two months before April.
+            let run = try await MonthlyPartitions.maintain(p.database, now: clock.now, retention: Retention(messageMonths: 2, responseMonths: 2))
+            #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM campaign_messages") == 3)
+            #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM campaign_responses") == 3)
+            #expect(try await Self.count(p, "SELECT MIN(queued_at) AS n FROM campaign_messages") == months[1] + 3600)
+            if engine == .postgres {
+                #expect(run.dropped == 2, "January's partitions of both tables are dropped whole")
+                #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM campaign_response_keys") == 3)
+                // A response kept is still a repeat.
+                let repeated = try await p.database.write { db in
+                    try await db.raw(
+                        """
+                        INSERT INTO campaign_responses (campaign_id, wave, customer_id, control, kind, reference, amount_minor, occurred_at)
+                        VALUES (1, 2, 7, 0, 'clicked', 'link-1', 0, \(bind: months[1] + 9000)) ON CONFLICT DO NOTHING RETURNING id
+                        """
+                    ).all().count
+                }
+                #expect(repeated == 0)
+            } else {
+                #expect(run.deleted == 2)
+            }
+            #expect(try await MonthlyPartitions.maintain(p.database, now: clock.now, retention: Retention(messageMonths: 2, responseMonths: 2)).deleted == 0)
+        }
+    }
+
+    @Test(
+        "PostgreSQL: a database made before partitioning keeps every row through the migration, and new ids follow the old",
+        .enabled(if: TestEngine.available.contains(.postgres)))
+    func upgrade() async throws {
+        try await TestDatabase.withEmptyDatabase(.postgres) { location in
+            guard case .postgres(let url) = location else { return }
+            let database = try await PostgresDatabase.open(url: url, maxConnections: 2)
+            let before = Array(Migrations.all.prefix { !$0.name.hasPrefix("volume-") })
+            try await Migrations.run(on: database, steps: before)
+            try await database.write { db in
+                try await db.raw(
+                    """
+                    INSERT INTO customers (first_name, last_name, search_name, completeness, profile, status, created_at, updated_at)
+                    VALUES ('Old', 'Buyer', 'old buyer', 0, '{}', 'active', 1, 1)
+                    """
+                ).run()
+                // 2019-03-01 and 2026-01-15: one falls in a month made for old rows, both keep their ids.
+                try await db.raw(
+                    """
+                    INSERT INTO transactions (external_id, customer_id, kind, occurred_at, amount_minor, currency)
+                    VALUES ('old-1', 1, 'purchase', 1551398400, 100, 'USD'), ('old-2', 1, 'purchase', 1768435200, 200, 'USD')
+                    """
+                ).run()
+                try await db.raw(
+                    "INSERT INTO transaction_lines (transaction_id, line_no, product, quantity, amount_minor) VALUES (2, 1, 'tent', 1, 200)"
+                ).run()
+            }
+            try await Migrations.run(on: database)
+            let rows = try await database.read { db in
+                try await db.raw("SELECT id, external_id, tableoid::regclass::text AS p FROM transactions ORDER BY id").all().map {
+                    "\(try $0.decode(column: "id", as: Int64.self)) \(try $0.decode(column: "external_id", as: String.self)) \(try $0.decode(column: "p", as: String.self))"
+                }
+            }
+            #expect(rows == ["1 old-1 transactions_p201903", "2 old-2 transactions_p202601"])
+            let next = try await database.write { db in
+                try await db.raw(
+                    """
+                    INSERT INTO transactions (external_id, customer_id, kind, occurred_at, amount_minor, currency)
+                    VALUES ('old-1', 1, 'purchase', 1768435200, 1, 'USD'), ('new-1', 1, 'purchase', 1768435200, 300, 'USD') ON CONFLICT DO NOTHING RETURNING id
+                    """
+                ).all().map { try $0.decode(column: "id", as: Int64.self) }
+            }
+            #expect(next.count == 1 && next[0] > 2, "a repeated external id is skipped; a new row's id follows the old ones")
+            try await database.close()
+        }
+    }
+}
