@@ -164,11 +164,12 @@ struct AccrualWriter {
         if let earliest = tiered.map({ Self.windowStart(of: $0) }).min() {
             let ids = Array(Set(tiered.compactMap { accounts[.member($0.member.id, .qualifying)]?.id }))
             for chunk in chunks(ids, of: 5000) {
-                // What counts toward tier: points earned or adjusted in, and claw-backs out.
+                // What counts toward tier: points earned or adjusted in, and claw-backs out. (A posting has
+                // its transfer's time: the join reads one month's transfers, not every month's.)
                 for row in try await readRows(
                     db,
                     """
-                    SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id
+                    SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id AND t.occurred_at = p.occurred_at
                     WHERE p.account_id IN (\(binds: Array(chunk))) AND p.occurred_at >= \(bind: earliest)
                     AND (p.points > 0 AND t.reason IN ('accrual', 'adjustment') OR p.points < 0 AND t.reason = 'clawback')
                     """, columns: ["account_id", "occurred_at", "points"])
@@ -191,7 +192,7 @@ struct AccrualWriter {
                 for chunk in chunks(Array(Set(ids)), of: 5000) {
                     for row in try await db.raw(
                         """
-                        SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id
+                        SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id AND t.occurred_at = p.occurred_at
                         WHERE p.account_id IN (\(binds: Array(chunk))) AND p.occurred_at >= \(bind: earliest) AND t.reason = 'accrual'
                         AND t.from_account = \(bind: liability.id)
                         """

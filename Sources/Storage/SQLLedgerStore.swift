@@ -639,11 +639,13 @@ public struct SQLLedgerStore: LoyaltyStore {
             let opening = try await db.raw(
                 "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS total FROM ledger_postings WHERE account_id = \(bind: account) AND occurred_at < \(bind: from.epochSeconds)"
             ).first()!.int64("total")
+            // By the account's postings (their index), the transfers only in the period's months.
             let transfers = try await Self.transfers(
                 db,
                 where: """
-                    (t.from_account = \(bind: account) OR t.to_account = \(bind: account)) AND t.occurred_at >= \(bind: from.epochSeconds)
-                    AND t.occurred_at < \(bind: to.epochSeconds) ORDER BY t.id
+                    t.id IN (SELECT transfer_id FROM ledger_postings WHERE account_id = \(bind: account) AND occurred_at >= \(bind: from.epochSeconds)
+                    AND occurred_at < \(bind: to.epochSeconds)) AND t.occurred_at >= \(bind: from.epochSeconds) AND t.occurred_at < \(bind: to.epochSeconds)
+                    ORDER BY t.id
                     """)
             let movements = transfers.map { ($0, $0.to.key == key ? $0.points : -$0.points) }
             return Statement(opening: opening, movements: movements, closing: opening + movements.reduce(0) { $0 + $1.1 })

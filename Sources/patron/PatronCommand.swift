@@ -8,6 +8,7 @@ import Campaigns
 import Customers
 import Foundation
 import SharedModels
+import Storage
 import Hummingbird
 import Logging
 import Loyalty
@@ -333,7 +334,9 @@ struct Demo: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Patron's speed (build with -c release).",
-        subcommands: [ImportBench.self, AccrualBench.self, AnalyticsBench.self, SegmentsBench.self, CampaignsBench.self, WebBench.self])
+        subcommands: [
+            ImportBench.self, AccrualBench.self, AnalyticsBench.self, SegmentsBench.self, CampaignsBench.self, WebBench.self, VolumeBench.self,
+        ])
 
     struct AccrualBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -441,6 +444,54 @@ extension DatabaseLocation {
         switch self {
         case .sqlite: "sqlite"
         case .postgres: "postgres"
+        }
+    }
+}
+
+extension Bench {
+    struct VolumeBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "volume",
+            abstract:
+                "Builds an airline-size PostgreSQL database (purchases, transfers, postings, interactions, campaign messages) and checks every hot query's plan with EXPLAIN ANALYZE.")
+        @Option(help: "A postgres:// URL of an empty database.") var database: String
+        @Option(help: "Purchases to make (each with an accrual transfer and two postings).") var transactions: Int = 10_000_000
+        @Option(help: "Months of history they spread over.") var months: Int = 36
+        @Flag(help: "Only check the plans of a database built before.") var explainOnly = false
+        @Flag(help: "Print the result as JSON on the last line.") var json = false
+
+        func run() async throws {
+            let location = try DatabaseLocation(database)
+            guard location.engineName == "postgres" else { throw ValidationError("the volume check needs a postgres:// URL") }
+            let (built, plans) = try await DatabaseOption(database: location.urlOrPath).with { patron in
+                let now = patron.settings.clock.now
+                let built =
+                    explainOnly
+                    ? nil
+                    : try await VolumeCheck.build(patron.database, transactions: transactions, months: months, now: now) {
+                        FileHandle.standardError.write(Data("\($0)\n".utf8))
+                    }
+                return (built, try await VolumeCheck.explain(patron.database, now: now))
+            }
+            if let built {
+                print(
+                    "built: \(built.transactions) transactions, \(built.transfers) transfers, \(built.postings) postings, \(built.interactions) interactions, \(built.messages) messages, \(built.responses) responses for \(built.customers) members in \(String(format: "%.0f", built.seconds)) s"
+                )
+            }
+            for plan in plans {
+                print(
+                    "\(plan.ok ? "ok  " : "FAIL") \(String(format: "%8.2f", plan.milliseconds)) ms  \(String(format: "%3d", plan.partitionsRead)) partitions read  \(plan.name) [\(plan.indexes.joined(separator: ", "))]\(plan.ok ? "" : ": " + plan.problems.joined(separator: "; "))"
+                )
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                let queries = String(decoding: try encoder.encode(plans), as: UTF8.self)
+                print(
+                    #"{"bench":"volume","transactions":\#(built?.transactions ?? 0),"build_s":\#(String(format: "%.1f", built?.seconds ?? 0)),"all_ok":\#(plans.allSatisfy(\.ok)),"queries":\#(queries)}"#
+                )
+            }
+            if !plans.allSatisfy(\.ok) { throw ExitCode(1) }
         }
     }
 }

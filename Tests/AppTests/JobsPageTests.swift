@@ -24,7 +24,7 @@ import Testing
             let overview = try await api.call(.get, "/v1/jobs?runs=10", token: admin)
             #expect(overview.status == 200, "\(overview.text)")
             let jobs = (overview.json["jobs"] as? [[String: Any]]) ?? []
-            #expect(Set(jobs.compactMap { $0["name"] as? String }) == ["expiry", "sla-alerts", "campaigns", "scoring", "segments", "tier-review", "settlements"])
+            #expect(Set(jobs.compactMap { $0["name"] as? String }) == ["expiry", "sla-alerts", "campaigns", "scoring", "segments", "tier-review", "settlements", "partitions"])
             #expect(jobs.first { $0["name"] as? String == "expiry" }?["lastOutcome"] as? String == "succeeded")
             let runs = (overview.json["runs"] as? [[String: Any]]) ?? []
             #expect(runs.count == 2 && runs.allSatisfy { $0["outcome"] as? String == "succeeded" })

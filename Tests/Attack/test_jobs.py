@@ -50,7 +50,7 @@ def test_two_servers_run_each_due_job_once(engine, tmp_path):
                 text = log.read()
             assert "job claim failed" not in text and "job outcome not recorded" not in text, text[-3000:]
         listed = patron("jobs", "list", "--database", database.url).stdout
-        for job in ["expiry", "sla-alerts", "campaigns", "scoring", "segments", "tier-review", "settlements"]:
+        for job in ["expiry", "sla-alerts", "campaigns", "scoring", "segments", "tier-review", "settlements", "partitions"]:
             assert job in listed, listed
         assert "succeeded" in listed and "hourly" in listed and "daily at 02:00 UTC" in listed, listed
     finally:

@@ -115,11 +115,11 @@ struct JobRunnerTests {
             let runner = patron.jobRunner(logger: Logger(label: "test"))
             try await runner.register()
             let jobs = try await patron.jobStore.jobs()
-            #expect(Set(jobs.map(\.name)) == ["expiry", "sla-alerts", "campaigns", "scoring", "segments", "tier-review", "settlements"])
+            #expect(Set(jobs.map(\.name)) == ["expiry", "sla-alerts", "campaigns", "scoring", "segments", "tier-review", "settlements", "partitions"])
             for name in jobs.map(\.name) { _ = try await patron.jobStore.makeDue(name, at: clock.now) }
             let ran = await runner.runDue()
             let said = try await patron.jobStore.runs(job: nil, limit: 10).map { "\($0.job): \($0.outcome) \($0.detail ?? "")" }
-            #expect(ran.count == 7 && ran.allSatisfy(\.1), "\(said)")
+            #expect(ran.count == 8 && ran.allSatisfy(\.1), "\(said)")
         }
     }
 }

@@ -170,4 +170,30 @@ import Testing
             try await database.close()
         }
     }
+
+    /// The bounded version of `patron bench volume` (10 million transactions, run by hand; its
+    /// figures are in docs/scaling.md): 60,000 purchases over 36 months, and every hot query's plan.
+    @Test(
+        "PostgreSQL: on three years of purchases, no hot query scans a month's partition whole, and those bounded in time read only their months",
+        .enabled(if: TestEngine.available.contains(.postgres)))
+    func hotQueryPlans() async throws {
+        let clock = TestClock()
+        try await TestDatabase.withPatron(.postgres, clock: clock) { p in
+            let built = try await VolumeCheck.build(p.database, transactions: 60_000, months: 36, now: clock.now) { _ in }
+            #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transactions") == 60_000)
+            #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM ledger_postings") == Int64(built.postings))
+            let months = try await Self.count(
+                p, "SELECT COUNT(*) AS n FROM pg_inherits WHERE inhparent = 'transactions'::regclass")
+            #expect(months >= 37, "a partition per month, and the default")
+            // On 60,000 rows a partition is small enough that scanning it whole is cheapest, and chosen:
+            // with sequential scans made dear, the plan shows whether an index serves the query.
+            let plans = try await VolumeCheck.explain(p.database, now: clock.now, sequentialScansDiscouraged: true)
+            #expect(plans.count >= 12)
+            for plan in plans {
+                #expect(plan.problems == [], "\(plan.name): \(plan.problems)")
+            }
+            let statement = try #require(plans.first { $0.name.hasPrefix("partner statement") })
+            #expect(statement.partitionsRead == 1, "an outlet's month reads one month of 37")
+        }
+    }
 }
