@@ -170,7 +170,7 @@ struct AccrualWriter {
                     db,
                     """
                     SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id AND t.occurred_at = p.occurred_at
-                    WHERE p.account_id IN (\(binds: Array(chunk))) AND p.occurred_at >= \(bind: earliest)
+                    WHERE p.account_id IN (\(binds: Array(chunk))) AND p.occurred_at >= \(bind: earliest) AND t.occurred_at >= \(bind: earliest)
                     AND (p.points > 0 AND t.reason IN ('accrual', 'adjustment') OR p.points < 0 AND t.reason = 'clawback')
                     """, columns: ["account_id", "occurred_at", "points"])
                 {
@@ -193,7 +193,7 @@ struct AccrualWriter {
                     for row in try await db.raw(
                         """
                         SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id AND t.occurred_at = p.occurred_at
-                        WHERE p.account_id IN (\(binds: Array(chunk))) AND p.occurred_at >= \(bind: earliest) AND t.reason = 'accrual'
+                        WHERE p.account_id IN (\(binds: Array(chunk))) AND p.occurred_at >= \(bind: earliest) AND t.occurred_at >= \(bind: earliest) AND t.reason = 'accrual'
                         AND t.from_account = \(bind: liability.id)
                         """
                     ).all() {

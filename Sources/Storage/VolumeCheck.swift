@@ -34,6 +34,9 @@ public enum VolumeCheck {
         let sql: String
         /// The most partitions of the big tables it may read (nil: as many as there are months).
         let maxPartitions: Int?
+        /// It reads every row of what it names (a campaign's messages, all queued in one month):
+        /// scanning that month whole is the cheapest plan, and allowed.
+        var readsWholeMonth = false
     }
 
     public struct Plan: Sendable, Codable {
@@ -280,7 +283,7 @@ public enum VolumeCheck {
                 name: "members' earnings since a month began (monthly caps)", source: "SQLLedgerStore+Accrual (4b)",
                 sql: """
                     SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id AND t.occurred_at = p.occurred_at
-                    WHERE p.account_id IN (\(account)) AND p.occurred_at >= \(monthStart) AND t.reason = 'accrual' AND t.from_account = \(liability)
+                    WHERE p.account_id IN (\(account)) AND p.occurred_at >= \(monthStart) AND t.occurred_at >= \(monthStart) AND t.reason = 'accrual' AND t.from_account = \(liability)
                     """, maxPartitions: nil),
             HotQuery(
                 name: "outbox: due messages of a channel", source: "SQLCampaignStore+Outbox.claim",
@@ -292,7 +295,7 @@ public enum VolumeCheck {
             HotQuery(
                 name: "campaign results: messages by wave and status", source: "SQLCampaignStore+Responses.results",
                 sql: "SELECT wave, channel, status, COUNT(*) AS n FROM campaign_messages WHERE campaign_id = \(campaign) GROUP BY wave, channel, status",
-                maxPartitions: nil),
+                maxPartitions: nil, readsWholeMonth: true),
             HotQuery(
                 name: "customer's interactions, newest first", source: "SQLCustomerStore.interactions",
                 sql: "SELECT * FROM interactions WHERE customer_id = \(customer) AND id < \(Int64.max) ORDER BY id DESC LIMIT 51", maxPartitions: nil),
@@ -307,7 +310,7 @@ public enum VolumeCheck {
             if sequentialScansDiscouraged { try await db.raw("SET LOCAL enable_seqscan = off").run() }
             var plans: [Plan] = []
             for query in try await hotQueries(db, now: now) {
-                let text = try await db.raw(SQLQueryString("EXPLAIN (ANALYZE, FORMAT JSON) " + query.sql)).first()!.decode(column: "QUERY PLAN", as: String.self)
+                let text = try await db.raw(SQLQueryString("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + query.sql)).first()!.decode(column: "QUERY PLAN", as: String.self)
                 plans.append(try check(query, plan: text))
             }
             return plans
@@ -325,14 +328,18 @@ public enum VolumeCheck {
                 // them whole costs nothing and is not counted.
                 let isDefault = relation.hasSuffix("_default")
                 if loops > 0, !bigTables.contains(relation), !isDefault { read.insert(relation) }
-                if node["Node Type"] as? String == "Seq Scan", loops > 0, !isDefault { seq.append(relation) }
+                // A scan of an empty or nearly empty partition (the months ahead) reads a block or two: not counted.
+                let blocks = (node["Shared Hit Blocks"] as? Int ?? 0) + (node["Shared Read Blocks"] as? Int ?? 0)
+                if node["Node Type"] as? String == "Seq Scan", loops > 0, !isDefault, blocks > 8 { seq.append(relation) }
             }
-            if let index = node["Index Name"] as? String { indexes.insert(index) }
+            if let index = node["Index Name"] as? String {
+                indexes.insert(index.replacingOccurrences(of: #"_p[0-9]{6}_"#, with: "_p*_", options: .regularExpression))
+            }
             for child in node["Plans"] as? [[String: Any]] ?? [] { walk(child) }
         }
         walk(root)
         var problems: [String] = []
-        if !seq.isEmpty { problems.append("sequential scan of \(seq.joined(separator: ", "))") }
+        if !seq.isEmpty, !query.readsWholeMonth || seq.count > 1 { problems.append("sequential scan of \(seq.joined(separator: ", "))") }
         if let most = query.maxPartitions, read.count > most { problems.append("read \(read.count) partitions, at most \(most) expected") }
         return Plan(
             name: query.name, source: query.source, milliseconds: top["Execution Time"] as? Double ?? 0, partitionsRead: read.count,
