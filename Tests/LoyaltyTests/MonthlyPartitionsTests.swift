@@ -197,3 +197,92 @@ import Testing
         }
     }
 }
+
+/// The plan to distribute Patron by member on Citus (docs/scaling.md), checked on plain
+/// PostgreSQL: scripts/citus-plan.sql lays the tables out as Citus would (hash-partitioned by the
+/// member's customer, the same key rules) and each query of the plan must be what it says —
+/// one shard, shard-by-shard joins, or a fan-out that never joins across shards.
+@Suite struct CitusPlanTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/citus-plan.sql")
+
+    /// The script's statements (a `$$` body kept whole), and the checks after `-- queries`.
+    static func parse(_ text: String) -> (setUp: [String], checks: [(kind: String, name: String, sql: String)]) {
+        var setUp: [String] = [], checks: [(String, String, String)] = []
+        var current = "", inBody = false, inQueries = false, label: (String, String)? = nil
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if !inBody && trimmed.hasPrefix("--") {
+                if trimmed == "-- queries" { inQueries = true }
+                if trimmed.hasPrefix("-- check: ") {
+                    let rest = trimmed.dropFirst("-- check: ".count)
+                    let parts = rest.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                    label = (parts[0], parts.count > 1 ? parts[1] : "")
+                }
+                continue
+            }
+            if trimmed.isEmpty && current.isEmpty { continue }
+            current += line + "\n"
+            if line.components(separatedBy: "$$").count % 2 == 0 { inBody.toggle() }
+            if !inBody && trimmed.hasSuffix(";") {
+                let sql = current.trimmingCharacters(in: .whitespacesAndNewlines).dropLast()
+                if inQueries, let l = label { checks.append((l.0, l.1, String(sql))) } else { setUp.append(String(sql)) }
+                current = ""
+                label = nil
+            }
+        }
+        return (setUp, checks)
+    }
+
+    /// Distributed relations (`<table>_s<k>`) under a plan node, as shard numbers per table.
+    static func shards(_ node: [String: Any], into found: inout [String: Set<String>]) {
+        if let relation = node["Relation Name"] as? String, let range = relation.range(of: #"_s[0-9]+$"#, options: .regularExpression) {
+            found[String(relation[..<range.lowerBound]), default: []].insert(String(relation[range].dropFirst(2)))
+        }
+        for child in node["Plans"] as? [[String: Any]] ?? [] { shards(child, into: &found) }
+    }
+
+    /// Joins whose two sides reach different shards: a join across shards.
+    static func crossShardJoins(_ node: [String: Any]) -> [String] {
+        var found: [String] = []
+        if let type = node["Node Type"] as? String, ["Nested Loop", "Hash Join", "Merge Join"].contains(type) {
+            var under: [String: Set<String>] = [:]
+            shards(node, into: &under)
+            if Set(under.values.flatMap { $0 }).count > 1 { found.append(type) }
+        }
+        for child in node["Plans"] as? [[String: Any]] ?? [] { found += crossShardJoins(child) }
+        return found
+    }
+
+    @Test("each query of the Citus plan reads one shard, joins shard by shard, or fans out without joining across shards", .enabled(if: TestEngine.available.contains(.postgres)))
+    func plan() async throws {
+        let (setUp, checks) = Self.parse(try String(contentsOf: Self.script, encoding: .utf8))
+        #expect(checks.count >= 12)
+        try await TestDatabase.withEmptyDatabase(.postgres) { location in
+            guard case .postgres(let url) = location else { return }
+            let database = try await PostgresDatabase.open(url: url, maxConnections: 1)
+            let findings = try await database.write { db -> [String] in
+                for statement in setUp { try await db.raw(SQLQueryString(statement)).run() }
+                var findings: [String] = []
+                for check in checks {
+                    let text = try await db.raw(SQLQueryString("EXPLAIN (FORMAT JSON) " + check.sql)).first()!.decode(column: "QUERY PLAN", as: String.self)
+                    let plan = try #require(((try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])?.first?["Plan"]) as? [String: Any])
+                    var read: [String: Set<String>] = [:]
+                    Self.shards(plan, into: &read)
+                    let across = Self.crossShardJoins(plan)
+                    switch check.kind {
+                    case "router":
+                        if read.isEmpty || read.values.contains(where: { $0.count != 1 }) { findings.append("\(check.name): reads \(read)") }
+                    case "colocated", "fanout":
+                        if !across.isEmpty { findings.append("\(check.name): joins across shards (\(across))") }
+                        if !read.values.contains(where: { $0.count == 8 }) { findings.append("\(check.name): reads \(read), not every shard") }
+                    default:
+                        findings.append("\(check.name): unknown check \(check.kind)")
+                    }
+                }
+                return findings
+            }
+            #expect(findings == [])
+            try await database.close()
+        }
+    }
+}
