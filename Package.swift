@@ -216,7 +216,11 @@ let package = Package(
         .testTarget(
             name: "StorageSQLiteTests", dependencies: ["StorageSQLite", "Storage", "SharedModels", .product(name: "SQLKit", package: "sql-kit")], swiftSettings: swiftSettings),
         .testTarget(
-            name: "StoragePostgresTests", dependencies: ["StoragePostgres", "Storage", "SharedModels", .product(name: "SQLKit", package: "sql-kit")],
+            name: "StoragePostgresTests",
+            dependencies: [
+                "StoragePostgres", "Storage", "SharedModels", .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(name: "SupportTests", dependencies: ["Support", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "SharedModels"], swiftSettings: swiftSettings),

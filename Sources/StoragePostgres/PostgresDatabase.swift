@@ -21,11 +21,17 @@ public final class PostgresDatabase: Database, CountsStatements, @unchecked Send
     private let watches = ConnectionWatches()
     private let tally = StatementTally()
     public var statementsSent: Int { tally.value }
+    /// Whether connections prepare the statements they send again (``PreparedStatements``).
+    let preparesStatements: Bool
 
-    private init(pool: EventLoopGroupConnectionPool<ServerSelectingSource>, logger: Logger) {
+    private init(pool: EventLoopGroupConnectionPool<ServerSelectingSource>, logger: Logger, preparesStatements: Bool) {
         self.pool = pool
         self.logger = logger
+        self.preparesStatements = preparesStatements
     }
+
+    /// Statements sent as prepared ones (for tests).
+    public var preparedStatementsSent: Int { tally.prepared }
 
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=disable`), which may
     /// name several servers and the kind wanted (see ``ServerList``):
@@ -39,14 +45,15 @@ public final class PostgresDatabase: Database, CountsStatements, @unchecked Send
         url: String, maxConnections: Int? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger = Logger(label: "patron.postgres")
     ) async throws -> PostgresDatabase {
-        let source = try ServerSelectingSource(servers: ServerList(url: url))
+        let servers = try ServerList(url: url)
+        let source = try ServerSelectingSource(servers: servers)
         let wait = environment["PATRON_PG_POOL_TIMEOUT"].flatMap { Int64($0) }.map { min(max($0, 1), 600) } ?? 10
         let size = maxConnections ?? environment["PATRON_PG_POOL_SIZE"].flatMap { Int($0) }.map { min(max($0, 1), 1_000) } ?? 16
         let loops = MultiThreadedEventLoopGroup.singleton
         let perLoop = max(1, (size + System.coreCount - 1) / System.coreCount)
         let pool = EventLoopGroupConnectionPool(
             source: source, maxConnectionsPerEventLoop: perLoop, requestTimeout: .seconds(wait), on: loops)
-        let database = PostgresDatabase(pool: pool, logger: logger)
+        let database = PostgresDatabase(pool: pool, logger: logger, preparesStatements: servers.preparesStatements)
         do {
             _ = try await database.read { db in try await db.raw("SELECT 1 AS one").first() }
         } catch {
@@ -76,7 +83,8 @@ public final class PostgresDatabase: Database, CountsStatements, @unchecked Send
             let finish = NIOLockedValueBox<CheckedContinuation<T, any Error>?>(continuation)
             let work = Task {
                 let result: Result<T, any Error>
-                do { result = .success(try await body(PostgresSession(connection: connection, tally: tally))) } catch { result = .failure(error) }
+                do { result = .success(try await body(
+                            PostgresSession(connection: connection, tally: tally, statements: preparesStatements ? PreparedStatements.shared : nil))) } catch { result = .failure(error) }
                 watch.stop()
                 finish.withLockedValue { $0?.resume(with: result); $0 = nil }
             }
@@ -174,6 +182,14 @@ extension PostgresDatabase {
     /// by the transaction's body).
     static func failure(_ error: any Error) -> any Error {
         if error is DatabaseFailure { return error }
+        if let legacy = error as? PostgresError {
+            // PostgresNIO's prepared-statement path (PostgresSession) reports server errors so.
+            switch legacy {
+            case .server(let e): return classify(state: e.fields[.sqlState] ?? "XX000", message: e.fields[.message] ?? "")
+            case .connectionClosed: return DatabaseFailure.unavailable("the connection was closed")
+            case .protocol(let text): return DatabaseFailure.unavailable(text)
+            }
+        }
         guard let error = error as? PSQLError else {
             // Errors of the pool itself (no connection could be made in time, the pool is closed).
             let name = String(describing: type(of: error))
@@ -185,7 +201,11 @@ extension PostgresDatabase {
         guard error.code == .server, let state = error.serverInfo?[.sqlState] else {
             return DatabaseFailure.unavailable("\(error.code)")
         }
-        let message = error.serverInfo?[.message] ?? ""
+        return classify(state: state, message: error.serverInfo?[.message] ?? "")
+    }
+
+    /// A server error by its SQLSTATE.
+    static func classify(state: String, message: String) -> any Error {
         let detail = "SQLSTATE \(state): \(message)"
         switch state {
         case "40001", "40P01": return DatabaseFailure.contention(detail)

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import PostgresKit
+import SharedModels
 import Storage
 import Synchronization
 
@@ -11,11 +12,15 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
     let connection: PostgresConnection
     let base: any SQLDatabase
     let tally: StatementTally
+    /// The connection's prepared statements; nil when statements go unprepared
+    /// (`prepared_statements=off`).
+    let statements: PreparedStatements?
 
-    init(connection: PostgresConnection, tally: StatementTally) {
+    init(connection: PostgresConnection, tally: StatementTally, statements: PreparedStatements?) {
         self.connection = connection
         self.base = connection.sql()
         self.tally = tally
+        self.statements = statements
     }
 
     /// Rows are handed to `onRow` on the connection's event loop as they arrive, with demand for
@@ -23,9 +28,23 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
     /// async sequence: when the server dies mid-result (a crash, an immediate shutdown, a failover)
     /// PostgresNIO 1.33 traps on a stream that is waiting for demand, and would take the whole
     /// process down with it. The callback path also saves a task hop per batch of rows.
+    ///
+    /// A statement this connection sent before is prepared and reused (``PreparedStatements``).
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         tally.add()
-        try await base.execute(sql: query, onRow).get()
+        guard let statements else { return try await base.execute(sql: query, onRow).get() }
+        var serializer = SQLSerializer(database: base)
+        query.serialize(to: &serializer)
+        guard let binds = Self.postgresData(serializer.binds) else { return try await base.execute(sql: query, onRow).get() }
+        let sql = Self.typed(serializer.sql, binds)
+        guard let slot = statements.slot(sql) else { return try await base.execute(sql: query, onRow).get() }
+        var bindings = PostgresBindings(capacity: binds.count)
+        for value in binds { bindings.append(value) }
+        func run<N: SlotNumber>(_: N.Type) async throws {
+            try await SlotStatement<N>.run(bindings, on: connection, logger: logger) { row in onRow(row.sql()) }
+        }
+        tally.addPrepared()
+        try await run(statements.type(of: slot))
     }
 
     /// `COPY table (columns) FROM STDIN` in text format, in buffers of about 256 KiB.
@@ -115,6 +134,10 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
 /// Statements sent on a database's connections (``CountsStatements``).
 final class StatementTally: Sendable {
     private let count = Atomic<Int>(0)
+    private let preparedCount = Atomic<Int>(0)
     func add() { count.add(1, ordering: .relaxed) }
+    func addPrepared() { preparedCount.add(1, ordering: .relaxed) }
     var value: Int { count.load(ordering: .relaxed) }
+    /// Of them, sent as prepared statements.
+    var prepared: Int { preparedCount.load(ordering: .relaxed) }
 }

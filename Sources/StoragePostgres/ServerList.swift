@@ -10,8 +10,10 @@ import SharedModels
 /// Like libpq, the URL may name several servers, `postgres://user@h1:5432,h2:5433/db`, and say
 /// with `target_session_attrs` which kind it wants: `any` (the default), `read-write` or
 /// `primary` (a server that accepts writes), `read-only` or `standby` (one that does not), or
-/// `prefer-standby`. `connect_timeout` (seconds) bounds each attempt. Every other query item
-/// (`sslmode`) applies to every server.
+/// `prefer-standby`. `connect_timeout` (seconds) bounds each attempt. `prepared_statements=off`
+/// sends every statement unprepared (needed behind PgBouncer in transaction mode before 1.21:
+/// a statement prepared on one server connection is unknown on the next). Every other query
+/// item (`sslmode`) applies to every server.
 public struct ServerList: Sendable, Equatable {
     public enum Target: String, Sendable, CaseIterable {
         case any, readWrite = "read-write", primary, readOnly = "read-only", standby, preferStandby = "prefer-standby"
@@ -21,6 +23,9 @@ public struct ServerList: Sendable, Equatable {
     public let urls: [String]
     public let target: Target
     public let connectTimeout: Int?
+    /// Whether statements a connection sends again are prepared once and reused (on unless
+    /// `prepared_statements=off`).
+    public let preparesStatements: Bool
 
     /// Parses `url`; throws ``DatabaseFailure/failed(code:message:)`` saying what is wrong with it.
     public init(url: String) throws {
@@ -49,6 +54,7 @@ public struct ServerList: Sendable, Equatable {
         var kept: [String] = []
         var target = Target.any
         var timeout: Int?
+        var prepares = true
         for item in query.split(separator: "&") where !item.isEmpty {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             let name = parts[0], value = parts.count > 1 ? parts[1] : ""
@@ -61,6 +67,9 @@ public struct ServerList: Sendable, Equatable {
             case "connect_timeout":
                 guard let seconds = Int(value), (1...600).contains(seconds) else { throw bad("has connect_timeout=\(value); use 1 to 600 seconds") }
                 timeout = seconds
+            case "prepared_statements":
+                guard value == "on" || value == "off" else { throw bad("has prepared_statements=\(value); use on or off") }
+                prepares = value == "on"
             default: kept.append(String(item))
             }
         }
@@ -68,6 +77,7 @@ public struct ServerList: Sendable, Equatable {
         self.urls = hosts.map { "\(scheme)://\(userInfo)\($0)\(suffix)" }
         self.target = target
         self.connectTimeout = timeout
+        self.preparesStatements = prepares
     }
 
     /// The connection settings for each server.

@@ -10,7 +10,8 @@ import Testing
 /// scripts/with-postgres.sh with 4 server connections per database): each transaction may run on
 /// a different server connection, so nothing may rely on session state — no session advisory
 /// locks, no `SET`, no named prepared statements (PgBouncer 1.18 cannot carry those across
-/// server connections in this mode; Patron's statements are unnamed, parsed with each execution).
+/// server connections in this mode): Patron is told so with `prepared_statements=off`, and its
+/// statements are then unnamed, parsed with each execution.
 @Suite struct PgBouncerTests {
     static let bouncer = ProcessInfo.processInfo.environment["PATRON_TEST_PGBOUNCER_URL"]
 
@@ -19,7 +20,8 @@ import Testing
     func transactionPooling() async throws {
         try await TestDatabase.withEmptyDatabase(.postgres) { location in
             guard case .postgres(let direct) = location, let name = URLComponents(string: direct)?.path.dropFirst() else { return }
-            let url = TestDatabase.replacingDatabase(in: Self.bouncer!, with: String(name))
+            let bounced = TestDatabase.replacingDatabase(in: Self.bouncer!, with: String(name))
+            let url = bounced + (bounced.contains("?") ? "&" : "?") + "prepared_statements=off"
             // Migrations take a transaction-scoped advisory lock: they too run through the bouncer.
             let p = try await Patron.open(.postgres(url: url), settings: Settings(bcryptCost: 4))
             try await p.closing { p in

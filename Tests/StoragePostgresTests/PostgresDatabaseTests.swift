@@ -4,6 +4,7 @@ import SharedModels
 import Storage
 import Testing
 
+import PostgresKit
 @testable import StoragePostgres
 
 /// The PostgreSQL engine against a real server (`PATRON_TEST_POSTGRES_URL`; skipped without one):
@@ -103,5 +104,54 @@ import Testing
             try? await db.close()
             throw error
         }
+    }
+}
+
+/// Statements a connection sends again are prepared once and reused (#18: prepared statements
+/// on hot paths), with each parameter typed as an unprepared statement types it.
+@Suite struct PreparedStatementTests {
+    @Test("parameters are cast to their values' types; quoted text and NULLs are left alone")
+    func typedParameters() {
+        let sql = PostgresSession.typed(
+            "SELECT '$1', \"a$2\" FROM t WHERE a = $1 AND b = $2 AND c IN ($3, $4) AND d = $10 LIMIT $5",
+            [PostgresData(int64: 1), PostgresData(string: "x"), PostgresData(double: 1.5), .null, PostgresData(bool: true)])
+        #expect(sql == "SELECT '$1', \"a$2\" FROM t WHERE a = $1::int8 AND b = $2::text AND c IN ($3::float8, $4) AND d = $10 LIMIT $5::bool")
+    }
+
+    @Test("a statement sent twice is prepared and then reused with any values; prepared_statements=off prepares none", .enabled(if: url != nil))
+    func reuse() async throws {
+        for prepared in [true, false] {
+            let database = try await PostgresDatabase.open(url: Self.url! + (prepared ? "" : "&prepared_statements=off"), maxConnections: 1)
+            let result: Result<[Int64], any Error>
+            do { result = .success(try await database.write { db -> [Int64] in
+                try await db.raw("CREATE TEMPORARY TABLE t (id BIGINT, small INTEGER, name TEXT, ratio DOUBLE PRECISION, flag BOOLEAN)").run()
+                var seen: [Int64] = []
+                for n in Int64(1)...5 {
+                    let name: String? = n == 3 ? nil : "n\(n)"
+                    try await db.raw(
+                        "INSERT INTO t (id, small, name, ratio, flag) VALUES (\(bind: n), \(bind: Int(n)), \(bind: name), \(bind: Double(n) / 2), \(bind: n % 2 == 0))"
+                    ).run()
+                    // An INTEGER column compared with a 64-bit value, as an unprepared statement would.
+                    let row = try await db.raw("SELECT id FROM t WHERE small = \(bind: n) AND ratio = \(bind: Double(n) / 2)").first()
+                    seen.append(try row!.decode(column: "id", as: Int64.self))
+                }
+                #expect(try await db.raw("SELECT COUNT(*) AS n FROM t WHERE name IS NULL").first()!.decode(column: "n", as: Int64.self) == 1)
+                return seen
+            }) } catch { result = .failure(error) }
+            // A failure on a prepared statement is the same failure as unprepared.
+            for _ in 0..<3 {
+                await #expect(throws: DatabaseFailure.self) {
+                    try await database.read { db in try await db.raw("SELECT 1 / \(bind: Int64(0)) AS x").run() }
+                }
+            }
+            let preparedCount = database.preparedStatementsSent
+            try await database.close()
+            #expect(try result.get() == [1, 2, 3, 4, 5])
+            #expect(prepared ? preparedCount >= 7 : preparedCount == 0, "prepared: \(preparedCount)")
+        }
+    }
+
+    static var url: String? {
+        ProcessInfo.processInfo.environment["PATRON_TEST_POSTGRES_URL"].map { $0.contains("?") ? $0 : $0 + "?sslmode=disable" }
     }
 }
