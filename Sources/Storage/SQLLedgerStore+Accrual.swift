@@ -35,7 +35,9 @@ extension SQLLedgerStore {
 
     /// A writer for one set-wise accrual on `db`, inside its write transaction.
     func accrualWriter(_ db: any SQLDatabase) -> AccrualWriter {
-        AccrualWriter(db: db, ids: database.capabilities.ids, lockClause: lockClause, chunk: accrualChunk, programAccounts: programAccounts)
+        AccrualWriter(
+            db: db, ids: database.capabilities.ids, lockClause: lockClause, chunk: accrualChunk, programAccounts: programAccounts,
+            keyTable: database.capabilities.partitionsByMonth ? "ledger_transfer_keys" : "ledger_transfers")
     }
 }
 
@@ -47,6 +49,9 @@ struct AccrualWriter {
     /// Plans evaluated between two writes of a batch's rows.
     let chunk: Int
     let programAccounts: ProgramAccountIDs
+    /// Where transfers' idempotency keys are looked up: their key table on partitioned
+    /// PostgreSQL (one index), else the transfers (MonthlyPartitions).
+    let keyTable: String
 
     typealias Account = SQLLedgerStore.AccountRow
 
@@ -68,8 +73,9 @@ struct AccrualWriter {
     var voucherIDs: IDPool
     var applicationIDs: IDPool
 
-    init(db: any SQLDatabase, ids: SQLCapabilities.IDSource, lockClause: String, chunk: Int, programAccounts: ProgramAccountIDs) {
+    init(db: any SQLDatabase, ids: SQLCapabilities.IDSource, lockClause: String, chunk: Int, programAccounts: ProgramAccountIDs, keyTable: String) {
         self.db = db
+        self.keyTable = keyTable
         self.programAccounts = programAccounts
         self.ids = ids
         self.lockClause = lockClause
@@ -86,7 +92,7 @@ struct AccrualWriter {
         var postedBefore: Set<String> = []
         for chunk in chunks(keys, of: 5000) {
             for row in try await readRows(
-                db, "SELECT idempotency_key FROM ledger_transfers WHERE idempotency_key IN (\(binds: Array(chunk)))", columns: ["idempotency_key"])
+                db, "SELECT idempotency_key FROM \(unsafeRaw: keyTable) WHERE idempotency_key IN (\(binds: Array(chunk)))", columns: ["idempotency_key"])
             {
                 if let key = row[0].text { postedBefore.insert(key) }
             }

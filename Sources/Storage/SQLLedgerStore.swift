@@ -348,9 +348,21 @@ public struct SQLLedgerStore: LoyaltyStore {
         }
     }
 
+    /// The condition on a transfer (`t`) with this idempotency key: on partitioned PostgreSQL
+    /// through its key table, by id and month, so one month's partition is read instead of every
+    /// month's (MonthlyPartitions); elsewhere by the column.
+    func byKey(_ key: String) -> SQLQueryString {
+        database.capabilities.partitionsByMonth
+            ? """
+            t.id = (SELECT transfer_id FROM ledger_transfer_keys WHERE idempotency_key = \(bind: key))
+            AND t.occurred_at = (SELECT occurred_at FROM ledger_transfer_keys WHERE idempotency_key = \(bind: key))
+            """
+            : "t.idempotency_key = \(bind: key)"
+    }
+
     /// The earlier transfer with this key, if any; throws when it was for a different movement.
     func replay(_ db: any SQLDatabase, key: String?, from: LedgerAccount, to: LedgerAccount, points: Int64) async throws -> Transfer? {
-        guard let key, let earlier = try await Self.transfers(db, where: "t.idempotency_key = \(bind: key)").first else { return nil }
+        guard let key, let earlier = try await Self.transfers(db, where: byKey(key)).first else { return nil }
         guard earlier.from == from, earlier.to == to, earlier.points == points else { throw LoyaltyError.idempotencyKeyReused(key) }
         return earlier
     }
@@ -360,7 +372,7 @@ public struct SQLLedgerStore: LoyaltyStore {
         do {
             return try await database.write(body)
         } catch let error where key != nil && SQLAccessStore.isUniqueViolation(error) {
-            let earlier = try await database.read { db in try await Self.transfers(db, where: "t.idempotency_key = \(bind: key!)").first }
+            let earlier = try await database.read { db in try await Self.transfers(db, where: byKey(key!)).first }
             guard let earlier else { throw error }
             return earlier
         }
@@ -514,7 +526,7 @@ public struct SQLLedgerStore: LoyaltyStore {
             let program = try await programID(db, of: request.member)
             let liability = LedgerAccount.liability(ProgramID(program), request.pointType)
             if let key = request.idempotencyKey {
-                let earlier = try await Self.transfers(db, where: "t.idempotency_key = \(bind: key)").first
+                let earlier = try await Self.transfers(db, where: byKey(key)).first
                 let owed = try await db.raw(
                     "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS owed, COUNT(*) AS n FROM ledger_clawback_debts WHERE idempotency_key = \(bind: key)"
                 ).first()!

@@ -255,12 +255,13 @@ public enum VolumeCheck {
                     WHERE store IN (\(q(store))) AND occurred_at >= \(monthStart) AND occurred_at < \(monthEnd) GROUP BY kind
                     """, maxPartitions: 1),
             HotQuery(
-                name: "transfer by idempotency key", source: "SQLLedgerStore.earlier(key:)",
+                name: "transfer by idempotency key", source: "SQLLedgerStore.byKey (replay, idempotent)",
                 sql: """
                     SELECT t.id, t.points, t.reason, t.reference, t.idempotency_key, t.memo, t.occurred_at, f.key AS from_key, d.key AS to_key
                     FROM ledger_transfers t JOIN ledger_accounts f ON f.id = t.from_account JOIN ledger_accounts d ON d.id = t.to_account
-                    WHERE t.idempotency_key = \(q(key))
-                    """, maxPartitions: nil),
+                    WHERE t.id = (SELECT transfer_id FROM ledger_transfer_keys WHERE idempotency_key = \(q(key)))
+                    AND t.occurred_at = (SELECT occurred_at FROM ledger_transfer_keys WHERE idempotency_key = \(q(key)))
+                    """, maxPartitions: 1),
             HotQuery(
                 name: "transfers of a purchase (return, clawback)", source: "SQLLedgerStore.clawback",
                 sql: """
