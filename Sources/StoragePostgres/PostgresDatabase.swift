@@ -21,14 +21,20 @@ public final class PostgresDatabase: Database, CountsStatements, @unchecked Send
     private let watches = ConnectionWatches()
     private let tally = StatementTally()
     public var statementsSent: Int { tally.value }
-    /// Whether connections prepare the statements they send again (``PreparedStatements``).
-    let preparesStatements: Bool
+    /// Whether connections prepare the statements they send again (``PreparedStatements``);
+    /// turned off for good when the server turns out not to keep them (a pooler in transaction
+    /// mode that was not named in the URL).
+    let preparing: PreparingSwitch
 
     private init(pool: EventLoopGroupConnectionPool<ServerSelectingSource>, logger: Logger, preparesStatements: Bool) {
         self.pool = pool
         self.logger = logger
-        self.preparesStatements = preparesStatements
+        self.preparing = PreparingSwitch(on: preparesStatements, logger: logger)
     }
+
+    /// Whether statements sent again are prepared (`prepared_statements`, until the server turns
+    /// out not to keep them).
+    public var preparesStatements: Bool { preparing.isOn }
 
     /// Statements sent as prepared ones (for tests).
     public var preparedStatementsSent: Int { tally.prepared }
@@ -84,7 +90,8 @@ public final class PostgresDatabase: Database, CountsStatements, @unchecked Send
             let work = Task {
                 let result: Result<T, any Error>
                 do { result = .success(try await body(
-                            PostgresSession(connection: connection, tally: tally, statements: preparesStatements ? PreparedStatements.shared : nil))) } catch { result = .failure(error) }
+                            PostgresSession(
+                                connection: connection, tally: tally, statements: preparing.isOn ? PreparedStatements.shared : nil, preparing: preparing))) } catch { result = .failure(error) }
                 watch.stop()
                 finish.withLockedValue { $0?.resume(with: result); $0 = nil }
             }

@@ -15,12 +15,14 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
     /// The connection's prepared statements; nil when statements go unprepared
     /// (`prepared_statements=off`).
     let statements: PreparedStatements?
+    let preparing: PreparingSwitch?
 
-    init(connection: PostgresConnection, tally: StatementTally, statements: PreparedStatements?) {
+    init(connection: PostgresConnection, tally: StatementTally, statements: PreparedStatements?, preparing: PreparingSwitch? = nil) {
         self.connection = connection
         self.base = connection.sql()
         self.tally = tally
         self.statements = statements
+        self.preparing = preparing
     }
 
     /// Rows are handed to `onRow` on the connection's event loop as they arrive, with demand for
@@ -44,7 +46,16 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
             try await SlotStatement<N>.run(bindings, on: connection, logger: logger) { row in onRow(row.sql()) }
         }
         tally.addPrepared()
-        try await run(statements.type(of: slot))
+        do {
+            try await run(statements.type(of: slot))
+        } catch let error as PSQLError where ["26000", "42P05"].contains(error.serverInfo?[.sqlState] ?? "") {
+            // The server lost a statement this connection prepared (26000), or already had one by
+            // that name (42P05): a pooler in transaction mode hands each transaction another
+            // server connection. Prepared statements stay off from now on; this statement fails
+            // as unavailable, so its caller tries again (under its idempotency key).
+            preparing?.turnOff()
+            throw DatabaseFailure.unavailable("prepared statements are not kept by the server (a pooler in transaction mode?): turned off")
+        }
     }
 
     /// `COPY table (columns) FROM STDIN` in text format, in buffers of about 256 KiB.

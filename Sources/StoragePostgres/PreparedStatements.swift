@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import PostgresKit
 import SharedModels
 import Storage
+import Synchronization
 
 /// Statements prepared once per connection and reused, by their SQL text.
 ///
@@ -67,6 +68,27 @@ final class PreparedStatements: Sendable {
         types.withLockedValue { types in
             while types.count <= slot { types.append(Self.slotType(types.count)) }
             return types[slot]
+        }
+    }
+}
+
+/// Whether a database's connections prepare statements; turned off once, for good.
+final class PreparingSwitch: Sendable {
+    private let on: Synchronization.Atomic<Bool>
+    private let logger: Logger
+
+    init(on: Bool, logger: Logger) {
+        self.on = Atomic(on)
+        self.logger = logger
+    }
+
+    var isOn: Bool { on.load(ordering: .relaxed) }
+
+    func turnOff() {
+        if on.exchange(false, ordering: .relaxed) {
+            logger.warning(
+                "prepared statements turned off: the server does not keep them between transactions (PgBouncer in transaction mode?); add prepared_statements=off to the URL"
+            )
         }
     }
 }

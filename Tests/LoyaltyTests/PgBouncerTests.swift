@@ -2,7 +2,10 @@ import App
 import Customers
 import Foundation
 import Loyalty
+import SQLKit
 import SharedModels
+import Storage
+import StoragePostgres
 import TestSupport
 import Testing
 
@@ -66,6 +69,44 @@ import Testing
                 let report = try await p.loyalty.verify()
                 #expect(report.violations == [])
             }
+        }
+    }
+
+    @Test("without prepared_statements=off, the first statement PgBouncer cannot carry turns prepared statements off; every request succeeds when tried again",
+        .enabled(if: bouncer != nil))
+    func preparedStatementsTurnOff() async throws {
+        try await TestDatabase.withEmptyDatabase(.postgres) { location in
+            guard case .postgres(let direct) = location, let name = URLComponents(string: direct)?.path.dropFirst() else { return }
+            let url = TestDatabase.replacingDatabase(in: Self.bouncer!, with: String(name))
+            let database = try await PostgresDatabase.open(url: url)
+            #expect(database.preparesStatements)
+            let retried = try await withThrowingTaskGroup(of: Int.self) { group in
+                for client in 0..<16 {
+                    group.addTask {
+                        var retried = 0
+                        for n in 0..<20 {
+                            for attempt in 1...2 {
+                                do {
+                                    let value = try await database.read { db in
+                                        try await db.raw("SELECT \(bind: Int64(client * 100 + n)) + 1 AS v").first()!.decode(column: "v", as: Int64.self)
+                                    }
+                                    #expect(value == Int64(client * 100 + n + 1))
+                                    break
+                                } catch let failure as DatabaseFailure where attempt == 1 {
+                                    guard case .unavailable = failure else { throw failure }
+                                    retried += 1
+                                }
+                            }
+                        }
+                        return retried
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            // Sixteen clients over four server connections: a statement prepared on one is met on another.
+            #expect(retried == 0 || !database.preparesStatements)
+            print("PgBouncer without prepared_statements=off: \(retried) requests tried again, prepared statements \(database.preparesStatements ? "on" : "off")")
+            try await database.close()
         }
     }
 }
