@@ -231,7 +231,8 @@ public enum VolumeCheck {
         let monthEnd = LocalDate(Date(epochSeconds: at)).firstOfMonth(addingMonths: 1).startOfDay.epochSeconds
         let campaign = try await db.raw("SELECT MAX(campaign_id) AS c FROM campaign_messages").first()!.int64("c")
         func q(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
-        let transactionColumns = "id, external_id, customer_id, kind, occurred_at, amount_minor, currency, store, channel, original_external_id"
+        // The stores' own column lists, so that these stay the queries the stores send.
+        let transactionColumns = SQLCustomerStore.transactionColumns, transferColumns = SQLLedgerStore.transferColumns
         return [
             HotQuery(
                 name: "customer's purchases, newest first (customer 360)", source: "SQLCustomerStore.transactions(of:)",
@@ -257,7 +258,7 @@ public enum VolumeCheck {
             HotQuery(
                 name: "transfer by idempotency key", source: "SQLLedgerStore.byKey (replay, idempotent)",
                 sql: """
-                    SELECT t.id, t.points, t.reason, t.reference, t.idempotency_key, t.memo, t.occurred_at, f.key AS from_key, d.key AS to_key
+                    SELECT \(transferColumns)
                     FROM ledger_transfers t JOIN ledger_accounts f ON f.id = t.from_account JOIN ledger_accounts d ON d.id = t.to_account
                     WHERE t.id = (SELECT transfer_id FROM ledger_transfer_keys WHERE idempotency_key = \(q(key)))
                     AND t.occurred_at = (SELECT occurred_at FROM ledger_transfer_keys WHERE idempotency_key = \(q(key)))
@@ -275,7 +276,7 @@ public enum VolumeCheck {
             HotQuery(
                 name: "member's statement: a month's movements", source: "SQLLedgerStore.statement(of:)",
                 sql: """
-                    SELECT t.id, t.points, t.reason, t.reference, t.idempotency_key, t.memo, t.occurred_at, f.key AS from_key, d.key AS to_key
+                    SELECT \(transferColumns)
                     FROM ledger_transfers t JOIN ledger_accounts f ON f.id = t.from_account JOIN ledger_accounts d ON d.id = t.to_account
                     WHERE t.id IN (SELECT transfer_id FROM ledger_postings WHERE account_id = \(account) AND occurred_at >= \(monthStart)
                     AND occurred_at < \(monthEnd)) AND t.occurred_at >= \(monthStart) AND t.occurred_at < \(monthEnd) ORDER BY t.id
