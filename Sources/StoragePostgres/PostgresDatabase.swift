@@ -91,7 +91,7 @@ public final class PostgresDatabase: Database, CountsStatements, @unchecked Send
                 let result: Result<T, any Error>
                 do { result = .success(try await body(
                             PostgresSession(
-                                connection: connection, tally: tally, statements: preparing.isOn ? PreparedStatements.shared : nil, preparing: preparing))) } catch { result = .failure(error) }
+                                connection: connection, tally: tally, statements: preparing.isOn ? watch.statements : nil, preparing: preparing))) } catch { result = .failure(error) }
                 watch.stop()
                 finish.withLockedValue { $0?.resume(with: result); $0 = nil }
             }
@@ -243,8 +243,9 @@ final class ConnectionWatches: Sendable {
     /// How long an operation may go on after its connection closed before it is given up.
     static let grace: TimeAmount = .seconds(2)
 
-    /// The operation running on one connection, if any.
+    /// The operation running on one connection, if any, and the statements it prepared.
     final class Watch: Sendable {
+        let statements = PreparedStatements()
         private let current = NIOLockedValueBox<(@Sendable (any Error) -> Void)?>(nil)
 
         func start(_ giveUp: @escaping @Sendable (any Error) -> Void) { current.withLockedValue { $0 = giveUp } }

@@ -39,22 +39,36 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
         query.serialize(to: &serializer)
         guard let binds = Self.postgresData(serializer.binds) else { return try await base.execute(sql: query, onRow).get() }
         let sql = Self.typed(serializer.sql, binds)
-        guard let slot = statements.slot(sql) else { return try await base.execute(sql: query, onRow).get() }
-        var bindings = PostgresBindings(capacity: binds.count)
-        for value in binds { bindings.append(value) }
-        func run<N: SlotNumber>(_: N.Type) async throws {
-            try await SlotStatement<N>.run(bindings, on: connection, logger: logger) { row in onRow(row.sql()) }
+        let statement: PreparedQuery?
+        do {
+            statement = try await statements.statement(sql, on: connection)
+        } catch {
+            throw PostgresDatabase.failure(error)
         }
+        guard let prepared = statement else { return try await base.execute(sql: query, onRow).get() }
         tally.addPrepared()
         do {
-            try await run(statements.type(of: slot))
-        } catch let error as PSQLError where ["26000", "42P05"].contains(error.serverInfo?[.sqlState] ?? "") {
-            // The server lost a statement this connection prepared (26000), or already had one by
-            // that name (42P05): a pooler in transaction mode hands each transaction another
-            // server connection. Prepared statements stay off from now on; this statement fails
-            // as unavailable, so its caller tries again (under its idempotency key).
-            preparing?.turnOff()
-            throw DatabaseFailure.unavailable("prepared statements are not kept by the server (a pooler in transaction mode?): turned off")
+            // The callback consumer, for the reason given above.
+            try await prepared.execute(binds) { row in onRow(PreparedRow(row)) }.get()
+        } catch {
+            // PostgresNIO's prepared-statement path reports the server's errors in its older form.
+            let failure = PostgresDatabase.failure(error)
+            guard case .failed(let code, _) = failure as? DatabaseFailure else { throw failure }
+            switch code {
+            case "SQLSTATE 26000", "SQLSTATE 42P05":
+                // The server lost a statement this connection prepared (26000), or already had one
+                // by that name (42P05): a pooler in transaction mode hands each transaction another
+                // server connection. Prepared statements stay off from now on; this statement
+                // fails as unavailable, so its caller tries again (under its idempotency key).
+                statements.forget(sql)
+                preparing?.turnOff()
+                throw DatabaseFailure.unavailable("prepared statements are not kept by the server (a pooler in transaction mode?): turned off")
+            case "SQLSTATE 0A000":
+                // The statement's plan no longer fits a changed table: prepared again next time.
+                statements.forget(sql)
+                throw failure
+            default: throw failure
+            }
         }
     }
 

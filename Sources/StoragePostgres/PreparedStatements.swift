@@ -6,68 +6,106 @@ import SharedModels
 import Storage
 import Synchronization
 
-/// Statements prepared once per connection and reused, by their SQL text.
+/// The statements one connection has prepared, by their SQL text.
 ///
-/// A statement text sent a second time (by any connection) gets a slot: a name, `patron_<n>`,
-/// that each connection prepares (`Parse` once) on its first use and from then on only binds
-/// and executes — the server skips parsing and, once its plan cache settles, planning. Texts
-/// sent once (a bulk insert of a size seen once, an `IN` list of a new length) never get one,
-/// and there are at most ``limit`` slots, so a stream of one-off texts cannot grow the server's
-/// memory or this table without bound.
+/// A statement text the connection sends a second time is prepared (`Parse` once, named), and
+/// from then on only bound and executed: the server skips parsing and, once its plan cache
+/// settles, planning. Texts sent once (a bulk insert of a size seen once, an `IN` list of a new
+/// length) are never prepared, and a connection holds at most ``limit`` statements, so a stream
+/// of one-off texts cannot grow the server's memory or this cache without bound.
 ///
-/// PostgresNIO 1.33 prepares and reuses statements only for types conforming to
-/// `PostgresPreparedStatement`, whose name and text are static: each slot is a type of its own,
-/// ``SlotStatement`` over a number built from ``SlotNumber`` types, and its static text is read
-/// from this table. (Its older, dynamic `prepare(query:)` reads prepared rows' binary values as
-/// text and cannot be used.)
+/// PostgresNIO 1.33 offers two ways to reuse a statement. Its `PostgresPreparedStatement` types
+/// (static text) hand rows over through its back-pressured async sequence, which traps the whole
+/// process when the server dies mid-result (the fault test `test_postgres_stopping_mid_load…`
+/// showed it again); its older `prepare(query:)` hands rows to a callback, as the rest of Patron
+/// reads them, but labels their binary values as text — ``PreparedRow`` reads them as what they
+/// are. This uses the older way.
 final class PreparedStatements: Sendable {
-    /// Slots in all (each connection prepares those it uses).
-    static let limit = 1_024
+    /// Prepared statements per connection.
+    static let limit = 256
     /// Texts longer than this are generated (long value lists) and not worth a name.
     static let longestText = 8_000
-    static let shared = PreparedStatements()
 
     private struct State {
         var seen: [String: Int] = [:]
-        var slots: [String: Int] = [:]
-        var texts: [String] = []
+        var prepared: [String: PreparedQuery] = [:]
     }
     private let state = NIOLockedValueBox(State())
 
-    /// `sql`'s slot, given on its second use; nil while it is to be sent unprepared.
-    func slot(_ sql: String) -> Int? {
+    /// The prepared statement for `sql` on `connection`, preparing it on its second use; nil
+    /// when it is to be sent unprepared.
+    func statement(_ sql: String, on connection: PostgresConnection) async throws -> PreparedQuery? {
         guard sql.utf8.count <= Self.longestText else { return nil }
-        return state.withLockedValue { state -> Int? in
-            if let slot = state.slots[sql] { return slot }
-            guard state.texts.count < Self.limit else { return nil }
+        let (ready, prepare) = state.withLockedValue { state -> (PreparedQuery?, Bool) in
+            if let prepared = state.prepared[sql] { return (prepared, false) }
+            guard state.prepared.count < Self.limit else { return (nil, false) }
             if state.seen.count >= 4 * Self.limit { state.seen.removeAll(keepingCapacity: true) }
             state.seen[sql, default: 0] += 1
-            guard state.seen[sql]! >= 2 else { return nil }
-            state.seen[sql] = nil
-            state.slots[sql] = state.texts.count
-            state.texts.append(sql)
-            return state.texts.count - 1
+            return (nil, state.seen[sql]! >= 2)
         }
+        if let ready { return ready }
+        guard prepare else { return nil }
+        let prepared = try await connection.prepare(query: sql).get()
+        state.withLockedValue {
+            $0.prepared[sql] = prepared
+            $0.seen[sql] = nil
+        }
+        return prepared
     }
 
-    func text(_ slot: Int) -> String { state.withLockedValue { $0.texts[slot] } }
-
-    /// Slots given so far.
-    var count: Int { state.withLockedValue { $0.texts.count } }
-
-    /// The type of slot `n`: binary digits as nested types, so that every number has its own.
-    static func slotType(_ n: Int) -> any SlotNumber.Type {
-        guard n > 0 else { return SlotZero.self }
-        func wrap<N: SlotNumber>(_ half: N.Type) -> any SlotNumber.Type { n % 2 == 0 ? SlotTwice<N>.self : SlotTwicePlusOne<N>.self }
-        return wrap(slotType(n / 2))
+    /// Forgets `sql`'s statement (the server no longer has it, or its plan no longer fits a
+    /// changed table): the next use prepares it again.
+    func forget(_ sql: String) {
+        _ = state.withLockedValue { $0.prepared.removeValue(forKey: sql) }
     }
 
-    /// The types of the slots made so far, by number (made once each).
-    private let types = NIOLockedValueBox<[any SlotNumber.Type]>([])
-    func type(of slot: Int) -> any SlotNumber.Type {
-        types.withLockedValue { types in
-            while types.count <= slot { types.append(Self.slotType(types.count)) }
-            return types[slot]
+    var count: Int { state.withLockedValue { $0.prepared.count } }
+}
+
+/// A row of a prepared statement. PostgresNIO 1.33 asks for prepared statements' results in
+/// binary but describes their columns as text; the cells are read here as the binary they are.
+/// Callers decode Int64, Double, String and Bool (optional or not) — every type PostgresNIO
+/// decodes (`PostgresDecodable`) is read; another type is an error that names it.
+struct PreparedRow: SQLRow {
+    let cells: [String: PostgresCell]
+    let allColumns: [String]
+
+    init(_ row: PostgresRow) {
+        var cells: [String: PostgresCell] = [:]
+        var names: [String] = []
+        for cell in row {
+            names.append(cell.columnName)
+            cells[cell.columnName] = PostgresCell(
+                bytes: cell.bytes, dataType: cell.dataType, format: .binary, columnName: cell.columnName, columnIndex: cell.columnIndex)
+        }
+        self.cells = cells
+        self.allColumns = names
+    }
+
+    func contains(column: String) -> Bool { cells[column] != nil }
+
+    func decodeNil(column: String) throws -> Bool {
+        guard let cell = cells[column] else { throw PreparedRowError.noColumn(column) }
+        return cell.bytes == nil
+    }
+
+    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
+        guard let cell = cells[column] else { throw PreparedRowError.noColumn(column) }
+        guard let decodable = D.self as? any PostgresDecodable.Type else { throw PreparedRowError.unsupported(String(describing: D.self)) }
+        func read<T: PostgresDecodable>(_: T.Type) throws -> D {
+            guard let value = try cell.decode(T.self) as? D else { throw PreparedRowError.unsupported(String(describing: D.self)) }
+            return value
+        }
+        return try read(decodable)
+    }
+}
+
+enum PreparedRowError: Error, CustomStringConvertible {
+    case noColumn(String), unsupported(String)
+    var description: String {
+        switch self {
+        case .noColumn(let name): "the prepared statement's result has no column \(name)"
+        case .unsupported(let type): "a prepared statement's result cannot be read as \(type)"
         }
     }
 }
@@ -78,7 +116,7 @@ final class PreparingSwitch: Sendable {
     private let logger: Logger
 
     init(on: Bool, logger: Logger) {
-        self.on = Atomic(on)
+        self.on = Synchronization.Atomic(on)
         self.logger = logger
     }
 
@@ -90,27 +128,6 @@ final class PreparingSwitch: Sendable {
                 "prepared statements turned off: the server does not keep them between transactions (PgBouncer in transaction mode?); add prepared_statements=off to the URL"
             )
         }
-    }
-}
-
-protocol SlotNumber { static var value: Int { get } }
-enum SlotZero: SlotNumber { static var value: Int { 0 } }
-enum SlotTwice<N: SlotNumber>: SlotNumber { static var value: Int { 2 * N.value } }
-enum SlotTwicePlusOne<N: SlotNumber>: SlotNumber { static var value: Int { 2 * N.value + 1 } }
-
-/// The statement of slot `N`, with this execution's values.
-struct SlotStatement<N: SlotNumber>: PostgresPreparedStatement {
-    typealias Row = PostgresRow
-    static var name: String { "patron_\(N.value)" }
-    static var sql: String { PreparedStatements.shared.text(N.value) }
-    static var bindingDataTypes: [PostgresDataType] { [] }
-    let bindings: PostgresBindings
-    func makeBindings() throws -> PostgresBindings { bindings }
-    func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
-
-    /// Runs it on `connection`, each row to `onRow`.
-    static func run(_ bindings: PostgresBindings, on connection: PostgresConnection, logger: Logger, _ onRow: (PostgresRow) -> Void) async throws {
-        for try await row in try await connection.execute(SlotStatement<N>(bindings: bindings), logger: logger) { onRow(row) }
     }
 }
 
