@@ -56,7 +56,7 @@ public enum MonthlyPartitions {
             partitionColumn: "occurred_at", primaryKey: "id",
             indexes: [
                 ("transactions_customer", "customer_id, occurred_at"), ("transactions_store", "store, occurred_at"),
-                ("transactions_external", "external_id"), ("transactions_original", "original_external_id"),
+                ("transactions_external", "external_id"),
             ],
             keys: keyTable(
                 "transaction_keys", of: "transactions", columns: ["external_id"], extra: ("transaction_id", "id"), onRepeat: .skip)),
