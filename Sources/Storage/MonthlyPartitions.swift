@@ -182,6 +182,22 @@ public enum MonthlyPartitions {
     /// stay in the default partition.
     static let monthsBack = 120
 
+    /// The statement that makes `table`'s month partitions (``partitionFunction``) from the month
+    /// of `from` to the month of `to` (SQL expressions of epoch seconds), one row per month saying
+    /// whether it was made.
+    static func makeMonths(of table: Table, from: String, to: String) -> String {
+        """
+        SELECT patron_month_partition('\(table.name)', '\(table.partitionColumn)', m::date) AS made FROM generate_series(
+          date_trunc('month', to_timestamp(\(from)) AT TIME ZONE 'UTC'), date_trunc('month', to_timestamp(\(to)) AT TIME ZONE 'UTC'),
+          interval '1 month') AS m
+        """
+    }
+
+    /// The epoch seconds of the first day (UTC) of `date`'s month moved by `months`.
+    static func monthStart(_ date: Date, addingMonths months: Int) -> String {
+        String(LocalDate(date).firstOfMonth(addingMonths: months).startOfDay.epochSeconds)
+    }
+
     /// The migration's statements: each table rebuilt as a partitioned one with its rows, its
     /// months made from its oldest row to ``monthsAhead`` ahead.
     static func migration(now: Date) -> [String] {
@@ -200,14 +216,9 @@ public enum MonthlyPartitions {
             if identity {
                 statements.append("SELECT setval(pg_get_serial_sequence('\(t)', 'id'), (SELECT COALESCE(MAX(id), 0) + 1 FROM \(t)), false)")
             }
+            let oldest = "COALESCE((SELECT MIN(\(table.partitionColumn)) FROM \(t)), \(now.epochSeconds))"
             statements.append(
-                """
-                SELECT patron_month_partition('\(t)', '\(table.partitionColumn)', m::date) FROM generate_series(
-                  GREATEST(
-                    date_trunc('month', to_timestamp(COALESCE((SELECT MIN(\(table.partitionColumn)) FROM \(t)), \(now.epochSeconds))) AT TIME ZONE 'UTC'),
-                    date_trunc('month', to_timestamp(\(now.epochSeconds)) AT TIME ZONE 'UTC') - interval '\(monthsBack) months'),
-                  date_trunc('month', to_timestamp(\(now.epochSeconds)) AT TIME ZONE 'UTC') + interval '\(monthsAhead) months', interval '1 month') AS m
-                """)
+                makeMonths(of: table, from: "GREATEST(\(oldest), \(monthStart(now, addingMonths: -monthsBack)))", to: monthStart(now, addingMonths: monthsAhead)))
             statements += table.indexes.map { "CREATE INDEX \($0.name) ON \(t) (\($0.columns))" }
             statements += table.keys
             statements.append("ANALYZE \(t)")
@@ -253,12 +264,7 @@ extension MonthlyPartitions {
                 var made = 0
                 for table in tables {
                     for row in try await db.raw(
-                        """
-                        SELECT patron_month_partition(\(bind: table.name), \(bind: table.partitionColumn), m::date) AS made FROM generate_series(
-                          date_trunc('month', to_timestamp(\(bind: now.epochSeconds)) AT TIME ZONE 'UTC'),
-                          date_trunc('month', to_timestamp(\(bind: now.epochSeconds)) AT TIME ZONE 'UTC') + interval '\(unsafeRaw: String(monthsAhead)) months',
-                          interval '1 month') AS m
-                        """
+                        SQLQueryString(makeMonths(of: table, from: String(now.epochSeconds), to: monthStart(now, addingMonths: monthsAhead)))
                     ).all() where try row.decode(column: "made", as: Bool.self) {
                         made += 1
                     }
@@ -290,9 +296,10 @@ extension MonthlyPartitions {
                         dropped += 1
                     }
                 }
-                let deleted = try await db.raw(
-                    "DELETE FROM \(ident: table) WHERE \(ident: column) < \(bind: cutoffSeconds) RETURNING 1 AS x"
-                ).all().count
+                // Counted, then deleted: a first run may remove millions of rows, which `RETURNING` would hand back.
+                let deleted = Int(
+                    try await db.raw("SELECT COUNT(*) AS n FROM \(ident: table) WHERE \(ident: column) < \(bind: cutoffSeconds)").first()!.int64("n"))
+                try await db.raw("DELETE FROM \(ident: table) WHERE \(ident: column) < \(bind: cutoffSeconds)").run()
                 if partitioned, let keys {
                     try await db.raw("DELETE FROM \(ident: keys) WHERE occurred_at < \(bind: cutoffSeconds)").run()
                 }

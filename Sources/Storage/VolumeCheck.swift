@@ -66,13 +66,10 @@ public enum VolumeCheck {
         let customers = max(1_000, n / 20)
         var built = Built()
         // Partitions for every month of the history.
-        _ = try await database.write { db in
-            try await db.raw(
-                """
-                SELECT patron_month_partition(t, c, m::date) FROM (VALUES \(unsafeRaw: MonthlyPartitions.tables.map { "('\($0.name)', '\($0.partitionColumn)')" }.joined(separator: ", "))) AS x(t, c),
-                  generate_series(date_trunc('month', to_timestamp(\(bind: start)) AT TIME ZONE 'UTC'), date_trunc('month', to_timestamp(\(bind: end)) AT TIME ZONE 'UTC'), interval '1 month') AS m
-                """
-            ).run()
+        try await database.write { db in
+            for table in MonthlyPartitions.tables {
+                try await db.raw(SQLQueryString(MonthlyPartitions.makeMonths(of: table, from: String(start), to: String(end)))).run()
+            }
         }
         progress("volume: \(customers) customers, members and their accounts…")
         let program = try await database.write { db -> Int64 in

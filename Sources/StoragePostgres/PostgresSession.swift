@@ -15,9 +15,9 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
     /// The connection's prepared statements; nil when statements go unprepared
     /// (`prepared_statements=off`).
     let statements: PreparedStatements?
-    let preparing: PreparingSwitch?
+    let preparing: PreparingSwitch
 
-    init(connection: PostgresConnection, tally: StatementTally, statements: PreparedStatements?, preparing: PreparingSwitch? = nil) {
+    init(connection: PostgresConnection, tally: StatementTally, statements: PreparedStatements?, preparing: PreparingSwitch) {
         self.connection = connection
         self.base = connection.sql()
         self.tally = tally
@@ -45,7 +45,7 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
         } catch {
             throw PostgresDatabase.failure(error)
         }
-        guard let prepared = statement else { return try await base.execute(sql: query, onRow).get() }
+        guard let prepared = statement else { return try await unprepared(serializer.sql, binds, onRow) }
         tally.addPrepared()
         do {
             // The callback consumer, for the reason given above.
@@ -61,7 +61,7 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
                 // server connection. Prepared statements stay off from now on; this statement
                 // fails as unavailable, so its caller tries again (under its idempotency key).
                 statements.forget(sql)
-                preparing?.turnOff()
+                preparing.turnOff()
                 throw DatabaseFailure.unavailable("prepared statements are not kept by the server (a pooler in transaction mode?): turned off")
             case "SQLSTATE 0A000":
                 // The statement's plan no longer fits a changed table: prepared again next time.
@@ -70,6 +70,15 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
             default: throw failure
             }
         }
+    }
+
+    /// `sql`, serialized already, sent unnamed (parsed with this execution) with `binds` typed as
+    /// PostgresKit types them — without serializing the query a second time.
+    private func unprepared(_ sql: String, _ binds: [PostgresData], _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for value in binds { bindings.append(value) }
+        // The callback consumer, for the reason given at ``execute(sql:_:)``.
+        _ = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) { row in onRow(row.sql()) }.get()
     }
 
     /// `COPY table (columns) FROM STDIN` in text format, in buffers of about 256 KiB.

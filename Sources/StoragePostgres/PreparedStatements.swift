@@ -58,8 +58,6 @@ final class PreparedStatements: Sendable {
     func forget(_ sql: String) {
         _ = state.withLockedValue { $0.prepared.removeValue(forKey: sql) }
     }
-
-    var count: Int { state.withLockedValue { $0.prepared.count } }
 }
 
 /// A row of a prepared statement. PostgresNIO 1.33 asks for prepared statements' results in
@@ -132,8 +130,8 @@ final class PreparingSwitch: Sendable {
 }
 
 extension PostgresSession {
-    /// `binds` as PostgreSQL values, or nil if one is of a type only PostgresKit's encoder knows
-    /// (the statement then goes the ordinary way).
+    /// `binds` as PostgreSQL values typed as PostgresKit types them, or nil if one is of another
+    /// type (the statement then goes through PostgresKit).
     static func postgresData(_ binds: [any Encodable]) -> [PostgresData]? {
         var values: [PostgresData] = []
         values.reserveCapacity(binds.count)
@@ -141,7 +139,6 @@ extension PostgresSession {
             switch bind {
             case let v as Int64: values.append(PostgresData(int64: v))
             case let v as Int: values.append(PostgresData(int64: Int64(v)))
-            case let v as Int32: values.append(PostgresData(int64: Int64(v)))
             case let v as String: values.append(PostgresData(string: v))
             case let v as Double: values.append(PostgresData(double: v))
             case let v as Bool: values.append(PostgresData(bool: v))

@@ -18,12 +18,17 @@ import Testing
 @Suite struct PgBouncerTests {
     static let bouncer = ProcessInfo.processInfo.environment["PATRON_TEST_PGBOUNCER_URL"]
 
+    /// The bouncer's URL for the test database at `location`.
+    static func bounced(_ location: DatabaseLocation) -> String? {
+        guard case .postgres(let direct) = location, let name = URLComponents(string: direct)?.path.dropFirst() else { return nil }
+        return TestDatabase.replacingDatabase(in: bouncer!, with: String(name))
+    }
+
     @Test("32 clients earn and redeem through PgBouncer's 4 server connections: every acknowledged movement is there once, the ledger verifies",
         .enabled(if: bouncer != nil))
     func transactionPooling() async throws {
         try await TestDatabase.withEmptyDatabase(.postgres) { location in
-            guard case .postgres(let direct) = location, let name = URLComponents(string: direct)?.path.dropFirst() else { return }
-            let bounced = TestDatabase.replacingDatabase(in: Self.bouncer!, with: String(name))
+            guard let bounced = Self.bounced(location) else { return }
             let url = bounced + (bounced.contains("?") ? "&" : "?") + "prepared_statements=off"
             // Migrations take a transaction-scoped advisory lock: they too run through the bouncer.
             let p = try await Patron.open(.postgres(url: url), settings: Settings(bcryptCost: 4))
@@ -76,8 +81,7 @@ import Testing
         .enabled(if: bouncer != nil))
     func preparedStatementsTurnOff() async throws {
         try await TestDatabase.withEmptyDatabase(.postgres) { location in
-            guard case .postgres(let direct) = location, let name = URLComponents(string: direct)?.path.dropFirst() else { return }
-            let url = TestDatabase.replacingDatabase(in: Self.bouncer!, with: String(name))
+            guard let url = Self.bounced(location) else { return }
             let database = try await PostgresDatabase.open(url: url)
             #expect(database.preparesStatements)
             let retried = try await withThrowingTaskGroup(of: Int.self) { group in
