@@ -23,9 +23,12 @@ stop() {
 trap stop EXIT
 su postgres -s /bin/sh -c "$PGBIN/createdb -h 127.0.0.1 -p $PGPORT patron_test"
 export PATRON_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/patron_test?sslmode=disable"
-# A streaming replica of it, for the read-replica tests (--read-database).
+# A streaming replica of it, for the read-replica tests (--read-database). It holds a replication
+# slot, so the primary keeps every WAL segment the replica has not received: without one, the
+# suite's writes (each test makes a database) recycled WAL the replica still needed under load,
+# the replica stopped, and ReadReplicaTests waited for it in vain.
 REPLICA_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-su postgres -s /bin/sh -c "$PGBIN/pg_basebackup -h 127.0.0.1 -p $PGPORT -U postgres -D $PGTMP/replica -R -X stream --checkpoint=fast --no-sync"
+su postgres -s /bin/sh -c "$PGBIN/pg_basebackup -h 127.0.0.1 -p $PGPORT -U postgres -D $PGTMP/replica -R -X stream -C -S patron_test_replica --checkpoint=fast --no-sync"
 su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/replica -l $PGTMP/replica.log -w -t 30 -o \"-p $REPLICA_PORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\" start >/dev/null"
 # PgBouncer in transaction mode in front of it, with fewer server connections than Patron's pool.
 if command -v pgbouncer >/dev/null; then

@@ -34,10 +34,15 @@ public enum IdempotencyClaim: Sendable, Equatable {
 /// killed, the database went away, the disk filled) blocks its key for at most ``leaseSeconds``,
 /// after which the next request with the key claims it again.
 public protocol IdempotencyStore: Sendable {
-    /// Atomically claims `key` for `caller`, or reports what happened to it before. Concurrent
-    /// claims of one key get one ``IdempotencyClaim/claimed(token:)``; the others see ``IdempotencyClaim/inProgress``.
+    /// Atomically claims `key` for `caller` under `token`, or reports what happened to it before.
+    /// Concurrent claims of one key get one ``IdempotencyClaim/claimed(token:)``; the others see
+    /// ``IdempotencyClaim/inProgress``.
+    ///
+    /// The caller makes the token (``newClaimToken()``) before asking, so that a claim whose answer
+    /// was lost (the database server died after it committed) can still be released by it: without
+    /// the token nobody could, and the key stayed blocked for the whole lease.
     /// - Parameter fingerprint: a digest of method, path and body.
-    func claim(caller: String, key: String, fingerprint: String, at: Date) async throws -> IdempotencyClaim
+    func claim(caller: String, key: String, fingerprint: String, token: String, at: Date) async throws -> IdempotencyClaim
     /// Keeps the response of the request that holds `token`; does nothing once another request took the claim over.
     func save(caller: String, key: String, token: String, response: IdempotentResponse) async throws
     /// Forgets a claim whose request failed, so the client may retry with the same key at once.
@@ -45,6 +50,9 @@ public protocol IdempotencyStore: Sendable {
     /// The saved response of a finished request, if any (for showing a form's result after its redirect).
     func saved(caller: String, key: String) async throws -> IdempotentResponse?
 }
+
+/// A fresh claim token, unique to one request.
+public func newClaimToken() -> String { UUID().uuidString }
 
 /// How long an unfinished claim blocks its key: a retry after this gets the claim.
 public let idempotencyLeaseSeconds: TimeInterval = 30

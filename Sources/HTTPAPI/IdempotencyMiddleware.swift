@@ -89,7 +89,17 @@ struct IdempotencyMiddleware: ServerMiddleware {
         hasher.update(data: Data("\(request.method.rawValue) \(request.path ?? "")\n".utf8))
         hasher.update(data: Self.canonical(bytes))
         let fingerprint = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        switch try await store.claim(caller: caller, key: key, fingerprint: fingerprint, at: clock.now) {
+        let token = newClaimToken()
+        let claim: IdempotencyClaim
+        do {
+            claim = try await store.claim(caller: caller, key: key, fingerprint: fingerprint, token: token, at: clock.now)
+        } catch {
+            // The claim may have committed with its answer lost: release it under its token once
+            // the database takes writes again, or the client's retry would wait out the lease.
+            await settle(operationID) { try await store.release(caller: caller, key: key, token: token) }
+            throw error
+        }
+        switch claim {
         case .replay(let saved):
             var response = HTTPResponse(status: .init(code: saved.status))
             response.headerFields[.contentType] = saved.contentType
@@ -101,7 +111,7 @@ struct IdempotencyMiddleware: ServerMiddleware {
             throw Problem(
                 status: .unprocessableContent, code: "idempotency_key_reused",
                 detail: "This Idempotency-Key was used for a different request.", field: "Idempotency-Key")
-        case .claimed(let token):
+        case .claimed:
             let (response, responseBody): (HTTPResponse, HTTPBody?)
             do {
                 (response, responseBody) = try await next(request, HTTPBody(bytes), metadata)

@@ -448,9 +448,8 @@ public struct SQLAccessStore: AccessStore, IdempotencyStore {
         }
     }
 
-    public func claim(caller: String, key: String, fingerprint: String, at: Date) async throws -> IdempotencyClaim {
-        let token = UUID().uuidString
-        return try await database.write { db in
+    public func claim(caller: String, key: String, fingerprint: String, token: String, at: Date) async throws -> IdempotencyClaim {
+        try await database.write { db in
             // The insert waits for a concurrent claim of the same key to commit, then inserts nothing.
             if try await db.raw(
                 """

@@ -378,7 +378,16 @@ extension WebConsole {
             digest.update(data: Data("\(name)=\(values.joined(separator: ","))&".utf8))
         }
         let fingerprint = digest.finalize().map { String(format: "%02x", $0) }.joined()
-        switch try await store.claim(caller: caller, key: key, fingerprint: fingerprint, at: services.access.clock.now) {
+        let token = newClaimToken()
+        let outcome: IdempotencyClaim
+        do {
+            outcome = try await store.claim(caller: caller, key: key, fingerprint: fingerprint, token: token, at: services.access.clock.now)
+        } catch {
+            // A claim whose answer was lost is let go, so sending the form again is not refused.
+            try? await store.release(caller: caller, key: key, token: token)
+            throw error
+        }
+        switch outcome {
         case .replay(let saved):
             return Self.redirect(after: saved, key: key, site)
         case .inProgress, .mismatch:

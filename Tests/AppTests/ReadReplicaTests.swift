@@ -32,14 +32,29 @@ import Testing
         return false
     }
 
-    /// Until the replica has replayed everything the primary has written so far.
+    /// Until the replica has replayed everything the primary has written so far (a minute: under the
+    /// whole suite's load on two cores the replica can lag by seconds). When it has not, the
+    /// replica's own account of its stream is recorded, so a failure says why.
     static func caughtUp(primary: any Database, replica: any Database) async throws -> Bool {
         let lsn = try await primary.read { try await $0.raw("SELECT pg_current_wal_lsn()::text AS l").first()!.decode(column: "l", as: String.self) }
-        return try await eventually {
+        let done = try await eventually(60) {
             try await replica.read {
                 try await $0.raw("SELECT pg_last_wal_replay_lsn() >= \(bind: lsn)::pg_lsn AS ok").first()!.decode(column: "ok", as: Bool.self)
             }
         }
+        if !done {
+            let state = try? await replica.read {
+                try await $0.raw("""
+                    SELECT COALESCE((SELECT status FROM pg_stat_wal_receiver), 'no WAL receiver') AS status,
+                           COALESCE(pg_last_wal_replay_lsn()::text, '') AS replayed,
+                           pg_is_wal_replay_paused() AS paused
+                    """).first().map { row in
+                    "receiver \((try? row.decode(column: "status", as: String.self)) ?? "?"), replayed \((try? row.decode(column: "replayed", as: String.self)) ?? "?"), paused \((try? row.decode(column: "paused", as: Bool.self)) ?? false)"
+                }
+            }
+            Issue.record("the replica did not reach the primary's \(lsn): \((state ?? nil) ?? "the replica did not answer")")
+        }
+        return done
     }
 
     static func person(_ n: Int) -> ProfileDraft { ProfileDraft(firstName: "Replica\(n)", lastName: "Reader", emails: ["r\(n)@replica.example"]) }

@@ -16,18 +16,24 @@ import Testing
     /// An in-memory store whose writes fail while `down` is set, as during a failover.
     final class FlakyStore: IdempotencyStore, Sendable {
         let down = NIOLockedValueBox(false)
+        /// The next claim is written, but its answer is lost (the server died after COMMIT).
+        let loseNextAnswer = NIOLockedValueBox(false)
         let claims = NIOLockedValueBox<[String: (token: String, response: IdempotentResponse?)]>([:])
 
         func check() throws { if down.withLockedValue({ $0 }) { throw DatabaseFailure.unavailable("failing over") } }
 
-        func claim(caller: String, key: String, fingerprint: String, at: Date) async throws -> IdempotencyClaim {
+        func claim(caller: String, key: String, fingerprint: String, token: String, at: Date) async throws -> IdempotencyClaim {
             try check()
-            return claims.withLockedValue { claims in
+            let claim: IdempotencyClaim = claims.withLockedValue { claims in
                 if let held = claims[caller + key] { return held.response.map { .replay($0) } ?? .inProgress }
-                let token = UUID().uuidString
                 claims[caller + key] = (token, nil)
                 return .claimed(token: token)
             }
+            if loseNextAnswer.withLockedValue({ lose in defer { lose = false }; return lose }) {
+                down.withLockedValue { $0 = true }
+                throw DatabaseFailure.unavailable("the connection to the database server was lost mid-operation")
+            }
+            return claim
         }
         func save(caller: String, key: String, token: String, response: IdempotentResponse) async throws {
             try check()
@@ -75,6 +81,40 @@ import Testing
             }
         }
         #expect(answer?.status == .created)
+        #expect(Date().timeIntervalSince(started) < 3)
+    }
+
+    @Test("Regression: a claim written just before the database died, whose answer never came back, is released once the database is back")
+    func inDoubtClaimReleased() async throws {
+        let store = FlakyStore()
+        let middleware = IdempotencyMiddleware(store: store, clock: .system)
+        var post = HTTPRequest(method: .post, scheme: "http", authority: "x", path: "/v1/transactions")
+        post.headerFields[IdempotencyMiddleware.keyHeader] = "till-3-receipt-9"
+        let request = post
+        let principal = Principal.staff(id: UserID(1), email: "cashier@x.example", role: .agent)
+        let call = { @Sendable (next: @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)) in
+            try await Caller.$principal.withValue(principal) {
+                try await middleware.intercept(request, body: HTTPBody("{\"amount\":100}"), metadata: .init(), operationID: "recordTransaction", next: next)
+            }
+        }
+        // The claim reaches the database and commits; the answer is lost with the server.
+        store.loseNextAnswer.withLockedValue { $0 = true }
+        await #expect(throws: DatabaseFailure.self) {
+            _ = try await call { _, _, _ in Issue.record("the operation ran without a claim"); return (HTTPResponse(status: .created), nil) }
+        }
+        #expect(store.claims.withLockedValue { $0.count } == 1, "the claim was written")
+        try await Task.sleep(nanoseconds: 300_000_000)
+        store.down.withLockedValue { $0 = false }
+        let started = Date()
+        var answer: HTTPResponse?
+        while answer == nil, Date().timeIntervalSince(started) < 5 {
+            do {
+                answer = try await call { _, _, _ in (HTTPResponse(status: .created), HTTPBody("{}")) }.0
+            } catch let problem as Problem where problem.code == "idempotency_in_progress" {
+                try await Task.sleep(nanoseconds: 100_000_000)
+            }
+        }
+        #expect(answer?.status == .created, "the retry is not held off by a claim nobody holds")
         #expect(Date().timeIntervalSince(started) < 3)
     }
 }

@@ -282,15 +282,15 @@ struct AccessStoreTests {
                 guard case .claimed(let token) = claim else { throw ClaimNotGranted(claim: claim) }
                 return token
             }
-            let first = try token(try await store.claim(caller: "user:1", key: "k", fingerprint: "f1", at: Date()))
-            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f1", at: Date()) == .inProgress)
+            let first = try token(try await store.claim(caller: "user:1", key: "k", fingerprint: "f1", token: newClaimToken(), at: Date()))
+            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f1", token: newClaimToken(), at: Date()) == .inProgress)
             let response = IdempotentResponse(status: 201, contentType: "application/json", body: Data("{\"id\":1}".utf8))
             try await store.save(caller: "user:1", key: "k", token: first, response: response)
-            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f1", at: Date()) == .replay(response))
-            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f2", at: Date()) == .mismatch)
-            let second = try token(try await store.claim(caller: "user:2", key: "k", fingerprint: "f2", at: Date()))
+            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f1", token: newClaimToken(), at: Date()) == .replay(response))
+            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f2", token: newClaimToken(), at: Date()) == .mismatch)
+            let second = try token(try await store.claim(caller: "user:2", key: "k", fingerprint: "f2", token: newClaimToken(), at: Date()))
             try await store.release(caller: "user:2", key: "k", token: second)
-            _ = try token(try await store.claim(caller: "user:2", key: "k", fingerprint: "f3", at: Date()))
+            _ = try token(try await store.claim(caller: "user:2", key: "k", fingerprint: "f3", token: newClaimToken(), at: Date()))
         }
     }
 
@@ -299,13 +299,13 @@ struct AccessStoreTests {
         try await TestDatabase.withPatron(engine) { patron in
             let store = patron.accessStore
             let start = Date(timeIntervalSince1970: 1_800_000_000)
-            guard case .claimed(let dead) = try await store.claim(caller: "user:1", key: "k", fingerprint: "f", at: start) else {
+            guard case .claimed(let dead) = try await store.claim(caller: "user:1", key: "k", fingerprint: "f", token: newClaimToken(), at: start) else {
                 Issue.record("first claim refused")
                 return
             }
             // The process that held it died: no save, no release.
-            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f", at: start.addingTimeInterval(idempotencyLeaseSeconds - 1)) == .inProgress)
-            let retry = try await store.claim(caller: "user:1", key: "k", fingerprint: "f", at: start.addingTimeInterval(idempotencyLeaseSeconds))
+            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f", token: newClaimToken(), at: start.addingTimeInterval(idempotencyLeaseSeconds - 1)) == .inProgress)
+            let retry = try await store.claim(caller: "user:1", key: "k", fingerprint: "f", token: newClaimToken(), at: start.addingTimeInterval(idempotencyLeaseSeconds))
             guard case .claimed(let alive) = retry else {
                 Issue.record("the key is still blocked after the lease: \(retry)")
                 return
@@ -315,7 +315,7 @@ struct AccessStoreTests {
             try await store.save(caller: "user:1", key: "k", token: dead, response: late)
             let kept = IdempotentResponse(status: 201, contentType: "application/json", body: Data("{\"id\":2}".utf8))
             try await store.save(caller: "user:1", key: "k", token: alive, response: kept)
-            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f", at: start.addingTimeInterval(100)) == .replay(kept))
+            #expect(try await store.claim(caller: "user:1", key: "k", fingerprint: "f", token: newClaimToken(), at: start.addingTimeInterval(100)) == .replay(kept))
         }
     }
 
@@ -324,7 +324,7 @@ struct AccessStoreTests {
         try await TestDatabase.withPatron(engine) { patron in
             let store = patron.accessStore
             let claims = try await withThrowingTaskGroup(of: IdempotencyClaim.self) { group in
-                for _ in 0..<16 { group.addTask { try await store.claim(caller: "user:1", key: "same", fingerprint: "f", at: Date()) } }
+                for _ in 0..<16 { group.addTask { try await store.claim(caller: "user:1", key: "same", fingerprint: "f", token: newClaimToken(), at: Date()) } }
                 return try await group.reduce(into: [IdempotencyClaim]()) { $0.append($1) }
             }
             #expect(claims.filter { if case .claimed = $0 { true } else { false } }.count == 1)
