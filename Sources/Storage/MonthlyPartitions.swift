@@ -152,6 +152,18 @@ public enum MonthlyPartitions {
         ]
     }
 
+    /// The trigger that claims a transaction's external id stands aside while a bulk write has
+    /// claimed its rows' ids itself (`patron.transaction_keys_claimed` is `on` in that
+    /// transaction: SQLCustomerStore.stageTransactions). The condition is checked before the
+    /// trigger's function is called, so a bulk insert pays no call per row.
+    static let bulkTransactionKeys = [
+        "DROP TRIGGER transaction_keys_claim ON transactions",
+        """
+        CREATE TRIGGER transaction_keys_claim BEFORE INSERT ON transactions FOR EACH ROW
+        WHEN (current_setting('patron.transaction_keys_claimed', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION transaction_keys_claim()
+        """,
+    ]
+
     /// `patron_month_partition(table, column, month)`: makes the month's partition of `table`
     /// unless it exists, moving in the rows the default partition holds for that month (a row
     /// dated past the months made so far lands there), and attaches it. Attaching locks the

@@ -6,12 +6,18 @@ import SharedModels
 extension SQLCustomerStore {
     static let transactionColumns = "id, external_id, customer_id, kind, occurred_at, amount_minor, currency, store, channel, original_external_id"
 
+    static let insertedColumns = ["external_id", "customer_id", "kind", "occurred_at", "amount_minor", "currency", "store", "channel", "original_external_id"]
+
+    /// From this many transactions in one write, a partitioned table takes them through a staging
+    /// table (``stageTransactions(_:_:)``); below, the key table's trigger claims each external id.
+    static let stagingThreshold = 200
+
     /// Inserts transactions, skipping external ids already recorded; returns the new rows' ids by external id.
     /// (On PostgreSQL the partitioned table has no unique index on the external id: its key
-    /// table's trigger skips a repeated one — MonthlyPartitions.)
-    static func insertTransactions(_ db: any SQLDatabase, _ rows: ArraySlice<(customer: CustomerID, details: TransactionDetails)>) async throws
-        -> [String: Int64]
-    {
+    /// table claims each one — MonthlyPartitions.)
+    static func insertTransactions(
+        _ db: any SQLDatabase, _ rows: ArraySlice<(customer: CustomerID, details: TransactionDetails)>, partitioned: Bool
+    ) async throws -> [String: Int64] {
         guard !rows.isEmpty else { return [:] }
         let values = rows.map { row -> [SQLValue] in
             let t = row.details
@@ -21,10 +27,14 @@ extension SQLCustomerStore {
                 .text(t.amount.currency), SQLValue(t.store), SQLValue(t.channel?.rawValue), SQLValue(t.originalExternalID),
             ]
         }
-        let inserted = try await insertRows(
-            db, into: "transactions",
-            columns: ["external_id", "customer_id", "kind", "occurred_at", "amount_minor", "currency", "store", "channel", "original_external_id"],
-            rows: values, suffix: "ON CONFLICT DO NOTHING", returning: [("id", true), ("external_id", false)])
+        let inserted: [[SQLValue]]
+        if partitioned, rows.count >= stagingThreshold, let staged = try await stageTransactions(db, values) {
+            inserted = staged
+        } else {
+            inserted = try await insertRows(
+                db, into: "transactions", columns: insertedColumns, rows: values, suffix: "ON CONFLICT DO NOTHING",
+                returning: [("id", true), ("external_id", false)])
+        }
         var ids: [String: Int64] = [:]
         for row in inserted {
             if let id = row[0].integer, let external = row[1].text { ids[external] = id }
@@ -44,6 +54,56 @@ extension SQLCustomerStore {
         _ = try await insertRows(
             db, into: "transaction_lines", columns: ["transaction_id", "line_no", "product", "category", "quantity", "amount_minor"], rows: lines)
         return ids
+    }
+
+    /// Many transactions into the partitioned table at once, set-wise: the rows are copied
+    /// (`COPY`) into a temporary table; one statement claims their external ids in
+    /// `transaction_keys` (the first row of an id repeated in the batch; none already there) with
+    /// ids from the table's sequence, and the same statement inserts the claimed rows. The
+    /// per-row trigger that claims keys for single inserts is told to stand aside meanwhile
+    /// (`patron.transaction_keys_claimed`, local to this transaction). Returns (id, external id)
+    /// of the inserted rows, or nil when the connection cannot `COPY`.
+    ///
+    /// Measured by `patron bench import`: the trigger's per-row claim had cut imports on
+    /// PostgreSQL from 58,000 to 40,000 rows/s.
+    static func stageTransactions(_ db: any SQLDatabase, _ values: [[SQLValue]]) async throws -> [[SQLValue]]? {
+        guard let bulk = db as? any BulkInserting else { return nil }
+        try await db.raw("DROP TABLE IF EXISTS pg_temp.transaction_intake").run()
+        try await db.raw(
+            """
+            CREATE TEMPORARY TABLE transaction_intake (ord INTEGER NOT NULL, external_id TEXT NOT NULL, customer_id BIGINT NOT NULL,
+              kind TEXT NOT NULL, occurred_at BIGINT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, store TEXT, channel TEXT,
+              original_external_id TEXT) ON COMMIT DROP
+            """
+        ).run()
+        let numbered = values.enumerated().map { [SQLValue.integer(Int64($0.offset))] + $0.element }
+        guard try await bulk.copyRows(into: "transaction_intake", columns: ["ord"] + insertedColumns, rows: numbered) else {
+            try await db.raw("DROP TABLE pg_temp.transaction_intake").run()
+            return nil
+        }
+        let columns = insertedColumns.joined(separator: ", ")
+        try await db.raw("SELECT set_config('patron.transaction_keys_claimed', 'on', true)").run()
+        var inserted: [[SQLValue]] = []
+        for row in try await db.raw(
+            """
+            WITH first AS (
+              SELECT DISTINCT ON (external_id) * FROM transaction_intake ORDER BY external_id, ord
+            ), claimed AS (
+              INSERT INTO transaction_keys (external_id, transaction_id, occurred_at)
+              SELECT external_id, nextval(pg_get_serial_sequence('transactions', 'id')), occurred_at FROM first
+              ON CONFLICT DO NOTHING RETURNING external_id, transaction_id
+            )
+            INSERT INTO transactions (id, \(unsafeRaw: columns))
+            SELECT c.transaction_id, \(unsafeRaw: insertedColumns.map { "f." + $0 }.joined(separator: ", "))
+            FROM claimed c JOIN first f ON f.external_id = c.external_id
+            RETURNING id, external_id
+            """
+        ).all() {
+            inserted.append([.integer(try row.int64("id")), .text(try row.string("external_id"))])
+        }
+        try await db.raw("SELECT set_config('patron.transaction_keys_claimed', 'off', true)").run()
+        try await db.raw("DROP TABLE pg_temp.transaction_intake").run()
+        return inserted
     }
 
     static func transactions(_ db: any SQLDatabase, where condition: SQLQueryString) async throws -> [Transaction] {
@@ -73,10 +133,10 @@ extension SQLCustomerStore {
 
     /// Records transactions; a transaction whose external id is already stored (or earlier in
     /// the batch) is not recorded again, and the stored one is returned for it.
-    static func recordTransactions(_ db: any SQLDatabase, _ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws
-        -> [(Transaction, inserted: Bool)]
-    {
-        let ids = try await insertTransactions(db, rows[...])
+    static func recordTransactions(
+        _ db: any SQLDatabase, _ rows: [(customer: CustomerID, details: TransactionDetails)], partitioned: Bool
+    ) async throws -> [(Transaction, inserted: Bool)] {
+        let ids = try await insertTransactions(db, rows[...], partitioned: partitioned)
         var first = Set<String>()
         let repeated = rows.map(\.details.externalID).filter { ids[$0] == nil || !first.insert($0).inserted }
         var stored: [String: Transaction] = [:]
@@ -111,16 +171,19 @@ extension SQLCustomerStore {
     }
 
     public func insertTransaction(_ details: TransactionDetails, for customer: CustomerID) async throws -> (Transaction, inserted: Bool) {
-        try await database.write { db in try await Self.recordTransactions(db, [(customer, details)])[0] }
+        let partitioned = database.capabilities.partitionsByMonth
+        return try await database.write { db in try await Self.recordTransactions(db, [(customer, details)], partitioned: partitioned)[0] }
     }
 
     public func recordTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> [(Transaction, inserted: Bool)] {
-        try await database.write { db in try await Self.recordTransactions(db, rows) }
+        let partitioned = database.capabilities.partitionsByMonth
+        return try await database.write { db in try await Self.recordTransactions(db, rows, partitioned: partitioned) }
     }
 
     public func insertTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> Int {
-        try await database.write { db in
-            try await Self.insertTransactions(db, rows[...]).count
+        let partitioned = database.capabilities.partitionsByMonth
+        return try await database.write { db in
+            try await Self.insertTransactions(db, rows[...], partitioned: partitioned).count
         }
     }
 
@@ -284,7 +347,8 @@ extension SQLCustomerStore {
     }
 
     public func link(_ id: UnmatchedID, to customer: CustomerID, at: Date) async throws -> IngestOutcome {
-        try await database.write { db in
+        let partitioned = database.capabilities.partitionsByMonth
+        return try await database.write { db in
             guard
                 let row = try await db.raw(
                     """
@@ -295,7 +359,7 @@ extension SQLCustomerStore {
             else { throw CustomerError.notFound(kind: "unmatched item", id: id.rawValue) }
             switch try ColumnJSON.decode(UnmatchedItem.Payload.self, from: try row.string("payload")) {
             case .transaction(let details):
-                let (transaction, inserted) = try await Self.recordTransactions(db, [(customer, details)])[0]
+                let (transaction, inserted) = try await Self.recordTransactions(db, [(customer, details)], partitioned: partitioned)[0]
                 return inserted ? .recordedTransaction(transaction, matchedBy: .customerID) : .duplicateTransaction(transaction)
             case .interaction(let details):
                 return .recordedInteraction(try await Self.insertInteraction(db, details, for: customer), matchedBy: .customerID)

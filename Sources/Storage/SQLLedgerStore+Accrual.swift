@@ -24,8 +24,9 @@ extension SQLLedgerStore {
         planning plan: @escaping @Sendable ([(Transaction, inserted: Bool)]) -> [(index: Int, plan: AccrualPlan)]
     ) async throws -> (recorded: [(Transaction, inserted: Bool)], posted: [(index: Int, plan: AccrualPlan, posted: PostedAccrual)]) {
         let store = self
+        let partitioned = database.capabilities.partitionsByMonth
         return try await database.write { db in
-            let recorded = try await SQLCustomerStore.recordTransactions(db, purchases)
+            let recorded = try await SQLCustomerStore.recordTransactions(db, purchases, partitioned: partitioned)
             let plans = plan(recorded)
             var writer = store.accrualWriter(db)
             let posted = plans.isEmpty ? [] : try await writer.post(plans.map(\.plan))

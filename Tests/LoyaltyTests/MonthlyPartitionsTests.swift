@@ -76,6 +76,67 @@ import Testing
         }
     }
 
+    /// A batch of `count` purchases T<first>… for `customer`, a day apart from the test clock's
+    /// day (so they span three months), each with one line.
+    static func purchases(_ first: Int, _ count: Int, customer: CustomerID, start: Date, amount: Int64 = 1_000)
+        -> [(customer: CustomerID, details: TransactionDetails)]
+    {
+        (first..<first + count).map { n in
+            let date = start.addingTimeInterval(Double(n % 90) * 86_400)
+            return (
+                customer,
+                TransactionDetails(
+                    externalID: "T\(n)", kind: .purchase, occurredAt: date, amount: Money(minorUnits: amount, currency: "USD"),
+                    lines: [.init(product: "tent", category: "camping", amount: amount)])
+            )
+        }
+    }
+
+    @Test(
+        "purchases written in bulk (imports, batch accrual) are recorded once each — a repeat in the batch, one already stored, or one another import writes at the same time is skipped — and keep their lines and keys",
+        arguments: TestEngine.available)
+    func bulkTransactions(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { p in
+            let store = SQLCustomerStore(database: p.database)
+            let customer = try await p.customers.create(ProfileDraft(firstName: "Bulk", lastName: "Buyer")).id
+            let start = p.settings.clock.now
+            // 300 new purchases over three months, and T5 again at the end with another amount.
+            var batch = Self.purchases(1, 300, customer: customer, start: start)
+            batch += Self.purchases(5, 1, customer: customer, start: start, amount: 99_999)
+            #expect(try await p.customers.insertTransactions(batch) == 300)
+            #expect(try await p.customers.transaction(externalID: "T5")?.details.amount.minorUnits == 1_000, "the batch's first T5 is the one kept")
+            // One already stored, sent alone, is a duplicate.
+            #expect(try await store.insertTransaction(batch[6].details, for: customer).inserted == false)
+            // 250 more, of which T250…T300 are stored already.
+            let recorded = try await store.recordTransactions(Self.purchases(250, 250, customer: customer, start: start))
+            #expect(recorded.filter(\.inserted).count == 199)
+            #expect(recorded.first { $0.0.details.externalID == "T260" }.map { !$0.inserted && $0.0.id.rawValue > 0 } == true)
+            // Two imports at once that share 200 purchases: each purchase is written once.
+            async let a = p.customers.insertTransactions(Self.purchases(1_000, 400, customer: customer, start: start))
+            async let b = p.customers.insertTransactions(Self.purchases(1_200, 400, customer: customer, start: start))
+            let (first, second) = try await (a, b)
+            #expect(first + second == 600)
+            let total = 300 + 199 + 600
+            #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transactions") == Int64(total))
+            #expect(try await Self.count(p, "SELECT COUNT(DISTINCT external_id) AS n FROM transactions") == Int64(total))
+            #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transaction_lines") == Int64(total))
+            #expect(
+                try await Self.count(p, "SELECT COUNT(*) AS n FROM transaction_lines l LEFT JOIN transactions t ON t.id = l.transaction_id WHERE t.id IS NULL")
+                    == 0, "every line belongs to its purchase")
+            if engine == .postgres {
+                #expect(
+                    try await Self.count(
+                        p, "SELECT COUNT(*) AS n FROM transaction_keys k JOIN transactions t ON t.id = k.transaction_id AND t.external_id = k.external_id")
+                        == Int64(total), "each purchase's key names it")
+                #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transaction_keys") == Int64(total))
+                // After a bulk write, a purchase written alone still claims its key.
+                #expect(try await store.insertTransaction(Self.purchases(5_000, 1, customer: customer, start: start)[0].details, for: customer).inserted)
+                #expect(try await store.insertTransaction(Self.purchases(5_000, 1, customer: customer, start: start)[0].details, for: customer).inserted == false)
+                #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transaction_keys") == Int64(total + 1))
+            }
+        }
+    }
+
     @Test("retention removes campaign messages and responses older than its months, and keeps the rest", arguments: TestEngine.available)
     func retention(engine: TestEngine) async throws {
         let clock = TestClock()
