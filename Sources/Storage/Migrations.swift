@@ -42,7 +42,7 @@ public enum Migrations {
     /// The largest tables partitioned by month on PostgreSQL (MonthlyPartitions); nothing on SQLite.
     static let volume: [Migration] = [
         Migration("volume-1-monthly-partitions") { sql, _ in sql.partitionsByMonth ? MonthlyPartitions.migration(now: Date()) : [] },
-        Migration("volume-2-transaction-keys-in-bulk") { sql, _ in sql.partitionsByMonth ? MonthlyPartitions.bulkTransactionKeys : [] },
+        Migration("volume-2-key-claims-in-bulk") { sql, _ in sql.partitionsByMonth ? MonthlyPartitions.keyClaimsInBulk : [] },
     ]
 
     /// Applies the steps not yet applied; returns their names. Any number of processes may run it

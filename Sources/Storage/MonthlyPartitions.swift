@@ -152,17 +152,28 @@ public enum MonthlyPartitions {
         ]
     }
 
-    /// The trigger that claims a transaction's external id stands aside while a bulk write has
-    /// claimed its rows' ids itself (`patron.transaction_keys_claimed` is `on` in that
-    /// transaction: SQLCustomerStore.stageTransactions). The condition is checked before the
-    /// trigger's function is called, so a bulk insert pays no call per row.
-    static let bulkTransactionKeys = [
-        "DROP TRIGGER transaction_keys_claim ON transactions",
-        """
-        CREATE TRIGGER transaction_keys_claim BEFORE INSERT ON transactions FOR EACH ROW
-        WHEN (current_setting('patron.transaction_keys_claimed', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION transaction_keys_claim()
-        """,
-    ]
+    /// The triggers that claim purchases' external ids and transfers' idempotency keys stand aside
+    /// while a bulk write has claimed its rows' keys itself, set-wise (`patron.<key table>_claimed`
+    /// is `on` in that transaction: ``withKeysClaimed(_:in:_:)``). The condition is checked before
+    /// the trigger's function is called, so a bulk insert pays no call per row.
+    static let keyClaimsInBulk = [("transaction_keys", "transactions"), ("ledger_transfer_keys", "ledger_transfers")].flatMap { keys, table in
+        [
+            "DROP TRIGGER \(keys)_claim ON \(table)",
+            """
+            CREATE TRIGGER \(keys)_claim BEFORE INSERT ON \(table) FOR EACH ROW
+            WHEN (current_setting('patron.\(keys)_claimed', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION \(keys)_claim()
+            """,
+        ]
+    }
+
+    /// Runs `body` (which writes rows of the table `keyTable` keeps, having claimed their keys
+    /// itself) with that key table's trigger standing aside, inside the caller's transaction.
+    static func withKeysClaimed<T>(_ db: any SQLDatabase, in keyTable: String, _ body: () async throws -> T) async throws -> T {
+        try await db.raw("SELECT set_config(\(bind: "patron.\(keyTable)_claimed"), 'on', true)").run()
+        let result = try await body()
+        try await db.raw("SELECT set_config(\(bind: "patron.\(keyTable)_claimed"), 'off', true)").run()
+        return result
+    }
 
     /// `patron_month_partition(table, column, month)`: makes the month's partition of `table`
     /// unless it exists, moving in the rows the default partition holds for that month (a row
@@ -265,6 +276,44 @@ public struct PartitionMaintenance: Sendable, Equatable {
 }
 
 extension MonthlyPartitions {
+    /// Taken by whoever makes months (the nightly job, a bulk write), so that two never make the
+    /// same month at once; held to the end of the transaction.
+    static let monthsLock = "SELECT pg_advisory_xact_lock(7204711, 1)"
+
+    /// The tables a purchase writes at its own time: the purchase and its accrual.
+    static let purchaseTables = ["transactions", "ledger_transfers", "ledger_postings"]
+
+    /// Makes the month partitions of the purchase tables for every month in `times` (epoch
+    /// seconds) that has none yet, in a transaction of its own, before a bulk write of those
+    /// rows: an import of last year's purchases fills last year's months instead of piling up in
+    /// the default partition. Months past the range the migration makes (ten years back, three
+    /// ahead) are left to the default partition. Nothing on SQLite.
+    static func makeMonths(for times: some Sequence<Int64>, in database: any Database) async throws {
+        guard database.capabilities.partitionsByMonth else { return }
+        let now = Date()
+        let low = Int64(monthStart(now, addingMonths: -monthsBack))!, high = Int64(monthStart(now, addingMonths: monthsAhead + 1))!
+        var months = Set<String>()
+        for time in times where time >= low && time < high {
+            months.insert(LocalDate(Date(epochSeconds: time)).firstOfMonth(addingMonths: 0).description)
+        }
+        guard !months.isEmpty else { return }
+        let wanted = months.sorted()
+        let names = Set(
+            wanted.flatMap { month in purchaseTables.map { "\($0)_p" + month.prefix(7).replacingOccurrences(of: "-", with: "") } })
+        let existing = try await database.read { db in
+            try await db.raw("SELECT relname FROM pg_class WHERE relname IN (\(binds: Array(names)))").all().map { try $0.string("relname") }
+        }
+        guard Set(existing) != names else { return }
+        try await database.write { db in
+            try await db.raw(SQLQueryString(monthsLock)).run()
+            for table in tables where purchaseTables.contains(table.name) {
+                for month in wanted {
+                    try await db.raw("SELECT patron_month_partition(\(bind: table.name), \(bind: table.partitionColumn), \(bind: month)::date)").run()
+                }
+            }
+        }
+    }
+
     /// The partitions of the coming ``monthsAhead`` months made; messages and responses older
     /// than `retention` removed — on PostgreSQL whole months at once (their partitions dropped),
     /// the rest by `DELETE`. Idempotent: a second run the same day does nothing.
@@ -273,10 +322,25 @@ extension MonthlyPartitions {
         let partitioned = database.capabilities.partitionsByMonth
         if partitioned {
             report.made = try await database.write { db in
+                try await db.raw(SQLQueryString(monthsLock)).run()
                 var made = 0
                 for table in tables {
                     for row in try await db.raw(
                         SQLQueryString(makeMonths(of: table, from: String(now.epochSeconds), to: monthStart(now, addingMonths: monthsAhead)))
+                    ).all() where try row.decode(column: "made", as: Bool.self) {
+                        made += 1
+                    }
+                    // Rows of months not made yet (a purchase dated last year, sent alone) wait in
+                    // the default partition until tonight: their months are made, and they move in.
+                    for row in try await db.raw(
+                        SQLQueryString(
+                            """
+                            SELECT patron_month_partition('\(table.name)', '\(table.partitionColumn)', m::date) AS made FROM (
+                              SELECT DISTINCT date_trunc('month', to_timestamp(\(table.partitionColumn)) AT TIME ZONE 'UTC') AS m FROM \(table.name)_default
+                              WHERE \(table.partitionColumn) >= \(monthStart(now, addingMonths: -monthsBack))
+                              AND \(table.partitionColumn) < \(monthStart(now, addingMonths: monthsAhead + 1))
+                            ) AS months
+                            """)
                     ).all() where try row.decode(column: "made", as: Bool.self) {
                         made += 1
                     }

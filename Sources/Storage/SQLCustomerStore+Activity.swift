@@ -60,8 +60,8 @@ extension SQLCustomerStore {
     /// (`COPY`) into a temporary table; one statement claims their external ids in
     /// `transaction_keys` (the first row of an id repeated in the batch; none already there) with
     /// ids from the table's sequence, and the same statement inserts the claimed rows. The
-    /// per-row trigger that claims keys for single inserts is told to stand aside meanwhile
-    /// (`patron.transaction_keys_claimed`, local to this transaction). Returns (id, external id)
+    /// per-row trigger that claims keys for single inserts stands aside meanwhile
+    /// (``MonthlyPartitions/withKeysClaimed(_:in:_:)``). Returns (id, external id)
     /// of the inserted rows, or nil when the connection cannot `COPY`.
     ///
     /// Measured by `patron bench import`: the trigger's per-row claim had cut imports on
@@ -69,6 +69,8 @@ extension SQLCustomerStore {
     static func stageTransactions(_ db: any SQLDatabase, _ values: [[SQLValue]]) async throws -> [[SQLValue]]? {
         guard let bulk = db as? any BulkInserting else { return nil }
         try await db.raw("DROP TABLE IF EXISTS pg_temp.transaction_intake").run()
+        // The batch is sorted and hashed in memory (PostgreSQL's default of 4 MB spills 100,000 rows to disk).
+        try await db.raw("SET LOCAL work_mem = '64MB'").run()
         try await db.raw(
             """
             CREATE TEMPORARY TABLE transaction_intake (ord INTEGER NOT NULL, external_id TEXT NOT NULL, customer_id BIGINT NOT NULL,
@@ -82,28 +84,25 @@ extension SQLCustomerStore {
             return nil
         }
         let columns = insertedColumns.joined(separator: ", ")
-        try await db.raw("SELECT set_config('patron.transaction_keys_claimed', 'on', true)").run()
-        var inserted: [[SQLValue]] = []
-        for row in try await db.raw(
-            """
-            WITH first AS (
-              SELECT DISTINCT ON (external_id) * FROM transaction_intake ORDER BY external_id, ord
-            ), claimed AS (
-              INSERT INTO transaction_keys (external_id, transaction_id, occurred_at)
-              SELECT external_id, nextval(pg_get_serial_sequence('transactions', 'id')), occurred_at FROM first
-              ON CONFLICT DO NOTHING RETURNING external_id, transaction_id
-            )
-            INSERT INTO transactions (id, \(unsafeRaw: columns))
-            SELECT c.transaction_id, \(unsafeRaw: insertedColumns.map { "f." + $0 }.joined(separator: ", "))
-            FROM claimed c JOIN first f ON f.external_id = c.external_id
-            RETURNING id, external_id
-            """
-        ).all() {
-            inserted.append([.integer(try row.int64("id")), .text(try row.string("external_id"))])
+        let rows = try await MonthlyPartitions.withKeysClaimed(db, in: "transaction_keys") {
+            try await db.raw(
+                """
+                WITH first AS (
+                  SELECT DISTINCT ON (external_id) * FROM transaction_intake ORDER BY external_id, ord
+                ), claimed AS (
+                  INSERT INTO transaction_keys (external_id, transaction_id, occurred_at)
+                  SELECT external_id, nextval((SELECT pg_get_serial_sequence('transactions', 'id'))::regclass), occurred_at FROM first
+                  ON CONFLICT DO NOTHING RETURNING external_id, transaction_id
+                )
+                INSERT INTO transactions (id, \(unsafeRaw: columns))
+                SELECT c.transaction_id, \(unsafeRaw: insertedColumns.map { "f." + $0 }.joined(separator: ", "))
+                FROM claimed c JOIN first f ON f.external_id = c.external_id
+                RETURNING id, external_id
+                """
+            ).all()
         }
-        try await db.raw("SELECT set_config('patron.transaction_keys_claimed', 'off', true)").run()
         try await db.raw("DROP TABLE pg_temp.transaction_intake").run()
-        return inserted
+        return try rows.map { [.integer(try $0.int64("id")), .text(try $0.string("external_id"))] }
     }
 
     static func transactions(_ db: any SQLDatabase, where condition: SQLQueryString) async throws -> [Transaction] {
@@ -177,11 +176,13 @@ extension SQLCustomerStore {
 
     public func recordTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> [(Transaction, inserted: Bool)] {
         let partitioned = database.capabilities.partitionsByMonth
+        if rows.count >= Self.stagingThreshold { try await MonthlyPartitions.makeMonths(for: rows.map(\.details.occurredAt.epochSeconds), in: database) }
         return try await database.write { db in try await Self.recordTransactions(db, rows, partitioned: partitioned) }
     }
 
     public func insertTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> Int {
         let partitioned = database.capabilities.partitionsByMonth
+        if rows.count >= Self.stagingThreshold { try await MonthlyPartitions.makeMonths(for: rows.map(\.details.occurredAt.epochSeconds), in: database) }
         return try await database.write { db in
             try await Self.insertTransactions(db, rows[...], partitioned: partitioned).count
         }

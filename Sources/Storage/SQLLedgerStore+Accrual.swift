@@ -25,6 +25,9 @@ extension SQLLedgerStore {
     ) async throws -> (recorded: [(Transaction, inserted: Bool)], posted: [(index: Int, plan: AccrualPlan, posted: PostedAccrual)]) {
         let store = self
         let partitioned = database.capabilities.partitionsByMonth
+        if purchases.count >= SQLCustomerStore.stagingThreshold {
+            try await MonthlyPartitions.makeMonths(for: purchases.map(\.details.occurredAt.epochSeconds), in: database)
+        }
         return try await database.write { db in
             let recorded = try await SQLCustomerStore.recordTransactions(db, purchases, partitioned: partitioned)
             let plans = plan(recorded)
@@ -228,13 +231,13 @@ struct AccrualWriter {
         // Rows are written in chunks while the next chunk is evaluated: SQLite (or PostgreSQL)
         // inserts on its own thread while rules run on the other core.
         var writing: Task<Void, any Error>?
-        let db = self.db, ids = self.ids
+        let db = self.db, ids = self.ids, claimingKeys = keyTable == "ledger_transfer_keys"
         do {
             for (number, plan) in plans.enumerated() {
                 if number > 0 && number % chunk == 0 && !transfers.isEmpty {
                     try await writing?.value
                     let rows = try await takeRows()
-                    writing = Task { try await Self.insert(rows, into: db, ids: ids) }
+                    writing = Task { try await Self.insert(rows, into: db, ids: ids, claimingKeys: claimingKeys) }
                 }
                 let member = plan.member.id
                 let planKey = plan.key, qualifyingKey = plan.qualifyingKey
@@ -362,7 +365,7 @@ struct AccrualWriter {
 
         // 6. Write what is left, then balances, expiry extensions, stock and tiers.
         try await writing?.value
-        try await Self.insert(try await takeRows(), into: db, ids: ids)
+        try await Self.insert(try await takeRows(), into: db, ids: ids, claimingKeys: keyTable == "ledger_transfer_keys")
         try await updateBalances()
         // Rolling expiry: a purchase extends every lot of the member still alive at that moment.
         for (account, extension_) in extendedLots.sorted(by: { $0.key < $1.key }) {
@@ -438,11 +441,21 @@ struct AccrualWriter {
     }
 
     /// Inserts rows taken by ``takeRows()``, each table with bulk statements.
-    static func insert(_ rows: Rows, into db: any SQLDatabase, ids: SQLCapabilities.IDSource) async throws {
-        _ = try await insertRows(
-            db, into: "ledger_transfers",
-            columns: ["id", "program_id", "from_account", "to_account", "points", "reason", "reference", "idempotency_key", "memo", "occurred_at"],
-            rows: rows.transfers)
+    /// - Parameter claimingKeys: the transfers' idempotency keys have a key table
+    ///   (`ledger_transfer_keys`, partitioned PostgreSQL): from ``copyThreshold`` transfers they are
+    ///   written to it set-wise, and its per-row trigger stands aside. A key already there fails
+    ///   the write with a unique violation, as the trigger would.
+    static func insert(_ rows: Rows, into db: any SQLDatabase, ids: SQLCapabilities.IDSource, claimingKeys: Bool) async throws {
+        let columns = ["id", "program_id", "from_account", "to_account", "points", "reason", "reference", "idempotency_key", "memo", "occurred_at"]
+        if claimingKeys, rows.transfers.count >= copyThreshold {
+            let keys: [[SQLValue]] = rows.transfers.compactMap { row in row[7] == .null ? nil : [row[7], row[0], row[9]] }
+            try await MonthlyPartitions.withKeysClaimed(db, in: "ledger_transfer_keys") {
+                _ = try await insertRows(db, into: "ledger_transfer_keys", columns: ["idempotency_key", "transfer_id", "occurred_at"], rows: keys)
+                _ = try await insertRows(db, into: "ledger_transfers", columns: columns, rows: rows.transfers)
+            }
+        } else {
+            _ = try await insertRows(db, into: "ledger_transfers", columns: columns, rows: rows.transfers)
+        }
         switch (ids, rows.transferIDs) {
         case (.afterLargest, let ids?):
             // The transfers' ids are one run on SQLite's single writer: their postings are read off

@@ -133,6 +133,51 @@ import Testing
                 #expect(try await store.insertTransaction(Self.purchases(5_000, 1, customer: customer, start: start)[0].details, for: customer).inserted)
                 #expect(try await store.insertTransaction(Self.purchases(5_000, 1, customer: customer, start: start)[0].details, for: customer).inserted == false)
                 #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transaction_keys") == Int64(total + 1))
+                // The months of purchases written in bulk were made first: none waits in the default partition.
+                #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transactions_default") == 0)
+                #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transactions_p202603") > 0)
+                // A purchase of a month not made yet, sent alone, waits there until the nightly job makes its month.
+                var old = Self.purchases(6_000, 1, customer: customer, start: start)[0].details
+                old.occurredAt = start.addingTimeInterval(-200 * 86_400)
+                #expect(try await store.insertTransaction(old, for: customer).inserted)
+                #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transactions_default") == 1)
+                _ = try await MonthlyPartitions.maintain(p.database, now: start, retention: Retention())
+                #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transactions_default") == 0)
+                #expect(
+                    try await Self.strings(p, "SELECT tableoid::regclass::text AS p FROM transactions WHERE external_id = 'T6000'", column: "p")
+                        == ["transactions_p" + LocalDate(old.occurredAt).description.prefix(7).replacingOccurrences(of: "-", with: "")])
+                #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transaction_keys WHERE external_id = 'T6000'") == 1)
+            }
+        }
+    }
+
+    @Test(
+        "a batch accrual of 2,100 purchases posts each once, set-wise: a second run replays them all, and every transfer's key is kept",
+        arguments: TestEngine.available)
+    func bulkAccrual(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.ledger.configure(f.program.id, rules: EarningRules(pointsPerUnit: 1), tiers: nil)
+            let customer = try await f.ledger.member(f.member).customerID
+            let rows = Self.purchases(1, 2_100, customer: customer, start: f.clock.now.addingTimeInterval(-100 * 86_400))
+            #expect(try await f.patron.customers.insertTransactions(rows) == 2_100)
+            #expect(try await f.patron.intake.accrue(batch: rows) == 2_100)
+            #expect(try await f.balance().ledger == 21_000)
+            #expect(try await f.patron.intake.accrue(batch: rows) == 0, "a batch sent again posts nothing")
+            #expect(try await f.balance().ledger == 21_000)
+            let keyed = try await Self.count(f.patron, "SELECT COUNT(*) AS n FROM ledger_transfers WHERE idempotency_key IS NOT NULL")
+            #expect(keyed == 4_200, "a reward and a qualifying transfer a purchase")
+            if engine == .postgres {
+                #expect(try await Self.count(f.patron, "SELECT COUNT(*) AS n FROM ledger_transfers_default WHERE reason = 'accrual'") == 0)
+                #expect(try await Self.count(f.patron, "SELECT COUNT(*) AS n FROM ledger_postings_default p JOIN ledger_transfers t ON t.id = p.transfer_id WHERE t.reason = 'accrual'") == 0)
+                #expect(
+                    try await Self.count(
+                        f.patron,
+                        "SELECT COUNT(*) AS n FROM ledger_transfer_keys k JOIN ledger_transfers t ON t.id = k.transfer_id AND t.idempotency_key = k.idempotency_key"
+                    ) == keyed)
+                // One earned alone afterwards still claims its key, and a repeat of it is the same transfer.
+                let one = try await f.ledger.earn(5, to: f.member, reference: "solo", idempotencyKey: "solo-1", pending: false)
+                #expect(try await f.ledger.earn(5, to: f.member, reference: "solo", idempotencyKey: "solo-1", pending: false).id == one.id)
+                #expect(try await Self.count(f.patron, "SELECT COUNT(*) AS n FROM ledger_transfer_keys") == keyed + 1)
             }
         }
     }
