@@ -625,7 +625,7 @@ struct IDPool {
             // Every pool from its sequence in one statement, each pool's ids in order.
             let parts = used.map { index -> SQLQueryString in
                 """
-                SELECT CAST(\(literal: index) AS BIGINT) AS pool, nextval(pg_get_serial_sequence(\(bind: pools[index].table), 'id')) AS id
+                SELECT CAST(\(literal: index) AS BIGINT) AS pool, nextval((SELECT pg_get_serial_sequence(\(bind: pools[index].table), 'id'))::regclass) AS id
                 FROM generate_series(1, \(bind: pools[index].count - pools[index].allocated))
                 """
             }
