@@ -33,6 +33,9 @@ public struct SQLCapabilities: Sendable {
     public let distinctList: @Sendable (String) -> String
     /// Whether the largest tables are partitioned by month (``MonthlyPartitions``).
     public var partitionsByMonth = false
+    /// How many write transactions a bulk write may run at once on disjoint rows: one on SQLite
+    /// (one writer), two on PostgreSQL (each transaction's inserts run on one server core).
+    public var bulkWriters = 1
 
     public static let sqlite = SQLCapabilities(
         ids: .afterLargest, rowLock: "", idColumn: "id INTEGER PRIMARY KEY AUTOINCREMENT", withoutRowID: " WITHOUT ROWID", integerKey: "INTEGER",
@@ -45,6 +48,7 @@ public struct SQLCapabilities: Sendable {
         integerKey: "BIGINT", altersConstraints: true, ruleDialect: .postgres, ruleFunctions: [SQLCompiler.postgresDistanceFunction],
         randomHexKey: "md5(random()::text || clock_timestamp()::text) || md5(random()::text)", distinctList: { "STRING_AGG(DISTINCT \($0), ',')" })
         postgres.partitionsByMonth = true
+        postgres.bulkWriters = 2
         return postgres
     }()
 

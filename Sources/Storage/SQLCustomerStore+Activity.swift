@@ -180,11 +180,30 @@ extension SQLCustomerStore {
         return try await database.write { db in try await Self.recordTransactions(db, rows, partitioned: partitioned) }
     }
 
+    /// From this many rows, ``insertTransactions(_:)`` splits its rows between
+    /// ``SQLCapabilities/bulkWriters`` transactions at once.
+    static let splitThreshold = 20_000
+
+    /// Inserts an import's transactions, skipping external ids already recorded. A large batch on
+    /// PostgreSQL is split by external id between two transactions that run at once — one
+    /// server core each, where one transaction's inserts would leave the other core idle. A repeated
+    /// external id always falls in the same part, so the batch's first row of it is the one kept;
+    /// the parts commit on their own, which an import (batch after batch, each repeat skipped)
+    /// allows.
     public func insertTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> Int {
         let partitioned = database.capabilities.partitionsByMonth
         if rows.count >= Self.stagingThreshold { try await MonthlyPartitions.makeMonths(for: rows.map(\.details.occurredAt.epochSeconds), in: database) }
-        return try await database.write { db in
-            try await Self.insertTransactions(db, rows[...], partitioned: partitioned).count
+        let writers = rows.count >= Self.splitThreshold ? database.capabilities.bulkWriters : 1
+        var parts = Array(repeating: [(customer: CustomerID, details: TransactionDetails)](), count: writers)
+        for row in rows { parts[writers == 1 ? 0 : Int(UInt(bitPattern: row.details.externalID.hashValue) % UInt(writers))].append(row) }
+        let database = self.database
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            for part in parts where !part.isEmpty {
+                group.addTask {
+                    try await database.write { db in try await Self.insertTransactions(db, part[...], partitioned: partitioned).count }
+                }
+            }
+            return try await group.reduce(0, +)
         }
     }
 

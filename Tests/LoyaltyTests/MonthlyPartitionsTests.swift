@@ -152,6 +152,24 @@ import Testing
     }
 
     @Test(
+        "an import batch of 20,500 rows, split between writers on PostgreSQL, records 20,000 purchases: a repeat in the batch is skipped and the first one is kept",
+        arguments: TestEngine.available)
+    func largeBatch(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { p in
+            let store = SQLCustomerStore(database: p.database)
+            let customer = try await p.customers.create(ProfileDraft(firstName: "Bulk", lastName: "Buyer")).id
+            let start = p.settings.clock.now
+            var batch = Self.purchases(1, 20_000, customer: customer, start: start)
+            batch += Self.purchases(1, 500, customer: customer, start: start, amount: 77_777)
+            #expect(try await store.insertTransactions(batch) == 20_000)
+            #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transactions WHERE amount_minor = 77777") == 0, "the batch's first row of each id is kept")
+            #expect(try await Self.count(p, "SELECT COUNT(DISTINCT external_id) AS n FROM transactions") == 20_000)
+            #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transaction_lines") == 20_000)
+            #expect(try await store.insertTransactions(batch) == 0, "the same batch again records nothing")
+        }
+    }
+
+    @Test(
         "a batch accrual of 2,100 purchases posts each once, set-wise: a second run replays them all, and every transfer's key is kept",
         arguments: TestEngine.available)
     func bulkAccrual(engine: TestEngine) async throws {
