@@ -92,14 +92,19 @@ import Testing
         }
     }
 
+    /// A database with one customer; the customer store itself (for its bulk writes) and the test clock's now.
+    static func withBuyer(_ engine: TestEngine, _ body: @escaping (Patron, SQLCustomerStore, CustomerID, Date) async throws -> Void) async throws {
+        try await TestDatabase.withPatron(engine) { p in
+            let customer = try await p.customers.create(ProfileDraft(firstName: "Bulk", lastName: "Buyer")).id
+            try await body(p, SQLCustomerStore(database: p.database), customer, p.settings.clock.now)
+        }
+    }
+
     @Test(
         "purchases written in bulk (imports, batch accrual) are recorded once each — a repeat in the batch, one already stored, or one another import writes at the same time is skipped — and keep their lines and keys",
         arguments: TestEngine.available)
     func bulkTransactions(engine: TestEngine) async throws {
-        try await TestDatabase.withPatron(engine) { p in
-            let store = SQLCustomerStore(database: p.database)
-            let customer = try await p.customers.create(ProfileDraft(firstName: "Bulk", lastName: "Buyer")).id
-            let start = p.settings.clock.now
+        try await Self.withBuyer(engine) { p, store, customer, start async throws in
             // 300 new purchases over three months, and T5 again at the end with another amount.
             var batch = Self.purchases(1, 300, customer: customer, start: start)
             batch += Self.purchases(5, 1, customer: customer, start: start, amount: 99_999)
@@ -155,10 +160,7 @@ import Testing
         "an import batch of 20,500 rows, split between writers on PostgreSQL, records 20,000 purchases: a repeat in the batch is skipped and the first one is kept",
         arguments: TestEngine.available)
     func largeBatch(engine: TestEngine) async throws {
-        try await TestDatabase.withPatron(engine) { p in
-            let store = SQLCustomerStore(database: p.database)
-            let customer = try await p.customers.create(ProfileDraft(firstName: "Bulk", lastName: "Buyer")).id
-            let start = p.settings.clock.now
+        try await Self.withBuyer(engine) { p, store, customer, start async throws in
             var batch = Self.purchases(1, 20_000, customer: customer, start: start)
             batch += Self.purchases(1, 500, customer: customer, start: start, amount: 77_777)
             #expect(try await store.insertTransactions(batch) == 20_000)
