@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // Shared vocabulary: typed identifiers, money, points, the clock.
@@ -81,6 +82,17 @@ let package = Package(
                 "Storage", "Expressions", "SharedModels", .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The same SQLite file through GRDB.swift (PATRON_SQLITE_DRIVER=grdb): #18's driver spike.
+        .target(
+            name: "StorageGRDB",
+            dependencies: [
+                "Storage", "Expressions", "SharedModels", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "SQLKit", package: "sql-kit"), .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -137,7 +149,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Sales", "Storage", "StorageSQLite", "StoragePostgres", "HTTPAPI",
+                "SharedModels", "Customers", "Access", "Loyalty", "Analytics", "Campaigns", "Support", "Partners", "Sales", "Storage", "StorageSQLite", "StorageGRDB", "StoragePostgres", "HTTPAPI",
                 "WebConsole", "Jobs", "Channels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

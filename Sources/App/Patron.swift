@@ -12,6 +12,7 @@ import Partners
 import Sales
 import SharedModels
 import Storage
+import StorageGRDB
 import StoragePostgres
 import StorageSQLite
 import Support
@@ -209,6 +210,18 @@ public struct Patron: Sendable {
     /// - Parameter readReplica: a streaming replica of a PostgreSQL primary (`--read-database`),
     ///   which then answers analytics, segment counts, reports and list views
     ///   (``Database/readFromReplica(_:)``).
+    /// The driver an SQLite file is opened with: SQLiteNIO, or GRDB.swift where
+    /// `PATRON_SQLITE_DRIVER=grdb` (#18's measured spike: docs/benchmarks.md, session 14).
+    static func openSQLite(path: String, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment) async throws
+        -> any Database
+    {
+        switch environment["PATRON_SQLITE_DRIVER"] ?? "sqlite-nio" {
+        case "sqlite-nio": return try await SQLiteDatabase.open(path: path, logger: logger)
+        case "grdb": return try await GRDBDatabase.open(path: path, logger: logger)
+        case let other: throw ConfigurationError(flag: "PATRON_SQLITE_DRIVER", reason: "'\(other)' is neither sqlite-nio (the default) nor grdb")
+        }
+    }
+
     public static func open(
         _ location: DatabaseLocation, readReplica: DatabaseLocation? = nil, settings: Settings = Settings(), logger: Logger = Logger(label: "patron")
     ) async throws -> Patron {
@@ -219,7 +232,7 @@ public struct Patron: Sendable {
         }
         var database: any Database =
             switch location {
-            case .sqlite(let path): try await SQLiteDatabase.open(path: path, logger: logger)
+            case .sqlite(let path): try await openSQLite(path: path, logger: logger)
             case .postgres(let url): try await PostgresDatabase.open(url: url, logger: logger)
             }
         do {

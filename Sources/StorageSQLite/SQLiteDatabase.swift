@@ -95,13 +95,11 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let result = ResultBox<T>()
         do {
-            try await commits.submit { db in result.value = try await body(db) }
+            return try await GroupCommit.write(on: commits, body)
         } catch {
             throw Self.failure(error)
         }
-        return result.value!
     }
 
     /// The error callers see for an error from SQLite: a ``DatabaseFailure`` named by SQLite's
@@ -123,61 +121,5 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
         for reader in readers { try await reader.close().get() }
         try await writer.close().get()
         try await writerThread.shutdownGracefully()
-    }
-}
-
-/// Holds a write's result between the writer task that computes it and the caller it resumes
-/// (the continuation's resumption orders the two accesses).
-private final class ResultBox<T>: @unchecked Sendable {
-    var value: T?
-}
-
-/// Group commit over the writer connection: a group of writes in one transaction, each in its
-/// own savepoint, and one `COMMIT`.
-enum GroupCommit {
-    typealias Job = @Sendable (any SQLDatabase) async throws -> Void
-
-    /// At most this many writes share one commit, so no caller waits behind an unbounded group.
-    static let maximumGroup = 256
-
-    static func coalescer(writer: SQLiteSession) -> Coalescer<Job, Void> {
-        Coalescer(maximumGroup: maximumGroup) { group in
-            var outcomes: [Result<Void, any Error>] = []
-            do {
-                try await writer.raw("BEGIN IMMEDIATE").run()
-                for job in group {
-                    if group.count == 1 {
-                        outcomes.append(await Result(catching: { try await job(writer) }))
-                        continue
-                    }
-                    try await writer.raw("SAVEPOINT job").run()
-                    do {
-                        try await job(writer)
-                        try await writer.raw("RELEASE job").run()
-                        outcomes.append(.success(()))
-                    } catch {
-                        try await writer.raw("ROLLBACK TO job").run()
-                        try await writer.raw("RELEASE job").run()
-                        outcomes.append(.failure(error))
-                    }
-                }
-                if outcomes.contains(where: { if case .success = $0 { true } else { false } }) {
-                    try await writer.raw("COMMIT").run()
-                } else {
-                    try await writer.raw("ROLLBACK").run()
-                }
-            } catch {
-                // The transaction itself failed (BEGIN, a savepoint or COMMIT): nothing of the group was kept.
-                try? await writer.raw("ROLLBACK").run()
-                outcomes = group.map { _ in .failure(error) }
-            }
-            return outcomes
-        }
-    }
-}
-
-extension Result where Failure == any Error {
-    init(catching body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }

@@ -1,0 +1,67 @@
+import SQLKit
+import SharedModels
+
+/// Group commit over an SQLite writer connection (either driver): a group of writes in one transaction, each in its
+/// own savepoint, and one `COMMIT`.
+public enum GroupCommit {
+    public typealias Job = @Sendable (any SQLDatabase) async throws -> Void
+
+    /// At most this many writes share one commit, so no caller waits behind an unbounded group.
+    static let maximumGroup = 256
+
+    /// Runs `body` as one write of the next group and returns its result.
+    public static func write<T: Sendable>(
+        on commits: Coalescer<Job, Void>, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        let result = ResultBox<T>()
+        try await commits.submit { db in result.value = try await body(db) }
+        return result.value!
+    }
+
+    public static func coalescer(writer: any SQLDatabase) -> Coalescer<Job, Void> {
+        Coalescer(maximumGroup: maximumGroup) { group in
+            var outcomes: [Result<Void, any Error>] = []
+            do {
+                try await writer.raw("BEGIN IMMEDIATE").run()
+                for job in group {
+                    if group.count == 1 {
+                        outcomes.append(await Result(catching: { try await job(writer) }))
+                        continue
+                    }
+                    try await writer.raw("SAVEPOINT job").run()
+                    do {
+                        try await job(writer)
+                        try await writer.raw("RELEASE job").run()
+                        outcomes.append(.success(()))
+                    } catch {
+                        try await writer.raw("ROLLBACK TO job").run()
+                        try await writer.raw("RELEASE job").run()
+                        outcomes.append(.failure(error))
+                    }
+                }
+                if outcomes.contains(where: { if case .success = $0 { true } else { false } }) {
+                    try await writer.raw("COMMIT").run()
+                } else {
+                    try await writer.raw("ROLLBACK").run()
+                }
+            } catch {
+                // The transaction itself failed (BEGIN, a savepoint or COMMIT): nothing of the group was kept.
+                try? await writer.raw("ROLLBACK").run()
+                outcomes = group.map { _ in .failure(error) }
+            }
+            return outcomes
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
+
+/// Holds a write's result between the writer task that computes it and the caller it resumes
+/// (the continuation's resumption orders the two accesses).
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}

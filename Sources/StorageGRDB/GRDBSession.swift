@@ -1,0 +1,139 @@
+import Foundation
+import GRDB
+import Logging
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import Storage
+
+/// One SQLite connection on its own serial queue, with the statements it prepared.
+final class GRDBConnection: Sendable {
+    let queue: DatabaseQueue
+    let logger: Logger
+    let statements = StatementCache()
+
+    init(queue: DatabaseQueue, logger: Logger) {
+        self.queue = queue
+        self.logger = logger
+    }
+
+    /// Runs `sql` with `arguments` on the connection's queue, handing each row to `onRow` there.
+    func run(_ sql: String, _ arguments: [DatabaseValue], _ onRow: @escaping @Sendable (Row) -> Void) async throws {
+        let statements = self.statements
+        try await queue.writeWithoutTransaction { db in
+            let statement = try statements.statement(sql, in: db)
+            let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
+            while let row = try cursor.next() { onRow(row) }
+        }
+    }
+}
+
+/// Prepared statements by SQL text, for one connection, touched only on its queue. Texts that
+/// vary with their data (an `IN` list, a multi-row insert) would fill it: past ``capacity``
+/// texts it starts again.
+final class StatementCache: @unchecked Sendable {
+    static let capacity = 256
+    /// Longer texts are prepared each time: they are the generated ones.
+    static let longest = 8_000
+    private var cached: [String: Statement] = [:]
+
+    /// Finalizes every statement (a connection with statements alive cannot close).
+    func clear() { cached.removeAll() }
+
+    func statement(_ sql: String, in db: GRDB.Database) throws -> Statement {
+        guard sql.utf8.count <= Self.longest else { return try db.makeStatement(sql: sql) }
+        if let statement = cached[sql] { return statement }
+        if cached.count >= Self.capacity { cached.removeAll(keepingCapacity: true) }
+        let statement = try db.makeStatement(sql: sql)
+        cached[sql] = statement
+        return statement
+    }
+}
+
+/// A GRDB connection as SQLKit sees it (SQLite's dialect, so every store writes the same SQL as
+/// on SQLiteNIO), plus the fast paths of ``BulkInserting`` and ``RawReading``.
+struct GRDBSession: SQLDatabase, BulkInserting, RawReading {
+    let connection: GRDBConnection
+
+    var logger: Logger { connection.logger }
+    var eventLoop: any EventLoop { MultiThreadedEventLoopGroup.singleton.any() }
+    var version: (any SQLDatabaseReportedVersion)? { nil }
+    var dialect: any SQLDialect { SQLiteDialect() }
+    var queryLogLevel: Logger.Level? { nil }
+
+    func execute(sql query: any SQLKit.SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        promise.completeWithTask { try await self.execute(sql: query, onRow) }
+        return promise.futureResult
+    }
+
+    func execute(sql query: any SQLKit.SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        var serializer = SQLSerializer(database: self)
+        query.serialize(to: &serializer)
+        let arguments = try serializer.binds.map(BindValue.databaseValue)
+        try await connection.run(serializer.sql, arguments) { row in onRow(GRDBRow(row)) }
+    }
+
+    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await closure(self)
+    }
+
+    /// Many rows through one prepared single-row `INSERT`, stepped once per row on the
+    /// connection's queue.
+    func bulkInsert(into table: String, columns: [String], rows: ArraySlice<[SQLValue]>, suffix: String, returning: [String]) async throws
+        -> [[SQLValue]]
+    {
+        guard !rows.isEmpty else { return [] }
+        let sql =
+            "INSERT INTO \"\(table)\" (\(columns.joined(separator: ", "))) VALUES ("
+            + Array(repeating: "?", count: columns.count).joined(separator: ",") + ") " + suffix
+        let statements = connection.statements
+        let values = Array(rows)
+        return try await connection.queue.writeWithoutTransaction { db in
+            let statement = try statements.statement(sql, in: db)
+            var output: [[SQLValue]] = []
+            for row in values {
+                let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(row.map(\.databaseValue)))
+                while let inserted = try cursor.next() {
+                    output.append(returning.map { SQLValue(inserted[$0] as DatabaseValue) })
+                }
+            }
+            return output
+        }
+    }
+
+    func copyRows(into table: String, columns: [String], rows: [[SQLValue]]) async throws -> Bool { false }
+
+    func rawRows(sql: String, binds: [SQLValue], columns: [String]) async throws -> [[SQLValue]] {
+        let statements = connection.statements
+        return try await connection.queue.writeWithoutTransaction { db in
+            let statement = try statements.statement(sql, in: db)
+            let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(binds.map(\.databaseValue)))
+            var output: [[SQLValue]] = []
+            while let row = try cursor.next() { output.append(columns.map { SQLValue(row[$0] as DatabaseValue) }) }
+            return output
+        }
+    }
+}
+
+extension SQLValue {
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .integer(let v): v.databaseValue
+        case .real(let v): v.databaseValue
+        case .text(let v): v.databaseValue
+        case .null: .null
+        }
+    }
+
+    init(_ value: DatabaseValue) {
+        switch value.storage {
+        case .int64(let v): self = .integer(v)
+        case .double(let v): self = .real(v)
+        case .string(let v): self = .text(v)
+        case .blob(let v): self = .text(String(decoding: v, as: UTF8.self))
+        case .null: self = .null
+        }
+    }
+}
