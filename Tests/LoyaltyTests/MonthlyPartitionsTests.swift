@@ -194,6 +194,10 @@ import Testing
                         f.patron,
                         "SELECT COUNT(*) AS n FROM ledger_transfer_keys k JOIN ledger_transfers t ON t.id = k.transfer_id AND t.idempotency_key = k.idempotency_key"
                     ) == keyed)
+                // Keys are looked up in their table only: the transfers carry no index on them.
+                #expect(
+                    try await Self.count(f.patron, "SELECT COUNT(*) AS n FROM pg_indexes WHERE tablename = 'ledger_transfers' AND indexdef LIKE '%idempotency_key%'")
+                        == 0)
                 // One earned alone afterwards still claims its key, and a repeat of it is the same transfer.
                 let one = try await f.ledger.earn(5, to: f.member, reference: "solo", idempotencyKey: "solo-1", pending: false)
                 #expect(try await f.ledger.earn(5, to: f.member, reference: "solo", idempotencyKey: "solo-1", pending: false).id == one.id)
