@@ -1,5 +1,6 @@
 import SQLKit
 import SharedModels
+import Synchronization
 
 /// Group commit over an SQLite writer connection (either driver): a group of writes in one transaction, each in its
 /// own savepoint, and one `COMMIT`.
@@ -64,4 +65,54 @@ extension Result where Failure == any Error {
 /// (the continuation's resumption orders the two accesses).
 private final class ResultBox<T>: @unchecked Sendable {
     var value: T?
+}
+
+/// How both SQLite drivers reach their file: reads go round-robin to reader sessions (WAL lets
+/// them run beside the writer), writes to the writer through ``GroupCommit``, and every error on
+/// the way out is named by the driver's `failure`.
+public final class SQLiteAccess: Sendable {
+    private let readers: [any SQLDatabase]
+    private let commits: Coalescer<GroupCommit.Job, Void>
+    private let failure: @Sendable (any Error) -> any Error
+    private let nextReader = Atomic<UInt>(0)
+
+    public init(writer: any SQLDatabase, readers: [any SQLDatabase], failure: @escaping @Sendable (any Error) -> any Error) {
+        precondition(!readers.isEmpty, "an SQLite file is read through at least one reader")
+        self.readers = readers
+        self.commits = GroupCommit.coalescer(writer: writer)
+        self.failure = failure
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let index = Int(nextReader.wrappingAdd(1, ordering: .relaxed).newValue % UInt(readers.count))
+        do {
+            return try await body(readers[index])
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        do {
+            return try await GroupCommit.write(on: commits, body)
+        } catch {
+            throw failure(error)
+        }
+    }
+}
+
+/// A database in one SQLite file, whichever driver serves it: its reads and writes are its
+/// ``SQLiteAccess``'s.
+public protocol SQLiteFile: Database {
+    var access: SQLiteAccess { get }
+}
+
+extension SQLiteFile {
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await access.read(body)
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await access.write(body)
+    }
 }

@@ -15,21 +15,21 @@ import Storage
 /// connection keeps its prepared statements (up to ``StatementCache/capacity`` texts) and runs
 /// them on its own serial queue, where SQLiteNIO prepares every statement again and hands each
 /// value through `Codable`.
-public final class GRDBDatabase: Storage.Database, Sendable {
+public final class GRDBDatabase: SQLiteFile, Sendable {
     public let engine = Engine.sqlite
     public let claimClause = ""
     public let exclusiveTransactionLock: String? = nil
     public let path: String
     private let writer: GRDBConnection
     private let readers: [GRDBConnection]
-    private let commits: Coalescer<GroupCommit.Job, Void>
-    private let nextReader = AtomicCounter()
+    public let access: SQLiteAccess
 
     private init(path: String, writer: GRDBConnection, readers: [GRDBConnection]) {
         self.path = path
         self.writer = writer
         self.readers = readers
-        self.commits = GroupCommit.coalescer(writer: GRDBSession(connection: writer))
+        self.access = SQLiteAccess(
+            writer: GRDBSession(connection: writer), readers: readers.map { GRDBSession(connection: $0) }, failure: Self.failure)
     }
 
     /// Opens (creating if missing) the database file at `path`.
@@ -82,23 +82,6 @@ public final class GRDBDatabase: Storage.Database, Sendable {
         return Evaluator.haversineKilometres(a, b, c, d)
     }
 
-    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let index = nextReader.next() % readers.count
-        do {
-            return try await body(GRDBSession(connection: readers[index]))
-        } catch {
-            throw Self.failure(error)
-        }
-    }
-
-    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        do {
-            return try await GroupCommit.write(on: commits, body)
-        } catch {
-            throw Self.failure(error)
-        }
-    }
-
     /// The error callers see for an error from SQLite, named as ``SQLiteDatabase`` names them.
     static func failure(_ error: any Error) -> any Error {
         guard let error = error as? DatabaseError else { return error }
@@ -118,18 +101,5 @@ public final class GRDBDatabase: Storage.Database, Sendable {
             try await connection.queue.writeWithoutTransaction { _ in statements.clear() }
             try connection.queue.close()
         }
-    }
-}
-
-/// A round-robin counter shared by concurrent readers.
-final class AtomicCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-
-    func next() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value &+= 1
-        return value & Int.max
     }
 }

@@ -6,7 +6,6 @@ import NIOPosix
 import SQLiteKit
 import SharedModels
 import Storage
-import Synchronization
 
 /// Patron's database in one SQLite file.
 ///
@@ -17,7 +16,7 @@ import Synchronization
 /// makes them all durable before any of them returns. Concurrent API requests thus share the
 /// cost of the disk flush instead of queueing behind one flush each. Reads go to a small pool
 /// of reader connections, which WAL lets run beside the writer.
-public final class SQLiteDatabase: Database, @unchecked Sendable {
+public final class SQLiteDatabase: SQLiteFile, @unchecked Sendable {
     public let engine = Engine.sqlite
     public let claimClause = ""
     public let exclusiveTransactionLock: String? = nil
@@ -26,15 +25,15 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
     /// The writer's own thread: its statements never wait behind readers' in NIO's shared pool.
     private let writerThread: NIOThreadPool
     private let readers: [SQLiteConnection]
-    private let commits: Coalescer<GroupCommit.Job, Void>
-    private let nextReader = Atomic<UInt>(0)
+    public let access: SQLiteAccess
 
     private init(path: String, writer: SQLiteConnection, writerThread: NIOThreadPool, readers: [SQLiteConnection]) {
         self.path = path
         self.writer = writer
         self.writerThread = writerThread
         self.readers = readers
-        self.commits = GroupCommit.coalescer(writer: SQLiteSession(connection: writer))
+        self.access = SQLiteAccess(
+            writer: SQLiteSession(connection: writer), readers: readers.map { SQLiteSession(connection: $0) }, failure: Self.failure)
     }
 
     /// Opens (creating if missing) the database file at `path`.
@@ -83,23 +82,6 @@ public final class SQLiteDatabase: Database, @unchecked Sendable {
             return Evaluator.haversineKilometres(a, b, c, d)
         }
         try await connection.install(customFunction: distance)
-    }
-
-    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let index = Int(nextReader.wrappingAdd(1, ordering: .relaxed).newValue % UInt(readers.count))
-        do {
-            return try await body(SQLiteSession(connection: readers[index]))
-        } catch {
-            throw Self.failure(error)
-        }
-    }
-
-    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        do {
-            return try await GroupCommit.write(on: commits, body)
-        } catch {
-            throw Self.failure(error)
-        }
     }
 
     /// The error callers see for an error from SQLite: a ``DatabaseFailure`` named by SQLite's
