@@ -226,7 +226,8 @@ let package = Package(
         .testTarget(name: "WebConsoleTests", dependencies: ["WebConsole", "Loyalty", "Analytics", "SharedModels"], swiftSettings: swiftSettings),
         .testTarget(name: "DemoTests", dependencies: ["Demo", "App", "Loyalty", "SharedModels", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "StorageSQLiteTests", dependencies: ["StorageSQLite", "Storage", "SharedModels", .product(name: "SQLKit", package: "sql-kit")], swiftSettings: swiftSettings),
+            name: "StorageSQLiteTests", dependencies: ["StorageSQLite", "StorageGRDB", "Storage", "SharedModels", .product(name: "SQLKit", package: "sql-kit")],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "StoragePostgresTests",
             dependencies: [

@@ -4,18 +4,31 @@ import SharedModels
 import Storage
 import Testing
 
-@testable import StorageSQLite
+import StorageGRDB
+import StorageSQLite
 
-/// The SQLite engine on a real file: writes grouped into one commit still succeed or fail one by
-/// one, readers cannot write, and SQLite's errors reach callers as ``DatabaseFailure``s.
+/// The SQLite engine on a real file, through either driver (SQLiteNIO, GRDB.swift): writes
+/// grouped into one commit still succeed or fail one by one, readers cannot write, and SQLite's
+/// errors reach callers as ``DatabaseFailure``s.
 @Suite struct SQLiteDatabaseTests {
     struct Refused: Error, Equatable {}
 
-    func withFile<T>(_ body: (SQLiteDatabase) async throws -> T) async throws -> T {
+    enum Driver: String, CaseIterable, Sendable {
+        case sqliteNIO, grdb
+
+        func open(_ path: String) async throws -> any SQLiteFile {
+            switch self {
+            case .sqliteNIO: try await SQLiteDatabase.open(path: path)
+            case .grdb: try await GRDBDatabase.open(path: path)
+            }
+        }
+    }
+
+    func withFile<T>(_ driver: Driver, _ body: (any SQLiteFile) async throws -> T) async throws -> T {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("patron-sqlite-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let db = try await SQLiteDatabase.open(path: dir.appendingPathComponent("t.sqlite").path)
+        let db = try await driver.open(dir.appendingPathComponent("t.sqlite").path)
         do {
             let result = try await body(db)
             try await db.close()
@@ -26,9 +39,9 @@ import Testing
         }
     }
 
-    @Test("200 concurrent writes grouped into commits: the ones that fail leave no trace, the others all land")
-    func groupCommit() async throws {
-        try await withFile { db in
+    @Test("200 concurrent writes grouped into commits: the ones that fail leave no trace, the others all land", arguments: Driver.allCases)
+    func groupCommit(driver: Driver) async throws {
+        try await withFile(driver) { db in
             try await db.write { try await $0.raw("CREATE TABLE t (n INTEGER PRIMARY KEY)").run() }
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 for n in 0..<200 {
@@ -51,9 +64,9 @@ import Testing
         }
     }
 
-    @Test("readers are read-only; a constraint failure is the database's error, named")
-    func readersAndFailures() async throws {
-        try await withFile { db in
+    @Test("readers are read-only; a constraint failure is the database's error, named", arguments: Driver.allCases)
+    func readersAndFailures(driver: Driver) async throws {
+        try await withFile(driver) { db in
             try await db.write { try await $0.raw("CREATE TABLE t (n INTEGER PRIMARY KEY)").run() }
             await #expect(throws: (any Error).self) { try await db.read { try await $0.raw("INSERT INTO t (n) VALUES (1)").run() } }
             try await db.write { try await $0.raw("INSERT INTO t (n) VALUES (1)").run() }
@@ -68,8 +81,37 @@ import Testing
         }
     }
 
-    @Test("a file that cannot be opened is refused at open, not at the first request")
-    func unopenable() async throws {
-        await #expect(throws: (any Error).self) { _ = try await SQLiteDatabase.open(path: "/proc/no-such-dir/patron.sqlite") }
+    @Test("a file that cannot be opened is refused at open, not at the first request", arguments: Driver.allCases)
+    func unopenable(driver: Driver) async throws {
+        await #expect(throws: (any Error).self) { _ = try await driver.open("/proc/no-such-dir/patron.sqlite") }
+    }
+
+    @Test("the GRDB driver reads values as the SQLiteNIO driver does: whole numbers, reals, text, NULL, booleans, JSON and typed ids")
+    func sameValues() async throws {
+        struct Tags: Codable, Equatable { var names: [String] }
+        var seen: [String] = []
+        for driver in Driver.allCases {
+            let row = try await withFile(driver) { db in
+                try await db.write { try await $0.raw("CREATE TABLE v (i INTEGER, r REAL, t TEXT, n TEXT, b INTEGER, j TEXT)").run() }
+                try await db.write {
+                    try await $0.raw(
+                        "INSERT INTO v VALUES (\(bind: Int64.max), \(bind: 2.5), \(bind: "née ☕"), \(bind: nil as String?), \(bind: true), \(bind: "{\"names\":[\"a\",\"b\"]}"))"
+                    ).run()
+                }
+                return try await db.read { db -> String in
+                    let row = try await db.raw("SELECT * FROM v").first()!
+                    let tags = try JSONDecoder().decode(Tags.self, from: Data(try row.decode(column: "j", as: String.self).utf8))
+                    return [
+                        "\(try row.decode(column: "i", as: Int64.self))", "\(try row.decode(column: "r", as: Double.self))",
+                        try row.decode(column: "t", as: String.self), "\(try row.decode(column: "n", as: String?.self) as Any)",
+                        "\(try row.decode(column: "b", as: Bool.self))", "\(try row.decode(column: "i", as: Int64?.self) as Any)",
+                        "\(try row.decodeNil(column: "n"))", tags.names.joined(separator: ","),
+                        "\(try row.decode(column: "b", as: ID<Tags>.self).rawValue)",
+                    ].joined(separator: "|")
+                }
+            }
+            seen.append(row)
+        }
+        #expect(seen[0] == seen[1], "SQLiteNIO: \(seen[0]); GRDB: \(seen[1])")
     }
 }
