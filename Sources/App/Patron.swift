@@ -206,10 +206,6 @@ public struct Patron: Sendable {
     public let intake: TransactionIntake
     public let settings: Settings
 
-    /// Opens the database, creating an SQLite file if missing, and applies pending migrations.
-    /// - Parameter readReplica: a streaming replica of a PostgreSQL primary (`--read-database`),
-    ///   which then answers analytics, segment counts, reports and list views
-    ///   (``Database/readFromReplica(_:)``).
     /// The driver an SQLite file is opened with: SQLiteNIO, or GRDB.swift where
     /// `PATRON_SQLITE_DRIVER=grdb` (#18's measured spike: docs/benchmarks.md, session 14).
     static func openSQLite(path: String, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment) async throws
@@ -222,6 +218,10 @@ public struct Patron: Sendable {
         }
     }
 
+    /// Opens the database, creating an SQLite file if missing, and applies pending migrations.
+    /// - Parameter readReplica: a streaming replica of a PostgreSQL primary (`--read-database`),
+    ///   which then answers analytics, segment counts, reports and list views
+    ///   (``Database/readFromReplica(_:)``).
     public static func open(
         _ location: DatabaseLocation, readReplica: DatabaseLocation? = nil, settings: Settings = Settings(), logger: Logger = Logger(label: "patron")
     ) async throws -> Patron {
