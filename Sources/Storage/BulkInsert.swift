@@ -47,6 +47,19 @@ extension BulkInserting {
     public func copyRows(into table: String, columns: [String], rows: [[SQLValue]]) async throws -> Bool { false }
 }
 
+/// `INSERT INTO "table" (columns) VALUES (?,…),(?,…) suffix` for `rows` rows, with SQLite's
+/// anonymous placeholders: the statement both SQLite drivers send for ``BulkInserting/bulkInsert(into:columns:rows:suffix:returning:)``.
+public func multiRowInsertSQL(into table: String, columns: [String], rows: Int, suffix: String) -> String {
+    let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
+    var sql = "INSERT INTO \"\(table)\" (\(columns.joined(separator: ", "))) VALUES "
+    sql.reserveCapacity(sql.utf8.count + rows * (placeholders.utf8.count + 1) + suffix.utf8.count + 1)
+    for row in 0..<rows {
+        if row > 0 { sql += "," }
+        sql += placeholders
+    }
+    return sql + " " + suffix
+}
+
 /// From this many rows, a plain insert goes through ``BulkInserting/copyRows(into:columns:rows:)``
 /// where the connection offers it: below, one `INSERT` is as quick and simpler.
 let copyThreshold = 2_000

@@ -4,14 +4,14 @@ import Synchronization
 
 /// Group commit over an SQLite writer connection (either driver): a group of writes in one transaction, each in its
 /// own savepoint, and one `COMMIT`.
-public enum GroupCommit {
-    public typealias Job = @Sendable (any SQLDatabase) async throws -> Void
+enum GroupCommit {
+    typealias Job = @Sendable (any SQLDatabase) async throws -> Void
 
     /// At most this many writes share one commit, so no caller waits behind an unbounded group.
     static let maximumGroup = 256
 
     /// Runs `body` as one write of the next group and returns its result.
-    public static func write<T: Sendable>(
+    static func write<T: Sendable>(
         on commits: Coalescer<Job, Void>, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T
     ) async throws -> T {
         let result = ResultBox<T>()
@@ -19,7 +19,7 @@ public enum GroupCommit {
         return result.value!
     }
 
-    public static func coalescer(writer: any SQLDatabase) -> Coalescer<Job, Void> {
+    static func coalescer(writer: any SQLDatabase) -> Coalescer<Job, Void> {
         Coalescer(maximumGroup: maximumGroup) { group in
             var outcomes: [Result<Void, any Error>] = []
             do {

@@ -12,6 +12,14 @@ extension SQLCustomerStore {
     /// table (``stageTransactions(_:_:)``); below, the key table's trigger claims each external id.
     static let stagingThreshold = 200
 
+    /// Before a bulk write of `rows` (from ``stagingThreshold`` purchases), the months they fall
+    /// in are made (``MonthlyPartitions/makeMonths(for:in:)``): a single purchase is not worth
+    /// the look.
+    static func makeMonths(for rows: [(customer: CustomerID, details: TransactionDetails)], in database: any Database) async throws {
+        guard rows.count >= stagingThreshold else { return }
+        try await MonthlyPartitions.makeMonths(for: rows.map(\.details.occurredAt.epochSeconds), in: database)
+    }
+
     /// Inserts transactions, skipping external ids already recorded; returns the new rows' ids by external id.
     /// (On PostgreSQL the partitioned table has no unique index on the external id: its key
     /// table claims each one — MonthlyPartitions.)
@@ -79,10 +87,8 @@ extension SQLCustomerStore {
             """
         ).run()
         let numbered = values.enumerated().map { [SQLValue.integer(Int64($0.offset))] + $0.element }
-        guard try await bulk.copyRows(into: "transaction_intake", columns: ["ord"] + insertedColumns, rows: numbered) else {
-            try await db.raw("DROP TABLE pg_temp.transaction_intake").run()
-            return nil
-        }
+        // The table goes at commit (ON COMMIT DROP), or at the next batch of the same transaction.
+        guard try await bulk.copyRows(into: "transaction_intake", columns: ["ord"] + insertedColumns, rows: numbered) else { return nil }
         let columns = insertedColumns.joined(separator: ", ")
         let rows = try await MonthlyPartitions.withKeysClaimed(db, in: "transaction_keys") {
             try await db.raw(
@@ -101,7 +107,6 @@ extension SQLCustomerStore {
                 """
             ).all()
         }
-        try await db.raw("DROP TABLE pg_temp.transaction_intake").run()
         return try rows.map { [.integer(try $0.int64("id")), .text(try $0.string("external_id"))] }
     }
 
@@ -176,7 +181,7 @@ extension SQLCustomerStore {
 
     public func recordTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> [(Transaction, inserted: Bool)] {
         let partitioned = database.capabilities.partitionsByMonth
-        if rows.count >= Self.stagingThreshold { try await MonthlyPartitions.makeMonths(for: rows.map(\.details.occurredAt.epochSeconds), in: database) }
+        try await Self.makeMonths(for: rows, in: database)
         return try await database.write { db in try await Self.recordTransactions(db, rows, partitioned: partitioned) }
     }
 
@@ -192,7 +197,7 @@ extension SQLCustomerStore {
     /// allows.
     public func insertTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> Int {
         let partitioned = database.capabilities.partitionsByMonth
-        if rows.count >= Self.stagingThreshold { try await MonthlyPartitions.makeMonths(for: rows.map(\.details.occurredAt.epochSeconds), in: database) }
+        try await Self.makeMonths(for: rows, in: database)
         let writers = rows.count >= Self.splitThreshold ? database.capabilities.bulkWriters : 1
         var parts = Array(repeating: [(customer: CustomerID, details: TransactionDetails)](), count: writers)
         for row in rows { parts[writers == 1 ? 0 : Int(UInt(bitPattern: row.details.externalID.hashValue) % UInt(writers))].append(row) }

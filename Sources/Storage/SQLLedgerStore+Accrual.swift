@@ -25,9 +25,7 @@ extension SQLLedgerStore {
     ) async throws -> (recorded: [(Transaction, inserted: Bool)], posted: [(index: Int, plan: AccrualPlan, posted: PostedAccrual)]) {
         let store = self
         let partitioned = database.capabilities.partitionsByMonth
-        if purchases.count >= SQLCustomerStore.stagingThreshold {
-            try await MonthlyPartitions.makeMonths(for: purchases.map(\.details.occurredAt.epochSeconds), in: database)
-        }
+        try await SQLCustomerStore.makeMonths(for: purchases, in: database)
         return try await database.write { db in
             let recorded = try await SQLCustomerStore.recordTransactions(db, purchases, partitioned: partitioned)
             let plans = plan(recorded)

@@ -11,7 +11,7 @@ import Storage
 ///
 /// The same file format, pragmas and group commit as ``SQLiteDatabase`` — WAL, `synchronous=FULL`,
 /// foreign keys, one writer connection whose waiting writes share one `BEGIN IMMEDIATE … COMMIT`
-/// (``GroupCommit``), and reader connections beside it. What differs is the driver: each
+/// (Storage's group commit), and reader connections beside it. What differs is the driver: each
 /// connection keeps its prepared statements (up to ``StatementCache/capacity`` texts) and runs
 /// them on its own serial queue, where SQLiteNIO prepares every statement again and hands each
 /// value through `Codable`.

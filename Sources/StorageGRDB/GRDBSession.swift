@@ -18,13 +18,21 @@ final class GRDBConnection: Sendable {
         self.logger = logger
     }
 
-    /// Runs `sql` with `arguments` on the connection's queue, handing each row to `onRow` there.
-    func run(_ sql: String, _ arguments: [DatabaseValue], _ onRow: @escaping @Sendable (Row) -> Void) async throws {
+    /// Runs `body` on the connection's queue with `sql`'s prepared statement (kept for next time,
+    /// see ``StatementCache``).
+    func withStatement<T: Sendable>(_ sql: String, evenIfLong: Bool = false, _ body: @escaping @Sendable (Statement) throws -> T) async throws -> T {
         let statements = self.statements
-        try await queue.writeWithoutTransaction { db in
-            let statement = try statements.statement(sql, in: db)
+        return try await queue.writeWithoutTransaction { db in try body(try statements.statement(sql, in: db, evenIfLong: evenIfLong)) }
+    }
+
+    /// The rows of `sql` with `arguments`, each read by `row` on the connection's queue (a
+    /// cursor's rows are reused as it steps).
+    func rows<T: Sendable>(_ sql: String, _ arguments: [DatabaseValue], _ row: @escaping @Sendable (Row) -> T) async throws -> [T] {
+        try await withStatement(sql) { statement in
             let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
-            while let row = try cursor.next() { onRow(row) }
+            var output: [T] = []
+            while let next = try cursor.next() { output.append(row(next)) }
+            return output
         }
     }
 }
@@ -73,7 +81,7 @@ struct GRDBSession: SQLDatabase, BulkInserting, RawReading {
         var serializer = SQLSerializer(database: self)
         query.serialize(to: &serializer)
         let arguments = try serializer.binds.map(BindValue.databaseValue)
-        try await connection.run(serializer.sql, arguments) { row in onRow(GRDBRow(row)) }
+        for row in try await connection.rows(serializer.sql, arguments, GRDBRow.init) { onRow(row) }
     }
 
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
@@ -86,16 +94,12 @@ struct GRDBSession: SQLDatabase, BulkInserting, RawReading {
         -> [[SQLValue]]
     {
         guard !rows.isEmpty else { return [] }
-        let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
-        var sql = "INSERT INTO \"\(table)\" (\(columns.joined(separator: ", "))) VALUES "
-        sql += Array(repeating: placeholders, count: rows.count).joined(separator: ",") + " " + suffix
+        let sql = multiRowInsertSQL(into: table, columns: columns, rows: rows.count, suffix: suffix)
         var values: [DatabaseValue] = []
         values.reserveCapacity(rows.count * columns.count)
         for row in rows { for value in row { values.append(value.databaseValue) } }
-        let statements = connection.statements
-        let text = sql, arguments = values
-        return try await connection.queue.writeWithoutTransaction { db in
-            let statement = try statements.statement(text, in: db, evenIfLong: true)
+        let arguments = values
+        return try await connection.withStatement(sql, evenIfLong: true) { statement in
             statement.setUncheckedArguments(StatementArguments(arguments))
             guard !returning.isEmpty else {
                 try statement.execute()
@@ -108,17 +112,8 @@ struct GRDBSession: SQLDatabase, BulkInserting, RawReading {
         }
     }
 
-    func copyRows(into table: String, columns: [String], rows: [[SQLValue]]) async throws -> Bool { false }
-
     func rawRows(sql: String, binds: [SQLValue], columns: [String]) async throws -> [[SQLValue]] {
-        let statements = connection.statements
-        return try await connection.queue.writeWithoutTransaction { db in
-            let statement = try statements.statement(sql, in: db)
-            let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(binds.map(\.databaseValue)))
-            var output: [[SQLValue]] = []
-            while let row = try cursor.next() { output.append(columns.map { SQLValue(row[$0] as DatabaseValue) }) }
-            return output
-        }
+        try await connection.rows(sql, binds.map(\.databaseValue)) { row in columns.map { SQLValue(row[$0] as DatabaseValue) } }
     }
 }
 

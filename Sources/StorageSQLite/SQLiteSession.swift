@@ -20,16 +20,10 @@ struct SQLiteSession: SQLSessionForwarding, BulkInserting, RawReading {
         -> [[SQLValue]]
     {
         guard !rows.isEmpty else { return [] }
-        let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
-        var sql = "INSERT INTO \"\(table)\" (\(columns.joined(separator: ", "))) VALUES "
-        sql.reserveCapacity(sql.utf8.count + rows.count * (placeholders.utf8.count + 1) + suffix.utf8.count + 1)
+        let sql = multiRowInsertSQL(into: table, columns: columns, rows: rows.count, suffix: suffix)
         var binds: [SQLiteData] = []
         binds.reserveCapacity(rows.count * columns.count)
-        var first = true
         for row in rows {
-            if !first { sql += "," }
-            first = false
-            sql += placeholders
             for value in row {
                 switch value {
                 case .integer(let v): binds.append(.integer(Int(v)))
@@ -39,7 +33,6 @@ struct SQLiteSession: SQLSessionForwarding, BulkInserting, RawReading {
                 }
             }
         }
-        sql += " " + suffix
         let output = try await connection.query(sql, binds)
         return output.map { row in
             returning.map { name in
