@@ -134,7 +134,9 @@ public struct AccessService: Sendable {
 
     /// The principal behind a bearer token or API key; throws ``AccessError/unauthenticated``.
     public func authenticate(bearer token: String) async throws -> Principal {
-        guard !token.isEmpty, token.count <= 256, let principal = try await store.principal(digest: digest.digest(token), now: clock.now) else {
+        guard !token.isEmpty, token.count <= 256, let principal = try await store.principal(
+                digest: digest.digest(token), now: clock.now, apiKeyFirst: token.hasPrefix(Self.apiKeyPrefix))
+        else {
             throw AccessError.unauthenticated
         }
         return principal

@@ -105,8 +105,9 @@ public protocol AccessStore: SavedViewStore, UploadStore {
     /// The staff login or member login for this email, staff first.
     func login(email: String) async throws -> StoredLogin?
     func insertSession(digest: String, principal: Principal, expiresAt: Date, at: Date) async throws
-    /// The principal of an unexpired session, or of an unrevoked API key, with this digest.
-    func principal(digest: String, now: Date) async throws -> Principal?
+    /// The principal of an unexpired session, or of an unrevoked API key, with this digest; one
+    /// statement when the token is what it looks like (`apiKeyFirst`: it has the API key prefix).
+    func principal(digest: String, now: Date, apiKeyFirst: Bool) async throws -> Principal?
     func deleteSession(digest: String) async throws
     func insertAPIKey(name: String, partner: String, scopes: [APIScope], prefix: String, digest: String, at: Date) async throws -> APIKey
     func apiKeys() async throws -> [APIKey]

@@ -212,8 +212,22 @@ extension SQLCustomerStore {
         }
     }
 
+    /// On partitioned PostgreSQL the id is looked up in `transaction_keys` (one index) and the
+    /// purchase read from its own month: the external id index is one per month, and probing
+    /// every month's for an id not yet recorded — what every partner's purchase asks first — cost
+    /// 0.33 ms of the server's time for nothing (#18).
     public func transaction(externalID: String) async throws -> Transaction? {
-        try await database.read { db in try await Self.transactions(db, where: "external_id = \(bind: externalID)").first }
+        let partitioned = database.capabilities.partitionsByMonth
+        return try await database.read { db in
+            guard partitioned else { return try await Self.transactions(db, where: "external_id = \(bind: externalID)").first }
+            guard
+                let key = try await db.raw("SELECT transaction_id, occurred_at FROM transaction_keys WHERE external_id = \(bind: externalID)")
+                    .first()
+            else { return nil }
+            return try await Self.transactions(
+                db, where: "occurred_at = \(bind: try key.int64("occurred_at")) AND id = \(bind: try key.int64("transaction_id"))"
+            ).first
+        }
     }
 
     public func interactions(of customer: CustomerID, after cursor: Cursor?, limit: Int) async throws -> Page<Interaction> {

@@ -213,7 +213,7 @@ public enum VolumeCheck {
     static func hotQueries(_ db: any SQLDatabase, now: Date) async throws -> [HotQuery] {
         let sample = try await db.raw(
             """
-            SELECT t.customer_id, t.external_id, t.occurred_at, t.store, a.id AS account, a.key, l.idempotency_key, l.reference
+            SELECT t.id AS transaction, t.customer_id, t.external_id, t.occurred_at, t.store, a.id AS account, a.key, l.idempotency_key, l.reference
             FROM transactions t JOIN loyalty_members m ON m.customer_id = t.customer_id JOIN ledger_accounts a ON a.member_id = m.id
             JOIN ledger_transfers l ON l.reference = t.external_id
             WHERE t.external_id = (SELECT external_id FROM transaction_keys ORDER BY external_id LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM transaction_keys))
@@ -221,6 +221,7 @@ public enum VolumeCheck {
         ).first()
         guard let sample else { throw VolumeCheckError("no transactions to sample: build the database first") }
         let customer = try sample.int64("customer_id"), external = try sample.string("external_id"), at = try sample.int64("occurred_at")
+        let transaction = try sample.int64("transaction")
         let liability = try await db.raw("SELECT id FROM ledger_accounts WHERE key LIKE 'liability:%' ORDER BY id LIMIT 1").first()?.int64("id") ?? 0
         let account = try sample.int64("account"), accountKey = try sample.string("key"), key = try sample.string("idempotency_key")
         let store = try sample.optionalString("store") ?? "store-1"
@@ -241,11 +242,12 @@ public enum VolumeCheck {
                     "SELECT \(transactionColumns) FROM transactions WHERE customer_id = \(customer) AND occurred_at < \(at) ORDER BY occurred_at DESC, id DESC LIMIT 50",
                 maxPartitions: nil),
             HotQuery(
-                name: "purchase by external id (repeat, return's original)", source: "SQLCustomerStore.transaction(externalID:)",
-                sql: "SELECT \(transactionColumns) FROM transactions WHERE external_id = \(q(external))", maxPartitions: nil),
+                name: "purchase by external id: its key (a partner's purchase, a repeat, a return's original)",
+                source: "SQLCustomerStore.transaction(externalID:), transaction_keys_claim trigger",
+                sql: "SELECT transaction_id, occurred_at FROM transaction_keys WHERE external_id = \(q(external))", maxPartitions: 0),
             HotQuery(
-                name: "external id taken? (key table)", source: "transaction_keys_claim trigger",
-                sql: "SELECT transaction_id FROM transaction_keys WHERE external_id = \(q(external))", maxPartitions: 0),
+                name: "purchase by external id: the purchase, in its month", source: "SQLCustomerStore.transaction(externalID:)",
+                sql: "SELECT \(transactionColumns) FROM transactions WHERE occurred_at = \(at) AND id = \(transaction)", maxPartitions: 1),
             HotQuery(
                 name: "partner statement: an outlet's month", source: "SQLPartnerStore.statement",
                 sql: """

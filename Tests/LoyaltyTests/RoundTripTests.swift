@@ -1,3 +1,4 @@
+import Access
 import App
 import Customers
 import Foundation
@@ -45,6 +46,40 @@ import Testing
             }
             #expect(acrossLots <= 10, "a redemption across lots took \(acrossLots) statements")
             print("round trips: purchase \(purchaseStatements), redemption \(redemption), across lots \(acrossLots)")
+        }
+    }
+
+    @Test("a request authenticates in one statement, by API key or by session", .enabled(if: TestEngine.available.contains(.postgres)))
+    func authentication() async throws {
+        try await LedgerFixture.run(.postgres) { f in
+            let access = f.patron.access
+            let (_, secret) = try await access.createAPIKey(name: "till", partner: "ACME", scopes: [.transactionsWrite])
+            _ = try await access.addUser(email: "agent@example.com", password: "correct horse battery", role: .agent)
+            let (token, _, _) = try await access.logIn(email: "agent@example.com", password: "correct horse battery", client: nil)
+            for (name, bearer) in [("API key", secret), ("staff session", token)] {
+                let statements = try await Self.statements(f.patron) { _ = try await access.authenticate(bearer: bearer) }
+                #expect(statements == 1, "\(name) took \(statements) statements to authenticate")
+            }
+            // A token of neither kind asks both places, and is refused.
+            await #expect(throws: AccessError.unauthenticated) { try await access.authenticate(bearer: "pk_nothing") }
+            await #expect(throws: AccessError.unauthenticated) { try await access.authenticate(bearer: "nothing") }
+        }
+    }
+
+    @Test("a partner's purchase asks for its id in the key table, and finds a recorded one in its month", .enabled(if: TestEngine.available.contains(.postgres)))
+    func purchaseByExternalID() async throws {
+        try await LedgerFixture.run(.postgres) { f in
+            let customer = try await f.ledger.member(f.member).customerID
+            let details = TransactionDetails(
+                externalID: "P-1", kind: .purchase, occurredAt: f.clock.now, amount: Money(minorUnits: 1_000, currency: "USD"), store: "S1",
+                lines: [.init(product: "tent", category: "camping", amount: 1_000)])
+            _ = try await f.patron.intake.submit(details, identifiers: [CustomerIdentifier(kind: .customerID, value: String(customer.rawValue))])
+            let found = try await f.patron.customers.transaction(externalID: "P-1")
+            #expect(found?.details.externalID == "P-1" && found?.details.lines.count == 1 && found?.customerID == customer)
+            #expect(try await f.patron.customers.transaction(externalID: "P-2") == nil)
+            // Which partitions the lookups read is checked by VolumeCheck's hot queries (MonthlyPartitionsTests).
+            let unknown = try await Self.statements(f.patron) { _ = try await f.patron.customers.transaction(externalID: "P-3") }
+            #expect(unknown == 1)
         }
     }
 }
