@@ -36,6 +36,9 @@ public struct SQLCapabilities: Sendable {
     /// How many write transactions a bulk write may run at once on disjoint rows: one on SQLite
     /// (one writer), two on PostgreSQL (each transaction's inserts run on one server core).
     public var bulkWriters = 1
+    /// Whether several writes may go as one statement (PostgreSQL's data-modifying `WITH`): a
+    /// statement there is a round trip to another process, on SQLite a call (``WriteBatch``).
+    public var writesTogether = false
 
     public static let sqlite = SQLCapabilities(
         ids: .afterLargest, rowLock: "", idColumn: "id INTEGER PRIMARY KEY AUTOINCREMENT", withoutRowID: " WITHOUT ROWID", integerKey: "INTEGER",
@@ -49,6 +52,7 @@ public struct SQLCapabilities: Sendable {
         randomHexKey: "md5(random()::text || clock_timestamp()::text) || md5(random()::text)", distinctList: { "STRING_AGG(DISTINCT \($0), ',')" })
         postgres.partitionsByMonth = true
         postgres.bulkWriters = 2
+        postgres.writesTogether = true
         return postgres
     }()
 

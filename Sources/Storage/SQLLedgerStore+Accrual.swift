@@ -39,7 +39,8 @@ extension SQLLedgerStore {
     func accrualWriter(_ db: any SQLDatabase) -> AccrualWriter {
         AccrualWriter(
             db: db, ids: database.capabilities.ids, lockClause: lockClause, chunk: accrualChunk, programAccounts: programAccounts,
-            keyTable: database.capabilities.partitionsByMonth ? "ledger_transfer_keys" : "ledger_transfers")
+            keyTable: database.capabilities.partitionsByMonth ? "ledger_transfer_keys" : "ledger_transfers",
+            writesTogether: database.capabilities.writesTogether)
     }
 }
 
@@ -54,6 +55,8 @@ struct AccrualWriter {
     /// Where transfers' idempotency keys are looked up: their key table on partitioned
     /// PostgreSQL (one index), else the transfers (MonthlyPartitions).
     let keyTable: String
+    /// Whether the final writes go as one statement (``WriteBatch``).
+    let writesTogether: Bool
 
     typealias Account = SQLLedgerStore.AccountRow
 
@@ -75,8 +78,12 @@ struct AccrualWriter {
     var voucherIDs: IDPool
     var applicationIDs: IDPool
 
-    init(db: any SQLDatabase, ids: SQLCapabilities.IDSource, lockClause: String, chunk: Int, programAccounts: ProgramAccountIDs, keyTable: String) {
+    init(
+        db: any SQLDatabase, ids: SQLCapabilities.IDSource, lockClause: String, chunk: Int, programAccounts: ProgramAccountIDs, keyTable: String,
+        writesTogether: Bool
+    ) {
         self.db = db
+        self.writesTogether = writesTogether
         self.keyTable = keyTable
         self.programAccounts = programAccounts
         self.ids = ids
@@ -89,28 +96,7 @@ struct AccrualWriter {
     }
 
     mutating func post(_ plans: [AccrualPlan]) async throws -> [PostedAccrual] {
-        // 1. What was posted before: replays report and move nothing.
-        let keys = plans.flatMap { [$0.key, $0.qualifyingKey] }
-        var postedBefore: Set<String> = []
-        for chunk in chunks(keys, of: 5000) {
-            for row in try await readRows(
-                db, "SELECT idempotency_key FROM \(unsafeRaw: keyTable) WHERE idempotency_key IN (\(binds: Array(chunk)))", columns: ["idempotency_key"])
-            {
-                if let key = row[0].text { postedBefore.insert(key) }
-            }
-        }
-        let references = Array(Set(plans.map(\.purchase.externalID)))
-        var appliedBefore: Set<String> = []
-        for chunk in chunks(references, of: 5000) {
-            for row in try await readRows(
-                db, "SELECT DISTINCT member_id, reference FROM promotion_applications WHERE reference IN (\(binds: Array(chunk)))",
-                columns: ["member_id", "reference"])
-            {
-                appliedBefore.insert("\(row[0].int ?? 0):\(row[1].text ?? "")")
-            }
-        }
-
-        // 2. Accounts: members', liabilities, promotion budgets.
+        // 1. Accounts: members', liabilities, promotion budgets, locked (all but programs' own).
         // Plans of one program share its promotions.
         var promotionsByProgram: [ProgramID: [CompiledPromotion]] = [:]
         for plan in plans where promotionsByProgram[plan.program.id] == nil { promotionsByProgram[plan.program.id] = plan.promotions }
@@ -128,31 +114,94 @@ struct AccrualWriter {
         }
         try await loadAccounts(needed)
 
-        // 3. Promotion usage of these members: applications so far, enrolments; rewards for vouchers.
+        // 2. What the batch needs to know, read under the members' locks in one statement (or as
+        // few as the binds allow): what was posted before (replays report and move nothing),
+        // promotion usage of these members (applications so far, enrolments), the qualifying
+        // history of tiered members since the earliest window start, what members of capped
+        // programs earned in the months the batch touches, and each member's tier as stored now
+        // (an earlier batch or request may have moved it since the caller read it).
+        var reads = ReadBatch()
+        let keys = plans.flatMap { [$0.key, $0.qualifyingKey] }
+        let postedParts = chunks(keys, of: 5000).map { chunk in
+            reads.add("SELECT idempotency_key FROM \(unsafeRaw: keyTable) WHERE idempotency_key IN (\(binds: chunk))", .init(t: "idempotency_key"))
+        }
+        let appliedBeforeParts = chunks(Array(Set(plans.map(\.purchase.externalID))), of: 5000).map { chunk in
+            reads.add(
+                "SELECT DISTINCT member_id, reference FROM promotion_applications WHERE reference IN (\(binds: chunk))",
+                .init(a: "member_id", t: "reference"))
+        }
         let members = Array(Set(plans.map(\.member.id.rawValue)))
         var promotions: [PromotionID: Promotion] = [:]
         for promotion in promotionsByProgram.values.joined() { promotions[promotion.promotion.id] = promotion.promotion }
-        var applied: [PairKey: Int] = [:]
-        var enrolled: Set<PairKey> = []
         let limited = promotions.values.filter { $0.perMemberLimit != nil }.map(\.id.rawValue)
         let enrolling = promotions.values.filter(\.requiresEnrolment).map(\.id.rawValue)
-        for chunk in chunks(members, of: 5000) where !limited.isEmpty {
-            for row in try await db.raw(
+        let appliedParts = limited.isEmpty ? [] : chunks(members, of: 5000).map { chunk in
+            reads.add(
                 """
                 SELECT promotion_id, member_id, COUNT(*) AS n FROM promotion_applications WHERE promotion_id IN (\(binds: limited))
-                AND member_id IN (\(binds: Array(chunk))) GROUP BY promotion_id, member_id
-                """
-            ).all() {
-                applied[PairKey(try row.int64("promotion_id"), try row.int64("member_id"))] = Int(try row.int64("n"))
+                AND member_id IN (\(binds: chunk)) GROUP BY promotion_id, member_id
+                """, .init(a: "promotion_id", b: "member_id", c: "n"))
+        }
+        let enrolledParts = enrolling.isEmpty ? [] : chunks(members, of: 5000).map { chunk in
+            reads.add(
+                "SELECT promotion_id, member_id FROM promotion_enrolments WHERE promotion_id IN (\(binds: enrolling)) AND member_id IN (\(binds: chunk))",
+                .init(a: "promotion_id", b: "member_id"))
+        }
+        // What counts toward tier: points earned or adjusted in, and claw-backs out. (A posting has
+        // its transfer's time: the join reads one month's transfers, not every month's.)
+        let tiered = plans.filter { $0.program.tierPolicy != nil }
+        var qualifyingParts: [Int] = []
+        if let earliest = tiered.map({ Self.windowStart(of: $0) }).min() {
+            let ids = Array(Set(tiered.compactMap { accounts[.member($0.member.id, .qualifying)]?.id }))
+            qualifyingParts = chunks(ids, of: 5000).map { chunk in
+                reads.add(
+                    """
+                    SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id AND t.occurred_at = p.occurred_at
+                    WHERE p.account_id IN (\(binds: chunk)) AND p.occurred_at >= \(bind: earliest) AND t.occurred_at >= \(bind: earliest)
+                    AND (p.points > 0 AND t.reason IN ('accrual', 'adjustment') OR p.points < 0 AND t.reason = 'clawback')
+                    """, .init(a: "account_id", b: "occurred_at", c: "points"))
             }
         }
-        for chunk in chunks(members, of: 5000) where !enrolling.isEmpty {
-            for row in try await db.raw(
-                "SELECT promotion_id, member_id FROM promotion_enrolments WHERE promotion_id IN (\(binds: enrolling)) AND member_id IN (\(binds: Array(chunk)))"
-            ).all() {
-                enrolled.insert(PairKey(try row.int64("promotion_id"), try row.int64("member_id")))
+        let capped = plans.filter { $0.program.earningRules?.maxPerMonth != nil }
+        var earnedParts: [Int] = []
+        if let earliest = capped.map({ months.monthStart($0.at.epochSeconds) }).min() {
+            var byProgram: [ProgramID: [Int64]] = [:]
+            for plan in capped {
+                if let account = accounts[.member(plan.member.id, .reward)] { byProgram[plan.program.id, default: []].append(account.id) }
+            }
+            for (program, ids) in byProgram {
+                guard let liability = accounts[.liability(program, .reward)] else { continue }
+                for chunk in chunks(Array(Set(ids)), of: 5000) {
+                    earnedParts.append(
+                        reads.add(
+                            """
+                            SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id AND t.occurred_at = p.occurred_at
+                            WHERE p.account_id IN (\(binds: chunk)) AND p.occurred_at >= \(bind: earliest) AND t.occurred_at >= \(bind: earliest) AND t.reason = 'accrual'
+                            AND t.from_account = \(bind: liability.id)
+                            """, .init(a: "account_id", b: "occurred_at", c: "points")))
+                }
             }
         }
+        let tierParts = chunks(Array(Set(tiered.map(\.member.id.rawValue))), of: 5000).map { chunk in
+            reads.add("SELECT id, tier FROM loyalty_members WHERE id IN (\(binds: chunk))", .init(a: "id", t: "tier"))
+        }
+        let read = try await reads.run(db)
+        func rows(_ parts: [Int]) -> [[SQLValue]] { parts.flatMap { read[$0] } }
+        let postedBefore = Set(rows(postedParts).compactMap { $0[3].text })
+        let appliedBefore = Set(rows(appliedBeforeParts).map { "\($0[0].int ?? 0):\($0[3].text ?? "")" })
+        var applied: [PairKey: Int] = [:]
+        for row in rows(appliedParts) { applied[PairKey(row[0].int ?? 0, row[1].int ?? 0)] = Int(row[2].int ?? 0) }
+        let enrolled = Set(rows(enrolledParts).map { PairKey($0[0].int ?? 0, $0[1].int ?? 0) })
+        var qualifyingHistory: [Int64: [(at: Int64, points: Int64)]] = [:]
+        for row in rows(qualifyingParts) { qualifyingHistory[row[0].int ?? 0, default: []].append((row[1].int ?? 0, row[2].int ?? 0)) }
+        var earnedInMonth: [PairKey: Int64] = [:]
+        for row in rows(earnedParts) {
+            earnedInMonth[PairKey(row[0].int ?? 0, months.monthStart(row[1].int ?? 0)), default: 0] += row[2].int ?? 0
+        }
+        var tiers: [MemberID: String?] = [:]
+        for row in rows(tierParts) { tiers[MemberID(row[0].int ?? 0)] = .some(row[3].text) }
+
+        // 3. Rewards for vouchers, locked: their stock is taken below.
         var rewards: [String: (id: Int64, stock: Int64?, validityDays: Int, active: Bool)] = [:]
         for promotion in promotions.values {
             guard case .voucher(let code) = promotion.action else { continue }
@@ -166,62 +215,8 @@ struct AccrualWriter {
         }
         var stockTaken: [Int64: Int64] = [:]
 
-        // 4. Qualifying history of tiered members since the earliest window start.
-        var qualifyingHistory: [Int64: [(at: Int64, points: Int64)]] = [:]
-        let tiered = plans.filter { $0.program.tierPolicy != nil }
-        if let earliest = tiered.map({ Self.windowStart(of: $0) }).min() {
-            let ids = Array(Set(tiered.compactMap { accounts[.member($0.member.id, .qualifying)]?.id }))
-            for chunk in chunks(ids, of: 5000) {
-                // What counts toward tier: points earned or adjusted in, and claw-backs out. (A posting has
-                // its transfer's time: the join reads one month's transfers, not every month's.)
-                for row in try await readRows(
-                    db,
-                    """
-                    SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id AND t.occurred_at = p.occurred_at
-                    WHERE p.account_id IN (\(binds: Array(chunk))) AND p.occurred_at >= \(bind: earliest) AND t.occurred_at >= \(bind: earliest)
-                    AND (p.points > 0 AND t.reason IN ('accrual', 'adjustment') OR p.points < 0 AND t.reason = 'clawback')
-                    """, columns: ["account_id", "occurred_at", "points"])
-                {
-                    qualifyingHistory[row[0].int ?? 0, default: []].append((row[1].int ?? 0, row[2].int ?? 0))
-                }
-            }
-        }
-
-        // 4b. For programs with a monthly cap: what each member earned from the liability in the months the batch touches.
-        var earnedInMonth: [PairKey: Int64] = [:]
-        let capped = plans.filter { $0.program.earningRules?.maxPerMonth != nil }
-        if let earliest = capped.map({ months.monthStart($0.at.epochSeconds) }).min() {
-            var byProgram: [ProgramID: [Int64]] = [:]
-            for plan in capped {
-                if let account = accounts[.member(plan.member.id, .reward)] { byProgram[plan.program.id, default: []].append(account.id) }
-            }
-            for (program, ids) in byProgram {
-                guard let liability = accounts[.liability(program, .reward)] else { continue }
-                for chunk in chunks(Array(Set(ids)), of: 5000) {
-                    for row in try await db.raw(
-                        """
-                        SELECT p.account_id, p.occurred_at, p.points FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id AND t.occurred_at = p.occurred_at
-                        WHERE p.account_id IN (\(binds: Array(chunk))) AND p.occurred_at >= \(bind: earliest) AND t.occurred_at >= \(bind: earliest) AND t.reason = 'accrual'
-                        AND t.from_account = \(bind: liability.id)
-                        """
-                    ).all() {
-                        let key = PairKey(try row.int64("account_id"), months.monthStart(try row.int64("occurred_at")))
-                        earnedInMonth[key, default: 0] += try row.int64("points")
-                    }
-                }
-            }
-        }
-
-        // 5. Each purchase in order, against what the earlier ones in the batch did, starting from
-        // each member's tier as stored now (under the accounts' locks), not as the caller read it:
-        // an earlier batch or request in between may have moved it.
-        var tiers: [MemberID: String?] = [:]
-        let tieredMembers = Array(Set(plans.filter { $0.program.tierPolicy != nil }.map(\.member.id.rawValue)))
-        for chunk in chunks(tieredMembers, of: 5000) {
-            for row in try await db.raw("SELECT id, tier FROM loyalty_members WHERE id IN (\(binds: Array(chunk)))").all() {
-                tiers[MemberID(try row.int64("id"))] = .some(try row.optionalString("tier"))
-            }
-        }
+        // 4. Each purchase in order, against what the earlier ones in the batch did, starting from
+        // each member's tier as stored now (under the accounts' locks).
         var tierChanges: [(member: Int64, from: String?, to: String, reason: String, at: Int64)] = []
         var results: [PostedAccrual] = []
         var seen: Set<String> = []
@@ -229,13 +224,17 @@ struct AccrualWriter {
         // Rows are written in chunks while the next chunk is evaluated: SQLite (or PostgreSQL)
         // inserts on its own thread while rules run on the other core.
         var writing: Task<Void, any Error>?
-        let db = self.db, ids = self.ids, claimingKeys = keyTable == "ledger_transfer_keys"
+        let db = self.db, ids = self.ids, claimingKeys = keyTable == "ledger_transfer_keys", together = writesTogether
         do {
             for (number, plan) in plans.enumerated() {
                 if number > 0 && number % chunk == 0 && !transfers.isEmpty {
                     try await writing?.value
                     let rows = try await takeRows()
-                    writing = Task { try await Self.insert(rows, into: db, ids: ids, claimingKeys: claimingKeys) }
+                    writing = Task {
+                        var writes = WriteBatch(together: together)
+                        try await Self.insert(rows, into: db, ids: ids, claimingKeys: claimingKeys, writes: &writes)
+                        try await writes.run(db)
+                    }
                 }
                 let member = plan.member.id
                 let planKey = plan.key, qualifyingKey = plan.qualifyingKey
@@ -361,10 +360,13 @@ struct AccrualWriter {
             throw error
         }
 
-        // 6. Write what is left, then balances, expiry extensions, stock and tiers.
+        // 5. Write what is left and the balances (one statement where the engine allows), then
+        // expiry extensions, stock and tiers.
         try await writing?.value
-        try await Self.insert(try await takeRows(), into: db, ids: ids, claimingKeys: keyTable == "ledger_transfer_keys")
-        try await updateBalances()
+        var writes = WriteBatch(together: writesTogether)
+        try await Self.insert(try await takeRows(), into: db, ids: ids, claimingKeys: keyTable == "ledger_transfer_keys", writes: &writes)
+        balanceWrites(&writes)
+        try await writes.run(db)
         // Rolling expiry: a purchase extends every lot of the member still alive at that moment.
         for (account, extension_) in extendedLots.sorted(by: { $0.key < $1.key }) {
             try await db.raw(
@@ -443,7 +445,19 @@ struct AccrualWriter {
     ///   (`ledger_transfer_keys`, partitioned PostgreSQL): from ``copyThreshold`` transfers they are
     ///   written to it set-wise, and its per-row trigger stands aside. A key already there fails
     ///   the write with a unique violation, as the trigger would.
-    static func insert(_ rows: Rows, into db: any SQLDatabase, ids: SQLCapabilities.IDSource, claimingKeys: Bool) async throws {
+    ///
+    /// Tables of fewer than ``copyThreshold`` rows are added to `writes` (the caller runs it); larger
+    /// ones are written at once, through `COPY` where the connection has it.
+    static func insert(
+        _ rows: Rows, into db: any SQLDatabase, ids: SQLCapabilities.IDSource, claimingKeys: Bool, writes: inout WriteBatch
+    ) async throws {
+        func add(_ table: String, _ columns: [String], _ rows: [[SQLValue]]) async throws {
+            if rows.count < copyThreshold {
+                writes.insert(into: table, columns: columns, rows: rows)
+            } else {
+                _ = try await insertRows(db, into: table, columns: columns, rows: rows)
+            }
+        }
         let columns = ["id", "program_id", "from_account", "to_account", "points", "reason", "reference", "idempotency_key", "memo", "occurred_at"]
         if claimingKeys, rows.transfers.count >= copyThreshold {
             let keys: [[SQLValue]] = rows.transfers.compactMap { row in row[7] == .null ? nil : [row[7], row[0], row[9]] }
@@ -452,12 +466,15 @@ struct AccrualWriter {
                 _ = try await insertRows(db, into: "ledger_transfers", columns: columns, rows: rows.transfers)
             }
         } else {
-            _ = try await insertRows(db, into: "ledger_transfers", columns: columns, rows: rows.transfers)
+            try await add("ledger_transfers", columns, rows.transfers)
         }
         switch (ids, rows.transferIDs) {
         case (.afterLargest, let ids?):
             // The transfers' ids are one run on SQLite's single writer: their postings are read off
-            // them inside the database, instead of binding four values a posting.
+            // them inside the database, instead of binding four values a posting — after the
+            // transfers are written.
+            try await writes.run(db)
+            writes = WriteBatch(together: writes.together)
             try await db.raw(
                 """
                 INSERT INTO ledger_postings (transfer_id, account_id, points, occurred_at)
@@ -467,24 +484,19 @@ struct AccrualWriter {
             ).run()
         case (.afterLargest, nil): break
         case (.sequence, _):
-            _ = try await insertRows(
-                db, into: "ledger_postings", columns: ["transfer_id", "account_id", "points", "occurred_at"], rows: rows.postings)
+            try await add("ledger_postings", ["transfer_id", "account_id", "points", "occurred_at"], rows.postings)
         }
-        _ = try await insertRows(
-            db, into: "point_lots", columns: ["id", "account_id", "transfer_id", "points", "remaining", "available_at", "expires_at"],
-            rows: rows.lots)
-        _ = try await insertRows(db, into: "lot_movements", columns: ["lot_id", "transfer_id", "points"], rows: rows.lotMovements)
-        _ = try await insertRows(
-            db, into: "loyalty_vouchers",
-            columns: [
+        try await add("point_lots", ["id", "account_id", "transfer_id", "points", "remaining", "available_at", "expires_at"], rows.lots)
+        try await add("lot_movements", ["lot_id", "transfer_id", "points"], rows.lotMovements)
+        try await add(
+            "loyalty_vouchers",
+            [
                 "id", "code", "reward_id", "member_id", "points", "cash_minor", "cash_currency", "status", "issued_at", "expires_at", "closed_at",
                 "promotion_id", "transfer_id", "idempotency_key",
-            ],
-            rows: rows.vouchers)
-        _ = try await insertRows(
-            db, into: "promotion_applications",
-            columns: ["id", "promotion_id", "member_id", "reference", "points", "voucher_id", "amount_minor", "applied_at"],
-            rows: rows.applications)
+            ], rows.vouchers)
+        try await add(
+            "promotion_applications", ["id", "promotion_id", "member_id", "reference", "points", "voucher_id", "amount_minor", "applied_at"],
+            rows.applications)
     }
 
     static func windowStart(of plan: AccrualPlan) -> Int64 {
@@ -566,7 +578,10 @@ struct AccrualWriter {
     }
 
     /// One statement per thousand touched accounts.
-    func updateBalances() async throws {
+    /// Adds the balance changes to `writes`: members' and budgets' accounts updated, programs' own
+    /// added to a stripe (last, so that where statements run one by one the stripe is held for as
+    /// short a time as possible).
+    func balanceWrites(_ writes: inout WriteBatch) {
         let stripedIDs = Set(accounts.values.filter(\.striped).map(\.id))
         let changed = Set(balanceDelta.keys.filter { !stripedIDs.contains($0) }).union(debtDelta.keys).sorted()
         for chunk in chunks(changed, of: 1000) {
@@ -574,13 +589,14 @@ struct AccrualWriter {
                 "(CAST(\(bind: id) AS BIGINT), CAST(\(bind: balanceDelta[id] ?? 0) AS BIGINT), CAST(\(bind: debtDelta[id] ?? 0) AS BIGINT))"
                     as SQLQueryString
             }
-            try await db.raw(
+            writes.add(
                 "WITH v(account, delta, debt_delta) AS (VALUES " + values.joined(separator: ", ")
-                    + ") UPDATE ledger_accounts SET balance = balance + v.delta, debt = debt + v.debt_delta FROM v WHERE ledger_accounts.id = v.account"
-            ).run()
+                    + ") UPDATE ledger_accounts SET balance = balance + v.delta, debt = debt + v.debt_delta FROM v WHERE ledger_accounts.id = v.account",
+                binds: 3 * chunk.count)
         }
-        // Last, so the stripe is held for as short a time as possible.
-        try await StripedBalances.add(balanceDelta.filter { stripedIDs.contains($0.key) }.map { ($0.key, $0.value) }, db)
+        if let stripes = StripedBalances.statement(balanceDelta.filter { stripedIDs.contains($0.key) }.map { ($0.key, $0.value) }) {
+            writes.add(stripes.sql, binds: stripes.binds)
+        }
     }
 }
 

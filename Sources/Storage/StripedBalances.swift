@@ -29,16 +29,23 @@ enum StripedBalances {
     /// Adds each change to a stripe of its account, in one statement; one stripe for the whole
     /// transaction, rows in ascending account id, so two transactions lock stripes in one order.
     static func add(_ changes: [(account: Int64, delta: Int64)], _ db: any SQLDatabase) async throws {
+        guard let statement = statement(changes) else { return }
+        try await db.raw(statement.sql).run()
+    }
+
+    /// The statement of ``add(_:_:)`` and its number of binds; nil when nothing changes.
+    static func statement(_ changes: [(account: Int64, delta: Int64)]) -> (sql: SQLQueryString, binds: Int)? {
         var byAccount: [Int64: Int64] = [:]
         for change in changes { byAccount[change.account, default: 0] += change.delta }
         let rows = byAccount.filter { $0.value != 0 }.sorted { $0.key < $1.key }
-        guard !rows.isEmpty else { return }
+        guard !rows.isEmpty else { return nil }
         let stripe = Int64.random(in: 0..<Int64(count))
         let values = rows.map { "(\(bind: $0.key), \(bind: stripe), \(bind: $0.value))" as SQLQueryString }
-        try await db.raw(
+        return (
             "INSERT INTO ledger_balance_stripes (account_id, stripe, balance) VALUES " + values.joined(separator: ", ")
-                + " ON CONFLICT (account_id, stripe) DO UPDATE SET balance = ledger_balance_stripes.balance + excluded.balance"
-        ).run()
+                + " ON CONFLICT (account_id, stripe) DO UPDATE SET balance = ledger_balance_stripes.balance + excluded.balance",
+            3 * rows.count
+        )
     }
 
     /// The balance of the account `a` (a `ledger_accounts` alias), stripes included.
