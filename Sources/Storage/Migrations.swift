@@ -47,6 +47,13 @@ public enum Migrations {
         // (SQLLedgerStore.byKey, the accrual writer): the index on the column only cost each
         // transfer written one more index entry.
         Migration("volume-3-no-transfer-key-index") { sql, _ in sql.partitionsByMonth ? ["DROP INDEX IF EXISTS ledger_transfers_key"] : [] },
+        // A member's uses of promotions with a per-member limit are counted for every purchase
+        // (the accrual writer): by the (promotion, member, reference) index alone, PostgreSQL read
+        // every application of those promotions and filtered by member — 14,500 index entries for 16
+        // members on 50,000 applications (1.4 ms), growing with every purchase ever rewarded.
+        Migration("volume-4-applications-by-member") { _, _ in
+            ["CREATE INDEX IF NOT EXISTS promotion_applications_member ON promotion_applications (member_id, promotion_id)"]
+        },
     ]
 
     /// Applies the steps not yet applied; returns their names. Any number of processes may run it

@@ -136,11 +136,7 @@ struct AccrualWriter {
         let limited = promotions.values.filter { $0.perMemberLimit != nil }.map(\.id.rawValue)
         let enrolling = promotions.values.filter(\.requiresEnrolment).map(\.id.rawValue)
         let appliedParts = limited.isEmpty ? [] : chunks(members, of: 5000).map { chunk in
-            reads.add(
-                """
-                SELECT promotion_id, member_id, COUNT(*) AS n FROM promotion_applications WHERE promotion_id IN (\(binds: limited))
-                AND member_id IN (\(binds: chunk)) GROUP BY promotion_id, member_id
-                """, .init(a: "promotion_id", b: "member_id", c: "n"))
+            reads.add(Self.promotionUses(limited, by: chunk), .init(a: "promotion_id", b: "member_id", c: "n"))
         }
         let enrolledParts = enrolling.isEmpty ? [] : chunks(members, of: 5000).map { chunk in
             reads.add(
@@ -497,6 +493,15 @@ struct AccrualWriter {
         try await add(
             "promotion_applications", ["id", "promotion_id", "member_id", "reference", "points", "voucher_id", "amount_minor", "applied_at"],
             rows.applications)
+    }
+
+    /// How many times each of `members` had each of `promotions` applied (per-member limits),
+    /// through the applications' member index (migration `volume-4-applications-by-member`).
+    static func promotionUses(_ promotions: [Int64], by members: [Int64]) -> SQLQueryString {
+        """
+        SELECT promotion_id, member_id, COUNT(*) AS n FROM promotion_applications WHERE member_id IN (\(binds: members))
+        AND promotion_id IN (\(binds: promotions)) GROUP BY promotion_id, member_id
+        """
     }
 
     static func windowStart(of plan: AccrualPlan) -> Int64 {
