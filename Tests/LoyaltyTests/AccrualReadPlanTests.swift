@@ -1,0 +1,80 @@
+import App
+import Customers
+import Foundation
+import SQLKit
+import SharedModels
+@testable import Storage
+import TestSupport
+import Testing
+
+/// The plans of what the accrual writer reads for a group of purchases on PostgreSQL (#18).
+@Suite struct AccrualReadPlanTests {
+    /// Regression: counting a group's uses of promotions with a per-member limit read every
+    /// application of those promotions and filtered by member — its cost grew with every purchase
+    /// ever rewarded. It must be served by the applications' member index.
+    @Test("a member's uses of limited promotions are read by member, not by scanning the promotions' applications", .enabled(if: TestEngine.available.contains(.postgres)))
+    func byMember() async throws {
+        try await TestDatabase.withPatron(.postgres, clock: TestClock()) { p in
+            // 20 promotions applied to 1,000 members five times each: 100,000 applications (their
+            // promotions and members are left out: foreign keys are not checked for this session).
+            try await p.database.write { db in
+                try await db.raw("SET LOCAL session_replication_role = replica").run()
+                try await db.raw(
+                    """
+                    INSERT INTO promotion_applications (promotion_id, member_id, reference, points, amount_minor, applied_at)
+                    SELECT pr, m, 'R' || pr || '-' || m || '-' || n, 10, 1000, 0
+                    FROM generate_series(1, 20) pr, generate_series(1, 1000) m, generate_series(1, 5) n
+                    """
+                ).run()
+                try await db.raw("ANALYZE promotion_applications").run()
+            }
+            let query = AccrualWriter.promotionUses(Array(1...20), by: [3, 17, 170, 333, 404, 512, 640, 777, 901, 999])
+            let plan = try await p.database.read { db in
+                try await db.raw("EXPLAIN (ANALYZE, FORMAT JSON) " + query).first()!.decode(column: "QUERY PLAN", as: String.self)
+            }
+            #expect(plan.contains("promotion_applications_member"), "\(plan)")
+            #expect(plan.range(of: #""Rows Removed by Filter": [1-9]"#, options: .regularExpression) == nil, "no application read is thrown away: \(plan)")
+            let counts = try await p.database.read { db in try await db.raw(query).all() }
+            #expect(counts.count == 200)
+            #expect(try counts.allSatisfy { try $0.decode(column: "n", as: Int64.self) == 5 })
+        }
+    }
+
+    /// Regression: a month's partition filled since its last `ANALYZE` looks empty to the planner,
+    /// which joined a group's few postings to their transfers by hashing every transfer of the
+    /// month. Each posting's transfer must be found by its key, whatever the statistics say.
+    @Test("a group's qualifying history finds each posting's transfer by its key, even in a month the planner has no statistics for", .enabled(if: TestEngine.available.contains(.postgres)))
+    func transfersByKey() async throws {
+        let clock = TestClock()
+        try await TestDatabase.withPatron(.postgres, clock: clock) { p in
+            let now = clock.now.epochSeconds
+            try await SQLCustomerStore.makeMonths(for: [(customer: CustomerID(1), details: TransactionDetails(
+                externalID: "m", occurredAt: clock.now, amount: Money(minorUnits: 1, currency: "USD")))], in: p.database)
+            // 30,000 transfers this month, two postings each, over 1,000 accounts; not analyzed.
+            try await p.database.write { db in
+                try await db.raw("SET LOCAL session_replication_role = replica").run()
+                try await db.raw(
+                    """
+                    INSERT INTO ledger_transfers (id, program_id, from_account, to_account, points, reason, reference, idempotency_key, occurred_at)
+                    SELECT n, 1, 0, 1 + n % 1000, 10, 'accrual', 'R' || n, 'K' || n, \(unsafeRaw: String(now)) - n FROM generate_series(1, 30000) n
+                    """
+                ).run()
+                try await db.raw(
+                    """
+                    INSERT INTO ledger_postings (transfer_id, account_id, points, occurred_at)
+                    SELECT id, to_account, points, occurred_at FROM ledger_transfers UNION ALL SELECT id, from_account, -points, occurred_at FROM ledger_transfers
+                    """
+                ).run()
+            }
+            let query = AccrualWriter.postings(
+                partitioned: true, of: [3, 17, 170, 333, 404, 512, 640, 777, 901, 999, 5, 6, 7, 8, 9, 10], since: now - 40 * 86_400,
+                transfer: "t.reason", matching: "(x.points > 0 AND x.transfer IN ('accrual', 'adjustment') OR x.points < 0 AND x.transfer = 'clawback')")
+            let plan = try await p.database.read { db in
+                try await db.raw("EXPLAIN (ANALYZE, FORMAT JSON) " + query).first()!.decode(column: "QUERY PLAN", as: String.self)
+            }
+            #expect(!plan.contains("Hash Join") && !plan.contains("Merge Join") && plan.contains("SubPlan"), "\(plan)")
+            let rows = try await p.database.read { db in try await db.raw(query).all() }
+            #expect(rows.count == 16 * 30, "each account's 30 accrual postings")
+        }
+    }
+}
