@@ -137,16 +137,29 @@ struct ServerSelectingSource: ConnectionPoolSource {
                 lastError = error
                 continue
             }
-            if servers.target == .any {
-                lastGood.withLockedValue { $0 = index }
-                return connection
-            }
             do {
+                // Asked of every new connection in one statement: whether the server is the kind
+                // wanted, and — on a connection of Patron's own, not a pooler's — no JIT compilation
+                // for its session. Patron's statements are short, and the planner compiles any
+                // whose estimated cost passes `jit_above_cost`: a group of API purchases' read of
+                // their members' qualifying history, estimated dear (a lookup per posting across
+                // every month) and run in 0.3 ms, spent 60–78 ms compiling, and API purchases fell
+                // from about 900/s to 240/s (#18). Through a pooler in transaction mode a session
+                // setting would reach other clients' server connections and miss Patron's: there,
+                // set `jit = off` on the server or in the pooler's `connect_query` (docs/scaling.md).
+                let jit = servers.preparesStatements ? ", set_config('jit', 'off', false) AS jit" : ""
                 let state = try await connection.query(
-                    "SELECT pg_is_in_recovery() AS recovery, current_setting('transaction_read_only') AS read_only", logger: logger
+                    PostgresQuery(
+                        unsafeSQL: "SELECT pg_is_in_recovery() AS recovery, current_setting('transaction_read_only') AS read_only" + jit),
+                    logger: logger
                 ).collect()
-                let row = try state.first.map { try $0.decode((Bool, String).self) }
-                let inRecovery = row?.0 ?? false, readOnly = (row?.1 ?? "off") == "on"
+                guard servers.target != .any else {
+                    lastGood.withLockedValue { $0 = index }
+                    return connection
+                }
+                let row = state.first?.makeRandomAccess()
+                let inRecovery = try row?["recovery"].decode(Bool.self) ?? false
+                let readOnly = try (row?["read_only"].decode(String.self) ?? "off") == "on"
                 if servers.accepts(inRecovery: inRecovery, readOnly: readOnly) {
                     lastGood.withLockedValue { $0 = index }
                     if let fallback { try? await fallback.close().get() }

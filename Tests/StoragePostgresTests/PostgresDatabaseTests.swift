@@ -40,6 +40,22 @@ import PostgresKit
         }
     }
 
+    /// Regression (#18): the planner JIT-compiled a group of purchases' read whose estimated cost
+    /// passed `jit_above_cost`, and 60–78 ms went to compiling a 0.3 ms statement.
+    @Test("Patron's own connections run without JIT compilation; through a pooler the server's setting stands", .enabled(if: url != nil))
+    func withoutJIT() async throws {
+        func jit(_ url: String) async throws -> [String] {
+            let db = try await PostgresDatabase.open(url: url, maxConnections: 2)
+            defer { Task { try? await db.close() } }
+            let read = try await db.read { sql in try await sql.raw("SHOW jit").first()!.decode(column: "jit", as: String.self) }
+            let write = try await db.write { sql in try await sql.raw("SHOW jit").first()!.decode(column: "jit", as: String.self) }
+            return [read, write]
+        }
+        #expect(try await jit(Self.url!) == ["off", "off"])
+        let serverDefault = try await jit(Self.url! + "&prepared_statements=off")
+        #expect(serverDefault[0] == serverDefault[1])
+    }
+
     @Test("a server nobody answers on is refused at open")
     func unreachable() async throws {
         await #expect(throws: (any Error).self) {
