@@ -441,18 +441,11 @@ struct AccrualWriter {
     ///   written to it set-wise, and its per-row trigger stands aside. A key already there fails
     ///   the write with a unique violation, as the trigger would.
     ///
-    /// Tables of fewer than ``copyThreshold`` rows are added to `writes` (the caller runs it); larger
-    /// ones are written at once, through `COPY` where the connection has it.
+    /// The rows go to `writes`, in order (the caller runs it), except what must be written at once:
+    /// transfers whose keys are claimed set-wise, and SQLite's postings read off their transfers.
     static func insert(
         _ rows: Rows, into db: any SQLDatabase, ids: SQLCapabilities.IDSource, claimingKeys: Bool, writes: inout WriteBatch
     ) async throws {
-        func add(_ table: String, _ columns: [String], _ rows: [[SQLValue]]) async throws {
-            if rows.count < copyThreshold {
-                writes.insert(into: table, columns: columns, rows: rows)
-            } else {
-                _ = try await insertRows(db, into: table, columns: columns, rows: rows)
-            }
-        }
         let columns = ["id", "program_id", "from_account", "to_account", "points", "reason", "reference", "idempotency_key", "memo", "occurred_at"]
         if claimingKeys, rows.transfers.count >= copyThreshold {
             let keys: [[SQLValue]] = rows.transfers.compactMap { row in row[7] == .null ? nil : [row[7], row[0], row[9]] }
@@ -461,7 +454,7 @@ struct AccrualWriter {
                 _ = try await insertRows(db, into: "ledger_transfers", columns: columns, rows: rows.transfers)
             }
         } else {
-            try await add("ledger_transfers", columns, rows.transfers)
+            writes.insert(into: "ledger_transfers", columns: columns, rows: rows.transfers)
         }
         switch (ids, rows.transferIDs) {
         case (.afterLargest, let ids?):
@@ -469,7 +462,6 @@ struct AccrualWriter {
             // them inside the database, instead of binding four values a posting — after the
             // transfers are written.
             try await writes.run(db)
-            writes = WriteBatch(together: writes.together)
             try await db.raw(
                 """
                 INSERT INTO ledger_postings (transfer_id, account_id, points, occurred_at)
@@ -479,19 +471,20 @@ struct AccrualWriter {
             ).run()
         case (.afterLargest, nil): break
         case (.sequence, _):
-            try await add("ledger_postings", ["transfer_id", "account_id", "points", "occurred_at"], rows.postings)
+            writes.insert(into: "ledger_postings", columns: ["transfer_id", "account_id", "points", "occurred_at"], rows: rows.postings)
         }
-        try await add("point_lots", ["id", "account_id", "transfer_id", "points", "remaining", "available_at", "expires_at"], rows.lots)
-        try await add("lot_movements", ["lot_id", "transfer_id", "points"], rows.lotMovements)
-        try await add(
-            "loyalty_vouchers",
-            [
+        writes.insert(
+            into: "point_lots", columns: ["id", "account_id", "transfer_id", "points", "remaining", "available_at", "expires_at"], rows: rows.lots)
+        writes.insert(into: "lot_movements", columns: ["lot_id", "transfer_id", "points"], rows: rows.lotMovements)
+        writes.insert(
+            into: "loyalty_vouchers",
+            columns: [
                 "id", "code", "reward_id", "member_id", "points", "cash_minor", "cash_currency", "status", "issued_at", "expires_at", "closed_at",
                 "promotion_id", "transfer_id", "idempotency_key",
-            ], rows.vouchers)
-        try await add(
-            "promotion_applications", ["id", "promotion_id", "member_id", "reference", "points", "voucher_id", "amount_minor", "applied_at"],
-            rows.applications)
+            ], rows: rows.vouchers)
+        writes.insert(
+            into: "promotion_applications",
+            columns: ["id", "promotion_id", "member_id", "reference", "points", "voucher_id", "amount_minor", "applied_at"], rows: rows.applications)
     }
 
     /// The postings of `accounts` since `since` whose transfer matches: `transfer` is an expression
@@ -608,10 +601,9 @@ struct AccrualWriter {
         return id
     }
 
-    /// One statement per thousand touched accounts.
     /// Adds the balance changes to `writes`: members' and budgets' accounts updated, programs' own
     /// added to a stripe (last, so that where statements run one by one the stripe is held for as
-    /// short a time as possible).
+    /// short a time as possible). One update per thousand touched accounts.
     func balanceWrites(_ writes: inout WriteBatch) {
         let stripedIDs = Set(accounts.values.filter(\.striped).map(\.id))
         let changed = Set(balanceDelta.keys.filter { !stripedIDs.contains($0) }).union(debtDelta.keys).sorted()

@@ -58,46 +58,71 @@ struct ReadBatch {
     }
 }
 
-/// Writes (inserts and updates without `RETURNING`) sent as one statement where the engine allows
-/// it: on PostgreSQL each joins a data-modifying `WITH`, one round trip for all; on SQLite they run
-/// one by one (calls, not round trips). A batch must not change one row twice (PostgreSQL would
-/// apply one of the two), and its statements must not read each other's rows: they run as one
-/// command, each seeing the database as it was before it (foreign keys are checked at its end, so a
-/// row may refer to another inserted alongside it).
+/// Writes (inserts and updates without `RETURNING`), run in the order they were added. Where the
+/// engine allows (`together`: PostgreSQL) consecutive writes go as one statement, each joining a
+/// data-modifying `WITH` — one round trip for all; an insert of ``copyThreshold`` rows or more goes
+/// alone, through `COPY`. Elsewhere (SQLite, where a statement is a call, not a round trip) each
+/// write runs on its own, inserts through the connection's bulk path (``insertRows(_:into:columns:rows:suffix:returning:)``).
+///
+/// Writes joined in one statement must not change one row twice (PostgreSQL would apply one of the
+/// two) nor read each other's rows: they run as one command, each seeing the database as it was
+/// before it (foreign keys are checked at its end, so a row may refer to another inserted alongside it).
 struct WriteBatch {
+    private enum Write {
+        case insert(table: String, columns: [String], rows: [[SQLValue]])
+        case statement(SQLQueryString, binds: Int)
+    }
+
     let together: Bool
-    private var statements: [SQLQueryString] = []
-    private var binds = 0
+    private var writes: [Write] = []
 
     init(together: Bool) { self.together = together }
 
-    /// Adds the inserts of `rows` into `table`, as ``insertRows(_:into:columns:rows:suffix:returning:)`` would.
     mutating func insert(into table: String, columns: [String], rows: [[SQLValue]]) {
-        let perStatement = max(1, ReadBatch.bindsPerStatement / max(columns.count, 1))
-        for start in stride(from: 0, to: rows.count, by: perStatement) {
-            let values = rows[start..<min(start + perStatement, rows.count)].map { "(\(binds: $0))" as SQLQueryString }
-            add(
-                "INSERT INTO \(ident: table) (\(unsafeRaw: columns.joined(separator: ", "))) VALUES " + values.joined(separator: ", "),
-                binds: min(perStatement, rows.count - start) * columns.count)
-        }
+        guard !rows.isEmpty else { return }
+        writes.append(.insert(table: table, columns: columns, rows: rows))
     }
 
     mutating func add(_ statement: SQLQueryString, binds: Int) {
-        statements.append(statement)
-        self.binds += binds
+        writes.append(.statement(statement, binds: binds))
     }
 
-    var isEmpty: Bool { statements.isEmpty }
-
-    func run(_ db: any SQLDatabase) async throws {
-        guard together, statements.count > 1, binds <= ReadBatch.bindsPerStatement else {
-            for statement in statements { try await db.raw(statement).run() }
-            return
+    /// Runs the writes in order and empties the batch.
+    mutating func run(_ db: any SQLDatabase) async throws {
+        var joined: [SQLQueryString] = [], binds = 0
+        func flush() async throws {
+            defer { joined.removeAll(); binds = 0 }
+            guard let last = joined.last else { return }
+            var combined: SQLQueryString = "WITH "
+            for (number, statement) in joined.dropLast().enumerated() {
+                combined = combined + (number > 0 ? ", " : "") + "w\(unsafeRaw: String(number)) AS (" + statement + ")"
+            }
+            try await db.raw(joined.count == 1 ? last : combined + " " + last).run()
         }
-        var combined: SQLQueryString = "WITH "
-        for (number, statement) in statements.dropLast().enumerated() {
-            combined = combined + (number > 0 ? ", " : "") + "w\(unsafeRaw: String(number)) AS (" + statement + ")"
+        func join(_ statement: SQLQueryString, _ count: Int) async throws {
+            if binds + count > ReadBatch.bindsPerStatement { try await flush() }
+            joined.append(statement)
+            binds += count
         }
-        try await db.raw(combined + " " + statements.last!).run()
+        for write in writes {
+            switch write {
+            case .insert(let table, let columns, let rows)
+            where together && rows.count < copyThreshold && rows.count * columns.count <= ReadBatch.bindsPerStatement:
+                let values = rows.map { "(\(binds: $0))" as SQLQueryString }
+                try await join(
+                    "INSERT INTO \(ident: table) (\(unsafeRaw: columns.joined(separator: ", "))) VALUES " + values.joined(separator: ", "),
+                    rows.count * columns.count)
+            case .insert(let table, let columns, let rows):
+                try await flush()
+                _ = try await insertRows(db, into: table, columns: columns, rows: rows)
+            case .statement(let statement, let count) where together && count <= ReadBatch.bindsPerStatement:
+                try await join(statement, count)
+            case .statement(let statement, _):
+                try await flush()
+                try await db.raw(statement).run()
+            }
+        }
+        try await flush()
+        writes.removeAll()
     }
 }

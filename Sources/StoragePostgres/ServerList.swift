@@ -138,7 +138,7 @@ struct ServerSelectingSource: ConnectionPoolSource {
                 continue
             }
             do {
-                // Asked of every new connection in one statement: whether the server is the kind
+                // Asked of a new connection in one statement (when there is anything to ask): whether the server is the kind
                 // wanted, and — on a connection of Patron's own, not a pooler's — no JIT compilation
                 // for its session. Patron's statements are short, and the planner compiles any
                 // whose estimated cost passes `jit_above_cost`: a group of API purchases' read of
@@ -148,6 +148,10 @@ struct ServerSelectingSource: ConnectionPoolSource {
                 // setting would reach other clients' server connections and miss Patron's: there,
                 // set `jit = off` on the server or in the pooler's `connect_query` (docs/scaling.md).
                 let jit = servers.preparesStatements ? ", set_config('jit', 'off', false) AS jit" : ""
+                if servers.target == .any && jit.isEmpty {
+                    lastGood.withLockedValue { $0 = index }
+                    return connection
+                }
                 let state = try await connection.query(
                     PostgresQuery(
                         unsafeSQL: "SELECT pg_is_in_recovery() AS recovery, current_setting('transaction_read_only') AS read_only" + jit),
