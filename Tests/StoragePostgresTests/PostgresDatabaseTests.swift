@@ -15,7 +15,11 @@ import PostgresKit
 
     @Test("64 concurrent transactions on a pool of 8: the failing ones roll back, the others all commit", .enabled(if: url != nil))
     func concurrentTransactions() async throws {
-        let db = try await PostgresDatabase.open(url: Self.url!, maxConnections: 8)
+        // A write that fails for want of a connection would count as rolled back: in CI, with every
+        // suite starting at once, 10 s (the default wait) was not always enough (1 run in 2 on
+        // 2026-12-06, 19 s for this test against 70 ms alone). The wait is made long enough that
+        // only the refused transactions fail.
+        let db = try await PostgresDatabase.open(url: Self.url!, maxConnections: 8, environment: ["PATRON_PG_POOL_TIMEOUT": "120"])
         let table = "pgtest_\(UInt32.random(in: 0...UInt32.max))"
         do {
             try await db.write { try await $0.raw("CREATE TABLE \(unsafeRaw: table) (n INTEGER PRIMARY KEY)").run() }
