@@ -333,6 +333,8 @@ extension SQLLedgerStore {
             }
             let voucher = try Self.decodeVoucher(row)
             guard voucher.status == .issued else { throw LoyaltyError.voucherClosed(voucher.code, status: voucher.status.rawValue) }
+            // The reward's stock is given back below: its row is locked before the accounts (lockAccounts' house order).
+            _ = try await db.raw("SELECT id FROM loyalty_rewards WHERE id = \(bind: voucher.rewardID.rawValue)\(unsafeRaw: lockClause)").all()
             if let transfer = try row.optionalInt64("transfer_id") {
                 // Each lot the redemption drew on gets its points back in a new lot with the same expiry.
                 let program = try await programID(db, of: voucher.memberID)

@@ -260,6 +260,12 @@ public struct SQLLedgerStore: LoyaltyStore {
     /// accrual writer its batch's accounts too), so two transactions never hold one account
     /// each while waiting for the other's: a transfer from A to B and one from B to A queue up
     /// instead of deadlocking. On SQLite the single writer gives the same guarantee.
+    ///
+    /// Rows of other tables that such a transaction locks come first, in one house order: a
+    /// voucher's row, then a reward's (ascending id), then accounts. A redemption locks the
+    /// reward (its stock) and then the member's account; a cancelled voucher's reward and a
+    /// purchase's voucher-giving rewards are locked before their accounts too, or a redemption
+    /// and a purchase of the same member would each hold what the other waits for.
     func lockAccounts(_ db: any SQLDatabase, _ accounts: [LedgerAccount], program: Int64) async throws -> [LedgerAccount: AccountRow] {
         let wanted = Set(accounts)
         var rows = try await Self.readAccounts(db, wanted.map(\.key), lockClause: lockClause, programAccounts: programAccounts, remembering: true)
