@@ -102,28 +102,7 @@ struct AccrualWriter {
         var promotions: [PromotionID: Promotion] = [:]
         for promotion in promotionsByProgram.values.joined() { promotions[promotion.promotion.id] = promotion.promotion }
 
-        // 1. Rewards that promotions give as vouchers, locked (their stock is taken below) before
-        // any account: the house order is a reward's row before members' accounts, as a
-        // redemption takes them (SQLLedgerStore.lockAccounts). In ascending id, one statement.
-        var rewards: [String: (id: Int64, stock: Int64?, validityDays: Int, active: Bool)] = [:]
-        var given: [Int64: Set<String>] = [:]
-        for promotion in promotions.values {
-            if case .voucher(let code) = promotion.action { given[promotion.programID.rawValue, default: []].insert(code) }
-        }
-        if !given.isEmpty {
-            let matches = given.sorted { $0.key < $1.key }.map { program, codes in
-                "(program_id = \(bind: program) AND code IN (\(binds: codes.sorted())))" as SQLQueryString
-            }
-            for row in try await db.raw(
-                "SELECT id, program_id, code, stock, validity_days, active FROM loyalty_rewards WHERE \(matches.joined(separator: " OR ")) ORDER BY id\(unsafeRaw: lockClause)"
-            ).all() {
-                rewards["\(try row.int64("program_id")):\(try row.string("code"))"] = (
-                    try row.int64("id"), try row.optionalInt64("stock"), Int(try row.int64("validity_days")), try row.int64("active") != 0
-                )
-            }
-        }
-
-        // 2. Accounts: members', liabilities, promotion budgets, locked (all but programs' own).
+        // 1. Accounts: members', liabilities, promotion budgets, locked (all but programs' own).
         var needed: [String: Int64] = [:]
         for plan in plans {
             needed[LedgerAccount.member(plan.member.id, .reward).key] = plan.program.id.rawValue
@@ -138,7 +117,7 @@ struct AccrualWriter {
         }
         try await loadAccounts(needed)
 
-        // 3. What the batch needs to know, read under the members' locks in one statement (or as
+        // 2. What the batch needs to know, read under the members' locks in one statement (or as
         // few as the binds allow): what was posted before (replays report and move nothing),
         // promotion usage of these members (applications so far, enrolments), the qualifying
         // history of tiered members since the earliest window start, what members of capped
@@ -218,6 +197,25 @@ struct AccrualWriter {
         var tiers: [MemberID: String?] = [:]
         for row in rows(tierParts) { tiers[MemberID(row[0].int ?? 0)] = .some(row[3].text) }
 
+        // 3. Rewards that promotions give as vouchers, locked (their stock is taken below): after
+        // the accounts, in ascending id, in one statement (the house order, SQLLedgerStore.lockAccounts).
+        var rewards: [String: (id: Int64, stock: Int64?, validityDays: Int, active: Bool)] = [:]
+        var given: [Int64: Set<String>] = [:]
+        for promotion in promotions.values {
+            if case .voucher(let code) = promotion.action { given[promotion.programID.rawValue, default: []].insert(code) }
+        }
+        if !given.isEmpty {
+            let matches = given.sorted { $0.key < $1.key }.map { program, codes in
+                "(program_id = \(bind: program) AND code IN (\(binds: codes.sorted())))" as SQLQueryString
+            }
+            for row in try await db.raw(
+                "SELECT id, program_id, code, stock, validity_days, active FROM loyalty_rewards WHERE \(matches.joined(separator: " OR ")) ORDER BY id\(unsafeRaw: lockClause)"
+            ).all() {
+                rewards["\(try row.int64("program_id")):\(try row.string("code"))"] = (
+                    try row.int64("id"), try row.optionalInt64("stock"), Int(try row.int64("validity_days")), try row.int64("active") != 0
+                )
+            }
+        }
         var stockTaken: [Int64: Int64] = [:]
 
         // 4. Each purchase in order, against what the earlier ones in the batch did, starting from

@@ -280,6 +280,9 @@ extension SQLLedgerStore {
                 {
                     return try Self.decodeVoucher(earlier)
                 }
+                // The member's account first, then the reward's row (the house order, lockAccounts).
+                let account = LedgerAccount.member(member, .reward)
+                let locked = reward.pointsPrice > 0 ? try await lockMemberAccount(db, account) : nil
                 // The reward's row is locked (PostgreSQL) or the writer is single (SQLite): stock cannot go below zero.
                 guard
                     let row = try await db.raw(
@@ -298,7 +301,8 @@ extension SQLLedgerStore {
                         db,
                         Movement(
                             member: member, pointType: .reward, points: reward.pointsPrice, reason: .redemption, reference: voucherCode,
-                            idempotencyKey: idempotencyKey.map { "redeem:" + $0 }, memo: "reward \(reward.code): \(reward.name)", at: at)
+                            idempotencyKey: idempotencyKey.map { "redeem:" + $0 }, memo: "reward \(reward.code): \(reward.name)", at: at),
+                        locked: locked
                     ).id.rawValue
                 }
                 let expires = at.addingTimeInterval(TimeInterval(reward.validityDays) * 86_400)
@@ -333,8 +337,6 @@ extension SQLLedgerStore {
             }
             let voucher = try Self.decodeVoucher(row)
             guard voucher.status == .issued else { throw LoyaltyError.voucherClosed(voucher.code, status: voucher.status.rawValue) }
-            // The reward's stock is given back below: its row is locked before the accounts (lockAccounts' house order).
-            _ = try await db.raw("SELECT id FROM loyalty_rewards WHERE id = \(bind: voucher.rewardID.rawValue)\(unsafeRaw: lockClause)").all()
             if let transfer = try row.optionalInt64("transfer_id") {
                 // Each lot the redemption drew on gets its points back in a new lot with the same expiry.
                 let program = try await programID(db, of: voucher.memberID)

@@ -261,11 +261,12 @@ public struct SQLLedgerStore: LoyaltyStore {
     /// each while waiting for the other's: a transfer from A to B and one from B to A queue up
     /// instead of deadlocking. On SQLite the single writer gives the same guarantee.
     ///
-    /// Rows of other tables that such a transaction locks come first, in one house order: a
-    /// voucher's row, then a reward's (ascending id), then accounts. A redemption locks the
-    /// reward (its stock) and then the member's account; a cancelled voucher's reward and a
-    /// purchase's voucher-giving rewards are locked before their accounts too, or a redemption
-    /// and a purchase of the same member would each hold what the other waits for.
+    /// The house order around them: the row a change is about (a voucher, a promotion) first,
+    /// then accounts, then rewards' rows (ascending id), whose stock many members share and which
+    /// are therefore held for the shortest time. A redemption locks the member's account before
+    /// the reward; a purchase whose promotion gives the reward, and a cancelled voucher that
+    /// gives it back, lock their accounts before it too. Were one of them the other way round, a
+    /// redemption and a purchase of the same member would each hold what the other waits for.
     func lockAccounts(_ db: any SQLDatabase, _ accounts: [LedgerAccount], program: Int64) async throws -> [LedgerAccount: AccountRow] {
         let wanted = Set(accounts)
         var rows = try await Self.readAccounts(db, wanted.map(\.key), lockClause: lockClause, programAccounts: programAccounts, remembering: true)
@@ -479,12 +480,13 @@ public struct SQLLedgerStore: LoyaltyStore {
 
     /// Spends inside the caller's transaction. The member's account names its program, so one
     /// statement locks the account and finds the program; the program's liability needs none.
-    func debit(_ db: any SQLDatabase, _ s: Movement) async throws -> Transfer {
+    /// `locked` is the member's account when the caller locked it already.
+    func debit(_ db: any SQLDatabase, _ s: Movement, locked: AccountRow? = nil) async throws -> Transfer {
         let memberAccount = LedgerAccount.member(s.member, s.pointType)
         let member: AccountRow, program: Int64
-        if let row = try await Self.readAccounts(
-            db, [memberAccount.key], lockClause: lockClause, programAccounts: programAccounts, remembering: true
-        )[memberAccount] {
+        var row = locked
+        if row == nil { row = try await lockMemberAccount(db, memberAccount) }
+        if let row {
             member = row
             program = row.programID
         } else {
@@ -504,6 +506,11 @@ public struct SQLLedgerStore: LoyaltyStore {
         return Transfer(
             id: TransferID(transfer), from: memberAccount, to: liability, points: s.points, reason: s.reason, reference: s.reference,
             idempotencyKey: s.idempotencyKey, memo: s.memo, occurredAt: Date(epochSeconds: s.at.epochSeconds))
+    }
+
+    /// A member's account, locked; nil when the member has never held points of its type.
+    func lockMemberAccount(_ db: any SQLDatabase, _ account: LedgerAccount) async throws -> AccountRow? {
+        try await Self.readAccounts(db, [account.key], lockClause: lockClause, programAccounts: programAccounts, remembering: true)[account]
     }
 
     /// Points a purchase credited to an account and what returns took back since (debts count

@@ -160,74 +160,80 @@ struct LedgerVerifyTests {
     }
 }
 
-/// The house lock order (SQLLedgerStore.lockAccounts): a voucher's row, then a reward's, then
-/// accounts. Each test holds a reward's row as a redemption does, lets the real operation run
-/// until it waits for a lock, then takes the member's account as the redemption does next.
-/// On the old code the operation held that account already and waited for the reward: PostgreSQL
-/// found a deadlock and aborted one of the two (retried after a second, or failed).
+/// The house lock order (SQLLedgerStore.lockAccounts): accounts, then rewards' rows. Each test
+/// holds a reward's row, lets a real operation on it run until it waits for a lock, and checks
+/// that by then the operation holds the member's account. A redemption locked the reward and then
+/// the account while a purchase giving that reward (or a cancelled voucher giving it back) locked
+/// the account and then the reward: a redemption and a purchase of one member deadlocked on
+/// PostgreSQL, which aborted one of them after a second.
 @Suite("The house lock order on PostgreSQL", .enabled(if: TestEngine.available.contains(.postgres)))
 struct LockOrderTests {
-    struct Deadlocked: Error { let operation: Task<Void, any Error> }
-
-    /// Whether a redemption of `reward` by the fixture's member and `operation` deadlock.
-    static func deadlock(_ f: LedgerFixture, reward: RewardID, with operation: @escaping @Sendable () async throws -> Void) async throws -> Bool {
+    /// Whether `operation` holds the fixture member's account while it waits for `reward`'s row.
+    static func holdsAccountBeforeReward(_ f: LedgerFixture, _ reward: RewardID, _ operation: @escaping @Sendable () async throws -> Void) async throws
+        -> Bool
+    {
         let database = f.patron.database
         let account = LedgerAccount.member(f.member, .reward).key
-        let task: Task<Void, any Error>
-        var deadlocked = false
-        do {
-            task = try await database.write { db in
-                _ = try await db.raw("SELECT id FROM loyalty_rewards WHERE id = \(bind: reward.rawValue) FOR UPDATE").all()
-                let started = Task { try await operation() }
-                var waiting: Int64 = 0
-                for _ in 0..<500 where waiting == 0 {
-                    try await Task.sleep(for: .milliseconds(10))
-                    waiting = try await database.read { r in
-                        try await r.raw(
-                            "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                        ).first()!.decode(column: "n", as: Int64.self)
-                    }
+        let (held, task) = try await database.write { db in
+            _ = try await db.raw("SELECT id FROM loyalty_rewards WHERE id = \(bind: reward.rawValue) FOR UPDATE").all()
+            let started = Task { try await operation() }
+            var waiting: Int64 = 0
+            for _ in 0..<500 where waiting == 0 {
+                try await Task.sleep(for: .milliseconds(10))
+                waiting = try await database.read { r in
+                    try await r.raw(
+                        "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    ).first()!.decode(column: "n", as: Int64.self)
                 }
-                #expect(waiting == 1, "the operation waits for the reward's row")
-                // This transaction looks for a deadlock first (after 50 ms; the operation after 1 s).
-                try await db.raw("SET LOCAL deadlock_timeout = '50ms'").run()
-                do {
-                    _ = try await db.raw("SELECT id FROM ledger_accounts WHERE key = \(bind: account) FOR UPDATE").all()
-                } catch {
-                    throw Deadlocked(operation: started)
-                }
-                return started
             }
-        } catch let error as Deadlocked {
-            deadlocked = true
-            task = error.operation
+            #expect(waiting == 1, "the operation waits for the reward's row")
+            do {
+                _ = try await database.write { other in
+                    try await other.raw("SELECT id FROM ledger_accounts WHERE key = \(bind: account) FOR UPDATE NOWAIT").all()
+                }
+                return (false, started)
+            } catch {
+                #expect(String(reflecting: error).contains("55P03"), "the account is locked, not \(error)")
+                return (true, started)
+            }
         }
         try await task.value
-        return deadlocked
+        return held
     }
 
-    @Test("Regression: a purchase whose promotion gives a reward and a redemption of that reward by the same member do not deadlock")
+    @Test("Regression: a redemption locks the member's account before the reward")
+    func redemption() async throws {
+        try await LedgerFixture.run(.postgres) { f in
+            let gift = try await f.ledger.addReward(to: f.program.id, code: "GIFT", name: "Gift", kind: .product, pointsPrice: 100, stock: 5)
+            _ = try await f.ledger.earn(500, to: f.member, reference: "P1", idempotencyKey: "P1", pending: false)
+            let ledger = f.ledger, member = f.member
+            #expect(try await Self.holdsAccountBeforeReward(f, gift.id) { _ = try await ledger.redeem(reward: gift.id, for: member, idempotencyKey: "r1") })
+            #expect(try await f.ledger.reward(gift.id).stock == 4)
+            #expect(try await f.balance().available == 400)
+        }
+    }
+
+    @Test("A purchase whose promotion gives a reward locks the member's accounts before the reward")
     func purchaseGivingReward() async throws {
         try await LedgerFixture.run(.postgres) { f in
             try await f.configureTiers()
             let tote = try await f.ledger.addReward(to: f.program.id, code: "TOTE", name: "Tote bag", kind: .product, pointsPrice: 50, stock: 10)
             _ = try await f.ledger.createPromotion(f.draft("BAG", .voucher(rewardCode: "TOTE"), criteria: "purchase.amount > 50"), in: f.program.id)
             _ = try await f.purchase("P1", 6_000)  // makes the member's accounts
-            let deadlocked = try await Self.deadlock(f, reward: tote.id) { _ = try await f.purchase("P2", 6_000) }
-            #expect(!deadlocked)
+            #expect(try await Self.holdsAccountBeforeReward(f, tote.id) { _ = try await f.purchase("P2", 6_000) })
             #expect(try await f.ledger.vouchers(of: f.member).count == 2)
             #expect(try await f.ledger.reward(tote.id).stock == 8)
         }
     }
 
-    @Test("Regression: cancelling a voucher and redeeming its reward at once do not deadlock")
-    func cancelAndRedeem() async throws {
+    @Test("Cancelling a voucher locks the member's account before the reward it gives back")
+    func cancellation() async throws {
         try await LedgerFixture.run(.postgres) { f in
             let gift = try await f.ledger.addReward(to: f.program.id, code: "GIFT", name: "Gift", kind: .product, pointsPrice: 100, stock: 5)
             _ = try await f.ledger.earn(500, to: f.member, reference: "P1", idempotencyKey: "P1", pending: false)
             let voucher = try await f.ledger.redeem(reward: gift.id, for: f.member, idempotencyKey: "r1")
-            let deadlocked = try await Self.deadlock(f, reward: gift.id) { _ = try await f.ledger.cancel(voucher: voucher.id) }
-            #expect(!deadlocked)
+            let ledger = f.ledger
+            #expect(try await Self.holdsAccountBeforeReward(f, gift.id) { _ = try await ledger.cancel(voucher: voucher.id) })
             #expect(try await f.ledger.voucher(voucher.id).status == .cancelled)
             #expect(try await f.ledger.reward(gift.id).stock == 5)
             #expect(try await f.balance().available == 500)
