@@ -102,8 +102,7 @@ extension SQLLedgerStore {
             let (takings, spendable) = try await Self.take(db, m.points, from: giver.id, giverAccount, at: m.at)
             let transfer = try await post(
                 db, program: program, from: giver, to: target, points: m.points, reason: .transfer, reference: m.reference,
-                key: m.idempotencyKey, memo: m.memo, at: m.at)
-            try await Self.consume(db, takings, by: transfer)
+                key: m.idempotencyKey, memo: m.memo, at: m.at, consuming: takings)
             // The receiver's points keep the expiry they had, so a transfer never extends a lot's life.
             let expiries = Dictionary(spendable.map { ($0.id, $0.expiresAt) }, uniquingKeysWith: { a, _ in a })
             for taking in takings {

@@ -295,31 +295,65 @@ public struct SQLLedgerStore: LoyaltyStore {
         return try row.int64("program_id")
     }
 
-    /// Writes a transfer, its two postings and both balances (a program's own account's into a stripe).
+    /// Writes a transfer, its two postings and both balances (a program's own account's into a
+    /// stripe), and takes `takings` from the source's lots for it. On PostgreSQL it is one
+    /// statement (a data-modifying `WITH`), where it was six round trips, each of them time the
+    /// member's account, and the stripe, stayed locked (#18: a redemption's stripe waited 0.4 ms
+    /// on average under 32 clients).
     func post(
         _ db: any SQLDatabase, program: Int64, from source: AccountRow, to target: AccountRow, points: Int64, reason: TransferReason, reference: String?,
-        key: String?, memo: String?, at: Date
+        key: String?, memo: String?, at: Date, consuming takings: [(lot: LotID, points: Int64)] = []
     ) async throws -> Int64 {
         let from = source.id, to = target.id
         precondition(points > 0 && from != to, "a transfer moves a positive amount between two accounts")
-        let id = try await db.raw(
-            """
+        let transfer: SQLQueryString = """
             INSERT INTO ledger_transfers (program_id, from_account, to_account, points, reason, reference, idempotency_key, memo, occurred_at)
             VALUES (\(bind: program), \(bind: from), \(bind: to), \(bind: points), \(bind: reason.rawValue), \(bind: reference), \(bind: key),
             \(bind: memo), \(bind: at.epochSeconds)) RETURNING id
             """
-        ).first()!.int64("id")
-        try await db.raw(
-            """
-            INSERT INTO ledger_postings (transfer_id, account_id, points, occurred_at)
-            VALUES (\(bind: id), \(bind: from), \(bind: -points), \(bind: at.epochSeconds)), (\(bind: id), \(bind: to), \(bind: points), \(bind: at.epochSeconds))
-            """
-        ).run()
         // Members' and budgets' rows in one statement, programs' own accounts in their stripes.
         let changes = [(source, -points), (target, points)]
-        try await Self.add(changes.filter { !$0.0.striped }.map { ($0.0.id, $0.1) }, to: "ledger_accounts", column: "balance", db)
-        try await StripedBalances.add(changes.filter { $0.0.striped }.map { ($0.0.id, $0.1) }, db)
-        return id
+        let balances = Self.addStatement(changes.filter { !$0.0.striped }.map { ($0.0.id, $0.1) }, to: "ledger_accounts", column: "balance")
+        let stripes = StripedBalances.statement(changes.filter { $0.0.striped }.map { ($0.0.id, $0.1) })?.sql
+        let takings = takings.filter { $0.points > 0 }.sorted { $0.lot.rawValue < $1.lot.rawValue }
+        let lots = Self.addStatement(takings.map { ($0.lot.rawValue, -$0.points) }, to: "point_lots", column: "remaining")
+        guard database.capabilities.writesTogether else {
+            let id = try await db.raw(transfer).first()!.int64("id")
+            try await db.raw(
+                """
+                INSERT INTO ledger_postings (transfer_id, account_id, points, occurred_at)
+                VALUES (\(bind: id), \(bind: from), \(bind: -points), \(bind: at.epochSeconds)), (\(bind: id), \(bind: to), \(bind: points), \(bind: at.epochSeconds))
+                """
+            ).run()
+            for statement in [balances, stripes, lots].compactMap({ $0 }) { try await db.raw(statement).run() }
+            if !takings.isEmpty {
+                let movements = takings.map { "(\(bind: $0.lot.rawValue), \(bind: id), \(bind: $0.points))" as SQLQueryString }
+                try await db.raw("INSERT INTO lot_movements (lot_id, transfer_id, points) VALUES " + movements.joined(separator: ", ")).run()
+            }
+            return id
+        }
+        // Each part runs once and sees the database as it was before the statement; no two change one row.
+        var parts: [SQLQueryString] = [
+            "t AS (" + transfer + ")",
+            """
+            p AS (INSERT INTO ledger_postings (transfer_id, account_id, points, occurred_at) SELECT t.id, v.account, v.points, \(bind: at.epochSeconds)
+            FROM t, (VALUES (CAST(\(bind: from) AS BIGINT), CAST(\(bind: -points) AS BIGINT)), (\(bind: to), \(bind: points))) AS v(account, points))
+            """,
+        ]
+        for (name, statement) in [("b", balances), ("s", stripes), ("l", lots)] {
+            if let statement { parts.append("\(unsafeRaw: name) AS (" + statement + ")") }
+        }
+        if !takings.isEmpty {
+            let movements = takings.enumerated().map { n, taking in
+                n == 0
+                    ? "(CAST(\(bind: taking.lot.rawValue) AS BIGINT), CAST(\(bind: taking.points) AS BIGINT))" as SQLQueryString
+                    : "(\(bind: taking.lot.rawValue), \(bind: taking.points))"
+            }
+            parts.append(
+                "m AS (INSERT INTO lot_movements (lot_id, transfer_id, points) SELECT v.lot, t.id, v.points FROM t, (VALUES "
+                    + movements.joined(separator: ", ") + ") AS v(lot, points))")
+        }
+        return try await db.raw("WITH " + parts.joined(separator: ", ") + " SELECT id FROM t").first()!.int64("id")
     }
 
     static let transferColumns = """
@@ -400,22 +434,17 @@ public struct SQLLedgerStore: LoyaltyStore {
 
     /// Adds each row's change to `column` of `table`, in one statement whatever the number of rows.
     static func add(_ changes: [(id: Int64, delta: Int64)], to table: String, column: String, _ db: any SQLDatabase) async throws {
-        guard !changes.isEmpty else { return }
-        let cases = changes.map { "WHEN \(bind: $0.id) THEN \(bind: $0.delta)" as SQLQueryString }
-        let ids = changes.map { "\(bind: $0.id)" as SQLQueryString }
-        try await db.raw(
-            "UPDATE \(unsafeRaw: table) SET \(unsafeRaw: column) = \(unsafeRaw: column) + CASE id " + cases.joined(separator: " ")
-                + " END WHERE id IN (" + ids.joined(separator: ", ") + ")"
-        ).run()
+        guard let statement = addStatement(changes, to: table, column: column) else { return }
+        try await db.raw(statement).run()
     }
 
-    /// Takes points from lots for a transfer: every lot in one statement, every movement in another.
-    static func consume(_ db: any SQLDatabase, _ takings: [(lot: LotID, points: Int64)], by transfer: Int64) async throws {
-        let takings = takings.filter { $0.points > 0 }.sorted { $0.lot.rawValue < $1.lot.rawValue }
-        guard !takings.isEmpty else { return }
-        try await add(takings.map { ($0.lot.rawValue, -$0.points) }, to: "point_lots", column: "remaining", db)
-        let movements = takings.map { "(\(bind: $0.lot.rawValue), \(bind: transfer), \(bind: $0.points))" as SQLQueryString }
-        try await db.raw("INSERT INTO lot_movements (lot_id, transfer_id, points) VALUES " + movements.joined(separator: ", ")).run()
+    /// The statement of ``add(_:to:column:_:)``; nil when nothing changes.
+    static func addStatement(_ changes: [(id: Int64, delta: Int64)], to table: String, column: String) -> SQLQueryString? {
+        guard !changes.isEmpty else { return nil }
+        let cases = changes.map { "WHEN \(bind: $0.id) THEN \(bind: $0.delta)" as SQLQueryString }
+        let ids = changes.map { "\(bind: $0.id)" as SQLQueryString }
+        return "UPDATE \(unsafeRaw: table) SET \(unsafeRaw: column) = \(unsafeRaw: column) + CASE id " + cases.joined(separator: " ")
+            + " END WHERE id IN (" + ids.joined(separator: ", ") + ")"
     }
 
     // MARK: Movements
@@ -451,8 +480,7 @@ public struct SQLLedgerStore: LoyaltyStore {
                 } else {
                     let repayment = try await post(
                         db, program: program, from: member, to: source, points: repay, reason: .debtRepayment, reference: e.reference, key: nil,
-                        memo: "repays a claw-back debt", at: e.at)
-                    try await Self.consume(db, [(LotID(lot), repay)], by: repayment)
+                        memo: "repays a claw-back debt", at: e.at, consuming: [(LotID(lot), repay)])
                 }
                 try await db.raw("UPDATE ledger_accounts SET debt = debt - \(bind: repay) WHERE id = \(bind: member.id)").run()
             }
@@ -501,8 +529,7 @@ public struct SQLLedgerStore: LoyaltyStore {
         let transfer = try await post(
             db, program: program, from: member, to: target, points: s.points, reason: s.reason, reference: s.reference,
             key: s.idempotencyKey,
-            memo: s.memo, at: s.at)
-        try await Self.consume(db, takings, by: transfer)
+            memo: s.memo, at: s.at, consuming: takings)
         return Transfer(
             id: TransferID(transfer), from: memberAccount, to: liability, points: s.points, reason: s.reason, reference: s.reference,
             idempotencyKey: s.idempotencyKey, memo: s.memo, occurredAt: Date(epochSeconds: s.at.epochSeconds))
@@ -567,8 +594,7 @@ public struct SQLLedgerStore: LoyaltyStore {
             if posted > 0 {
                 let id = try await post(
                     db, program: program, from: member, to: target, points: posted, reason: .clawback, reference: movement.reference,
-                    key: movement.idempotencyKey, memo: movement.memo, at: movement.at)
-                try await Self.consume(db, takings, by: id)
+                    key: movement.idempotencyKey, memo: movement.memo, at: movement.at, consuming: takings)
                 transfer = try await Self.transfers(db, where: "t.id = \(bind: id)")[0]
             }
             if left > 0 {
@@ -624,8 +650,7 @@ public struct SQLLedgerStore: LoyaltyStore {
                     else { continue }
                     let transfer = try await post(
                         db, program: program, from: AccountRow(id: try row.int64("account_id"), balance: 0, debt: 0), to: breakage, points: remaining, reason: .expiry, reference: nil,
-                        key: "expiry:lot:\(lot)", memo: "points earned together expired", at: date)
-                    try await Self.consume(db, [(LotID(lot), remaining)], by: transfer)
+                        key: "expiry:lot:\(lot)", memo: "points earned together expired", at: date, consuming: [(LotID(lot), remaining)])
                     made += try await Self.transfers(db, where: "t.id = \(bind: transfer)")
                 }
                 return made
