@@ -114,7 +114,7 @@ extension SQLCampaignStore {
             ).run()
             if d.reached {
                 try await db.raw(
-                    "UPDATE campaign_messages SET status = 'delivered' WHERE campaign_id = \(bind: campaign) AND wave = \(bind: wave) AND customer_id = \(bind: customer)"
+                    "UPDATE campaign_messages SET status = 'delivered' WHERE " + Self.keyCondition(campaign: campaign, wave: wave, customer: customer)
                 ).run()
                 try await insertResponse(
                     db, Response(campaign: CampaignID(campaign), wave: Int(wave), customer: customer, kind: .delivered, reference: "call", occurredAt: at))
@@ -144,7 +144,7 @@ extension SQLCampaignStore {
                 """
             ).run()
             try await db.raw(
-                "UPDATE campaign_messages SET status = 'delivered' WHERE campaign_id = \(bind: campaign) AND wave = \(bind: wave) AND customer_id = \(bind: customer)"
+                "UPDATE campaign_messages SET status = 'delivered' WHERE " + Self.keyCondition(campaign: campaign, wave: wave, customer: customer)
             ).run()
             try await insertResponse(
                 db, Response(campaign: CampaignID(campaign), wave: Int(wave), customer: customer, kind: .delivered, reference: "call", occurredAt: at)

@@ -21,8 +21,19 @@ extension SQLCampaignStore {
             status: MessageStatus(rawValue: try row.string("status")) ?? .pending, attempts: Int(try row.int64("attempts")))
     }
 
+    /// One message: its key, and the time its wave was queued — every message of a wave has it
+    /// (``queueWave``). On PostgreSQL the messages are partitioned by that time, so with it a
+    /// message is read or changed in its month alone; without it, settling a message probed the
+    /// key's index in every month kept (#18).
     static func keyCondition(_ k: MessageKey) -> SQLQueryString {
-        "campaign_id = \(bind: k.campaign.rawValue) AND wave = \(bind: Int64(k.wave)) AND customer_id = \(bind: k.customer)"
+        keyCondition(campaign: k.campaign.rawValue, wave: Int64(k.wave), customer: k.customer)
+    }
+
+    static func keyCondition(campaign: Int64, wave: Int64, customer: Int64) -> SQLQueryString {
+        """
+        campaign_id = \(bind: campaign) AND wave = \(bind: wave) AND customer_id = \(bind: customer)
+        AND queued_at = (SELECT prepared_at FROM campaign_waves WHERE campaign_id = \(bind: campaign) AND number = \(bind: wave))
+        """
     }
 
     /// Claims due messages for this process alone: rows another server is claiming are passed

@@ -34,8 +34,9 @@ extension SQLCampaignStore {
             try await db.raw(
                 """
                 INSERT INTO interactions (customer_id, channel, direction, outcome, agent, subject, notes, occurred_at)
-                SELECT r.customer_id, COALESCE((SELECT m.channel FROM campaign_messages m WHERE m.campaign_id = r.campaign_id AND m.wave = r.wave
-                  AND m.customer_id = r.customer_id), 'web'), 'inbound', 'campaign:' || r.kind, 'campaigns', c.name,
+                SELECT r.customer_id, COALESCE((SELECT m.channel FROM campaign_waves w JOIN campaign_messages m ON m.campaign_id = w.campaign_id
+                  AND m.wave = w.number AND m.queued_at = w.prepared_at AND m.customer_id = r.customer_id
+                  WHERE w.campaign_id = r.campaign_id AND w.number = r.wave), 'web'), 'inbound', 'campaign:' || r.kind, 'campaigns', c.name,
                   'campaign ' || CAST(r.campaign_id AS TEXT) || ', wave ' || COALESCE(CAST(r.wave AS TEXT), '-') || ', offer ' || c.offer
                   || CASE WHEN r.reference = '' THEN '' ELSE ', ' || r.reference END, r.occurred_at
                 FROM campaign_responses r JOIN campaigns c ON c.id = r.campaign_id WHERE r.id IN (\(binds: Array(part)))

@@ -1,4 +1,5 @@
 import Foundation
+import Campaigns
 import SQLKit
 import SharedModels
 
@@ -37,6 +38,8 @@ public enum VolumeCheck {
         /// It reads every row of what it names (a campaign's messages, all queued in one month):
         /// scanning that month whole is the cheapest plan, and allowed.
         var readsWholeMonth = false
+        /// The store's own statement, binds and all, where it can be had (then `sql` is unused).
+        var statement: SQLQueryString? = nil
     }
 
     public struct Plan: Sendable, Codable {
@@ -185,6 +188,13 @@ public enum VolumeCheck {
                 """
             ).run()
             try await db.raw("SELECT setval(pg_get_serial_sequence('campaigns', 'id'), (SELECT MAX(id) FROM campaigns))").run()
+            // Each campaign's one wave, prepared when its messages were queued (as queueWave records it).
+            try await db.raw(
+                """
+                INSERT INTO campaign_waves (campaign_id, number, prepared_at, queued, suppressed, links)
+                SELECT campaign_id, 1, MIN(queued_at), COUNT(*), '{}', '[]' FROM campaign_messages GROUP BY campaign_id
+                """
+            ).run()
             try await db.raw(
                 """
                 INSERT INTO campaign_responses (campaign_id, wave, customer_id, control, kind, reference, amount_minor, occurred_at)
@@ -228,6 +238,7 @@ public enum VolumeCheck {
         let monthStart = LocalDate(Date(epochSeconds: at)).firstOfMonth().startOfDay.epochSeconds
         let monthEnd = LocalDate(Date(epochSeconds: at)).firstOfMonth(addingMonths: 1).startOfDay.epochSeconds
         let campaign = try await db.raw("SELECT MAX(campaign_id) AS c FROM campaign_messages").first()!.int64("c")
+        let recipient = try await db.raw("SELECT MIN(customer_id) AS r FROM campaign_messages WHERE campaign_id = \(bind: campaign)").first()!.int64("r")
         func q(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
         // The stores' own column lists, so that these stay the queries the stores send.
         let transactionColumns = SQLCustomerStore.transactionColumns, transferColumns = SQLLedgerStore.transferColumns
@@ -294,6 +305,11 @@ public enum VolumeCheck {
                     AND campaign_id IN (SELECT id FROM campaigns WHERE status = 'running') ORDER BY next_attempt_at, campaign_id, wave, customer_id LIMIT 100
                     """, maxPartitions: nil),
             HotQuery(
+                name: "a message by its key (settling a send, an agent's call)", source: "SQLCampaignStore+Outbox.keyCondition",
+                sql: "", maxPartitions: 1,
+                statement: SQLCampaignStore.messageSelect + " WHERE "
+                    + SQLCampaignStore.keyCondition(MessageKey(campaign: CampaignID(campaign), wave: 1, customer: recipient))),
+            HotQuery(
                 name: "campaign results: messages by wave and status", source: "SQLCampaignStore+Responses.results",
                 sql: "SELECT wave, channel, status, COUNT(*) AS n FROM campaign_messages WHERE campaign_id = \(campaign) GROUP BY wave, channel, status",
                 maxPartitions: nil, readsWholeMonth: true),
@@ -311,7 +327,8 @@ public enum VolumeCheck {
             if sequentialScansDiscouraged { try await db.raw("SET LOCAL enable_seqscan = off").run() }
             var plans: [Plan] = []
             for query in try await hotQueries(db, now: now) {
-                let text = try await db.raw(SQLQueryString("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + query.sql)).first()!.decode(column: "QUERY PLAN", as: String.self)
+                let explained = SQLQueryString("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ") + (query.statement ?? SQLQueryString(query.sql))
+                let text = try await db.raw(explained).first()!.decode(column: "QUERY PLAN", as: String.self)
                 plans.append(try check(query, plan: text))
             }
             return plans

@@ -324,6 +324,9 @@ import Testing
             }
             let statement = try #require(plans.first { $0.name.hasPrefix("partner statement") })
             #expect(statement.partitionsRead == 1, "an outlet's month reads one month of 37")
+            // Regression: the outbox's own statement (not a copy of it) found a message by probing every month.
+            let message = try #require(plans.first { $0.name.hasPrefix("a message by its key") })
+            #expect(message.partitionsRead == 1, "a message is read in its wave's month alone")
         }
     }
 }
