@@ -716,6 +716,18 @@ public struct SQLLedgerStore: LoyaltyStore {
             ).all() {
                 violations.append("every transfer has two postings that cancel: transfer \(try row.int64("transfer_id")) does not")
             }
+            // Postings that cancel could still be on other accounts than their transfer names (a
+            // balance updated alike would hide it from the check by account below).
+            for row in try await db.raw(
+                """
+                SELECT p.transfer_id FROM ledger_postings p LEFT JOIN ledger_transfers t ON t.id = p.transfer_id
+                WHERE t.id IS NULL OR NOT (p.account_id = t.from_account AND p.points = -t.points OR p.account_id = t.to_account AND p.points = t.points)
+                ORDER BY p.transfer_id LIMIT 20
+                """
+            ).all() {
+                violations.append(
+                    "a transfer's postings move its points from the account it names to the other: transfer \(try row.int64("transfer_id")) does not")
+            }
             for row in try await db.raw(
                 """
                 SELECT a.key, \(unsafeRaw: StripedBalances.balanceSQL("a")) AS balance,

@@ -124,6 +124,39 @@ struct BatchTierTests {
 
 @Suite("Ledger verification")
 struct LedgerVerifyTests {
+    @Test("ledger verify names a transfer whose postings are on another account than it names", arguments: TestEngine.available)
+    func postingsOffTheirTransfer(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine) { patron in
+            let program = try await patron.loyalty.createProgram(
+                code: "NW", name: "Northwind Rewards", valuePerThousandPoints: Money(minorUnits: 1000, currency: "USD"), expiryMonths: nil,
+                pendingDays: 0, allowNegativeBalance: false)
+            let customer = try await patron.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee"))
+            let member = try await patron.loyalty.enroll(customer.id, in: program.id).id
+            let earned = try await patron.loyalty.earn(1_000, to: member, reference: "P1", idempotencyKey: "accrual:P1", pending: false)
+            #expect(try await patron.loyalty.verify().violations == [])
+            // The points left another program account than the transfer says, and its balance moved alike:
+            // every posting still cancels and every balance still equals its postings.
+            try await patron.database.write { db in
+                let other = try await db.raw(
+                    "INSERT INTO ledger_accounts (key, program_id, point_type, balance, debt) VALUES ('breakage:' || CAST(\(bind: program.id.rawValue) AS TEXT) || ':reward', \(bind: program.id.rawValue), 'reward', 0, 0) RETURNING id"
+                ).first()!.decode(column: "id", as: Int64.self)
+                let source = try await db.raw("SELECT from_account FROM ledger_transfers WHERE id = \(bind: earned.id.rawValue)").first()!
+                    .decode(column: "from_account", as: Int64.self)
+                try await db.raw(
+                    "UPDATE ledger_postings SET account_id = \(bind: other) WHERE transfer_id = \(bind: earned.id.rawValue) AND account_id = \(bind: source)"
+                ).run()
+                try await db.raw("UPDATE ledger_accounts SET balance = balance - 1000 WHERE id = \(bind: other)").run()
+                try await db.raw("UPDATE ledger_balance_stripes SET balance = 0 WHERE account_id = \(bind: source)").run()
+                try await db.raw("UPDATE ledger_accounts SET balance = 0 WHERE id = \(bind: source)").run()
+            }
+            let violations = try await patron.loyalty.verify().violations
+            #expect(
+                violations == [
+                    "a transfer's postings move its points from the account it names to the other: transfer \(earned.id.rawValue) does not"
+                ], "\(violations)")
+        }
+    }
+
     @Test("ledger verify names a purchase clawed back beyond what it earned", arguments: TestEngine.available)
     func overClaw(engine: TestEngine) async throws {
         try await TestDatabase.withPatron(engine) { patron in
