@@ -124,15 +124,24 @@ struct BatchTierTests {
 
 @Suite("Ledger verification")
 struct LedgerVerifyTests {
-    @Test("ledger verify names a transfer whose postings are on another account than it names", arguments: TestEngine.available)
-    func postingsOffTheirTransfer(engine: TestEngine) async throws {
+    /// A program, Ann its member, and 1,000 points she earned on purchase P1.
+    static func withEarning(
+        _ engine: TestEngine, allowNegative: Bool, _ body: @escaping (Patron, Program, MemberID, Transfer) async throws -> Void
+    ) async throws {
         try await TestDatabase.withPatron(engine) { patron in
             let program = try await patron.loyalty.createProgram(
                 code: "NW", name: "Northwind Rewards", valuePerThousandPoints: Money(minorUnits: 1000, currency: "USD"), expiryMonths: nil,
-                pendingDays: 0, allowNegativeBalance: false)
+                pendingDays: 0, allowNegativeBalance: allowNegative)
             let customer = try await patron.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee"))
             let member = try await patron.loyalty.enroll(customer.id, in: program.id).id
             let earned = try await patron.loyalty.earn(1_000, to: member, reference: "P1", idempotencyKey: "accrual:P1", pending: false)
+            try await body(patron, program, member, earned)
+        }
+    }
+
+    @Test("ledger verify names a transfer whose postings are on another account than it names", arguments: TestEngine.available)
+    func postingsOffTheirTransfer(engine: TestEngine) async throws {
+        try await Self.withEarning(engine, allowNegative: false) { patron, program, member, earned in
             #expect(try await patron.loyalty.verify().violations == [])
             // The points left another program account than the transfer says, and its balance moved alike:
             // every posting still cancels and every balance still equals its postings.
@@ -159,13 +168,7 @@ struct LedgerVerifyTests {
 
     @Test("ledger verify names a purchase clawed back beyond what it earned", arguments: TestEngine.available)
     func overClaw(engine: TestEngine) async throws {
-        try await TestDatabase.withPatron(engine) { patron in
-            let program = try await patron.loyalty.createProgram(
-                code: "NW", name: "Northwind Rewards", valuePerThousandPoints: Money(minorUnits: 1000, currency: "USD"), expiryMonths: nil,
-                pendingDays: 0, allowNegativeBalance: true)
-            let customer = try await patron.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee"))
-            let member = try await patron.loyalty.enroll(customer.id, in: program.id).id
-            _ = try await patron.loyalty.earn(1_000, to: member, reference: "P1", idempotencyKey: "accrual:P1", pending: false)
+        try await Self.withEarning(engine, allowNegative: true) { patron, _, member, _ in
             _ = try await patron.loyalty.clawBack(purchase: "P1", returned: 1, of: 1, from: member, idempotencyKey: "return:R1")
             #expect(try await patron.loyalty.verify().violations == [])
             // What the concurrent-returns defect wrote: a second claw-back of the whole purchase.
