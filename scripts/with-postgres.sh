@@ -23,6 +23,10 @@ stop() {
 trap stop EXIT
 su postgres -s /bin/sh -c "$PGBIN/createdb -h 127.0.0.1 -p $PGPORT patron_test"
 export PATRON_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/patron_test?sslmode=disable"
+# The whole suite runs at once on two cores: a pooled connection may take longer than a server's
+# 10 s to come free, so the tests wait up to a minute. Set here, before the test process starts:
+# setenv in a running test process races every thread that reads the environment.
+export PATRON_PG_POOL_TIMEOUT="${PATRON_PG_POOL_TIMEOUT:-60}"
 # A streaming replica of it, for the read-replica tests (--read-database). It holds a replication
 # slot, so the primary keeps every WAL segment the replica has not received: without one, the
 # suite's writes (each test makes a database) recycled WAL the replica still needed under load,

@@ -72,9 +72,8 @@ public enum TestDatabase {
             defer { try? FileManager.default.removeItem(at: directory) }
             return try await body(.sqlite(path: directory.appendingPathComponent("test.sqlite").path))
         case .postgres:
-            // The whole suite runs at once on two cores: a connection may take longer than a
-            // server's 10 s to come free. Tests wait up to a minute (an explicit setting wins).
-            setenv("PATRON_PG_POOL_TIMEOUT", "60", 0)
+            // scripts/with-postgres.sh sets PATRON_PG_POOL_TIMEOUT=60 (never setenv here: it
+            // races every thread reading the environment).
             let base = ProcessInfo.processInfo.environment["PATRON_TEST_POSTGRES_URL"]!
             let name = "patron_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
             let admin = try await PostgresDatabase.open(url: base, maxConnections: 1, logger: quiet())
