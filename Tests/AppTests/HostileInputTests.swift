@@ -241,7 +241,10 @@ struct SegmentReferenceTests {
             #expect(count.status == 422 && count.text.contains("expand"), "\(count.text)")
             let list = try await api.call(.get, "/v1/segments", token: admin)
             #expect(list.status == 200, "\(list.text.prefix(300))")
-            #expect(ContinuousClock.now - started < .seconds(5))
+            // The refusals above are the regression's check; this bound only catches a return of
+            // the exponential expansion (22 s for the count alone). It is loose because the whole
+            // suite shares two cores: 5.2 s was seen with the suite running beside a release build.
+            #expect(ContinuousClock.now - started < .seconds(15))
         }
     }
 }
