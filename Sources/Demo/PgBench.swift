@@ -1,4 +1,5 @@
 import Foundation
+import SharedModels
 
 /// PostgreSQL's own reference for the accrual benchmark: pgbench's TPC-B-like transaction on the
 /// same cluster, with the same number of clients, for the same time, in a scratch database made
@@ -67,16 +68,6 @@ public enum PgBench {
     }
 
     static func execute(_ tool: String, _ arguments: [String], _ environment: [String: String]) -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do { try process.run() } catch { return (-1, "\(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        ChildProcess.run(tool, arguments, environment: environment)
     }
 }

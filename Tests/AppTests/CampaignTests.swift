@@ -16,8 +16,7 @@ import Testing
 
 /// A real SMTP server (aiosmtpd) and an SMS gateway stand-in, run by scripts/message-sinks.py.
 final class MessageSinks: @unchecked Sendable {
-    let process = Process()
-    let input = Pipe()
+    let process: ChildProcess
     let directory: URL
     let smtpPort: Int
     let httpPort: Int
@@ -27,15 +26,11 @@ final class MessageSinks: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/message-sinks.py")
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, directory.path]
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
+        // Not Foundation's Process: its run() crashed the suite in CI (see ChildProcess).
+        process = try ChildProcess(executable: "/usr/bin/env", arguments: ["python3", script.path, directory.path])
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
+            let chunk = process.output.availableData
             if chunk.isEmpty { throw TestFailure("scripts/message-sinks.py did not start (is aiosmtpd installed? pip install aiosmtpd)") }
             line += chunk
         }
@@ -45,8 +40,8 @@ final class MessageSinks: @unchecked Sendable {
     }
 
     deinit {
-        try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        try? process.input.close()
+        process.wait()
         try? FileManager.default.removeItem(at: directory)
     }
 

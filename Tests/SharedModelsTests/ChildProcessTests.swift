@@ -1,0 +1,60 @@
+import Foundation
+import SharedModels
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Children started while the parent holds many descriptors — where Foundation's `Process.run()`
+/// crashed the suite in CI (a read past glibc's directory buffer while it listed `/proc/self/fd`).
+@Suite struct ChildProcessTests {
+    /// Foundation's `Process.run()` crashed here (a bad pointer in `memcpy`) on the first or second
+    /// run of the same load on this machine, as the suite did in CI.
+    @Test("Regression: 4 × 400 children started at once beside 1,300 open descriptors and a churning heap all run; each sees only its own three")
+    func manyDescriptors() async throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        // 1,300, or an eighth of what this process may open: the other tests run beside this one.
+        let descriptors = (0..<min(1_300, Int(limit.rlim_cur / 8))).map { _ in open("/dev/null", O_RDONLY) }
+        defer { for fd in descriptors where fd >= 0 { close(fd) } }
+        #expect(descriptors.allSatisfy { $0 >= 0 }, "could not open \(descriptors.count) descriptors")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<4 {
+                group.addTask {
+                    var heap: [[UInt8]] = []
+                    for n in 0..<400 {
+                        // Descriptors and allocations come and go, so the listing's buffer lands at
+                        // many places: where Foundation's copy ran past the end of a mapped page.
+                        let fd = open("/dev/null", O_RDONLY)
+                        defer { if n % 2 == 0 { close(fd) } }
+                        heap.append([UInt8](repeating: 1, count: Int.random(in: 1...60_000)))
+                        if heap.count > 50 { heap.removeFirst(Int.random(in: 1...50)) }
+                        let (status, output) = ChildProcess.run("/bin/sh", ["-c", "echo \(lane):\(n); ls /proc/self/fd"])
+                        let lines = output.split(separator: "\n")
+                        guard status == 0, lines.first == "\(lane):\(n)"[...], lines.count <= 5 else {
+                            // 0, 1, 2 and the directory ls reads: none of the parent's descriptors.
+                            Issue.record("child \(lane):\(n) ended \(status) with \(lines.count - 1) descriptors: \(output.prefix(200))")
+                            return
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    @Test("a child reads its input to the end once the parent closes it; exit status and signals are reported")
+    func inputAndStatus() throws {
+        let cat = try ChildProcess(executable: "/bin/cat", arguments: [])
+        cat.input.write(Data("one\ntwo\n".utf8))
+        try cat.input.close()
+        #expect(String(decoding: cat.output.readDataToEndOfFile(), as: UTF8.self) == "one\ntwo\n")
+        #expect(cat.wait() == 0)
+        #expect(ChildProcess.run("/bin/sh", ["-c", "exit 3"]).status == 3)
+        #expect(ChildProcess.run("/bin/sh", ["-c", "kill -9 $$"]).status == 128 + 9)
+        #expect(ChildProcess.run("/bin/sh", ["-c", "echo oops >&2"]).output == "oops\n", "errors are merged into the output")
+        #expect(ChildProcess.run("/bin/sh", ["-c", "echo $PATRON_X"], environment: ["PATRON_X": "given"]).output == "given\n")
+        #expect(ChildProcess.run("/no/such/program", []).status == -1)
+    }
+}
