@@ -113,10 +113,34 @@ public struct AccessService: Sendable {
     }
 
     /// Appends to the audit log.
-    public func audit(actor: String, action: String, target: String?, outcome: String, detail: String?) async throws {
+    /// - Parameter at: when it happened, for a row written later than that (now by default).
+    public func audit(actor: String, action: String, target: String?, outcome: String, detail: String?, at: Date? = nil) async throws {
         try await store.insertAuditEvent(
-            at: clock.now, actor: String(actor.prefix(300)), action: String(action.prefix(300)), target: target.map { String($0.prefix(300)) },
+            at: at ?? clock.now, actor: String(actor.prefix(300)), action: String(action.prefix(300)), target: target.map { String($0.prefix(300)) },
             outcome: outcome, detail: detail.map { String($0.prefix(2_000)) })
+    }
+
+    /// How long a row the database cannot take is tried again before it is given up.
+    public static let auditRetry: TimeInterval = 3_600
+
+    /// Writes the audit row of a change that was made, stamped now, without making the change's
+    /// answer depend on it: the change stands whatever happens to its row (an error here once
+    /// answered a change that was made "nothing was written", and a client that retried made it
+    /// twice). A row the database cannot take now is tried again in the background for
+    /// ``auditRetry``; `failed` hears why it was not written at once, `lost` that it was given up.
+    public func auditChange(
+        actor: String, action: String, outcome: String, failed: @escaping @Sendable (any Error) -> Void, lost: @escaping @Sendable () -> Void
+    ) async {
+        let at = clock.now, service = self
+        let write: @Sendable () async throws -> Void = {
+            try await service.audit(actor: actor, action: action, target: nil, outcome: outcome, detail: nil, at: at)
+        }
+        do {
+            try await write()
+        } catch {
+            failed(error)
+            BackgroundRetry.untilWritten(by: Date().addingTimeInterval(Self.auditRetry), givingUp: lost, write)
+        }
     }
 
     /// The audit log, newest first.

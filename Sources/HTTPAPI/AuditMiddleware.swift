@@ -1,6 +1,7 @@
 import Access
 import HTTPTypes
 import Hummingbird
+import Logging
 
 /// Writes every change made through the API to the audit log: who, which method and path, and
 /// the status it ended with (request bodies are not kept — they may hold passwords). Left out:
@@ -22,16 +23,25 @@ struct AuditMiddleware<Context: RequestContext>: RouterMiddleware {
         let action = "\(request.method.rawValue) \(request.uri.path)"
         do {
             let response = try await next(request, context)
-            if let principal = Caller.principal {
-                try await access.audit(actor: principal.actor, action: action, target: nil, outcome: String(response.status.code), detail: nil)
-            }
+            if let principal = Caller.principal { await record(principal.actor, action, outcome: String(response.status.code)) }
             return response
         } catch {
-            if let principal = Caller.principal {
-                let status = Problem.from(error).status
-                try? await access.audit(actor: principal.actor, action: action, target: nil, outcome: String(status), detail: nil)
-            }
+            if let principal = Caller.principal { await record(principal.actor, action, outcome: String(Problem.from(error).status)) }
             throw error
         }
     }
+
+    /// Writes the request's row; the answer does not wait on it (``AccessService/auditChange``).
+    func record(_ actor: String, _ action: String, outcome: String) async {
+        await access.auditChange(
+            actor: actor, action: action, outcome: outcome,
+            failed: { error in
+                Self.logger.warning(
+                    "audit row not written; the change stands, trying again in the background",
+                    metadata: ["action": "\(action)", "error": "\(Problem.logDescription(of: error))"])
+            },
+            lost: { Self.logger.error("audit row given up: the database did not take it for an hour", metadata: ["action": "\(action)", "actor": "\(actor)"]) })
+    }
+
+    static var logger: Logger { Logger(label: "patron.audit") }
 }

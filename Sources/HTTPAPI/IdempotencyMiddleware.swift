@@ -48,15 +48,7 @@ struct IdempotencyMiddleware: ServerMiddleware {
             Self.logger.warning(
                 "idempotency record not saved; trying again in the background",
                 metadata: ["operation": "\(operationID)", "error": "\(Problem.logDescription(of: error))"])
-            let deadline = Date().addingTimeInterval(idempotencyLeaseSeconds)
-            Task.detached {
-                var pause: UInt64 = 100_000_000
-                while Date() < deadline {
-                    try? await Task.sleep(nanoseconds: pause)
-                    if (try? await record()) != nil { return }
-                    pause = min(pause * 2, 1_000_000_000)
-                }
-            }
+            BackgroundRetry.untilWritten(by: Date().addingTimeInterval(idempotencyLeaseSeconds), record)
         }
     }
 

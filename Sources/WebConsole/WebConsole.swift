@@ -7,6 +7,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Jobs
+import Logging
 import Loyalty
 import Mustache
 import NIOCore
@@ -361,8 +362,14 @@ extension WebConsole {
         } else {
             response = try await body(visitor, form)
         }
-        try await services.access.audit(
-            actor: visitor.principal.actor, action: "POST \(request.uri.path)", target: nil, outcome: String(response.status.code), detail: nil)
+        let action = "POST \(request.uri.path)"
+        await services.access.auditChange(
+            actor: visitor.principal.actor, action: action, outcome: String(response.status.code),
+            failed: { error in
+                Logger(label: "patron.audit").warning(
+                    "audit row not written; the change stands, trying again in the background", metadata: ["action": "\(action)", "error": "\(error)"])
+            },
+            lost: { Logger(label: "patron.audit").error("audit row given up: the database did not take it for an hour", metadata: ["action": "\(action)"]) })
         return response
     }
 

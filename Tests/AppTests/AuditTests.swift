@@ -133,6 +133,35 @@ import Testing
         }
     }
 
+    /// The change is made, then its audit row cannot be written (the database went away between
+    /// the two, or refuses that table): the client was answered with an error for a change that
+    /// stands, and a client without an Idempotency-Key that retried made it twice.
+    @Test(
+        "Regression: a change whose audit row cannot be written at once is answered as made; the row is written once the database takes it",
+        arguments: TestEngine.available)
+    func auditWrittenLater(engine: TestEngine) async throws {
+        try await withAPI(engine) { api, patron, admin in
+            let refuse: [String] =
+                engine == .postgres
+                ? [
+                    "CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$",
+                    "CREATE TRIGGER audit_down BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_down()",
+                ] : ["CREATE TRIGGER audit_down BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END"]
+            for statement in refuse { try await patron.database.write { try await $0.raw(SQLQueryString(statement)).run() } }
+            let created = try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "emails": ["ann@x.com"]])
+            #expect(created.status == 201, "\(created.text)")
+            let ann = try #require(created.id)
+            #expect(try await api.call(.get, "/v1/customers/\(ann)", token: admin).status == 200)
+            try await patron.database.write { try await $0.raw("DROP TRIGGER audit_down\(unsafeRaw: engine == .postgres ? " ON audit_events" : "")").run() }
+            var actions: [String] = []
+            for _ in 0..<50 where !actions.contains("POST /v1/customers 201") {
+                try await Task.sleep(for: .milliseconds(100))
+                actions = try await patron.access.auditEvents(AuditQuery(limit: 100)).map { "\($0.action) \($0.outcome)" }
+            }
+            #expect(actions.contains("POST /v1/customers 201"), "\(actions)")
+        }
+    }
+
     @Test("console forms are audited; the audit page is the admin's", arguments: TestEngine.available)
     func consoleForms(engine: TestEngine) async throws {
         try await TestDatabase.withPatron(engine) { p in
