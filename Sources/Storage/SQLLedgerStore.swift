@@ -716,6 +716,26 @@ public struct SQLLedgerStore: LoyaltyStore {
             ).all() {
                 violations.append("every transfer has two postings that cancel: transfer \(try row.int64("transfer_id")) does not")
             }
+            // A transfer without postings moves nothing on any balance, so no check by posting or
+            // by account sees it.
+            for row in try await db.raw(
+                """
+                SELECT t.id FROM ledger_transfers t WHERE NOT EXISTS (SELECT 1 FROM ledger_postings p WHERE p.transfer_id = t.id)
+                ORDER BY t.id LIMIT 20
+                """
+            ).all() {
+                violations.append("every transfer has two postings that cancel: transfer \(try row.int64("id")) has none")
+            }
+            // The accounts a transfer names exist: checked here, not only by the foreign keys, so the
+            // ledger's integrity can be told without them.
+            for row in try await db.raw(
+                """
+                SELECT t.id FROM ledger_transfers t LEFT JOIN ledger_accounts f ON f.id = t.from_account LEFT JOIN ledger_accounts d ON d.id = t.to_account
+                WHERE f.id IS NULL OR d.id IS NULL ORDER BY t.id LIMIT 20
+                """
+            ).all() {
+                violations.append("a transfer moves points between two accounts of the ledger: transfer \(try row.int64("id")) names one that is not")
+            }
             // Postings that cancel could still be on other accounts than their transfer names (a
             // balance updated alike would hide it from the check by account below).
             for row in try await db.raw(

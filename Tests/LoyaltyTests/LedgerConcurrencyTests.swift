@@ -166,6 +166,32 @@ struct LedgerVerifyTests {
         }
     }
 
+    @Test("ledger verify names a transfer without postings, and on PostgreSQL one naming an account that does not exist", arguments: TestEngine.available)
+    func transfersOwnAccounts(engine: TestEngine) async throws {
+        try await Self.withEarning(engine, allowNegative: false) { patron, _, _, earned in
+            // A second transfer of the same accounts, written without its postings: no balance moved.
+            let bare = try await patron.database.write { db in
+                try await db.raw(
+                    """
+                    INSERT INTO ledger_transfers (program_id, from_account, to_account, points, reason, reference, idempotency_key, memo, occurred_at)
+                    SELECT program_id, from_account, to_account, 5, reason, 'P2', 'accrual:P2', memo, occurred_at FROM ledger_transfers
+                    WHERE id = \(bind: earned.id.rawValue) RETURNING id
+                    """
+                ).first()!.decode(column: "id", as: Int64.self)
+            }
+            var violations = try await patron.loyalty.verify().violations
+            #expect(violations == ["every transfer has two postings that cancel: transfer \(bare) has none"], "\(violations)")
+            guard engine == .postgres else { return }  // SQLite's foreign keys refuse what follows in any session
+            // Without the foreign keys (what a bulk load with triggers off, or their removal, would allow).
+            try await patron.database.write { db in
+                try await db.raw("SET LOCAL session_replication_role = replica").run()
+                try await db.raw("UPDATE ledger_transfers SET to_account = 999999999 WHERE id = \(bind: bare)").run()
+            }
+            violations = try await patron.loyalty.verify().violations
+            #expect(violations.contains("a transfer moves points between two accounts of the ledger: transfer \(bare) names one that is not"), "\(violations)")
+        }
+    }
+
     @Test("ledger verify names a purchase clawed back beyond what it earned", arguments: TestEngine.available)
     func overClaw(engine: TestEngine) async throws {
         try await Self.withEarning(engine, allowNegative: true) { patron, _, member, _ in
