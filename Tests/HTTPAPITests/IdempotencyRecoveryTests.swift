@@ -94,10 +94,11 @@ import Testing
             }
         }
         #expect(store.claims.withLockedValue { $0.count } == 1)
-        // The retry goes through within a couple of seconds, not after the 30-second lease.
+        // The retry goes through within a couple of seconds, not after the 30-second lease (the
+        // bound is loose: the whole suite shares two cores, and 3.6 s was seen under it).
         let (answer, took) = try await Self.retryAfterOutage(store, call)
         #expect(answer?.status == .created)
-        #expect(took < 3)
+        #expect(took < 10)
     }
 
     @Test("Regression: a claim written just before the database died, whose answer never came back, is released once the database is back")
@@ -112,6 +113,6 @@ import Testing
         #expect(store.claims.withLockedValue { $0.count } == 1, "the claim was written")
         let (answer, took) = try await Self.retryAfterOutage(store, call)
         #expect(answer?.status == .created, "the retry is not held off by a claim nobody holds")
-        #expect(took < 3)
+        #expect(took < 10)
     }
 }
