@@ -199,7 +199,10 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["App", "Storage", "StorageSQLite", "StoragePostgres", "SharedModels", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "App", "Storage", "StorageSQLite", "StoragePostgres", "SharedModels", .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),

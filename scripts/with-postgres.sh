@@ -13,7 +13,10 @@ PGTMP=$(mktemp -d /tmp/patron-pg.XXXXXX)
 PGPORT=${PGPORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')}
 chown postgres:postgres "$PGTMP"
 su postgres -s /bin/sh -c "$PGBIN/initdb -D $PGTMP/data -U postgres -A trust -E UTF8 --no-sync >/dev/null"
-su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -l $PGTMP/log -w -t 30 -o \"-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\" start >/dev/null"
+# A server for tests: nothing on it outlives the run, so no write waits for the disk (fsync=off) and
+# no page is written whole into the WAL after a checkpoint (full_page_writes=off; each test copies
+# its database file by file, and every copy is a checkpoint): less WAL for the replica to replay.
+su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/data -l $PGTMP/log -w -t 30 -o \"-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=1000\" start >/dev/null"
 stop() {
     [ -f "$PGTMP/pgbouncer.pid" ] && kill "$(cat "$PGTMP/pgbouncer.pid")" 2>/dev/null
     su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/replica -m immediate stop >/dev/null 2>&1" || true
@@ -33,7 +36,7 @@ export PATRON_PG_POOL_TIMEOUT="${PATRON_PG_POOL_TIMEOUT:-60}"
 # the replica stopped, and ReadReplicaTests waited for it in vain.
 REPLICA_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 su postgres -s /bin/sh -c "$PGBIN/pg_basebackup -h 127.0.0.1 -p $PGPORT -U postgres -D $PGTMP/replica -R -X stream -C -S patron_test_replica --checkpoint=fast --no-sync"
-su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/replica -l $PGTMP/replica.log -w -t 30 -o \"-p $REPLICA_PORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\" start >/dev/null"
+su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGTMP/replica -l $PGTMP/replica.log -w -t 30 -o \"-p $REPLICA_PORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=1000\" start >/dev/null"
 # PgBouncer in transaction mode in front of it, with fewer server connections than Patron's pool.
 if command -v pgbouncer >/dev/null; then
     BOUNCER_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
@@ -60,5 +63,5 @@ fi
 export PATRON_TEST_POSTGRES_REPLICA_URL="postgres://postgres@127.0.0.1:$REPLICA_PORT/patron_test?sslmode=disable"
 # How the fault tests (Tests/Attack) stop the server mid-load and start it again.
 export PATRON_TEST_PG_STOP="su postgres -s /bin/sh -c '$PGBIN/pg_ctl -D $PGTMP/data -m immediate -w stop'"
-export PATRON_TEST_PG_START="su postgres -s /bin/sh -c '$PGBIN/pg_ctl -D $PGTMP/data status >/dev/null || $PGBIN/pg_ctl -D $PGTMP/data -l $PGTMP/log -w -t 30 start -o \"-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\"'"
+export PATRON_TEST_PG_START="su postgres -s /bin/sh -c '$PGBIN/pg_ctl -D $PGTMP/data status >/dev/null || $PGBIN/pg_ctl -D $PGTMP/data -l $PGTMP/log -w -t 30 start -o \"-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=1000\"'"
 "$@"
