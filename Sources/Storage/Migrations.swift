@@ -47,6 +47,13 @@ public enum Migrations {
         // (SQLLedgerStore.byKey, the accrual writer): the index on the column only cost each
         // transfer written one more index entry.
         Migration("volume-3-no-transfer-key-index") { sql, _ in sql.partitionsByMonth ? ["DROP INDEX IF EXISTS ledger_transfers_key"] : [] },
+        // A purchase is found by its external id through transaction_keys on PostgreSQL (its
+        // primary key is that id: MonthlyPartitions.externalID): the index on the column cost every
+        // purchase written, imported or sent by a partner one more index entry, and a text index
+        // as large as the table.
+        Migration("volume-5-no-transaction-external-index") { sql, _ in
+            sql.partitionsByMonth ? ["DROP INDEX IF EXISTS transactions_external"] : []
+        },
         // A member's uses of promotions with a per-member limit are counted for every purchase
         // (the accrual writer): by the (promotion, member, reference) index alone, PostgreSQL read
         // every application of those promotions and filtered by member — 14,500 index entries for 16

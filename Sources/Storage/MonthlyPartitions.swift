@@ -166,6 +166,28 @@ public enum MonthlyPartitions {
         ]
     }
 
+    /// "The transaction's external id is one of `ids`" (columns of `alias`, or unqualified). On
+    /// partitioned PostgreSQL through `transaction_keys`, which gives each purchase's id and month:
+    /// the transactions table keeps no index on its external id there (volume-5), as the key table's
+    /// already is one.
+    static func externalID(in ids: [String], alias: String = "", partitioned: Bool) -> SQLQueryString {
+        let a = alias.isEmpty ? "" : alias + "."
+        guard partitioned else { return "\(unsafeRaw: a)external_id IN (\(binds: ids))" }
+        return """
+            (\(unsafeRaw: a)id, \(unsafeRaw: a)occurred_at) IN (SELECT transaction_id, occurred_at FROM transaction_keys WHERE external_id IN (\(binds: ids)))
+            """
+    }
+
+    /// `LEFT JOIN transactions <alias>` on the purchase whose external id is `reference` (an SQL
+    /// expression), through `transaction_keys` on partitioned PostgreSQL (``externalID(in:alias:partitioned:)``).
+    static func joinTransaction(_ alias: String, externalID reference: String, partitioned: Bool) -> String {
+        guard partitioned else { return "LEFT JOIN transactions \(alias) ON \(alias).external_id = \(reference)" }
+        return """
+            LEFT JOIN transaction_keys \(alias)_key ON \(alias)_key.external_id = \(reference)
+            LEFT JOIN transactions \(alias) ON \(alias).id = \(alias)_key.transaction_id AND \(alias).occurred_at = \(alias)_key.occurred_at
+            """
+    }
+
     /// Runs `body` (which writes rows of the table `keyTable` keeps, having claimed their keys
     /// itself) with that key table's trigger standing aside, inside the caller's transaction.
     static func withKeysClaimed<T>(_ db: any SQLDatabase, in keyTable: String, _ body: () async throws -> T) async throws -> T {

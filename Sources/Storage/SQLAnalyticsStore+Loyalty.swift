@@ -88,10 +88,11 @@ extension SQLAnalyticsStore {
             ).all() {
                 outstanding[try row.int64("program_id")] = try row.optionalInt64("n") ?? 0
             }
+            let purchases = MonthlyPartitions.joinTransaction("x", externalID: "t.reference", partitioned: database.capabilities.partitionsByMonth)
             let outlets = try await grouped(
                 """
                 SELECT t.program_id, COALESCE(x.store, 'unknown') AS k, CAST(SUM(t.points) AS BIGINT) AS n FROM ledger_transfers t
-                JOIN ledger_accounts d ON d.id = t.to_account LEFT JOIN transactions x ON x.external_id = t.reference
+                JOIN ledger_accounts d ON d.id = t.to_account \(unsafeRaw: purchases)
                 WHERE t.reason = 'accrual' AND d.member_id IS NOT NULL AND d.point_type = 'reward'
                 AND t.occurred_at >= \(bind: since) AND t.occurred_at < \(bind: nowSeconds)
                 GROUP BY t.program_id, COALESCE(x.store, 'unknown') ORDER BY t.program_id, n DESC

@@ -145,7 +145,7 @@ extension SQLCustomerStore {
         let repeated = rows.map(\.details.externalID).filter { ids[$0] == nil || !first.insert($0).inserted }
         var stored: [String: Transaction] = [:]
         for chunk in chunks(Array(Set(repeated)), of: 5000) {
-            for transaction in try await transactions(db, where: "external_id IN (\(binds: Array(chunk)))") {
+            for transaction in try await transactions(db, where: MonthlyPartitions.externalID(in: Array(chunk), partitioned: partitioned)) {
                 stored[transaction.details.externalID] = transaction
             }
         }

@@ -115,7 +115,8 @@ public struct SQLPartnerStore: PartnerStore {
     }
 
     public func receipts(_ p: Partner, reference: String?, limit: Int) async throws -> [Receipt] {
-        let filter: SQLQueryString = reference.map { " AND t.external_id = \(bind: $0)" } ?? ""
+        let filter: SQLQueryString =
+            reference.map { " AND " + MonthlyPartitions.externalID(in: [$0], alias: "t", partitioned: database.capabilities.partitionsByMonth) } ?? ""
         return try await database.read { db in
             try await db.raw(
                 """

@@ -226,7 +226,7 @@ public enum VolumeCheck {
             SELECT t.id AS transaction, t.customer_id, t.external_id, t.occurred_at, t.store, a.id AS account, a.key, l.idempotency_key, l.reference
             FROM transactions t JOIN loyalty_members m ON m.customer_id = t.customer_id JOIN ledger_accounts a ON a.member_id = m.id
             JOIN ledger_transfers l ON l.reference = t.external_id
-            WHERE t.external_id = (SELECT external_id FROM transaction_keys ORDER BY external_id LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM transaction_keys))
+            WHERE (t.id, t.occurred_at) = (SELECT transaction_id, occurred_at FROM transaction_keys ORDER BY external_id LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM transaction_keys))
             """
         ).first()
         guard let sample else { throw VolumeCheckError("no transactions to sample: build the database first") }
@@ -259,6 +259,17 @@ public enum VolumeCheck {
             HotQuery(
                 name: "purchase by external id: the purchase, in its month", source: "SQLCustomerStore.transaction(externalID:)",
                 sql: "SELECT \(transactionColumns) FROM transactions WHERE occurred_at = \(at) AND id = \(transaction)", maxPartitions: 1),
+            HotQuery(
+                name: "purchases stored already, by external id (an import's repeats)", source: "SQLCustomerStore.recordTransactions",
+                sql: "", maxPartitions: 1,
+                statement: "SELECT \(unsafeRaw: transactionColumns) FROM transactions WHERE "
+                    + MonthlyPartitions.externalID(in: [external], partitioned: true)),
+            HotQuery(
+                name: "partner's receipt by its number", source: "SQLPartnerStore.receipts",
+                sql: "", maxPartitions: 1,
+                statement: "SELECT id FROM transactions t WHERE t.store IN (\(bind: store)) AND "
+                    + MonthlyPartitions.externalID(in: [external], alias: "t", partitioned: true)
+                    + " ORDER BY t.occurred_at DESC, t.id DESC LIMIT 50"),
             HotQuery(
                 name: "partner statement: an outlet's month", source: "SQLPartnerStore.statement",
                 sql: """

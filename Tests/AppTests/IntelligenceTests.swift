@@ -182,6 +182,24 @@ import Testing
             #expect(tiers.reduce(0) { $0 + ($1["count"] as? Int ?? 0) } == program["members"] as? Int)
             let outstanding = try #require(program["pointsOutstanding"] as? Int)
             #expect(((program["liability"] as? [String: Any])?["amount"] as? Int) == outstanding * 1_000 / 1_000)
+            // Points earned by outlet, against the ledger read directly: each accrual joined to its
+            // purchase by the external id (on PostgreSQL the report goes through transaction_keys).
+            let code = program["code"] as? String ?? ""
+            let byOutlet = try await patron.database.read { db in
+                try await db.raw(
+                    """
+                    SELECT COALESCE(x.store, 'unknown') AS k, CAST(SUM(t.points) AS BIGINT) AS n FROM ledger_transfers t
+                    JOIN ledger_accounts d ON d.id = t.to_account JOIN loyalty_programs pr ON pr.id = t.program_id
+                    LEFT JOIN transactions x ON x.external_id = t.reference
+                    WHERE t.reason = 'accrual' AND d.member_id IS NOT NULL AND d.point_type = 'reward' AND pr.code = \(bind: code)
+                      AND t.occurred_at < \(bind: now)
+                    GROUP BY COALESCE(x.store, 'unknown')
+                    """
+                ).all().reduce(into: [String: Int]()) { $0[try $1.decode(column: "k", as: String.self)] = Int(try $1.decode(column: "n", as: Int64.self)) }
+            }
+            let reported = try #require(program["earnedByOutlet"] as? [[String: Any]])
+            #expect(byOutlet.count > 1)
+            #expect(Dictionary(uniqueKeysWithValues: reported.map { ($0["key"] as? String ?? "", $0["count"] as? Int ?? 0) }) == byOutlet)
             #expect(try await api.call(.post, "/v1/analytics/scoring-runs", token: analyst).status == 201)
             #expect(try await api.call(.get, "/v1/analytics/customers?segment=nonsense", token: analyst).json["field"] as? String == "segment")
 

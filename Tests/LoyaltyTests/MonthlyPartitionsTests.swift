@@ -116,6 +116,9 @@ import Testing
             let recorded = try await store.recordTransactions(Self.purchases(250, 250, customer: customer, start: start))
             #expect(recorded.filter(\.inserted).count == 199)
             #expect(recorded.first { $0.0.details.externalID == "T260" }.map { !$0.inserted && $0.0.id.rawValue > 0 } == true)
+            #expect(
+                recorded.first { $0.0.details.externalID == "T260" }?.0.id == (try await p.customers.transaction(externalID: "T260"))?.id,
+                "a purchase stored already is returned as stored")
             // Two imports at once that share 200 purchases: each purchase is written once.
             async let a = p.customers.insertTransactions(Self.purchases(1_000, 400, customer: customer, start: start))
             async let b = p.customers.insertTransactions(Self.purchases(1_200, 400, customer: customer, start: start))
@@ -134,6 +137,10 @@ import Testing
                         p, "SELECT COUNT(*) AS n FROM transaction_keys k JOIN transactions t ON t.id = k.transaction_id AND t.external_id = k.external_id")
                         == Int64(total), "each purchase's key names it")
                 #expect(try await Self.count(p, "SELECT COUNT(*) AS n FROM transaction_keys") == Int64(total))
+                // A purchase is found by its external id through its key: no month keeps an index of its own on it.
+                #expect(
+                    try await Self.count(
+                        p, "SELECT COUNT(*) AS n FROM pg_indexes WHERE tablename LIKE 'transactions%' AND indexdef LIKE '%(external_id)%'") == 0)
                 // After a bulk write, a purchase written alone still claims its key.
                 #expect(try await store.insertTransaction(Self.purchases(5_000, 1, customer: customer, start: start)[0].details, for: customer).inserted)
                 #expect(try await store.insertTransaction(Self.purchases(5_000, 1, customer: customer, start: start)[0].details, for: customer).inserted == false)
