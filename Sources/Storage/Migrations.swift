@@ -49,8 +49,8 @@ public enum Migrations {
         Migration("volume-3-no-transfer-key-index") { sql, _ in sql.partitionsByMonth ? ["DROP INDEX IF EXISTS ledger_transfers_key"] : [] },
         // A purchase is found by its external id through transaction_keys on PostgreSQL (its
         // primary key is that id: MonthlyPartitions.externalID): the index on the column cost every
-        // purchase written, imported or sent by a partner one more index entry, and a text index
-        // as large as the table.
+        // purchase written, imported or sent by a partner one more index entry, in a text index
+        // that grows with the table.
         Migration("volume-5-no-transaction-external-index") { sql, _ in
             sql.partitionsByMonth ? ["DROP INDEX IF EXISTS transactions_external"] : []
         },

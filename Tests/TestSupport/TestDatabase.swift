@@ -142,11 +142,13 @@ actor MigratedTemplate {
         do {
             let hour = Int(Date().timeIntervalSince1970 / 3600)
             let stale = try await admin.read { db in
-                try await db.raw("SELECT datname FROM pg_database WHERE datname LIKE 'patron_template_%'").all()
+                try await db.raw("SELECT datname FROM pg_database WHERE starts_with(datname, 'patron_template_')").all()
                     .map { try $0.decode(column: "datname", as: String.self) }
             }
             for old in stale {
-                if let made = Int(old.split(separator: "_")[2]), made < hour - 24 { try? await admin.dropDatabase(old) }
+                if let made = old.split(separator: "_").dropFirst(2).first.flatMap({ Int($0) }), made < hour - 24 {
+                    try? await admin.dropDatabase(old)
+                }
             }
             let name = "patron_template_\(hour)_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
             try await admin.createDatabase(name)
