@@ -71,7 +71,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
     }
 
     static let internalError = Problem(
-        status: .internalServerError, code: "internal_error", detail: "Something went wrong on our side; nothing was written.")
+        status: .internalServerError, code: "internal_error", detail: "Something went wrong on our side, and the request may not have been completed: check its result before repeating it.")
 
     static func known(_ error: any Error) -> Problem? {
         switch error {

@@ -52,7 +52,7 @@ public struct PageErrorMiddleware: RouterMiddleware {
             context.logger.error("page failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
             return try await page(
                 request, site, status: .internalServerError, title: "Something went wrong",
-                "Something went wrong on our side; nothing was changed. Try again, and tell your administrator if it keeps happening.")
+                "Something went wrong on our side, and what you asked for may not have been done: check before trying again, and tell your administrator if it keeps happening.")
         }
     }
 

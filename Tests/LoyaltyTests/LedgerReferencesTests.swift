@@ -3,9 +3,10 @@ import Foundation
 import Loyalty
 import SQLKit
 import SharedModels
-@testable import Storage
 import TestSupport
 import Testing
+
+@testable import Storage
 
 /// The ledger's rows name accounts, members and promotions that exist, and those are never taken
 /// away — on PostgreSQL checked once per statement (StatementReferences), on SQLite by its
@@ -38,7 +39,9 @@ struct LedgerReferencesTests {
 
     static let missing: Int64 = 999_999_999
 
-    @Test("a ledger row naming an account, a member or a promotion that does not exist is refused, and nothing of its statement is kept", arguments: TestEngine.available)
+    @Test(
+        "a ledger row naming an account, a member or a promotion that does not exist is refused, and nothing of its statement is kept",
+        arguments: TestEngine.available)
     func refused(engine: TestEngine) async throws {
         try await Self.withEarned(engine) { patron, e in
             let transfers = try await Self.count(patron, "ledger_transfers"), postings = try await Self.count(patron, "ledger_postings")
@@ -121,7 +124,9 @@ struct LedgerReferencesTests {
     /// the server's time in a batch of purchases. On PostgreSQL the tables keep no foreign key to
     /// accounts, members or promotions; their triggers check each statement's rows at once, and the
     /// rows they name are never deleted, emptied or renumbered.
-    @Test("PostgreSQL checks the ledger's references once per statement and keeps what they name", .enabled(if: TestEngine.available.contains(.postgres)))
+    @Test(
+        "PostgreSQL checks the ledger's references once per statement and keeps what they name",
+        .enabled(if: TestEngine.available.contains(.postgres)))
     func perStatement() async throws {
         try await Self.withEarned(.postgres) { patron, e in
             let keys = try await patron.database.read { db in
