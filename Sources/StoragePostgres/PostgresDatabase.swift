@@ -230,7 +230,7 @@ extension PostgresDatabase {
     /// must then replay.
     public func createDatabase(_ name: String, template: String? = nil) async throws {
         precondition(
-            ([name] + (template.map { [$0] } ?? [])).allSatisfy { $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } },
+            [name, template].compactMap { $0 }.allSatisfy { $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } },
             "database names are plain identifiers")
         let copy = template.map { " TEMPLATE " + $0 + " STRATEGY FILE_COPY" } ?? ""
         _ = try await read { db in try await db.raw(SQLQueryString("CREATE DATABASE " + name + copy)).run() }
