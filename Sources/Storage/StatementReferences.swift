@@ -58,7 +58,11 @@ enum StatementReferences {
         }
         for table in tables {
             let own = references.filter { $0.table == table }
-            // Each account (member, promotion) named once, then looked up once.
+            // Each account (member, promotion) named once, then looked up once by its key. A session
+            // plans these queries once, for the size of the first statement it checks: a hash join
+            // planned for a batch's 50,000 rows read every account for each later redemption's one
+            // (1.9 ms a redemption against 0.4 ms, measured), so the function allows only the index
+            // probe, which serves both (a batch's 10,000 accounts probed in tens of milliseconds).
             let checks = own.map { r in
                 """
                   IF missing IS NULL THEN
@@ -79,7 +83,8 @@ enum StatementReferences {
             let columns = own.map(\.column).joined(separator: ", ")
             statements += [
                 """
-                CREATE OR REPLACE FUNCTION patron_\(table)_references() RETURNS trigger LANGUAGE plpgsql AS $$
+                CREATE OR REPLACE FUNCTION patron_\(table)_references() RETURNS trigger LANGUAGE plpgsql
+                SET enable_hashjoin = off SET enable_mergejoin = off AS $$
                 DECLARE missing TEXT; target TEXT;
                 BEGIN
                 \(checks)

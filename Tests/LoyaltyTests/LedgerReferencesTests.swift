@@ -163,4 +163,48 @@ struct LedgerReferencesTests {
             #expect(try await patron.loyalty.verify().violations == [])
         }
     }
+
+    /// Regression (#18): a session plans its checks once, for the size of the first statement it
+    /// checks. Planned for a bulk insert (a hash join), the check read every account for each
+    /// single row after it — a redemption's write took 1.9 ms instead of 0.4 ms on 10,000 accounts.
+    @Test(
+        "a single row checked after a bulk insert in the same session is looked up by its key, not by reading every account",
+        .enabled(if: TestEngine.available.contains(.postgres)))
+    func singleRowAfterBulk() async throws {
+        try await Self.withEarned(.postgres) { patron, e in
+            let accounts = try await patron.database.write { db in
+                let ids = try await db.raw(
+                    """
+                    INSERT INTO ledger_accounts (key, program_id, point_type, balance, debt)
+                    SELECT 'test:' || n, a.program_id, 'reward', 0, 0 FROM generate_series(1, 3000) n, ledger_accounts a WHERE a.id = \(bind: e.to)
+                    RETURNING id
+                    """
+                ).all().map { try $0.decode(column: "id", as: Int64.self) }
+                try await db.raw("ANALYZE ledger_accounts").run()
+                return ids
+            }
+            let columns = ["account_id", "transfer_id", "points", "remaining", "available_at", "expires_at"]
+            let bulk = accounts.prefix(2_500).map { [SQLValue.integer($0), .integer(e.transfer), .integer(1), .integer(1), .integer(0), .null] }
+            let scans = try await patron.database.write { db -> (Int64, Int64) in
+                // Plans made from here on are this session's first.
+                try await db.raw("DISCARD PLANS").run()
+                func scans() async throws -> Int64 {
+                    try await db.raw("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'ledger_accounts'").first()!
+                        .decode(column: "seq_scan", as: Int64.self)
+                }
+                _ = try await insertRows(db, into: "point_lots", columns: columns, rows: Array(bulk))
+                let before = try await scans()
+                for account in accounts.suffix(3) {
+                    try await db.raw(
+                        """
+                        INSERT INTO point_lots (account_id, transfer_id, points, remaining, available_at)
+                        VALUES (\(bind: account), \(bind: e.transfer), 1, 1, 0)
+                        """
+                    ).run()
+                }
+                return (before, try await scans())
+            }
+            #expect(scans.1 == scans.0, "single lots after a bulk insert read every account: \(scans.1 - scans.0) scans")
+        }
+    }
 }
