@@ -90,6 +90,17 @@ struct LedgerReferencesTests {
                     ).run()
                 }
             }
+            // A purchase of a customer who is not there.
+            await #expect(throws: (any Error).self) {
+                try await patron.database.write { db in
+                    try await db.raw(
+                        """
+                        INSERT INTO transactions (external_id, customer_id, kind, occurred_at, amount_minor, currency)
+                        VALUES ('NOBODY', \(bind: Self.missing), 'purchase', 0, 1000, 'USD')
+                        """
+                    ).run()
+                }
+            }
             // A transfer's account changed to one that is not there.
             await #expect(throws: (any Error).self) {
                 try await patron.database.write { db in
@@ -133,8 +144,9 @@ struct LedgerReferencesTests {
                 try await db.raw(
                     """
                     SELECT conrelid::regclass::text AS t, conname FROM pg_constraint WHERE contype = 'f'
-                      AND conrelid::regclass::text IN ('ledger_transfers', 'ledger_postings', 'point_lots', 'promotion_applications')
-                      AND confrelid::regclass::text IN ('ledger_accounts', 'loyalty_members', 'loyalty_promotions')
+                      AND conrelid::regclass::text IN (
+                        'ledger_transfers', 'ledger_postings', 'point_lots', 'promotion_applications', 'transactions', 'interactions')
+                      AND confrelid::regclass::text IN ('ledger_accounts', 'loyalty_members', 'loyalty_promotions', 'customers')
                     """
                 ).all().map { "\(try $0.decode(column: "t", as: String.self)).\(try $0.decode(column: "conname", as: String.self))" }
             }
@@ -151,6 +163,7 @@ struct LedgerReferencesTests {
             }
             for statement: SQLQueryString in [
                 "DELETE FROM loyalty_promotions WHERE id = \(bind: promotion)", "TRUNCATE loyalty_members CASCADE",
+                "DELETE FROM customers WHERE id NOT IN (SELECT customer_id FROM loyalty_members)",
                 "UPDATE ledger_accounts SET id = id + 1000 WHERE id = \(bind: e.to)",
             ] {
                 await #expect(throws: (any Error).self) { try await patron.database.write { db in try await db.raw(statement).run() } }
