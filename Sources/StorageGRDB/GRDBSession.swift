@@ -19,10 +19,20 @@ final class GRDBConnection: Sendable {
     }
 
     /// Runs `body` on the connection's queue with `sql`'s prepared statement (kept for next time,
-    /// see ``StatementCache``).
+    /// see ``StatementCache``). A statement whose run failed is not kept: SQLite holds its error
+    /// until it is reset, and GRDB's binding resets it with `try!` — the next insert of the same
+    /// shape after one refused by a constraint crashed the process.
     func withStatement<T: Sendable>(_ sql: String, evenIfLong: Bool = false, _ body: @escaping @Sendable (Statement) throws -> T) async throws -> T {
         let statements = self.statements
-        return try await queue.writeWithoutTransaction { db in try body(try statements.statement(sql, in: db, evenIfLong: evenIfLong)) }
+        return try await queue.writeWithoutTransaction { db in
+            let statement = try statements.statement(sql, in: db, evenIfLong: evenIfLong)
+            do {
+                return try body(statement)
+            } catch {
+                statements.forget(sql)
+                throw error
+            }
+        }
     }
 
     /// The rows of `sql` with `arguments`, each read by `row` on the connection's queue (a
@@ -49,6 +59,9 @@ final class StatementCache: @unchecked Sendable {
 
     /// Finalizes every statement (a connection with statements alive cannot close).
     func clear() { cached.removeAll() }
+
+    /// Drops one statement: the next use prepares it afresh.
+    func forget(_ sql: String) { cached[sql] = nil }
 
     func statement(_ sql: String, in db: GRDB.Database, evenIfLong: Bool = false) throws -> Statement {
         guard evenIfLong || sql.utf8.count <= Self.longest else { return try db.makeStatement(sql: sql) }

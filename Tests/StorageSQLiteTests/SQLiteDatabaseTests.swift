@@ -81,6 +81,33 @@ import StorageSQLite
         }
     }
 
+    /// Regression: GRDB keeps a statement prepared for its next use, and SQLite keeps a failed
+    /// statement's error until it is reset — GRDB's binding resets with `try!`, so the next bulk
+    /// insert of the same shape after one refused by a constraint crashed the process.
+    @Test("a bulk insert refused by a constraint leaves the next one of the same shape to succeed", arguments: Driver.allCases)
+    func bulkInsertAfterRefusal(driver: Driver) async throws {
+        try await withFile(driver) { db in
+            try await db.write { try await $0.raw("CREATE TABLE t (n INTEGER PRIMARY KEY, m INTEGER NOT NULL CHECK (m > 0))").run() }
+            @Sendable func rows(_ from: Int64, last: Int64) -> [[SQLValue]] { (from..<from + 50).map { [.integer($0), .integer($0 == from + 49 ? last : 1)] } }
+            for _ in 0..<2 {
+                await #expect(throws: (any Error).self) {
+                    try await db.write { sql in
+                        let bulk = try #require(sql as? any BulkInserting)
+                        _ = try await bulk.bulkInsert(into: "t", columns: ["n", "m"], rows: rows(0, last: -1)[...], suffix: "", returning: [])
+                    }
+                }
+            }
+            try await db.write { sql in
+                let bulk = try #require(sql as? any BulkInserting)
+                _ = try await bulk.bulkInsert(into: "t", columns: ["n", "m"], rows: rows(100, last: 1)[...], suffix: "", returning: [])
+                let back = try await bulk.bulkInsert(into: "t", columns: ["n", "m"], rows: rows(200, last: 1)[...], suffix: " RETURNING n", returning: ["n"])
+                #expect(back.count == 50)
+            }
+            let count = try await db.read { try await $0.raw("SELECT COUNT(*) AS c FROM t").first()!.decode(column: "c", as: Int.self) }
+            #expect(count == 100)
+        }
+    }
+
     @Test("a file that cannot be opened is refused at open, not at the first request", arguments: Driver.allCases)
     func unopenable(driver: Driver) async throws {
         await #expect(throws: (any Error).self) { _ = try await driver.open("/proc/no-such-dir/patron.sqlite") }
