@@ -62,9 +62,9 @@ public enum Migrations {
             ["CREATE INDEX IF NOT EXISTS promotion_applications_member ON promotion_applications (member_id, promotion_id)"]
         },
         // The ledger's references (transfers, postings and lots to their accounts; promotion
-        // applications to their member and promotion) checked once per statement instead of once
-        // per row: the per-row foreign-key checks were half of a batch's server time
-        // (StatementReferences).
+        // applications to their member and promotion; purchases and interactions to their
+        // customer) checked once per statement instead of once per row: the per-row foreign-key
+        // checks were half of a batch's server time (StatementReferences).
         Migration("volume-6-references-checked-per-statement") { sql, _ in
             sql.partitionsByMonth ? StatementReferences.migration() : []
         },

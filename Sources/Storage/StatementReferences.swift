@@ -127,11 +127,11 @@ enum StatementReferences {
                 BEGIN
                   IF TG_OP = 'UPDATE' THEN
                     IF NEW.id IS DISTINCT FROM OLD.id THEN
-                      RAISE EXCEPTION '\(target) never change id: the ledger names them' USING ERRCODE = 'restrict_violation';
+                      RAISE EXCEPTION '\(target) never change id: their history names them' USING ERRCODE = 'restrict_violation';
                     END IF;
                     RETURN NEW;
                   END IF;
-                  RAISE EXCEPTION '\(target) are never deleted: the ledger names them' USING ERRCODE = 'restrict_violation';
+                  RAISE EXCEPTION '\(target) are never deleted: their history names them' USING ERRCODE = 'restrict_violation';
                 END $$
                 """,
                 "CREATE TRIGGER patron_\(target)_kept BEFORE DELETE OR TRUNCATE ON \(target) FOR EACH STATEMENT EXECUTE FUNCTION patron_\(target)_kept()",
