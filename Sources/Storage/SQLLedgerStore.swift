@@ -736,6 +736,13 @@ public struct SQLLedgerStore: LoyaltyStore {
             ).all() {
                 violations.append("a transfer moves points between two accounts of the ledger: transfer \(try row.int64("id")) names one that is not")
             }
+            // A lot on no account of the ledger holds points no member's balance counts; on
+            // PostgreSQL nothing but the statement check (StatementReferences) stands in its way.
+            for row in try await db.raw(
+                "SELECT l.id FROM point_lots l LEFT JOIN ledger_accounts a ON a.id = l.account_id WHERE a.id IS NULL ORDER BY l.id LIMIT 20"
+            ).all() {
+                violations.append("every lot is held by an account of the ledger: lot \(try row.int64("id")) names one that is not")
+            }
             // Postings that cancel could still be on other accounts than their transfer names (a
             // balance updated alike would hide it from the check by account below).
             for row in try await db.raw(

@@ -166,7 +166,7 @@ struct LedgerVerifyTests {
         }
     }
 
-    @Test("ledger verify names a transfer without postings, and on PostgreSQL one naming an account that does not exist", arguments: TestEngine.available)
+    @Test("ledger verify names a transfer without postings, and on PostgreSQL a transfer or a lot naming an account that does not exist", arguments: TestEngine.available)
     func transfersOwnAccounts(engine: TestEngine) async throws {
         try await Self.withEarning(engine, allowNegative: false) { patron, _, _, earned in
             // A second transfer of the same accounts, written without its postings: no balance moved.
@@ -189,6 +189,14 @@ struct LedgerVerifyTests {
             }
             violations = try await patron.loyalty.verify().violations
             #expect(violations.contains("a transfer moves points between two accounts of the ledger: transfer \(bare) names one that is not"), "\(violations)")
+            // A lot moved off every account: the member's balance no longer matches their lots, and the lot is named.
+            let lot = try await patron.database.write { db in
+                try await db.raw("SET LOCAL session_replication_role = replica").run()
+                return try await db.raw("UPDATE point_lots SET account_id = 999999999 WHERE id = (SELECT MIN(id) FROM point_lots) RETURNING id")
+                    .first()!.decode(column: "id", as: Int64.self)
+            }
+            violations = try await patron.loyalty.verify().violations
+            #expect(violations.contains("every lot is held by an account of the ledger: lot \(lot) names one that is not"), "\(violations)")
         }
     }
 
