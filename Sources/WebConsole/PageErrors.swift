@@ -51,12 +51,14 @@ public struct PageErrorMiddleware: RouterMiddleware {
         } catch {
             context.logger.error("page failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
             return try await page(
-                request, site, status: .internalServerError, title: "Something went wrong",
-                "Something went wrong on our side, and what you asked for may not have been done: check before trying again, and tell your administrator if it keeps happening.")
+                request, site, status: .internalServerError, title: "Something went wrong", Self.failedMessage)
         }
     }
 
     static let notFoundMessage = "There is no page at this address. It may have been moved, or the link may be mistyped."
+    /// What a page or a form says of an error it cannot explain: it may have come after a commit.
+    static let failedMessage =
+        "Something went wrong on our side, and what you asked for may not have been done: check before trying again, and tell your administrator if it keeps happening."
 
     func page(_ request: Request, _ site: Site, status: HTTPResponse.Status, title: String, _ message: String) async throws -> Response {
         let visitor = await console.visitor(request, site)

@@ -576,7 +576,7 @@ func explain(_ error: any Error) -> String {
     case let e as SalesError: e.description
     case let e as AccessError: e.description
     case let e as ServiceRefusal: e.description
-    default: "Something went wrong on our side, and what you asked for may not have been done: check before trying again, and tell your administrator if it keeps happening."
+    default: PageErrorMiddleware.failedMessage
     }
 }
 
