@@ -235,7 +235,7 @@ let package = Package(
             name: "StoragePostgresTests",
             dependencies: [
                 "StoragePostgres", "Storage", "SharedModels", .product(name: "SQLKit", package: "sql-kit"),
-                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"), .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(name: "SupportTests", dependencies: ["Support", "SharedModels"], swiftSettings: swiftSettings),
