@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -8,7 +9,7 @@ import Synchronization
 
 /// A PostgreSQL connection as SQLKit sees it, plus the bulk-insert fast path: rows go to
 /// PostgresNIO as binary binds directly, skipping SQLKit's per-value Codable encoding.
-struct PostgresSession: SQLSessionForwarding, BulkInserting {
+struct PostgresSession: SQLSessionForwarding, BulkInserting, RawReading {
     let connection: PostgresConnection
     let base: any SQLDatabase
     let tally: StatementTally
@@ -33,23 +34,39 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
     ///
     /// A statement this connection sent before is prepared and reused (``PreparedStatements``).
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        tally.add()
-        guard let statements else { return try await base.execute(sql: query, onRow).get() }
+        guard statements != nil else {
+            tally.add()
+            return try await base.execute(sql: query, onRow).get()
+        }
         var serializer = SQLSerializer(database: base)
         query.serialize(to: &serializer)
-        guard let binds = Self.postgresData(serializer.binds) else { return try await base.execute(sql: query, onRow).get() }
-        let sql = Self.typed(serializer.sql, binds)
+        guard let binds = Self.postgresData(serializer.binds) else {
+            tally.add()
+            return try await base.execute(sql: query, onRow).get()
+        }
+        try await send(serializer.sql, binds) { row, prepared in onRow(prepared ? PreparedRow(row) : row.sql()) }
+    }
+
+    /// Sends `sql` (serialized already) with `binds`, prepared when this connection sent the text
+    /// before (``PreparedStatements``); `onRow` learns whether a row came from a prepared statement
+    /// (whose cells are binary but described as text).
+    private func send(_ sql: String, _ binds: [PostgresData], _ onRow: @escaping @Sendable (PostgresRow, Bool) -> Void) async throws {
+        tally.add()
+        guard let statements else { return try await unprepared(sql, binds) { onRow($0, false) } }
+        // A text too long to be prepared is not typed for nothing (a group's write is 30–60 kB).
+        guard sql.utf8.count <= PreparedStatements.longestText else { return try await unprepared(sql, binds) { onRow($0, false) } }
+        let typed = Self.typed(sql, binds)
         let statement: PreparedQuery?
         do {
-            statement = try await statements.statement(sql, on: connection)
+            statement = try await statements.statement(typed, on: connection)
         } catch {
             throw PostgresDatabase.failure(error)
         }
-        guard let prepared = statement else { return try await unprepared(serializer.sql, binds, onRow) }
+        guard let prepared = statement else { return try await unprepared(sql, binds) { onRow($0, false) } }
         tally.addPrepared()
         do {
             // The callback consumer, for the reason given above.
-            try await prepared.execute(binds) { row in onRow(PreparedRow(row)) }.get()
+            try await prepared.execute(binds) { row in onRow(row, true) }.get()
         } catch {
             // PostgresNIO's prepared-statement path reports the server's errors in its older form.
             let failure = PostgresDatabase.failure(error)
@@ -60,12 +77,12 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
                 // by that name (42P05): a pooler in transaction mode hands each transaction another
                 // server connection. Prepared statements stay off from now on; this statement
                 // fails as unavailable, so its caller tries again (under its idempotency key).
-                statements.forget(sql)
+                statements.forget(typed)
                 preparing.turnOff()
                 throw DatabaseFailure.unavailable("prepared statements are not kept by the server (a pooler in transaction mode?): turned off")
             case "SQLSTATE 0A000":
                 // The statement's plan no longer fits a changed table: prepared again next time.
-                statements.forget(sql)
+                statements.forget(typed)
                 throw failure
             default: throw failure
             }
@@ -74,11 +91,65 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting {
 
     /// `sql`, serialized already, sent unnamed (parsed with this execution) with `binds` typed as
     /// PostgresKit types them — without serializing the query a second time.
-    private func unprepared(_ sql: String, _ binds: [PostgresData], _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+    private func unprepared(_ sql: String, _ binds: [PostgresData], _ onRow: @escaping @Sendable (PostgresRow) -> Void) async throws {
         var bindings = PostgresBindings(capacity: binds.count)
         for value in binds { bindings.append(value) }
         // The callback consumer, for the reason given at ``execute(sql:_:)``.
-        _ = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) { row in onRow(row.sql()) }.get()
+        _ = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger, onRow).get()
+    }
+
+    /// Rows as plain values (``readRows(_:_:columns:)``), read from the cells by their types
+    /// rather than through SQLKit's decoding, which tries a text column as a number twice, each
+    /// failure a thrown error (a group of API purchases reads about sixty such rows).
+    func rawRows(sql: String, binds: [SQLValue], columns: [String]) async throws -> [[SQLValue]] {
+        let data = binds.map { value -> PostgresData in
+            switch value {
+            case .integer(let i): PostgresData(int64: i)
+            case .real(let d): PostgresData(double: d)
+            case .text(let t): PostgresData(string: t)
+            case .null: .null
+            }
+        }
+        let output = NIOLockedValueBox<(rows: [[SQLValue]], error: (any Error)?)>(([], nil))
+        try await send(sql, data) { row, prepared in
+            output.withLockedValue { output in
+                guard output.error == nil else { return }
+                do { output.rows.append(try Self.values(of: row, columns, binary: prepared)) } catch { output.error = error }
+            }
+        }
+        return try output.withLockedValue { output in
+            if let error = output.error { throw error }
+            return output.rows
+        }
+    }
+
+    /// `columns` of `row` as plain values: whole numbers, reals and text by their column types;
+    /// a column of another type as the first of whole number, real or text it reads as (as
+    /// ``readRows(_:_:columns:)`` reads any engine's row).
+    static func values(of row: PostgresRow, _ columns: [String], binary: Bool) throws -> [SQLValue] {
+        var cells: [PostgresCell] = []
+        cells.reserveCapacity(columns.count)
+        for name in columns {
+            guard let found = row.first(where: { $0.columnName == name }) else { throw PreparedRowError.noColumn(name) }
+            cells.append(
+                binary
+                    ? PostgresCell(
+                        bytes: found.bytes, dataType: found.dataType, format: .binary, columnName: found.columnName, columnIndex: found.columnIndex)
+                    : found)
+        }
+        return try cells.map { cell in
+            guard cell.bytes != nil else { return .null }
+            switch cell.dataType {
+            case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
+            case .float4, .float8: return .real(try cell.decode(Double.self))
+            case .numeric: return .real(Double(truncating: try cell.decode(Decimal.self) as NSDecimalNumber))
+            case .text, .varchar, .bpchar, .name: return .text(try cell.decode(String.self))
+            default:
+                if let v = try? cell.decode(Int64.self) { return .integer(v) }
+                if let v = try? cell.decode(Double.self) { return .real(v) }
+                return .text(try cell.decode(String.self))
+            }
+        }
     }
 
     /// `COPY table (columns) FROM STDIN` in text format, in buffers of about 256 KiB.

@@ -237,6 +237,48 @@ import PropertyBased
         }
     }
 
+    @Test("rows read as plain values, prepared or not, are what SQLKit's decoding read: numbers, reals and text by their types, NULL as null", .enabled(if: url != nil))
+    func plainRows() async throws {
+        let columns = ["t", "a", "b", "c", "n", "d", "v", "f"]
+        @Sendable func select(_ a: String, _ t: String) -> String {
+            """
+            SELECT \(a) AS a, CAST(2 AS INTEGER) AS b, CAST(2.5 AS DOUBLE PRECISION) AS c, \(t) AS t, CAST(NULL AS TEXT) AS n,
+            CAST(7.25 AS NUMERIC) AS d, CAST('x' AS VARCHAR(3)) AS v, CAST(1.5 AS REAL) AS f FROM generate_series(1, 2)
+            """
+        }
+        for prepared in [true, false] {
+            let database = try await PostgresDatabase.open(url: Self.url! + (prepared ? "" : "&prepared_statements=off"), maxConnections: 1)
+            let result: Result<(raw: [[[SQLValue]]], sqlKit: [[SQLValue]]), any Error>
+            do {
+                result = .success(try await database.read { db in
+                    let raw = try #require(db as? any RawReading)
+                    var reads: [[[SQLValue]]] = []
+                    // Three times: the second and third go prepared when the connection prepares.
+                    for _ in 0..<3 {
+                        reads.append(try await raw.rawRows(sql: select("$1::int8", "$2::text"), binds: [.integer(1), .text("élan")], columns: columns))
+                    }
+                    // What SQLKit's rows decode to, as readRows read them before.
+                    let sqlKit = try await db.raw(SQLQueryString(select("1", "'élan'"))).all().map { row in
+                        try columns.map { column -> SQLValue in
+                            if try row.decodeNil(column: column) { return .null }
+                            if let v = try? row.decode(column: column, as: Int64.self) { return .integer(v) }
+                            if let v = try? row.decode(column: column, as: Double.self) { return .real(v) }
+                            return .text(try row.decode(column: column, as: String.self))
+                        }
+                    }
+                    return (reads, sqlKit)
+                })
+            } catch { result = .failure(error) }
+            let preparedCount = database.preparedStatementsSent
+            try await database.close()
+            let (reads, sqlKit) = try result.get()
+            let row: [SQLValue] = [.text("élan"), .integer(1), .integer(2), .real(2.5), .null, .real(7.25), .text("x"), .real(1.5)]
+            #expect(sqlKit == [row, row])
+            #expect(reads == Array(repeating: [row, row], count: 3), "\(reads)")
+            #expect(prepared ? preparedCount == 2 : preparedCount == 0, "prepared: \(preparedCount)")
+        }
+    }
+
     static var url: String? {
         ProcessInfo.processInfo.environment["PATRON_TEST_POSTGRES_URL"].map { $0.contains("?") ? $0 : $0 + "?sslmode=disable" }
     }
