@@ -233,12 +233,15 @@ public struct SQLLedgerStore: LoyaltyStore {
             }
         }
         for chunk in chunks(locking.sorted(), of: 5000) {
-            for row in try await db.raw(
-                "SELECT id, key, balance, debt, program_id FROM ledger_accounts WHERE key IN (\(binds: Array(chunk))) ORDER BY id\(unsafeRaw: lockClause)"
-            ).all() {
-                guard let account = account(fromKey: try row.string("key")) else { continue }
-                rows[account] = AccountRow(
-                    id: try row.int64("id"), balance: try row.int64("balance"), debt: try row.int64("debt"), programID: try row.int64("program_id"))
+            for row in try await readRows(
+                db,
+                "SELECT id, key, balance, debt, program_id FROM ledger_accounts WHERE key IN (\(binds: Array(chunk))) ORDER BY id\(unsafeRaw: lockClause)",
+                columns: ["id", "key", "balance", "debt", "program_id"])
+            {
+                guard case .text(let key) = row[1], let account = account(fromKey: key), let id = row[0].int, let balance = row[2].int,
+                    let debt = row[3].int, let programID = row[4].int
+                else { continue }
+                rows[account] = AccountRow(id: id, balance: balance, debt: debt, programID: programID)
             }
         }
         for chunk in chunks(unknown.sorted(), of: 5000) {
@@ -301,7 +304,8 @@ public struct SQLLedgerStore: LoyaltyStore {
     /// member's account, and the stripe, stayed locked (#18: a redemption's stripe waited 0.4 ms
     /// on average under 32 clients).
     func post(
-        _ db: any SQLDatabase, program: Int64, from source: AccountRow, to target: AccountRow, points: Int64, reason: TransferReason, reference: String?,
+        _ db: any SQLDatabase, program: Int64, from source: AccountRow, to target: AccountRow, points: Int64, reason: TransferReason,
+        reference: String?,
         key: String?, memo: String?, at: Date, consuming takings: [(lot: LotID, points: Int64)] = []
     ) async throws -> Int64 {
         let from = source.id, to = target.id
@@ -361,9 +365,11 @@ public struct SQLLedgerStore: LoyaltyStore {
         """
 
     static func account(fromKey key: String) -> LedgerAccount? {
-        let parts = key.split(separator: ":")
-        guard parts.count == 3, let id = Int64(parts[1]), let type = PointType(rawValue: String(parts[2])) else { return nil }
-        switch parts[0] {
+        // Found by the colons' bytes: splitting by `Character` was 4% of the accrual writer's CPU.
+        guard let first = key.utf8.firstIndex(of: UInt8(ascii: ":")), let last = key.utf8.lastIndex(of: UInt8(ascii: ":")), first < last,
+            let id = Int64(key[key.index(after: first)..<last]), let type = PointType(rawValue: String(key[key.index(after: last)...]))
+        else { return nil }
+        switch key[..<first] {
         case "member": return .member(MemberID(id), type)
         case "liability": return .liability(ProgramID(id), type)
         case "breakage": return .breakage(ProgramID(id), type)
@@ -542,7 +548,8 @@ public struct SQLLedgerStore: LoyaltyStore {
 
     /// Points a purchase credited to an account and what returns took back since (debts count
     /// as taken where the program forbids negative balances), read in the caller's transaction.
-    static func purchaseEarnings(_ db: any SQLDatabase, of reference: String, account key: String) async throws -> (earned: Int64, clawedBack: Int64) {
+    static func purchaseEarnings(_ db: any SQLDatabase, of reference: String, account key: String) async throws -> (earned: Int64, clawedBack: Int64)
+    {
         let row = try await db.raw(
             """
             SELECT CAST(COALESCE(SUM(CASE WHEN t.reason = 'accrual' AND t.to_account = a.id THEN t.points ELSE 0 END), 0) AS BIGINT) AS earned,
@@ -649,7 +656,8 @@ public struct SQLLedgerStore: LoyaltyStore {
                         let breakage = locked[.breakage(ProgramID(program), memberAccount.pointType)]
                     else { continue }
                     let transfer = try await post(
-                        db, program: program, from: AccountRow(id: try row.int64("account_id"), balance: 0, debt: 0), to: breakage, points: remaining, reason: .expiry, reference: nil,
+                        db, program: program, from: AccountRow(id: try row.int64("account_id"), balance: 0, debt: 0), to: breakage, points: remaining,
+                        reason: .expiry, reference: nil,
                         key: "expiry:lot:\(lot)", memo: "points earned together expired", at: date, consuming: [(LotID(lot), remaining)])
                     made += try await Self.transfers(db, where: "t.id = \(bind: transfer)")
                 }

@@ -130,7 +130,9 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting, RawReading {
         var cells: [PostgresCell] = []
         cells.reserveCapacity(columns.count)
         for name in columns {
-            guard let found = row.first(where: { $0.columnName == name }) else { throw PreparedRowError.noColumn(name) }
+            var match: PostgresCell?
+            for cell in row where cell.columnName == name { match = cell }  // the last of a name, as PostgresKit finds one
+            guard let found = match else { throw PreparedRowError.noColumn(name) }
             cells.append(
                 binary
                     ? PostgresCell(

@@ -65,30 +65,33 @@ final class PreparedStatements: Sendable {
 /// Callers decode Int64, Double, String and Bool (optional or not) — every type PostgresNIO
 /// decodes (`PostgresDecodable`) is read; another type is an error that names it.
 struct PreparedRow: SQLRow {
-    let cells: [String: PostgresCell]
+    /// The cells in the row's order, found by a scan of their names (the last of a name, as
+    /// PostgresKit finds one): rows have a few columns, and a dictionary built for every row cost
+    /// more than the scans it saved.
+    let cells: [PostgresCell]
     let allColumns: [String]
 
     init(_ row: PostgresRow) {
-        var cells: [String: PostgresCell] = [:]
-        var names: [String] = []
+        var cells: [PostgresCell] = []
         for cell in row {
-            names.append(cell.columnName)
-            cells[cell.columnName] = PostgresCell(
-                bytes: cell.bytes, dataType: cell.dataType, format: .binary, columnName: cell.columnName, columnIndex: cell.columnIndex)
+            cells.append(
+                PostgresCell(bytes: cell.bytes, dataType: cell.dataType, format: .binary, columnName: cell.columnName, columnIndex: cell.columnIndex))
         }
         self.cells = cells
-        self.allColumns = names
+        self.allColumns = cells.map(\.columnName)
     }
 
-    func contains(column: String) -> Bool { cells[column] != nil }
+    private func cell(_ column: String) -> PostgresCell? { cells.last { $0.columnName == column } }
+
+    func contains(column: String) -> Bool { cell(column) != nil }
 
     func decodeNil(column: String) throws -> Bool {
-        guard let cell = cells[column] else { throw PreparedRowError.noColumn(column) }
+        guard let cell = cell(column) else { throw PreparedRowError.noColumn(column) }
         return cell.bytes == nil
     }
 
     func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
-        guard let cell = cells[column] else { throw PreparedRowError.noColumn(column) }
+        guard let cell = cell(column) else { throw PreparedRowError.noColumn(column) }
         guard let decodable = D.self as? any PostgresDecodable.Type else { throw PreparedRowError.unsupported(String(describing: D.self)) }
         func read<T: PostgresDecodable>(_: T.Type) throws -> D {
             guard let value = try cell.decode(T.self) as? D else { throw PreparedRowError.unsupported(String(describing: D.self)) }

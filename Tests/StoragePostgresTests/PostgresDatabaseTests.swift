@@ -279,6 +279,28 @@ import PropertyBased
         }
     }
 
+    @Test("a column named twice reads as PostgresKit reads it, prepared or not: the last of the name", .enabled(if: url != nil))
+    func repeatedColumn() async throws {
+        let database = try await PostgresDatabase.open(url: Self.url!, maxConnections: 1)
+        let result: Result<[Int64], any Error>
+        do {
+            result = .success(try await database.read { db in
+                var seen: [Int64] = []
+                for n in Int64(1)...3 {
+                    let row = try await db.raw("SELECT \(bind: n) AS x, \(bind: n * 10) AS x, \(bind: n * 100) AS y").first()
+                    seen.append(try row!.decode(column: "x", as: Int64.self))
+                    let raw = try await (db as! any RawReading).rawRows(sql: "SELECT $1::int8 AS x, $2::int8 AS x", binds: [.integer(n), .integer(n * 10)], columns: ["x"])
+                    if case .integer(let x) = raw[0][0] { seen.append(x) }
+                }
+                return seen
+            })
+        } catch { result = .failure(error) }
+        let preparedCount = database.preparedStatementsSent
+        try await database.close()
+        #expect(try result.get() == [10, 10, 20, 20, 30, 30])
+        #expect(preparedCount == 4)
+    }
+
     static var url: String? {
         ProcessInfo.processInfo.environment["PATRON_TEST_POSTGRES_URL"].map { $0.contains("?") ? $0 : $0 + "?sslmode=disable" }
     }
