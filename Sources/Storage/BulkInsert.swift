@@ -97,10 +97,8 @@ func insertRows(
                 into: table, columns: columns, rows: chunk, suffix: suffix + returningClause, returning: returning.map(\.name))
             continue
         }
-        let values = chunk.map { "(\(binds: $0))" as SQLQueryString }
         let sql: SQLQueryString =
-            "INSERT INTO \(ident: table) (\(unsafeRaw: columns.joined(separator: ", "))) VALUES " + values.joined(separator: ", ")
-            + " \(unsafeRaw: suffix + returningClause)"
+            "INSERT INTO \(ident: table) (\(unsafeRaw: columns.joined(separator: ", "))) VALUES \(ValueRows(chunk)) \(unsafeRaw: suffix + returningClause)"
         if returning.isEmpty {
             try await db.raw(sql).run()
         } else {

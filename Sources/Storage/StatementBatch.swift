@@ -108,9 +108,8 @@ struct WriteBatch {
             switch write {
             case .insert(let table, let columns, let rows)
             where together && rows.count < copyThreshold && rows.count * columns.count <= ReadBatch.bindsPerStatement:
-                let values = rows.map { "(\(binds: $0))" as SQLQueryString }
                 try await join(
-                    "INSERT INTO \(ident: table) (\(unsafeRaw: columns.joined(separator: ", "))) VALUES " + values.joined(separator: ", "),
+                    "INSERT INTO \(ident: table) (\(unsafeRaw: columns.joined(separator: ", "))) VALUES \(ValueRows(rows[...]))",
                     rows.count * columns.count)
             case .insert(let table, let columns, let rows):
                 try await flush()
@@ -124,5 +123,25 @@ struct WriteBatch {
         }
         try await flush()
         writes.removeAll()
+    }
+}
+
+/// Rows of values as `($1, $2), ($3, $4)`, serialized straight from the rows: a group's write
+/// holds a few thousand values, and an `SQLQueryString` per row with a list of binds in it cost
+/// the accrual writer more to build, serialize and free than the values themselves.
+struct ValueRows: SQLExpression {
+    let rows: ArraySlice<[SQLValue]>
+
+    init(_ rows: ArraySlice<[SQLValue]>) { self.rows = rows }
+
+    func serialize(to serializer: inout SQLSerializer) {
+        for (index, row) in rows.enumerated() {
+            serializer.write(index == 0 ? "(" : ", (")
+            for (column, value) in row.enumerated() {
+                if column > 0 { serializer.write(", ") }
+                serializer.write(bind: value)
+            }
+            serializer.write(")")
+        }
     }
 }
