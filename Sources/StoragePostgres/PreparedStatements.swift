@@ -139,9 +139,6 @@ extension PostgresSession {
         var values: [PostgresData] = []
         values.reserveCapacity(binds.count)
         for bind in binds {
-            // The value's type is compared once and the value read as it (20 ns a bind); a cast
-            // per candidate type cost 200 ns for an `SQLValue` and Mirror 500 ns for an optional,
-            // and a group's write binds thousands.
             if let value = postgresData(of: bind) {
                 values.append(value)
                 continue
@@ -159,28 +156,18 @@ extension PostgresSession {
         return values
     }
 
-    /// `value` as PostgresKit types it, when its type is one of those binds are made of; nil otherwise.
+    /// `value` as PostgresKit types it: a Bool as a boolean (PostgreSQL keeps it apart from
+    /// numbers), any other plain value (``SQLValue/plain(_:)``) as a 64-bit integer, a double or
+    /// text; nil for another type.
     private static func postgresData<T: Encodable>(of value: T) -> PostgresData? {
-        func read<U>(_: U.Type) -> U { unsafeBitCast(value, to: U.self) }
-        switch ObjectIdentifier(T.self) {
-        case ObjectIdentifier(SQLValue.self):
-            switch read(SQLValue.self) {
-            case .integer(let i): return PostgresData(int64: i)
-            case .real(let d): return PostgresData(double: d)
-            case .text(let t): return PostgresData(string: t)
-            case .null: return .null
-            }
-        case ObjectIdentifier(Int64.self): return PostgresData(int64: read(Int64.self))
-        case ObjectIdentifier(String.self): return PostgresData(string: read(String.self))
-        case ObjectIdentifier(Int.self): return PostgresData(int64: Int64(read(Int.self)))
-        case ObjectIdentifier(Double.self): return PostgresData(double: read(Double.self))
-        case ObjectIdentifier(Bool.self): return PostgresData(bool: read(Bool.self))
-        case ObjectIdentifier(Int64?.self): return read(Int64?.self).map { PostgresData(int64: $0) } ?? .null
-        case ObjectIdentifier(String?.self): return read(String?.self).map { PostgresData(string: $0) } ?? .null
-        case ObjectIdentifier(Int?.self): return read(Int?.self).map { PostgresData(int64: Int64($0)) } ?? .null
-        case ObjectIdentifier(Double?.self): return read(Double?.self).map { PostgresData(double: $0) } ?? .null
-        case ObjectIdentifier(Bool?.self): return read(Bool?.self).map { PostgresData(bool: $0) } ?? .null
-        default: return nil
+        if T.self == Bool.self { return PostgresData(bool: unsafeBitCast(value, to: Bool.self)) }
+        if T.self == Bool?.self { return unsafeBitCast(value, to: Bool?.self).map { PostgresData(bool: $0) } ?? .null }
+        switch SQLValue.plain(value) {
+        case .integer(let i): return PostgresData(int64: i)
+        case .real(let d): return PostgresData(double: d)
+        case .text(let t): return PostgresData(string: t)
+        case .null: return .null
+        case nil: return nil
         }
     }
 }
