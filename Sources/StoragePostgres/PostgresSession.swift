@@ -102,14 +102,7 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting, RawReading {
     /// rather than through SQLKit's decoding, which tries a text column as a number twice, each
     /// failure a thrown error (a group of API purchases reads about sixty such rows).
     func rawRows(sql: String, binds: [SQLValue], columns: [String]) async throws -> [[SQLValue]] {
-        let data = binds.map { value -> PostgresData in
-            switch value {
-            case .integer(let i): PostgresData(int64: i)
-            case .real(let d): PostgresData(double: d)
-            case .text(let t): PostgresData(string: t)
-            case .null: .null
-            }
-        }
+        let data = binds.map(PostgresData.init)
         let output = NIOLockedValueBox<(rows: [[SQLValue]], error: (any Error)?)>(([], nil))
         try await send(sql, data) { row, prepared in
             output.withLockedValue { output in
@@ -127,17 +120,12 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting, RawReading {
     /// column types; a column of another type as the first of whole number, real or text it reads
     /// as, as SQLKit's decoding read it before (`PreparedStatementTests` holds the two together).
     static func values(of row: PostgresRow, _ columns: [String], binary: Bool) throws -> [SQLValue] {
-        var cells: [PostgresCell] = []
-        cells.reserveCapacity(columns.count)
-        for name in columns {
-            var match: PostgresCell?
-            for cell in row where cell.columnName == name { match = cell }  // the last of a name, as PostgresKit finds one
-            guard let found = match else { throw PreparedRowError.noColumn(name) }
-            cells.append(
-                binary
-                    ? PostgresCell(
-                        bytes: found.bytes, dataType: found.dataType, format: .binary, columnName: found.columnName, columnIndex: found.columnIndex)
-                    : found)
+        // A prepared statement's cells are the binary they are (``PreparedRow``).
+        let all = binary ? PreparedRow(row).cells : Array(row)
+        let cells = try columns.map { name in
+            // The last of a name, as PostgresKit finds one.
+            guard let found = all.last(where: { $0.columnName == name }) else { throw PreparedRowError.noColumn(name) }
+            return found
         }
         return try cells.map { cell in
             guard cell.bytes != nil else { return .null }
@@ -208,12 +196,7 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting, RawReading {
             for (column, value) in row.enumerated() {
                 number += 1
                 sql += column == 0 ? "$\(number)" : ",$\(number)"
-                switch value {
-                case .integer(let v): binds.append(v)
-                case .real(let v): binds.append(v)
-                case .text(let v): binds.append(v)
-                case .null: binds.appendNull()
-                }
+                binds.append(PostgresData(value))
             }
             sql += ")"
         }
@@ -222,16 +205,7 @@ struct PostgresSession: SQLSessionForwarding, BulkInserting, RawReading {
         let output = NIOLockedValueBox<[[SQLValue]]>([])
         _ = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger) { row in
             guard !returning.isEmpty else { return }
-            let cells = row.makeRandomAccess()
-            let values: [SQLValue] = try returning.map { name in
-                let cell = cells[name]
-                guard cell.bytes != nil else { return .null }
-                switch cell.dataType {
-                case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
-                case .float4, .float8: return .real(try cell.decode(Double.self))
-                default: return .text(try cell.decode(String.self))
-                }
-            }
+            let values = try Self.values(of: row, returning, binary: false)
             output.withLockedValue { $0.append(values) }
         }.get()
         return output.withLockedValue { $0 }

@@ -162,12 +162,18 @@ extension PostgresSession {
     private static func postgresData<T: Encodable>(of value: T) -> PostgresData? {
         if T.self == Bool.self { return PostgresData(bool: unsafeBitCast(value, to: Bool.self)) }
         if T.self == Bool?.self { return unsafeBitCast(value, to: Bool?.self).map { PostgresData(bool: $0) } ?? .null }
-        switch SQLValue.plain(value) {
-        case .integer(let i): return PostgresData(int64: i)
-        case .real(let d): return PostgresData(double: d)
-        case .text(let t): return PostgresData(string: t)
-        case .null: return .null
-        case nil: return nil
+        return SQLValue.plain(value).map(PostgresData.init)
+    }
+}
+
+extension PostgresData {
+    /// A plain value as PostgresKit sends it: a 64-bit integer, a double, text or NULL.
+    init(_ value: SQLValue) {
+        switch value {
+        case .integer(let i): self.init(int64: i)
+        case .real(let d): self.init(double: d)
+        case .text(let t): self.init(string: t)
+        case .null: self = .null
         }
     }
 }
