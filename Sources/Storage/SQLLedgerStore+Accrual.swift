@@ -127,11 +127,11 @@ struct AccrualWriter {
         let partitioned = keyTable == "ledger_transfer_keys"
         let keys = plans.flatMap { [$0.key, $0.qualifyingKey] }
         let postedParts = chunks(keys, of: 5000).map { chunk in
-            reads.add("SELECT idempotency_key FROM \(unsafeRaw: keyTable) WHERE idempotency_key IN (\(binds: chunk))", .init(t: "idempotency_key"))
+            reads.add("SELECT idempotency_key FROM \(unsafeRaw: keyTable) WHERE idempotency_key \(oneOf: chunk)", .init(t: "idempotency_key"))
         }
         let appliedBeforeParts = chunks(Array(Set(plans.map(\.purchase.externalID))), of: 5000).map { chunk in
             reads.add(
-                "SELECT DISTINCT member_id, reference FROM promotion_applications WHERE reference IN (\(binds: chunk))",
+                "SELECT DISTINCT member_id, reference FROM promotion_applications WHERE reference \(oneOf: chunk)",
                 .init(a: "member_id", t: "reference"))
         }
         let members = Array(Set(plans.map(\.member.id.rawValue)))
@@ -142,7 +142,7 @@ struct AccrualWriter {
         }
         let enrolledParts = enrolling.isEmpty ? [] : chunks(members, of: 5000).map { chunk in
             reads.add(
-                "SELECT promotion_id, member_id FROM promotion_enrolments WHERE promotion_id IN (\(binds: enrolling)) AND member_id IN (\(binds: chunk))",
+                "SELECT promotion_id, member_id FROM promotion_enrolments WHERE promotion_id \(oneOf: enrolling) AND member_id \(oneOf: chunk)",
                 .init(a: "promotion_id", b: "member_id"))
         }
         // What counts toward tier: points earned or adjusted in, and claw-backs out. (A posting has
@@ -179,7 +179,7 @@ struct AccrualWriter {
             }
         }
         let tierParts = chunks(Array(Set(tiered.map(\.member.id.rawValue))), of: 5000).map { chunk in
-            reads.add("SELECT id, tier FROM loyalty_members WHERE id IN (\(binds: chunk))", .init(a: "id", t: "tier"))
+            reads.add("SELECT id, tier FROM loyalty_members WHERE id \(oneOf: chunk)", .init(a: "id", t: "tier"))
         }
         let read = try await reads.run(db)
         func rows(_ parts: [Int]) -> [[SQLValue]] { parts.flatMap { read[$0] } }
@@ -509,7 +509,7 @@ struct AccrualWriter {
                 SELECT x.account_id, x.occurred_at, x.points FROM (
                   SELECT p.account_id, p.occurred_at, p.points,
                     (SELECT \(unsafeRaw: transfer) FROM ledger_transfers t WHERE t.id = p.transfer_id AND t.occurred_at = p.occurred_at) AS transfer
-                  FROM ledger_postings p WHERE p.account_id IN (\(binds: accounts)) AND p.occurred_at >= \(bind: since) OFFSET 0
+                  FROM ledger_postings p WHERE p.account_id \(oneOf: accounts) AND p.occurred_at >= \(bind: since) OFFSET 0
                 ) x WHERE \(unsafeRaw: matching)
                 """
         }
@@ -517,7 +517,7 @@ struct AccrualWriter {
             SELECT x.account_id, x.occurred_at, x.points FROM (
               SELECT p.account_id, p.occurred_at, p.points, \(unsafeRaw: transfer) AS transfer
               FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id AND t.occurred_at = p.occurred_at
-              WHERE p.account_id IN (\(binds: accounts)) AND p.occurred_at >= \(bind: since) AND t.occurred_at >= \(bind: since)
+              WHERE p.account_id \(oneOf: accounts) AND p.occurred_at >= \(bind: since) AND t.occurred_at >= \(bind: since)
             ) x WHERE \(unsafeRaw: matching)
             """
     }
@@ -526,8 +526,8 @@ struct AccrualWriter {
     /// through the applications' member index (migration `volume-4-applications-by-member`).
     static func promotionUses(_ promotions: [Int64], by members: [Int64]) -> SQLQueryString {
         """
-        SELECT promotion_id, member_id, COUNT(*) AS n FROM promotion_applications WHERE member_id IN (\(binds: members))
-        AND promotion_id IN (\(binds: promotions)) GROUP BY promotion_id, member_id
+        SELECT promotion_id, member_id, COUNT(*) AS n FROM promotion_applications WHERE member_id \(oneOf: members)
+        AND promotion_id \(oneOf: promotions) GROUP BY promotion_id, member_id
         """
     }
 

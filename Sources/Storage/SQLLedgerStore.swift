@@ -235,7 +235,7 @@ public struct SQLLedgerStore: LoyaltyStore {
         for chunk in chunks(locking.sorted(), of: 5000) {
             for row in try await readRows(
                 db,
-                "SELECT id, key, balance, debt, program_id FROM ledger_accounts WHERE key IN (\(binds: Array(chunk))) ORDER BY id\(unsafeRaw: lockClause)",
+                "SELECT id, key, balance, debt, program_id FROM ledger_accounts WHERE key \(oneOf: Array(chunk)) ORDER BY id\(unsafeRaw: lockClause)",
                 columns: ["id", "key", "balance", "debt", "program_id"])
             {
                 guard case .text(let key) = row[1], let account = account(fromKey: key), let id = row[0].int, let balance = row[2].int,

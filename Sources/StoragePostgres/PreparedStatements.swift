@@ -158,11 +158,15 @@ extension PostgresSession {
 
     /// `value` as PostgresKit types it: a Bool as a boolean (PostgreSQL keeps it apart from
     /// numbers), any other plain value (``SQLValue/plain(_:)``) as a 64-bit integer, a double or
-    /// text; nil for another type.
+    /// text, a list of integers or texts as an array of them; nil for another type.
     private static func postgresData<T: Encodable>(of value: T) -> PostgresData? {
         if T.self == Bool.self { return PostgresData(bool: unsafeBitCast(value, to: Bool.self)) }
         if T.self == Bool?.self { return unsafeBitCast(value, to: Bool?.self).map { PostgresData(bool: $0) } ?? .null }
-        return SQLValue.plain(value).map(PostgresData.init)
+        if let plain = SQLValue.plain(value) { return PostgresData(plain) }
+        // A list bound as one array (`= ANY($n)`, Storage's `OneOf`).
+        if T.self == [Int64].self { return PostgresData(array: unsafeBitCast(value, to: [Int64].self).map { PostgresData(int64: $0) }, elementType: .int8) }
+        if T.self == [String].self { return PostgresData(array: unsafeBitCast(value, to: [String].self).map { PostgresData(string: $0) }, elementType: .text) }
+        return nil
     }
 }
 
@@ -224,6 +228,8 @@ extension PostgresSession {
                         case .text: out.append(contentsOf: "::text".utf8)
                         case .float8: out.append(contentsOf: "::float8".utf8)
                         case .bool: out.append(contentsOf: "::bool".utf8)
+                        case .int8Array: out.append(contentsOf: "::int8[]".utf8)
+                        case .textArray: out.append(contentsOf: "::text[]".utf8)
                         default: break
                         }
                         index = end

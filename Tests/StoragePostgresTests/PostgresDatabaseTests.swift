@@ -1,7 +1,7 @@
 import Foundation
 import SQLKit
 import SharedModels
-import Storage
+@testable import Storage
 import Testing
 
 import PostgresKit
@@ -276,6 +276,39 @@ import PropertyBased
             #expect(sqlKit == [row, row])
             #expect(reads == Array(repeating: [row, row], count: 3), "\(reads)")
             #expect(prepared ? preparedCount == 2 : preparedCount == 0, "prepared: \(preparedCount)")
+        }
+    }
+
+    @Test("a list bound as one array finds what IN (…) found, whatever it holds; its statement is prepared once for every length", .enabled(if: url != nil))
+    func listsAsArrays() async throws {
+        let names = ["plain", "it's", "a,b", "{braces}", "back\\slash", "\"quoted\"", "NULL", "", "élan", "tab\there"]
+        let lists: [[Int64]] = [[], [3], [1, 2, 9], Array(1...40)]
+        for prepared in [true, false] {
+            let database = try await PostgresDatabase.open(url: Self.url! + (prepared ? "" : "&prepared_statements=off"), maxConnections: 1)
+            let result: Result<(numbers: [[Int64]], texts: [[String]]), any Error>
+            do {
+                result = .success(try await database.write { db in
+                    try await db.raw("CREATE TEMPORARY TABLE l (id BIGINT, name TEXT)").run()
+                    for (index, name) in names.enumerated() {
+                        try await db.raw("INSERT INTO l (id, name) VALUES (\(bind: Int64(index + 1)), \(bind: name))").run()
+                    }
+                    var numbers: [[Int64]] = [], texts: [[String]] = []
+                    for list in lists {
+                        numbers.append(try await db.raw("SELECT id FROM l WHERE id \(oneOf: list) ORDER BY id").all().map { try $0.decode(column: "id", as: Int64.self) })
+                    }
+                    for list in [[], [names[1]], Array(names[0..<5]), names + ["absent"]] {
+                        texts.append(try await db.raw("SELECT name FROM l WHERE name \(oneOf: list) ORDER BY id").all().map { try $0.decode(column: "name", as: String.self) })
+                    }
+                    return (numbers, texts)
+                })
+            } catch { result = .failure(error) }
+            let preparedCount = database.preparedStatementsSent
+            try await database.close()
+            let (numbers, texts) = try result.get()
+            #expect(numbers == [[], [3], [1, 2, 9], Array(1...10)])
+            #expect(texts == [[], [names[1]], Array(names[0..<5]), names])
+            // One text per query whatever the list's length: the first of each is parsed, the three after it reuse it.
+            #expect(prepared ? preparedCount == 6 + names.count - 1 : preparedCount == 0, "prepared: \(preparedCount)")
         }
     }
 
