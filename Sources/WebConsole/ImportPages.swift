@@ -169,8 +169,7 @@ struct ImportPages: Sendable {
         do { mapped = try CSVMapping.remap(upload.content, targets: targets) } catch let problem as CSVMapping.Unreadable {
             return try await step(v, id, error: "The file cannot be read as CSV: \(problem.description)", chosen: targets)
         }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("patron-import-\(UUID().uuidString).csv").path
-        try Data(mapped.utf8).write(to: URL(fileURLWithPath: path))
+        let path = try Self.staged(mapped)
         let customers = s.customers, access = s.access, principal = v.principal
         let work: @Sendable () async -> Outcome = {
             defer { try? FileManager.default.removeItem(atPath: path) }
@@ -222,6 +221,18 @@ struct ImportPages: Sendable {
 }
 
 /// Rejections collected while the importer reads (its callback is synchronous).
+extension ImportPages {
+    /// `text` written to a new file in the temporary directory for the import to read (and remove
+    /// when it is done), readable by Patron's own user only: it holds customers' contact details.
+    static func staged(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("patron-import-\(UUID().uuidString).csv").path
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        return path
+    }
+}
+
 final class RejectionBox: @unchecked Sendable {
     private let lock = NSLock()
     private var reasons: [Int: String] = [:]

@@ -338,7 +338,7 @@ struct PartnerLookupTests {
                     "amount": 500,
                 ])
             #expect(stray.status == 202)
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("late-\(UUID().uuidString).csv").path
+            let path = TestFiles.path("late")
             try "first_name,last_name,email\nLate,Comer,late@example.com\n".write(toFile: path, atomically: true, encoding: .utf8)
             let report = try await CustomerImporter(customers: patron.customers).run(file: path) { Issue.record("rejected \($0)") }
             #expect(report.linked == 1)

@@ -13,7 +13,7 @@ import Testing
 @Suite("CSV import and export")
 struct CSVImportTests {
     func file(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("patron-\(UUID().uuidString).csv").path
+        let path = TestFiles.path("import")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -112,7 +112,7 @@ struct CSVImportTests {
 
     @Test("An export imports back into an empty database unchanged", arguments: TestEngine.available)
     func roundTrip(engine: TestEngine) async throws {
-        let exported = FileManager.default.temporaryDirectory.appendingPathComponent("patron-export-\(UUID().uuidString).csv").path
+        let exported = TestFiles.path("export")
         let transactionsFile = exported + ".tx.csv"
         let original = try await TestDatabase.withPatron(engine) { patron in
             _ = try await DemoCompany(customers: 60, seed: 7, until: Date(epochSeconds: 1_767_225_600)).load(into: patron)

@@ -62,7 +62,7 @@ struct LoyaltyIntakeTests {
             let ann = try await patron.customers.create(ProfileDraft(firstName: "Ann", lastName: "Lee"))
             let bob = try await patron.customers.create(ProfileDraft(firstName: "Bob", lastName: "Ray"))
             let member = try await patron.loyalty.enroll(ann.id, in: program.id)
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("earn-\(UUID().uuidString).csv").path
+            let path = TestFiles.path("earn")
             try "transaction_id,customer_id,date,amount,channel\nI-1,\(ann.id),2026-01-02,120.50,web\nI-2,\(bob.id),2026-01-02,50,store\n"
                 .write(toFile: path, atomically: true, encoding: .utf8)
             let report = try await TransactionImporter(customers: patron.customers, intake: patron.intake).run(file: path) { Issue.record("rejected \($0)") }

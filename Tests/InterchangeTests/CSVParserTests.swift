@@ -1,5 +1,6 @@
 import Foundation
 import SharedModels
+import TestSupport
 import Testing
 
 @testable import Interchange
@@ -7,7 +8,7 @@ import Testing
 @Suite("The streaming CSV parser")
 struct CSVParserTests {
     func records(_ text: String, chunk: Int? = nil) throws -> [(line: Int, fields: [String])] {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString).csv").path
+        let path = TestFiles.path("csv")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         var parser = try CSVParser(path: path)
@@ -30,7 +31,7 @@ struct CSVParserTests {
 
     @Test("Regression: an unclosed quote in a large file fails after one record's worth of bytes, not in quadratic time")
     func unclosedQuoteIsCheap() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString).csv").path
+        let path = TestFiles.path("csv")
         let body = Data("a\n\"".utf8) + Data(repeating: UInt8(ascii: "x"), count: 16 << 20)
         FileManager.default.createFile(atPath: path, contents: body)
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -52,7 +53,7 @@ struct CSVParserTests {
 
     @Test("Text that is not UTF-8 is refused")
     func notUTF8() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString).csv").path
+        let path = TestFiles.path("csv")
         FileManager.default.createFile(atPath: path, contents: Data([0x61, 0x0A, 0xFF, 0xFE, 0x0A]))
         var parser = try CSVParser(path: path)
         _ = try parser.next()
