@@ -118,8 +118,9 @@ public protocol LedgerStore: Sendable {
     func memberships(of customer: CustomerID) async throws -> [Member]
     /// Each program's revision, which every change to its rules or promotions increases.
     func revisions(of programs: Set<ProgramID>) async throws -> [ProgramID: Int64]
-    /// The memberships of these customers, by customer (one query for a whole import batch).
-    func memberships(among customers: Set<CustomerID>) async throws -> [CustomerID: [Member]]
+    /// The memberships of these customers, by customer, and their programs' revisions (one query
+    /// for a whole import batch or group of API purchases).
+    func memberships(among customers: Set<CustomerID>) async throws -> (members: [CustomerID: [Member]], revisions: [ProgramID: Int64])
     /// Stores a program's earning rules and tier ladder.
     func configure(_ program: ProgramID, rules: EarningRules?, tiers: TierPolicy?) async throws
     /// Moves a member to a tier and records the change in their tier history.

@@ -6,7 +6,7 @@ import SharedModels
 extension PointsLedger {
     public func programs() async throws -> [Program] { try await store.programs() }
     public func memberships(of customer: CustomerID) async throws -> [Member] { try await store.memberships(of: customer) }
-    public func memberships(among customers: Set<CustomerID>) async throws -> [CustomerID: [Member]] { try await store.memberships(among: customers) }
+    public func memberships(among customers: Set<CustomerID>) async throws -> [CustomerID: [Member]] { try await store.memberships(among: customers).members }
     public func promotions(of program: ProgramID) async throws -> [Promotion] { try await store.promotions(of: program) }
     public func promotions(of program: ProgramID, runningBetween from: Date, and to: Date) async throws -> [Promotion] { try await store.promotions(of: program, runningBetween: from, and: to) }
     public func promotionResults(_ id: PromotionID) async throws -> PromotionResults { try await store.promotionResults(id) }

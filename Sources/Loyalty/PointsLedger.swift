@@ -179,7 +179,18 @@ public struct PointsLedger: Sendable {
     /// A planner for purchases in these programs, with the programs' current rules and the
     /// promotions running at some time between `first` and `last` (all of them when nil).
     public func planner(for ids: Set<ProgramID>, between first: Date? = nil, and last: Date? = nil) async throws -> AccrualPlanner {
-        let revisions = try await store.revisions(of: ids)
+        try await planner(for: ids, revisions: try await store.revisions(of: ids), between: first, and: last)
+    }
+
+    /// These customers' memberships and a planner for their programs, with one statement while
+    /// the programs' rules are cached: the members and their programs' revisions are read
+    /// together (a group of API purchases waits on every round trip before its write).
+    public func planning(among customers: Set<CustomerID>) async throws -> (memberships: [CustomerID: [Member]], planner: AccrualPlanner) {
+        let (members, revisions) = try await store.memberships(among: customers)
+        return (members, try await planner(for: Set(revisions.keys), revisions: revisions, between: nil, and: nil))
+    }
+
+    private func planner(for ids: Set<ProgramID>, revisions: [ProgramID: Int64], between first: Date?, and last: Date?) async throws -> AccrualPlanner {
         var programs: [ProgramID: (Program, [CompiledPromotion])] = [:]
         for id in ids {
             let (program, promotions) = try await configuration(of: id, revision: revisions[id] ?? 0)

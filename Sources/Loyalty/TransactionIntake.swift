@@ -73,8 +73,7 @@ public struct TransactionIntake: Sendable {
     static func record(_ group: [(CustomerID, TransactionDetails, IdentifierKind)], customers: CustomerService, loyalty: PointsLedger)
         async throws -> [Receipt]
     {
-        let memberships = try await loyalty.memberships(among: Set(group.map(\.0)))
-        let planner = try await loyalty.planner(for: Set(memberships.values.joined().map(\.programID)))
+        let (memberships, planner) = try await loyalty.planning(among: Set(group.map(\.0)))
         let (recorded, posted) = try await loyalty.record(group.map { ($0.0, $0.1) }, memberships: memberships, planner: planner)
         var results = [[PointsLedger.AccrualResult]](repeating: [], count: group.count)
         for (index, outcome) in posted { results[index].append(PointsLedger.result(outcome)) }

@@ -143,17 +143,23 @@ public struct SQLLedgerStore: LoyaltyStore {
         }
     }
 
-    public func memberships(among customers: Set<CustomerID>) async throws -> [CustomerID: [Member]] {
-        guard !customers.isEmpty else { return [:] }
+    public func memberships(among customers: Set<CustomerID>) async throws -> (members: [CustomerID: [Member]], revisions: [ProgramID: Int64]) {
+        guard !customers.isEmpty else { return ([:], [:]) }
         return try await database.read { db in
-            var found: [CustomerID: [Member]] = [:]
+            var found: [CustomerID: [Member]] = [:], revisions: [ProgramID: Int64] = [:]
             for chunk in chunks(customers.map(\.rawValue), of: 5000) {
-                for row in try await db.raw("SELECT * FROM loyalty_members WHERE customer_id IN (\(binds: Array(chunk))) ORDER BY id").all() {
+                for row in try await db.raw(
+                    """
+                    SELECT m.*, p.revision AS program_revision FROM loyalty_members m JOIN loyalty_programs p ON p.id = m.program_id
+                    WHERE m.customer_id \(oneOf: Array(chunk)) ORDER BY m.id
+                    """
+                ).all() {
                     let member = try Self.decodeMember(row)
                     found[member.customerID, default: []].append(member)
+                    revisions[member.programID] = try row.int64("program_revision")
                 }
             }
-            return found
+            return (found, revisions)
         }
     }
 
