@@ -60,6 +60,10 @@ struct AccrualWriter {
 
     typealias Account = SQLLedgerStore.AccountRow
 
+    /// Up to this many purchases (a group of API purchases: at most 512), ids are reserved ahead
+    /// in the combined read; a batch reserves what it used, chunk by chunk.
+    static let reservingUpTo = 512
+
     var accounts: [LedgerAccount: Account] = [:]
     /// Rolling expiry: each member account's latest purchase in the batch and the expiry it gives all their lots.
     var extendedLots: [Int64: (activity: Int64, expiresAt: Int64)] = [:]
@@ -181,8 +185,34 @@ struct AccrualWriter {
         let tierParts = chunks(Array(Set(tiered.map(\.member.id.rawValue))), of: 5000).map { chunk in
             reads.add("SELECT id, tier FROM loyalty_members WHERE id \(oneOf: chunk)", .init(a: "id", t: "tier"))
         }
+        // Ids for what a group of API purchases will write, reserved from the sequences in the same
+        // statement: most groups then need no round trip of their own for ids (IDPool.allocate
+        // takes the rest). A purchase writes about two transfers and their lots, and an application
+        // per promotion it earns; a number left unused is a gap in the sequence, as a rollback leaves.
+        var reservedParts: [(pool: Int, part: Int)] = []
+        if ids == .sequence, plans.count <= Self.reservingUpTo {
+            for (pool, perPlan) in [(0, 3), (1, 3), (3, 2)] {
+                let table = [transferIDs, lotIDs, voucherIDs, applicationIDs][pool].table
+                reservedParts.append(
+                    (
+                        pool,
+                        reads.add(
+                            """
+                            SELECT nextval(pg_get_serial_sequence(\(bind: table), 'id')::regclass) AS id FROM generate_series(1, \(bind: Int64(perPlan * plans.count)))
+                            """, .init(a: "id"))
+                    ))
+            }
+        }
         let read = try await reads.run(db)
         func rows(_ parts: [Int]) -> [[SQLValue]] { parts.flatMap { read[$0] } }
+        for (pool, part) in reservedParts {
+            let taken = rows([part]).compactMap { $0[0].int }.sorted()
+            switch pool {
+            case 0: transferIDs.reserved += taken
+            case 1: lotIDs.reserved += taken
+            default: applicationIDs.reserved += taken
+            }
+        }
         let postedBefore = Set(rows(postedParts).compactMap { $0[3].text })
         let appliedBefore = Set(rows(appliedBeforeParts).map { "\($0[0].int ?? 0):\($0[3].text ?? "")" })
         var applied: [PairKey: Int] = [:]
@@ -667,18 +697,22 @@ struct IDPool {
                 for index in unread { pools[index].first = try row.int64("p\(index)") }
             }
         case .sequence:
-            // Every pool from its sequence in one statement, each pool's ids in order.
-            let parts = used.map { index -> SQLQueryString in
-                """
-                SELECT CAST(\(literal: index) AS BIGINT) AS pool, nextval((SELECT pg_get_serial_sequence(\(bind: pools[index].table), 'id'))::regclass) AS id
-                FROM generate_series(1, \(bind: pools[index].count - pools[index].allocated))
-                """
+            // Every pool from its sequence in one statement, each pool's ids in order; a pool
+            // that reserved enough ahead (AccrualWriter.post) takes none.
+            let short = used.filter { pools[$0].count > Int64(pools[$0].reserved.count) }
+            if !short.isEmpty {
+                let parts = short.map { index -> SQLQueryString in
+                    """
+                    SELECT CAST(\(literal: index) AS BIGINT) AS pool, nextval((SELECT pg_get_serial_sequence(\(bind: pools[index].table), 'id'))::regclass) AS id
+                    FROM generate_series(1, \(bind: pools[index].count - Int64(pools[index].reserved.count)))
+                    """
+                }
+                var taken: [Int: [Int64]] = [:]
+                for row in try await db.raw(parts.joined(separator: " UNION ALL ")).all() {
+                    taken[Int(try row.int64("pool")), default: []].append(try row.int64("id"))
+                }
+                for index in short { pools[index].reserved += (taken[index] ?? []).sorted() }
             }
-            var taken: [Int: [Int64]] = [:]
-            for row in try await db.raw(parts.joined(separator: " UNION ALL ")).all() {
-                taken[Int(try row.int64("pool")), default: []].append(try row.int64("id"))
-            }
-            for index in used { pools[index].reserved += (taken[index] ?? []).sorted() }
         }
         for index in used { pools[index].allocated = pools[index].count }
     }

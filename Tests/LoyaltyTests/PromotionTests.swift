@@ -66,6 +66,23 @@ struct PromotionTests {
         }
     }
 
+    @Test(
+        "Regression: a purchase earning from more promotions than ids were reserved ahead for writes every award with ids of its own",
+        arguments: TestEngine.available)
+    func moreAwardsThanReserved(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.configureTiers()
+            // Six budgets: eight transfers and six applications for one purchase, where a group
+            // reserves three and two a purchase (AccrualWriter.post); the rest come after.
+            for n in 1...6 { _ = try await f.ledger.createPromotion(f.draft("B\(n)", .fixed(Int64(n)), budget: 1_000), in: f.program.id) }
+            let first = try await f.purchase("P1", 1_000)
+            #expect(first.first?.accrual?.parts.map(\.points).sorted() == [1, 2, 3, 4, 5, 6, 10])
+            #expect(try await f.purchase("P2", 1_000).first?.accrual?.total == 31)
+            #expect(try await f.balance().available == 62)
+            #expect(try await f.patron.loyalty.verify().violations == [])
+        }
+    }
+
     @Test("Per-member limits, budgets that run out, enrolment, results, and ending gives the budget back", arguments: TestEngine.available)
     func limitsAndBudgets(engine: TestEngine) async throws {
         try await LedgerFixture.run(engine) { f in
