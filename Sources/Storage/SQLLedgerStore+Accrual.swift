@@ -189,30 +189,15 @@ struct AccrualWriter {
         // statement: most groups then need no round trip of their own for ids (IDPool.allocate
         // takes the rest). A purchase writes about two transfers and their lots, and an application
         // per promotion it earns; a number left unused is a gap in the sequence, as a rollback leaves.
-        var reservedParts: [(pool: Int, part: Int)] = []
+        var reservedParts: [(pool: WritableKeyPath<AccrualWriter, IDPool>, part: Int)] = []
         if ids == .sequence, plans.count <= Self.reservingUpTo {
-            for (pool, perPlan) in [(0, 3), (1, 3), (3, 2)] {
-                let table = [transferIDs, lotIDs, voucherIDs, applicationIDs][pool].table
-                reservedParts.append(
-                    (
-                        pool,
-                        reads.add(
-                            """
-                            SELECT nextval(pg_get_serial_sequence(\(bind: table), 'id')::regclass) AS id FROM generate_series(1, \(bind: Int64(perPlan * plans.count)))
-                            """, .init(a: "id"))
-                    ))
+            for (pool, perPlan) in [(\AccrualWriter.transferIDs, 3), (\.lotIDs, 3), (\.applicationIDs, 2)] {
+                reservedParts.append((pool, reads.add(IDPool.nextIDs(of: self[keyPath: pool].table, count: Int64(perPlan * plans.count)), .init(a: "id"))))
             }
         }
         let read = try await reads.run(db)
         func rows(_ parts: [Int]) -> [[SQLValue]] { parts.flatMap { read[$0] } }
-        for (pool, part) in reservedParts {
-            let taken = rows([part]).compactMap { $0[0].int }.sorted()
-            switch pool {
-            case 0: transferIDs.reserved += taken
-            case 1: lotIDs.reserved += taken
-            default: applicationIDs.reserved += taken
-            }
-        }
+        for (pool, part) in reservedParts { self[keyPath: pool].reserved += rows([part]).compactMap { $0[0].int }.sorted() }
         let postedBefore = Set(rows(postedParts).compactMap { $0[3].text })
         let appliedBefore = Set(rows(appliedBeforeParts).map { "\($0[0].int ?? 0):\($0[3].text ?? "")" })
         var applied: [PairKey: Int] = [:]
@@ -702,10 +687,8 @@ struct IDPool {
             let short = used.filter { pools[$0].count > Int64(pools[$0].reserved.count) }
             if !short.isEmpty {
                 let parts = short.map { index -> SQLQueryString in
-                    """
-                    SELECT CAST(\(literal: index) AS BIGINT) AS pool, nextval((SELECT pg_get_serial_sequence(\(bind: pools[index].table), 'id'))::regclass) AS id
-                    FROM generate_series(1, \(bind: pools[index].count - Int64(pools[index].reserved.count)))
-                    """
+                    "SELECT CAST(\(literal: index) AS BIGINT) AS pool, q.id FROM ("
+                        + nextIDs(of: pools[index].table, count: pools[index].count - Int64(pools[index].reserved.count)) + ") AS q"
                 }
                 var taken: [Int: [Int64]] = [:]
                 for row in try await db.raw(parts.joined(separator: " UNION ALL ")).all() {
@@ -718,6 +701,11 @@ struct IDPool {
     }
 
     func id(_ local: Int64) -> Int64 { first.map { $0 + local } ?? reserved[Int(local - 1)] }
+
+    /// `count` ids taken from `table`'s sequence (PostgreSQL), a row each, as `id`.
+    static func nextIDs(of table: String, count: Int64) -> SQLQueryString {
+        "SELECT nextval((SELECT pg_get_serial_sequence(\(bind: table), 'id'))::regclass) AS id FROM generate_series(1, \(bind: count))"
+    }
 }
 
 /// A promotion and a member, as a dictionary key.
