@@ -6,35 +6,16 @@ import SQLKit
 /// reads with lists of every length, and planning each new text cost as much as running it);
 /// elsewhere `IN (?, ?, …)`, one bind a value (SQLite plans a statement in microseconds).
 /// An empty list matches nothing on both.
-struct OneOf: SQLExpression {
-    enum Values {
-        case integers([Int64])
-        case texts([String])
-    }
-    let values: Values
+struct OneOf<Element: Encodable & Sendable>: SQLExpression {
+    let values: [Element]
 
     func serialize(to serializer: inout SQLSerializer) {
         if serializer.dialect.name == "postgresql" {
             serializer.write("= ANY(")
-            switch values {
-            case .integers(let v): serializer.write(bind: v)
-            case .texts(let v): serializer.write(bind: v)
-            }
-            serializer.write(")")
-            return
-        }
-        serializer.write("IN (")
-        switch values {
-        case .integers(let v):
-            for (index, value) in v.enumerated() {
-                if index > 0 { serializer.write(", ") }
-                serializer.write(bind: value)
-            }
-        case .texts(let v):
-            for (index, value) in v.enumerated() {
-                if index > 0 { serializer.write(", ") }
-                serializer.write(bind: value)
-            }
+            serializer.write(bind: values)
+        } else {
+            serializer.write("IN (")
+            SQLList(values.map { SQLBind($0) }).serialize(to: &serializer)
         }
         serializer.write(")")
     }
@@ -43,11 +24,11 @@ struct OneOf: SQLExpression {
 extension SQLQueryString {
     /// `column \(oneOf: values)`: `IN (…)` on SQLite, `= ANY($n)` with one array bind on PostgreSQL (``OneOf``).
     mutating func appendInterpolation(oneOf values: [Int64]) {
-        appendInterpolation(OneOf(values: .integers(values)))
+        appendInterpolation(OneOf(values: values))
     }
 
     /// `column \(oneOf: values)`: `IN (…)` on SQLite, `= ANY($n)` with one array bind on PostgreSQL (``OneOf``).
     mutating func appendInterpolation(oneOf values: [String]) {
-        appendInterpolation(OneOf(values: .texts(values)))
+        appendInterpolation(OneOf(values: values))
     }
 }

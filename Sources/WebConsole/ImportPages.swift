@@ -220,7 +220,6 @@ struct ImportPages: Sendable {
     }
 }
 
-/// Rejections collected while the importer reads (its callback is synchronous).
 extension ImportPages {
     /// `text` written to a new file in the temporary directory for the import to read (and remove
     /// when it is done), readable by Patron's own user only: it holds customers' contact details.
@@ -233,6 +232,7 @@ extension ImportPages {
     }
 }
 
+/// Rejections collected while the importer reads (its callback is synchronous).
 final class RejectionBox: @unchecked Sendable {
     private let lock = NSLock()
     private var reasons: [Int: String] = [:]
