@@ -92,12 +92,15 @@ struct WriteBatch {
         var joined: [SQLQueryString] = [], binds = 0
         func flush() async throws {
             defer { joined.removeAll(); binds = 0 }
-            guard let last = joined.last else { return }
+            guard let first = joined.first else { return }
+            guard joined.count > 1 else { return try await db.raw(first).run() }
+            // Every write is a `WITH` item and the statement itself selects nothing: a write may
+            // begin with a `WITH` of its own, which can stand inside an item but not after the list.
             var combined: SQLQueryString = "WITH "
-            for (number, statement) in joined.dropLast().enumerated() {
+            for (number, statement) in joined.enumerated() {
                 combined = combined + (number > 0 ? ", " : "") + "w\(unsafeRaw: String(number)) AS (" + statement + ")"
             }
-            try await db.raw(joined.count == 1 ? last : combined + " " + last).run()
+            try await db.raw(combined + " SELECT 1").run()
         }
         func join(_ statement: SQLQueryString, _ count: Int) async throws {
             if binds + count > ReadBatch.bindsPerStatement { try await flush() }
