@@ -1,3 +1,4 @@
+import Foundation
 import SQLKit
 import SharedModels
 import Synchronization
@@ -65,6 +66,36 @@ extension Result where Failure == any Error {
 /// (the continuation's resumption orders the two accesses).
 private final class ResultBox<T>: @unchecked Sendable {
     var value: T?
+}
+
+/// How both SQLite drivers run a new connection's set-up statements (`PRAGMA journal_mode=WAL`
+/// and the rest): again, every 10 ms for up to about ten seconds (the busy timeout's span), while
+/// SQLite answers "database is locked" at once. Switching a new file to WAL takes an exclusive
+/// lock, and when another process is switching it too SQLite refuses one of them without calling
+/// its busy handler, which would deadlock (`MigrationTests`, servers starting together: 1 run in
+/// 12 through GRDB before). `failure` is the driver's naming of its errors.
+public enum SQLiteSetUp {
+    static let attempts = 1_000
+    static let pause: UInt32 = 10_000
+
+    public static func retrying(_ failure: (any Error) -> any Error, _ body: () throws -> Void) throws {
+        for attempt in 1... {
+            do { return try body() } catch where again(after: failure(error), attempt: attempt) { usleep(pause) }
+        }
+    }
+
+    public static func retrying(_ failure: (any Error) -> any Error, _ body: () async throws -> Void) async throws {
+        for attempt in 1... {
+            do { return try await body() } catch where again(after: failure(error), attempt: attempt) {
+                try await Task.sleep(nanoseconds: UInt64(pause) * 1_000)
+            }
+        }
+    }
+
+    static func again(after failure: any Error, attempt: Int) -> Bool {
+        guard case .contention = failure as? DatabaseFailure else { return false }
+        return attempt < attempts
+    }
 }
 
 /// How both SQLite drivers reach their file: reads go round-robin to reader sessions (WAL lets

@@ -45,7 +45,7 @@ public final class GRDBDatabase: SQLiteFile, Sendable {
                     "PRAGMA page_size=8192", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                     "PRAGMA cache_size=-262144", "PRAGMA temp_store=MEMORY",
                 ] {
-                    try Self.retryingWhileBusy { _ = try Row.fetchAll(db, sql: pragma) }
+                    try SQLiteSetUp.retrying(Self.failure) { _ = try Row.fetchAll(db, sql: pragma) }
                 }
                 db.add(function: distance)
             }
@@ -66,20 +66,6 @@ public final class GRDBDatabase: SQLiteFile, Sendable {
             return GRDBDatabase(path: path, writer: writer, readers: readerConnections)
         } catch {
             throw Self.failure(error)
-        }
-    }
-
-    /// Runs `body` again while SQLite answers "database is locked" at once, for up to about ten
-    /// seconds (the busy timeout's span). Switching a new file to WAL takes an exclusive lock, and
-    /// when another process is switching it too SQLite refuses one of them without waiting — its
-    /// busy handler would deadlock (`MigrationTests`, servers starting together: 1 run in 12).
-    static func retryingWhileBusy(_ body: () throws -> Void) throws {
-        for attempt in 1... {
-            do {
-                return try body()
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 1_000 {
-                usleep(10_000)
-            }
         }
     }
 

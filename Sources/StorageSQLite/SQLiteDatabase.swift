@@ -51,7 +51,7 @@ public final class SQLiteDatabase: SQLiteFile, @unchecked Sendable {
             // 256 MiB of page cache, so a large import batch does not spill pages to disk before commit.
             "PRAGMA cache_size=-262144", "PRAGMA temp_store=MEMORY",
         ] {
-            _ = try await writer.query(pragma).get()
+            try await SQLiteSetUp.retrying(Self.failure) { _ = try await writer.query(pragma).get() }
         }
         var readerConnections: [SQLiteConnection] = []
         for _ in 0..<max(readers, 1) {

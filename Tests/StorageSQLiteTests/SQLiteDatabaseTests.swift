@@ -1,7 +1,7 @@
 import Foundation
 import SQLKit
 import SharedModels
-import Storage
+@testable import Storage
 import Testing
 
 import StorageGRDB
@@ -106,6 +106,39 @@ import StorageSQLite
             let count = try await db.read { try await $0.raw("SELECT COUNT(*) AS c FROM t").first()!.decode(column: "c", as: Int.self) }
             #expect(count == 100)
         }
+    }
+
+    /// Both drivers run a new connection's set-up statements through ``SQLiteSetUp`` (GRDB's
+    /// alone did, after `MigrationTests`' servers starting together failed 1 run in 12 with
+    /// "database is locked" while switching a new file to WAL; SQLiteNIO's could fail the same way).
+    @Test("a set-up statement refused with contention is run again until it passes; any other error, or contention past the bound, stops the open")
+    func setUpRetries() async throws {
+        struct Locked: Error {}
+        let failure: (any Error) -> any Error = { $0 is Locked ? DatabaseFailure.contention("SQLite 5: database is locked") : $0 }
+        var tries = 0
+        try SQLiteSetUp.retrying(failure) {
+            tries += 1
+            if tries < 4 { throw Locked() }
+        }
+        #expect(tries == 4)
+        tries = 0
+        try await SQLiteSetUp.retrying(failure) {
+            tries += 1
+            try await Task.sleep(nanoseconds: 1_000)
+            if tries < 3 { throw Locked() }
+        }
+        #expect(tries == 3)
+        tries = 0
+        #expect(throws: Refused.self) {
+            try SQLiteSetUp.retrying(failure) {
+                tries += 1
+                throw Refused()
+            }
+        }
+        #expect(tries == 1, "an error that is not contention is not tried again")
+        #expect(SQLiteSetUp.again(after: DatabaseFailure.contention(""), attempt: SQLiteSetUp.attempts - 1))
+        #expect(!SQLiteSetUp.again(after: DatabaseFailure.contention(""), attempt: SQLiteSetUp.attempts), "about ten seconds, then the open fails")
+        #expect(!SQLiteSetUp.again(after: DatabaseFailure.full(""), attempt: 1))
     }
 
     @Test("a file that cannot be opened is refused at open, not at the first request", arguments: Driver.allCases)
