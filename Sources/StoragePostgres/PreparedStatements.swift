@@ -69,7 +69,8 @@ struct PreparedRow: SQLRow {
     /// PostgresKit finds one): rows have a few columns, and a dictionary built for every row cost
     /// more than the scans it saved.
     let cells: [PostgresCell]
-    let allColumns: [String]
+    /// Read only by SQLKit's model decoding and the privacy export, so not built for every row.
+    var allColumns: [String] { cells.map(\.columnName) }
 
     init(_ row: PostgresRow) {
         var cells: [PostgresCell] = []
@@ -78,7 +79,6 @@ struct PreparedRow: SQLRow {
                 PostgresCell(bytes: cell.bytes, dataType: cell.dataType, format: .binary, columnName: cell.columnName, columnIndex: cell.columnIndex))
         }
         self.cells = cells
-        self.allColumns = cells.map(\.columnName)
     }
 
     private func cell(_ column: String) -> PostgresCell? { cells.last { $0.columnName == column } }
