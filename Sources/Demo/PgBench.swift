@@ -40,17 +40,34 @@ public enum PgBench {
         // it then never stops. So the run is sized by transactions instead: a short calibration
         // gives the rate, and each client runs enough transactions to last about `seconds`.
         let threads = max(1, min(clients, ProcessInfo.processInfo.activeProcessorCount))
-        func transactions(_ perClient: Int) -> (Double, Double)? {
+        func transactions(_ perClient: Int) -> Swift.Result<(Double, Double), Failure> {
             let started = Date()
             let run = execute(pgbench, connection + ["-n", "-c", String(clients), "-j", String(threads), "-t", String(perClient), database], environment)
-            guard run.status == 0, let tps = parseTPS(run.output) else { return nil }
-            return (tps, Date().timeIntervalSince(started))
+            guard run.status == 0, let tps = parseTPS(run.output) else { return .failure(Failure(output: run.output)) }
+            return .success((tps, Date().timeIntervalSince(started)))
         }
-        guard let (calibration, _) = transactions(100) else { return (nil, "pgbench failed to run") }
+        let calibration: Double
+        switch transactions(100) {
+        case .success(let (tps, _)): calibration = tps
+        case .failure(let failure): return (nil, failure.reason)
+        }
         let perClient = max(100, Int(calibration * Double(seconds) / Double(clients)))
         log("pgbench: \(clients) clients × \(perClient) transactions (about \(seconds) s)…")
-        guard let (tps, took) = transactions(perClient) else { return (nil, "pgbench failed to run") }
-        return (Result(tps: tps, clients: clients, seconds: Int(took.rounded()), scale: scale), nil)
+        switch transactions(perClient) {
+        case .success(let (tps, took)): return (Result(tps: tps, clients: clients, seconds: Int(took.rounded()), scale: scale), nil)
+        case .failure(let failure): return (nil, failure.reason)
+        }
+    }
+
+    /// Why pgbench did not give a rate: its last error line ("FATAL:  sorry, too many clients
+    /// already" when the cluster's `max_connections` is below the client count).
+    struct Failure: Error {
+        let output: String
+        var reason: String {
+            let lines = output.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let line = lines.first { $0.contains("FATAL") || $0.contains("ERROR") } ?? lines.last { $0.contains("error") } ?? lines.last
+            return "pgbench failed to run" + (line.map { ": " + String($0.prefix(300)) } ?? "")
+        }
     }
 
     /// `tps = 2345.678901 (without initial connection time)` → 2345.68.

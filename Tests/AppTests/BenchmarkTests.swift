@@ -1,5 +1,5 @@
 import App
-import Demo
+@testable import Demo
 import Foundation
 import Loyalty
 import TestSupport
@@ -33,5 +33,21 @@ import Testing
             """
         #expect(PgBench.parseTPS(output) == 2487.325066)
         #expect(PgBench.parseTPS("no tps here") == nil)
+    }
+
+    /// `bench accrual --connections 256` on a cluster of 100 connections printed only "pgbench
+    /// failed to run"; the reason is pgbench's own (too many clients for `max_connections`).
+    @Test("Regression: when pgbench cannot run, its own reason is reported")
+    func pgbenchFailure() {
+        let output = """
+            pgbench (15.18 (Debian 15.18-0+deb12u1))
+            pgbench: error: connection to server at "127.0.0.1", port 55500 failed: FATAL:  sorry, too many clients already
+            pgbench: error: could not create connection for client 177
+            """
+        #expect(
+            PgBench.Failure(output: output).reason
+                == #"pgbench failed to run: pgbench: error: connection to server at "127.0.0.1", port 55500 failed: FATAL:  sorry, too many clients already"#)
+        #expect(PgBench.Failure(output: "pgbench: error: unexpected\n").reason == "pgbench failed to run: pgbench: error: unexpected")
+        #expect(PgBench.Failure(output: "").reason == "pgbench failed to run")
     }
 }
