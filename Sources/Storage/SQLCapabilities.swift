@@ -39,6 +39,9 @@ public struct SQLCapabilities: Sendable {
     /// Whether several writes may go as one statement (PostgreSQL's data-modifying `WITH`): a
     /// statement there is a round trip to another process, on SQLite a call (``WriteBatch``).
     public var writesTogether = false
+    /// Whether a list is bound as one array (PostgreSQL), so a statement takes a list of any
+    /// length in one bind; elsewhere each value is a bind and long lists go in chunks.
+    public var bindsArrays = false
 
     public static let sqlite = SQLCapabilities(
         ids: .afterLargest, rowLock: "", idColumn: "id INTEGER PRIMARY KEY AUTOINCREMENT", withoutRowID: " WITHOUT ROWID", integerKey: "INTEGER",
@@ -53,6 +56,7 @@ public struct SQLCapabilities: Sendable {
         postgres.partitionsByMonth = true
         postgres.bulkWriters = 2
         postgres.writesTogether = true
+        postgres.bindsArrays = true
         return postgres
     }()
 

@@ -318,21 +318,18 @@ public struct SQLCustomerStore: CustomerStore {
     public func insertHouseholds(_ households: [(name: String, members: [CustomerID])], at: Date) async throws -> Int {
         guard !households.isEmpty else { return 0 }
         let rows: [[SQLValue]] = households.map { [.text($0.name), .integer(at.epochSeconds)] }
+        let arrays = database.capabilities.bindsArrays
         return try await database.write { db in
             let ids = try await insertRows(
                 db, into: "households", columns: ["name", "created_at"], rows: rows, returning: [(name: "id", isInteger: true)])
-            // One UPDATE per chunk: each customer takes the id of the household it was listed in.
+            // Each customer takes the id of the household it was listed in (``IntegerRows``).
             var pairs: [(customer: Int64, household: Int64)] = []
             for (row, household) in zip(ids, households) {
                 guard let id = row.first?.integer else { continue }
                 for member in household.members { pairs.append((member.rawValue, id)) }
             }
-            for chunk in chunks(pairs, of: 5_000) {
-                let values = chunk.map { "(CAST(\(bind: $0.customer) AS BIGINT), CAST(\(bind: $0.household) AS BIGINT))" as SQLQueryString }
-                try await db.raw(
-                    "WITH v(customer, household) AS (VALUES " + values.joined(separator: ", ")
-                        + ") UPDATE customers SET household_id = v.household FROM v WHERE customers.id = v.customer"
-                ).run()
+            for v in IntegerRows.statements(pairs.map { [$0.customer, $0.household] }, columns: ["customer", "household"], arrays: arrays, chunk: 5_000) {
+                try await db.raw("UPDATE customers SET household_id = v.household FROM \(v) WHERE customers.id = v.customer").run()
             }
             return ids.count
         }

@@ -40,7 +40,7 @@ extension SQLLedgerStore {
         AccrualWriter(
             db: db, ids: database.capabilities.ids, lockClause: lockClause, chunk: accrualChunk, programAccounts: programAccounts,
             keyTable: database.capabilities.partitionsByMonth ? "ledger_transfer_keys" : "ledger_transfers",
-            writesTogether: database.capabilities.writesTogether)
+            writesTogether: database.capabilities.writesTogether, bindsArrays: database.capabilities.bindsArrays)
     }
 }
 
@@ -57,6 +57,8 @@ struct AccrualWriter {
     let keyTable: String
     /// Whether the final writes go as one statement (``WriteBatch``).
     let writesTogether: Bool
+    /// Whether lists are bound as arrays (``IntegerRows``).
+    let bindsArrays: Bool
 
     typealias Account = SQLLedgerStore.AccountRow
 
@@ -84,10 +86,11 @@ struct AccrualWriter {
 
     init(
         db: any SQLDatabase, ids: SQLCapabilities.IDSource, lockClause: String, chunk: Int, programAccounts: ProgramAccountIDs, keyTable: String,
-        writesTogether: Bool
+        writesTogether: Bool, bindsArrays: Bool
     ) {
         self.db = db
         self.writesTogether = writesTogether
+        self.bindsArrays = bindsArrays
         self.keyTable = keyTable
         self.programAccounts = programAccounts
         self.ids = ids
@@ -626,22 +629,28 @@ struct AccrualWriter {
 
     /// Adds the balance changes to `writes`: members' and budgets' accounts updated, programs' own
     /// added to a stripe (last, so that where statements run one by one the stripe is held for as
-    /// short a time as possible). One update per thousand touched accounts.
+    /// short a time as possible). One update on PostgreSQL, one per thousand accounts on SQLite (``IntegerRows``).
     func balanceWrites(_ writes: inout WriteBatch) {
         let stripedIDs = Set(accounts.values.filter(\.striped).map(\.id))
         let changed = Set(balanceDelta.keys.filter { !stripedIDs.contains($0) }).union(debtDelta.keys).sorted()
-        for chunk in chunks(changed, of: 1000) {
-            let values = chunk.map { id in
-                "(CAST(\(bind: id) AS BIGINT), CAST(\(bind: balanceDelta[id] ?? 0) AS BIGINT), CAST(\(bind: debtDelta[id] ?? 0) AS BIGINT))"
-                    as SQLQueryString
-            }
-            writes.add(
-                "WITH v(account, delta, debt_delta) AS (VALUES " + values.joined(separator: ", ")
-                    + ") UPDATE ledger_accounts SET balance = balance + v.delta, debt = debt + v.debt_delta FROM v WHERE ledger_accounts.id = v.account",
-                binds: 3 * chunk.count)
+        for (statement, binds) in Self.balanceUpdates(changed.map { [$0, balanceDelta[$0] ?? 0, debtDelta[$0] ?? 0] }, arrays: bindsArrays) {
+            writes.add(statement, binds: binds)
         }
         if let stripes = StripedBalances.statement(balanceDelta.filter { stripedIDs.contains($0.key) }.map { ($0.key, $0.value) }) {
             writes.add(stripes.sql, binds: stripes.binds)
+        }
+    }
+}
+
+extension AccrualWriter {
+    /// Accounts' balances and debts changed by (account, balance change, debt change) rows
+    /// (``IntegerRows``): one statement on PostgreSQL, one per thousand accounts on SQLite.
+    static func balanceUpdates(_ rows: [[Int64]], arrays: Bool) -> [(SQLQueryString, binds: Int)] {
+        IntegerRows.statements(rows, columns: ["account", "delta", "debt_delta"], arrays: arrays).map { v in
+            (
+                "UPDATE ledger_accounts SET balance = balance + v.delta, debt = debt + v.debt_delta FROM \(v) WHERE ledger_accounts.id = v.account",
+                v.binds(arrays: arrays)
+            )
         }
     }
 }

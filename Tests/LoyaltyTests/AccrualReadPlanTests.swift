@@ -1,6 +1,7 @@
 import App
 import Customers
 import Foundation
+import Loyalty
 import SQLKit
 import SharedModels
 @testable import Storage
@@ -76,5 +77,70 @@ import Testing
             let rows = try await p.database.read { db in try await db.raw(query).all() }
             #expect(rows.count == 16 * 30, "each account's 30 accrual postings")
         }
+    }
+}
+
+/// How the accrual writer's balance updates reach the accounts table (#18).
+@Suite struct AccrualBalanceUpdateTests {
+    /// Regression: a batch's balances were updated a thousand accounts a statement, each a
+    /// `VALUES` list that PostgreSQL hashed against a scan of every ledger account — a batch of
+    /// 100,000 purchases by 50,000 members (100,000 accounts) scanned them a hundred times,
+    /// 2.7 s of its server time, and more as the table grew.
+    @Test("a batch's balance updates read the accounts table at most once, and change exactly the accounts named", arguments: TestEngine.available)
+    func balancesInOnePass(engine: TestEngine) async throws {
+        try await TestDatabase.withPatron(engine, clock: TestClock()) { p in
+            let program = try await p.loyalty.createProgram(code: "NW", name: "Northwind", valuePerThousandPoints: Money(minorUnits: 1000, currency: "USD"))
+            try await p.database.write { db in
+                try await db.raw(
+                    """
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000)
+                    INSERT INTO ledger_accounts (key, program_id, member_id, point_type, balance, debt)
+                    SELECT 'probe:' || i, \(bind: program.id.rawValue), NULL, 'reward', 100, 0 FROM n
+                    """
+                ).run()
+                if engine == .postgres { try await db.raw("ANALYZE ledger_accounts").run() }
+            }
+            let ids = try await p.database.read { db in
+                try await db.raw("SELECT id FROM ledger_accounts WHERE key LIKE 'probe:%' ORDER BY id").all().map { try $0.decode(column: "id", as: Int64.self) }
+            }
+            let changed = stride(from: 0, to: ids.count, by: 10).map { ids[$0] }
+            let rows = changed.map { [$0, 7, $0 % 3] }
+            let arrays = p.database.capabilities.bindsArrays
+            let updates = AccrualWriter.balanceUpdates(rows, arrays: arrays)
+            if engine == .postgres {
+                let plans = try await p.database.write { db in
+                    var plans: [String] = []
+                    for (statement, _) in updates {
+                        plans.append(try await db.raw("EXPLAIN (ANALYZE, FORMAT JSON) " + statement).first()!.decode(column: "QUERY PLAN", as: String.self))
+                    }
+                    try await db.raw("UPDATE ledger_accounts SET balance = 100, debt = 0 WHERE key LIKE 'probe:%'").run()
+                    return plans
+                }
+                #expect(plans.map { Self.rowsRead(of: "ledger_accounts", in: $0) }.reduce(0, +) <= 30_000 + changed.count, "\(plans)")
+            }
+            try await p.database.write { db in
+                for (statement, _) in updates { try await db.raw(statement).run() }
+            }
+            let totals = try await p.database.read { db in
+                try await db.raw("SELECT CAST(SUM(balance) AS BIGINT) AS b, CAST(SUM(debt) AS BIGINT) AS d FROM ledger_accounts WHERE key LIKE 'probe:%'").first()!
+            }
+            #expect(try totals.decode(column: "b", as: Int64.self) == 100 * 30_000 + 7 * Int64(changed.count))
+            #expect(try totals.decode(column: "d", as: Int64.self) == changed.reduce(0) { $0 + $1 % 3 })
+        }
+    }
+
+    /// The rows a plan read from `table` (returned and filtered out), over all its loops.
+    static func rowsRead(of table: String, in plan: String) -> Int {
+        guard let data = plan.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return .max }
+        func walk(_ node: [String: Any]) -> Int {
+            var read = 0
+            if node["Relation Name"] as? String == table {
+                let rows = (node["Actual Rows"] as? Int ?? 0) + (node["Rows Removed by Filter"] as? Int ?? 0)
+                read += rows * (node["Actual Loops"] as? Int ?? 1)
+            }
+            for child in node["Plans"] as? [[String: Any]] ?? [] { read += walk(child) }
+            return read
+        }
+        return json.compactMap { $0["Plan"] as? [String: Any] }.reduce(0) { $0 + walk($1) }
     }
 }
