@@ -42,6 +42,9 @@ public struct SQLCapabilities: Sendable {
     /// Whether a list is bound as one array (PostgreSQL), so a statement takes a list of any
     /// length in one bind; elsewhere each value is a bind and long lists go in chunks.
     public var bindsArrays = false
+    /// Whether a table can keep room in its pages for its rows' next versions (PostgreSQL's
+    /// `fillfactor`): an update that fits on its row's page writes no index entries.
+    public var keepsRoomForUpdates = false
 
     public static let sqlite = SQLCapabilities(
         ids: .afterLargest, rowLock: "", idColumn: "id INTEGER PRIMARY KEY AUTOINCREMENT", withoutRowID: " WITHOUT ROWID", integerKey: "INTEGER",
@@ -57,6 +60,7 @@ public struct SQLCapabilities: Sendable {
         postgres.bulkWriters = 2
         postgres.writesTogether = true
         postgres.bindsArrays = true
+        postgres.keepsRoomForUpdates = true
         return postgres
     }()
 
