@@ -133,10 +133,10 @@ struct AccrualWriter {
         var reads = ReadBatch()
         let partitioned = keyTable == "ledger_transfer_keys"
         let keys = plans.flatMap { [$0.key, $0.qualifyingKey] }
-        let postedParts = chunks(keys, of: 5000).map { chunk in
+        let postedParts = lists(keys).map { chunk in
             reads.add("SELECT idempotency_key FROM \(unsafeRaw: keyTable) WHERE idempotency_key \(oneOf: chunk)", .init(t: "idempotency_key"))
         }
-        let appliedBeforeParts = chunks(Array(Set(plans.map(\.purchase.externalID))), of: 5000).map { chunk in
+        let appliedBeforeParts = lists(Array(Set(plans.map(\.purchase.externalID)))).map { chunk in
             reads.add(
                 "SELECT DISTINCT member_id, reference FROM promotion_applications WHERE reference \(oneOf: chunk)",
                 .init(a: "member_id", t: "reference"))
@@ -144,10 +144,10 @@ struct AccrualWriter {
         let members = Array(Set(plans.map(\.member.id.rawValue)))
         let limited = promotions.values.filter { $0.perMemberLimit != nil }.map(\.id.rawValue)
         let enrolling = promotions.values.filter(\.requiresEnrolment).map(\.id.rawValue)
-        let appliedParts = limited.isEmpty ? [] : chunks(members, of: 5000).map { chunk in
+        let appliedParts = limited.isEmpty ? [] : lists(members).map { chunk in
             reads.add(Self.promotionUses(limited, by: chunk), .init(a: "promotion_id", b: "member_id", c: "n"))
         }
-        let enrolledParts = enrolling.isEmpty ? [] : chunks(members, of: 5000).map { chunk in
+        let enrolledParts = enrolling.isEmpty ? [] : lists(members).map { chunk in
             reads.add(
                 "SELECT promotion_id, member_id FROM promotion_enrolments WHERE promotion_id \(oneOf: enrolling) AND member_id \(oneOf: chunk)",
                 .init(a: "promotion_id", b: "member_id"))
@@ -158,7 +158,7 @@ struct AccrualWriter {
         var qualifyingParts: [Int] = []
         if let earliest = tiered.map({ Self.windowStart(of: $0) }).min() {
             let ids = Array(Set(tiered.compactMap { accounts[.member($0.member.id, .qualifying)]?.id }))
-            qualifyingParts = chunks(ids, of: 5000).map { chunk in
+            qualifyingParts = lists(ids).map { chunk in
                 reads.add(
                     Self.postings(
                         partitioned: partitioned, of: chunk, since: earliest, transfer: "t.reason",
@@ -175,7 +175,7 @@ struct AccrualWriter {
             }
             for (program, ids) in byProgram {
                 guard let liability = accounts[.liability(program, .reward)] else { continue }
-                for chunk in chunks(Array(Set(ids)), of: 5000) {
+                for chunk in lists(Array(Set(ids))) {
                     earnedParts.append(
                         reads.add(
                             Self.postings(
@@ -185,7 +185,7 @@ struct AccrualWriter {
                 }
             }
         }
-        let tierParts = chunks(Array(Set(tiered.map(\.member.id.rawValue))), of: 5000).map { chunk in
+        let tierParts = lists(Array(Set(tiered.map(\.member.id.rawValue)))).map { chunk in
             reads.add("SELECT id, tier FROM loyalty_members WHERE id \(oneOf: chunk)", .init(a: "id", t: "tier"))
         }
         // Ids for what a group of API purchases will write, reserved from the sequences in the same
@@ -643,6 +643,14 @@ struct AccrualWriter {
 }
 
 extension AccrualWriter {
+    /// A long list in as few statements as the engine allows: one where lists are bound as arrays
+    /// (chunks of a list each joined the batch's rows again: one chunk of 5,000 accounts' postings
+    /// sorted every transfer since the window's start, ten times for 50,000 members), else chunks
+    /// of 5,000 binds.
+    func lists<T>(_ items: [T]) -> [[T]] {
+        bindsArrays ? (items.isEmpty ? [] : [items]) : chunks(items, of: 5000)
+    }
+
     /// Accounts' balances and debts changed by (account, balance change, debt change) rows
     /// (``IntegerRows``): one statement on PostgreSQL, one per thousand accounts on SQLite.
     static func balanceUpdates(_ rows: [[Int64]], arrays: Bool) -> [(SQLQueryString, binds: Int)] {
