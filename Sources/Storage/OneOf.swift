@@ -33,22 +33,31 @@ extension SQLQueryString {
     }
 }
 
-/// Rows of whole numbers as a table `v` for an `UPDATE … FROM` to join (`FROM \(rows) WHERE
-/// t.id = v.id`), written as each engine joins best. On PostgreSQL `unnest(…) AS v(…)` with one
-/// array a column, all the rows in one statement: a `VALUES` list of a thousand rows was hashed
-/// against a scan of the whole target table, once for every thousand rows — a batch touching
-/// 100,000 of 100,000 ledger accounts scanned them a hundred times, 2.7 s a batch, more as the
-/// table grew. On SQLite `(SELECT column1 AS …, … FROM (VALUES (?, ?), …)) AS v`, each row
-/// found by its rowid, in chunks (each value is a bind).
-struct IntegerRows: SQLExpression {
-    let columns: [String]
-    let rows: ArraySlice<[Int64]>
+/// Rows as a table `v` for an `UPDATE … FROM` to join (`FROM \(rows) WHERE t.id = v.id`),
+/// written as each engine joins best. On PostgreSQL `unnest(…) AS v(…)` with one array a column,
+/// all the rows in one statement: a `VALUES` list of a thousand rows was hashed against a scan of
+/// the whole target table, once for every thousand rows — a batch touching 100,000 of 100,000
+/// ledger accounts scanned them a hundred times, 2.7 s a batch, more as the table grew. On SQLite
+/// `(SELECT column1 AS …, … FROM (VALUES (?, ?), …)) AS v`, each row found by its rowid, in
+/// chunks (each value is a bind). Values are whole numbers or text, never NULL.
+struct ListedRows: SQLExpression {
+    enum Column {
+        case integer(String), text(String)
+        var name: String {
+            switch self {
+            case .integer(let name), .text(let name): name
+            }
+        }
+    }
+
+    let columns: [Column]
+    let rows: ArraySlice<[SQLValue]>
 
     /// The rows for one statement each: all of them where lists are bound as arrays, else chunks of `chunk`.
-    static func statements(_ rows: [[Int64]], columns: [String], arrays: Bool, chunk: Int = 1_000) -> [IntegerRows] {
+    static func statements(_ rows: [[SQLValue]], columns: [Column], arrays: Bool, chunk: Int = 1_000) -> [ListedRows] {
         guard !rows.isEmpty else { return [] }
         let size = arrays ? rows.count : chunk
-        return stride(from: 0, to: rows.count, by: size).map { IntegerRows(columns: columns, rows: rows[$0..<min($0 + size, rows.count)]) }
+        return stride(from: 0, to: rows.count, by: size).map { ListedRows(columns: columns, rows: rows[$0..<min($0 + size, rows.count)]) }
     }
 
     /// What the statement binds: one array a column on PostgreSQL, one value a cell elsewhere.
@@ -57,18 +66,24 @@ struct IntegerRows: SQLExpression {
     func serialize(to serializer: inout SQLSerializer) {
         if serializer.dialect.name == "postgresql" {
             serializer.write("unnest(")
-            for (index, _) in columns.enumerated() {
+            for (index, column) in columns.enumerated() {
                 if index > 0 { serializer.write(", ") }
                 serializer.write("CAST(")
-                serializer.write(bind: rows.map { $0[index] })
-                serializer.write(" AS BIGINT[])")
+                switch column {
+                case .integer:
+                    serializer.write(bind: rows.map { row -> Int64 in if case .integer(let v) = row[index] { v } else { 0 } })
+                    serializer.write(" AS BIGINT[])")
+                case .text:
+                    serializer.write(bind: rows.map { row -> String in if case .text(let v) = row[index] { v } else { "" } })
+                    serializer.write(" AS TEXT[])")
+                }
             }
-            serializer.write(") AS v(\(columns.joined(separator: ", ")))")
+            serializer.write(") AS v(\(columns.map(\.name).joined(separator: ", ")))")
         } else {
             serializer.write("(SELECT ")
-            serializer.write(columns.enumerated().map { "column\($0.offset + 1) AS \($0.element)" }.joined(separator: ", "))
+            serializer.write(columns.enumerated().map { "column\($0.offset + 1) AS \($0.element.name)" }.joined(separator: ", "))
             serializer.write(" FROM (VALUES ")
-            ValueRows(rows.map { $0.map(SQLValue.integer) }[...]).serialize(to: &serializer)
+            ValueRows(rows).serialize(to: &serializer)
             serializer.write(")) AS v")
         }
     }

@@ -322,13 +322,14 @@ public struct SQLCustomerStore: CustomerStore {
         return try await database.write { db in
             let ids = try await insertRows(
                 db, into: "households", columns: ["name", "created_at"], rows: rows, returning: [(name: "id", isInteger: true)])
-            // Each customer takes the id of the household it was listed in (``IntegerRows``).
+            // Each customer takes the id of the household it was listed in (``ListedRows``).
             var pairs: [(customer: Int64, household: Int64)] = []
             for (row, household) in zip(ids, households) {
                 guard let id = row.first?.integer else { continue }
                 for member in household.members { pairs.append((member.rawValue, id)) }
             }
-            for v in IntegerRows.statements(pairs.map { [$0.customer, $0.household] }, columns: ["customer", "household"], arrays: arrays, chunk: 5_000) {
+            let rows = pairs.map { [SQLValue.integer($0.customer), .integer($0.household)] }
+            for v in ListedRows.statements(rows, columns: [.integer("customer"), .integer("household")], arrays: arrays, chunk: 5_000) {
                 try await db.raw("UPDATE customers SET household_id = v.household FROM \(v) WHERE customers.id = v.customer").run()
             }
             return ids.count

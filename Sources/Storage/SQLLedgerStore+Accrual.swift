@@ -57,7 +57,7 @@ struct AccrualWriter {
     let keyTable: String
     /// Whether the final writes go as one statement (``WriteBatch``).
     let writesTogether: Bool
-    /// Whether lists are bound as arrays (``IntegerRows``).
+    /// Whether lists are bound as arrays (``ListedRows``).
     let bindsArrays: Bool
 
     typealias Account = SQLLedgerStore.AccountRow
@@ -381,12 +381,24 @@ struct AccrualWriter {
             throw error
         }
 
-        // 5. Write what is left and the balances (one statement where the engine allows), then
-        // expiry extensions, stock and tiers.
+        // 5. Write what is left, the balances and tiers (one statement where the engine allows),
+        // then expiry extensions and stock.
         try await writing?.value
         var writes = WriteBatch(together: writesTogether)
         try await Self.insert(try await takeRows(), into: db, ids: ids, claimingKeys: keyTable == "ledger_transfer_keys", writes: &writes)
         balanceWrites(&writes)
+        // Tier changes set-wise: each member's last tier, and every change in its history in order
+        // (a batch changed 4,295 tiers of 10,000 members, two statements each).
+        var lastTier: [Int64: String] = [:]
+        for change in tierChanges { lastTier[change.member] = change.to }
+        for v in ListedRows.statements(
+            lastTier.sorted { $0.key < $1.key }.map { [.integer($0.key), .text($0.value)] }, columns: [.integer("member"), .text("tier")], arrays: bindsArrays)
+        {
+            writes.add("UPDATE loyalty_members SET tier = v.tier FROM \(v) WHERE loyalty_members.id = v.member", binds: v.binds(arrays: bindsArrays))
+        }
+        writes.insert(
+            into: "tier_history", columns: ["member_id", "from_tier", "to_tier", "reason", "changed_at"],
+            rows: tierChanges.map { [.integer($0.member), SQLValue($0.from), .text($0.to), .text($0.reason), .integer($0.at)] })
         try await writes.run(db)
         // Rolling expiry: a purchase extends every lot of the member still alive at that moment.
         for (account, extension_) in extendedLots.sorted(by: { $0.key < $1.key }) {
@@ -399,15 +411,6 @@ struct AccrualWriter {
         }
         for (reward, taken) in stockTaken {
             try await db.raw("UPDATE loyalty_rewards SET stock = stock - \(bind: taken) WHERE id = \(bind: reward)").run()
-        }
-        for change in tierChanges {
-            try await db.raw("UPDATE loyalty_members SET tier = \(bind: change.to) WHERE id = \(bind: change.member)").run()
-            try await db.raw(
-                """
-                INSERT INTO tier_history (member_id, from_tier, to_tier, reason, changed_at)
-                VALUES (\(bind: change.member), \(bind: change.from), \(bind: change.to), \(bind: change.reason), \(bind: change.at))
-                """
-            ).run()
         }
         // Vouchers' ids are known only now.
         return results.map { result in
@@ -629,7 +632,7 @@ struct AccrualWriter {
 
     /// Adds the balance changes to `writes`: members' and budgets' accounts updated, programs' own
     /// added to a stripe (last, so that where statements run one by one the stripe is held for as
-    /// short a time as possible). One update on PostgreSQL, one per thousand accounts on SQLite (``IntegerRows``).
+    /// short a time as possible). One update on PostgreSQL, one per thousand accounts on SQLite (``ListedRows``).
     func balanceWrites(_ writes: inout WriteBatch) {
         let stripedIDs = Set(accounts.values.filter(\.striped).map(\.id))
         let changed = Set(balanceDelta.keys.filter { !stripedIDs.contains($0) }).union(debtDelta.keys).sorted()
@@ -652,9 +655,9 @@ extension AccrualWriter {
     }
 
     /// Accounts' balances and debts changed by (account, balance change, debt change) rows
-    /// (``IntegerRows``): one statement on PostgreSQL, one per thousand accounts on SQLite.
+    /// (``ListedRows``): one statement on PostgreSQL, one per thousand accounts on SQLite.
     static func balanceUpdates(_ rows: [[Int64]], arrays: Bool) -> [(SQLQueryString, binds: Int)] {
-        IntegerRows.statements(rows, columns: ["account", "delta", "debt_delta"], arrays: arrays).map { v in
+        ListedRows.statements(rows.map { $0.map(SQLValue.integer) }, columns: [.integer("account"), .integer("delta"), .integer("debt_delta")], arrays: arrays).map { v in
             (
                 "UPDATE ledger_accounts SET balance = balance + v.delta, debt = debt + v.debt_delta FROM \(v) WHERE ledger_accounts.id = v.account",
                 v.binds(arrays: arrays)

@@ -122,6 +122,40 @@ struct BatchTierTests {
     }
 }
 
+@Suite("Batch accrual of tiers")
+struct BatchTierChangesTests {
+    /// A batch's tier changes are written set-wise (each member's last tier in one update, every
+    /// change in the history in one insert) instead of two statements a change.
+    @Test("a batch that moves members up one and two tiers stores each member's last tier and every change, in order", arguments: TestEngine.available)
+    func manyTierChanges(engine: TestEngine) async throws {
+        try await LedgerFixture.run(engine) { f in
+            try await f.ledger.configure(
+                f.program.id, rules: EarningRules(pointsPerUnit: 1),
+                tiers: try! TierPolicy(tiers: [.init(name: "Blue", threshold: 0), .init(name: "Silver", threshold: 100), .init(name: "Gold", threshold: 200)]))
+            let ann = try await f.ledger.member(f.member).customerID
+            let bob = try await f.patron.customers.create(ProfileDraft(firstName: "Bob", lastName: "Ray")).id
+            let cy = try await f.patron.customers.create(ProfileDraft(firstName: "Cy", lastName: "Oh")).id
+            let bobMember = try await f.ledger.enroll(bob, in: f.program.id).id
+            let cyMember = try await f.ledger.enroll(cy, in: f.program.id).id
+            let start = f.clock.now.addingTimeInterval(-3_600)
+            func row(_ customer: CustomerID, _ id: String, _ amount: Int64, _ offset: Double) -> (customer: CustomerID, details: TransactionDetails) {
+                (customer, TransactionDetails(externalID: id, occurredAt: start.addingTimeInterval(offset), amount: Money(minorUnits: amount, currency: "USD")))
+            }
+            // Ann: 120 (Silver), then 100 more (Gold); Bob: 150 (Silver); Cy: 50 (stays Blue).
+            let rows = [row(ann, "A1", 12_000, 1), row(bob, "B1", 15_000, 2), row(cy, "C1", 5_000, 3), row(ann, "A2", 10_000, 4)]
+            _ = try await f.patron.customers.insertTransactions(rows)
+            try await f.patron.intake.accrue(batch: rows)
+            #expect(try await f.ledger.member(f.member).tier == "Gold")
+            #expect(try await f.ledger.member(bobMember).tier == "Silver")
+            #expect(try await f.ledger.member(cyMember).tier == "Blue")
+            let annHistory = try await f.ledger.tierHistory(of: f.member).filter { $0.to != "Blue" }
+            #expect(annHistory.map(\.to) == ["Silver", "Gold"] && annHistory.map(\.from) == ["Blue", "Silver"], "in the order they happened: \(annHistory)")
+            #expect(try await f.ledger.tierHistory(of: bobMember).filter { $0.to == "Silver" }.count == 1)
+            #expect(try await f.ledger.tierHistory(of: cyMember).filter { $0.to != "Blue" }.isEmpty)
+        }
+    }
+}
+
 @Suite("Ledger verification")
 struct LedgerVerifyTests {
     /// A program, Ann its member, and 1,000 points she earned on purchase P1.
