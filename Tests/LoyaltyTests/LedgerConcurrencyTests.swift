@@ -91,8 +91,20 @@ struct LedgerConcurrencyTests {
     }
 }
 
-@Suite("Batch accrual across returns")
+@Suite("Batch accrual and tiers")
 struct BatchTierTests {
+    /// A purchase (or a return of `original`) of `amount` cents by `customer` at `at`, as a batch holds it.
+    static func row(
+        _ customer: CustomerID, _ id: String, _ amount: Int64, _ at: Date, returning original: String? = nil
+    ) -> (customer: CustomerID, details: TransactionDetails) {
+        (
+            customer,
+            TransactionDetails(
+                externalID: id, kind: original == nil ? .purchase : .return, occurredAt: at, amount: Money(minorUnits: amount, currency: "USD"),
+                originalExternalID: original)
+        )
+    }
+
     @Test("Regression: a batch split at a return earns after it at the tier reached before it, with one tier change", arguments: TestEngine.available)
     func tierAcrossReturn(engine: TestEngine) async throws {
         try await LedgerFixture.run(engine) { f in
@@ -102,12 +114,7 @@ struct BatchTierTests {
             let customer = try await f.ledger.member(f.member).customerID
             let start = f.clock.now.addingTimeInterval(-3_600)
             func row(_ id: String, _ amount: Int64, _ offset: Double, returning original: String? = nil) -> (customer: CustomerID, details: TransactionDetails) {
-                (
-                    customer,
-                    TransactionDetails(
-                        externalID: id, kind: original == nil ? .purchase : .return, occurredAt: start.addingTimeInterval(offset),
-                        amount: Money(minorUnits: amount, currency: "USD"), originalExternalID: original)
-                )
+                Self.row(customer, id, amount, start.addingTimeInterval(offset), returning: original)
             }
             // 150 points lift Ann to Gold; a small return splits the batch; the next purchases earn at Gold (200%).
             let rows = [row("B1", 15_000, 1), row("B2", 1_000, 2), row("B2R", 1_000, 3, returning: "B2"), row("B3", 10_000, 4), row("B4", 10_000, 5)]
@@ -120,10 +127,7 @@ struct BatchTierTests {
             #expect(try await f.balance().ledger == 150 + 20 - 20 + 200 + 200)
         }
     }
-}
 
-@Suite("Batch accrual of tiers")
-struct BatchTierChangesTests {
     /// A batch's tier changes are written set-wise (each member's last tier in one update, every
     /// change in the history in one insert) instead of two statements a change.
     @Test("a batch that moves members up one and two tiers stores each member's last tier and every change, in order", arguments: TestEngine.available)
@@ -139,7 +143,7 @@ struct BatchTierChangesTests {
             let cyMember = try await f.ledger.enroll(cy, in: f.program.id).id
             let start = f.clock.now.addingTimeInterval(-3_600)
             func row(_ customer: CustomerID, _ id: String, _ amount: Int64, _ offset: Double) -> (customer: CustomerID, details: TransactionDetails) {
-                (customer, TransactionDetails(externalID: id, occurredAt: start.addingTimeInterval(offset), amount: Money(minorUnits: amount, currency: "USD")))
+                Self.row(customer, id, amount, start.addingTimeInterval(offset))
             }
             // Ann: 120 (Silver), then 100 more (Gold); Bob: 150 (Silver); Cy: 50 (stays Blue).
             let rows = [row(ann, "A1", 12_000, 1), row(bob, "B1", 15_000, 2), row(cy, "C1", 5_000, 3), row(ann, "A2", 10_000, 4)]
