@@ -59,8 +59,9 @@ public enum PgBench {
         }
     }
 
-    /// Why pgbench did not give a rate: its last error line ("FATAL:  sorry, too many clients
-    /// already" when the cluster's `max_connections` is below the client count).
+    /// Why pgbench did not give a rate, in its own words: its first `FATAL` or `ERROR` line ("FATAL:
+    /// sorry, too many clients already" when the cluster's `max_connections` is below the client
+    /// count), else its last line that mentions an error, else its last line.
     struct Failure: Error {
         let output: String
         var reason: String {
