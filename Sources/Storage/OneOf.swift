@@ -55,9 +55,7 @@ struct ListedRows: SQLExpression {
 
     /// The rows for one statement each: all of them where lists are bound as arrays, else chunks of `chunk`.
     static func statements(_ rows: [[SQLValue]], columns: [Column], arrays: Bool, chunk: Int = 1_000) -> [ListedRows] {
-        guard !rows.isEmpty else { return [] }
-        let size = arrays ? rows.count : chunk
-        return stride(from: 0, to: rows.count, by: size).map { ListedRows(columns: columns, rows: rows[$0..<min($0 + size, rows.count)]) }
+        lists(rows, arrays: arrays, of: chunk).map { ListedRows(columns: columns, rows: $0[...]) }
     }
 
     /// What the statement binds: one array a column on PostgreSQL, one value a cell elsewhere.

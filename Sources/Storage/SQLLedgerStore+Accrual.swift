@@ -646,13 +646,9 @@ struct AccrualWriter {
 }
 
 extension AccrualWriter {
-    /// A long list in as few statements as the engine allows: one where lists are bound as arrays
-    /// (chunks of a list each joined the batch's rows again: one chunk of 5,000 accounts' postings
-    /// sorted every transfer since the window's start, ten times for 50,000 members), else chunks
-    /// of 5,000 binds.
-    func lists<T>(_ items: [T]) -> [[T]] {
-        bindsArrays ? (items.isEmpty ? [] : [items]) : chunks(items, of: 5000)
-    }
+    /// The combined read's lists (``lists(_:arrays:of:)``): chunks of 5,000 members' postings were each
+    /// merge-joined to every transfer since the window's start again, ten times for 50,000 members.
+    func lists<T>(_ items: [T]) -> [[T]] { Storage.lists(items, arrays: bindsArrays, of: 5000) }
 
     /// Accounts' balances and debts changed by (account, balance change, debt change) rows
     /// (``ListedRows``): one statement on PostgreSQL, one per thousand accounts on SQLite.

@@ -39,3 +39,10 @@ enum ColumnJSON {
 func chunks<T>(_ items: [T], of size: Int) -> [[T]] {
     stride(from: 0, to: items.count, by: size).map { Array(items[$0..<min($0 + size, items.count)]) }
 }
+
+/// A long list in as few statements as the engine allows: whole where lists are bound as arrays
+/// (``SQLCapabilities/bindsArrays``: a chunk then buys nothing and costs a statement, and each may
+/// join or scan the same rows again), else in chunks of `size` binds.
+func lists<T>(_ items: [T], arrays: Bool, of size: Int) -> [[T]] {
+    arrays ? (items.isEmpty ? [] : [items]) : chunks(items, of: size)
+}
