@@ -166,11 +166,7 @@ public struct AccrualBenchmark {
     }
 
     func runHTTP(patron: Patron, log: (String) -> Void) async throws -> (seconds: Double, failures: Int, statements: Int?) {
-        // A till records only at its partner's outlets: the bench's partner owns the twelve stores.
-        _ = try await patron.partners.save(
-            code: "BENCH", name: "Bench", outlets: (1...12).map { "S\($0)" }, rewards: [], currency: "USD", pricePerThousandPoints: 800,
-            payoutPerVoucher: 0)
-        let (_, secret) = try await patron.access.createAPIKey(name: "bench", partner: "BENCH", scopes: [.transactionsWrite])
+        let secret = try await Self.setUpTill(patron)
         let total = httpTransactions, customers = customers, connections = connections
         return try await withLoopbackServer(patron: patron) { port in
             log("HTTP: \(total) purchases over \(connections) connections to 127.0.0.1:\(port)…")
@@ -184,10 +180,7 @@ public struct AccrualBenchmark {
                         try await HTTPBenchClient.post(port: port, bearer: secret) {
                             let n = counter.next()
                             guard n < total else { return nil }
-                            let customer = Int.random(in: 1...customers)
-                            let cents = Int.random(in: 199...19_999)
-                            return
-                                #"{"transactionId":"H\#(n)","customerId":\#(customer),"occurredAt":"\#(occurredAt)","amount":\#(cents),"currency":"USD","store":"S\#(customer % 12 + 1)","channel":"store"}"#
+                            return Self.purchase(n, customers: customers, occurredAt: occurredAt)
                         }
                     }
                 }
@@ -196,6 +189,26 @@ public struct AccrualBenchmark {
             let statements = statementsBefore.flatMap { before in (patron.database as? any CountsStatements).map { $0.statementsSent - before } }
             return (Date().timeIntervalSince(started), failures, statements)
         }
+    }
+}
+
+extension AccrualBenchmark {
+    /// The bench's partner, which owns the twelve stores (a till records only at its partner's
+    /// outlets), and an API key of its till: the key's secret.
+    static func setUpTill(_ patron: Patron) async throws -> String {
+        _ = try await patron.partners.save(
+            code: "BENCH", name: "Bench", outlets: (1...12).map { "S\($0)" }, rewards: [], currency: "USD", pricePerThousandPoints: 800,
+            payoutPerVoucher: 0)
+        return try await patron.access.createAPIKey(name: "bench", partner: "BENCH", scopes: [.transactionsWrite]).secret
+    }
+
+    /// The body of the `n`th purchase posted to `/v1/transactions`: a random member of 1…`customers`
+    /// at the member's store, a random amount.
+    static func purchase(_ n: Int, customers: Int, occurredAt: String, prefix: String = "H") -> String {
+        let customer = Int.random(in: 1...customers)
+        let cents = Int.random(in: 199...19_999)
+        return
+            #"{"transactionId":"\#(prefix)\#(n)","customerId":\#(customer),"occurredAt":"\#(occurredAt)","amount":\#(cents),"currency":"USD","store":"S\#(customer % 12 + 1)","channel":"store"}"#
     }
 }
 

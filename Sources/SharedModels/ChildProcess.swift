@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Synchronization
 
 /// A program run as a child process through `posix_spawn`, with its standard input and output
 /// (and, when asked, its errors) as pipes.
@@ -63,6 +64,20 @@ public final class ChildProcess: Sendable {
         // keep that child's reader from ever seeing the end of its input).
         _ = Self.closeFrom?(&actions, 3)
 
+        // The child starts with no signal blocked and the usual signals at their defaults, whatever
+        // this process's threads block or ignore (an event loop ignores SIGPIPE; a blocked SIGTERM
+        // or SIGALRM would keep a server from stopping, or pgbench's -T from ending).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), defaults = sigset_t()
+        sigemptyset(&none)
+        sigemptyset(&defaults)
+        for signal in [SIGPIPE, SIGTERM, SIGINT, SIGALRM, SIGHUP] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let pairs = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
         let envp = pairs.map { strdup($0) } + [nil]
@@ -70,7 +85,7 @@ public final class ChildProcess: Sendable {
             for pointer in argv + envp { free(pointer) }
         }
         var child: pid_t = 0
-        let code = posix_spawn(&child, executable, &actions, nil, argv, envp)
+        let code = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
         close(stdinPipe[0])
         close(stdoutPipe[1])
         guard code == 0 else {
@@ -83,15 +98,48 @@ public final class ChildProcess: Sendable {
         output = FileHandle(fileDescriptor: stdoutPipe[0], closeOnDealloc: true)
     }
 
+    /// The child's exit status once it has been reaped (by `wait`, `hasExited` or `terminate`).
+    private let status = Mutex<Int32?>(nil)
+
     /// Waits for the child to end: its exit status, or 128 + the signal that ended it.
     @discardableResult
-    public func wait() -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 {
-            guard errno == EINTR else { return -1 }
+    public func wait() -> Int32 { reap(blocking: true) ?? -1 }
+
+    /// Whether the child has ended (without waiting for it).
+    public var hasExited: Bool { reap(blocking: false) != nil }
+
+    /// Asks the child to stop (SIGTERM) and, if it has not within `grace`, ends it (SIGKILL);
+    /// returns its exit status.
+    @discardableResult
+    public func terminate(grace: Duration = .seconds(10)) -> Int32 {
+        if let status = reap(blocking: false) { return status }
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline {
+            if let status = reap(blocking: false) { return status }
+            usleep(50_000)
         }
-        let signal = status & 0x7f
-        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        kill(pid, SIGKILL)
+        return wait()
+    }
+
+    private func reap(blocking: Bool) -> Int32? {
+        status.withLock { known in
+            if let known { return known }
+            var raw: Int32 = 0
+            while true {
+                let reaped = waitpid(pid, &raw, blocking ? 0 : WNOHANG)
+                if reaped == pid { break }
+                if reaped == 0 { return nil }
+                guard errno == EINTR else {
+                    known = -1
+                    return -1
+                }
+            }
+            let signal = raw & 0x7f
+            known = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+            return known
+        }
     }
 
     /// Runs `executable` to its end: its exit status and everything it wrote (errors included).

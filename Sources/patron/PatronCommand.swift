@@ -335,7 +335,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Patron's speed (build with -c release).",
         subcommands: [
-            ImportBench.self, AccrualBench.self, AnalyticsBench.self, SegmentsBench.self, CampaignsBench.self, WebBench.self, VolumeBench.self,
+            ImportBench.self, AccrualBench.self, AnalyticsBench.self, SegmentsBench.self, CampaignsBench.self, WebBench.self, VolumeBench.self, ServersBench.self,
         ])
 
     struct AccrualBench: AsyncParsableCommand {
@@ -492,6 +492,60 @@ extension Bench {
                 )
             }
             if !plans.allSatisfy(\.ok) { throw ExitCode(1) }
+        }
+    }
+}
+
+extension Bench {
+    struct ServersBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "servers",
+            abstract:
+                "API purchases per second through one `patron serve --role web` and through several on one PostgreSQL database, each server's CPU capped so that the servers, not the database, are the bound.")
+        @Option(help: "A postgres:// URL of an empty database.") var database: String
+        @Option(help: "Web servers in the larger formation (the bench measures one, then this many).") var servers: Int = 2
+        @Option(help: "Members the purchases belong to.") var customers: Int = 2_000
+        @Option(help: "Purchases posted in each formation's run.") var http: Int = 8_000
+        @Option(help: "Concurrent HTTP connections, spread over the servers in turn.") var connections: Int = 32
+        @Option(help: "Cores each web server may use (a Linux control group); 0 leaves them uncapped.") var cpuPerServer: Double = 0.25
+        @Flag(help: "Print the result as JSON on the last line.") var json = false
+
+        func run() async throws {
+            let location = try DatabaseLocation(database)
+            guard location.engineName == "postgres" else { throw ValidationError("several servers share a postgres:// database") }
+            guard (2...16).contains(servers) else { throw ValidationError("--servers must be 2 to 16") }
+            guard customers > 0, http > 0, connections >= servers else { throw ValidationError("counts must be positive, and --connections at least --servers") }
+            guard cpuPerServer >= 0, cpuPerServer <= 64 else { throw ValidationError("--cpu-per-server must be 0 to 64 cores") }
+            let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            let bench = ServersBenchmark(
+                databaseURL: location.urlOrPath, executable: executable, customers: customers, purchases: http, connections: connections, servers: servers,
+                cpuPerServer: cpuPerServer > 0 ? cpuPerServer : nil)
+            let result = try await DatabaseOption(database: location.urlOrPath).with { patron in
+                try await bench.run(patron: patron) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+            }
+            func cores(_ values: [Double]) -> String { values.map { String(format: "%.2f", $0) }.joined(separator: ", ") }
+            for formation in result.formations {
+                print(
+                    "\(formation.servers) web server(s): \(http) purchases in \(String(format: "%.2f", formation.seconds)) s = \(Int(formation.perSecond))/s (\(formation.failures) failed); servers used \(cores(formation.serverCores)) cores\(result.capped ? " (capped at \(cpuPerServer), at their cap in \(formation.serverThrottled.map { String(format: "%.0f%%", $0 * 100) }.joined(separator: ", ")) of periods)" : ""), the worker \(String(format: "%.2f", formation.workerCores)), the database \(formation.databaseCores.map { String(format: "%.2f", $0) } ?? "unknown (not on this machine)"), idle \(String(format: "%.2f", formation.idleCores)) of \(result.cores)"
+                )
+            }
+            let one = result.formations[0], many = result.formations[result.formations.count - 1]
+            let scaling = many.perSecond / max(one.perSecond, 1)
+            print("\(many.servers) servers give \(String(format: "%.2f", scaling))× one server's purchases per second")
+            if !result.capped { print("the servers were not capped: where they share the cores with the database, this does not show what a server adds") }
+            let pgbench = PgBench.run(url: location.urlOrPath, clients: connections, seconds: 10) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+            if let reference = pgbench.0 {
+                print("pgbench on the same cluster: \(Int(reference.tps)) TPS with \(connections) clients (the database's capacity beside the \(Int(many.perSecond)) purchases/s)")
+            }
+            print(
+                "ledger: \(result.ledger.isHealthy ? "consistent" : "BROKEN: \(result.ledger.violations.prefix(3))"), \(result.ledger.transfers) transfers, \(result.ledger.memberPoints) member points"
+            )
+            if json {
+                print(
+                    #"{"bench":"servers","servers":\#(many.servers),"one_server_per_s":\#(Int(one.perSecond)),"servers_per_s":\#(Int(many.perSecond)),"scaling":\#(String(format: "%.2f", scaling)),"cpu_per_server":\#(cpuPerServer),"capped":\#(result.capped),"server_cores":[[\#(cores(one.serverCores))],[\#(cores(many.serverCores))]],"database_cores":[\#(one.databaseCores.map { String(format: "%.2f", $0) } ?? "null"),\#(many.databaseCores.map { String(format: "%.2f", $0) } ?? "null")],"idle_cores":[\#(String(format: "%.2f", one.idleCores)),\#(String(format: "%.2f", many.idleCores))],"pgbench_tps":\#(pgbench.0.map { String(Int($0.tps)) } ?? "null"),"failures":\#(one.failures + many.failures),"ledger_consistent":\#(result.ledger.isHealthy)}"#
+                )
+            }
+            if !result.ledger.isHealthy || one.failures + many.failures > 0 { throw ExitCode(1) }
         }
     }
 }

@@ -2,6 +2,9 @@ import App
 @testable import Demo
 import Foundation
 import Loyalty
+import SQLKit
+import SharedModels
+import Storage
 import TestSupport
 import Testing
 
@@ -21,6 +24,48 @@ import Testing
             #expect(result.redemptions == 4 * 50 && result.redemptionFailures == 0)
             #expect(result.redemptionP99 >= result.redemptionP50 && result.redemptionP50 > 0)
         }
+    }
+
+    /// #18's many servers: `patron bench servers` starts `patron serve --role web` twice (and a
+    /// worker) on one PostgreSQL database and spreads its clients' purchases over them.
+    @Test("two web servers and a worker on one PostgreSQL take purchases spread over both: every one accepted and recorded once, the ledger consistent",
+        .enabled(if: TestEngine.available.contains(.postgres)))
+    func twoServers() async throws {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("patron").path
+        try #require(FileManager.default.isExecutableFile(atPath: executable), "swift build --build-tests builds the patron executable beside the tests")
+        try await TestDatabase.withEmptyDatabase(.postgres) { location in
+            guard case .postgres(let url) = location else { return }
+            let patron = try await Patron.open(location, settings: Settings(bcryptCost: 4))
+            try await patron.closing { patron in
+                let bench = ServersBenchmark(databaseURL: url, executable: executable, customers: 30, purchases: 120, connections: 4, servers: 2, cpuPerServer: nil)
+                let result = try await bench.run(patron: patron) { _ in }
+                #expect(result.formations.map(\.servers) == [1, 2])
+                #expect(result.formations.allSatisfy { $0.failures == 0 && $0.perSecond > 0 })
+                #expect(result.formations[1].serverCores.count == 2 && result.formations[1].serverCores.allSatisfy { $0 > 0 }, "both servers answered")
+                #expect(result.ledger.violations.isEmpty)
+                // Warm-ups (4 connections × 20) and measured runs (120) of both formations, each recorded once.
+                let recorded = try await patron.database.read { db in
+                    try await db.raw("SELECT count(*) AS n, count(DISTINCT external_id) AS d FROM transactions").first()!
+                }
+                #expect(try recorded.decode(column: "n", as: Int64.self) == 2 * (80 + 120))
+                #expect(try recorded.decode(column: "d", as: Int64.self) == 2 * (80 + 120))
+            }
+        }
+    }
+
+    /// The cap that lets one machine show what a second server adds (`bench servers --cpu-per-server`).
+    @Test("a process in a CPU cap of a quarter core uses no more than that", .enabled(if: CPUCap(name: "patron-test-probe-\(getpid())", cores: 1).map { $0.remove(); return true } ?? false))
+    func cpuCap() async throws {
+        let cap = try #require(CPUCap(name: "patron-test-cap-\(getpid())-\(UUID().uuidString.prefix(8))", cores: 0.25))
+        defer { cap.remove() }
+        let spinner = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "while :; do :; done"])
+        #expect(cap.add(spinner.pid))
+        let before = processCPUSeconds(spinner.pid) ?? 0
+        try await Task.sleep(for: .seconds(2))
+        let used = (processCPUSeconds(spinner.pid) ?? 0) - before
+        #expect(spinner.terminate(grace: .seconds(2)) == 128 + SIGTERM)
+        #expect(used > 0.2 && used < 0.25 * 2 + 0.15, "\(used) CPU seconds in 2 s under a cap of 0.25 cores")
+        #expect(cap.periods().map { $0.throttled > 0 } ?? false, "the kernel throttled it")
     }
 
     @Test("pgbench's summary line is read as TPS")

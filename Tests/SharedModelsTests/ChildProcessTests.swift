@@ -66,4 +66,24 @@ import Glibc
         #expect(ChildProcess.run("/bin/sh", ["-c", "echo $PATRON_X"], environment: ["PATRON_X": "given"]).output == "given\n")
         #expect(ChildProcess.run("/no/such/program", []).status == -1)
     }
+
+    /// A child inherited the signals its starting thread blocked: a server started by `bench
+    /// servers` from a thread blocking SIGTERM could not be stopped but by SIGKILL (and pgbench's
+    /// `-T` never ended, for the same reason with SIGALRM).
+    @Test("Regression: a child starts with no signal blocked, whatever the starting thread blocks; terminate() stops it with SIGTERM")
+    func signalsUnblocked() async throws {
+        let status = await withCheckedContinuation { (done: CheckedContinuation<Int32, Never>) in
+            Thread {
+                var blocked = sigset_t(), previous = sigset_t()
+                sigemptyset(&blocked)
+                sigaddset(&blocked, SIGTERM)
+                pthread_sigmask(SIG_BLOCK, &blocked, &previous)
+                defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+                guard let sleeper = try? ChildProcess(executable: "/bin/sleep", arguments: ["30"]) else { return done.resume(returning: -1) }
+                #expect(!sleeper.hasExited)
+                done.resume(returning: sleeper.terminate(grace: .seconds(5)))
+            }.start()
+        }
+        #expect(status == 128 + SIGTERM, "ended by SIGTERM, not by the SIGKILL after the grace")
+    }
 }
