@@ -7,6 +7,10 @@ extension CustomerService {
     public func owners(of identifiers: Set<CustomerIdentifier>) async throws -> [CustomerIdentifier: [CustomerID]] { try await store.owners(of: identifiers) }
     /// The transaction recorded under this id from its source, if any.
     public func transaction(externalID: String) async throws -> Transaction? { try await store.transaction(externalID: externalID) }
+    /// The store each recorded transaction among `externalIDs` was made at; one read for a group.
+    public func stores(ofTransactions externalIDs: Set<String>) async throws -> [String: String] {
+        externalIDs.isEmpty ? [:] : try await store.stores(ofTransactions: externalIDs)
+    }
     public func erased(_ keys: [String]) async throws -> Set<String> { try await store.erased(keys) }
     public func upsertCustomers(_ rows: [ImportedCustomer], at: Date) async throws -> Int { try await store.upsertCustomers(rows, at: at) }
     public func customers(matching search: CustomerSearch?, after: Cursor?, limit: Int) async throws -> Page<Customer> { try await store.customers(matching: search, after: after, limit: limit) }

@@ -94,6 +94,9 @@ public protocol CustomerActivityStore: Sendable {
     func recordTransactions(_ rows: [(customer: CustomerID, details: TransactionDetails)]) async throws -> [(Transaction, inserted: Bool)]
     /// The transaction recorded under a source system's id, if any.
     func transaction(externalID: String) async throws -> Transaction?
+    /// The store of each recorded transaction among `externalIDs` (those not recorded are absent):
+    /// what a partner's purchases are checked against, a group at a time.
+    func stores(ofTransactions externalIDs: Set<String>) async throws -> [String: String]
     func interactions(of customer: CustomerID, after: Cursor?, limit: Int) async throws -> Page<Interaction>
     func transactions(of customer: CustomerID, after: Cursor?, limit: Int) async throws -> Page<Transaction>
     func timeline(of customer: CustomerID, kinds: Set<TimelineEntry.Kind>, before: Date?, limit: Int) async throws -> [TimelineEntry]

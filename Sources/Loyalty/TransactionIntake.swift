@@ -17,7 +17,21 @@ public struct TransactionIntake: Sendable {
     public typealias Receipt = (IngestOutcome, [PointsLedger.AccrualResult])
     public let customers: CustomerService
     public let loyalty: PointsLedger
-    private let purchases: Coalescer<(CustomerID, TransactionDetails, IdentifierKind), Receipt>
+    private let purchases: Coalescer<Submission, Handled>
+
+    /// A purchase as it came in: matched, checked and recorded with the others of its group.
+    struct Submission: Sendable {
+        let details: TransactionDetails
+        let identifiers: [CustomerIdentifier]
+        let party: Party
+    }
+
+    /// What a group did with a purchase: recorded and accrued it, or found no customer for it (it
+    /// is then held on its own, as a purchase that matched no one always was).
+    enum Handled: Sendable {
+        case done(Receipt)
+        case alone(IdentityMatcher.Result)
+    }
 
     /// - Parameter lanes: groups written at once (1 where the database has a single writer).
     public init(customers: CustomerService, loyalty: PointsLedger, lanes: Int = 1) {
@@ -25,13 +39,13 @@ public struct TransactionIntake: Sendable {
         self.loyalty = loyalty
         self.purchases = Coalescer(maximumGroup: 512, lanes: lanes) { group in
             do {
-                return try await Self.record(group, customers: customers, loyalty: loyalty).map { .success($0) }
+                return try await Self.handle(group, customers: customers, loyalty: loyalty)
             } catch {
                 // One bad purchase must not fail the others: each goes again on its own.
-                var results: [Result<Receipt, any Error>] = []
+                var results: [Result<Handled, any Error>] = []
                 for item in group {
                     do {
-                        results.append(.success(try await Self.record([item], customers: customers, loyalty: loyalty)[0]))
+                        results.append(try await Self.handle([item], customers: customers, loyalty: loyalty)[0])
                     } catch {
                         results.append(.failure(error))
                     }
@@ -46,27 +60,60 @@ public struct TransactionIntake: Sendable {
     ///
     /// A partner (`party`) records only at its own outlets, returns only purchases made at them,
     /// and cannot learn about a transaction id of another store by sending it again.
+    ///
+    /// Purchases go in groups: what arrives while a group is written is matched to its customers,
+    /// checked against the transactions already recorded with its ids and recorded together, one
+    /// statement each for the whole group — not two round trips a request before it (#18).
     /// - Throws: ``LoyaltyError/notPartnerOutlet(_:)``, ``LoyaltyError/notPartnerTransaction(_:)``
     ///   (nothing was written), or what recording and accrual throw.
     public func submit(_ details: TransactionDetails, identifiers: [CustomerIdentifier], by party: Party = .company) async throws -> Receipt {
         let valid = try details.validated()
         if case .partner = party {
             guard party.owns(store: valid.store) else { throw LoyaltyError.notPartnerOutlet(valid.store) }
-            if let existing = try await customers.transaction(externalID: valid.externalID), !party.owns(store: existing.details.store) {
-                throw LoyaltyError.notPartnerTransaction(valid.externalID)
+        }
+        if valid.kind == .purchase {
+            switch try await purchases.submit(Submission(details: valid, identifiers: identifiers, party: party)) {
+            case .done(let receipt): return receipt
+            case .alone(let match):
+                let outcome = try await customers.record(valid, as: match, identifiers: identifiers)
+                return (outcome, try await accrue(outcome))
             }
-            if valid.kind == .return, let original = valid.originalExternalID,
-                let purchase = try await customers.transaction(externalID: original), !party.owns(store: purchase.details.store)
-            {
+        }
+        if case .partner = party {
+            let ids = Set([valid.externalID] + (valid.originalExternalID.map { [$0] } ?? []))
+            let stores = try await customers.stores(ofTransactions: ids)
+            if let store = stores[valid.externalID], !party.owns(store: store) { throw LoyaltyError.notPartnerTransaction(valid.externalID) }
+            if let original = valid.originalExternalID, let store = stores[original], !party.owns(store: store) {
                 throw LoyaltyError.notPartnerTransaction(original)
             }
         }
         let match = try await customers.match([identifiers])[0]
-        if valid.kind == .purchase, case .matched(let customer, let kind) = match {
-            return try await purchases.submit((customer, valid, kind))
-        }
         let outcome = try await customers.record(valid, as: match, identifiers: identifiers)
         return (outcome, try await accrue(outcome))
+    }
+
+    /// A group of purchases: their customers found with one read, a partner's ids checked with one
+    /// read, the matched ones recorded and accrued together.
+    static func handle(_ group: [Submission], customers: CustomerService, loyalty: PointsLedger) async throws -> [Result<Handled, any Error>] {
+        let matches = try await customers.match(group.map(\.identifiers))
+        let stores = try await customers.stores(
+            ofTransactions: Set(group.filter { if case .partner = $0.party { true } else { false } }.map(\.details.externalID)))
+        var results = [Result<Handled, any Error>?](repeating: nil, count: group.count)
+        var matched: [(index: Int, customer: CustomerID, details: TransactionDetails, kind: IdentifierKind)] = []
+        for (index, submission) in group.enumerated() {
+            if let store = stores[submission.details.externalID], !submission.party.owns(store: store) {
+                results[index] = .failure(LoyaltyError.notPartnerTransaction(submission.details.externalID))
+            } else if case .matched(let customer, let kind) = matches[index] {
+                matched.append((index, customer, submission.details, kind))
+            } else {
+                results[index] = .success(.alone(matches[index]))
+            }
+        }
+        if !matched.isEmpty {
+            let receipts = try await record(matched.map { ($0.customer, $0.details, $0.kind) }, customers: customers, loyalty: loyalty)
+            for (item, receipt) in zip(matched, receipts) { results[item.index] = .success(.done(receipt)) }
+        }
+        return results.map { $0! }
     }
 
     /// Records a group of matched purchases and accrues them together.

@@ -230,6 +230,31 @@ extension SQLCustomerStore {
         }
     }
 
+    /// One statement for a group of ids not yet recorded (the usual case): on partitioned
+    /// PostgreSQL the key table alone, each recorded one then read from its own month.
+    public func stores(ofTransactions externalIDs: Set<String>) async throws -> [String: String] {
+        let ids = externalIDs.sorted()
+        let partitioned = database.capabilities.partitionsByMonth
+        return try await database.read { db in
+            var stores: [String: String] = [:]
+            for chunk in chunks(ids, of: 5000) {
+                guard partitioned else {
+                    for row in try await db.raw("SELECT external_id, store FROM transactions WHERE external_id \(oneOf: Array(chunk))").all() {
+                        stores[try row.string("external_id")] = try row.string("store")
+                    }
+                    continue
+                }
+                for key in try await db.raw("SELECT external_id, transaction_id, occurred_at FROM transaction_keys WHERE external_id \(oneOf: Array(chunk))").all() {
+                    let row = try await db.raw(
+                        "SELECT store FROM transactions WHERE occurred_at = \(bind: try key.int64("occurred_at")) AND id = \(bind: try key.int64("transaction_id"))"
+                    ).first()
+                    if let row { stores[try key.string("external_id")] = try row.string("store") }
+                }
+            }
+            return stores
+        }
+    }
+
     public func interactions(of customer: CustomerID, after cursor: Cursor?, limit: Int) async throws -> Page<Interaction> {
         try await database.read { db in
             let rows = try await db.raw(

@@ -278,7 +278,7 @@ public struct SQLCustomerStore: CustomerStore {
             var owners: [CustomerIdentifier: [CustomerID]] = [:]
             let ids = identifiers.filter { $0.kind == .customerID }.compactMap { Int64($0.value) }
             for chunk in chunks(ids, of: 5000) {
-                for row in try await db.raw("SELECT id, status, merged_into FROM customers WHERE id IN (\(binds: Array(chunk)))").all() {
+                for row in try await db.raw("SELECT id, status, merged_into FROM customers WHERE id \(oneOf: Array(chunk))").all() {
                     let id = try row.int64("id")
                     let live = try row.string("status") == "merged" ? try row.optionalInt64("merged_into") ?? id : id
                     owners[CustomerIdentifier(kind: .customerID, value: String(id)), default: []].append(CustomerID(live))
@@ -288,7 +288,7 @@ public struct SQLCustomerStore: CustomerStore {
                 let values = identifiers.filter { $0.kind == kind }.map(\.value)
                 for chunk in chunks(values, of: 5000) {
                     let rows = try await db.raw(
-                        "SELECT customer_id, value FROM customer_identifiers WHERE kind = \(bind: kind.rawValue) AND value IN (\(binds: Array(chunk)))"
+                        "SELECT customer_id, value FROM customer_identifiers WHERE kind = \(bind: kind.rawValue) AND value \(oneOf: Array(chunk))"
                     ).all()
                     for row in rows {
                         owners[CustomerIdentifier(kind: kind, value: try row.string("value")), default: []].append(

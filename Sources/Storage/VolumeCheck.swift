@@ -257,6 +257,11 @@ public enum VolumeCheck {
                 source: "SQLCustomerStore.transaction(externalID:), transaction_keys_claim trigger",
                 sql: "SELECT transaction_id, occurred_at FROM transaction_keys WHERE external_id = \(q(external))", maxPartitions: 0),
             HotQuery(
+                name: "a group of purchases' external ids: their keys (a partner's purchases checked)",
+                source: "SQLCustomerStore.stores(ofTransactions:)",
+                sql: "SELECT external_id, transaction_id, occurred_at FROM transaction_keys WHERE external_id = ANY(ARRAY[\(q(external)), 'no-such-id'])",
+                maxPartitions: 0),
+            HotQuery(
                 name: "purchase by external id: the purchase, in its month", source: "SQLCustomerStore.transaction(externalID:)",
                 sql: "SELECT \(transactionColumns) FROM transactions WHERE occurred_at = \(at) AND id = \(transaction)", maxPartitions: 1),
             HotQuery(
