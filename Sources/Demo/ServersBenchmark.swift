@@ -31,10 +31,14 @@ public struct ServersBenchmark: Sendable {
     public let servers: Int
     /// Cores each web server may use; nil leaves them uncapped.
     public let cpuPerServer: Double?
+    /// How many times each formation is measured, alternately (one server, then several, again):
+    /// a single pair moves by ±15% from run to run on a shared machine, and the database grows as
+    /// the runs go on, so neither formation always runs on the smaller one.
+    public let rounds: Int
 
     public init(
         databaseURL: String, executable: String, customers: Int = 2_000, purchases: Int = 8_000, connections: Int = 32, servers: Int = 2,
-        cpuPerServer: Double? = 0.25
+        cpuPerServer: Double? = 0.25, rounds: Int = 3
     ) {
         self.databaseURL = databaseURL
         self.executable = executable
@@ -43,6 +47,7 @@ public struct ServersBenchmark: Sendable {
         self.connections = connections
         self.servers = servers
         self.cpuPerServer = cpuPerServer
+        self.rounds = rounds
     }
 
     /// One formation's measured run.
@@ -63,6 +68,7 @@ public struct ServersBenchmark: Sendable {
     }
 
     public struct Result: Sendable {
+        /// Every run, in the order measured.
         public var formations: [Formation]
         /// True when every web server ran under its CPU cap.
         public var capped: Bool
@@ -78,10 +84,12 @@ public struct ServersBenchmark: Sendable {
         log("\(customers) members of \(program.code); web servers capped at \(cpuPerServer.map { "\($0) cores each" } ?? "nothing")")
         var formations: [Formation] = []
         var capped = cpuPerServer != nil
-        for count in servers > 1 ? [1, servers] : [1] {
-            let (formation, wasCapped) = try await measure(servers: count, secret: secret, log: log)
-            formations.append(formation)
-            capped = capped && wasCapped
+        for _ in 0..<max(rounds, 1) {
+            for count in servers > 1 ? [1, servers] : [1] {
+                let (formation, wasCapped) = try await measure(servers: count, secret: secret, log: log)
+                formations.append(formation)
+                capped = capped && wasCapped
+            }
         }
         return Result(
             formations: formations, capped: capped, ledger: try await patron.loyalty.verify(), cores: ProcessInfo.processInfo.activeProcessorCount)
@@ -109,13 +117,14 @@ public struct ServersBenchmark: Sendable {
         for child in children { try await child.waitUntilListening() }
         let ports = children.compactMap(\.port)
         let occurredAt = ISO8601DateFormatter().string(from: Date())
+        let run = Self.runs.next()
         log("\(count) web server(s) on ports \(ports.map(String.init).joined(separator: ", ")) and a worker; warming up…")
-        _ = try await post(ports: ports, secret: secret, total: connections * 20, prefix: "W\(count)-", occurredAt: occurredAt)
+        _ = try await post(ports: ports, secret: secret, total: connections * 20, prefix: "W\(run)-", occurredAt: occurredAt)
 
         let before = children.map(\.cpuSeconds), databaseBefore = databaseCPUSeconds(), machineBefore = MachineCPU.now()
         let throttlingBefore = children.map { $0.cap?.periods() }
         let started = ContinuousClock.now
-        let failures = try await post(ports: ports, secret: secret, total: purchases, prefix: "M\(count)-", occurredAt: occurredAt)
+        let failures = try await post(ports: ports, secret: secret, total: purchases, prefix: "M\(run)-", occurredAt: occurredAt)
         let seconds = (ContinuousClock.now - started).milliseconds / 1000
         let used = zip(children, before).map { ($0.cpuSeconds - $1) / seconds }
         let throttled = zip(children, throttlingBefore).map { child, before -> Double in
@@ -134,6 +143,9 @@ public struct ServersBenchmark: Sendable {
         )
         return (formation, capped)
     }
+
+    /// Numbers each measured run, so that every run's purchases have ids of their own.
+    static let runs = Counter()
 
     /// Posts `total` purchases over `connections` keep-alive connections, connection n to `ports[n % ports.count]`.
     func post(ports: [Int], secret: String, total: Int, prefix: String, occurredAt: String) async throws -> Int {

@@ -505,9 +505,10 @@ extension Bench {
         @Option(help: "A postgres:// URL of an empty database.") var database: String
         @Option(help: "Web servers in the larger formation (the bench measures one, then this many).") var servers: Int = 2
         @Option(help: "Members the purchases belong to.") var customers: Int = 2_000
-        @Option(help: "Purchases posted in each formation's run.") var http: Int = 8_000
-        @Option(help: "Concurrent HTTP connections, spread over the servers in turn.") var connections: Int = 32
+        @Option(help: "Purchases posted in each run.") var http: Int = 6_000
+        @Option(help: "Concurrent HTTP connections, spread over the servers in turn (enough to keep each of several servers busy).") var connections: Int = 64
         @Option(help: "Cores each web server may use (a Linux control group); 0 leaves them uncapped.") var cpuPerServer: Double = 0.25
+        @Option(help: "Runs of each formation, alternately; the medians are compared.") var rounds: Int = 3
         @Flag(help: "Print the result as JSON on the last line.") var json = false
 
         func run() async throws {
@@ -516,10 +517,11 @@ extension Bench {
             guard (2...16).contains(servers) else { throw ValidationError("--servers must be 2 to 16") }
             guard customers > 0, http > 0, connections >= servers else { throw ValidationError("counts must be positive, and --connections at least --servers") }
             guard cpuPerServer >= 0, cpuPerServer <= 64 else { throw ValidationError("--cpu-per-server must be 0 to 64 cores") }
+            guard (1...20).contains(rounds) else { throw ValidationError("--rounds must be 1 to 20") }
             let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             let bench = ServersBenchmark(
                 databaseURL: location.urlOrPath, executable: executable, customers: customers, purchases: http, connections: connections, servers: servers,
-                cpuPerServer: cpuPerServer > 0 ? cpuPerServer : nil)
+                cpuPerServer: cpuPerServer > 0 ? cpuPerServer : nil, rounds: rounds)
             let result = try await DatabaseOption(database: location.urlOrPath).with { patron in
                 try await bench.run(patron: patron) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
             }
@@ -529,9 +531,17 @@ extension Bench {
                     "\(formation.servers) web server(s): \(http) purchases in \(String(format: "%.2f", formation.seconds)) s = \(Int(formation.perSecond))/s (\(formation.failures) failed); servers used \(cores(formation.serverCores)) cores\(result.capped ? " (capped at \(cpuPerServer), at their cap in \(formation.serverThrottled.map { String(format: "%.0f%%", $0 * 100) }.joined(separator: ", ")) of periods)" : ""), the worker \(String(format: "%.2f", formation.workerCores)), the database \(formation.databaseCores.map { String(format: "%.2f", $0) } ?? "unknown (not on this machine)"), idle \(String(format: "%.2f", formation.idleCores)) of \(result.cores)"
                 )
             }
-            let one = result.formations[0], many = result.formations[result.formations.count - 1]
+            // The median run of each formation (by purchases per second).
+            func median(_ count: Int) -> ServersBenchmark.Formation {
+                let runs = result.formations.filter { $0.servers == count }.sorted { $0.perSecond < $1.perSecond }
+                return runs[runs.count / 2]
+            }
+            let one = median(1), many = median(servers)
             let scaling = many.perSecond / max(one.perSecond, 1)
-            print("\(many.servers) servers give \(String(format: "%.2f", scaling))× one server's purchases per second")
+            func rates(_ count: Int) -> [Int] { result.formations.filter { $0.servers == count }.map { Int($0.perSecond) } }
+            print(
+                "\(many.servers) servers give \(String(format: "%.2f", scaling))× one server's purchases per second (medians of \(rounds): \(Int(one.perSecond))/s and \(Int(many.perSecond))/s; runs \(rates(1)) and \(rates(servers)))"
+            )
             if !result.capped { print("the servers were not capped: where they share the cores with the database, this does not show what a server adds") }
             let pgbench = PgBench.run(url: location.urlOrPath, clients: connections, seconds: 10) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
             if let reference = pgbench.0 {
@@ -542,10 +552,10 @@ extension Bench {
             )
             if json {
                 print(
-                    #"{"bench":"servers","servers":\#(many.servers),"one_server_per_s":\#(Int(one.perSecond)),"servers_per_s":\#(Int(many.perSecond)),"scaling":\#(String(format: "%.2f", scaling)),"cpu_per_server":\#(cpuPerServer),"capped":\#(result.capped),"server_cores":[[\#(cores(one.serverCores))],[\#(cores(many.serverCores))]],"database_cores":[\#(one.databaseCores.map { String(format: "%.2f", $0) } ?? "null"),\#(many.databaseCores.map { String(format: "%.2f", $0) } ?? "null")],"idle_cores":[\#(String(format: "%.2f", one.idleCores)),\#(String(format: "%.2f", many.idleCores))],"pgbench_tps":\#(pgbench.0.map { String(Int($0.tps)) } ?? "null"),"failures":\#(one.failures + many.failures),"ledger_consistent":\#(result.ledger.isHealthy)}"#
+                    #"{"bench":"servers","servers":\#(many.servers),"one_server_per_s":\#(Int(one.perSecond)),"servers_per_s":\#(Int(many.perSecond)),"scaling":\#(String(format: "%.2f", scaling)),"cpu_per_server":\#(cpuPerServer),"capped":\#(result.capped),"server_cores":[[\#(cores(one.serverCores))],[\#(cores(many.serverCores))]],"database_cores":[\#(one.databaseCores.map { String(format: "%.2f", $0) } ?? "null"),\#(many.databaseCores.map { String(format: "%.2f", $0) } ?? "null")],"idle_cores":[\#(String(format: "%.2f", one.idleCores)),\#(String(format: "%.2f", many.idleCores))],"pgbench_tps":\#(pgbench.0.map { String(Int($0.tps)) } ?? "null"),"one_server_runs":\#(rates(1)),"servers_runs":\#(rates(servers)),"failures":\#(result.formations.reduce(0) { $0 + $1.failures }),"ledger_consistent":\#(result.ledger.isHealthy)}"#
                 )
             }
-            if !result.ledger.isHealthy || one.failures + many.failures > 0 { throw ExitCode(1) }
+            if !result.ledger.isHealthy || result.formations.contains(where: { $0.failures > 0 }) { throw ExitCode(1) }
         }
     }
 }

@@ -37,7 +37,7 @@ import Testing
             guard case .postgres(let url) = location else { return }
             let patron = try await Patron.open(location, settings: Settings(bcryptCost: 4))
             try await patron.closing { patron in
-                let bench = ServersBenchmark(databaseURL: url, executable: executable, customers: 30, purchases: 120, connections: 4, servers: 2, cpuPerServer: nil)
+                let bench = ServersBenchmark(databaseURL: url, executable: executable, customers: 30, purchases: 120, connections: 4, servers: 2, cpuPerServer: nil, rounds: 1)
                 let result = try await bench.run(patron: patron) { _ in }
                 #expect(result.formations.map(\.servers) == [1, 2])
                 #expect(result.formations.allSatisfy { $0.failures == 0 && $0.perSecond > 0 })
