@@ -266,7 +266,11 @@ public struct Patron: Sendable {
         // accounts they all lock (docs/scaling.md). SQLite's single writer takes one at a time.
         let lanes = database.engine == .postgres
             ? (ProcessInfo.processInfo.environment["PATRON_ACCRUAL_LANES"].flatMap { Int($0) }.map { min(max($0, 1), 64) } ?? 1) : 1
-        self.intake = TransactionIntake(customers: customers, loyalty: loyalty, lanes: lanes)
+        let partnerStore = SQLPartnerStore(database: database)
+        let partnerTerms = PartnerService(store: partnerStore, clock: settings.clock)
+        self.intake = TransactionIntake(customers: customers, loyalty: loyalty, lanes: lanes) { codes in
+            try await partnerTerms.terms(of: codes).mapValues { Party.partner(code: $0.code, outlets: Set($0.outlets), rewards: Set($0.rewards)) }
+        }
         self.intelligence = CustomerIntelligence(store: SQLAnalyticsStore(database: database), clock: settings.clock)
         self.segments = SegmentService(store: SQLSegmentStore(database: database), clock: settings.clock)
         self.campaigns = CampaignService(
@@ -281,7 +285,7 @@ public struct Patron: Sendable {
                 return await ServiceMail.send(notice, publicURL: publicURL, through: mail)
             }
         ) { [intelligence] customer in try await intelligence.scores(of: customer)?.valueTier.rawValue }
-        self.partners = PartnerService(store: SQLPartnerStore(database: database), clock: settings.clock)
+        self.partners = partnerTerms
         self.sales = SalesService(store: SQLSalesStore(database: database), clock: settings.clock)
         let access = AccessService(
             store: accessStore, hasher: BcryptHasher(cost: settings.bcryptCost), digest: SHA256Digest(), clock: settings.clock)

@@ -99,10 +99,11 @@ public struct ServersBenchmark: Sendable {
     func measure(servers count: Int, secret: String, log: @escaping @Sendable (String) -> Void) async throws -> (Formation, Bool) {
         var children: [ServerProcess] = []
         defer { for child in children { child.stop() } }
+        let run = Self.runs.next()
         var capped = true
         for n in 0..<count {
             let port = try freeLoopbackPort()
-            let cap = cpuPerServer.flatMap { CPUCap(name: "patron-bench-web-\(getpid())-\(count)-\(n)", cores: $0) }
+            let cap = cpuPerServer.flatMap { CPUCap(name: "patron-bench-web-\(getpid())-\(run)-\(n)", cores: $0) }
             if cpuPerServer != nil && cap == nil {
                 log("no writable cpu control group (/sys/fs/cgroup): the web servers run uncapped")
                 capped = false
@@ -117,7 +118,6 @@ public struct ServersBenchmark: Sendable {
         for child in children { try await child.waitUntilListening() }
         let ports = children.compactMap(\.port)
         let occurredAt = ISO8601DateFormatter().string(from: Date())
-        let run = Self.runs.next()
         log("\(count) web server(s) on ports \(ports.map(String.init).joined(separator: ", ")) and a worker; warming up…")
         _ = try await post(ports: ports, secret: secret, total: connections * 20, prefix: "W\(run)-", occurredAt: occurredAt)
 

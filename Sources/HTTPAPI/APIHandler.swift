@@ -387,8 +387,14 @@ struct APIHandler: APIProtocol {
             amount: Money(minorUnits: body.amount, currency: body.currency ?? customers.defaultCurrency), store: body.store,
             channel: body.channel.map { convert($0) }, originalExternalID: body.originalTransactionId,
             lines: (body.lines ?? []).map { .init(product: $0.product, category: $0.category, quantity: $0.quantity, amount: $0.amount) })
-        let (outcome, points) = try await intake.submit(
-            details, identifiers: try identifiers(body.customerId, body.identifiers), by: try await party(of: principal))
+        let identifiers = try identifiers(body.customerId, body.identifiers)
+        // A partner's terms are read with its group's, not by this request (#18's round trips).
+        let (outcome, points) =
+            if let code = principal.partnerCode {
+                try await intake.submit(details, identifiers: identifiers, byPartner: code)
+            } else {
+                try await intake.submit(details, identifiers: identifiers)
+            }
         if case .unmatched = outcome { return .accepted(.init(body: .json(.init(outcome)))) }
         return .created(.init(body: .json(.init(outcome, points: points))))
     }

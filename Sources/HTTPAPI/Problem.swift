@@ -199,6 +199,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         case .notPartnerOutlet: self.init(status: .forbidden, code: "not_partner_outlet", detail: detail, field: "store")
         case .notPartnerTransaction: self.init(status: .forbidden, code: "not_partner_transaction", detail: detail)
         case .notPartnerReward: self.init(status: .forbidden, code: "not_partner_reward", detail: detail)
+        case .partnerWithoutTerms: self.init(status: .forbidden, code: "partner_not_found", detail: detail)
         }
     }
 

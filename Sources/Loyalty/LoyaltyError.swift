@@ -37,6 +37,8 @@ public enum LoyaltyError: Error, Sendable, Equatable {
     case notPartnerTransaction(String)
     /// A partner tried to honour a voucher of a reward it does not honour.
     case notPartnerReward(String)
+    /// A partner's key sent a transaction, and the partner has no terms (outlets, rewards) on record.
+    case partnerWithoutTerms(String)
 }
 
 extension LoyaltyError: CustomStringConvertible {
@@ -63,6 +65,7 @@ extension LoyaltyError: CustomStringConvertible {
         case .notPartnerOutlet(let store): "\(store.map { "Store \($0)" } ?? "A transaction without a store") is not one of your outlets."
         case .notPartnerTransaction(let id): "Transaction \(id) was not made at one of your outlets."
         case .notPartnerReward(let code): "You do not honour the reward \(code)."
+        case .partnerWithoutTerms(let code): "This key's partner \(code) has no terms."
         }
     }
 }

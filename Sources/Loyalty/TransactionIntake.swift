@@ -18,12 +18,23 @@ public struct TransactionIntake: Sendable {
     public let customers: CustomerService
     public let loyalty: PointsLedger
     private let purchases: Coalescer<Submission, Handled>
+    /// Partners' terms (outlets, rewards) by code, read for a set of codes at once: the Partners
+    /// room's, handed in by the app (Loyalty does not depend on Partners).
+    public typealias PartnerTerms = @Sendable (Set<String>) async throws -> [String: Party]
+    private let terms: PartnerTerms
+
+    /// Who sent a transaction: a party whose terms the caller holds, or a partner by its code,
+    /// whose terms are read with the other partners' of its group.
+    enum Sender: Sendable {
+        case known(Party)
+        case partner(code: String)
+    }
 
     /// A purchase as it came in: matched, checked and recorded with the others of its group.
     struct Submission: Sendable {
         let details: TransactionDetails
         let identifiers: [CustomerIdentifier]
-        let party: Party
+        let sender: Sender
     }
 
     /// What a group did with a purchase: recorded and accrued it, or found no customer for it (it
@@ -34,18 +45,20 @@ public struct TransactionIntake: Sendable {
     }
 
     /// - Parameter lanes: groups written at once (1 where the database has a single writer).
-    public init(customers: CustomerService, loyalty: PointsLedger, lanes: Int = 1) {
+    /// - Parameter terms: partners' terms by code (``submit(_:identifiers:byPartner:)``); none by default.
+    public init(customers: CustomerService, loyalty: PointsLedger, lanes: Int = 1, terms: @escaping PartnerTerms = { _ in [:] }) {
         self.customers = customers
         self.loyalty = loyalty
+        self.terms = terms
         self.purchases = Coalescer(maximumGroup: 512, lanes: lanes) { group in
             do {
-                return try await Self.handle(group, customers: customers, loyalty: loyalty)
+                return try await Self.handle(group, customers: customers, loyalty: loyalty, terms: terms)
             } catch {
                 // One bad purchase must not fail the others: each goes again on its own.
                 var results: [Result<Handled, any Error>] = []
                 for item in group {
                     do {
-                        results.append(try await Self.handle([item], customers: customers, loyalty: loyalty)[0])
+                        results.append(try await Self.handle([item], customers: customers, loyalty: loyalty, terms: terms)[0])
                     } catch {
                         results.append(.failure(error))
                     }
@@ -63,22 +76,33 @@ public struct TransactionIntake: Sendable {
     ///
     /// Purchases go in groups: what arrives while a group is written is matched to its customers,
     /// checked against the transactions already recorded with its ids and recorded together, one
-    /// statement each for the whole group — not two round trips a request before it (#18).
+    /// statement each for the whole group — not round trips of each request before it (#18).
     /// - Throws: ``LoyaltyError/notPartnerOutlet(_:)``, ``LoyaltyError/notPartnerTransaction(_:)``
     ///   (nothing was written), or what recording and accrual throw.
     public func submit(_ details: TransactionDetails, identifiers: [CustomerIdentifier], by party: Party = .company) async throws -> Receipt {
+        try await submit(details, identifiers: identifiers, from: .known(party))
+    }
+
+    /// ``submit(_:identifiers:by:)`` for a partner known by its code (a partner's API key): its
+    /// terms are read with the other partners' purchases of the group, not once a request.
+    /// - Throws: also ``LoyaltyError/partnerWithoutTerms(_:)`` when the partner has no terms.
+    public func submit(_ details: TransactionDetails, identifiers: [CustomerIdentifier], byPartner code: String) async throws -> Receipt {
+        try await submit(details, identifiers: identifiers, from: .partner(code: code))
+    }
+
+    func submit(_ details: TransactionDetails, identifiers: [CustomerIdentifier], from sender: Sender) async throws -> Receipt {
         let valid = try details.validated()
-        if case .partner = party {
-            guard party.owns(store: valid.store) else { throw LoyaltyError.notPartnerOutlet(valid.store) }
-        }
+        if case .known(let party) = sender, !party.owns(store: valid.store) { throw LoyaltyError.notPartnerOutlet(valid.store) }
         if valid.kind == .purchase {
-            switch try await purchases.submit(Submission(details: valid, identifiers: identifiers, party: party)) {
+            switch try await purchases.submit(Submission(details: valid, identifiers: identifiers, sender: sender)) {
             case .done(let receipt): return receipt
             case .alone(let match):
                 let outcome = try await customers.record(valid, as: match, identifiers: identifiers)
                 return (outcome, try await accrue(outcome))
             }
         }
+        let party = try await Self.parties([sender], terms: terms)[0].get()
+        guard party.owns(store: valid.store) else { throw LoyaltyError.notPartnerOutlet(valid.store) }
         if case .partner = party {
             let ids = Set([valid.externalID] + (valid.originalExternalID.map { [$0] } ?? []))
             let stores = try await customers.stores(ofTransactions: ids)
@@ -92,16 +116,28 @@ public struct TransactionIntake: Sendable {
         return (outcome, try await accrue(outcome))
     }
 
-    /// A group of purchases: their customers found with one read, a partner's ids checked with one
-    /// read, the matched ones recorded and accrued together.
-    static func handle(_ group: [Submission], customers: CustomerService, loyalty: PointsLedger) async throws -> [Result<Handled, any Error>] {
+    /// A group of purchases: its partners' terms, its customers and its partners' ids each read once
+    /// for the whole group, the matched purchases recorded and accrued together.
+    static func handle(_ group: [Submission], customers: CustomerService, loyalty: PointsLedger, terms: PartnerTerms) async throws
+        -> [Result<Handled, any Error>]
+    {
+        let parties = try await Self.parties(group.map(\.sender), terms: terms)
         let matches = try await customers.match(group.map(\.identifiers))
-        let stores = try await customers.stores(
-            ofTransactions: Set(group.filter { if case .partner = $0.party { true } else { false } }.map(\.details.externalID)))
+        let partners = zip(group, parties).filter { if case .success(.partner) = $1 { true } else { false } }
+        let stores = try await customers.stores(ofTransactions: Set(partners.map(\.0.details.externalID)))
         var results = [Result<Handled, any Error>?](repeating: nil, count: group.count)
         var matched: [(index: Int, customer: CustomerID, details: TransactionDetails, kind: IdentifierKind)] = []
         for (index, submission) in group.enumerated() {
-            if let store = stores[submission.details.externalID], !submission.party.owns(store: store) {
+            let party: Party
+            switch parties[index] {
+            case .success(let known): party = known
+            case .failure(let error):
+                results[index] = .failure(error)
+                continue
+            }
+            if !party.owns(store: submission.details.store) {
+                results[index] = .failure(LoyaltyError.notPartnerOutlet(submission.details.store))
+            } else if let store = stores[submission.details.externalID], !party.owns(store: store) {
                 results[index] = .failure(LoyaltyError.notPartnerTransaction(submission.details.externalID))
             } else if case .matched(let customer, let kind) = matches[index] {
                 matched.append((index, customer, submission.details, kind))
@@ -114,6 +150,18 @@ public struct TransactionIntake: Sendable {
             for (item, receipt) in zip(matched, receipts) { results[item.index] = .success(.done(receipt)) }
         }
         return results.map { $0! }
+    }
+
+    /// Each sender's party: partners known by code get their terms with one read for them all.
+    static func parties(_ senders: [Sender], terms: PartnerTerms) async throws -> [Result<Party, any Error>] {
+        let codes = Set(senders.compactMap { if case .partner(let code) = $0 { code } else { nil } })
+        let found = codes.isEmpty ? [:] : try await terms(codes)
+        return senders.map { sender in
+            switch sender {
+            case .known(let party): .success(party)
+            case .partner(let code): found[code].map { .success($0) } ?? .failure(LoyaltyError.partnerWithoutTerms(code))
+            }
+        }
     }
 
     /// Records a group of matched purchases and accrues them together.

@@ -122,6 +122,8 @@ public protocol PartnerStore: Sendable {
     /// Creates or replaces the partner's terms.
     func upsert(_ partner: Partner) async throws
     func partner(_ code: String) async throws -> Partner?
+    /// The partners among `codes` (upper case) that have terms.
+    func partners(codes: Set<String>) async throws -> [Partner]
     func partners() async throws -> [Partner]
     /// The raw figures of a period (reads purchases, the ledger and vouchers set-wise).
     func figures(_ partner: Partner, from: Date, to: Date) async throws -> (
@@ -198,6 +200,14 @@ public struct PartnerService: Sendable {
     }
 
     public func partners() async throws -> [Partner] { try await store.partners() }
+
+    /// The terms of each partner among `codes` that has them, by the code as given: one read for
+    /// a group of purchases by several partners' keys.
+    public func terms(of codes: Set<String>) async throws -> [String: Partner] {
+        guard !codes.isEmpty else { return [:] }
+        let found = Dictionary(try await store.partners(codes: Set(codes.map { $0.uppercased() })).map { ($0.code, $0) }) { first, _ in first }
+        return codes.reduce(into: [:]) { terms, code in terms[code] = found[code.uppercased()] }
+    }
 
     /// The statement of `[from, to)`.
     public func statement(_ code: String, from: LocalDate, to: LocalDate) async throws -> PartnerStatement {

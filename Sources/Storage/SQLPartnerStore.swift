@@ -39,6 +39,12 @@ public struct SQLPartnerStore: PartnerStore {
         try await database.read { db in try await db.raw("SELECT * FROM partners WHERE code = \(bind: code)").first().map(Self.decode) }
     }
 
+    public func partners(codes: Set<String>) async throws -> [Partner] {
+        try await database.read { db in
+            try await db.raw("SELECT * FROM partners WHERE code \(oneOf: codes.sorted())").all().map(Self.decode)
+        }
+    }
+
     public func partners() async throws -> [Partner] {
         try await database.read { db in try await db.raw("SELECT * FROM partners ORDER BY code").all().map(Self.decode) }
     }

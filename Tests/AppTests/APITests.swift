@@ -5,7 +5,9 @@ import Interchange
 import Customers
 import Foundation
 import HTTPTypes
+import SQLKit
 import SharedModels
+import Storage
 import TestSupport
 import Testing
 
@@ -151,7 +153,7 @@ struct APITests {
 
     @Test("Partner keys submit transactions within their scope only", arguments: TestEngine.available)
     func partnerKeys(engine: TestEngine) async throws {
-        try await withAPI(engine) { api, _, admin in
+        try await withAPI(engine) { api, patron, admin in
             let ann = try #require(
                 try await api.call(.post, "/v1/customers", token: admin, body: ["firstName": "Ann", "lastName": "Lee", "email": "ann@example.com"]).id
             )
@@ -182,6 +184,17 @@ struct APITests {
             #expect(
                 try await api.call(.post, "/v1/interactions", token: key, body: ["customerId": ann, "channel": "call", "direction": "inbound"]).status
                     == 403)
+            var elsewhere = purchase
+            elsewhere["transactionId"] = "ACME-2"
+            elsewhere["store"] = "OTHER-1"
+            #expect(try await api.call(.post, "/v1/transactions", token: key, body: elsewhere).code == "not_partner_outlet")
+            // A partner's terms are read with its purchases' group now; a key whose partner has lost
+            // its terms is refused as before, with nothing recorded.
+            try await patron.database.write { db in try await db.raw("DELETE FROM partners WHERE code = 'ACME'").run() }
+            elsewhere["store"] = "ACME-1"
+            let orphan = try await api.call(.post, "/v1/transactions", token: key, body: elsewhere)
+            #expect(orphan.status == 403 && orphan.code == "partner_not_found")
+            #expect(try await patron.customers.transaction(externalID: "ACME-2") == nil)
             #expect(try await api.call(.delete, "/v1/api-keys/\(keyID)", token: admin).status == 204)
             #expect(try await api.call(.post, "/v1/transactions", token: key, body: purchase).status == 401)
         }

@@ -90,6 +90,42 @@ import Testing
         }
     }
 
+    /// A partner's key sent a request for its partner's terms before its purchase joined a group;
+    /// the group reads the terms of all its partners at once now.
+    @Test("Regression: a group of purchases by partners' keys reads their terms once, refuses a store not theirs and a partner without terms")
+    func termsOncePerGroup() async throws {
+        try await LedgerFixture.run(.sqlite) { f in
+            let customer = try await f.ledger.member(f.member).customerID
+            let reads = Counter()
+            let intake = TransactionIntake(customers: f.patron.customers, loyalty: f.patron.loyalty) { codes in
+                reads.add()
+                return codes.reduce(into: [:]) { terms, code in
+                    if code != "GONE" { terms[code] = .partner(code: code, outlets: ["\(code)-1"], rewards: []) }
+                }
+            }
+            func purchase(_ id: String, _ partner: String, store: String) async throws -> TransactionIntake.Receipt {
+                let details = TransactionDetails(
+                    externalID: id, kind: .purchase, occurredAt: f.clock.now, amount: Money(minorUnits: 1_200, currency: "USD"), store: store,
+                    lines: [.init(product: "tent", category: "camping", amount: 1_200)])
+                return try await intake.submit(details, identifiers: [CustomerIdentifier(kind: .customerID, value: String(customer.rawValue))], byPartner: partner)
+            }
+            let concurrent = 60
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in 0..<concurrent {
+                    group.addTask { _ = try await purchase("T-\(n)", n % 2 == 0 ? "ACME" : "BOLT", store: n % 2 == 0 ? "ACME-1" : "BOLT-1") }
+                }
+                try await group.waitForAll()
+            }
+            #expect(reads.value < concurrent / 2, "\(reads.value) reads of terms for \(concurrent) purchases")
+            await #expect(throws: LoyaltyError.notPartnerOutlet("BOLT-1")) { try await purchase("T-x", "ACME", store: "BOLT-1") }
+            await #expect(throws: LoyaltyError.partnerWithoutTerms("GONE")) { try await purchase("T-y", "GONE", store: "GONE-1") }
+            // A partner repeating another partner's id learns nothing about it.
+            await #expect(throws: LoyaltyError.notPartnerTransaction("T-1")) { try await purchase("T-1", "ACME", store: "ACME-1") }
+            #expect(try await f.patron.customers.transaction(externalID: "T-x") == nil)
+            #expect(try await f.patron.customers.transaction(externalID: "T-59")?.details.store == "BOLT-1")
+        }
+    }
+
     @Test("a request authenticates in one statement, by API key or by session", .enabled(if: TestEngine.available.contains(.postgres)))
     func authentication() async throws {
         try await LedgerFixture.run(.postgres) { f in
@@ -130,4 +166,12 @@ import Testing
             #expect(try await f.patron.customers.stores(ofTransactions: ["P-1", "P-2", "P-3"]) == ["P-1": "S1"])
         }
     }
+}
+
+/// Counts calls from concurrent tasks.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }

@@ -17,6 +17,7 @@ actor MemoryPartnerStore: PartnerStore {
     func upsert(_ partner: Partner) { saved[partner.code] = partner }
     func partner(_ code: String) -> Partner? { saved[code] }
     func partners() -> [Partner] { saved.values.sorted { $0.code < $1.code } }
+    func partners(codes: Set<String>) -> [Partner] { codes.compactMap { saved[$0] } }
     func figures(_ partner: Partner, from: Date, to: Date) -> (
         purchases: Int, returns: Int, sales: Int64, pointsIssued: Int64, cofundedPoints: Int64, vouchersHonoured: Int
     ) { periodFigures }
