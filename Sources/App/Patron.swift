@@ -266,8 +266,7 @@ public struct Patron: Sendable {
         // accounts they all lock (docs/scaling.md). SQLite's single writer takes one at a time.
         let lanes = database.engine == .postgres
             ? (ProcessInfo.processInfo.environment["PATRON_ACCRUAL_LANES"].flatMap { Int($0) }.map { min(max($0, 1), 64) } ?? 1) : 1
-        let partnerStore = SQLPartnerStore(database: database)
-        let partnerTerms = PartnerService(store: partnerStore, clock: settings.clock)
+        let partnerTerms = PartnerService(store: SQLPartnerStore(database: database), clock: settings.clock)
         self.intake = TransactionIntake(customers: customers, loyalty: loyalty, lanes: lanes) { codes in
             try await partnerTerms.terms(of: codes).mapValues { Party.partner(code: $0.code, outlets: Set($0.outlets), rewards: Set($0.rewards)) }
         }

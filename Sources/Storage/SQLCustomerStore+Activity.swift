@@ -234,10 +234,10 @@ extension SQLCustomerStore {
     /// PostgreSQL the key table alone, each recorded one then read from its own month.
     public func stores(ofTransactions externalIDs: Set<String>) async throws -> [String: String] {
         let ids = externalIDs.sorted()
-        let partitioned = database.capabilities.partitionsByMonth
+        let partitioned = database.capabilities.partitionsByMonth, arrays = database.capabilities.bindsArrays
         return try await database.read { db in
             var stores: [String: String] = [:]
-            for chunk in chunks(ids, of: 5000) {
+            for chunk in lists(ids, arrays: arrays, of: 5000) {
                 guard partitioned else {
                     for row in try await db.raw("SELECT external_id, store FROM transactions WHERE external_id \(oneOf: Array(chunk))").all() {
                         stores[try row.string("external_id")] = try row.string("store")

@@ -274,10 +274,11 @@ public struct SQLCustomerStore: CustomerStore {
 
     public func owners(of identifiers: Set<CustomerIdentifier>) async throws -> [CustomerIdentifier: [CustomerID]] {
         guard !identifiers.isEmpty else { return [:] }
+        let arrays = database.capabilities.bindsArrays
         return try await database.read { db in
             var owners: [CustomerIdentifier: [CustomerID]] = [:]
             let ids = identifiers.filter { $0.kind == .customerID }.compactMap { Int64($0.value) }
-            for chunk in chunks(ids, of: 5000) {
+            for chunk in lists(ids, arrays: arrays, of: 5000) {
                 for row in try await db.raw("SELECT id, status, merged_into FROM customers WHERE id \(oneOf: Array(chunk))").all() {
                     let id = try row.int64("id")
                     let live = try row.string("status") == "merged" ? try row.optionalInt64("merged_into") ?? id : id
@@ -286,7 +287,7 @@ public struct SQLCustomerStore: CustomerStore {
             }
             for kind in IdentifierKind.allCases where kind != .customerID {
                 let values = identifiers.filter { $0.kind == kind }.map(\.value)
-                for chunk in chunks(values, of: 5000) {
+                for chunk in lists(values, arrays: arrays, of: 5000) {
                     let rows = try await db.raw(
                         "SELECT customer_id, value FROM customer_identifiers WHERE kind = \(bind: kind.rawValue) AND value \(oneOf: Array(chunk))"
                     ).all()
